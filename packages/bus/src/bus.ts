@@ -1,0 +1,193 @@
+import type { ComponentBusSettings, ContentRef, Heartbeat, Job, Result } from "@tessera/contract";
+
+/**
+ * The one bus interface. Two backends implement it (`jetstream`, `inprocess`) and one conformance suite
+ * (test/conformance/) holds both to the same semantics. Anything the two do differently is either a bug
+ * or written down in docs/contract.md under "Documented differences".
+ *
+ * Delivery is at-least-once. Jobs are deduplicated on publish by their job_id within the component's
+ * duplicate window; a redelivered job whose Result already exists is acked by the worker without being
+ * run again (`getResult`).
+ */
+export interface Bus {
+  readonly kind: "jetstream" | "inprocess";
+
+  /**
+   * Creates (or updates to match) the component's job stream and its durable consumer. Idempotent.
+   * The coordinator, `tessera dev` and the Kubernetes controller call this; a worker in Kubernetes mode
+   * never does (it only binds, see `consumeJobs({ bindOnly })`).
+   */
+  ensureComponent(settings: ComponentBusSettings): Promise<void>;
+
+  /** Removes the component's stream and consumer (and with them its pending jobs). */
+  removeComponent(component: string): Promise<void>;
+
+  /**
+   * Publishes a job to `jobSubject(job.component)`. The dedup key is `job.job_id` unless `dedupKey` is
+   * given (redrive uses a fresh key so the duplicate window does not swallow it). Validates the job first.
+   * Fails if the component's stream does not exist.
+   */
+  publishJob(job: Job, opts?: { dedupKey?: string }): Promise<PublishAck>;
+
+  /**
+   * Publishes raw bytes as if they were a job, skipping validation. For tests of malformed envelopes and
+   * for tooling that replays captured messages; never used on the normal path.
+   */
+  publishRawJob(component: string, data: Uint8Array, opts?: { dedupKey?: string }): Promise<PublishAck>;
+
+  /**
+   * Consumes the component's jobs through its durable consumer. The handler is called once per delivery
+   * and must settle it with exactly one of ack / nak / term (later calls are ignored). The backend keeps
+   * at most `maxInFlight` deliveries unsettled in this subscription; each delivery's ack-wait clock runs
+   * from the moment it is handed to the handler. A handler that throws is treated as nak() with no delay.
+   * With `bindOnly`, a missing consumer is an error (BusNotProvisionedError) rather than created.
+   */
+  consumeJobs(component: string, opts: ConsumeJobsOptions, handler: (delivery: JobDelivery) => void | Promise<void>): Promise<Subscription>;
+
+  /** Number of jobs not yet acked or termed: pending + ack-pending, the number KEDA scales on. */
+  queueDepth(component: string): Promise<QueueDepth>;
+
+  /**
+   * Publishes a Result on `resultSubject(component, job_id)` (validated first; deduplicated per job id
+   * and status). Resolves only once the bus has stored it durably.
+   */
+  publishResult(result: Result): Promise<void>;
+
+  /** The latest stored Result for a job, if any. This is the "already finished" guard for redeliveries. */
+  getResult(component: string, jobId: string): Promise<Result | undefined>;
+
+  /**
+   * Consumes Results of all components through the coordinator's durable consumer: Results published
+   * while nobody listens are delivered when someone does. The handler's returned promise acks the
+   * Result; a throw redelivers it. Messages that are not valid Results are passed as `invalid` and acked.
+   */
+  consumeResults(handler: (event: ResultEvent) => void | Promise<void>): Promise<Subscription>;
+
+  /** Heartbeats are fire-and-forget (core NATS): a missed beat is information, not a loss. */
+  publishHeartbeat(heartbeat: Heartbeat): Promise<void>;
+  subscribeHeartbeats(handler: (event: HeartbeatEvent) => void): Promise<Subscription>;
+
+  /**
+   * Durable observation of max-delivery exhaustion: every job that used up its deliveries is reported
+   * exactly once per observation (a throw from the handler redelivers the event), including those that
+   * happened while nobody was observing. The exhausted job stays in its stream until `deadLetter` (or
+   * `removeJob`) removes it.
+   */
+  observeExhausted(handler: (event: ExhaustedDelivery) => void | Promise<void>): Promise<Subscription>;
+
+  /**
+   * Moves an exhausted job to the DLQ: publishes it to `dlqSubject(component)`, then deletes it from the
+   * component's stream. Idempotent: a second call for the same event neither duplicates nor fails.
+   */
+  deadLetter(event: ExhaustedDelivery, reason: { reasonCode: string; reasonDetail?: string }): Promise<void>;
+
+  /**
+   * Records a delivery the worker could not even attribute to a job (no job id in the envelope nor its
+   * dedup key) on the component's DLQ subject, so it is not lost when the delivery is termed.
+   */
+  publishDeadLetter(letter: DeadLetter): Promise<void>;
+
+  /** Reads the component's dead letters (oldest first). */
+  listDeadLetters(component: string): Promise<DeadLetter[]>;
+
+  /** Removes one message from the component's job stream by sequence; false if it was not there. */
+  removeJob(component: string, streamSeq: number): Promise<boolean>;
+
+  readonly payloads: PayloadStore;
+
+  /** Connected and usable. */
+  isConnected(): boolean;
+
+  /** Stops all subscriptions this bus created and closes the connection. Pending settles are flushed. */
+  close(): Promise<void>;
+}
+
+export interface PublishAck {
+  /** Position in the component's stream. For a duplicate, the sequence of the original. */
+  seq: number;
+  /** True when the dedup window already held this key and nothing new was stored. */
+  duplicate: boolean;
+}
+
+export interface ConsumeJobsOptions {
+  maxInFlight: number;
+  bindOnly?: boolean;
+}
+
+export interface JobDelivery {
+  readonly component: string;
+  /** The envelope bytes exactly as published; validation is the worker's job. */
+  readonly data: Uint8Array;
+  /** The dedup key it was published with (normally the job_id), if any. */
+  readonly dedupKey: string | undefined;
+  /** 1 for the first delivery. */
+  readonly deliveryCount: number;
+  readonly streamSeq: number;
+  /** The consumer's ack wait: a handler that runs longer must call working() more often than this. */
+  readonly ackWaitMs: number;
+  ack(): void;
+  /** Redeliver after `delayMs` (0 or undefined: as soon as possible). Counts as a delivery. */
+  nak(delayMs?: number): void;
+  /** Never redeliver; the message is removed from the work queue. */
+  term(): void;
+  /** Resets the ack-wait clock: the job is alive. */
+  working(): void;
+}
+
+export interface QueueDepth {
+  pending: number;
+  ackPending: number;
+  /** pending + ackPending */
+  total: number;
+}
+
+export type ResultEvent =
+  | { kind: "result"; result: Result; subject: string }
+  | { kind: "invalid"; subject: string; data: Uint8Array; error: Error };
+
+export type HeartbeatEvent = { kind: "heartbeat"; heartbeat: Heartbeat } | { kind: "invalid"; subject: string; error: Error };
+
+export interface ExhaustedDelivery {
+  component: string;
+  streamSeq: number;
+  deliveries: number;
+  /** The job's bytes, read from the stream; undefined if it is no longer there. */
+  data: Uint8Array | undefined;
+  /** The job's dedup key, when it could be read. */
+  dedupKey: string | undefined;
+}
+
+export interface DeadLetter {
+  component: string;
+  /** The job id when known (from the envelope or its dedup key). */
+  jobId: string | undefined;
+  /** Sequence in the component's job stream it came from, if it came from there. */
+  streamSeq: number | undefined;
+  deliveries: number;
+  reasonCode: string;
+  reasonDetail: string;
+  /** The original bytes, exactly as delivered. */
+  data: Uint8Array;
+  deadLetteredAt: string;
+}
+
+export interface Subscription {
+  /** Stops receiving. For job consumers: stops pulling new jobs; deliveries already handed out stay valid. */
+  stop(): Promise<void>;
+  /** Resolves when the subscription has stopped (after stop() or when the bus closed). */
+  readonly closed: Promise<void>;
+}
+
+/**
+ * Payloads by reference. Every object belongs to one job: its reference is `<job_id>/<id>` and reads
+ * and deletes by any other job are refused (PayloadNotOwnedError). Objects expire after the store's TTL.
+ */
+export interface PayloadStore {
+  put(jobId: string, data: Uint8Array | AsyncIterable<Uint8Array>, opts?: { maxBytes?: number }): Promise<ContentRef>;
+  /**
+   * Reads an object for `jobId`. Refuses before reading when the ref's declared byte_size exceeds
+   * `maxBytes`, and stops reading (PayloadTooLargeError) as soon as more than `maxBytes` arrive.
+   */
+  get(ref: ContentRef, opts: { jobId: string; maxBytes: number }): Promise<Uint8Array>;
+  delete(ref: ContentRef, opts: { jobId: string }): Promise<boolean>;
+}

@@ -1,0 +1,25 @@
+/**
+ * One bus interface, two backends. Pick the backend at the edge; everything else sees `Bus`.
+ *
+ * ```ts
+ * import { connectJetStreamBus, createInProcessBus } from "@tessera/bus";
+ * const bus = process.env.NATS_URL ? await connectJetStreamBus({ servers: process.env.NATS_URL }) : createInProcessBus();
+ * await bus.ensureComponent({ name: "extract", ackWaitMs: 30_000, maxDeliver: 5, duplicateWindowMs: 120_000 });
+ * ```
+ */
+export type {
+  Bus,
+  PublishAck,
+  ConsumeJobsOptions,
+  JobDelivery,
+  QueueDepth,
+  ResultEvent,
+  HeartbeatEvent,
+  ExhaustedDelivery,
+  DeadLetter,
+  Subscription,
+  PayloadStore,
+} from "./bus.js";
+export { BusError, BusNotProvisionedError, PayloadTooLargeError, PayloadNotOwnedError, PayloadMissingError, BusClosedError } from "./errors.js";
+export { createInProcessBus, type InProcessBusOptions } from "./inprocess/inprocess-bus.js";
+export { connectJetStreamBus, type JetStreamBusOptions } from "./jetstream/jetstream-bus.js";

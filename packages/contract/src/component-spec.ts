@@ -1,0 +1,202 @@
+import { BlockList, isIP } from "node:net";
+import { Type, type Static } from "@sinclair/typebox";
+import { DURATION_PATTERN, parseDuration } from "./duration.js";
+import { ContractValidationError, compileValidator, type Validated, type ValidationIssue } from "./validation-error.js";
+
+const Duration = Type.String({ pattern: DURATION_PATTERN, description: 'a duration such as "30s", "5m" or "1h30m"' });
+const Quantity = Type.String({ pattern: "^[0-9]+(\\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$", description: 'a Kubernetes quantity such as "500m", "256Mi" or "1"' });
+const ResourceList = Type.Object({ cpu: Type.Optional(Quantity), memory: Type.Optional(Quantity) }, { additionalProperties: false });
+
+export const EgressMode = { None: "none", FetchControlled: "fetch-controlled", Allowlist: "allowlist" } as const;
+export type EgressMode = (typeof EgressMode)[keyof typeof EgressMode];
+export const InputMode = { ContentRef: "content-ref", SourceLocator: "source-locator" } as const;
+export type InputMode = (typeof InputMode)[keyof typeof InputMode];
+
+const Port = Type.Object(
+  {
+    port: Type.Integer({ minimum: 1, maximum: 65535 }),
+    protocol: Type.Optional(Type.Union([Type.Literal("TCP"), Type.Literal("UDP")])),
+  },
+  { additionalProperties: false },
+);
+
+const ClusterPeer = Type.Object(
+  {
+    namespace: Type.Optional(Type.String({ minLength: 1, maxLength: 63 })),
+    podLabels: Type.Optional(Type.Record(Type.String({ minLength: 1, maxLength: 317 }), Type.String({ maxLength: 63 }))),
+  },
+  { additionalProperties: false },
+);
+
+export const ComponentSpecSchema = Type.Object(
+  {
+    image: Type.String({ minLength: 1, maxLength: 1024 }),
+    /** Subjects this component's stream captures; defaults to `jobSubject(name)`. */
+    jobSubjects: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 255 }), { minItems: 1 })),
+    inputMode: Type.Union([Type.Literal("content-ref"), Type.Literal("source-locator")], { default: "content-ref" }),
+    egress: Type.Union([Type.Literal("none"), Type.Literal("fetch-controlled"), Type.Literal("allowlist")], { default: "none" }),
+    allowlist: Type.Optional(
+      Type.Object(
+        {
+          cidrs: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }))),
+          clusterPeers: Type.Optional(Type.Array(ClusterPeer)),
+          openInternet: Type.Optional(Type.Boolean()),
+          ports: Type.Optional(Type.Array(Port)),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    config: Type.Optional(Type.Record(Type.String({ minLength: 1, maxLength: 253 }), Type.String())),
+    secretRefs: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            name: Type.String({ minLength: 1, maxLength: 253 }),
+            key: Type.Optional(Type.String({ minLength: 1, maxLength: 253 })),
+            env: Type.Optional(Type.String({ pattern: "^[A-Za-z_][A-Za-z0-9_]*$", description: "an environment variable name" })),
+          },
+          { additionalProperties: false },
+        ),
+      ),
+    ),
+    resources: Type.Optional(
+      Type.Object({ requests: Type.Optional(ResourceList), limits: Type.Optional(ResourceList) }, { additionalProperties: false }),
+    ),
+    timeouts: Type.Optional(
+      Type.Object({ wallClock: Type.Optional(Duration), ackWait: Type.Optional(Duration) }, { additionalProperties: false }),
+    ),
+    /** Deliveries before a job is dead-lettered. */
+    maxDeliver: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+    /** Largest input a worker reads, in bytes. */
+    maxBytes: Type.Optional(Type.Integer({ minimum: 1 })),
+    scratchVolume: Type.Optional(
+      Type.Object({ mountPath: Type.String({ pattern: "^/", description: "an absolute path" }), sizeLimit: Quantity }, { additionalProperties: false }),
+    ),
+    scaling: Type.Optional(
+      Type.Object(
+        {
+          minReplicas: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
+          maxReplicas: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+          queueDepthTarget: Type.Optional(Type.Integer({ minimum: 1 })),
+          cooldownPeriod: Type.Optional(Duration),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+    /** Reserved for interactive components (request/reply); only "job" exists in this version. */
+    interactionType: Type.Optional(Type.Literal("job")),
+  },
+  { additionalProperties: false },
+);
+export type ComponentSpec = Static<typeof ComponentSpecSchema>;
+
+/** Component names become Kubernetes object names, so they are DNS-1123 labels. */
+export const COMPONENT_NAME_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+export function componentNameProblem(name: unknown): string | undefined {
+  if (typeof name !== "string" || name.length === 0) return "expected a non-empty string";
+  if (name.length > 63) return `expected at most 63 characters, got ${name.length}`;
+  if (!COMPONENT_NAME_PATTERN.test(name)) return "expected a DNS-1123 label: lower-case letters, digits and '-', starting and ending with a letter or digit";
+  return undefined;
+}
+
+export const ComponentDefaults = {
+  wallClockMs: 60_000,
+  ackWaitMs: 30_000,
+  maxDeliver: 5,
+  maxBytes: 32 * 1024 * 1024,
+  concurrency: 1,
+  minReplicas: 0,
+  maxReplicas: 10,
+  queueDepthTarget: 10,
+  duplicateWindowMs: 120_000,
+} as const;
+
+const METADATA_IP = "169.254.169.254";
+
+function cidrIssues(cidr: string, path: string): ValidationIssue[] {
+  const [addr, prefixText, extra] = cidr.split("/");
+  const family = addr === undefined ? 0 : isIP(addr);
+  const prefix = Number(prefixText);
+  const max = family === 6 ? 128 : 32;
+  if (extra !== undefined || family === 0 || prefixText === undefined || !/^\d+$/.test(prefixText) || prefix > max) {
+    return [{ path, expected: "a CIDR such as 203.0.113.0/24 or 2001:db8::/32", received: JSON.stringify(cidr) }];
+  }
+  if (prefix === 0) {
+    return [{ path, expected: "a CIDR narrower than /0 (use openInternet: true for the whole internet)", received: JSON.stringify(cidr) }];
+  }
+  const block = new BlockList();
+  block.addSubnet(addr as string, prefix, family === 6 ? "ipv6" : "ipv4");
+  if (family === 4 && block.check(METADATA_IP, "ipv4")) {
+    return [{ path, expected: `a CIDR that does not cover the cloud metadata address ${METADATA_IP}`, received: JSON.stringify(cidr) }];
+  }
+  return [];
+}
+
+/** The rules JSON Schema cannot express. The controller issue mirrors them as CEL rules in the CRD. */
+export function componentSpecRuleIssues(spec: ComponentSpec): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  const allow = spec.allowlist;
+  if (spec.egress === "allowlist") {
+    const hasAny = (allow?.cidrs?.length ?? 0) > 0 || (allow?.clusterPeers?.length ?? 0) > 0 || allow?.openInternet === true;
+    if (!hasAny) {
+      issues.push({ path: "allowlist", expected: "at least one of cidrs, clusterPeers or openInternet: true when egress is allowlist", received: allow === undefined ? "nothing (field missing)" : "none of them" });
+    }
+  } else if (allow !== undefined) {
+    issues.push({ path: "allowlist", expected: "no allowlist unless egress is allowlist", received: `egress ${JSON.stringify(spec.egress)}` });
+  }
+  allow?.cidrs?.forEach((c, i) => issues.push(...cidrIssues(c, `allowlist.cidrs[${i}]`)));
+  if (spec.inputMode === "source-locator" && spec.egress === "none") {
+    issues.push({ path: "egress", expected: 'fetch-controlled or allowlist when inputMode is source-locator (a component with no egress cannot fetch its input)', received: 'string "none"' });
+  }
+  const min = spec.scaling?.minReplicas ?? ComponentDefaults.minReplicas;
+  const max = spec.scaling?.maxReplicas ?? ComponentDefaults.maxReplicas;
+  if (min > max) issues.push({ path: "scaling.minReplicas", expected: `at most scaling.maxReplicas (${max})`, received: `number ${min}` });
+  const wall = spec.timeouts?.wallClock;
+  const ack = spec.timeouts?.ackWait;
+  for (const [field, value] of [["timeouts.wallClock", wall], ["timeouts.ackWait", ack]] as const) {
+    if (value !== undefined && parseDuration(value) === 0) issues.push({ path: field, expected: "a duration above zero", received: JSON.stringify(value) });
+  }
+  return issues;
+}
+
+const checkShape = compileValidator<ComponentSpec>(ComponentSpecSchema, "Component spec");
+
+/** Validates a Component spec: its shape, then the cross-field rules. Defaults are not applied here. */
+export function validateComponentSpec(value: unknown): Validated<ComponentSpec> {
+  const withDefaults =
+    typeof value === "object" && value !== null && !Array.isArray(value)
+      ? { inputMode: "content-ref", egress: "none", ...(value as Record<string, unknown>) }
+      : value;
+  const shaped = checkShape(withDefaults);
+  if (!shaped.ok) return shaped;
+  const issues = componentSpecRuleIssues(shaped.value);
+  return issues.length === 0 ? shaped : { ok: false, error: new ContractValidationError("Component spec", issues) };
+}
+
+/** What the bus needs of a component, with the spec's defaults applied. */
+export interface ComponentBusSettings {
+  name: string;
+  ackWaitMs: number;
+  maxDeliver: number;
+  duplicateWindowMs: number;
+  /** Extra subjects the stream captures besides `jobSubject(name)`. */
+  jobSubjects?: readonly string[];
+}
+
+export function busSettingsFromSpec(name: string, spec: ComponentSpec): ComponentBusSettings {
+  const problem = componentNameProblem(name);
+  if (problem !== undefined) throw new ContractValidationError("Component", [{ path: "metadata.name", expected: problem.replace(/^expected /, ""), received: JSON.stringify(name) }]);
+  return {
+    name,
+    ackWaitMs: spec.timeouts?.ackWait !== undefined ? parseDuration(spec.timeouts.ackWait) : ComponentDefaults.ackWaitMs,
+    maxDeliver: spec.maxDeliver ?? ComponentDefaults.maxDeliver,
+    duplicateWindowMs: ComponentDefaults.duplicateWindowMs,
+    ...(spec.jobSubjects !== undefined ? { jobSubjects: spec.jobSubjects } : {}),
+  };
+}
+
+/** The Component spec as plain JSON Schema (draft 2020-12 compatible), the source the CRD is generated from. */
+export function componentSpecJsonSchema(): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(ComponentSpecSchema)) as Record<string, unknown>;
+}

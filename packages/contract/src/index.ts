@@ -1,0 +1,82 @@
+/**
+ * The Tessera bus contract: envelopes, their validation, reason codes and names. Everything else in
+ * Tessera imports this package; it imports nothing of ours.
+ *
+ * ```ts
+ * import { decodeJob, jobSubject } from "@tessera/contract";
+ * const job = decodeJob(bytes);
+ * if (!job.ok) console.error(job.error.message); // "invalid Job: limits.max_bytes: expected integer ..."
+ * ```
+ */
+export { SCHEMA_VERSION, SUPPORTED_SCHEMA_VERSIONS, isSupportedSchemaVersion } from "./schema-version.js";
+export { ContractValidationError, formatIssue, type ValidationIssue, type Validated } from "./validation-error.js";
+export { JOB_ID_PATTERN } from "./common-schemas.js";
+export {
+  JobSchema,
+  INPUT_MODES,
+  MAX_METADATA_ENTRIES,
+  validateJob,
+  decodeJob,
+  encodeJob,
+  inputModeOf,
+  type Job,
+  type JobProblem,
+  type JobInputValue,
+  type ContentRefValue as ContentRef,
+  type SourceLocatorValue as SourceLocator,
+} from "./job.js";
+export { ResultSchema, ResultStatus, INLINE_OUTPUT_MAX_BYTES, validateResult, decodeResult, encodeResult, type Result } from "./result.js";
+export {
+  HeartbeatSchema,
+  HEARTBEAT_INTERVAL_MS,
+  HEARTBEAT_STALE_AFTER_BEATS,
+  validateHeartbeat,
+  decodeHeartbeat,
+  encodeHeartbeat,
+  type Heartbeat,
+} from "./heartbeat.js";
+export {
+  ReasonCode,
+  REASON_CODE_MAX_BYTES,
+  REASON_DETAIL_MAX_BYTES,
+  reasonCodeProblem,
+  isReasonCode,
+  sanitizeReasonDetail,
+  type PlatformReasonCode,
+} from "./reason-code.js";
+export {
+  encodeNameToken,
+  decodeNameToken,
+  jobSubject,
+  jobStreamName,
+  durableConsumerName,
+  resultSubject,
+  resultsSubject,
+  RESULTS_SUBJECT_ALL,
+  RESULTS_STREAM,
+  dlqSubject,
+  DLQ_SUBJECT_ALL,
+  DLQ_STREAM,
+  heartbeatSubject,
+  HEARTBEAT_SUBJECT_ALL,
+  ADVISORY_STREAM,
+  MAX_DELIVERIES_ADVISORY_SUBJECTS,
+  PAYLOAD_BUCKET,
+  COORDINATOR_RESULTS_CONSUMER,
+  COORDINATOR_ADVISORIES_CONSUMER,
+} from "./naming.js";
+export { DURATION_PATTERN, parseDuration } from "./duration.js";
+export {
+  ComponentSpecSchema,
+  ComponentDefaults,
+  EgressMode,
+  InputMode,
+  COMPONENT_NAME_PATTERN,
+  componentNameProblem,
+  componentSpecRuleIssues,
+  validateComponentSpec,
+  busSettingsFromSpec,
+  componentSpecJsonSchema,
+  type ComponentSpec,
+  type ComponentBusSettings,
+} from "./component-spec.js";

@@ -1,0 +1,11 @@
+/**
+ * Shared test harnesses that start real servers on loopback. Used by every package's tests.
+ *
+ * ```ts
+ * const nats = await startNatsServer();
+ * // ... connect to nats.url ...
+ * await nats.stop();
+ * ```
+ */
+export { startNatsServer, freePort, type NatsServerHandle } from "./nats-server.js";
+export { waitFor, sleep } from "./wait-for.js";
