@@ -1,6 +1,6 @@
 import type { TSchema } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
-import type { ValueError } from "@sinclair/typebox/errors";
+import { ValueErrorType, type ValueError } from "@sinclair/typebox/errors";
 
 /** One thing wrong with an input: where it is, what was expected, what was found. */
 export interface ValidationIssue {
@@ -65,7 +65,7 @@ function expectedFrom(error: ValueError): string {
   const msg = error.message.replace(/^Expected /, "");
   if (s["enum"] !== undefined && Array.isArray(s["enum"])) return `one of ${(s["enum"] as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`;
   if (s["const"] !== undefined) return JSON.stringify(s["const"]);
-  if (typeof s["pattern"] === "string" && /pattern/i.test(error.message)) return `a string matching ${s["pattern"] as string}${desc}`;
+  if (error.type === ValueErrorType.StringPattern) return `a string matching ${s["pattern"] as string}${desc}`;
   return `${msg.charAt(0).toLowerCase()}${msg.slice(1)}${desc}`;
 }
 
@@ -80,19 +80,14 @@ export function compileValidator<T>(schema: TSchema, subject: string): (value: u
     const issues: ValidationIssue[] = [];
     const seen = new Set<string>();
     for (const err of check.Errors(value)) {
-      let issue: ValidationIssue;
-      if (err.schema["additionalProperties"] === false && typeof err.value === "object" && err.value !== null) {
-        const allowed = Object.keys((err.schema["properties"] as object | undefined) ?? {});
-        const unknown = Object.keys(err.value).filter((k) => !allowed.includes(k));
-        for (const key of unknown) {
-          const path = pointerToPath(`${err.path}/${key}`);
-          if (seen.has(path)) continue;
-          seen.add(path);
-          issues.push({ path, expected: `no such field (known fields: ${allowed.join(", ")})`, received: describeValue(err.value[key as keyof typeof err.value]) });
-        }
-        continue;
-      }
-      issue = { path: pointerToPath(err.path), expected: expectedFrom(err), received: describeValue(err.value) };
+      const issue: ValidationIssue =
+        err.type === ValueErrorType.ObjectAdditionalProperties
+          ? {
+              path: pointerToPath(err.path),
+              expected: `no such field (known fields: ${Object.keys((err.schema["properties"] as object | undefined) ?? {}).join(", ")})`,
+              received: describeValue(err.value),
+            }
+          : { path: pointerToPath(err.path), expected: expectedFrom(err), received: describeValue(err.value) };
       // TypeBox reports a missing field as both "required" and "expected <type>"; one line per field is enough.
       if (seen.has(issue.path)) continue;
       seen.add(issue.path);
