@@ -21,5 +21,5 @@ export type {
   PayloadStore,
 } from "./bus.js";
 export { BusError, BusNotProvisionedError, PayloadTooLargeError, PayloadNotOwnedError, PayloadMissingError, BusClosedError } from "./errors.js";
-export { createInProcessBus, type InProcessBusOptions } from "./inprocess/inprocess-bus.js";
-export { connectJetStreamBus, type JetStreamBusOptions } from "./jetstream/jetstream-bus.js";
+export { createInProcessBus, type InProcessBusOptions } from "./embedded/inprocess-bus.js";
+export { connectJetStreamBus, type JetStreamBusOptions } from "./nats/jetstream-bus.js";

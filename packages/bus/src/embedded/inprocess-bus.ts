@@ -1,0 +1,210 @@
+import {
+
+  encodeHeartbeat,
+  encodeJob,
+  resultSubject,
+  sanitizeReasonDetail,
+  validateResult,
+  type ComponentBusSettings,
+  type Job,
+  type Result,
+} from "@tessera/contract";
+import type { Bus, DeadLetter, ExhaustedDelivery, HeartbeatEvent, PublishAck, ResultEvent, Subscription } from "../bus.js";
+import { BusClosedError, BusNotProvisionedError } from "../errors.js";
+import { DedupWindow } from "./dedup-window.js";
+import { DurableLog } from "./durable-log.js";
+import { InMemoryPayloadStore } from "./payload-store.js";
+import { WorkQueue } from "./work-queue.js";
+
+export interface InProcessBusOptions {
+  /** How long payloads live. Default 24 h, as in the JetStream backend. */
+  payloadTtlMs?: number;
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+const DAY_MS = 24 * 3_600_000;
+const RESULT_DEDUP_WINDOW_MS = 120_000;
+
+/**
+ * The embedded default: the Bus semantics of the JetStream backend in one process, with nothing to
+ * install. Coordinator and workers share one instance.
+ */
+export function createInProcessBus(opts: InProcessBusOptions = {}): Bus {
+  return new InProcessBus(opts);
+}
+
+class InProcessBus implements Bus {
+  readonly kind = "inprocess" as const;
+  readonly payloads: InMemoryPayloadStore;
+  private readonly now: () => number;
+  private readonly queues = new Map<string, WorkQueue>();
+  private readonly results = new Map<string, Result>();
+  private readonly resultLog = new DurableLog<Result>();
+  private readonly resultDedup: DedupWindow<true>;
+  private readonly exhaustedLog = new DurableLog<ExhaustedDelivery>();
+  private readonly deadLetters = new Map<string, DeadLetter[]>();
+  private readonly deadLetterKeys = new Set<string>();
+  private readonly heartbeatHandlers = new Set<(event: HeartbeatEvent) => void>();
+  private closed = false;
+
+  constructor(opts: InProcessBusOptions) {
+    this.now = opts.now ?? Date.now;
+    this.payloads = new InMemoryPayloadStore(opts.payloadTtlMs ?? DAY_MS, this.now);
+    this.resultDedup = new DedupWindow(RESULT_DEDUP_WINDOW_MS, this.now);
+  }
+
+  async ensureComponent(settings: ComponentBusSettings): Promise<void> {
+    this.assertOpen();
+    const existing = this.queues.get(settings.name);
+    if (existing !== undefined) existing.reconfigure(settings);
+    else this.queues.set(settings.name, new WorkQueue(settings, this.now, (e) => this.exhaustedLog.append(e)));
+  }
+
+  async removeComponent(component: string): Promise<void> {
+    this.assertOpen();
+    this.queues.get(component)?.close();
+    this.queues.delete(component);
+  }
+
+  async publishJob(job: Job, opts: { dedupKey?: string } = {}): Promise<PublishAck> {
+    const data = encodeJob(job);
+    return this.publishRawJob(job.component, data, { dedupKey: opts.dedupKey ?? job.job_id });
+  }
+
+  async publishRawJob(component: string, data: Uint8Array, opts: { dedupKey?: string } = {}): Promise<PublishAck> {
+    return this.queue(component, "stream").publish(data, opts.dedupKey);
+  }
+
+  async consumeJobs(component: string, opts: { maxInFlight: number; bindOnly?: boolean }, handler: Parameters<Bus["consumeJobs"]>[2]): Promise<Subscription> {
+    if (!Number.isInteger(opts.maxInFlight) || opts.maxInFlight < 1) throw new RangeError(`maxInFlight: expected an integer >= 1, got ${opts.maxInFlight}`);
+    return this.queue(component, "durable consumer").subscribe(opts.maxInFlight, handler);
+  }
+
+  async queueDepth(component: string) {
+    return this.queue(component, "durable consumer").depth();
+  }
+
+  async publishResult(result: Result): Promise<void> {
+    this.assertOpen();
+    const checked = validateResult(result);
+    if (!checked.ok) throw checked.error;
+    const key = `${result.job_id}:${result.status}`;
+    if (this.resultDedup.get(key) !== undefined) return;
+    this.resultDedup.set(key, true);
+    this.results.set(resultKey(result.component, result.job_id), checked.value);
+    this.resultLog.append(checked.value);
+  }
+
+  async getResult(component: string, jobId: string): Promise<Result | undefined> {
+    this.assertOpen();
+    return this.results.get(resultKey(component, jobId));
+  }
+
+  async consumeResults(handler: (event: ResultEvent) => void | Promise<void>): Promise<Subscription> {
+    this.assertOpen();
+    return this.resultLog.consume((result) => handler({ kind: "result", result, subject: resultSubject(result.component, result.job_id) }));
+  }
+
+  async publishHeartbeat(heartbeat: Parameters<Bus["publishHeartbeat"]>[0]): Promise<void> {
+    this.assertOpen();
+    encodeHeartbeat(heartbeat);
+    for (const handler of this.heartbeatHandlers) queueMicrotask(() => handler({ kind: "heartbeat", heartbeat }));
+  }
+
+  async subscribeHeartbeats(handler: (event: HeartbeatEvent) => void): Promise<Subscription> {
+    this.assertOpen();
+    this.heartbeatHandlers.add(handler);
+    let stopped: () => void = () => undefined;
+    const closed = new Promise<void>((r) => (stopped = r));
+    return {
+      closed,
+      stop: async () => {
+        this.heartbeatHandlers.delete(handler);
+        stopped();
+      },
+    };
+  }
+
+  async observeExhausted(handler: (event: ExhaustedDelivery) => void | Promise<void>): Promise<Subscription> {
+    this.assertOpen();
+    // Read the message at observation time, as the JetStream backend does: it may be gone by then.
+    return this.exhaustedLog.consume((event) => {
+      const msg = this.queues.get(event.component)?.get(event.streamSeq);
+      return handler({ ...event, data: msg?.data, dedupKey: msg?.dedupKey ?? event.dedupKey });
+    });
+  }
+
+  async deadLetter(event: ExhaustedDelivery, reason: { reasonCode: string; reasonDetail?: string }): Promise<void> {
+    this.assertOpen();
+    const data = event.data ?? this.queues.get(event.component)?.get(event.streamSeq)?.data ?? new Uint8Array();
+    await this.publishDeadLetter({
+      component: event.component,
+      jobId: event.dedupKey ?? jobIdOf(data),
+      streamSeq: event.streamSeq,
+      deliveries: event.deliveries,
+      reasonCode: reason.reasonCode,
+      reasonDetail: reason.reasonDetail ?? "",
+      data,
+      deadLetteredAt: new Date(this.now()).toISOString(),
+    });
+    this.queues.get(event.component)?.remove(event.streamSeq);
+  }
+
+  async publishDeadLetter(letter: DeadLetter): Promise<void> {
+    this.assertOpen();
+    const key = letter.streamSeq !== undefined ? `${letter.component}:${letter.streamSeq}` : `${letter.component}:${letter.jobId ?? ""}:${letter.deadLetteredAt}`;
+    if (this.deadLetterKeys.has(key)) return;
+    this.deadLetterKeys.add(key);
+    const list = this.deadLetters.get(letter.component) ?? [];
+    list.push({ ...letter, reasonDetail: sanitizeReasonDetail(letter.reasonDetail) });
+    this.deadLetters.set(letter.component, list);
+  }
+
+  async listDeadLetters(component: string): Promise<DeadLetter[]> {
+    this.assertOpen();
+    return [...(this.deadLetters.get(component) ?? [])];
+  }
+
+  async removeJob(component: string, streamSeq: number): Promise<boolean> {
+    return this.queue(component, "stream").remove(streamSeq);
+  }
+
+  isConnected(): boolean {
+    return !this.closed;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const q of this.queues.values()) q.close();
+    this.resultLog.close();
+    this.exhaustedLog.close();
+    this.heartbeatHandlers.clear();
+  }
+
+  private queue(component: string, what: string): WorkQueue {
+    this.assertOpen();
+    const q = this.queues.get(component);
+    if (q === undefined) throw new BusNotProvisionedError(component, what);
+    return q;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new BusClosedError();
+  }
+}
+
+function resultKey(component: string, jobId: string): string {
+  return `${component}\u0000${jobId}`;
+}
+
+function jobIdOf(data: Uint8Array): string | undefined {
+  try {
+    const parsed = JSON.parse(new TextDecoder().decode(data)) as { job_id?: unknown };
+    return typeof parsed.job_id === "string" ? parsed.job_id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+

@@ -1,0 +1,214 @@
+import type { ComponentBusSettings } from "@tessera/contract";
+import type { ExhaustedDelivery, JobDelivery, PublishAck, QueueDepth, Subscription } from "../bus.js";
+import { DedupWindow } from "./dedup-window.js";
+import { Fifo } from "./fifo.js";
+
+type MessageState = "pending" | "delayed" | "in-flight" | "exhausted";
+
+interface StoredMessage {
+  seq: number;
+  data: Uint8Array;
+  dedupKey: string | undefined;
+  deliveries: number;
+  state: MessageState;
+  timer: NodeJS.Timeout | undefined;
+}
+
+interface QueueSubscriber {
+  maxInFlight: number;
+  inFlight: number;
+  stopped: boolean;
+  handler: (delivery: JobDelivery) => void | Promise<void>;
+  onStopped: () => void;
+}
+
+/**
+ * One component's work queue with JetStream's semantics: a WorkQueue stream with one durable, explicit-ack
+ * consumer. Messages leave the queue when acked or termed; an unsettled delivery is redelivered after the
+ * ack wait; after `maxDeliver` deliveries a message stays stored but is no longer delivered, and the
+ * exhaustion is reported through `onExhausted`.
+ */
+export class WorkQueue {
+  private settings: ComponentBusSettings;
+  private readonly messages = new Map<number, StoredMessage>();
+  private readonly ready = new Fifo<StoredMessage>();
+  private readonly subscribers: QueueSubscriber[] = [];
+  private dedup: DedupWindow<number>;
+  private lastSeq = 0;
+  private inFlight = 0;
+  private nextSubscriber = 0;
+
+  constructor(
+    settings: ComponentBusSettings,
+    private readonly now: () => number,
+    private readonly onExhausted: (event: ExhaustedDelivery) => void,
+  ) {
+    this.settings = settings;
+    this.dedup = new DedupWindow(settings.duplicateWindowMs, now);
+  }
+
+  get component(): string {
+    return this.settings.name;
+  }
+
+  reconfigure(settings: ComponentBusSettings): void {
+    if (settings.duplicateWindowMs !== this.settings.duplicateWindowMs) this.dedup = new DedupWindow(settings.duplicateWindowMs, this.now);
+    this.settings = settings;
+  }
+
+  publish(data: Uint8Array, dedupKey: string | undefined): PublishAck {
+    if (dedupKey !== undefined) {
+      const original = this.dedup.get(dedupKey);
+      if (original !== undefined) return { seq: original, duplicate: true };
+    }
+    const seq = ++this.lastSeq;
+    if (dedupKey !== undefined) this.dedup.set(dedupKey, seq);
+    const msg: StoredMessage = { seq, data, dedupKey, deliveries: 0, state: "pending", timer: undefined };
+    this.messages.set(seq, msg);
+    this.ready.push(msg);
+    this.dispatch();
+    return { seq, duplicate: false };
+  }
+
+  subscribe(maxInFlight: number, handler: (delivery: JobDelivery) => void | Promise<void>): Subscription {
+    let onStopped: () => void = () => undefined;
+    const closed = new Promise<void>((r) => (onStopped = r));
+    const sub: QueueSubscriber = { maxInFlight, inFlight: 0, stopped: false, handler, onStopped };
+    this.subscribers.push(sub);
+    queueMicrotask(() => this.dispatch());
+    return { closed, stop: async () => this.unsubscribe(sub) };
+  }
+
+  depth(): QueueDepth {
+    let pending = 0;
+    for (const m of this.messages.values()) if (m.state === "pending" || m.state === "delayed") pending++;
+    return { pending, ackPending: this.inFlight, total: pending + this.inFlight };
+  }
+
+  get(seq: number): StoredMessage | undefined {
+    return this.messages.get(seq);
+  }
+
+  remove(seq: number): boolean {
+    const msg = this.messages.get(seq);
+    if (msg === undefined) return false;
+    this.settleState(msg);
+    this.messages.delete(seq);
+    return true;
+  }
+
+  close(): void {
+    for (const m of this.messages.values()) if (m.timer !== undefined) clearTimeout(m.timer);
+    for (const s of [...this.subscribers]) this.unsubscribe(s);
+  }
+
+  private unsubscribe(sub: QueueSubscriber): void {
+    if (sub.stopped) return;
+    sub.stopped = true;
+    this.subscribers.splice(this.subscribers.indexOf(sub), 1);
+    sub.onStopped();
+  }
+
+  private dispatch(): void {
+    while (this.ready.length > 0) {
+      const sub = this.pickSubscriber();
+      if (sub === undefined) return;
+      const msg = this.ready.shift() as StoredMessage;
+      // Entries go stale when a message was removed or changed state after it was queued.
+      if (msg.state !== "pending" || this.messages.get(msg.seq) !== msg) continue;
+      this.deliver(sub, msg);
+    }
+  }
+
+  private pickSubscriber(): QueueSubscriber | undefined {
+    const n = this.subscribers.length;
+    for (let i = 0; i < n; i++) {
+      const sub = this.subscribers[(this.nextSubscriber + i) % n] as QueueSubscriber;
+      if (sub.inFlight < sub.maxInFlight) {
+        this.nextSubscriber = (this.nextSubscriber + i + 1) % n;
+        return sub;
+      }
+    }
+    return undefined;
+  }
+
+  private deliver(sub: QueueSubscriber, msg: StoredMessage): void {
+    msg.deliveries++;
+    msg.state = "in-flight";
+    this.inFlight++;
+    sub.inFlight++;
+    const deliveryCount = msg.deliveries;
+    this.armAckTimer(msg);
+    let settled = false;
+    // A delivery is current while the message is in flight under this delivery count; after an ack-wait
+    // expiry the message belongs to its next delivery and this one's nak/working are ignored (as in JetStream).
+    const current = (): boolean => msg.state === "in-flight" && msg.deliveries === deliveryCount && this.messages.get(msg.seq) === msg;
+    const settle = (action: () => void): void => {
+      if (settled) return;
+      settled = true;
+      sub.inFlight--;
+      action();
+      this.dispatch();
+    };
+    const delivery: JobDelivery = {
+      component: this.settings.name,
+      data: msg.data,
+      dedupKey: msg.dedupKey,
+      deliveryCount,
+      streamSeq: msg.seq,
+      ackWaitMs: this.settings.ackWaitMs,
+      ack: () => settle(() => this.messages.get(msg.seq) === msg && this.remove(msg.seq)),
+      term: () => settle(() => this.messages.get(msg.seq) === msg && this.remove(msg.seq)),
+      nak: (delayMs?: number) => settle(() => current() && this.retry(msg, delayMs ?? 0)),
+      working: () => {
+        if (!settled && current()) this.armAckTimer(msg);
+      },
+    };
+    void (async () => {
+      try {
+        await sub.handler(delivery);
+      } catch {
+        delivery.nak();
+      }
+    })();
+  }
+
+  private armAckTimer(msg: StoredMessage): void {
+    if (msg.timer !== undefined) clearTimeout(msg.timer);
+    msg.timer = setTimeout(() => {
+      msg.timer = undefined;
+      if (msg.state === "in-flight") this.retry(msg, 0);
+    }, this.settings.ackWaitMs);
+  }
+
+  /** The message comes back for another delivery, or is exhausted if it has had all of them. */
+  private retry(msg: StoredMessage, delayMs: number): void {
+    this.settleState(msg);
+    if (msg.deliveries >= this.settings.maxDeliver) {
+      msg.state = "exhausted";
+      this.onExhausted({ component: this.settings.name, streamSeq: msg.seq, deliveries: msg.deliveries, data: msg.data, dedupKey: msg.dedupKey });
+      return;
+    }
+    if (delayMs <= 0) {
+      msg.state = "pending";
+      this.ready.push(msg);
+      this.dispatch();
+      return;
+    }
+    msg.state = "delayed";
+    msg.timer = setTimeout(() => {
+      msg.timer = undefined;
+      msg.state = "pending";
+      this.ready.push(msg);
+      this.dispatch();
+    }, delayMs);
+  }
+
+  /** Leaves the in-flight/delayed state: clears its timer and the in-flight count. */
+  private settleState(msg: StoredMessage): void {
+    if (msg.timer !== undefined) clearTimeout(msg.timer);
+    msg.timer = undefined;
+    if (msg.state === "in-flight") this.inFlight--;
+    msg.state = "pending";
+  }
+}
