@@ -120,9 +120,14 @@ export interface JobDelivery {
   readonly data: Uint8Array;
   /** The dedup key it was published with (normally the job_id), if any. */
   readonly dedupKey: string | undefined;
-  /** 1 for the first delivery. */
+  /**
+   * 1 for the first delivery. Not proof of a first run: a JetStream server does not count a delivery
+   * whose pull request's client had gone away (a crashed worker), so a redelivery may show 1 again.
+   */
   readonly deliveryCount: number;
   readonly streamSeq: number;
+  /** When the job was stored (ms since the epoch). With `deliveryCount` it tells a possible redelivery. */
+  readonly publishedAt: number;
   /** The consumer's ack wait: a handler that runs longer must call working() more often than this. */
   readonly ackWaitMs: number;
   ack(): void;

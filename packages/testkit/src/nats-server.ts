@@ -63,6 +63,10 @@ export async function startNatsServer(opts: { debug?: boolean } = {}): Promise<N
   const start = async (): Promise<void> => {
     const proc = spawn(BINARY, ["-c", conf], { stdio: ["ignore", "pipe", "pipe"] });
     child = proc;
+    // A test process that exits without stop() (a timeout, a crash) must not leave the server behind.
+    const reap = (): void => void proc.kill("SIGKILL");
+    process.once("exit", reap);
+    proc.once("exit", () => process.off("exit", reap));
     let log = "";
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`nats-server did not become ready in 10s:\n${log}`)), 10_000);

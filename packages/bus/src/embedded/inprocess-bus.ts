@@ -10,6 +10,7 @@ import {
   type Result,
 } from "@tessera/contract";
 import type { Bus, DeadLetter, ExhaustedDelivery, HeartbeatEvent, PublishAck, ResultEvent, Subscription } from "../bus.js";
+import { jobIdOf } from "../envelope-job-id.js";
 import { BusClosedError, BusNotProvisionedError } from "../errors.js";
 import { DedupWindow } from "./dedup-window.js";
 import { DurableLog } from "./durable-log.js";
@@ -140,7 +141,7 @@ class InProcessBus implements Bus {
     const data = event.data ?? this.queues.get(event.component)?.get(event.streamSeq)?.data ?? new Uint8Array();
     await this.publishDeadLetter({
       component: event.component,
-      jobId: event.dedupKey ?? jobIdOf(data),
+      jobId: jobIdOf(data) ?? event.dedupKey,
       streamSeq: event.streamSeq,
       deliveries: event.deliveries,
       reasonCode: reason.reasonCode,
@@ -198,13 +199,3 @@ class InProcessBus implements Bus {
 function resultKey(component: string, jobId: string): string {
   return `${component}\u0000${jobId}`;
 }
-
-function jobIdOf(data: Uint8Array): string | undefined {
-  try {
-    const parsed = JSON.parse(new TextDecoder().decode(data)) as { job_id?: unknown };
-    return typeof parsed.job_id === "string" ? parsed.job_id : undefined;
-  } catch {
-    return undefined;
-  }
-}
-

@@ -10,6 +10,7 @@ interface StoredMessage {
   data: Uint8Array;
   dedupKey: string | undefined;
   deliveries: number;
+  publishedAt: number;
   state: MessageState;
   timer: NodeJS.Timeout | undefined;
 }
@@ -63,7 +64,7 @@ export class WorkQueue {
     }
     const seq = ++this.lastSeq;
     if (dedupKey !== undefined) this.dedup.set(dedupKey, seq);
-    const msg: StoredMessage = { seq, data, dedupKey, deliveries: 0, state: "pending", timer: undefined };
+    const msg: StoredMessage = { seq, data, dedupKey, deliveries: 0, publishedAt: this.now(), state: "pending", timer: undefined };
     this.messages.set(seq, msg);
     this.ready.push(msg);
     this.dispatch();
@@ -156,6 +157,7 @@ export class WorkQueue {
       dedupKey: msg.dedupKey,
       deliveryCount,
       streamSeq: msg.seq,
+      publishedAt: msg.publishedAt,
       ackWaitMs: this.settings.ackWaitMs,
       ack: () => settle(() => this.messages.get(msg.seq) === msg && this.remove(msg.seq)),
       term: () => settle(() => this.messages.get(msg.seq) === msg && this.remove(msg.seq)),

@@ -1,0 +1,467 @@
+import { jetstream, jetstreamManager, type Consumer, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import { Objm, StorageType, type ObjectStore } from "@nats-io/obj";
+import { connect, millis, nanos, type NatsConnection } from "@nats-io/transport-node";
+import {
+  ADVISORY_STREAM,
+  COORDINATOR_ADVISORIES_CONSUMER,
+  COORDINATOR_RESULTS_CONSUMER,
+  HEARTBEAT_SUBJECT_ALL,
+  PAYLOAD_BUCKET,
+  RESULTS_STREAM,
+  decodeHeartbeat,
+  decodeNameToken,
+  decodeResult,
+  durableConsumerName,
+  encodeHeartbeat,
+  encodeJob,
+  encodeResult,
+  heartbeatSubject,
+  jobStreamName,
+  jobSubject,
+  resultSubject,
+  type ComponentBusSettings,
+  type Heartbeat,
+  type Job,
+  type Result,
+} from "@tessera/contract";
+import type {
+  Bus,
+  ConsumeJobsOptions,
+  DeadLetter,
+  ExhaustedDelivery,
+  HeartbeatEvent,
+  JobDelivery,
+  PublishAck,
+  QueueDepth,
+  ResultEvent,
+  Subscription,
+} from "../bus.js";
+import { BusClosedError, BusNotProvisionedError } from "../errors.js";
+import { letterFromEvent, publishLetter, readDeadLetters } from "./dead-letters.js";
+import { startAckingLoop, startJobLoop } from "./job-consumer.js";
+import { isMessageNotFound, isNoResponders, isResourceNotFound, isStreamNotFound } from "./nats-errors.js";
+import { NatsPayloadStore } from "./payload-store.js";
+import {
+  COORDINATOR_CONSUMERS,
+  ensureCoordinatorConsumer,
+  ensureJobConsumer,
+  ensureStream,
+  jobStreamSpec,
+  sharedStreamSpecs,
+} from "./provisioning.js";
+import type { PullLoop } from "./pull-loop.js";
+
+export interface JetStreamBusOptions {
+  servers: string | string[];
+  /** Connection name shown by the server's monitoring. */
+  name?: string;
+  /**
+   * Whether this bus may create streams, consumers and the payload bucket (default true). With false
+   * it creates nothing and a missing resource is a BusNotProvisionedError (a worker in Kubernetes mode).
+   */
+  provision?: boolean;
+  /** TTL of payload objects (the bucket's max_age). Default 24 h. */
+  payloadTtlMs?: number;
+  /** How long Results are kept (the Results stream's max_age). Default 7 days. */
+  resultsMaxAgeMs?: number;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const JOB_STREAM_PREFIX = "TESSERA_JOBS_";
+/** Concurrency of the coordinator's consumers (Results, advisories). */
+const COORDINATOR_IN_FLIGHT = 32;
+const SHARED = "(shared)";
+
+export async function connectJetStreamBus(opts: JetStreamBusOptions): Promise<Bus> {
+  const nc = await connect({
+    servers: opts.servers,
+    ...(opts.name !== undefined ? { name: opts.name } : {}),
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    pingInterval: 10_000,
+  });
+  try {
+    const jsm = await jetstreamManager(nc);
+    return new JetStreamBus(nc, jsm, opts);
+  } catch (err) {
+    await nc.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** The consumer's ack wait in ms (from the info the client fetched when binding). */
+async function ackWaitOf(consumer: Consumer): Promise<number> {
+  const info = await consumer.info(true);
+  return millis(info.config.ack_wait ?? nanos(30_000));
+}
+
+interface AdvisoryFields {
+  stream: string;
+  consumer: string;
+  stream_seq: number;
+  deliveries: number;
+}
+
+function parseAdvisory(data: Uint8Array): AdvisoryFields | undefined {
+  try {
+    const v = JSON.parse(new TextDecoder().decode(data)) as Partial<Record<keyof AdvisoryFields, unknown>>;
+    if (typeof v.stream === "string" && typeof v.stream_seq === "number" && typeof v.deliveries === "number") {
+      return { stream: v.stream, consumer: typeof v.consumer === "string" ? v.consumer : "", stream_seq: v.stream_seq, deliveries: v.deliveries };
+    }
+  } catch {
+    // not an advisory
+  }
+  return undefined;
+}
+
+class JetStreamBus implements Bus {
+  readonly kind = "jetstream" as const;
+  readonly payloads: NatsPayloadStore;
+  private readonly js: JetStreamClient;
+  private readonly provision: boolean;
+  private readonly payloadTtlMs: number;
+  private readonly resultsMaxAgeMs: number;
+  private closing: Promise<void> | undefined;
+  private connected = true;
+  private sharedReady: Promise<void> | undefined;
+  private objectStore: Promise<ObjectStore> | undefined;
+  private readonly loops = new Set<PullLoop>();
+  private readonly coreSubs = new Set<{ stop(): Promise<void> }>();
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly jsm: JetStreamManager,
+    opts: JetStreamBusOptions,
+  ) {
+    this.js = jetstream(nc);
+    this.provision = opts.provision ?? true;
+    this.payloadTtlMs = opts.payloadTtlMs ?? DAY_MS;
+    this.resultsMaxAgeMs = opts.resultsMaxAgeMs ?? 7 * DAY_MS;
+    this.payloads = new NatsPayloadStore(
+      () => this.payloadBucket(),
+      () => this.guard(),
+    );
+    void this.watchStatus();
+  }
+
+  private async watchStatus(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      if (s.type === "disconnect" || s.type === "staleConnection") this.connected = false;
+      else if (s.type === "reconnect") {
+        this.connected = true;
+        // The server may have restarted and forgotten our pull requests: issue fresh ones.
+        for (const loop of this.loops) loop.kick();
+      }
+    }
+  }
+
+  // ---- lifecycle -------------------------------------------------------------------------------
+
+  isConnected(): boolean {
+    return this.closing === undefined && this.connected && !this.nc.isClosed();
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.allSettled([...this.loops].map((l) => l.stop()));
+      await Promise.allSettled([...this.coreSubs].map((s) => s.stop()));
+      if (this.nc.isClosed()) return;
+      // drain() flushes pending acks; do not hang forever on a server that is gone.
+      const drained = this.nc.drain().catch(() => undefined);
+      const timeout = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 5_000).unref());
+      if ((await Promise.race([drained, timeout])) === "timeout") await this.nc.close().catch(() => undefined);
+    })();
+    return this.closing;
+  }
+
+  private guard(): void {
+    if (this.closing !== undefined || this.nc.isClosed()) throw new BusClosedError();
+  }
+
+  // ---- provisioning ----------------------------------------------------------------------------
+
+  /** Results, DLQ and advisory streams plus the coordinator's consumers; once per bus when provisioning. */
+  private ensureShared(): Promise<void> {
+    if (!this.provision) return Promise.resolve();
+    this.sharedReady ??= (async () => {
+      for (const spec of sharedStreamSpecs({ resultsMaxAgeMs: this.resultsMaxAgeMs })) await ensureStream(this.jsm, spec);
+      for (const c of COORDINATOR_CONSUMERS) await ensureCoordinatorConsumer(this.jsm, c.stream, c.durable);
+    })().catch((err: unknown) => {
+      this.sharedReady = undefined;
+      throw err;
+    });
+    return this.sharedReady;
+  }
+
+  private payloadBucket(): Promise<ObjectStore> {
+    this.objectStore ??= (async () => {
+      const objm = new Objm(this.js);
+      if (this.provision) return objm.create(PAYLOAD_BUCKET, { ttl: nanos(this.payloadTtlMs), storage: StorageType.File });
+      try {
+        return await objm.open(PAYLOAD_BUCKET);
+      } catch (err) {
+        if (isResourceNotFound(err) || /not found/i.test(String(err))) throw new BusNotProvisionedError(SHARED, `payload bucket ${PAYLOAD_BUCKET}`);
+        throw err;
+      }
+    })().catch((err: unknown) => {
+      this.objectStore = undefined;
+      throw err;
+    });
+    return this.objectStore;
+  }
+
+  async ensureComponent(settings: ComponentBusSettings): Promise<void> {
+    this.guard();
+    await ensureStream(this.jsm, jobStreamSpec(settings));
+    await ensureJobConsumer(this.jsm, settings);
+    await this.ensureShared();
+    await this.payloadBucket();
+  }
+
+  async removeComponent(component: string): Promise<void> {
+    this.guard();
+    try {
+      await this.jsm.streams.delete(jobStreamName(component));
+    } catch (err) {
+      if (!isStreamNotFound(err)) throw err;
+    }
+  }
+
+  // ---- jobs ------------------------------------------------------------------------------------
+
+  async publishJob(job: Job, opts?: { dedupKey?: string }): Promise<PublishAck> {
+    this.guard();
+    const bytes = encodeJob(job);
+    return this.publishJobBytes(job.component, bytes, opts?.dedupKey ?? job.job_id);
+  }
+
+  async publishRawJob(component: string, data: Uint8Array, opts?: { dedupKey?: string }): Promise<PublishAck> {
+    this.guard();
+    return this.publishJobBytes(component, data, opts?.dedupKey);
+  }
+
+  private async publishJobBytes(component: string, data: Uint8Array, msgID: string | undefined): Promise<PublishAck> {
+    try {
+      const ack = await this.js.publish(jobSubject(component), data, msgID !== undefined ? { msgID } : {});
+      return { seq: ack.seq, duplicate: ack.duplicate };
+    } catch (err) {
+      if (isNoResponders(err)) throw new BusNotProvisionedError(component, `job stream ${jobStreamName(component)}`);
+      throw err;
+    }
+  }
+
+  private async getConsumer(component: string, stream: string, durable: string): Promise<Consumer> {
+    try {
+      return await this.js.consumers.get(stream, durable);
+    } catch (err) {
+      if (isResourceNotFound(err)) throw new BusNotProvisionedError(component, `durable consumer ${durable} on stream ${stream}`);
+      throw err;
+    }
+  }
+
+  async consumeJobs(component: string, opts: ConsumeJobsOptions, handler: (delivery: JobDelivery) => void | Promise<void>): Promise<Subscription> {
+    this.guard();
+    if (!Number.isInteger(opts.maxInFlight) || opts.maxInFlight < 1) throw new RangeError(`maxInFlight: expected an integer >= 1, got ${opts.maxInFlight}`);
+    // Never created here (with or without bindOnly): ensureComponent owns the consumer's configuration.
+    const consumer = await this.getConsumer(component, jobStreamName(component), durableConsumerName(component));
+    const loop = startJobLoop({ component, consumer, ackWaitMs: await ackWaitOf(consumer), maxInFlight: opts.maxInFlight, handler });
+    return this.track(loop);
+  }
+
+  private track(loop: PullLoop): Subscription {
+    if (this.closing !== undefined) {
+      // close() ran while this subscription was being set up: it must not outlive the bus.
+      void loop.stop();
+      throw new BusClosedError();
+    }
+    this.loops.add(loop);
+    void loop.closed.then(() => this.loops.delete(loop));
+    return loop;
+  }
+
+  async queueDepth(component: string): Promise<QueueDepth> {
+    this.guard();
+    try {
+      const info = await this.jsm.consumers.info(jobStreamName(component), durableConsumerName(component));
+      return { pending: info.num_pending, ackPending: info.num_ack_pending, total: info.num_pending + info.num_ack_pending };
+    } catch (err) {
+      if (isResourceNotFound(err)) throw new BusNotProvisionedError(component, `durable consumer ${durableConsumerName(component)}`);
+      throw err;
+    }
+  }
+
+  async removeJob(component: string, streamSeq: number): Promise<boolean> {
+    this.guard();
+    return this.deleteJobMessage(jobStreamName(component), streamSeq);
+  }
+
+  private async deleteJobMessage(stream: string, seq: number): Promise<boolean> {
+    try {
+      return await this.jsm.streams.deleteMessage(stream, seq);
+    } catch (err) {
+      if (isMessageNotFound(err) || isStreamNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  // ---- results ---------------------------------------------------------------------------------
+
+  async publishResult(result: Result): Promise<void> {
+    this.guard();
+    const bytes = encodeResult(result);
+    const publish = (): Promise<unknown> => this.js.publish(resultSubject(result.component, result.job_id), bytes, { msgID: `${result.job_id}:${result.status}` });
+    try {
+      await publish();
+    } catch (err) {
+      if (!isNoResponders(err)) throw err;
+      if (!this.provision) throw new BusNotProvisionedError(result.component, `results stream ${RESULTS_STREAM}`);
+      await this.ensureShared();
+      await publish();
+    }
+  }
+
+  async getResult(component: string, jobId: string): Promise<Result | undefined> {
+    this.guard();
+    let stored;
+    try {
+      stored = await this.jsm.streams.getMessage(RESULTS_STREAM, { last_by_subj: resultSubject(component, jobId) });
+    } catch (err) {
+      if (isStreamNotFound(err) || isMessageNotFound(err)) return undefined;
+      throw err;
+    }
+    if (stored === null) return undefined;
+    const decoded = decodeResult(stored.data);
+    return decoded.ok ? decoded.value : undefined;
+  }
+
+  async consumeResults(handler: (event: ResultEvent) => void | Promise<void>): Promise<Subscription> {
+    this.guard();
+    await this.ensureShared();
+    const consumer = await this.getConsumer(SHARED, RESULTS_STREAM, COORDINATOR_RESULTS_CONSUMER);
+    const loop = startAckingLoop({
+      consumer,
+      maxInFlight: COORDINATOR_IN_FLIGHT,
+      ackWaitMs: await ackWaitOf(consumer),
+      handle: async (m: JsMsg) => {
+        const decoded = decodeResult(m.data);
+        if (decoded.ok) await handler({ kind: "result", result: decoded.value, subject: m.subject });
+        else {
+          try {
+            await handler({ kind: "invalid", subject: m.subject, data: m.data, error: decoded.error });
+          } catch {
+            // An invalid Result is acked whatever the handler does: redelivering it cannot fix it.
+          }
+        }
+      },
+    });
+    return this.track(loop);
+  }
+
+  // ---- heartbeats ------------------------------------------------------------------------------
+
+  async publishHeartbeat(heartbeat: Heartbeat): Promise<void> {
+    this.guard();
+    this.nc.publish(heartbeatSubject(heartbeat.component), encodeHeartbeat(heartbeat));
+  }
+
+  async subscribeHeartbeats(handler: (event: HeartbeatEvent) => void): Promise<Subscription> {
+    this.guard();
+    let resolveClosed!: () => void;
+    const closed = new Promise<void>((r) => (resolveClosed = r));
+    const sub = this.nc.subscribe(HEARTBEAT_SUBJECT_ALL, {
+      callback: (err, msg) => {
+        if (err !== null) return;
+        const decoded = decodeHeartbeat(msg.data);
+        try {
+          handler(decoded.ok ? { kind: "heartbeat", heartbeat: decoded.value } : { kind: "invalid", subject: msg.subject, error: decoded.error });
+        } catch {
+          // fire-and-forget: a throwing handler loses only this beat
+        }
+      },
+    });
+    void sub.closed.then(resolveClosed, resolveClosed);
+    const handle = {
+      closed,
+      stop: async (): Promise<void> => {
+        this.coreSubs.delete(handle);
+        if (!sub.isClosed()) sub.unsubscribe();
+        resolveClosed();
+        await closed;
+      },
+    };
+    this.coreSubs.add(handle);
+    return handle;
+  }
+
+  // ---- exhaustion and dead letters -------------------------------------------------------------
+
+  async observeExhausted(handler: (event: ExhaustedDelivery) => void | Promise<void>): Promise<Subscription> {
+    this.guard();
+    await this.ensureShared();
+    const consumer = await this.getConsumer(SHARED, ADVISORY_STREAM, COORDINATOR_ADVISORIES_CONSUMER);
+    const loop = startAckingLoop({
+      consumer,
+      maxInFlight: COORDINATOR_IN_FLIGHT,
+      ackWaitMs: await ackWaitOf(consumer),
+      handle: async (m: JsMsg) => {
+        const adv = parseAdvisory(m.data);
+        if (adv === undefined || !adv.stream.startsWith(JOB_STREAM_PREFIX)) return;
+        let component: string;
+        try {
+          component = decodeNameToken(adv.stream.slice(JOB_STREAM_PREFIX.length));
+        } catch {
+          return;
+        }
+        const stored = await this.readJobMessage(adv.stream, adv.stream_seq);
+        await handler({ component, streamSeq: adv.stream_seq, deliveries: adv.deliveries, data: stored?.data, dedupKey: stored?.dedupKey });
+      },
+    });
+    return this.track(loop);
+  }
+
+  /** One stored job by sequence; undefined when it (or its stream) is gone. */
+  private async readJobMessage(stream: string, seq: number): Promise<{ data: Uint8Array; dedupKey: string | undefined } | undefined> {
+    try {
+      const stored = await this.jsm.streams.getMessage(stream, { seq });
+      if (stored === null) return undefined;
+      return { data: stored.data, dedupKey: stored.header?.get("Nats-Msg-Id") || undefined };
+    } catch (err) {
+      if (isMessageNotFound(err) || isStreamNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async deadLetter(event: ExhaustedDelivery, reason: { reasonCode: string; reasonDetail?: string }): Promise<void> {
+    this.guard();
+    const stream = jobStreamName(event.component);
+    const data = event.data ?? (await this.readJobMessage(stream, event.streamSeq))?.data;
+    await this.publishDeadLetterInternal(letterFromEvent(event, data, reason));
+    await this.deleteJobMessage(stream, event.streamSeq);
+  }
+
+  async publishDeadLetter(letter: DeadLetter): Promise<void> {
+    this.guard();
+    await this.publishDeadLetterInternal(letter);
+  }
+
+  private async publishDeadLetterInternal(letter: DeadLetter): Promise<void> {
+    try {
+      await publishLetter(this.js, letter);
+    } catch (err) {
+      if (!isNoResponders(err)) throw err;
+      if (!this.provision) throw new BusNotProvisionedError(letter.component, "dead-letter stream");
+      await this.ensureShared();
+      await publishLetter(this.js, letter);
+    }
+  }
+
+  async listDeadLetters(component: string): Promise<DeadLetter[]> {
+    this.guard();
+    try {
+      return await readDeadLetters(this.js, component);
+    } catch (err) {
+      if (isStreamNotFound(err)) return [];
+      throw err;
+    }
+  }
+}

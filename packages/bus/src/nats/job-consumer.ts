@@ -1,0 +1,128 @@
+import type { Consumer, JsMsg } from "@nats-io/jetstream";
+import type { JobDelivery } from "../bus.js";
+import { PullLoop } from "./pull-loop.js";
+
+/**
+ * One delivery handed to a job handler. Settles at most once; later calls are ignored. Its slot in the
+ * subscription is freed when it settles (not when its ack wait runs out: the handler may still be running,
+ * and maxInFlight bounds running handlers).
+ */
+class NatsJobDelivery implements JobDelivery {
+  readonly data: Uint8Array;
+  readonly dedupKey: string | undefined;
+  readonly deliveryCount: number;
+  readonly streamSeq: number;
+  readonly publishedAt: number;
+  private settled = false;
+
+  constructor(
+    readonly component: string,
+    private readonly m: JsMsg,
+    readonly ackWaitMs: number,
+    private readonly release: () => void,
+  ) {
+    this.data = m.data;
+    this.dedupKey = m.headers?.get("Nats-Msg-Id") || undefined;
+    this.deliveryCount = m.info.deliveryCount;
+    this.streamSeq = m.seq;
+    // The stream's timestamp of the stored message (the delivery's metadata, in nanoseconds).
+    this.publishedAt = Math.floor(m.info.timestampNanos / 1e6);
+  }
+
+  ack(): void {
+    if (this.settle()) this.safely(() => this.m.ack());
+  }
+
+  nak(delayMs?: number): void {
+    if (!this.settle()) return;
+    const delay = delayMs !== undefined && Number.isFinite(delayMs) && delayMs > 0 ? Math.round(delayMs) : 0;
+    this.safely(() => (delay > 0 ? this.m.nak(delay) : this.m.nak()));
+  }
+
+  term(): void {
+    // Never pass a reason: nats-server 2.9 only matches the exact "+TERM" and ignores anything longer.
+    if (this.settle()) this.safely(() => this.m.term());
+  }
+
+  working(): void {
+    if (this.settled) return;
+    this.safely(() => this.m.working());
+  }
+
+  private settle(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    this.release();
+    return true;
+  }
+
+  private safely(fn: () => void): void {
+    try {
+      fn();
+    } catch {
+      // The connection is closed: the server redelivers after the ack wait, which is at-least-once anyway.
+    }
+  }
+}
+
+export function startJobLoop(opts: {
+  component: string;
+  consumer: Consumer;
+  ackWaitMs: number;
+  maxInFlight: number;
+  handler: (delivery: JobDelivery) => void | Promise<void>;
+  onError?: (err: unknown) => void;
+}): PullLoop {
+  return new PullLoop({
+    consumer: opts.consumer,
+    maxInFlight: opts.maxInFlight,
+    ...(opts.onError !== undefined ? { onError: opts.onError } : {}),
+    deliver: (m, release) => {
+      const d = new NatsJobDelivery(opts.component, m, opts.ackWaitMs, release);
+      // Each delivery runs in its own task; a throw (sync or async) is a nak with no delay.
+      void Promise.resolve()
+        .then(() => opts.handler(d))
+        .catch(() => d.nak());
+    },
+  }).start();
+}
+
+/**
+ * Durable consumers of the coordinator: the handler's promise acks, a throw naks with a short delay. A
+ * handler still running keeps its message alive with working() every third of the ack wait.
+ */
+export function startAckingLoop(opts: {
+  consumer: Consumer;
+  maxInFlight: number;
+  ackWaitMs: number;
+  handle: (m: JsMsg) => void | Promise<void>;
+  nakDelayMs?: number;
+  onError?: (err: unknown) => void;
+}): PullLoop {
+  return new PullLoop({
+    consumer: opts.consumer,
+    maxInFlight: opts.maxInFlight,
+    ...(opts.onError !== undefined ? { onError: opts.onError } : {}),
+    deliver: (m, release) => {
+      const keepAlive = setInterval(() => {
+        try {
+          m.working();
+        } catch {
+          // connection closed: the message is redelivered after the ack wait
+        }
+      }, Math.max(100, Math.floor(opts.ackWaitMs / 3)));
+      keepAlive.unref();
+      void Promise.resolve()
+        .then(() => opts.handle(m))
+        .then(
+          () => m.ack(),
+          () => m.nak(opts.nakDelayMs ?? 250),
+        )
+        .catch(() => undefined)
+        .finally(() => {
+          clearInterval(keepAlive);
+          release();
+        });
+    },
+  }).start();
+}
