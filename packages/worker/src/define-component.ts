@@ -1,63 +1,50 @@
-import { componentNameProblem, type ContentRef, type Job } from "@tessera/contract";
-import type { Logger } from "pino";
+import { componentNameProblem } from "@tessera/contract";
 import { DEFAULT_RETRY, type RetryPolicy } from "./backoff.js";
-
-/** What a handler gets for one job. */
-export interface HandlerContext {
-  readonly job: Job;
-  readonly jobId: string;
-  /** 1 for the first delivery. */
-  readonly attempt: number;
-  /** Fires at the job's wall clock limit or deadline, whichever comes first, and on shutdown past the grace period. */
-  readonly signal: AbortSignal;
-  readonly input: {
-    /** The input's bytes; by reference with `limits.max_bytes` enforced while reading. */
-    bytes(): Promise<Uint8Array>;
-    text(): Promise<string>;
-    json(): Promise<unknown>;
-  };
-  /** The shared config stamped into the job at submit time. */
-  readonly config: Readonly<Record<string, unknown>>;
-  readonly metadata: Readonly<Record<string, string>>;
-  /** Tells the bus the job is alive. The runtime already does this while the handler runs. */
-  working(): void;
-  readonly payloads: { put(data: Uint8Array): Promise<ContentRef> };
-  readonly log: Logger;
-}
+import type { HandlerContext } from "./handler-context.js";
 
 /**
- * What a handler may return: nothing; bytes (stored by reference, `output.result_ref`); or a JSON value
- * (inline as `output.data` up to 64 KiB, by reference beyond).
+ * What a handler may return:
+ * - `undefined`: the job has no output;
+ * - a `Uint8Array` (or Buffer): stored in the payload store, the Result carries `output.result_ref`;
+ * - any other JSON value: inline as `output.data` up to INLINE_OUTPUT_MAX_BYTES of JSON, by reference beyond.
  */
-export type HandlerOutput = void | undefined | Uint8Array | unknown;
+export type Handler<TOutput = unknown> = (ctx: HandlerContext) => TOutput | Promise<TOutput>;
 
-export interface ComponentOptions {
-  /** DNS-1123 label; the component's subjects, stream and consumer are named after it. */
+export interface ComponentOptions<TOutput = unknown> {
+  /** A DNS-1123 label; the component's subjects, stream and consumer are named after it. */
   name: string;
+  /** Reported in heartbeats. Default "0.0.0". */
   version?: string;
-  /** Jobs one worker runs at once. */
+  /** Jobs one worker runs at once. Default 1. */
   concurrency?: number;
-  handle: (ctx: HandlerContext) => Promise<HandlerOutput> | HandlerOutput;
+  handle: Handler<TOutput>;
+  /** Backoff for jobs whose handler threw a non-terminal error. Defaults: 1 s base, 60 s cap. */
   retry?: Partial<RetryPolicy>;
 }
 
-export interface ComponentDefinition {
+/** A validated, frozen component: hand it to `runWorker` or `runWorkerProcess`. */
+export interface ComponentDefinition<TOutput = unknown> {
   readonly name: string;
   readonly version: string;
   readonly concurrency: number;
-  readonly retry: RetryPolicy;
-  readonly handle: ComponentOptions["handle"];
+  readonly retry: Readonly<RetryPolicy>;
+  readonly handle: Handler<TOutput>;
 }
 
-export function defineComponent(options: ComponentOptions): ComponentDefinition {
+export function defineComponent<TOutput = unknown>(options: ComponentOptions<TOutput>): ComponentDefinition<TOutput> {
+  const where = `defineComponent(${JSON.stringify(options.name)})`;
   const problem = componentNameProblem(options.name);
-  if (problem !== undefined) throw new TypeError(`defineComponent name ${JSON.stringify(options.name)}: ${problem}`);
-  const concurrency = options.concurrency ?? 1;
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new TypeError(`defineComponent ${options.name}: concurrency: expected an integer >= 1, got ${String(concurrency)}`);
-  if (typeof options.handle !== "function") throw new TypeError(`defineComponent ${options.name}: handle: expected a function`);
-  const retry = { ...DEFAULT_RETRY, ...options.retry };
-  if (!(retry.baseDelayMs >= 0 && retry.maxDelayMs >= retry.baseDelayMs)) {
-    throw new TypeError(`defineComponent ${options.name}: retry: expected 0 <= baseDelayMs <= maxDelayMs, got ${JSON.stringify(retry)}`);
+  if (problem !== undefined) throw new TypeError(`${where}: name: ${problem}`);
+  if (typeof options.handle !== "function") throw new TypeError(`${where}: handle: expected a function, got ${typeof options.handle}`);
+  const version = options.version ?? "0.0.0";
+  if (typeof version !== "string" || version.length === 0 || version.length > 128) {
+    throw new TypeError(`${where}: version: expected a string of 1-128 characters, got ${JSON.stringify(version)}`);
   }
-  return Object.freeze({ name: options.name, version: options.version ?? "0.0.0", concurrency, retry: Object.freeze(retry), handle: options.handle });
+  const concurrency = options.concurrency ?? 1;
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new TypeError(`${where}: concurrency: expected an integer >= 1, got ${String(concurrency)}`);
+  const retry: RetryPolicy = { ...DEFAULT_RETRY, ...options.retry };
+  if (!(Number.isFinite(retry.baseDelayMs) && Number.isFinite(retry.maxDelayMs) && retry.baseDelayMs >= 0 && retry.maxDelayMs >= retry.baseDelayMs)) {
+    throw new TypeError(`${where}: retry: expected finite 0 <= baseDelayMs <= maxDelayMs, got ${JSON.stringify(retry)}`);
+  }
+  return Object.freeze({ name: options.name, version, concurrency, retry: Object.freeze(retry), handle: options.handle });
 }

@@ -3,41 +3,68 @@ import type { Registry } from "prom-client";
 
 export interface Readiness {
   ready: boolean;
+  /** Why not (or "consuming" when ready); shown in /readyz's body. */
   reason: string;
 }
 
+export interface HealthServer {
+  /** The port actually bound (the ephemeral one when asked for port 0). */
+  readonly port: number;
+  close(): Promise<void>;
+}
+
 /**
- * Three read-only endpoints for probes and scraping. Plain node:http on purpose: a framework would add
- * start-up time and dependencies to every worker process for three GET routes.
+ * The worker's probe and scrape endpoints: `/healthz`, `/readyz`, `/metrics`.
+ *
+ * Plain `node:http` on purpose: three read-only GET routes do not justify a framework's dependencies and
+ * start-up time in every worker process, and probes must keep answering while handlers are busy.
  */
-export async function startHealthServer(opts: { host: string; port: number; readiness: () => Readiness; registry: Registry }): Promise<{ port: number; close(): Promise<void> }> {
+export async function startHealthServer(opts: { host: string; port: number; readiness: () => Readiness; registry: Registry }): Promise<HealthServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
+    const json = (status: number, body: unknown): void => {
+      res.writeHead(status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" }).end(JSON.stringify(body));
+    };
     if (req.method !== "GET" && req.method !== "HEAD") {
-      res.writeHead(405, { allow: "GET, HEAD", "content-type": "application/json" }).end(JSON.stringify({ error: "method not allowed" }));
+      res.setHeader("allow", "GET, HEAD");
+      json(405, { error: `method ${req.method ?? ""} not allowed; use GET` });
       return;
     }
-    if (path === "/healthz") {
-      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ status: "ok" }));
-    } else if (path === "/readyz") {
-      const r = opts.readiness();
-      res.writeHead(r.ready ? 200 : 503, { "content-type": "application/json" }).end(JSON.stringify({ ready: r.ready, reason: r.reason }));
-    } else if (path === "/metrics") {
-      opts.registry.metrics().then(
-        (text) => res.writeHead(200, { "content-type": opts.registry.contentType }).end(text),
-        (err: Error) => res.writeHead(500, { "content-type": "text/plain" }).end(err.message),
-      );
-    } else {
-      res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: `no route ${path}; try /healthz, /readyz or /metrics` }));
+    switch (path) {
+      case "/healthz":
+        // Answering at all proves the event loop runs; that is what liveness means for a worker.
+        json(200, { status: "ok" });
+        return;
+      case "/readyz": {
+        const r = opts.readiness();
+        json(r.ready ? 200 : 503, { ready: r.ready, reason: r.reason });
+        return;
+      }
+      case "/metrics":
+        opts.registry.metrics().then(
+          (text) => res.writeHead(200, { "content-type": opts.registry.contentType }).end(text),
+          (err: unknown) => json(500, { error: `metrics unavailable: ${String(err)}` }),
+        );
+        return;
+      default:
+        json(404, { error: `no route ${path ?? ""}; try /healthz, /readyz or /metrics` });
     }
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(opts.port, opts.host, () => resolve());
+    server.listen(opts.port, opts.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
   });
   const address = server.address();
   return {
     port: typeof address === "object" && address !== null ? address.port : opts.port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Probes and scrapes use keep-alive; do not let an idle connection hold the drain open.
+        server.closeIdleConnections();
+      }),
   };
 }

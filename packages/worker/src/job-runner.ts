@@ -1,123 +1,153 @@
 import { PayloadMissingError, PayloadNotOwnedError, PayloadTooLargeError, type Bus, type JobDelivery } from "@tessera/bus";
-import {
-  ContractValidationError,
-  INLINE_OUTPUT_MAX_BYTES,
-  JOB_ID_PATTERN,
-  ReasonCode,
-  SCHEMA_VERSION,
-  decodeJob,
-  sanitizeReasonDetail,
-  type Job,
-  type Result,
-} from "@tessera/contract";
+import { ReasonCode, SCHEMA_VERSION, sanitizeReasonDetail, type Job, type Result } from "@tessera/contract";
 import type { Logger } from "pino";
 import { retryDelayMs } from "./backoff.js";
 import type { ComponentDefinition } from "./define-component.js";
-import { createHandlerContext } from "./handler-context.js";
+import { createHandlerContext, type HandlerContext } from "./handler-context.js";
+import { decodeDelivery, recordInvalidEnvelope, type DecodedDelivery } from "./invalid-envelope.js";
+import { setLongTimeout } from "./long-timeout.js";
 import type { JobOutcome, WorkerMetrics } from "./metrics.js";
+import { INVALID_OUTPUT_REASON, InvalidOutputError, toResultOutput } from "./output.js";
 import { TerminalError } from "./terminal-error.js";
 
-const JOB_ID = new RegExp(JOB_ID_PATTERN);
-
+/** How a handler run ended. */
 type HandlerOutcome =
   | { kind: "returned"; value: unknown }
-  | { kind: "terminal"; code: string; detail: unknown }
+  | { kind: "terminal"; code: string; detail: string }
   | { kind: "error"; error: unknown }
-  | { kind: "timeout" }
+  | { kind: "timeout"; detail: string }
   | { kind: "shutdown" };
 
 interface ActiveJob {
-  controller: AbortController;
-  interrupt: (outcome: HandlerOutcome) => void;
+  /** Ends the run now with `outcome` and aborts the handler's signal; the handler is not waited for. */
+  interrupt(outcome: Extract<HandlerOutcome, { kind: "timeout" | "shutdown" }>): void;
 }
+
+export interface JobRunnerDeps {
+  definition: ComponentDefinition;
+  bus: Bus;
+  instanceId: string;
+  metrics: WorkerMetrics;
+  log: Logger;
+}
+
+/** The smallest keepalive period, whatever the ack wait: working() is cheap but not free. */
+const MIN_KEEPALIVE_MS = 10;
 
 /**
  * Runs one delivery to its end: validate, guard against re-running a finished job, run the handler under
  * its limits, publish the Result, then settle the delivery. The order is the contract: a Result is stored
- * before the ack or term, and a delivery whose Result could not be stored is nak'd, never acked.
+ * before the ack or term, and a delivery whose Result could not be stored is nak'd, never acked or termed.
+ * `run` settles every delivery itself and never rejects.
  */
 export class JobRunner {
   private readonly active = new Set<ActiveJob>();
+  private readonly definition: ComponentDefinition;
+  private readonly bus: Bus;
+  private readonly metrics: WorkerMetrics;
+  private readonly log: Logger;
 
-  constructor(
-    private readonly definition: ComponentDefinition,
-    private readonly bus: Bus,
-    private readonly instanceId: string,
-    private readonly metrics: WorkerMetrics,
-    private readonly log: Logger,
-  ) {}
+  constructor(private readonly deps: JobRunnerDeps) {
+    this.definition = deps.definition;
+    this.bus = deps.bus;
+    this.metrics = deps.metrics;
+    this.log = deps.log;
+  }
 
+  /** Handlers running now (a handler abandoned at its timeout no longer counts). */
   get inFlight(): number {
     return this.active.size;
   }
 
-  /** Aborts every running handler; their deliveries are nak'd so they are redelivered promptly. */
+  /** Aborts every running handler; their deliveries are nak'd without delay so they are redelivered promptly. */
   interruptAll(): void {
-    for (const job of this.active) job.interrupt({ kind: "shutdown" });
+    for (const job of [...this.active]) job.interrupt({ kind: "shutdown" });
   }
 
   async run(delivery: JobDelivery): Promise<void> {
-    const decoded = decodeJob(delivery.data);
-    let problem: ContractValidationError | undefined = decoded.ok ? undefined : decoded.error;
-    if (decoded.ok && decoded.value.component !== this.definition.name) {
-      problem = new ContractValidationError("Job", [
-        { path: "component", expected: JSON.stringify(this.definition.name), received: `string ${JSON.stringify(decoded.value.component)} (a job for another component)` },
-      ]);
+    // The runtime keeps the delivery alive for its whole life here, handler and Result publication alike,
+    // so a live job is never redelivered to another worker by the ack wait.
+    const keepalive = setInterval(() => delivery.working(), Math.max(MIN_KEEPALIVE_MS, Math.floor(delivery.ackWaitMs / 3)));
+    try {
+      await this.process(delivery);
+    } catch (err) {
+      // Unreachable by design (every path settles); if it happens, keep the job rather than lose it.
+      this.log.error({ err, streamSeq: delivery.streamSeq }, "unexpected error while running a delivery; it will be redelivered");
+      delivery.nak(this.backoff(delivery.deliveryCount));
+    } finally {
+      clearInterval(keepalive);
     }
-    if (!decoded.ok || problem !== undefined) {
-      const code = !decoded.ok && decoded.problem === "unsupported_schema_version" ? ReasonCode.UnsupportedSchemaVersion : ReasonCode.InvalidEnvelope;
-      return this.rejectEnvelope(delivery, code, (problem as ContractValidationError).message);
-    }
-    const job = decoded.value;
-    if (delivery.deliveryCount > 1) {
+  }
+
+  private async process(delivery: JobDelivery): Promise<void> {
+    const decoded = decodeDelivery(delivery, this.definition.name);
+    if (!decoded.ok) return this.reject(delivery, decoded);
+    const { job } = decoded;
+    const log = this.log.child({ jobId: job.job_id, attempt: delivery.deliveryCount });
+
+    // Only a redelivery can find its job finished, so a fresh first delivery skips the lookup.
+    if (mayBeRedelivery(delivery)) {
+      let existing: Result | undefined;
       try {
-        if ((await this.bus.getResult(this.definition.name, job.job_id)) !== undefined) {
-          delivery.ack();
-          this.metrics.count("duplicate");
-          return;
-        }
+        existing = await this.bus.getResult(this.definition.name, job.job_id);
       } catch (err) {
-        this.log.warn({ err, jobId: job.job_id }, "could not check for an existing Result; retrying the delivery later");
-        delivery.nak(retryDelayMs(delivery.deliveryCount, this.definition.retry));
+        const delay = this.backoff(delivery.deliveryCount);
+        log.warn({ err, retryInMs: delay }, "could not check whether the job already has a Result; redelivering it later");
+        delivery.nak(delay);
+        this.metrics.count("retried");
+        return;
+      }
+      if (existing !== undefined) {
+        log.info({ status: existing.status }, "redelivered job already has a Result; acking without running it again");
+        delivery.ack();
+        this.metrics.count("duplicate");
         return;
       }
     }
-    await this.execute(job, delivery);
-  }
 
-  private async execute(job: Job, delivery: JobDelivery): Promise<void> {
+    const budget = timeBudget(job);
+    if (budget.ms <= 0) return this.settle(job, delivery, { kind: "timeout", detail: budget.detail }, 0, log);
     const started = performance.now();
-    const deadlineMs = job.deadline !== undefined ? Date.parse(job.deadline) - Date.now() : Number.POSITIVE_INFINITY;
-    const budgetMs = Math.min(job.limits.wall_clock, deadlineMs);
-    const log = this.log.child({ jobId: job.job_id, attempt: delivery.deliveryCount });
-    let outcome: HandlerOutcome;
-    if (budgetMs <= 0) {
-      outcome = { kind: "timeout" };
-    } else {
-      const controller = new AbortController();
-      let interrupt: (o: HandlerOutcome) => void = () => undefined;
-      const interrupted = new Promise<HandlerOutcome>((resolve) => (interrupt = resolve));
-      const active: ActiveJob = { controller, interrupt };
-      this.active.add(active);
-      this.metrics.setInFlight(this.active.size);
-      const timer = setTimeout(() => interrupt({ kind: "timeout" }), budgetMs);
-      const keepalive = setInterval(() => delivery.working(), Math.max(Math.floor(delivery.ackWaitMs / 3), 10));
-      const ctx = createHandlerContext({ job, attempt: delivery.deliveryCount, signal: controller.signal, bus: this.bus, working: () => delivery.working(), log });
-      try {
-        outcome = await Promise.race([this.invoke(ctx), interrupted]);
-      } finally {
-        clearTimeout(timer);
-        clearInterval(keepalive);
-        this.active.delete(active);
-        this.metrics.setInFlight(this.active.size);
-      }
-      if (outcome.kind === "timeout" || outcome.kind === "shutdown") controller.abort(new Error(outcome.kind === "timeout" ? `wall clock of ${budgetMs} ms exceeded` : "worker shutting down"));
-    }
-    const seconds = (performance.now() - started) / 1000;
-    await this.settle(job, delivery, outcome, seconds, log);
+    const outcome = await this.runHandler(job, delivery, budget, log);
+    await this.settle(job, delivery, outcome, (performance.now() - started) / 1000, log);
   }
 
-  private async invoke(ctx: Parameters<ComponentDefinition["handle"]>[0]): Promise<HandlerOutcome> {
+  private async runHandler(job: Job, delivery: JobDelivery, budget: TimeBudget, log: Logger): Promise<HandlerOutcome> {
+    const controller = new AbortController();
+    let finish!: (outcome: HandlerOutcome) => void;
+    const interrupted = new Promise<HandlerOutcome>((resolve) => (finish = resolve));
+    const active: ActiveJob = {
+      interrupt: (outcome) => {
+        // Settle the race first, then abort: the run ends now even if the handler reacts to the abort at once.
+        finish(outcome);
+        controller.abort(
+          outcome.kind === "timeout" ? new DOMException(outcome.detail, "TimeoutError") : new DOMException("the worker is shutting down", "AbortError"),
+        );
+      },
+    };
+    this.active.add(active);
+    this.metrics.setInFlight(this.active.size);
+    const cancelTimer = setLongTimeout(() => active.interrupt({ kind: "timeout", detail: budget.detail }), budget.ms);
+    const ctx = createHandlerContext({
+      job,
+      attempt: delivery.deliveryCount,
+      signal: controller.signal,
+      payloads: this.bus.payloads,
+      working: () => delivery.working(),
+      log,
+    });
+    try {
+      const outcome = await Promise.race([this.invoke(ctx), interrupted]);
+      if (outcome.kind === "timeout") log.warn({ budgetMs: budget.ms }, "handler timed out; abandoning it (its signal is aborted)");
+      return outcome;
+    } finally {
+      cancelTimer();
+      this.active.delete(active);
+      this.metrics.setInFlight(this.active.size);
+    }
+  }
+
+  private async invoke(ctx: HandlerContext): Promise<HandlerOutcome> {
     try {
       return { kind: "returned", value: await this.definition.handle(ctx) };
     } catch (error) {
@@ -132,119 +162,121 @@ export class JobRunner {
   private async settle(job: Job, delivery: JobDelivery, outcome: HandlerOutcome, seconds: number, log: Logger): Promise<void> {
     const attempt = delivery.deliveryCount;
     if (outcome.kind === "shutdown") {
+      log.warn("handler aborted by shutdown; the job goes back to the queue");
       delivery.nak(0);
+      this.metrics.count("retried", seconds);
       return;
     }
     if (outcome.kind === "error") {
-      const delay = retryDelayMs(attempt, this.definition.retry);
+      const delay = this.backoff(attempt);
       log.warn({ err: outcome.error, retryInMs: delay }, "handler failed; the job will be retried");
       delivery.nak(delay);
       this.metrics.count("retried", seconds);
       return;
     }
+
     let result: Result;
     let metric: JobOutcome;
     try {
       if (outcome.kind === "returned") {
-        result = this.result(job, attempt, seconds, "completed", { output: await this.output(job, outcome.value) });
-        metric = "completed";
+        let output: Result["output"];
+        try {
+          output = await toResultOutput(outcome.value, job.job_id, this.bus.payloads);
+        } catch (err) {
+          if (!(err instanceof InvalidOutputError)) throw err;
+          outcome = { kind: "terminal", code: INVALID_OUTPUT_REASON, detail: err.message };
+        }
+        result =
+          outcome.kind === "returned"
+            ? this.result(job, attempt, seconds, { status: "completed", ...(output !== undefined ? { output } : {}) })
+            : this.result(job, attempt, seconds, { status: "failed", reason_code: outcome.code, reason_detail: sanitizeReasonDetail(outcome.detail) });
+        metric = outcome.kind === "returned" ? "completed" : "failed";
       } else if (outcome.kind === "timeout") {
-        result = this.result(job, attempt, seconds, "failed", {
-          reason_code: ReasonCode.Timeout,
-          reason_detail: `the job exceeded its time budget (wall_clock ${job.limits.wall_clock} ms${job.deadline !== undefined ? `, deadline ${job.deadline}` : ""})`,
-        });
+        result = this.result(job, attempt, seconds, { status: "failed", reason_code: ReasonCode.Timeout, reason_detail: outcome.detail });
         metric = "timeout";
       } else {
-        result = this.result(job, attempt, seconds, "failed", { reason_code: outcome.code, reason_detail: sanitizeReasonDetail(outcome.detail) });
+        result = this.result(job, attempt, seconds, { status: "failed", reason_code: outcome.code, reason_detail: sanitizeReasonDetail(outcome.detail) });
         metric = "failed";
       }
       await this.bus.publishResult(result);
     } catch (err) {
-      const delay = retryDelayMs(attempt, this.definition.retry);
+      const delay = this.backoff(attempt);
       log.error({ err, retryInMs: delay }, "could not store the Result; the job will be redelivered");
       delivery.nak(delay);
       this.metrics.count("retried", seconds);
       return;
     }
-    if (result.status === "completed") delivery.ack();
-    else delivery.term();
+    if (result.status === "completed") {
+      delivery.ack();
+      log.debug({ durationMs: result.duration_ms }, "job completed");
+    } else {
+      delivery.term();
+      log.info({ reasonCode: result.reason_code, reasonDetail: result.reason_detail }, "job failed");
+    }
     this.metrics.count(metric, seconds);
   }
 
-  private async output(job: Job, value: unknown): Promise<Result["output"]> {
-    if (value === undefined) return undefined;
-    if (value instanceof Uint8Array) return { result_ref: await this.bus.payloads.put(job.job_id, value) };
-    const json = JSON.stringify(value);
-    if (json === undefined) return undefined;
-    if (Buffer.byteLength(json) <= INLINE_OUTPUT_MAX_BYTES) return { data: value };
-    return { result_ref: await this.bus.payloads.put(job.job_id, new TextEncoder().encode(json)) };
-  }
-
-  private result(job: Job, attempt: number, seconds: number, status: Result["status"], rest: Partial<Result>): Result {
-    const result: Result = {
+  private result(job: Job, attempt: number, seconds: number, rest: Pick<Result, "status" | "reason_code" | "reason_detail" | "output">): Result {
+    return {
       schema_version: SCHEMA_VERSION,
       job_id: job.job_id,
       component: this.definition.name,
-      status,
       attempt,
-      instance_id: this.instanceId,
+      instance_id: this.deps.instanceId,
       finished_at: new Date().toISOString(),
-      duration_ms: Math.round(seconds * 1000 * 1000) / 1000,
+      duration_ms: Math.round(seconds * 1_000_000) / 1000,
       ...rest,
     };
-    if (result.output === undefined) delete result.output;
-    return result;
   }
 
-  /**
-   * An invalid envelope never becomes valid on redelivery: record why (a failed Result under its job id,
-   * or a dead letter when no job id can be found) and term it. If recording fails, nak, never drop.
-   */
-  private async rejectEnvelope(delivery: JobDelivery, code: string, detail: string): Promise<void> {
-    const jobId = claimedJobId(delivery.data) ?? (delivery.dedupKey !== undefined && JOB_ID.test(delivery.dedupKey) ? delivery.dedupKey : undefined);
-    this.log.warn({ jobId, streamSeq: delivery.streamSeq, reason: code, detail }, "invalid job envelope; terming it");
+  /** An invalid envelope never becomes valid on redelivery: record why, then term. If recording fails, nak. */
+  private async reject(delivery: JobDelivery, invalid: Extract<DecodedDelivery, { ok: false }>): Promise<void> {
+    const log = this.log.child({ jobId: invalid.jobId, streamSeq: delivery.streamSeq, attempt: delivery.deliveryCount });
     try {
-      if (jobId !== undefined) {
-        await this.bus.publishResult({
-          schema_version: SCHEMA_VERSION,
-          job_id: jobId,
-          component: this.definition.name,
-          status: "failed",
-          reason_code: code,
-          reason_detail: detail,
-          attempt: delivery.deliveryCount,
-          instance_id: this.instanceId,
-          finished_at: new Date().toISOString(),
-        });
-      } else {
-        await this.bus.publishDeadLetter({
-          component: this.definition.name,
-          jobId: undefined,
-          streamSeq: delivery.streamSeq,
-          deliveries: delivery.deliveryCount,
-          reasonCode: code,
-          reasonDetail: detail,
-          data: delivery.data,
-          deadLetteredAt: new Date().toISOString(),
-        });
-      }
+      await recordInvalidEnvelope(this.bus, delivery, invalid, { component: this.definition.name, instanceId: this.deps.instanceId });
     } catch (err) {
-      this.log.error({ err }, "could not record why the envelope is invalid; it will be redelivered");
-      delivery.nak(retryDelayMs(delivery.deliveryCount, this.definition.retry));
+      const delay = this.backoff(delivery.deliveryCount);
+      log.error({ err, reasonCode: invalid.reasonCode, retryInMs: delay }, "invalid job envelope, and recording why failed; it will be redelivered");
+      delivery.nak(delay);
+      this.metrics.count("retried");
       return;
     }
+    log.warn(
+      { reasonCode: invalid.reasonCode, reasonDetail: invalid.detail, recordedAs: invalid.jobId !== undefined ? "failed Result" : "dead letter" },
+      "invalid job envelope; terming it",
+    );
     delivery.term();
     this.metrics.count("invalid");
   }
+
+  private backoff(attempt: number): number {
+    return retryDelayMs(attempt, this.definition.retry);
+  }
 }
 
-/** The job id an invalid envelope claims, when it claims a well-formed one. */
-function claimedJobId(data: Uint8Array): string | undefined {
-  try {
-    const value = JSON.parse(new TextDecoder().decode(data)) as { job_id?: unknown } | null;
-    const id = value?.job_id;
-    return typeof id === "string" && JOB_ID.test(id) ? id : undefined;
-  } catch {
-    return undefined;
-  }
+/**
+ * Whether this delivery may be a redelivery. The delivery count says so when it is > 1, but a JetStream
+ * server does not count a delivery whose pull request's client had gone away (a crashed worker), so a
+ * job older than one ack wait is treated as a possible redelivery too: nothing can be redelivered sooner.
+ */
+export function mayBeRedelivery(delivery: Pick<JobDelivery, "deliveryCount" | "publishedAt" | "ackWaitMs">, now = Date.now()): boolean {
+  if (delivery.deliveryCount > 1) return true;
+  // A backend that cannot tell when the job was stored (publishedAt not a number) relies on the count alone.
+  return typeof delivery.publishedAt === "number" && now - delivery.publishedAt >= delivery.ackWaitMs;
+}
+
+interface TimeBudget {
+  /** Milliseconds the handler may still run; <= 0 when the deadline has already passed. */
+  ms: number;
+  /** The reason_detail of a timeout within this budget. */
+  detail: string;
+}
+
+/** min(limits.wall_clock, deadline − now), with the timeout's explanation. */
+function timeBudget(job: Job): TimeBudget {
+  const wallClock = job.limits.wall_clock;
+  const untilDeadline = job.deadline !== undefined ? Date.parse(job.deadline) - Date.now() : Number.POSITIVE_INFINITY;
+  if (untilDeadline <= 0) return { ms: 0, detail: `the job's deadline ${job.deadline ?? ""} had passed before it started` };
+  if (untilDeadline < wallClock) return { ms: untilDeadline, detail: `the handler was still running at the job's deadline ${job.deadline ?? ""}` };
+  return { ms: wallClock, detail: `the handler exceeded its wall clock limit of ${wallClock} ms` };
 }

@@ -1,8 +1,12 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
-export type JobOutcome = "completed" | "failed" | "timeout" | "retried" | "invalid" | "duplicate";
+export const JOB_OUTCOMES = ["completed", "failed", "timeout", "retried", "invalid", "duplicate"] as const;
+export type JobOutcome = (typeof JOB_OUTCOMES)[number];
 
-/** The worker's Prometheus metrics, in a registry of its own so several runtimes can share a process. */
+/**
+ * The worker's Prometheus metrics, in a registry of its own (not prom-client's global one) so several
+ * runtimes can share a process, as in embedded mode and in tests.
+ */
 export class WorkerMetrics {
   readonly registry = new Registry();
   private readonly jobs: Counter<"component" | "outcome">;
@@ -10,20 +14,28 @@ export class WorkerMetrics {
   private readonly inFlight: Gauge<"component">;
 
   constructor(private readonly component: string) {
-    this.jobs = new Counter({ name: "tessera_jobs_total", help: "Jobs handled, by outcome", labelNames: ["component", "outcome"], registers: [this.registry] });
-    this.duration = new Histogram({
-      name: "tessera_handler_duration_seconds",
-      help: "Handler run time, by outcome",
+    this.jobs = new Counter({
+      name: "tessera_jobs_total",
+      help: "Deliveries handled by the worker, by outcome (retried: nak'd for redelivery; invalid: envelope termed; duplicate: already finished)",
       labelNames: ["component", "outcome"],
-      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
       registers: [this.registry],
     });
-    this.inFlight = new Gauge({ name: "tessera_jobs_in_flight", help: "Jobs being handled now", labelNames: ["component"], registers: [this.registry] });
+    this.duration = new Histogram({
+      name: "tessera_handler_duration_seconds",
+      help: "Time from the start of the handler to its outcome, by outcome",
+      labelNames: ["component", "outcome"],
+      buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900],
+      registers: [this.registry],
+    });
+    this.inFlight = new Gauge({ name: "tessera_jobs_in_flight", help: "Handlers running now", labelNames: ["component"], registers: [this.registry] });
+    // Export every series from the start, so a rate() over a fresh worker is 0 rather than absent.
+    for (const outcome of JOB_OUTCOMES) this.jobs.inc({ component, outcome }, 0);
+    this.inFlight.set({ component }, 0);
   }
 
-  count(outcome: JobOutcome, seconds?: number): void {
+  count(outcome: JobOutcome, handlerSeconds?: number): void {
     this.jobs.inc({ component: this.component, outcome });
-    if (seconds !== undefined) this.duration.observe({ component: this.component, outcome }, seconds);
+    if (handlerSeconds !== undefined) this.duration.observe({ component: this.component, outcome }, handlerSeconds);
   }
 
   setInFlight(n: number): void {

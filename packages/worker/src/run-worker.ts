@@ -1,132 +1,183 @@
-import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
-import { BusNotProvisionedError, type Bus, type Subscription } from "@tessera/bus";
-import { HEARTBEAT_INTERVAL_MS, SCHEMA_VERSION } from "@tessera/contract";
+import { hostname } from "node:os";
+import { BusNotProvisionedError, type Bus, type JobDelivery, type Subscription } from "@tessera/bus";
+import { HEARTBEAT_INTERVAL_MS } from "@tessera/contract";
 import { pino, type Logger } from "pino";
 import type { Registry } from "prom-client";
 import type { ComponentDefinition } from "./define-component.js";
-import { startHealthServer, type Readiness } from "./health-server.js";
+import { startHealthServer, type HealthServer, type Readiness } from "./health-server.js";
+import { startHeartbeats } from "./heartbeat.js";
 import { JobRunner } from "./job-runner.js";
 import { WorkerMetrics } from "./metrics.js";
 
 export interface RunWorkerOptions {
   bus: Bus;
+  /** Unique per running instance; reported in heartbeats and Results. Default `<hostname>-<pid>-<random>`. */
   instanceId?: string;
   /** Reported in heartbeats; defaults to the definition's version. */
   version?: string;
+  /** Default HEARTBEAT_INTERVAL_MS (5 s). */
   heartbeatIntervalMs?: number;
-  /** Serve /healthz, /readyz and /metrics. Port 0 picks a free port. */
+  /** Serve /healthz, /readyz and /metrics on this address (port 0: an ephemeral port). Omitted: no server. */
   http?: { host: string; port: number };
   /** How long stop() waits for running jobs before aborting and nak'ing them. Default 30 s. */
   drainGraceMs?: number;
-  /** Kubernetes mode: bind the pre-created durable consumer, never create it. */
+  /** Kubernetes mode: only bind the durable consumer the controller created; never create anything. */
   bindOnly?: boolean;
+  /** Default: pino at LOG_LEVEL (info), to stdout. */
   logger?: Logger;
 }
 
 export interface WorkerHandle {
   readonly instanceId: string;
+  /** Connected, consumer bound and not draining (what /readyz reports). */
   readonly ready: boolean;
+  /** Handlers running now. */
   readonly inFlight: number;
+  /** The HTTP server's bound port, when `http` was given. */
   readonly httpPort: number | undefined;
+  /** This runtime's Prometheus registry (what /metrics serves). */
   readonly metrics: Registry;
-  /** Drain: stop pulling, let running jobs finish within the grace period, then abort and nak the rest. */
+  /**
+   * Drains: readiness off, stop pulling, let running jobs finish within `drainGraceMs`, then abort and nak
+   * the rest; stops heartbeats and the HTTP server. Idempotent. Does not close the bus (it is the caller's).
+   */
   stop(): Promise<void>;
 }
 
+const BIND_RETRY_BASE_MS = 100;
 const BIND_RETRY_MAX_MS = 5_000;
+/** After the grace period, how long aborted jobs get to publish their nak before stop() gives up on them. */
+const ABORT_SETTLE_MS = 5_000;
 
-/** Runs a component's worker on a bus until stop(). Resolves once it has started (not necessarily bound). */
+/**
+ * Runs a component's worker on `bus` until `stop()`. Resolves once started, after the first attempt to bind
+ * the consumer: if that failed (not provisioned yet, bus down) the handle is not ready and binding is
+ * retried with backoff in the background.
+ */
 export async function runWorker(definition: ComponentDefinition, opts: RunWorkerOptions): Promise<WorkerHandle> {
   const { bus } = opts;
-  const instanceId = opts.instanceId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
-  const log = (opts.logger ?? pino({ level: process.env["LOG_LEVEL"] ?? "warn" })).child({ component: definition.name, instanceId });
+  const instanceId = opts.instanceId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`.slice(-253);
+  const heartbeatIntervalMs = opts.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
+  const drainGraceMs = opts.drainGraceMs ?? 30_000;
+  if (!Number.isInteger(heartbeatIntervalMs) || heartbeatIntervalMs < 1) throw new RangeError(`runWorker: heartbeatIntervalMs: expected an integer >= 1, got ${heartbeatIntervalMs}`);
+  if (!(drainGraceMs >= 0)) throw new RangeError(`runWorker: drainGraceMs: expected a number >= 0, got ${drainGraceMs}`);
+  const log = (opts.logger ?? pino({ level: process.env["LOG_LEVEL"] ?? "info" })).child({ component: definition.name, instanceId });
   const metrics = new WorkerMetrics(definition.name);
-  const runner = new JobRunner(definition, bus, instanceId, metrics, log);
+  const runner = new JobRunner({ definition, bus, instanceId, metrics, log });
+
   let subscription: Subscription | undefined;
-  let bindError = "consumer not bound yet";
+  let notBoundBecause = "the job consumer is not bound yet";
   let draining = false;
   let bindTimer: NodeJS.Timeout | undefined;
   const running = new Set<Promise<void>>();
-  const idleWaiters: Array<() => void> = [];
+  let onIdle: (() => void) | undefined;
 
   const readiness = (): Readiness => {
-    if (draining) return { ready: false, reason: "draining" };
-    if (!bus.isConnected()) return { ready: false, reason: "bus disconnected" };
-    if (subscription === undefined) return { ready: false, reason: bindError };
+    if (draining) return { ready: false, reason: "draining: the worker is shutting down" };
+    if (!bus.isConnected()) return { ready: false, reason: "the bus is not connected" };
+    if (subscription === undefined) return { ready: false, reason: notBoundBecause };
     return { ready: true, reason: "consuming" };
   };
 
-  const onDelivery = (delivery: Parameters<Parameters<Bus["consumeJobs"]>[2]>[0]): Promise<void> => {
-    const task = runner.run(delivery).catch((err: unknown) => {
-      // run() settles every delivery itself; reaching here is a bug, so make it loud and keep the job alive.
-      log.error({ err }, "unexpected error while running a job; it will be redelivered");
+  const onDelivery = (delivery: JobDelivery): Promise<void> => {
+    if (draining) {
+      // Handed out after stop() began: give it straight back so another instance runs it.
       delivery.nak(0);
-    });
+      return Promise.resolve();
+    }
+    const task = runner.run(delivery);
     running.add(task);
     void task.finally(() => {
       running.delete(task);
-      if (running.size === 0) idleWaiters.splice(0).forEach((w) => w());
+      if (running.size === 0) onIdle?.();
     });
     return task;
   };
 
   const bind = async (attempt: number): Promise<void> => {
+    bindTimer = undefined;
     if (draining) return;
+    let sub: Subscription;
     try {
-      subscription = await bus.consumeJobs(definition.name, { maxInFlight: definition.concurrency, bindOnly: opts.bindOnly ?? false }, onDelivery);
-      log.info("consumer bound; consuming jobs");
+      sub = await bus.consumeJobs(definition.name, { maxInFlight: definition.concurrency, bindOnly: opts.bindOnly ?? false }, onDelivery);
     } catch (err) {
-      bindError = err instanceof BusNotProvisionedError ? err.message : `cannot bind the consumer: ${(err as Error).message}`;
-      const delay = Math.min(BIND_RETRY_MAX_MS, 100 * 2 ** attempt);
-      log.warn({ err, retryInMs: delay }, "not ready: cannot bind the component's consumer yet");
-      bindTimer = setTimeout(() => void bind(attempt + 1), delay);
+      notBoundBecause =
+        err instanceof BusNotProvisionedError ? `not provisioned: ${err.message}` : `cannot bind the job consumer: ${err instanceof Error ? err.message : String(err)}`;
+      const delay = Math.min(BIND_RETRY_MAX_MS, BIND_RETRY_BASE_MS * 2 ** Math.min(attempt, 16));
+      // Loud on the first failure, then quieter: a worker waiting for provisioning is normal for a while.
+      log[attempt === 0 ? "warn" : "debug"]({ err, retryInMs: delay }, `not ready: ${notBoundBecause}; retrying`);
+      if (!draining) bindTimer = setTimeout(() => void bind(attempt + 1), delay);
+      return;
     }
+    if (draining) {
+      await sub.stop();
+      return;
+    }
+    subscription = sub;
+    log.info({ concurrency: definition.concurrency }, "job consumer bound; ready");
+    void sub.closed.then(() => {
+      if (subscription !== sub || draining) return;
+      // The bus ended the subscription (closed, consumer deleted): not ready until bound again.
+      subscription = undefined;
+      notBoundBecause = "the job subscription ended; rebinding";
+      log.warn(notBoundBecause);
+      bindTimer = setTimeout(() => void bind(1), BIND_RETRY_BASE_MS);
+    });
   };
 
-  const beat = (): void => {
-    bus
-      .publishHeartbeat({
-        schema_version: SCHEMA_VERSION,
-        component: definition.name,
-        instance_id: instanceId,
-        version: opts.version ?? definition.version,
-        sent_at: new Date().toISOString(),
-        in_flight: runner.inFlight,
-        concurrency: definition.concurrency,
-        interval_ms: heartbeatIntervalMs,
-      })
-      .catch((err: unknown) => log.warn({ err }, "heartbeat not sent"));
-  };
-  const heartbeatIntervalMs = opts.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
-
+  let http: HealthServer | undefined;
+  if (opts.http !== undefined) http = await startHealthServer({ ...opts.http, readiness, registry: metrics.registry });
   await bind(0);
-  beat();
-  const heartbeat = setInterval(beat, heartbeatIntervalMs);
-  const http = opts.http !== undefined ? await startHealthServer({ ...opts.http, readiness, registry: metrics.registry }) : undefined;
+  const heartbeats = startHeartbeats({
+    bus,
+    log,
+    intervalMs: heartbeatIntervalMs,
+    beat: () => ({
+      component: definition.name,
+      instance_id: instanceId,
+      version: opts.version ?? definition.version,
+      in_flight: runner.inFlight,
+      concurrency: definition.concurrency,
+    }),
+  });
+
+  const waitIdle = (ms: number): Promise<boolean> => {
+    if (running.size === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        onIdle = undefined;
+        resolve(false);
+      }, ms);
+      onIdle = () => {
+        clearTimeout(timer);
+        onIdle = undefined;
+        resolve(true);
+      };
+    });
+  };
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       draining = true;
-      clearTimeout(bindTimer);
-      await subscription?.stop();
-      if (running.size > 0) {
-        const graceMs = opts.drainGraceMs ?? 30_000;
-        log.info({ inFlight: running.size, graceMs }, "draining: waiting for running jobs");
-        let timer: NodeJS.Timeout | undefined;
-        const idle = new Promise<void>((resolve) => idleWaiters.push(resolve));
-        const grace = new Promise<"grace">((resolve) => (timer = setTimeout(() => resolve("grace"), graceMs)));
-        if ((await Promise.race([idle, grace])) === "grace") {
-          log.warn({ inFlight: running.size }, "grace period over: aborting running jobs; they will be redelivered");
-          runner.interruptAll();
-          await idle;
-        }
-        clearTimeout(timer);
+      if (bindTimer !== undefined) clearTimeout(bindTimer);
+      const sub = subscription;
+      subscription = undefined;
+      log.info({ inFlight: running.size, graceMs: drainGraceMs }, "draining: no new jobs; waiting for running ones");
+      try {
+        await sub?.stop();
+      } catch (err) {
+        log.warn({ err }, "stopping the job subscription failed; draining anyway");
       }
-      clearInterval(heartbeat);
-      beat();
+      if (!(await waitIdle(drainGraceMs))) {
+        log.warn({ inFlight: running.size }, "drain grace period over: aborting running jobs; they go back to the queue");
+        runner.interruptAll();
+        if (!(await waitIdle(ABORT_SETTLE_MS))) log.error({ inFlight: running.size }, "some deliveries did not settle after being aborted; the ack wait will redeliver them");
+      }
+      heartbeats.stop();
       await http?.close();
+      log.info("worker stopped");
     })());
 
   return {

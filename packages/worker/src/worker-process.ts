@@ -1,46 +1,85 @@
-import { connectJetStreamBus } from "@tessera/bus";
+import { connectJetStreamBus, type Bus } from "@tessera/bus";
 import { pino } from "pino";
 import type { ComponentDefinition } from "./define-component.js";
-import { runWorker, type RunWorkerOptions } from "./run-worker.js";
+import { runWorker, type RunWorkerOptions, type WorkerHandle } from "./run-worker.js";
 
 /**
- * The entry point of a worker process (process mode and Kubernetes): connects to NATS_URL, serves probes on
- * TESSERA_HTTP_HOST:TESSERA_HTTP_PORT, drains on SIGTERM/SIGINT and exits 0; exits 1 on a fatal error.
- * In Kubernetes mode (TESSERA_MODE=kubernetes) it only binds the consumer the controller created.
+ * The entry point of a worker process (process mode and Kubernetes). A component file ends with
+ * `await runWorkerProcess(definition)`. Configured by the environment:
+ *
+ * - `NATS_URL` (required): the NATS server(s), comma-separated.
+ * - `TESSERA_MODE=kubernetes`: bind the durable consumer the controller created and create nothing
+ *   (no streams, consumers or buckets). Otherwise the bus may create shared resources it needs.
+ * - `TESSERA_HTTP_PORT` / `TESSERA_HTTP_HOST` (default 127.0.0.1): serve /healthz, /readyz and /metrics;
+ *   no server when the port is unset. `0` picks a free port (logged in the "worker started" line).
+ * - `TESSERA_INSTANCE_ID`, `TESSERA_DRAIN_GRACE_MS`, `TESSERA_HEARTBEAT_INTERVAL_MS`, `LOG_LEVEL`.
+ *
+ * SIGTERM or SIGINT drains (see WorkerHandle.stop), closes the bus and exits 0; a second signal exits 1 at
+ * once. A fatal error (bad configuration, no connection, an uncaught exception) logs one `fatal` line and
+ * exits 1.
  */
-export async function runWorkerProcess(definition: ComponentDefinition, overrides: Partial<Omit<RunWorkerOptions, "bus">> = {}): Promise<void> {
-  const log = overrides.logger ?? pino({ level: process.env["LOG_LEVEL"] ?? "info" });
+export async function runWorkerProcess(definition: ComponentDefinition, opts: Partial<Omit<RunWorkerOptions, "bus">> = {}): Promise<WorkerHandle> {
   const env = process.env;
-  const servers = env["NATS_URL"];
-  if (servers === undefined || servers === "") {
-    log.fatal("NATS_URL is not set: a worker process needs a NATS server (e.g. NATS_URL=nats://127.0.0.1:4222); for one process use the embedded mode instead");
+  const log = opts.logger ?? pino({ level: env["LOG_LEVEL"] ?? "info" });
+  const fatal = (message: string, err?: unknown): never => {
+    log.fatal({ component: definition.name, ...(err !== undefined ? { err } : {}) }, `worker ${definition.name}: ${message}`);
     process.exit(1);
+  };
+  process.on("uncaughtException", (err) => fatal("uncaught exception", err));
+  process.on("unhandledRejection", (err) => fatal("unhandled promise rejection", err));
+
+  const servers = env["NATS_URL"];
+  if (servers === undefined || servers.trim() === "") {
+    return fatal("NATS_URL is not set. A worker process needs a NATS server with JetStream (e.g. NATS_URL=nats://127.0.0.1:4222); to run without one, use embedded mode (runWorker with createInProcessBus)");
   }
   const kubernetes = env["TESSERA_MODE"] === "kubernetes";
+  const fromEnv = {
+    ...(env["TESSERA_HTTP_PORT"] !== undefined && env["TESSERA_HTTP_PORT"] !== ""
+      ? { http: { host: env["TESSERA_HTTP_HOST"] || "127.0.0.1", port: intFromEnv("TESSERA_HTTP_PORT", 0, 65_535, fatal) } }
+      : {}),
+    ...(env["TESSERA_INSTANCE_ID"] ? { instanceId: env["TESSERA_INSTANCE_ID"] } : {}),
+    ...(env["TESSERA_DRAIN_GRACE_MS"] ? { drainGraceMs: intFromEnv("TESSERA_DRAIN_GRACE_MS", 0, 24 * 3_600_000, fatal) } : {}),
+    ...(env["TESSERA_HEARTBEAT_INTERVAL_MS"] ? { heartbeatIntervalMs: intFromEnv("TESSERA_HEARTBEAT_INTERVAL_MS", 1, 3_600_000, fatal) } : {}),
+  };
+
+  let bus: Bus;
   try {
-    const bus = await connectJetStreamBus({ servers, name: `${definition.name}-worker`, provision: !kubernetes });
-    const port = env["TESSERA_HTTP_PORT"];
-    const worker = await runWorker(definition, {
-      bus,
-      bindOnly: kubernetes,
-      logger: log,
-      ...(env["TESSERA_INSTANCE_ID"] !== undefined ? { instanceId: env["TESSERA_INSTANCE_ID"] } : {}),
-      ...(port !== undefined ? { http: { host: env["TESSERA_HTTP_HOST"] ?? "127.0.0.1", port: Number(port) } } : {}),
-      ...(env["TESSERA_DRAIN_GRACE_MS"] !== undefined ? { drainGraceMs: Number(env["TESSERA_DRAIN_GRACE_MS"]) } : {}),
-      ...overrides,
-    });
-    log.info({ instanceId: worker.instanceId, httpPort: worker.httpPort }, "worker started");
-    const shutdown = (signal: string): void => {
-      log.info({ signal }, "draining");
-      void worker
-        .stop()
-        .then(() => bus.close())
-        .then(() => process.exit(0));
-    };
-    process.once("SIGTERM", () => shutdown("SIGTERM"));
-    process.once("SIGINT", () => shutdown("SIGINT"));
+    bus = await connectJetStreamBus({ servers: servers.split(",").map((s) => s.trim()), name: `tessera-worker-${definition.name}`, provision: !kubernetes });
   } catch (err) {
-    log.fatal({ err }, `worker ${definition.name} could not start`);
-    process.exit(1);
+    return fatal(`cannot connect to NATS at ${servers}`, err);
   }
+  let worker: WorkerHandle;
+  try {
+    worker = await runWorker(definition, { ...fromEnv, ...opts, bus, bindOnly: opts.bindOnly ?? kubernetes, logger: log });
+  } catch (err) {
+    return fatal("could not start", err);
+  }
+  log.info({ component: definition.name, instanceId: worker.instanceId, httpPort: worker.httpPort, mode: kubernetes ? "kubernetes" : "process" }, "worker started");
+
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (signalled) {
+      log.warn({ signal }, "second signal while draining; exiting now");
+      process.exit(1);
+    }
+    signalled = true;
+    log.info({ signal }, "draining before exit");
+    worker
+      .stop()
+      .then(() => bus.close())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => fatal("draining failed", err),
+      );
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  return worker;
+}
+
+function intFromEnv(name: string, min: number, max: number, fatal: (message: string) => never): number {
+  const raw = process.env[name] ?? "";
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || n < min || n > max) return fatal(`${name}=${JSON.stringify(raw)}: expected an integer from ${min} to ${max}`);
+  return n;
 }

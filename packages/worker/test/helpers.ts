@@ -1,0 +1,132 @@
+import { createInProcessBus, type Bus, type JobDelivery } from "@tessera/bus";
+import { SCHEMA_VERSION, type Job, type Result } from "@tessera/contract";
+import { waitFor } from "@tessera/testkit";
+import { pino } from "pino";
+import { defineComponent, runWorker, type ComponentOptions, type RunWorkerOptions, type WorkerHandle } from "../src/index.js";
+
+export const silent = pino({ level: process.env["TEST_LOG_LEVEL"] ?? "silent" });
+
+let counter = 0;
+/** A unique, valid job id. */
+export function newJobId(prefix = "job"): string {
+  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${++counter}`;
+}
+
+/** A valid job for `component` with an inline input; override anything. */
+export function makeJob(component: string, overrides: Partial<Job> = {}): Job {
+  return {
+    schema_version: SCHEMA_VERSION,
+    job_id: newJobId(),
+    component,
+    content_type: "application/json",
+    limits: { max_bytes: 1_000_000, wall_clock: 10_000 },
+    input: { inline: { hello: "world" } },
+    ...overrides,
+  };
+}
+
+export const utf8 = new TextEncoder();
+export const bytesOf = (value: unknown): Uint8Array => utf8.encode(typeof value === "string" ? value : JSON.stringify(value));
+
+/** A bus whose methods are replaced by `overrides` where given (for failure injection and spying). */
+export function withOverrides(bus: Bus, overrides: Partial<Record<keyof Bus, unknown>>): Bus {
+  return new Proxy(bus, {
+    get(target, prop) {
+      if (Object.prototype.hasOwnProperty.call(overrides, prop)) return overrides[prop as keyof Bus];
+      const value: unknown = Reflect.get(target, prop);
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+export interface SettleEvent {
+  action: "ack" | "nak" | "term";
+  streamSeq: number;
+  deliveryCount: number;
+  delayMs?: number;
+}
+
+/**
+ * Wraps a bus so every delivery's ack/nak/term is recorded (and `working` calls counted) before being
+ * forwarded. `dropAcks` swallows the first N acks, as if they were lost on the way to the server.
+ */
+export function spyingBus(bus: Bus, opts: { dropAcks?: number } = {}): { bus: Bus; settles: SettleEvent[]; workingCalls: () => number } {
+  const settles: SettleEvent[] = [];
+  let working = 0;
+  let acksToDrop = opts.dropAcks ?? 0;
+  const wrap = (d: JobDelivery): JobDelivery => ({
+    component: d.component,
+    data: d.data,
+    dedupKey: d.dedupKey,
+    deliveryCount: d.deliveryCount,
+    streamSeq: d.streamSeq,
+    publishedAt: d.publishedAt,
+    ackWaitMs: d.ackWaitMs,
+    ack: () => {
+      settles.push({ action: "ack", streamSeq: d.streamSeq, deliveryCount: d.deliveryCount });
+      if (acksToDrop > 0) acksToDrop--;
+      else d.ack();
+    },
+    nak: (delayMs?: number) => {
+      settles.push({ action: "nak", streamSeq: d.streamSeq, deliveryCount: d.deliveryCount, ...(delayMs !== undefined ? { delayMs } : {}) });
+      d.nak(delayMs);
+    },
+    term: () => {
+      settles.push({ action: "term", streamSeq: d.streamSeq, deliveryCount: d.deliveryCount });
+      d.term();
+    },
+    working: () => {
+      working++;
+      d.working();
+    },
+  });
+  const spied = withOverrides(bus, {
+    consumeJobs: (component: string, o: Parameters<Bus["consumeJobs"]>[1], handler: Parameters<Bus["consumeJobs"]>[2]) =>
+      bus.consumeJobs(component, o, (d) => handler(wrap(d))),
+  });
+  return { bus: spied, settles, workingCalls: () => working };
+}
+
+export interface Harness {
+  bus: Bus;
+  name: string;
+  worker: WorkerHandle;
+  result(jobId: string, timeoutMs?: number): Promise<Result>;
+  stop(): Promise<void>;
+}
+
+let componentCounter = 0;
+export function componentName(prefix = "comp"): string {
+  return `${prefix}-${++componentCounter}`;
+}
+
+/**
+ * An in-process bus with the component provisioned (short ack wait) and a worker running `options`.
+ * `wrap` can replace the bus the worker sees (the test keeps the real one).
+ */
+export async function startHarness<T>(
+  options: Omit<ComponentOptions<T>, "name"> & { name?: string },
+  opts: {
+    ackWaitMs?: number;
+    maxDeliver?: number;
+    bus?: Bus;
+    wrap?: (bus: Bus) => Bus;
+    worker?: Partial<Omit<RunWorkerOptions, "bus">>;
+  } = {},
+): Promise<Harness> {
+  const bus = opts.bus ?? createInProcessBus();
+  const name = options.name ?? componentName();
+  await bus.ensureComponent({ name, ackWaitMs: opts.ackWaitMs ?? 1_000, maxDeliver: opts.maxDeliver ?? 5, duplicateWindowMs: 60_000 });
+  const definition = defineComponent({ retry: { baseDelayMs: 20, maxDelayMs: 100 }, ...options, name });
+  const worker = await runWorker(definition, { logger: silent, heartbeatIntervalMs: 60_000, ...opts.worker, bus: opts.wrap ? opts.wrap(bus) : bus });
+  return {
+    bus,
+    name,
+    worker,
+    result: (jobId, timeoutMs = 5_000) => waitFor(`a Result for ${jobId}`, () => bus.getResult(name, jobId), timeoutMs),
+    stop: async () => {
+      await worker.stop();
+      await bus.close();
+    },
+  };
+}
