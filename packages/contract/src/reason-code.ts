@@ -15,6 +15,8 @@ export const ReasonCode = {
   PayloadForeign: "payload_not_owned",
   PayloadMissing: "payload_missing",
   InputModeUnsupported: "input_mode_unsupported",
+  InvalidInput: "invalid_input",
+  InvalidOutput: "invalid_output",
   DeadLettered: "dead_lettered",
   HandlerError: "handler_error",
 } as const;

@@ -42,9 +42,6 @@ export interface HandlerInput {
   json<T = unknown>(): Promise<T>;
 }
 
-/** Reason code of a referenced input whose bytes are not JSON when the handler asks for JSON. */
-export const INVALID_INPUT_REASON = "invalid_input";
-
 const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder();
 
@@ -76,7 +73,7 @@ export function createHandlerContext(args: {
         try {
           return JSON.parse(text) as T;
         } catch (err) {
-          throw new TerminalError(INVALID_INPUT_REASON, `input is not JSON (content_type ${job.content_type}): ${(err as Error).message}`, { cause: err });
+          throw new TerminalError(ReasonCode.InvalidInput, `input is not JSON (content_type ${job.content_type}): ${(err as Error).message}`, { cause: err });
         }
       },
     }),

@@ -7,7 +7,7 @@ import { createHandlerContext, type HandlerContext } from "./handler-context.js"
 import { decodeDelivery, recordInvalidEnvelope, type DecodedDelivery } from "./invalid-envelope.js";
 import { setLongTimeout } from "./long-timeout.js";
 import type { JobOutcome, WorkerMetrics } from "./metrics.js";
-import { INVALID_OUTPUT_REASON, InvalidOutputError, toResultOutput } from "./output.js";
+import { InvalidOutputError, toResultOutput } from "./output.js";
 import { TerminalError } from "./terminal-error.js";
 
 /** How a handler run ended. */
@@ -184,7 +184,7 @@ export class JobRunner {
           output = await toResultOutput(outcome.value, job.job_id, this.bus.payloads);
         } catch (err) {
           if (!(err instanceof InvalidOutputError)) throw err;
-          outcome = { kind: "terminal", code: INVALID_OUTPUT_REASON, detail: err.message };
+          outcome = { kind: "terminal", code: ReasonCode.InvalidOutput, detail: err.message };
         }
         result =
           outcome.kind === "returned"

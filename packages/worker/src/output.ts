@@ -1,9 +1,6 @@
 import type { PayloadStore } from "@tessera/bus";
 import { INLINE_OUTPUT_MAX_BYTES, type Result } from "@tessera/contract";
 
-/** Reason code of a handler return value that cannot be carried as JSON (a BigInt, a cycle, a function). */
-export const INVALID_OUTPUT_REASON = "invalid_output";
-
 /** The return value cannot be serialized: a bug in the handler that no retry fixes. */
 export class InvalidOutputError extends Error {
   override readonly name = "InvalidOutputError";
