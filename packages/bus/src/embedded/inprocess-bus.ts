@@ -46,12 +46,12 @@ class InProcessBus implements Bus {
   private readonly exhaustedLog = new DurableLog<ExhaustedDelivery>();
   private readonly deadLetters = new Map<string, DeadLetter[]>();
   private readonly deadLetterKeys = new Set<string>();
-  private readonly heartbeatHandlers = new Set<(event: HeartbeatEvent) => void>();
+  private readonly heartbeatHandlers = new Set<{ handler: (event: HeartbeatEvent) => void; stop: () => void }>();
   private closed = false;
 
   constructor(opts: InProcessBusOptions) {
     this.now = opts.now ?? Date.now;
-    this.payloads = new InMemoryPayloadStore(opts.payloadTtlMs ?? DAY_MS, this.now);
+    this.payloads = new InMemoryPayloadStore(opts.payloadTtlMs ?? DAY_MS, this.now, () => this.assertOpen());
     this.resultDedup = new DedupWindow(RESULT_DEDUP_WINDOW_MS, this.now);
   }
 
@@ -69,12 +69,12 @@ class InProcessBus implements Bus {
   }
 
   async publishJob(job: Job, opts: { dedupKey?: string } = {}): Promise<PublishAck> {
-    const data = encodeJob(job);
-    return this.publishRawJob(job.component, data, { dedupKey: opts.dedupKey ?? job.job_id });
+    return this.queue(job.component, "stream").publish(encodeJob(job), opts.dedupKey ?? job.job_id);
   }
 
   async publishRawJob(component: string, data: Uint8Array, opts: { dedupKey?: string } = {}): Promise<PublishAck> {
-    return this.queue(component, "stream").publish(data, opts.dedupKey);
+    // A private copy, as a network publish would make: the caller may reuse its buffer.
+    return this.queue(component, "stream").publish(data.slice(), opts.dedupKey);
   }
 
   async consumeJobs(component: string, opts: { maxInFlight: number; bindOnly?: boolean }, handler: Parameters<Bus["consumeJobs"]>[2]): Promise<Subscription> {
@@ -90,7 +90,7 @@ class InProcessBus implements Bus {
     this.assertOpen();
     const checked = validateResult(result);
     if (!checked.ok) throw checked.error;
-    const key = `${result.job_id}:${result.status}`;
+    const key = `${result.component}:${result.job_id}:${result.status}`;
     if (this.resultDedup.get(key) !== undefined) return;
     this.resultDedup.set(key, true);
     this.results.set(resultKey(result.component, result.job_id), checked.value);
@@ -110,21 +110,20 @@ class InProcessBus implements Bus {
   async publishHeartbeat(heartbeat: Parameters<Bus["publishHeartbeat"]>[0]): Promise<void> {
     this.assertOpen();
     encodeHeartbeat(heartbeat);
-    for (const handler of this.heartbeatHandlers) queueMicrotask(() => handler({ kind: "heartbeat", heartbeat }));
+    for (const { handler } of this.heartbeatHandlers) queueMicrotask(() => handler({ kind: "heartbeat", heartbeat }));
   }
 
   async subscribeHeartbeats(handler: (event: HeartbeatEvent) => void): Promise<Subscription> {
     this.assertOpen();
-    this.heartbeatHandlers.add(handler);
     let stopped: () => void = () => undefined;
     const closed = new Promise<void>((r) => (stopped = r));
-    return {
-      closed,
-      stop: async () => {
-        this.heartbeatHandlers.delete(handler);
-        stopped();
-      },
+    const stop = (): void => {
+      this.heartbeatHandlers.delete(entry);
+      stopped();
     };
+    const entry = { handler, stop };
+    this.heartbeatHandlers.add(entry);
+    return { closed, stop: async () => stop() };
   }
 
   async observeExhausted(handler: (event: ExhaustedDelivery) => void | Promise<void>): Promise<Subscription> {
@@ -181,7 +180,7 @@ class InProcessBus implements Bus {
     for (const q of this.queues.values()) q.close();
     this.resultLog.close();
     this.exhaustedLog.close();
-    this.heartbeatHandlers.clear();
+    for (const { stop } of [...this.heartbeatHandlers]) stop();
   }
 
   private queue(component: string, what: string): WorkQueue {

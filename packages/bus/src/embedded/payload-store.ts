@@ -10,9 +10,12 @@ export class InMemoryPayloadStore implements PayloadStore {
   constructor(
     private readonly ttlMs: number,
     private readonly now: () => number,
+    /** Throws BusClosedError once the bus is closed, like every other bus call. */
+    private readonly assertOpen: () => void,
   ) {}
 
   async put(jobId: string, data: Uint8Array | AsyncIterable<Uint8Array>, opts: { maxBytes?: number } = {}): Promise<ContentRef> {
+    this.assertOpen();
     const objectRef = newObjectRef(jobId);
     const max = opts.maxBytes ?? Number.MAX_SAFE_INTEGER;
     const bytes = data instanceof Uint8Array ? data : await collectBounded(data, max, objectRef);
@@ -24,6 +27,7 @@ export class InMemoryPayloadStore implements PayloadStore {
   }
 
   async get(ref: ContentRef, opts: { jobId: string; maxBytes: number }): Promise<Uint8Array> {
+    this.assertOpen();
     assertOwned(ref, opts.jobId);
     assertDeclaredSize(ref, opts.maxBytes);
     const entry = this.live(ref.object_ref);
@@ -34,6 +38,7 @@ export class InMemoryPayloadStore implements PayloadStore {
   }
 
   async delete(ref: ContentRef, opts: { jobId: string }): Promise<boolean> {
+    this.assertOpen();
     assertOwned(ref, opts.jobId);
     const existed = this.live(ref.object_ref) !== undefined;
     this.objects.delete(ref.object_ref);

@@ -81,8 +81,9 @@ export class WorkQueue {
   }
 
   depth(): QueueDepth {
+    // As in JetStream, a job waiting out a nak delay is still ack-pending (KEDA keeps counting it).
     let pending = 0;
-    for (const m of this.messages.values()) if (m.state === "pending" || m.state === "delayed") pending++;
+    for (const m of this.messages.values()) if (m.state === "pending") pending++;
     return { pending, ackPending: this.inFlight, total: pending + this.inFlight };
   }
 
@@ -183,34 +184,39 @@ export class WorkQueue {
     }, this.settings.ackWaitMs);
   }
 
-  /** The message comes back for another delivery, or is exhausted if it has had all of them. */
+  /**
+   * The message comes back for another delivery after `delayMs`, or is exhausted if it has had all of them.
+   * Like JetStream, a nak'd message stays ack-pending through its delay, and exhaustion is decided when the
+   * redelivery would happen.
+   */
   private retry(msg: StoredMessage, delayMs: number): void {
+    this.settleState(msg);
+    if (delayMs > 0) {
+      msg.state = "delayed";
+      this.inFlight++;
+      msg.timer = setTimeout(() => this.redeliver(msg), delayMs);
+      return;
+    }
+    this.redeliver(msg);
+  }
+
+  private redeliver(msg: StoredMessage): void {
     this.settleState(msg);
     if (msg.deliveries >= this.settings.maxDeliver) {
       msg.state = "exhausted";
       this.onExhausted({ component: this.settings.name, streamSeq: msg.seq, deliveries: msg.deliveries, data: msg.data, dedupKey: msg.dedupKey });
       return;
     }
-    if (delayMs <= 0) {
-      msg.state = "pending";
-      this.ready.push(msg);
-      this.dispatch();
-      return;
-    }
-    msg.state = "delayed";
-    msg.timer = setTimeout(() => {
-      msg.timer = undefined;
-      msg.state = "pending";
-      this.ready.push(msg);
-      this.dispatch();
-    }, delayMs);
+    msg.state = "pending";
+    this.ready.push(msg);
+    this.dispatch();
   }
 
-  /** Leaves the in-flight/delayed state: clears its timer and the in-flight count. */
+  /** Leaves the in-flight/delayed state: clears its timer and the ack-pending count. */
   private settleState(msg: StoredMessage): void {
     if (msg.timer !== undefined) clearTimeout(msg.timer);
     msg.timer = undefined;
-    if (msg.state === "in-flight") this.inFlight--;
+    if (msg.state === "in-flight" || msg.state === "delayed") this.inFlight--;
     msg.state = "pending";
   }
 }

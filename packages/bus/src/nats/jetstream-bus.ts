@@ -309,7 +309,7 @@ class JetStreamBus implements Bus {
   async publishResult(result: Result): Promise<void> {
     this.guard();
     const bytes = encodeResult(result);
-    const publish = (): Promise<unknown> => this.js.publish(resultSubject(result.component, result.job_id), bytes, { msgID: `${result.job_id}:${result.status}` });
+    const publish = (): Promise<unknown> => this.js.publish(resultSubject(result.component, result.job_id), bytes, { msgID: `${result.component}:${result.job_id}:${result.status}` });
     try {
       await publish();
     } catch (err) {

@@ -41,8 +41,9 @@ export function isMessageNotFound(err: unknown): boolean {
   for (const e of chain(err)) {
     if (!(e instanceof JetStreamApiError)) continue;
     if (e.code === JetStreamApiCodes.NoMessageFound) return true;
-    // 2.9 answers a delete of a missing sequence with 10057 "no message found" / "sequence > last sequence".
-    if (/no message found|sequence .*(last|first)|not found/i.test(e.message)) return true;
+    // 2.9 answers a delete of a missing sequence with 10057 "no message found" / "sequence > last sequence",
+    // and of a sequence past the end of the store with "stream store EOF".
+    if (/no message found|sequence .*(last|first)|not found|store EOF/i.test(e.message)) return true;
   }
   return false;
 }
