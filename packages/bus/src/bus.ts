@@ -40,7 +40,9 @@ export interface Bus {
    * and must settle it with exactly one of ack / nak / term (later calls are ignored). The backend keeps
    * at most `maxInFlight` deliveries unsettled in this subscription; each delivery's ack-wait clock runs
    * from the moment it is handed to the handler. A handler that throws is treated as nak() with no delay.
-   * With `bindOnly`, a missing consumer is an error (BusNotProvisionedError) rather than created.
+   * This only binds: a missing stream or consumer is always BusNotProvisionedError (`ensureComponent`
+   * creates them; `bindOnly` documents the Kubernetes intent). After its ack wait, a delivery's ack() and
+   * term() still remove the job; its nak() and working() have no defined effect.
    */
   consumeJobs(component: string, opts: ConsumeJobsOptions, handler: (delivery: JobDelivery) => void | Promise<void>): Promise<Subscription>;
 
@@ -98,7 +100,10 @@ export interface Bus {
   /** Connected and usable. */
   isConnected(): boolean;
 
-  /** Stops all subscriptions this bus created and closes the connection. Pending settles are flushed. */
+  /**
+   * Stops all subscriptions this bus created and closes the connection; later calls reject with
+   * BusClosedError. Settles called after close() are lost: those jobs come back after their ack wait.
+   */
   close(): Promise<void>;
 }
 

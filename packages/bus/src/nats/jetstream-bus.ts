@@ -380,6 +380,8 @@ class JetStreamBus implements Bus {
       },
     });
     void sub.closed.then(resolveClosed, resolveClosed);
+    // Resolve only once the server knows the subscription, so beats published right after are not lost.
+    await this.nc.flush();
     const handle = {
       closed,
       stop: async (): Promise<void> => {
