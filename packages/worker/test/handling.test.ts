@@ -1,19 +1,11 @@
 import { createInProcessBus, type Bus } from "@tessera/bus";
 import { INLINE_OUTPUT_MAX_BYTES, ReasonCode, validateResult, type Result } from "@tessera/contract";
 import { sleep, waitFor } from "@tessera/testkit";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { TerminalError, type HandlerContext } from "../src/index.js";
-import { bytesOf, makeJob, spyingBus, startHarness, withOverrides, type Harness } from "./helpers.js";
+import { bytesOf, harnessPerTest, makeJob, spyingBus, withOverrides } from "./helpers.js";
 
-const open: Harness[] = [];
-async function harness(...args: Parameters<typeof startHarness>): Promise<Harness> {
-  const h = await startHarness(...args);
-  open.push(h);
-  return h;
-}
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((h) => h.stop()));
-});
+const harness = harnessPerTest();
 
 describe("a job that returns", () => {
   it("is routed to its component's handler, gets a completed Result, then is acked", async () => {
@@ -322,23 +314,11 @@ describe("errors", () => {
   });
 
   it("when the Result cannot be published the job is nak'd (never acked) and redelivered", async () => {
-    let failures = 1;
-    const s: { settles?: ReturnType<typeof spyingBus>["settles"] } = {};
+    const s = failFirstResultPublish();
     const h = await harness(
       { handle: () => "done" },
       {
-        wrap: (bus) => {
-          const spied = spyingBus(
-            withOverrides(bus, {
-              publishResult: async (r: Result) => {
-                if (failures-- > 0) throw new Error("results stream unavailable");
-                return bus.publishResult(r);
-              },
-            }),
-          );
-          s.settles = spied.settles;
-          return spied.bus;
-        },
+        wrap: s.wrap,
       },
     );
     const job = makeJob(h.name);
@@ -348,8 +328,7 @@ describe("errors", () => {
   });
 
   it("a terminal failure whose Result cannot be published is nak'd too, not termed", async () => {
-    let failures = 1;
-    const s: { settles?: ReturnType<typeof spyingBus>["settles"] } = {};
+    const s = failFirstResultPublish();
     const h = await harness(
       {
         handle: () => {
@@ -357,18 +336,7 @@ describe("errors", () => {
         },
       },
       {
-        wrap: (bus) => {
-          const spied = spyingBus(
-            withOverrides(bus, {
-              publishResult: async (r: Result) => {
-                if (failures-- > 0) throw new Error("results stream unavailable");
-                return bus.publishResult(r);
-              },
-            }),
-          );
-          s.settles = spied.settles;
-          return spied.bus;
-        },
+        wrap: s.wrap,
       },
     );
     const job = makeJob(h.name);
@@ -377,3 +345,23 @@ describe("errors", () => {
     expect(s.settles?.map((e) => e.action)).toEqual(["nak", "term"]);
   });
 });
+
+/** A bus wrapper whose first publishResult fails, recording every settle. */
+function failFirstResultPublish(): { wrap: (bus: Bus) => Bus; settles?: ReturnType<typeof spyingBus>["settles"] } {
+  let failures = 1;
+  const out: { wrap: (bus: Bus) => Bus; settles?: ReturnType<typeof spyingBus>["settles"] } = {
+    wrap: (bus) => {
+      const spied = spyingBus(
+        withOverrides(bus, {
+          publishResult: async (r: Result) => {
+            if (failures-- > 0) throw new Error("results stream unavailable");
+            return bus.publishResult(r);
+          },
+        }),
+      );
+      out.settles = spied.settles;
+      return spied.bus;
+    },
+  };
+  return out;
+}

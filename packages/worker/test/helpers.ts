@@ -1,3 +1,4 @@
+import { afterEach } from "vitest";
 import { createInProcessBus, type Bus, type JobDelivery } from "@tessera/bus";
 import { SCHEMA_VERSION, type Job, type Result } from "@tessera/contract";
 import { waitFor } from "@tessera/testkit";
@@ -128,5 +129,18 @@ export async function startHarness<T>(
       await worker.stop();
       await bus.close();
     },
+  };
+}
+
+/** A `harness()` for a test file: each harness it starts is stopped after the test that started it. */
+export function harnessPerTest(): (...args: Parameters<typeof startHarness>) => Promise<Harness> {
+  const open: Harness[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((h) => h.stop()));
+  });
+  return async (...args) => {
+    const h = await startHarness(...args);
+    open.push(h);
+    return h;
   };
 }

@@ -1,17 +1,9 @@
 import { sleep, waitFor } from "@tessera/testkit";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Bus } from "@tessera/bus";
-import { makeJob, spyingBus, startHarness, withOverrides, type Harness, type SettleEvent } from "./helpers.js";
+import { harnessPerTest, makeJob, spyingBus, withOverrides, type Harness, type SettleEvent } from "./helpers.js";
 
-const open: Harness[] = [];
-async function harness(...args: Parameters<typeof startHarness>): Promise<Harness> {
-  const h = await startHarness(...args);
-  open.push(h);
-  return h;
-}
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((h) => h.stop()));
-});
+const harness = harnessPerTest();
 
 async function metricValue(h: Harness, outcome: string): Promise<number> {
   const metric = await h.worker.metrics.getSingleMetric("tessera_jobs_total")?.get();
