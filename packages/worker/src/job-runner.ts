@@ -54,6 +54,8 @@ export class JobRunner {
     this.log = deps.log;
   }
 
+  private shuttingDown = false;
+
   /** Handlers running now (a handler abandoned at its timeout no longer counts). */
   get inFlight(): number {
     return this.active.size;
@@ -61,6 +63,7 @@ export class JobRunner {
 
   /** Aborts every running handler; their deliveries are nak'd without delay so they are redelivered promptly. */
   interruptAll(): void {
+    this.shuttingDown = true;
     for (const job of [...this.active]) job.interrupt({ kind: "shutdown" });
   }
 
@@ -97,7 +100,9 @@ export class JobRunner {
         this.metrics.count("retried");
         return;
       }
-      if (existing !== undefined) {
+      // Only a Result produced after this message was stored finishes it: a redrive re-publishes the same
+      // job_id after an earlier failure, and that old Result must not swallow the new run.
+      if (existing !== undefined && Date.parse(existing.finished_at) >= delivery.publishedAt) {
         log.info({ status: existing.status }, "redelivered job already has a Result; acking without running it again");
         delivery.ack();
         this.metrics.count("duplicate");
@@ -105,6 +110,8 @@ export class JobRunner {
       }
     }
 
+    // A job that got past its lookup after interruptAll() must not start a handler nobody will abort.
+    if (this.shuttingDown) return this.settle(job, delivery, { kind: "shutdown" }, 0, log);
     const budget = timeBudget(job);
     if (budget.ms <= 0) return this.settle(job, delivery, { kind: "timeout", detail: budget.detail }, 0, log);
     const started = performance.now();

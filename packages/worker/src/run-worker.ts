@@ -60,6 +60,7 @@ export async function runWorker(definition: ComponentDefinition, opts: RunWorker
   const instanceId = opts.instanceId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`.slice(-253);
   const heartbeatIntervalMs = opts.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
   const drainGraceMs = opts.drainGraceMs ?? 30_000;
+  if (instanceId.length === 0 || instanceId.length > 253) throw new RangeError(`runWorker: instanceId: expected 1-253 characters, got ${instanceId.length}`);
   if (!Number.isInteger(heartbeatIntervalMs) || heartbeatIntervalMs < 1) throw new RangeError(`runWorker: heartbeatIntervalMs: expected an integer >= 1, got ${heartbeatIntervalMs}`);
   if (!(drainGraceMs >= 0)) throw new RangeError(`runWorker: drainGraceMs: expected a number >= 0, got ${drainGraceMs}`);
   const log = (opts.logger ?? pino({ level: process.env["LOG_LEVEL"] ?? "info" })).child({ component: definition.name, instanceId });

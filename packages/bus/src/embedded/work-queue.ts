@@ -38,6 +38,8 @@ export class WorkQueue {
   private lastSeq = 0;
   private inFlight = 0;
   private nextSubscriber = 0;
+  /** After close() no timer may be armed: settles from handlers still running are dropped. */
+  private closed = false;
 
   constructor(
     settings: ComponentBusSettings,
@@ -100,6 +102,7 @@ export class WorkQueue {
   }
 
   close(): void {
+    this.closed = true;
     for (const m of this.messages.values()) if (m.timer !== undefined) clearTimeout(m.timer);
     for (const s of [...this.subscribers]) this.unsubscribe(s);
   }
@@ -177,6 +180,7 @@ export class WorkQueue {
   }
 
   private armAckTimer(msg: StoredMessage): void {
+    if (this.closed) return;
     if (msg.timer !== undefined) clearTimeout(msg.timer);
     msg.timer = setTimeout(() => {
       msg.timer = undefined;
@@ -190,6 +194,7 @@ export class WorkQueue {
    * redelivery would happen.
    */
   private retry(msg: StoredMessage, delayMs: number): void {
+    if (this.closed) return;
     this.settleState(msg);
     if (delayMs > 0) {
       msg.state = "delayed";

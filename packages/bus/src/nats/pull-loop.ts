@@ -83,6 +83,8 @@ export class PullLoop implements Subscription {
     try {
       const iter = await this.opts.consumer.fetch({ max_messages: n, expires: this.opts.expiresMs ?? DEFAULT_EXPIRES_MS });
       this.iters.add(iter);
+      // stop() ran while the pull request was being made: kick() could not reach it, so close it here.
+      if (this.stopped) void iter.close().catch(() => undefined);
       try {
         // Nothing here awaits: each message is handed out synchronously and worked on in its own task.
         for await (const m of iter) {

@@ -1,0 +1,45 @@
+import { createInProcessBus } from "@tessera/bus";
+import { waitFor } from "@tessera/testkit";
+import { pino } from "pino";
+import { describe, expect, it } from "vitest";
+import { defineComponent, runWorker } from "../src/index.js";
+import { makeJob } from "./helpers.js";
+
+describe("the duplicate guard and redrive", () => {
+  it("runs a re-published job whose only Result predates the publish (a redrive after a failure)", async () => {
+    const bus = createInProcessBus();
+    await bus.ensureComponent({ name: "redriven", ackWaitMs: 5_000, maxDeliver: 5, duplicateWindowMs: 60_000 });
+    const job = makeJob("redriven");
+    await bus.publishResult({
+      schema_version: 1,
+      job_id: job.job_id,
+      component: "redriven",
+      status: "failed",
+      reason_code: "dead_lettered",
+      attempt: 5,
+      finished_at: new Date(Date.now() - 60_000).toISOString(),
+    });
+    await bus.publishJob(job, { dedupKey: `${job.job_id}:redrive:1` });
+    let runs = 0;
+    const worker = await runWorker(
+      defineComponent({
+        name: "redriven",
+        retry: { baseDelayMs: 10, maxDelayMs: 20 },
+        handle: (ctx) => {
+          runs++;
+          if (ctx.attempt === 1) throw new Error("transient");
+          return "done";
+        },
+      }),
+      { bus, logger: pino({ level: "silent" }) },
+    );
+    try {
+      // The second delivery looks the Result up, finds only the old failure, and runs.
+      await waitFor("the new completed Result", async () => (await bus.getResult("redriven", job.job_id))?.status === "completed", 5_000);
+      expect(runs).toBe(2);
+    } finally {
+      await worker.stop();
+      await bus.close();
+    }
+  });
+});
