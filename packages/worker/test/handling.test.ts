@@ -240,7 +240,7 @@ describe("inputs", () => {
 describe("errors", () => {
   it("a TerminalError gives a failed Result with its code and a sanitized detail, then term (no retry)", async () => {
     let calls = 0;
-    const s: { settles?: ReturnType<typeof spyingBus>["settles"] } = {};
+    const s = recordSettles();
     const h = await harness(
       {
         handle: () => {
@@ -249,11 +249,7 @@ describe("errors", () => {
         },
       },
       {
-        wrap: (bus) => {
-          const spied = spyingBus(bus);
-          s.settles = spied.settles;
-          return spied.bus;
-        },
+        wrap: s.wrap,
       },
     );
     const job = makeJob(h.name);
@@ -270,7 +266,7 @@ describe("errors", () => {
   });
 
   it("any other error is nak'd with backoff and retried; a later success completes with its attempt", async () => {
-    const s: { settles?: ReturnType<typeof spyingBus>["settles"] } = {};
+    const s = recordSettles();
     const h = await harness(
       {
         retry: { baseDelayMs: 40, maxDelayMs: 1_000 },
@@ -280,11 +276,7 @@ describe("errors", () => {
         },
       },
       {
-        wrap: (bus) => {
-          const spied = spyingBus(bus);
-          s.settles = spied.settles;
-          return spied.bus;
-        },
+        wrap: s.wrap,
       },
     );
     const job = makeJob(h.name);
@@ -346,22 +338,27 @@ describe("errors", () => {
   });
 });
 
-/** A bus wrapper whose first publishResult fails, recording every settle. */
-function failFirstResultPublish(): { wrap: (bus: Bus) => Bus; settles?: ReturnType<typeof spyingBus>["settles"] } {
-  let failures = 1;
+/** A bus wrapper that records every settle, optionally over a bus changed by `transform`. */
+function recordSettles(transform: (bus: Bus) => Bus = (bus) => bus): { wrap: (bus: Bus) => Bus; settles?: ReturnType<typeof spyingBus>["settles"] } {
   const out: { wrap: (bus: Bus) => Bus; settles?: ReturnType<typeof spyingBus>["settles"] } = {
     wrap: (bus) => {
-      const spied = spyingBus(
-        withOverrides(bus, {
-          publishResult: async (r: Result) => {
-            if (failures-- > 0) throw new Error("results stream unavailable");
-            return bus.publishResult(r);
-          },
-        }),
-      );
+      const spied = spyingBus(transform(bus));
       out.settles = spied.settles;
       return spied.bus;
     },
   };
   return out;
+}
+
+/** Records every settle on a bus whose first publishResult fails. */
+function failFirstResultPublish(): ReturnType<typeof recordSettles> {
+  let failures = 1;
+  return recordSettles((bus) =>
+    withOverrides(bus, {
+      publishResult: async (r: Result) => {
+        if (failures-- > 0) throw new Error("results stream unavailable");
+        return bus.publishResult(r);
+      },
+    }),
+  );
 }

@@ -268,6 +268,14 @@ class JetStreamBus implements Bus {
     return this.track(loop);
   }
 
+  /** One of the coordinator's durable consumers on a shared stream: the handler's promise acks, a throw naks. */
+  private async coordinatorLoop(stream: string, durable: string, handle: (m: JsMsg) => Promise<void>): Promise<Subscription> {
+    this.guard();
+    await this.ensureShared();
+    const consumer = await this.getConsumer(SHARED, stream, durable);
+    return this.track(startAckingLoop({ consumer, maxInFlight: COORDINATOR_IN_FLIGHT, ackWaitMs: await ackWaitOf(consumer), handle }));
+  }
+
   private track(loop: PullLoop): Subscription {
     if (this.closing !== undefined) {
       // close() ran while this subscription was being set up: it must not outlive the bus.
@@ -335,26 +343,17 @@ class JetStreamBus implements Bus {
   }
 
   async consumeResults(handler: (event: ResultEvent) => void | Promise<void>): Promise<Subscription> {
-    this.guard();
-    await this.ensureShared();
-    const consumer = await this.getConsumer(SHARED, RESULTS_STREAM, COORDINATOR_RESULTS_CONSUMER);
-    const loop = startAckingLoop({
-      consumer,
-      maxInFlight: COORDINATOR_IN_FLIGHT,
-      ackWaitMs: await ackWaitOf(consumer),
-      handle: async (m: JsMsg) => {
-        const decoded = decodeResult(m.data);
-        if (decoded.ok) await handler({ kind: "result", result: decoded.value, subject: m.subject });
-        else {
-          try {
-            await handler({ kind: "invalid", subject: m.subject, data: m.data, error: decoded.error });
-          } catch {
-            // An invalid Result is acked whatever the handler does: redelivering it cannot fix it.
-          }
+    return this.coordinatorLoop(RESULTS_STREAM, COORDINATOR_RESULTS_CONSUMER, async (m: JsMsg) => {
+      const decoded = decodeResult(m.data);
+      if (decoded.ok) await handler({ kind: "result", result: decoded.value, subject: m.subject });
+      else {
+        try {
+          await handler({ kind: "invalid", subject: m.subject, data: m.data, error: decoded.error });
+        } catch {
+          // An invalid Result is acked whatever the handler does: redelivering it cannot fix it.
         }
-      },
+      }
     });
-    return this.track(loop);
   }
 
   // ---- heartbeats ------------------------------------------------------------------------------
@@ -398,27 +397,18 @@ class JetStreamBus implements Bus {
   // ---- exhaustion and dead letters -------------------------------------------------------------
 
   async observeExhausted(handler: (event: ExhaustedDelivery) => void | Promise<void>): Promise<Subscription> {
-    this.guard();
-    await this.ensureShared();
-    const consumer = await this.getConsumer(SHARED, ADVISORY_STREAM, COORDINATOR_ADVISORIES_CONSUMER);
-    const loop = startAckingLoop({
-      consumer,
-      maxInFlight: COORDINATOR_IN_FLIGHT,
-      ackWaitMs: await ackWaitOf(consumer),
-      handle: async (m: JsMsg) => {
-        const adv = parseAdvisory(m.data);
-        if (adv === undefined || !adv.stream.startsWith(JOB_STREAM_PREFIX)) return;
-        let component: string;
-        try {
-          component = decodeNameToken(adv.stream.slice(JOB_STREAM_PREFIX.length));
-        } catch {
-          return;
-        }
-        const stored = await this.readJobMessage(adv.stream, adv.stream_seq);
-        await handler({ component, streamSeq: adv.stream_seq, deliveries: adv.deliveries, data: stored?.data, dedupKey: stored?.dedupKey });
-      },
+    return this.coordinatorLoop(ADVISORY_STREAM, COORDINATOR_ADVISORIES_CONSUMER, async (m: JsMsg) => {
+      const adv = parseAdvisory(m.data);
+      if (adv === undefined || !adv.stream.startsWith(JOB_STREAM_PREFIX)) return;
+      let component: string;
+      try {
+        component = decodeNameToken(adv.stream.slice(JOB_STREAM_PREFIX.length));
+      } catch {
+        return;
+      }
+      const stored = await this.readJobMessage(adv.stream, adv.stream_seq);
+      await handler({ component, streamSeq: adv.stream_seq, deliveries: adv.deliveries, data: stored?.data, dedupKey: stored?.dedupKey });
     });
-    return this.track(loop);
   }
 
   /** One stored job by sequence; undefined when it (or its stream) is gone. */
