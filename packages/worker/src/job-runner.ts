@@ -1,5 +1,5 @@
 import { PayloadMissingError, PayloadNotOwnedError, PayloadTooLargeError, type Bus, type JobDelivery } from "@tessera/bus";
-import { ReasonCode, SCHEMA_VERSION, sanitizeReasonDetail, type Job, type Result } from "@tessera/contract";
+import { ReasonCode, SCHEMA_VERSION, type Job, type Result } from "@tessera/contract";
 import type { Logger } from "pino";
 import { retryDelayMs } from "./backoff.js";
 import type { ComponentDefinition } from "./define-component.js";
@@ -47,14 +47,14 @@ export class JobRunner {
   private readonly metrics: WorkerMetrics;
   private readonly log: Logger;
 
+  private shuttingDown = false;
+
   constructor(private readonly deps: JobRunnerDeps) {
     this.definition = deps.definition;
     this.bus = deps.bus;
     this.metrics = deps.metrics;
     this.log = deps.log;
   }
-
-  private shuttingDown = false;
 
   /** Handlers running now (a handler abandoned at its timeout no longer counts). */
   get inFlight(): number {
@@ -185,24 +185,24 @@ export class JobRunner {
     let result: Result;
     let metric: JobOutcome;
     try {
+      let output: Result["output"];
       if (outcome.kind === "returned") {
-        let output: Result["output"];
         try {
           output = await toResultOutput(outcome.value, job.job_id, this.bus.payloads);
         } catch (err) {
           if (!(err instanceof InvalidOutputError)) throw err;
           outcome = { kind: "terminal", code: ReasonCode.InvalidOutput, detail: err.message };
         }
-        result =
-          outcome.kind === "returned"
-            ? this.result(job, attempt, seconds, { status: "completed", ...(output !== undefined ? { output } : {}) })
-            : this.result(job, attempt, seconds, { status: "failed", reason_code: outcome.code, reason_detail: sanitizeReasonDetail(outcome.detail) });
-        metric = outcome.kind === "returned" ? "completed" : "failed";
+      }
+      // reason_detail is sanitized by the Result's validation on publish.
+      if (outcome.kind === "returned") {
+        result = this.result(job, attempt, seconds, { status: "completed", ...(output !== undefined ? { output } : {}) });
+        metric = "completed";
       } else if (outcome.kind === "timeout") {
         result = this.result(job, attempt, seconds, { status: "failed", reason_code: ReasonCode.Timeout, reason_detail: outcome.detail });
         metric = "timeout";
       } else {
-        result = this.result(job, attempt, seconds, { status: "failed", reason_code: outcome.code, reason_detail: sanitizeReasonDetail(outcome.detail) });
+        result = this.result(job, attempt, seconds, { status: "failed", reason_code: outcome.code, reason_detail: outcome.detail });
         metric = "failed";
       }
       await this.bus.publishResult(result);
