@@ -1,0 +1,25 @@
+/**
+ * The coordinator's one door to its database: Postgres dialect, on embedded PGlite or on a real
+ * Postgres through `pg`. Everything above this interface is the same SQL on both.
+ */
+export interface SqlClient {
+  readonly dialect: "pglite" | "postgres";
+  /** Parameterized query ($1, $2, ...). Rows come back with column names as keys; bigint/int8 as number. */
+  query<R extends Record<string, unknown> = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  /**
+   * Runs `fn` in one transaction (BEGIN ... COMMIT, ROLLBACK on throw). The `tx` passed in must be used
+   * for every statement of the transaction. Nested calls on `tx` are not supported.
+   */
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /** True when a trivial query succeeds. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export type SqlExecutor = Pick<SqlClient, "query" | "dialect">;
+
+export interface QueryResult<R> {
+  rows: R[];
+  /** Rows inserted/updated/deleted (0 for SELECT on some drivers; use rows.length there). */
+  rowCount: number;
+}
