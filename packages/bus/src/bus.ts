@@ -50,8 +50,10 @@ export interface Bus {
   queueDepth(component: string): Promise<QueueDepth>;
 
   /**
-   * Publishes a Result on `resultSubject(component, job_id)` (validated first; deduplicated per job id
-   * and status). Resolves only once the bus has stored it durably.
+   * Publishes a Result on `resultSubject(component, job_id)` (validated first). Publishing the same
+   * Result again (same job, status and finished_at: a retried publish) stores nothing new; a Result of
+   * another run of the job (a redrive, a double execution) is stored, and the coordinator decides.
+   * Resolves only once the bus has stored it durably.
    */
   publishResult(result: Result): Promise<void>;
 

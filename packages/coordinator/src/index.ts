@@ -1,5 +1,21 @@
 /**
- * The coordinator: the only DB writer and the job-state authority.
+ * The coordinator: the only DB writer and the job-state authority. It records every job before
+ * publishing it (transactional outbox), consumes Results, owns the dead-letter flow and redrive, tracks
+ * instances from heartbeats, enforces per-key limits at dispatch, holds settings and serves the admin API.
+ *
+ * ```ts
+ * import { createInProcessBus } from "@tessera/bus";
+ * import { createCoordinator, startAdminServer } from "@tessera/coordinator";
+ *
+ * const coordinator = await createCoordinator({ bus: createInProcessBus(), components: [{ name: "extract", spec }] });
+ * const { jobId } = await coordinator.submit("extract", { text: "hello" }, { metadata: { tenant: "acme" } });
+ * const job = await coordinator.waitForJob(jobId); // completed / failed / cancelled
+ * const admin = await startAdminServer(coordinator, { port: 7400 });
+ * ```
  */
 export * from "./types.js";
+export { createCoordinator, type CoordinatorOptions } from "./create-coordinator.js";
+export { CoordinatorError, type CoordinatorErrorCode } from "./errors.js";
+export { INLINE_INPUT_MAX_BYTES } from "./submit/build-envelope.js";
 export type { SqlClient, SqlExecutor, QueryResult } from "./sql/sql-client.js";
+export { openSqlClient } from "./sql/open-sql-client.js";

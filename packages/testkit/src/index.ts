@@ -8,4 +8,5 @@
  * ```
  */
 export { startNatsServer, freePort, type NatsServerHandle } from "./nats-server.js";
+export { startPostgres, type PostgresHandle } from "./postgres.js";
 export { waitFor, sleep } from "./wait-for.js";

@@ -1,3 +1,4 @@
+import { resultDedupKey } from "../result-dedup-key.js";
 import {
 
   encodeHeartbeat,
@@ -90,7 +91,7 @@ class InProcessBus implements Bus {
     this.assertOpen();
     const checked = validateResult(result);
     if (!checked.ok) throw checked.error;
-    const key = `${result.component}:${result.job_id}:${result.status}`;
+    const key = resultDedupKey(result);
     if (this.resultDedup.get(key) !== undefined) return;
     this.resultDedup.set(key, true);
     this.results.set(resultKey(result.component, result.job_id), checked.value);

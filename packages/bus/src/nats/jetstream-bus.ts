@@ -1,3 +1,4 @@
+import { resultDedupKey } from "../result-dedup-key.js";
 import { jetstream, jetstreamManager, type Consumer, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import { Objm, StorageType, type ObjectStore } from "@nats-io/obj";
 import { connect, millis, nanos, type NatsConnection } from "@nats-io/transport-node";
@@ -317,7 +318,7 @@ class JetStreamBus implements Bus {
   async publishResult(result: Result): Promise<void> {
     this.guard();
     const bytes = encodeResult(result);
-    const publish = (): Promise<unknown> => this.js.publish(resultSubject(result.component, result.job_id), bytes, { msgID: `${result.component}:${result.job_id}:${result.status}` });
+    const publish = (): Promise<unknown> => this.js.publish(resultSubject(result.component, result.job_id), bytes, { msgID: resultDedupKey(result) });
     try {
       await publish();
     } catch (err) {

@@ -64,17 +64,30 @@ describe.each(backends)("[$name] results", (backend) => {
     expect(again).toEqual([`${d}:completed`]);
   });
 
-  it("deduplicates a Result published again for the same job and status", async () => {
+  it("deduplicates a Result published again (a retried publish: same job, status and finished_at)", async () => {
     const c = uniqueComponent();
     const id = uniqueJobId();
     const seen: string[] = [];
     await h.track(h.bus.consumeResults(resultsOf(c, seen)));
-    await h.bus.publishResult(makeResult(c, id, { attempt: 1 }));
-    await h.bus.publishResult(makeResult(c, id, { attempt: 2 }));
+    const result = makeResult(c, id, { attempt: 1 });
+    await h.bus.publishResult(result);
+    await h.bus.publishResult({ ...result });
     await waitFor("the Result", () => seen.length === 1, 10_000);
     await sleep(500);
     expect(seen).toEqual([`${id}:completed`]);
     expect(await h.bus.getResult(c, id)).toMatchObject({ attempt: 1 });
+  });
+
+  it("stores the Result of a later run of the same job (a redrive that failed again)", async () => {
+    const c = uniqueComponent();
+    const id = uniqueJobId();
+    const seen: string[] = [];
+    await h.track(h.bus.consumeResults(resultsOf(c, seen)));
+    const failed = { status: "failed", reason_code: "bad_input" } as const;
+    await h.bus.publishResult(makeResult(c, id, { ...failed, output: undefined, finished_at: "2026-11-23T10:00:00.000Z" }));
+    await h.bus.publishResult(makeResult(c, id, { ...failed, output: undefined, attempt: 1, finished_at: "2026-11-23T10:00:30.000Z" }));
+    await waitFor("both Results", () => seen.length === 2, 10_000);
+    expect(await h.bus.getResult(c, id)).toMatchObject({ finished_at: "2026-11-23T10:00:30.000Z" });
   });
 
   it("keeps the Results of one job id in two components apart", async () => {

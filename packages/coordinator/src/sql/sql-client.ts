@@ -4,7 +4,11 @@
  */
 export interface SqlClient {
   readonly dialect: "pglite" | "postgres";
-  /** Parameterized query ($1, $2, ...). Rows come back with column names as keys; bigint/int8 as number. */
+  /**
+   * Parameterized query ($1, $2, ...). Rows come back with column names as keys; int8 and numeric as number
+   * (exact up to 2^53, which counts, sequences and sums here stay below). Without params, `text` may hold several
+   * statements (a migration script); the result is the last statement's.
+   */
   query<R extends Record<string, unknown> = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
   /**
    * Runs `fn` in one transaction (BEGIN ... COMMIT, ROLLBACK on throw). The `tx` passed in must be used

@@ -1,0 +1,57 @@
+import type { JobState } from "@tessera/coordinator";
+import { AdminApiError, type AdminClient, type AdminErrorCode, type SubmitRequest } from "../admin-client.js";
+import type { CliIo } from "../cli-io.js";
+import { mapWithConcurrency } from "../concurrency/map-with-concurrency.js";
+import { createProgress } from "../output/progress.js";
+import { fileInput } from "./submit-input.js";
+
+const SUBMIT_CONCURRENCY = 8;
+const PER_FILE_ERRORS: ReadonlySet<AdminErrorCode> = new Set(["invalid_request", "payload_too_large", "conflict"]);
+
+export interface BulkItem {
+  file: string;
+  jobId?: string;
+  /** False when the idempotency key matched an existing job. */
+  created?: boolean;
+  state?: JobState;
+  /** After --wait: the reason code of a failed or cancelled job. */
+  reasonCode?: string;
+  /** Why the coordinator refused this file's job (the other files still went in). */
+  error?: string;
+}
+
+/**
+ * Submits one job per file, `SUBMIT_CONCURRENCY` at a time, with a progress line on stderr. A refusal that
+ * concerns one file (invalid request, too large, conflict) is recorded and the rest go on; one that concerns them all
+ * (unknown component, coordinator unreachable or unavailable) stops the run.
+ */
+export async function bulkSubmit(client: AdminClient, io: CliIo, files: readonly string[], base: Omit<SubmitRequest, "input">): Promise<BulkItem[]> {
+  const progress = createProgress(io.stderr);
+  let finished = 0;
+  let rejected = 0;
+  const items = await mapWithConcurrency(files, SUBMIT_CONCURRENCY, async (file): Promise<BulkItem> => {
+    const request: SubmitRequest = {
+      ...base,
+      input: await fileInput(file, "--file"),
+      // One key for many jobs would collapse them into one; each file gets its own, still stable across re-runs.
+      ...(base.idempotencyKey !== undefined ? { idempotencyKey: `${base.idempotencyKey}:${file}` } : {}),
+    };
+    let item: BulkItem;
+    try {
+      const outcome = await client.submit(request);
+      item = { file, jobId: outcome.jobId, created: outcome.created, state: outcome.state };
+    } catch (err) {
+      if (!(err instanceof AdminApiError) || !PER_FILE_ERRORS.has(err.code)) {
+        if (finished > 0) progress.done(`stopped after ${finished} of ${files.length} files`);
+        throw err;
+      }
+      rejected++;
+      item = { file, error: [err.message, ...err.details].join("; ") };
+    }
+    finished++;
+    progress.update(`submitting to ${base.component}: ${finished}/${files.length}${rejected > 0 ? ` (${rejected} rejected)` : ""}`);
+    return item;
+  });
+  progress.done(`submitted ${files.length - rejected} of ${files.length} files to ${base.component}${rejected > 0 ? ` (${rejected} rejected)` : ""}`);
+  return items;
+}

@@ -1,0 +1,19 @@
+import type { Command } from "commander";
+import { AdminClient, DEFAULT_ADMIN_URL, resolveAdminUrl } from "../admin-client.js";
+import type { CliIo } from "../cli-io.js";
+
+/** The options every command that talks to the coordinator takes. */
+export interface AdminOptions {
+  url?: string;
+  json?: boolean;
+}
+
+export function withAdminOptions(command: Command): Command {
+  return command
+    .option("--url <url>", `coordinator admin API URL (default: $TESSERA_URL, else ${DEFAULT_ADMIN_URL})`)
+    .option("--json", "print machine-readable JSON on stdout instead of tables");
+}
+
+export function adminClientFor(opts: AdminOptions, io: CliIo): AdminClient {
+  return new AdminClient(resolveAdminUrl(opts.url, io.env));
+}

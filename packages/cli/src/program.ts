@@ -1,0 +1,42 @@
+import { Command } from "commander";
+import type { CliIo } from "./cli-io.js";
+import { registerComponentsCommand } from "./commands/components.js";
+import { registerDlqCommands } from "./commands/dlq.js";
+import { registerJobsCommands } from "./commands/jobs.js";
+import { registerValidateCommand } from "./commands/validate.js";
+
+/**
+ * The whole `tessera` command tree, writing only to `io`. Commander errors are thrown (exitOverride)
+ * instead of exiting, so `runCli` maps them to exit codes and tests can run commands in-process.
+ */
+export function buildProgram(io: CliIo): Command {
+  const program = new Command("tessera")
+    .description("Run, inspect and operate Tessera components and their jobs.")
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => void io.stdout.write(s), writeErr: (s) => void io.stderr.write(s) })
+    .showHelpAfterError("(add --help for usage and examples)")
+    .addHelpText(
+      "after",
+      `
+Commands that talk to the coordinator take --url (or TESSERA_URL; default http://127.0.0.1:7400, where
+\`tessera dev\` serves) and --json for scripts.
+
+Exit codes: 0 ok, 1 the operation failed (a job failed, validation found problems), 2 usage error,
+3 cannot reach the coordinator, 4 not found, 5 conflict (already finished, not dead-lettered).
+
+Examples:
+  $ tessera validate components/*.yaml
+  $ tessera jobs submit word-count --text "hello world" --wait
+  $ tessera jobs list --state failed
+  $ tessera components`,
+    );
+
+  // Command registration: one module per command group in commands/, each `(program, io) => void`.
+  // `tessera dev` registers here too: registerDevCommand(program, io) from commands/dev.ts.
+  registerValidateCommand(program, io);
+  registerJobsCommands(program, io);
+  registerDlqCommands(program, io);
+  registerComponentsCommand(program, io);
+
+  return program;
+}

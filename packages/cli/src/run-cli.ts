@@ -1,0 +1,32 @@
+import { CommanderError } from "commander";
+import { CliError, ExitStatus } from "./cli-error.js";
+import type { CliIo } from "./cli-io.js";
+import { ExitCode } from "./exit-codes.js";
+import { buildProgram } from "./program.js";
+
+/**
+ * Runs one `tessera` invocation (`args` without node and the script) and returns its exit code; every
+ * failure is reported on `io.stderr` here, so commands only throw.
+ */
+export async function runCli(args: readonly string[], io: CliIo): Promise<ExitCode> {
+  try {
+    await buildProgram(io).parseAsync([...args], { from: "user" });
+    return ExitCode.Ok;
+  } catch (err) {
+    return report(err, io);
+  }
+}
+
+function report(err: unknown, io: CliIo): ExitCode {
+  // Commander has already printed its message (or the help); --help and --version are successes.
+  if (err instanceof CommanderError) return err.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
+  if (err instanceof ExitStatus) return err.exitCode;
+  if (err instanceof CliError) {
+    io.stderr.write(`error: ${err.message}\n`);
+    for (const line of err.details) io.stderr.write(`  ${line}\n`);
+    return err.exitCode;
+  }
+  // A bug in the CLI, not something the user did: show where, so it can be reported.
+  io.stderr.write(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  return ExitCode.Failed;
+}

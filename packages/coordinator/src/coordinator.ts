@@ -1,0 +1,350 @@
+import { randomUUID } from "node:crypto";
+import type { Bus, ResultEvent, Subscription } from "@tessera/bus";
+import type { Result } from "@tessera/contract";
+import type { Logger } from "pino";
+import { KeyLimiter, limitKeyOf } from "./dispatch/key-limiter.js";
+import { OutboxRelay } from "./dispatch/outbox-relay.js";
+import { handleExhausted } from "./dead-letters/dead-letter-flow.js";
+import { CoordinatorError, invalidRequest, unknownComponent } from "./errors.js";
+import { componentSummary, InstanceRegistry } from "./heartbeats/instance-registry.js";
+import type { Settings } from "./settings/settings.js";
+import type { JobStore } from "./store/job-store.js";
+import { emptyCounts } from "./store/job-store.js";
+import { buildEnvelope, prepareInput } from "./submit/build-envelope.js";
+import {
+  TERMINAL_STATES,
+  type CancelOutcome,
+  type ChainContext,
+  type ChainHook,
+  type ComponentRegistration,
+  type ComponentStatus,
+  type Coordinator,
+  type CoordinatorCounters,
+  type CoordinatorHealth,
+  type DeadLetterRecord,
+  type JobEvent,
+  type JobFilter,
+  type JobRecord,
+  type KeyLimits,
+  type Page,
+  type RedriveOutcome,
+  type SubmitInput,
+  type SubmitOptions,
+  type SubmitOutcome,
+} from "./types.js";
+
+export interface CoordinatorParts {
+  bus: Bus;
+  store: JobStore;
+  settings: Settings;
+  components: readonly ComponentRegistration[];
+  onCompleted: Readonly<Record<string, ChainHook>>;
+  log: Logger;
+  heartbeatIntervalMs?: number;
+  /** Closes what the factory opened (the SQL client) after the coordinator stopped. */
+  release: () => Promise<void>;
+}
+
+const QUEUE_DEPTH_TIMEOUT_MS = 2_000;
+const WAIT_POLL_MS = 1_000;
+const MAX_IDEMPOTENCY_KEY = 255;
+const utf8 = new TextEncoder();
+
+/** The coordinator at run time. Built by `createCoordinator`, which opens the store and the bus first. */
+export class CoordinatorRuntime implements Coordinator {
+  private readonly registrations = new Map<string, ComponentRegistration>();
+  private readonly limiter: KeyLimiter;
+  private readonly relay: OutboxRelay;
+  private readonly registry: InstanceRegistry;
+  private readonly listeners = new Set<(event: JobEvent) => void>();
+  private readonly subscriptions: Subscription[] = [];
+  private readonly stats: CoordinatorCounters = { submitted: 0, published: 0, resultsApplied: 0, duplicateResults: 0, invalidResults: 0, deadLettered: 0, redriven: 0 };
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly parts: CoordinatorParts) {
+    for (const reg of parts.components) this.registrations.set(reg.name, reg);
+    this.limiter = new KeyLimiter((component) => this.limitsOf(component));
+    this.registry = new InstanceRegistry(parts.heartbeatIntervalMs);
+    this.relay = new OutboxRelay({
+      store: parts.store,
+      bus: parts.bus,
+      limiter: this.limiter,
+      log: parts.log,
+      batchSize: () => parts.settings.value<number>("relay.batchSize"),
+      pollIntervalMs: () => parts.settings.value<number>("relay.pollIntervalMs"),
+      onDispatched: (jobs, published) => {
+        this.stats.published += published;
+        for (const job of jobs) this.emit(job);
+      },
+    });
+  }
+
+  get settings(): Settings {
+    return this.parts.settings;
+  }
+
+  /** Restores limiter state, subscribes to Results, exhaustion and heartbeats, and starts the relay. */
+  async start(): Promise<void> {
+    const now = Date.now();
+    for (const q of await this.parts.store.queuedPerKey()) this.limiter.setActive(q.component, q.limitKey, q.count, now);
+    const { bus, log } = this.parts;
+    this.subscriptions.push(await bus.consumeResults((event) => this.onResult(event)));
+    this.subscriptions.push(
+      await bus.observeExhausted(async (event) => {
+        const failed = await handleExhausted(event, { bus, store: this.parts.store, log });
+        if (failed !== undefined) this.decided(failed);
+        this.stats.deadLettered += 1;
+      }),
+    );
+    this.subscriptions.push(
+      await bus.subscribeHeartbeats((event) => {
+        if (event.kind === "heartbeat") this.registry.record(event.heartbeat, Date.now());
+        else log.warn({ subject: event.subject, err: event.error }, "ignored an invalid heartbeat");
+      }),
+    );
+    this.relay.start();
+  }
+
+  async submit(component: string, input: SubmitInput, opts: SubmitOptions = {}): Promise<SubmitOutcome> {
+    const reg = this.registration(component);
+    const key = opts.idempotencyKey;
+    if (key !== undefined) {
+      if (typeof key !== "string" || key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY) {
+        throw invalidRequest("idempotencyKey", `a string of 1 to ${MAX_IDEMPOTENCY_KEY} characters`, JSON.stringify(key));
+      }
+      const existing = await this.parts.store.findByIdempotencyKey(component, key);
+      if (existing !== undefined) return { jobId: existing.jobId, created: false, state: existing.state };
+    }
+    const prepared = prepareInput(input, opts.contentType);
+    const jobId = randomUUID();
+    const now = new Date();
+    const sharedConfig = this.parts.settings.shared();
+    const envelopeWith = (jobInput: Parameters<typeof buildEnvelope>[0]["input"]) =>
+      buildEnvelope({ jobId, registration: reg, input: jobInput, contentType: prepared.contentType, opts, sharedConfig, now });
+    let envelope;
+    if ("upload" in prepared) {
+      // Checked before the upload, so a bad option does not leave an orphan object behind.
+      const maxBytes = envelopeWith({ inline: null }).limits.max_bytes;
+      if (prepared.upload.byteLength > maxBytes) throw invalidRequest("input", `at most ${maxBytes} bytes (the job's max_bytes)`, `${prepared.upload.byteLength} bytes`);
+      const contentRef = await this.parts.bus.payloads.put(jobId, prepared.upload, { maxBytes });
+      envelope = envelopeWith({ contentRef });
+    } else {
+      envelope = envelopeWith({ inline: prepared.inline });
+    }
+    const limitKey = limitKeyOf(this.limitsOf(component), opts.metadata);
+    const { job, created } = await this.parts.store.sql.transaction((tx) => this.parts.store.insertJob(tx, { envelope, limitKey, idempotencyKey: key ?? null }));
+    if (created) {
+      this.stats.submitted += 1;
+      this.emit(job);
+      this.relay.notify();
+    }
+    return { jobId: job.jobId, created, state: job.state };
+  }
+
+  getJob(jobId: string): Promise<JobRecord | undefined> {
+    return this.parts.store.getJob(jobId);
+  }
+
+  listJobs(filter?: JobFilter): Promise<Page<JobRecord>> {
+    if (filter?.component !== undefined) this.registration(filter.component);
+    return this.parts.store.listJobs(filter);
+  }
+
+  async cancel(jobId: string): Promise<CancelOutcome> {
+    const outcome = await this.parts.store.cancel(jobId);
+    if (outcome.kind === "not_found") return { cancelled: false, reason: "not_found" };
+    if (outcome.kind === "already_finished") return { cancelled: false, reason: "already_finished", job: outcome.job };
+    if (outcome.wasQueued) {
+      this.limiter.release(outcome.job.component, outcome.job.limitKey);
+      this.relay.notify();
+      // Best effort: a job a worker already holds is not in the way; its late Result is counted and ignored.
+      if (outcome.streamSeq !== null) await this.parts.bus.removeJob(outcome.job.component, outcome.streamSeq).catch(() => false);
+    }
+    this.emit(outcome.job);
+    return { cancelled: true, job: outcome.job };
+  }
+
+  listDeadLetters(filter?: { component?: string; cursor?: string; limit?: number }): Promise<Page<DeadLetterRecord>> {
+    if (filter?.component !== undefined) this.registration(filter.component);
+    return this.parts.store.listDeadLetters(filter);
+  }
+
+  async redrive(jobId: string): Promise<RedriveOutcome> {
+    const outcome = await this.parts.store.redrive(jobId);
+    if (outcome.kind === "not_found") return { redriven: false, reason: "not_found" };
+    if (outcome.kind === "not_failed") return { redriven: false, reason: "not_failed", job: outcome.job };
+    this.stats.redriven += 1;
+    this.emit(outcome.job);
+    this.relay.notify();
+    return { redriven: true, job: outcome.job };
+  }
+
+  async redriveAll(component: string): Promise<string[]> {
+    this.registration(component);
+    const redriven: string[] = [];
+    for (const jobId of await this.parts.store.deadLetteredJobIds(component)) {
+      if ((await this.redrive(jobId)).redriven) redriven.push(jobId);
+    }
+    return redriven;
+  }
+
+  async components(): Promise<ComponentStatus[]> {
+    const counts = await this.parts.store.countsByComponent();
+    return Promise.all([...this.registrations.values()].map((reg) => this.status(reg, counts.get(reg.name))));
+  }
+
+  async component(name: string): Promise<ComponentStatus | undefined> {
+    const reg = this.registrations.get(name);
+    if (reg === undefined) return undefined;
+    const counts = await this.parts.store.countsByComponent();
+    return this.status(reg, counts.get(name));
+  }
+
+  async health(): Promise<CoordinatorHealth> {
+    const store = await this.parts.store.sql.ping().catch(() => false);
+    const bus = this.parts.bus.isConnected();
+    const consumers = this.subscriptions.length === 3 && this.closing === undefined;
+    return { live: this.closing === undefined, ready: store && bus && consumers, checks: { store, bus, consumers } };
+  }
+
+  counters(): CoordinatorCounters {
+    return { ...this.stats };
+  }
+
+  onJobEvent(listener: (event: JobEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  waitForJob(jobId: string, opts: { timeoutMs?: number } = {}): Promise<JobRecord> {
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const finish = (fn: () => void): void => {
+        if (settled) return;
+        settled = true;
+        unsubscribe();
+        clearInterval(poll);
+        clearTimeout(timeout);
+        fn();
+      };
+      const check = (): void => {
+        this.getJob(jobId).then(
+          (job) => {
+            if (job === undefined) finish(() => reject(new CoordinatorError("not_found", `no job ${jobId}`)));
+            else if (TERMINAL_STATES.includes(job.state)) finish(() => resolve(job));
+          },
+          (err: unknown) => finish(() => reject(err)),
+        );
+      };
+      const unsubscribe = this.onJobEvent((e) => {
+        if (e.jobId === jobId && TERMINAL_STATES.includes(e.state)) check();
+      });
+      const poll = setInterval(check, WAIT_POLL_MS);
+      const timeout = opts.timeoutMs === undefined ? undefined : setTimeout(() => finish(() => reject(new CoordinatorError("unavailable", `job ${jobId} did not finish within ${opts.timeoutMs} ms`))), opts.timeoutMs);
+      check();
+    });
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.relay.stop();
+      await Promise.allSettled(this.subscriptions.map((s) => s.stop()));
+      this.listeners.clear();
+      await this.parts.release();
+    })();
+    return this.closing;
+  }
+
+  private async onResult(event: ResultEvent): Promise<void> {
+    if (event.kind === "invalid") {
+      this.stats.invalidResults += 1;
+      this.parts.log.warn({ subject: event.subject, err: event.error }, "ignored a message on the results stream that is not a valid Result");
+      return;
+    }
+    const result = event.result;
+    const hook = result.status === "completed" ? this.parts.onCompleted[result.component] : undefined;
+    const outcome = await this.parts.store.applyResult(result, hook === undefined ? undefined : async (job) => hook(this.chainContext(job, result)));
+    if (outcome.kind === "unknown") {
+      this.stats.invalidResults += 1;
+      this.parts.log.warn({ jobId: result.job_id, component: result.component }, "ignored a Result for a job this coordinator did not submit");
+    } else if (outcome.kind === "duplicate") {
+      this.stats.duplicateResults += 1;
+    } else {
+      this.stats.resultsApplied += 1;
+      this.decided(outcome.job);
+    }
+  }
+
+  /** A job left pending/queued: its limit slot is free for the next job of its key. */
+  private decided(job: JobRecord): void {
+    this.limiter.release(job.component, job.limitKey);
+    if (job.limitKey !== null) this.relay.notify();
+    this.emit(job);
+  }
+
+  /**
+   * Runs before the Result is recorded, so a crash replays it: its submits carry idempotency keys
+   * derived from the parent job, and a replay finds the jobs it already created.
+   */
+  private chainContext(job: JobRecord, result: Result): ChainContext {
+    let n = 0;
+    return {
+      job,
+      result,
+      outputBytes: async () => {
+        const output = result.output;
+        if (output?.result_ref !== undefined) return this.parts.bus.payloads.get(output.result_ref, { jobId: job.jobId, maxBytes: Number.MAX_SAFE_INTEGER });
+        const data = output?.data;
+        return utf8.encode(typeof data === "string" ? data : JSON.stringify(data ?? null));
+      },
+      submit: (component, input, opts = {}) => {
+        n += 1;
+        return this.submit(component, input, { ...opts, idempotencyKey: opts.idempotencyKey ?? `chain:${job.jobId}:${component}:${n}` });
+      },
+    };
+  }
+
+  private async status(reg: ComponentRegistration, counts = emptyCounts()): Promise<ComponentStatus> {
+    const instances = this.registry.instances(reg.name, Date.now());
+    const healthy = instances.filter((i) => !i.stale).length;
+    const queueDepth = await withTimeout(this.parts.bus.queueDepth(reg.name), QUEUE_DEPTH_TIMEOUT_MS).catch(() => null);
+    return { name: reg.name, ...componentSummary(healthy), healthyInstances: healthy, instances, queueDepth, jobs: counts, limits: this.limitsOf(reg.name) ?? null };
+  }
+
+  private registration(component: string): ComponentRegistration {
+    const reg = this.registrations.get(component);
+    if (reg === undefined) throw unknownComponent(component, [...this.registrations.keys()]);
+    return reg;
+  }
+
+  private limitsOf(component: string): KeyLimits | undefined {
+    return (this.parts.settings.get(`limits.${component}`)?.value ?? undefined) as KeyLimits | undefined;
+  }
+
+  private emit(job: JobRecord): void {
+    const event: JobEvent = { jobId: job.jobId, component: job.component, state: job.state, reasonCode: job.reasonCode, at: job.updatedAt };
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        this.parts.log.warn({ err }, "a job event listener threw");
+      }
+    }
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    promise.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}

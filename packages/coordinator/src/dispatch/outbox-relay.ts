@@ -1,0 +1,129 @@
+import type { Bus } from "@tessera/bus";
+import type { Logger } from "pino";
+import type { JobStore, OutboxEntry, Dispatched } from "../store/job-store.js";
+import type { JobRecord } from "../types.js";
+import type { KeyLimiter } from "./key-limiter.js";
+
+export interface OutboxRelayOptions {
+  store: JobStore;
+  bus: Bus;
+  limiter: KeyLimiter;
+  log: Logger;
+  batchSize: () => number;
+  pollIntervalMs: () => number;
+  /** `jobs` moved pending → queued; `published` counts every publish the bus stored. */
+  onDispatched: (jobs: JobRecord[], published: number) => void;
+  now?: () => number;
+}
+
+const MAX_BACKOFF_MS = 5_000;
+
+/**
+ * Publishes what the outbox owes the bus. Runs until stopped: wakes on `notify()` (a submit or a
+ * redrive), on the poll interval (what a restarted coordinator finds pending, jobs held by a limit), and
+ * when a rate-limited key gets its next token. A publish the bus refuses is retried with backoff; the
+ * row stays in the outbox, so nothing is lost while the bus is down. A crash after the publish and
+ * before the row is deleted republishes the job on restart with the same dedup key, which the bus's
+ * duplicate window (and the worker's Result guard after it) absorb.
+ */
+export class OutboxRelay {
+  private wake: (() => void) | undefined;
+  private pendingWake = false;
+  private stopped = false;
+  private failures = 0;
+  private loop: Promise<void> | undefined;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: OutboxRelayOptions) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** Something was added to the outbox or a limit freed up. */
+  notify(): void {
+    this.pendingWake = true;
+    this.wake?.();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      let delay: number;
+      try {
+        const { sent, full, nextTokenAt } = await this.relayOnce();
+        this.failures = 0;
+        if (full && sent > 0) continue;
+        delay = this.opts.pollIntervalMs();
+        if (nextTokenAt !== undefined) delay = Math.min(delay, Math.max(1, nextTokenAt - this.now()));
+      } catch (err) {
+        this.failures += 1;
+        delay = Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(this.failures, 6));
+        this.opts.log.warn({ err, retryInMs: delay }, "outbox relay could not publish; jobs stay in the outbox");
+      }
+      await this.sleep(delay);
+    }
+  }
+
+  /** One pass: take a fair batch, publish it in parallel, record what the bus stored. */
+  async relayOnce(): Promise<{ sent: number; full: boolean; nextTokenAt: number | undefined }> {
+    const { store, bus, limiter } = this.opts;
+    const batchSize = this.opts.batchSize();
+    const blocked = limiter.blocked(this.now());
+    const batch = await store.nextOutboxBatch(batchSize, blocked.keys);
+    const taken: OutboxEntry[] = [];
+    for (const entry of batch) if (limiter.tryAcquire(entry.component, entry.limitKey, this.now())) taken.push(entry);
+    const results = await Promise.allSettled(taken.map((e) => bus.publishJob(e.envelope, { dedupKey: e.dedupKey })));
+    const dispatched: Dispatched[] = [];
+    let firstError: unknown;
+    results.forEach((r, i) => {
+      const entry = taken[i] as OutboxEntry;
+      if (r.status === "fulfilled") dispatched.push({ outboxId: entry.id, jobId: entry.jobId, streamSeq: r.value.seq });
+      else {
+        firstError ??= r.reason;
+        limiter.refund(entry.component, entry.limitKey);
+      }
+    });
+    let marked: { queued: JobRecord[]; cancelled: string[] };
+    try {
+      marked = await store.markDispatched(dispatched);
+    } catch (err) {
+      // The rows stay in the outbox and are published again (deduplicated) on the next pass.
+      const published = new Set(dispatched.map((d) => d.jobId));
+      for (const entry of taken) if (published.has(entry.jobId)) limiter.release(entry.component, entry.limitKey);
+      throw err;
+    }
+    // A job cancelled while its publish was in flight holds no limit slot (a decided one was released already).
+    const cancelled = new Set(marked.cancelled);
+    for (const entry of taken) if (cancelled.has(entry.jobId)) limiter.release(entry.component, entry.limitKey);
+    if (dispatched.length > 0) this.opts.onDispatched(marked.queued, dispatched.length);
+    if (firstError !== undefined) throw firstError;
+    return { sent: dispatched.length, full: batch.length === batchSize, nextTokenAt: limiter.blocked(this.now()).nextTokenAt };
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.pendingWake || this.stopped) {
+      this.pendingWake = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = () => {
+        this.wake = undefined;
+        this.pendingWake = false;
+        done();
+      };
+    });
+  }
+}

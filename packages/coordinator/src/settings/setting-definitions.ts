@@ -1,0 +1,106 @@
+import type { KeyLimits, SettingCategory } from "../types.js";
+
+/**
+ * One setting: where it may come from and how its value is checked. `parse` gets a value from the DB,
+ * the settings file or the API, or the raw string from the environment (`fromEnv`), and returns the
+ * checked value or throws with what was expected.
+ */
+export interface SettingDefinition {
+  name: string;
+  category: SettingCategory;
+  env: string;
+  description: string;
+  default: unknown;
+  parse(value: unknown, fromEnv: boolean): unknown;
+}
+
+export function envNameOf(prefix: string, name: string): string {
+  return `${prefix}${name.replace(/[^A-Za-z0-9]+/g, "_").replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase()}`;
+}
+
+function integer(min: number, max: number) {
+  return (value: unknown, fromEnv: boolean): number => {
+    const n = fromEnv && typeof value === "string" && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
+    if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) throw new Error(`expected an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+    return n;
+  };
+}
+
+function text(pattern?: RegExp, what = "a non-empty string") {
+  return (value: unknown): string => {
+    if (typeof value !== "string" || value.length === 0 || (pattern !== undefined && !pattern.test(value))) throw new Error(`expected ${what}, got ${JSON.stringify(value)}`);
+    return value;
+  };
+}
+
+/** Shared values are any JSON; from the environment, a string that parses as JSON is taken as that JSON. */
+function anyJson(value: unknown, fromEnv: boolean): unknown {
+  if (fromEnv && typeof value === "string") {
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      return value;
+    }
+  }
+  if (value === undefined) throw new Error("expected a JSON value, got nothing");
+  return value;
+}
+
+function keyLimits(value: unknown, fromEnv: boolean): KeyLimits | null {
+  const v = fromEnv && typeof value === "string" ? safeJson(value) : value;
+  if (v === null) return null;
+  if (typeof v !== "object" || Array.isArray(v)) throw new Error(`expected {"key": "<metadata field>", "concurrency"?: n, "rate"?: {"limit": n, "intervalMs": n}} or null, got ${JSON.stringify(value)}`);
+  const o = v as Record<string, unknown>;
+  const unknownField = Object.keys(o).find((k) => !["key", "concurrency", "rate"].includes(k));
+  if (unknownField !== undefined) throw new Error(`unknown field "${unknownField}" (expected key, concurrency, rate)`);
+  if (typeof o.key !== "string" || o.key.length === 0) throw new Error(`key: expected the metadata field holding the limit key (e.g. "tenant"), got ${JSON.stringify(o.key)}`);
+  const out: KeyLimits = { key: o.key };
+  if (o.concurrency !== undefined) out.concurrency = integer(1, 100_000)(o.concurrency, false);
+  if (o.rate !== undefined) {
+    const r = o.rate as Record<string, unknown> | null;
+    if (typeof r !== "object" || r === null) throw new Error(`rate: expected {"limit": n, "intervalMs": n}, got ${JSON.stringify(o.rate)}`);
+    out.rate = { limit: integer(1, 1_000_000)(r.limit, false), intervalMs: integer(1, 86_400_000)(r.intervalMs, false) };
+  }
+  if (out.concurrency === undefined && out.rate === undefined) throw new Error("expected at least one of concurrency or rate");
+  return out;
+}
+
+function safeJson(value: string): unknown {
+  try {
+    return JSON.parse(value) as unknown;
+  } catch {
+    throw new Error(`expected JSON, got ${JSON.stringify(value)}`);
+  }
+}
+
+/** Read once at startup, from the environment or the settings file; never from the DB (the DB is found through them). */
+export const BOOTSTRAP_SETTINGS: readonly SettingDefinition[] = [
+  { name: "database.url", category: "bootstrap", env: "DATABASE_URL", description: "Postgres connection URL; unset = embedded PGlite", default: null, parse: text(/^postgres(ql)?:\/\//, "a postgres:// URL") },
+  { name: "database.dir", category: "bootstrap", env: "TESSERA_DATA_DIR", description: "PGlite data directory; unset = in memory (lost on exit)", default: null, parse: text() },
+  { name: "nats.url", category: "bootstrap", env: "NATS_URL", description: "NATS server URL; unset = the in-process bus", default: null, parse: text() },
+  { name: "admin.host", category: "bootstrap", env: "TESSERA_ADMIN_HOST", description: "Address the admin API listens on", default: "127.0.0.1", parse: text() },
+  { name: "admin.port", category: "bootstrap", env: "TESSERA_ADMIN_PORT", description: "Port of the admin API (0 = any free port)", default: 7400, parse: integer(0, 65_535) },
+];
+
+/** Kept in the DB and changeable at run time through the admin API; only the coordinator reads them. */
+export const OPERATIONAL_SETTINGS: readonly SettingDefinition[] = [
+  { name: "relay.batchSize", category: "operational", env: "TESSERA_RELAY_BATCH_SIZE", description: "Jobs the outbox relay publishes per round", default: 256, parse: integer(1, 10_000) },
+  { name: "relay.pollIntervalMs", category: "operational", env: "TESSERA_RELAY_POLL_INTERVAL_MS", description: "How often the relay looks for jobs held back or left by a restart", default: 500, parse: integer(10, 60_000) },
+];
+
+/** Per-key limits of one component, an operational setting whose default comes from the project. */
+export function limitsSetting(component: string, fallback: KeyLimits | undefined): SettingDefinition {
+  return {
+    name: `limits.${component}`,
+    category: "operational",
+    env: envNameOf("TESSERA_LIMITS_", component),
+    description: `Per-key concurrency and rate limits of ${component}, enforced at dispatch (null = none)`,
+    default: fallback ?? null,
+    parse: keyLimits,
+  };
+}
+
+/** A shared setting: stamped into every job envelope as `shared_config[name]`. */
+export function sharedSetting(name: string, fallback: unknown): SettingDefinition {
+  return { name, category: "shared", env: envNameOf("TESSERA_SHARED_", name), description: "Shared config, stamped into every job", default: fallback, parse: anyJson };
+}

@@ -1,0 +1,97 @@
+import { CoordinatorError } from "../errors.js";
+import type { ResolvedSetting, SettingSource, SettingsView } from "../types.js";
+import type { SettingDefinition } from "./setting-definitions.js";
+
+export interface SettingsSources {
+  env: Readonly<Record<string, string | undefined>>;
+  /** Values from the settings file, by setting name. */
+  file: Readonly<Record<string, unknown>>;
+  /** Values from the DB, by setting name. */
+  db: ReadonlyMap<string, unknown>;
+}
+
+/**
+ * Resolves every setting with the precedence env > file > db > default, once at startup and again for
+ * a setting written through `set`. A bad value from any source is an error naming the source and the
+ * setting, so a typo in the environment stops the coordinator instead of being ignored.
+ */
+export class Settings implements SettingsView {
+  private readonly byName = new Map<string, SettingDefinition>();
+  private readonly resolved = new Map<string, ResolvedSetting>();
+  private readonly db = new Map<string, unknown>();
+
+  constructor(
+    definitions: readonly SettingDefinition[],
+    private readonly sources: SettingsSources,
+    private readonly writeDb: (name: string, value: unknown) => Promise<void>,
+  ) {
+    for (const def of definitions) this.byName.set(def.name, def);
+    const unknownInFile = Object.keys(sources.file).filter((name) => !this.byName.has(name));
+    if (unknownInFile.length > 0) {
+      throw new CoordinatorError("invalid_request", `settings file: unknown setting ${unknownInFile.map((n) => `"${n}"`).join(", ")} (known: ${[...this.byName.keys()].join(", ")})`);
+    }
+    for (const [name, value] of sources.db) if (this.byName.has(name)) this.db.set(name, value);
+    for (const def of definitions) this.resolved.set(def.name, this.resolve(def));
+  }
+
+  list(): ResolvedSetting[] {
+    return [...this.resolved.values()];
+  }
+
+  get(name: string): ResolvedSetting | undefined {
+    return this.resolved.get(name);
+  }
+
+  value<T>(name: string): T {
+    const setting = this.resolved.get(name);
+    if (setting === undefined) throw new Error(`no setting named ${name}`);
+    return setting.value as T;
+  }
+
+  /** The shared settings, as stamped into a job's `shared_config`. */
+  shared(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const s of this.resolved.values()) if (s.category === "shared" && s.value !== null && s.value !== undefined) out[s.name] = s.value;
+    return out;
+  }
+
+  async set(name: string, value: unknown): Promise<ResolvedSetting> {
+    const def = this.byName.get(name);
+    if (def === undefined) throw new CoordinatorError("not_found", `unknown setting "${name}"`, [{ path: "name", expected: `one of ${[...this.byName.keys()].join(", ")}`, received: JSON.stringify(name) }]);
+    if (def.category === "bootstrap") {
+      throw new CoordinatorError("invalid_request", `${name} is a bootstrap setting: it is read from ${def.env} or the settings file at startup, never from the DB`, [
+        { path: "name", expected: "an operational or shared setting", received: `bootstrap setting ${JSON.stringify(name)}` },
+      ]);
+    }
+    let parsed: unknown;
+    try {
+      parsed = def.parse(value, false);
+    } catch (err) {
+      throw new CoordinatorError("invalid_request", `${name}: ${(err as Error).message}`, [{ path: "value", expected: (err as Error).message.replace(/^expected /, ""), received: JSON.stringify(value) }]);
+    }
+    await this.writeDb(name, parsed);
+    this.db.set(name, parsed);
+    const resolved = this.resolve(def);
+    this.resolved.set(name, resolved);
+    return resolved;
+  }
+
+  private resolve(def: SettingDefinition): ResolvedSetting {
+    const envValue = this.sources.env[def.env];
+    const candidates: [SettingSource, unknown, boolean][] = [];
+    if (envValue !== undefined && envValue !== "") candidates.push(["env", envValue, true]);
+    if (Object.hasOwn(this.sources.file, def.name)) candidates.push(["file", this.sources.file[def.name], false]);
+    if (def.category !== "bootstrap" && this.db.has(def.name)) candidates.push(["db", this.db.get(def.name), false]);
+    const [source, raw, fromEnv] = candidates[0] ?? ["default", def.default, false];
+    let value: unknown = raw;
+    if (source !== "default") {
+      try {
+        value = def.parse(raw, fromEnv);
+      } catch (err) {
+        const where = source === "env" ? `environment variable ${def.env}` : source === "file" ? "the settings file" : "the DB";
+        throw new CoordinatorError("invalid_request", `setting ${def.name} from ${where}: ${(err as Error).message}`);
+      }
+    }
+    return { name: def.name, category: def.category, value, source, description: def.description, env: def.env };
+  }
+}

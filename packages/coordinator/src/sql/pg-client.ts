@@ -1,0 +1,70 @@
+import pg from "pg";
+import type { CustomTypesConfig, PoolClient, QueryResult as PgResult } from "pg";
+import type { QueryResult, SqlClient, SqlExecutor } from "./sql-client.js";
+
+const AS_NUMBER = new Set<number>([pg.types.builtins.INT8, pg.types.builtins.NUMERIC]);
+
+/** Per pool rather than pg.types.setTypeParser, which would change every other pg user in the process. */
+const types: CustomTypesConfig = {
+  getTypeParser: (oid, format) => (AS_NUMBER.has(oid) ? Number : pg.types.getTypeParser(oid, format)),
+};
+
+function executor(db: Pick<PoolClient, "query">): SqlExecutor {
+  return {
+    dialect: "postgres",
+    async query<R extends Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+      // Without params pg uses the simple protocol, which answers a multi-statement script with one result each.
+      const res = (await db.query(text, params === undefined ? undefined : [...params])) as PgResult<R> | PgResult<R>[];
+      const last = Array.isArray(res) ? res.at(-1) : res;
+      return { rows: last?.rows ?? [], rowCount: last?.rowCount ?? 0 };
+    },
+  };
+}
+
+/** A real Postgres through a `pg.Pool` (`max` connections, 10 by default). Connects lazily, on the first query. */
+export function createPgClient(opts: { connectionString: string; max?: number }): SqlClient {
+  const pool = new pg.Pool({
+    connectionString: opts.connectionString,
+    max: opts.max ?? 10,
+    types,
+    // An unreachable host then fails the query instead of leaving it pending forever.
+    connectionTimeoutMillis: 10_000,
+  });
+  // An idle connection that dies (server restart, network) is reported here; without a listener that would be an
+  // uncaught 'error' event and end the process. The pool drops it, and the next query connects afresh or fails.
+  pool.on("error", () => undefined);
+  const { query } = executor(pool);
+  return {
+    dialect: "postgres",
+    query,
+    async transaction(fn) {
+      const client = await pool.connect();
+      // Checked out, the connection reports its death on itself rather than on the pool; the failing statement
+      // rejects anyway, so this only keeps the event from being uncaught.
+      const onError = (): void => undefined;
+      client.on("error", onError);
+      let broken: Error | undefined;
+      try {
+        await client.query("BEGIN");
+        const result = await fn(executor(client));
+        await client.query("COMMIT");
+        return result;
+      } catch (err) {
+        // A connection that cannot even roll back is not given back to the pool for reuse.
+        await client.query("ROLLBACK").catch((rollbackErr: unknown) => {
+          broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
+        });
+        throw err;
+      } finally {
+        client.off("error", onError);
+        client.release(broken);
+      }
+    },
+    ping: () =>
+      pool.query("SELECT 1").then(
+        () => true,
+        () => false,
+      ),
+    close: () => pool.end(),
+  };
+}

@@ -1,0 +1,351 @@
+import type { Job, Result } from "@tessera/contract";
+import { invalidRequest } from "../errors.js";
+import type { SqlClient, SqlExecutor } from "../sql/sql-client.js";
+import { JOB_STATES, type DeadLetterRecord, type JobFilter, type JobRecord, type JobState, type Page } from "../types.js";
+import { toDeadLetterRecord, toJobRecord, type DeadLetterRow, type JobRow } from "./job-row.js";
+
+export interface NewJob {
+  envelope: Job;
+  limitKey: string | null;
+  idempotencyKey: string | null;
+}
+
+export interface OutboxEntry {
+  id: number;
+  jobId: string;
+  component: string;
+  limitKey: string | null;
+  dedupKey: string;
+  envelope: Job;
+}
+
+export interface Dispatched {
+  outboxId: number;
+  jobId: string;
+  streamSeq: number;
+}
+
+export type ApplyOutcome = { kind: "applied"; job: JobRecord } | { kind: "duplicate"; job: JobRecord } | { kind: "unknown" };
+
+export interface DeadLetterInput {
+  jobId: string;
+  component: string;
+  streamSeq: number;
+  deliveries: number;
+  reasonCode: string;
+  reasonDetail: string;
+}
+
+const DEFAULT_PAGE = 50;
+const MAX_PAGE = 500;
+/** Separates component and limit key in the relay's blocked-key list; not a legal character in either. */
+export const KEY_SEPARATOR = "\u001f";
+
+/**
+ * Every statement the coordinator runs. State transitions are conditional updates (`WHERE state IN
+ * (...)`), so applying the same fact twice changes nothing the second time: that is what makes the
+ * result consumer and the dead-letter flow safe to replay.
+ */
+export class JobStore {
+  constructor(readonly sql: SqlClient) {}
+
+  /** Inserts the job and its outbox row in the caller's transaction; an idempotency-key match inserts nothing. */
+  async insertJob(tx: SqlExecutor, job: NewJob): Promise<{ job: JobRecord; created: boolean }> {
+    const inserted = await tx.query<JobRow>(
+      `INSERT INTO tessera_jobs (job_id, component, state, limit_key, idempotency_key, envelope)
+       VALUES ($1, $2, 'pending', $3, $4, $5)
+       ON CONFLICT (component, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+       RETURNING *`,
+      [job.envelope.job_id, job.envelope.component, job.limitKey, job.idempotencyKey, JSON.stringify(job.envelope)],
+    );
+    const row = inserted.rows[0];
+    if (row !== undefined) {
+      await this.insertOutbox(tx, row.job_id, row.component, row.limit_key, row.job_id);
+      return { job: toJobRecord(row), created: true };
+    }
+    const existing = await this.findByIdempotencyKey(job.envelope.component, job.idempotencyKey as string, tx);
+    if (existing === undefined) throw new Error(`idempotency conflict for key ${job.idempotencyKey} but no job found`);
+    return { job: existing, created: false };
+  }
+
+  private async insertOutbox(tx: SqlExecutor, jobId: string, component: string, limitKey: string | null, dedupKey: string): Promise<void> {
+    await tx.query(`INSERT INTO tessera_outbox (job_id, component, limit_key, dedup_key) VALUES ($1, $2, $3, $4)`, [jobId, component, limitKey, dedupKey]);
+  }
+
+  async findByIdempotencyKey(component: string, key: string, tx: SqlExecutor = this.sql): Promise<JobRecord | undefined> {
+    const res = await tx.query<JobRow>(`SELECT * FROM tessera_jobs WHERE component = $1 AND idempotency_key = $2`, [component, key]);
+    return res.rows[0] === undefined ? undefined : toJobRecord(res.rows[0]);
+  }
+
+  async getJob(jobId: string, tx: SqlExecutor = this.sql): Promise<JobRecord | undefined> {
+    const res = await tx.query<JobRow>(`SELECT * FROM tessera_jobs WHERE job_id = $1`, [jobId]);
+    return res.rows[0] === undefined ? undefined : toJobRecord(res.rows[0]);
+  }
+
+  /** Newest first; the cursor is the last row's position. */
+  async listJobs(filter: JobFilter = {}): Promise<Page<JobRecord>> {
+    const limit = pageLimit(filter.limit);
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (clause: string, value: unknown): void => {
+      params.push(value);
+      where.push(clause.replace("?", `$${params.length}`));
+    };
+    if (filter.component !== undefined) add("component = ?", filter.component);
+    if (filter.state !== undefined) {
+      if (!JOB_STATES.includes(filter.state)) throw invalidRequest("state", `one of ${JOB_STATES.join(", ")}`, JSON.stringify(filter.state));
+      add("state = ?", filter.state);
+    }
+    if (filter.key !== undefined) add("limit_key = ?", filter.key);
+    if (filter.cursor !== undefined) add("seq < ?", decodeCursor(filter.cursor));
+    params.push(limit + 1);
+    const res = await this.sql.query<JobRow>(
+      `SELECT * FROM tessera_jobs ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT $${params.length}`,
+      params,
+    );
+    const rows = res.rows.slice(0, limit);
+    const last = rows.at(-1);
+    return { items: rows.map(toJobRecord), nextCursor: res.rows.length > limit && last !== undefined ? encodeCursor(last.seq) : null };
+  }
+
+  /**
+   * The next publishes owed, fair across limit keys: rows are ranked within their (component, key) and
+   * taken rank by rank, so one busy key cannot fill the batch. Keys the limiter has blocked are skipped
+   * in SQL, so they cannot hide the keys behind them either.
+   */
+  async nextOutboxBatch(batchSize: number, blockedKeys: readonly string[]): Promise<OutboxEntry[]> {
+    const res = await this.sql.query<{ id: number; job_id: string; component: string; limit_key: string | null; dedup_key: string; envelope: Job }>(
+      `SELECT o.id, o.job_id, o.component, o.limit_key, o.dedup_key, j.envelope
+         FROM (SELECT *, row_number() OVER (PARTITION BY component, limit_key ORDER BY id) AS rank
+                 FROM tessera_outbox
+                WHERE (component || '${KEY_SEPARATOR}' || coalesce(limit_key, '')) <> ALL($2::text[])) o
+         JOIN tessera_jobs j ON j.job_id = o.job_id
+        WHERE o.rank <= $1
+        ORDER BY o.rank, o.id
+        LIMIT $1`,
+      [batchSize, blockedKeys],
+    );
+    return res.rows.map((r) => ({ id: r.id, jobId: r.job_id, component: r.component, limitKey: r.limit_key, dedupKey: r.dedup_key, envelope: r.envelope }));
+  }
+
+  /**
+   * Marks published outbox rows sent (deletes them) and records the dispatch on their jobs; a pending job
+   * becomes queued. A job decided before this runs (its Result can beat this write) keeps its state, and
+   * so does a job cancelled meanwhile: those come back in `cancelled` so their limit slot can be freed.
+   */
+  async markDispatched(entries: readonly Dispatched[]): Promise<{ queued: JobRecord[]; cancelled: string[] }> {
+    if (entries.length === 0) return { queued: [], cancelled: [] };
+    return this.sql.transaction(async (tx) => {
+      await tx.query(`DELETE FROM tessera_outbox WHERE id = ANY($1::bigint[])`, [entries.map((e) => e.outboxId)]);
+      const res = await tx.query<JobRow & { previous_state: JobState }>(
+        `WITH dispatched AS (
+           SELECT u.job_id, u.seq, j.state AS previous_state
+             FROM unnest($1::text[], $2::bigint[]) AS u(job_id, seq)
+             JOIN tessera_jobs j ON j.job_id = u.job_id
+            FOR UPDATE OF j
+         )
+         UPDATE tessera_jobs j
+            SET state = CASE WHEN j.state = 'pending' THEN 'queued' ELSE j.state END,
+                dispatches = j.dispatches + 1, stream_seq = d.seq, dispatched_at = now(), updated_at = now()
+           FROM dispatched d
+          WHERE j.job_id = d.job_id
+         RETURNING j.*, d.previous_state`,
+        [entries.map((e) => e.jobId), entries.map((e) => e.streamSeq)],
+      );
+      return {
+        queued: res.rows.filter((r) => r.previous_state === "pending").map(toJobRecord),
+        cancelled: res.rows.filter((r) => r.previous_state === "cancelled").map((r) => r.job_id),
+      };
+    });
+  }
+
+  /**
+   * Records a Result. Only a job still pending or queued changes; anything else (a duplicate, a Result
+   * for a cancelled job, one older than the job's latest redrive) only bumps `duplicate_results`.
+   */
+  async applyResult(result: Result, beforeApply?: (job: JobRecord) => Promise<void>): Promise<ApplyOutcome> {
+    const current = await this.getJob(result.job_id);
+    if (current === undefined || current.component !== result.component) return { kind: "unknown" };
+    const stale = current.state !== "pending" && current.state !== "queued";
+    const predatesRedrive = current.redrives > 0 && (await this.finishedBeforeRedrive(result));
+    if (stale || predatesRedrive) return { kind: "duplicate", job: await this.countDuplicate(result.job_id) };
+    if (beforeApply !== undefined) await beforeApply(current);
+    const applied = await this.sql.transaction(async (tx) => {
+      const res = await tx.query<JobRow>(
+        `UPDATE tessera_jobs
+            SET state = $2, attempts = $3, reason_code = $4, reason_detail = $5, output = $6, instance_id = $7,
+                duration_ms = $8, finished_at = $9, updated_at = now()
+          WHERE job_id = $1 AND state IN ('pending', 'queued')
+         RETURNING *`,
+        [
+          result.job_id,
+          result.status,
+          result.attempt,
+          result.reason_code ?? null,
+          result.reason_detail ?? null,
+          result.output === undefined ? null : JSON.stringify(result.output),
+          result.instance_id,
+          result.duration_ms === undefined ? null : Math.round(result.duration_ms),
+          result.finished_at,
+        ],
+      );
+      if (res.rows[0] !== undefined) await tx.query(`DELETE FROM tessera_outbox WHERE job_id = $1`, [result.job_id]);
+      return res.rows[0];
+    });
+    if (applied === undefined) return { kind: "duplicate", job: await this.countDuplicate(result.job_id) };
+    return { kind: "applied", job: toJobRecord(applied) };
+  }
+
+  private async finishedBeforeRedrive(result: Result): Promise<boolean> {
+    const res = await this.sql.query<{ before: boolean }>(`SELECT redriven_at > $2::timestamptz AS before FROM tessera_jobs WHERE job_id = $1`, [result.job_id, result.finished_at]);
+    return res.rows[0]?.before === true;
+  }
+
+  private async countDuplicate(jobId: string): Promise<JobRecord> {
+    const res = await this.sql.query<JobRow>(`UPDATE tessera_jobs SET duplicate_results = duplicate_results + 1 WHERE job_id = $1 RETURNING *`, [jobId]);
+    return toJobRecord(res.rows[0] as JobRow);
+  }
+
+  /**
+   * Records a dead letter and fails its job with reason `dead_lettered`, in one transaction. Replaying it
+   * (same component and stream sequence) changes nothing. Returns the job if it moved to failed.
+   */
+  async recordDeadLetter(letter: DeadLetterInput): Promise<JobRecord | undefined> {
+    return this.sql.transaction(async (tx) => {
+      await tx.query(
+        `INSERT INTO tessera_dead_letters (component, stream_seq, job_id, deliveries, reason_code, reason_detail)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (component, stream_seq) DO NOTHING`,
+        [letter.component, letter.streamSeq, letter.jobId, letter.deliveries, letter.reasonCode, letter.reasonDetail],
+      );
+      const res = await tx.query<JobRow>(
+        `UPDATE tessera_jobs SET state = 'failed', reason_code = $2, reason_detail = $3, attempts = $4, finished_at = now(), updated_at = now()
+          WHERE job_id = $1 AND component = $5 AND state IN ('pending', 'queued')
+         RETURNING *`,
+        [letter.jobId, letter.reasonCode, letter.reasonDetail, letter.deliveries, letter.component],
+      );
+      if (res.rows[0] !== undefined) await tx.query(`DELETE FROM tessera_outbox WHERE job_id = $1`, [letter.jobId]);
+      return res.rows[0] === undefined ? undefined : toJobRecord(res.rows[0]);
+    });
+  }
+
+  /** failed → pending with a fresh outbox row whose dedup key the bus's duplicate window has not seen. */
+  async redrive(jobId: string): Promise<{ kind: "redriven"; job: JobRecord } | { kind: "not_found" } | { kind: "not_failed"; job: JobRecord }> {
+    return this.sql.transaction(async (tx) => {
+      const res = await tx.query<JobRow>(
+        `UPDATE tessera_jobs
+            SET state = 'pending', redrives = redrives + 1, redriven_at = now(), reason_code = NULL, reason_detail = NULL,
+                output = NULL, instance_id = NULL, duration_ms = NULL, finished_at = NULL, updated_at = now()
+          WHERE job_id = $1 AND state = 'failed'
+         RETURNING *`,
+        [jobId],
+      );
+      const row = res.rows[0];
+      if (row === undefined) {
+        const job = await this.getJob(jobId, tx);
+        return job === undefined ? { kind: "not_found" as const } : { kind: "not_failed" as const, job };
+      }
+      await this.insertOutbox(tx, row.job_id, row.component, row.limit_key, `${row.job_id}:redrive:${row.redrives}`);
+      await tx.query(`UPDATE tessera_dead_letters SET redriven_at = now() WHERE job_id = $1 AND redriven_at IS NULL`, [jobId]);
+      return { kind: "redriven" as const, job: toJobRecord(row) };
+    });
+  }
+
+  /** Dead-lettered jobs of a component still waiting for a redrive. */
+  async deadLetteredJobIds(component: string): Promise<string[]> {
+    const res = await this.sql.query<{ job_id: string }>(
+      `SELECT DISTINCT d.job_id FROM tessera_dead_letters d JOIN tessera_jobs j ON j.job_id = d.job_id
+        WHERE d.component = $1 AND d.redriven_at IS NULL AND j.state = 'failed'`,
+      [component],
+    );
+    return res.rows.map((r) => r.job_id);
+  }
+
+  async cancel(jobId: string): Promise<{ kind: "cancelled"; job: JobRecord; wasQueued: boolean; streamSeq: number | null } | { kind: "not_found" } | { kind: "already_finished"; job: JobRecord }> {
+    return this.sql.transaction(async (tx) => {
+      const before = await tx.query<{ state: JobState; stream_seq: number | null }>(`SELECT state, stream_seq FROM tessera_jobs WHERE job_id = $1 FOR UPDATE`, [jobId]);
+      const state = before.rows[0]?.state;
+      if (state === undefined) return { kind: "not_found" as const };
+      if (state !== "pending" && state !== "queued") return { kind: "already_finished" as const, job: (await this.getJob(jobId, tx)) as JobRecord };
+      const res = await tx.query<JobRow>(
+        `UPDATE tessera_jobs SET state = 'cancelled', reason_code = 'cancelled', finished_at = now(), updated_at = now() WHERE job_id = $1 RETURNING *`,
+        [jobId],
+      );
+      await tx.query(`DELETE FROM tessera_outbox WHERE job_id = $1`, [jobId]);
+      return { kind: "cancelled" as const, job: toJobRecord(res.rows[0] as JobRow), wasQueued: state === "queued", streamSeq: before.rows[0]?.stream_seq ?? null };
+    });
+  }
+
+  async listDeadLetters(filter: { component?: string; cursor?: string; limit?: number } = {}): Promise<Page<DeadLetterRecord>> {
+    const limit = pageLimit(filter.limit);
+    const params: unknown[] = [];
+    const where: string[] = [];
+    if (filter.component !== undefined) {
+      params.push(filter.component);
+      where.push(`component = $${params.length}`);
+    }
+    if (filter.cursor !== undefined) {
+      params.push(decodeCursor(filter.cursor));
+      where.push(`seq < $${params.length}`);
+    }
+    params.push(limit + 1);
+    const res = await this.sql.query<DeadLetterRow & { seq: number }>(
+      `SELECT * FROM tessera_dead_letters ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT $${params.length}`,
+      params,
+    );
+    const rows = res.rows.slice(0, limit);
+    const last = rows.at(-1);
+    return { items: rows.map(toDeadLetterRecord), nextCursor: res.rows.length > limit && last !== undefined ? encodeCursor(last.seq) : null };
+  }
+
+  /** Job counts by component and state. */
+  async countsByComponent(): Promise<Map<string, Record<JobState, number>>> {
+    const res = await this.sql.query<{ component: string; state: JobState; n: number }>(`SELECT component, state, count(*)::int AS n FROM tessera_jobs GROUP BY component, state`);
+    const out = new Map<string, Record<JobState, number>>();
+    for (const row of res.rows) {
+      const counts = out.get(row.component) ?? emptyCounts();
+      counts[row.state] = row.n;
+      out.set(row.component, counts);
+    }
+    return out;
+  }
+
+  /** Queued jobs per (component, limit key): the per-key limiter's starting point after a restart. */
+  async queuedPerKey(): Promise<{ component: string; limitKey: string; count: number }[]> {
+    const res = await this.sql.query<{ component: string; limit_key: string; n: number }>(
+      `SELECT component, limit_key, count(*)::int AS n FROM tessera_jobs WHERE state = 'queued' AND limit_key IS NOT NULL GROUP BY component, limit_key`,
+    );
+    return res.rows.map((r) => ({ component: r.component, limitKey: r.limit_key, count: r.n }));
+  }
+
+  async readSettings(): Promise<Map<string, unknown>> {
+    const res = await this.sql.query<{ name: string; value: unknown }>(`SELECT name, value FROM tessera_settings`);
+    return new Map(res.rows.map((r) => [r.name, r.value]));
+  }
+
+  async writeSetting(name: string, value: unknown): Promise<void> {
+    await this.sql.query(
+      `INSERT INTO tessera_settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = now()`,
+      [name, JSON.stringify(value)],
+    );
+  }
+}
+
+export function emptyCounts(): Record<JobState, number> {
+  return Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
+}
+
+function pageLimit(limit: number | undefined): number {
+  if (limit === undefined) return DEFAULT_PAGE;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw invalidRequest("limit", `an integer from 1 to ${MAX_PAGE}`, JSON.stringify(limit));
+  return limit;
+}
+
+function encodeCursor(position: number): string {
+  return Buffer.from(`p:${position}`).toString("base64url");
+}
+
+function decodeCursor(cursor: string): number {
+  const match = /^p:(\d{1,18})$/.exec(Buffer.from(cursor, "base64url").toString("utf8"));
+  if (match === null) throw invalidRequest("cursor", "a cursor returned as nextCursor by a previous page", JSON.stringify(cursor));
+  return Number(match[1]);
+}

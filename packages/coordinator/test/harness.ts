@@ -1,0 +1,47 @@
+import { createInProcessBus, type Bus } from "@tessera/bus";
+import type { ComponentSpec } from "@tessera/contract";
+import { defineComponent, runWorker, type ComponentOptions, type WorkerHandle } from "@tessera/worker";
+import { pino } from "pino";
+import { createCoordinator, type CoordinatorOptions } from "../src/create-coordinator.js";
+import type { SqlClient } from "../src/sql/sql-client.js";
+import type { ComponentRegistration, Coordinator } from "../src/types.js";
+
+export const silent = pino({ level: process.env["TEST_LOG_LEVEL"] ?? "silent" });
+
+export function spec(overrides: Partial<ComponentSpec> = {}): ComponentSpec {
+  return { image: "example/test:1", inputMode: "content-ref", egress: "none", timeouts: { wallClock: "10s", ackWait: "5s" }, maxDeliver: 3, ...overrides };
+}
+
+export interface Embedded {
+  bus: Bus;
+  coordinator: Coordinator;
+  workers: WorkerHandle[];
+  run(component: Omit<ComponentOptions, "name"> & { name: string }): Promise<WorkerHandle>;
+  close(): Promise<void>;
+}
+
+/** A coordinator on the in-process bus and the given SQL client, with workers run beside it. */
+export async function embedded(
+  sql: SqlClient,
+  components: ComponentRegistration[],
+  extra: Partial<Omit<CoordinatorOptions, "bus" | "components" | "database">> & { bus?: Bus } = {},
+): Promise<Embedded> {
+  const bus = extra.bus ?? createInProcessBus();
+  const coordinator = await createCoordinator({ env: {}, logger: silent, ...extra, bus, components, database: { client: sql } });
+  const workers: WorkerHandle[] = [];
+  return {
+    bus,
+    coordinator,
+    workers,
+    async run(options) {
+      const worker = await runWorker(defineComponent(options), { bus, logger: silent, heartbeatIntervalMs: 200 });
+      workers.push(worker);
+      return worker;
+    },
+    async close() {
+      await Promise.all(workers.map((w) => w.stop()));
+      await coordinator.close();
+      if (extra.bus === undefined) await bus.close();
+    },
+  };
+}
