@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import type { CliIo } from "./cli-io.js";
 import { registerComponentsCommand } from "./commands/components.js";
+import { registerDevCommand } from "./commands/dev.js";
 import { registerDlqCommands } from "./commands/dlq.js";
 import { registerJobsCommands } from "./commands/jobs.js";
 import { registerValidateCommand } from "./commands/validate.js";
@@ -32,7 +33,7 @@ Examples:
     );
 
   // Command registration: one module per command group in commands/, each `(program, io) => void`.
-  // `tessera dev` registers here too: registerDevCommand(program, io) from commands/dev.ts.
+  registerDevCommand(program, io);
   registerValidateCommand(program, io);
   registerJobsCommands(program, io);
   registerDlqCommands(program, io);

@@ -11,8 +11,10 @@ export interface ProjectDefinition {
   sharedConfig?: Record<string, unknown>;
   /** Per component: runs when one of its jobs completes; may submit follow-up jobs (chaining). */
   onCompleted?: Record<string, ChainHook>;
-  /** Sample jobs `tessera dev --samples` submits and reports on. */
-  samples?: ProjectSample[];
+  /** Sample jobs `tessera dev --samples` submits and reports on (a function is called once, at startup). */
+  samples?: ProjectSample[] | (() => ProjectSample[] | Promise<ProjectSample[]>);
+  /** Per component: a one-line summary of a completed job's output for `tessera dev`'s results table. */
+  summarize?: Record<string, (output: unknown) => string>;
 }
 
 export interface ProjectComponent {
@@ -31,6 +33,8 @@ export interface ProjectSample {
   label: string;
   metadata?: Record<string, string>;
   contentType?: string;
+  /** How this sample should end (default "completed"); `tessera dev --samples --exit` exits 1 when one ends otherwise. */
+  expect?: "completed" | "failed";
 }
 
 /** Identity at run time; gives the project file its types. */

@@ -1,0 +1,188 @@
+import { relative } from "node:path";
+import { NatsServerNotInstalledError } from "@tessera/bus";
+import type { JobRecord } from "@tessera/coordinator";
+import { Option, type Command } from "commander";
+import { pino } from "pino";
+import type { CliIo } from "../cli-io.js";
+import { CliError, ExitStatus } from "../cli-error.js";
+import { startDevSession, type DevMode, type DevSession } from "../dev/dev-session.js";
+import { runSamples, type SamplesReport } from "../dev/run-samples.js";
+import { ExitCode } from "../exit-codes.js";
+import { formatDuration, formatReason, paintState } from "../output/format.js";
+import { writeJson } from "../output/json.js";
+import { createProgress } from "../output/progress.js";
+import { styleFor, type Style } from "../output/style.js";
+import { renderTable } from "../output/table.js";
+import { positiveInteger } from "../options/parsers.js";
+import { loadProject, type LoadedProject } from "../project/load-project.js";
+
+interface DevOptions {
+  nats?: string;
+  host: string;
+  port: string;
+  dataDir?: string;
+  samples?: boolean;
+  repeat?: number;
+  exit?: boolean;
+  json?: boolean;
+  verbose?: boolean;
+}
+
+export function registerDevCommand(program: Command, io: CliIo): void {
+  program
+    .command("dev")
+    .description("run a project: the coordinator, its components and the admin API, embedded by default (no services to install)")
+    .argument("[project]", "project directory (holding tessera.project.ts) or the project file", ".")
+    .addOption(new Option("--nats <url|auto>", "process mode: use this NATS server, or `auto` to start nats-server -js in a temp dir; components run as autoscaled worker processes"))
+    .option("--host <address>", "address of the admin API", io.env["TESSERA_ADMIN_HOST"] ?? "127.0.0.1")
+    .option("--port <port>", "port of the admin API (0 = any free port)", io.env["TESSERA_ADMIN_PORT"] ?? "7400")
+    .option("--data-dir <dir>", "keep the embedded database (PGlite) in this directory instead of in memory (DATABASE_URL selects Postgres instead)")
+    .option("--samples", "submit the project's sample jobs and print their results")
+    .option("--repeat <n>", "with --samples: submit every sample n times and report the throughput", positiveInteger(100_000))
+    .option("--exit", "with --samples: stop once every sample job and the jobs it chained are decided; exit 1 if one ended other than expected")
+    .option("--json", "with --samples --exit: print the report as JSON")
+    .option("--verbose", "log coordinator and worker activity (info level)")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ tessera dev examples/documents                      # embedded, admin API on :7400, until Ctrl-C
+  $ tessera dev examples/documents --samples --exit     # run the samples, print results, exit
+  $ tessera dev examples/documents --nats auto          # process mode with a local nats-server
+  $ tessera dev . --nats nats://127.0.0.1:4222 --samples --repeat 50`,
+    )
+    .action(async (target: string, opts: DevOptions) => {
+      if ((opts.exit === true || opts.repeat !== undefined || opts.json === true) && opts.samples !== true) throw new CliError("--exit, --repeat and --json need --samples", ExitCode.Usage);
+      const port = Number(opts.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new CliError(`--port: expected a port number from 0 to 65535, got ${JSON.stringify(opts.port)}`, ExitCode.Usage);
+      const style = styleFor(io.stdout, io.env);
+      const out = (line = ""): void => void io.stdout.write(`${line}\n`);
+      const say = opts.json === true ? () => undefined : out;
+      const project = await loadProject(target);
+      const mode: DevMode = opts.nats === undefined ? { kind: "embedded" } : { kind: "process", nats: opts.nats };
+      const log = pino({ name: "tessera-dev", level: opts.verbose === true ? "info" : (io.env["LOG_LEVEL"] ?? "warn") }, pino.destination(2));
+      const session = await startDevSession({
+        project,
+        mode,
+        admin: { host: opts.host, port },
+        ...(opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {}),
+        env: io.env,
+        log,
+        onScale: (e) => say(style.dim(`scale ${e.component}: ${e.from} → ${e.to} worker${e.to === 1 ? "" : "s"} (lag ${e.lag})`)),
+        onWorkerExit: (e) => {
+          if (!e.requested) say(style.yellow(`worker ${e.instanceId} exited on its own (code ${e.code ?? "-"}, signal ${e.signal ?? "-"}); the autoscaler replaces it if still needed`));
+        },
+      }).catch((err: unknown) => {
+        throw startFailure(err, opts, port);
+      });
+      say(banner(project, session, mode, opts, style));
+
+      if (opts.samples === true) {
+        if (project.samples.length === 0) say(style.yellow(`${project.file} declares no samples`));
+        const progress = createProgress(opts.json === true ? { write: () => undefined } : io.stdout);
+        const report = await runSamples(session, project.samples, {
+          ...(opts.repeat !== undefined ? { repeat: opts.repeat } : {}),
+          onProgress: (done, total) => progress.update(`${done}/${total} jobs decided`),
+        });
+        progress.done(`${report.jobCount} jobs decided in ${formatDuration(report.elapsedMs)} (${rate(report)} jobs/s)`);
+        if (opts.json === true) writeJson(io.stdout, jsonReport(report, mode));
+        else if (opts.repeat === undefined || opts.repeat === 1) out(resultsTable(report, project, style));
+        const unexpected = report.outcomes.filter((o) => !o.asExpected);
+        for (const o of unexpected) say(style.red(`sample ${o.label} ended ${o.jobs[0]?.job.state}, expected ${project.samples.find((s) => s.label === o.label)?.expect ?? "completed"}`));
+        if (opts.exit === true) {
+          await session.stop();
+          if (unexpected.length > 0) throw new ExitStatus(ExitCode.Failed);
+          return;
+        }
+      }
+      say(style.dim("Ctrl-C to stop."));
+      await untilSignal();
+      say(style.dim("stopping: draining workers …"));
+      await session.stop();
+    });
+}
+
+function banner(project: LoadedProject, session: DevSession, mode: DevMode, opts: DevOptions, style: Style): string {
+  const where = relative(process.cwd(), project.dir) || ".";
+  const store = process.env["DATABASE_URL"] !== undefined ? "Postgres (DATABASE_URL)" : opts.dataDir !== undefined ? `PGlite in ${opts.dataDir}` : "PGlite in memory";
+  const modeText =
+    mode.kind === "embedded"
+      ? `embedded: in-process bus, ${store}, components in this process`
+      : `process: nats ${session.natsUrl}${mode.nats === "auto" ? " (started for this session)" : ""}, ${store}, components as worker processes scaled 0..max by the KEDA formula`;
+  return [
+    `${style.bold("tessera dev")} ${project.definition.name} (${where})`,
+    `  mode        ${modeText}`,
+    `  admin API   ${session.adminUrl}  (OpenAPI at ${session.adminUrl}/openapi.json)`,
+    `  components  ${project.components.map((c) => c.name).join(", ")}`,
+    `  try         TESSERA_URL=${session.adminUrl} tessera components`,
+  ].join("\n");
+}
+
+function resultsTable(report: SamplesReport, project: LoadedProject, style: Style): string {
+  const rows = report.outcomes.flatMap((o) =>
+    o.jobs.map(({ job, depth }) => [depth === 0 ? o.label : `${"  ".repeat(depth - 1)}└─ chained`, job.component, paintState(job.state, style), describe(job, project), job.durationMs === null ? "" : formatDuration(job.durationMs)]),
+  );
+  return renderTable(["sample", "component", "state", "result", "took"], rows, style);
+}
+
+const RESULT_COLUMN = 90;
+
+function describe(job: JobRecord, project: LoadedProject): string {
+  const text = summaryOf(job, project);
+  return text.length > RESULT_COLUMN ? `${text.slice(0, RESULT_COLUMN - 1)}…` : text;
+}
+
+function summaryOf(job: JobRecord, project: LoadedProject): string {
+  if (job.state !== "completed") return formatReason(job);
+  const summarize = project.definition.summarize?.[job.component];
+  const data = job.output?.data;
+  if (summarize !== undefined) {
+    try {
+      return summarize(data);
+    } catch (err) {
+      return `(summary failed: ${(err as Error).message})`;
+    }
+  }
+  return JSON.stringify(data ?? job.output?.result_ref ?? null);
+}
+
+function rate(report: SamplesReport): string {
+  return (report.jobCount / Math.max(report.elapsedMs / 1000, 0.001)).toFixed(0);
+}
+
+function jsonReport(report: SamplesReport, mode: DevMode): unknown {
+  return {
+    mode: mode.kind,
+    jobs: report.jobCount,
+    elapsedMs: Math.round(report.elapsedMs),
+    jobsPerSecond: Number(rate(report)),
+    samples: report.outcomes.map((o) => ({
+      label: o.label,
+      asExpected: o.asExpected,
+      jobs: o.jobs.map(({ job, depth }) => ({ depth, jobId: job.jobId, component: job.component, state: job.state, reasonCode: job.reasonCode, output: job.output })),
+    })),
+  };
+}
+
+function startFailure(err: unknown, opts: DevOptions, port: number): CliError {
+  if (err instanceof CliError) return err;
+  if (err instanceof NatsServerNotInstalledError) return new CliError(err.message, ExitCode.Failed);
+  const code = (err as { code?: string }).code;
+  if (code === "EADDRINUSE") return new CliError(`port ${port} on ${opts.host} is in use (another tessera dev?); pass --port 0 for any free port or --port <n>`, ExitCode.Usage);
+  if (opts.nats !== undefined && opts.nats !== "auto" && /ECONNREFUSED|CONNECTION_REFUSED|connect/i.test((err as Error).message)) {
+    return new CliError(`cannot reach NATS at ${opts.nats}: ${(err as Error).message}`, ExitCode.Unreachable, ["start one with `nats-server -js`, or use --nats auto"]);
+  }
+  return new CliError(`tessera dev could not start: ${(err as Error).message}`, ExitCode.Failed);
+}
+
+function untilSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      process.off("SIGINT", done);
+      process.off("SIGTERM", done);
+      resolve();
+    };
+    process.once("SIGINT", done);
+    process.once("SIGTERM", done);
+  });
+}

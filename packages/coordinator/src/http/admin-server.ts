@@ -1,0 +1,73 @@
+import type { AddressInfo } from "node:net";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import type { Coordinator } from "../types.js";
+import { installErrorHandling } from "./error-handler.js";
+import { acceptEmptyJsonBodies } from "./json-body-parser.js";
+import { requireMutatingFlag } from "./mutating-routes.js";
+import { registerOpenApi } from "./openapi.js";
+import { componentRoutes } from "./routes/components.js";
+import { counterRoutes } from "./routes/counters.js";
+import { dlqRoutes } from "./routes/dlq.js";
+import { eventRoutes } from "./routes/events.js";
+import { healthRoutes } from "./routes/health.js";
+import { jobRoutes } from "./routes/jobs.js";
+import { settingsRoutes } from "./routes/settings.js";
+import { NAMED_SCHEMAS } from "./schemas.js";
+import { validatorFactory } from "./validator-compiler.js";
+
+/** Large enough for a base64 document submitted inline; anything bigger belongs in the payload store. */
+export const ADMIN_BODY_LIMIT_BYTES = 16 * 1024 * 1024;
+
+export interface AdminServerOptions {
+  /** Default 127.0.0.1: the API has no authentication yet, so it is not exposed unless asked. */
+  host?: string;
+  /** 0 (the default) binds a free port. */
+  port?: number;
+  /** The coordinator's pino logger (server errors are logged to it), or false for none (the default). */
+  logger?: FastifyBaseLogger | false;
+}
+
+export interface AdminServer {
+  /** e.g. `http://127.0.0.1:41234`, no trailing slash. */
+  readonly url: string;
+  readonly port: number;
+  readonly app: FastifyInstance;
+  /** Ends open event streams, then stops listening once in-flight requests finish. */
+  close(): Promise<void>;
+}
+
+async function buildApp(coordinator: Coordinator, logger: FastifyBaseLogger | false): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(logger === false ? { logger: false } : { loggerInstance: logger }),
+    // A line per dashboard poll would drown the coordinator's own log; failures are logged by the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: ADMIN_BODY_LIMIT_BYTES,
+    schemaController: { compilersFactory: { buildValidator: validatorFactory() } },
+  });
+  requireMutatingFlag(app);
+  acceptEmptyJsonBodies(app);
+  installErrorHandling(app, ADMIN_BODY_LIMIT_BYTES);
+  for (const schema of NAMED_SCHEMAS) app.addSchema(schema);
+  // Before the routes: the OpenAPI plugin collects the routes registered after it.
+  await registerOpenApi(app);
+  await app.register(healthRoutes, { coordinator });
+  for (const routes of [componentRoutes, jobRoutes, eventRoutes, dlqRoutes, settingsRoutes, counterRoutes]) {
+    await app.register(routes, { prefix: "/api/v1", coordinator });
+  }
+  return app;
+}
+
+/** Serves the admin HTTP API (docs/admin-api.md) for a coordinator. */
+export async function startAdminServer(coordinator: Coordinator, opts: AdminServerOptions = {}): Promise<AdminServer> {
+  const host = opts.host ?? "127.0.0.1";
+  const app = await buildApp(coordinator, opts.logger ?? false);
+  try {
+    await app.listen({ host, port: opts.port ?? 0 });
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
+  const { port } = app.server.address() as AddressInfo;
+  const urlHost = host.includes(":") ? `[${host}]` : host;
+  return { url: `http://${urlHost}:${port}`, port, app, close: () => app.close() };
+}

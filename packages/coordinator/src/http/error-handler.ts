@@ -1,0 +1,49 @@
+import { ContractValidationError } from "@tessera/contract";
+import type { FastifyError, FastifyInstance } from "fastify";
+import { CoordinatorError, type CoordinatorErrorCode } from "../errors.js";
+import { ApiError, invalidRequest, type ErrorBody } from "./api-error.js";
+import { issuesFromValidation } from "./validation-issues.js";
+
+function isFastifyError(error: unknown): error is FastifyError {
+  return error instanceof Error && typeof (error as Partial<FastifyError>).code === "string";
+}
+
+const COORDINATOR_STATUS: Readonly<Record<CoordinatorErrorCode, number>> = { invalid_request: 400, not_found: 404, conflict: 409, unavailable: 503 };
+
+function toApiError(error: unknown, bodyLimit: number): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error instanceof CoordinatorError) {
+    return new ApiError(COORDINATOR_STATUS[error.code], error.code, error.message, error.issues.length > 0 ? { issues: [...error.issues] } : {});
+  }
+  if (error instanceof ContractValidationError) {
+    return new ApiError(400, "invalid_request", error.message, { issues: [...error.issues] });
+  }
+  if (isFastifyError(error)) {
+    if (error.validation !== undefined) return invalidRequest(issuesFromValidation(error.validation, error.validationContext ?? "body"));
+    switch (error.code) {
+      case "FST_ERR_CTP_INVALID_JSON_BODY":
+        return new ApiError(400, "invalid_request", "the request body is not valid JSON (content-type is application/json)");
+      case "FST_ERR_CTP_BODY_TOO_LARGE":
+        return new ApiError(413, "payload_too_large", `the request body is larger than the ${bodyLimit / (1024 * 1024)} MiB limit`);
+    }
+    // Fastify's other client errors (unsupported media type, bad content-length, …) keep their status.
+    const status = error.statusCode ?? 500;
+    if (status >= 400 && status < 500) return new ApiError(status, "invalid_request", error.message);
+  }
+  return new ApiError(500, "internal", error instanceof Error ? error.message : String(error));
+}
+
+/** Every failure, from Fastify, Ajv, the contract or a handler, answers with the one error body. */
+export function installErrorHandling(app: FastifyInstance, bodyLimit: number): void {
+  app.setErrorHandler((error: unknown, request, reply) => {
+    const apiError = toApiError(error, bodyLimit);
+    if (apiError.statusCode >= 500) request.log.error({ err: error }, `admin API: ${request.method} ${request.url} failed`);
+    return reply.code(apiError.statusCode).send(apiError.toBody());
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const body: ErrorBody = {
+      error: { code: "not_found", message: `no route ${request.method} ${request.url.split("?")[0] ?? ""}; the routes are listed at GET /openapi.json` },
+    };
+    return reply.code(404).send(body);
+  });
+}

@@ -1,0 +1,54 @@
+import { Type } from "@sinclair/typebox";
+import type { FastifyPluginAsync } from "fastify";
+import type { Coordinator, DeadLetterRecord, JobRecord, Page } from "../../types.js";
+import { conflict, notFound } from "../api-error.js";
+import { DeadLetterPageSchema, JobIdParams, JobRecordSchema, ListDeadLettersQuery, RedriveAllBody, ref, withErrors } from "../schemas.js";
+
+export const dlqRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = async (app, { coordinator }) => {
+  app.get<{ Querystring: ListDeadLettersQuery; Reply: Page<DeadLetterRecord> }>(
+    "/dlq",
+    {
+      schema: {
+        summary: "List dead letters, paginated",
+        tags: ["dead letters"],
+        querystring: ListDeadLettersQuery,
+        response: withErrors({ 200: ref(DeadLetterPageSchema) }, 400),
+      },
+    },
+    (request) => coordinator.listDeadLetters(request.query),
+  );
+
+  app.post<{ Params: JobIdParams; Reply: { job: JobRecord } }>(
+    "/dlq/:jobId/redrive",
+    {
+      config: { mutating: true },
+      schema: {
+        summary: "Send a dead-lettered job back to pending (409 `not_failed` when it is not dead-lettered)",
+        tags: ["dead letters"],
+        params: JobIdParams,
+        response: withErrors({ 200: Type.Object({ job: ref(JobRecordSchema) }) }, 404, 409),
+      },
+    },
+    async (request) => {
+      const { jobId } = request.params;
+      const outcome = await coordinator.redrive(jobId);
+      if (outcome.redriven) return { job: outcome.job };
+      if (outcome.reason === "not_found") throw notFound(`no job "${jobId}"`);
+      throw conflict(`job "${jobId}" is ${outcome.job?.state ?? "not failed"}; only dead-lettered failed jobs can be redriven`, outcome.reason);
+    },
+  );
+
+  app.post<{ Body: RedriveAllBody; Reply: { jobIds: string[] } }>(
+    "/dlq/redrive",
+    {
+      config: { mutating: true },
+      schema: {
+        summary: "Redrive every dead-lettered, not yet redriven job of a component",
+        tags: ["dead letters"],
+        body: RedriveAllBody,
+        response: withErrors({ 200: Type.Object({ jobIds: Type.Array(Type.String(), { description: "The jobs sent back to pending" }) }) }, 400, 404),
+      },
+    },
+    async (request) => ({ jobIds: await coordinator.redriveAll(request.body.component) }),
+  );
+};

@@ -1,0 +1,56 @@
+import type { ServerResponse } from "node:http";
+import type { FastifyPluginAsync } from "fastify";
+import type { Coordinator, JobEvent } from "../../types.js";
+import { JobEventSchema, JobEventsQuery, ref, withErrors } from "../schemas.js";
+
+/** Proxies and load balancers drop connections idle for ~30-60 s; a comment line keeps the stream alive. */
+export const SSE_HEARTBEAT_MS = 15_000;
+
+// A client that stops reading would make the coordinator buffer every event for it; it is cut off instead.
+const MAX_BUFFERED_BYTES = 1024 * 1024;
+
+function matches(event: JobEvent, filter: JobEventsQuery): boolean {
+  return (filter.component === undefined || event.component === filter.component) && (filter.jobId === undefined || event.jobId === filter.jobId);
+}
+
+export const eventRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = async (app, { coordinator }) => {
+  const streams = new Set<ServerResponse>();
+  // Streams never end by themselves; without this, close() would wait for every client to hang up.
+  app.addHook("preClose", async () => {
+    for (const stream of streams) stream.end();
+  });
+
+  app.get<{ Querystring: JobEventsQuery }>(
+    "/events",
+    {
+      schema: {
+        summary: "Job state changes as server-sent events (`event: job`, `data`: a JobEvent), with a comment heartbeat every 15 s",
+        tags: ["jobs"],
+        querystring: JobEventsQuery,
+        response: withErrors({ 200: { content: { "text/event-stream": { schema: ref(JobEventSchema) } } } }, 400),
+      },
+    },
+    (request, reply) => {
+      const filter = request.query;
+      reply.hijack();
+      const stream = reply.raw;
+      stream.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", "x-accel-buffering": "no" });
+      // Flushes the headers at once, so the client knows it is subscribed before the first event.
+      stream.write(": subscribed\n\n");
+      const send = (chunk: string): void => {
+        if (stream.writableLength > MAX_BUFFERED_BYTES) stream.destroy();
+        else stream.write(chunk);
+      };
+      const unsubscribe = coordinator.onJobEvent((event) => {
+        if (matches(event, filter)) send(`event: job\ndata: ${JSON.stringify(event)}\n\n`);
+      });
+      const heartbeat = setInterval(() => send(": heartbeat\n\n"), SSE_HEARTBEAT_MS);
+      streams.add(stream);
+      stream.on("close", () => {
+        clearInterval(heartbeat);
+        unsubscribe();
+        streams.delete(stream);
+      });
+    },
+  );
+};

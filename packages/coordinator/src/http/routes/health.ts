@@ -1,0 +1,34 @@
+import { Type } from "@sinclair/typebox";
+import type { FastifyPluginAsync } from "fastify";
+import type { Coordinator } from "../../types.js";
+import { CoordinatorHealthSchema, ref, withErrors } from "../schemas.js";
+
+/** Probes, outside /api/v1 so a platform can use them without knowing the API version. */
+export const healthRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = async (app, { coordinator }) => {
+  app.get(
+    "/healthz",
+    {
+      schema: {
+        summary: "Liveness: the process answers",
+        tags: ["health"],
+        response: { 200: Type.Object({ live: Type.Literal(true) }) },
+      },
+    },
+    () => ({ live: true as const }),
+  );
+
+  app.get(
+    "/readyz",
+    {
+      schema: {
+        summary: "Readiness: store, bus and consumers are up (503 with the same body when not)",
+        tags: ["health"],
+        response: withErrors({ 200: ref(CoordinatorHealthSchema), 503: ref(CoordinatorHealthSchema) }),
+      },
+    },
+    async (_request, reply) => {
+      const health = await coordinator.health();
+      return reply.code(health.ready ? 200 : 503).send(health);
+    },
+  );
+};

@@ -1,0 +1,80 @@
+import { Type } from "@sinclair/typebox";
+import type { FastifyPluginAsync } from "fastify";
+import type { Coordinator, JobRecord, Page, SubmitInput, SubmitOptions, SubmitOutcome } from "../../types.js";
+import { conflict, notFound } from "../api-error.js";
+import { JobIdParams, JobPageSchema, JobRecordSchema, ListJobsQuery, SubmitJobBody, SubmitOutcomeSchema, ref, withErrors } from "../schemas.js";
+
+/** The schema guarantees exactly one of the three; base64 has been checked against its pattern. */
+function toSubmitInput(input: SubmitJobBody["input"]): SubmitInput {
+  if (input.base64 !== undefined) return { bytes: Buffer.from(input.base64, "base64") };
+  if (input.text !== undefined) return { text: input.text };
+  return { json: input.json };
+}
+
+export const jobRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = async (app, { coordinator }) => {
+  app.post<{ Body: SubmitJobBody; Reply: SubmitOutcome }>(
+    "/jobs",
+    {
+      config: { mutating: true },
+      schema: {
+        summary: "Submit a job (201 when created, 200 when the idempotency key matched an existing job)",
+        description: "A W3C `traceparent` request header, when present, is carried into the job envelope.",
+        tags: ["jobs"],
+        body: SubmitJobBody,
+        response: withErrors({ 201: ref(SubmitOutcomeSchema), 200: ref(SubmitOutcomeSchema) }, 400, 404),
+      },
+    },
+    async (request, reply) => {
+      const { component, input, ...options } = request.body;
+      const traceparent = request.headers.traceparent;
+      const submitOptions: SubmitOptions = typeof traceparent === "string" ? { ...options, traceparent } : options;
+      const outcome = await coordinator.submit(component, toSubmitInput(input), submitOptions);
+      return reply.code(outcome.created ? 201 : 200).send(outcome);
+    },
+  );
+
+  app.get<{ Querystring: ListJobsQuery; Reply: Page<JobRecord> }>(
+    "/jobs",
+    {
+      schema: {
+        summary: "List jobs, filtered and paginated",
+        tags: ["jobs"],
+        querystring: ListJobsQuery,
+        response: withErrors({ 200: ref(JobPageSchema) }, 400),
+      },
+    },
+    (request) => coordinator.listJobs(request.query),
+  );
+
+  app.get<{ Params: JobIdParams; Reply: JobRecord }>(
+    "/jobs/:jobId",
+    {
+      schema: { summary: "One job", tags: ["jobs"], params: JobIdParams, response: withErrors({ 200: ref(JobRecordSchema) }, 404) },
+    },
+    async (request) => {
+      const job = await coordinator.getJob(request.params.jobId);
+      if (job === undefined) throw notFound(`no job "${request.params.jobId}"`);
+      return job;
+    },
+  );
+
+  app.post<{ Params: JobIdParams; Reply: { job: JobRecord } }>(
+    "/jobs/:jobId/cancel",
+    {
+      config: { mutating: true },
+      schema: {
+        summary: "Cancel a pending or queued job (409 `already_finished` once it is completed, failed or cancelled)",
+        tags: ["jobs"],
+        params: JobIdParams,
+        response: withErrors({ 200: Type.Object({ job: ref(JobRecordSchema) }) }, 404, 409),
+      },
+    },
+    async (request) => {
+      const { jobId } = request.params;
+      const outcome = await coordinator.cancel(jobId);
+      if (outcome.cancelled) return { job: outcome.job };
+      if (outcome.reason === "not_found") throw notFound(`no job "${jobId}"`);
+      throw conflict(`job "${jobId}" is already ${outcome.job?.state ?? "finished"}; only pending or queued jobs can be cancelled`, outcome.reason);
+    },
+  );
+};

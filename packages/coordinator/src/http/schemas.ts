@@ -1,0 +1,353 @@
+import { Type, type Static, type TSchema } from "@sinclair/typebox";
+import { JobSchema, ResultSchema } from "@tessera/contract";
+import { JOB_STATES, type JobState } from "../types.js";
+import { ERROR_CODES } from "./api-error.js";
+
+/*
+ * Request schemas are inlined into their routes (Ajv's errors then point into them directly); response
+ * schemas carry an `$id`, are registered once with `addSchema` and referenced with `ref()`, so the OpenAPI
+ * document names them (`#/components/schemas/JobRecord`) for the dashboard's generated types.
+ */
+
+type Named = TSchema & { $id: string };
+
+function named<T extends TSchema>($id: string, schema: T): T & { $id: string } {
+  return Object.assign(schema, { $id });
+}
+
+export function ref(schema: Named) {
+  return Type.Ref(schema.$id);
+}
+
+function nullable<T extends TSchema>(schema: T, description?: string) {
+  return Type.Union([schema, Type.Null()], description === undefined ? {} : { description });
+}
+
+const timestamp = (description: string) => Type.String({ format: "date-time", description });
+
+const jobState = (description: string) =>
+  Type.Unsafe<JobState>({ type: "string", enum: [...JOB_STATES], description });
+
+// ---- responses ------------------------------------------------------------------------------------
+
+export const ErrorBodySchema = named(
+  "Error",
+  Type.Object(
+    {
+      error: Type.Object({
+        code: Type.Unsafe<(typeof ERROR_CODES)[number]>({ type: "string", enum: [...ERROR_CODES], description: "Machine-readable class of the failure" }),
+        message: Type.String({ description: "Human-readable; names the field and the problem for invalid requests" }),
+        issues: Type.Optional(
+          Type.Array(
+            Type.Object({
+              path: Type.String({ description: "Where the problem is: `body.component`, `query.limit`, `params.jobId` (or a contract path such as `metadata`)" }),
+              expected: Type.String({ description: "What would have been accepted" }),
+              received: Type.String({ description: "What arrived instead" }),
+            }),
+            { description: "One entry per bad field (invalid_request only)" },
+          ),
+        ),
+        reason: Type.Optional(Type.String({ description: "Why a conflict happened: `already_finished` (cancel) or `not_failed` (redrive)" })),
+      }),
+    },
+    { description: "Body of every 4xx/5xx response" },
+  ),
+);
+
+export const JobEnvelopeSchema = named(
+  "JobEnvelope",
+  Type.Object(JobSchema.properties, {
+    additionalProperties: false,
+    description: "The Job envelope exactly as published on the bus (see docs/contract.md)",
+  }),
+);
+
+const JobOutput = ResultSchema.properties.output;
+
+export const JobRecordSchema = named(
+  "JobRecord",
+  Type.Object(
+    {
+      jobId: Type.String(),
+      component: Type.String(),
+      state: jobState(
+        "pending: recorded, not yet on the bus; queued: published, a worker may be running it; completed/failed: decided by a Result or dead-lettered; cancelled: cancelled before a Result",
+      ),
+      limitKey: nullable(Type.String(), "The per-key limit key taken from the job's metadata, if the component has key limits"),
+      idempotencyKey: nullable(Type.String()),
+      envelope: ref(JobEnvelopeSchema),
+      attempts: Type.Integer({ minimum: 0, description: "Delivery attempt of the deciding Result; 0 before any Result" }),
+      dispatches: Type.Integer({ minimum: 0, description: "How many times the job went to the bus (1 + redrives)" }),
+      redrives: Type.Integer({ minimum: 0 }),
+      reasonCode: nullable(Type.String(), "Reason code of a failed (or dead-lettered) job"),
+      reasonDetail: nullable(Type.String()),
+      output: nullable(JobOutput, "The deciding Result's output: inline `data` or a `result_ref` into the payload store"),
+      instanceId: nullable(Type.String(), "Worker instance that produced the deciding Result"),
+      durationMs: nullable(Type.Number({ minimum: 0 })),
+      duplicateResults: Type.Integer({ minimum: 0, description: "Results that arrived after the job was already decided" }),
+      createdAt: timestamp("When the job was recorded"),
+      dispatchedAt: nullable(Type.String({ format: "date-time" }), "When the job was last published"),
+      finishedAt: nullable(Type.String({ format: "date-time" }), "When the job was completed, failed or cancelled"),
+      updatedAt: timestamp("Last change to the record"),
+    },
+    { description: "One job as the coordinator's store records it" },
+  ),
+);
+
+export const KeyLimitsSchema = named(
+  "KeyLimits",
+  Type.Object(
+    {
+      key: Type.String({ description: 'The job metadata field whose value is the key, e.g. "tenant"; jobs without it share the key ""' }),
+      concurrency: Type.Optional(Type.Integer({ minimum: 1, description: "At most this many jobs per key queued or running at once" })),
+      rate: Type.Optional(
+        Type.Object(
+          { limit: Type.Integer({ minimum: 1 }), intervalMs: Type.Integer({ minimum: 1 }) },
+          { description: "At most `limit` dispatches per key per `intervalMs` (token bucket, burst = limit)" },
+        ),
+      ),
+    },
+    { description: "Per-key limits, enforced when the coordinator dispatches jobs" },
+  ),
+);
+
+export const ComponentStatusSchema = named(
+  "ComponentStatus",
+  Type.Object(
+    {
+      name: Type.String(),
+      state: Type.Unsafe<"declared" | "running">({
+        type: "string",
+        enum: ["declared", "running"],
+        description: "declared: registered, no healthy instance; running: at least one healthy instance",
+      }),
+      summary: Type.String({ description: 'Human-readable, e.g. "declared, no healthy instance" or "3 healthy instances"' }),
+      healthyInstances: Type.Integer({ minimum: 0 }),
+      instances: Type.Array(
+        Type.Object({
+          instanceId: Type.String(),
+          version: Type.String(),
+          inFlight: Type.Integer({ minimum: 0, description: "Jobs the instance is running" }),
+          lastHeartbeatAt: timestamp("Last heartbeat received"),
+          stale: Type.Boolean({ description: "Missed three heartbeats; not counted as healthy" }),
+        }),
+        { description: "Instances seen through their heartbeats" },
+      ),
+      queueDepth: nullable(
+        Type.Object({ pending: Type.Integer({ minimum: 0 }), ackPending: Type.Integer({ minimum: 0 }), total: Type.Integer({ minimum: 0 }) }),
+        "pending + ackPending from the bus (what autoscaling follows); null when the bus could not be asked",
+      ),
+      jobs: Type.Object(Object.fromEntries(JOB_STATES.map((s) => [s, Type.Integer({ minimum: 0 })])), { description: "Jobs in the store by state" }),
+      limits: nullable(ref(KeyLimitsSchema)),
+    },
+    { description: "A registered component, its instances, queue depth and jobs" },
+  ),
+);
+
+export const DeadLetterRecordSchema = named(
+  "DeadLetterRecord",
+  Type.Object(
+    {
+      jobId: Type.String(),
+      component: Type.String(),
+      deliveries: Type.Integer({ minimum: 0, description: "Deliveries made before the job was given up on" }),
+      reasonCode: Type.String(),
+      reasonDetail: Type.String(),
+      deadLetteredAt: timestamp("When the job was dead-lettered"),
+      redrivenAt: nullable(Type.String({ format: "date-time" }), "Set once the job has been redriven from this dead letter"),
+    },
+    { description: "A job that exhausted its deliveries or was otherwise given up on" },
+  ),
+);
+
+function page(item: Named, $id: string) {
+  return named(
+    $id,
+    Type.Object(
+      {
+        items: Type.Array(ref(item)),
+        nextCursor: nullable(Type.String(), "Pass as `cursor` for the next page; null on the last page"),
+      },
+      { description: `One page of ${item.$id} records` },
+    ),
+  );
+}
+export const JobPageSchema = page(JobRecordSchema, "JobPage");
+export const DeadLetterPageSchema = page(DeadLetterRecordSchema, "DeadLetterPage");
+
+export const SubmitOutcomeSchema = named(
+  "SubmitOutcome",
+  Type.Object(
+    {
+      jobId: Type.String(),
+      created: Type.Boolean({ description: "False when the idempotency key matched an existing job (the response is then 200, not 201)" }),
+      state: jobState("The job's state right after the submit"),
+    },
+  ),
+);
+
+export const CoordinatorHealthSchema = named(
+  "CoordinatorHealth",
+  Type.Object(
+    {
+      live: Type.Boolean(),
+      ready: Type.Boolean({ description: "All checks pass" }),
+      checks: Type.Object({
+        store: Type.Boolean({ description: "The database answers" }),
+        bus: Type.Boolean({ description: "The bus connection is up" }),
+        consumers: Type.Boolean({ description: "The Results and advisory consumers are running" }),
+      }),
+    },
+  ),
+);
+
+export const ResolvedSettingSchema = named(
+  "ResolvedSetting",
+  Type.Object(
+    {
+      name: Type.String(),
+      category: Type.Unsafe<"bootstrap" | "operational" | "shared">({
+        type: "string",
+        enum: ["bootstrap", "operational", "shared"],
+        description: "bootstrap: read at start-up, not writable here; operational: the coordinator's own; shared: stamped into jobs",
+      }),
+      value: Type.Unknown({ description: "The value in force" }),
+      source: Type.Unsafe<"env" | "file" | "db" | "default">({ type: "string", enum: ["env", "file", "db", "default"], description: "Where the value came from" }),
+      description: Type.String(),
+      env: Type.String({ description: "The environment variable that overrides it" }),
+    },
+    { description: "A setting with the value in force and where it came from" },
+  ),
+);
+
+export const CoordinatorCountersSchema = named(
+  "CoordinatorCounters",
+  Type.Object(
+    {
+      submitted: Type.Integer({ minimum: 0 }),
+      published: Type.Integer({ minimum: 0 }),
+      resultsApplied: Type.Integer({ minimum: 0 }),
+      duplicateResults: Type.Integer({ minimum: 0 }),
+      invalidResults: Type.Integer({ minimum: 0 }),
+      deadLettered: Type.Integer({ minimum: 0 }),
+      redriven: Type.Integer({ minimum: 0 }),
+    },
+    { description: "Counts since this coordinator process started" },
+  ),
+);
+
+export const JobEventSchema = named(
+  "JobEvent",
+  Type.Object(
+    {
+      jobId: Type.String(),
+      component: Type.String(),
+      state: jobState("The state the job changed to"),
+      reasonCode: nullable(Type.String()),
+      at: timestamp("When the change was recorded"),
+    },
+    { description: "A job state change, as sent in the `data` of each `job` server-sent event" },
+  ),
+);
+
+/** Every named schema, in dependency order, for `addSchema`. */
+export const NAMED_SCHEMAS: readonly Named[] = [
+  ErrorBodySchema,
+  JobEnvelopeSchema,
+  JobRecordSchema,
+  KeyLimitsSchema,
+  ComponentStatusSchema,
+  DeadLetterRecordSchema,
+  JobPageSchema,
+  DeadLetterPageSchema,
+  SubmitOutcomeSchema,
+  CoordinatorHealthSchema,
+  ResolvedSettingSchema,
+  CoordinatorCountersSchema,
+  JobEventSchema,
+];
+
+/** A route's own responses plus the error body for the given statuses and for any failure of the coordinator. */
+export function withErrors(responses: Record<number, unknown>, ...errorStatuses: number[]): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...responses };
+  for (const status of errorStatuses) out[status] = ref(ErrorBodySchema);
+  out["5xx"] = ref(ErrorBodySchema);
+  return out;
+}
+
+// ---- requests -------------------------------------------------------------------------------------
+
+const NonEmpty = (description?: string) => Type.String({ minLength: 1, ...(description === undefined ? {} : { description }) });
+
+// Standard (RFC 4648 §4) padded base64, checked here so a bad payload is a 400 naming the field.
+const BASE64_PATTERN = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$";
+
+export const SubmitJobBody = Type.Object(
+  {
+    component: NonEmpty("Name of a registered component"),
+    input: Type.Object(
+      {
+        json: Type.Optional(Type.Unknown({ description: "Any JSON value; inline in the envelope up to 64 KiB, by reference beyond" })),
+        text: Type.Optional(Type.String({ description: "Text; inline in the envelope up to 64 KiB (UTF-8), by reference beyond" })),
+        base64: Type.Optional(
+          Type.String({ pattern: BASE64_PATTERN, description: "standard padded base64 (RFC 4648); the decoded bytes always travel by reference" }),
+        ),
+      },
+      { additionalProperties: false, minProperties: 1, maxProperties: 1, description: "Exactly one of json, text or base64" },
+    ),
+    idempotencyKey: Type.Optional(NonEmpty("Same key (per component) returns the existing job and creates nothing")),
+    metadata: Type.Optional(Type.Record(Type.String(), Type.String(), { description: "String key/value pairs carried in the envelope" })),
+    deadline: Type.Optional(Type.String({ format: "date-time", description: "Absolute deadline, RFC 3339 with a time zone" })),
+    limits: Type.Optional(
+      Type.Object(
+        {
+          maxBytes: Type.Optional(Type.Integer({ minimum: 1, description: "Largest input the worker will read, in bytes" })),
+          wallClockMs: Type.Optional(Type.Integer({ minimum: 1, description: "Milliseconds the handler may run" })),
+        },
+        { additionalProperties: false, description: "Overrides of the component's limits for this job" },
+      ),
+    ),
+    contentType: Type.Optional(NonEmpty("Media type of the input, e.g. application/pdf")),
+  },
+  { additionalProperties: false },
+);
+export type SubmitJobBody = Static<typeof SubmitJobBody>;
+
+const PageLimit = Type.Integer({ minimum: 1, maximum: 500, default: 50, description: "Page size" });
+const Cursor = NonEmpty("`nextCursor` of the previous page");
+
+export const ListJobsQuery = Type.Object(
+  {
+    component: Type.Optional(NonEmpty()),
+    state: Type.Optional(jobState("Only jobs in this state")),
+    key: Type.Optional(Type.String({ description: "Only jobs with this per-key limit key" })),
+    cursor: Type.Optional(Cursor),
+    limit: Type.Optional(PageLimit),
+  },
+  { additionalProperties: false },
+);
+export type ListJobsQuery = Static<typeof ListJobsQuery>;
+
+export const ListDeadLettersQuery = Type.Object(
+  { component: Type.Optional(NonEmpty()), cursor: Type.Optional(Cursor), limit: Type.Optional(PageLimit) },
+  { additionalProperties: false },
+);
+export type ListDeadLettersQuery = Static<typeof ListDeadLettersQuery>;
+
+export const JobEventsQuery = Type.Object(
+  { component: Type.Optional(NonEmpty("Only this component's jobs")), jobId: Type.Optional(NonEmpty("Only this job")) },
+  { additionalProperties: false },
+);
+export type JobEventsQuery = Static<typeof JobEventsQuery>;
+
+export const JobIdParams = Type.Object({ jobId: NonEmpty() });
+export type JobIdParams = Static<typeof JobIdParams>;
+
+export const NameParams = Type.Object({ name: NonEmpty() });
+export type NameParams = Static<typeof NameParams>;
+
+export const RedriveAllBody = Type.Object({ component: NonEmpty("Redrive every dead-lettered, not yet redriven job of this component") }, { additionalProperties: false });
+export type RedriveAllBody = Static<typeof RedriveAllBody>;
+
+export const PutSettingBody = Type.Object({ value: Type.Unknown({ description: "The new value (any JSON)" }) }, { additionalProperties: false });
+export type PutSettingBody = Static<typeof PutSettingBody>;
