@@ -307,8 +307,9 @@ describe("jetstream bus: exhaustion and dead letters", () => {
 describe("jetstream bus: results and heartbeats", () => {
   it("stores, looks up and durably delivers Results; invalid ones arrive as invalid and are acked", async () => {
     const c = "results";
-    await bus.publishResult(result(c, "r-1"));
-    await bus.publishResult(result(c, "r-1")); // deduplicated
+    const first = result(c, "r-1");
+    await bus.publishResult(first);
+    await bus.publishResult({ ...first }); // a retried publish: deduplicated
     await bus.publishResult(result(c, "r-2", "failed"));
     expect((await bus.getResult(c, "r-1"))?.status).toBe("completed");
     expect((await bus.getResult(c, "r-2"))?.reason_code).toBe("handler_error");

@@ -13,6 +13,7 @@ import { healthRoutes } from "./routes/health.js";
 import { jobRoutes } from "./routes/jobs.js";
 import { settingsRoutes } from "./routes/settings.js";
 import { NAMED_SCHEMAS } from "./schemas.js";
+import { trackUnusedSockets } from "./unused-sockets.js";
 import { validatorFactory } from "./validator-compiler.js";
 
 /** Large enough for a base64 document submitted inline; anything bigger belongs in the payload store. */
@@ -61,6 +62,7 @@ async function buildApp(coordinator: Coordinator, logger: FastifyBaseLogger | fa
 export async function startAdminServer(coordinator: Coordinator, opts: AdminServerOptions = {}): Promise<AdminServer> {
   const host = opts.host ?? "127.0.0.1";
   const app = await buildApp(coordinator, opts.logger ?? false);
+  const unusedSockets = trackUnusedSockets(app.server);
   try {
     await app.listen({ host, port: opts.port ?? 0 });
   } catch (err) {
@@ -69,5 +71,14 @@ export async function startAdminServer(coordinator: Coordinator, opts: AdminServ
   }
   const { port } = app.server.address() as AddressInfo;
   const urlHost = host.includes(":") ? `[${host}]` : host;
-  return { url: `http://${urlHost}:${port}`, port, app, close: () => app.close() };
+  return {
+    url: `http://${urlHost}:${port}`,
+    port,
+    app,
+    async close() {
+      const closed = app.close();
+      unusedSockets.destroyAll();
+      await closed;
+    },
+  };
 }

@@ -74,7 +74,14 @@ describe("dead letters on real NATS", () => {
     fixed = true;
     expect(await coordinator.redrive(jobId)).toMatchObject({ redriven: true, job: { jobId, state: "pending" } });
     const done = await coordinator.waitForJob(jobId, { timeoutMs: 15_000 });
-    expect(done).toMatchObject({ jobId, state: "completed", redrives: 1, dispatches: 2, reasonCode: null, output: { data: { fixed: true } } });
+    expect(done).toMatchObject({ jobId, state: "completed", redrives: 1, reasonCode: null, output: { data: { fixed: true } } });
+    // The Result can be applied before the relay records the redrive's publish; the count catches up.
+    await waitFor("the redrive's dispatch to be recorded (dispatches 2)", async () => (await coordinator.getJob(jobId))?.dispatches === 2, 3_000).catch(async (err: unknown) => {
+      const dbg = await suite.sql(url);
+      console.log("DEBUG", JSON.stringify({ job: await coordinator.getJob(jobId), counters: coordinator.counters(), snap: await storeSnapshot(dbg), attempts, depth: await bus.queueDepth(component) }, null, 1));
+      throw err;
+    });
+    expect(await coordinator.getJob(jobId)).toMatchObject({ state: "completed", redrives: 1, dispatches: 2 });
     expect(attempts.filter((a) => a.fixed)).toEqual([{ jobId, attempt: 1, fixed: true }]);
     expect((await coordinator.listDeadLetters({ component })).items[0]?.redrivenAt).not.toBeNull();
     await waitFor("the redriven job to be acked", async () => (await bus.queueDepth(component)).total === 0, 10_000);

@@ -50,6 +50,8 @@ export const eventRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = asy
         clearInterval(heartbeat);
         unsubscribe();
         streams.delete(stream);
+        // A client that hung up may leave its side half-open; the socket would then hold close() forever.
+        stream.socket?.destroy();
       });
     },
   );
