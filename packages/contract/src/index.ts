@@ -9,7 +9,7 @@
  * ```
  */
 export { SCHEMA_VERSION, SUPPORTED_SCHEMA_VERSIONS, isSupportedSchemaVersion } from "./schema-version.js";
-export { ContractValidationError, formatIssue, type ValidationIssue, type Validated } from "./validation-error.js";
+export { ContractValidationError, formatIssue, describeValue, pointerToPath, type ValidationIssue, type Validated } from "./validation-error.js";
 export { JOB_ID_PATTERN } from "./common-schemas.js";
 export {
   JobSchema,

@@ -55,15 +55,18 @@ export const JobSchema = Type.Object(
     deadline: Type.Optional(Timestamp),
     input: JobInput,
     metadata: Type.Optional(
-      Type.Record(Type.String({ minLength: 1, maxLength: 64 }), Type.String({ maxLength: 512 }), {
+      // Type.Record ignores minLength/maxLength on its key; a key pattern with additionalProperties: false
+      // is what enforces the key length.
+      Type.Record(Type.String({ pattern: "^.{1,64}$" }), Type.String({ maxLength: 512 }), {
         maxProperties: MAX_METADATA_ENTRIES,
+        additionalProperties: false,
       }),
     ),
     traceparent: Type.Optional(
       Type.String({ pattern: "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$", description: "a W3C traceparent" }),
     ),
     /** Shared config stamped at submit time, so the worker runs with exactly what the job was submitted under. */
-    shared_config: Type.Optional(Type.Record(Type.String({ minLength: 1, maxLength: 128 }), Type.Unknown())),
+    shared_config: Type.Optional(Type.Record(Type.String({ pattern: "^.{1,128}$" }), Type.Unknown(), { additionalProperties: false })),
     submitted_at: Type.Optional(Timestamp),
   },
   { additionalProperties: false },

@@ -69,6 +69,16 @@ function expectedFrom(error: ValueError): string {
   return `${msg.charAt(0).toLowerCase()}${msg.slice(1)}${desc}`;
 }
 
+/** A map (record) refuses a key by its pattern; an object refuses a field it does not declare. */
+function unknownFieldExpectation(schema: Record<string, unknown>): string {
+  const patterns = Object.keys((schema["patternProperties"] as object | undefined) ?? {});
+  if (patterns.length > 0) {
+    const lengths = patterns.map((p) => /^\^\.\{(\d+),(\d+)\}\$$/.exec(p)).map((m) => (m === null ? undefined : `${m[1]} to ${m[2]} characters`));
+    return `a key of ${lengths.every((l) => l !== undefined) ? lengths.join(" or ") : `the form ${patterns.join(" or ")}`}`;
+  }
+  return `no such field (known fields: ${Object.keys((schema["properties"] as object | undefined) ?? {}).join(", ")})`;
+}
+
 /**
  * Compiles a schema once and turns its failures into issues that name the field. Unknown properties
  * are reported as such rather than as a generic "additional properties" error.
@@ -82,11 +92,7 @@ export function compileValidator<T>(schema: TSchema, subject: string): (value: u
     for (const err of check.Errors(value)) {
       const issue: ValidationIssue =
         err.type === ValueErrorType.ObjectAdditionalProperties
-          ? {
-              path: pointerToPath(err.path),
-              expected: `no such field (known fields: ${Object.keys((err.schema["properties"] as object | undefined) ?? {}).join(", ")})`,
-              received: describeValue(err.value),
-            }
+          ? { path: pointerToPath(err.path), expected: unknownFieldExpectation(err.schema as Record<string, unknown>), received: describeValue(err.value) }
           : { path: pointerToPath(err.path), expected: expectedFrom(err), received: describeValue(err.value) };
       // TypeBox reports a missing field as both "required" and "expected <type>"; one line per field is enough.
       if (seen.has(issue.path)) continue;

@@ -67,6 +67,15 @@ describe("Job validation", () => {
     if (!r.ok) expect(r.error.issues[0]).toMatchObject({ path: "priority", received: "number 3" });
   });
 
+  it("holds metadata keys to 1-64 characters and says so", () => {
+    const long = "k".repeat(65);
+    const r = validateJob({ ...valid, metadata: { [long]: "v" } });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error.issues).toEqual([{ path: `metadata.${long}`, expected: "a key of 1 to 64 characters", received: 'string "v"' }]);
+    expect(validateJob({ ...valid, metadata: { "": "v" } }).ok).toBe(false);
+    expect(validateJob({ ...valid, metadata: { ["k".repeat(64)]: "v" } }).ok).toBe(true);
+  });
+
   it("never throws on arbitrary bytes", () => {
     for (const raw of [new Uint8Array([0xff, 0xfe, 0x00]), new TextEncoder().encode("not json"), bytes(null), bytes([1, 2]), bytes("x")]) {
       const r = decodeJob(raw);

@@ -25,6 +25,7 @@ import {
   type JobEvent,
   type JobFilter,
   type JobRecord,
+  type JobState,
   type KeyLimits,
   type Page,
   type RedriveOutcome,
@@ -46,7 +47,8 @@ export interface CoordinatorParts {
 }
 
 const QUEUE_DEPTH_TIMEOUT_MS = 2_000;
-const WAIT_POLL_MS = 1_000;
+/** waitForJob listens to this process's job events; the poll is only a safety net, so it is slow. */
+const WAIT_POLL_MS = 10_000;
 const MAX_IDEMPOTENCY_KEY = 255;
 const utf8 = new TextEncoder();
 
@@ -57,6 +59,8 @@ export class CoordinatorRuntime implements Coordinator {
   private readonly relay: OutboxRelay;
   private readonly registry: InstanceRegistry;
   private readonly listeners = new Set<(event: JobEvent) => void>();
+  /** waitForJob callers by job id, so a state change wakes only its own waiters. */
+  private readonly waiters = new Map<string, Set<(state: JobState) => void>>();
   private readonly subscriptions: Subscription[] = [];
   private readonly stats: CoordinatorCounters = { submitted: 0, published: 0, resultsApplied: 0, duplicateResults: 0, invalidResults: 0, deadLettered: 0, redriven: 0 };
   private closing: Promise<void> | undefined;
@@ -236,9 +240,16 @@ export class CoordinatorRuntime implements Coordinator {
           (err: unknown) => finish(() => reject(err)),
         );
       };
-      const unsubscribe = this.onJobEvent((e) => {
-        if (e.jobId === jobId && TERMINAL_STATES.includes(e.state)) check();
-      });
+      const waiters = this.waiters.get(jobId) ?? new Set<(state: JobState) => void>();
+      const onState = (state: JobState): void => {
+        if (TERMINAL_STATES.includes(state)) check();
+      };
+      waiters.add(onState);
+      this.waiters.set(jobId, waiters);
+      const unsubscribe = (): void => {
+        waiters.delete(onState);
+        if (waiters.size === 0) this.waiters.delete(jobId);
+      };
       const poll = setInterval(check, WAIT_POLL_MS);
       const timeout = opts.timeoutMs === undefined ? undefined : setTimeout(() => finish(() => reject(new CoordinatorError("unavailable", `job ${jobId} did not finish within ${opts.timeoutMs} ms`))), opts.timeoutMs);
       check();
@@ -322,6 +333,7 @@ export class CoordinatorRuntime implements Coordinator {
   }
 
   private emit(job: JobRecord): void {
+    for (const waiter of this.waiters.get(job.jobId) ?? []) waiter(job.state);
     const event: JobEvent = { jobId: job.jobId, component: job.component, state: job.state, reasonCode: job.reasonCode, at: job.updatedAt };
     for (const listener of this.listeners) {
       try {

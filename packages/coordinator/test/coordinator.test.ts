@@ -28,7 +28,12 @@ describe.each(backends)("coordinator on $name", (backend) => {
     const { jobId, created, state } = await coordinator.submit("echo", { json: { n: 1 } }, { metadata: { tenant: "acme" } });
     expect(created).toBe(true);
     expect(state).toBe("pending");
-    const job = await coordinator.waitForJob(jobId, { timeoutMs: 5_000 });
+    await coordinator.waitForJob(jobId, { timeoutMs: 5_000 });
+    // The Result can be recorded before the relay records its publish; both land.
+    const job = await waitFor("the dispatch to be recorded", async () => {
+      const j = await coordinator.getJob(jobId);
+      return j?.dispatches === 1 && coordinator.counters().published === 1 ? j : undefined;
+    }, 5_000);
     expect(job).toMatchObject({ state: "completed", attempts: 1, dispatches: 1, reasonCode: null, output: { data: { echoed: { n: 1 } } } });
     expect(job.envelope.metadata).toEqual({ tenant: "acme" });
     expect(job.finishedAt).not.toBeNull();
@@ -150,7 +155,11 @@ describe.each(backends)("coordinator on $name", (backend) => {
 
     fixed = true;
     expect(await coordinator.redriveAll("echo")).toEqual([jobId]);
-    const done = await coordinator.waitForJob(jobId, { timeoutMs: 5_000 });
+    await coordinator.waitForJob(jobId, { timeoutMs: 5_000 });
+    const done = await waitFor("the redrive's dispatch to be recorded", async () => {
+      const j = await coordinator.getJob(jobId);
+      return j?.dispatches === 2 ? j : undefined;
+    }, 5_000);
     expect(done).toMatchObject({ jobId, state: "completed", redrives: 1, dispatches: 2, output: { data: { fixed: true } } });
     expect((await coordinator.listDeadLetters()).items[0]?.redrivenAt).not.toBeNull();
     expect(await coordinator.redrive(jobId)).toMatchObject({ redriven: false, reason: "not_failed" });

@@ -1,6 +1,6 @@
 import { relative } from "node:path";
 import { NatsServerNotInstalledError } from "@tessera/bus";
-import type { JobRecord } from "@tessera/coordinator";
+import { CoordinatorError, type JobRecord } from "@tessera/coordinator";
 import { Option, type Command } from "commander";
 import { pino } from "pino";
 import type { CliIo } from "../cli-io.js";
@@ -75,20 +75,16 @@ Examples:
       }).catch((err: unknown) => {
         throw startFailure(err, opts, port);
       });
-      say(banner(project, session, mode, opts, style));
+      say(banner(project, session, mode, opts, io.env, style));
 
       if (opts.samples === true) {
-        if (project.samples.length === 0) say(style.yellow(`${project.file} declares no samples`));
-        const progress = createProgress(opts.json === true ? { write: () => undefined } : io.stdout);
-        const report = await runSamples(session, project.samples, {
-          ...(opts.repeat !== undefined ? { repeat: opts.repeat } : {}),
-          onProgress: (done, total) => progress.update(`${done}/${total} jobs decided`),
-        });
-        progress.done(`${report.jobCount} jobs decided in ${formatDuration(report.elapsedMs)} (${rate(report)} jobs/s)`);
-        if (opts.json === true) writeJson(io.stdout, jsonReport(report, mode));
-        else if (opts.repeat === undefined || opts.repeat === 1) out(resultsTable(report, project, style));
-        const unexpected = report.outcomes.filter((o) => !o.asExpected);
-        for (const o of unexpected) say(style.red(`sample ${o.label} ended ${o.jobs[0]?.job.state}, expected ${project.samples.find((s) => s.label === o.label)?.expect ?? "completed"}`));
+        let unexpected: SamplesReport["outcomes"];
+        try {
+          unexpected = await reportSamples(session, project, opts, io, style);
+        } catch (err) {
+          await session.stop();
+          throw err instanceof CoordinatorError ? new CliError(`samples did not finish: ${err.message}`, ExitCode.Failed) : err;
+        }
         if (opts.exit === true) {
           await session.stop();
           if (unexpected.length > 0) throw new ExitStatus(ExitCode.Failed);
@@ -102,9 +98,27 @@ Examples:
     });
 }
 
-function banner(project: LoadedProject, session: DevSession, mode: DevMode, opts: DevOptions, style: Style): string {
+/** Runs the samples, prints the report; returns the samples that did not end as expected. */
+async function reportSamples(session: DevSession, project: LoadedProject, opts: DevOptions, io: CliIo, style: Style): Promise<SamplesReport["outcomes"]> {
+  const out = (line = ""): void => void io.stdout.write(`${line}\n`);
+  const say = opts.json === true ? () => undefined : out;
+  if (project.samples.length === 0) say(style.yellow(`${project.file} declares no samples`));
+  const progress = createProgress(opts.json === true ? { write: () => undefined } : io.stdout);
+  const report = await runSamples(session, project.samples, {
+    ...(opts.repeat !== undefined ? { repeat: opts.repeat } : {}),
+    onProgress: (done, total) => progress.update(`${done}/${total} jobs decided`),
+  });
+  progress.done(`${report.jobCount} jobs decided in ${formatDuration(report.elapsedMs)} (${rate(report)} jobs/s)`);
+  if (opts.json === true) writeJson(io.stdout, jsonReport(report, session));
+  else if (opts.repeat === undefined || opts.repeat === 1) out(resultsTable(report, project, style));
+  const unexpected = report.outcomes.filter((o) => !o.asExpected);
+  for (const o of unexpected) say(style.red(`sample ${o.label} ended ${o.jobs[0]?.job.state}, expected ${project.samples.find((s) => s.label === o.label)?.expect ?? "completed"}`));
+  return unexpected;
+}
+
+function banner(project: LoadedProject, session: DevSession, mode: DevMode, opts: DevOptions, env: CliIo["env"], style: Style): string {
   const where = relative(process.cwd(), project.dir) || ".";
-  const store = process.env["DATABASE_URL"] !== undefined ? "Postgres (DATABASE_URL)" : opts.dataDir !== undefined ? `PGlite in ${opts.dataDir}` : "PGlite in memory";
+  const store = (env["DATABASE_URL"] ?? "") !== "" ? "Postgres (DATABASE_URL)" : opts.dataDir !== undefined ? `PGlite in ${opts.dataDir}` : "PGlite in memory";
   const modeText =
     mode.kind === "embedded"
       ? `embedded: in-process bus, ${store}, components in this process`
@@ -150,9 +164,9 @@ function rate(report: SamplesReport): string {
   return (report.jobCount / Math.max(report.elapsedMs / 1000, 0.001)).toFixed(0);
 }
 
-function jsonReport(report: SamplesReport, mode: DevMode): unknown {
+function jsonReport(report: SamplesReport, session: DevSession): unknown {
   return {
-    mode: mode.kind,
+    mode: session.natsUrl === undefined ? "embedded" : "process",
     jobs: report.jobCount,
     elapsedMs: Math.round(report.elapsedMs),
     jobsPerSecond: Number(rate(report)),
@@ -169,10 +183,19 @@ function startFailure(err: unknown, opts: DevOptions, port: number): CliError {
   if (err instanceof NatsServerNotInstalledError) return new CliError(err.message, ExitCode.Failed);
   const code = (err as { code?: string }).code;
   if (code === "EADDRINUSE") return new CliError(`port ${port} on ${opts.host} is in use (another tessera dev?); pass --port 0 for any free port or --port <n>`, ExitCode.Usage);
-  if (opts.nats !== undefined && opts.nats !== "auto" && /ECONNREFUSED|CONNECTION_REFUSED|connect/i.test((err as Error).message)) {
+  if (opts.nats !== undefined && opts.nats !== "auto" && isConnectionRefused(err)) {
     return new CliError(`cannot reach NATS at ${opts.nats}: ${(err as Error).message}`, ExitCode.Unreachable, ["start one with `nats-server -js`, or use --nats auto"]);
   }
   return new CliError(`tessera dev could not start: ${(err as Error).message}`, ExitCode.Failed);
+}
+
+/** nats.js reports a refused connection as an error whose code (or its cause's) is ECONNREFUSED or CONNECTION_REFUSED. */
+function isConnectionRefused(err: unknown): boolean {
+  for (let e: unknown = err; typeof e === "object" && e !== null; e = (e as { cause?: unknown }).cause) {
+    const code = (e as { code?: unknown }).code;
+    if (code === "ECONNREFUSED" || code === "CONNECTION_REFUSED") return true;
+  }
+  return false;
 }
 
 function untilSignal(): Promise<void> {

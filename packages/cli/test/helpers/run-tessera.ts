@@ -8,6 +8,19 @@ export interface RunResult {
   stderr: string;
 }
 
+export interface RunOptions {
+  env?: Record<string, string>;
+  answer?: string;
+  tty?: boolean;
+}
+
+/** A `tessera` invocation still running: its output so far, and its result once it returns. */
+export interface RunningTessera {
+  stdout(): string;
+  stderr(): string;
+  result: Promise<RunResult>;
+}
+
 function buffer(isTTY: boolean): CliStream & { text: string } {
   const stream = {
     text: "",
@@ -21,14 +34,23 @@ function buffer(isTTY: boolean): CliStream & { text: string } {
 }
 
 /**
- * Runs `tessera <args>` in-process. The environment is empty unless given (no TESSERA_URL from the
- * machine running the tests); `answer` makes stdin a terminal that types it.
+ * Starts `tessera <args>` in-process and returns at once, so a test can read the output while the command
+ * runs (`jobs watch`). The environment is empty unless given (no TESSERA_URL from the machine running the
+ * tests); `answer` makes stdin a terminal that types it.
  */
-export async function runTessera(args: string[], opts: { env?: Record<string, string>; answer?: string; tty?: boolean } = {}): Promise<RunResult> {
+export function startTessera(args: string[], opts: RunOptions = {}): RunningTessera {
   const stdout = buffer(opts.tty ?? false);
   const stderr = buffer(opts.tty ?? false);
   const io: CliIo = { stdout, stderr, env: opts.env ?? {} };
   if (opts.answer !== undefined) io.stdin = Object.assign(Readable.from([`${opts.answer}\n`]), { isTTY: true });
-  const code = await runCli(args, io);
-  return { code, stdout: stdout.text, stderr: stderr.text };
+  return {
+    stdout: () => stdout.text,
+    stderr: () => stderr.text,
+    result: runCli(args, io).then((code) => ({ code, stdout: stdout.text, stderr: stderr.text })),
+  };
+}
+
+/** Runs `tessera <args>` in-process to the end (see startTessera). */
+export function runTessera(args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  return startTessera(args, opts).result;
 }

@@ -17,7 +17,7 @@ import { trackUnusedSockets } from "./unused-sockets.js";
 import { validatorFactory } from "./validator-compiler.js";
 
 /** Large enough for a base64 document submitted inline; anything bigger belongs in the payload store. */
-export const ADMIN_BODY_LIMIT_BYTES = 16 * 1024 * 1024;
+const ADMIN_BODY_LIMIT_BYTES = 16 * 1024 * 1024;
 
 export interface AdminServerOptions {
   /** Default 127.0.0.1: the API has no authentication yet, so it is not exposed unless asked. */

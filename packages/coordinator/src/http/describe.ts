@@ -3,26 +3,6 @@
  * one style whether the API or the contract refused the input.
  */
 
-/** What arrived, short enough for an error line. */
-export function describeValue(value: unknown): string {
-  if (value === undefined) return "nothing (field missing)";
-  if (value === null) return "null";
-  if (Array.isArray(value)) return `an array of ${value.length}`;
-  switch (typeof value) {
-    case "string": {
-      const shown = value.length > 40 ? `${value.slice(0, 40)}…` : value;
-      return `string ${JSON.stringify(shown)}`;
-    }
-    case "number":
-    case "boolean":
-      return `${typeof value} ${String(value)}`;
-    case "object":
-      return "an object";
-    default:
-      return typeof value;
-  }
-}
-
 type SchemaLike = Record<string, unknown>;
 
 function range(schema: SchemaLike): string {
@@ -60,14 +40,4 @@ export function describeSchema(schema: SchemaLike | undefined): string {
     default:
       return "any JSON value";
   }
-}
-
-/** `/limits/maxBytes` under `body` → `body.limits.maxBytes`; `/tags/0` → `body.tags[0]`. */
-export function pointerToPath(prefix: string, pointer: string): string {
-  let out = prefix;
-  for (const raw of pointer.split("/").slice(1)) {
-    const part = raw.replace(/~1/g, "/").replace(/~0/g, "~");
-    out += /^\d+$/.test(part) ? `[${part}]` : `.${part}`;
-  }
-  return out;
 }

@@ -313,6 +313,10 @@ export const SubmitJobBody = Type.Object(
 );
 export type SubmitJobBody = Static<typeof SubmitJobBody>;
 
+/** A caller's trace context, carried into the job envelope so the worker's spans join the caller's trace. */
+export const SubmitJobHeaders = Type.Object({ traceparent: JobSchema.properties.traceparent });
+export type SubmitJobHeaders = Static<typeof SubmitJobHeaders>;
+
 const PageLimit = Type.Integer({ minimum: 1, maximum: 500, default: 50, description: "Page size" });
 const Cursor = NonEmpty("`nextCursor` of the previous page");
 

@@ -1,6 +1,7 @@
 import type { ValidationIssue } from "@tessera/contract";
 import type { FastifySchemaValidationError } from "fastify";
-import { describeSchema, describeValue, pointerToPath } from "./describe.js";
+import { describeValue, pointerToPath } from "@tessera/contract";
+import { describeSchema } from "./describe.js";
 
 /** An Ajv error from a validator built with `verbose: true` (see validator-compiler.ts). */
 interface VerboseAjvError extends FastifySchemaValidationError {
@@ -15,7 +16,7 @@ const PART_NAMES: Readonly<Record<string, string>> = { body: "body", querystring
 const MAX_ISSUES = 20;
 
 function issueOf(error: VerboseAjvError, part: string): ValidationIssue {
-  const at = pointerToPath(part, error.instancePath);
+  const at = pointerToPath(error.instancePath, part);
   const properties = (error.parentSchema?.["properties"] as Record<string, Record<string, unknown>> | undefined) ?? {};
   switch (error.keyword) {
     case "required": {

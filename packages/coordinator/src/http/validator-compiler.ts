@@ -1,6 +1,8 @@
 import AjvCompiler from "@fastify/ajv-compiler";
 import type { FastifySchemaCompiler } from "fastify";
 
+type AjvOptions = Exclude<Parameters<AjvCompiler.BuildCompilerFromPool>[1], { mode: "JTD" } | undefined>;
+
 /**
  * Fastify's Ajv, configured for an API that explains its refusals:
  *
@@ -11,8 +13,6 @@ import type { FastifySchemaCompiler } from "fastify";
  * - bodies are JSON and keep their types ("5" is not an integer there), while query strings and path
  *   parameters are text on the wire and are coerced (`limit=20` → 20).
  */
-type AjvOptions = Exclude<Parameters<AjvCompiler.BuildCompilerFromPool>[1], { mode: "JTD" } | undefined>;
-
 export function validatorFactory(): AjvCompiler.BuildCompilerFromPool {
   const pool = AjvCompiler();
   return (externalSchemas, serverOptions) => {

@@ -37,6 +37,8 @@ export interface DeadLetterInput {
 }
 
 const DEFAULT_PAGE = 50;
+/** How many eligible outbox rows a relay pass ranks, per row it may take. */
+const OUTBOX_SCAN_FACTOR = 8;
 const MAX_PAGE = 500;
 /** Separates component and limit key in the relay's blocked-key list; not a legal character in either. */
 export const KEY_SEPARATOR = "\u001f";
@@ -111,19 +113,21 @@ export class JobStore {
   /**
    * The next publishes owed, fair across limit keys: rows are ranked within their (component, key) and
    * taken rank by rank, so one busy key cannot fill the batch. Keys the limiter has blocked are skipped
-   * in SQL, so they cannot hide the keys behind them either.
+   * in SQL, so they cannot hide the keys behind them either. Only the oldest `scan` eligible rows are
+   * ranked, which keeps a pass cheap with a long outbox; a key beyond them is reached on a later pass,
+   * once the keys ahead of it are either sent or blocked.
    */
   async nextOutboxBatch(batchSize: number, blockedKeys: readonly string[]): Promise<OutboxEntry[]> {
     const res = await this.sql.query<{ id: number; job_id: string; component: string; limit_key: string | null; dedup_key: string; envelope: Job }>(
       `SELECT o.id, o.job_id, o.component, o.limit_key, o.dedup_key, j.envelope
          FROM (SELECT *, row_number() OVER (PARTITION BY component, limit_key ORDER BY id) AS rank
-                 FROM tessera_outbox
-                WHERE (component || '${KEY_SEPARATOR}' || coalesce(limit_key, '')) <> ALL($2::text[])) o
+                 FROM (SELECT * FROM tessera_outbox
+                        WHERE (component || '${KEY_SEPARATOR}' || coalesce(limit_key, '')) <> ALL($2::text[])
+                        ORDER BY id LIMIT $3) eligible) o
          JOIN tessera_jobs j ON j.job_id = o.job_id
-        WHERE o.rank <= $1
         ORDER BY o.rank, o.id
         LIMIT $1`,
-      [batchSize, blockedKeys],
+      [batchSize, blockedKeys, batchSize * OUTBOX_SCAN_FACTOR],
     );
     return res.rows.map((r) => ({ id: r.id, jobId: r.job_id, component: r.component, limitKey: r.limit_key, dedupKey: r.dedup_key, envelope: r.envelope }));
   }
@@ -136,25 +140,28 @@ export class JobStore {
   async markDispatched(entries: readonly Dispatched[]): Promise<{ queued: JobRecord[]; cancelled: string[] }> {
     if (entries.length === 0) return { queued: [], cancelled: [] };
     return this.sql.transaction(async (tx) => {
-      await tx.query(`DELETE FROM tessera_outbox WHERE id = ANY($1::bigint[])`, [entries.map((e) => e.outboxId)]);
-      const res = await tx.query<JobRow & { previous_state: JobState }>(
-        `WITH dispatched AS (
-           SELECT u.job_id, u.seq, j.state AS previous_state
-             FROM unnest($1::text[], $2::bigint[]) AS u(job_id, seq)
-             JOIN tessera_jobs j ON j.job_id = u.job_id
-            FOR UPDATE OF j
-         )
-         UPDATE tessera_jobs j
+      // Job rows first, then outbox rows, in job id order: the order every other transaction here takes
+      // its locks in (applyResult, recordDeadLetter, cancel), so a Result arriving now cannot deadlock it.
+      const before = await tx.query<{ job_id: string; state: JobState }>(
+        `SELECT job_id, state FROM tessera_jobs WHERE job_id = ANY($1::text[]) ORDER BY job_id FOR UPDATE`,
+        [entries.map((e) => e.jobId)],
+      );
+      const res = await tx.query<JobRow>(
+        `UPDATE tessera_jobs j
             SET state = CASE WHEN j.state = 'pending' THEN 'queued' ELSE j.state END,
-                dispatches = j.dispatches + 1, stream_seq = d.seq, dispatched_at = now(), updated_at = now()
-           FROM dispatched d
-          WHERE j.job_id = d.job_id
-         RETURNING j.*, d.previous_state`,
+                dispatches = j.dispatches + 1, stream_seq = u.seq,
+                dispatched_at = CASE WHEN j.state IN ('pending', 'queued') THEN now() ELSE j.dispatched_at END,
+                updated_at = CASE WHEN j.state = 'pending' THEN now() ELSE j.updated_at END
+           FROM unnest($1::text[], $2::bigint[]) AS u(job_id, seq)
+          WHERE j.job_id = u.job_id
+         RETURNING j.*`,
         [entries.map((e) => e.jobId), entries.map((e) => e.streamSeq)],
       );
+      await tx.query(`DELETE FROM tessera_outbox WHERE id = ANY($1::bigint[])`, [entries.map((e) => e.outboxId)]);
+      const previous = new Map(before.rows.map((r) => [r.job_id, r.state]));
       return {
-        queued: res.rows.filter((r) => r.previous_state === "pending").map(toJobRecord),
-        cancelled: res.rows.filter((r) => r.previous_state === "cancelled").map((r) => r.job_id),
+        queued: res.rows.filter((r) => previous.get(r.job_id) === "pending").map(toJobRecord),
+        cancelled: res.rows.filter((r) => previous.get(r.job_id) === "cancelled").map((r) => r.job_id),
       };
     });
   }

@@ -74,6 +74,12 @@ describe("a bad submit body is a 400 naming the field", () => {
     expect(res.error.issues).toEqual([{ path: "body", expected: "an object", received: "an array of 2" }]);
   });
 
+  it("a malformed traceparent header", async () => {
+    const res = await request("POST", "/api/v1/jobs", valid, { traceparent: "trace-me" });
+    expect(res.status).toBe(400);
+    expect(res.error.issues).toEqual([{ path: "headers.traceparent", expected: "a W3C traceparent", received: 'string "trace-me"' }]);
+  });
+
   it("metadata the contract refuses, with the contract's issues", async () => {
     const res = await submit({ ...valid, metadata: { tenant: "v".repeat(513) } });
     expect(res.status).toBe(400);

@@ -8,7 +8,11 @@ import type { Bus } from "@tessera/bus";
 import { waitFor } from "@tessera/testkit";
 import { defineComponent } from "@tessera/worker";
 import { describe, expect, it } from "vitest";
+import { createCoordinator } from "../../src/create-coordinator.js";
+import { createPgClient } from "../../src/sql/pg-client.js";
+import type { QueryResult, SqlClient, SqlExecutor } from "../../src/sql/sql-client.js";
 import type { Coordinator } from "../../src/types.js";
+import { silent } from "../harness.js";
 import { processSpec, processSuite, storeSnapshot, tally, type Child } from "./support.js";
 
 const suite = processSuite();
@@ -114,5 +118,73 @@ describe("a coordinator SIGKILLed in the outbox relay", () => {
     await drained(bus, component);
     expect([...tally(ran)].sort()).toEqual(ids.map((id) => [id, 1]).sort());
     expect((await storeSnapshot(sql)).outbox).toEqual([]);
+  });
+});
+
+/**
+ * Regression: JobStore.markDispatched once deleted the outbox rows before locking the job rows, while
+ * applyResult (and recordDeadLetter, cancel) lock the job row first and then delete its outbox rows. A
+ * Result applied while the relay recorded that job's publish deadlocked the two transactions, and when
+ * Postgres aborted markDispatched the dispatch was never recorded. Here the interleaving is forced.
+ */
+describe("lock order of the outbox relay and the Result consumer", () => {
+  it("a Result applied while the relay records the publish: no deadlock, and the dispatch is recorded", async () => {
+    const url = await suite.database();
+    const component = suite.componentName("lock-order");
+    const watch = await suite.sql(url);
+    const bus = await suite.bus("test");
+    const base = createPgClient({ connectionString: url });
+    suite.defer(() => base.close());
+
+    const deadlocks: unknown[] = [];
+    const steps = { relayHoldsOutboxRows: false, resultHoldsJobRow: false, done: false };
+    const pause = (what: string, until: () => boolean | Promise<boolean>): Promise<unknown> => waitFor(what, until, 3_000).catch(() => undefined);
+    const relayWaitsForJobRow = async (): Promise<boolean> => {
+      const res = await watch.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query LIKE '%FOR UPDATE OF j%'`,
+      );
+      return res.rows[0]?.n === 1;
+    };
+    // Every transaction of the coordinator goes through here; two statements pause to force the interleaving.
+    const interleaved = (tx: SqlExecutor): SqlExecutor => ({
+      dialect: tx.dialect,
+      async query<R extends Record<string, unknown> = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+        let res: QueryResult<R>;
+        try {
+          res = await tx.query<R>(text, params);
+        } catch (err) {
+          if ((err as { code?: unknown }).code === "40P01") deadlocks.push(err);
+          throw err;
+        }
+        if (!steps.done && /^\s*DELETE FROM tessera_outbox WHERE id = ANY/.test(text)) {
+          steps.relayHoldsOutboxRows = true;
+          await pause("the Result's transaction to update the job row", () => steps.resultHoldsJobRow);
+        } else if (!steps.done && /^\s*UPDATE tessera_jobs\s+SET state = \$2/.test(text)) {
+          steps.resultHoldsJobRow = true;
+          await pause("markDispatched to wait for the job row", relayWaitsForJobRow);
+          steps.done = true;
+        }
+        return res;
+      },
+    });
+    const client: SqlClient = {
+      dialect: base.dialect,
+      query: (text, params) => base.query(text, params),
+      transaction: (fn) => base.transaction((tx) => fn(interleaved(tx))),
+      ping: () => base.ping(),
+      close: () => base.close(),
+    };
+    const coordinator = await createCoordinator({ bus, components: [{ name: component, spec }], database: { client }, env: {}, logger: silent });
+    suite.defer(() => coordinator.close());
+
+    const { jobId } = await coordinator.submit(component, { json: 1 });
+    await waitFor("the relay to be recording the publish (outbox row deleted, not committed)", () => steps.relayHoldsOutboxRows, 10_000);
+    await bus.publishResult({ schema_version: 1, job_id: jobId, component, status: "completed", attempt: 1, instance_id: "test", finished_at: new Date().toISOString(), duration_ms: 1, output: { data: "done" } });
+    expect(await coordinator.waitForJob(jobId, { timeoutMs: 10_000 })).toMatchObject({ state: "completed" });
+    expect(deadlocks).toEqual([]);
+    await waitFor("the dispatch to be recorded", async () => (await storeSnapshot(watch)).jobs[0]?.dispatches === 1, 5_000);
+    expect((await storeSnapshot(watch)).jobs[0]?.streamSeq).toBeGreaterThan(0);
+    expect(coordinator.counters().published).toBe(1);
   });
 });

@@ -120,6 +120,8 @@ export interface ProcessSuite {
   spawn(fixture: string, env: Record<string, string | undefined>): Child;
   /** A component name no other test of the file uses. */
   componentName(prefix: string): string;
+  /** Runs `cleanup` after the test (before what was opened earlier is closed). */
+  defer(cleanup: () => Promise<unknown>): void;
 }
 
 /** Call at a test file's top level. */
@@ -179,6 +181,7 @@ export function processSuite(): ProcessSuite {
       return child;
     },
     componentName: (prefix) => `${prefix}-${process.pid}-${++names}`,
+    defer: (cleanup) => void cleanups.push(cleanup),
   };
 }
 

@@ -27,7 +27,7 @@ export const eventRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = asy
         summary: "Job state changes as server-sent events (`event: job`, `data`: a JobEvent), with a comment heartbeat every 15 s",
         tags: ["jobs"],
         querystring: JobEventsQuery,
-        response: withErrors({ 200: { content: { "text/event-stream": { schema: ref(JobEventSchema) } } } }, 400),
+        response: withErrors({ 200: { description: "An endless stream; each `data` is a JobEvent", content: { "text/event-stream": { schema: ref(JobEventSchema) } } } }, 400),
       },
     },
     (request, reply) => {
@@ -45,14 +45,15 @@ export const eventRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = asy
         if (matches(event, filter)) send(`event: job\ndata: ${JSON.stringify(event)}\n\n`);
       });
       const heartbeat = setInterval(() => send(": heartbeat\n\n"), SSE_HEARTBEAT_MS);
-      streams.add(stream);
-      stream.on("close", () => {
+      const stop = (): void => {
         clearInterval(heartbeat);
         unsubscribe();
         streams.delete(stream);
-        // A client that hung up may leave its side half-open; the socket would then hold close() forever.
-        stream.socket?.destroy();
-      });
+      };
+      streams.add(stream);
+      stream.on("close", stop);
+      // A client gone while an (async) hook ran has already had its "close".
+      if (stream.destroyed) stop();
     },
   );
 };

@@ -2,7 +2,7 @@ import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsync } from "fastify";
 import type { Coordinator, JobRecord, Page, SubmitInput, SubmitOptions, SubmitOutcome } from "../../types.js";
 import { conflict, notFound } from "../api-error.js";
-import { JobIdParams, JobPageSchema, JobRecordSchema, ListJobsQuery, SubmitJobBody, SubmitOutcomeSchema, ref, withErrors } from "../schemas.js";
+import { JobIdParams, JobPageSchema, JobRecordSchema, ListJobsQuery, SubmitJobBody, SubmitJobHeaders, SubmitOutcomeSchema, ref, withErrors } from "../schemas.js";
 
 /** The schema guarantees exactly one of the three; base64 has been checked against its pattern. */
 function toSubmitInput(input: SubmitJobBody["input"]): SubmitInput {
@@ -12,22 +12,22 @@ function toSubmitInput(input: SubmitJobBody["input"]): SubmitInput {
 }
 
 export const jobRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = async (app, { coordinator }) => {
-  app.post<{ Body: SubmitJobBody; Reply: SubmitOutcome }>(
+  app.post<{ Body: SubmitJobBody; Headers: SubmitJobHeaders; Reply: SubmitOutcome }>(
     "/jobs",
     {
       config: { mutating: true },
       schema: {
         summary: "Submit a job (201 when created, 200 when the idempotency key matched an existing job)",
-        description: "A W3C `traceparent` request header, when present, is carried into the job envelope.",
         tags: ["jobs"],
+        headers: SubmitJobHeaders,
         body: SubmitJobBody,
         response: withErrors({ 201: ref(SubmitOutcomeSchema), 200: ref(SubmitOutcomeSchema) }, 400, 404),
       },
     },
     async (request, reply) => {
       const { component, input, ...options } = request.body;
-      const traceparent = request.headers.traceparent;
-      const submitOptions: SubmitOptions = typeof traceparent === "string" ? { ...options, traceparent } : options;
+      const { traceparent } = request.headers;
+      const submitOptions: SubmitOptions = traceparent === undefined ? options : { ...options, traceparent };
       const outcome = await coordinator.submit(component, toSubmitInput(input), submitOptions);
       return reply.code(outcome.created ? 201 : 200).send(outcome);
     },
