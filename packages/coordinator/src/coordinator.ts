@@ -75,6 +75,7 @@ export class CoordinatorRuntime implements Coordinator {
       limiter: this.limiter,
       log: parts.log,
       batchSize: () => parts.settings.value<number>("relay.batchSize"),
+      fair: () => parts.components.some((c) => this.limitsOf(c.name) !== undefined),
       pollIntervalMs: () => parts.settings.value<number>("relay.pollIntervalMs"),
       onDispatched: (jobs, published) => {
         this.stats.published += published;
@@ -136,7 +137,7 @@ export class CoordinatorRuntime implements Coordinator {
       envelope = envelopeWith({ inline: prepared.inline });
     }
     const limitKey = limitKeyOf(this.limitsOf(component), opts.metadata);
-    const { job, created } = await this.parts.store.sql.transaction((tx) => this.parts.store.insertJob(tx, { envelope, limitKey, idempotencyKey: key ?? null }));
+    const { job, created } = await this.parts.store.insertJob({ envelope, limitKey, idempotencyKey: key ?? null });
     if (created) {
       this.stats.submitted += 1;
       this.emit(job);

@@ -10,6 +10,8 @@ export interface OutboxRelayOptions {
   limiter: KeyLimiter;
   log: Logger;
   batchSize: () => number;
+  /** Whether any component has per-key limits (then batches are taken fairly across keys). */
+  fair: () => boolean;
   pollIntervalMs: () => number;
   /** `jobs` moved pending → queued; `published` counts every publish the bus stored. */
   onDispatched: (jobs: JobRecord[], published: number) => void;
@@ -77,7 +79,7 @@ export class OutboxRelay {
     const { store, bus, limiter } = this.opts;
     const batchSize = this.opts.batchSize();
     const blocked = limiter.blocked(this.now());
-    const batch = await store.nextOutboxBatch(batchSize, blocked.keys);
+    const batch = await store.nextOutboxBatch(batchSize, blocked.keys, this.opts.fair());
     const taken: OutboxEntry[] = [];
     for (const entry of batch) if (limiter.tryAcquire(entry.component, entry.limitKey, this.now())) taken.push(entry);
     const results = await Promise.allSettled(taken.map((e) => bus.publishJob(e.envelope, { dedupKey: e.dedupKey })));

@@ -51,21 +51,26 @@ export const KEY_SEPARATOR = "\u001f";
 export class JobStore {
   constructor(readonly sql: SqlClient) {}
 
-  /** Inserts the job and its outbox row in the caller's transaction; an idempotency-key match inserts nothing. */
-  async insertJob(tx: SqlExecutor, job: NewJob): Promise<{ job: JobRecord; created: boolean }> {
-    const inserted = await tx.query<JobRow>(
-      `INSERT INTO tessera_jobs (job_id, component, state, limit_key, idempotency_key, envelope)
-       VALUES ($1, $2, 'pending', $3, $4, $5)
-       ON CONFLICT (component, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-       RETURNING *`,
+  /**
+   * Inserts the job and its outbox row in one statement (so atomically, without a transaction's extra
+   * round trips); an idempotency-key match inserts neither and returns the existing job.
+   */
+  async insertJob(job: NewJob): Promise<{ job: JobRecord; created: boolean }> {
+    const inserted = await this.sql.query<JobRow>(
+      `WITH job AS (
+         INSERT INTO tessera_jobs (job_id, component, state, limit_key, idempotency_key, envelope)
+         VALUES ($1, $2, 'pending', $3, $4, $5)
+         ON CONFLICT (component, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+         RETURNING *
+       ), outbox AS (
+         INSERT INTO tessera_outbox (job_id, component, limit_key, dedup_key) SELECT job_id, component, limit_key, job_id FROM job
+       )
+       SELECT * FROM job`,
       [job.envelope.job_id, job.envelope.component, job.limitKey, job.idempotencyKey, JSON.stringify(job.envelope)],
     );
     const row = inserted.rows[0];
-    if (row !== undefined) {
-      await this.insertOutbox(tx, row.job_id, row.component, row.limit_key, row.job_id);
-      return { job: toJobRecord(row), created: true };
-    }
-    const existing = await this.findByIdempotencyKey(job.envelope.component, job.idempotencyKey as string, tx);
+    if (row !== undefined) return { job: toJobRecord(row), created: true };
+    const existing = await this.findByIdempotencyKey(job.envelope.component, job.idempotencyKey as string);
     if (existing === undefined) throw new Error(`idempotency conflict for key ${job.idempotencyKey} but no job found`);
     return { job: existing, created: false };
   }
@@ -117,17 +122,23 @@ export class JobStore {
    * ranked, which keeps a pass cheap with a long outbox; a key beyond them is reached on a later pass,
    * once the keys ahead of it are either sent or blocked.
    */
-  async nextOutboxBatch(batchSize: number, blockedKeys: readonly string[]): Promise<OutboxEntry[]> {
+  async nextOutboxBatch(batchSize: number, blockedKeys: readonly string[], fair: boolean): Promise<OutboxEntry[]> {
+    // Without per-key limits every row is its component's only key: oldest first is already fair.
     const res = await this.sql.query<{ id: number; job_id: string; component: string; limit_key: string | null; dedup_key: string; envelope: Job }>(
-      `SELECT o.id, o.job_id, o.component, o.limit_key, o.dedup_key, j.envelope
-         FROM (SELECT *, row_number() OVER (PARTITION BY component, limit_key ORDER BY id) AS rank
-                 FROM (SELECT * FROM tessera_outbox
-                        WHERE (component || '${KEY_SEPARATOR}' || coalesce(limit_key, '')) <> ALL($2::text[])
-                        ORDER BY id LIMIT $3) eligible) o
-         JOIN tessera_jobs j ON j.job_id = o.job_id
-        ORDER BY o.rank, o.id
-        LIMIT $1`,
-      [batchSize, blockedKeys, batchSize * OUTBOX_SCAN_FACTOR],
+      fair
+        ? `SELECT o.id, o.job_id, o.component, o.limit_key, o.dedup_key, j.envelope
+             FROM (SELECT *, row_number() OVER (PARTITION BY component, limit_key ORDER BY id) AS rank
+                     FROM (SELECT * FROM tessera_outbox
+                            WHERE (component || '${KEY_SEPARATOR}' || coalesce(limit_key, '')) <> ALL($2::text[])
+                            ORDER BY id LIMIT $3) eligible) o
+             JOIN tessera_jobs j ON j.job_id = o.job_id
+            ORDER BY o.rank, o.id
+            LIMIT $1`
+        : `SELECT o.id, o.job_id, o.component, o.limit_key, o.dedup_key, j.envelope
+             FROM (SELECT * FROM tessera_outbox ORDER BY id LIMIT $1) o
+             JOIN tessera_jobs j ON j.job_id = o.job_id
+            ORDER BY o.id`,
+      fair ? [batchSize, blockedKeys, batchSize * OUTBOX_SCAN_FACTOR] : [batchSize],
     );
     return res.rows.map((r) => ({ id: r.id, jobId: r.job_id, component: r.component, limitKey: r.limit_key, dedupKey: r.dedup_key, envelope: r.envelope }));
   }
@@ -167,50 +178,55 @@ export class JobStore {
   }
 
   /**
-   * Records a Result. Only a job still pending or queued changes; anything else (a duplicate, a Result
-   * for a cancelled job, one older than the job's latest redrive) only bumps `duplicate_results`.
+   * Records a Result. Only a job still pending or queued, and not redriven after the Result finished,
+   * changes; anything else (a duplicate, a Result for a cancelled job, one from before a redrive) only
+   * bumps `duplicate_results`. The common case is one statement. `beforeApply` (a chain hook) runs first,
+   * and only for a Result that will be applied.
    */
   async applyResult(result: Result, beforeApply?: (job: JobRecord) => Promise<void>): Promise<ApplyOutcome> {
-    const current = await this.getJob(result.job_id);
-    if (current === undefined || current.component !== result.component) return { kind: "unknown" };
-    const stale = current.state !== "pending" && current.state !== "queued";
-    const predatesRedrive = current.redrives > 0 && (await this.finishedBeforeRedrive(result));
-    if (stale || predatesRedrive) return { kind: "duplicate", job: await this.countDuplicate(result.job_id) };
-    if (beforeApply !== undefined) await beforeApply(current);
-    const applied = await this.sql.transaction(async (tx) => {
-      const res = await tx.query<JobRow>(
-        `UPDATE tessera_jobs
-            SET state = $2, attempts = $3, reason_code = $4, reason_detail = $5, output = $6, instance_id = $7,
-                duration_ms = $8, finished_at = $9, updated_at = now()
-          WHERE job_id = $1 AND state IN ('pending', 'queued')
-         RETURNING *`,
-        [
-          result.job_id,
-          result.status,
-          result.attempt,
-          result.reason_code ?? null,
-          result.reason_detail ?? null,
-          result.output === undefined ? null : JSON.stringify(result.output),
-          result.instance_id,
-          result.duration_ms === undefined ? null : Math.round(result.duration_ms),
-          result.finished_at,
-        ],
+    if (beforeApply !== undefined) {
+      const res = await this.sql.query<JobRow & { open: boolean }>(
+        `SELECT *, (state IN ('pending', 'queued') AND (redriven_at IS NULL OR redriven_at <= $3::timestamptz)) AS open
+           FROM tessera_jobs WHERE job_id = $1 AND component = $2`,
+        [result.job_id, result.component, result.finished_at],
       );
-      if (res.rows[0] !== undefined) await tx.query(`DELETE FROM tessera_outbox WHERE job_id = $1`, [result.job_id]);
-      return res.rows[0];
-    });
-    if (applied === undefined) return { kind: "duplicate", job: await this.countDuplicate(result.job_id) };
-    return { kind: "applied", job: toJobRecord(applied) };
+      const current = res.rows[0];
+      if (current?.open === true) await beforeApply(toJobRecord(current));
+    }
+    const applied = await this.sql.query<JobRow>(
+      `WITH applied AS (
+         UPDATE tessera_jobs
+            SET state = $3, attempts = $4, reason_code = $5, reason_detail = $6, output = $7, instance_id = $8,
+                duration_ms = $9, finished_at = $10, updated_at = now()
+          WHERE job_id = $1 AND component = $2 AND state IN ('pending', 'queued')
+            AND (redriven_at IS NULL OR redriven_at <= $10::timestamptz)
+         RETURNING *
+       ), cleared AS (
+         DELETE FROM tessera_outbox WHERE job_id IN (SELECT job_id FROM applied)
+       )
+       SELECT * FROM applied`,
+      [
+        result.job_id,
+        result.component,
+        result.status,
+        result.attempt,
+        result.reason_code ?? null,
+        result.reason_detail ?? null,
+        result.output === undefined ? null : JSON.stringify(result.output),
+        result.instance_id,
+        result.duration_ms === undefined ? null : Math.round(result.duration_ms),
+        result.finished_at,
+      ],
+    );
+    const row = applied.rows[0];
+    if (row !== undefined) return { kind: "applied", job: toJobRecord(row) };
+    const duplicate = await this.countDuplicate(result.job_id, result.component);
+    return duplicate === undefined ? { kind: "unknown" } : { kind: "duplicate", job: duplicate };
   }
 
-  private async finishedBeforeRedrive(result: Result): Promise<boolean> {
-    const res = await this.sql.query<{ before: boolean }>(`SELECT redriven_at > $2::timestamptz AS before FROM tessera_jobs WHERE job_id = $1`, [result.job_id, result.finished_at]);
-    return res.rows[0]?.before === true;
-  }
-
-  private async countDuplicate(jobId: string): Promise<JobRecord> {
-    const res = await this.sql.query<JobRow>(`UPDATE tessera_jobs SET duplicate_results = duplicate_results + 1 WHERE job_id = $1 RETURNING *`, [jobId]);
-    return toJobRecord(res.rows[0] as JobRow);
+  private async countDuplicate(jobId: string, component: string): Promise<JobRecord | undefined> {
+    const res = await this.sql.query<JobRow>(`UPDATE tessera_jobs SET duplicate_results = duplicate_results + 1 WHERE job_id = $1 AND component = $2 RETURNING *`, [jobId, component]);
+    return res.rows[0] === undefined ? undefined : toJobRecord(res.rows[0]);
   }
 
   /**
