@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Bus, ResultEvent, Subscription } from "@tessera/bus";
-import type { Result } from "@tessera/contract";
+import { ReasonCode, sanitizeReasonDetail, type Result } from "@tessera/contract";
 import type { Logger } from "pino";
 import { KeyLimiter, limitKeyOf } from "./dispatch/key-limiter.js";
 import { OutboxRelay } from "./dispatch/outbox-relay.js";
@@ -60,7 +60,7 @@ export class CoordinatorRuntime implements Coordinator {
   private readonly registry: InstanceRegistry;
   private readonly listeners = new Set<(event: JobEvent) => void>();
   /** waitForJob callers by job id, so a state change wakes only its own waiters. */
-  private readonly waiters = new Map<string, Set<(state: JobState) => void>>();
+  private readonly waiters = new Map<string, Set<(state: JobState | "closing") => void>>();
   private readonly subscriptions: Subscription[] = [];
   private readonly stats: CoordinatorCounters = { submitted: 0, published: 0, resultsApplied: 0, duplicateResults: 0, invalidResults: 0, deadLettered: 0, redriven: 0 };
   private closing: Promise<void> | undefined;
@@ -90,23 +90,35 @@ export class CoordinatorRuntime implements Coordinator {
 
   /** Restores limiter state, subscribes to Results, exhaustion and heartbeats, and starts the relay. */
   async start(): Promise<void> {
+    const { bus, log, store } = this.parts;
+    if (bus.kind === "inprocess") {
+      // The in-process bus lost whatever it held when the last process ended; a kept store did not.
+      const requeued = await store.requeueQueued();
+      if (requeued > 0) log.warn({ requeued }, "requeued jobs the previous in-process bus held when it stopped");
+    }
     const now = Date.now();
-    for (const q of await this.parts.store.queuedPerKey()) this.limiter.setActive(q.component, q.limitKey, q.count, now);
-    const { bus, log } = this.parts;
-    this.subscriptions.push(await bus.consumeResults((event) => this.onResult(event)));
-    this.subscriptions.push(
-      await bus.observeExhausted(async (event) => {
-        const failed = await handleExhausted(event, { bus, store: this.parts.store, log });
-        if (failed !== undefined) this.decided(failed);
-        this.stats.deadLettered += 1;
-      }),
-    );
-    this.subscriptions.push(
-      await bus.subscribeHeartbeats((event) => {
-        if (event.kind === "heartbeat") this.registry.record(event.heartbeat, Date.now());
-        else log.warn({ subject: event.subject, err: event.error }, "ignored an invalid heartbeat");
-      }),
-    );
+    for (const q of await store.queuedWithKeys()) this.limiter.restore(q.jobId, q.component, q.limitKey, now);
+    try {
+      this.subscriptions.push(await bus.consumeResults((event) => this.onResult(event)));
+      this.subscriptions.push(
+        await bus.observeExhausted(async (event) => {
+          const failed = await handleExhausted(event, { bus, store, log });
+          if (failed !== undefined) {
+            this.stats.deadLettered += 1;
+            this.decided(failed);
+          }
+        }),
+      );
+      this.subscriptions.push(
+        await bus.subscribeHeartbeats((event) => {
+          if (event.kind === "heartbeat") this.registry.record(event.heartbeat, Date.now());
+          else log.warn({ subject: event.subject, err: event.error }, "ignored an invalid heartbeat");
+        }),
+      );
+    } catch (err) {
+      await Promise.allSettled(this.subscriptions.map((s) => s.stop()));
+      throw err;
+    }
     this.relay.start();
   }
 
@@ -114,8 +126,8 @@ export class CoordinatorRuntime implements Coordinator {
     const reg = this.registration(component);
     const key = opts.idempotencyKey;
     if (key !== undefined) {
-      if (typeof key !== "string" || key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY) {
-        throw invalidRequest("idempotencyKey", `a string of 1 to ${MAX_IDEMPOTENCY_KEY} characters`, JSON.stringify(key));
+      if (typeof key !== "string" || key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY || key.includes("\u0000")) {
+        throw invalidRequest("idempotencyKey", `a string of 1 to ${MAX_IDEMPOTENCY_KEY} characters without NUL`, JSON.stringify(key));
       }
       const existing = await this.parts.store.findByIdempotencyKey(component, key);
       if (existing !== undefined) return { jobId: existing.jobId, created: false, state: existing.state };
@@ -129,7 +141,7 @@ export class CoordinatorRuntime implements Coordinator {
     let envelope;
     if ("upload" in prepared) {
       // Checked before the upload, so a bad option does not leave an orphan object behind.
-      const maxBytes = envelopeWith({ inline: null }).limits.max_bytes;
+      const maxBytes = envelopeWith({ contentRef: { object_ref: `${jobId}/pending`, byte_size: prepared.upload.byteLength } }).limits.max_bytes;
       if (prepared.upload.byteLength > maxBytes) throw invalidRequest("input", `at most ${maxBytes} bytes (the job's max_bytes)`, `${prepared.upload.byteLength} bytes`);
       const contentRef = await this.parts.bus.payloads.put(jobId, prepared.upload, { maxBytes });
       envelope = envelopeWith({ contentRef });
@@ -159,9 +171,10 @@ export class CoordinatorRuntime implements Coordinator {
     const outcome = await this.parts.store.cancel(jobId);
     if (outcome.kind === "not_found") return { cancelled: false, reason: "not_found" };
     if (outcome.kind === "already_finished") return { cancelled: false, reason: "already_finished", job: outcome.job };
+    // Pending jobs may be mid-publish in the relay and hold a slot already; releasing is idempotent.
+    this.limiter.release(jobId);
+    if (outcome.job.limitKey !== null) this.relay.notify();
     if (outcome.wasQueued) {
-      this.limiter.release(outcome.job.component, outcome.job.limitKey);
-      this.relay.notify();
       // Best effort: a job a worker already holds is not in the way; its late Result is counted and ignored.
       if (outcome.streamSeq !== null) await this.parts.bus.removeJob(outcome.job.component, outcome.streamSeq).catch(() => false);
     }
@@ -241,9 +254,10 @@ export class CoordinatorRuntime implements Coordinator {
           (err: unknown) => finish(() => reject(err)),
         );
       };
-      const waiters = this.waiters.get(jobId) ?? new Set<(state: JobState) => void>();
-      const onState = (state: JobState): void => {
-        if (TERMINAL_STATES.includes(state)) check();
+      const waiters = this.waiters.get(jobId) ?? new Set<(state: JobState | "closing") => void>();
+      const onState = (state: JobState | "closing"): void => {
+        if (state === "closing") finish(() => reject(new CoordinatorError("unavailable", `the coordinator closed before job ${jobId} finished`)));
+        else if (TERMINAL_STATES.includes(state)) check();
       };
       waiters.add(onState);
       this.waiters.set(jobId, waiters);
@@ -252,6 +266,7 @@ export class CoordinatorRuntime implements Coordinator {
         if (waiters.size === 0) this.waiters.delete(jobId);
       };
       const poll = setInterval(check, WAIT_POLL_MS);
+      poll.unref();
       const timeout = opts.timeoutMs === undefined ? undefined : setTimeout(() => finish(() => reject(new CoordinatorError("unavailable", `job ${jobId} did not finish within ${opts.timeoutMs} ms`))), opts.timeoutMs);
       check();
     });
@@ -262,6 +277,7 @@ export class CoordinatorRuntime implements Coordinator {
       await this.relay.stop();
       await Promise.allSettled(this.subscriptions.map((s) => s.stop()));
       this.listeners.clear();
+      for (const waiters of [...this.waiters.values()]) for (const waiter of [...waiters]) waiter("closing");
       await this.parts.release();
     })();
     return this.closing;
@@ -275,7 +291,16 @@ export class CoordinatorRuntime implements Coordinator {
     }
     const result = event.result;
     const hook = result.status === "completed" ? this.parts.onCompleted[result.component] : undefined;
-    const outcome = await this.parts.store.applyResult(result, hook === undefined ? undefined : async (job) => hook(this.chainContext(job, result)));
+    let outcome: Awaited<ReturnType<JobStore["applyResult"]>>;
+    try {
+      outcome = await this.parts.store.applyResult(result, hook === undefined ? undefined : async (job) => hook(this.chainContext(job, result)));
+    } catch (err) {
+      // A value the database cannot hold (a NUL character in the output, a number out of range) would fail
+      // the same way on every redelivery: record the job failed with why, instead of retrying forever.
+      if (!isDataException(err)) throw err;
+      this.parts.log.warn({ err, jobId: result.job_id, component: result.component }, "a Result could not be stored as sent; recording the job failed");
+      outcome = await this.parts.store.applyResult(unstorable(result, err as Error));
+    }
     if (outcome.kind === "unknown") {
       this.stats.invalidResults += 1;
       this.parts.log.warn({ jobId: result.job_id, component: result.component }, "ignored a Result for a job this coordinator did not submit");
@@ -289,7 +314,7 @@ export class CoordinatorRuntime implements Coordinator {
 
   /** A job left pending/queued: its limit slot is free for the next job of its key. */
   private decided(job: JobRecord): void {
-    this.limiter.release(job.component, job.limitKey);
+    this.limiter.release(job.jobId);
     if (job.limitKey !== null) this.relay.notify();
     this.emit(job);
   }
@@ -344,6 +369,26 @@ export class CoordinatorRuntime implements Coordinator {
       }
     }
   }
+}
+
+/** Postgres error class 22 (data exception): 22P05 untranslatable character, 22003 out of range, ... */
+function isDataException(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === "string" && code.startsWith("22");
+}
+
+/** The Result reduced to what the store can hold: failed, no output, and the database's reason. */
+function unstorable(result: Result, err: Error): Result {
+  const clean = (text: string): string => text.replaceAll("\u0000", "");
+  return {
+    ...result,
+    status: "failed",
+    reason_code: ReasonCode.InvalidOutput,
+    reason_detail: sanitizeReasonDetail(clean(`the Result could not be stored: ${err.message}`)),
+    output: undefined,
+    instance_id: result.instance_id === undefined ? undefined : clean(result.instance_id),
+    duration_ms: result.duration_ms === undefined ? undefined : Math.min(Math.max(0, result.duration_ms), 2_147_483_647),
+  } as Result;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -46,8 +46,12 @@ export async function loadProject(target: string): Promise<LoadedProject> {
   });
   const samples = typeof definition.samples === "function" ? await definition.samples() : (definition.samples ?? []);
   const names = new Set(components.map((c) => c.name));
+  const labels = new Set<string>();
   samples.forEach((s, i) => {
     if (!names.has(s.component)) throw new CliError(`${file}: samples[${i}].component: no component named "${s.component}" (known: ${[...names].join(", ")})`, ExitCode.Failed);
+    if (typeof s.label !== "string" || s.label === "" || labels.has(s.label)) throw new CliError(`${file}: samples[${i}].label: expected a label no other sample has, got ${JSON.stringify(s.label)}`, ExitCode.Failed);
+    if (s.expect !== undefined && s.expect !== "completed" && s.expect !== "failed") throw new CliError(`${file}: samples[${i}].expect: expected "completed" or "failed", got ${JSON.stringify(s.expect)}`, ExitCode.Failed);
+    labels.add(s.label);
   });
   return { dir, file, definition, components, samples };
 }

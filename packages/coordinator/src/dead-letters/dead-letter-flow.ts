@@ -11,7 +11,9 @@ import type { JobRecord } from "../types.js";
  * and fails the job. A crash in between redelivers the advisory and both steps run again harmlessly.
  */
 export async function handleExhausted(event: ExhaustedDelivery, deps: { bus: Bus; store: JobStore; log: Logger }): Promise<JobRecord | undefined> {
-  const jobId = jobIdOf(event.data) ?? dedupKeyJobId(event.dedupKey);
+  // The message is gone when a previous attempt deleted it and then failed to record: the store knows
+  // which job sat at that stream position.
+  const jobId = jobIdOf(event.data) ?? dedupKeyJobId(event.dedupKey) ?? (await deps.store.jobIdAtStreamSeq(event.component, event.streamSeq));
   const reasonDetail = `exhausted ${event.deliveries} deliveries without a Result`;
   await deps.bus.deadLetter(event, { reasonCode: ReasonCode.DeadLettered, reasonDetail });
   if (jobId === undefined) {

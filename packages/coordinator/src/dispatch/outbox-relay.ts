@@ -1,6 +1,6 @@
 import type { Bus } from "@tessera/bus";
 import type { Logger } from "pino";
-import type { JobStore, OutboxEntry, Dispatched } from "../store/job-store.js";
+import type { Dispatched, JobStore, OutboxEntry } from "../store/job-store.js";
 import type { JobRecord } from "../types.js";
 import type { KeyLimiter } from "./key-limiter.js";
 
@@ -59,6 +59,7 @@ export class OutboxRelay {
   private async run(): Promise<void> {
     while (!this.stopped) {
       let delay: number;
+      let failed = false;
       try {
         const { sent, full, nextTokenAt } = await this.relayOnce();
         this.failures = 0;
@@ -67,10 +68,11 @@ export class OutboxRelay {
         if (nextTokenAt !== undefined) delay = Math.min(delay, Math.max(1, nextTokenAt - this.now()));
       } catch (err) {
         this.failures += 1;
+        failed = true;
         delay = Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(this.failures, 6));
         this.opts.log.warn({ err, retryInMs: delay }, "outbox relay could not publish; jobs stay in the outbox");
       }
-      await this.sleep(delay);
+      await this.sleep(delay, !failed);
     }
   }
 
@@ -78,10 +80,8 @@ export class OutboxRelay {
   async relayOnce(): Promise<{ sent: number; full: boolean; nextTokenAt: number | undefined }> {
     const { store, bus, limiter } = this.opts;
     const batchSize = this.opts.batchSize();
-    const blocked = limiter.blocked(this.now());
-    const batch = await store.nextOutboxBatch(batchSize, blocked.keys, this.opts.fair());
-    const taken: OutboxEntry[] = [];
-    for (const entry of batch) if (limiter.tryAcquire(entry.component, entry.limitKey, this.now())) taken.push(entry);
+    const batch = await store.nextOutboxBatch(batchSize, limiter.blocked(this.now()).keys, this.opts.fair());
+    const taken = batch.filter((e) => limiter.tryAcquire(e.jobId, e.component, e.limitKey, this.now()));
     const results = await Promise.allSettled(taken.map((e) => bus.publishJob(e.envelope, { dedupKey: e.dedupKey })));
     const dispatched: Dispatched[] = [];
     let firstError: unknown;
@@ -90,39 +90,45 @@ export class OutboxRelay {
       if (r.status === "fulfilled") dispatched.push({ outboxId: entry.id, jobId: entry.jobId, streamSeq: r.value.seq });
       else {
         firstError ??= r.reason;
-        limiter.refund(entry.component, entry.limitKey);
+        limiter.refund(entry.jobId);
       }
     });
-    let marked: { queued: JobRecord[]; cancelled: string[] };
+    let marked: Awaited<ReturnType<JobStore["markDispatched"]>>;
     try {
       marked = await store.markDispatched(dispatched);
     } catch (err) {
       // The rows stay in the outbox and are published again (deduplicated) on the next pass.
-      const published = new Set(dispatched.map((d) => d.jobId));
-      for (const entry of taken) if (published.has(entry.jobId)) limiter.release(entry.component, entry.limitKey);
+      for (const d of dispatched) limiter.release(d.jobId);
       throw err;
     }
-    // A job cancelled while its publish was in flight holds no limit slot (a decided one was released already).
-    const cancelled = new Set(marked.cancelled);
-    for (const entry of taken) if (cancelled.has(entry.jobId)) limiter.release(entry.component, entry.limitKey);
+    // Decided or cancelled before the publish was recorded: no slot (releasing twice is harmless), and a
+    // cancelled job's message is taken back out of the stream so it does not run.
+    for (const jobId of marked.settled) limiter.release(jobId);
+    for (const c of marked.cancelled) await bus.removeJob(taken.find((e) => e.jobId === c.jobId)?.component ?? "", c.streamSeq).catch(() => false);
     if (dispatched.length > 0) this.opts.onDispatched(marked.queued, dispatched.length);
     if (firstError !== undefined) throw firstError;
     return { sent: dispatched.length, full: batch.length === batchSize, nextTokenAt: limiter.blocked(this.now()).nextTokenAt };
   }
 
-  private sleep(ms: number): Promise<void> {
-    if (this.pendingWake || this.stopped) {
+  /**
+   * Waits `ms`, or less if `notify()` is called meanwhile (or was called during the pass that just
+   * ended). After a failed pass a notify does not cut the backoff short: a submit per millisecond while
+   * the bus is down must not turn the retry loop into a busy loop.
+   */
+  private sleep(ms: number, interruptible = true): Promise<void> {
+    if (interruptible && (this.pendingWake || this.stopped)) {
       this.pendingWake = false;
       return Promise.resolve();
     }
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done(): void {
+      const done = (): void => {
         clearTimeout(timer);
-        resolve();
-      }
-      this.wake = () => {
         this.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wake = () => {
+        if (!interruptible && !this.stopped) return;
         this.pendingWake = false;
         done();
       };

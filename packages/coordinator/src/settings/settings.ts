@@ -84,11 +84,12 @@ export class Settings implements SettingsView {
     if (def.category !== "bootstrap" && this.db.has(def.name)) candidates.push(["db", this.db.get(def.name), false]);
     const [source, raw, fromEnv] = candidates[0] ?? ["default", def.default, false];
     let value: unknown = raw;
-    if (source !== "default") {
+    // Defaults are checked too: a project's own default (its key limits, its shared config) can be wrong.
+    if (source !== "default" || (raw !== null && raw !== undefined)) {
       try {
         value = def.parse(raw, fromEnv);
       } catch (err) {
-        const where = source === "env" ? `environment variable ${def.env}` : source === "file" ? "the settings file" : "the DB";
+        const where = source === "env" ? `environment variable ${def.env}` : source === "file" ? "the settings file" : source === "db" ? "the DB" : "the project's defaults";
         throw new CoordinatorError("invalid_request", `setting ${def.name} from ${where}: ${(err as Error).message}`);
       }
     }

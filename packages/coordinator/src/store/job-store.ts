@@ -37,6 +37,13 @@ export interface DeadLetterInput {
 }
 
 const DEFAULT_PAGE = 50;
+/**
+ * A Result that finished this long before the job's latest redrive still counts. `finished_at` is the
+ * worker's clock and `redriven_at` the database's: without slack, a worker clock a few ms behind would
+ * make a redriven run's own Result look older than the redrive and leave the job queued forever. What the
+ * check exists for, a stale Result of an earlier run, arrives long after its run finished.
+ */
+const REDRIVE_CLOCK_TOLERANCE = "interval '5 seconds'";
 /** How many eligible outbox rows a relay pass ranks, per row it may take. */
 const OUTBOX_SCAN_FACTOR = 8;
 const MAX_PAGE = 500;
@@ -146,10 +153,11 @@ export class JobStore {
   /**
    * Marks published outbox rows sent (deletes them) and records the dispatch on their jobs; a pending job
    * becomes queued. A job decided before this runs (its Result can beat this write) keeps its state, and
-   * so does a job cancelled meanwhile: those come back in `cancelled` so their limit slot can be freed.
+   * so does a job cancelled meanwhile: those come back in `settled` (and the cancelled ones, whose message
+   * is now in the stream for nothing, also in `cancelled`).
    */
-  async markDispatched(entries: readonly Dispatched[]): Promise<{ queued: JobRecord[]; cancelled: string[] }> {
-    if (entries.length === 0) return { queued: [], cancelled: [] };
+  async markDispatched(entries: readonly Dispatched[]): Promise<{ queued: JobRecord[]; settled: string[]; cancelled: Dispatched[] }> {
+    if (entries.length === 0) return { queued: [], settled: [], cancelled: [] };
     return this.sql.transaction(async (tx) => {
       // Job rows first, then outbox rows, in job id order: the order every other transaction here takes
       // its locks in (applyResult, recordDeadLetter, cancel), so a Result arriving now cannot deadlock it.
@@ -172,7 +180,8 @@ export class JobStore {
       const previous = new Map(before.rows.map((r) => [r.job_id, r.state]));
       return {
         queued: res.rows.filter((r) => previous.get(r.job_id) === "pending").map(toJobRecord),
-        cancelled: res.rows.filter((r) => previous.get(r.job_id) === "cancelled").map((r) => r.job_id),
+        settled: res.rows.filter((r) => previous.get(r.job_id) !== "pending" && previous.get(r.job_id) !== "queued").map((r) => r.job_id),
+        cancelled: entries.filter((e) => previous.get(e.jobId) === "cancelled"),
       };
     });
   }
@@ -186,7 +195,7 @@ export class JobStore {
   async applyResult(result: Result, beforeApply?: (job: JobRecord) => Promise<void>): Promise<ApplyOutcome> {
     if (beforeApply !== undefined) {
       const res = await this.sql.query<JobRow & { open: boolean }>(
-        `SELECT *, (state IN ('pending', 'queued') AND (redriven_at IS NULL OR redriven_at <= $3::timestamptz)) AS open
+        `SELECT *, (state IN ('pending', 'queued') AND (redriven_at IS NULL OR redriven_at <= $3::timestamptz + ${REDRIVE_CLOCK_TOLERANCE})) AS open
            FROM tessera_jobs WHERE job_id = $1 AND component = $2`,
         [result.job_id, result.component, result.finished_at],
       );
@@ -199,7 +208,7 @@ export class JobStore {
             SET state = $3, attempts = $4, reason_code = $5, reason_detail = $6, output = $7, instance_id = $8,
                 duration_ms = $9, finished_at = $10, updated_at = now()
           WHERE job_id = $1 AND component = $2 AND state IN ('pending', 'queued')
-            AND (redriven_at IS NULL OR redriven_at <= $10::timestamptz)
+            AND (redriven_at IS NULL OR redriven_at <= $10::timestamptz + ${REDRIVE_CLOCK_TOLERANCE})
          RETURNING *
        ), cleared AS (
          DELETE FROM tessera_outbox WHERE job_id IN (SELECT job_id FROM applied)
@@ -213,7 +222,7 @@ export class JobStore {
         result.reason_code ?? null,
         result.reason_detail ?? null,
         result.output === undefined ? null : JSON.stringify(result.output),
-        result.instance_id,
+        result.instance_id ?? null,
         result.duration_ms === undefined ? null : Math.round(result.duration_ms),
         result.finished_at,
       ],
@@ -242,9 +251,9 @@ export class JobStore {
       );
       const res = await tx.query<JobRow>(
         `UPDATE tessera_jobs SET state = 'failed', reason_code = $2, reason_detail = $3, attempts = $4, finished_at = now(), updated_at = now()
-          WHERE job_id = $1 AND component = $5 AND state IN ('pending', 'queued')
+          WHERE job_id = $1 AND component = $5 AND state IN ('pending', 'queued') AND (stream_seq IS NULL OR stream_seq = $6)
          RETURNING *`,
-        [letter.jobId, letter.reasonCode, letter.reasonDetail, letter.deliveries, letter.component],
+        [letter.jobId, letter.reasonCode, letter.reasonDetail, letter.deliveries, letter.component, letter.streamSeq],
       );
       if (res.rows[0] !== undefined) await tx.query(`DELETE FROM tessera_outbox WHERE job_id = $1`, [letter.jobId]);
       return res.rows[0] === undefined ? undefined : toJobRecord(res.rows[0]);
@@ -281,6 +290,28 @@ export class JobStore {
       [component],
     );
     return res.rows.map((r) => r.job_id);
+  }
+
+  /** The job whose latest dispatch sits at this stream position (for a dead letter whose message is gone). */
+  async jobIdAtStreamSeq(component: string, streamSeq: number): Promise<string | undefined> {
+    const res = await this.sql.query<{ job_id: string }>(`SELECT job_id FROM tessera_jobs WHERE component = $1 AND stream_seq = $2`, [component, streamSeq]);
+    return res.rows[0]?.job_id;
+  }
+
+  /**
+   * Puts every queued job back in the outbox (fresh dedup keys). For a bus that does not outlive the
+   * process (the in-process bus) with a store that does: the jobs it held are gone with it.
+   */
+  async requeueQueued(): Promise<number> {
+    const res = await this.sql.query(
+      `WITH requeued AS (
+         UPDATE tessera_jobs SET state = 'pending', updated_at = now() WHERE state = 'queued'
+         RETURNING job_id, component, limit_key, dispatches
+       )
+       INSERT INTO tessera_outbox (job_id, component, limit_key, dedup_key)
+       SELECT job_id, component, limit_key, job_id || ':restart:' || dispatches FROM requeued`,
+    );
+    return res.rowCount;
   }
 
   async cancel(jobId: string): Promise<{ kind: "cancelled"; job: JobRecord; wasQueued: boolean; streamSeq: number | null } | { kind: "not_found" } | { kind: "already_finished"; job: JobRecord }> {
@@ -332,12 +363,12 @@ export class JobStore {
     return out;
   }
 
-  /** Queued jobs per (component, limit key): the per-key limiter's starting point after a restart. */
-  async queuedPerKey(): Promise<{ component: string; limitKey: string; count: number }[]> {
-    const res = await this.sql.query<{ component: string; limit_key: string; n: number }>(
-      `SELECT component, limit_key, count(*)::int AS n FROM tessera_jobs WHERE state = 'queued' AND limit_key IS NOT NULL GROUP BY component, limit_key`,
+  /** Queued jobs with a limit key: the per-key limiter's slots to restore after a restart. */
+  async queuedWithKeys(): Promise<{ jobId: string; component: string; limitKey: string }[]> {
+    const res = await this.sql.query<{ job_id: string; component: string; limit_key: string }>(
+      `SELECT job_id, component, limit_key FROM tessera_jobs WHERE state = 'queued' AND limit_key IS NOT NULL`,
     );
-    return res.rows.map((r) => ({ component: r.component, limitKey: r.limit_key, count: r.n }));
+    return res.rows.map((r) => ({ jobId: r.job_id, component: r.component, limitKey: r.limit_key }));
   }
 
   async readSettings(): Promise<Map<string, unknown>> {

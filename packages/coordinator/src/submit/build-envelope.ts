@@ -64,7 +64,21 @@ export function buildEnvelope(args: {
   if (Object.keys(args.sharedConfig).length > 0) envelope.shared_config = args.sharedConfig;
   const checked = validateJob(envelope);
   if (!checked.ok) throw new CoordinatorError("invalid_request", checked.error.message, checked.error.issues);
+  if ("inline" in args.input) {
+    const size = utf8.encode(typeof args.input.inline === "string" ? args.input.inline : JSON.stringify(args.input.inline)).byteLength;
+    if (size > envelope.limits.max_bytes) throw invalidRequest("input", `at most ${envelope.limits.max_bytes} bytes (the job's max_bytes)`, `${size} bytes`);
+  }
+  const nul = nulCharacterPath(envelope);
+  if (nul !== undefined) throw invalidRequest(nul, "text without NUL (\\u0000) characters, which the job store cannot hold", "a NUL character");
   return checked.value;
+}
+
+/** Where a NUL character sits in what the store keeps as text or jsonb (Postgres refuses both). */
+export function nulCharacterPath(envelope: Job): string | undefined {
+  for (const [key, value] of Object.entries(envelope.metadata ?? {})) if (key.includes("\u0000") || value.includes("\u0000")) return `metadata.${key.replaceAll("\u0000", "\\u0000")}`;
+  if (envelope.input.inline !== undefined && JSON.stringify(envelope.input.inline).includes("\\u0000")) return "input";
+  if (envelope.shared_config !== undefined && JSON.stringify(envelope.shared_config).includes("\\u0000")) return "shared_config";
+  return undefined;
 }
 
 function deadlineOf(deadline: string | Date): string {

@@ -1,0 +1,97 @@
+import { createInProcessBus } from "@tessera/bus";
+import { describe, expect, it } from "vitest";
+import { createCoordinator } from "../src/create-coordinator.js";
+import { handleExhausted } from "../src/dead-letters/dead-letter-flow.js";
+import { JobStore } from "../src/store/job-store.js";
+import { embedded, silent, spec } from "./harness.js";
+import { sqlBackends } from "./sql-backends.js";
+
+describe.each(sqlBackends())("coordinator edge cases on $name", (backend) => {
+  it("finds the job of a dead letter whose message is already gone (a replay after a failed record)", async () => {
+    const sql = await backend.open();
+    const env = await embedded(sql, [{ name: "echo", spec: spec() }]);
+    try {
+      const { jobId } = await env.coordinator.submit("echo", { json: 1 });
+      const queued = await waitForState(env.coordinator, jobId, "queued");
+      const seq = (await sql.query<{ stream_seq: number }>(`SELECT stream_seq FROM tessera_jobs WHERE job_id = $1`, [jobId])).rows[0]?.stream_seq as number;
+      // The first attempt deleted the message and then failed to record: the replayed event has no bytes.
+      const failed = await handleExhausted({ component: "echo", streamSeq: seq, deliveries: 3, data: undefined, dedupKey: undefined }, { bus: env.bus, store: new JobStore(sql), log: silent });
+      expect(queued.state).toBe("queued");
+      expect(failed).toMatchObject({ jobId, state: "failed", reasonCode: "dead_lettered" });
+      // A stale advisory for an older stream position does not fail the job's newer run.
+      expect(await new JobStore(sql).recordDeadLetter({ jobId, component: "echo", streamSeq: seq + 1000, deliveries: 3, reasonCode: "dead_lettered", reasonDetail: "stale" })).toBeUndefined();
+    } finally {
+      await env.close();
+    }
+  });
+
+  it("requeues what an in-process bus held when a kept store outlives it", async () => {
+    const sql = await backend.open();
+    const firstBus = createInProcessBus();
+    const first = await createCoordinator({ bus: firstBus, components: [{ name: "echo", spec: spec() }], env: {}, logger: silent, database: { client: sql } });
+    const { jobId } = await first.submit("echo", { json: 1 });
+    await waitForState(first, jobId, "queued");
+    await first.close();
+    await firstBus.close();
+
+    const second = await embedded(sql, [{ name: "echo", spec: spec() }]);
+    try {
+      await second.run({ name: "echo", handle: () => ({ ok: true }) });
+      expect(await second.coordinator.waitForJob(jobId, { timeoutMs: 5_000 })).toMatchObject({ state: "completed" });
+    } finally {
+      await second.close();
+    }
+  });
+
+  it("fails a job whose Result the store cannot hold instead of retrying it forever, and refuses NUL at submit", async () => {
+    const env = await embedded(await backend.open(), [{ name: "echo", spec: spec() }]);
+    try {
+      await env.run({ name: "echo", handle: () => ({ text: "a\u0000b" }) });
+      const { jobId } = await env.coordinator.submit("echo", { json: 1 });
+      expect(await env.coordinator.waitForJob(jobId, { timeoutMs: 5_000 })).toMatchObject({ state: "failed", reasonCode: "invalid_output", output: null });
+      await expect(env.coordinator.submit("echo", { text: "x\u0000y" })).rejects.toMatchObject({ code: "invalid_request", issues: [{ path: "input" }] });
+      await expect(env.coordinator.submit("echo", { json: 1 }, { metadata: { tenant: "a\u0000" } })).rejects.toMatchObject({ issues: [{ path: "metadata.tenant" }] });
+      await expect(env.coordinator.submit("echo", { json: 1 }, { idempotencyKey: "k\u0000" })).rejects.toMatchObject({ issues: [{ path: "idempotencyKey" }] });
+      await expect(env.coordinator.submit("echo", { text: "too long" }, { limits: { maxBytes: 3 } })).rejects.toMatchObject({ issues: [{ path: "input", received: "8 bytes" }] });
+    } finally {
+      await env.close();
+    }
+  });
+
+  it("checks a project's own defaults: key limits that could never dispatch are refused at startup", async () => {
+    const sql = await backend.open();
+    await expect(
+      createCoordinator({ bus: createInProcessBus(), components: [{ name: "echo", spec: spec(), limits: { key: "tenant", concurrency: 0 } }], env: {}, logger: silent, database: { client: sql } }),
+    ).rejects.toMatchObject({ message: expect.stringContaining("limits.echo from the project's defaults") });
+  });
+
+  it("releases a key's slot once per job, however many times the job is decided or cancelled", async () => {
+    const env = await embedded(await backend.open(), [{ name: "echo", spec: spec(), limits: { key: "tenant", concurrency: 1 } }]);
+    try {
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      await env.run({ name: "echo", concurrency: 4, async handle(ctx) { if ((await ctx.input.json()) === "slow") await gate; return {}; } });
+      const slow = await env.coordinator.submit("echo", { json: "slow" }, { metadata: { tenant: "a" } });
+      const next = await env.coordinator.submit("echo", { json: "next" }, { metadata: { tenant: "a" } });
+      await waitForState(env.coordinator, slow.jobId, "queued");
+      // Cancel the running job twice: the slot frees once, so exactly one more job of the key dispatches.
+      await env.coordinator.cancel(slow.jobId);
+      await env.coordinator.cancel(slow.jobId);
+      expect(await env.coordinator.waitForJob(next.jobId, { timeoutMs: 5_000 })).toMatchObject({ state: "completed" });
+      release();
+      const third = await env.coordinator.submit("echo", { json: "third" }, { metadata: { tenant: "a" } });
+      expect(await env.coordinator.waitForJob(third.jobId, { timeoutMs: 5_000 })).toMatchObject({ state: "completed" });
+    } finally {
+      await env.close();
+    }
+  });
+});
+
+async function waitForState(coordinator: { getJob(id: string): Promise<{ state: string } | undefined> }, jobId: string, state: string): Promise<{ state: string }> {
+  for (let i = 0; i < 250; i++) {
+    const job = await coordinator.getJob(jobId);
+    if (job?.state === state) return job;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`job ${jobId} never reached ${state}`);
+}
