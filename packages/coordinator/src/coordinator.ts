@@ -76,6 +76,7 @@ export class CoordinatorRuntime implements Coordinator {
       log: parts.log,
       batchSize: () => parts.settings.value<number>("relay.batchSize"),
       fair: () => parts.components.some((c) => this.limitsOf(c.name) !== undefined),
+      components: parts.components.map((c) => c.name),
       pollIntervalMs: () => parts.settings.value<number>("relay.pollIntervalMs"),
       onDispatched: (jobs, published) => {
         this.stats.published += published;

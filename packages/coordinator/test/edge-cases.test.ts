@@ -58,6 +58,22 @@ describe.each(sqlBackends())("coordinator edge cases on $name", (backend) => {
     }
   });
 
+  it("leaves a job of a component it does not run waiting in the outbox, and keeps dispatching the rest", async () => {
+    const sql = await backend.open();
+    const env = await embedded(sql, [{ name: "echo", spec: spec() }]);
+    try {
+      await env.run({ name: "echo", handle: () => ({}) });
+      const { jobId: first } = await env.coordinator.submit("echo", { json: 1 });
+      const orphan = { ...(await env.coordinator.waitForJob(first, { timeoutMs: 5_000 })).envelope, job_id: "orphan-1", component: "renamed-away" };
+      await new JobStore(sql).insertJob({ envelope: orphan, limitKey: null, idempotencyKey: null });
+      const { jobId } = await env.coordinator.submit("echo", { json: 2 });
+      expect(await env.coordinator.waitForJob(jobId, { timeoutMs: 5_000 })).toMatchObject({ state: "completed" });
+      expect(await env.coordinator.getJob("orphan-1")).toMatchObject({ state: "pending", dispatches: 0 });
+    } finally {
+      await env.close();
+    }
+  });
+
   it("checks a project's own defaults: key limits that could never dispatch are refused at startup", async () => {
     const sql = await backend.open();
     await expect(

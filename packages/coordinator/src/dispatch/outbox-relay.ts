@@ -12,6 +12,8 @@ export interface OutboxRelayOptions {
   batchSize: () => number;
   /** Whether any component has per-key limits (then batches are taken fairly across keys). */
   fair: () => boolean;
+  /** The components this coordinator runs; other components' outbox rows wait. */
+  components: readonly string[];
   pollIntervalMs: () => number;
   /** `jobs` moved pending → queued; `published` counts every publish the bus stored. */
   onDispatched: (jobs: JobRecord[], published: number) => void;
@@ -80,7 +82,7 @@ export class OutboxRelay {
   async relayOnce(): Promise<{ sent: number; full: boolean; nextTokenAt: number | undefined }> {
     const { store, bus, limiter } = this.opts;
     const batchSize = this.opts.batchSize();
-    const batch = await store.nextOutboxBatch(batchSize, limiter.blocked(this.now()).keys, this.opts.fair());
+    const batch = await store.nextOutboxBatch(batchSize, limiter.blocked(this.now()).keys, this.opts.fair(), this.opts.components);
     const taken = batch.filter((e) => limiter.tryAcquire(e.jobId, e.component, e.limitKey, this.now()));
     const results = await Promise.allSettled(taken.map((e) => bus.publishJob(e.envelope, { dedupKey: e.dedupKey })));
     const dispatched: Dispatched[] = [];

@@ -129,23 +129,26 @@ export class JobStore {
    * ranked, which keeps a pass cheap with a long outbox; a key beyond them is reached on a later pass,
    * once the keys ahead of it are either sent or blocked.
    */
-  async nextOutboxBatch(batchSize: number, blockedKeys: readonly string[], fair: boolean): Promise<OutboxEntry[]> {
+  async nextOutboxBatch(batchSize: number, blockedKeys: readonly string[], fair: boolean, components: readonly string[]): Promise<OutboxEntry[]> {
+    // Only registered components: a job of a component this coordinator does not run (renamed, removed
+    // from the project) waits in the outbox instead of failing every pass and holding the relay back.
     // Without per-key limits every row is its component's only key: oldest first is already fair.
     const res = await this.sql.query<{ id: number; job_id: string; component: string; limit_key: string | null; dedup_key: string; envelope: Job }>(
       fair
         ? `SELECT o.id, o.job_id, o.component, o.limit_key, o.dedup_key, j.envelope
              FROM (SELECT *, row_number() OVER (PARTITION BY component, limit_key ORDER BY id) AS rank
                      FROM (SELECT * FROM tessera_outbox
-                            WHERE (component || '${KEY_SEPARATOR}' || coalesce(limit_key, '')) <> ALL($2::text[])
+                            WHERE component = ANY($4::text[])
+                              AND (component || '${KEY_SEPARATOR}' || coalesce(limit_key, '')) <> ALL($2::text[])
                             ORDER BY id LIMIT $3) eligible) o
              JOIN tessera_jobs j ON j.job_id = o.job_id
             ORDER BY o.rank, o.id
             LIMIT $1`
         : `SELECT o.id, o.job_id, o.component, o.limit_key, o.dedup_key, j.envelope
-             FROM (SELECT * FROM tessera_outbox ORDER BY id LIMIT $1) o
+             FROM (SELECT * FROM tessera_outbox WHERE component = ANY($2::text[]) ORDER BY id LIMIT $1) o
              JOIN tessera_jobs j ON j.job_id = o.job_id
             ORDER BY o.id`,
-      fair ? [batchSize, blockedKeys, batchSize * OUTBOX_SCAN_FACTOR] : [batchSize],
+      fair ? [batchSize, blockedKeys, batchSize * OUTBOX_SCAN_FACTOR, components] : [batchSize, components],
     );
     return res.rows.map((r) => ({ id: r.id, jobId: r.job_id, component: r.component, limitKey: r.limit_key, dedupKey: r.dedup_key, envelope: r.envelope }));
   }
