@@ -1,0 +1,114 @@
+import { durableConsumerName, jobStreamName } from "@tessera/contract";
+import { ScaledObject } from "@kubernetes-models/keda/keda.sh/v1alpha1";
+import { CustomResourceDefinition } from "kubernetes-models/apiextensions.k8s.io/v1";
+import { Deployment } from "kubernetes-models/apps/v1";
+import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
+import { unknownScaledObjectFields } from "./keda-fields.js";
+import { restrictedPodSecurityViolations } from "./pod-security.js";
+import { kubernetesModelName, unknownKubernetesFields } from "./unknown-fields.js";
+
+export type KubeObject = Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> } };
+
+export interface ManifestProblem {
+  /** `Deployment/extract` */
+  object: string;
+  path: string;
+  message: string;
+}
+
+/** The label every object rendered for a component carries; it groups them for the invariants. */
+export const COMPONENT_LABEL = "tessera.dev/component";
+
+type Validatable = { validate(): void };
+const SCHEMA_MODELS: Record<string, (data: Record<string, unknown>) => Validatable> = {
+  "apps/v1/Deployment": (d) => new Deployment(d as never),
+  "networking.k8s.io/v1/NetworkPolicy": (d) => new NetworkPolicy(d as never),
+  "keda.sh/v1alpha1/ScaledObject": (d) => new ScaledObject(d as never),
+  "apiextensions.k8s.io/v1/CustomResourceDefinition": (d) => new CustomResourceDefinition(d as never),
+};
+
+/**
+ * Everything `tessera render --validate` checks, offline: each object against the upstream Kubernetes
+ * and KEDA schemas (kubernetes-models), unknown fields (which those schemas let through), the restricted
+ * Pod Security Standard, and the invariants the platform depends on in the cluster:
+ * no `spec.replicas` (KEDA owns it), the ScaledObject targets the component's Deployment, every
+ * NetworkPolicy selects the component's pods, and the ScaledObject reads the stream and consumer the
+ * controller provisions, through a monitoring endpoint written as host:port.
+ */
+export function validateManifests(objects: readonly KubeObject[]): ManifestProblem[] {
+  const problems: ManifestProblem[] = [];
+  for (const object of objects) problems.push(...objectProblems(object));
+  const byComponent = new Map<string, KubeObject[]>();
+  for (const object of objects) {
+    const component = object.metadata.labels?.[COMPONENT_LABEL];
+    if (component !== undefined) byComponent.set(component, [...(byComponent.get(component) ?? []), object]);
+  }
+  for (const [component, group] of byComponent) problems.push(...invariantProblems(component, group));
+  return problems;
+}
+
+function objectProblems(object: KubeObject): ManifestProblem[] {
+  const id = `${object.kind}/${object.metadata?.name ?? "?"}`;
+  const problems: ManifestProblem[] = [];
+  const model = SCHEMA_MODELS[`${object.apiVersion}/${object.kind}`];
+  if (model === undefined) return [{ object: id, path: "", message: `no schema known for ${object.apiVersion} ${object.kind}` }];
+  try {
+    model(object).validate();
+  } catch (err) {
+    problems.push({ object: id, path: "", message: `schema: ${(err as Error).message}` });
+  }
+  const unknown = object.kind === "ScaledObject" ? [...unknownScaledObjectFields(object), ...unknownKubernetesFields(object.metadata, "V1ObjectMeta", "metadata")] : unknownBuiltIn(object);
+  for (const path of unknown) problems.push({ object: id, path, message: "unknown field (not in the upstream schema; a misspelling?)" });
+  if (object.kind === "Deployment") {
+    const podSpec = ((object["spec"] as Record<string, unknown> | undefined)?.["template"] as Record<string, unknown> | undefined)?.["spec"];
+    for (const violation of restrictedPodSecurityViolations((podSpec ?? {}) as Record<string, unknown>)) {
+      const [path, ...rest] = violation.split(": ");
+      problems.push({ object: id, path: path ?? "", message: `restricted Pod Security Standard: ${rest.join(": ")}` });
+    }
+  }
+  return problems;
+}
+
+function unknownBuiltIn(object: KubeObject): string[] {
+  const model = kubernetesModelName(object.apiVersion, object.kind);
+  return model === undefined ? [] : unknownKubernetesFields(object, model);
+}
+
+function invariantProblems(component: string, group: readonly KubeObject[]): ManifestProblem[] {
+  const problems: ManifestProblem[] = [];
+  const deployments = group.filter((o) => o.kind === "Deployment");
+  const deployment = deployments[0];
+  if (deployments.length !== 1 || deployment === undefined) return [{ object: `Component/${component}`, path: "", message: `expected exactly one Deployment, found ${deployments.length}` }];
+  const spec = (deployment["spec"] ?? {}) as Record<string, unknown>;
+  if ("replicas" in spec) problems.push({ object: `Deployment/${deployment.metadata.name}`, path: "spec.replicas", message: "must not be set: KEDA owns the replica count" });
+  const podLabels = (((spec["template"] ?? {}) as Record<string, unknown>)["metadata"] as { labels?: Record<string, string> } | undefined)?.labels ?? {};
+  for (const policy of group.filter((o) => o.kind === "NetworkPolicy")) {
+    const selector = ((policy["spec"] as Record<string, unknown> | undefined)?.["podSelector"] as { matchLabels?: Record<string, string> } | undefined)?.matchLabels ?? {};
+    const mismatched = Object.entries(selector).filter(([k, v]) => podLabels[k] !== v);
+    if (Object.keys(selector).length === 0 || mismatched.length > 0) {
+      problems.push({ object: `NetworkPolicy/${policy.metadata.name}`, path: "spec.podSelector.matchLabels", message: `must select the component's pods (labels ${JSON.stringify(podLabels)})` });
+    }
+  }
+  const scaled = group.filter((o) => o.kind === "ScaledObject");
+  if (scaled.length !== 1) problems.push({ object: `Component/${component}`, path: "", message: `expected exactly one ScaledObject, found ${scaled.length}` });
+  for (const so of scaled) {
+    const id = `ScaledObject/${so.metadata.name}`;
+    const soSpec = (so["spec"] ?? {}) as { scaleTargetRef?: { name?: string; kind?: string }; triggers?: { type?: string; metadata?: Record<string, unknown> }[] };
+    if (soSpec.scaleTargetRef?.name !== deployment.metadata.name || (soSpec.scaleTargetRef.kind ?? "Deployment") !== "Deployment") {
+      problems.push({ object: id, path: "spec.scaleTargetRef", message: `must target Deployment ${deployment.metadata.name}` });
+    }
+    for (const [i, trigger] of (soSpec.triggers ?? []).entries()) {
+      if (trigger.type !== "nats-jetstream") continue;
+      const meta = trigger.metadata ?? {};
+      const at = `spec.triggers[${i}].metadata`;
+      for (const [k, v] of Object.entries(meta)) if (typeof v !== "string") problems.push({ object: id, path: `${at}.${k}`, message: "KEDA trigger metadata values must be strings" });
+      if (meta["stream"] !== jobStreamName(component)) problems.push({ object: id, path: `${at}.stream`, message: `must be ${jobStreamName(component)}, the stream the controller provisions` });
+      if (meta["consumer"] !== durableConsumerName(component)) problems.push({ object: id, path: `${at}.consumer`, message: `must be ${durableConsumerName(component)}, the consumer the controller provisions` });
+      const endpoint = meta["natsServerMonitoringEndpoint"];
+      if (typeof endpoint !== "string" || endpoint.includes("://") || !/^[^/:]+:\d+$/.test(endpoint)) {
+        problems.push({ object: id, path: `${at}.natsServerMonitoringEndpoint`, message: `must be host:port with no scheme, got ${JSON.stringify(endpoint)}` });
+      }
+    }
+  }
+  return problems;
+}
