@@ -1,0 +1,36 @@
+import { describe, expect, it } from "vitest";
+import { nextConditions } from "../../src/reconcile/conditions.js";
+import { isContained } from "../../src/reconcile/contained.js";
+
+describe("isContained (skip no-op writes)", () => {
+  const desired = { metadata: { name: "x", labels: { a: "1" } }, spec: { template: { spec: { containers: [{ name: "w", image: "i:1" }] } } } };
+
+  it("holds when live has everything desired says plus what the server and other managers added", () => {
+    const live = {
+      metadata: { name: "x", labels: { a: "1", extra: "y" }, resourceVersion: "7", uid: "u" },
+      spec: { replicas: 3, template: { spec: { containers: [{ name: "w", image: "i:1", terminationMessagePath: "/dev/termination-log" }], dnsPolicy: "ClusterFirst" } } },
+      status: { readyReplicas: 3 },
+    };
+    expect(isContained(desired, live)).toBe(true);
+  });
+
+  it("fails on a changed value, a missing field, or a list of another length", () => {
+    expect(isContained(desired, { ...desired, metadata: { name: "x", labels: { a: "2" } } })).toBe(false);
+    expect(isContained(desired, { metadata: { name: "x" }, spec: desired.spec })).toBe(false);
+    expect(isContained({ l: [1, 2] }, { l: [1, 2, 3] })).toBe(false);
+    expect(isContained({ n: 1 }, { n: "1" })).toBe(false);
+  });
+});
+
+describe("nextConditions", () => {
+  const t0 = new Date("2026-11-23T10:00:00Z");
+  const t1 = new Date("2026-11-23T10:05:00Z");
+
+  it("moves lastTransitionTime only when the status changes", () => {
+    const first = nextConditions([], [{ type: "Ready", status: "False", reason: "StreamMissing", message: "no stream yet" }], 1, t0);
+    const same = nextConditions(first, [{ type: "Ready", status: "False", reason: "StreamMissing", message: "no stream yet" }], 2, t1);
+    const flipped = nextConditions(same, [{ type: "Ready", status: "True", reason: "Ready", message: "ok" }], 2, t1);
+    expect(same[0]).toEqual({ ...first[0], observedGeneration: 2 });
+    expect(flipped[0]?.lastTransitionTime).toBe(t1.toISOString());
+  });
+});
