@@ -1,0 +1,138 @@
+import { ComponentDefaults, parseDuration, type ComponentSpec } from "@tessera/contract";
+import type { IDeployment } from "kubernetes-models/apps/v1";
+import type { IEnvVar } from "kubernetes-models/v1";
+import type { RenderContext } from "./context.js";
+import { RenderError } from "./errors.js";
+import { childMetadata, componentLabels, selectorLabels, type ComponentRef } from "./labels.js";
+
+export type DeploymentObject = IDeployment & { metadata: ReturnType<typeof childMetadata> };
+
+/** Fixed non-root identity (the distroless "nonroot" user). */
+export const WORKER_UID = 65532;
+export const WORKER_CONTAINER = "worker";
+export const WORKER_HTTP_PORT = 8080;
+export const SCRATCH_VOLUME = "scratch";
+/** runWorker's default drain grace; the Deployment sets TESSERA_DRAIN_GRACE_MS explicitly anyway. */
+export const WORKER_DEFAULT_DRAIN_GRACE_MS = 30_000;
+/** Time after the drain for closing the bus and exiting before the kubelet sends SIGKILL. */
+export const TERMINATION_MARGIN_SECONDS = 15;
+
+/** Env the platform sets; a config key or secretRef may not reuse these names. */
+export const BOOTSTRAP_ENV = ["NATS_URL", "TESSERA_MODE", "TESSERA_HTTP_HOST", "TESSERA_HTTP_PORT", "TESSERA_INSTANCE_ID", "TESSERA_DRAIN_GRACE_MS"] as const;
+
+/** Portable env var names (the rule Kubernetes applied before 1.30; newer API servers accept more). */
+const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
+
+/** "openai-api-key" → "OPENAI_API_KEY"; a leading digit gets a "_" prefix. */
+export function upperSnake(text: string): string {
+  const snake = text
+    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+    .replace(/[^A-Za-z0-9]+/g, "_")
+    .replace(/^_+|_+$/g, "")
+    .toUpperCase();
+  if (snake === "") throw new RenderError(`cannot derive an environment variable name from ${JSON.stringify(text)}: set secretRefs[].env`);
+  return /^[0-9]/.test(snake) ? `_${snake}` : snake;
+}
+
+/**
+ * The drain grace: at least the worker default, and long enough for a job started just before SIGTERM to
+ * finish within its wall-clock timeout instead of being aborted and redelivered.
+ */
+export function drainGraceMs(spec: ComponentSpec): number {
+  const wallClock = spec.timeouts?.wallClock !== undefined ? parseDuration(spec.timeouts.wallClock) : ComponentDefaults.wallClockMs;
+  return Math.max(WORKER_DEFAULT_DRAIN_GRACE_MS, wallClock);
+}
+
+export function terminationGracePeriodSeconds(spec: ComponentSpec): number {
+  return Math.ceil(drainGraceMs(spec) / 1000) + TERMINATION_MARGIN_SECONDS;
+}
+
+/**
+ * The container env, sorted by name (a stable order, so re-rendering never looks like a change):
+ * the NATS bootstrap, `config` as plain values, `secretRefs` only as secretKeyRef (a secret value is never
+ * inlined). A secretRef without `key` reads the key named like the Secret; its env name is `env`, else the
+ * upper-snake form of the key (or name). A name used twice is an error, not a silent override.
+ */
+export function renderEnv(name: string, spec: ComponentSpec, ctx: RenderContext): IEnvVar[] {
+  const env: IEnvVar[] = [
+    { name: "NATS_URL", value: ctx.nats.url },
+    { name: "TESSERA_MODE", value: "kubernetes" },
+    { name: "TESSERA_HTTP_HOST", value: "0.0.0.0" },
+    { name: "TESSERA_HTTP_PORT", value: String(WORKER_HTTP_PORT) },
+    { name: "TESSERA_INSTANCE_ID", valueFrom: { fieldRef: { apiVersion: "v1", fieldPath: "metadata.name" } } },
+    { name: "TESSERA_DRAIN_GRACE_MS", value: String(drainGraceMs(spec)) },
+  ];
+  const origin = new Map<string, string>(env.map((e) => [e.name, "set by the platform"]));
+  const add = (entry: IEnvVar, from: string): void => {
+    if (!ENV_NAME.test(entry.name)) {
+      throw new RenderError(`Component ${name}: ${from}: ${JSON.stringify(entry.name)} is not a valid environment variable name (letters, digits, '_', '-', '.'; not starting with a digit)`);
+    }
+    const previous = origin.get(entry.name);
+    if (previous !== undefined) throw new RenderError(`Component ${name}: ${from}: environment variable ${entry.name} is already ${previous}; rename one of them`);
+    origin.set(entry.name, from);
+    env.push(entry);
+  };
+  for (const [key, value] of Object.entries(spec.config ?? {})) add({ name: key, value }, `config.${key}`);
+  for (const [i, ref] of (spec.secretRefs ?? []).entries()) {
+    const key = ref.key ?? ref.name;
+    add({ name: ref.env ?? upperSnake(key), valueFrom: { secretKeyRef: { name: ref.name, key } } }, `secretRefs[${i}]`);
+  }
+  // Temporary files (os.tmpdir()) land in the size-capped scratch volume, the only writable place.
+  if (spec.scratchVolume !== undefined && !origin.has("TMPDIR")) env.push({ name: "TMPDIR", value: spec.scratchVolume.mountPath });
+  return env.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/**
+ * The worker Deployment. It never sets `spec.replicas`: KEDA owns the replica count, and applying a
+ * value would fight it on every reconcile.
+ *
+ * No writable space except the declared scratch volume: no /tmp emptyDir (TMPDIR points at the scratch
+ * volume when there is one), the root filesystem is read-only.
+ */
+export function renderDeployment(component: ComponentRef, spec: ComponentSpec, ctx: RenderContext): DeploymentObject {
+  const scratch = spec.scratchVolume;
+  const resources = spec.resources;
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: childMetadata(component),
+    spec: {
+      selector: { matchLabels: selectorLabels(component.name) },
+      template: {
+        metadata: { labels: componentLabels(component.name) },
+        spec: {
+          automountServiceAccountToken: false,
+          // Service links would add one env var per Service in the namespace: noise, and an information leak.
+          enableServiceLinks: false,
+          terminationGracePeriodSeconds: terminationGracePeriodSeconds(spec),
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: WORKER_UID,
+            runAsGroup: WORKER_UID,
+            fsGroup: WORKER_UID,
+            seccompProfile: { type: "RuntimeDefault" },
+          },
+          containers: [
+            {
+              name: WORKER_CONTAINER,
+              image: spec.image,
+              ports: [{ name: "http", containerPort: WORKER_HTTP_PORT, protocol: "TCP" }],
+              env: renderEnv(component.name, spec, ctx),
+              ...(resources !== undefined ? { resources: { ...(resources.requests ? { requests: { ...resources.requests } } : {}), ...(resources.limits ? { limits: { ...resources.limits } } : {}) } } : {}),
+              readinessProbe: { httpGet: { path: "/readyz", port: WORKER_HTTP_PORT }, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
+              livenessProbe: { httpGet: { path: "/healthz", port: WORKER_HTTP_PORT }, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
+              securityContext: {
+                runAsNonRoot: true,
+                readOnlyRootFilesystem: true,
+                allowPrivilegeEscalation: false,
+                capabilities: { drop: ["ALL"] },
+              },
+              ...(scratch !== undefined ? { volumeMounts: [{ name: SCRATCH_VOLUME, mountPath: scratch.mountPath }] } : {}),
+            },
+          ],
+          ...(scratch !== undefined ? { volumes: [{ name: SCRATCH_VOLUME, emptyDir: { sizeLimit: scratch.sizeLimit } }] } : {}),
+        },
+      },
+    },
+  };
+}

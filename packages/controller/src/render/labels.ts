@@ -1,0 +1,53 @@
+import type { IDeployment } from "kubernetes-models/apps/v1";
+
+type ObjectMeta = NonNullable<IDeployment["metadata"]>;
+export type OwnerReference = NonNullable<ObjectMeta["ownerReferences"]>[number];
+
+/** The object a Component's rendered children are labelled for and owned by. */
+export interface ComponentRef {
+  name: string;
+  namespace: string;
+  /** metadata.uid of the Component; without it (offline `tessera render`) no ownerReference is rendered. */
+  uid?: string;
+}
+
+export const COMPONENT_API_VERSION = "tessera.dev/v1alpha1";
+export const COMPONENT_KIND = "Component";
+/** Same key as `COMPONENT_LABEL` in ../validate: every rendered object carries it. */
+export const COMPONENT_NAME_LABEL = "tessera.dev/component";
+export const APP_NAME = "tessera-component";
+export const MANAGED_BY = "tessera";
+
+/** Labels on every rendered object and on the pods. */
+export function componentLabels(name: string): Record<string, string> {
+  return {
+    "app.kubernetes.io/name": APP_NAME,
+    "app.kubernetes.io/component": name,
+    "app.kubernetes.io/managed-by": MANAGED_BY,
+    [COMPONENT_NAME_LABEL]: name,
+  };
+}
+
+/**
+ * The Deployment selector and the NetworkPolicy podSelector: a subset of `componentLabels` that never
+ * changes (a Deployment's selector is immutable), so adding an informational label later is not a breaking change.
+ */
+export function selectorLabels(name: string): Record<string, string> {
+  return { "app.kubernetes.io/name": APP_NAME, [COMPONENT_NAME_LABEL]: name };
+}
+
+export function ownerReference(component: ComponentRef): OwnerReference | undefined {
+  if (component.uid === undefined || component.uid === "") return undefined;
+  return { apiVersion: COMPONENT_API_VERSION, kind: COMPONENT_KIND, name: component.name, uid: component.uid, controller: true, blockOwnerDeletion: true };
+}
+
+/** metadata for a child object of the Component (name defaults to the Component's). */
+export function childMetadata(component: ComponentRef, name = component.name): ObjectMeta & { name: string; namespace: string; labels: Record<string, string> } {
+  const owner = ownerReference(component);
+  return {
+    name,
+    namespace: component.namespace,
+    labels: componentLabels(component.name),
+    ...(owner !== undefined ? { ownerReferences: [owner] } : {}),
+  };
+}

@@ -1,0 +1,53 @@
+import { ContractValidationError, componentSpecRuleIssues, type ComponentSpec } from "@tessera/contract";
+import type { RenderContext } from "./context.js";
+import { renderDeployment, type DeploymentObject } from "./deployment.js";
+import { renderConsumerConfig, renderStreamConfig, type ConsumerConfig, type StreamConfig } from "./jetstream.js";
+import type { ComponentRef } from "./labels.js";
+import { renderNetworkPolicies, type NetworkPolicyObject } from "./network-policies.js";
+import { renderScaledObject, type ScaledObjectObject } from "./scaled-object.js";
+
+export type { RenderContext } from "./context.js";
+export { RenderError } from "./errors.js";
+export { componentLabels, selectorLabels, ownerReference, type ComponentRef } from "./labels.js";
+export type { DeploymentObject } from "./deployment.js";
+export type { ScaledObjectObject } from "./scaled-object.js";
+export type { NetworkPolicyObject } from "./network-policies.js";
+export type { StreamConfig, ConsumerConfig } from "./jetstream.js";
+
+export interface ComponentInput extends ComponentRef {
+  spec: ComponentSpec;
+}
+
+export interface RenderedComponent {
+  deployment: DeploymentObject;
+  scaledObject: ScaledObjectObject;
+  /** [default-deny backstop, egress posture] */
+  networkPolicies: NetworkPolicyObject[];
+  stream: StreamConfig;
+  consumer: ConsumerConfig;
+}
+
+/**
+ * Everything one Component becomes, as plain objects: pure (no I/O, no clock), deterministic, and the
+ * same for the controller and `tessera render`. The spec is expected to be validated already (the
+ * controller reports validation errors in status); the cross-field rules are checked again here so that a
+ * /0 or metadata-covering CIDR can never reach a NetworkPolicy. Throws ContractValidationError for a spec
+ * that breaks them and RenderError for a context or spec the renderers cannot express.
+ */
+export function renderComponent(component: ComponentInput, ctx: RenderContext): RenderedComponent {
+  const issues = componentSpecRuleIssues(component.spec);
+  if (issues.length > 0) throw new ContractValidationError(`Component ${component.name}`, issues);
+  const ref: ComponentRef = { name: component.name, namespace: component.namespace, ...(component.uid !== undefined ? { uid: component.uid } : {}) };
+  return {
+    deployment: renderDeployment(ref, component.spec, ctx),
+    scaledObject: renderScaledObject(ref, component.spec, ctx),
+    networkPolicies: renderNetworkPolicies(ref, component.spec, ctx),
+    stream: renderStreamConfig(component.name, component.spec),
+    consumer: renderConsumerConfig(component.name, component.spec),
+  };
+}
+
+/** The Kubernetes objects of a rendering, in apply order. */
+export function kubernetesObjects(rendered: RenderedComponent): (DeploymentObject | ScaledObjectObject | NetworkPolicyObject)[] {
+  return [...rendered.networkPolicies, rendered.deployment, rendered.scaledObject];
+}
