@@ -4,6 +4,7 @@ import { registerComponentsCommand } from "./commands/components.js";
 import { registerDevCommand } from "./commands/dev.js";
 import { registerDlqCommands } from "./commands/dlq.js";
 import { registerJobsCommands } from "./commands/jobs.js";
+import { registerRenderCommand } from "./commands/render.js";
 import { registerValidateCommand } from "./commands/validate.js";
 
 /**
@@ -38,6 +39,7 @@ Examples:
   registerJobsCommands(program, io);
   registerDlqCommands(program, io);
   registerComponentsCommand(program, io);
+  registerRenderCommand(program, io);
 
   return program;
 }

@@ -1,4 +1,28 @@
 /**
- * Kubernetes mode: the Component CRD, the pure renderers and (to come) the controller.
+ * Kubernetes mode: the pure renderers (a Component spec → Deployment, KEDA ScaledObject, NetworkPolicies,
+ * stream/consumer config), offline manifest validation, and the building blocks of the controller.
+ *
+ * ```ts
+ * import { renderComponent, kubernetesObjects, validateManifests } from "@tessera/controller";
+ * const rendered = renderComponent({ name: "extract", namespace: "docs", spec }, {
+ *   nats: { url: "nats://nats.nats.svc:4222", monitoringEndpoint: "nats.nats.svc:8222", namespace: "nats", podLabels: { "app.kubernetes.io/name": "nats" } },
+ * });
+ * const problems = validateManifests(kubernetesObjects(rendered));
+ * ```
  */
-export {};
+export {
+  renderComponent,
+  kubernetesObjects,
+  RenderError,
+  componentLabels,
+  selectorLabels,
+  type ComponentInput,
+  type RenderedComponent,
+  type RenderContext,
+  type DeploymentObject,
+  type ScaledObjectObject,
+  type NetworkPolicyObject,
+  type StreamConfig,
+  type ConsumerConfig,
+} from "./render/render-component.js";
+export { validateManifests, COMPONENT_LABEL, type KubeObject, type ManifestProblem } from "./validate/validate-manifests.js";

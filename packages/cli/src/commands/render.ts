@@ -1,0 +1,94 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { kubernetesObjects, renderComponent, validateManifests, type KubeObject, type RenderContext } from "@tessera/controller";
+import type { Command } from "commander";
+import { stringify } from "yaml";
+import type { CliIo } from "../cli-io.js";
+import { CliError, ExitStatus } from "../cli-error.js";
+import { ExitCode } from "../exit-codes.js";
+import { formatManifestProblem, loadComponentManifests } from "../manifests/load-component-manifests.js";
+import { metadataEntry } from "../options/parsers.js";
+import { writeJson } from "../output/json.js";
+import { styleFor } from "../output/style.js";
+import { renderTable } from "../output/table.js";
+
+interface RenderOptions {
+  output?: string;
+  validate?: boolean;
+  namespace: string;
+  natsUrl: string;
+  natsMonitoring: string;
+  natsNamespace: string;
+  natsLabel?: Record<string, string>;
+  json?: boolean;
+}
+
+export function registerRenderCommand(program: Command, io: CliIo): void {
+  program
+    .command("render")
+    .description("render Component manifests into the Kubernetes objects the controller applies (offline: no cluster needed)")
+    .argument("<files...>", "Component manifests (YAML or JSON)")
+    .option("-o, --output <dir>", "write <component>.yaml (the Kubernetes objects) and <component>.jetstream.json (stream and consumer) per component instead of printing YAML")
+    .option("--validate", "check every object against the upstream Kubernetes and KEDA schemas, reject unknown fields, and check the restricted Pod Security Standard and the platform invariants")
+    .option("--namespace <ns>", "namespace of the rendered objects", "default")
+    .option("--nats-url <url>", "NATS_URL given to the workers", "nats://nats.nats.svc:4222")
+    .option("--nats-monitoring <host:port>", "NATS monitoring endpoint KEDA reads, host:port with no scheme", "nats.nats.svc:8222")
+    .option("--nats-namespace <ns>", "namespace of the NATS pods (the only egress a worker always has)", "nats")
+    .option("--nats-label <key=value>", "a label of the NATS pods (repeatable; default app.kubernetes.io/name=nats)", metadataEntry)
+    .option("--json", "print a machine-readable summary (and the problems) instead of YAML or tables")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ tessera render examples/documents/components/*.yaml --validate -o deploy/
+  $ tessera render components/extract.yaml --namespace docs | kubectl apply -f -
+
+Exit codes: 0 ok, 1 invalid manifests or validation problems, 2 usage error.`,
+    )
+    .action(async (files: string[], opts: RenderOptions) => {
+      const { manifests, problems } = await loadComponentManifests(files);
+      if (problems.length > 0) {
+        for (const p of problems) io.stderr.write(`${formatManifestProblem(p)}\n`);
+        throw new ExitStatus(problems.some((p) => p.kind === "file") ? ExitCode.Usage : ExitCode.Failed);
+      }
+      const ctx: RenderContext = {
+        nats: { url: opts.natsUrl, monitoringEndpoint: opts.natsMonitoring, namespace: opts.natsNamespace, podLabels: opts.natsLabel ?? { "app.kubernetes.io/name": "nats" } },
+      };
+      const rendered = manifests.map((m) => {
+        try {
+          const r = renderComponent({ name: m.name, namespace: opts.namespace, spec: m.spec }, ctx);
+          return { manifest: m, objects: kubernetesObjects(r) as unknown as KubeObject[], jetstream: { stream: r.stream, consumer: r.consumer } };
+        } catch (err) {
+          throw new CliError(`${m.file}: cannot render ${m.name}: ${(err as Error).message}`, ExitCode.Failed);
+        }
+      });
+      const all = rendered.flatMap((r) => r.objects);
+      const validation = opts.validate === true ? validateManifests(all) : [];
+
+      if (opts.output !== undefined) {
+        await mkdir(opts.output, { recursive: true });
+        for (const r of rendered) {
+          await writeFile(join(opts.output, `${r.manifest.name}.yaml`), r.objects.map((o) => stringify(o)).join("---\n"));
+          await writeFile(join(opts.output, `${r.manifest.name}.jetstream.json`), `${JSON.stringify(r.jetstream, null, 2)}\n`);
+        }
+      }
+      if (opts.json === true) {
+        writeJson(io.stdout, {
+          components: rendered.map((r) => ({ name: r.manifest.name, file: r.manifest.file, objects: r.objects.map((o) => `${o.kind}/${o.metadata.name}`), jetstream: r.jetstream })),
+          validated: opts.validate === true,
+          problems: validation,
+        });
+      } else if (opts.output !== undefined) {
+        const style = styleFor(io.stdout, io.env);
+        const rows = rendered.map((r) => [r.manifest.name, r.objects.map((o) => o.kind).join(", "), join(opts.output as string, `${r.manifest.name}.yaml`)]);
+        io.stdout.write(renderTable(["component", "objects", "file"], rows, style));
+      } else {
+        io.stdout.write(all.map((o) => stringify(o)).join("---\n"));
+      }
+      if (opts.validate === true && opts.json !== true) {
+        for (const p of validation) io.stderr.write(`${p.object}: ${p.path === "" ? "" : `${p.path}: `}${p.message}\n`);
+        io.stderr.write(validation.length === 0 ? `validated ${all.length} objects: no problems\n` : `${validation.length} problem${validation.length === 1 ? "" : "s"} in ${all.length} objects\n`);
+      }
+      if (validation.length > 0) throw new ExitStatus(ExitCode.Failed);
+    });
+}

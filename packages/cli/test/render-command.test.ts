@@ -1,0 +1,58 @@
+import { mkdtemp, readFile, readdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { durableConsumerName, jobStreamName } from "@tessera/contract";
+import { describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
+import { runTessera } from "./helpers/run-tessera.js";
+import { tempFiles } from "./helpers/temp-files.js";
+
+const examples = fileURLToPath(new URL("../../../examples/documents/components/", import.meta.url));
+const specs = ["extract.yaml", "chunk-embed.yaml"].map((f) => join(examples, f));
+
+describe("tessera render", () => {
+  it("writes valid manifests for the example project with --validate -o", async () => {
+    const out = await mkdtemp(join(tmpdir(), "tessera-render-"));
+    const { code, stdout, stderr } = await runTessera(["render", ...specs, "--validate", "-o", out, "--namespace", "docs"]);
+    expect(code).toBe(0);
+    expect(stderr).toContain("validated 8 objects: no problems");
+    expect(stdout).toContain("extract");
+    expect((await readdir(out)).sort()).toEqual(["chunk-embed.jetstream.json", "chunk-embed.yaml", "extract.jetstream.json", "extract.yaml"]);
+    type Manifest = { kind: string; metadata: { namespace?: string }; spec: { replicas?: number; triggers: { metadata: Record<string, string> }[] } };
+    const objects = parseAllDocuments(await readFile(join(out, "extract.yaml"), "utf8")).map((d) => d.toJSON() as Manifest);
+    expect(objects.map((o) => o.kind).sort()).toEqual(["Deployment", "NetworkPolicy", "NetworkPolicy", "ScaledObject"]);
+    const deployment = objects.find((o) => o.kind === "Deployment");
+    expect(deployment?.spec.replicas).toBeUndefined();
+    expect(deployment?.metadata.namespace).toBe("docs");
+    const trigger = objects.find((o) => o.kind === "ScaledObject")?.spec.triggers[0]?.metadata;
+    expect(trigger).toMatchObject({ stream: jobStreamName("extract"), consumer: durableConsumerName("extract"), natsServerMonitoringEndpoint: "nats.nats.svc:8222" });
+    const jetstream = JSON.parse(await readFile(join(out, "extract.jetstream.json"), "utf8")) as { stream: { name: string }; consumer: { durable_name: string } };
+    expect(jetstream.stream.name).toBe(jobStreamName("extract"));
+    expect(jetstream.consumer.durable_name).toBe(durableConsumerName("extract"));
+  });
+
+  it("prints YAML to stdout without -o, and a JSON summary with --json", async () => {
+    const yaml = await runTessera(["render", specs[0] as string]);
+    expect(yaml.code).toBe(0);
+    expect(yaml.stdout).toContain("kind: ScaledObject");
+    const json = await runTessera(["render", ...specs, "--validate", "--json"]);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ validated: true, problems: [], components: [{ name: "extract" }, { name: "chunk-embed" }] });
+  });
+
+  it("refuses a monitoring endpoint with a scheme, naming the flag's value", async () => {
+    const { code, stderr } = await runTessera(["render", specs[0] as string, "--nats-monitoring", "http://nats:8222"]);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/cannot render extract: .*http:\/\/nats:8222/);
+  });
+
+  it("reports a misspelled spec field with file, line and path, and exits 1", async () => {
+    const dir = await tempFiles({
+      "bad.yaml": "apiVersion: tessera.dev/v1alpha1\nkind: Component\nmetadata:\n  name: bad\nspec:\n  image: x:1\n  egres: none\n",
+    });
+    const { code, stderr } = await runTessera(["render", join(dir, "bad.yaml"), "--validate"]);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/bad\.yaml:7: spec\.egres/);
+  });
+});
