@@ -32,6 +32,14 @@ describe("tessera render", () => {
     expect(jetstream.consumer.durable_name).toBe(durableConsumerName("extract"));
   });
 
+  it("renders the CRD with --crd, and it passes the same validation", async () => {
+    const { code, stdout, stderr } = await runTessera(["render", specs[0] as string, "--crd", "--validate"]);
+    expect(code).toBe(0);
+    expect(stdout).toContain("kind: CustomResourceDefinition");
+    expect(stdout).toContain("name: components.tessera.dev");
+    expect(stderr).toContain("validated 5 objects: no problems");
+  });
+
   it("prints YAML to stdout without -o, and a JSON summary with --json", async () => {
     const yaml = await runTessera(["render", specs[0] as string]);
     expect(yaml.code).toBe(0);

@@ -25,4 +25,5 @@ export {
   type StreamConfig,
   type ConsumerConfig,
 } from "./render/render-component.js";
+export * from "./crd/index.js";
 export { validateManifests, COMPONENT_LABEL, type KubeObject, type ManifestProblem } from "./validate/validate-manifests.js";

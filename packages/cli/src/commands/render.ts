@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { kubernetesObjects, renderComponent, validateManifests, type KubeObject, type RenderContext } from "@tessera/controller";
+import { componentCrd, kubernetesObjects, renderComponent, validateManifests, type KubeObject, type RenderContext } from "@tessera/controller";
 import type { Command } from "commander";
 import { stringify } from "yaml";
 import type { CliIo } from "../cli-io.js";
@@ -21,6 +21,7 @@ interface RenderOptions {
   natsNamespace: string;
   natsLabel?: Record<string, string>;
   json?: boolean;
+  crd?: boolean;
 }
 
 export function registerRenderCommand(program: Command, io: CliIo): void {
@@ -35,6 +36,7 @@ export function registerRenderCommand(program: Command, io: CliIo): void {
     .option("--nats-monitoring <host:port>", "NATS monitoring endpoint KEDA reads, host:port with no scheme", "nats.nats.svc:8222")
     .option("--nats-namespace <ns>", "namespace of the NATS pods (the only egress a worker always has)", "nats")
     .option("--nats-label <key=value>", "a label of the NATS pods (repeatable; default app.kubernetes.io/name=nats)", metadataEntry)
+    .option("--crd", "also render the components.tessera.dev CustomResourceDefinition (generated from the contract's Component schema)")
     .option("--json", "print a machine-readable summary (and the problems) instead of YAML or tables")
     .addHelpText(
       "after",
@@ -62,11 +64,13 @@ Exit codes: 0 ok, 1 invalid manifests or validation problems, 2 usage error.`,
           throw new CliError(`${m.file}: cannot render ${m.name}: ${(err as Error).message}`, ExitCode.Failed);
         }
       });
-      const all = rendered.flatMap((r) => r.objects);
+      const crd = opts.crd === true ? [componentCrd() as unknown as KubeObject] : [];
+      const all = [...crd, ...rendered.flatMap((r) => r.objects)];
       const validation = opts.validate === true ? validateManifests(all) : [];
 
       if (opts.output !== undefined) {
         await mkdir(opts.output, { recursive: true });
+        for (const c of crd) await writeFile(join(opts.output, `${c.metadata.name}.yaml`), stringify(c));
         for (const r of rendered) {
           await writeFile(join(opts.output, `${r.manifest.name}.yaml`), r.objects.map((o) => stringify(o)).join("---\n"));
           await writeFile(join(opts.output, `${r.manifest.name}.jetstream.json`), `${JSON.stringify(r.jetstream, null, 2)}\n`);
