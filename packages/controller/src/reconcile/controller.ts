@@ -1,0 +1,147 @@
+import * as k8s from "@kubernetes/client-node";
+import type { RenderContext } from "../render/context.js";
+import type { ComponentObject, KubeAccess } from "./kube-access.js";
+import { reconcileComponent, type ReconcileCounters, type StreamProvisioner } from "./reconciler.js";
+import { WorkQueue } from "./work-queue.js";
+
+export interface ControllerOptions {
+  kube: KubeAccess;
+  streams: StreamProvisioner;
+  render: RenderContext;
+  /** Components reconciled at once. Default 4. */
+  concurrency?: number;
+  /** Every Component is reconciled again this often, events or not (level-based safety net). Default 5 min. */
+  resyncMs?: number;
+  /** No watch event (not even a bookmark) for this long: the watch is presumed dead and re-listed. Default 2 min. */
+  watchdogMs?: number;
+  log?: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface Controller {
+  readonly counters: ReconcileCounters;
+  /** Listed once and every key reconciled at least once since. */
+  readonly synced: Promise<void>;
+  /** Ready = NATS reachable and the first list done. A controller that cannot reach NATS is not ready. */
+  ready(): boolean;
+  /** Enqueues every known Component now (what the periodic resync does). */
+  resync(): Promise<void>;
+  /** Resolves when no reconcile is queued or running. */
+  idle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const MAX_WATCH_BACKOFF_MS = 30_000;
+
+/**
+ * The control loop: list Components, reconcile each through the per-key work queue, then watch from the
+ * list's resourceVersion and enqueue what changes. A watch that ends or errs (410 Gone included) is
+ * restarted with a fresh list after a backoff; a watch silent for `watchdogMs` is aborted and re-listed;
+ * every `resyncMs` all Components are enqueued again. Reconciling is idempotent, so extra passes cost
+ * reads, not writes.
+ */
+export function startController(opts: ControllerOptions): Controller {
+  const log = opts.log ?? (() => undefined);
+  const counters: ReconcileCounters = { applies: 0, skipped: 0, statusWrites: 0, finalizerWrites: 0 };
+  const queue = new WorkQueue(
+    async (key) => {
+      const [namespace, name] = key.split("/") as [string, string];
+      try {
+        await reconcileComponent({ kube: opts.kube, streams: opts.streams, render: opts.render, counters }, namespace, name);
+      } catch (err) {
+        log("reconcile failed; retrying with backoff", { key, err: (err as Error).message });
+        throw err;
+      }
+    },
+    { concurrency: opts.concurrency ?? 4 },
+  );
+  let stopped = false;
+  let listed = false;
+  let abort: AbortController | undefined;
+  let lastEvent = Date.now();
+  let markSynced!: () => void;
+  const synced = new Promise<void>((resolve) => (markSynced = resolve));
+  const keyOf = (c: ComponentObject): string => `${c.metadata.namespace}/${c.metadata.name}`;
+
+  const listAll = async (): Promise<string> => {
+    const { items, resourceVersion } = await opts.kube.listComponents();
+    for (const item of items) queue.add(keyOf(item));
+    return resourceVersion;
+  };
+
+  const watchOnce = (resourceVersion: string): Promise<void> =>
+    new Promise((resolve) => {
+      lastEvent = Date.now();
+      new k8s.Watch(opts.kube.kubeConfig)
+        .watch(
+          opts.kube.componentsWatchPath(),
+          { resourceVersion, allowWatchBookmarks: true },
+          (phase, object: ComponentObject) => {
+            lastEvent = Date.now();
+            if (phase === "ERROR") {
+              // 410 Gone and friends: this watch cannot continue; the loop lists again.
+              abort?.abort();
+              return;
+            }
+            if (phase !== "BOOKMARK") queue.add(keyOf(object));
+          },
+          () => resolve(),
+        )
+        .then(
+          (controller) => {
+            abort = controller;
+            if (stopped) controller.abort();
+          },
+          () => resolve(),
+        );
+    });
+
+  const loop = (async () => {
+    let failures = 0;
+    while (!stopped) {
+      try {
+        const resourceVersion = await listAll();
+        if (!listed) {
+          listed = true;
+          void queue.idle().then(markSynced);
+        }
+        failures = 0;
+        await watchOnce(resourceVersion);
+      } catch (err) {
+        failures += 1;
+        log("listing Components failed", { err: (err as Error).message });
+      }
+      if (stopped) break;
+      const delay = Math.min(MAX_WATCH_BACKOFF_MS, 100 * 2 ** Math.min(failures, 9)) * (0.8 + 0.4 * Math.random());
+      await new Promise((r) => setTimeout(r, delay).unref());
+    }
+  })();
+
+  const watchdogMs = opts.watchdogMs ?? 120_000;
+  const watchdog = setInterval(() => {
+    if (Date.now() - lastEvent > watchdogMs) {
+      log("no watch event for too long; listing again", { silentMs: Date.now() - lastEvent });
+      abort?.abort();
+    }
+  }, Math.max(100, Math.min(watchdogMs / 4, 10_000)));
+  watchdog.unref();
+  const resyncTimer = setInterval(() => void listAll().catch(() => undefined), opts.resyncMs ?? 300_000);
+  resyncTimer.unref();
+
+  return {
+    counters,
+    synced,
+    ready: () => listed && opts.streams.isConnected(),
+    resync: async () => {
+      await listAll();
+    },
+    idle: () => queue.idle(),
+    stop: async () => {
+      stopped = true;
+      clearInterval(watchdog);
+      clearInterval(resyncTimer);
+      abort?.abort();
+      queue.stop();
+      await loop;
+    },
+  };
+}

@@ -1,0 +1,122 @@
+import { busSettingsFromSpec, componentNameProblem, validateComponentSpec, type ComponentBusSettings } from "@tessera/contract";
+import { isDeepStrictEqual } from "node:util";
+import type { RenderContext } from "../render/context.js";
+import { kubernetesObjects, renderComponent } from "../render/render-component.js";
+import { nextConditions, type Condition, type ConditionUpdate } from "./conditions.js";
+import { isContained } from "./contained.js";
+import type { ComponentObject, KubeAccess, KubeObjectLike } from "./kube-access.js";
+
+/** Held on every Component until its stream and consumer are gone. */
+export const STREAM_FINALIZER = "tessera.dev/stream";
+
+/** What the controller needs of NATS; a `Bus` from @tessera/bus (JetStream, provisioning on) is one. */
+export interface StreamProvisioner {
+  ensureComponent(settings: ComponentBusSettings): Promise<void>;
+  removeComponent(component: string): Promise<void>;
+  isConnected(): boolean;
+}
+
+export interface ReconcileCounters {
+  /** Server-side applies sent (objects whose rendering was not already contained in the live object). */
+  applies: number;
+  /** Objects already as rendered: no write. */
+  skipped: number;
+  statusWrites: number;
+  finalizerWrites: number;
+}
+
+export interface ReconcilerDeps {
+  kube: KubeAccess;
+  streams: StreamProvisioner;
+  render: RenderContext;
+  counters: ReconcileCounters;
+  now?: () => Date;
+}
+
+/**
+ * One level-based pass over a Component: read it, then make the world match. Deleted (with our
+ * finalizer): remove its stream and consumer, then the finalizer. Otherwise: make sure the finalizer is
+ * on; validate the spec (a bad spec is reported in status and not retried — the next edit triggers a
+ * pass); create or update the stream and consumer before anything that needs them (KEDA reads the
+ * consumer's lag to scale from zero, a worker only binds); apply each rendered object unless the live one
+ * already contains it; write status only when it changed. Any failure throws, and the work queue retries
+ * the key with backoff.
+ */
+export async function reconcileComponent(deps: ReconcilerDeps, namespace: string, name: string): Promise<void> {
+  const { kube, streams, counters } = deps;
+  let component = await kube.getComponent(namespace, name);
+  if (component === undefined) return;
+  const finalizers = component.metadata.finalizers ?? [];
+
+  if (component.metadata.deletionTimestamp !== undefined) {
+    if (!finalizers.includes(STREAM_FINALIZER)) return;
+    await streams.removeComponent(name);
+    component.metadata.finalizers = finalizers.filter((f) => f !== STREAM_FINALIZER);
+    await kube.replaceComponent(component);
+    counters.finalizerWrites += 1;
+    return;
+  }
+  if (!finalizers.includes(STREAM_FINALIZER)) {
+    component.metadata.finalizers = [...finalizers, STREAM_FINALIZER];
+    component = await kube.replaceComponent(component);
+    counters.finalizerWrites += 1;
+  }
+
+  const nameProblem = componentNameProblem(name);
+  const checked = validateComponentSpec(component.spec);
+  if (nameProblem !== undefined || !checked.ok) {
+    const message = nameProblem !== undefined ? `metadata.name: ${nameProblem}` : checked.ok ? "" : checked.error.message;
+    await writeStatus(deps, component, [
+      { type: "Valid", status: "False", reason: "InvalidSpec", message },
+      { type: "StreamReady", status: "Unknown", reason: "InvalidSpec", message: "not provisioned while the spec is invalid" },
+      { type: "Ready", status: "False", reason: "InvalidSpec", message },
+    ]);
+    return;
+  }
+  const spec = checked.value;
+  const valid: ConditionUpdate = { type: "Valid", status: "True", reason: "Valid", message: "the spec passed validation" };
+
+  try {
+    await streams.ensureComponent(busSettingsFromSpec(name, spec));
+  } catch (err) {
+    const message = `cannot create or update the stream and consumer: ${(err as Error).message}`;
+    await writeStatus(deps, component, [valid, { type: "StreamReady", status: "False", reason: "NatsUnavailable", message }, { type: "Ready", status: "False", reason: "StreamNotReady", message }]);
+    throw err;
+  }
+  const streamReady: ConditionUpdate = { type: "StreamReady", status: "True", reason: "Provisioned", message: "stream and durable consumer exist" };
+
+  const rendered = renderComponent({ name, namespace, uid: component.metadata.uid, spec }, deps.render);
+  for (const object of kubernetesObjects(rendered) as unknown as KubeObjectLike[]) {
+    const live = await kube.read(object);
+    if (live !== undefined && isContained(object, live)) {
+      counters.skipped += 1;
+      continue;
+    }
+    await kube.apply(object);
+    counters.applies += 1;
+  }
+
+  const deployment = await kube.read<KubeObjectLike & { spec?: { replicas?: number }; status?: { replicas?: number; readyReplicas?: number } }>(rendered.deployment as unknown as KubeObjectLike);
+  const wanted = deployment?.spec?.replicas ?? 0;
+  const ready = deployment?.status?.readyReplicas ?? 0;
+  const readiness: ConditionUpdate =
+    wanted === 0
+      ? { type: "Ready", status: "True", reason: "ScaledToZero", message: "no jobs waiting; KEDA starts a worker when jobs arrive" }
+      : ready > 0
+        ? { type: "Ready", status: "True", reason: "WorkersReady", message: `${ready} of ${wanted} workers ready` }
+        : { type: "Ready", status: "False", reason: "WorkersStarting", message: `0 of ${wanted} workers ready` };
+  await writeStatus(deps, component, [valid, streamReady, readiness], deployment?.status?.replicas ?? 0);
+}
+
+async function writeStatus(deps: ReconcilerDeps, component: ComponentObject, updates: ConditionUpdate[], replicas?: number): Promise<void> {
+  const generation = component.metadata.generation ?? 0;
+  const previous = (component.status?.conditions ?? []) as Condition[];
+  const next = {
+    observedGeneration: generation,
+    ...(replicas !== undefined ? { replicas } : component.status?.replicas !== undefined ? { replicas: component.status.replicas } : {}),
+    conditions: nextConditions(previous, updates, generation, (deps.now ?? (() => new Date()))()),
+  };
+  if (isDeepStrictEqual(next, component.status ?? {})) return;
+  await deps.kube.replaceComponentStatus({ ...component, status: next });
+  deps.counters.statusWrites += 1;
+}
