@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import type { CliIo } from "./cli-io.js";
 import { registerComponentsCommand } from "./commands/components.js";
+import { registerControllerCommand } from "./commands/controller.js";
 import { registerDevCommand } from "./commands/dev.js";
 import { registerDlqCommands } from "./commands/dlq.js";
 import { registerJobsCommands } from "./commands/jobs.js";
@@ -40,6 +41,7 @@ Examples:
   registerDlqCommands(program, io);
   registerComponentsCommand(program, io);
   registerRenderCommand(program, io);
+  registerControllerCommand(program, io);
 
   return program;
 }

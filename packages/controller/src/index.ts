@@ -30,3 +30,4 @@ export { validateManifests, COMPONENT_LABEL, type KubeObject, type ManifestProbl
 export { startController, type Controller, type ControllerOptions } from "./reconcile/controller.js";
 export { reconcileComponent, STREAM_FINALIZER, type StreamProvisioner, type ReconcileCounters } from "./reconcile/reconciler.js";
 export { KubeAccess, FIELD_MANAGER } from "./reconcile/kube-access.js";
+export { LazyProvisioner, type ClosableProvisioner } from "./reconcile/lazy-provisioner.js";

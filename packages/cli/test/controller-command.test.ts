@@ -1,0 +1,76 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as k8s from "@kubernetes/client-node";
+import { startFakeKubeApi, type FakeKubeApi } from "@tessera/kube-fake";
+import { freePort, startNatsServer, waitFor, type NatsServerHandle } from "@tessera/testkit";
+import { stringify } from "yaml";
+import { afterEach, describe, expect, it } from "vitest";
+import { runTessera } from "./helpers/run-tessera.js";
+import { tempFiles } from "./helpers/temp-files.js";
+
+const bin = fileURLToPath(new URL("../bin/tessera.js", import.meta.url));
+
+async function readyz(port: number): Promise<number> {
+  try {
+    return (await fetch(`http://127.0.0.1:${port}/readyz`)).status;
+  } catch {
+    return 0;
+  }
+}
+
+describe("tessera controller (a real process against the in-memory API and a real nats-server)", () => {
+  let child: ChildProcess | undefined;
+  let fake: FakeKubeApi | undefined;
+  let nats: NatsServerHandle | undefined;
+  afterEach(async () => {
+    child?.kill("SIGTERM");
+    await fake?.close();
+    await nats?.stop();
+  });
+
+  it("is ready once it listed and NATS answers, reconciles a new Component, and is not ready while NATS is down", async () => {
+    nats = await startNatsServer();
+    fake = await startFakeKubeApi({ namespaces: "auto" });
+    const options = fake.kubeConfigOptions("default");
+    const cluster = options.clusters[0] as { name: string; server: string };
+    const kubeconfig = {
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [{ name: cluster.name, cluster: { server: cluster.server, "insecure-skip-tls-verify": true } }],
+      users: options.users.map((u) => ({ name: u.name, user: { token: u.token } })),
+      contexts: options.contexts.map((c) => ({ name: c.name, context: { cluster: c.cluster, user: c.user, namespace: c.namespace } })),
+      "current-context": options.currentContext,
+    };
+    const dir = await tempFiles({});
+    await writeFile(join(dir, "kubeconfig"), stringify(kubeconfig));
+    const port = await freePort();
+    child = spawn(process.execPath, [bin, "controller", "--kubeconfig", join(dir, "kubeconfig"), "--nats", nats.url, "--nats-monitoring", "nats.nats.svc:8222", "--port", String(port)], { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr?.on("data", (b: Buffer) => (stderr += b.toString()));
+
+    await waitFor(`/readyz 200 (controller log: ${stderr})`, async () => (await readyz(port)) === 200, 30_000, 100);
+    const kc = await fake.kubeConfig();
+    await kc.makeApiClient(k8s.CustomObjectsApi).createNamespacedCustomObject({
+      group: "tessera.dev",
+      version: "v1alpha1",
+      namespace: "docs",
+      plural: "components",
+      body: { apiVersion: "tessera.dev/v1alpha1", kind: "Component", metadata: { name: "extract", namespace: "docs" }, spec: { image: "example/extract:1" } },
+    });
+    await waitFor("the rendered Deployment", () => fake?.store.get({ apiVersion: "apps/v1", kind: "Deployment", namespace: "docs", name: "extract" }) !== undefined, 15_000);
+
+    await nats.kill();
+    await waitFor("/readyz 503 while NATS is down", async () => (await readyz(port)) === 503, 20_000, 100);
+    expect(await (await fetch(`http://127.0.0.1:${port}/readyz`)).text()).toContain("NATS unreachable");
+    await nats.restart();
+    await waitFor("/readyz 200 again", async () => (await readyz(port)) === 200, 30_000, 100);
+  }, 90_000);
+
+  it("refuses to start without the NATS settings, naming the flag", async () => {
+    const missing = await runTessera(["controller"]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("--nats (or NATS_URL) is required");
+  });
+});
