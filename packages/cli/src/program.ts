@@ -7,6 +7,7 @@ import { registerDlqCommands } from "./commands/dlq.js";
 import { registerJobsCommands } from "./commands/jobs.js";
 import { registerRenderCommand } from "./commands/render.js";
 import { registerValidateCommand } from "./commands/validate.js";
+import { registerWorkerCommand } from "./commands/worker.js";
 
 /**
  * The whole `tessera` command tree, writing only to `io`. Commander errors are thrown (exitOverride)
@@ -42,6 +43,7 @@ Examples:
   registerComponentsCommand(program, io);
   registerRenderCommand(program, io);
   registerControllerCommand(program, io);
+  registerWorkerCommand(program, io);
 
   return program;
 }

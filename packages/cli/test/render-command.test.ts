@@ -40,6 +40,15 @@ describe("tessera render", () => {
     expect(stderr).toContain("validated 5 objects: no problems");
   });
 
+  it("renders the controller's install manifests with --install, all valid", async () => {
+    const out = await mkdtemp(join(tmpdir(), "tessera-install-"));
+    const { code, stderr } = await runTessera(["render", specs[0] as string, "--install", "example/tessera:1", "--validate", "-o", out]);
+    expect(code).toBe(0);
+    expect(stderr).toContain("validated 10 objects: no problems");
+    const kinds = parseAllDocuments(await readFile(join(out, "tessera-install.yaml"), "utf8")).map((d) => (d.toJSON() as { kind: string }).kind);
+    expect(kinds).toEqual(["Namespace", "CustomResourceDefinition", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment"]);
+  });
+
   it("prints YAML to stdout without -o, and a JSON summary with --json", async () => {
     const yaml = await runTessera(["render", specs[0] as string]);
     expect(yaml.code).toBe(0);

@@ -31,3 +31,4 @@ export { startController, type Controller, type ControllerOptions } from "./reco
 export { reconcileComponent, STREAM_FINALIZER, type StreamProvisioner, type ReconcileCounters } from "./reconcile/reconciler.js";
 export { KubeAccess, FIELD_MANAGER } from "./reconcile/kube-access.js";
 export { LazyProvisioner, type ClosableProvisioner } from "./reconcile/lazy-provisioner.js";
+export { installManifests, installManifestsYaml, controllerPolicyRules, DEFAULT_INSTALL_NAMESPACE, CONTROLLER_NAME, type InstallOptions } from "./install/install-manifests.js";

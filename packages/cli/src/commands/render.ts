@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { componentCrd, kubernetesObjects, renderComponent, validateManifests, type KubeObject, type RenderContext } from "@tessera/controller";
+import { componentCrd, installManifests, kubernetesObjects, renderComponent, validateManifests, type KubeObject, type RenderContext } from "@tessera/controller";
 import type { Command } from "commander";
 import { stringify } from "yaml";
 import type { CliIo } from "../cli-io.js";
@@ -22,6 +22,7 @@ interface RenderOptions {
   natsLabel?: Record<string, string>;
   json?: boolean;
   crd?: boolean;
+  install?: string;
 }
 
 export function registerRenderCommand(program: Command, io: CliIo): void {
@@ -37,6 +38,7 @@ export function registerRenderCommand(program: Command, io: CliIo): void {
     .option("--nats-namespace <ns>", "namespace of the NATS pods (the only egress a worker always has)", "nats")
     .option("--nats-label <key=value>", "a label of the NATS pods (repeatable; default app.kubernetes.io/name=nats)", metadataEntry)
     .option("--crd", "also render the components.tessera.dev CustomResourceDefinition (generated from the contract's Component schema)")
+    .option("--install <image>", "also render the controller's install manifests (namespace tessera-system, CRD, ServiceAccount, least-privilege ClusterRole, controller Deployment running this tessera image)")
     .option("--json", "print a machine-readable summary (and the problems) instead of YAML or tables")
     .addHelpText(
       "after",
@@ -44,6 +46,7 @@ export function registerRenderCommand(program: Command, io: CliIo): void {
 Examples:
   $ tessera render examples/documents/components/*.yaml --validate -o deploy/
   $ tessera render components/extract.yaml --namespace docs | kubectl apply -f -
+  $ tessera render components/*.yaml --install ghcr.io/example/tessera:0.1.0 -o deploy/
 
 Exit codes: 0 ok, 1 invalid manifests or validation problems, 2 usage error.`,
     )
@@ -64,13 +67,16 @@ Exit codes: 0 ok, 1 invalid manifests or validation problems, 2 usage error.`,
           throw new CliError(`${m.file}: cannot render ${m.name}: ${(err as Error).message}`, ExitCode.Failed);
         }
       });
-      const crd = opts.crd === true ? [componentCrd() as unknown as KubeObject] : [];
+      const install = opts.install !== undefined ? (installManifests({ image: opts.install, nats: { url: opts.natsUrl, monitoringEndpoint: opts.natsMonitoring } }) as unknown as KubeObject[]) : [];
+      // The install manifests include the CRD already.
+      const crd = [...(opts.crd === true && install.length === 0 ? [componentCrd() as unknown as KubeObject] : []), ...install];
       const all = [...crd, ...rendered.flatMap((r) => r.objects)];
       const validation = opts.validate === true ? validateManifests(all) : [];
 
       if (opts.output !== undefined) {
         await mkdir(opts.output, { recursive: true });
-        for (const c of crd) await writeFile(join(opts.output, `${c.metadata.name}.yaml`), stringify(c));
+        if (install.length > 0) await writeFile(join(opts.output, "tessera-install.yaml"), install.map((o) => stringify(o)).join("---\n"));
+        else for (const c of crd) await writeFile(join(opts.output, `${c.metadata.name}.yaml`), stringify(c));
         for (const r of rendered) {
           await writeFile(join(opts.output, `${r.manifest.name}.yaml`), r.objects.map((o) => stringify(o)).join("---\n"));
           await writeFile(join(opts.output, `${r.manifest.name}.jetstream.json`), `${JSON.stringify(r.jetstream, null, 2)}\n`);

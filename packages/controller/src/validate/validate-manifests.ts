@@ -3,6 +3,8 @@ import { ScaledObject } from "@kubernetes-models/keda/keda.sh/v1alpha1";
 import { CustomResourceDefinition } from "kubernetes-models/apiextensions.k8s.io/v1";
 import { Deployment } from "kubernetes-models/apps/v1";
 import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
+import { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1";
+import { Namespace, ServiceAccount } from "kubernetes-models/v1";
 import { unknownScaledObjectFields } from "./keda-fields.js";
 import { restrictedPodSecurityViolations } from "./pod-security.js";
 import { kubernetesModelName, unknownKubernetesFields } from "./unknown-fields.js";
@@ -25,6 +27,12 @@ const SCHEMA_MODELS: Record<string, (data: Record<string, unknown>) => Validatab
   "networking.k8s.io/v1/NetworkPolicy": (d) => new NetworkPolicy(d as never),
   "keda.sh/v1alpha1/ScaledObject": (d) => new ScaledObject(d as never),
   "apiextensions.k8s.io/v1/CustomResourceDefinition": (d) => new CustomResourceDefinition(d as never),
+  "v1/Namespace": (d) => new Namespace(d as never),
+  "v1/ServiceAccount": (d) => new ServiceAccount(d as never),
+  "rbac.authorization.k8s.io/v1/ClusterRole": (d) => new ClusterRole(d as never),
+  "rbac.authorization.k8s.io/v1/ClusterRoleBinding": (d) => new ClusterRoleBinding(d as never),
+  "rbac.authorization.k8s.io/v1/Role": (d) => new Role(d as never),
+  "rbac.authorization.k8s.io/v1/RoleBinding": (d) => new RoleBinding(d as never),
 };
 
 /**

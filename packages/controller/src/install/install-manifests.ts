@@ -1,0 +1,171 @@
+import { stringify } from "yaml";
+import { COMPONENT_GROUP, COMPONENT_PLURAL, componentCrd } from "../crd/index.js";
+import type { KubeObject } from "../validate/validate-manifests.js";
+
+export const DEFAULT_INSTALL_NAMESPACE = "tessera-system";
+/** The controller's name: ServiceAccount, (Cluster)Role, bindings and Deployment all use it. */
+export const CONTROLLER_NAME = "tessera-controller";
+/** Fixed non-root identity (the distroless "nonroot" user), as for the worker Deployment. */
+export const CONTROLLER_UID = 65532;
+export const CONTROLLER_HTTP_PORT = 8080;
+
+export interface InstallOptions {
+  /** Where the controller runs. Default `tessera-system`. */
+  namespace?: string;
+  /** The `tessera` CLI image; the controller runs as `tessera controller`. */
+  image: string;
+  nats: {
+    /** `nats://host:4222`, passed as NATS_URL. */
+    url: string;
+    /** host:port of the NATS monitoring endpoint (no scheme), passed as TESSERA_NATS_MONITORING. */
+    monitoringEndpoint: string;
+  };
+  /**
+   * Namespaces whose Components the controller manages. Omitted: all namespaces, through a ClusterRole.
+   * Given: one Role + RoleBinding per namespace, and no cluster-wide grant at all. NOTE: the controller
+   * lists and watches Components cluster-wide today, which these Roles do not allow; until it watches per
+   * namespace, only the default (a ClusterRole) works. `tessera render --install` does not offer it.
+   */
+  watchNamespaces?: string[];
+}
+
+export interface PolicyRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+}
+
+const partOf = { "app.kubernetes.io/part-of": "tessera" };
+const controllerLabels = { "app.kubernetes.io/name": CONTROLLER_NAME, "app.kubernetes.io/component": "controller", ...partOf };
+const selectorLabels = { "app.kubernetes.io/name": CONTROLLER_NAME };
+
+/**
+ * Exactly what the controller does against the API server, and nothing else:
+ * - Components: get/list/watch, and update (PUT) of the whole object to add/remove its finalizer; patch for
+ *   tools that edit them the same way. The status subresource is written with PUT (`replaceNamespacedCustomObjectStatus`).
+ *   `components/finalizers` update is what the OwnerReferencesPermissionEnforcement admission plugin requires
+ *   to set `blockOwnerDeletion` on owner references pointing at a Component.
+ * - Deployments, NetworkPolicies, KEDA ScaledObjects: read, and server-side apply (a PATCH, which is a create
+ *   when the object does not exist yet, so create is granted too). Never delete: the children carry owner
+ *   references to their Component and the garbage collector removes them.
+ * - Events: create/patch, to report on Components.
+ * No secrets (the worker Deployment only *references* Secrets by name; the kubelet resolves them), no
+ * wildcards, no escalate/bind/impersonate.
+ */
+export function controllerPolicyRules(): PolicyRule[] {
+  return [
+    { apiGroups: [COMPONENT_GROUP], resources: [COMPONENT_PLURAL], verbs: ["get", "list", "watch", "update", "patch"] },
+    { apiGroups: [COMPONENT_GROUP], resources: [`${COMPONENT_PLURAL}/status`], verbs: ["get", "update", "patch"] },
+    { apiGroups: [COMPONENT_GROUP], resources: [`${COMPONENT_PLURAL}/finalizers`], verbs: ["update"] },
+    { apiGroups: ["apps"], resources: ["deployments"], verbs: ["get", "list", "watch", "patch", "create"] },
+    { apiGroups: ["networking.k8s.io"], resources: ["networkpolicies"], verbs: ["get", "list", "watch", "patch", "create"] },
+    { apiGroups: ["keda.sh"], resources: ["scaledobjects"], verbs: ["get", "list", "watch", "patch", "create"] },
+    { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
+  ];
+}
+
+/**
+ * The install manifests, in apply order: Namespace, the Component CRD, the controller's ServiceAccount,
+ * its least-privilege RBAC (a ClusterRole + ClusterRoleBinding, or a Role + RoleBinding per watched
+ * namespace), and the controller Deployment.
+ */
+export function installManifests(opts: InstallOptions): KubeObject[] {
+  const namespace = opts.namespace ?? DEFAULT_INSTALL_NAMESPACE;
+  const subjects = [{ kind: "ServiceAccount", name: CONTROLLER_NAME, namespace }];
+  const rbac: KubeObject[] =
+    opts.watchNamespaces === undefined
+      ? [
+          { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata: { name: CONTROLLER_NAME, labels: controllerLabels }, rules: controllerPolicyRules() },
+          {
+            apiVersion: "rbac.authorization.k8s.io/v1",
+            kind: "ClusterRoleBinding",
+            metadata: { name: CONTROLLER_NAME, labels: controllerLabels },
+            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: CONTROLLER_NAME },
+            subjects,
+          },
+        ]
+      : [...new Set(opts.watchNamespaces)].flatMap((watched): KubeObject[] => [
+          { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: CONTROLLER_NAME, namespace: watched, labels: controllerLabels }, rules: controllerPolicyRules() },
+          {
+            apiVersion: "rbac.authorization.k8s.io/v1",
+            kind: "RoleBinding",
+            metadata: { name: CONTROLLER_NAME, namespace: watched, labels: controllerLabels },
+            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: CONTROLLER_NAME },
+            subjects,
+          },
+        ]);
+  return [
+    {
+      apiVersion: "v1",
+      kind: "Namespace",
+      // The controller pod meets the restricted Pod Security Standard, so the namespace can enforce it.
+      metadata: { name: namespace, labels: { ...partOf, "pod-security.kubernetes.io/enforce": "restricted" } },
+    },
+    componentCrd() as unknown as KubeObject,
+    { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: CONTROLLER_NAME, namespace, labels: controllerLabels } },
+    ...rbac,
+    controllerDeployment(namespace, opts),
+  ];
+}
+
+function controllerDeployment(namespace: string, opts: InstallOptions): KubeObject {
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name: CONTROLLER_NAME, namespace, labels: controllerLabels },
+    spec: {
+      // Unlike a worker Deployment (whose replicas KEDA owns and which never sets this field), this is the
+      // controller itself: nothing scales it, and it has no leader election, so exactly one copy must run.
+      replicas: 1,
+      // Recreate, not RollingUpdate: a rollout must not run the old and the new controller side by side.
+      strategy: { type: "Recreate" },
+      selector: { matchLabels: selectorLabels },
+      template: {
+        metadata: { labels: controllerLabels },
+        spec: {
+          serviceAccountName: CONTROLLER_NAME,
+          // Unlike the worker (false), the controller needs its ServiceAccount token: it is how it
+          // authenticates to the API server (in-cluster config) with the RBAC above.
+          automountServiceAccountToken: true,
+          enableServiceLinks: false,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: CONTROLLER_UID,
+            runAsGroup: CONTROLLER_UID,
+            fsGroup: CONTROLLER_UID,
+            seccompProfile: { type: "RuntimeDefault" },
+          },
+          containers: [
+            {
+              name: "controller",
+              image: opts.image,
+              args: ["controller"],
+              ports: [{ name: "http", containerPort: CONTROLLER_HTTP_PORT, protocol: "TCP" }],
+              env: [
+                { name: "NATS_URL", value: opts.nats.url },
+                { name: "TESSERA_NATS_MONITORING", value: opts.nats.monitoringEndpoint },
+              ],
+              resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
+              // Not ready while NATS is unreachable or the first list has not completed.
+              readinessProbe: { httpGet: { path: "/readyz", port: CONTROLLER_HTTP_PORT }, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
+              livenessProbe: { httpGet: { path: "/healthz", port: CONTROLLER_HTTP_PORT }, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
+              securityContext: {
+                runAsNonRoot: true,
+                readOnlyRootFilesystem: true,
+                allowPrivilegeEscalation: false,
+                capabilities: { drop: ["ALL"] },
+              },
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
+/** The same objects as one multi-document YAML stream (`kubectl apply -f -`). */
+export function installManifestsYaml(opts: InstallOptions): string {
+  return installManifests(opts)
+    .map((object) => stringify(object, { lineWidth: 0 }))
+    .join("---\n");
+}

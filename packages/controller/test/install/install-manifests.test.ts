@@ -1,0 +1,215 @@
+import { CustomResourceDefinition } from "kubernetes-models/apiextensions.k8s.io/v1";
+import { Deployment } from "kubernetes-models/apps/v1";
+import { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1";
+import { Namespace, ServiceAccount } from "kubernetes-models/v1";
+import { describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
+import { componentCrd } from "../../src/crd/index.js";
+import { CONTROLLER_NAME, controllerPolicyRules, installManifests, installManifestsYaml, type InstallOptions, type PolicyRule } from "../../src/install/install-manifests.js";
+import { restrictedPodSecurityViolations } from "../../src/validate/pod-security.js";
+import { kubernetesModelName, unknownKubernetesFields } from "../../src/validate/unknown-fields.js";
+import { validateManifests, type KubeObject } from "../../src/validate/validate-manifests.js";
+
+const base: InstallOptions = { image: "ghcr.io/example/tessera:1.2.3", nats: { url: "nats://nats.nats.svc:4222", monitoringEndpoint: "nats.nats.svc:8222" } };
+
+type Validatable = { validate(): void };
+const MODELS: Record<string, (d: Record<string, unknown>) => Validatable> = {
+  "v1/Namespace": (d) => new Namespace(d as never),
+  "v1/ServiceAccount": (d) => new ServiceAccount(d as never),
+  "rbac.authorization.k8s.io/v1/ClusterRole": (d) => new ClusterRole(d as never),
+  "rbac.authorization.k8s.io/v1/ClusterRoleBinding": (d) => new ClusterRoleBinding(d as never),
+  "rbac.authorization.k8s.io/v1/Role": (d) => new Role(d as never),
+  "rbac.authorization.k8s.io/v1/RoleBinding": (d) => new RoleBinding(d as never),
+  "apps/v1/Deployment": (d) => new Deployment(d as never),
+  "apiextensions.k8s.io/v1/CustomResourceDefinition": (d) => new CustomResourceDefinition(d as never),
+};
+
+/** The validateManifests checks that apply to install objects: upstream schema, unknown fields, restricted PSS. */
+function problems(objects: readonly KubeObject[]): string[] {
+  const out: string[] = [];
+  for (const object of objects) {
+    const id = `${object.kind}/${object.metadata.name}`;
+    const model = MODELS[`${object.apiVersion}/${object.kind}`];
+    if (model === undefined) {
+      out.push(`${id}: no schema model`);
+      continue;
+    }
+    try {
+      model(object).validate();
+    } catch (err) {
+      out.push(`${id}: schema: ${(err as Error).message}`);
+    }
+    const modelName = kubernetesModelName(object.apiVersion, object.kind);
+    if (modelName === undefined) out.push(`${id}: no client-node model`);
+    else for (const path of unknownKubernetesFields(object, modelName)) out.push(`${id}: unknown field ${path}`);
+    if (object.kind === "Deployment") out.push(...restrictedPodSecurityViolations(podSpec(object)).map((v) => `${id}: ${v}`));
+  }
+  return out;
+}
+
+function podSpec(deployment: KubeObject): Record<string, unknown> {
+  return ((deployment["spec"] as { template: { spec: Record<string, unknown> } }).template.spec);
+}
+
+function controllerContainer(deployment: KubeObject): Record<string, unknown> {
+  return (podSpec(deployment)["containers"] as Record<string, unknown>[])[0] as Record<string, unknown>;
+}
+
+function rulesOf(objects: readonly KubeObject[]): PolicyRule[] {
+  return objects.filter((o) => o.kind === "ClusterRole" || o.kind === "Role").flatMap((o) => o["rules"] as PolicyRule[]);
+}
+
+function granted(rules: readonly PolicyRule[], group: string, resource: string, verb: string): boolean {
+  return rules.some((r) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb));
+}
+
+/** Every API call the controller makes (kube-access.ts, reconciler.ts, controller.ts), plus events. */
+const TOUCHED: [group: string, resource: string, verbs: string[]][] = [
+  ["tessera.dev", "components", ["get", "list", "watch", "update", "patch"]],
+  ["tessera.dev", "components/status", ["get", "update", "patch"]],
+  ["tessera.dev", "components/finalizers", ["update"]],
+  ["apps", "deployments", ["get", "list", "watch", "patch", "create"]],
+  ["networking.k8s.io", "networkpolicies", ["get", "list", "watch", "patch", "create"]],
+  ["keda.sh", "scaledobjects", ["get", "list", "watch", "patch", "create"]],
+  ["", "events", ["create", "patch"]],
+];
+
+describe("installManifests (cluster-wide)", () => {
+  const objects = installManifests(base);
+
+  it("returns the objects in apply order", () => {
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+      "Namespace/tessera-system",
+      "CustomResourceDefinition/components.tessera.dev",
+      "ServiceAccount/tessera-controller",
+      "ClusterRole/tessera-controller",
+      "ClusterRoleBinding/tessera-controller",
+      "Deployment/tessera-controller",
+    ]);
+  });
+
+  it("includes the Component CRD exactly as componentCrd() renders it", () => {
+    expect(objects[1]).toEqual(componentCrd());
+  });
+
+  it("every object passes schema validation, has no unknown fields, and the pod is restricted", () => {
+    expect(problems(objects)).toEqual([]);
+  });
+
+  it("the CRD and the Deployment pass validateManifests itself", () => {
+    expect(validateManifests(objects.filter((o) => o.kind === "CustomResourceDefinition" || o.kind === "Deployment"))).toEqual([]);
+  });
+
+  it("an unknown field in an install object is caught", () => {
+    const bad = installManifests(base).map((o) => (o.kind === "ClusterRole" ? { ...o, rulez: [] } : o));
+    expect(problems(bad)).toContain("ClusterRole/tessera-controller: unknown field rulez");
+  });
+
+  it("a schema violation in an install object is caught", () => {
+    const bad = installManifests(base).map((o) => (o.kind === "ClusterRoleBinding" ? { ...o, roleRef: { kind: "ClusterRole" } } : o));
+    expect(problems(bad).some((p) => p.startsWith("ClusterRoleBinding/tessera-controller: schema:"))).toBe(true);
+  });
+
+  it("the ClusterRole grants exactly the controller's rules: no wildcards, no secrets, nothing else", () => {
+    const rules = rulesOf(objects);
+    expect(rules).toEqual(controllerPolicyRules());
+    for (const rule of rules) {
+      for (const field of [rule.apiGroups, rule.resources, rule.verbs]) expect(field).not.toContain("*");
+      expect(rule.resources.some((r) => r === "secrets" || r.startsWith("secrets/"))).toBe(false);
+      expect(rule.verbs).not.toContain("delete");
+      expect(rule.verbs).not.toContain("deletecollection");
+      for (const verb of ["escalate", "bind", "impersonate"]) expect(rule.verbs).not.toContain(verb);
+      expect(Object.keys(rule).sort()).toEqual(["apiGroups", "resources", "verbs"]);
+    }
+    const grantsOnSecrets = ["get", "list", "watch", "create", "update", "patch"].some((v) => granted(rules, "", "secrets", v));
+    expect(grantsOnSecrets).toBe(false);
+  });
+
+  it.each(TOUCHED)("grants %s %s %j", (group, resource, verbs) => {
+    const rules = rulesOf(objects);
+    for (const verb of verbs) expect(granted(rules, group, resource, verb), `${verb} ${group}/${resource}`).toBe(true);
+  });
+
+  it("grants nothing beyond the resources the controller touches", () => {
+    const allowed = new Set(TOUCHED.flatMap(([g, r, verbs]) => verbs.map((v) => `${g}|${r}|${v}`)));
+    const actual = rulesOf(objects).flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g}|${res}|${v}`))));
+    expect(new Set(actual)).toEqual(allowed);
+  });
+
+  it("binds the ClusterRole to the controller's ServiceAccount", () => {
+    const binding = objects.find((o) => o.kind === "ClusterRoleBinding") as KubeObject;
+    expect(binding["roleRef"]).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: CONTROLLER_NAME });
+    expect(binding["subjects"]).toEqual([{ kind: "ServiceAccount", name: CONTROLLER_NAME, namespace: "tessera-system" }]);
+  });
+
+  it("the controller Deployment: one replica, its token, the CLI args, NATS env and probes on 8080", () => {
+    const deployment = objects.at(-1) as KubeObject;
+    const spec = deployment["spec"] as Record<string, unknown>;
+    expect(deployment.metadata.namespace).toBe("tessera-system");
+    expect(spec["replicas"]).toBe(1);
+    const pod = podSpec(deployment);
+    expect(pod["serviceAccountName"]).toBe(CONTROLLER_NAME);
+    expect(pod["automountServiceAccountToken"]).toBe(true);
+    const container = controllerContainer(deployment);
+    expect(container["image"]).toBe(base.image);
+    expect(container["args"]).toEqual(["controller"]);
+    expect(container["env"]).toEqual([
+      { name: "NATS_URL", value: "nats://nats.nats.svc:4222" },
+      { name: "TESSERA_NATS_MONITORING", value: "nats.nats.svc:8222" },
+    ]);
+    expect(container["readinessProbe"]).toMatchObject({ httpGet: { path: "/readyz", port: 8080 } });
+    expect(container["livenessProbe"]).toMatchObject({ httpGet: { path: "/healthz", port: 8080 } });
+  });
+
+  it("mirrors the worker's hardening: read-only root, non-root fixed UID, no escalation, caps dropped, RuntimeDefault seccomp", () => {
+    const deployment = objects.at(-1) as KubeObject;
+    expect(podSpec(deployment)["securityContext"]).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: "RuntimeDefault" } });
+    expect(controllerContainer(deployment)["securityContext"]).toEqual({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
+    expect(podSpec(deployment)["hostNetwork"]).toBeUndefined();
+    expect(podSpec(deployment)["volumes"]).toBeUndefined();
+  });
+
+  it("a weakened controller pod fails the restricted check", () => {
+    const deployment = structuredClone(objects.at(-1) as KubeObject);
+    (controllerContainer(deployment)["securityContext"] as Record<string, unknown>)["allowPrivilegeEscalation"] = true;
+    expect(problems([deployment]).some((p) => p.includes("allowPrivilegeEscalation"))).toBe(true);
+  });
+});
+
+describe("installManifests (watchNamespaces)", () => {
+  const objects = installManifests({ ...base, namespace: "platform", watchNamespaces: ["docs", "search", "docs"] });
+
+  it("renders a Role and RoleBinding per watched namespace and no cluster-wide grant", () => {
+    expect(objects.map((o) => `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`)).toEqual([
+      "Namespace//platform",
+      "CustomResourceDefinition//components.tessera.dev",
+      "ServiceAccount/platform/tessera-controller",
+      "Role/docs/tessera-controller",
+      "RoleBinding/docs/tessera-controller",
+      "Role/search/tessera-controller",
+      "RoleBinding/search/tessera-controller",
+      "Deployment/platform/tessera-controller",
+    ]);
+    expect(objects.some((o) => o.kind === "ClusterRole" || o.kind === "ClusterRoleBinding")).toBe(false);
+  });
+
+  it("every object passes schema validation, unknown-field and restricted checks", () => {
+    expect(problems(objects)).toEqual([]);
+  });
+
+  it("each Role has exactly the controller's rules and each RoleBinding binds it to the ServiceAccount in the install namespace", () => {
+    for (const role of objects.filter((o) => o.kind === "Role")) expect(role["rules"]).toEqual(controllerPolicyRules());
+    for (const binding of objects.filter((o) => o.kind === "RoleBinding")) {
+      expect(binding["roleRef"]).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: CONTROLLER_NAME });
+      expect(binding["subjects"]).toEqual([{ kind: "ServiceAccount", name: CONTROLLER_NAME, namespace: "platform" }]);
+    }
+  });
+});
+
+describe("installManifestsYaml", () => {
+  it("is a multi-document YAML stream of the same objects", () => {
+    const docs = parseAllDocuments(installManifestsYaml(base));
+    expect(docs.every((d) => d.errors.length === 0)).toBe(true);
+    expect(docs.map((d) => d.toJS() as unknown)).toEqual(JSON.parse(JSON.stringify(installManifests(base))));
+  });
+});
