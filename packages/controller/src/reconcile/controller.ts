@@ -1,5 +1,7 @@
 import * as k8s from "@kubernetes/client-node";
+import { COMPONENT_GROUP, COMPONENT_PLURAL, COMPONENT_VERSION } from "../crd/index.js";
 import type { RenderContext } from "../render/context.js";
+import { COMPONENT_NAME_LABEL } from "../render/labels.js";
 import type { ComponentObject, KubeAccess } from "./kube-access.js";
 import { reconcileComponent, type ReconcileCounters, type StreamProvisioner } from "./reconciler.js";
 import { WorkQueue } from "./work-queue.js";
@@ -31,6 +33,7 @@ export interface Controller {
 }
 
 const MAX_WATCH_BACKOFF_MS = 30_000;
+const COMPONENTS_PATH = `/apis/${COMPONENT_GROUP}/${COMPONENT_VERSION}/${COMPONENT_PLURAL}`;
 
 /**
  * The control loop: list Components, reconcile each through the per-key work queue, then watch from the
@@ -73,7 +76,7 @@ export function startController(opts: ControllerOptions): Controller {
       lastEvent = Date.now();
       new k8s.Watch(opts.kube.kubeConfig)
         .watch(
-          opts.kube.componentsWatchPath(),
+          COMPONENTS_PATH,
           { resourceVersion, allowWatchBookmarks: true },
           (phase, object: ComponentObject) => {
             lastEvent = Date.now();
@@ -116,6 +119,39 @@ export function startController(opts: ControllerOptions): Controller {
     }
   })();
 
+  // The Deployments the controller manages: a change in their status (workers ready, KEDA scaling)
+  // re-reconciles the owning Component so its Ready condition and replicas follow without waiting for a
+  // resync. Without a resourceVersion the server first sends every existing object as ADDED.
+  let deploymentsAbort: AbortController | undefined;
+  const deploymentsLoop = (async () => {
+    let failures = 0;
+    while (!stopped) {
+      await new Promise<void>((resolve) => {
+        new k8s.Watch(opts.kube.kubeConfig)
+          .watch(
+            "/apis/apps/v1/deployments",
+            { labelSelector: `${COMPONENT_NAME_LABEL}` },
+            (phase, object: { metadata?: { namespace?: string; labels?: Record<string, string> } }) => {
+              failures = 0;
+              const component = object.metadata?.labels?.[COMPONENT_NAME_LABEL];
+              if (phase !== "BOOKMARK" && phase !== "ERROR" && component !== undefined && object.metadata?.namespace !== undefined) queue.add(`${object.metadata.namespace}/${component}`);
+            },
+            () => resolve(),
+          )
+          .then(
+            (controller) => {
+              deploymentsAbort = controller;
+              if (stopped) controller.abort();
+            },
+            () => resolve(),
+          );
+      });
+      if (stopped) break;
+      failures += 1;
+      await new Promise((r) => setTimeout(r, Math.min(MAX_WATCH_BACKOFF_MS, 100 * 2 ** Math.min(failures, 9))).unref());
+    }
+  })();
+
   const watchdogMs = opts.watchdogMs ?? 120_000;
   const watchdog = setInterval(() => {
     if (Date.now() - lastEvent > watchdogMs) {
@@ -140,8 +176,9 @@ export function startController(opts: ControllerOptions): Controller {
       clearInterval(watchdog);
       clearInterval(resyncTimer);
       abort?.abort();
+      deploymentsAbort?.abort();
       queue.stop();
-      await loop;
+      await Promise.all([loop, deploymentsLoop]);
     },
   };
 }

@@ -61,10 +61,6 @@ export class KubeAccess {
   async apply(object: KubeObjectLike): Promise<void> {
     await this.objects.patch(object as k8s.KubernetesObject, undefined, undefined, FIELD_MANAGER, true, k8s.PatchStrategy.ServerSideApply);
   }
-
-  componentsWatchPath(): string {
-    return `/apis/${COMPONENT_GROUP}/${COMPONENT_VERSION}/${COMPONENT_PLURAL}`;
-  }
 }
 
 export function isStatus(err: unknown, code: number): boolean {

@@ -191,6 +191,33 @@ describe("the controller loop", () => {
     }
   }, 120_000);
 
+  it("follows its Deployments: Ready turns True when a worker becomes ready, without waiting for a resync", async () => {
+    const e = await env();
+    const controller = startController({ kube: e.kube, streams: bus, render, concurrency: 2, resyncMs: 3_600_000 });
+    const name = unique("ready");
+    const ref = { apiVersion: "apps/v1", kind: "Deployment", namespace: "docs", name };
+    try {
+      await e.create("docs", name, spec());
+      await waitFor("the Deployment", () => e.fake.store.get(ref) !== undefined, 10_000);
+      await controller.idle();
+      // What the Deployment controller would write once a pod is up.
+      const deployment = e.fake.store.get(ref) as Record<string, unknown>;
+      e.fake.store.put({ ...deployment, status: { replicas: 1, readyReplicas: 1 } } as never);
+      await waitFor(
+        "Ready=True (WorkersReady)",
+        async () => {
+          const c = await e.kube.getComponent("docs", name);
+          return c?.status?.replicas === 1 && (c.status.conditions as { type: string; reason: string }[] | undefined)?.some((x) => x.type === "Ready" && x.reason === "WorkersReady");
+        },
+        10_000,
+      );
+      await bus.removeComponent(name);
+    } finally {
+      await controller.stop();
+      await e.close();
+    }
+  }, 30_000);
+
   it("picks up a change through the watch, and lists again after the watch is dropped", async () => {
     const e = await env();
     const controller = startController({ kube: e.kube, streams: bus, render, concurrency: 2, resyncMs: 3_600_000, watchdogMs: 60_000 });
