@@ -1,4 +1,5 @@
 import { stringify } from "yaml";
+import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "../render/hardening.js";
 import { COMPONENT_GROUP, COMPONENT_PLURAL, componentCrd } from "../crd/index.js";
 import type { KubeObject } from "../validate/validate-manifests.js";
 
@@ -128,13 +129,7 @@ function controllerDeployment(namespace: string, opts: InstallOptions): KubeObje
           // authenticates to the API server (in-cluster config) with the RBAC above.
           automountServiceAccountToken: true,
           enableServiceLinks: false,
-          securityContext: {
-            runAsNonRoot: true,
-            runAsUser: CONTROLLER_UID,
-            runAsGroup: CONTROLLER_UID,
-            fsGroup: CONTROLLER_UID,
-            seccompProfile: { type: "RuntimeDefault" },
-          },
+          securityContext: restrictedPodSecurityContext(CONTROLLER_UID),
           containers: [
             {
               name: "controller",
@@ -149,12 +144,7 @@ function controllerDeployment(namespace: string, opts: InstallOptions): KubeObje
               // Not ready while NATS is unreachable or the first list has not completed.
               readinessProbe: { httpGet: { path: "/readyz", port: CONTROLLER_HTTP_PORT }, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
               livenessProbe: { httpGet: { path: "/healthz", port: CONTROLLER_HTTP_PORT }, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
-              securityContext: {
-                runAsNonRoot: true,
-                readOnlyRootFilesystem: true,
-                allowPrivilegeEscalation: false,
-                capabilities: { drop: ["ALL"] },
-              },
+              securityContext: restrictedContainerSecurityContext(),
             },
           ],
         },

@@ -1,4 +1,5 @@
 import { ComponentDefaults, parseDuration, type ComponentSpec } from "@tessera/contract";
+import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "./hardening.js";
 import type { IDeployment } from "kubernetes-models/apps/v1";
 import type { IEnvVar } from "kubernetes-models/v1";
 import type { RenderContext } from "./context.js";
@@ -105,13 +106,7 @@ export function renderDeployment(component: ComponentRef, spec: ComponentSpec, c
           // Service links would add one env var per Service in the namespace: noise, and an information leak.
           enableServiceLinks: false,
           terminationGracePeriodSeconds: terminationGracePeriodSeconds(spec),
-          securityContext: {
-            runAsNonRoot: true,
-            runAsUser: WORKER_UID,
-            runAsGroup: WORKER_UID,
-            fsGroup: WORKER_UID,
-            seccompProfile: { type: "RuntimeDefault" },
-          },
+          securityContext: restrictedPodSecurityContext(WORKER_UID),
           containers: [
             {
               name: WORKER_CONTAINER,
@@ -121,12 +116,7 @@ export function renderDeployment(component: ComponentRef, spec: ComponentSpec, c
               ...(resources !== undefined ? { resources: { ...(resources.requests ? { requests: { ...resources.requests } } : {}), ...(resources.limits ? { limits: { ...resources.limits } } : {}) } } : {}),
               readinessProbe: { httpGet: { path: "/readyz", port: WORKER_HTTP_PORT }, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
               livenessProbe: { httpGet: { path: "/healthz", port: WORKER_HTTP_PORT }, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
-              securityContext: {
-                runAsNonRoot: true,
-                readOnlyRootFilesystem: true,
-                allowPrivilegeEscalation: false,
-                capabilities: { drop: ["ALL"] },
-              },
+              securityContext: restrictedContainerSecurityContext(),
               ...(scratch !== undefined ? { volumeMounts: [{ name: SCRATCH_VOLUME, mountPath: scratch.mountPath }] } : {}),
             },
           ],

@@ -1,50 +1,14 @@
-import { CustomResourceDefinition } from "kubernetes-models/apiextensions.k8s.io/v1";
-import { Deployment } from "kubernetes-models/apps/v1";
-import { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1";
-import { Namespace, ServiceAccount } from "kubernetes-models/v1";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { componentCrd } from "../../src/crd/index.js";
 import { CONTROLLER_NAME, controllerPolicyRules, installManifests, installManifestsYaml, type InstallOptions, type PolicyRule } from "../../src/install/install-manifests.js";
-import { restrictedPodSecurityViolations } from "../../src/validate/pod-security.js";
-import { kubernetesModelName, unknownKubernetesFields } from "../../src/validate/unknown-fields.js";
 import { validateManifests, type KubeObject } from "../../src/validate/validate-manifests.js";
 
 const base: InstallOptions = { image: "ghcr.io/example/tessera:1.2.3", nats: { url: "nats://nats.nats.svc:4222", monitoringEndpoint: "nats.nats.svc:8222" } };
 
-type Validatable = { validate(): void };
-const MODELS: Record<string, (d: Record<string, unknown>) => Validatable> = {
-  "v1/Namespace": (d) => new Namespace(d as never),
-  "v1/ServiceAccount": (d) => new ServiceAccount(d as never),
-  "rbac.authorization.k8s.io/v1/ClusterRole": (d) => new ClusterRole(d as never),
-  "rbac.authorization.k8s.io/v1/ClusterRoleBinding": (d) => new ClusterRoleBinding(d as never),
-  "rbac.authorization.k8s.io/v1/Role": (d) => new Role(d as never),
-  "rbac.authorization.k8s.io/v1/RoleBinding": (d) => new RoleBinding(d as never),
-  "apps/v1/Deployment": (d) => new Deployment(d as never),
-  "apiextensions.k8s.io/v1/CustomResourceDefinition": (d) => new CustomResourceDefinition(d as never),
-};
-
-/** The validateManifests checks that apply to install objects: upstream schema, unknown fields, restricted PSS. */
+/** validateManifests on install objects: upstream schema, unknown fields, restricted PSS (no component invariants apply). */
 function problems(objects: readonly KubeObject[]): string[] {
-  const out: string[] = [];
-  for (const object of objects) {
-    const id = `${object.kind}/${object.metadata.name}`;
-    const model = MODELS[`${object.apiVersion}/${object.kind}`];
-    if (model === undefined) {
-      out.push(`${id}: no schema model`);
-      continue;
-    }
-    try {
-      model(object).validate();
-    } catch (err) {
-      out.push(`${id}: schema: ${(err as Error).message}`);
-    }
-    const modelName = kubernetesModelName(object.apiVersion, object.kind);
-    if (modelName === undefined) out.push(`${id}: no client-node model`);
-    else for (const path of unknownKubernetesFields(object, modelName)) out.push(`${id}: unknown field ${path}`);
-    if (object.kind === "Deployment") out.push(...restrictedPodSecurityViolations(podSpec(object)).map((v) => `${id}: ${v}`));
-  }
-  return out;
+  return validateManifests(objects).map((p) => `${p.object}: ${p.path === "" ? "" : `${p.path}: `}${p.message}`);
 }
 
 function podSpec(deployment: KubeObject): Record<string, unknown> {
@@ -102,7 +66,7 @@ describe("installManifests (cluster-wide)", () => {
 
   it("an unknown field in an install object is caught", () => {
     const bad = installManifests(base).map((o) => (o.kind === "ClusterRole" ? { ...o, rulez: [] } : o));
-    expect(problems(bad)).toContain("ClusterRole/tessera-controller: unknown field rulez");
+    expect(problems(bad)).toContain("ClusterRole/tessera-controller: rulez: unknown field (not in the upstream schema; a misspelling?)");
   });
 
   it("a schema violation in an install object is caught", () => {
