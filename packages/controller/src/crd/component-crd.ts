@@ -108,7 +108,7 @@ function statusSchema(): StructuralSchema {
     description: "What the controller last observed; written only through the status subresource.",
     properties: {
       observedGeneration: { type: "integer", format: "int64", minimum: 0, description: "The metadata.generation the status describes." },
-      replicas: { type: "integer", format: "int32", minimum: 0, description: "Ready worker pods, as the Deployment reports them." },
+      replicas: { type: "integer", format: "int32", minimum: 0, description: "Worker pods, as the Deployment reports them (KEDA decides how many)." },
       conditions: {
         type: "array",
         description: "Valid, StreamReady and Ready, each with a reason and a message.",
@@ -151,7 +151,7 @@ export function componentOpenApiSchema(): StructuralSchema {
 export const COMPONENT_PRINTER_COLUMNS = [
   { name: "Egress", type: "string", jsonPath: ".spec.egress", description: "The egress posture: none, fetch-controlled or allowlist." },
   { name: "Ready", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].status', description: "The Ready condition." },
-  { name: "Replicas", type: "integer", jsonPath: ".status.replicas", description: "Ready worker pods." },
+  { name: "Replicas", type: "integer", jsonPath: ".status.replicas", description: "Worker pods (KEDA decides how many)." },
   { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
 ] as const;
 

@@ -2,7 +2,7 @@ import * as k8s from "@kubernetes/client-node";
 import { COMPONENT_GROUP, COMPONENT_PLURAL, COMPONENT_VERSION } from "../crd/index.js";
 import type { RenderContext } from "../render/context.js";
 import { COMPONENT_NAME_LABEL } from "../render/labels.js";
-import type { ComponentObject, KubeAccess } from "./kube-access.js";
+import { isStatus, type ComponentObject, type KubeAccess } from "./kube-access.js";
 import { reconcileComponent, type ReconcileCounters, type StreamProvisioner } from "./reconciler.js";
 import { WorkQueue } from "./work-queue.js";
 
@@ -23,7 +23,7 @@ export interface Controller {
   readonly counters: ReconcileCounters;
   /** Listed once and every key reconciled at least once since. */
   readonly synced: Promise<void>;
-  /** Ready = NATS reachable and the first list done. A controller that cannot reach NATS is not ready. */
+  /** Ready = the first list done, the latest list succeeded, and NATS reachable. */
   ready(): boolean;
   /** Enqueues every known Component now (what the periodic resync does). */
   resync(): Promise<void>;
@@ -51,6 +51,11 @@ export function startController(opts: ControllerOptions): Controller {
       try {
         await reconcileComponent({ kube: opts.kube, streams: opts.streams, render: opts.render, counters }, namespace, name);
       } catch (err) {
+        // A 409 means the object changed while we worked on it: not a failure, just run again on fresh data.
+        if (isStatus(err, 409)) {
+          queue.add(key);
+          return;
+        }
         log("reconcile failed; retrying with backoff", { key, err: (err as Error).message });
         throw err;
       }
@@ -59,6 +64,8 @@ export function startController(opts: ControllerOptions): Controller {
   );
   let stopped = false;
   let listed = false;
+  /** The last list succeeded: readiness also needs the API server, not only NATS. */
+  let apiReachable = false;
   let abort: AbortController | undefined;
   let lastEvent = Date.now();
   let markSynced!: () => void;
@@ -71,15 +78,18 @@ export function startController(opts: ControllerOptions): Controller {
     return resourceVersion;
   };
 
-  const watchOnce = (resourceVersion: string): Promise<void> =>
+  /** Resolves with whether the watch delivered anything: a watch refused or cut at once counts as a failure. */
+  const watchOnce = (resourceVersion: string): Promise<boolean> =>
     new Promise((resolve) => {
       lastEvent = Date.now();
+      let delivered = false;
       new k8s.Watch(opts.kube.kubeConfig)
         .watch(
           COMPONENTS_PATH,
           { resourceVersion, allowWatchBookmarks: true },
           (phase, object: ComponentObject) => {
             lastEvent = Date.now();
+            delivered = true;
             if (phase === "ERROR") {
               // 410 Gone and friends: this watch cannot continue; the loop lists again.
               abort?.abort();
@@ -87,14 +97,14 @@ export function startController(opts: ControllerOptions): Controller {
             }
             if (phase !== "BOOKMARK") queue.add(keyOf(object));
           },
-          () => resolve(),
+          (err: unknown) => resolve(delivered && (err === null || err === undefined || (err as Error).name === "AbortError")),
         )
         .then(
           (controller) => {
             abort = controller;
             if (stopped) controller.abort();
           },
-          () => resolve(),
+          () => resolve(false),
         );
     });
 
@@ -103,14 +113,18 @@ export function startController(opts: ControllerOptions): Controller {
     while (!stopped) {
       try {
         const resourceVersion = await listAll();
+        apiReachable = true;
         if (!listed) {
           listed = true;
           void queue.idle().then(markSynced);
         }
-        failures = 0;
-        await watchOnce(resourceVersion);
+        // Only a watch that delivered something resets the backoff: one refused or cut at once (403, reset)
+        // must not turn into a list of every Component ten times a second.
+        if (await watchOnce(resourceVersion)) failures = 0;
+        else failures += 1;
       } catch (err) {
         failures += 1;
+        apiReachable = false;
         log("listing Components failed", { err: (err as Error).message });
       }
       if (stopped) break;
@@ -166,7 +180,7 @@ export function startController(opts: ControllerOptions): Controller {
   return {
     counters,
     synced,
-    ready: () => listed && opts.streams.isConnected(),
+    ready: () => listed && apiReachable && opts.streams.isConnected(),
     resync: async () => {
       await listAll();
     },

@@ -50,7 +50,8 @@ export async function reconcileComponent(deps: ReconcilerDeps, namespace: string
 
   if (component.metadata.deletionTimestamp !== undefined) {
     if (!finalizers.includes(STREAM_FINALIZER)) return;
-    await streams.removeComponent(name);
+    // A name that was never valid never had a stream; a missing stream is not an error for the bus either.
+    if (componentNameProblem(name) === undefined) await streams.removeComponent(name);
     component.metadata.finalizers = finalizers.filter((f) => f !== STREAM_FINALIZER);
     await kube.replaceComponent(component);
     counters.finalizerWrites += 1;

@@ -22,6 +22,22 @@ describe("isContained (skip no-op writes)", () => {
   });
 });
 
+describe("isContained and what a real API server does to stored objects", () => {
+  it("treats quantities in canonical form as the same value", () => {
+    expect(isContained({ resources: { limits: { cpu: "1000m", memory: "1024Mi" } } }, { resources: { limits: { cpu: "1", memory: "1Gi" } } })).toBe(true);
+    expect(isContained({ emptyDir: { sizeLimit: "0.5Gi" } }, { emptyDir: { sizeLimit: "512Mi" } })).toBe(true);
+    expect(isContained({ resources: { limits: { cpu: "2" } } }, { resources: { limits: { cpu: "1" } } })).toBe(false);
+    // Outside resource fields a different string is a different value.
+    expect(isContained({ env: [{ name: "A", value: "1000m" }] }, { env: [{ name: "A", value: "1" }] })).toBe(false);
+  });
+
+  it("treats empty strings, maps and lists the server drops as contained", () => {
+    expect(isContained({ env: [{ name: "FOO", value: "" }] }, { env: [{ name: "FOO" }] })).toBe(true);
+    expect(isContained({ podSelector: { matchLabels: {} } }, { podSelector: {} })).toBe(true);
+    expect(isContained({ x: "" }, { x: "y" })).toBe(false);
+  });
+});
+
 describe("nextConditions", () => {
   const t0 = new Date("2026-11-23T10:00:00Z");
   const t1 = new Date("2026-11-23T10:05:00Z");
