@@ -9,6 +9,7 @@ import { formatAge, paintState } from "../output/format.js";
 import { writeJson } from "../output/json.js";
 import { styleFor } from "../output/style.js";
 import { renderTable } from "../output/table.js";
+import { collectPages } from "../pagination/collect-pages.js";
 import { canAsk, confirm } from "../prompt/confirm.js";
 
 interface ListFlags extends AdminOptions {
@@ -25,14 +26,8 @@ interface RedriveFlags extends AdminOptions {
 }
 
 async function allDeadLetters(client: AdminClient, component: string): Promise<DeadLetterRecord[]> {
-  const items: DeadLetterRecord[] = [];
-  let cursor: string | null = null;
-  do {
-    const page = await client.deadLetters({ component, limit: MAX_PAGE_SIZE, ...(cursor !== null ? { cursor } : {}) });
-    items.push(...page.items);
-    cursor = page.nextCursor;
-  } while (cursor !== null);
-  return items;
+  const page = await collectPages((cursor) => client.deadLetters({ component, limit: MAX_PAGE_SIZE, ...(cursor !== undefined ? { cursor } : {}) }), { all: true });
+  return page.items;
 }
 
 async function listAction(flags: ListFlags, io: CliIo): Promise<void> {
@@ -41,12 +36,11 @@ async function listAction(flags: ListFlags, io: CliIo): Promise<void> {
     ...(flags.component !== undefined ? { component: flags.component } : {}),
     ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
   };
-  let page = await client.deadLetters({ ...filter, ...(flags.cursor !== undefined ? { cursor: flags.cursor } : {}) });
-  const items = [...page.items];
-  while (flags.all === true && page.nextCursor !== null) {
-    page = await client.deadLetters({ ...filter, cursor: page.nextCursor });
-    items.push(...page.items);
-  }
+  const page = await collectPages((cursor) => client.deadLetters({ ...filter, ...(cursor !== undefined ? { cursor } : {}) }), {
+    ...(flags.cursor !== undefined ? { cursor: flags.cursor } : {}),
+    all: flags.all === true,
+  });
+  const { items } = page;
   if (flags.json === true) {
     writeJson(io.stdout, { items, nextCursor: page.nextCursor });
     return;

@@ -15,6 +15,7 @@ import { writeJson, writeJsonLine } from "../output/json.js";
 import { createProgress } from "../output/progress.js";
 import { styleFor } from "../output/style.js";
 import { renderTable } from "../output/table.js";
+import { collectPages } from "../pagination/collect-pages.js";
 
 interface SubmitFlags extends AdminOptions, SubmitInputFlags {
   idempotencyKey?: string;
@@ -136,12 +137,11 @@ async function listAction(flags: ListFlags, io: CliIo): Promise<void> {
     ...(flags.key !== undefined ? { key: flags.key } : {}),
     ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
   };
-  let page = await client.listJobs({ ...filter, ...(flags.cursor !== undefined ? { cursor: flags.cursor } : {}) });
-  const items = [...page.items];
-  while (flags.all === true && page.nextCursor !== null) {
-    page = await client.listJobs({ ...filter, cursor: page.nextCursor });
-    items.push(...page.items);
-  }
+  const page = await collectPages((cursor) => client.listJobs({ ...filter, ...(cursor !== undefined ? { cursor } : {}) }), {
+    ...(flags.cursor !== undefined ? { cursor: flags.cursor } : {}),
+    all: flags.all === true,
+  });
+  const { items } = page;
   if (flags.json === true) {
     writeJson(io.stdout, { items, nextCursor: page.nextCursor });
     return;
