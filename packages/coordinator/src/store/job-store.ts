@@ -98,28 +98,9 @@ export class JobStore {
 
   /** Newest first; the cursor is the last row's position. */
   async listJobs(filter: JobFilter = {}): Promise<Page<JobRecord>> {
-    const limit = pageLimit(filter.limit);
-    const where: string[] = [];
-    const params: unknown[] = [];
-    const add = (clause: string, value: unknown): void => {
-      params.push(value);
-      where.push(clause.replace("?", `$${params.length}`));
-    };
-    if (filter.component !== undefined) add("component = ?", filter.component);
-    if (filter.state !== undefined) {
-      if (!JOB_STATES.includes(filter.state)) throw invalidRequest("state", `one of ${JOB_STATES.join(", ")}`, JSON.stringify(filter.state));
-      add("state = ?", filter.state);
-    }
-    if (filter.key !== undefined) add("limit_key = ?", filter.key);
-    if (filter.cursor !== undefined) add("seq < ?", decodeCursor(filter.cursor));
-    params.push(limit + 1);
-    const res = await this.sql.query<JobRow>(
-      `SELECT * FROM tessera_jobs ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT $${params.length}`,
-      params,
-    );
-    const rows = res.rows.slice(0, limit);
-    const last = rows.at(-1);
-    return { items: rows.map(toJobRecord), nextCursor: res.rows.length > limit && last !== undefined ? encodeCursor(last.seq) : null };
+    pageLimit(filter.limit); // keeps the order of errors: a bad limit is reported before a bad state
+    if (filter.state !== undefined && !JOB_STATES.includes(filter.state)) throw invalidRequest("state", `one of ${JOB_STATES.join(", ")}`, JSON.stringify(filter.state));
+    return this.pageBySeq<JobRow, JobRecord>("tessera_jobs", { component: filter.component, state: filter.state, limit_key: filter.key }, filter, toJobRecord);
   }
 
   /**
@@ -333,25 +314,36 @@ export class JobStore {
   }
 
   async listDeadLetters(filter: { component?: string; cursor?: string; limit?: number } = {}): Promise<Page<DeadLetterRecord>> {
-    const limit = pageLimit(filter.limit);
+    return this.pageBySeq<DeadLetterRow & { seq: number }, DeadLetterRecord>("tessera_dead_letters", { component: filter.component }, filter, toDeadLetterRecord);
+  }
+
+  /**
+   * One page of a table, newest first by its `seq` column, filtered by equality on the given columns
+   * (undefined = no filter). The cursor is the last row's `seq`. Table and column names are ours, never input.
+   */
+  private async pageBySeq<R extends Record<string, unknown> & { seq: number }, T>(
+    table: string,
+    equals: Record<string, string | undefined>,
+    page: { cursor?: string; limit?: number },
+    toRecord: (row: R) => T,
+  ): Promise<Page<T>> {
+    const limit = pageLimit(page.limit);
     const params: unknown[] = [];
     const where: string[] = [];
-    if (filter.component !== undefined) {
-      params.push(filter.component);
-      where.push(`component = $${params.length}`);
+    for (const [column, value] of Object.entries(equals)) {
+      if (value === undefined) continue;
+      params.push(value);
+      where.push(`${column} = $${params.length}`);
     }
-    if (filter.cursor !== undefined) {
-      params.push(decodeCursor(filter.cursor));
+    if (page.cursor !== undefined) {
+      params.push(decodeCursor(page.cursor));
       where.push(`seq < $${params.length}`);
     }
     params.push(limit + 1);
-    const res = await this.sql.query<DeadLetterRow & { seq: number }>(
-      `SELECT * FROM tessera_dead_letters ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT $${params.length}`,
-      params,
-    );
+    const res = await this.sql.query<R>(`SELECT * FROM ${table} ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT $${params.length}`, params);
     const rows = res.rows.slice(0, limit);
     const last = rows.at(-1);
-    return { items: rows.map(toDeadLetterRecord), nextCursor: res.rows.length > limit && last !== undefined ? encodeCursor(last.seq) : null };
+    return { items: rows.map(toRecord), nextCursor: res.rows.length > limit && last !== undefined ? encodeCursor(last.seq) : null };
   }
 
   /** Job counts by component and state. */
