@@ -1,8 +1,10 @@
-import { createInProcessBus, type ConsumeJobsOptions, type JobDelivery } from "@tessera/bus";
+import { createInProcessBus } from "@tessera/bus";
 import type { Result } from "@tessera/contract";
 import { waitFor } from "@tessera/testkit";
 import { TerminalError } from "@tessera/worker";
 import { afterEach, describe, expect, it } from "vitest";
+// The worker suite's delivery spy: records every settle and can lose acks on the way to the bus.
+import { spyingBus } from "../../worker/test/helpers.js";
 import { CoordinatorError } from "../src/errors.js";
 import type { ComponentRegistration } from "../src/types.js";
 import { embedded, spec, type Embedded } from "./harness.js";
@@ -104,40 +106,16 @@ describe.each(backends)("coordinator on $name", (backend) => {
 
   it("runs a job redelivered after a lost ack once and records one completed state", async () => {
     const inner = createInProcessBus();
-    let acksToDrop = 1;
-    const deliveries: number[] = [];
     // The first ack never reaches the bus, as if the worker died right after publishing its Result.
-    const bus = new Proxy(inner, {
-      get(target, prop) {
-        if (prop !== "consumeJobs") return (Reflect.get(target, prop) as (...a: unknown[]) => unknown).bind?.(target) ?? Reflect.get(target, prop);
-        return (component: string, opts: ConsumeJobsOptions, handler: (d: JobDelivery) => Promise<void>) =>
-          target.consumeJobs(component, opts, (d) => {
-            deliveries.push(d.deliveryCount);
-            const wrapped: JobDelivery = {
-              component: d.component,
-              data: d.data,
-              dedupKey: d.dedupKey,
-              deliveryCount: d.deliveryCount,
-              streamSeq: d.streamSeq,
-              publishedAt: d.publishedAt,
-              ackWaitMs: d.ackWaitMs,
-              ack: () => (acksToDrop-- > 0 ? undefined : d.ack()),
-              nak: (ms) => d.nak(ms),
-              term: () => d.term(),
-              working: () => d.working(),
-            };
-            return handler(wrapped);
-          });
-      },
-    });
+    const { bus, settles } = spyingBus(inner, { dropAcks: 1 });
     const { coordinator, run } = await start([{ name: "echo", spec: spec({ timeouts: { ackWait: "1s" } }) }], { bus });
     let runs = 0;
     // Two slots: the in-process bus keeps a slot taken until its delivery settles, and this one never does.
     await run({ name: "echo", concurrency: 2, handle: () => ({ run: ++runs }) });
     const { jobId } = await coordinator.submit("echo", { json: 1 });
     await coordinator.waitForJob(jobId, { timeoutMs: 5_000 });
-    await waitFor(`the redelivery to be acked (deliveries ${JSON.stringify(deliveries)})`, async () => deliveries.length === 2 && (await inner.queueDepth("echo")).total === 0, 5_000);
-    expect(deliveries).toEqual([1, 2]);
+    await waitFor(`the redelivery to be acked (settles ${JSON.stringify(settles)})`, async () => settles.length === 2 && (await inner.queueDepth("echo")).total === 0, 5_000);
+    expect(settles.map((e) => [e.action, e.deliveryCount])).toEqual([["ack", 1], ["ack", 2]]);
     expect(runs).toBe(1);
     expect(await coordinator.getJob(jobId)).toMatchObject({ state: "completed", output: { data: { run: 1 } }, duplicateResults: 0 });
     await inner.close();
