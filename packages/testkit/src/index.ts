@@ -10,3 +10,4 @@
 export { startNatsServer, freePort, type NatsServerHandle } from "./nats-server.js";
 export { startPostgres, type PostgresHandle } from "./postgres.js";
 export { waitFor, sleep } from "./wait-for.js";
+export { spawnTsProcess, type TsProcess } from "./ts-process.js";

@@ -4,12 +4,11 @@
  * run (`node --conditions=@tessera/source --import tsx file.ts`), and everything a test opened closed
  * after it (last opened, first closed).
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { connectJetStreamBus, type Bus } from "@tessera/bus";
 import type { ComponentSpec } from "@tessera/contract";
-import { startNatsServer, startPostgres, waitFor, type NatsServerHandle, type PostgresHandle } from "@tessera/testkit";
+import { spawnTsProcess, startNatsServer, startPostgres, type NatsServerHandle, type PostgresHandle, type TsProcess } from "@tessera/testkit";
 import { runWorker, type ComponentDefinition, type WorkerHandle } from "@tessera/worker";
 import { afterAll, afterEach, beforeAll } from "vitest";
 import { createCoordinator, type CoordinatorOptions } from "../../src/create-coordinator.js";
@@ -25,83 +24,11 @@ export function processSpec(overrides: Partial<ComponentSpec> = {}): ComponentSp
   return { image: "example/test:1", inputMode: "content-ref", egress: "none", timeouts: { wallClock: "10s", ackWait: "5s" }, maxDeliver: 3, ...overrides };
 }
 
-export interface Child {
-  proc: ChildProcess;
-  /** Every stdout line that parsed as a JSON object, in order. */
-  lines: Array<Record<string, unknown>>;
-  /** Waits for a line matching `match`; fails early (with the child's output) if the child exits first. */
-  line(what: string, match: (l: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
-  /** Waits until `count` lines match. */
-  linesMatching(what: string, match: (l: Record<string, unknown>) => boolean, count: number, timeoutMs?: number): Promise<Array<Record<string, unknown>>>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  output(): string;
-  /** SIGKILL (if still running) and wait for the exit. */
-  kill(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
+/** A fixture process: `process/fixtures/<fixture>` on the TypeScript sources. */
+export type Child = TsProcess;
 
-/** Starts `process/fixtures/<fixture>` as its own Node process on the TypeScript sources. */
 export function spawnFixture(fixture: string, env: Record<string, string | undefined>): Child {
-  const proc = spawn(process.execPath, ["--conditions=@tessera/source", "--import", "tsx", join(here, "fixtures", fixture)], {
-    cwd: join(here, "..", ".."),
-    env: { ...process.env, LOG_LEVEL: "info", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const lines: Array<Record<string, unknown>> = [];
-  let raw = "";
-  let pending = "";
-  proc.stdout?.on("data", (chunk: Buffer) => {
-    raw += chunk.toString();
-    pending += chunk.toString();
-    const parts = pending.split("\n");
-    pending = parts.pop() ?? "";
-    for (const part of parts) {
-      try {
-        const parsed: unknown = JSON.parse(part);
-        if (typeof parsed === "object" && parsed !== null) lines.push(parsed as Record<string, unknown>);
-      } catch {
-        // not a JSON line
-      }
-    }
-  });
-  proc.stderr?.on("data", (chunk: Buffer) => (raw += chunk.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once("exit", (code, signal) => resolve({ code, signal })));
-  const withOutput = async <T>(run: () => Promise<T>): Promise<T> => {
-    try {
-      return await run();
-    } catch (err) {
-      throw new Error(`${(err as Error).message}; ${fixture} output:\n${raw.slice(-4_000)}`, { cause: err });
-    }
-  };
-  const alive = (what: string): void => {
-    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`${fixture} exited (${proc.exitCode ?? proc.signalCode}) before ${what}`);
-  };
-  return {
-    proc,
-    lines,
-    exited,
-    output: () => raw,
-    line: (what, match, timeoutMs = 15_000) =>
-      withOutput(() =>
-        waitFor(what, () => {
-          const found = lines.find(match);
-          if (found === undefined) alive(what);
-          return found;
-        }, timeoutMs),
-      ),
-    linesMatching: (what, match, count, timeoutMs = 15_000) =>
-      withOutput(() =>
-        waitFor(what, () => {
-          const found = lines.filter(match);
-          if (found.length >= count) return found;
-          alive(what);
-          return undefined;
-        }, timeoutMs),
-      ),
-    kill: async () => {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
-      return exited;
-    },
-  };
+  return spawnTsProcess(join(here, "fixtures", fixture), { cwd: join(here, "..", ".."), env });
 }
 
 export interface ProcessSuite {
