@@ -18,6 +18,16 @@ OUT=$(mktemp -d)
 need() { command -v "$1" >/dev/null 2>&1 || { echo "e2e: '$1' is required and not installed" >&2; exit 2; }; }
 need docker; need kind; need kubectl; need helm; need node
 step() { echo; echo "=== $*"; }
+replicas() { kubectl -n e2e get deploy e2e-probe -o jsonpath='{.spec.replicas}'; }
+# Waits up to 5 minutes for KEDA to set the probe's Deployment to 0 replicas; fails with "$1" otherwise.
+wait_for_zero() {
+  for _ in $(seq 1 60); do
+    [ "$(replicas)" = "0" ] && return 0
+    sleep 5
+  done
+  echo "e2e: the Deployment $1" >&2
+  exit 1
+}
 cleanup() {
   [ -n "${PF_PID:-}" ] && kill "$PF_PID" 2>/dev/null || true
   if [ "${KEEP:-0}" != "1" ]; then kind delete cluster --name "$CLUSTER" >/dev/null 2>&1 || true; fi
@@ -64,11 +74,7 @@ kubectl -n e2e wait component/e2e-probe --for=condition=StreamReady --timeout=12
 kubectl -n e2e get component e2e-probe
 
 step "scaled to zero while idle"
-for _ in $(seq 1 60); do
-  [ "$(kubectl -n e2e get deploy e2e-probe -o jsonpath='{.spec.replicas}')" = "0" ] && break
-  sleep 5
-done
-test "$(kubectl -n e2e get deploy e2e-probe -o jsonpath='{.spec.replicas}')" = "0" || { echo "e2e: the Deployment did not scale to zero" >&2; exit 1; }
+wait_for_zero "did not scale to zero"
 
 step "jobs arrive: KEDA scales up, the worker runs them, the internet stays blocked"
 kubectl -n nats port-forward svc/nats 14222:4222 >/dev/null 2>&1 & PF_PID=$!
@@ -77,9 +83,5 @@ node --conditions=@tessera/source --import tsx e2e/kind/submit-and-wait.ts nats:
 echo "replicas seen after the burst: $(kubectl -n e2e get deploy e2e-probe -o jsonpath='{.status.replicas}')"
 
 step "back to zero after the cooldown"
-for _ in $(seq 1 60); do
-  [ "$(kubectl -n e2e get deploy e2e-probe -o jsonpath='{.spec.replicas}')" = "0" ] && break
-  sleep 5
-done
-test "$(kubectl -n e2e get deploy e2e-probe -o jsonpath='{.spec.replicas}')" = "0" || { echo "e2e: the Deployment did not scale back to zero" >&2; exit 1; }
+wait_for_zero "did not scale back to zero"
 echo; echo "e2e: passed"
