@@ -172,14 +172,10 @@ export class CoordinatorRuntime implements Coordinator {
     const outcome = await this.parts.store.cancel(jobId);
     if (outcome.kind === "not_found") return { cancelled: false, reason: "not_found" };
     if (outcome.kind === "already_finished") return { cancelled: false, reason: "already_finished", job: outcome.job };
-    // Pending jobs may be mid-publish in the relay and hold a slot already; releasing is idempotent.
-    this.limiter.release(jobId);
-    if (outcome.job.limitKey !== null) this.relay.notify();
-    if (outcome.wasQueued) {
-      // Best effort: a job a worker already holds is not in the way; its late Result is counted and ignored.
-      if (outcome.streamSeq !== null) await this.parts.bus.removeJob(outcome.job.component, outcome.streamSeq).catch(() => false);
-    }
-    this.emit(outcome.job);
+    // Best effort: a job a worker already holds is not in the way; its late Result is counted and ignored.
+    if (outcome.wasQueued && outcome.streamSeq !== null) await this.parts.bus.removeJob(outcome.job.component, outcome.streamSeq).catch(() => false);
+    // A pending job may be mid-publish in the relay and hold a slot already: releasing it is idempotent.
+    this.decided(outcome.job);
     return { cancelled: true, job: outcome.job };
   }
 
@@ -313,7 +309,7 @@ export class CoordinatorRuntime implements Coordinator {
     }
   }
 
-  /** A job left pending/queued: its limit slot is free for the next job of its key. */
+  /** A job left pending/queued (Result, dead letter, cancel): its limit slot is free for the next job of its key. */
   private decided(job: JobRecord): void {
     this.limiter.release(job.jobId);
     if (job.limitKey !== null) this.relay.notify();
