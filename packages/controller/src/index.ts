@@ -26,7 +26,8 @@ export {
   type ConsumerConfig,
 } from "./render/render-component.js";
 export * from "./crd/index.js";
-export { validateManifests, COMPONENT_LABEL, type KubeObject, type ManifestProblem } from "./validate/validate-manifests.js";
+export { COMPONENT_NAME_LABEL } from "./render/labels.js";
+export { validateManifests, type KubeObject, type ManifestProblem } from "./validate/validate-manifests.js";
 export { startController, type Controller, type ControllerOptions } from "./reconcile/controller.js";
 export { reconcileComponent, STREAM_FINALIZER, type StreamProvisioner, type ReconcileCounters } from "./reconcile/reconciler.js";
 export { KubeAccess, FIELD_MANAGER } from "./reconcile/kube-access.js";

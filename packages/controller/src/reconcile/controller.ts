@@ -144,7 +144,7 @@ export function startController(opts: ControllerOptions): Controller {
         new k8s.Watch(opts.kube.kubeConfig)
           .watch(
             "/apis/apps/v1/deployments",
-            { labelSelector: `${COMPONENT_NAME_LABEL}` },
+            { labelSelector: COMPONENT_NAME_LABEL },
             (phase, object: { metadata?: { namespace?: string; labels?: Record<string, string> } }) => {
               failures = 0;
               const component = object.metadata?.labels?.[COMPONENT_NAME_LABEL];

@@ -13,7 +13,7 @@ export interface ComponentRef {
 
 export const COMPONENT_API_VERSION = "tessera.dev/v1alpha1";
 export const COMPONENT_KIND = "Component";
-/** Same key as `COMPONENT_LABEL` in ../validate: every rendered object carries it. */
+/** Every rendered object carries it; validation groups objects by it, the controller maps Deployments back by it. */
 export const COMPONENT_NAME_LABEL = "tessera.dev/component";
 export const APP_NAME = "tessera-component";
 export const MANAGED_BY = "tessera";

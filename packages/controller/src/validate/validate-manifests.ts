@@ -5,6 +5,7 @@ import { Deployment } from "kubernetes-models/apps/v1";
 import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
 import { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1";
 import { Namespace, ServiceAccount } from "kubernetes-models/v1";
+import { COMPONENT_NAME_LABEL } from "../render/labels.js";
 import { unknownScaledObjectFields } from "./keda-fields.js";
 import { restrictedPodSecurityViolations } from "./pod-security.js";
 import { kubernetesModelName, unknownKubernetesFields } from "./unknown-fields.js";
@@ -17,9 +18,6 @@ export interface ManifestProblem {
   path: string;
   message: string;
 }
-
-/** The label every object rendered for a component carries; it groups them for the invariants. */
-export const COMPONENT_LABEL = "tessera.dev/component";
 
 type Validatable = { validate(): void };
 const SCHEMA_MODELS: Record<string, (data: Record<string, unknown>) => Validatable> = {
@@ -48,7 +46,7 @@ export function validateManifests(objects: readonly KubeObject[]): ManifestProbl
   for (const object of objects) problems.push(...objectProblems(object));
   const byComponent = new Map<string, KubeObject[]>();
   for (const object of objects) {
-    const component = object.metadata.labels?.[COMPONENT_LABEL];
+    const component = object.metadata.labels?.[COMPONENT_NAME_LABEL];
     if (component !== undefined) byComponent.set(component, [...(byComponent.get(component) ?? []), object]);
   }
   for (const [component, group] of byComponent) problems.push(...invariantProblems(component, group));

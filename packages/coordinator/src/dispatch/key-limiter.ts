@@ -89,10 +89,6 @@ export class KeyLimiter {
     return { keys, nextTokenAt };
   }
 
-  activeCount(component: string, limitKey: string): number {
-    return this.keys.get(mapKey(component, limitKey))?.holders.size ?? 0;
-  }
-
   private state(component: string, limitKey: string, limits: KeyLimits, now: number): KeyState {
     const key = mapKey(component, limitKey);
     let state = this.keys.get(key);

@@ -74,7 +74,7 @@ export function buildEnvelope(args: {
 }
 
 /** Where a NUL character sits in what the store keeps as text or jsonb (Postgres refuses both). */
-export function nulCharacterPath(envelope: Job): string | undefined {
+function nulCharacterPath(envelope: Job): string | undefined {
   for (const [key, value] of Object.entries(envelope.metadata ?? {})) if (key.includes("\u0000") || value.includes("\u0000")) return `metadata.${key.replaceAll("\u0000", "\\u0000")}`;
   if (envelope.input.inline !== undefined && JSON.stringify(envelope.input.inline).includes("\\u0000")) return "input";
   if (envelope.shared_config !== undefined && JSON.stringify(envelope.shared_config).includes("\\u0000")) return "shared_config";
