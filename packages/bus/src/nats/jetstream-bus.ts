@@ -69,8 +69,11 @@ export interface JetStreamBusOptions {
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const JOB_STREAM_PREFIX = "TESSERA_JOBS_";
-/** Concurrency of the coordinator's consumers (Results, advisories). */
-const COORDINATOR_IN_FLIGHT = 32;
+/**
+ * Messages the coordinator's consumers (Results, advisories) hold at once. Large, because the coordinator
+ * writes concurrent Results to its store together: the more it holds, the fewer statements it runs. The consumers' max_ack_pending is 1,000 too.
+ */
+const COORDINATOR_IN_FLIGHT = 1_000;
 const SHARED = "(shared)";
 
 export async function connectJetStreamBus(opts: JetStreamBusOptions): Promise<Bus> {

@@ -89,7 +89,9 @@ export function startJobLoop(opts: {
 
 /**
  * Durable consumers of the coordinator: the handler's promise acks, a throw naks with a short delay. A
- * handler still running keeps its message alive with working() every third of the ack wait.
+ * handler still running keeps its message alive with working() every third of the ack wait: one timer
+ * for the whole loop rather than one per message, which at thousands of Results a second would cost more
+ * than the Results.
  */
 export function startAckingLoop(opts: {
   consumer: Consumer;
@@ -99,19 +101,31 @@ export function startAckingLoop(opts: {
   nakDelayMs?: number;
   onError?: (err: unknown) => void;
 }): PullLoop {
+  const keepAliveMs = Math.max(100, Math.floor(opts.ackWaitMs / 3));
+  const running = new Map<JsMsg, number>();
+  let keepAlive: NodeJS.Timeout | undefined;
+  const touch = (): void => {
+    const due = Date.now() - keepAliveMs;
+    for (const [m, since] of running) {
+      if (since > due) continue;
+      running.set(m, Date.now());
+      try {
+        m.working();
+      } catch {
+        // connection closed: the message is redelivered after the ack wait
+      }
+    }
+  };
   return new PullLoop({
     consumer: opts.consumer,
     maxInFlight: opts.maxInFlight,
     ...(opts.onError !== undefined ? { onError: opts.onError } : {}),
     deliver: (m, release) => {
-      const keepAlive = setInterval(() => {
-        try {
-          m.working();
-        } catch {
-          // connection closed: the message is redelivered after the ack wait
-        }
-      }, Math.max(100, Math.floor(opts.ackWaitMs / 3)));
-      keepAlive.unref();
+      running.set(m, Date.now());
+      if (keepAlive === undefined) {
+        keepAlive = setInterval(touch, Math.max(50, Math.floor(keepAliveMs / 4)));
+        keepAlive.unref();
+      }
       void Promise.resolve()
         .then(() => opts.handle(m))
         .then(
@@ -120,7 +134,11 @@ export function startAckingLoop(opts: {
         )
         .catch(() => undefined)
         .finally(() => {
-          clearInterval(keepAlive);
+          running.delete(m);
+          if (running.size === 0 && keepAlive !== undefined) {
+            clearInterval(keepAlive);
+            keepAlive = undefined;
+          }
           release();
         });
     },

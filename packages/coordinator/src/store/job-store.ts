@@ -2,6 +2,7 @@ import type { Job, Result } from "@tessera/contract";
 import { invalidRequest } from "../errors.js";
 import type { SqlClient, SqlExecutor } from "../sql/sql-client.js";
 import { JOB_STATES, type DeadLetterRecord, type JobFilter, type JobRecord, type JobState, type Page } from "../types.js";
+import { GroupCommit } from "./group-commit.js";
 import { toDeadLetterRecord, toJobRecord, type DeadLetterRow, type JobRow } from "./job-row.js";
 
 export interface NewJob {
@@ -37,6 +38,15 @@ export interface DeadLetterInput {
 }
 
 const DEFAULT_PAGE = 50;
+/** Most submits or Results one group-committed statement carries. */
+const WRITE_BATCH = 1_000;
+
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+function unwrap<T>(settled: Settled<T>): T {
+  if (!settled.ok) throw settled.error;
+  return settled.value;
+}
 /**
  * A Result that finished this long before the job's latest redrive still counts. `finished_at` is the
  * worker's clock and `redriven_at` the database's: without slack, a worker clock a few ms behind would
@@ -56,30 +66,69 @@ export const KEY_SEPARATOR = "\u001f";
  * result consumer and the dead-letter flow safe to replay.
  */
 export class JobStore {
-  constructor(readonly sql: SqlClient) {}
+  private readonly inserts: GroupCommit<NewJob, Settled<{ job: JobRecord; created: boolean }>>;
+  private readonly results: GroupCommit<Result, Settled<ApplyOutcome>>;
+
+  constructor(readonly sql: SqlClient) {
+    // A second write in flight keeps a pooled Postgres busy while the first one's answer travels back;
+    // PGlite has one connection, so a second would only queue behind the first.
+    const concurrency = sql.dialect === "postgres" ? 2 : 1;
+    this.inserts = new GroupCommit((jobs) => this.insertJobs(jobs), { maxBatch: WRITE_BATCH, concurrency });
+    this.results = new GroupCommit((results) => this.applyResultsSettled(results), { maxBatch: WRITE_BATCH, concurrency, conflictKey: (r) => r.job_id });
+  }
 
   /**
-   * Inserts the job and its outbox row in one statement (so atomically, without a transaction's extra
-   * round trips); an idempotency-key match inserts neither and returns the existing job.
+   * Inserts the job and its outbox row; an idempotency-key match inserts neither and returns the existing
+   * job. Concurrent calls are written together (group commit): one statement for the jobs and outbox
+   * rows of many submits, so the database's per-statement cost is shared.
    */
-  async insertJob(job: NewJob): Promise<{ job: JobRecord; created: boolean }> {
-    const inserted = await this.sql.query<JobRow>(
-      `WITH job AS (
-         INSERT INTO tessera_jobs (job_id, component, state, limit_key, idempotency_key, envelope)
-         VALUES ($1, $2, 'pending', $3, $4, $5)
-         ON CONFLICT (component, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-         RETURNING *
-       ), outbox AS (
-         INSERT INTO tessera_outbox (job_id, component, limit_key, dedup_key) SELECT job_id, component, limit_key, job_id FROM job
-       )
-       SELECT * FROM job`,
-      [job.envelope.job_id, job.envelope.component, job.limitKey, job.idempotencyKey, JSON.stringify(job.envelope)],
+  insertJob(job: NewJob): Promise<{ job: JobRecord; created: boolean }> {
+    return this.inserts.add(job).then(unwrap);
+  }
+
+  private async insertJobs(jobs: NewJob[]): Promise<Array<Settled<{ job: JobRecord; created: boolean }>>> {
+    let rows: JobRow[];
+    try {
+      // Both inserts in one statement: atomic without a transaction's extra round trips.
+      rows = (
+        await this.sql.query<JobRow>(
+          `WITH input AS (
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[]) WITH ORDINALITY
+                        AS i(job_id, component, limit_key, idempotency_key, envelope, ord)
+           ), job AS (
+             INSERT INTO tessera_jobs (job_id, component, state, limit_key, idempotency_key, envelope)
+             SELECT job_id, component, 'pending', limit_key, idempotency_key, envelope FROM input ORDER BY ord
+             ON CONFLICT (component, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+             RETURNING *
+           ), outbox AS (
+             INSERT INTO tessera_outbox (job_id, component, limit_key, dedup_key)
+             SELECT job.job_id, job.component, job.limit_key, job.job_id FROM job JOIN input USING (job_id) ORDER BY input.ord
+           )
+           SELECT * FROM job`,
+          [
+            jobs.map((j) => j.envelope.job_id),
+            jobs.map((j) => j.envelope.component),
+            jobs.map((j) => j.limitKey),
+            jobs.map((j) => j.idempotencyKey),
+            jobs.map((j) => JSON.stringify(j.envelope)),
+          ],
+        )
+      ).rows;
+    } catch (err) {
+      // One bad job must not fail the submits it happened to share a statement with.
+      if (jobs.length === 1) return [{ ok: false, error: err }];
+      return Promise.all(jobs.map(async (j) => (await this.insertJobs([j]))[0] as Settled<{ job: JobRecord; created: boolean }>));
+    }
+    const inserted = new Map(rows.map((r) => [r.job_id, r]));
+    return Promise.all(
+      jobs.map(async (j): Promise<Settled<{ job: JobRecord; created: boolean }>> => {
+        const row = inserted.get(j.envelope.job_id);
+        if (row !== undefined) return { ok: true, value: { job: toJobRecord(row), created: true } };
+        const existing = await this.findByIdempotencyKey(j.envelope.component, j.idempotencyKey as string);
+        if (existing === undefined) return { ok: false, error: new Error(`idempotency conflict for key ${j.idempotencyKey} but no job found`) };
+        return { ok: true, value: { job: existing, created: false } };
+      }),
     );
-    const row = inserted.rows[0];
-    if (row !== undefined) return { job: toJobRecord(row), created: true };
-    const existing = await this.findByIdempotencyKey(job.envelope.component, job.idempotencyKey as string);
-    if (existing === undefined) throw new Error(`idempotency conflict for key ${job.idempotencyKey} but no job found`);
-    return { job: existing, created: false };
   }
 
   private async insertOutbox(tx: SqlExecutor, jobId: string, component: string, limitKey: string | null, dedupKey: string): Promise<void> {
@@ -173,48 +222,78 @@ export class JobStore {
   /**
    * Records a Result. Only a job still pending or queued, and not redriven after the Result finished,
    * changes; anything else (a duplicate, a Result for a cancelled job, one from before a redrive) only
-   * bumps `duplicate_results`. The common case is one statement. `beforeApply` (a chain hook) runs first,
-   * and only for a Result that will be applied.
+   * bumps `duplicate_results`. `beforeApply` (a chain hook) runs first, and only for a Result that will be
+   * applied. Results without a hook are written together with concurrent ones (group commit).
    */
   async applyResult(result: Result, beforeApply?: (job: JobRecord) => Promise<void>): Promise<ApplyOutcome> {
-    if (beforeApply !== undefined) {
-      const res = await this.sql.query<JobRow & { open: boolean }>(
-        `SELECT *, (state IN ('pending', 'queued') AND (redriven_at IS NULL OR redriven_at <= $3::timestamptz + ${REDRIVE_CLOCK_TOLERANCE})) AS open
-           FROM tessera_jobs WHERE job_id = $1 AND component = $2`,
-        [result.job_id, result.component, result.finished_at],
-      );
-      const current = res.rows[0];
-      if (current?.open === true) await beforeApply(toJobRecord(current));
+    if (beforeApply === undefined) return unwrap(await this.results.add(result));
+    const res = await this.sql.query<JobRow & { open: boolean }>(
+      `SELECT *, (state IN ('pending', 'queued') AND (redriven_at IS NULL OR redriven_at <= $3::timestamptz + ${REDRIVE_CLOCK_TOLERANCE})) AS open
+         FROM tessera_jobs WHERE job_id = $1 AND component = $2`,
+      [result.job_id, result.component, result.finished_at],
+    );
+    const current = res.rows[0];
+    if (current?.open === true) await beforeApply(toJobRecord(current));
+    return (await this.applyResults([result]))[0] as ApplyOutcome;
+  }
+
+  private async applyResultsSettled(results: Result[]): Promise<Array<Settled<ApplyOutcome>>> {
+    try {
+      return (await this.applyResults(results)).map((value) => ({ ok: true, value }));
+    } catch (err) {
+      // A value the database refuses (a data exception) fails its own Result, not the others in the write.
+      if (results.length === 1) return [{ ok: false, error: err }];
+      return Promise.all(results.map(async (r) => (await this.applyResultsSettled([r]))[0] as Settled<ApplyOutcome>));
     }
-    const applied = await this.sql.query<JobRow>(
-      `WITH applied AS (
-         UPDATE tessera_jobs
-            SET state = $3, attempts = $4, reason_code = $5, reason_detail = $6, output = $7, instance_id = $8,
-                duration_ms = $9, finished_at = $10, updated_at = now()
-          WHERE job_id = $1 AND component = $2 AND state IN ('pending', 'queued')
-            AND (redriven_at IS NULL OR redriven_at <= $10::timestamptz + ${REDRIVE_CLOCK_TOLERANCE})
-         RETURNING *
+  }
+
+  /** Results of distinct jobs: one conditional UPDATE (and outbox DELETE) for all of them. */
+  private async applyResults(results: Result[]): Promise<ApplyOutcome[]> {
+    const statement = `WITH input AS (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::jsonb[], $8::text[], $9::int[], $10::timestamptz[])
+                    AS i(job_id, component, status, attempt, reason_code, reason_detail, output, instance_id, duration_ms, finished_at)
+       ), applied AS (
+         UPDATE tessera_jobs j
+            SET state = i.status, attempts = i.attempt, reason_code = i.reason_code, reason_detail = i.reason_detail, output = i.output,
+                instance_id = i.instance_id, duration_ms = i.duration_ms, finished_at = i.finished_at, updated_at = now()
+           FROM input i
+          WHERE j.job_id = i.job_id AND j.component = i.component AND j.state IN ('pending', 'queued')
+            AND (j.redriven_at IS NULL OR j.redriven_at <= i.finished_at + ${REDRIVE_CLOCK_TOLERANCE})
+         RETURNING j.*
        ), cleared AS (
          DELETE FROM tessera_outbox WHERE job_id IN (SELECT job_id FROM applied)
        )
-       SELECT * FROM applied`,
-      [
-        result.job_id,
-        result.component,
-        result.status,
-        result.attempt,
-        result.reason_code ?? null,
-        result.reason_detail ?? null,
-        result.output === undefined ? null : JSON.stringify(result.output),
-        result.instance_id ?? null,
-        result.duration_ms === undefined ? null : Math.round(result.duration_ms),
-        result.finished_at,
-      ],
+       SELECT * FROM applied`;
+    const params = [
+      results.map((r) => r.job_id),
+      results.map((r) => r.component),
+      results.map((r) => r.status),
+      results.map((r) => r.attempt),
+      results.map((r) => r.reason_code ?? null),
+      results.map((r) => r.reason_detail ?? null),
+      results.map((r) => (r.output === undefined ? null : JSON.stringify(r.output))),
+      results.map((r) => r.instance_id ?? null),
+      results.map((r) => (r.duration_ms === undefined ? null : Math.round(r.duration_ms))),
+      results.map((r) => r.finished_at),
+    ];
+    const rows =
+      results.length === 1
+        ? (await this.sql.query<JobRow>(statement, params)).rows
+        : await this.sql.transaction(async (tx) => {
+            // Job rows locked first, in job id order, as every other writer here takes them: an UPDATE ... FROM
+            // locks in whatever order its plan visits rows, which could deadlock with markDispatched.
+            await tx.query(`SELECT 1 FROM tessera_jobs WHERE job_id = ANY($1::text[]) ORDER BY job_id FOR UPDATE`, [params[0]]);
+            return (await tx.query<JobRow>(statement, params)).rows;
+          });
+    const applied = new Map(rows.map((r) => [r.job_id, r]));
+    return Promise.all(
+      results.map(async (r): Promise<ApplyOutcome> => {
+        const row = applied.get(r.job_id);
+        if (row !== undefined) return { kind: "applied", job: toJobRecord(row) };
+        const duplicate = await this.countDuplicate(r.job_id, r.component);
+        return duplicate === undefined ? { kind: "unknown" } : { kind: "duplicate", job: duplicate };
+      }),
     );
-    const row = applied.rows[0];
-    if (row !== undefined) return { kind: "applied", job: toJobRecord(row) };
-    const duplicate = await this.countDuplicate(result.job_id, result.component);
-    return duplicate === undefined ? { kind: "unknown" } : { kind: "duplicate", job: duplicate };
   }
 
   private async countDuplicate(jobId: string, component: string): Promise<JobRecord | undefined> {

@@ -1,0 +1,134 @@
+/**
+ * The benchmark's one entry point (`npm run bench`, docs/performance.md). Measures, in one run on one
+ * nats-server: raw job-only JetStream, the hand-written baseline (job + result), Tessera in process mode
+ * (Postgres and PGlite) and embedded, then latency at fixed offered rates, scaling with worker processes
+ * and payload sizes; prints a table and the ratios to the baselines, and JSON with --json.
+ */
+import { writeFile, mkdir } from "node:fs/promises";
+import { cpus, totalmem } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { startBenchEnv } from "./src/bench-env.js";
+import { latencyAtRate, submitAndDrain } from "./src/drive-coordinator.js";
+import { payloadOf, textPayload } from "./src/payloads.js";
+import { rawJetStream } from "./src/raw-jetstream.js";
+import { renderReport, type BenchReport, type ThroughputRow } from "./src/report.js";
+import { tesseraEmbedded, tesseraProcess, type TesseraSetup } from "./src/tessera-modes.js";
+import type { SubmitInput } from "@tessera/coordinator";
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+const USAGE = `usage: npm run bench -- [--quick] [--json] [--only throughput,latency,scaling,payloads]
+
+  --quick   small sizes, finishes in under a minute (CI smoke: checks it runs, not its timings)
+  --json    print the report as JSON only (it is always written to bench/results/latest.json)
+  --only    run only these scenario groups (default: all)`;
+
+const GROUPS = ["throughput", "latency", "scaling", "payloads"] as const;
+type Group = (typeof GROUPS)[number];
+
+function parse(): { quick: boolean; json: boolean; groups: Set<Group> } {
+  let values;
+  try {
+    ({ values } = parseArgs({ options: { quick: { type: "boolean", default: false }, json: { type: "boolean", default: false }, only: { type: "string" }, help: { type: "boolean", short: "h" } }, strict: true }));
+  } catch (err) {
+    process.stderr.write(`bench: ${(err as Error).message}\n${USAGE}\n`);
+    process.exit(2);
+  }
+  if (values.help === true) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  const groups = new Set<Group>();
+  for (const g of (values.only ?? GROUPS.join(",")).split(",").map((s) => s.trim())) {
+    if (!(GROUPS as readonly string[]).includes(g)) {
+      process.stderr.write(`bench: --only: unknown group ${JSON.stringify(g)}, expected some of ${GROUPS.join(", ")}\n`);
+      process.exit(2);
+    }
+    groups.add(g as Group);
+  }
+  return { quick: values.quick, json: values.json, groups };
+}
+
+const args = parse();
+const sizes = args.quick
+  ? { throughput: [2_000], latencySeconds: 2, rates: [1_000], scaling: [1, 2], scalingJobs: 2_000, payloadJobs: { 256: 1_000, 65_536: 200, 5_242_880: 4 } }
+  : { throughput: [20_000, 100_000], latencySeconds: 10, rates: [1_000, 5_000], scaling: [1, 2, 4], scalingJobs: 20_000, payloadJobs: { 256: 20_000, 65_536: 2_000, 5_242_880: 40 } };
+const log = (text: string): void => void (args.json ? process.stderr : process.stdout).write(`${text}\n`);
+
+const inline256 = (): SubmitInput => ({ text: textPayload(256) });
+
+async function withSetup<T>(setup: Promise<TesseraSetup>, run: (s: TesseraSetup) => Promise<T>): Promise<T> {
+  const s = await setup;
+  try {
+    return await run(s);
+  } finally {
+    await s.close();
+  }
+}
+
+const env = await startBenchEnv();
+const report: BenchReport = {
+  date: new Date().toISOString(),
+  machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "unknown", memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, natsServer: env.natsVersion },
+  quick: args.quick,
+  throughput: [],
+  latency: [],
+  scaling: [],
+  payloads: [],
+};
+try {
+  if (args.groups.has("throughput")) {
+    for (const jobs of sizes.throughput) {
+      const row = (system: string, r: Awaited<ReturnType<typeof rawJetStream>>): ThroughputRow => ({ system, ...r });
+      const measure = async (system: string, run: () => Promise<Awaited<ReturnType<typeof rawJetStream>>>): Promise<void> => {
+        log(`throughput: ${system}, ${jobs} jobs ...`);
+        const r = row(system, await run());
+        log(`  ${r.jobsPerSecond} jobs/s`);
+        report.throughput.push(r);
+      };
+      await measure("raw JetStream, job only", () => rawJetStream(env, { jobs, payloadBytes: 256, withResult: false }));
+      await measure("baseline: raw JetStream, job + result", () => rawJetStream(env, { jobs, payloadBytes: 256, withResult: true }));
+      await measure("tessera process, Postgres", () => withSetup(tesseraProcess(env, { store: "postgres", workers: 1 }), (s) => submitAndDrain(env, s.coordinator, s.component, jobs, inline256)));
+      await measure("tessera process, PGlite", () => withSetup(tesseraProcess(env, { store: "pglite", workers: 1 }), (s) => submitAndDrain(env, s.coordinator, s.component, jobs, inline256)));
+      await measure("tessera embedded", () => withSetup(tesseraEmbedded(), (s) => submitAndDrain(env, s.coordinator, s.component, jobs, inline256)));
+    }
+  }
+  if (args.groups.has("latency")) {
+    for (const rate of sizes.rates) {
+      for (const store of ["postgres", "pglite"] as const) {
+        log(`latency: tessera process, ${store}, ${rate} jobs/s for ${sizes.latencySeconds} s ...`);
+        const r = await withSetup(tesseraProcess(env, { store, workers: 1 }), (s) => latencyAtRate(env, s.coordinator, s.component, rate, sizes.latencySeconds, inline256));
+        log(`  p50 ${r.p50} ms, p99 ${r.p99} ms, max ${r.max} ms`);
+        report.latency.push({ system: `tessera process, ${store === "postgres" ? "Postgres" : "PGlite"}`, ...r });
+      }
+    }
+  }
+  if (args.groups.has("scaling")) {
+    for (const workers of sizes.scaling) {
+      log(`scaling: tessera process, Postgres, ${workers} worker process(es), ${sizes.scalingJobs} jobs ...`);
+      const r = await withSetup(tesseraProcess(env, { store: "postgres", workers }), (s) => submitAndDrain(env, s.coordinator, s.component, sizes.scalingJobs, inline256));
+      log(`  ${r.jobsPerSecond} jobs/s`);
+      report.scaling.push({ workers, ...r });
+    }
+  }
+  if (args.groups.has("payloads")) {
+    for (const [bytesText, jobs] of Object.entries(sizes.payloadJobs)) {
+      const bytes = Number(bytesText);
+      // Over 64 KiB, or bytes of any size, go through the payload store: the job carries a content_ref.
+      const input = bytes <= 256 ? inline256 : ((data) => (): SubmitInput => ({ bytes: data }))(payloadOf(bytes));
+      log(`payloads: tessera process, Postgres, ${bytes} B x ${jobs} ...`);
+      const r = await withSetup(tesseraProcess(env, { store: "postgres", workers: 1 }), (s) => submitAndDrain(env, s.coordinator, s.component, jobs, input));
+      log(`  ${r.jobsPerSecond} jobs/s, ${Math.round((r.jobsPerSecond * bytes) / 2 ** 20)} MiB/s`);
+      report.payloads.push({ payloadBytes: bytes, byReference: bytes > 256, ...r });
+    }
+  }
+} finally {
+  await env.close();
+}
+
+await mkdir(join(here, "results"), { recursive: true });
+await writeFile(join(here, "results", "latest.json"), `${JSON.stringify(report, null, 2)}\n`);
+if (args.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+else log(renderReport(report));

@@ -1,0 +1,56 @@
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { spawnTsProcess, startNatsServer, startPostgres, type NatsServerHandle, type PostgresHandle, type TsProcess } from "@tessera/testkit";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const WAIT_TIMEOUT_MS = 10 * 60_000;
+
+/** The servers a bench run shares: one nats-server, and Postgres when a scenario needs it. */
+export interface BenchEnv {
+  readonly natsUrl: string;
+  readonly natsVersion: string;
+  /** A fresh database on the run's Postgres cluster (started on first use). */
+  postgresDatabase(): Promise<string>;
+  /** A process running `bench/workers/<file>` with NATS_URL set. */
+  spawnWorker(file: string, env: Record<string, string>): TsProcess;
+  /** Polls `done` every millisecond (benchmarks must notice the end at once), failing after 10 min. */
+  waitUntil(what: string, done: () => boolean): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startBenchEnv(): Promise<BenchEnv> {
+  const nats: NatsServerHandle = await startNatsServer();
+  let postgres: Promise<PostgresHandle> | undefined;
+  const children = new Set<TsProcess>();
+  return {
+    natsUrl: nats.url,
+    get natsVersion() {
+      return nats.version;
+    },
+    async postgresDatabase() {
+      postgres ??= startPostgres();
+      return (await postgres).createDatabase();
+    },
+    spawnWorker(file, env) {
+      const child = spawnTsProcess(join(here, "..", "workers", file), { cwd: join(here, ".."), env: { NATS_URL: nats.url, LOG_LEVEL: "warn", ...env } });
+      children.add(child);
+      void child.exited.then(() => children.delete(child));
+      return child;
+    },
+    waitUntil(what, done) {
+      return new Promise((resolve, reject) => {
+        const deadline = Date.now() + WAIT_TIMEOUT_MS;
+        const check = (): void => {
+          if (done()) resolve();
+          else if (Date.now() > deadline) reject(new Error(`timed out waiting for ${what}`));
+          else setTimeout(check, 1);
+        };
+        check();
+      });
+    },
+    async close() {
+      await Promise.allSettled([...children].map((c) => c.kill()));
+      await Promise.allSettled([nats.stop(), postgres?.then((p) => p.stop())]);
+    },
+  };
+}

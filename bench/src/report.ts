@@ -1,0 +1,71 @@
+import type { LatencyResult } from "./drive-coordinator.js";
+import { round } from "./stats.js";
+import type { ThroughputResult } from "./throughput.js";
+
+export interface ThroughputRow extends ThroughputResult {
+  system: string;
+}
+
+export interface BenchReport {
+  date: string;
+  machine: { cpus: number; cpuModel: string; memoryGiB: number; node: string; natsServer: string };
+  quick: boolean;
+  throughput: ThroughputRow[];
+  latency: Array<LatencyResult & { system: string }>;
+  scaling: Array<ThroughputResult & { workers: number }>;
+  payloads: Array<ThroughputResult & { payloadBytes: number; byReference: boolean }>;
+  ratios?: RatioRow[];
+}
+
+export interface RatioRow {
+  jobs: number;
+  system: string;
+  jobsPerSecond: number;
+  /** This system's rate divided by the baseline's (job + result), from the same run. */
+  vsBaseline: number;
+  /** Divided by raw job-only JetStream's, from the same run. */
+  vsRawJobOnly: number;
+}
+
+const RAW = "raw JetStream, job only";
+const BASELINE = "baseline: raw JetStream, job + result";
+
+/** Ratios of every throughput row to the two raw loops measured at the same job count in the same run. */
+export function ratios(rows: readonly ThroughputRow[]): RatioRow[] {
+  const out: RatioRow[] = [];
+  for (const row of rows) {
+    const raw = rows.find((r) => r.system === RAW && r.jobs === row.jobs);
+    const baseline = rows.find((r) => r.system === BASELINE && r.jobs === row.jobs);
+    if (raw === undefined || baseline === undefined) continue;
+    out.push({ jobs: row.jobs, system: row.system, jobsPerSecond: row.jobsPerSecond, vsBaseline: round(row.jobsPerSecond / baseline.jobsPerSecond), vsRawJobOnly: round(row.jobsPerSecond / raw.jobsPerSecond) });
+  }
+  return out;
+}
+
+function table(headers: string[], rows: Array<Array<string | number>>): string {
+  const cells = [headers, ...rows.map((r) => r.map(String))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? "").length)));
+  const line = (r: string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join("  ");
+  return [line(headers), widths.map((w) => "-".repeat(w)).join("  "), ...cells.slice(1).map(line)].join("\n");
+}
+
+export function renderReport(report: BenchReport): string {
+  const parts = [`tessera bench ${report.date} (${report.machine.cpus} cpus, node ${report.machine.node}, nats-server ${report.machine.natsServer}${report.quick ? ", --quick" : ""})`];
+  if (report.throughput.length > 0) {
+    parts.push("", "throughput (no-op handler, 256 B, submit -> Result recorded)");
+    parts.push(table(["system", "jobs", "jobs/s", "x baseline", "x raw job-only"], ratios(report.throughput).map((r) => [r.system, r.jobs, r.jobsPerSecond, r.vsBaseline, r.vsRawJobOnly])));
+  }
+  if (report.latency.length > 0) {
+    parts.push("", "latency, submit -> Result recorded (ms)");
+    parts.push(table(["system", "offered/s", "achieved/s", "p50", "p99", "max"], report.latency.map((r) => [r.system, r.offeredPerSecond, r.achievedPerSecond, r.p50, r.p99, r.max])));
+  }
+  if (report.scaling.length > 0) {
+    parts.push("", "scaling (process mode, Postgres)");
+    parts.push(table(["worker processes", "jobs", "jobs/s"], report.scaling.map((r) => [r.workers, r.jobs, r.jobsPerSecond])));
+  }
+  if (report.payloads.length > 0) {
+    parts.push("", "payload size (process mode, Postgres)");
+    parts.push(table(["payload", "by reference", "jobs", "jobs/s", "MiB/s"], report.payloads.map((r) => [`${r.payloadBytes} B`, r.byReference ? "yes" : "no", r.jobs, r.jobsPerSecond, round((r.jobsPerSecond * r.payloadBytes) / 2 ** 20, 1)])));
+  }
+  return parts.join("\n");
+}

@@ -1,0 +1,61 @@
+import { connectJetStreamBus, createInProcessBus, type Bus } from "@tessera/bus";
+import type { ComponentSpec } from "@tessera/contract";
+import { createCoordinator, type Coordinator } from "@tessera/coordinator";
+import type { TsProcess } from "@tessera/testkit";
+import { defineComponent, runWorker, type WorkerHandle } from "@tessera/worker";
+import { pino } from "pino";
+import type { BenchEnv } from "./bench-env.js";
+
+export const BENCH_SPEC: ComponentSpec = { image: "bench/noop:1", inputMode: "content-ref", egress: "none", timeouts: { wallClock: "60s", ackWait: "30s" }, maxDeliver: 5 };
+/** Jobs one worker process (or the embedded worker) runs at once. */
+export const WORKER_CONCURRENCY = 256;
+
+export type Store = "postgres" | "pglite";
+
+/** A coordinator and its workers, ready for jobs of `component`. */
+export interface TesseraSetup {
+  coordinator: Coordinator;
+  component: string;
+  close(): Promise<void>;
+}
+
+let names = 0;
+const quiet = pino({ level: "warn" });
+
+/** Process mode: coordinator here on NATS, `workers` worker processes. */
+export async function tesseraProcess(env: BenchEnv, opts: { store: Store; workers: number }): Promise<TesseraSetup> {
+  const component = `bench-${process.pid}-${++names}`;
+  const bus = await connectJetStreamBus({ servers: env.natsUrl, name: "bench-coordinator" });
+  const database = opts.store === "postgres" ? { url: await env.postgresDatabase() } : {};
+  const coordinator = await createCoordinator({ bus, components: [{ name: component, spec: BENCH_SPEC }], database, env: {}, logger: quiet });
+  const children: TsProcess[] = [];
+  for (let i = 0; i < opts.workers; i++) children.push(env.spawnWorker("noop-worker.ts", { COMPONENT: component, CONCURRENCY: String(WORKER_CONCURRENCY) }));
+  await Promise.all(children.map((c) => c.line("a worker process to start", (l) => l["event"] === "ready", 30_000)));
+  return {
+    coordinator,
+    component,
+    async close() {
+      await Promise.allSettled(children.map((c) => c.kill()));
+      await coordinator.close();
+      await bus.removeComponent(component).catch(() => undefined);
+      await bus.close();
+    },
+  };
+}
+
+/** Embedded mode: in-process bus, PGlite in memory, the worker in this process. */
+export async function tesseraEmbedded(): Promise<TesseraSetup> {
+  const component = `bench-embedded-${++names}`;
+  const bus: Bus = createInProcessBus();
+  const coordinator = await createCoordinator({ bus, components: [{ name: component, spec: BENCH_SPEC }], env: {}, logger: quiet });
+  const worker: WorkerHandle = await runWorker(defineComponent({ name: component, concurrency: WORKER_CONCURRENCY, handle: async (ctx) => ({ bytes: (await ctx.input.bytes()).byteLength }) }), { bus, logger: quiet });
+  return {
+    coordinator,
+    component,
+    async close() {
+      await worker.stop();
+      await coordinator.close();
+      await bus.close();
+    },
+  };
+}

@@ -1,0 +1,10 @@
+/** Starts `count` operations, at most `window` unfinished at once, and waits for all of them. */
+export async function windowed(count: number, window: number, start: (i: number) => Promise<unknown>): Promise<void> {
+  const inFlight = new Set<Promise<unknown>>();
+  for (let i = 0; i < count; i++) {
+    const p: Promise<unknown> = start(i).finally(() => inFlight.delete(p));
+    inFlight.add(p);
+    if (inFlight.size >= window) await Promise.race(inFlight);
+  }
+  await Promise.all(inFlight);
+}
