@@ -50,6 +50,7 @@ import {
   jobStreamSpec,
   sharedStreamSpecs,
 } from "./provisioning.js";
+import { PipelinedPublisher } from "./pipelined-publisher.js";
 import type { PullLoop } from "./pull-loop.js";
 
 export interface JetStreamBusOptions {
@@ -122,6 +123,7 @@ class JetStreamBus implements Bus {
   readonly kind = "jetstream" as const;
   readonly payloads: NatsPayloadStore;
   private readonly js: JetStreamClient;
+  private readonly publisher: PipelinedPublisher;
   private readonly provision: boolean;
   private readonly payloadTtlMs: number;
   private readonly resultsMaxAgeMs: number;
@@ -138,6 +140,7 @@ class JetStreamBus implements Bus {
     opts: JetStreamBusOptions,
   ) {
     this.js = jetstream(nc);
+    this.publisher = new PipelinedPublisher(nc);
     this.provision = opts.provision ?? true;
     this.payloadTtlMs = opts.payloadTtlMs ?? DAY_MS;
     this.resultsMaxAgeMs = opts.resultsMaxAgeMs ?? 7 * DAY_MS;
@@ -169,11 +172,12 @@ class JetStreamBus implements Bus {
     this.closing ??= (async () => {
       await Promise.allSettled([...this.loops].map((l) => l.stop()));
       await Promise.allSettled([...this.coreSubs].map((s) => s.stop()));
-      if (this.nc.isClosed()) return;
+      if (this.nc.isClosed()) return this.publisher.close();
       // drain() flushes pending acks; do not hang forever on a server that is gone.
       const drained = this.nc.drain().catch(() => undefined);
       const timeout = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 5_000).unref());
       if ((await Promise.race([drained, timeout])) === "timeout") await this.nc.close().catch(() => undefined);
+      this.publisher.close();
     })();
     return this.closing;
   }
@@ -246,7 +250,7 @@ class JetStreamBus implements Bus {
 
   private async publishJobBytes(component: string, data: Uint8Array, msgID: string | undefined): Promise<PublishAck> {
     try {
-      const ack = await this.js.publish(jobSubject(component), data, msgID !== undefined ? { msgID } : {});
+      const ack = await this.publisher.publish(jobSubject(component), data, msgID);
       return { seq: ack.seq, duplicate: ack.duplicate };
     } catch (err) {
       if (isNoResponders(err)) throw new BusNotProvisionedError(component, `job stream ${jobStreamName(component)}`);
@@ -321,7 +325,7 @@ class JetStreamBus implements Bus {
   async publishResult(result: Result): Promise<void> {
     this.guard();
     const bytes = encodeResult(result);
-    const publish = (): Promise<unknown> => this.js.publish(resultSubject(result.component, result.job_id), bytes, { msgID: resultDedupKey(result) });
+    const publish = (): Promise<unknown> => this.publisher.publish(resultSubject(result.component, result.job_id), bytes, resultDedupKey(result));
     try {
       await publish();
     } catch (err) {
