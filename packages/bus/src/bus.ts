@@ -9,6 +9,15 @@ import type { ComponentBusSettings, ContentRef, Heartbeat, Job, Result } from "@
  * duplicate window; a redelivered job whose Result already exists is acked by the worker without being
  * run again (`getResult`).
  */
+export interface PublishJobOptions {
+  dedupKey?: string;
+  /**
+   * The job's bytes exactly as `encodeJob(job)` returns them, from a caller that already validated and
+   * encoded it (the coordinator encodes an envelope once, at submit): published as they are.
+   */
+  encoded?: Uint8Array;
+}
+
 export interface Bus {
   readonly kind: "jetstream" | "inprocess";
 
@@ -24,10 +33,10 @@ export interface Bus {
 
   /**
    * Publishes a job to `jobSubject(job.component)`. The dedup key is `job.job_id` unless `dedupKey` is
-   * given (redrive uses a fresh key so the duplicate window does not swallow it). Validates the job first.
-   * Fails if the component's stream does not exist.
+   * given (redrive uses a fresh key so the duplicate window does not swallow it). Validates the job first,
+   * unless the caller passes it `encoded`. Fails if the component's stream does not exist.
    */
-  publishJob(job: Job, opts?: { dedupKey?: string }): Promise<PublishAck>;
+  publishJob(job: Job, opts?: PublishJobOptions): Promise<PublishAck>;
 
   /**
    * Publishes raw bytes as if they were a job, skipping validation. For tests of malformed envelopes and

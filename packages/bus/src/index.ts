@@ -10,6 +10,7 @@
 export type {
   Bus,
   PublishAck,
+  PublishJobOptions,
   ConsumeJobsOptions,
   JobDelivery,
   QueueDepth,

@@ -8,6 +8,7 @@ import { handleExhausted } from "./dead-letters/dead-letter-flow.js";
 import { CoordinatorError, invalidRequest, unknownComponent } from "./errors.js";
 import { componentSummary, InstanceRegistry } from "./heartbeats/instance-registry.js";
 import type { Settings } from "./settings/settings.js";
+import type { JobSummary } from "./store/job-row.js";
 import type { JobStore } from "./store/job-store.js";
 import { emptyCounts } from "./store/job-store.js";
 import { buildEnvelope, prepareInput } from "./submit/build-envelope.js";
@@ -139,22 +140,23 @@ export class CoordinatorRuntime implements Coordinator {
     const sharedConfig = this.parts.settings.shared();
     const envelopeWith = (jobInput: Parameters<typeof buildEnvelope>[0]["input"]) =>
       buildEnvelope({ jobId, registration: reg, input: jobInput, contentType: prepared.contentType, opts, sharedConfig, now });
-    let envelope;
+    let built;
     if ("upload" in prepared) {
       // Checked before the upload, so a bad option does not leave an orphan object behind.
-      const maxBytes = envelopeWith({ contentRef: { object_ref: `${jobId}/pending`, byte_size: prepared.upload.byteLength } }).limits.max_bytes;
+      const maxBytes = envelopeWith({ contentRef: { object_ref: `${jobId}/pending`, byte_size: prepared.upload.byteLength } }).envelope.limits.max_bytes;
       if (prepared.upload.byteLength > maxBytes) throw invalidRequest("input", `at most ${maxBytes} bytes (the job's max_bytes)`, `${prepared.upload.byteLength} bytes`);
       const contentRef = await this.parts.bus.payloads.put(jobId, prepared.upload, { maxBytes });
-      envelope = envelopeWith({ contentRef });
+      built = envelopeWith({ contentRef });
     } else {
-      envelope = envelopeWith({ inline: prepared.inline });
+      built = envelopeWith({ inline: prepared.inline });
     }
     const limitKey = limitKeyOf(this.limitsOf(component), opts.metadata);
-    const { job, created } = await this.parts.store.insertJob({ envelope, limitKey, idempotencyKey: key ?? null });
+    const { job, created, outboxId } = await this.parts.store.insertJob({ envelope: built.envelope, envelopeJson: built.json, limitKey, idempotencyKey: key ?? null });
     if (created) {
       this.stats.submitted += 1;
       this.emit(job);
-      this.relay.notify();
+      if (outboxId !== undefined) this.relay.offer({ id: outboxId, jobId, component, limitKey, dedupKey: jobId, envelope: built.envelope, encoded: utf8.encode(built.json) });
+      else this.relay.notify();
     }
     return { jobId: job.jobId, created, state: job.state };
   }
@@ -310,7 +312,7 @@ export class CoordinatorRuntime implements Coordinator {
   }
 
   /** A job left pending/queued (Result, dead letter, cancel): its limit slot is free for the next job of its key. */
-  private decided(job: JobRecord): void {
+  private decided(job: JobSummary): void {
     this.limiter.release(job.jobId);
     if (job.limitKey !== null) this.relay.notify();
     this.emit(job);
@@ -355,7 +357,7 @@ export class CoordinatorRuntime implements Coordinator {
     return (this.parts.settings.get(`limits.${component}`)?.value ?? undefined) as KeyLimits | undefined;
   }
 
-  private emit(job: JobRecord): void {
+  private emit(job: JobSummary): void {
     for (const waiter of this.waiters.get(job.jobId) ?? []) waiter(job.state);
     const event: JobEvent = { jobId: job.jobId, component: job.component, state: job.state, reasonCode: job.reasonCode, at: job.updatedAt };
     for (const listener of this.listeners) {

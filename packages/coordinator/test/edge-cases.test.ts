@@ -7,6 +7,27 @@ import { embedded, silent, spec } from "./harness.js";
 import { sqlBackends } from "./sql-backends.js";
 
 describe.each(sqlBackends())("coordinator edge cases on $name", (backend) => {
+  it("publishes jobs it just submitted from memory even when the outbox pass comes round every few ms and finds nothing", async () => {
+    // With a 10 ms poll interval every pass is due to read the outbox, which skips the jobs held in memory:
+    // the relay must still publish those in the same pass rather than wait for the next wake.
+    const sql = await backend.open();
+    const env = await embedded(sql, [{ name: "echo", spec: spec() }], { settingsFile: { "relay.pollIntervalMs": 10 } });
+    try {
+      await env.run({ name: "echo", concurrency: 32, handle: () => "ok" });
+      const ids: string[] = [];
+      for (let wave = 0; wave < 3; wave++) {
+        const outcomes = await Promise.all(Array.from({ length: 100 }, (_, i) => env.coordinator.submit("echo", { json: i })));
+        ids.push(...outcomes.map((o) => o.jobId));
+        await new Promise((r) => setTimeout(r, 30));
+      }
+      const jobs = await Promise.all(ids.map((id) => env.coordinator.waitForJob(id, { timeoutMs: 10_000 })));
+      expect(jobs.map((j) => j.state)).toEqual(ids.map(() => "completed"));
+      expect(jobs.every((j) => j.dispatches === 1)).toBe(true);
+    } finally {
+      await env.close();
+    }
+  });
+
   it("finds the job of a dead letter whose message is already gone (a replay after a failed record)", async () => {
     const sql = await backend.open();
     const env = await embedded(sql, [{ name: "echo", spec: spec() }]);

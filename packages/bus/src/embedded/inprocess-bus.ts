@@ -10,7 +10,7 @@ import {
   type Job,
   type Result,
 } from "@tessera/contract";
-import type { Bus, DeadLetter, ExhaustedDelivery, HeartbeatEvent, PublishAck, ResultEvent, Subscription } from "../bus.js";
+import type { Bus, DeadLetter, ExhaustedDelivery, HeartbeatEvent, PublishAck, PublishJobOptions, ResultEvent, Subscription } from "../bus.js";
 import { jobIdOf } from "../envelope-job-id.js";
 import { BusClosedError, BusNotProvisionedError } from "../errors.js";
 import { DedupWindow } from "./dedup-window.js";
@@ -69,8 +69,8 @@ class InProcessBus implements Bus {
     this.queues.delete(component);
   }
 
-  async publishJob(job: Job, opts: { dedupKey?: string } = {}): Promise<PublishAck> {
-    return this.queue(job.component, "stream").publish(encodeJob(job), opts.dedupKey ?? job.job_id);
+  async publishJob(job: Job, opts: PublishJobOptions = {}): Promise<PublishAck> {
+    return this.queue(job.component, "stream").publish(opts.encoded ?? encodeJob(job), opts.dedupKey ?? job.job_id);
   }
 
   async publishRawJob(component: string, data: Uint8Array, opts: { dedupKey?: string } = {}): Promise<PublishAck> {

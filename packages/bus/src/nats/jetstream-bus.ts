@@ -33,6 +33,7 @@ import type {
   HeartbeatEvent,
   JobDelivery,
   PublishAck,
+  PublishJobOptions,
   QueueDepth,
   ResultEvent,
   Subscription,
@@ -237,9 +238,9 @@ class JetStreamBus implements Bus {
 
   // ---- jobs ------------------------------------------------------------------------------------
 
-  async publishJob(job: Job, opts?: { dedupKey?: string }): Promise<PublishAck> {
+  async publishJob(job: Job, opts?: PublishJobOptions): Promise<PublishAck> {
     this.guard();
-    const bytes = encodeJob(job);
+    const bytes = opts?.encoded ?? encodeJob(job);
     return this.publishJobBytes(job.component, bytes, opts?.dedupKey ?? job.job_id);
   }
 

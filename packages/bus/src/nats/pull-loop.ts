@@ -71,6 +71,9 @@ export class PullLoop implements Subscription {
     while (!this.stopped && this.fetches < MAX_CONCURRENT_FETCHES) {
       const n = this.opts.maxInFlight - this.inFlight - this.requested;
       if (n <= 0) return;
+      // While a pull is open, wait until a quarter of the slots are free before asking for more: a pull
+      // request per freed slot would cost more than the messages it brings.
+      if (this.fetches > 0 && n < Math.max(1, Math.floor(this.opts.maxInFlight / 4))) return;
       this.fetches++;
       this.requested += n;
       void this.runFetch(n);

@@ -1,7 +1,7 @@
 import type { Bus } from "@tessera/bus";
 import type { Logger } from "pino";
 import type { Dispatched, JobStore, OutboxEntry } from "../store/job-store.js";
-import type { JobRecord } from "../types.js";
+import type { JobSummary } from "../store/job-row.js";
 import type { KeyLimiter } from "./key-limiter.js";
 
 export interface OutboxRelayOptions {
@@ -16,11 +16,13 @@ export interface OutboxRelayOptions {
   components: readonly string[];
   pollIntervalMs: () => number;
   /** `jobs` moved pending → queued; `published` counts every publish the bus stored. */
-  onDispatched: (jobs: JobRecord[], published: number) => void;
+  onDispatched: (jobs: JobSummary[], published: number) => void;
   now?: () => number;
 }
 
 const MAX_BACKOFF_MS = 5_000;
+/** Most freshly submitted jobs held for publishing from memory; past that, the outbox pass takes them. */
+const MAX_FRESH = 10_000;
 
 /**
  * Publishes what the outbox owes the bus. Runs until stopped: wakes on `notify()` (a submit or a
@@ -31,6 +33,13 @@ const MAX_BACKOFF_MS = 5_000;
  * duplicate window (and the worker's Result guard after it) absorb.
  */
 export class OutboxRelay {
+  /**
+   * Jobs this process just submitted, with their encoded envelopes, oldest first: published from memory
+   * instead of being read back from the outbox and encoded again. Their outbox rows are written (the
+   * submit returned), so the store stays the record: a publish that fails leaves its row to the outbox pass.
+   */
+  private readonly fresh = new Map<number, OutboxEntry>();
+  private lastOutboxPass = Number.NEGATIVE_INFINITY;
   private wake: (() => void) | undefined;
   private pendingWake = false;
   private stopped = false;
@@ -44,6 +53,13 @@ export class OutboxRelay {
 
   start(): void {
     this.loop ??= this.run();
+  }
+
+  /** A job this process submitted; its outbox row is committed. */
+  offer(entry: OutboxEntry): void {
+    // With per-key limits the batch is chosen fairly in SQL, so the outbox pass takes every job.
+    if (this.fresh.size < MAX_FRESH && !this.opts.fair()) this.fresh.set(entry.id, entry);
+    this.notify();
   }
 
   /** Something was added to the outbox or a limit freed up. */
@@ -78,13 +94,16 @@ export class OutboxRelay {
     }
   }
 
-  /** One pass: take a fair batch, publish it in parallel, record what the bus stored. */
+  /**
+   * One pass: take a batch (fresh jobs from memory, or a fair batch from the outbox), publish it in
+   * parallel, record what the bus stored.
+   */
   async relayOnce(): Promise<{ sent: number; full: boolean; nextTokenAt: number | undefined }> {
     const { store, bus, limiter } = this.opts;
     const batchSize = this.opts.batchSize();
-    const batch = await store.nextOutboxBatch(batchSize, limiter.blocked(this.now()).keys, this.opts.fair(), this.opts.components);
+    const batch = await this.nextBatch(batchSize);
     const taken = batch.filter((e) => limiter.tryAcquire(e.jobId, e.component, e.limitKey, this.now()));
-    const results = await Promise.allSettled(taken.map((e) => bus.publishJob(e.envelope, { dedupKey: e.dedupKey })));
+    const results = await Promise.allSettled(taken.map((e) => bus.publishJob(e.envelope, { dedupKey: e.dedupKey, ...(e.encoded !== undefined ? { encoded: e.encoded } : {}) })));
     const dispatched: Dispatched[] = [];
     let firstError: unknown;
     results.forEach((r, i) => {
@@ -109,7 +128,31 @@ export class OutboxRelay {
     for (const c of marked.cancelled) await bus.removeJob(taken.find((e) => e.jobId === c.jobId)?.component ?? "", c.streamSeq).catch(() => false);
     if (dispatched.length > 0) this.opts.onDispatched(marked.queued, dispatched.length);
     if (firstError !== undefined) throw firstError;
-    return { sent: dispatched.length, full: batch.length === batchSize, nextTokenAt: limiter.blocked(this.now()).nextTokenAt };
+    return { sent: dispatched.length, full: batch.length === batchSize || this.fresh.size > 0, nextTokenAt: limiter.blocked(this.now()).nextTokenAt };
+  }
+
+  /**
+   * The outbox when there are no fresh jobs, when limits apply, and at least once per poll interval under
+   * load (so what a restart left, a failed publish or a redrive wrote is never starved), then fresh jobs to
+   * fill the batch. The outbox read skips the rows of fresh jobs, so a job is published once per pass.
+   */
+  private async nextBatch(batchSize: number): Promise<OutboxEntry[]> {
+    const fair = this.opts.fair();
+    const now = this.now();
+    let batch: OutboxEntry[] = [];
+    if (fair || this.fresh.size === 0 || now - this.lastOutboxPass >= this.opts.pollIntervalMs()) {
+      this.lastOutboxPass = now;
+      if (fair) this.fresh.clear();
+      const rows = await this.opts.store.nextOutboxBatch(batchSize, this.opts.limiter.blocked(now).keys, fair, this.opts.components, [...this.fresh.keys()]);
+      // A submit that committed just before the read and was offered while it ran is in both: keep one.
+      batch = rows.filter((r) => !this.fresh.has(r.id));
+    }
+    for (const [id, entry] of this.fresh) {
+      if (batch.length >= batchSize) break;
+      this.fresh.delete(id);
+      batch.push(entry);
+    }
+    return batch;
   }
 
   /**

@@ -57,6 +57,23 @@ export function toJobRecord(row: JobRow): JobRecord {
   };
 }
 
+/**
+ * What the hot paths (submit, dispatch, Result) return and emit: enough for the job event, the limiter
+ * and the submitter, without reading back and parsing every column of every row.
+ */
+export type JobSummary = Pick<JobRecord, "jobId" | "component" | "state" | "limitKey" | "reasonCode" | "updatedAt">;
+
+/** The columns of a JobSummary, for RETURNING (qualified with `prefix`, e.g. "j."). */
+export function summaryColumns(prefix = ""): string {
+  return ["job_id", "component", "state", "limit_key", "reason_code", "updated_at"].map((c) => prefix + c).join(", ");
+}
+
+export type JobSummaryRow = Pick<JobRow, "job_id" | "component" | "state" | "limit_key" | "reason_code" | "updated_at">;
+
+export function toJobSummary(row: JobSummaryRow): JobSummary {
+  return { jobId: row.job_id, component: row.component, state: row.state, limitKey: row.limit_key, reasonCode: row.reason_code, updatedAt: isoOrNull(row.updated_at) as string };
+}
+
 export interface DeadLetterRow {
   component: string;
   stream_seq: number;

@@ -3,10 +3,12 @@ import { invalidRequest } from "../errors.js";
 import type { SqlClient, SqlExecutor } from "../sql/sql-client.js";
 import { JOB_STATES, type DeadLetterRecord, type JobFilter, type JobRecord, type JobState, type Page } from "../types.js";
 import { GroupCommit } from "./group-commit.js";
-import { toDeadLetterRecord, toJobRecord, type DeadLetterRow, type JobRow } from "./job-row.js";
+import { summaryColumns, toDeadLetterRecord, toJobRecord, toJobSummary, type DeadLetterRow, type JobRow, type JobSummary, type JobSummaryRow } from "./job-row.js";
 
 export interface NewJob {
   envelope: Job;
+  /** The envelope as JSON, when the caller has it already (it is stored as is). */
+  envelopeJson?: string;
   limitKey: string | null;
   idempotencyKey: string | null;
 }
@@ -18,6 +20,15 @@ export interface OutboxEntry {
   limitKey: string | null;
   dedupKey: string;
   envelope: Job;
+  /** The envelope's bytes on the bus, when already encoded (and validated). */
+  encoded?: Uint8Array;
+}
+
+export interface Inserted {
+  job: JobSummary;
+  created: boolean;
+  /** The new job's outbox row (when created). */
+  outboxId?: number;
 }
 
 export interface Dispatched {
@@ -26,7 +37,7 @@ export interface Dispatched {
   streamSeq: number;
 }
 
-export type ApplyOutcome = { kind: "applied"; job: JobRecord } | { kind: "duplicate"; job: JobRecord } | { kind: "unknown" };
+export type ApplyOutcome = { kind: "applied"; job: JobSummary } | { kind: "duplicate"; job: JobSummary } | { kind: "unknown" };
 
 export interface DeadLetterInput {
   jobId: string;
@@ -66,7 +77,7 @@ export const KEY_SEPARATOR = "\u001f";
  * result consumer and the dead-letter flow safe to replay.
  */
 export class JobStore {
-  private readonly inserts: GroupCommit<NewJob, Settled<{ job: JobRecord; created: boolean }>>;
+  private readonly inserts: GroupCommit<NewJob, Settled<Inserted>>;
   private readonly results: GroupCommit<Result, Settled<ApplyOutcome>>;
 
   constructor(readonly sql: SqlClient) {
@@ -82,16 +93,16 @@ export class JobStore {
    * job. Concurrent calls are written together (group commit): one statement for the jobs and outbox
    * rows of many submits, so the database's per-statement cost is shared.
    */
-  insertJob(job: NewJob): Promise<{ job: JobRecord; created: boolean }> {
+  insertJob(job: NewJob): Promise<Inserted> {
     return this.inserts.add(job).then(unwrap);
   }
 
-  private async insertJobs(jobs: NewJob[]): Promise<Array<Settled<{ job: JobRecord; created: boolean }>>> {
-    let rows: JobRow[];
+  private async insertJobs(jobs: NewJob[]): Promise<Array<Settled<Inserted>>> {
+    let rows: Array<JobSummaryRow & { outbox_id: number }>;
     try {
       // Both inserts in one statement: atomic without a transaction's extra round trips.
       rows = (
-        await this.sql.query<JobRow>(
+        await this.sql.query<JobSummaryRow & { outbox_id: number }>(
           `WITH input AS (
              SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[]) WITH ORDINALITY
                         AS i(job_id, component, limit_key, idempotency_key, envelope, ord)
@@ -99,31 +110,32 @@ export class JobStore {
              INSERT INTO tessera_jobs (job_id, component, state, limit_key, idempotency_key, envelope)
              SELECT job_id, component, 'pending', limit_key, idempotency_key, envelope FROM input ORDER BY ord
              ON CONFLICT (component, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-             RETURNING *
+             RETURNING ${summaryColumns()}
            ), outbox AS (
              INSERT INTO tessera_outbox (job_id, component, limit_key, dedup_key)
              SELECT job.job_id, job.component, job.limit_key, job.job_id FROM job JOIN input USING (job_id) ORDER BY input.ord
+             RETURNING id, job_id
            )
-           SELECT * FROM job`,
+           SELECT job.*, outbox.id AS outbox_id FROM job JOIN outbox USING (job_id)`,
           [
             jobs.map((j) => j.envelope.job_id),
             jobs.map((j) => j.envelope.component),
             jobs.map((j) => j.limitKey),
             jobs.map((j) => j.idempotencyKey),
-            jobs.map((j) => JSON.stringify(j.envelope)),
+            jobs.map((j) => j.envelopeJson ?? JSON.stringify(j.envelope)),
           ],
         )
       ).rows;
     } catch (err) {
       // One bad job must not fail the submits it happened to share a statement with.
       if (jobs.length === 1) return [{ ok: false, error: err }];
-      return Promise.all(jobs.map(async (j) => (await this.insertJobs([j]))[0] as Settled<{ job: JobRecord; created: boolean }>));
+      return Promise.all(jobs.map(async (j) => (await this.insertJobs([j]))[0] as Settled<Inserted>));
     }
     const inserted = new Map(rows.map((r) => [r.job_id, r]));
     return Promise.all(
-      jobs.map(async (j): Promise<Settled<{ job: JobRecord; created: boolean }>> => {
+      jobs.map(async (j): Promise<Settled<Inserted>> => {
         const row = inserted.get(j.envelope.job_id);
-        if (row !== undefined) return { ok: true, value: { job: toJobRecord(row), created: true } };
+        if (row !== undefined) return { ok: true, value: { job: toJobSummary(row), created: true, outboxId: row.outbox_id } };
         const existing = await this.findByIdempotencyKey(j.envelope.component, j.idempotencyKey as string);
         if (existing === undefined) return { ok: false, error: new Error(`idempotency conflict for key ${j.idempotencyKey} but no job found`) };
         return { ok: true, value: { job: existing, created: false } };
@@ -159,7 +171,7 @@ export class JobStore {
    * ranked, which keeps a pass cheap with a long outbox; a key beyond them is reached on a later pass,
    * once the keys ahead of it are either sent or blocked.
    */
-  async nextOutboxBatch(batchSize: number, blockedKeys: readonly string[], fair: boolean, components: readonly string[]): Promise<OutboxEntry[]> {
+  async nextOutboxBatch(batchSize: number, blockedKeys: readonly string[], fair: boolean, components: readonly string[], skipIds: readonly number[] = []): Promise<OutboxEntry[]> {
     // Only registered components: a job of a component this coordinator does not run (renamed, removed
     // from the project) waits in the outbox instead of failing every pass and holding the relay back.
     // Without per-key limits every row is its component's only key: oldest first is already fair.
@@ -175,10 +187,10 @@ export class JobStore {
             ORDER BY o.rank, o.id
             LIMIT $1`
         : `SELECT o.id, o.job_id, o.component, o.limit_key, o.dedup_key, j.envelope
-             FROM (SELECT * FROM tessera_outbox WHERE component = ANY($2::text[]) ORDER BY id LIMIT $1) o
+             FROM (SELECT * FROM tessera_outbox WHERE component = ANY($2::text[]) AND id <> ALL($3::bigint[]) ORDER BY id LIMIT $1) o
              JOIN tessera_jobs j ON j.job_id = o.job_id
             ORDER BY o.id`,
-      fair ? [batchSize, blockedKeys, batchSize * OUTBOX_SCAN_FACTOR, components] : [batchSize, components],
+      fair ? [batchSize, blockedKeys, batchSize * OUTBOX_SCAN_FACTOR, components] : [batchSize, components, skipIds],
     );
     return res.rows.map((r) => ({ id: r.id, jobId: r.job_id, component: r.component, limitKey: r.limit_key, dedupKey: r.dedup_key, envelope: r.envelope }));
   }
@@ -189,7 +201,7 @@ export class JobStore {
    * so does a job cancelled meanwhile: those come back in `settled` (and the cancelled ones, whose message
    * is now in the stream for nothing, also in `cancelled`).
    */
-  async markDispatched(entries: readonly Dispatched[]): Promise<{ queued: JobRecord[]; settled: string[]; cancelled: Dispatched[] }> {
+  async markDispatched(entries: readonly Dispatched[]): Promise<{ queued: JobSummary[]; settled: string[]; cancelled: Dispatched[] }> {
     if (entries.length === 0) return { queued: [], settled: [], cancelled: [] };
     return this.sql.transaction(async (tx) => {
       // Job rows first, then outbox rows, in job id order: the order every other transaction here takes
@@ -198,7 +210,7 @@ export class JobStore {
         `SELECT job_id, state FROM tessera_jobs WHERE job_id = ANY($1::text[]) ORDER BY job_id FOR UPDATE`,
         [entries.map((e) => e.jobId)],
       );
-      const res = await tx.query<JobRow>(
+      const res = await tx.query<JobSummaryRow>(
         `UPDATE tessera_jobs j
             SET state = CASE WHEN j.state = 'pending' THEN 'queued' ELSE j.state END,
                 dispatches = j.dispatches + 1, stream_seq = u.seq,
@@ -206,13 +218,13 @@ export class JobStore {
                 updated_at = CASE WHEN j.state = 'pending' THEN now() ELSE j.updated_at END
            FROM unnest($1::text[], $2::bigint[]) AS u(job_id, seq)
           WHERE j.job_id = u.job_id
-         RETURNING j.*`,
+         RETURNING ${summaryColumns("j.")}`,
         [entries.map((e) => e.jobId), entries.map((e) => e.streamSeq)],
       );
       await tx.query(`DELETE FROM tessera_outbox WHERE id = ANY($1::bigint[])`, [entries.map((e) => e.outboxId)]);
       const previous = new Map(before.rows.map((r) => [r.job_id, r.state]));
       return {
-        queued: res.rows.filter((r) => previous.get(r.job_id) === "pending").map(toJobRecord),
+        queued: res.rows.filter((r) => previous.get(r.job_id) === "pending").map(toJobSummary),
         settled: res.rows.filter((r) => previous.get(r.job_id) !== "pending" && previous.get(r.job_id) !== "queued").map((r) => r.job_id),
         cancelled: entries.filter((e) => previous.get(e.jobId) === "cancelled"),
       };
@@ -259,7 +271,7 @@ export class JobStore {
            FROM input i
           WHERE j.job_id = i.job_id AND j.component = i.component AND j.state IN ('pending', 'queued')
             AND (j.redriven_at IS NULL OR j.redriven_at <= i.finished_at + ${REDRIVE_CLOCK_TOLERANCE})
-         RETURNING j.*
+         RETURNING ${summaryColumns("j.")}
        ), cleared AS (
          DELETE FROM tessera_outbox WHERE job_id IN (SELECT job_id FROM applied)
        )
@@ -278,27 +290,30 @@ export class JobStore {
     ];
     const rows =
       results.length === 1
-        ? (await this.sql.query<JobRow>(statement, params)).rows
+        ? (await this.sql.query<JobSummaryRow>(statement, params)).rows
         : await this.sql.transaction(async (tx) => {
             // Job rows locked first, in job id order, as every other writer here takes them: an UPDATE ... FROM
             // locks in whatever order its plan visits rows, which could deadlock with markDispatched.
             await tx.query(`SELECT 1 FROM tessera_jobs WHERE job_id = ANY($1::text[]) ORDER BY job_id FOR UPDATE`, [params[0]]);
-            return (await tx.query<JobRow>(statement, params)).rows;
+            return (await tx.query<JobSummaryRow>(statement, params)).rows;
           });
     const applied = new Map(rows.map((r) => [r.job_id, r]));
     return Promise.all(
       results.map(async (r): Promise<ApplyOutcome> => {
         const row = applied.get(r.job_id);
-        if (row !== undefined) return { kind: "applied", job: toJobRecord(row) };
+        if (row !== undefined) return { kind: "applied", job: toJobSummary(row) };
         const duplicate = await this.countDuplicate(r.job_id, r.component);
         return duplicate === undefined ? { kind: "unknown" } : { kind: "duplicate", job: duplicate };
       }),
     );
   }
 
-  private async countDuplicate(jobId: string, component: string): Promise<JobRecord | undefined> {
-    const res = await this.sql.query<JobRow>(`UPDATE tessera_jobs SET duplicate_results = duplicate_results + 1 WHERE job_id = $1 AND component = $2 RETURNING *`, [jobId, component]);
-    return res.rows[0] === undefined ? undefined : toJobRecord(res.rows[0]);
+  private async countDuplicate(jobId: string, component: string): Promise<JobSummary | undefined> {
+    const res = await this.sql.query<JobSummaryRow>(
+      `UPDATE tessera_jobs SET duplicate_results = duplicate_results + 1 WHERE job_id = $1 AND component = $2 RETURNING ${summaryColumns()}`,
+      [jobId, component],
+    );
+    return res.rows[0] === undefined ? undefined : toJobSummary(res.rows[0]);
   }
 
   /**

@@ -35,6 +35,12 @@ export function prepareInput(input: SubmitInput, contentType: string | undefined
   return bytes.byteLength <= INLINE_INPUT_MAX_BYTES ? { inline: input.json, contentType: contentType ?? "application/json" } : { upload: bytes, contentType: contentType ?? "application/json" };
 }
 
+/** A validated envelope and its JSON: encoded once, stored as is and published as is. */
+export interface BuiltEnvelope {
+  envelope: Job;
+  json: string;
+}
+
 /** The Job envelope for a submit, with the component's limits and the shared config stamped in. Throws on invalid options. */
 export function buildEnvelope(args: {
   jobId: string;
@@ -44,7 +50,7 @@ export function buildEnvelope(args: {
   opts: SubmitOptions;
   sharedConfig: Record<string, unknown>;
   now: Date;
-}): Job {
+}): BuiltEnvelope {
   const { registration: reg, opts } = args;
   const envelope: Job = {
     schema_version: SCHEMA_VERSION,
@@ -65,20 +71,30 @@ export function buildEnvelope(args: {
   const checked = validateJob(envelope);
   if (!checked.ok) throw new CoordinatorError("invalid_request", checked.error.message, checked.error.issues);
   if ("inline" in args.input) {
-    const size = utf8.encode(typeof args.input.inline === "string" ? args.input.inline : JSON.stringify(args.input.inline)).byteLength;
+    const size = Buffer.byteLength(typeof args.input.inline === "string" ? args.input.inline : JSON.stringify(args.input.inline));
     if (size > envelope.limits.max_bytes) throw invalidRequest("input", `at most ${envelope.limits.max_bytes} bytes (the job's max_bytes)`, `${size} bytes`);
   }
-  const nul = nulCharacterPath(envelope);
+  const json = JSON.stringify(checked.value);
+  // JSON escapes a NUL as \u0000 wherever it is: only then is it worth finding which field holds it.
+  const nul = json.includes("\\u0000") ? nulCharacterPath(envelope) : undefined;
   if (nul !== undefined) throw invalidRequest(nul, "text without NUL (\\u0000) characters, which the job store cannot hold", "a NUL character");
-  return checked.value;
+  return { envelope: checked.value, json };
 }
 
 /** Where a NUL character sits in what the store keeps as text or jsonb (Postgres refuses both). */
 function nulCharacterPath(envelope: Job): string | undefined {
   for (const [key, value] of Object.entries(envelope.metadata ?? {})) if (key.includes("\u0000") || value.includes("\u0000")) return `metadata.${key.replaceAll("\u0000", "\\u0000")}`;
-  if (envelope.input.inline !== undefined && JSON.stringify(envelope.input.inline).includes("\\u0000")) return "input";
-  if (envelope.shared_config !== undefined && JSON.stringify(envelope.shared_config).includes("\\u0000")) return "shared_config";
+  if (holdsNul(envelope.input.inline)) return "input";
+  if (holdsNul(envelope.shared_config)) return "shared_config";
   return undefined;
+}
+
+/** Whether a JSON value has a NUL character in any string or key (not the six characters `\\u0000`). */
+function holdsNul(value: unknown): boolean {
+  if (typeof value === "string") return value.includes("\u0000");
+  if (Array.isArray(value)) return value.some(holdsNul);
+  if (typeof value === "object" && value !== null) return Object.entries(value).some(([k, v]) => k.includes("\u0000") || holdsNul(v));
+  return false;
 }
 
 function deadlineOf(deadline: string | Date): string {

@@ -125,7 +125,8 @@ describe("a coordinator SIGKILLed in the outbox relay", () => {
  * Regression: JobStore.markDispatched once deleted the outbox rows before locking the job rows, while
  * applyResult (and recordDeadLetter, cancel) lock the job row first and then delete its outbox rows. A
  * Result applied while the relay recorded that job's publish deadlocked the two transactions, and when
- * Postgres aborted markDispatched the dispatch was never recorded. Here the interleaving is forced.
+ * Postgres aborted markDispatched the dispatch was never recorded. Here the interleaving is forced: the
+ * Result arrives while markDispatched holds the job row and has deleted the outbox row, and must wait.
  */
 describe("lock order of the outbox relay and the Result consumer", () => {
   it("a Result applied while the relay records the publish: no deadlock, and the dispatch is recorded", async () => {
@@ -137,16 +138,16 @@ describe("lock order of the outbox relay and the Result consumer", () => {
     suite.defer(() => base.close());
 
     const deadlocks: unknown[] = [];
-    const steps = { relayHoldsOutboxRows: false, resultHoldsJobRow: false, done: false };
-    const pause = (what: string, until: () => boolean | Promise<boolean>): Promise<unknown> => waitFor(what, until, 3_000).catch(() => undefined);
-    const relayWaitsForJobRow = async (): Promise<boolean> => {
+    const steps = { relayHoldsOutboxRows: false, done: false };
+    const resultWaitsForJobRow = async (): Promise<boolean> => {
       const res = await watch.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM pg_stat_activity
-          WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query LIKE '%FOR UPDATE OF j%'`,
+          WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query LIKE '%SET state = i.status%'`,
       );
       return res.rows[0]?.n === 1;
     };
-    // Every transaction of the coordinator goes through here; two statements pause to force the interleaving.
+    // Every transaction of the coordinator goes through here: markDispatched pauses after deleting the outbox
+    // rows, until the Result's statement is blocked on the job row it holds, then commits.
     const interleaved = (tx: SqlExecutor): SqlExecutor => ({
       dialect: tx.dialect,
       async query<R extends Record<string, unknown> = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
@@ -159,10 +160,7 @@ describe("lock order of the outbox relay and the Result consumer", () => {
         }
         if (!steps.done && /^\s*DELETE FROM tessera_outbox WHERE id = ANY/.test(text)) {
           steps.relayHoldsOutboxRows = true;
-          await pause("the Result's transaction to update the job row", () => steps.resultHoldsJobRow);
-        } else if (!steps.done && /^\s*UPDATE tessera_jobs\s+SET state = \$2/.test(text)) {
-          steps.resultHoldsJobRow = true;
-          await pause("markDispatched to wait for the job row", relayWaitsForJobRow);
+          await waitFor("the Result's statement to wait for the job row markDispatched holds", resultWaitsForJobRow, 10_000);
           steps.done = true;
         }
         return res;
