@@ -273,7 +273,7 @@ class JetStreamBus implements Bus {
     if (!Number.isInteger(opts.maxInFlight) || opts.maxInFlight < 1) throw new RangeError(`maxInFlight: expected an integer >= 1, got ${opts.maxInFlight}`);
     // Never created here (with or without bindOnly): ensureComponent owns the consumer's configuration.
     const consumer = await this.getConsumer(component, jobStreamName(component), durableConsumerName(component));
-    const loop = startJobLoop({ component, consumer, ackWaitMs: await ackWaitOf(consumer), maxInFlight: opts.maxInFlight, handler });
+    const loop = startJobLoop({ component, consumer, ackWaitMs: await ackWaitOf(consumer), maxInFlight: opts.maxInFlight, handler, send: (fn) => this.publisher.later(fn) });
     return this.track(loop);
   }
 

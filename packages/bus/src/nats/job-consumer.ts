@@ -20,6 +20,7 @@ class NatsJobDelivery implements JobDelivery {
     private readonly m: JsMsg,
     readonly ackWaitMs: number,
     private readonly release: () => void,
+    private readonly send: (fn: () => void) => void,
   ) {
     this.data = m.data;
     this.dedupKey = m.headers?.get("Nats-Msg-Id") || undefined;
@@ -56,12 +57,15 @@ class NatsJobDelivery implements JobDelivery {
     return true;
   }
 
+  /** Sent with the connection's next batch of publishes (one socket write for many). */
   private safely(fn: () => void): void {
-    try {
-      fn();
-    } catch {
-      // The connection is closed: the server redelivers after the ack wait, which is at-least-once anyway.
-    }
+    this.send(() => {
+      try {
+        fn();
+      } catch {
+        // The connection is closed: the server redelivers after the ack wait, which is at-least-once anyway.
+      }
+    });
   }
 }
 
@@ -71,14 +75,17 @@ export function startJobLoop(opts: {
   ackWaitMs: number;
   maxInFlight: number;
   handler: (delivery: JobDelivery) => void | Promise<void>;
+  /** How a settle (ack, nak, term) is sent; default at once. */
+  send?: (fn: () => void) => void;
   onError?: (err: unknown) => void;
 }): PullLoop {
+  const send = opts.send ?? ((fn: () => void) => fn());
   return new PullLoop({
     consumer: opts.consumer,
     maxInFlight: opts.maxInFlight,
     ...(opts.onError !== undefined ? { onError: opts.onError } : {}),
     deliver: (m, release) => {
-      const d = new NatsJobDelivery(opts.component, m, opts.ackWaitMs, release);
+      const d = new NatsJobDelivery(opts.component, m, opts.ackWaitMs, release, send);
       // Each delivery runs in its own task; a throw (sync or async) is a nak with no delay.
       void Promise.resolve()
         .then(() => opts.handler(d))

@@ -14,12 +14,7 @@ interface Waiting {
   reject: (err: unknown) => void;
 }
 
-interface Queued {
-  subject: string;
-  data: Uint8Array;
-  msgId: string | undefined;
-  token: string;
-}
+type Queued = { subject: string; data: Uint8Array; msgId: string | undefined; token: string } | { send: () => void };
 
 const utf8 = new TextDecoder();
 const DEFAULT_TIMEOUT_MS = 5_000;
@@ -31,7 +26,7 @@ const SWEEP_EVERY_MS = 250;
  * two pre-built Error objects with stack traces), which at thousands of publishes a second costs more
  * than the publish. Here every publish of the connection shares one reply subscription (a token per
  * publish), one timer sweeps the deadlines, and publishes made in one event-loop turn go out together in
- * one socket write. The outcomes are the client's: the stored sequence and the duplicate flag, a
+ * one socket write, with the message acks handed to `later`. The outcomes are the client's: the stored sequence and the duplicate flag, a
  * JetStreamApiError for a refusal, NoRespondersError when no stream captures the subject, TimeoutError.
  */
 export class PipelinedPublisher {
@@ -55,13 +50,25 @@ export class PipelinedPublisher {
     const token = (this.next++).toString(36);
     return new Promise<StoredAck>((resolve, reject) => {
       this.waiting.set(token, { subject, deadline: Date.now() + this.timeoutMs, resolve, reject });
-      this.queue.push({ subject, data, msgId, token });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flush());
-      }
+      this.enqueue({ subject, data, msgId, token });
       this.sweeper ??= setInterval(() => this.sweep(), SWEEP_EVERY_MS);
     });
+  }
+
+  /**
+   * Runs `send` (a core publish such as a message ack) with the next batch, so it shares that batch's
+   * socket write. Its errors are the caller's to catch.
+   */
+  later(send: () => void): void {
+    this.enqueue({ send });
+  }
+
+  private enqueue(item: Queued): void {
+    this.queue.push(item);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
   }
 
   /** Fails what is still waiting (the connection is closing). */
@@ -76,6 +83,10 @@ export class PipelinedPublisher {
     this.queue = [];
     // Synchronous, so the client puts the whole batch in one write.
     for (const q of batch) {
+      if ("send" in q) {
+        q.send();
+        continue;
+      }
       try {
         const h = q.msgId === undefined ? undefined : headers();
         h?.set("Nats-Msg-Id", q.msgId as string);
