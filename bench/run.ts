@@ -10,10 +10,11 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { startBenchEnv } from "./src/bench-env.js";
+import { embeddedBusOnly } from "./src/embedded-bus.js";
 import { latencyAtRate, submitAndDrain } from "./src/drive-coordinator.js";
 import { payloadOf, textPayload } from "./src/payloads.js";
 import { rawJetStream } from "./src/raw-jetstream.js";
-import { renderReport, type BenchReport, type ThroughputRow } from "./src/report.js";
+import { ratios, renderReport, type BenchReport, type ThroughputRow } from "./src/report.js";
 import { tesseraEmbedded, tesseraProcess, type TesseraSetup } from "./src/tessera-modes.js";
 import type { SubmitInput } from "@tessera/coordinator";
 
@@ -22,7 +23,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 const USAGE = `usage: npm run bench -- [--quick] [--json] [--only throughput,latency,scaling,payloads]
 
   --quick   small sizes, finishes in under a minute (CI smoke: checks it runs, not its timings)
-  --json    print the report as JSON only (it is always written to bench/results/latest.json)
+  --json    print the report as JSON only (it is always written to bench/results/latest.json,
+            or latest-quick.json with --quick)
   --only    run only these scenario groups (default: all)`;
 
 const GROUPS = ["throughput", "latency", "scaling", "payloads"] as const;
@@ -93,6 +95,7 @@ try {
       await measure("tessera process, Postgres", () => withSetup(tesseraProcess(env, { store: "postgres", workers: 1 }), (s) => submitAndDrain(env, s.coordinator, s.component, jobs, inline256)));
       await measure("tessera process, PGlite", () => withSetup(tesseraProcess(env, { store: "pglite", workers: 1 }), (s) => submitAndDrain(env, s.coordinator, s.component, jobs, inline256)));
       await measure("tessera embedded", () => withSetup(tesseraEmbedded(), (s) => submitAndDrain(env, s.coordinator, s.component, jobs, inline256)));
+      await measure("tessera embedded, bus + worker only (no store)", () => embeddedBusOnly(env, jobs));
     }
   }
   if (args.groups.has("latency")) {
@@ -128,7 +131,8 @@ try {
   await env.close();
 }
 
+report.ratios = ratios(report.throughput);
 await mkdir(join(here, "results"), { recursive: true });
-await writeFile(join(here, "results", "latest.json"), `${JSON.stringify(report, null, 2)}\n`);
+await writeFile(join(here, "results", args.quick ? "latest-quick.json" : "latest.json"), `${JSON.stringify(report, null, 2)}\n`);
 if (args.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 else log(renderReport(report));

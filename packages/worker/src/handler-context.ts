@@ -49,7 +49,8 @@ const utf8Decoder = new TextDecoder();
 export function createHandlerContext(args: {
   job: Job;
   attempt: number;
-  signal: AbortSignal;
+  /** Read only when the handler reads ctx.signal: creating an AbortSignal per job is not free. */
+  signal: () => AbortSignal;
   payloads: PayloadStore;
   working: () => void;
   log: Logger;
@@ -63,7 +64,9 @@ export function createHandlerContext(args: {
     job,
     jobId: job.job_id,
     attempt: args.attempt,
-    signal: args.signal,
+    get signal() {
+      return args.signal();
+    },
     input: Object.freeze({
       bytes,
       text: async () => (typeof inline === "string" ? inline : utf8Decoder.decode(await bytes())),

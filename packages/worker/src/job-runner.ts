@@ -138,7 +138,7 @@ export class JobRunner {
     const ctx = createHandlerContext({
       job,
       attempt: delivery.deliveryCount,
-      signal: controller.signal,
+      signal: () => controller.signal,
       payloads: this.bus.payloads,
       working: () => delivery.working(),
       log,

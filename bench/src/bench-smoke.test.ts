@@ -1,0 +1,47 @@
+/**
+ * CI's smoke run of the benchmark: `npm run bench -- --quick --json` finishes and reports every section.
+ * Timings are never asserted (a shared CI machine says nothing about speed); only that each system moved
+ * every job and that the ratios were computed from the same run.
+ */
+import { spawn } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import type { BenchReport } from "./report.js";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+function runQuickBench(): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--conditions=@tessera/source", "--import", "tsx", "bench/run.ts", "--quick", "--json"], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    child.on("exit", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe("bench --quick", () => {
+  it("runs every scenario and prints a JSON report with the ratios to the raw baselines", { timeout: 180_000 }, async () => {
+    const { code, stdout, stderr } = await runQuickBench();
+    expect(code, stderr).toBe(0);
+    const report = JSON.parse(stdout) as BenchReport;
+    expect(report.quick).toBe(true);
+    const systems = report.throughput.map((r) => r.system);
+    expect(systems).toEqual([
+      "raw JetStream, job only",
+      "baseline: raw JetStream, job + result",
+      "tessera process, Postgres",
+      "tessera process, PGlite",
+      "tessera embedded",
+      "tessera embedded, bus + worker only (no store)",
+    ]);
+    for (const row of report.throughput) expect(row.jobsPerSecond, row.system).toBeGreaterThan(0);
+    expect(report.ratios?.find((r) => r.system === "baseline: raw JetStream, job + result")?.vsBaseline).toBe(1);
+    expect(report.latency.length).toBeGreaterThan(0);
+    for (const row of report.latency) expect(row.count, row.system).toBe(Math.round(row.offeredPerSecond * 2));
+    expect(report.scaling.map((r) => r.workers)).toEqual([1, 2]);
+    expect(report.payloads.map((r) => r.payloadBytes)).toEqual([256, 65_536, 5_242_880]);
+  });
+});
