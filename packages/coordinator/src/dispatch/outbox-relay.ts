@@ -40,6 +40,9 @@ export class OutboxRelay {
    */
   private readonly fresh = new Map<number, OutboxEntry>();
   private lastOutboxPass = Number.NEGATIVE_INFINITY;
+  /** The store writes recording published batches, one after another. */
+  private recording: Promise<void> = Promise.resolve();
+  private recordFailure: { err: unknown } | undefined;
   private wake: (() => void) | undefined;
   private pendingWake = false;
   private stopped = false;
@@ -72,6 +75,7 @@ export class OutboxRelay {
     this.stopped = true;
     this.wake?.();
     await this.loop;
+    await this.recording;
   }
 
   private async run(): Promise<void> {
@@ -95,11 +99,17 @@ export class OutboxRelay {
   }
 
   /**
-   * One pass: take a batch (fresh jobs from memory, or a fair batch from the outbox), publish it in
-   * parallel, record what the bus stored.
+   * One pass: take a batch (fresh jobs from memory, or a fair batch from the outbox) and publish it in
+   * parallel. What the bus stored is recorded while the next pass publishes (one record at a time), so a
+   * job submitted now waits for a publish round trip, not for the previous batch's database write too.
    */
   async relayOnce(): Promise<{ sent: number; full: boolean; nextTokenAt: number | undefined }> {
-    const { store, bus, limiter } = this.opts;
+    const { bus, limiter } = this.opts;
+    if (this.recordFailure !== undefined) {
+      const err = this.recordFailure.err;
+      this.recordFailure = undefined;
+      throw err;
+    }
     const batchSize = this.opts.batchSize();
     const batch = await this.nextBatch(batchSize);
     const taken = batch.filter((e) => limiter.tryAcquire(e.jobId, e.component, e.limitKey, this.now()));
@@ -114,11 +124,24 @@ export class OutboxRelay {
         limiter.refund(entry.jobId);
       }
     });
+    if (dispatched.length > 0) {
+      this.recording = this.recording
+        .then(() => this.record(dispatched, taken))
+        .catch((err: unknown) => {
+          this.recordFailure ??= { err };
+        });
+    }
+    if (firstError !== undefined) throw firstError;
+    return { sent: dispatched.length, full: batch.length === batchSize || this.fresh.size > 0, nextTokenAt: limiter.blocked(this.now()).nextTokenAt };
+  }
+
+  /** Records published jobs in the store (their outbox rows deleted). A failure leaves the rows, published again (deduplicated) by the outbox pass. */
+  private async record(dispatched: Dispatched[], taken: OutboxEntry[]): Promise<void> {
+    const { store, bus, limiter } = this.opts;
     let marked: Awaited<ReturnType<JobStore["markDispatched"]>>;
     try {
       marked = await store.markDispatched(dispatched);
     } catch (err) {
-      // The rows stay in the outbox and are published again (deduplicated) on the next pass.
       for (const d of dispatched) limiter.release(d.jobId);
       throw err;
     }
@@ -126,9 +149,7 @@ export class OutboxRelay {
     // cancelled job's message is taken back out of the stream so it does not run.
     for (const jobId of marked.settled) limiter.release(jobId);
     for (const c of marked.cancelled) await bus.removeJob(taken.find((e) => e.jobId === c.jobId)?.component ?? "", c.streamSeq).catch(() => false);
-    if (dispatched.length > 0) this.opts.onDispatched(marked.queued, dispatched.length);
-    if (firstError !== undefined) throw firstError;
-    return { sent: dispatched.length, full: batch.length === batchSize || this.fresh.size > 0, nextTokenAt: limiter.blocked(this.now()).nextTokenAt };
+    this.opts.onDispatched(marked.queued, dispatched.length);
   }
 
   /**
@@ -143,6 +164,8 @@ export class OutboxRelay {
     if (fair || this.fresh.size === 0 || now - this.lastOutboxPass >= this.opts.pollIntervalMs()) {
       this.lastOutboxPass = now;
       if (fair) this.fresh.clear();
+      // Rows published but not recorded yet are still in the outbox: read it only once they are.
+      await this.recording;
       const rows = await this.opts.store.nextOutboxBatch(batchSize, this.opts.limiter.blocked(now).keys, fair, this.opts.components, [...this.fresh.keys()]);
       // A submit that committed just before the read and was offered while it ran is in both: keep one.
       batch = rows.filter((r) => !this.fresh.has(r.id));
