@@ -1,5 +1,6 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { watchPostgres } from "./process-cpu.js";
 import { spawnTsProcess, startNatsServer, startPostgres, type NatsServerHandle, type PostgresHandle, type TsProcess } from "@tessera/testkit";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -28,7 +29,7 @@ export async function startBenchEnv(): Promise<BenchEnv> {
       return nats.version;
     },
     async postgresDatabase() {
-      postgres ??= startPostgres();
+      postgres ??= startPostgres().then((p) => (watchPostgres(p.dataDir), p));
       return (await postgres).createDatabase();
     },
     spawnWorker(file, env) {

@@ -55,6 +55,13 @@ export function renderReport(report: BenchReport): string {
     parts.push("", "throughput (no-op handler, 256 B, submit -> Result recorded)");
     parts.push(table(["system", "jobs", "jobs/s", "x baseline", "x raw job-only"], ratios(report.throughput).map((r) => [r.system, r.jobs, r.jobsPerSecond, r.vsBaseline, r.vsRawJobOnly])));
   }
+  const withCpu = report.throughput.filter((r) => r.cpuUsPerJob !== undefined);
+  if (withCpu.length > 0) {
+    parts.push("", "CPU per job, microseconds, by process (main = the producer or the coordinator)");
+    const cpu = (r: ThroughputRow, role: "main" | "worker" | "nats" | "postgres"): string | number => r.cpuUsPerJob?.[role] ?? "-";
+    const total = (r: ThroughputRow): number => Object.values(r.cpuUsPerJob ?? {}).reduce((a, b) => a + (b ?? 0), 0);
+    parts.push(table(["system", "jobs", "main", "worker", "nats-server", "postgres", "total"], withCpu.map((r) => [r.system, r.jobs, cpu(r, "main"), cpu(r, "worker"), cpu(r, "nats"), cpu(r, "postgres"), total(r)])));
+  }
   if (report.latency.length > 0) {
     parts.push("", "latency, submit -> Result recorded (ms)");
     parts.push(table(["system", "offered/s", "achieved/s", "p50", "p99", "max"], report.latency.map((r) => [r.system, r.offeredPerSecond, r.achievedPerSecond, r.p50, r.p99, r.max])));
