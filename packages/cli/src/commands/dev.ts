@@ -1,6 +1,7 @@
 import { relative } from "node:path";
 import { NatsServerNotInstalledError } from "@tessera/bus";
 import { CoordinatorError, type JobRecord } from "@tessera/coordinator";
+import { isDashboardBuilt } from "@tessera/dashboard";
 import { Option, type Command } from "commander";
 import { pino } from "pino";
 import type { CliIo } from "../cli-io.js";
@@ -126,6 +127,7 @@ function banner(project: LoadedProject, session: DevSession, mode: DevMode, opts
   return [
     `${style.bold("tessera dev")} ${project.definition.name} (${where})`,
     `  mode        ${modeText}`,
+    `  dashboard   ${style.bold(session.dashboardUrl)}${isDashboardBuilt() ? "" : style.yellow("  (not built: npm run build -w @tessera/dashboard)")}`,
     `  admin API   ${session.adminUrl}  (OpenAPI at ${session.adminUrl}/openapi.json)`,
     `  components  ${project.components.map((c) => c.name).join(", ")}`,
     `  try         TESSERA_URL=${session.adminUrl} tessera components`,
@@ -167,6 +169,8 @@ function rate(report: SamplesReport): string {
 function jsonReport(report: SamplesReport, session: DevSession): unknown {
   return {
     mode: session.natsUrl === undefined ? "embedded" : "process",
+    dashboard: session.dashboardUrl,
+    adminUrl: session.adminUrl,
     jobs: report.jobCount,
     elapsedMs: Math.round(report.elapsedMs),
     jobsPerSecond: Number(rate(report)),

@@ -34,6 +34,8 @@ export async function serveDashboard(app: FastifyInstance, root: string): Promis
   await app.register(fastifyStatic, {
     root,
     serve: false,
+    // index.html sets its own cache-control (revalidate every time).
+    cacheControl: false,
     // Dotfiles, directory listings and index fallbacks: none of them.
     dotfiles: "deny",
     index: false,
