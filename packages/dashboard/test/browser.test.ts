@@ -146,6 +146,36 @@ describe.skipIf(executablePath === undefined)("the dashboard in Chromium", { tim
     await shot("job-redriven.png");
   });
 
+  it("redrives a selection, and every dead letter of a component, after confirming", async () => {
+    const deadLettered = async (count: number): Promise<string[]> => {
+      rmSync(join(fixDir, "fixed"), { force: true });
+      const ids = await Promise.all(
+        Array.from({ length: count }, async (_, n) => ((await api(ops, "POST", "/api/v1/jobs", { component: "flaky", input: { json: { n } } }, TOKEN)) as { jobId: string }).jobId),
+      );
+      for (const id of ids) await expect.poll(async () => (await api(ops, "GET", `/api/v1/jobs/${id}`)).reasonCode, { timeout: 20_000 }).toBe("dead_lettered");
+      writeFileSync(join(fixDir, "fixed"), "fixed again");
+      return ids;
+    };
+    const dialog = page.locator("dialog.confirm[open]");
+
+    const selection = await deadLettered(2);
+    await page.goto(new URL("/dlq?component=flaky", ops.dashboardUrl).href);
+    for (const id of selection) await page.locator(`[data-testid="dlq-row"][data-job-id="${id}"] input[type="checkbox"]`).check();
+    await page.getByRole("button", { name: "Redrive selected (2)" }).click();
+    await dialog.getByRole("button", { name: "Redrive" }).click();
+    await page.getByText("Redrove 2 jobs.").waitFor();
+
+    const rest = await deadLettered(1);
+    await page.goto(new URL("/dlq", ops.dashboardUrl).href);
+    await page.locator(`[data-testid="dlq-row"][data-job-id="${rest[0]}"]`).waitFor();
+    await page.getByRole("button", { name: "Redrive all of a component…" }).click();
+    expect(await dialog.getByRole("button", { name: "Redrive" }).isDisabled()).toBe(true);
+    await dialog.locator('select[name="redrive-component"]').selectOption("flaky");
+    await dialog.getByRole("button", { name: "Redrive" }).click();
+    await page.getByText("Redrove 1 job of flaky.").waitFor();
+    for (const id of [...selection, ...rest]) await expect.poll(async () => (await api(ops, "GET", `/api/v1/jobs/${id}`)).state, { timeout: 20_000 }).toBe("completed");
+  });
+
   it("cancels a queued job from its page, with a confirmation", async () => {
     const submit = async () => ((await api(ops, "POST", "/api/v1/jobs", { component: "slow", input: { json: {} } }, TOKEN)) as { jobId: string }).jobId;
     await submit(); // holds the only slot
@@ -155,6 +185,7 @@ describe.skipIf(executablePath === undefined)("the dashboard in Chromium", { tim
     await page.locator("dialog.confirm[open]").getByRole("button", { name: "Cancel job" }).click();
     await page.locator('[data-testid="job-page"][data-state="cancelled"]').waitFor();
     expect((await api(ops, "GET", `/api/v1/jobs/${jobId}`)).state).toBe("cancelled");
+    await shot("job-cancelled.png");
   });
 
   it("shows the audit log of those changes", async () => {
@@ -163,6 +194,7 @@ describe.skipIf(executablePath === undefined)("the dashboard in Chromium", { tim
     const text = (await page.getByTestId("audit-table").textContent()) ?? "";
     expect(text).toContain("dlq.redrive");
     expect(text).toContain("job.cancel");
+    expect(text).toContain("dlq.redrive_all");
     expect(text).toContain("token");
     await shot("audit.png");
     expect(pageErrors).toEqual([]);

@@ -1,6 +1,6 @@
 import { relative } from "node:path";
 import { NatsServerNotInstalledError } from "@tessera/bus";
-import { CoordinatorError, type JobRecord } from "@tessera/coordinator";
+import { CoordinatorError, isLoopbackHost, type JobRecord } from "@tessera/coordinator";
 import { isDashboardBuilt } from "@tessera/dashboard";
 import { Option, type Command } from "commander";
 import { pino } from "pino";
@@ -127,11 +127,17 @@ function banner(project: LoadedProject, session: DevSession, mode: DevMode, opts
   return [
     `${style.bold("tessera dev")} ${project.definition.name} (${where})`,
     `  mode        ${modeText}`,
-    `  dashboard   ${style.bold(session.dashboardUrl)}${isDashboardBuilt() ? "" : style.yellow("  (not built: npm run build -w @tessera/dashboard)")}`,
+    `  dashboard   ${style.bold(session.dashboardUrl)}${dashboardNote(opts, env, style)}`,
     `  admin API   ${session.adminUrl}  (OpenAPI at ${session.adminUrl}/openapi.json)`,
     `  components  ${project.components.map((c) => c.name).join(", ")}`,
     `  try         TESSERA_URL=${session.adminUrl} tessera components`,
   ].join("\n");
+}
+
+function dashboardNote(opts: DevOptions, env: CliIo["env"], style: Style): string {
+  if (!isDashboardBuilt()) return style.yellow("  (not built: npm run build -w @tessera/dashboard)");
+  if (!isLoopbackHost(opts.host) && (env["TESSERA_ADMIN_TOKEN"] ?? "") === "") return style.yellow("  (read-only: not on loopback and no TESSERA_ADMIN_TOKEN)");
+  return "";
 }
 
 function resultsTable(report: SamplesReport, project: LoadedProject, style: Style): string {

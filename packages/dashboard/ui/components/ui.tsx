@@ -73,6 +73,8 @@ export function ConfirmDialog(props: {
   confirmLabel: string;
   busy?: boolean;
   danger?: boolean;
+  /** The confirm button stays disabled (something is still to be chosen in the dialog). */
+  incomplete?: boolean;
   onConfirm: () => void;
   onCancel: () => void;
 }): JSX.Element {
@@ -89,7 +91,7 @@ export function ConfirmDialog(props: {
         <button type="button" onClick={props.onCancel} disabled={props.busy}>
           Cancel
         </button>
-        <button type="button" class={props.danger === true ? "danger" : "primary"} onClick={props.onConfirm} disabled={props.busy} autofocus>
+        <button type="button" class={props.danger === true ? "danger" : "primary"} onClick={props.onConfirm} disabled={props.busy === true || props.incomplete === true} autofocus>
           {props.busy === true ? "Working…" : props.confirmLabel}
         </button>
       </div>

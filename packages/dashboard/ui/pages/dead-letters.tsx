@@ -99,14 +99,8 @@ export function DeadLettersPage(): JSX.Element {
         <button type="button" disabled={disabled || selected.size === 0} title={readOnly} onClick={() => setPending({ kind: "some", jobIds: [...selected] })}>
           Redrive selected ({selected.size})
         </button>
-        <button
-          type="button"
-          class="primary"
-          disabled={disabled || component === ""}
-          title={readOnly ?? (component === "" ? "Choose a component first" : undefined)}
-          onClick={() => setPending({ kind: "all", component })}
-        >
-          Redrive all{component !== "" ? ` of ${component}` : "…"}
+        <button type="button" class="primary" disabled={disabled} title={readOnly} onClick={() => setPending({ kind: "all", component })}>
+          Redrive all{component !== "" ? ` of ${component}` : " of a component…"}
         </button>
       </div>
       <ReadOnlyNote reason={readOnly} />
@@ -184,16 +178,33 @@ export function DeadLettersPage(): JSX.Element {
       <Pager pages={pages} nextCursor={letters.data?.nextCursor} />
       {pending !== undefined && (
         <ConfirmDialog
-          title={pending.kind === "all" ? `Redrive every dead letter of ${pending.component}?` : `Redrive ${plural(pending.jobIds.length, "job")}?`}
+          title={pending.kind === "all" ? `Redrive every dead letter of ${pending.component === "" ? "a component" : pending.component}?` : `Redrive ${plural(pending.jobIds.length, "job")}?`}
           confirmLabel="Redrive"
           busy={busy}
+          incomplete={pending.kind === "all" && pending.component === ""}
           onConfirm={() => void redrive(pending)}
           onCancel={() => setPending(undefined)}
         >
           {pending.kind === "all" ? (
-            <p>
-              Every dead-lettered job of <strong>{pending.component}</strong> not yet redriven goes back to pending and runs again, including any on other pages.
-            </p>
+            <>
+              {component === "" && (
+                <label>
+                  Component
+                  <select name="redrive-component" value={pending.component} onChange={(e) => setPending({ kind: "all", component: e.currentTarget.value })}>
+                    <option value="">choose…</option>
+                    {components.data?.items.map((c) => (
+                      <option key={c.name} value={c.name}>
+                        {c.name}
+                      </option>
+                    ))}
+                  </select>
+                </label>
+              )}
+              <p>
+                Every dead-lettered job of {pending.component === "" ? "the component" : <strong>{pending.component}</strong>} not yet redriven goes back to pending and runs again, including any on other
+                pages.
+              </p>
+            </>
           ) : (
             <>
               <p>{pending.jobIds.length === 1 ? "This job goes back to pending under its own job id and runs again:" : "These jobs go back to pending under their own job ids and run again:"}</p>
