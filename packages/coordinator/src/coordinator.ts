@@ -237,16 +237,20 @@ export class CoordinatorRuntime implements Coordinator {
   }
 
   async jobOutput(jobId: string): Promise<JobOutputBytes | undefined> {
-    const job = await this.parts.store.getJob(jobId);
-    const output = job?.output;
-    if (job === undefined || output === null || output === undefined) return undefined;
-    if (output.result_ref !== undefined) {
+    const output = (await this.parts.store.getJob(jobId))?.output;
+    if (output === null || output === undefined || (output.result_ref === undefined && output.data === undefined)) return undefined;
+    return this.readOutput(jobId, output);
+  }
+
+  /** A Result's output as bytes: the object `result_ref` names, or the inline data (a string as is, anything else as JSON). */
+  private async readOutput(jobId: string, output: Result["output"]): Promise<JobOutputBytes> {
+    if (output?.result_ref !== undefined) {
       return { bytes: await this.parts.bus.payloads.get(output.result_ref, { jobId, maxBytes: Number.MAX_SAFE_INTEGER }), contentType: "application/octet-stream" };
     }
-    if (output.data === undefined) return undefined;
-    return typeof output.data === "string"
-      ? { bytes: utf8.encode(output.data), contentType: "text/plain; charset=utf-8" }
-      : { bytes: utf8.encode(JSON.stringify(output.data)), contentType: "application/json" };
+    const data = output?.data;
+    return typeof data === "string"
+      ? { bytes: utf8.encode(data), contentType: "text/plain; charset=utf-8" }
+      : { bytes: utf8.encode(JSON.stringify(data ?? null)), contentType: "application/json" };
   }
 
   onJobEvent(listener: (event: JobEvent) => void): () => void {
@@ -348,12 +352,7 @@ export class CoordinatorRuntime implements Coordinator {
     return {
       job,
       result,
-      outputBytes: async () => {
-        const output = result.output;
-        if (output?.result_ref !== undefined) return this.parts.bus.payloads.get(output.result_ref, { jobId: job.jobId, maxBytes: Number.MAX_SAFE_INTEGER });
-        const data = output?.data;
-        return utf8.encode(typeof data === "string" ? data : JSON.stringify(data ?? null));
-      },
+      outputBytes: async () => (await this.readOutput(job.jobId, result.output)).bytes,
       submit: (component, input, opts = {}) => {
         n += 1;
         return this.submit(component, input, { ...opts, idempotencyKey: opts.idempotencyKey ?? `chain:${job.jobId}:${component}:${n}` });

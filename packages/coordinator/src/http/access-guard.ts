@@ -55,6 +55,16 @@ export function decideAccess(policy: AccessPolicy, request: FastifyRequest): Acc
   };
 }
 
+/** What `GET /api/v1/access` answers: which rule applies, whether this request may change state, and why. */
+export function describeAccess(policy: AccessPolicy, request: FastifyRequest): { mode: "open" | "token" | "read_only"; canChange: boolean; tokenAccepted: boolean; message: string } {
+  const decision = decideAccess(policy, request);
+  const mode = policy.token !== undefined ? "token" : isLoopbackHost(policy.host) ? "open" : "read_only";
+  if (!decision.allowed) return { mode, canChange: false, tokenAccepted: false, message: decision.message };
+  const message =
+    decision.by === "token" ? "changes allowed: the admin token was accepted" : `changes allowed: the admin API listens on loopback (${policy.host}) and no admin token is configured`;
+  return { mode, canChange: true, tokenAccepted: decision.by === "token", message };
+}
+
 /**
  * A browser sends `Origin` with every cross-site POST. A page on another site must not be able to make the
  * operator's browser cancel or redrive jobs on a loopback coordinator, so a foreign origin is refused.

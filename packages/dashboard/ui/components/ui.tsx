@@ -1,5 +1,5 @@
 import type { ComponentChildren, JSX } from "preact";
-import { useEffect, useRef } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import type { JobState } from "../api/client.js";
 import { ago, when } from "../format.js";
 
@@ -11,8 +11,22 @@ export function StateBadge(props: { state: JobState | string; title?: string }):
   );
 }
 
+// One timer for every relative time on the page, so "12 s ago" keeps counting while nothing else changes.
+const clockListeners = new Set<() => void>();
+window.setInterval(() => clockListeners.forEach((l) => l()), 5_000);
+
+function useClock(): void {
+  const [, setTick] = useState(0);
+  useEffect(() => {
+    const tick = (): void => setTick((t) => t + 1);
+    clockListeners.add(tick);
+    return () => void clockListeners.delete(tick);
+  }, []);
+}
+
 /** A relative time ("3 min ago") with the exact local time on hover. */
 export function Time(props: { at: string | null | undefined }): JSX.Element {
+  useClock();
   if (props.at === null || props.at === undefined) return <span class="muted">—</span>;
   return (
     <time dateTime={props.at} title={when(props.at)}>

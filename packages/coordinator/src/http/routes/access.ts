@@ -1,17 +1,10 @@
 import type { FastifyPluginAsync } from "fastify";
 import type { AuditEntry, Coordinator, Page } from "../../types.js";
-import { decideAccess, isLoopbackHost, type AccessPolicy } from "../access-guard.js";
+import { describeAccess, type AccessPolicy } from "../access-guard.js";
 import { AccessInfoSchema, AuditPageSchema, ListAuditQuery, ref, withErrors } from "../schemas.js";
 
-interface AccessInfo {
-  mode: "open" | "token" | "read_only";
-  canChange: boolean;
-  tokenAccepted: boolean;
-  message: string;
-}
-
 export const accessRoutes: FastifyPluginAsync<{ coordinator: Coordinator; policy: AccessPolicy }> = async (app, { coordinator, policy }) => {
-  app.get<{ Reply: AccessInfo }>(
+  app.get<{ Reply: ReturnType<typeof describeAccess> }>(
     "/access",
     {
       schema: {
@@ -20,16 +13,7 @@ export const accessRoutes: FastifyPluginAsync<{ coordinator: Coordinator; policy
         response: withErrors({ 200: ref(AccessInfoSchema) }),
       },
     },
-    (request) => {
-      const decision = decideAccess(policy, request);
-      const mode = policy.token !== undefined ? "token" : isLoopbackHost(policy.host) ? "open" : "read_only";
-      const message = decision.allowed
-        ? decision.by === "token"
-          ? "changes allowed: the admin token was accepted"
-          : `changes allowed: the admin API listens on loopback (${policy.host}) and no admin token is configured`
-        : decision.message;
-      return { mode, canChange: decision.allowed, tokenAccepted: decision.allowed && decision.by === "token", message };
-    },
+    (request) => describeAccess(policy, request),
   );
 
   app.get<{ Querystring: ListAuditQuery; Reply: Page<AuditEntry> }>(
