@@ -17,10 +17,12 @@ export interface AdminApiIssue {
   received: string;
 }
 
-export type AdminErrorCode = "invalid_request" | "payload_too_large" | "not_found" | "conflict" | "unavailable" | "internal";
+export type AdminErrorCode = "invalid_request" | "unauthorized" | "forbidden" | "payload_too_large" | "not_found" | "conflict" | "unavailable" | "internal";
 
 const EXIT_BY_CODE: Record<AdminErrorCode, ExitCode> = {
   invalid_request: ExitCode.Usage,
+  unauthorized: ExitCode.Failed,
+  forbidden: ExitCode.Failed,
   payload_too_large: ExitCode.Usage,
   not_found: ExitCode.NotFound,
   conflict: ExitCode.Conflict,
@@ -28,7 +30,7 @@ const EXIT_BY_CODE: Record<AdminErrorCode, ExitCode> = {
   internal: ExitCode.Failed,
 };
 
-const CODE_BY_STATUS: Record<number, AdminErrorCode> = { 400: "invalid_request", 404: "not_found", 409: "conflict", 413: "payload_too_large", 503: "unavailable" };
+const CODE_BY_STATUS: Record<number, AdminErrorCode> = { 400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 409: "conflict", 413: "payload_too_large", 503: "unavailable" };
 
 /** The coordinator answered with an error body (`{error: {code, message, issues}}`). */
 export class AdminApiError extends CliError {
@@ -114,7 +116,11 @@ function failureCause(err: unknown): string {
 export class AdminClient {
   readonly baseUrl: URL;
 
-  constructor(baseUrl: URL | string) {
+  /** `token`: the coordinator's admin token (TESSERA_ADMIN_TOKEN), sent with every request when set. */
+  constructor(
+    baseUrl: URL | string,
+    private readonly token?: string,
+  ) {
     this.baseUrl = new URL(baseUrl);
   }
 
@@ -220,7 +226,11 @@ export class AdminClient {
     try {
       response = await fetch(url, {
         method,
-        headers: { accept: opts.stream !== undefined ? "text/event-stream" : "application/json", ...(opts.body !== undefined ? { "content-type": "application/json" } : {}) },
+        headers: {
+          accept: opts.stream !== undefined ? "text/event-stream" : "application/json",
+          ...(opts.body !== undefined ? { "content-type": "application/json" } : {}),
+          ...(this.token !== undefined ? { authorization: `Bearer ${this.token}` } : {}),
+        },
         ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
         // An event stream stays open until its reader aborts it; only plain requests time out.
         signal: opts.stream ?? AbortSignal.timeout(REQUEST_TIMEOUT_MS),

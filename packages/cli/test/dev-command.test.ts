@@ -20,6 +20,8 @@ const ENV = { LOG_LEVEL: "silent" };
 
 interface JsonReport {
   mode: "embedded" | "process";
+  dashboard: string;
+  adminUrl: string;
   jobs: number;
   elapsedMs: number;
   jobsPerSecond: number;
@@ -64,6 +66,8 @@ describe("tessera dev, embedded", { timeout: RUN_TIMEOUT_MS }, () => {
     expect(result.code).toBe(0);
     const report = reportOf(result);
     expect(report.mode).toBe("embedded");
+    expect(report.dashboard).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    expect(report.dashboard).toBe(`${report.adminUrl}/`);
     expectDocumentsOutcome(report);
     const extracted = report.samples.find((s) => s.label === "welcome.txt")?.jobs[0]?.output?.data;
     expect(extracted).toMatchObject({ format: "text", characters: expect.any(Number) as unknown });
@@ -80,6 +84,8 @@ describe("tessera dev, embedded", { timeout: RUN_TIMEOUT_MS }, () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^tessera dev documents \(/);
     expect(result.stdout).toMatch(/\n {2}admin API {3}http:\/\/127\.0\.0\.1:\d+ {2}\(OpenAPI at http:\/\/127\.0\.0\.1:\d+\/openapi\.json\)\n/);
+    const admin = /admin API {3}(http:\/\/127\.0\.0\.1:\d+)/.exec(result.stdout)?.[1];
+    expect(result.stdout).toContain(`\n  dashboard   ${admin}/`);
     expect(result.stdout).toMatch(/\n {2}components {2}extract, chunk-embed\n/);
     expect(result.stdout).toMatch(/\nSAMPLE\s+COMPONENT\s+STATE\s+RESULT\s+TOOK\n/);
     for (const label of SAMPLES) expect(result.stdout).toMatch(new RegExp(`\\n${label.replace(".", "\\.")}\\s+extract\\s+(completed|failed)`));

@@ -2,11 +2,13 @@ import { randomUUID } from "node:crypto";
 import type { Bus, ResultEvent, Subscription } from "@tessera/bus";
 import { ReasonCode, sanitizeReasonDetail, type Result } from "@tessera/contract";
 import type { Logger } from "pino";
+import { ActivityCounter } from "./activity/activity-counter.js";
 import { KeyLimiter, limitKeyOf } from "./dispatch/key-limiter.js";
 import { OutboxRelay } from "./dispatch/outbox-relay.js";
 import { handleExhausted } from "./dead-letters/dead-letter-flow.js";
 import { CoordinatorError, invalidRequest, unknownComponent } from "./errors.js";
 import { componentSummary, InstanceRegistry } from "./heartbeats/instance-registry.js";
+import { listInTimeRange } from "./jobs/list-in-time-range.js";
 import type { Settings } from "./settings/settings.js";
 import type { JobSummary } from "./store/job-row.js";
 import type { JobStore } from "./store/job-store.js";
@@ -14,6 +16,7 @@ import { emptyCounts } from "./store/job-store.js";
 import { buildEnvelope, prepareInput } from "./submit/build-envelope.js";
 import {
   TERMINAL_STATES,
+  type AuditLog,
   type CancelOutcome,
   type ChainContext,
   type ChainHook,
@@ -25,6 +28,7 @@ import {
   type DeadLetterRecord,
   type JobEvent,
   type JobFilter,
+  type JobOutputBytes,
   type JobRecord,
   type JobState,
   type KeyLimits,
@@ -39,6 +43,7 @@ export interface CoordinatorParts {
   bus: Bus;
   store: JobStore;
   settings: Settings;
+  audit: AuditLog;
   components: readonly ComponentRegistration[];
   onCompleted: Readonly<Record<string, ChainHook>>;
   log: Logger;
@@ -59,6 +64,7 @@ export class CoordinatorRuntime implements Coordinator {
   private readonly limiter: KeyLimiter;
   private readonly relay: OutboxRelay;
   private readonly registry: InstanceRegistry;
+  private readonly activity = new ActivityCounter();
   private readonly listeners = new Set<(event: JobEvent) => void>();
   /** waitForJob callers by job id, so a state change wakes only its own waiters. */
   private readonly waiters = new Map<string, Set<(state: JobState | "closing") => void>>();
@@ -88,6 +94,10 @@ export class CoordinatorRuntime implements Coordinator {
 
   get settings(): Settings {
     return this.parts.settings;
+  }
+
+  get audit(): AuditLog {
+    return this.parts.audit;
   }
 
   /** Restores limiter state, subscribes to Results, exhaustion and heartbeats, and starts the relay. */
@@ -167,7 +177,7 @@ export class CoordinatorRuntime implements Coordinator {
 
   listJobs(filter?: JobFilter): Promise<Page<JobRecord>> {
     if (filter?.component !== undefined) this.registration(filter.component);
-    return this.parts.store.listJobs(filter);
+    return listInTimeRange(filter ?? {}, (f) => this.parts.store.listJobs(f));
   }
 
   async cancel(jobId: string): Promise<CancelOutcome> {
@@ -226,6 +236,23 @@ export class CoordinatorRuntime implements Coordinator {
 
   counters(): CoordinatorCounters {
     return { ...this.stats };
+  }
+
+  async jobOutput(jobId: string): Promise<JobOutputBytes | undefined> {
+    const output = (await this.parts.store.getJob(jobId))?.output;
+    if (output === null || output === undefined || (output.result_ref === undefined && output.data === undefined)) return undefined;
+    return this.readOutput(jobId, output);
+  }
+
+  /** A Result's output as bytes: the object `result_ref` names, or the inline data (a string as is, anything else as JSON). */
+  private async readOutput(jobId: string, output: Result["output"]): Promise<JobOutputBytes> {
+    if (output?.result_ref !== undefined) {
+      return { bytes: await this.parts.bus.payloads.get(output.result_ref, { jobId, maxBytes: Number.MAX_SAFE_INTEGER }), contentType: "application/octet-stream" };
+    }
+    const data = output?.data;
+    return typeof data === "string"
+      ? { bytes: utf8.encode(data), contentType: "text/plain; charset=utf-8" }
+      : { bytes: utf8.encode(JSON.stringify(data ?? null)), contentType: "application/json" };
   }
 
   onJobEvent(listener: (event: JobEvent) => void): () => void {
@@ -327,12 +354,7 @@ export class CoordinatorRuntime implements Coordinator {
     return {
       job,
       result,
-      outputBytes: async () => {
-        const output = result.output;
-        if (output?.result_ref !== undefined) return this.parts.bus.payloads.get(output.result_ref, { jobId: job.jobId, maxBytes: Number.MAX_SAFE_INTEGER });
-        const data = output?.data;
-        return utf8.encode(typeof data === "string" ? data : JSON.stringify(data ?? null));
-      },
+      outputBytes: async () => (await this.readOutput(job.jobId, result.output)).bytes,
       submit: (component, input, opts = {}) => {
         n += 1;
         return this.submit(component, input, { ...opts, idempotencyKey: opts.idempotencyKey ?? `chain:${job.jobId}:${component}:${n}` });
@@ -344,7 +366,17 @@ export class CoordinatorRuntime implements Coordinator {
     const instances = this.registry.instances(reg.name, Date.now());
     const healthy = instances.filter((i) => !i.stale).length;
     const queueDepth = await withTimeout(this.parts.bus.queueDepth(reg.name), QUEUE_DEPTH_TIMEOUT_MS).catch(() => null);
-    return { name: reg.name, ...componentSummary(healthy), healthyInstances: healthy, instances, queueDepth, jobs: counts, limits: this.limitsOf(reg.name) ?? null };
+    return {
+      name: reg.name,
+      ...componentSummary(healthy),
+      healthyInstances: healthy,
+      instances,
+      queueDepth,
+      jobs: counts,
+      limits: this.limitsOf(reg.name) ?? null,
+      maturity: reg.maturity ?? "experimental",
+      activity: this.activity.series(reg.name, Date.now()),
+    };
   }
 
   private registration(component: string): ComponentRegistration {
@@ -360,6 +392,7 @@ export class CoordinatorRuntime implements Coordinator {
   private emit(job: JobSummary): void {
     for (const waiter of this.waiters.get(job.jobId) ?? []) waiter(job.state);
     const event: JobEvent = { jobId: job.jobId, component: job.component, state: job.state, reasonCode: job.reasonCode, at: job.updatedAt };
+    this.activity.record(event, Date.now());
     for (const listener of this.listeners) {
       try {
         listener(event);

@@ -1,6 +1,8 @@
 import type { Bus } from "@tessera/bus";
 import { busSettingsFromSpec, componentNameProblem, validateComponentSpec } from "@tessera/contract";
 import { pino, type Logger } from "pino";
+import { AUDIT_MIGRATIONS } from "./audit/audit-migrations.js";
+import { SqlAuditLog } from "./audit/audit-store.js";
 import { CoordinatorRuntime } from "./coordinator.js";
 import { CoordinatorError } from "./errors.js";
 import { BOOTSTRAP_SETTINGS, OPERATIONAL_SETTINGS, limitsSetting, sharedSetting } from "./settings/setting-definitions.js";
@@ -10,7 +12,7 @@ import { openSqlClient } from "./sql/open-sql-client.js";
 import type { SqlClient } from "./sql/sql-client.js";
 import { JobStore } from "./store/job-store.js";
 import { MIGRATIONS } from "./store/migrations.js";
-import type { ChainHook, ComponentRegistration, Coordinator } from "./types.js";
+import { MATURITY_LEVELS, type ChainHook, type ComponentRegistration, type Coordinator } from "./types.js";
 
 export interface CoordinatorOptions {
   bus: Bus;
@@ -66,7 +68,7 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
           dataDir: opts.database?.dataDir ?? bootstrap.value<string | null>("database.dir") ?? undefined,
         });
   try {
-    await migrate(sql, MIGRATIONS);
+    await migrate(sql, [...MIGRATIONS, ...AUDIT_MIGRATIONS]);
     const store = new JobStore(sql);
     const settings = new Settings(definitions, { env, file, db: await store.readSettings() }, (name, value) => store.writeSetting(name, value));
     if (opts.provision !== false) {
@@ -76,6 +78,7 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
       bus: opts.bus,
       store,
       settings,
+      audit: new SqlAuditLog(sql),
       components,
       onCompleted: checkHooks(opts.onCompleted ?? {}, components),
       log,
@@ -97,6 +100,9 @@ function checkRegistrations(components: readonly ComponentRegistration[]): Compo
     if (nameProblem !== undefined) throw new CoordinatorError("invalid_request", `components[${i}].name: ${nameProblem}, got ${JSON.stringify(c.name)}`);
     if (seen.has(c.name)) throw new CoordinatorError("invalid_request", `components[${i}].name: "${c.name}" is registered twice`);
     seen.add(c.name);
+    if (c.maturity !== undefined && !MATURITY_LEVELS.includes(c.maturity)) {
+      throw new CoordinatorError("invalid_request", `components[${i}].maturity: expected one of ${MATURITY_LEVELS.join(", ")}, got ${JSON.stringify(c.maturity)}`);
+    }
     const checked = validateComponentSpec(c.spec);
     if (!checked.ok) throw new CoordinatorError("invalid_request", `component ${c.name}: ${checked.error.message}`, checked.error.issues);
     return { ...c, spec: checked.value };

@@ -77,6 +77,10 @@ export interface JobFilter {
   state?: JobState;
   /** The per-key limit key. */
   key?: string;
+  /** Only jobs created at or after this instant (ISO-8601). */
+  createdAfter?: string;
+  /** Only jobs created before this instant (ISO-8601). */
+  createdBefore?: string;
   /** Opaque cursor from a previous page's `nextCursor`. */
   cursor?: string;
   /** 1..500, default 50. */
@@ -118,11 +122,17 @@ export interface KeyLimits {
   rate?: { limit: number; intervalMs: number };
 }
 
+/** How far a component is along: shown beside it (dashboard, `tessera components`) so nobody mistakes a trial for production. */
+export const MATURITY_LEVELS = ["experimental", "beta", "stable", "deprecated"] as const;
+export type Maturity = (typeof MATURITY_LEVELS)[number];
+
 /** A component the coordinator knows: its name, its spec (defaults applied where needed) and its key limits. */
 export interface ComponentRegistration {
   name: string;
   spec: ComponentSpec;
   limits?: KeyLimits;
+  /** Default: experimental. */
+  maturity?: Maturity;
 }
 
 export interface InstanceInfo {
@@ -147,6 +157,46 @@ export interface ComponentStatus {
   /** Jobs by state in the store. */
   jobs: Record<JobState, number>;
   limits: KeyLimits | null;
+  maturity: Maturity;
+  /** Jobs decided per minute over the last minutes, seen by this coordinator process (not stored). */
+  activity: ComponentActivity;
+}
+
+/** Per-minute counts of decided jobs, oldest bucket first; the last bucket is the current, partial minute. */
+export interface ComponentActivity {
+  bucketMs: number;
+  buckets: { start: string; completed: number; failed: number }[];
+}
+
+/** Who changed what through the admin API, and how it ended. */
+export interface AuditEntry {
+  id: number;
+  at: string;
+  /** e.g. `job.cancel`, `dlq.redrive`, `dlq.redrive_all`, `settings.put`. */
+  action: string;
+  /** The job id, component or setting name the request named. */
+  target: string;
+  /** The jobs it changed (redrive all: every job it redrove). */
+  jobIds: string[];
+  actor: { remoteAddress: string; token: boolean; userAgent: string | null };
+  /** ok: done; refused: the access guard said no (401/403); failed: any other error answer. */
+  outcome: "ok" | "refused" | "failed";
+  status: number;
+  detail: string | null;
+}
+
+export type AuditRecord = Omit<AuditEntry, "id" | "at">;
+
+export interface AuditLog {
+  record(entry: AuditRecord): Promise<AuditEntry>;
+  /** Newest first. */
+  list(filter?: { jobId?: string; cursor?: string; limit?: number }): Promise<Page<AuditEntry>>;
+}
+
+/** A job's output as bytes: its inline data (as JSON, or text) or the object its `result_ref` names. */
+export interface JobOutputBytes {
+  bytes: Uint8Array;
+  contentType: string;
 }
 
 export interface JobEvent {
@@ -196,6 +246,10 @@ export interface Coordinator {
   component(name: string): Promise<ComponentStatus | undefined>;
   health(): Promise<CoordinatorHealth>;
   counters(): CoordinatorCounters;
+  /** The job's output (undefined when the job does not exist or has none). */
+  jobOutput(jobId: string): Promise<JobOutputBytes | undefined>;
+  /** Changes made through the admin API. */
+  readonly audit: AuditLog;
   /** Job state changes as they are recorded (for `jobs watch`, SSE). Returns an unsubscribe function. */
   onJobEvent(listener: (event: JobEvent) => void): () => void;
   /** Resolves with the job once it is completed, failed or cancelled. */
@@ -215,11 +269,15 @@ export interface ResolvedSetting {
   description: string;
   /** The environment variable that overrides it. */
   env: string;
+  /** A secret's value is never shown: `value` is "(set)" or null. */
+  secret?: boolean;
 }
 
 export interface SettingsView {
   list(): ResolvedSetting[];
   get(name: string): ResolvedSetting | undefined;
+  /** The value of a secret setting (shown redacted by list and get), or undefined when unset. */
+  secret(name: string): string | undefined;
   /** Writes an operational or shared setting to the DB. Refused for bootstrap settings. */
   set(name: string, value: unknown): Promise<ResolvedSetting>;
 }

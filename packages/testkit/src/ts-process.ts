@@ -21,9 +21,9 @@ export interface TsProcess {
  * Starts a TypeScript file as its own Node process on the sources (`--conditions=@tessera/source
  * --import tsx`), the way worker and coordinator fixtures run, and collects its JSON stdout lines.
  */
-export function spawnTsProcess(file: string, opts: { cwd: string; env?: Record<string, string | undefined> }): TsProcess {
+export function spawnTsProcess(file: string, opts: { cwd: string; env?: Record<string, string | undefined>; args?: readonly string[] }): TsProcess {
   const name = basename(file);
-  const proc = spawn(process.execPath, ["--conditions=@tessera/source", "--import", "tsx", file], {
+  const proc = spawn(process.execPath, ["--conditions=@tessera/source", "--import", "tsx", file, ...(opts.args ?? [])], {
     cwd: opts.cwd,
     env: { ...process.env, LOG_LEVEL: "info", ...opts.env },
     stdio: ["ignore", "pipe", "pipe"],

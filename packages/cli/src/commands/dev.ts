@@ -1,6 +1,7 @@
 import { relative } from "node:path";
 import { NatsServerNotInstalledError } from "@tessera/bus";
-import { CoordinatorError, type JobRecord } from "@tessera/coordinator";
+import { CoordinatorError, isLoopbackHost, type JobRecord } from "@tessera/coordinator";
+import { isDashboardBuilt } from "@tessera/dashboard";
 import { Option, type Command } from "commander";
 import { pino } from "pino";
 import type { CliIo } from "../cli-io.js";
@@ -126,10 +127,17 @@ function banner(project: LoadedProject, session: DevSession, mode: DevMode, opts
   return [
     `${style.bold("tessera dev")} ${project.definition.name} (${where})`,
     `  mode        ${modeText}`,
+    `  dashboard   ${style.bold(session.dashboardUrl)}${dashboardNote(opts, env, style)}`,
     `  admin API   ${session.adminUrl}  (OpenAPI at ${session.adminUrl}/openapi.json)`,
     `  components  ${project.components.map((c) => c.name).join(", ")}`,
     `  try         TESSERA_URL=${session.adminUrl} tessera components`,
   ].join("\n");
+}
+
+function dashboardNote(opts: DevOptions, env: CliIo["env"], style: Style): string {
+  if (!isDashboardBuilt()) return style.yellow("  (not built: npm run build -w @tessera/dashboard)");
+  if (!isLoopbackHost(opts.host) && (env["TESSERA_ADMIN_TOKEN"] ?? "") === "") return style.yellow("  (read-only: not on loopback and no TESSERA_ADMIN_TOKEN)");
+  return "";
 }
 
 function resultsTable(report: SamplesReport, project: LoadedProject, style: Style): string {
@@ -167,6 +175,8 @@ function rate(report: SamplesReport): string {
 function jsonReport(report: SamplesReport, session: DevSession): unknown {
   return {
     mode: session.natsUrl === undefined ? "embedded" : "process",
+    dashboard: session.dashboardUrl,
+    adminUrl: session.adminUrl,
     jobs: report.jobCount,
     elapsedMs: Math.round(report.elapsedMs),
     jobsPerSecond: Number(rate(report)),

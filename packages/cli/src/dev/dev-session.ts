@@ -2,6 +2,7 @@ import { pathToFileURL } from "node:url";
 import { connectJetStreamBus, createInProcessBus, startLocalNatsServer, type Bus, type LocalNatsServer } from "@tessera/bus";
 import { ComponentDefaults, parseDuration } from "@tessera/contract";
 import { createCoordinator, startAdminServer, type ChainHook, type Coordinator } from "@tessera/coordinator";
+import { dashboardAssetsDir } from "@tessera/dashboard";
 import { runWorker, type WorkerHandle } from "@tessera/worker";
 import type { Logger } from "pino";
 import type { LoadedProject } from "../project/load-project.js";
@@ -30,6 +31,8 @@ export interface DevSession {
   coordinator: Coordinator;
   bus: Bus;
   adminUrl: string;
+  /** The dashboard, served by the admin API: `${adminUrl}/`. */
+  dashboardUrl: string;
   natsUrl: string | undefined;
   /** Chained jobs each job's onCompleted hook submitted (this process's hooks only). */
   children(jobId: string): string[];
@@ -67,7 +70,7 @@ export async function startDevSession(opts: DevSessionOptions): Promise<DevSessi
     const children = new Map<string, string[]>();
     const coordinator = await createCoordinator({
       bus,
-      components: opts.project.components.map(({ name, spec, limits }) => ({ name, spec, ...(limits !== undefined ? { limits } : {}) })),
+      components: opts.project.components.map(({ modulePath: _modulePath, ...registration }) => registration),
       ...(opts.dataDir !== undefined ? { database: { dataDir: opts.dataDir } } : {}),
       sharedConfig: opts.project.definition.sharedConfig ?? {},
       onCompleted: recordingChildren(opts.project.definition.onCompleted ?? {}, children),
@@ -113,9 +116,9 @@ export async function startDevSession(opts: DevSessionOptions): Promise<DevSessi
       autoscaler.start();
     }
 
-    const admin = await startAdminServer(coordinator, { host: opts.admin.host, port: opts.admin.port });
+    const admin = await startAdminServer(coordinator, { host: opts.admin.host, port: opts.admin.port, dashboard: dashboardAssetsDir() });
     cleanups.push(() => admin.close());
-    return { coordinator, bus, adminUrl: admin.url, natsUrl, autoscaler, children: (id) => children.get(id) ?? [], stop };
+    return { coordinator, bus, adminUrl: admin.url, dashboardUrl: `${admin.url}/`, natsUrl, autoscaler, children: (id) => children.get(id) ?? [], stop };
   } catch (err) {
     await stop();
     throw err;

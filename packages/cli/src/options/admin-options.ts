@@ -15,5 +15,6 @@ export function withAdminOptions(command: Command): Command {
 }
 
 export function adminClientFor(opts: AdminOptions, io: CliIo): AdminClient {
-  return new AdminClient(resolveAdminUrl(opts.url, io.env));
+  const token = io.env["TESSERA_ADMIN_TOKEN"];
+  return new AdminClient(resolveAdminUrl(opts.url, io.env), token !== undefined && token !== "" ? token : undefined);
 }

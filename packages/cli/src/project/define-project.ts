@@ -1,4 +1,4 @@
-import type { ChainHook, KeyLimits, SubmitInput } from "@tessera/coordinator";
+import type { ChainHook, KeyLimits, Maturity, SubmitInput } from "@tessera/coordinator";
 
 /**
  * A Tessera project: what `tessera dev` runs. Paths are relative to the project file
@@ -24,6 +24,8 @@ export interface ProjectComponent {
   module: string;
   /** Per-key concurrency and rate limits enforced by the coordinator at dispatch. */
   limits?: KeyLimits;
+  /** experimental (the default), beta, stable or deprecated: shown beside the component in the dashboard. */
+  maturity?: Maturity;
 }
 
 export interface ProjectSample {

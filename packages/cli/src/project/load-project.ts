@@ -42,7 +42,7 @@ export async function loadProject(target: string): Promise<LoadedProject> {
     if (manifest === undefined) throw new CliError(`${file}: components[${i}].manifest ${c.manifest} holds no Component`, ExitCode.Failed);
     const modulePath = resolve(dir, c.module);
     if (!existsSync(modulePath)) throw new CliError(`${file}: components[${i}].module: ${modulePath} does not exist`, ExitCode.Failed);
-    return { name: manifest.name, spec: manifest.spec, modulePath, ...(c.limits !== undefined ? { limits: c.limits } : {}) };
+    return { name: manifest.name, spec: manifest.spec, modulePath, ...(c.limits !== undefined ? { limits: c.limits } : {}), ...(c.maturity !== undefined ? { maturity: c.maturity } : {}) };
   });
   const samples = typeof definition.samples === "function" ? await definition.samples() : (definition.samples ?? []);
   const names = new Set(components.map((c) => c.name));

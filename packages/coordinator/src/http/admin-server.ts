@@ -1,10 +1,14 @@
 import type { AddressInfo } from "node:net";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Coordinator } from "../types.js";
+import { installAccessGuard, type AccessPolicy } from "./access-guard.js";
+import { installAuditLog } from "./audit-hooks.js";
+import { serveDashboard } from "./dashboard-assets.js";
 import { installErrorHandling } from "./error-handler.js";
 import { acceptEmptyJsonBodies } from "./json-body-parser.js";
 import { requireMutatingFlag } from "./mutating-routes.js";
 import { registerOpenApi } from "./openapi.js";
+import { accessRoutes } from "./routes/access.js";
 import { componentRoutes } from "./routes/components.js";
 import { counterRoutes } from "./routes/counters.js";
 import { dlqRoutes } from "./routes/dlq.js";
@@ -20,12 +24,22 @@ import { validatorFactory } from "./validator-compiler.js";
 const ADMIN_BODY_LIMIT_BYTES = 16 * 1024 * 1024;
 
 export interface AdminServerOptions {
-  /** Default 127.0.0.1: the API has no authentication yet, so it is not exposed unless asked. */
+  /**
+   * Default 127.0.0.1. Anywhere else, changes (cancel, redrive, submit, settings) are refused unless an
+   * admin token is configured; reads stay open.
+   */
   host?: string;
   /** 0 (the default) binds a free port. */
   port?: number;
   /** The coordinator's pino logger (server errors are logged to it), or false for none (the default). */
   logger?: FastifyBaseLogger | false;
+  /**
+   * The token changes require (`Authorization: Bearer <token>`). Default: the coordinator's `admin.token`
+   * setting (TESSERA_ADMIN_TOKEN).
+   */
+  adminToken?: string;
+  /** Directory of the built dashboard (`dashboardAssetsDir()` from @tessera/dashboard), served at `/`. */
+  dashboard?: string;
 }
 
 export interface AdminServer {
@@ -37,7 +51,14 @@ export interface AdminServer {
   close(): Promise<void>;
 }
 
-async function buildApp(coordinator: Coordinator, logger: FastifyBaseLogger | false): Promise<FastifyInstance> {
+interface AppOptions {
+  logger: FastifyBaseLogger | false;
+  policy: AccessPolicy;
+  dashboard: string | undefined;
+}
+
+/** The admin API as a Fastify app, not listening yet (tests inject requests into it). */
+export async function buildAdminApp(coordinator: Coordinator, { logger, policy, dashboard }: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...(logger === false ? { logger: false } : { loggerInstance: logger }),
     // A line per dashboard poll would drown the coordinator's own log; failures are logged by the error handler.
@@ -48,6 +69,8 @@ async function buildApp(coordinator: Coordinator, logger: FastifyBaseLogger | fa
   requireMutatingFlag(app);
   acceptEmptyJsonBodies(app);
   installErrorHandling(app, ADMIN_BODY_LIMIT_BYTES);
+  installAccessGuard(app, policy);
+  installAuditLog(app, coordinator);
   for (const schema of NAMED_SCHEMAS) app.addSchema(schema);
   // Before the routes: the OpenAPI plugin collects the routes registered after it.
   await registerOpenApi(app);
@@ -55,13 +78,16 @@ async function buildApp(coordinator: Coordinator, logger: FastifyBaseLogger | fa
   for (const routes of [componentRoutes, jobRoutes, eventRoutes, dlqRoutes, settingsRoutes, counterRoutes]) {
     await app.register(routes, { prefix: "/api/v1", coordinator });
   }
+  await app.register(accessRoutes, { prefix: "/api/v1", coordinator, policy });
+  if (dashboard !== undefined) await serveDashboard(app, dashboard);
   return app;
 }
 
 /** Serves the admin HTTP API (docs/admin-api.md) for a coordinator. */
 export async function startAdminServer(coordinator: Coordinator, opts: AdminServerOptions = {}): Promise<AdminServer> {
   const host = opts.host ?? "127.0.0.1";
-  const app = await buildApp(coordinator, opts.logger ?? false);
+  const policy: AccessPolicy = { host, token: opts.adminToken ?? coordinator.settings.secret("admin.token") };
+  const app = await buildAdminApp(coordinator, { logger: opts.logger ?? false, policy, dashboard: opts.dashboard });
   const unusedSockets = trackUnusedSockets(app.server);
   try {
     await app.listen({ host, port: opts.port ?? 0 });

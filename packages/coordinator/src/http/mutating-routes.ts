@@ -3,16 +3,18 @@ import type { FastifyInstance } from "fastify";
 declare module "fastify" {
   interface FastifyContextConfig {
     /**
-     * The route changes state. The admin-token guard (read-only unless a token is configured when bound
-     * to a non-loopback address) will be one preHandler keyed on this flag.
+     * The route changes state: the access guard (access-guard.ts) lets it run only with the admin token,
+     * or without one when the server listens on loopback and no token is configured.
      */
     mutating?: boolean;
+    /** Write each request of this route to the audit log as this action (`job.cancel`, `dlq.redrive`, …). */
+    audit?: string;
   }
 }
 
 const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
-/** Refuses to register a state-changing route without `config.mutating`, so none can slip past that guard. */
+/** Refuses to register a state-changing route without `config.mutating`, so none can slip past the access guard. */
 export function requireMutatingFlag(app: FastifyInstance): void {
   app.addHook("onRoute", (route) => {
     const methods = [route.method].flat();

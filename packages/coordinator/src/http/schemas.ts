@@ -1,6 +1,6 @@
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { JobSchema, ResultSchema } from "@tessera/contract";
-import { JOB_STATES, type JobState } from "../types.js";
+import { JOB_STATES, MATURITY_LEVELS, type JobState, type Maturity } from "../types.js";
 import { ERROR_CODES } from "./api-error.js";
 
 /*
@@ -111,6 +111,24 @@ export const KeyLimitsSchema = named(
   ),
 );
 
+export const ComponentActivitySchema = named(
+  "ComponentActivity",
+  Type.Object(
+    {
+      bucketMs: Type.Integer({ minimum: 1, description: "Length of one bucket (60000: a minute)" }),
+      buckets: Type.Array(
+        Type.Object({
+          start: timestamp("Start of the bucket"),
+          completed: Type.Integer({ minimum: 0, description: "Jobs that completed in it" }),
+          failed: Type.Integer({ minimum: 0, description: "Jobs that failed (or were dead-lettered) in it" }),
+        }),
+        { description: "Oldest first; the last is the current, partial bucket" },
+      ),
+    },
+    { description: "Decided jobs per minute over the last minutes, counted in this coordinator process's memory (a restart starts from zero)" },
+  ),
+);
+
 export const ComponentStatusSchema = named(
   "ComponentStatus",
   Type.Object(
@@ -139,6 +157,8 @@ export const ComponentStatusSchema = named(
       ),
       jobs: Type.Object(Object.fromEntries(JOB_STATES.map((s) => [s, Type.Integer({ minimum: 0 })])), { description: "Jobs in the store by state" }),
       limits: nullable(ref(KeyLimitsSchema)),
+      maturity: Type.Unsafe<Maturity>({ type: "string", enum: [...MATURITY_LEVELS], description: "How far along the component is (from the project; default experimental)" }),
+      activity: ref(ComponentActivitySchema),
     },
     { description: "A registered component, its instances, queue depth and jobs" },
   ),
@@ -215,6 +235,7 @@ export const ResolvedSettingSchema = named(
       source: Type.Unsafe<"env" | "file" | "db" | "default">({ type: "string", enum: ["env", "file", "db", "default"], description: "Where the value came from" }),
       description: Type.String(),
       env: Type.String({ description: "The environment variable that overrides it" }),
+      secret: Type.Optional(Type.Boolean({ description: 'A secret (the admin token): its value is shown as "(set)" or null, never itself' })),
     },
     { description: "A setting with the value in force and where it came from" },
   ),
@@ -250,12 +271,58 @@ export const JobEventSchema = named(
   ),
 );
 
+export const AuditEntrySchema = named(
+  "AuditEntry",
+  Type.Object(
+    {
+      id: Type.Integer({ minimum: 1 }),
+      at: timestamp("When the request was answered"),
+      action: Type.String({ description: "job.cancel, dlq.redrive, dlq.redrive_all or settings.put" }),
+      target: Type.String({ description: "The job id, component or setting the request named" }),
+      jobIds: Type.Array(Type.String(), { description: "The jobs it changed or tried to change" }),
+      actor: Type.Object({
+        remoteAddress: Type.String({ description: "The client's address as the server saw it" }),
+        token: Type.Boolean({ description: "The request carried the valid admin token" }),
+        userAgent: nullable(Type.String()),
+      }),
+      outcome: Type.Unsafe<"ok" | "refused" | "failed">({
+        type: "string",
+        enum: ["ok", "refused", "failed"],
+        description: "ok: done; refused: the access rules said no (401/403); failed: any other error answer",
+      }),
+      status: Type.Integer({ description: "The HTTP status answered" }),
+      detail: nullable(Type.String(), "The error message, when it did not succeed"),
+    },
+    { description: "One change requested through the admin API" },
+  ),
+);
+
+export const AuditPageSchema = page(AuditEntrySchema, "AuditPage");
+
+export const AccessInfoSchema = named(
+  "AccessInfo",
+  Type.Object(
+    {
+      mode: Type.Unsafe<"open" | "token" | "read_only">({
+        type: "string",
+        enum: ["open", "token", "read_only"],
+        description: "open: loopback without a token, changes allowed; token: changes need the admin token; read_only: not on loopback and no token configured",
+      }),
+      canChange: Type.Boolean({ description: "This request (with the Authorization it carried) may change state" }),
+      tokenAccepted: Type.Boolean({ description: "The request carried the valid admin token" }),
+      message: Type.String({ description: "Why, in words for the dashboard" }),
+    },
+    { description: "What the caller may do through this admin API" },
+  ),
+);
+
 /** Every named schema, in dependency order, for `addSchema`. */
 export const NAMED_SCHEMAS: readonly Named[] = [
   ErrorBodySchema,
   JobEnvelopeSchema,
   JobRecordSchema,
   KeyLimitsSchema,
+  ComponentActivitySchema,
   ComponentStatusSchema,
   DeadLetterRecordSchema,
   JobPageSchema,
@@ -265,6 +332,9 @@ export const NAMED_SCHEMAS: readonly Named[] = [
   ResolvedSettingSchema,
   CoordinatorCountersSchema,
   JobEventSchema,
+  AuditEntrySchema,
+  AuditPageSchema,
+  AccessInfoSchema,
 ];
 
 /** A route's own responses plus the error body for the given statuses and for any failure of the coordinator. */
@@ -325,6 +395,10 @@ export const ListJobsQuery = Type.Object(
     component: Type.Optional(NonEmpty()),
     state: Type.Optional(jobState("Only jobs in this state")),
     key: Type.Optional(Type.String({ description: "Only jobs with this per-key limit key" })),
+    createdAfter: Type.Optional(Type.String({ format: "date-time", description: "Only jobs created at or after this instant (RFC 3339)" })),
+    createdBefore: Type.Optional(
+      Type.String({ format: "date-time", description: "Only jobs created before this instant (RFC 3339). With a time range a page may hold fewer than `limit` jobs; follow `nextCursor`" }),
+    ),
     cursor: Type.Optional(Cursor),
     limit: Type.Optional(PageLimit),
   },
@@ -337,6 +411,12 @@ export const ListDeadLettersQuery = Type.Object(
   { additionalProperties: false },
 );
 export type ListDeadLettersQuery = Static<typeof ListDeadLettersQuery>;
+
+export const ListAuditQuery = Type.Object(
+  { jobId: Type.Optional(NonEmpty("Only entries that changed this job")), cursor: Type.Optional(Cursor), limit: Type.Optional(PageLimit) },
+  { additionalProperties: false },
+);
+export type ListAuditQuery = Static<typeof ListAuditQuery>;
 
 export const JobEventsQuery = Type.Object(
   { component: Type.Optional(NonEmpty("Only this component's jobs")), jobId: Type.Optional(NonEmpty("Only this job")) },

@@ -11,6 +11,8 @@ export interface SettingDefinition {
   env: string;
   description: string;
   default: unknown;
+  /** Never shown: listed as "(set)" or null; read with `Settings.secret`. */
+  secret?: boolean;
   parse(value: unknown, fromEnv: boolean): unknown;
 }
 
@@ -31,6 +33,12 @@ function text(pattern?: RegExp, what = "a non-empty string") {
     if (typeof value !== "string" || value.length === 0 || (pattern !== undefined && !pattern.test(value))) throw new Error(`expected ${what}, got ${JSON.stringify(value)}`);
     return value;
   };
+}
+
+/** Like text(), but the message never repeats the value: it is a secret. */
+function adminToken(value: unknown): string {
+  if (typeof value !== "string" || !/^[\x21-\x7e]{16,}$/.test(value)) throw new Error("expected at least 16 printable ASCII characters without spaces (the value is not shown)");
+  return value;
 }
 
 /** Shared values are any JSON; from the environment, a string that parses as JSON is taken as that JSON. */
@@ -80,6 +88,15 @@ export const BOOTSTRAP_SETTINGS: readonly SettingDefinition[] = [
   { name: "nats.url", category: "bootstrap", env: "NATS_URL", description: "NATS server URL; unset = the in-process bus", default: null, parse: text() },
   { name: "admin.host", category: "bootstrap", env: "TESSERA_ADMIN_HOST", description: "Address the admin API listens on", default: "127.0.0.1", parse: text() },
   { name: "admin.port", category: "bootstrap", env: "TESSERA_ADMIN_PORT", description: "Port of the admin API (0 = any free port)", default: 7400, parse: integer(0, 65_535) },
+  {
+    name: "admin.token",
+    category: "bootstrap",
+    env: "TESSERA_ADMIN_TOKEN",
+    description: "Bearer token the admin API requires for changes (cancel, redrive, submit, settings); unset = changes only when it listens on loopback",
+    default: null,
+    secret: true,
+    parse: adminToken,
+  },
 ];
 
 /** Kept in the DB and changeable at run time through the admin API; only the coordinator reads them. */

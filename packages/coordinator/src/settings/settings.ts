@@ -19,6 +19,8 @@ export class Settings implements SettingsView {
   private readonly byName = new Map<string, SettingDefinition>();
   private readonly resolved = new Map<string, ResolvedSetting>();
   private readonly db = new Map<string, unknown>();
+  /** Secret settings' real values; `resolved` holds them redacted. */
+  private readonly secrets = new Map<string, string>();
 
   constructor(
     definitions: readonly SettingDefinition[],
@@ -40,6 +42,10 @@ export class Settings implements SettingsView {
 
   get(name: string): ResolvedSetting | undefined {
     return this.resolved.get(name);
+  }
+
+  secret(name: string): string | undefined {
+    return this.secrets.get(name);
   }
 
   value<T>(name: string): T {
@@ -92,6 +98,10 @@ export class Settings implements SettingsView {
         const where = source === "env" ? `environment variable ${def.env}` : source === "file" ? "the settings file" : source === "db" ? "the DB" : "the project's defaults";
         throw new CoordinatorError("invalid_request", `setting ${def.name} from ${where}: ${(err as Error).message}`);
       }
+    }
+    if (def.secret === true) {
+      if (typeof value === "string") this.secrets.set(def.name, value);
+      return { name: def.name, category: def.category, value: typeof value === "string" ? "(set)" : null, source, description: def.description, env: def.env, secret: true };
     }
     return { name: def.name, category: def.category, value, source, description: def.description, env: def.env };
   }

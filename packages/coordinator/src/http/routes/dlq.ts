@@ -2,6 +2,7 @@ import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsync } from "fastify";
 import type { Coordinator, DeadLetterRecord, JobRecord, Page } from "../../types.js";
 import { conflict, notFound } from "../api-error.js";
+import { auditJobIds } from "../audit-hooks.js";
 import { DeadLetterPageSchema, JobIdParams, JobRecordSchema, ListDeadLettersQuery, RedriveAllBody, ref, withErrors } from "../schemas.js";
 
 export const dlqRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = async (app, { coordinator }) => {
@@ -21,7 +22,7 @@ export const dlqRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = async
   app.post<{ Params: JobIdParams; Reply: { job: JobRecord } }>(
     "/dlq/:jobId/redrive",
     {
-      config: { mutating: true },
+      config: { mutating: true, audit: "dlq.redrive" },
       schema: {
         summary: "Send a dead-lettered job back to pending (409 `not_failed` when it is not dead-lettered)",
         tags: ["dead letters"],
@@ -41,7 +42,7 @@ export const dlqRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = async
   app.post<{ Body: RedriveAllBody; Reply: { jobIds: string[] } }>(
     "/dlq/redrive",
     {
-      config: { mutating: true },
+      config: { mutating: true, audit: "dlq.redrive_all" },
       schema: {
         summary: "Redrive every dead-lettered, not yet redriven job of a component",
         tags: ["dead letters"],
@@ -49,6 +50,10 @@ export const dlqRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = async
         response: withErrors({ 200: Type.Object({ jobIds: Type.Array(Type.String(), { description: "The jobs sent back to pending" }) }) }, 400, 404),
       },
     },
-    async (request) => ({ jobIds: await coordinator.redriveAll(request.body.component) }),
+    async (request) => {
+      const jobIds = await coordinator.redriveAll(request.body.component);
+      auditJobIds(request, jobIds);
+      return { jobIds };
+    },
   );
 };

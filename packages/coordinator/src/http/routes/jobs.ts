@@ -1,4 +1,5 @@
 import { Type } from "@sinclair/typebox";
+import { PayloadMissingError } from "@tessera/bus";
 import type { FastifyPluginAsync } from "fastify";
 import type { Coordinator, JobRecord, Page, SubmitInput, SubmitOptions, SubmitOutcome } from "../../types.js";
 import { conflict, notFound } from "../api-error.js";
@@ -58,10 +59,35 @@ export const jobRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = async
     },
   );
 
+  app.get<{ Params: JobIdParams }>(
+    "/jobs/:jobId/result",
+    {
+      schema: {
+        summary: "The job's output: its inline data (JSON or text) or the bytes its result_ref names in the payload store",
+        tags: ["jobs"],
+        params: JobIdParams,
+        response: withErrors({ 200: { description: "The output bytes, with the content type of inline data (JSON or text) or application/octet-stream", content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } } } }, 404),
+      },
+    },
+    async (request, reply) => {
+      const { jobId } = request.params;
+      let output;
+      try {
+        output = await coordinator.jobOutput(jobId);
+      } catch (err) {
+        // The payload store expires objects (TTL); an old result_ref then names nothing.
+        if (err instanceof PayloadMissingError) throw notFound(`the output of job "${jobId}" is gone from the payload store: ${err.message}`);
+        throw err;
+      }
+      if (output === undefined) throw notFound(`job "${jobId}" does not exist or has no output`);
+      return reply.type(output.contentType).header("content-disposition", `inline; filename="${jobId}-result"`).send(Buffer.from(output.bytes));
+    },
+  );
+
   app.post<{ Params: JobIdParams; Reply: { job: JobRecord } }>(
     "/jobs/:jobId/cancel",
     {
-      config: { mutating: true },
+      config: { mutating: true, audit: "job.cancel" },
       schema: {
         summary: "Cancel a pending or queued job (409 `already_finished` once it is completed, failed or cancelled)",
         tags: ["jobs"],

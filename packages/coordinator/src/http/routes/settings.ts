@@ -19,7 +19,7 @@ export const settingsRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = 
   app.put<{ Params: NameParams; Body: PutSettingBody; Reply: ResolvedSetting }>(
     "/settings/:name",
     {
-      config: { mutating: true },
+      config: { mutating: true, audit: "settings.put" },
       schema: {
         summary: "Write an operational or shared setting to the database (bootstrap settings are refused with 400)",
         tags: ["settings"],
