@@ -40,6 +40,8 @@ export class OutboxRelay {
    */
   private readonly fresh = new Map<number, OutboxEntry>();
   private lastOutboxPass = Number.NEGATIVE_INFINITY;
+  /** Something only the outbox holds is waiting: read it on the next pass, not only when the poll interval says. */
+  private outboxWanted = true;
   /** The store writes recording published batches, one after another. */
   private recording: Promise<void> = Promise.resolve();
   private recordFailure: { err: unknown } | undefined;
@@ -62,11 +64,14 @@ export class OutboxRelay {
   offer(entry: OutboxEntry): void {
     // With per-key limits the batch is chosen fairly in SQL, so the outbox pass takes every job.
     if (this.fresh.size < MAX_FRESH && !this.opts.fair()) this.fresh.set(entry.id, entry);
-    this.notify();
+    else this.outboxWanted = true;
+    this.pendingWake = true;
+    this.wake?.();
   }
 
-  /** Something was added to the outbox or a limit freed up. */
+  /** Something was added to the outbox (a redrive) or a limit freed up: the next pass reads the outbox. */
   notify(): void {
+    this.outboxWanted = true;
     this.pendingWake = true;
     this.wake?.();
   }
@@ -153,16 +158,19 @@ export class OutboxRelay {
   }
 
   /**
-   * The outbox when there are no fresh jobs, when limits apply, and at least once per poll interval under
-   * load (so what a restart left, a failed publish or a redrive wrote is never starved), then fresh jobs to
-   * fill the batch. The outbox read skips the rows of fresh jobs, so a job is published once per pass.
+   * The outbox when limits apply, when something only it holds was notified (a redrive, a freed limit), and
+   * once per poll interval (what a restart left, a failed publish, an idle relay's safety net); then fresh
+   * jobs fill the batch. A pass that finds only fresh jobs does not read the outbox: that read waits for the
+   * previous batch's record, which is what would put a database round trip back into every job's latency.
+   * The outbox read skips the rows of fresh jobs, so a job is published once per pass.
    */
   private async nextBatch(batchSize: number): Promise<OutboxEntry[]> {
     const fair = this.opts.fair();
     const now = this.now();
     let batch: OutboxEntry[] = [];
-    if (fair || this.fresh.size === 0 || now - this.lastOutboxPass >= this.opts.pollIntervalMs()) {
+    if (fair || this.outboxWanted || now - this.lastOutboxPass >= this.opts.pollIntervalMs()) {
       this.lastOutboxPass = now;
+      this.outboxWanted = false;
       if (fair) this.fresh.clear();
       // Rows published but not recorded yet are still in the outbox: read it only once they are.
       await this.recording;

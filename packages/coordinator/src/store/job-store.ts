@@ -203,32 +203,34 @@ export class JobStore {
    */
   async markDispatched(entries: readonly Dispatched[]): Promise<{ queued: JobSummary[]; settled: string[]; cancelled: Dispatched[] }> {
     if (entries.length === 0) return { queued: [], settled: [], cancelled: [] };
-    return this.sql.transaction(async (tx) => {
-      // Job rows first, then outbox rows, in job id order: the order every other transaction here takes
-      // its locks in (applyResult, recordDeadLetter, cancel), so a Result arriving now cannot deadlock it.
-      const before = await tx.query<{ job_id: string; state: JobState }>(
-        `SELECT job_id, state FROM tessera_jobs WHERE job_id = ANY($1::text[]) ORDER BY job_id FOR UPDATE`,
-        [entries.map((e) => e.jobId)],
-      );
-      const res = await tx.query<JobSummaryRow>(
-        `UPDATE tessera_jobs j
-            SET state = CASE WHEN j.state = 'pending' THEN 'queued' ELSE j.state END,
-                dispatches = j.dispatches + 1, stream_seq = u.seq,
-                dispatched_at = CASE WHEN j.state IN ('pending', 'queued') THEN now() ELSE j.dispatched_at END,
-                updated_at = CASE WHEN j.state = 'pending' THEN now() ELSE j.updated_at END
-           FROM unnest($1::text[], $2::bigint[]) AS u(job_id, seq)
-          WHERE j.job_id = u.job_id
-         RETURNING ${summaryColumns("j.")}`,
-        [entries.map((e) => e.jobId), entries.map((e) => e.streamSeq)],
-      );
-      await tx.query(`DELETE FROM tessera_outbox WHERE id = ANY($1::bigint[])`, [entries.map((e) => e.outboxId)]);
-      const previous = new Map(before.rows.map((r) => [r.job_id, r.state]));
-      return {
-        queued: res.rows.filter((r) => previous.get(r.job_id) === "pending").map(toJobSummary),
-        settled: res.rows.filter((r) => previous.get(r.job_id) !== "pending" && previous.get(r.job_id) !== "queued").map((r) => r.job_id),
-        cancelled: entries.filter((e) => previous.get(e.jobId) === "cancelled"),
-      };
-    });
+    // One statement: job rows locked first, in job id order (the order applyResult, recordDeadLetter and
+    // cancel take them in, so a Result arriving now cannot deadlock it), then the outbox rows deleted.
+    const res = await this.sql.query<JobSummaryRow & { before: JobState }>(
+      `WITH input AS (
+         SELECT * FROM unnest($1::text[], $2::bigint[]) AS u(job_id, seq)
+       ), locked AS (
+         SELECT job_id, state AS before FROM tessera_jobs WHERE job_id = ANY($1::text[]) ORDER BY job_id FOR UPDATE
+       ), marked AS (
+         UPDATE tessera_jobs j
+            SET state = CASE WHEN l.before = 'pending' THEN 'queued' ELSE j.state END,
+                dispatches = j.dispatches + 1, stream_seq = i.seq,
+                dispatched_at = CASE WHEN l.before IN ('pending', 'queued') THEN now() ELSE j.dispatched_at END,
+                updated_at = CASE WHEN l.before = 'pending' THEN now() ELSE j.updated_at END
+           FROM locked l JOIN input i USING (job_id)
+          WHERE j.job_id = l.job_id
+         RETURNING ${summaryColumns("j.")}, l.before
+       ), sent AS (
+         DELETE FROM tessera_outbox WHERE id = ANY($3::bigint[]) AND job_id IN (SELECT job_id FROM marked)
+       )
+       SELECT * FROM marked`,
+      [entries.map((e) => e.jobId), entries.map((e) => e.streamSeq), entries.map((e) => e.outboxId)],
+    );
+    const previous = new Map(res.rows.map((r) => [r.job_id, r.before]));
+    return {
+      queued: res.rows.filter((r) => r.before === "pending").map(toJobSummary),
+      settled: res.rows.filter((r) => r.before !== "pending" && r.before !== "queued").map((r) => r.job_id),
+      cancelled: entries.filter((e) => previous.get(e.jobId) === "cancelled"),
+    };
   }
 
   /**
@@ -261,15 +263,20 @@ export class JobStore {
 
   /** Results of distinct jobs: one conditional UPDATE (and outbox DELETE) for all of them. */
   private async applyResults(results: Result[]): Promise<ApplyOutcome[]> {
+    // One statement, its job rows locked first in job id order (the `locked` CTE sorts before it locks), as
+    // every writer here takes them: an UPDATE ... FROM alone locks in whatever order its plan visits rows,
+    // which could deadlock with markDispatched. Outbox rows are deleted after their job row is locked.
     const statement = `WITH input AS (
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::jsonb[], $8::text[], $9::int[], $10::timestamptz[])
                     AS i(job_id, component, status, attempt, reason_code, reason_detail, output, instance_id, duration_ms, finished_at)
+       ), locked AS (
+         SELECT job_id FROM tessera_jobs WHERE job_id = ANY($1::text[]) ORDER BY job_id FOR UPDATE
        ), applied AS (
          UPDATE tessera_jobs j
             SET state = i.status, attempts = i.attempt, reason_code = i.reason_code, reason_detail = i.reason_detail, output = i.output,
                 instance_id = i.instance_id, duration_ms = i.duration_ms, finished_at = i.finished_at, updated_at = now()
-           FROM input i
-          WHERE j.job_id = i.job_id AND j.component = i.component AND j.state IN ('pending', 'queued')
+           FROM locked l JOIN input i USING (job_id)
+          WHERE j.job_id = l.job_id AND j.component = i.component AND j.state IN ('pending', 'queued')
             AND (j.redriven_at IS NULL OR j.redriven_at <= i.finished_at + ${REDRIVE_CLOCK_TOLERANCE})
          RETURNING ${summaryColumns("j.")}
        ), cleared AS (
@@ -288,15 +295,7 @@ export class JobStore {
       results.map((r) => (r.duration_ms === undefined ? null : Math.round(r.duration_ms))),
       results.map((r) => r.finished_at),
     ];
-    const rows =
-      results.length === 1
-        ? (await this.sql.query<JobSummaryRow>(statement, params)).rows
-        : await this.sql.transaction(async (tx) => {
-            // Job rows locked first, in job id order, as every other writer here takes them: an UPDATE ... FROM
-            // locks in whatever order its plan visits rows, which could deadlock with markDispatched.
-            await tx.query(`SELECT 1 FROM tessera_jobs WHERE job_id = ANY($1::text[]) ORDER BY job_id FOR UPDATE`, [params[0]]);
-            return (await tx.query<JobSummaryRow>(statement, params)).rows;
-          });
+    const rows = (await this.sql.query<JobSummaryRow>(statement, params)).rows;
     const applied = new Map(rows.map((r) => [r.job_id, r]));
     return Promise.all(
       results.map(async (r): Promise<ApplyOutcome> => {

@@ -10,7 +10,7 @@ import { defineComponent } from "@tessera/worker";
 import { describe, expect, it } from "vitest";
 import { createCoordinator } from "../../src/create-coordinator.js";
 import { createPgClient } from "../../src/sql/pg-client.js";
-import type { QueryResult, SqlClient, SqlExecutor } from "../../src/sql/sql-client.js";
+import type { QueryResult, SqlClient } from "../../src/sql/sql-client.js";
 import type { Coordinator } from "../../src/types.js";
 import { silent } from "../harness.js";
 import { processSpec, processSuite, storeSnapshot, tally, type Child } from "./support.js";
@@ -124,9 +124,9 @@ describe("a coordinator SIGKILLed in the outbox relay", () => {
 /**
  * Regression: JobStore.markDispatched once deleted the outbox rows before locking the job rows, while
  * applyResult (and recordDeadLetter, cancel) lock the job row first and then delete its outbox rows. A
- * Result applied while the relay recorded that job's publish deadlocked the two transactions, and when
- * Postgres aborted markDispatched the dispatch was never recorded. Here the interleaving is forced: the
- * Result arrives while markDispatched holds the job row and has deleted the outbox row, and must wait.
+ * Result applied while the relay recorded that job's publish deadlocked the two, and when Postgres aborted
+ * markDispatched the dispatch was never recorded. Here the race is forced: a lock the test holds on the
+ * job row makes the relay's record and the Result's write wait for it together, then both are let go.
  */
 describe("lock order of the outbox relay and the Result consumer", () => {
   it("a Result applied while the relay records the publish: no deadlock, and the dispatch is recorded", async () => {
@@ -136,40 +136,39 @@ describe("lock order of the outbox relay and the Result consumer", () => {
     const bus = await suite.bus("test");
     const base = createPgClient({ connectionString: url });
     suite.defer(() => base.close());
+    const holder = createPgClient({ connectionString: url, max: 1 });
+    suite.defer(() => holder.close());
 
     const deadlocks: unknown[] = [];
-    const steps = { relayHoldsOutboxRows: false, done: false };
-    const resultWaitsForJobRow = async (): Promise<boolean> => {
+    let recordHeld: (() => void) | undefined;
+    const recordReady = new Promise<void>((resolve) => (recordHeld = resolve));
+    let releaseRecord!: () => void;
+    const recordMayRun = new Promise<void>((resolve) => (releaseRecord = resolve));
+    const waiting = async (pattern: string): Promise<number> => {
       const res = await watch.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM pg_stat_activity
-          WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query LIKE '%SET state = i.status%'`,
+          WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query LIKE $1`,
+        [pattern],
       );
-      return res.rows[0]?.n === 1;
+      return res.rows[0]?.n ?? 0;
     };
-    // Every transaction of the coordinator goes through here: markDispatched pauses after deleting the outbox
-    // rows, until the Result's statement is blocked on the job row it holds, then commits.
-    const interleaved = (tx: SqlExecutor): SqlExecutor => ({
-      dialect: tx.dialect,
+    // The relay's record (markDispatched) waits here until the test holds the job row.
+    const client: SqlClient = {
+      dialect: base.dialect,
       async query<R extends Record<string, unknown> = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
-        let res: QueryResult<R>;
+        if (recordHeld !== undefined && /marked AS \(/.test(text)) {
+          recordHeld();
+          recordHeld = undefined;
+          await recordMayRun;
+        }
         try {
-          res = await tx.query<R>(text, params);
+          return await base.query<R>(text, params);
         } catch (err) {
           if ((err as { code?: unknown }).code === "40P01") deadlocks.push(err);
           throw err;
         }
-        if (!steps.done && /^\s*DELETE FROM tessera_outbox WHERE id = ANY/.test(text)) {
-          steps.relayHoldsOutboxRows = true;
-          await waitFor("the Result's statement to wait for the job row markDispatched holds", resultWaitsForJobRow, 10_000);
-          steps.done = true;
-        }
-        return res;
       },
-    });
-    const client: SqlClient = {
-      dialect: base.dialect,
-      query: (text, params) => base.query(text, params),
-      transaction: (fn) => base.transaction((tx) => fn(interleaved(tx))),
+      transaction: (fn) => base.transaction(fn),
       ping: () => base.ping(),
       close: () => base.close(),
     };
@@ -177,12 +176,24 @@ describe("lock order of the outbox relay and the Result consumer", () => {
     suite.defer(() => coordinator.close());
 
     const { jobId } = await coordinator.submit(component, { json: 1 });
-    await waitFor("the relay to be recording the publish (outbox row deleted, not committed)", () => steps.relayHoldsOutboxRows, 10_000);
+    await recordReady;
+    let unlock!: () => void;
+    const unlocked = new Promise<void>((resolve) => (unlock = resolve));
+    const holding = holder.transaction(async (tx) => {
+      await tx.query(`SELECT 1 FROM tessera_jobs WHERE job_id = $1 FOR UPDATE`, [jobId]);
+      releaseRecord();
+      await unlocked;
+    });
+    await waitFor("the relay's record to wait for the job row", async () => (await waiting("%marked AS (%")) === 1, 10_000);
     await bus.publishResult({ schema_version: 1, job_id: jobId, component, status: "completed", attempt: 1, instance_id: "test", finished_at: new Date().toISOString(), duration_ms: 1, output: { data: "done" } });
+    await waitFor("the Result's write to wait for the job row too", async () => (await waiting("%SET state = i.status%")) === 1, 10_000);
+    unlock();
+    await holding;
     expect(await coordinator.waitForJob(jobId, { timeoutMs: 10_000 })).toMatchObject({ state: "completed" });
-    expect(deadlocks).toEqual([]);
     await waitFor("the dispatch to be recorded", async () => (await storeSnapshot(watch)).jobs[0]?.dispatches === 1, 5_000);
+    expect(deadlocks).toEqual([]);
     expect((await storeSnapshot(watch)).jobs[0]?.streamSeq).toBeGreaterThan(0);
+    expect((await storeSnapshot(watch)).outbox).toEqual([]);
     expect(coordinator.counters().published).toBe(1);
   });
 });
