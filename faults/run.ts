@@ -6,7 +6,7 @@
  * Options: --jobs N (default 10000), --seed N (default: from the clock, printed), --workers N (3),
  * --concurrency N (4 per worker), --kills kind=N,... (default: scaled to --jobs, see defaultKills),
  * --ack-wait-ms N (2000), --coordinator-ack-wait-ms N (default: the product's 30 s), --timeout-ms N
- * (30 min), --keep-dir, --json (print the report as JSON instead of the table).
+ * (30 min), --nats-down-ms MIN-MAX (200-3000), --keep-dir, --json (print the report as JSON instead of the table).
  *
  * Exit code 0 when the audit passed; 1 when any job was lost or duplicated (or another check failed);
  * 2 for bad arguments.
@@ -54,6 +54,7 @@ const { values } = parseArgs({
     "ack-wait-ms": { type: "string" },
     "coordinator-ack-wait-ms": { type: "string" },
     "timeout-ms": { type: "string" },
+    "nats-down-ms": { type: "string" },
     "keep-dir": { type: "boolean" },
     json: { type: "boolean" },
   },
@@ -63,6 +64,8 @@ const { values } = parseArgs({
 const jobs = int("jobs", values.jobs, 10_000);
 const seed = int("seed", values.seed, Date.now() % 1_000_000);
 const coordinatorAckWaitMs = values["coordinator-ack-wait-ms"] === undefined ? undefined : int("coordinator-ack-wait-ms", values["coordinator-ack-wait-ms"], 30_000);
+const natsDown = values["nats-down-ms"]?.split("-").map((v) => int("nats-down-ms", v, 0));
+if (natsDown !== undefined && natsDown.length !== 2) usage(`--nats-down-ms: expected MIN-MAX, got ${JSON.stringify(values["nats-down-ms"])}`);
 const report = await runFaults({
   jobs,
   seed,
@@ -71,6 +74,7 @@ const report = await runFaults({
   concurrency: int("concurrency", values.concurrency, 4),
   ackWaitMs: int("ack-wait-ms", values["ack-wait-ms"], 2_000),
   ...(coordinatorAckWaitMs !== undefined ? { coordinatorAckWaitMs } : {}),
+  ...(natsDown !== undefined ? { natsDownMs: [natsDown[0] as number, natsDown[1] as number] as const } : {}),
   timeoutMs: int("timeout-ms", values["timeout-ms"], 30 * 60_000),
   keepDir: values["keep-dir"] === true,
   log: (line) => process.stderr.write(`[faults] ${line}\n`),

@@ -4,38 +4,17 @@
  * audit. The driver is thin on purpose: what to kill is decided by planChaos, what counts as lost or
  * duplicated by audit (both pure and unit-tested).
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { cpus, tmpdir, totalmem } from "node:os";
-import { dirname, join } from "node:path";
+import { cpus, totalmem } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { connect, nanos } from "@nats-io/transport-node";
-import { connectJetStreamBus } from "@tessera/bus";
-import {
-  ADVISORY_STREAM,
-  COORDINATOR_ADVISORIES_CONSUMER,
-  COORDINATOR_RESULTS_CONSUMER,
-  RESULTS_STREAM,
-  busSettingsFromSpec,
-  durableConsumerName,
-  jobStreamName,
-  type ComponentSpec,
-} from "@tessera/contract";
-import { freePort, startNatsServer, startPostgres, type NatsServerHandle, type PostgresHandle, type TsProcess } from "@tessera/testkit";
+import type { NatsServerHandle } from "@tessera/testkit";
 import pg from "pg";
 import { audit, type Verdict } from "./audit.js";
 import { completedResultsOnBus, storeJobs, StoreProgress } from "./evidence.js";
 import { countKills, planChaos, type KillCounts, type KillEvent } from "./schedule.js";
-import { SideEffects, type ArmPoint } from "./side-effects.js";
+import type { ArmPoint, SideEffects } from "./side-effects.js";
+import { COMPONENT, faultSpec, startStack, type Stack } from "./stack.js";
 import { Submitter, type SubmitterStats } from "./submitter.js";
-import { Supervised } from "./supervisor.js";
-
-const here = dirname(fileURLToPath(import.meta.url));
-export const FAULTS_ROOT = join(here, "..");
-export const PROCESSES = join(FAULTS_ROOT, "processes");
-
-export const COMPONENT = "faults";
+import type { Supervised } from "./supervisor.js";
 
 export interface FaultRunOptions {
   jobs: number;
@@ -56,6 +35,8 @@ export interface FaultRunOptions {
   coordinatorAckWaitMs?: number;
   /** The handler sleeps 0..N ms twice per job. Default 20. */
   handlerSleepMs?: number;
+  /** Downtime range of nats-server per kill (ms). Default [200, 3000]. */
+  natsDownMs?: readonly [number, number];
   /** The whole run, submits to drained. Default 30 min. */
   timeoutMs?: number;
   /** Progress lines (default: none). */
@@ -89,105 +70,30 @@ export interface FaultRunReport {
 
 const ARM_TIMEOUT_MS = 10_000;
 
-export function chaosSpec(ackWaitMs: number): ComponentSpec {
-  return { image: "tessera/faults:1", inputMode: "content-ref", egress: "none", timeouts: { wallClock: "30s", ackWait: `${ackWaitMs / 1000}s` }, maxDeliver: 20 };
-}
-
-/** The coordinator child, ready once its admin API listens. */
-export function coordinatorProcess(env: { databaseUrl: string; natsUrl: string; dir: string; adminPort: number; spec: ComponentSpec }): Supervised {
-  return new Supervised({
-    name: "coordinator",
-    file: join(PROCESSES, "coordinator.ts"),
-    cwd: FAULTS_ROOT,
-    env: {
-      DATABASE_URL: env.databaseUrl,
-      NATS_URL: env.natsUrl,
-      FAULTS_DIR: env.dir,
-      FAULTS_COMPONENT: COMPONENT,
-      FAULTS_SPEC: JSON.stringify(env.spec),
-      FAULTS_ADMIN_PORT: String(env.adminPort),
-      LOG_LEVEL: "warn",
-    },
-    ready: (child: TsProcess) => child.line("the coordinator to be ready", (l) => l["event"] === "ready", 60_000),
-  });
-}
-
-/** A worker child, ready once its job consumer is bound. */
-export function workerProcess(i: number, env: { natsUrl: string; dir: string; concurrency: number; sleepMs: number }): Supervised {
-  return new Supervised({
-    name: `worker-${i}`,
-    file: join(PROCESSES, "worker.ts"),
-    cwd: FAULTS_ROOT,
-    env: {
-      NATS_URL: env.natsUrl,
-      FAULTS_DIR: env.dir,
-      FAULTS_COMPONENT: COMPONENT,
-      FAULTS_CONCURRENCY: String(env.concurrency),
-      FAULTS_SLEEP_MS: String(env.sleepMs),
-      TESSERA_INSTANCE_ID: `worker-${i}`,
-      TESSERA_DRAIN_GRACE_MS: "2000",
-      // "job consumer bound; ready" is an info line; the rest of info would be noise.
-      LOG_LEVEL: "info",
-    },
-    ready: (child: TsProcess) => child.line("the worker to bind its consumer", (l) => l["msg"] === "job consumer bound; ready", 60_000),
-  });
-}
-
-/** Creates the component's stream and consumer and the shared streams, and sets the coordinator consumers' ack wait. */
-export async function provision(natsUrl: string, spec: ComponentSpec, coordinatorAckWaitMs?: number): Promise<void> {
-  const bus = await connectJetStreamBus({ servers: natsUrl, name: "faults-provision" });
-  try {
-    await bus.ensureComponent(busSettingsFromSpec(COMPONENT, spec));
-  } finally {
-    await bus.close();
-  }
-  if (coordinatorAckWaitMs === undefined) return;
-  const nc = await connect({ servers: natsUrl });
-  try {
-    const jsm = await jetstreamManager(nc);
-    for (const [stream, durable] of [
-      [RESULTS_STREAM, COORDINATOR_RESULTS_CONSUMER],
-      [ADVISORY_STREAM, COORDINATOR_ADVISORIES_CONSUMER],
-    ] as const) {
-      await jsm.consumers.update(stream, durable, { ack_wait: nanos(coordinatorAckWaitMs) });
-    }
-  } finally {
-    await nc.close();
-  }
-}
-
 export async function runFaults(opts: FaultRunOptions): Promise<FaultRunReport> {
   const started = Date.now();
   const log = opts.log ?? ((): void => undefined);
   const workers = opts.workers ?? 3;
   const concurrency = opts.concurrency ?? 4;
-  const spec = chaosSpec(opts.ackWaitMs ?? 2_000);
-  const events = planChaos({ seed: opts.seed, kills: opts.kills });
+  const events = planChaos({ seed: opts.seed, kills: opts.kills, ...(opts.natsDownMs !== undefined ? { natsDownMs: opts.natsDownMs } : {}) });
   const deadline = started + (opts.timeoutMs ?? 30 * 60_000);
 
-  let postgres: PostgresHandle | undefined;
-  let nats: NatsServerHandle | undefined;
-  const dir = await mkdtemp(join(tmpdir(), "tessera-faults-"));
-  const children: Supervised[] = [];
+  const stack: Stack = await startStack({
+    spec: faultSpec({ ackWaitMs: opts.ackWaitMs ?? 2_000 }),
+    workers,
+    concurrency,
+    handlerSleepMs: opts.handlerSleepMs ?? 20,
+    ...(opts.coordinatorAckWaitMs !== undefined ? { coordinatorAckWaitMs: opts.coordinatorAckWaitMs } : {}),
+  });
+  const { coordinator, workers: pool, effects, nats, databaseUrl } = stack;
+  const children = [coordinator, ...pool];
   let progress: StoreProgress | undefined;
   try {
-    [postgres, nats] = await Promise.all([startPostgres(), startNatsServer()]);
-    const databaseUrl = await postgres.createDatabase("faults");
-    const natsUrl = nats.url;
-    const effects = new SideEffects(dir);
-    await provision(natsUrl, spec, opts.coordinatorAckWaitMs);
-
-    const adminPort = await freePort();
-    const coordinator = coordinatorProcess({ databaseUrl, natsUrl, dir, adminPort, spec }).start();
-    children.push(coordinator);
-    const pool = Array.from({ length: workers }, (_, i) => workerProcess(i, { natsUrl, dir, concurrency, sleepMs: opts.handlerSleepMs ?? 20 }).start());
-    children.push(...pool);
-    await Promise.all(children.map((c) => c.whenReady()));
     log(`ready after ${Date.now() - started} ms: coordinator, ${workers} workers x ${concurrency}; ${events.length} kills planned`);
 
     const keys = Array.from({ length: opts.jobs }, (_, i) => `fault-${opts.seed}-${i}`);
     const submitter = new Submitter({
-      url: `http://127.0.0.1:${adminPort}`,
+      url: stack.adminUrl,
       component: COMPONENT,
       keys,
       input: (i) => ({ n: i }),
@@ -216,10 +122,10 @@ export async function runFaults(opts: FaultRunOptions): Promise<FaultRunReport> 
           if (Date.now() > deadline) return;
           await sleep(100);
         }
-        const t0 = Date.now();
-        const fired = await execute(event, { coordinator, pool, nats: nats as NatsServerHandle, effects, log });
+        const fired = await execute(event, { coordinator, pool, nats, effects, log });
         if (fired) done.push(event);
-        log(`${fired ? "killed" : "skipped"} ${event.kind}${event.point !== undefined ? ` (${event.point})` : ""} at ${Math.round((t0 - started) / 100) / 10} s, progress ${event.at.toFixed(3)}, down ${event.downMs} ms`);
+        effects.recordChaos({ ...event, fired });
+        log(`${fired ? "killed" : "skipped"} ${event.kind}${event.point !== undefined ? ` (${event.point})` : ""} (done at ${Math.round((Date.now() - started) / 100) / 10} s), planned at progress ${event.at.toFixed(3)}, down ${event.downMs} ms`);
       }
     };
     await chaos();
@@ -234,11 +140,11 @@ export async function runFaults(opts: FaultRunOptions): Promise<FaultRunReport> 
       }
       await sleep(200);
     }
-    if (!timedOut) await drained(natsUrl, deadline);
+    if (!timedOut) await stack.drained(Math.max(1_000, deadline - Date.now())).catch(() => (timedOut = true));
     log(`decided: ${decided}/${opts.jobs} after ${Date.now() - started} ms${timedOut ? " (timed out)" : ""}`);
 
     await Promise.all(children.map((c) => c.stop()));
-    const [jobs, completedResults] = await Promise.all([storeJobs(databaseUrl), completedResultsOnBus(natsUrl)]);
+    const [jobs, completedResults] = await Promise.all([storeJobs(databaseUrl), completedResultsOnBus(nats.url)]);
     const verdict = audit({
       keys,
       responses: submitter.responses,
@@ -272,13 +178,11 @@ export async function runFaults(opts: FaultRunOptions): Promise<FaultRunReport> 
       durationMs: Date.now() - started,
       timedOut,
       machine: await machine(nats, databaseUrl),
-      ...(opts.keepDir === true ? { runDir: dir } : {}),
+      ...(opts.keepDir === true ? { runDir: stack.dir } : {}),
     };
   } finally {
-    await Promise.allSettled(children.map((c) => c.stop(2_000)));
     await progress?.close().catch(() => undefined);
-    await Promise.allSettled([nats?.stop(), postgres?.stop()]);
-    if (opts.keepDir !== true) await rm(dir, { recursive: true, force: true });
+    await stack.close({ keepDir: opts.keepDir === true });
   }
 }
 
@@ -342,21 +246,6 @@ async function armed(point: ArmPoint, effects: SideEffects, log: (line: string) 
     await sleep(10);
   }
   return true;
-}
-
-/** Waits until the component's stream holds nothing (no delivery pending or unacknowledged). */
-async function drained(natsUrl: string, deadline: number): Promise<void> {
-  const nc = await connect({ servers: natsUrl });
-  try {
-    const jsm = await jetstreamManager(nc);
-    while (Date.now() < deadline) {
-      const info = await jsm.consumers.info(jobStreamName(COMPONENT), durableConsumerName(COMPONENT));
-      if (info.num_pending + info.num_ack_pending === 0) return;
-      await sleep(200);
-    }
-  } finally {
-    await nc.close();
-  }
 }
 
 async function machine(nats: NatsServerHandle, databaseUrl: string): Promise<FaultRunReport["machine"]> {

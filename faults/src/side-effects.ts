@@ -3,12 +3,13 @@
  * recorded, and the files that arm a process to kill itself at a chosen point.
  *
  * ```
- * <dir>/executions.log     one line per handler run: "<job id> <attempt> <pid>"
+ * <dir>/executions.log     one line per handler run: "<job id> <attempt> <pid> <ms since epoch>"
  * <dir>/effects/<job id>   the idempotent side effect: created once per job id (link(2) fails if it exists)
  * <dir>/applied.log        one line per successful creation of an effect: "<job id>"
  * <dir>/naive.log          one line per run of the same effect without a key check: "<job id>"
  * <dir>/completions.log    one line per completion a coordinator recorded: "<job id>"
  * <dir>/kills.log          one JSON line per process that killed itself at an armed point
+ * <dir>/chaos.log          one JSON line per kill the driver carried out
  * <dir>/arm/<point>        present: the next process to pass <point> removes it and SIGKILLs itself
  * <dir>/poison-fixed       present: poison jobs succeed
  * ```
@@ -45,7 +46,7 @@ export class SideEffects {
   // ---- written by the processes ----------------------------------------------------------------
 
   executed(jobId: string, attempt: number): void {
-    appendFileSync(join(this.dir, "executions.log"), `${jobId} ${attempt} ${process.pid}\n`);
+    appendFileSync(join(this.dir, "executions.log"), `${jobId} ${attempt} ${process.pid} ${Date.now()}\n`);
   }
 
   /**
@@ -109,6 +110,11 @@ export class SideEffects {
 
   isArmed(point: ArmPoint): boolean {
     return existsSync(join(this.armDir, point));
+  }
+
+  /** The driver's own record of a kill it carried out. */
+  recordChaos(event: Record<string, unknown>): void {
+    appendFileSync(join(this.dir, "chaos.log"), `${JSON.stringify({ ...event, at: Date.now() })}\n`);
   }
 
   fixPoison(): void {

@@ -31,6 +31,8 @@ export interface JobRunnerDeps {
   log: Logger;
 }
 
+/** Margin for the bus server's clock (publishedAt) against this process's (connectedAt). */
+const RESTART_CLOCK_SLACK_MS = 5_000;
 /** The smallest keepalive period, whatever the ack wait: working() is cheap but not free. */
 const MIN_KEEPALIVE_MS = 10;
 
@@ -264,10 +266,14 @@ export class JobRunner {
 /**
  * Whether this delivery may be a redelivery. The delivery count says so when it is > 1, but a JetStream
  * server does not count a delivery whose pull request's client had gone away (a crashed worker), so a
- * job older than one ack wait is treated as a possible redelivery too: nothing can be redelivered sooner.
+ * job older than one ack wait is treated as a possible redelivery too: no client can make it come back
+ * sooner. A server restart can: nats-server, SIGKILLed, forgets the acks of its last moments and delivers
+ * those jobs again as first deliveries, however young. So a job stored before the bus's connection was
+ * last (re)established (with RESTART_CLOCK_SLACK_MS for the server's clock against ours) is one too.
  */
-export function mayBeRedelivery(delivery: Pick<JobDelivery, "deliveryCount" | "publishedAt" | "ackWaitMs">, now = Date.now()): boolean {
+export function mayBeRedelivery(delivery: Pick<JobDelivery, "deliveryCount" | "publishedAt" | "ackWaitMs" | "connectedAt">, now = Date.now()): boolean {
   if (delivery.deliveryCount > 1) return true;
+  if (delivery.connectedAt !== undefined && typeof delivery.publishedAt === "number" && delivery.publishedAt < delivery.connectedAt + RESTART_CLOCK_SLACK_MS) return true;
   // A backend that cannot tell when the job was stored (publishedAt not a number) relies on the count alone.
   return typeof delivery.publishedAt === "number" && now - delivery.publishedAt >= delivery.ackWaitMs;
 }

@@ -92,6 +92,14 @@ describe("mayBeRedelivery (when the duplicate guard looks up the Result)", () =>
   it("is true for a count of 1 on a job older than one ack wait (a crashed worker's uncounted delivery)", () => {
     expect(mayBeRedelivery({ deliveryCount: 1, publishedAt: now - 1_000, ackWaitMs: 1_000 }, now)).toBe(true);
   });
+  it("is false for a fresh first delivery of a job stored well after the connection was (re)established", () => {
+    expect(mayBeRedelivery({ deliveryCount: 1, publishedAt: now - 10, ackWaitMs: 1_000, connectedAt: now - 60_000 }, now)).toBe(false);
+  });
+  it("is true for a count of 1 on a young job stored before the connection was (re)established (a restarted server forgot its ack)", () => {
+    expect(mayBeRedelivery({ deliveryCount: 1, publishedAt: now - 10, ackWaitMs: 30_000, connectedAt: now - 5 }, now)).toBe(true);
+    // Within the clock slack after the reconnect too: the server's clock may be behind ours.
+    expect(mayBeRedelivery({ deliveryCount: 1, publishedAt: now - 10, ackWaitMs: 30_000, connectedAt: now - 4_000 }, now)).toBe(true);
+  });
   it("relies on the count alone when the backend gives no publish time", () => {
     expect(mayBeRedelivery({ deliveryCount: 1, publishedAt: undefined as unknown as number, ackWaitMs: 1_000 }, now)).toBe(false);
   });
