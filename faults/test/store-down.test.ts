@@ -101,7 +101,7 @@ describe("the store down", () => {
     } finally {
       await stack.postgres.start();
     }
-    expect(refused.status).toBe(503);
+    expect(refused.status, JSON.stringify(refused.body)).toBe(503);
     expect(refused.body).toMatchObject({ error: { code: "unavailable" } });
     const message = (refused.body["error"] as { message: string }).message;
     expect(message).toMatch(/^the job store is unavailable: /);
@@ -136,7 +136,7 @@ describe("the store down", () => {
       else refused = { key, ...reply };
     }
     expect(refused, "the store never refused a submit").toBeDefined();
-    expect(refused?.status).toBe(503);
+    expect(refused?.status, JSON.stringify(refused?.body)).toBe(503);
     expect(refused?.body).toMatchObject({ error: { code: "unavailable" } });
     expect((refused?.body["error"] as { message: string }).message).toMatch(/^the job store is unavailable: .*No space left on device/);
 
