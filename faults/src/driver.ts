@@ -4,12 +4,14 @@
  * audit. The driver is thin on purpose: what to kill is decided by planChaos, what counts as lost or
  * duplicated by audit (both pure and unit-tested).
  */
+import { writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { NatsServerHandle } from "@tessera/testkit";
 import pg from "pg";
 import { audit, type Verdict } from "./audit.js";
-import { completedResultsOnBus, storeJobs, StoreProgress } from "./evidence.js";
+import { completedResultsOnBus, storeJobs, StoreProgress, type StoredResult } from "./evidence.js";
 import { countKills, planChaos, type KillCounts, type KillEvent } from "./schedule.js";
 import type { ArmPoint, SideEffects } from "./side-effects.js";
 import { COMPONENT, faultSpec, startStack, type Stack } from "./stack.js";
@@ -144,7 +146,8 @@ export async function runFaults(opts: FaultRunOptions): Promise<FaultRunReport> 
     log(`decided: ${decided}/${opts.jobs} after ${Date.now() - started} ms${timedOut ? " (timed out)" : ""}`);
 
     await Promise.all(children.map((c) => c.stop()));
-    const [jobs, completedResults] = await Promise.all([storeJobs(databaseUrl), completedResultsOnBus(nats.url)]);
+    const stored: StoredResult[] = [];
+    const [jobs, completedResults] = await Promise.all([storeJobs(databaseUrl), completedResultsOnBus(nats.url, stored)]);
     const verdict = audit({
       keys,
       responses: submitter.responses,
@@ -156,6 +159,12 @@ export async function runFaults(opts: FaultRunOptions): Promise<FaultRunReport> 
       completedResults,
       recordedCompletions: effects.jobIds("completions"),
     });
+    if (opts.keepDir === true) {
+      // For the post-mortem: every completed Result of the jobs that have more than one.
+      const counts = new Map<string, number>();
+      for (const r of stored) counts.set(r.jobId, (counts.get(r.jobId) ?? 0) + 1);
+      writeFileSync(join(stack.dir, "duplicate-results.json"), JSON.stringify(stored.filter((r) => (counts.get(r.jobId) ?? 0) > 1), null, 1));
+    }
     const { refused, ...stats } = submitter.stats;
     return {
       seed: opts.seed,

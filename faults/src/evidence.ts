@@ -45,8 +45,18 @@ export class StoreProgress {
   }
 }
 
+/** One stored `completed` Result, with where and when it was stored. */
+export interface StoredResult {
+  jobId: string;
+  attempt: unknown;
+  instanceId: unknown;
+  finishedAt: unknown;
+  streamSeq: number;
+  storedAt: number;
+}
+
 /** The job id of every `completed` Result on the Results stream (one entry per stored message). */
-export async function completedResultsOnBus(natsUrl: string): Promise<string[]> {
+export async function completedResultsOnBus(natsUrl: string, details?: StoredResult[]): Promise<string[]> {
   const nc = await connect({ servers: natsUrl, name: "faults-audit" });
   try {
     const jsm = await jetstreamManager(nc);
@@ -57,7 +67,11 @@ export async function completedResultsOnBus(natsUrl: string): Promise<string[]> 
     const messages = await consumer.consume();
     for await (const m of messages) {
       const result = m.json<{ job_id?: unknown; status?: unknown }>();
-      if (result.status === "completed" && typeof result.job_id === "string") ids.push(result.job_id);
+      if (result.status === "completed" && typeof result.job_id === "string") {
+        ids.push(result.job_id);
+        const r = result as { attempt?: unknown; instance_id?: unknown; finished_at?: unknown };
+        details?.push({ jobId: result.job_id, attempt: r.attempt, instanceId: r.instance_id, finishedAt: r.finished_at, streamSeq: m.seq, storedAt: Math.floor(m.info.timestampNanos / 1e6) });
+      }
       if (m.info.pending === 0) break;
     }
     await messages.close();
