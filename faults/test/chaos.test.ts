@@ -10,7 +10,7 @@ import { reportTable } from "../src/report.js";
 const seed = Number(process.env["FAULTS_SEED"] ?? "20261123");
 
 describe("fault injection (short run)", () => {
-  it("loses no job and completes none twice while workers, the coordinator and nats-server are SIGKILLed", { timeout: 150_000 }, async () => {
+  it("loses no job and records none twice while workers, the coordinator and nats-server are SIGKILLed", { timeout: 150_000 }, async () => {
     const lines: string[] = [];
     const report = await runFaults({
       jobs: 600,
