@@ -135,13 +135,6 @@ export interface JobDelivery {
   readonly streamSeq: number;
   /** When the job was stored (ms since the epoch). With `deliveryCount` it tells a possible redelivery. */
   readonly publishedAt: number;
-  /**
-   * When this consumer's connection to the server was last (re)established (ms since the epoch, this
-   * process's clock), for a backend whose server can restart under it (JetStream); undefined otherwise. A
-   * server restart can forget acks it had received shortly before and deliver those jobs again as first
-   * deliveries, so a job stored before the connection was (re)established may have run already.
-   */
-  readonly connectedAt?: number;
   /** The consumer's ack wait: a handler that runs longer must call working() more often than this. */
   readonly ackWaitMs: number;
   ack(): void;

@@ -31,8 +31,6 @@ export interface JobRunnerDeps {
   log: Logger;
 }
 
-/** Margin for the bus server's clock (publishedAt) against this process's (connectedAt). */
-const RESTART_CLOCK_SLACK_MS = 5_000;
 /** The smallest keepalive period, whatever the ack wait: working() is cheap but not free. */
 const MIN_KEEPALIVE_MS = 10;
 
@@ -90,26 +88,26 @@ export class JobRunner {
     const { job } = decoded;
     const log = this.log.child({ jobId: job.job_id, attempt: delivery.deliveryCount });
 
-    // Only a redelivery can find its job finished, so a fresh first delivery skips the lookup.
-    if (mayBeRedelivery(delivery)) {
-      let existing: Result | undefined;
-      try {
-        existing = await this.bus.getResult(this.definition.name, job.job_id);
-      } catch (err) {
-        const delay = this.backoff(delivery.deliveryCount);
-        log.warn({ err, retryInMs: delay }, "could not check whether the job already has a Result; redelivering it later");
-        delivery.nak(delay);
-        this.metrics.count("retried");
-        return;
-      }
-      // Only a Result produced after this message was stored finishes it: a redrive re-publishes the same
-      // job_id after an earlier failure, and that old Result must not swallow the new run.
-      if (existing !== undefined && Date.parse(existing.finished_at) >= delivery.publishedAt) {
-        log.info({ status: existing.status }, "redelivered job already has a Result; acking without running it again");
-        delivery.ack();
-        this.metrics.count("duplicate");
-        return;
-      }
+    // Every delivery looks its Result up, a first delivery too: a finished job can come back as one. A
+    // SIGKILLed nats-server forgets the acks of its last moments and delivers those jobs again with delivery
+    // count 1; and it rebuilds its duplicate table from the messages still in the stream, so a coordinator's
+    // republish from its outbox after such a restart is stored anew. (Found by the fault suite; one direct
+    // get per job.)
+    let existing: Result | undefined;
+    try {
+      existing = await this.bus.getResult(this.definition.name, job.job_id);
+    } catch (err) {
+      const delay = this.backoff(delivery.deliveryCount);
+      log.warn({ err, retryInMs: delay }, "could not check whether the job already has a Result; redelivering it later");
+      delivery.nak(delay);
+      this.metrics.count("retried");
+      return;
+    }
+    if (existing !== undefined && finishes(existing, delivery, job.job_id)) {
+      log.info({ status: existing.status }, "redelivered job already has a Result; acking without running it again");
+      delivery.ack();
+      this.metrics.count("duplicate");
+      return;
     }
 
     // A job that got past its lookup after interruptAll() must not start a handler nobody will abort.
@@ -264,18 +262,15 @@ export class JobRunner {
 }
 
 /**
- * Whether this delivery may be a redelivery. The delivery count says so when it is > 1, but a JetStream
- * server does not count a delivery whose pull request's client had gone away (a crashed worker), so a
- * job older than one ack wait is treated as a possible redelivery too: no client can make it come back
- * sooner. A server restart can: nats-server, SIGKILLed, forgets the acks of its last moments and delivers
- * those jobs again as first deliveries, however young. So a job stored before the bus's connection was
- * last (re)established (with RESTART_CLOCK_SLACK_MS for the server's clock against ours) is one too.
+ * Whether an existing Result finishes this delivery (ack it without running). A message published under the
+ * bare job id (the outbox's first publish, or any republish of it) is the same run: any Result finishes it.
+ * A message under another dedup key is a run the coordinator asked for again (a redrive,
+ * `<job id>:redrive:<n>`; an in-process requeue): only a Result produced after it was stored finishes it,
+ * so the Result of the failure that was redriven does not swallow the new run.
  */
-export function mayBeRedelivery(delivery: Pick<JobDelivery, "deliveryCount" | "publishedAt" | "ackWaitMs" | "connectedAt">, now = Date.now()): boolean {
-  if (delivery.deliveryCount > 1) return true;
-  if (delivery.connectedAt !== undefined && typeof delivery.publishedAt === "number" && delivery.publishedAt < delivery.connectedAt + RESTART_CLOCK_SLACK_MS) return true;
-  // A backend that cannot tell when the job was stored (publishedAt not a number) relies on the count alone.
-  return typeof delivery.publishedAt === "number" && now - delivery.publishedAt >= delivery.ackWaitMs;
+export function finishes(existing: Pick<Result, "finished_at">, delivery: Pick<JobDelivery, "dedupKey" | "publishedAt">, jobId: string): boolean {
+  if (delivery.dedupKey === jobId) return true;
+  return Date.parse(existing.finished_at) >= delivery.publishedAt;
 }
 
 interface TimeBudget {

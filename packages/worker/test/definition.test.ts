@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_RETRY, TerminalError, defineComponent, retryDelayMs } from "../src/index.js";
-import { mayBeRedelivery } from "../src/job-runner.js";
+import { finishes } from "../src/job-runner.js";
 
 describe("defineComponent", () => {
   const handle = (): undefined => undefined;
@@ -81,26 +81,17 @@ describe("retryDelayMs", () => {
   });
 });
 
-describe("mayBeRedelivery (when the duplicate guard looks up the Result)", () => {
+describe("finishes (whether an existing Result finishes a delivery)", () => {
   const now = 1_000_000;
-  it("is false for a fresh first delivery, so the hot path does no lookup", () => {
-    expect(mayBeRedelivery({ deliveryCount: 1, publishedAt: now - 10, ackWaitMs: 1_000 }, now)).toBe(false);
+  const before = { finished_at: new Date(now - 60_000).toISOString() };
+  const after = { finished_at: new Date(now + 10).toISOString() };
+  it("any Result finishes a delivery under the bare job id (the same run, republished or redelivered)", () => {
+    expect(finishes(before, { dedupKey: "j1", publishedAt: now }, "j1")).toBe(true);
+    expect(finishes(after, { dedupKey: "j1", publishedAt: now }, "j1")).toBe(true);
   });
-  it("is true for any delivery count above 1", () => {
-    expect(mayBeRedelivery({ deliveryCount: 2, publishedAt: now, ackWaitMs: 1_000 }, now)).toBe(true);
-  });
-  it("is true for a count of 1 on a job older than one ack wait (a crashed worker's uncounted delivery)", () => {
-    expect(mayBeRedelivery({ deliveryCount: 1, publishedAt: now - 1_000, ackWaitMs: 1_000 }, now)).toBe(true);
-  });
-  it("is false for a fresh first delivery of a job stored well after the connection was (re)established", () => {
-    expect(mayBeRedelivery({ deliveryCount: 1, publishedAt: now - 10, ackWaitMs: 1_000, connectedAt: now - 60_000 }, now)).toBe(false);
-  });
-  it("is true for a count of 1 on a young job stored before the connection was (re)established (a restarted server forgot its ack)", () => {
-    expect(mayBeRedelivery({ deliveryCount: 1, publishedAt: now - 10, ackWaitMs: 30_000, connectedAt: now - 5 }, now)).toBe(true);
-    // Within the clock slack after the reconnect too: the server's clock may be behind ours.
-    expect(mayBeRedelivery({ deliveryCount: 1, publishedAt: now - 10, ackWaitMs: 30_000, connectedAt: now - 4_000 }, now)).toBe(true);
-  });
-  it("relies on the count alone when the backend gives no publish time", () => {
-    expect(mayBeRedelivery({ deliveryCount: 1, publishedAt: undefined as unknown as number, ackWaitMs: 1_000 }, now)).toBe(false);
+  it("under another key (a redrive), only a Result produced after the message was stored does", () => {
+    expect(finishes(before, { dedupKey: "j1:redrive:1", publishedAt: now }, "j1")).toBe(false);
+    expect(finishes(after, { dedupKey: "j1:redrive:1", publishedAt: now }, "j1")).toBe(true);
+    expect(finishes(before, { dedupKey: undefined, publishedAt: now }, "j1")).toBe(false);
   });
 });

@@ -124,8 +124,6 @@ class JetStreamBus implements Bus {
   private readonly resultsMaxAgeMs: number;
   private closing: Promise<void> | undefined;
   private connected = true;
-  /** When the connection was last (re)established: a server restart in between may have forgotten acks. */
-  private connectedAt = Date.now();
   private sharedReady: Promise<void> | undefined;
   private objectStore: Promise<ObjectStore> | undefined;
   private readonly loops = new Set<PullLoop>();
@@ -152,7 +150,6 @@ class JetStreamBus implements Bus {
       if (s.type === "disconnect" || s.type === "staleConnection") this.connected = false;
       else if (s.type === "reconnect") {
         this.connected = true;
-        this.connectedAt = Date.now();
         // The server may have restarted and forgotten our pull requests: issue fresh ones.
         for (const loop of this.loops) loop.kick();
       }
@@ -268,7 +265,7 @@ class JetStreamBus implements Bus {
     if (!Number.isInteger(opts.maxInFlight) || opts.maxInFlight < 1) throw new RangeError(`maxInFlight: expected an integer >= 1, got ${opts.maxInFlight}`);
     // Never created here (with or without bindOnly): ensureComponent owns the consumer's configuration.
     const consumer = await this.getConsumer(component, jobStreamName(component), durableConsumerName(component));
-    const loop = startJobLoop({ component, consumer, ackWaitMs: await ackWaitOf(consumer), maxInFlight: opts.maxInFlight, handler, connectedAt: () => this.connectedAt });
+    const loop = startJobLoop({ component, consumer, ackWaitMs: await ackWaitOf(consumer), maxInFlight: opts.maxInFlight, handler });
     return this.track(loop);
   }
 

@@ -20,7 +20,6 @@ class NatsJobDelivery implements JobDelivery {
     private readonly m: JsMsg,
     readonly ackWaitMs: number,
     private readonly release: () => void,
-    readonly connectedAt: number,
   ) {
     this.data = m.data;
     this.dedupKey = m.headers?.get("Nats-Msg-Id") || undefined;
@@ -73,15 +72,13 @@ export function startJobLoop(opts: {
   maxInFlight: number;
   handler: (delivery: JobDelivery) => void | Promise<void>;
   onError?: (err: unknown) => void;
-  /** When the bus's connection was last (re)established. */
-  connectedAt: () => number;
 }): PullLoop {
   return new PullLoop({
     consumer: opts.consumer,
     maxInFlight: opts.maxInFlight,
     ...(opts.onError !== undefined ? { onError: opts.onError } : {}),
     deliver: (m, release) => {
-      const d = new NatsJobDelivery(opts.component, m, opts.ackWaitMs, release, opts.connectedAt());
+      const d = new NatsJobDelivery(opts.component, m, opts.ackWaitMs, release);
       // Each delivery runs in its own task; a throw (sync or async) is a nak with no delay.
       void Promise.resolve()
         .then(() => opts.handler(d))
