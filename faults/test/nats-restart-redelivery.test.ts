@@ -4,7 +4,7 @@
  * first deliveries (delivery count 1). The worker's duplicate guard looked a job's Result up only for a
  * delivery count > 1 or a job older than one ack wait, so a job that had completed less than an ack wait
  * before the kill ran a second time and produced a second completed Result (3 to 9 of 300 here, when it happens, 218 of 10,000 in
- * the long run). The guard now also looks up jobs stored before the bus last (re)connected.
+ * the long run). The guard now looks every delivery up.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { waitFor } from "@tessera/testkit";
