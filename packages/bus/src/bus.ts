@@ -16,6 +16,12 @@ export interface PublishJobOptions {
    * encoded it (the coordinator encodes an envelope once, at submit): published as they are.
    */
   encoded?: Uint8Array;
+  /**
+   * The job may have been published, and run, before: the coordinator republishing from its outbox (after
+   * a restart, a failed record). Its deliveries say so (`JobDelivery.mayRepeat`), so the worker looks for
+   * the job's Result before running it, as it does for a redelivery.
+   */
+  mayRepeat?: boolean;
 }
 
 export interface Bus {
@@ -112,6 +118,13 @@ export interface Bus {
   isConnected(): boolean;
 
   /**
+   * When this bus's current connection was made (ms since the epoch; for the in-process bus, when it was
+   * created). A job stored before then may be one a restarted server forgot was acked: the worker looks
+   * for its Result before running it.
+   */
+  connectedSince(): number;
+
+  /**
    * Stops all subscriptions this bus created and closes the connection; later calls reject with
    * BusClosedError. Settles called after close() are lost: those jobs come back after their ack wait.
    */
@@ -146,6 +159,8 @@ export interface JobDelivery {
   readonly publishedAt: number;
   /** The consumer's ack wait: a handler that runs longer must call working() more often than this. */
   readonly ackWaitMs: number;
+  /** Published with `mayRepeat`: the job may have run before, whatever the delivery count says. */
+  readonly mayRepeat?: boolean;
   ack(): void;
   /** Redeliver after `delayMs` (0 or undefined: as soon as possible). Counts as a delivery. */
   nak(delayMs?: number): void;

@@ -16,6 +16,13 @@ export interface PostgresHandle {
   dataDir: string;
   /** Creates a fresh, uniquely named database (or `name`) and returns its URL. */
   createDatabase(name?: string): Promise<string>;
+  /**
+   * Stops the server and keeps its files (fast shutdown: clients are disconnected, committed work is kept):
+   * the database is down until start().
+   */
+  halt(): Promise<void>;
+  /** Starts the server again after halt(), on the same port and data directory. */
+  start(): Promise<void>;
   /** Stops the cluster (immediate mode: nothing in it is worth a checkpoint) and removes its files. */
   stop(): Promise<void>;
 }
@@ -111,6 +118,7 @@ export async function startPostgres(): Promise<PostgresHandle> {
   );
 
   const pgCtlStop = asServerUser(runAs, join(binDir, "pg_ctl"), ["-D", dataDir, "-m", "immediate", "-w", "stop"]);
+  const pgCtlStart = asServerUser(runAs, join(binDir, "pg_ctl"), ["-D", dataDir, "-l", join(root, "server.log"), "-w", "-t", "30", "start"]);
   // A test process that exits without stop() (a timeout, a crash) must not leave the cluster behind.
   const reap = (): void => {
     spawnSync(pgCtlStop[0], pgCtlStop[1], { stdio: "ignore" });
@@ -119,7 +127,7 @@ export async function startPostgres(): Promise<PostgresHandle> {
   process.once("exit", reap);
 
   try {
-    await run(asServerUser(runAs, join(binDir, "pg_ctl"), ["-D", dataDir, "-l", join(root, "server.log"), "-w", "-t", "30", "start"]), "pg_ctl start");
+    await run(pgCtlStart, "pg_ctl start");
   } catch (err) {
     process.off("exit", reap);
     reap();
@@ -136,6 +144,8 @@ export async function startPostgres(): Promise<PostgresHandle> {
       await run([join(binDir, "createdb"), ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", db]], `createdb ${db}`);
       return urlFor(db);
     },
+    halt: () => run(asServerUser(runAs, join(binDir, "pg_ctl"), ["-D", dataDir, "-m", "fast", "-w", "stop"]), "pg_ctl stop"),
+    start: () => run(pgCtlStart, "pg_ctl start"),
     async stop() {
       process.off("exit", reap);
       await run(pgCtlStop, "pg_ctl stop");

@@ -88,8 +88,12 @@ export class JobRunner {
     const { job } = decoded;
     const log = this.log.child({ jobId: job.job_id, attempt: delivery.deliveryCount });
 
-    // Only a redelivery can find its job finished, so a fresh first delivery skips the lookup.
-    if (mayBeRedelivery(delivery)) {
+    // A finished job can come back, and not only as a redelivery: a SIGKILLed nats-server forgets the acks
+    // of its last moments and delivers those jobs again with delivery count 1 (they were stored before this
+    // worker's connection was made), and it rebuilds its duplicate table from the messages still in the
+    // stream, so a coordinator's republish from its outbox is stored anew (published `mayRepeat`). Those
+    // look their Result up; a fresh job does not pay for the lookup. (Found by the fault suite.)
+    if (mayHaveRun(delivery, this.bus.connectedSince())) {
       let existing: Result | undefined;
       try {
         existing = await this.bus.getResult(this.definition.name, job.job_id);
@@ -100,9 +104,7 @@ export class JobRunner {
         this.metrics.count("retried");
         return;
       }
-      // Only a Result produced after this message was stored finishes it: a redrive re-publishes the same
-      // job_id after an earlier failure, and that old Result must not swallow the new run.
-      if (existing !== undefined && Date.parse(existing.finished_at) >= delivery.publishedAt) {
+      if (existing !== undefined && finishes(existing, delivery, job.job_id)) {
         log.info({ status: existing.status }, "redelivered job already has a Result; acking without running it again");
         delivery.ack();
         this.metrics.count("duplicate");
@@ -262,14 +264,33 @@ export class JobRunner {
 }
 
 /**
- * Whether this delivery may be a redelivery. The delivery count says so when it is > 1, but a JetStream
- * server does not count a delivery whose pull request's client had gone away (a crashed worker), so a
- * job older than one ack wait is treated as a possible redelivery too: nothing can be redelivered sooner.
+ * Whether an existing Result finishes this delivery (ack it without running). A message published under the
+ * bare job id (the outbox's first publish, or any republish of it) is the same run: any Result finishes it.
+ * A message under another dedup key is a run the coordinator asked for again (a redrive,
+ * `<job id>:redrive:<n>`; an in-process requeue): only a Result produced after it was stored finishes it,
+ * so the Result of the failure that was redriven does not swallow the new run.
  */
-export function mayBeRedelivery(delivery: Pick<JobDelivery, "deliveryCount" | "publishedAt" | "ackWaitMs">, now = Date.now()): boolean {
-  if (delivery.deliveryCount > 1) return true;
-  // A backend that cannot tell when the job was stored (publishedAt not a number) relies on the count alone.
-  return typeof delivery.publishedAt === "number" && now - delivery.publishedAt >= delivery.ackWaitMs;
+export function finishes(existing: Pick<Result, "finished_at">, delivery: Pick<JobDelivery, "dedupKey" | "publishedAt">, jobId: string): boolean {
+  if (delivery.dedupKey === jobId) return true;
+  return Date.parse(existing.finished_at) >= delivery.publishedAt;
+}
+
+/** How far the server's clock (a job's `publishedAt`) may run behind the worker's for `mayHaveRun`. */
+const CLOCK_SLACK_MS = 2_000;
+
+/**
+ * Whether this delivery may be of a job that already ran, so its Result is looked up first:
+ * - a redelivery by count, or a job older than one ack wait (a server does not count a delivery whose
+ *   pull request's client had gone away, so a crashed worker's job may come back with count 1);
+ * - a republish from the coordinator's outbox (`mayRepeat`);
+ * - a job stored before the bus's current connection was made (a restarted server may have forgotten
+ *   that it was acked), with slack for the server's clock.
+ * A backend that cannot tell when a job was stored (publishedAt not a number) relies on the rest.
+ */
+export function mayHaveRun(delivery: Pick<JobDelivery, "deliveryCount" | "publishedAt" | "ackWaitMs" | "mayRepeat">, connectedSince: number, now = Date.now()): boolean {
+  if (delivery.deliveryCount > 1 || delivery.mayRepeat === true) return true;
+  if (typeof delivery.publishedAt !== "number") return false;
+  return now - delivery.publishedAt >= delivery.ackWaitMs || delivery.publishedAt <= connectedSince + CLOCK_SLACK_MS;
 }
 
 interface TimeBudget {

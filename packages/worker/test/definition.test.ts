@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_RETRY, TerminalError, defineComponent, retryDelayMs } from "../src/index.js";
-import { mayBeRedelivery } from "../src/job-runner.js";
+import { finishes, mayHaveRun } from "../src/job-runner.js";
 
 describe("defineComponent", () => {
   const handle = (): undefined => undefined;
@@ -81,18 +81,39 @@ describe("retryDelayMs", () => {
   });
 });
 
-describe("mayBeRedelivery (when the duplicate guard looks up the Result)", () => {
+describe("finishes (whether an existing Result finishes a delivery)", () => {
   const now = 1_000_000;
-  it("is false for a fresh first delivery, so the hot path does no lookup", () => {
-    expect(mayBeRedelivery({ deliveryCount: 1, publishedAt: now - 10, ackWaitMs: 1_000 }, now)).toBe(false);
+  const before = { finished_at: new Date(now - 60_000).toISOString() };
+  const after = { finished_at: new Date(now + 10).toISOString() };
+  it("any Result finishes a delivery under the bare job id (the same run, republished or redelivered)", () => {
+    expect(finishes(before, { dedupKey: "j1", publishedAt: now }, "j1")).toBe(true);
+    expect(finishes(after, { dedupKey: "j1", publishedAt: now }, "j1")).toBe(true);
   });
-  it("is true for any delivery count above 1", () => {
-    expect(mayBeRedelivery({ deliveryCount: 2, publishedAt: now, ackWaitMs: 1_000 }, now)).toBe(true);
+  it("under another key (a redrive), only a Result produced after the message was stored does", () => {
+    expect(finishes(before, { dedupKey: "j1:redrive:1", publishedAt: now }, "j1")).toBe(false);
+    expect(finishes(after, { dedupKey: "j1:redrive:1", publishedAt: now }, "j1")).toBe(true);
+    expect(finishes(before, { dedupKey: undefined, publishedAt: now }, "j1")).toBe(false);
   });
-  it("is true for a count of 1 on a job older than one ack wait (a crashed worker's uncounted delivery)", () => {
-    expect(mayBeRedelivery({ deliveryCount: 1, publishedAt: now - 1_000, ackWaitMs: 1_000 }, now)).toBe(true);
+});
+
+describe("mayHaveRun (whether a delivery looks its Result up before running)", () => {
+  const now = 1_000_000;
+  const connectedSince = now - 20_000;
+  const fresh = { deliveryCount: 1, publishedAt: now - 5, ackWaitMs: 30_000 };
+  it("skips the lookup for a fresh first delivery published on this connection", () => {
+    expect(mayHaveRun(fresh, connectedSince, now)).toBe(false);
   });
-  it("relies on the count alone when the backend gives no publish time", () => {
-    expect(mayBeRedelivery({ deliveryCount: 1, publishedAt: undefined as unknown as number, ackWaitMs: 1_000 }, now)).toBe(false);
+  it("looks up a redelivery, a job older than one ack wait, and a republish from the outbox", () => {
+    expect(mayHaveRun({ ...fresh, deliveryCount: 2 }, connectedSince, now)).toBe(true);
+    expect(mayHaveRun({ ...fresh, publishedAt: now - 30_000 }, connectedSince, now)).toBe(true);
+    expect(mayHaveRun({ ...fresh, mayRepeat: true }, connectedSince, now)).toBe(true);
+  });
+  it("looks up a job stored before the bus's current connection (a restarted server may have forgotten its ack), with slack", () => {
+    expect(mayHaveRun({ ...fresh, publishedAt: connectedSince - 1 }, connectedSince, now)).toBe(true);
+    expect(mayHaveRun({ ...fresh, publishedAt: connectedSince + 1_000 }, connectedSince, now)).toBe(true);
+    expect(mayHaveRun({ ...fresh, publishedAt: connectedSince + 5_000 }, connectedSince, now)).toBe(false);
+  });
+  it("relies on the count and the flag when the backend cannot tell when a job was stored", () => {
+    expect(mayHaveRun({ ...fresh, publishedAt: undefined as unknown as number }, connectedSince, now)).toBe(false);
   });
 });

@@ -6,6 +6,24 @@ import { defineComponent, runWorker } from "../src/index.js";
 import { makeJob } from "./helpers.js";
 
 describe("the duplicate guard and redrive", () => {
+  it("acks without running a job republished under its own id after it finished (a republish the bus did not deduplicate)", async () => {
+    const bus = createInProcessBus();
+    await bus.ensureComponent({ name: "republished", ackWaitMs: 5_000, maxDeliver: 5, duplicateWindowMs: 60_000 });
+    const job = makeJob("republished");
+    // Its Result is older than the message: a fresh first delivery, stored after the job had completed.
+    await bus.publishResult({ schema_version: 1, job_id: job.job_id, component: "republished", status: "completed", attempt: 1, finished_at: new Date(Date.now() - 60_000).toISOString() });
+    await bus.publishJob(job);
+    let runs = 0;
+    const worker = await runWorker(defineComponent({ name: "republished", handle: () => void runs++ }), { bus, logger: pino({ level: "silent" }) });
+    try {
+      await waitFor("the job to be acked", async () => (await bus.queueDepth("republished")).total === 0, 5_000);
+      expect(runs).toBe(0);
+    } finally {
+      await worker.stop();
+      await bus.close();
+    }
+  });
+
   it("runs a re-published job whose only Result predates the publish (a redrive after a failure)", async () => {
     const bus = createInProcessBus();
     await bus.ensureComponent({ name: "redriven", ackWaitMs: 5_000, maxDeliver: 5, duplicateWindowMs: 60_000 });

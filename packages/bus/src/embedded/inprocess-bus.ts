@@ -37,6 +37,7 @@ export function createInProcessBus(opts: InProcessBusOptions = {}): Bus {
 }
 
 class InProcessBus implements Bus {
+  private readonly createdAt = Date.now();
   readonly kind = "inprocess" as const;
   readonly payloads: InMemoryPayloadStore;
   private readonly now: () => number;
@@ -70,7 +71,7 @@ class InProcessBus implements Bus {
   }
 
   async publishJob(job: Job, opts: PublishJobOptions = {}): Promise<PublishAck> {
-    return this.queue(job.component, "stream").publish(opts.encoded ?? encodeJob(job), opts.dedupKey ?? job.job_id);
+    return this.queue(job.component, "stream").publish(opts.encoded ?? encodeJob(job), opts.dedupKey ?? job.job_id, opts.mayRepeat === true);
   }
 
   async publishRawJob(component: string, data: Uint8Array, opts: { dedupKey?: string } = {}): Promise<PublishAck> {
@@ -173,6 +174,10 @@ class InProcessBus implements Bus {
 
   isConnected(): boolean {
     return !this.closed;
+  }
+
+  connectedSince(): number {
+    return this.createdAt;
   }
 
   async close(): Promise<void> {

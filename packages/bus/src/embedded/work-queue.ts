@@ -9,6 +9,7 @@ interface StoredMessage {
   seq: number;
   data: Uint8Array;
   dedupKey: string | undefined;
+  mayRepeat: boolean;
   deliveries: number;
   publishedAt: number;
   state: MessageState;
@@ -59,14 +60,14 @@ export class WorkQueue {
     this.settings = settings;
   }
 
-  publish(data: Uint8Array, dedupKey: string | undefined): PublishAck {
+  publish(data: Uint8Array, dedupKey: string | undefined, mayRepeat = false): PublishAck {
     if (dedupKey !== undefined) {
       const original = this.dedup.get(dedupKey);
       if (original !== undefined) return { seq: original, duplicate: true };
     }
     const seq = ++this.lastSeq;
     if (dedupKey !== undefined) this.dedup.set(dedupKey, seq);
-    const msg: StoredMessage = { seq, data, dedupKey, deliveries: 0, publishedAt: this.now(), state: "pending", timer: undefined };
+    const msg: StoredMessage = { seq, data, dedupKey, mayRepeat, deliveries: 0, publishedAt: this.now(), state: "pending", timer: undefined };
     this.messages.set(seq, msg);
     this.ready.push(msg);
     this.dispatch();
@@ -163,6 +164,7 @@ export class WorkQueue {
       streamSeq: msg.seq,
       publishedAt: msg.publishedAt,
       ackWaitMs: this.settings.ackWaitMs,
+      mayRepeat: msg.mayRepeat,
       ack: () => settle(() => this.messages.get(msg.seq) === msg && this.remove(msg.seq)),
       term: () => settle(() => this.messages.get(msg.seq) === msg && this.remove(msg.seq)),
       nak: (delayMs?: number) => settle(() => current() && this.retry(msg, delayMs ?? 0)),

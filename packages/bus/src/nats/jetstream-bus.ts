@@ -40,7 +40,7 @@ import type {
 } from "../bus.js";
 import { BusClosedError, BusNotProvisionedError } from "../errors.js";
 import { letterFromEvent, publishLetter, readDeadLetters } from "./dead-letters.js";
-import { startAckingLoop, startJobLoop } from "./job-consumer.js";
+import { MAY_REPEAT_HEADER, startAckingLoop, startJobLoop } from "./job-consumer.js";
 import { isMessageNotFound, isNoResponders, isResourceNotFound, isStreamNotFound } from "./nats-errors.js";
 import { NatsPayloadStore } from "./payload-store.js";
 import {
@@ -77,6 +77,7 @@ const JOB_STREAM_PREFIX = "TESSERA_JOBS_";
  */
 const COORDINATOR_IN_FLIGHT = 1_000;
 const SHARED = "(shared)";
+const MAY_REPEAT_HEADERS: Readonly<Record<string, string>> = { [MAY_REPEAT_HEADER]: "1" };
 
 export async function connectJetStreamBus(opts: JetStreamBusOptions): Promise<Bus> {
   const nc = await connect({
@@ -130,6 +131,7 @@ class JetStreamBus implements Bus {
   private readonly resultsMaxAgeMs: number;
   private closing: Promise<void> | undefined;
   private connected = true;
+  private connectedAt = Date.now();
   private sharedReady: Promise<void> | undefined;
   private objectStore: Promise<ObjectStore> | undefined;
   private readonly loops = new Set<PullLoop>();
@@ -157,6 +159,7 @@ class JetStreamBus implements Bus {
       if (s.type === "disconnect" || s.type === "staleConnection") this.connected = false;
       else if (s.type === "reconnect") {
         this.connected = true;
+        this.connectedAt = Date.now();
         // The server may have restarted and forgotten our pull requests: issue fresh ones.
         for (const loop of this.loops) loop.kick();
       }
@@ -164,6 +167,10 @@ class JetStreamBus implements Bus {
   }
 
   // ---- lifecycle -------------------------------------------------------------------------------
+
+  connectedSince(): number {
+    return this.connectedAt;
+  }
 
   isConnected(): boolean {
     return this.closing === undefined && this.connected && !this.nc.isClosed();
@@ -241,7 +248,7 @@ class JetStreamBus implements Bus {
   async publishJob(job: Job, opts?: PublishJobOptions): Promise<PublishAck> {
     this.guard();
     const bytes = opts?.encoded ?? encodeJob(job);
-    return this.publishJobBytes(job.component, bytes, opts?.dedupKey ?? job.job_id);
+    return this.publishJobBytes(job.component, bytes, opts?.dedupKey ?? job.job_id, opts?.mayRepeat === true);
   }
 
   async publishRawJob(component: string, data: Uint8Array, opts?: { dedupKey?: string }): Promise<PublishAck> {
@@ -249,9 +256,9 @@ class JetStreamBus implements Bus {
     return this.publishJobBytes(component, data, opts?.dedupKey);
   }
 
-  private async publishJobBytes(component: string, data: Uint8Array, msgID: string | undefined): Promise<PublishAck> {
+  private async publishJobBytes(component: string, data: Uint8Array, msgID: string | undefined, mayRepeat = false): Promise<PublishAck> {
     try {
-      const ack = await this.publisher.publish(jobSubject(component), data, msgID);
+      const ack = await this.publisher.publish(jobSubject(component), data, msgID, mayRepeat ? MAY_REPEAT_HEADERS : undefined);
       return { seq: ack.seq, duplicate: ack.duplicate };
     } catch (err) {
       if (isNoResponders(err)) throw new BusNotProvisionedError(component, `job stream ${jobStreamName(component)}`);

@@ -2,6 +2,9 @@ import type { Consumer, JsMsg } from "@nats-io/jetstream";
 import type { JobDelivery } from "../bus.js";
 import { PullLoop } from "./pull-loop.js";
 
+/** Set on a job published with `mayRepeat` (a header, so the envelope stays as the contract says). */
+export const MAY_REPEAT_HEADER = "Tessera-May-Repeat";
+
 /**
  * One delivery handed to a job handler. Settles at most once; later calls are ignored. Its slot in the
  * subscription is freed when it settles (not when its ack wait runs out: the handler may still be running,
@@ -13,6 +16,7 @@ class NatsJobDelivery implements JobDelivery {
   readonly deliveryCount: number;
   readonly streamSeq: number;
   readonly publishedAt: number;
+  readonly mayRepeat: boolean;
   private settled = false;
 
   constructor(
@@ -28,6 +32,7 @@ class NatsJobDelivery implements JobDelivery {
     this.streamSeq = m.seq;
     // The stream's timestamp of the stored message (the delivery's metadata, in nanoseconds).
     this.publishedAt = Math.floor(m.info.timestampNanos / 1e6);
+    this.mayRepeat = m.headers?.get(MAY_REPEAT_HEADER) === "1";
   }
 
   ack(): void {

@@ -14,7 +14,7 @@ interface Waiting {
   reject: (err: unknown) => void;
 }
 
-type Queued = { subject: string; data: Uint8Array; msgId: string | undefined; token: string } | { send: () => void };
+type Queued = { subject: string; data: Uint8Array; msgId: string | undefined; extra: Readonly<Record<string, string>> | undefined; token: string } | { send: () => void };
 
 const utf8 = new TextDecoder();
 const DEFAULT_TIMEOUT_MS = 5_000;
@@ -46,11 +46,11 @@ export class PipelinedPublisher {
     this.sub = nc.subscribe(`${this.prefix}.*`, { callback: (err, msg) => void (err === null && this.onReply(msg)) });
   }
 
-  publish(subject: string, data: Uint8Array, msgId?: string): Promise<StoredAck> {
+  publish(subject: string, data: Uint8Array, msgId?: string, extra?: Readonly<Record<string, string>>): Promise<StoredAck> {
     const token = (this.next++).toString(36);
     return new Promise<StoredAck>((resolve, reject) => {
       this.waiting.set(token, { subject, deadline: Date.now() + this.timeoutMs, resolve, reject });
-      this.enqueue({ subject, data, msgId, token });
+      this.enqueue({ subject, data, msgId, extra, token });
       this.sweeper ??= setInterval(() => this.sweep(), SWEEP_EVERY_MS);
     });
   }
@@ -88,8 +88,9 @@ export class PipelinedPublisher {
         continue;
       }
       try {
-        const h = q.msgId === undefined ? undefined : headers();
-        h?.set("Nats-Msg-Id", q.msgId as string);
+        const h = q.msgId === undefined && q.extra === undefined ? undefined : headers();
+        if (q.msgId !== undefined) h?.set("Nats-Msg-Id", q.msgId);
+        for (const [name, value] of Object.entries(q.extra ?? {})) h?.set(name, value);
         this.nc.publish(q.subject, q.data, { reply: `${this.prefix}.${q.token}`, ...(h !== undefined ? { headers: h } : {}) });
       } catch (err) {
         this.settle(q.token, (w) => w.reject(err));

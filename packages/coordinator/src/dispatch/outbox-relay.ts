@@ -118,7 +118,7 @@ export class OutboxRelay {
     const batchSize = this.opts.batchSize();
     const batch = await this.nextBatch(batchSize);
     const taken = batch.filter((e) => limiter.tryAcquire(e.jobId, e.component, e.limitKey, this.now()));
-    const results = await Promise.allSettled(taken.map((e) => bus.publishJob(e.envelope, { dedupKey: e.dedupKey, ...(e.encoded !== undefined ? { encoded: e.encoded } : {}) })));
+    const results = await Promise.allSettled(taken.map((e) => bus.publishJob(e.envelope, { dedupKey: e.dedupKey, mayRepeat: e.mayRepeat === true, ...(e.encoded !== undefined ? { encoded: e.encoded } : {}) })));
     const dispatched: Dispatched[] = [];
     let firstError: unknown;
     results.forEach((r, i) => {
@@ -176,7 +176,7 @@ export class OutboxRelay {
       await this.recording;
       const rows = await this.opts.store.nextOutboxBatch(batchSize, this.opts.limiter.blocked(now).keys, fair, this.opts.components, [...this.fresh.keys()]);
       // A submit that committed just before the read and was offered while it ran is in both: keep one.
-      batch = rows.filter((r) => !this.fresh.has(r.id));
+      batch = rows.filter((r) => !this.fresh.has(r.id)).map((r) => ({ ...r, mayRepeat: true }));
     }
     for (const [id, entry] of this.fresh) {
       if (batch.length >= batchSize) break;

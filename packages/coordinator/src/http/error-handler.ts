@@ -10,8 +10,28 @@ function isFastifyError(error: unknown): error is FastifyError {
 
 const COORDINATOR_STATUS: Readonly<Record<CoordinatorErrorCode, number>> = { invalid_request: 400, not_found: 404, conflict: 409, unavailable: 503 };
 
+/** Node's errors for a connection that could not be made or was cut. */
+const NETWORK_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EPIPE", "ENOTFOUND", "EAI_AGAIN"]);
+
+/**
+ * Whether the store (Postgres) failed to take the request for a reason of its own, not the request's: it
+ * cannot be reached, it is shutting down or starting, or it is out of resources (SQLSTATE class 08
+ * connection exception, 53 insufficient resources such as 53100 disk full, 57P operator intervention).
+ */
+function isStoreUnavailable(error: unknown): error is Error {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string" && NETWORK_ERRORS.has(code)) return true;
+  if (typeof code === "string" && /^(08|53|57P)[0-9A-Z]{2,3}$/.test(code)) return true;
+  return /^(Connection terminated|timeout exceeded when trying to connect)/.test(error.message);
+}
+
 function toApiError(error: unknown, bodyLimit: number): ApiError {
   if (error instanceof ApiError) return error;
+  if (isStoreUnavailable(error)) {
+    // Retryable, and said so: a submit that got this may or may not have been recorded.
+    return new ApiError(503, "unavailable", `the job store is unavailable: ${error.message}; retry with the same idempotencyKey`);
+  }
   if (error instanceof CoordinatorError) {
     return new ApiError(COORDINATOR_STATUS[error.code], error.code, error.message, error.issues.length > 0 ? { issues: [...error.issues] } : {});
   }

@@ -22,6 +22,8 @@ export interface OutboxEntry {
   envelope: Job;
   /** The envelope's bytes on the bus, when already encoded (and validated). */
   encoded?: Uint8Array;
+  /** Read back from the outbox: it may have been published (and run) before (a restart, a failed record). */
+  mayRepeat?: boolean;
 }
 
 export interface Inserted {

@@ -36,6 +36,26 @@ it("answers a failure of the coordinator with a 500 internal, and logs it", asyn
   }
 });
 
+it("answers a store that is down or out of space with a 503 unavailable naming the cause (regression: was a 500 internal)", async () => {
+  const admin = await startAdminServer(env.coordinator);
+  try {
+    const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" });
+    const full = Object.assign(new Error('could not extend file "base/16384/16406": No space left on device'), { code: "53100" });
+    const shutdown = Object.assign(new Error("terminating connection due to administrator command"), { code: "57P01" });
+    for (const err of [refused, full, shutdown]) {
+      vi.spyOn(env.coordinator, "submit").mockRejectedValueOnce(err);
+      const res = await admin.app.inject({ method: "POST", url: "/api/v1/jobs", payload: { component: "echo", input: { json: 1 }, idempotencyKey: "k" } });
+      expect(res.statusCode).toBe(503);
+      expect(res.json()).toEqual({ error: { code: "unavailable", message: `the job store is unavailable: ${err.message}; retry with the same idempotencyKey` } });
+    }
+    // A bug in a statement is not the store being unavailable.
+    vi.spyOn(env.coordinator, "submit").mockRejectedValueOnce(Object.assign(new Error('column "x" does not exist'), { code: "42703" }));
+    expect((await admin.app.inject({ method: "POST", url: "/api/v1/jobs", payload: { component: "echo", input: { json: 1 } } })).statusCode).toBe(500);
+  } finally {
+    await admin.close();
+  }
+});
+
 it("closes without waiting for a connection that never sent a request", async () => {
   const admin = await startAdminServer(env.coordinator);
   const socket = connect(admin.port, "127.0.0.1");

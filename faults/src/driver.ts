@@ -1,0 +1,272 @@
+/**
+ * The fault run: a real Postgres, a real nats-server with a file store, the coordinator and N worker
+ * processes; jobs submitted through the admin API while the chaos schedule SIGKILLs processes; then the
+ * audit. The driver is thin on purpose: what to kill is decided by planChaos, what counts as lost or
+ * duplicated by audit (both pure and unit-tested).
+ */
+import { writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { NatsServerHandle } from "@tessera/testkit";
+import pg from "pg";
+import { audit, type Verdict } from "./audit.js";
+import { completedResultsOnBus, storeJobs, StoreProgress, type StoredResult } from "./evidence.js";
+import { countKills, planChaos, type KillCounts, type KillEvent } from "./schedule.js";
+import type { ArmPoint, SideEffects } from "./side-effects.js";
+import { COMPONENT, faultSpec, startStack, type Stack } from "./stack.js";
+import { Submitter, type SubmitterStats } from "./submitter.js";
+import type { Supervised } from "./supervisor.js";
+
+export interface FaultRunOptions {
+  jobs: number;
+  seed: number;
+  kills: KillCounts;
+  /** Worker processes. Default 3. */
+  workers?: number;
+  /** Handlers per worker process. Default 4. */
+  concurrency?: number;
+  /** Submits in flight. Default 8. */
+  submitConcurrency?: number;
+  /** The component's ack wait: how long a job held by a killed worker waits before it is redelivered. Default 2 s. */
+  ackWaitMs?: number;
+  /**
+   * The ack wait of the coordinator's own consumers (Results, advisories), set on the bus before the
+   * coordinator first starts. Default: the product's (30 s): Results a killed coordinator held wait that long.
+   */
+  coordinatorAckWaitMs?: number;
+  /** The handler sleeps 0..N ms twice per job. Default 20. */
+  handlerSleepMs?: number;
+  /** Downtime range of nats-server per kill (ms). Default [200, 3000]. */
+  natsDownMs?: readonly [number, number];
+  /** The whole run, submits to drained. Default 30 min. */
+  timeoutMs?: number;
+  /** Progress lines (default: none). */
+  log?: (line: string) => void;
+  /** Keep the run directory (the side-effect logs) for inspection. */
+  keepDir?: boolean;
+}
+
+export interface FaultRunReport {
+  seed: number;
+  jobs: number;
+  workers: number;
+  concurrency: number;
+  /** Kills carried out, by kind. */
+  kills: KillCounts;
+  /** Kills planned, by kind (an armed point nobody passed in time is not carried out). */
+  planned: KillCounts;
+  /** Process starts beyond the first (restarts after kills and after failed starts). */
+  restarts: { coordinator: number; workers: number; failedStarts: number };
+  submit: Omit<SubmitterStats, "refused"> & { refused: number };
+  verdict: Verdict;
+  lost: number;
+  duplicateCompleted: number;
+  sideEffectsAppliedTwice: number;
+  reExecutions: number;
+  durationMs: number;
+  timedOut: boolean;
+  machine: { cpus: number; cpuModel: string; memoryGiB: number; node: string; natsServer: string; postgres: string };
+  runDir?: string;
+}
+
+const ARM_TIMEOUT_MS = 10_000;
+
+export async function runFaults(opts: FaultRunOptions): Promise<FaultRunReport> {
+  const started = Date.now();
+  const log = opts.log ?? ((): void => undefined);
+  const workers = opts.workers ?? 3;
+  const concurrency = opts.concurrency ?? 4;
+  const events = planChaos({ seed: opts.seed, kills: opts.kills, ...(opts.natsDownMs !== undefined ? { natsDownMs: opts.natsDownMs } : {}) });
+  const deadline = started + (opts.timeoutMs ?? 30 * 60_000);
+
+  const stack: Stack = await startStack({
+    spec: faultSpec({ ackWaitMs: opts.ackWaitMs ?? 2_000 }),
+    workers,
+    concurrency,
+    handlerSleepMs: opts.handlerSleepMs ?? 20,
+    ...(opts.coordinatorAckWaitMs !== undefined ? { coordinatorAckWaitMs: opts.coordinatorAckWaitMs } : {}),
+  });
+  const { coordinator, workers: pool, effects, nats, databaseUrl } = stack;
+  const children = [coordinator, ...pool];
+  let progress: StoreProgress | undefined;
+  try {
+    log(`ready after ${Date.now() - started} ms: coordinator, ${workers} workers x ${concurrency}; ${events.length} kills planned`);
+
+    const keys = Array.from({ length: opts.jobs }, (_, i) => `fault-${opts.seed}-${i}`);
+    const submitter = new Submitter({
+      url: stack.adminUrl,
+      component: COMPONENT,
+      keys,
+      input: (i) => ({ n: i }),
+      concurrency: opts.submitConcurrency ?? 8,
+      deadline,
+    });
+    const submitting = submitter.run();
+
+    progress = new StoreProgress(databaseUrl);
+    let decided = 0;
+    let lastLog = 0;
+    const poll = async (): Promise<number> => {
+      decided = (await progress?.decided()) ?? decided;
+      const p = (submitter.accepted + decided) / (2 * opts.jobs);
+      if (Date.now() - lastLog > 5_000) {
+        lastLog = Date.now();
+        log(`${Math.round((Date.now() - started) / 1000)} s: accepted ${submitter.accepted}/${opts.jobs}, decided ${decided}, kills ${JSON.stringify(countKills(done))}`);
+      }
+      return p;
+    };
+
+    const done: KillEvent[] = [];
+    const chaos = async (): Promise<void> => {
+      for (const event of events) {
+        while ((await poll()) < event.at) {
+          if (Date.now() > deadline) return;
+          await sleep(100);
+        }
+        const fired = await execute(event, { coordinator, pool, nats, effects, log });
+        if (fired) done.push(event);
+        effects.recordChaos({ ...event, fired });
+        log(`${fired ? "killed" : "skipped"} ${event.kind}${event.point !== undefined ? ` (${event.point})` : ""} (done at ${Math.round((Date.now() - started) / 100) / 10} s), planned at progress ${event.at.toFixed(3)}, down ${event.downMs} ms`);
+      }
+    };
+    await chaos();
+
+    // Every job accepted and decided, then the stream drained: no delivery left that could run a job again.
+    await submitting;
+    let timedOut = false;
+    while ((await poll()) < 1) {
+      if (Date.now() > deadline) {
+        timedOut = true;
+        break;
+      }
+      await sleep(200);
+    }
+    if (!timedOut) await stack.drained(Math.max(1_000, deadline - Date.now())).catch(() => (timedOut = true));
+    log(`decided: ${decided}/${opts.jobs} after ${Date.now() - started} ms${timedOut ? " (timed out)" : ""}`);
+
+    await Promise.all(children.map((c) => c.stop()));
+    const stored: StoredResult[] = [];
+    const [jobs, completedResults] = await Promise.all([storeJobs(databaseUrl), completedResultsOnBus(nats.url, stored)]);
+    const verdict = audit({
+      keys,
+      responses: submitter.responses,
+      jobs,
+      executions: effects.jobIds("executions"),
+      effects: effects.effects(),
+      applied: effects.jobIds("applied"),
+      naive: effects.jobIds("naive"),
+      completedResults,
+      recordedCompletions: effects.jobIds("completions"),
+    });
+    if (opts.keepDir === true) {
+      // For the post-mortem: every completed Result of the jobs that have more than one.
+      const counts = new Map<string, number>();
+      for (const r of stored) counts.set(r.jobId, (counts.get(r.jobId) ?? 0) + 1);
+      writeFileSync(join(stack.dir, "duplicate-results.json"), JSON.stringify(stored.filter((r) => (counts.get(r.jobId) ?? 0) > 1), null, 1));
+    }
+    const { refused, ...stats } = submitter.stats;
+    return {
+      seed: opts.seed,
+      jobs: opts.jobs,
+      workers,
+      concurrency,
+      kills: countKills(done),
+      planned: countKills(events),
+      restarts: {
+        coordinator: coordinator.starts - 1,
+        workers: pool.reduce((n, w) => n + w.starts - 1, 0),
+        failedStarts: children.reduce((n, c) => n + c.failedStarts, 0),
+      },
+      submit: { ...stats, refused: refused.length },
+      verdict,
+      lost: verdict.lost + verdict.notAccepted,
+      duplicateCompleted: verdict.duplicateCompleted,
+      sideEffectsAppliedTwice: verdict.sideEffectsAppliedTwice,
+      reExecutions: verdict.reExecutions,
+      durationMs: Date.now() - started,
+      timedOut,
+      machine: await machine(nats, databaseUrl),
+      ...(opts.keepDir === true ? { runDir: stack.dir } : {}),
+    };
+  } finally {
+    await progress?.close().catch(() => undefined);
+    await stack.close({ keepDir: opts.keepDir === true });
+  }
+}
+
+interface ChaosParts {
+  coordinator: Supervised;
+  pool: readonly Supervised[];
+  nats: NatsServerHandle;
+  effects: SideEffects;
+  log: (line: string) => void;
+}
+
+/** Carries out one kill; false if it could not be (an armed point nobody passed in time). */
+async function execute(event: KillEvent, parts: ChaosParts): Promise<boolean> {
+  const { coordinator, pool, nats, effects } = parts;
+  switch (event.kind) {
+    case "worker": {
+      const worker = pool[(event.worker ?? 0) % pool.length] as Supervised;
+      await worker.whenReady();
+      await worker.kill(event.downMs);
+      return true;
+    }
+    case "midHandler": {
+      for (const w of pool) w.delayNextRestart(event.downMs);
+      return armed(`mid-handler-${event.point ?? "before-effect"}`, effects, parts.log);
+    }
+    case "coordinator": {
+      await coordinator.whenReady();
+      await coordinator.kill(event.downMs);
+      return true;
+    }
+    case "commitBeforePublish":
+    case "publishBeforeMark": {
+      await coordinator.whenReady();
+      coordinator.delayNextRestart(event.downMs);
+      const dead = coordinator.exited();
+      const fired = await armed(event.kind === "commitBeforePublish" ? "commit-before-publish" : "publish-before-mark", effects, parts.log);
+      if (fired) await dead;
+      return fired;
+    }
+    case "nats": {
+      await nats.kill();
+      await sleep(event.downMs);
+      await nats.start();
+      return true;
+    }
+  }
+}
+
+/** Arms a kill point and waits for a process to take it; disarms it if nobody does in time. */
+async function armed(point: ArmPoint, effects: SideEffects, log: (line: string) => void): Promise<boolean> {
+  effects.arm(point);
+  const until = Date.now() + ARM_TIMEOUT_MS;
+  while (effects.isArmed(point)) {
+    if (Date.now() > until) {
+      if (effects.disarm(point)) {
+        log(`kill point ${point} was not reached within ${ARM_TIMEOUT_MS} ms; skipped`);
+        return false;
+      }
+      break;
+    }
+    await sleep(10);
+  }
+  return true;
+}
+
+async function machine(nats: NatsServerHandle, databaseUrl: string): Promise<FaultRunReport["machine"]> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  const version = await client.query<{ v: string }>("SELECT current_setting('server_version') AS v").finally(() => client.end());
+  return {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? "unknown",
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    natsServer: nats.version,
+    postgres: version.rows[0]?.v ?? "unknown",
+  };
+}
