@@ -23,6 +23,8 @@ export interface OutboxRelayOptions {
 const MAX_BACKOFF_MS = 5_000;
 /** Most freshly submitted jobs held for publishing from memory; past that, the outbox pass takes them. */
 const MAX_FRESH = 10_000;
+/** Most outbox row ids remembered as never published (ids only); past that, such rows count as republishes. */
+const MAX_UNPUBLISHED = 1_000_000;
 
 /**
  * Publishes what the outbox owes the bus. Runs until stopped: wakes on `notify()` (a submit or a
@@ -39,6 +41,12 @@ export class OutboxRelay {
    * submit returned), so the store stays the record: a publish that fails leaves its row to the outbox pass.
    */
   private readonly fresh = new Map<number, OutboxEntry>();
+  /**
+   * Outbox rows this process wrote and has not published yet, beyond what `fresh` holds: the outbox pass
+   * publishes them as first publishes. Any other row it reads may have been published, and run, before (a
+   * restart, a failed record), and goes out with `mayRepeat`, which makes the worker look for a Result.
+   */
+  private readonly unpublished = new Set<number>();
   private lastOutboxPass = Number.NEGATIVE_INFINITY;
   /** Something only the outbox holds is waiting: read it on the next pass, not only when the poll interval says. */
   private outboxWanted = true;
@@ -64,7 +72,10 @@ export class OutboxRelay {
   offer(entry: OutboxEntry): void {
     // With per-key limits the batch is chosen fairly in SQL, so the outbox pass takes every job.
     if (this.fresh.size < MAX_FRESH && !this.opts.fair()) this.fresh.set(entry.id, entry);
-    else this.outboxWanted = true;
+    else {
+      if (this.unpublished.size < MAX_UNPUBLISHED) this.unpublished.add(entry.id);
+      this.outboxWanted = true;
+    }
     this.pendingWake = true;
     this.wake?.();
   }
@@ -176,7 +187,7 @@ export class OutboxRelay {
       await this.recording;
       const rows = await this.opts.store.nextOutboxBatch(batchSize, this.opts.limiter.blocked(now).keys, fair, this.opts.components, [...this.fresh.keys()]);
       // A submit that committed just before the read and was offered while it ran is in both: keep one.
-      batch = rows.filter((r) => !this.fresh.has(r.id)).map((r) => ({ ...r, mayRepeat: true }));
+      batch = rows.filter((r) => !this.fresh.has(r.id)).map((r) => ({ ...r, mayRepeat: !this.unpublished.delete(r.id) }));
     }
     for (const [id, entry] of this.fresh) {
       if (batch.length >= batchSize) break;

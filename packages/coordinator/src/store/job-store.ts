@@ -189,7 +189,7 @@ export class JobStore {
             ORDER BY o.rank, o.id
             LIMIT $1`
         : `SELECT o.id, o.job_id, o.component, o.limit_key, o.dedup_key, j.envelope
-             FROM (SELECT * FROM tessera_outbox WHERE component = ANY($2::text[]) AND id <> ALL($3::bigint[]) ORDER BY id LIMIT $1) o
+             FROM (SELECT * FROM tessera_outbox WHERE component = ANY($2::text[]) AND id NOT IN (SELECT unnest($3::bigint[])) ORDER BY id LIMIT $1) o
              JOIN tessera_jobs j ON j.job_id = o.job_id
             ORDER BY o.id`,
       fair ? [batchSize, blockedKeys, batchSize * OUTBOX_SCAN_FACTOR, components] : [batchSize, components, skipIds],
