@@ -69,6 +69,18 @@ describe("PipelinedPublisher (real nats-server)", () => {
     publisher.close();
   });
 
+  it("does not time out an ack that arrived while the event loop was busy past the deadline", async () => {
+    const publisher = new PipelinedPublisher(nc, 300);
+    const pending = publisher.publish("pipe.busy", utf8.encode("x"));
+    await new Promise((r) => setImmediate(r)); // the publish is on the wire
+    const until = Date.now() + 800;
+    while (Date.now() < until) {
+      // a synchronous stretch longer than the deadline: the ack waits unread in the socket
+    }
+    await expect(pending).resolves.toMatchObject({ stream: "PIPE", duplicate: false });
+    publisher.close();
+  });
+
   it("fails what is still waiting when closed", async () => {
     const silent = nc.subscribe("silent.close");
     const publisher = new PipelinedPublisher(nc);

@@ -124,8 +124,13 @@ export class PipelinedPublisher {
 
   private sweep(): void {
     const now = Date.now();
-    for (const [token, w] of this.waiting) if (w.deadline <= now) this.settle(token, (x) => x.reject(new TimeoutError()));
-    this.idle();
+    const expired = [...this.waiting].filter(([, w]) => w.deadline <= now).map(([token]) => token);
+    if (expired.length === 0) return;
+    // Timers run before the event loop reads its sockets: after a long busy stretch (a big synchronous
+    // database call) acks may be waiting unread. Rejected after this turn's I/O, so those are read first.
+    setImmediate(() => {
+      for (const token of expired) this.settle(token, (w) => w.reject(new TimeoutError()));
+    });
   }
 
   private idle(): void {
