@@ -70,6 +70,18 @@ async function withSetup<T>(setup: Promise<TesseraSetup>, run: (s: TesseraSetup)
   }
 }
 
+/** Runs one scenario; a failure is reported (and makes the exit code 1) without losing the rest of the run. */
+async function attempt(what: string, run: () => Promise<void>): Promise<void> {
+  log(`${what} ...`);
+  try {
+    await run();
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    log(`  failed: ${message}`);
+    report.errors.push({ scenario: what, error: message });
+  }
+}
+
 const env = await startBenchEnv();
 const report: BenchReport = {
   date: new Date().toISOString(),
@@ -79,17 +91,18 @@ const report: BenchReport = {
   latency: [],
   scaling: [],
   payloads: [],
+  errors: [],
 };
 try {
   if (args.groups.has("throughput")) {
     for (const jobs of sizes.throughput) {
       const row = (system: string, r: Awaited<ReturnType<typeof rawJetStream>>): ThroughputRow => ({ system, ...r });
-      const measure = async (system: string, run: () => Promise<Awaited<ReturnType<typeof rawJetStream>>>): Promise<void> => {
-        log(`throughput: ${system}, ${jobs} jobs ...`);
-        const r = row(system, await run());
-        log(`  ${r.jobsPerSecond} jobs/s`);
-        report.throughput.push(r);
-      };
+      const measure = (system: string, run: () => Promise<Awaited<ReturnType<typeof rawJetStream>>>): Promise<void> =>
+        attempt(`throughput: ${system}, ${jobs} jobs`, async () => {
+          const r = row(system, await run());
+          log(`  ${r.jobsPerSecond} jobs/s`);
+          report.throughput.push(r);
+        });
       await measure("raw JetStream, job only", () => rawJetStream(env, { jobs, payloadBytes: 256, withResult: false }));
       await measure("baseline: raw JetStream, job + result", () => rawJetStream(env, { jobs, payloadBytes: 256, withResult: true }));
       await measure("tessera process, Postgres", () => withSetup(tesseraProcess(env, { store: "postgres", workers: 1 }), (s) => submitAndDrain(env, s.coordinator, s.component, jobs, inline256)));
@@ -101,19 +114,21 @@ try {
   if (args.groups.has("latency")) {
     for (const rate of sizes.rates) {
       for (const store of ["postgres", "pglite"] as const) {
-        log(`latency: tessera process, ${store}, ${rate} jobs/s for ${sizes.latencySeconds} s ...`);
-        const r = await withSetup(tesseraProcess(env, { store, workers: 1 }), (s) => latencyAtRate(env, s.coordinator, s.component, rate, sizes.latencySeconds, inline256));
-        log(`  p50 ${r.p50} ms, p99 ${r.p99} ms, max ${r.max} ms`);
-        report.latency.push({ system: `tessera process, ${store === "postgres" ? "Postgres" : "PGlite"}`, ...r });
+        await attempt(`latency: tessera process, ${store}, ${rate} jobs/s for ${sizes.latencySeconds} s`, async () => {
+          const r = await withSetup(tesseraProcess(env, { store, workers: 1 }), (s) => latencyAtRate(env, s.coordinator, s.component, rate, sizes.latencySeconds, inline256));
+          log(`  p50 ${r.p50} ms, p99 ${r.p99} ms, max ${r.max} ms`);
+          report.latency.push({ system: `tessera process, ${store === "postgres" ? "Postgres" : "PGlite"}`, ...r });
+        });
       }
     }
   }
   if (args.groups.has("scaling")) {
     for (const workers of sizes.scaling) {
-      log(`scaling: tessera process, Postgres, ${workers} worker process(es), ${sizes.scalingJobs} jobs ...`);
-      const r = await withSetup(tesseraProcess(env, { store: "postgres", workers }), (s) => submitAndDrain(env, s.coordinator, s.component, sizes.scalingJobs, inline256));
-      log(`  ${r.jobsPerSecond} jobs/s`);
-      report.scaling.push({ workers, ...r });
+      await attempt(`scaling: tessera process, Postgres, ${workers} worker process(es), ${sizes.scalingJobs} jobs`, async () => {
+        const r = await withSetup(tesseraProcess(env, { store: "postgres", workers }), (s) => submitAndDrain(env, s.coordinator, s.component, sizes.scalingJobs, inline256));
+        log(`  ${r.jobsPerSecond} jobs/s`);
+        report.scaling.push({ workers, ...r });
+      });
     }
   }
   if (args.groups.has("payloads")) {
@@ -121,10 +136,13 @@ try {
       const bytes = Number(bytesText);
       // Over 64 KiB, or bytes of any size, go through the payload store: the job carries a content_ref.
       const input = bytes <= 256 ? inline256 : ((data) => (): SubmitInput => ({ bytes: data }))(payloadOf(bytes));
-      log(`payloads: tessera process, Postgres, ${bytes} B x ${jobs} ...`);
-      const r = await withSetup(tesseraProcess(env, { store: "postgres", workers: 1 }), (s) => submitAndDrain(env, s.coordinator, s.component, jobs, input));
-      log(`  ${r.jobsPerSecond} jobs/s, ${Math.round((r.jobsPerSecond * bytes) / 2 ** 20)} MiB/s`);
-      report.payloads.push({ payloadBytes: bytes, byReference: bytes > 256, ...r });
+      await attempt(`payloads: tessera process, Postgres, ${bytes} B x ${jobs}`, async () => {
+        // Large payloads go through the payload store: a few in flight at once, as an application uploading files would.
+        const window = bytes > 65_536 ? 8 : undefined;
+        const r = await withSetup(tesseraProcess(env, { store: "postgres", workers: 1 }), (s) => submitAndDrain(env, s.coordinator, s.component, jobs, input, window));
+        log(`  ${r.jobsPerSecond} jobs/s, ${Math.round((r.jobsPerSecond * bytes) / 2 ** 20)} MiB/s`);
+        report.payloads.push({ payloadBytes: bytes, byReference: bytes > 256, ...r });
+      });
     }
   }
 } finally {
@@ -136,3 +154,4 @@ await mkdir(join(here, "results"), { recursive: true });
 await writeFile(join(here, "results", args.quick ? "latest-quick.json" : "latest.json"), `${JSON.stringify(report, null, 2)}\n`);
 if (args.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 else log(renderReport(report));
+if (report.errors.length > 0) process.exitCode = 1;

@@ -42,7 +42,14 @@ export async function startBenchEnv(): Promise<BenchEnv> {
       return new Promise((resolve, reject) => {
         const deadline = Date.now() + WAIT_TIMEOUT_MS;
         const check = (): void => {
-          if (done()) resolve();
+          let finished: boolean;
+          try {
+            finished = done();
+          } catch (err) {
+            reject(err);
+            return;
+          }
+          if (finished) resolve();
           else if (Date.now() > deadline) reject(new Error(`timed out waiting for ${what}`));
           else setTimeout(check, 1);
         };

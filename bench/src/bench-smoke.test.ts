@@ -28,6 +28,7 @@ describe("bench --quick", () => {
     expect(code, stderr).toBe(0);
     const report = JSON.parse(stdout) as BenchReport;
     expect(report.quick).toBe(true);
+    expect(report.errors).toEqual([]);
     const systems = report.throughput.map((r) => r.system);
     expect(systems).toEqual([
       "raw JetStream, job only",

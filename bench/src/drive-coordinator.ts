@@ -8,25 +8,26 @@ import { runMeasured, type ThroughputResult } from "./throughput.js";
 const SUBMIT_WINDOW = 512;
 
 /** Counts the component's jobs recorded as completed (the store applied their Result), by job id. */
-function completions(coordinator: Coordinator, component: string): { count(): number; at: Map<string, number>; failed(): number; stop(): void } {
+function completions(coordinator: Coordinator, component: string): { count(): number; at: Map<string, number>; failed(): string[]; stop(): void } {
   const at = new Map<string, number>();
-  let failed = 0;
+  const failed: string[] = [];
   const stop = coordinator.onJobEvent((e) => {
     if (e.component !== component) return;
     if (e.state === "completed") at.set(e.jobId, performance.now());
-    else if (e.state === "failed" || e.state === "cancelled") failed += 1;
+    else if (e.state === "failed" || e.state === "cancelled") failed.push(`${e.jobId} ${e.state} (${e.reasonCode ?? "no reason"})`);
   });
   return { count: () => at.size, at, failed: () => failed, stop };
 }
 
-/** `jobs` submits (at most SUBMIT_WINDOW at once), timed until the last Result is recorded. */
-export async function submitAndDrain(env: BenchEnv, coordinator: Coordinator, component: string, jobs: number, input: () => SubmitInput): Promise<ThroughputResult> {
+/** `jobs` submits (at most `window` at once, SUBMIT_WINDOW by default), timed until the last Result is recorded. */
+export async function submitAndDrain(env: BenchEnv, coordinator: Coordinator, component: string, jobs: number, input: () => SubmitInput, window = SUBMIT_WINDOW): Promise<ThroughputResult> {
   const done = completions(coordinator, component);
   try {
     return await runMeasured(jobs, async () => {
-      await windowed(jobs, SUBMIT_WINDOW, () => coordinator.submit(component, input()));
+      await windowed(jobs, window, () => coordinator.submit(component, input()));
       await env.waitUntil(`${jobs} ${component} jobs to complete`, () => {
-        if (done.failed() > 0) throw new Error(`${done.failed()} ${component} jobs failed`);
+        const failed = done.failed();
+        if (failed.length > 0) throw new Error(`${failed.length} ${component} jobs did not complete, e.g. ${failed.slice(0, 3).join("; ")}`);
         return done.count() >= jobs;
       });
     });

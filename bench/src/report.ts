@@ -15,6 +15,8 @@ export interface BenchReport {
   scaling: Array<ThroughputResult & { workers: number }>;
   payloads: Array<ThroughputResult & { payloadBytes: number; byReference: boolean }>;
   ratios?: RatioRow[];
+  /** Scenarios that failed; the run goes on without them (and exits 1). */
+  errors: Array<{ scenario: string; error: string }>;
 }
 
 export interface RatioRow {
@@ -74,5 +76,6 @@ export function renderReport(report: BenchReport): string {
     parts.push("", "payload size (process mode, Postgres)");
     parts.push(table(["payload", "by reference", "jobs", "jobs/s", "MiB/s"], report.payloads.map((r) => [`${r.payloadBytes} B`, r.byReference ? "yes" : "no", r.jobs, r.jobsPerSecond, round((r.jobsPerSecond * r.payloadBytes) / 2 ** 20, 1)])));
   }
+  if (report.errors.length > 0) parts.push("", "failed scenarios", ...report.errors.map((e) => `  ${e.scenario}: ${e.error}`));
   return parts.join("\n");
 }

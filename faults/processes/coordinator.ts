@@ -17,7 +17,8 @@
  * Prints `{"event":"ready","url":...}` on stdout once the admin API listens; exits 1 if it cannot start
  * (no NATS, no database), and the driver starts it again.
  */
-import { connectJetStreamBus, type Bus, type PublishAck } from "@tessera/bus";
+import { connectJetStreamBus, type PublishAck, type PublishJobOptions } from "@tessera/bus";
+import { withOverrides } from "@tessera/testkit";
 import type { ComponentSpec, Job } from "@tessera/contract";
 import { createCoordinator, startAdminServer } from "@tessera/coordinator";
 import { pino } from "pino";
@@ -41,19 +42,14 @@ const component = required("FAULTS_COMPONENT");
 const spec = JSON.parse(required("FAULTS_SPEC")) as ComponentSpec;
 
 const real = await connectJetStreamBus({ servers: required("NATS_URL"), name: "faults-coordinator" }).catch((err: unknown) => fail("cannot connect to NATS", err));
-const publishJob = async (job: Job, opts?: { dedupKey?: string }): Promise<PublishAck> => {
+const publishJob = async (job: Job, opts?: PublishJobOptions): Promise<PublishAck> => {
   effects.dieIfArmed("commit-before-publish", job.job_id);
   const ack = await real.publishJob(job, opts);
   effects.dieIfArmed("publish-before-mark", job.job_id);
   return ack;
 };
-const bus = new Proxy(real, {
-  get(target, prop) {
-    if (prop === "publishJob") return publishJob;
-    const value: unknown = Reflect.get(target, prop);
-    return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-  },
-}) as Bus;
+// The real bus, but for publishJob.
+const bus = withOverrides(real, { publishJob });
 
 const coordinator = await createCoordinator({
   bus,

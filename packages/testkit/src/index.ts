@@ -11,3 +11,4 @@ export { startNatsServer, freePort, type NatsServerHandle } from "./nats-server.
 export { startPostgres, type PostgresHandle } from "./postgres.js";
 export { waitFor, sleep } from "./wait-for.js";
 export { spawnTsProcess, type TsProcess } from "./ts-process.js";
+export { withOverrides } from "./bus-overrides.js";

@@ -1,7 +1,7 @@
 import { afterEach } from "vitest";
 import { createInProcessBus, type Bus, type JobDelivery } from "@tessera/bus";
 import { SCHEMA_VERSION, type Job, type Result } from "@tessera/contract";
-import { waitFor } from "@tessera/testkit";
+import { waitFor, withOverrides } from "@tessera/testkit";
 import { pino } from "pino";
 import { defineComponent, runWorker, type ComponentOptions, type RunWorkerOptions, type WorkerHandle } from "../src/index.js";
 
@@ -30,15 +30,8 @@ export const utf8 = new TextEncoder();
 export const bytesOf = (value: unknown): Uint8Array => utf8.encode(typeof value === "string" ? value : JSON.stringify(value));
 
 /** A bus whose methods are replaced by `overrides` where given (for failure injection and spying). */
-export function withOverrides(bus: Bus, overrides: Partial<Record<keyof Bus, unknown>>): Bus {
-  return new Proxy(bus, {
-    get(target, prop) {
-      if (Object.prototype.hasOwnProperty.call(overrides, prop)) return overrides[prop as keyof Bus];
-      const value: unknown = Reflect.get(target, prop);
-      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-}
+
+export { withOverrides };
 
 export interface SettleEvent {
   action: "ack" | "nak" | "term";
