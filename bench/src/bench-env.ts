@@ -33,7 +33,7 @@ export async function startBenchEnv(): Promise<BenchEnv> {
       return (await postgres).createDatabase();
     },
     spawnWorker(file, env) {
-      const child = spawnTsProcess(join(here, "..", "workers", file), { cwd: join(here, ".."), env: { NATS_URL: nats.url, LOG_LEVEL: "warn", ...(process.env["WORKER_PROF"] ? { NODE_OPTIONS: "--import /work/main/bench/.scratch/profile-preload.mjs" } : {}), ...env } });
+      const child = spawnTsProcess(join(here, "..", "workers", file), { cwd: join(here, ".."), env: { NATS_URL: nats.url, LOG_LEVEL: "warn", ...env } });
       children.add(child);
       void child.exited.then(() => children.delete(child));
       return child;
