@@ -1,9 +1,9 @@
 import { createInProcessBus, type Bus } from "@tessera/bus";
 import { INLINE_OUTPUT_MAX_BYTES, ReasonCode, validateResult, type Result } from "@tessera/contract";
-import { sleep, waitFor } from "@tessera/testkit";
+import { sleep, waitFor, withOverrides } from "@tessera/testkit";
 import { describe, expect, it } from "vitest";
 import { TerminalError, type HandlerContext } from "../src/index.js";
-import { bytesOf, harnessPerTest, makeJob, spyingBus, withOverrides } from "./helpers.js";
+import { bytesOf, harnessPerTest, makeJob, spyingBus } from "./helpers.js";
 
 const harness = harnessPerTest();
 

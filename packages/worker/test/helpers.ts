@@ -31,8 +31,6 @@ export const bytesOf = (value: unknown): Uint8Array => utf8.encode(typeof value 
 
 /** A bus whose methods are replaced by `overrides` where given (for failure injection and spying). */
 
-export { withOverrides };
-
 export interface SettleEvent {
   action: "ack" | "nak" | "term";
   streamSeq: number;

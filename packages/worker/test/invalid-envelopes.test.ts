@@ -1,7 +1,7 @@
 import type { Bus, DeadLetter } from "@tessera/bus";
-import { waitFor } from "@tessera/testkit";
+import { waitFor, withOverrides } from "@tessera/testkit";
 import { afterEach, describe, expect, it } from "vitest";
-import { bytesOf, makeJob, newJobId, spyingBus, startHarness, withOverrides, type Harness, type SettleEvent } from "./helpers.js";
+import { bytesOf, makeJob, newJobId, spyingBus, startHarness, type Harness, type SettleEvent } from "./helpers.js";
 
 const open: Harness[] = [];
 afterEach(async () => {

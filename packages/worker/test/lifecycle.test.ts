@@ -1,9 +1,9 @@
 import { createInProcessBus, type Bus, type HeartbeatEvent } from "@tessera/bus";
 import type { Heartbeat } from "@tessera/contract";
-import { sleep, waitFor } from "@tessera/testkit";
+import { sleep, waitFor, withOverrides } from "@tessera/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 import { defineComponent, runWorker, type WorkerHandle } from "../src/index.js";
-import { componentName, makeJob, silent, spyingBus, startHarness, withOverrides, type Harness, type SettleEvent } from "./helpers.js";
+import { componentName, makeJob, silent, spyingBus, startHarness, type Harness, type SettleEvent } from "./helpers.js";
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {

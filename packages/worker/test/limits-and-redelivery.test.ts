@@ -1,7 +1,7 @@
-import { sleep, waitFor } from "@tessera/testkit";
+import { sleep, waitFor, withOverrides } from "@tessera/testkit";
 import { describe, expect, it } from "vitest";
 import type { Bus } from "@tessera/bus";
-import { harnessPerTest, makeJob, spyingBus, withOverrides, type Harness, type SettleEvent } from "./helpers.js";
+import { harnessPerTest, makeJob, spyingBus, type Harness, type SettleEvent } from "./helpers.js";
 
 const harness = harnessPerTest();
 

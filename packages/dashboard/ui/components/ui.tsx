@@ -1,6 +1,6 @@
 import type { ComponentChildren, JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import type { JobState } from "../api/client.js";
+import type { ComponentStatus, JobState } from "../api/client.js";
 import { ago, when } from "../format.js";
 
 export function StateBadge(props: { state: JobState | string; title?: string }): JSX.Element {
@@ -123,5 +123,25 @@ export function Flash(props: { flash: { kind: "ok" | "error"; text: string } | u
         ×
       </button>
     </div>
+  );
+}
+
+/** A select of the registered components, whose first option (value "") means none chosen. */
+export function ComponentSelect(props: {
+  name: string;
+  value: string;
+  noneLabel: string;
+  components: readonly Pick<ComponentStatus, "name">[] | undefined;
+  onChange: (component: string) => void;
+}): JSX.Element {
+  return (
+    <select name={props.name} value={props.value} onChange={(e) => props.onChange(e.currentTarget.value)}>
+      <option value="">{props.noneLabel}</option>
+      {props.components?.map((c) => (
+        <option key={c.name} value={c.name}>
+          {c.name}
+        </option>
+      ))}
+    </select>
   );
 }

@@ -3,7 +3,7 @@ import { useState } from "preact/hooks";
 import { useReadOnlyReason } from "../access.js";
 import { Pager, useCursorPages } from "../components/pager.js";
 import { api, ok, type DeadLetterRecord } from "../api/client.js";
-import { ConfirmDialog, Empty, ErrorNote, Flash, Loading, ReadOnlyNote, Time } from "../components/ui.js";
+import { ComponentSelect, ConfirmDialog, Empty, ErrorNote, Flash, Loading, ReadOnlyNote, Time } from "../components/ui.js";
 import { plural, shortId } from "../format.js";
 import { useJobEvents, useResource } from "../live.js";
 import { Link, navigate, queryString, useRoute } from "../router.js";
@@ -79,21 +79,16 @@ export function DeadLettersPage(): JSX.Element {
       <div class="toolbar">
         <label>
           Component
-          <select
+          <ComponentSelect
             name="component"
             value={component}
-            onChange={(e) => {
+            noneLabel="all"
+            components={components.data?.items}
+            onChange={(chosen) => {
               setSelected(new Set());
-              navigate(`/dlq${queryString({ component: e.currentTarget.value })}`, { replace: true });
+              navigate(`/dlq${queryString({ component: chosen })}`, { replace: true });
             }}
-          >
-            <option value="">all</option>
-            {components.data?.items.map((c) => (
-              <option key={c.name} value={c.name}>
-                {c.name}
-              </option>
-            ))}
-          </select>
+          />
         </label>
         <div class="spacer" />
         <button type="button" disabled={disabled || selected.size === 0} title={readOnly} onClick={() => setPending({ kind: "some", jobIds: [...selected] })}>
@@ -190,14 +185,13 @@ export function DeadLettersPage(): JSX.Element {
               {component === "" && (
                 <label>
                   Component
-                  <select name="redrive-component" value={pending.component} onChange={(e) => setPending({ kind: "all", component: e.currentTarget.value })}>
-                    <option value="">choose…</option>
-                    {components.data?.items.map((c) => (
-                      <option key={c.name} value={c.name}>
-                        {c.name}
-                      </option>
-                    ))}
-                  </select>
+                  <ComponentSelect
+                    name="redrive-component"
+                    value={pending.component}
+                    noneLabel="choose…"
+                    components={components.data?.items}
+                    onChange={(chosen) => setPending({ kind: "all", component: chosen })}
+                  />
                 </label>
               )}
               <p>

@@ -1,7 +1,7 @@
 import type { JSX } from "preact";
 import { Pager, useCursorPages } from "../components/pager.js";
 import { api, ok, JOB_STATES, type JobRecord, type JobState } from "../api/client.js";
-import { Empty, ErrorNote, Loading, StateBadge, Time } from "../components/ui.js";
+import { ComponentSelect, Empty, ErrorNote, Loading, StateBadge, Time } from "../components/ui.js";
 import { duration, shortId } from "../format.js";
 import { useJobEvents, useResource } from "../live.js";
 import { Link, navigate, queryString, useRoute } from "../router.js";
@@ -116,14 +116,7 @@ export function JobsPage(): JSX.Element {
       <form class="filters" onSubmit={(e) => e.preventDefault()} aria-label="Filters">
         <label>
           Component
-          <select name="component" value={filters.component} onChange={(e) => set({ component: e.currentTarget.value })}>
-            <option value="">all</option>
-            {components.data?.items.map((c) => (
-              <option key={c.name} value={c.name}>
-                {c.name}
-              </option>
-            ))}
-          </select>
+          <ComponentSelect name="component" value={filters.component} noneLabel="all" components={components.data?.items} onChange={(chosen) => set({ component: chosen })} />
         </label>
         <label>
           State
