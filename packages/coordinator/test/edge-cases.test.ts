@@ -1,7 +1,9 @@
 import { createInProcessBus } from "@tessera/bus";
+import { waitFor } from "@tessera/testkit";
 import { describe, expect, it } from "vitest";
 import { createCoordinator } from "../src/create-coordinator.js";
 import { handleExhausted } from "../src/dead-letters/dead-letter-flow.js";
+import type { QueryResult, SqlClient } from "../src/sql/sql-client.js";
 import { JobStore } from "../src/store/job-store.js";
 import { embedded, silent, spec } from "./harness.js";
 import { sqlBackends } from "./sql-backends.js";
@@ -24,6 +26,44 @@ describe.each(sqlBackends())("coordinator edge cases on $name", (backend) => {
       expect(jobs.map((j) => j.state)).toEqual(ids.map(() => "completed"));
       expect(jobs.every((j) => j.dispatches === 1)).toBe(true);
     } finally {
+      await env.close();
+    }
+  });
+
+  it("keeps publishing while a dispatch record is slow, and does not publish again what it has published", async () => {
+    // The outbox pass (due on every pass with a 10 ms poll interval) used to wait for the previous batch's
+    // record: one slow write held every job behind it. It now skips the rows in flight instead.
+    const base = await backend.open();
+    let holdRecords = true;
+    let heldRecord: (() => void) | undefined;
+    const recordReleased = new Promise<void>((resolve) => (heldRecord = resolve));
+    const sql: SqlClient = {
+      ...base,
+      async query<R extends Record<string, unknown> = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+        if (holdRecords && text.includes("marked AS (")) await recordReleased;
+        return base.query<R>(text, params);
+      },
+    };
+    const env = await embedded(sql, [{ name: "echo", spec: spec() }], { settingsFile: { "relay.pollIntervalMs": 10 } });
+    try {
+      await env.run({ name: "echo", concurrency: 32, handle: () => "ok" });
+      const first = await env.coordinator.submit("echo", { json: 0 });
+      const rest = await Promise.all(Array.from({ length: 50 }, (_, i) => env.coordinator.submit("echo", { json: i + 1 })));
+      const ids = [first.jobId, ...rest.map((o) => o.jobId)];
+      // Every job runs and is decided while the first record is still held.
+      const jobs = await Promise.all(ids.map((id) => env.coordinator.waitForJob(id, { timeoutMs: 10_000 })));
+      expect(jobs.map((j) => j.state)).toEqual(ids.map(() => "completed"));
+      holdRecords = false;
+      heldRecord?.();
+      const dispatches = async (): Promise<number[]> => (await sql.query<{ dispatches: number }>(`SELECT dispatches FROM tessera_jobs`)).rows.map((r) => r.dispatches);
+      await waitFor("the held records to land", async () => (await dispatches()).every((n) => n > 0), 10_000);
+      // Ten more outbox passes: none publishes a job again.
+      await new Promise((r) => setTimeout(r, 100));
+      expect(await dispatches()).toEqual(ids.map(() => 1));
+      expect(env.coordinator.counters().published).toBe(ids.length);
+    } finally {
+      holdRecords = false;
+      heldRecord?.();
       await env.close();
     }
   });

@@ -47,6 +47,13 @@ export class OutboxRelay {
    * restart, a failed record), and goes out with `mayRepeat`, which makes the worker look for a Result.
    */
   private readonly unpublished = new Set<number>();
+  /**
+   * Outbox rows published (or being published) whose record has not finished: an outbox read skips them
+   * instead of waiting for the record, which kept every job behind a database write once per pass.
+   */
+  private readonly inFlight = new Set<number>();
+  /** Rows recorded while an outbox read ran: its snapshot may predate their deletion. */
+  private recordedDuringRead: Set<number> | undefined;
   private lastOutboxPass = Number.NEGATIVE_INFINITY;
   /** Something only the outbox holds is waiting: read it on the next pass, not only when the poll interval says. */
   private outboxWanted = true;
@@ -129,6 +136,7 @@ export class OutboxRelay {
     const batchSize = this.opts.batchSize();
     const batch = await this.nextBatch(batchSize);
     const taken = batch.filter((e) => limiter.tryAcquire(e.jobId, e.component, e.limitKey, this.now()));
+    for (const e of taken) this.inFlight.add(e.id);
     const results = await Promise.allSettled(taken.map((e) => bus.publishJob(e.envelope, { dedupKey: e.dedupKey, mayRepeat: e.mayRepeat === true, ...(e.encoded !== undefined ? { encoded: e.encoded } : {}) })));
     const dispatched: Dispatched[] = [];
     let firstError: unknown;
@@ -138,6 +146,7 @@ export class OutboxRelay {
       else {
         firstError ??= r.reason;
         limiter.refund(entry.jobId);
+        this.settle(entry.id);
       }
     });
     if (dispatched.length > 0) {
@@ -145,10 +154,19 @@ export class OutboxRelay {
         .then(() => this.record(dispatched, taken))
         .catch((err: unknown) => {
           this.recordFailure ??= { err };
+        })
+        .finally(() => {
+          for (const d of dispatched) this.settle(d.outboxId);
         });
     }
     if (firstError !== undefined) throw firstError;
     return { sent: dispatched.length, full: batch.length === batchSize || this.fresh.size > 0, nextTokenAt: limiter.blocked(this.now()).nextTokenAt };
+  }
+
+  /** The row's publish is over: recorded, or left to the outbox pass (a failed publish or record). */
+  private settle(outboxId: number): void {
+    this.inFlight.delete(outboxId);
+    this.recordedDuringRead?.add(outboxId);
   }
 
   /** Records published jobs in the store (their outbox rows deleted). A failure leaves the rows, published again (deduplicated) by the outbox pass. */
@@ -171,9 +189,9 @@ export class OutboxRelay {
   /**
    * The outbox when limits apply, when something only it holds was notified (a redrive, a freed limit), and
    * once per poll interval (what a restart left, a failed publish, an idle relay's safety net); then fresh
-   * jobs fill the batch. A pass that finds only fresh jobs does not read the outbox: that read waits for the
-   * previous batch's record, which is what would put a database round trip back into every job's latency.
-   * The outbox read skips the rows of fresh jobs, so a job is published once per pass.
+   * jobs fill the batch. A pass that finds only fresh jobs does not read the outbox. The read skips the rows
+   * of fresh jobs and those whose publish is not recorded yet (in flight), so a job is published once, and
+   * no pass waits for the previous one's record.
    */
   private async nextBatch(batchSize: number): Promise<OutboxEntry[]> {
     const fair = this.opts.fair();
@@ -183,11 +201,17 @@ export class OutboxRelay {
       this.lastOutboxPass = now;
       this.outboxWanted = false;
       if (fair) this.fresh.clear();
-      // Rows published but not recorded yet are still in the outbox: read it only once they are.
-      await this.recording;
-      const rows = await this.opts.store.nextOutboxBatch(batchSize, this.opts.limiter.blocked(now).keys, fair, this.opts.components, [...this.fresh.keys()]);
-      // A submit that committed just before the read and was offered while it ran is in both: keep one.
-      batch = rows.filter((r) => !this.fresh.has(r.id)).map((r) => ({ ...r, mayRepeat: !this.unpublished.delete(r.id) }));
+      const recorded = new Set<number>();
+      this.recordedDuringRead = recorded;
+      let rows: OutboxEntry[];
+      try {
+        rows = await this.opts.store.nextOutboxBatch(batchSize, this.opts.limiter.blocked(now).keys, fair, this.opts.components, [...this.fresh.keys(), ...this.inFlight]);
+      } finally {
+        this.recordedDuringRead = undefined;
+      }
+      // A submit that committed just before the read and was offered (or even published) while it ran is
+      // in both, and a row recorded meanwhile may still be in the read's snapshot: keep one.
+      batch = rows.filter((r) => !this.fresh.has(r.id) && !this.inFlight.has(r.id) && !recorded.has(r.id)).map((r) => ({ ...r, mayRepeat: !this.unpublished.delete(r.id) }));
     }
     for (const [id, entry] of this.fresh) {
       if (batch.length >= batchSize) break;

@@ -50,6 +50,7 @@ export interface DeadLetterInput {
   reasonDetail: string;
 }
 
+const utf8 = new TextEncoder();
 const DEFAULT_PAGE = 50;
 /** Most submits or Results one group-committed statement carries. */
 const WRITE_BATCH = 1_000;
@@ -171,30 +172,32 @@ export class JobStore {
    * taken rank by rank, so one busy key cannot fill the batch. Keys the limiter has blocked are skipped
    * in SQL, so they cannot hide the keys behind them either. Only the oldest `scan` eligible rows are
    * ranked, which keeps a pass cheap with a long outbox; a key beyond them is reached on a later pass,
-   * once the keys ahead of it are either sent or blocked.
+   * once the keys ahead of it are either sent or blocked. Rows in `skipIds` (held or being published by
+   * the relay) are left out.
    */
   async nextOutboxBatch(batchSize: number, blockedKeys: readonly string[], fair: boolean, components: readonly string[], skipIds: readonly number[] = []): Promise<OutboxEntry[]> {
     // Only registered components: a job of a component this coordinator does not run (renamed, removed
     // from the project) waits in the outbox instead of failing every pass and holding the relay back.
     // Without per-key limits every row is its component's only key: oldest first is already fair.
-    const res = await this.sql.query<{ id: number; job_id: string; component: string; limit_key: string | null; dedup_key: string; envelope: Job }>(
+    const res = await this.sql.query<{ id: number; job_id: string; component: string; limit_key: string | null; dedup_key: string; envelope: string }>(
       fair
-        ? `SELECT o.id, o.job_id, o.component, o.limit_key, o.dedup_key, j.envelope
+        ? `SELECT o.id, o.job_id, o.component, o.limit_key, o.dedup_key, j.envelope::text AS envelope
              FROM (SELECT *, row_number() OVER (PARTITION BY component, limit_key ORDER BY id) AS rank
                      FROM (SELECT * FROM tessera_outbox
-                            WHERE component = ANY($4::text[])
+                            WHERE component = ANY($4::text[]) AND id NOT IN (SELECT unnest($5::bigint[]))
                               AND (component || '${KEY_SEPARATOR}' || coalesce(limit_key, '')) <> ALL($2::text[])
                             ORDER BY id LIMIT $3) eligible) o
              JOIN tessera_jobs j ON j.job_id = o.job_id
             ORDER BY o.rank, o.id
             LIMIT $1`
-        : `SELECT o.id, o.job_id, o.component, o.limit_key, o.dedup_key, j.envelope
+        : `SELECT o.id, o.job_id, o.component, o.limit_key, o.dedup_key, j.envelope::text AS envelope
              FROM (SELECT * FROM tessera_outbox WHERE component = ANY($2::text[]) AND id NOT IN (SELECT unnest($3::bigint[])) ORDER BY id LIMIT $1) o
              JOIN tessera_jobs j ON j.job_id = o.job_id
             ORDER BY o.id`,
-      fair ? [batchSize, blockedKeys, batchSize * OUTBOX_SCAN_FACTOR, components] : [batchSize, components, skipIds],
+      fair ? [batchSize, blockedKeys, batchSize * OUTBOX_SCAN_FACTOR, components, skipIds] : [batchSize, components, skipIds],
     );
-    return res.rows.map((r) => ({ id: r.id, jobId: r.job_id, component: r.component, limitKey: r.limit_key, dedupKey: r.dedup_key, envelope: r.envelope }));
+    // The envelope was validated and encoded when submitted: its stored text is published as is.
+    return res.rows.map((r) => ({ id: r.id, jobId: r.job_id, component: r.component, limitKey: r.limit_key, dedupKey: r.dedup_key, envelope: JSON.parse(r.envelope) as Job, encoded: utf8.encode(r.envelope) }));
   }
 
   /**
@@ -211,14 +214,14 @@ export class JobStore {
       `WITH input AS (
          SELECT * FROM unnest($1::text[], $2::bigint[]) AS u(job_id, seq)
        ), locked AS (
-         SELECT job_id, state AS before FROM tessera_jobs WHERE job_id = ANY($1::text[]) ORDER BY job_id FOR UPDATE
+         SELECT i.job_id, i.seq, j.state AS before FROM input i JOIN tessera_jobs j ON j.job_id = i.job_id ORDER BY j.job_id FOR UPDATE OF j
        ), marked AS (
          UPDATE tessera_jobs j
             SET state = CASE WHEN l.before = 'pending' THEN 'queued' ELSE j.state END,
-                dispatches = j.dispatches + 1, stream_seq = i.seq,
+                dispatches = j.dispatches + 1, stream_seq = l.seq,
                 dispatched_at = CASE WHEN l.before IN ('pending', 'queued') THEN now() ELSE j.dispatched_at END,
                 updated_at = CASE WHEN l.before = 'pending' THEN now() ELSE j.updated_at END
-           FROM locked l JOIN input i USING (job_id)
+           FROM locked l
           WHERE j.job_id = l.job_id
          RETURNING ${summaryColumns("j.")}, l.before
        ), sent AS (
@@ -272,14 +275,14 @@ export class JobStore {
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::jsonb[], $8::text[], $9::int[], $10::timestamptz[])
                     AS i(job_id, component, status, attempt, reason_code, reason_detail, output, instance_id, duration_ms, finished_at)
        ), locked AS (
-         SELECT job_id FROM tessera_jobs WHERE job_id = ANY($1::text[]) ORDER BY job_id FOR UPDATE
+         SELECT i.* FROM input i JOIN tessera_jobs j ON j.job_id = i.job_id ORDER BY j.job_id FOR UPDATE OF j
        ), applied AS (
          UPDATE tessera_jobs j
-            SET state = i.status, attempts = i.attempt, reason_code = i.reason_code, reason_detail = i.reason_detail, output = i.output,
-                instance_id = i.instance_id, duration_ms = i.duration_ms, finished_at = i.finished_at, updated_at = now()
-           FROM locked l JOIN input i USING (job_id)
-          WHERE j.job_id = l.job_id AND j.component = i.component AND j.state IN ('pending', 'queued')
-            AND (j.redriven_at IS NULL OR j.redriven_at <= i.finished_at + ${REDRIVE_CLOCK_TOLERANCE})
+            SET state = l.status, attempts = l.attempt, reason_code = l.reason_code, reason_detail = l.reason_detail, output = l.output,
+                instance_id = l.instance_id, duration_ms = l.duration_ms, finished_at = l.finished_at, updated_at = now()
+           FROM locked l
+          WHERE j.job_id = l.job_id AND j.component = l.component AND j.state IN ('pending', 'queued')
+            AND (j.redriven_at IS NULL OR j.redriven_at <= l.finished_at + ${REDRIVE_CLOCK_TOLERANCE})
          RETURNING ${summaryColumns("j.")}
        ), cleared AS (
          DELETE FROM tessera_outbox WHERE job_id IN (SELECT job_id FROM applied)

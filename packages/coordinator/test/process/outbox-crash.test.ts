@@ -186,7 +186,7 @@ describe("lock order of the outbox relay and the Result consumer", () => {
     });
     await waitFor("the relay's record to wait for the job row", async () => (await waiting("%marked AS (%")) === 1, 10_000);
     await bus.publishResult({ schema_version: 1, job_id: jobId, component, status: "completed", attempt: 1, instance_id: "test", finished_at: new Date().toISOString(), duration_ms: 1, output: { data: "done" } });
-    await waitFor("the Result's write to wait for the job row too", async () => (await waiting("%SET state = i.status%")) === 1, 10_000);
+    await waitFor("the Result's write to wait for the job row too", async () => (await waiting("%SET state = l.status%")) === 1, 10_000);
     unlock();
     await holding;
     expect(await coordinator.waitForJob(jobId, { timeoutMs: 10_000 })).toMatchObject({ state: "completed" });
