@@ -31,6 +31,26 @@ describe.each(sqlBackends())("SqlClient on $name", (backend) => {
     expect(agg.rows).toEqual([{ c: 2, s: 12, q: 3 }]);
   });
 
+  it("runs a statement prepared by name like any other; on Postgres it stays prepared in the session", async () => {
+    const db = await backend.open();
+    await db.query("CREATE TABLE p (id int PRIMARY KEY, label text)");
+    const insert = "INSERT INTO p (id, label) SELECT * FROM unnest($1::int[], $2::text[]) RETURNING id";
+    for (const batch of [[1], [2, 3], [4, 5, 6]]) {
+      const res = await db.query<{ id: number }>(insert, [batch, batch.map((n) => `n${n}`)], { prepareAs: "test_insert_p" });
+      expect(res.rows.map((r) => r.id)).toEqual(batch);
+      expect(res.rowCount).toBe(batch.length);
+    }
+    if (backend.name === "postgres") {
+      // A transaction runs on one connection: the statement prepared there shows in that session's catalog.
+      const prepared = await db.transaction(async (tx) => {
+        await tx.query(insert, [[7], ["n7"]], { prepareAs: "test_insert_p" });
+        return (await tx.query<{ name: string }>("SELECT name FROM pg_prepared_statements WHERE name = $1", ["test_insert_p"])).rows;
+      });
+      expect(prepared).toEqual([{ name: "test_insert_p" }]);
+    }
+    expect((await db.query<{ n: number }>("SELECT count(*)::int AS n FROM p")).rows).toEqual([{ n: backend.name === "postgres" ? 7 : 6 }]);
+  });
+
   it("answers a parameterless script with its last statement's result", async () => {
     const db = await backend.open();
     const r = await db.query("CREATE TABLE s (x int); INSERT INTO s VALUES (1), (2); SELECT count(*) AS c FROM s");

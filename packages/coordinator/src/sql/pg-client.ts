@@ -1,6 +1,6 @@
 import pg from "pg";
 import type { CustomTypesConfig, PoolClient, QueryResult as PgResult } from "pg";
-import type { QueryResult, SqlClient, SqlExecutor } from "./sql-client.js";
+import type { QueryOptions, QueryResult, SqlClient, SqlExecutor } from "./sql-client.js";
 
 const AS_NUMBER = new Set<number>([pg.types.builtins.INT8, pg.types.builtins.NUMERIC]);
 
@@ -12,7 +12,11 @@ const types: CustomTypesConfig = {
 function executor(db: Pick<PoolClient, "query">): SqlExecutor {
   return {
     dialect: "postgres",
-    async query<R extends Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+    async query<R extends Record<string, unknown>>(text: string, params?: readonly unknown[], opts?: QueryOptions): Promise<QueryResult<R>> {
+      if (opts?.prepareAs !== undefined && params !== undefined) {
+        const res = (await db.query({ name: opts.prepareAs, text, values: [...params] })) as PgResult<R>;
+        return { rows: res.rows, rowCount: res.rowCount ?? 0 };
+      }
       // Without params pg uses the simple protocol, which answers a multi-statement script with one result each.
       const res = (await db.query(text, params === undefined ? undefined : [...params])) as PgResult<R> | PgResult<R>[];
       const last = Array.isArray(res) ? res.at(-1) : res;

@@ -9,7 +9,7 @@ export interface SqlClient {
    * (exact up to 2^53, which counts, sequences and sums here stay below). Without params, `text` may hold several
    * statements (a migration script); the result is the last statement's.
    */
-  query<R extends Record<string, unknown> = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  query<R extends Record<string, unknown> = Record<string, unknown>>(text: string, params?: readonly unknown[], opts?: QueryOptions): Promise<QueryResult<R>>;
   /**
    * Runs `fn` in one transaction (BEGIN ... COMMIT, ROLLBACK on throw). The `tx` passed in must be used
    * for every statement of the transaction. Nested calls on `tx` are not supported.
@@ -26,4 +26,12 @@ export interface QueryResult<R> {
   rows: R[];
   /** Rows inserted/updated/deleted (0 for SELECT on some drivers; use rows.length there). */
   rowCount: number;
+}
+
+export interface QueryOptions {
+  /**
+   * A statement run on every job: prepared once per connection under this name (Postgres), so it is not
+   * parsed and planned on every call. The name must always come with the same text.
+   */
+  prepareAs?: string;
 }

@@ -127,6 +127,7 @@ export class JobStore {
             jobs.map((j) => j.idempotencyKey),
             jobs.map((j) => j.envelopeJson ?? JSON.stringify(j.envelope)),
           ],
+          { prepareAs: "tessera_insert_jobs" },
         )
       ).rows;
     } catch (err) {
@@ -229,6 +230,7 @@ export class JobStore {
        )
        SELECT * FROM marked`,
       [entries.map((e) => e.jobId), entries.map((e) => e.streamSeq), entries.map((e) => e.outboxId)],
+      { prepareAs: "tessera_mark_dispatched" },
     );
     const previous = new Map(res.rows.map((r) => [r.job_id, r.before]));
     return {
@@ -300,7 +302,7 @@ export class JobStore {
       results.map((r) => (r.duration_ms === undefined ? null : Math.round(r.duration_ms))),
       results.map((r) => r.finished_at),
     ];
-    const rows = (await this.sql.query<JobSummaryRow>(statement, params)).rows;
+    const rows = (await this.sql.query<JobSummaryRow>(statement, params, { prepareAs: "tessera_apply_results" })).rows;
     const applied = new Map(rows.map((r) => [r.job_id, r]));
     return Promise.all(
       results.map(async (r): Promise<ApplyOutcome> => {
