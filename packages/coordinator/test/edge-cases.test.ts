@@ -1,5 +1,5 @@
 import { createInProcessBus } from "@tessera/bus";
-import { waitFor } from "@tessera/testkit";
+import { waitFor, withOverrides } from "@tessera/testkit";
 import { describe, expect, it } from "vitest";
 import { createCoordinator } from "../src/create-coordinator.js";
 import { handleExhausted } from "../src/dead-letters/dead-letter-flow.js";
@@ -65,6 +65,27 @@ describe.each(sqlBackends())("coordinator edge cases on $name", (backend) => {
       holdRecords = false;
       heldRecord?.();
       await env.close();
+    }
+  });
+
+  it("drains an outbox longer than one batch on consecutive passes, not one batch per poll interval", async () => {
+    // What a restarted coordinator finds (here: left by one whose bus refused every publish) is read from
+    // the outbox batch after batch; the poll interval is only the safety net for an idle relay.
+    const sql = await backend.open();
+    const bus = createInProcessBus();
+    const refusing = withOverrides(bus, { publishJob: () => Promise.reject(new Error("bus down")) });
+    const first = await createCoordinator({ bus: refusing, components: [{ name: "echo", spec: spec() }], env: {}, logger: silent, database: { client: sql } });
+    const ids = (await Promise.all(Array.from({ length: 60 }, (_, i) => first.submit("echo", { json: i })))).map((o) => o.jobId);
+    await first.close();
+
+    const second = await embedded(sql, [{ name: "echo", spec: spec() }], { bus, settingsFile: { "relay.batchSize": 10, "relay.pollIntervalMs": 60_000 } });
+    try {
+      await second.run({ name: "echo", concurrency: 16, handle: () => "ok" });
+      const jobs = await Promise.all(ids.map((id) => second.coordinator.waitForJob(id, { timeoutMs: 5_000 })));
+      expect(jobs.map((j) => j.state)).toEqual(ids.map(() => "completed"));
+    } finally {
+      await second.close();
+      await bus.close();
     }
   });
 

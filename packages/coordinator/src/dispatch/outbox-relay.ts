@@ -209,6 +209,9 @@ export class OutboxRelay {
       } finally {
         this.recordedDuringRead = undefined;
       }
+      // A full read may have left more behind (a backlog past what memory holds): read again next pass
+      // rather than one batch per poll interval.
+      if (rows.length >= batchSize) this.outboxWanted = true;
       // A submit that committed just before the read and was offered (or even published) while it ran is
       // in both, and a row recorded meanwhile may still be in the read's snapshot: keep one.
       batch = rows.filter((r) => !this.fresh.has(r.id) && !this.inFlight.has(r.id) && !recorded.has(r.id)).map((r) => ({ ...r, mayRepeat: !this.unpublished.delete(r.id) }));
