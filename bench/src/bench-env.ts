@@ -12,8 +12,8 @@ export interface BenchEnv {
   readonly natsVersion: string;
   /** A fresh database on the run's Postgres cluster (started on first use). */
   postgresDatabase(): Promise<string>;
-  /** A process running `bench/workers/<file>` with NATS_URL set. */
-  spawnWorker(file: string, env: Record<string, string>): TsProcess;
+  /** A process running `bench/<path>` (`workers/...`, or `peers/workers/...`) with NATS_URL set. */
+  spawnWorker(path: string, env: Record<string, string>): TsProcess;
   /** Polls `done` every millisecond (benchmarks must notice the end at once), failing after 10 min. */
   waitUntil(what: string, done: () => boolean): Promise<void>;
   close(): Promise<void>;
@@ -32,8 +32,8 @@ export async function startBenchEnv(): Promise<BenchEnv> {
       postgres ??= startPostgres().then((p) => (watchPostgres(p.dataDir), p));
       return (await postgres).createDatabase();
     },
-    spawnWorker(file, env) {
-      const child = spawnTsProcess(join(here, "..", "workers", file), { cwd: join(here, ".."), env: { NATS_URL: nats.url, LOG_LEVEL: "warn", ...env } });
+    spawnWorker(path, env) {
+      const child = spawnTsProcess(join(here, "..", path), { cwd: join(here, ".."), env: { NATS_URL: nats.url, LOG_LEVEL: "warn", ...env } });
       children.add(child);
       void child.exited.then(() => children.delete(child));
       return child;

@@ -26,7 +26,7 @@ export async function rawJetStream(env: BenchEnv, opts: { jobs: number; payloadB
     let resultsConsumed = 0;
     const target = opts.jobs;
     const done = nc.subscribe(doneSubject, { callback: (_err, m) => void (handled += Number(m.string())) });
-    const worker = env.spawnWorker("raw-consumer.ts", {
+    const worker = env.spawnWorker("workers/raw-consumer.ts", {
       STREAM: JOBS_STREAM,
       CONSUMER: "worker",
       MODE: opts.withResult ? "with-result" : "job-only",

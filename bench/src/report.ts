@@ -1,4 +1,4 @@
-import type { LatencyResult } from "./drive-coordinator.js";
+import type { LatencyResult } from "./open-loop.js";
 import { round } from "./stats.js";
 import type { ThroughputResult } from "./throughput.js";
 

@@ -31,7 +31,7 @@ export async function tesseraProcess(env: BenchEnv, opts: { store: Store; worker
   const database = opts.store === "postgres" ? { url: await env.postgresDatabase() } : {};
   const coordinator = await createCoordinator({ bus, components: [{ name: component, spec: BENCH_SPEC }], database, env: {}, logger: quiet });
   const children: TsProcess[] = [];
-  for (let i = 0; i < opts.workers; i++) children.push(env.spawnWorker("noop-worker.ts", { COMPONENT: component, CONCURRENCY: String(WORKER_CONCURRENCY) }));
+  for (let i = 0; i < opts.workers; i++) children.push(env.spawnWorker("workers/noop-worker.ts", { COMPONENT: component, CONCURRENCY: String(WORKER_CONCURRENCY) }));
   await Promise.all(children.map((c) => c.line("a worker process to start", (l) => l["event"] === "ready", 30_000)));
   // For its first seconds on a connection a worker looks up the Result of every job before running it (a
   // restarted nats-server may redeliver finished jobs as new: docs/reliability.md). The bench measures a

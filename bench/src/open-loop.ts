@@ -1,0 +1,50 @@
+import type { BenchEnv } from "./bench-env.js";
+import { summarize, type LatencySummary } from "./stats.js";
+
+export interface LatencyResult extends LatencySummary {
+  offeredPerSecond: number;
+  achievedPerSecond: number;
+}
+
+/**
+ * Submits at a fixed offered rate for `seconds` (open loop: a slow system does not slow the offer down)
+ * and measures each job from the submit call to the time `completedAt` holds for its id (set by
+ * whatever observes the system's completions, for this scenario's jobs only). `check` throws to end the
+ * wait when the system reports a failed job.
+ */
+export async function openLoopLatency(
+  env: BenchEnv,
+  what: string,
+  rate: number,
+  seconds: number,
+  submit: () => Promise<string>,
+  completedAt: ReadonlyMap<string, number>,
+  check: () => void = () => undefined,
+): Promise<LatencyResult> {
+  const submittedAt = new Map<string, number>();
+  const total = Math.round(rate * seconds);
+  const started = performance.now();
+  let sent = 0;
+  const pending: Promise<unknown>[] = [];
+  await new Promise<void>((resolve) => {
+    const tick = (): void => {
+      const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * rate));
+      while (sent < due) {
+        sent += 1;
+        const t0 = performance.now();
+        pending.push(submit().then((id) => submittedAt.set(id, t0)));
+      }
+      if (sent >= total) resolve();
+      else setTimeout(tick, 1);
+    };
+    tick();
+  });
+  await Promise.all(pending);
+  await env.waitUntil(`${total} ${what} to complete`, () => {
+    check();
+    return completedAt.size >= total;
+  });
+  const elapsed = (performance.now() - started) / 1000;
+  const samples = [...submittedAt].map(([id, t0]) => (completedAt.get(id) as number) - t0);
+  return { offeredPerSecond: rate, achievedPerSecond: Math.round(total / elapsed), ...summarize(samples) };
+}
