@@ -1,8 +1,9 @@
 /**
  * The benchmark's one entry point (`npm run bench`, docs/performance.md). Measures, in one run on one
  * nats-server: raw job-only JetStream, the hand-written baseline (job + result), Tessera in process mode
- * (Postgres and PGlite) and embedded, then latency at fixed offered rates, scaling with worker processes
- * and payload sizes; prints a table and the ratios to the baselines, and JSON with --json.
+ * (Postgres and PGlite) and embedded, BullMQ and pg-boss when bench/peers is installed, then latency at
+ * fixed offered rates, scaling with worker processes and payload sizes; prints a table and the ratios to
+ * the baselines (and to BullMQ), and JSON with --json.
  */
 import { writeFile, mkdir } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
@@ -13,6 +14,7 @@ import { startBenchEnv } from "./src/bench-env.js";
 import { embeddedBusOnly } from "./src/embedded-bus.js";
 import { latencyAtRate, submitAndDrain } from "./src/drive-coordinator.js";
 import { payloadOf, textPayload } from "./src/payloads.js";
+import { BULLMQ, loadPeers, peersMissing, PG_BOSS, type Peers } from "./src/peers.js";
 import { rawJetStream } from "./src/raw-jetstream.js";
 import { ratios, renderReport, type BenchReport, type ThroughputRow } from "./src/report.js";
 import { tesseraEmbedded, tesseraProcess, type TesseraSetup } from "./src/tessera-modes.js";
@@ -25,7 +27,10 @@ const USAGE = `usage: npm run bench -- [--quick] [--json] [--only throughput,lat
   --quick   small sizes, finishes in under a minute (CI smoke: checks it runs, not its timings)
   --json    print the report as JSON only (it is always written to bench/results/latest.json,
             or latest-quick.json with --quick)
-  --only    run only these scenario groups (default: all)`;
+  --only    run only these scenario groups (default: all)
+
+BullMQ and pg-boss join the throughput and latency groups when bench/peers is installed
+(npm run bench:peers:install, and redis-server: apt-get install -y redis-server).`;
 
 const GROUPS = ["throughput", "latency", "scaling", "payloads"] as const;
 type Group = (typeof GROUPS)[number];
@@ -73,15 +78,33 @@ async function withSetup<T>(setup: Promise<TesseraSetup>, run: (s: TesseraSetup)
 }
 
 /** Runs one scenario; a failure is reported (and makes the exit code 1) without losing the rest of the run. */
-async function attempt(what: string, run: () => Promise<void>): Promise<void> {
+async function attempt<T>(what: string, run: () => Promise<T>): Promise<T | undefined> {
   log(`${what} ...`);
   try {
-    await run();
+    return await run();
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     log(`  failed: ${message}`);
     report.errors.push({ scenario: what, error: message });
+    return undefined;
   }
+}
+
+/** BullMQ and pg-boss, when installed and a group that measures them runs; a line says when they are skipped. */
+async function peersIfInstalled(): Promise<Peers | undefined> {
+  if (!args.groups.has("throughput") && !args.groups.has("latency")) return undefined;
+  const skipped = peersMissing();
+  if (skipped !== undefined) {
+    log(`peers skipped: ${skipped}`);
+    report.peers = { skipped };
+    return undefined;
+  }
+  return attempt("peers: BullMQ and pg-boss", async () => {
+    const loaded = await loadPeers(env);
+    log(`  bullmq ${loaded.versions.bullmq} on redis-server ${loaded.versions.redisServer}, pg-boss ${loaded.versions.pgBoss}`);
+    report.peers = loaded.versions;
+    return loaded;
+  });
 }
 
 const env = await startBenchEnv();
@@ -95,6 +118,7 @@ const report: BenchReport = {
   payloads: [],
   errors: [],
 };
+const peers = await peersIfInstalled();
 try {
   if (args.groups.has("throughput")) {
     for (const jobs of sizes.throughput) {
@@ -111,6 +135,10 @@ try {
       await measure("tessera process, PGlite", () => withSetup(tesseraProcess(env, { store: "pglite", workers: 1 }), (s) => submitAndDrain(env, s.coordinator, s.component, jobs, inline256)));
       await measure("tessera embedded", () => withSetup(tesseraEmbedded(), (s) => submitAndDrain(env, s.coordinator, s.component, jobs, inline256)));
       await measure("tessera embedded, bus + worker only (no store)", () => embeddedBusOnly(env, jobs));
+      if (peers !== undefined) {
+        await measure(BULLMQ, () => peers.bullmqThroughput(jobs));
+        await measure(PG_BOSS, () => peers.pgBossThroughput(jobs));
+      }
     }
   }
   if (args.groups.has("latency")) {
@@ -120,6 +148,13 @@ try {
           const r = await withSetup(tesseraProcess(env, { store, workers: 1 }), (s) => latencyAtRate(env, s.coordinator, s.component, rate, sizes.latencySeconds, inline256));
           log(`  p50 ${r.p50} ms, p99 ${r.p99} ms, max ${r.max} ms`);
           report.latency.push({ system: `tessera process, ${store === "postgres" ? "Postgres" : "PGlite"}`, ...r });
+        });
+      }
+      if (peers !== undefined) {
+        await attempt(`latency: ${BULLMQ}, ${rate} jobs/s for ${sizes.latencySeconds} s`, async () => {
+          const r = await peers.bullmqLatencyAtRate(rate, sizes.latencySeconds);
+          log(`  p50 ${r.p50} ms, p99 ${r.p99} ms, max ${r.max} ms`);
+          report.latency.push({ system: BULLMQ, ...r });
         });
       }
     }
@@ -148,6 +183,7 @@ try {
     }
   }
 } finally {
+  await peers?.close();
   await env.close();
 }
 

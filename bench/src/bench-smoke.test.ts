@@ -1,12 +1,14 @@
 /**
  * CI's smoke run of the benchmark: `npm run bench -- --quick --json` finishes and reports every section.
  * Timings are never asserted (a shared CI machine says nothing about speed); only that each system moved
- * every job and that the ratios were computed from the same run.
+ * every job and that the ratios were computed from the same run. With bench/peers installed (and
+ * redis-server), BullMQ and pg-boss are part of that run; without them, the report says they were skipped.
  */
 import { spawn } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { BULLMQ, peersMissing, PG_BOSS } from "./peers.js";
 import type { BenchReport } from "./report.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -22,8 +24,10 @@ function runQuickBench(): Promise<{ code: number | null; stdout: string; stderr:
   });
 }
 
+const skipPeers = peersMissing();
+
 describe("bench --quick", () => {
-  it("runs every scenario and prints a JSON report with the ratios to the raw baselines", { timeout: 180_000 }, async () => {
+  it(`runs every scenario and prints a JSON report with the ratios to the raw baselines (peers: ${skipPeers ?? "measured"})`, { timeout: 180_000 }, async () => {
     const { code, stdout, stderr } = await runQuickBench();
     expect(code, stderr).toBe(0);
     const report = JSON.parse(stdout) as BenchReport;
@@ -37,9 +41,20 @@ describe("bench --quick", () => {
       "tessera process, PGlite",
       "tessera embedded",
       "tessera embedded, bus + worker only (no store)",
+      ...(skipPeers === undefined ? [BULLMQ, PG_BOSS] : []),
     ]);
     for (const row of report.throughput) expect(row.jobsPerSecond, row.system).toBeGreaterThan(0);
     expect(report.ratios?.find((r) => r.system === "baseline: raw JetStream, job + result")?.vsBaseline).toBe(1);
+    if (skipPeers === undefined) {
+      expect(report.peers).toMatchObject({ bullmq: expect.stringMatching(/^\d+\./), pgBoss: expect.stringMatching(/^\d+\./), redisServer: expect.stringMatching(/^\d+\./) });
+      for (const r of report.ratios ?? []) expect(r.vsBullmq, r.system).toBeGreaterThan(0);
+      expect(report.ratios?.find((r) => r.system === BULLMQ)?.vsBullmq).toBe(1);
+      for (const system of [BULLMQ, PG_BOSS]) expect(report.throughput.find((r) => r.system === system)?.cpuUsPerJob?.worker, system).toBeGreaterThan(0);
+      expect(report.throughput.find((r) => r.system === BULLMQ)?.cpuUsPerJob?.redis).toBeGreaterThan(0);
+      expect(report.latency.filter((r) => r.system === BULLMQ).map((r) => r.offeredPerSecond)).toEqual([1_000]);
+    } else {
+      expect(report.peers).toEqual({ skipped: skipPeers });
+    }
     expect(report.latency.length).toBeGreaterThan(0);
     for (const row of report.latency) expect(row.count, row.system).toBe(Math.round(row.offeredPerSecond * 2));
     expect(report.scaling.map((r) => r.workers)).toEqual([1, 2]);

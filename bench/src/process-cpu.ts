@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from "node:fs";
 
-export type Role = "main" | "worker" | "nats" | "postgres";
+export type Role = "main" | "worker" | "nats" | "postgres" | "redis";
 export type CpuByRole = Partial<Record<Role, number>>;
 
 const TICKS_PER_SECOND = 100;
@@ -30,8 +30,9 @@ function roleOf(pid: string): Role | undefined {
     return undefined;
   }
   if (cmd.includes("nats-server")) return "nats";
+  if (cmd.includes("redis-server")) return "redis";
   if (cmd.startsWith("postgres") || /\/postgres$/.test(cmd.split(" ")[0] ?? "")) return "postgres";
-  if (cmd.includes("/bench/workers/")) return "worker";
+  if (/\/bench\/(peers\/)?workers\//.test(cmd)) return "worker";
   return undefined;
 }
 

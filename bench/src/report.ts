@@ -1,5 +1,7 @@
 import type { LatencyResult } from "./open-loop.js";
+import { BULLMQ } from "./peers.js";
 import { round } from "./stats.js";
+import type { Role } from "./process-cpu.js";
 import type { ThroughputResult } from "./throughput.js";
 
 export interface ThroughputRow extends ThroughputResult {
@@ -14,6 +16,8 @@ export interface BenchReport {
   latency: Array<LatencyResult & { system: string }>;
   scaling: Array<ThroughputResult & { workers: number }>;
   payloads: Array<ThroughputResult & { payloadBytes: number; byReference: boolean }>;
+  /** The peers' versions, or why they were not measured (bench/peers not installed, no redis-server). */
+  peers?: { bullmq: string; pgBoss: string; redisServer: string } | { skipped: string };
   ratios?: RatioRow[];
   /** Scenarios that failed; the run goes on without them (and exits 1). */
   errors: Array<{ scenario: string; error: string }>;
@@ -27,19 +31,33 @@ export interface RatioRow {
   vsBaseline: number;
   /** Divided by raw job-only JetStream's, from the same run. */
   vsRawJobOnly: number;
+  /** Divided by BullMQ's, from the same run (when the peers were measured). */
+  vsBullmq?: number;
 }
 
 const RAW = "raw JetStream, job only";
 const BASELINE = "baseline: raw JetStream, job + result";
 
-/** Ratios of every throughput row to the two raw loops measured at the same job count in the same run. */
+/**
+ * Ratios of every throughput row to the two raw loops, and to BullMQ when it was measured, at the same job
+ * count in the same run.
+ */
 export function ratios(rows: readonly ThroughputRow[]): RatioRow[] {
   const out: RatioRow[] = [];
   for (const row of rows) {
-    const raw = rows.find((r) => r.system === RAW && r.jobs === row.jobs);
-    const baseline = rows.find((r) => r.system === BASELINE && r.jobs === row.jobs);
+    const at = (system: string): ThroughputRow | undefined => rows.find((r) => r.system === system && r.jobs === row.jobs);
+    const raw = at(RAW);
+    const baseline = at(BASELINE);
+    const bullmq = at(BULLMQ);
     if (raw === undefined || baseline === undefined) continue;
-    out.push({ jobs: row.jobs, system: row.system, jobsPerSecond: row.jobsPerSecond, vsBaseline: round(row.jobsPerSecond / baseline.jobsPerSecond), vsRawJobOnly: round(row.jobsPerSecond / raw.jobsPerSecond) });
+    out.push({
+      jobs: row.jobs,
+      system: row.system,
+      jobsPerSecond: row.jobsPerSecond,
+      vsBaseline: round(row.jobsPerSecond / baseline.jobsPerSecond),
+      vsRawJobOnly: round(row.jobsPerSecond / raw.jobsPerSecond),
+      ...(bullmq !== undefined ? { vsBullmq: round(row.jobsPerSecond / bullmq.jobsPerSecond) } : {}),
+    });
   }
   return out;
 }
@@ -53,19 +71,31 @@ function table(headers: string[], rows: Array<Array<string | number>>): string {
 
 export function renderReport(report: BenchReport): string {
   const parts = [`tessera bench ${report.date} (${report.machine.cpus} cpus, node ${report.machine.node}, nats-server ${report.machine.natsServer}${report.quick ? ", --quick" : ""})`];
+  // Skipped peers were reported as the run began (and are in the JSON).
+  const peers = report.peers !== undefined && !("skipped" in report.peers) ? report.peers : undefined;
+  if (peers !== undefined) parts.push(`peers: bullmq ${peers.bullmq} on redis-server ${peers.redisServer}, pg-boss ${peers.pgBoss}`);
   if (report.throughput.length > 0) {
-    parts.push("", "throughput (no-op handler, 256 B, submit -> Result recorded)");
-    parts.push(table(["system", "jobs", "jobs/s", "x baseline", "x raw job-only"], ratios(report.throughput).map((r) => [r.system, r.jobs, r.jobsPerSecond, r.vsBaseline, r.vsRawJobOnly])));
+    const rows = ratios(report.throughput);
+    const withBullmq = rows.some((r) => r.vsBullmq !== undefined);
+    parts.push("", `throughput (no-op handler, 256 B, submit -> Result recorded${peers !== undefined ? "; peers: add -> completion seen by the producer" : ""})`);
+    parts.push(
+      table(
+        ["system", "jobs", "jobs/s", "x baseline", "x raw job-only", ...(withBullmq ? ["x bullmq"] : [])],
+        rows.map((r) => [r.system, r.jobs, r.jobsPerSecond, r.vsBaseline, r.vsRawJobOnly, ...(withBullmq ? [r.vsBullmq ?? "-"] : [])]),
+      ),
+    );
   }
   const withCpu = report.throughput.filter((r) => r.cpuUsPerJob !== undefined);
   if (withCpu.length > 0) {
     parts.push("", "CPU per job, microseconds, by process (main = the producer or the coordinator)");
-    const cpu = (r: ThroughputRow, role: "main" | "worker" | "nats" | "postgres"): string | number => r.cpuUsPerJob?.[role] ?? "-";
+    const roles: Array<[Role, string]> = [["main", "main"], ["worker", "worker"], ["nats", "nats-server"], ["postgres", "postgres"]];
+    // redis-server runs only when the peers are measured.
+    if (withCpu.some((r) => r.cpuUsPerJob?.redis !== undefined)) roles.push(["redis", "redis-server"]);
     const total = (r: ThroughputRow): number => Object.values(r.cpuUsPerJob ?? {}).reduce((a, b) => a + (b ?? 0), 0);
-    parts.push(table(["system", "jobs", "main", "worker", "nats-server", "postgres", "total"], withCpu.map((r) => [r.system, r.jobs, cpu(r, "main"), cpu(r, "worker"), cpu(r, "nats"), cpu(r, "postgres"), total(r)])));
+    parts.push(table(["system", "jobs", ...roles.map(([, header]) => header), "total"], withCpu.map((r) => [r.system, r.jobs, ...roles.map(([role]) => r.cpuUsPerJob?.[role] ?? "-"), total(r)])));
   }
   if (report.latency.length > 0) {
-    parts.push("", "latency, submit -> Result recorded (ms)");
+    parts.push("", `latency, submit -> Result recorded (ms${report.latency.some((r) => r.system === BULLMQ) ? "; bullmq: add -> completed event seen by the producer" : ""})`);
     parts.push(table(["system", "offered/s", "achieved/s", "p50", "p99", "max"], report.latency.map((r) => [r.system, r.offeredPerSecond, r.achievedPerSecond, r.p50, r.p99, r.max])));
   }
   if (report.scaling.length > 0) {
