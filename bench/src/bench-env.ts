@@ -19,6 +19,12 @@ export interface BenchEnv {
   close(): Promise<void>;
 }
 
+/** Throws (with the end of its output) if `child` has exited: a wait for its work would otherwise run to its timeout. */
+export function assertRunning(child: TsProcess, what: string): void {
+  const { exitCode, signalCode } = child.proc;
+  if (exitCode !== null || signalCode !== null) throw new Error(`${what} exited (${signalCode ?? `code ${exitCode}`}); its output:\n${child.output().slice(-2_000)}`);
+}
+
 export async function startBenchEnv(): Promise<BenchEnv> {
   const nats: NatsServerHandle = await startNatsServer();
   let postgres: Promise<PostgresHandle> | undefined;

@@ -1,5 +1,5 @@
 import { Queue, QueueEvents } from "bullmq";
-import type { BenchEnv } from "../../src/bench-env.js";
+import { assertRunning, type BenchEnv } from "../../src/bench-env.js";
 import { openLoopLatency, type LatencyResult } from "../../src/open-loop.js";
 import { textPayload } from "../../src/payloads.js";
 import { WORKER_CONCURRENCY } from "../../src/tessera-modes.js";
@@ -30,7 +30,8 @@ let queues = 0;
 interface Observed {
   /** performance.now() at which the producer saw each job's `completed` event. */
   at: Map<string, number>;
-  failed: string[];
+  /** Throws once a job failed, or the worker process exited. */
+  check(): void;
 }
 
 /**
@@ -43,23 +44,24 @@ async function withQueue<T>(env: BenchEnv, redis: RedisServer, run: (queue: Queu
   const connection = { host: "127.0.0.1", port: redis.port, maxRetriesPerRequest: null };
   const queue = new Queue(name, { connection, streams: { events: { maxLen: EVENTS_MAX_LEN } }, defaultJobOptions: { removeOnComplete: REMOVE_ON_COMPLETE } });
   const events = new QueueEvents(name, { connection });
-  const observed: Observed = { at: new Map(), failed: [] };
-  events.on("completed", ({ jobId }) => void observed.at.set(jobId, performance.now()));
-  events.on("failed", ({ jobId, failedReason }) => void observed.failed.push(`${jobId}: ${failedReason}`));
+  const at = new Map<string, number>();
+  const failed: string[] = [];
+  events.on("completed", ({ jobId }) => void at.set(jobId, performance.now()));
+  events.on("failed", ({ jobId, failedReason }) => void failed.push(`${jobId}: ${failedReason}`));
   const worker = env.spawnWorker("peers/workers/bullmq-worker.ts", { REDIS_PORT: String(redis.port), QUEUE: name, CONCURRENCY: String(WORKER_CONCURRENCY) });
+  const check = (): void => {
+    if (failed.length > 0) throw new Error(`${failed.length} BullMQ jobs failed, e.g. ${failed.slice(0, 3).join("; ")}`);
+    assertRunning(worker, "the BullMQ worker");
+  };
   try {
     await Promise.all([queue.waitUntilReady(), events.waitUntilReady(), worker.line("the BullMQ worker to be ready", (l) => l["event"] === "ready", 30_000)]);
-    return await run(queue, observed);
+    return await run(queue, { at, check });
   } finally {
     await worker.kill();
     await events.close();
     await queue.obliterate({ force: true }).catch(() => undefined);
     await queue.close();
   }
-}
-
-function noFailures(observed: Observed): void {
-  if (observed.failed.length > 0) throw new Error(`${observed.failed.length} BullMQ jobs failed, e.g. ${observed.failed.slice(0, 3).join("; ")}`);
 }
 
 /** `jobs` jobs added with `addBulk`, timed until the producer has seen every one's `completed` event. */
@@ -71,7 +73,7 @@ export function bullmqThroughput(env: BenchEnv, redis: RedisServer, jobs: number
         queue.addBulk(Array.from({ length: Math.min(ADD_BULK_CHUNK, jobs - c * ADD_BULK_CHUNK) }, () => ({ name: "noop", data: { text: textPayload(256) } }))),
       );
       await env.waitUntil(`${jobs} BullMQ jobs to complete`, () => {
-        noFailures(observed);
+        observed.check();
         return observed.at.size >= jobs;
       });
     });
@@ -82,6 +84,6 @@ export function bullmqThroughput(env: BenchEnv, redis: RedisServer, jobs: number
 export function bullmqLatencyAtRate(env: BenchEnv, redis: RedisServer, rate: number, seconds: number): Promise<LatencyResult> {
   return withQueue(env, redis, async (queue, observed) => {
     const add = (): Promise<string> => queue.add("noop", { text: textPayload(256) }).then((job) => job.id ?? "");
-    return openLoopLatency(env, "BullMQ jobs", rate, seconds, add, observed.at, () => noFailures(observed));
+    return openLoopLatency(env, "BullMQ jobs", rate, seconds, add, observed.at, observed.check);
   });
 }

@@ -1,5 +1,5 @@
 import { PgBoss } from "pg-boss";
-import type { BenchEnv } from "../../src/bench-env.js";
+import { assertRunning, type BenchEnv } from "../../src/bench-env.js";
 import { textPayload } from "../../src/payloads.js";
 import { runMeasured, type ThroughputResult } from "../../src/throughput.js";
 import { windowed } from "../../src/windowed.js";
@@ -64,6 +64,7 @@ export async function pgBossThroughput(env: BenchEnv, jobs: number): Promise<Thr
       await env.waitUntil(`${jobs} pg-boss jobs to complete`, () => {
         if (pollError !== undefined) throw pollError;
         if (errors.length > 0) throw new Error(`pg-boss: ${errors[0]}`);
+        assertRunning(worker, "the pg-boss worker");
         if (open === 0) return true;
         if (!polling && performance.now() >= next) poll();
         return false;
