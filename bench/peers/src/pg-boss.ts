@@ -41,9 +41,10 @@ export async function pgBossThroughput(env: BenchEnv, jobs: number): Promise<Thr
     await boss.createQueue(queue);
     await worker.line("the pg-boss worker to be ready", (l) => l["event"] === "ready", 30_000);
     const db = boss.getDb();
+    const data = { text: textPayload(256) };
     const chunks = Math.ceil(jobs / INSERT_CHUNK);
     return await runMeasured(jobs, async () => {
-      await windowed(chunks, INSERTS_IN_FLIGHT, (c) => boss.insert(queue, Array.from({ length: Math.min(INSERT_CHUNK, jobs - c * INSERT_CHUNK) }, () => ({ data: { text: textPayload(256) } }))));
+      await windowed(chunks, INSERTS_IN_FLIGHT, (c) => boss.insert(queue, Array.from({ length: Math.min(INSERT_CHUNK, jobs - c * INSERT_CHUNK) }, () => ({ data }))));
       let open = jobs;
       let polling = false;
       let next = 0;
