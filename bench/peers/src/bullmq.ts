@@ -4,7 +4,7 @@ import { openLoopLatency, type LatencyResult } from "../../src/open-loop.js";
 import { textPayload } from "../../src/payloads.js";
 import { WORKER_CONCURRENCY } from "../../src/tessera-modes.js";
 import { runMeasured, type ThroughputResult } from "../../src/throughput.js";
-import { windowed } from "../../src/windowed.js";
+import { windowedChunks } from "../../src/windowed.js";
 import type { RedisServer } from "./redis-server.js";
 
 /** Jobs per `addBulk` call, and calls awaiting Redis at once. */
@@ -68,9 +68,8 @@ async function withQueue<T>(env: BenchEnv, redis: RedisServer, run: (queue: Queu
 export function bullmqThroughput(env: BenchEnv, redis: RedisServer, jobs: number): Promise<ThroughputResult> {
   return withQueue(env, redis, async (queue, observed) => {
     const data = { text: textPayload(256) };
-    const chunks = Math.ceil(jobs / ADD_BULK_CHUNK);
     return runMeasured(jobs, async () => {
-      await windowed(chunks, ADD_BULKS_IN_FLIGHT, (c) => queue.addBulk(Array.from({ length: Math.min(ADD_BULK_CHUNK, jobs - c * ADD_BULK_CHUNK) }, () => ({ name: "noop", data }))));
+      await windowedChunks(jobs, ADD_BULK_CHUNK, ADD_BULKS_IN_FLIGHT, (length) => queue.addBulk(Array.from({ length }, () => ({ name: "noop", data }))));
       await env.waitUntil(`${jobs} BullMQ jobs to complete`, () => {
         observed.check();
         return observed.at.size >= jobs;

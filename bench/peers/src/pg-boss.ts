@@ -2,7 +2,7 @@ import { PgBoss } from "pg-boss";
 import { assertRunning, type BenchEnv } from "../../src/bench-env.js";
 import { textPayload } from "../../src/payloads.js";
 import { runMeasured, type ThroughputResult } from "../../src/throughput.js";
-import { windowed } from "../../src/windowed.js";
+import { windowedChunks } from "../../src/windowed.js";
 
 /** Jobs per `insert` call (one statement), and calls awaiting Postgres at once. */
 const INSERT_CHUNK = 1_000;
@@ -42,9 +42,8 @@ export async function pgBossThroughput(env: BenchEnv, jobs: number): Promise<Thr
     await worker.line("the pg-boss worker to be ready", (l) => l["event"] === "ready", 30_000);
     const db = boss.getDb();
     const data = { text: textPayload(256) };
-    const chunks = Math.ceil(jobs / INSERT_CHUNK);
-    return await runMeasured(jobs, async () => {
-      await windowed(chunks, INSERTS_IN_FLIGHT, (c) => boss.insert(queue, Array.from({ length: Math.min(INSERT_CHUNK, jobs - c * INSERT_CHUNK) }, () => ({ data }))));
+    const result = await runMeasured(jobs, async () => {
+      await windowedChunks(jobs, INSERT_CHUNK, INSERTS_IN_FLIGHT, (length) => boss.insert(queue, Array.from({ length }, () => ({ data }))));
       let open = jobs;
       let polling = false;
       let next = 0;
@@ -71,6 +70,11 @@ export async function pgBossThroughput(env: BenchEnv, jobs: number): Promise<Thr
         return false;
       });
     });
+    // Outside the clock: none open is not yet all completed (a lost insert would look the same).
+    const { rows } = await db.executeSql(`SELECT count(*) AS completed FROM pgboss.job WHERE name = $1 AND state = 'completed'`, [queue]);
+    const completed = Number((rows[0] as { completed: string }).completed);
+    if (completed !== jobs) throw new Error(`pg-boss completed ${completed} of ${jobs} jobs`);
+    return result;
   } finally {
     await worker.kill();
     await boss.stop({ graceful: false, close: true });
