@@ -67,6 +67,7 @@ const log = (text: string): void => void (args.json ? process.stderr : process.s
 // One payload for every job, as the raw loops publish one buffer: the work measured is the platform's.
 const text256 = textPayload(256);
 const inline256 = (): SubmitInput => ({ text: text256 });
+const warmup = !args.quick;
 
 async function withSetup<T>(setup: Promise<TesseraSetup>, run: (s: TesseraSetup) => Promise<T>): Promise<T> {
   const s = await setup;
@@ -131,9 +132,9 @@ try {
         });
       await measure("raw JetStream, job only", () => rawJetStream(env, { jobs, payloadBytes: 256, withResult: false }));
       await measure("baseline: raw JetStream, job + result", () => rawJetStream(env, { jobs, payloadBytes: 256, withResult: true }));
-      await measure("tessera process, Postgres", () => withSetup(tesseraProcess(env, { store: "postgres", workers: 1 }), (s) => submitAndDrain(env, s.coordinator, s.component, jobs, inline256)));
-      await measure("tessera process, PGlite", () => withSetup(tesseraProcess(env, { store: "pglite", workers: 1 }), (s) => submitAndDrain(env, s.coordinator, s.component, jobs, inline256)));
-      await measure("tessera embedded", () => withSetup(tesseraEmbedded(), (s) => submitAndDrain(env, s.coordinator, s.component, jobs, inline256)));
+      await measure("tessera process, Postgres", () => withSetup(tesseraProcess(env, { store: "postgres", workers: 1, warmup }), (s) => submitAndDrain(env, s, jobs, inline256)));
+      await measure("tessera process, PGlite", () => withSetup(tesseraProcess(env, { store: "pglite", workers: 1, warmup }), (s) => submitAndDrain(env, s, jobs, inline256)));
+      await measure("tessera embedded", () => withSetup(tesseraEmbedded(), (s) => submitAndDrain(env, s, jobs, inline256)));
       await measure("tessera embedded, bus + worker only (no store)", () => embeddedBusOnly(env, jobs));
       if (peers !== undefined) {
         await measure(BULLMQ, () => peers.bullmqThroughput(jobs));
@@ -145,7 +146,7 @@ try {
     for (const rate of sizes.rates) {
       for (const store of ["postgres", "pglite"] as const) {
         await attempt(`latency: tessera process, ${store}, ${rate} jobs/s for ${sizes.latencySeconds} s`, async () => {
-          const r = await withSetup(tesseraProcess(env, { store, workers: 1 }), (s) => latencyAtRate(env, s.coordinator, s.component, rate, sizes.latencySeconds, inline256));
+          const r = await withSetup(tesseraProcess(env, { store, workers: 1, warmup }), (s) => latencyAtRate(env, s, rate, sizes.latencySeconds, inline256));
           log(`  p50 ${r.p50} ms, p99 ${r.p99} ms, max ${r.max} ms`);
           report.latency.push({ system: `tessera process, ${store === "postgres" ? "Postgres" : "PGlite"}`, ...r });
         });
@@ -162,7 +163,7 @@ try {
   if (args.groups.has("scaling")) {
     for (const workers of sizes.scaling) {
       await attempt(`scaling: tessera process, Postgres, ${workers} worker process(es), ${sizes.scalingJobs} jobs`, async () => {
-        const r = await withSetup(tesseraProcess(env, { store: "postgres", workers }), (s) => submitAndDrain(env, s.coordinator, s.component, sizes.scalingJobs, inline256));
+        const r = await withSetup(tesseraProcess(env, { store: "postgres", workers, warmup }), (s) => submitAndDrain(env, s, sizes.scalingJobs, inline256));
         log(`  ${r.jobsPerSecond} jobs/s`);
         report.scaling.push({ workers, ...r });
       });
@@ -176,7 +177,7 @@ try {
       await attempt(`payloads: tessera process, Postgres, ${bytes} B x ${jobs}`, async () => {
         // Large payloads go through the payload store: a few in flight at once, as an application uploading files would.
         const window = bytes > 65_536 ? 8 : undefined;
-        const r = await withSetup(tesseraProcess(env, { store: "postgres", workers: 1 }), (s) => submitAndDrain(env, s.coordinator, s.component, jobs, input, window));
+        const r = await withSetup(tesseraProcess(env, { store: "postgres", workers: 1, warmup }), (s) => submitAndDrain(env, s, jobs, input, window));
         log(`  ${r.jobsPerSecond} jobs/s, ${Math.round((r.jobsPerSecond * bytes) / 2 ** 20)} MiB/s`);
         report.payloads.push({ payloadBytes: bytes, byReference: bytes > 256, ...r });
       });

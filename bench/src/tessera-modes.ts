@@ -4,7 +4,7 @@ import { createCoordinator, type Coordinator } from "@tessera/coordinator";
 import type { TsProcess } from "@tessera/testkit";
 import { defineComponent, runWorker, type WorkerHandle } from "@tessera/worker";
 import { pino } from "pino";
-import type { BenchEnv } from "./bench-env.js";
+import { assertRunning, type BenchEnv } from "./bench-env.js";
 
 export const BENCH_SPEC: ComponentSpec = { image: "bench/noop:1", inputMode: "content-ref", egress: "none", timeouts: { wallClock: "60s", ackWait: "30s" }, maxDeliver: 5 };
 /** Jobs one worker process (or the embedded worker) runs at once. */
@@ -18,6 +18,8 @@ export type Store = "postgres" | "pglite";
 export interface TesseraSetup {
   coordinator: Coordinator;
   component: string;
+  /** Throws when a process the setup needs (a worker) has exited: the run would otherwise wait it out. */
+  check(): void;
   close(): Promise<void>;
 }
 
@@ -25,7 +27,7 @@ let names = 0;
 const quiet = pino({ level: "warn" });
 
 /** Process mode: coordinator here on NATS, `workers` worker processes. */
-export async function tesseraProcess(env: BenchEnv, opts: { store: Store; workers: number }): Promise<TesseraSetup> {
+export async function tesseraProcess(env: BenchEnv, opts: { store: Store; workers: number; warmup: boolean }): Promise<TesseraSetup> {
   const component = `bench-${process.pid}-${++names}`;
   const bus = await connectJetStreamBus({ servers: env.natsUrl, name: "bench-coordinator" });
   const database = opts.store === "postgres" ? { url: await env.postgresDatabase() } : {};
@@ -35,11 +37,13 @@ export async function tesseraProcess(env: BenchEnv, opts: { store: Store; worker
   await Promise.all(children.map((c) => c.line("a worker process to start", (l) => l["event"] === "ready", 30_000)));
   // For its first seconds on a connection a worker looks up the Result of every job before running it (a
   // restarted nats-server may redeliver finished jobs as new: docs/reliability.md). The bench measures a
-  // worker past that, as in a running deployment; the check's cost is in docs/performance.md.
-  await new Promise((resolve) => setTimeout(resolve, WORKER_WARMUP_MS));
+  // worker past that, as in a running deployment; the check's cost is in docs/performance.md. (--quick
+  // checks that the bench runs, not its timings, and skips the wait.)
+  if (opts.warmup) await new Promise((resolve) => setTimeout(resolve, WORKER_WARMUP_MS));
   return {
     coordinator,
     component,
+    check: () => children.forEach((c, i) => assertRunning(c, `worker process ${i + 1} of ${component}`)),
     async close() {
       await Promise.allSettled(children.map((c) => c.kill()));
       await coordinator.close();
@@ -58,6 +62,7 @@ export async function tesseraEmbedded(): Promise<TesseraSetup> {
   return {
     coordinator,
     component,
+    check: () => undefined,
     async close() {
       await worker.stop();
       await coordinator.close();
