@@ -52,8 +52,11 @@ export class OutboxRelay {
    * instead of waiting for the record, which kept every job behind a database write once per pass.
    */
   private readonly inFlight = new Set<number>();
-  /** Rows recorded while an outbox read ran: its snapshot may predate their deletion. */
-  private recordedDuringRead: Set<number> | undefined;
+  /**
+   * Rows whose publish settled while an outbox read ran (recorded, or its record failed): the read's
+   * snapshot may predate their deletion, and a failed one is left to a later read, as a republish.
+   */
+  private settledDuringRead: Set<number> | undefined;
   private lastOutboxPass = Number.NEGATIVE_INFINITY;
   /** Something only the outbox holds is waiting: read it on the next pass, not only when the poll interval says. */
   private outboxWanted = true;
@@ -166,7 +169,7 @@ export class OutboxRelay {
   /** The row's publish is over: recorded, or left to the outbox pass (a failed publish or record). */
   private settle(outboxId: number): void {
     this.inFlight.delete(outboxId);
-    this.recordedDuringRead?.add(outboxId);
+    this.settledDuringRead?.add(outboxId);
   }
 
   /** Records published jobs in the store (their outbox rows deleted). A failure leaves the rows, published again (deduplicated) by the outbox pass. */
@@ -201,20 +204,20 @@ export class OutboxRelay {
       this.lastOutboxPass = now;
       this.outboxWanted = false;
       if (fair) this.fresh.clear();
-      const recorded = new Set<number>();
-      this.recordedDuringRead = recorded;
+      const settled = new Set<number>();
+      this.settledDuringRead = settled;
       let rows: OutboxEntry[];
       try {
         rows = await this.opts.store.nextOutboxBatch(batchSize, this.opts.limiter.blocked(now).keys, fair, this.opts.components, [...this.fresh.keys(), ...this.inFlight]);
       } finally {
-        this.recordedDuringRead = undefined;
+        this.settledDuringRead = undefined;
       }
       // A full read may have left more behind (a backlog past what memory holds): read again next pass
       // rather than one batch per poll interval.
       if (rows.length >= batchSize) this.outboxWanted = true;
       // A submit that committed just before the read and was offered (or even published) while it ran is
-      // in both, and a row recorded meanwhile may still be in the read's snapshot: keep one.
-      batch = rows.filter((r) => !this.fresh.has(r.id) && !this.inFlight.has(r.id) && !recorded.has(r.id)).map((r) => ({ ...r, mayRepeat: !this.unpublished.delete(r.id) }));
+      // in both, and a row settled meanwhile may still be in the read's snapshot: keep one.
+      batch = rows.filter((r) => !this.fresh.has(r.id) && !this.inFlight.has(r.id) && !settled.has(r.id)).map((r) => ({ ...r, mayRepeat: !this.unpublished.delete(r.id) }));
     }
     for (const [id, entry] of this.fresh) {
       if (batch.length >= batchSize) break;
