@@ -18,6 +18,12 @@ export interface FailureSpec {
 export interface FakeKubeApiOptions extends StoreOptions {
   /** Port on 127.0.0.1; default 0 (a free port). */
   port?: number;
+  /**
+   * When a watch's response headers go out. kube-apiserver flushes them as soon as the watch is set up
+   * ("immediately", the default); "with-first-event" holds them until the first event, as a buffering
+   * proxy can, so clients can be tested against a watch that has not begun answering.
+   */
+  watchHeaders?: "immediately" | "with-first-event";
 }
 
 export type RequestVerb = "create" | "update" | "patch" | "apply" | "delete";
@@ -218,8 +224,8 @@ export async function startFakeKubeApi(opts: FakeKubeApiOptions = {}): Promise<F
       replay = store.items(def, ns).filter(match).map((object) => ({ type: "ADDED", object }));
     } else {
       const since = store.eventsSince(Number(rvParam));
-      res.writeHead(200, { "content-type": "application/json" });
       if (!since) {
+        res.writeHead(200, { "content-type": "application/json" });
         res.end(
           JSON.stringify({
             type: "ERROR",
@@ -232,7 +238,8 @@ export async function startFakeKubeApi(opts: FakeKubeApiOptions = {}): Promise<F
         .filter((e) => e.def.group === def.group && e.def.plural === def.plural && (ns === undefined || e.namespace === ns) && match(e.object))
         .map((e) => ({ type: e.type, object: { ...e.object, apiVersion: apiVersionOf(def) } }));
     }
-    if (!res.headersSent) res.writeHead(200, { "content-type": "application/json" });
+    res.writeHead(200, { "content-type": "application/json" });
+    if (opts.watchHeaders !== "with-first-event") res.flushHeaders();
     const w: Watcher = { res, def, ...(ns !== undefined ? { namespace: ns } : {}), match, bookmarks: q.get("allowWatchBookmarks") === "true" };
     for (const e of replay) writeEvent(w, e.type, e.object);
     watchers.add(w);

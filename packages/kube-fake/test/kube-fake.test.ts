@@ -435,6 +435,30 @@ describe("watch", () => {
     }
   });
 
+  it("answers a watch with headers at once, as kube-apiserver does, or holds them until the first event when asked", async () => {
+    const path = `/apis/apps/v1/namespaces/${NS}/deployments?watch=true&resourceVersion=${api.store.resourceVersion()}`;
+    const answered = await fetch(`${api.url}${path}`);
+    expect(answered.status).toBe(200);
+    await answered.body?.cancel();
+
+    const held = await startFakeKubeApi({ watchHeaders: "with-first-event" });
+    try {
+      let status: number | "pending" = "pending";
+      const response = fetch(`${held.url}/apis/apps/v1/namespaces/${NS}/deployments?watch=true&resourceVersion=${held.store.resourceVersion()}`).then((r) => {
+        status = r.status;
+        return r;
+      });
+      await until(() => held.openWatches() === 1);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(status).toBe("pending");
+      held.store.put(deployment("first") as never);
+      await (await response).body?.cancel();
+      expect(status).toBe(200);
+    } finally {
+      await held.close();
+    }
+  });
+
   it("drops open watches on demand (connection reset) and sends bookmarks", async () => {
     const w = watch(`/apis/apps/v1/namespaces/${NS}/deployments`, { allowWatchBookmarks: "true", resourceVersion: String(api.store.resourceVersion()) });
     await until(() => api.openWatches() === 1);

@@ -63,10 +63,13 @@ export function startController(opts: ControllerOptions): Controller {
     { concurrency: opts.concurrency ?? 4 },
   );
   let stopped = false;
+  let wakeOnStop!: () => void;
+  const stopping = new Promise<void>((resolve) => (wakeOnStop = resolve));
+  /** A backoff pause that stop() cuts short: a pause can be 30 s. */
+  const pause = (ms: number): Promise<void> => Promise.race([new Promise<void>((r) => setTimeout(r, ms).unref()), stopping]);
   let listed = false;
   /** The last list succeeded: readiness also needs the API server, not only NATS. */
   let apiReachable = false;
-  let abort: AbortController | undefined;
   let lastEvent = Date.now();
   let markSynced!: () => void;
   const synced = new Promise<void>((resolve) => (markSynced = resolve));
@@ -78,35 +81,19 @@ export function startController(opts: ControllerOptions): Controller {
     return resourceVersion;
   };
 
-  /** Resolves with whether the watch delivered anything: a watch refused or cut at once counts as a failure. */
-  const watchOnce = (resourceVersion: string): Promise<boolean> =>
-    new Promise((resolve) => {
+  let componentsWatch: OpenWatch | undefined;
+  const watchOnce = (resourceVersion: string): Promise<boolean> => {
+    lastEvent = Date.now();
+    const watch = openWatch(opts.kube.kubeConfig, COMPONENTS_PATH, { resourceVersion, allowWatchBookmarks: true }, (phase, object: ComponentObject) => {
       lastEvent = Date.now();
-      let delivered = false;
-      new k8s.Watch(opts.kube.kubeConfig)
-        .watch(
-          COMPONENTS_PATH,
-          { resourceVersion, allowWatchBookmarks: true },
-          (phase, object: ComponentObject) => {
-            lastEvent = Date.now();
-            delivered = true;
-            if (phase === "ERROR") {
-              // 410 Gone and friends: this watch cannot continue; the loop lists again.
-              abort?.abort();
-              return;
-            }
-            if (phase !== "BOOKMARK") queue.add(keyOf(object));
-          },
-          (err: unknown) => resolve(delivered && (err === null || err === undefined || (err as Error).name === "AbortError")),
-        )
-        .then(
-          (controller) => {
-            abort = controller;
-            if (stopped) controller.abort();
-          },
-          () => resolve(false),
-        );
+      // ERROR (410 Gone and friends): this watch cannot continue; the loop lists again.
+      if (phase === "ERROR") watch.cancel();
+      else if (phase !== "BOOKMARK") queue.add(keyOf(object));
     });
+    componentsWatch = watch;
+    if (stopped) watch.cancel();
+    return watch.ended;
+  };
 
   const loop = (async () => {
     let failures = 0;
@@ -129,40 +116,27 @@ export function startController(opts: ControllerOptions): Controller {
       }
       if (stopped) break;
       const delay = Math.min(MAX_WATCH_BACKOFF_MS, 100 * 2 ** Math.min(failures, 9)) * (0.8 + 0.4 * Math.random());
-      await new Promise((r) => setTimeout(r, delay).unref());
+      await pause(delay);
     }
   })();
 
   // The Deployments the controller manages: a change in their status (workers ready, KEDA scaling)
   // re-reconciles the owning Component so its Ready condition and replicas follow without waiting for a
   // resync. Without a resourceVersion the server first sends every existing object as ADDED.
-  let deploymentsAbort: AbortController | undefined;
+  let deploymentsWatch: OpenWatch | undefined;
   const deploymentsLoop = (async () => {
     let failures = 0;
     while (!stopped) {
-      await new Promise<void>((resolve) => {
-        new k8s.Watch(opts.kube.kubeConfig)
-          .watch(
-            "/apis/apps/v1/deployments",
-            { labelSelector: COMPONENT_NAME_LABEL },
-            (phase, object: { metadata?: { namespace?: string; labels?: Record<string, string> } }) => {
-              failures = 0;
-              const component = object.metadata?.labels?.[COMPONENT_NAME_LABEL];
-              if (phase !== "BOOKMARK" && phase !== "ERROR" && component !== undefined && object.metadata?.namespace !== undefined) queue.add(`${object.metadata.namespace}/${component}`);
-            },
-            () => resolve(),
-          )
-          .then(
-            (controller) => {
-              deploymentsAbort = controller;
-              if (stopped) controller.abort();
-            },
-            () => resolve(),
-          );
+      deploymentsWatch = openWatch(opts.kube.kubeConfig, "/apis/apps/v1/deployments", { labelSelector: COMPONENT_NAME_LABEL }, (phase, object: { metadata?: { namespace?: string; labels?: Record<string, string> } }) => {
+        failures = 0;
+        const component = object.metadata?.labels?.[COMPONENT_NAME_LABEL];
+        if (phase !== "BOOKMARK" && phase !== "ERROR" && component !== undefined && object.metadata?.namespace !== undefined) queue.add(`${object.metadata.namespace}/${component}`);
       });
+      if (stopped) deploymentsWatch.cancel();
+      await deploymentsWatch.ended;
       if (stopped) break;
       failures += 1;
-      await new Promise((r) => setTimeout(r, Math.min(MAX_WATCH_BACKOFF_MS, 100 * 2 ** Math.min(failures, 9))).unref());
+      await pause(Math.min(MAX_WATCH_BACKOFF_MS, 100 * 2 ** Math.min(failures, 9)));
     }
   })();
 
@@ -170,7 +144,9 @@ export function startController(opts: ControllerOptions): Controller {
   const watchdog = setInterval(() => {
     if (Date.now() - lastEvent > watchdogMs) {
       log("no watch event for too long; listing again", { silentMs: Date.now() - lastEvent });
-      abort?.abort();
+      componentsWatch?.cancel();
+      // Once per silent stretch, not on every tick of the backoff that follows.
+      lastEvent = Date.now();
     }
   }, Math.max(100, Math.min(watchdogMs / 4, 10_000)));
   watchdog.unref();
@@ -187,12 +163,62 @@ export function startController(opts: ControllerOptions): Controller {
     idle: () => queue.idle(),
     stop: async () => {
       stopped = true;
+      wakeOnStop();
       clearInterval(watchdog);
       clearInterval(resyncTimer);
-      abort?.abort();
-      deploymentsAbort?.abort();
+      componentsWatch?.cancel();
+      deploymentsWatch?.cancel();
       queue.stop();
       await Promise.all([loop, deploymentsLoop]);
+    },
+  };
+}
+
+interface OpenWatch {
+  /** Resolves once the watch is over, with whether it delivered any event. */
+  readonly ended: Promise<boolean>;
+  /** Ends the watch now, even if the server has not begun its response. */
+  cancel(): void;
+}
+
+/**
+ * One watch request. client-node hands out the request's AbortController only once the response
+ * headers arrive, so a watch whose response has not begun (a server or proxy that holds the headers
+ * until the first event) could not be aborted: stop() and the watchdog waited out client-node's 30 s
+ * timeout. Here `ended` settles at once on cancel, and the request is aborted whenever its controller
+ * turns up.
+ */
+function openWatch<T>(kubeConfig: k8s.KubeConfig, path: string, query: Record<string, string | boolean>, onEvent: (phase: string, object: T) => void): OpenWatch {
+  let delivered = false;
+  let cancelled = false;
+  let request: AbortController | undefined;
+  let settle!: (delivered: boolean) => void;
+  const ended = new Promise<boolean>((resolve) => (settle = resolve));
+  new k8s.Watch(kubeConfig)
+    .watch(
+      path,
+      query,
+      (phase, object: T) => {
+        if (cancelled) return;
+        delivered = true;
+        onEvent(phase, object);
+      },
+      // A watch refused or cut before any event counts as a failure, so the callers back off.
+      (err: unknown) => settle(delivered && (err === null || err === undefined || (err as Error).name === "AbortError")),
+    )
+    .then(
+      (controller) => {
+        request = controller;
+        if (cancelled) controller.abort();
+      },
+      () => settle(false),
+    );
+  return {
+    ended,
+    cancel: () => {
+      cancelled = true;
+      request?.abort();
+      settle(delivered);
     },
   };
 }

@@ -1,7 +1,7 @@
 import * as k8s from "@kubernetes/client-node";
 import { BusNotProvisionedError, connectJetStreamBus, type Bus } from "@tessera/bus";
 import { durableConsumerName, type ComponentSpec } from "@tessera/contract";
-import { startFakeKubeApi, type FakeKubeApi } from "@tessera/kube-fake";
+import { startFakeKubeApi, type FakeKubeApi, type FakeKubeApiOptions } from "@tessera/kube-fake";
 import { startNatsServer, waitFor, type NatsServerHandle } from "@tessera/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { COMPONENT_GROUP, COMPONENT_PLURAL, COMPONENT_VERSION } from "../../src/crd/index.js";
@@ -34,8 +34,8 @@ interface Env {
   close(): Promise<void>;
 }
 
-async function env(): Promise<Env> {
-  const fake = await startFakeKubeApi({ namespaces: "auto" });
+async function env(fakeOptions: FakeKubeApiOptions = {}): Promise<Env> {
+  const fake = await startFakeKubeApi({ namespaces: "auto", ...fakeOptions });
   const kc = await fake.kubeConfig();
   const kube = new KubeAccess(kc);
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
@@ -240,6 +240,28 @@ describe("the controller loop", () => {
       await bus.removeComponent(name);
     } finally {
       await controller.stop();
+      await e.close();
+    }
+  }, 30_000);
+
+  it("stops, and its watchdog lists again, even while a watch's response has not begun (headers held until the first event)", async () => {
+    const e = await env({ watchHeaders: "with-first-event" });
+    let lists = 0;
+    const listComponents = e.kube.listComponents.bind(e.kube);
+    e.kube.listComponents = () => {
+      lists += 1;
+      return listComponents();
+    };
+    const controller = startController({ kube: e.kube, streams: bus, render, concurrency: 2, resyncMs: 3_600_000, watchdogMs: 400 });
+    try {
+      // No Components and no Deployments: neither watch ever sends a byte.
+      await waitFor("both watches open", () => e.fake.openWatches() === 2, 10_000);
+      await waitFor("the watchdog to give up on the silent watch and list again", () => lists >= 2, 10_000);
+    } finally {
+      const started = performance.now();
+      await controller.stop();
+      // It used to wait out client-node's 30 s request timeout.
+      expect(performance.now() - started).toBeLessThan(5_000);
       await e.close();
     }
   }, 30_000);
