@@ -44,7 +44,12 @@ export async function runWorkerProcess(definition: ComponentDefinition, opts: Pa
 
   let bus: Bus;
   try {
-    bus = await connectJetStreamBus({ servers: servers.split(",").map((s) => s.trim()), name: `tessera-worker-${definition.name}`, provision: !kubernetes });
+    bus = await connectJetStreamBus({
+      servers: servers.split(",").map((s) => s.trim()),
+      name: `tessera-worker-${definition.name}`,
+      provision: !kubernetes,
+      onConsumerRepair: (repair) => log.warn(repair, "repaired the job consumer after a NATS server restart (nats-server 2.9 lost part of its state)"),
+    });
   } catch (err) {
     return fatal(`cannot connect to NATS at ${servers}`, err);
   }
