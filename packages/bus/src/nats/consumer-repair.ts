@@ -1,4 +1,4 @@
-import type { ConsumerConfig, ConsumerInfo, JetStreamManager, StreamInfo } from "@nats-io/jetstream";
+import { RetentionPolicy, type ConsumerConfig, type ConsumerInfo, type JetStreamManager, type StreamInfo } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 
 /** Most stale entries acked by one repair (each is one small core publish); the next repair does the rest. */
@@ -44,6 +44,8 @@ export async function repairWorkQueueConsumer(
   // only, so it cannot make live entries look stale. (A publish in between can make the cheap check fire
   // needlessly; the precise check below only ever acks sequences absent from the stream.)
   const si = await jsm.streams.info(stream);
+  // The reasoning below holds only where an ack removes the message (job streams are work queues).
+  if (si.config.retention !== RetentionPolicy.Workqueue) return { staleAcks: 0, recreated: false };
   const ci = await jsm.consumers.info(stream, durable);
   if (ci.delivered.stream_seq > si.state.last_seq) {
     if (!opts.mayRecreate) return { staleAcks: 0, recreated: false };
