@@ -3,6 +3,8 @@ import type { NatsConnection } from "@nats-io/transport-node";
 
 /** Most stale entries acked by one repair (each is one small core publish); the next repair does the rest. */
 const MAX_STALE_ACKS = 100_000;
+/** Up to this many sequences between the ack floor and the last delivery, they are checked one by one. */
+const PRECISE_SPAN = 10_000;
 
 export interface RepairOutcome {
   /** Acks sent for pending entries whose message is no longer in the stream. */
@@ -30,7 +32,8 @@ export interface RepairOutcome {
  *   Repair (only where this process may create consumers): delete the consumer and create it again with the
  *   same configuration, so it starts from the stream's first message.
  *
- * Cheap when there is nothing to repair: two info requests. Meant to run after every reconnect (the server
+ * Cheap when there is nothing to repair: two info requests, and a third when the consumer holds messages.
+ * Meant to run after every reconnect (the server
  * may have restarted) and when a consumer is bound (it may have restarted while nobody was connected).
  */
 export async function repairWorkQueueConsumer(
@@ -51,10 +54,14 @@ export async function repairWorkQueueConsumer(
     if (!opts.mayRecreate) return { staleAcks: 0, recreated: false };
     return { staleAcks: 0, recreated: await recreate(jsm, stream, durable) };
   }
+  if (ci.num_ack_pending === 0) return { staleAcks: 0, recreated: false };
   // In a work-queue stream every message at or below the consumer's position is one it holds (delivered
-  // and not acked); it cannot hold more than that.
+  // and not acked), so holding more than that means stale entries. The count can hide them: the same kill
+  // can also keep a message the consumer has as acked, which is counted as held. So while the span the
+  // consumer may hold is small (the usual case: the jobs in flight), look at the sequences themselves.
   const held = si.state.messages - ci.num_pending;
-  if (ci.num_ack_pending <= held) return { staleAcks: 0, recreated: false };
+  const span = Math.min(ci.delivered.stream_seq, si.state.last_seq) - ci.ack_floor.stream_seq;
+  if (ci.num_ack_pending <= held && span > PRECISE_SPAN) return { staleAcks: 0, recreated: false };
   return { staleAcks: await ackStale(nc, jsm, stream, durable, ci), recreated: false };
 }
 

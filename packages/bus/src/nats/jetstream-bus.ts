@@ -80,6 +80,8 @@ const JOB_STREAM_PREFIX = "TESSERA_JOBS_";
  */
 const COORDINATOR_IN_FLIGHT = 1_000;
 const SHARED = "(shared)";
+/** The second check of the job consumers after a reconnect (see watchStatus). */
+const REPAIR_AGAIN_MS = 15_000;
 const MAY_REPEAT_HEADERS: Readonly<Record<string, string>> = { [MAY_REPEAT_HEADER]: "1" };
 
 export async function connectJetStreamBus(opts: JetStreamBusOptions): Promise<Bus> {
@@ -172,7 +174,12 @@ class JetStreamBus implements Bus {
         // A restart after a SIGKILL may also have left a job consumer out of step with its stream.
         const components = new Map<string, boolean>();
         for (const { component, mayRecreate } of this.jobConsumers.values()) components.set(component, mayRecreate || components.get(component) === true);
-        for (const [component, mayRecreate] of components) void this.repairJobConsumer(component, mayRecreate);
+        for (const [component, mayRecreate] of components) {
+          void this.repairJobConsumer(component, mayRecreate);
+          // Once more after the redeliveries of the restart have settled: cheap, and the check is by
+          // counts and spans that jobs in flight during the restart can blur.
+          setTimeout(() => void this.repairJobConsumer(component, mayRecreate), REPAIR_AGAIN_MS).unref();
+        }
       }
     }
   }
