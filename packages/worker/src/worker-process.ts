@@ -48,7 +48,10 @@ export async function runWorkerProcess(definition: ComponentDefinition, opts: Pa
       servers: servers.split(",").map((s) => s.trim()),
       name: `tessera-worker-${definition.name}`,
       provision: !kubernetes,
-      onConsumerRepair: (repair) => log.warn(repair, "repaired the job consumer after a NATS server restart (nats-server 2.9 lost part of its state)"),
+      onConsumerRepair: (repair) =>
+        repair.recreated
+          ? log.warn(repair, "job consumer after a NATS server restart: recreated it (the stream's sequence had gone back, nats-server 2.9 lost its state)")
+          : log.info(repair, "job consumer after a NATS server restart: acked the sequences it may hold that are no longer in the stream (stale after a crash)"),
     });
   } catch (err) {
     return fatal(`cannot connect to NATS at ${servers}`, err);

@@ -7,8 +7,11 @@ const MAX_STALE_ACKS = 100_000;
 const PRECISE_SPAN = 10_000;
 
 export interface RepairOutcome {
-  /** Acks sent for pending entries whose message is no longer in the stream. */
-  staleAcks: number;
+  /**
+   * Acks sent for sequences the consumer may hold that are no longer in the stream: its stale entries among
+   * them (the server ignores an ack for a sequence it does not hold, e.g. one acked out of order already).
+   */
+  acksForRemoved: number;
   /** The consumer was deleted and created again (its stream's sequence had gone backwards). */
   recreated: boolean;
 }
@@ -48,21 +51,21 @@ export async function repairWorkQueueConsumer(
   // needlessly; the precise check below only ever acks sequences absent from the stream.)
   const si = await jsm.streams.info(stream);
   // The reasoning below holds only where an ack removes the message (job streams are work queues).
-  if (si.config.retention !== RetentionPolicy.Workqueue) return { staleAcks: 0, recreated: false };
+  if (si.config.retention !== RetentionPolicy.Workqueue) return { acksForRemoved: 0, recreated: false };
   const ci = await jsm.consumers.info(stream, durable);
   if (ci.delivered.stream_seq > si.state.last_seq) {
-    if (!opts.mayRecreate) return { staleAcks: 0, recreated: false };
-    return { staleAcks: 0, recreated: await recreate(jsm, stream, durable) };
+    if (!opts.mayRecreate) return { acksForRemoved: 0, recreated: false };
+    return { acksForRemoved: 0, recreated: await recreate(jsm, stream, durable) };
   }
-  if (ci.num_ack_pending === 0) return { staleAcks: 0, recreated: false };
+  if (ci.num_ack_pending === 0) return { acksForRemoved: 0, recreated: false };
   // In a work-queue stream every message at or below the consumer's position is one it holds (delivered
   // and not acked), so holding more than that means stale entries. The count can hide them: the same kill
   // can also keep a message the consumer has as acked, which is counted as held. So while the span the
   // consumer may hold is small (the usual case: the jobs in flight), look at the sequences themselves.
   const held = si.state.messages - ci.num_pending;
   const span = Math.min(ci.delivered.stream_seq, si.state.last_seq) - ci.ack_floor.stream_seq;
-  if (ci.num_ack_pending <= held && span > PRECISE_SPAN) return { staleAcks: 0, recreated: false };
-  return { staleAcks: await ackStale(nc, jsm, stream, durable, ci), recreated: false };
+  if (ci.num_ack_pending <= held && span > PRECISE_SPAN) return { acksForRemoved: 0, recreated: false };
+  return { acksForRemoved: await ackStale(nc, jsm, stream, durable, ci), recreated: false };
 }
 
 async function ackStale(nc: NatsConnection, jsm: JetStreamManager, stream: string, durable: string, ci: ConsumerInfo): Promise<number> {

@@ -319,7 +319,7 @@ class JetStreamBus implements Bus {
       if (this.closing !== undefined || this.nc.isClosed()) return;
       try {
         const outcome = await repairWorkQueueConsumer(this.nc, this.jsm, jobStreamName(component), durableConsumerName(component), { mayRecreate });
-        if (outcome.staleAcks > 0 || outcome.recreated) this.onConsumerRepair?.({ component, ...outcome });
+        if (outcome.acksForRemoved > 0 || outcome.recreated) this.onConsumerRepair?.({ component, ...outcome });
         return;
       } catch {
         await new Promise((r) => setTimeout(r, 250 * 2 ** attempt).unref());
