@@ -189,7 +189,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
             `the ${COMPONENT} stream to drain`,
             async () => {
               const info = await jsm.consumers.info(jobStreamName(COMPONENT), durableConsumerName(COMPONENT));
-              last = `pending ${info.num_pending}, ack pending ${info.num_ack_pending}, redelivered ${info.num_redelivered}`;
+              // Enough to tell workers that stopped pulling (waiting pulls 0) from entries the server never redelivers.
+              last =
+                `pending ${info.num_pending}, ack pending ${info.num_ack_pending}, redelivered ${info.num_redelivered}, waiting pulls ${info.num_waiting}, ` +
+                `delivered stream seq ${info.delivered.stream_seq}, ack floor stream seq ${info.ack_floor.stream_seq}`;
               return info.num_pending + info.num_ack_pending === 0;
             },
             timeoutMs,

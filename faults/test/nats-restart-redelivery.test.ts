@@ -38,7 +38,9 @@ describe("nats-server SIGKILLed right after jobs completed", () => {
     }
     const N = ROUNDS * PER_ROUND;
     await waitFor("every job to be completed", async () => (await storeJobs(stack.databaseUrl)).every((j) => j.state === "completed"), 30_000, 200);
-    // Deliveries the server had handed to the old connections come back after the 10 s ack wait.
+    // Deliveries the server had handed to the old connections come back after the 10 s ack wait. Pending
+    // entries whose job the kill removed from the stream but not from the consumer's state are never
+    // redelivered by nats-server 2.9: the drain relies on the workers' consumer repair (bus/consumer-repair.ts).
     await stack.drained(60_000);
     await sleep(500);
     // One completed Result per job. (A job whose handler or Result was in flight when the server died does

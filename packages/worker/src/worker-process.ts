@@ -44,7 +44,15 @@ export async function runWorkerProcess(definition: ComponentDefinition, opts: Pa
 
   let bus: Bus;
   try {
-    bus = await connectJetStreamBus({ servers: servers.split(",").map((s) => s.trim()), name: `tessera-worker-${definition.name}`, provision: !kubernetes });
+    bus = await connectJetStreamBus({
+      servers: servers.split(",").map((s) => s.trim()),
+      name: `tessera-worker-${definition.name}`,
+      provision: !kubernetes,
+      onConsumerRepair: (repair) =>
+        repair.recreated
+          ? log.warn(repair, "job consumer after a NATS server restart: recreated it (the stream's sequence had gone back, nats-server 2.9 lost its state)")
+          : log.info(repair, "job consumer after a NATS server restart: acked the sequences it may hold that are no longer in the stream (stale after a crash)"),
+    });
   } catch (err) {
     return fatal(`cannot connect to NATS at ${servers}`, err);
   }

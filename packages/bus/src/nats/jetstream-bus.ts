@@ -52,6 +52,7 @@ import {
   sharedStreamSpecs,
 } from "./provisioning.js";
 import { PipelinedPublisher } from "./pipelined-publisher.js";
+import { repairWorkQueueConsumer, type RepairOutcome } from "./consumer-repair.js";
 import type { PullLoop } from "./pull-loop.js";
 
 export interface JetStreamBusOptions {
@@ -67,6 +68,8 @@ export interface JetStreamBusOptions {
   payloadTtlMs?: number;
   /** How long Results are kept (the Results stream's max_age). Default 7 days. */
   resultsMaxAgeMs?: number;
+  /** Told of every repair of a job consumer after a server restart (see consumer-repair.ts), e.g. to log it. */
+  onConsumerRepair?: (event: { component: string } & RepairOutcome) => void;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -77,6 +80,8 @@ const JOB_STREAM_PREFIX = "TESSERA_JOBS_";
  */
 const COORDINATOR_IN_FLIGHT = 1_000;
 const SHARED = "(shared)";
+/** The second check of the job consumers after a reconnect (see watchStatus). */
+const REPAIR_AGAIN_MS = 15_000;
 const MAY_REPEAT_HEADERS: Readonly<Record<string, string>> = { [MAY_REPEAT_HEADER]: "1" };
 
 export async function connectJetStreamBus(opts: JetStreamBusOptions): Promise<Bus> {
@@ -135,6 +140,9 @@ class JetStreamBus implements Bus {
   private sharedReady: Promise<void> | undefined;
   private objectStore: Promise<ObjectStore> | undefined;
   private readonly loops = new Set<PullLoop>();
+  /** The job consumers bound by this bus (by component), checked for a server crash's damage after a reconnect. */
+  private readonly jobConsumers = new Map<PullLoop, { component: string; mayRecreate: boolean }>();
+  private readonly onConsumerRepair: JetStreamBusOptions["onConsumerRepair"];
   private readonly coreSubs = new Set<{ stop(): Promise<void> }>();
 
   constructor(
@@ -147,6 +155,7 @@ class JetStreamBus implements Bus {
     this.provision = opts.provision ?? true;
     this.payloadTtlMs = opts.payloadTtlMs ?? DAY_MS;
     this.resultsMaxAgeMs = opts.resultsMaxAgeMs ?? 7 * DAY_MS;
+    this.onConsumerRepair = opts.onConsumerRepair;
     this.payloads = new NatsPayloadStore(
       () => this.payloadBucket(),
       () => this.guard(),
@@ -162,6 +171,15 @@ class JetStreamBus implements Bus {
         this.connectedAt = Date.now();
         // The server may have restarted and forgotten our pull requests: issue fresh ones.
         for (const loop of this.loops) loop.kick();
+        // A restart after a SIGKILL may also have left a job consumer out of step with its stream.
+        const components = new Map<string, boolean>();
+        for (const { component, mayRecreate } of this.jobConsumers.values()) components.set(component, mayRecreate || components.get(component) === true);
+        for (const [component, mayRecreate] of components) {
+          void this.repairJobConsumer(component, mayRecreate);
+          // Once more after the redeliveries of the restart have settled: cheap, and the check is by
+          // counts and spans that jobs in flight during the restart can blur.
+          setTimeout(() => void this.repairJobConsumer(component, mayRecreate), REPAIR_AGAIN_MS).unref();
+        }
       }
     }
   }
@@ -281,7 +299,32 @@ class JetStreamBus implements Bus {
     // Never created here (with or without bindOnly): ensureComponent owns the consumer's configuration.
     const consumer = await this.getConsumer(component, jobStreamName(component), durableConsumerName(component));
     const loop = startJobLoop({ component, consumer, ackWaitMs: await ackWaitOf(consumer), maxInFlight: opts.maxInFlight, handler, send: (fn) => this.publisher.later(fn) });
-    return this.track(loop);
+    const sub = this.track(loop);
+    const mayRecreate = this.provision && opts.bindOnly !== true;
+    this.jobConsumers.set(loop, { component, mayRecreate });
+    void loop.closed.then(() => this.jobConsumers.delete(loop));
+    // The server may have been killed while no process of this component was connected.
+    void this.repairJobConsumer(component, mayRecreate);
+    return sub;
+  }
+
+  /**
+   * Repairs what a SIGKILLed nats-server 2.9 can leave in a job consumer (stale pending entries that keep
+   * num_ack_pending above zero for good; a stream sequence that went backwards, so new jobs are never
+   * delivered: see consumer-repair.ts). Right after a reconnect the server's JetStream may still be
+   * recovering: retried with backoff, a few times.
+   */
+  private async repairJobConsumer(component: string, mayRecreate: boolean): Promise<void> {
+    for (let attempt = 0; attempt < 6; attempt++) {
+      if (this.closing !== undefined || this.nc.isClosed()) return;
+      try {
+        const outcome = await repairWorkQueueConsumer(this.nc, this.jsm, jobStreamName(component), durableConsumerName(component), { mayRecreate });
+        if (outcome.acksForRemoved > 0 || outcome.recreated) this.onConsumerRepair?.({ component, ...outcome });
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 250 * 2 ** attempt).unref());
+      }
+    }
   }
 
   /** One of the coordinator's durable consumers on a shared stream: the handler's promise acks, a throw naks. */
