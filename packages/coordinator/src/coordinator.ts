@@ -304,6 +304,7 @@ export class CoordinatorRuntime implements Coordinator {
       await Promise.allSettled(this.subscriptions.map((s) => s.stop()));
       this.listeners.clear();
       for (const waiters of [...this.waiters.values()]) for (const waiter of [...waiters]) waiter("closing");
+      await this.parts.store.stopMaintenance();
       await this.parts.release();
     })();
     return this.closing;

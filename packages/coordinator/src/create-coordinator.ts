@@ -69,7 +69,7 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
         });
   try {
     await migrate(sql, [...MIGRATIONS, ...AUDIT_MIGRATIONS]);
-    const store = new JobStore(sql);
+    const store = new JobStore(sql, { onMaintenanceError: (err) => log.warn({ err }, "vacuuming or checkpointing the embedded database failed; the next pass will try again") });
     const settings = new Settings(definitions, { env, file, db: await store.readSettings() }, (name, value) => store.writeSetting(name, value));
     if (opts.provision !== false) {
       for (const c of components) await opts.bus.ensureComponent(busSettingsFromSpec(c.name, c.spec));

@@ -3,6 +3,7 @@ import { invalidRequest } from "../errors.js";
 import type { SqlClient, SqlExecutor } from "../sql/sql-client.js";
 import { JOB_STATES, type DeadLetterRecord, type JobFilter, type JobRecord, type JobState, type Page } from "../types.js";
 import { GroupCommit } from "./group-commit.js";
+import { PgliteMaintenance, type MaintenanceThresholds } from "./pglite-maintenance.js";
 import { summaryColumns, toDeadLetterRecord, toJobRecord, toJobSummary, type DeadLetterRow, type JobRow, type JobSummary, type JobSummaryRow } from "./job-row.js";
 
 export interface NewJob {
@@ -83,12 +84,29 @@ export class JobStore {
   private readonly inserts: GroupCommit<NewJob, Settled<Inserted>>;
   private readonly results: GroupCommit<Result, Settled<ApplyOutcome>>;
 
-  constructor(readonly sql: SqlClient) {
+  /** Only on PGlite, which has no autovacuum and no checkpointer. */
+  private readonly maintenance: PgliteMaintenance | undefined;
+
+  constructor(
+    readonly sql: SqlClient,
+    opts: { maintenance?: MaintenanceThresholds; onMaintenanceError?: (err: unknown) => void } = {},
+  ) {
+    this.maintenance = sql.dialect === "pglite" ? new PgliteMaintenance(sql, opts.maintenance, opts.onMaintenanceError) : undefined;
     // A second write in flight keeps a pooled Postgres busy while the first one's answer travels back;
     // PGlite has one connection, so a second would only queue behind the first.
     const concurrency = sql.dialect === "postgres" ? 2 : 1;
     this.inserts = new GroupCommit((jobs) => this.insertJobs(jobs), { maxBatch: WRITE_BATCH, concurrency });
     this.results = new GroupCommit((results) => this.applyResultsSettled(results), { maxBatch: WRITE_BATCH, concurrency, conflictKey: (r) => r.job_id });
+  }
+
+  /** Ends the store's background work (PGlite's vacuums and checkpoints): before its database is closed. */
+  stopMaintenance(): Promise<void> {
+    return this.maintenance?.stop() ?? Promise.resolve();
+  }
+
+  /** Vacuums and checkpoints run so far; undefined on Postgres, which does its own. */
+  get maintenanceRuns(): Readonly<PgliteMaintenance["runs"]> | undefined {
+    return this.maintenance?.runs;
   }
 
   /**
@@ -135,6 +153,7 @@ export class JobStore {
       if (jobs.length === 1) return [{ ok: false, error: err }];
       return Promise.all(jobs.map(async (j) => (await this.insertJobs([j]))[0] as Settled<Inserted>));
     }
+    this.maintenance?.noteWrites(rows.length);
     const inserted = new Map(rows.map((r) => [r.job_id, r]));
     return Promise.all(
       jobs.map(async (j): Promise<Settled<Inserted>> => {
@@ -232,6 +251,7 @@ export class JobStore {
       [entries.map((e) => e.jobId), entries.map((e) => e.streamSeq), entries.map((e) => e.outboxId)],
       { prepareAs: "tessera_mark_dispatched" },
     );
+    this.maintenance?.noteWrites(res.rows.length, res.rows.length);
     const previous = new Map(res.rows.map((r) => [r.job_id, r.before]));
     return {
       queued: res.rows.filter((r) => r.before === "pending").map(toJobSummary),
@@ -303,6 +323,7 @@ export class JobStore {
       results.map((r) => r.finished_at),
     ];
     const rows = (await this.sql.query<JobSummaryRow>(statement, params, { prepareAs: "tessera_apply_results" })).rows;
+    this.maintenance?.noteWrites(rows.length);
     const applied = new Map(rows.map((r) => [r.job_id, r]));
     return Promise.all(
       results.map(async (r): Promise<ApplyOutcome> => {
