@@ -48,10 +48,11 @@ export async function runWorkerProcess(definition: ComponentDefinition, opts: Pa
       servers: servers.split(",").map((s) => s.trim()),
       name: `tessera-worker-${definition.name}`,
       provision: !kubernetes,
-      onConsumerRepair: (repair) =>
-        repair.recreated
-          ? log.warn(repair, "job consumer after a NATS server restart: recreated it (the stream's sequence had gone back, nats-server 2.9 lost its state)")
-          : log.info(repair, "job consumer after a NATS server restart: acked the sequences it may hold that are no longer in the stream (stale after a crash)"),
+      onConsumerRepair: ({ error, ...repair }) => {
+        if (error !== undefined) log.error({ ...repair, err: error }, "job consumer after a NATS server restart: could not check or repair it; jobs may not be delivered until it is");
+        else if (repair.recreated) log.warn(repair, "job consumer after a NATS server restart: recreated it (the stream's sequence had gone back, nats-server 2.9 lost its state)");
+        else log.info(repair, "job consumer after a NATS server restart: acked the sequences it may hold that are no longer in the stream (stale after a crash)");
+      },
     });
   } catch (err) {
     return fatal(`cannot connect to NATS at ${servers}`, err);

@@ -7,10 +7,7 @@ const MAX_STALE_ACKS = 100_000;
 const PRECISE_SPAN = 10_000;
 
 export interface RepairOutcome {
-  /**
-   * Acks sent for sequences the consumer may hold that are no longer in the stream: its stale entries among
-   * them (the server ignores an ack for a sequence it does not hold, e.g. one acked out of order already).
-   */
+  /** Acks sent for sequences the consumer may hold that are no longer in the stream: its stale entries among them. */
   acksForRemoved: number;
   /** The consumer was deleted and created again (its stream's sequence had gone backwards). */
   recreated: boolean;
@@ -28,7 +25,11 @@ export interface RepairOutcome {
  *   never looks drained, and the entry counts against max_ack_pending. Repair: ack each sequence the
  *   consumer may hold (above its ack floor, up to what it delivered) that is no longer in the stream. The
  *   server matches an ack by stream sequence, and a message no longer in the stream cannot be legitimately
- *   pending, so the ack is right whether or not the entry is stale (and is ignored when there is none).
+ *   pending, so the ack is right whether or not the entry is stale. **That filter is what keeps the repair
+ *   from deleting live jobs**: on a work queue, 2.9 removes the message of any sequence acked this way,
+ *   held or not (checked: an ack for a sequence never delivered removed it). It reads the stream after the
+ *   consumer, and sequences are never reused, except after the sequence went backwards, which the next
+ *   case handles before any ack is sent.
  * - **A stream sequence that went backwards.** A stream emptied by acks just before the kill can come back
  *   with its last sequence lost (0), while its consumer still remembers having delivered up to, say, 600:
  *   the next 600 jobs are stored at sequences the consumer considers delivered, and are never delivered.
@@ -36,8 +37,10 @@ export interface RepairOutcome {
  *   same configuration, so it starts from the stream's first message.
  *
  * Cheap when there is nothing to repair: two info requests, and a third when the consumer holds messages.
- * Meant to run after every reconnect (the server
- * may have restarted) and when a consumer is bound (it may have restarted while nobody was connected).
+ * Meant to run after every reconnect (the server may have restarted) and when a consumer is bound (it may
+ * have restarted while nobody was connected). *Not detected*: a sequence that went backwards and that new
+ * publishes have already carried past the consumer's position before the first check (the check runs
+ * within milliseconds of the reconnect, the window is that short).
  */
 export async function repairWorkQueueConsumer(
   nc: NatsConnection,
@@ -55,7 +58,7 @@ export async function repairWorkQueueConsumer(
   const ci = await jsm.consumers.info(stream, durable);
   if (ci.delivered.stream_seq > si.state.last_seq) {
     if (!opts.mayRecreate) return { acksForRemoved: 0, recreated: false };
-    return { acksForRemoved: 0, recreated: await recreate(jsm, stream, durable) };
+    return { acksForRemoved: 0, recreated: await recreate(jsm, stream, durable, ci.created) };
   }
   if (ci.num_ack_pending === 0) return { acksForRemoved: 0, recreated: false };
   // In a work-queue stream every message at or below the consumer's position is one it holds (delivered
@@ -84,12 +87,25 @@ async function ackStale(nc: NatsConnection, jsm: JetStreamManager, stream: strin
   return sent;
 }
 
-async function recreate(jsm: JetStreamManager, stream: string, durable: string): Promise<boolean> {
-  // Read again right before deleting: another process may have repaired it already.
+async function recreate(jsm: JetStreamManager, stream: string, durable: string, seenCreated: string): Promise<boolean> {
+  // Read again right before deleting: another process may have repaired it already (a consumer created
+  // since the first read is not the one that was out of step).
   const [si, ci] = [await jsm.streams.info(stream), await jsm.consumers.info(stream, durable)];
-  if (ci.delivered.stream_seq <= si.state.last_seq) return false;
+  if (ci.created !== seenCreated || ci.delivered.stream_seq <= si.state.last_seq) return false;
   const config: Partial<ConsumerConfig> = { ...ci.config };
   await jsm.consumers.delete(stream, durable);
-  await jsm.consumers.add(stream, config);
-  return true;
+  // Deleted, it must come back: nothing of this component is delivered until it does.
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 8; attempt++) {
+    try {
+      await jsm.consumers.add(stream, config);
+      return true;
+    } catch (err) {
+      lastError = err;
+      // Another process recreated it first: same configuration, so it is repaired.
+      if (await jsm.consumers.info(stream, durable).then(() => true, () => false)) return true;
+      await new Promise((r) => setTimeout(r, 100 * 2 ** attempt).unref());
+    }
+  }
+  throw new Error(`deleted the job consumer ${durable} of ${stream} to recreate it, and could not create it again: ${(lastError as Error)?.message ?? String(lastError)}`, { cause: lastError });
 }

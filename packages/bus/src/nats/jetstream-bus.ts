@@ -68,8 +68,11 @@ export interface JetStreamBusOptions {
   payloadTtlMs?: number;
   /** How long Results are kept (the Results stream's max_age). Default 7 days. */
   resultsMaxAgeMs?: number;
-  /** Told of every repair of a job consumer after a server restart (see consumer-repair.ts), e.g. to log it. */
-  onConsumerRepair?: (event: { component: string } & RepairOutcome) => void;
+  /**
+   * Told of every repair of a job consumer after a server restart (see consumer-repair.ts), and of a check
+   * that failed on every retry (`error` set), e.g. to log it.
+   */
+  onConsumerRepair?: (event: { component: string; error?: unknown } & RepairOutcome) => void;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -142,6 +145,7 @@ class JetStreamBus implements Bus {
   private readonly loops = new Set<PullLoop>();
   /** The job consumers bound by this bus (by component), checked for a server crash's damage after a reconnect. */
   private readonly jobConsumers = new Map<PullLoop, { component: string; mayRecreate: boolean }>();
+  private readonly repairs = new Map<string, Promise<void>>();
   private readonly onConsumerRepair: JetStreamBusOptions["onConsumerRepair"];
   private readonly coreSubs = new Set<{ stop(): Promise<void> }>();
 
@@ -311,20 +315,34 @@ class JetStreamBus implements Bus {
   /**
    * Repairs what a SIGKILLed nats-server 2.9 can leave in a job consumer (stale pending entries that keep
    * num_ack_pending above zero for good; a stream sequence that went backwards, so new jobs are never
-   * delivered: see consumer-repair.ts). Right after a reconnect the server's JetStream may still be
-   * recovering: retried with backoff, a few times.
+   * delivered: see consumer-repair.ts). One repair per component at a time: two overlapping recreates
+   * could delete the consumer the other had just made. Right after a reconnect the server's JetStream may
+   * still be recovering, so a failed check is retried with backoff, starting short: the sooner it runs, the
+   * less a sequence that went backwards can be hidden by new publishes. A repair that still fails is reported.
    */
-  private async repairJobConsumer(component: string, mayRecreate: boolean): Promise<void> {
-    for (let attempt = 0; attempt < 6; attempt++) {
+  private repairJobConsumer(component: string, mayRecreate: boolean): Promise<void> {
+    // Asked again while one runs (a reconnect during the bind's check): run once more after it, on fresh state.
+    const running = this.repairs.get(component);
+    if (running !== undefined) return running.then(() => this.repairJobConsumer(component, mayRecreate));
+    const repair = this.runRepair(component, mayRecreate).finally(() => this.repairs.delete(component));
+    this.repairs.set(component, repair);
+    return repair;
+  }
+
+  private async runRepair(component: string, mayRecreate: boolean): Promise<void> {
+    let lastError: unknown;
+    for (let attempt = 0; attempt < 8; attempt++) {
       if (this.closing !== undefined || this.nc.isClosed()) return;
       try {
         const outcome = await repairWorkQueueConsumer(this.nc, this.jsm, jobStreamName(component), durableConsumerName(component), { mayRecreate });
         if (outcome.acksForRemoved > 0 || outcome.recreated) this.onConsumerRepair?.({ component, ...outcome });
         return;
-      } catch {
-        await new Promise((r) => setTimeout(r, 250 * 2 ** attempt).unref());
+      } catch (err) {
+        lastError = err;
+        await new Promise((r) => setTimeout(r, 50 * 2 ** attempt).unref());
       }
     }
+    if (this.closing === undefined) this.onConsumerRepair?.({ component, acksForRemoved: 0, recreated: false, error: lastError });
   }
 
   /** One of the coordinator's durable consumers on a shared stream: the handler's promise acks, a throw naks. */

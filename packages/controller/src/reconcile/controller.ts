@@ -63,10 +63,19 @@ export function startController(opts: ControllerOptions): Controller {
     { concurrency: opts.concurrency ?? 4 },
   );
   let stopped = false;
-  let wakeOnStop!: () => void;
-  const stopping = new Promise<void>((resolve) => (wakeOnStop = resolve));
+  const sleepers = new Set<() => void>();
   /** A backoff pause that stop() cuts short: a pause can be 30 s. */
-  const pause = (ms: number): Promise<void> => Promise.race([new Promise<void>((r) => setTimeout(r, ms).unref()), stopping]);
+  const pause = (ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        sleepers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      timer.unref();
+      sleepers.add(wake);
+    });
   let listed = false;
   /** The last list succeeded: readiness also needs the API server, not only NATS. */
   let apiReachable = false;
@@ -163,7 +172,7 @@ export function startController(opts: ControllerOptions): Controller {
     idle: () => queue.idle(),
     stop: async () => {
       stopped = true;
-      wakeOnStop();
+      for (const wake of [...sleepers]) wake();
       clearInterval(watchdog);
       clearInterval(resyncTimer);
       componentsWatch?.cancel();
@@ -186,7 +195,7 @@ interface OpenWatch {
  * headers arrive, so a watch whose response has not begun (a server or proxy that holds the headers
  * until the first event) could not be aborted: stop() and the watchdog waited out client-node's 30 s
  * timeout. Here `ended` settles at once on cancel, and the request is aborted whenever its controller
- * turns up.
+ * turns up. (Until then its socket stays open, at most those 30 s: client-node's Watch takes no signal.)
  */
 function openWatch<T>(kubeConfig: k8s.KubeConfig, path: string, query: Record<string, string | boolean>, onEvent: (phase: string, object: T) => void): OpenWatch {
   let delivered = false;

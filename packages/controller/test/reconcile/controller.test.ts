@@ -257,11 +257,12 @@ describe("the controller loop", () => {
       // No Components and no Deployments: neither watch ever sends a byte.
       await waitFor("both watches open", () => e.fake.openWatches() === 2, 10_000);
       await waitFor("the watchdog to give up on the silent watch and list again", () => lists >= 2, 10_000);
-    } finally {
       const started = performance.now();
       await controller.stop();
       // It used to wait out client-node's 30 s request timeout.
       expect(performance.now() - started).toBeLessThan(5_000);
+    } finally {
+      await controller.stop();
       await e.close();
     }
   }, 30_000);

@@ -94,7 +94,11 @@ export class PgliteMaintenance {
       }
     } catch (err) {
       // Nothing is lost by maintenance that did not run: the next threshold tries again.
-      this.onError(err);
+      try {
+        this.onError(err);
+      } catch {
+        // A throwing error hook must not leave a rejected pass behind for stop() to trip on.
+      }
     }
   }
 }
