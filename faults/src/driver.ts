@@ -56,6 +56,8 @@ export interface FaultRunReport {
   kills: KillCounts;
   /** Kills planned, by kind (an armed point nobody passed in time is not carried out). */
   planned: KillCounts;
+  /** Planned kills at a point nothing could pass any more: every job had already run when it was armed. */
+  unreachable: KillCounts;
   /** Process starts beyond the first (restarts after kills and after failed starts). */
   restarts: { coordinator: number; workers: number; failedStarts: number };
   submit: Omit<SubmitterStats, "refused"> & { refused: number };
@@ -124,16 +126,18 @@ export async function runFaults(opts: FaultRunOptions): Promise<FaultRunReport> 
     };
 
     const kills: KillEvent[] = [];
+    const unreachable: KillEvent[] = [];
     const chaos = async (): Promise<void> => {
       for (const event of events) {
         while ((await poll(event)) < event.at) {
           if (Date.now() > deadline) return;
           await sleep(100);
         }
-        const fired = await execute(event, { coordinator, pool, nats, effects, log });
-        if (fired) kills.push(event);
-        effects.recordChaos({ ...event, fired });
-        log(`${fired ? "killed" : "skipped"} ${event.kind}${event.point !== undefined ? ` (${event.point})` : ""} (done at ${Math.round((Date.now() - started) / 100) / 10} s), planned at progress ${event.at.toFixed(3)}, down ${event.downMs} ms`);
+        const outcome = await execute(event, { coordinator, pool, nats, effects, log, allRun: () => new Set(effects.jobIds("executions")).size >= opts.jobs });
+        if (outcome === "killed") kills.push(event);
+        if (outcome === "unreachable") unreachable.push(event);
+        effects.recordChaos({ ...event, outcome });
+        log(`${outcome} ${event.kind}${event.point !== undefined ? ` (${event.point})` : ""} (done at ${Math.round((Date.now() - started) / 100) / 10} s), planned at progress ${event.at.toFixed(3)}, down ${event.downMs} ms`);
       }
     };
     await chaos();
@@ -179,6 +183,7 @@ export async function runFaults(opts: FaultRunOptions): Promise<FaultRunReport> 
       concurrency,
       kills: countKills(kills),
       planned: countKills(events),
+      unreachable: countKills(unreachable),
       restarts: {
         coordinator: coordinator.starts - 1,
         workers: pool.reduce((n, w) => n + w.starts - 1, 0),
@@ -207,60 +212,75 @@ interface ChaosParts {
   nats: NatsServerHandle;
   effects: SideEffects;
   log: (line: string) => void;
+  /** Every job has run at least once: nothing is left to pass a kill point inside a handler or the relay. */
+  allRun: () => boolean;
 }
 
-/** Carries out one kill; false if it could not be (an armed point nobody passed in time). */
-async function execute(event: KillEvent, parts: ChaosParts): Promise<boolean> {
-  const { coordinator, pool, nats, effects } = parts;
+/**
+ * What became of a planned kill: carried out; skipped (an armed point nobody passed in time, with work
+ * left); or unreachable (an armed point, and every job had already run, so nothing could pass it).
+ */
+type KillOutcome = "killed" | "skipped" | "unreachable";
+
+/** Carries out one kill. */
+async function execute(event: KillEvent, parts: ChaosParts): Promise<KillOutcome> {
+  const { coordinator, pool, nats } = parts;
   switch (event.kind) {
     case "worker": {
       const worker = pool[(event.worker ?? 0) % pool.length] as Supervised;
       await worker.whenReady();
       await worker.kill(event.downMs);
-      return true;
+      return "killed";
     }
     case "midHandler": {
       for (const w of pool) w.delayNextRestart(event.downMs);
-      return armed(`mid-handler-${event.point ?? "before-effect"}`, effects, parts.log);
+      return armed(`mid-handler-${event.point ?? "before-effect"}`, parts);
     }
     case "coordinator": {
       await coordinator.whenReady();
       await coordinator.kill(event.downMs);
-      return true;
+      return "killed";
     }
     case "commitBeforePublish":
     case "publishBeforeMark": {
       await coordinator.whenReady();
       coordinator.delayNextRestart(event.downMs);
       const dead = coordinator.exited();
-      const fired = await armed(event.kind === "commitBeforePublish" ? "commit-before-publish" : "publish-before-mark", effects, parts.log);
-      if (fired) await dead;
-      return fired;
+      const outcome = await armed(event.kind === "commitBeforePublish" ? "commit-before-publish" : "publish-before-mark", parts);
+      if (outcome === "killed") await dead;
+      return outcome;
     }
     case "nats": {
       await nats.kill();
       await sleep(event.downMs);
       await nats.start();
-      return true;
+      return "killed";
     }
   }
 }
 
-/** Arms a kill point and waits for a process to take it; disarms it if nobody does in time. */
-async function armed(point: ArmPoint, effects: SideEffects, log: (line: string) => void): Promise<boolean> {
+/**
+ * Arms a kill point and waits for a process to take it; disarms it if nobody does in time, or once every
+ * job has run (a fast stretch of the run can finish the work before the schedule reaches its next kill).
+ */
+async function armed(point: ArmPoint, parts: Pick<ChaosParts, "effects" | "log" | "allRun">): Promise<KillOutcome> {
+  const { effects, log } = parts;
   effects.arm(point);
   const until = Date.now() + ARM_TIMEOUT_MS;
+  let polls = 0;
   while (effects.isArmed(point)) {
-    if (Date.now() > until) {
+    // Reading the executions log every 10 ms would be wasteful: every 200 ms.
+    const unreachable = ++polls % 20 === 0 && parts.allRun();
+    if (unreachable || Date.now() > until) {
       if (effects.disarm(point)) {
-        log(`kill point ${point} was not reached within ${ARM_TIMEOUT_MS} ms; skipped`);
-        return false;
+        log(unreachable ? `kill point ${point}: every job has run, nothing left to pass it; unreachable` : `kill point ${point} was not reached within ${ARM_TIMEOUT_MS} ms; skipped`);
+        return unreachable ? "unreachable" : "skipped";
       }
       break;
     }
     await sleep(10);
   }
-  return true;
+  return "killed";
 }
 
 async function machine(nats: NatsServerHandle, databaseUrl: string): Promise<FaultRunReport["machine"]> {

