@@ -115,9 +115,11 @@ export async function runFaults(opts: FaultRunOptions): Promise<FaultRunReport> 
      * recorded at once), so by decisions such a kill could be armed when no job was left to run, and nobody
      * would take it (the short run failed so, in 3 of 7 loaded runs).
      */
+    /** Distinct jobs whose handler has started at least once (the handlers' own log). */
+    const jobsRun = (): number => new Set(effects.jobIds("executions")).size;
     const poll = async (event?: KillEvent): Promise<number> => {
       decided = (await progress?.decided()) ?? decided;
-      const finished = event?.kind === "midHandler" ? new Set(effects.jobIds("executions")).size : decided;
+      const finished = event?.kind === "midHandler" ? jobsRun() : decided;
       if (Date.now() - lastLog > 5_000) {
         lastLog = Date.now();
         log(`${Math.round((Date.now() - started) / 1000)} s: accepted ${submitter.accepted}/${opts.jobs}, decided ${decided}, kills ${JSON.stringify(countKills(kills))}`);
@@ -133,7 +135,7 @@ export async function runFaults(opts: FaultRunOptions): Promise<FaultRunReport> 
           if (Date.now() > deadline) return;
           await sleep(100);
         }
-        const outcome = await execute(event, { coordinator, pool, nats, effects, log, allRun: () => new Set(effects.jobIds("executions")).size >= opts.jobs });
+        const outcome = await execute(event, { coordinator, pool, nats, effects, log, allRun: () => jobsRun() >= opts.jobs });
         if (outcome === "killed") kills.push(event);
         if (outcome === "unreachable") unreachable.push(event);
         effects.recordChaos({ ...event, outcome });
