@@ -1,6 +1,7 @@
 /**
- * Remembers keys for a fixed window, like JetStream's duplicate window. Keys are inserted in time order
- * and the window is constant, so expired keys are always at the front of the Map: pruning is amortized O(1).
+ * Remembers keys for a fixed window, like JetStream's duplicate window and max age. Every set() puts its
+ * key last with a fresh expiry and the window is constant, so expired keys are always at the front of the
+ * Map: pruning (on set, the only call that grows it) is amortized O(1), and a lookup only checks its entry.
  */
 export class DedupWindow<V> {
   private readonly keys = new Map<string, { value: V; expiresAt: number }>();
@@ -10,17 +11,24 @@ export class DedupWindow<V> {
     private readonly now: () => number,
   ) {}
 
+  get size(): number {
+    return this.keys.size;
+  }
+
   get(key: string): V | undefined {
-    this.prune();
-    return this.keys.get(key)?.value;
+    const entry = this.keys.get(key);
+    return entry !== undefined && entry.expiresAt > this.now() ? entry.value : undefined;
   }
 
   set(key: string, value: V): void {
-    this.keys.set(key, { value, expiresAt: this.now() + this.windowMs });
+    const now = this.now();
+    this.prune(now);
+    // Delete first: Map.set on a present key keeps its old place, which would break the front-first order.
+    this.keys.delete(key);
+    this.keys.set(key, { value, expiresAt: now + this.windowMs });
   }
 
-  private prune(): void {
-    const now = this.now();
+  private prune(now: number): void {
     for (const [key, entry] of this.keys) {
       if (entry.expiresAt > now) break;
       this.keys.delete(key);

@@ -21,11 +21,18 @@ import { WorkQueue } from "./work-queue.js";
 export interface InProcessBusOptions {
   /** How long payloads live. Default 24 h, as in the JetStream backend. */
   payloadTtlMs?: number;
+  /**
+   * How long a Result stays readable through getResult(), the JetStream backend's results max age. Default 1 h,
+   * not its 7 days: held in memory, 7 days of Results would grow the process without bound, and in one
+   * process a finished job can only come back while its run is still settling (an ack wait, a retry).
+   */
+  resultsMaxAgeMs?: number;
   /** Clock, for tests. */
   now?: () => number;
 }
 
-const DAY_MS = 24 * 3_600_000;
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
 const RESULT_DEDUP_WINDOW_MS = 120_000;
 
 /**
@@ -42,7 +49,7 @@ class InProcessBus implements Bus {
   readonly payloads: InMemoryPayloadStore;
   private readonly now: () => number;
   private readonly queues = new Map<string, WorkQueue>();
-  private readonly results = new Map<string, Result>();
+  private readonly results: DedupWindow<Result>;
   private readonly resultLog = new DurableLog<Result>();
   private readonly resultDedup: DedupWindow<true>;
   private readonly exhaustedLog = new DurableLog<ExhaustedDelivery>();
@@ -54,7 +61,10 @@ class InProcessBus implements Bus {
   constructor(opts: InProcessBusOptions) {
     this.now = opts.now ?? Date.now;
     this.payloads = new InMemoryPayloadStore(opts.payloadTtlMs ?? DAY_MS, this.now, () => this.assertOpen());
-    this.resultDedup = new DedupWindow(RESULT_DEDUP_WINDOW_MS, this.now);
+    const resultsMaxAgeMs = opts.resultsMaxAgeMs ?? HOUR_MS;
+    if (!(resultsMaxAgeMs > 0)) throw new RangeError(`resultsMaxAgeMs: expected a number of milliseconds > 0, got ${resultsMaxAgeMs}`);
+    this.results = new DedupWindow(resultsMaxAgeMs, this.now);
+    this.resultDedup = new DedupWindow(Math.min(RESULT_DEDUP_WINDOW_MS, resultsMaxAgeMs), this.now);
   }
 
   async ensureComponent(settings: ComponentBusSettings): Promise<void> {

@@ -1,0 +1,69 @@
+import { describe, expect, it } from "vitest";
+import { createInProcessBus } from "../../src/embedded/inprocess-bus.js";
+import { DedupWindow } from "../../src/embedded/dedup-window.js";
+import { makeResult } from "../conformance/fixtures.js";
+
+describe("DedupWindow", () => {
+  it("forgets a key once its window has passed, whether or not anything was pruned", () => {
+    let now = 1_000;
+    const w = new DedupWindow<number>(100, () => now);
+    w.set("a", 1);
+    now += 99;
+    expect(w.get("a")).toBe(1);
+    now += 1;
+    expect(w.get("a")).toBeUndefined();
+  });
+
+  it("prunes expired keys when it grows, and a key set again expires from its last set", () => {
+    let now = 0;
+    const w = new DedupWindow<number>(100, () => now);
+    w.set("a", 1);
+    now = 50;
+    w.set("b", 2);
+    now = 90;
+    w.set("a", 3); // now the youngest: it must not hold back the pruning of "b"
+    now = 160;
+    w.set("c", 4);
+    expect(w.get("b")).toBeUndefined();
+    expect(w.get("a")).toBe(3);
+    expect(w.size).toBe(2); // "b" was removed, not only hidden
+    now = 200;
+    w.set("d", 5);
+    expect(w.size).toBe(2);
+    expect(w.get("a")).toBeUndefined();
+  });
+});
+
+describe("in-process bus Result retention", () => {
+  it("answers getResult for resultsMaxAgeMs and then forgets the Result, so memory does not grow with every job", async () => {
+    let now = Date.parse("2026-11-24T00:00:00Z");
+    const bus = createInProcessBus({ now: () => now, resultsMaxAgeMs: 60_000 });
+    try {
+      await bus.publishResult(makeResult("keep", "j1"));
+      now += 59_999;
+      expect((await bus.getResult("keep", "j1"))?.job_id).toBe("j1");
+      now += 1;
+      expect(await bus.getResult("keep", "j1")).toBeUndefined();
+      // A Result published later is kept as usual.
+      await bus.publishResult(makeResult("keep", "j2"));
+      expect((await bus.getResult("keep", "j2"))?.job_id).toBe("j2");
+    } finally {
+      await bus.close();
+    }
+  });
+
+  it("keeps Results for an hour by default and refuses a retention that is not positive", async () => {
+    let now = 0;
+    const bus = createInProcessBus({ now: () => now });
+    try {
+      await bus.publishResult(makeResult("keep", "j1"));
+      now += 3_599_000;
+      expect(await bus.getResult("keep", "j1")).toBeDefined();
+      now += 1_000;
+      expect(await bus.getResult("keep", "j1")).toBeUndefined();
+    } finally {
+      await bus.close();
+    }
+    expect(() => createInProcessBus({ resultsMaxAgeMs: 0 })).toThrow(/resultsMaxAgeMs: expected a number of milliseconds > 0, got 0/);
+  });
+});
