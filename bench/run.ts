@@ -10,7 +10,7 @@ import { cpus, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { startBenchEnv } from "./src/bench-env.js";
+import { PACKAGES, startBenchEnv } from "./src/bench-env.js";
 import { embeddedBusOnly } from "./src/embedded-bus.js";
 import { latencyAtRate, submitAndDrain } from "./src/drive-coordinator.js";
 import { payloadOf, textPayload } from "./src/payloads.js";
@@ -113,6 +113,7 @@ const report: BenchReport = {
   date: new Date().toISOString(),
   machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "unknown", memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, natsServer: env.natsVersion },
   quick: args.quick,
+  packages: PACKAGES,
   throughput: [],
   latency: [],
   scaling: [],

@@ -25,6 +25,13 @@ export function assertRunning(child: TsProcess, what: string): void {
   if (exitCode !== null || signalCode !== null) throw new Error(`${what} exited (${signalCode ?? `code ${exitCode}`}); its output:\n${child.output().slice(-2_000)}`);
 }
 
+/**
+ * Whether this process runs the Tessera packages' sources (started with `--conditions=@tessera/source`,
+ * as the tests and the smoke run do) or their compiled `dist/` (`npm run bench`, after `npm run build`).
+ * Worker processes are started the same way, so every row measures the same code.
+ */
+export const PACKAGES: "source" | "built" = process.execArgv.includes("--conditions=@tessera/source") ? "source" : "built";
+
 export async function startBenchEnv(): Promise<BenchEnv> {
   const nats: NatsServerHandle = await startNatsServer();
   let postgres: Promise<PostgresHandle> | undefined;
@@ -39,7 +46,7 @@ export async function startBenchEnv(): Promise<BenchEnv> {
       return (await postgres).createDatabase();
     },
     spawnWorker(path, env) {
-      const child = spawnTsProcess(join(here, "..", path), { cwd: join(here, ".."), env: { NATS_URL: nats.url, LOG_LEVEL: "warn", ...env } });
+      const child = spawnTsProcess(join(here, "..", path), { cwd: join(here, ".."), packages: PACKAGES, env: { NATS_URL: nats.url, LOG_LEVEL: "warn", ...env } });
       children.add(child);
       void child.exited.then(() => children.delete(child));
       return child;

@@ -11,6 +11,8 @@ export interface ThroughputRow extends ThroughputResult {
 export interface BenchReport {
   date: string;
   machine: { cpus: number; cpuModel: string; memoryGiB: number; node: string; natsServer: string };
+  /** The Tessera code measured: compiled `dist/` (`npm run bench`) or the sources through tsx (tests, smoke run). */
+  packages: "source" | "built";
   quick: boolean;
   throughput: ThroughputRow[];
   latency: Array<LatencyResult & { system: string }>;
@@ -70,7 +72,7 @@ function table(headers: string[], rows: Array<Array<string | number>>): string {
 }
 
 export function renderReport(report: BenchReport): string {
-  const parts = [`tessera bench ${report.date} (${report.machine.cpus} cpus, node ${report.machine.node}, nats-server ${report.machine.natsServer}${report.quick ? ", --quick" : ""})`];
+  const parts = [`tessera bench ${report.date} (${report.machine.cpus} cpus, node ${report.machine.node}, nats-server ${report.machine.natsServer}, ${report.packages === "built" ? "built packages" : "package sources through tsx"}${report.quick ? ", --quick" : ""})`];
   // Skipped peers were reported as the run began (and are in the JSON).
   const peers = report.peers !== undefined && !("skipped" in report.peers) ? report.peers : undefined;
   if (peers !== undefined) parts.push(`peers: bullmq ${peers.bullmq} on redis-server ${peers.redisServer}, pg-boss ${peers.pgBoss}`);

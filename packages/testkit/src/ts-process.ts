@@ -18,12 +18,18 @@ export interface TsProcess {
 }
 
 /**
- * Starts a TypeScript file as its own Node process on the sources (`--conditions=@tessera/source
- * --import tsx`), the way worker and coordinator fixtures run, and collects its JSON stdout lines.
+ * Starts a TypeScript file as its own Node process through tsx and collects its JSON stdout lines. The
+ * Tessera packages it imports are their sources (`--conditions=@tessera/source`), the way worker and
+ * coordinator fixtures run, unless `packages: "built"`: then their compiled `dist/`, as an installed
+ * Tessera runs (the benchmark measures that; `npm run build` first).
  */
-export function spawnTsProcess(file: string, opts: { cwd: string; env?: Record<string, string | undefined>; args?: readonly string[] }): TsProcess {
+export function spawnTsProcess(
+  file: string,
+  opts: { cwd: string; env?: Record<string, string | undefined>; args?: readonly string[]; packages?: "source" | "built" },
+): TsProcess {
   const name = basename(file);
-  const proc = spawn(process.execPath, ["--conditions=@tessera/source", "--import", "tsx", file, ...(opts.args ?? [])], {
+  const conditions = opts.packages === "built" ? [] : ["--conditions=@tessera/source"];
+  const proc = spawn(process.execPath, [...conditions, "--import", "tsx", file, ...(opts.args ?? [])], {
     cwd: opts.cwd,
     env: { ...process.env, LOG_LEVEL: "info", ...opts.env },
     stdio: ["ignore", "pipe", "pipe"],

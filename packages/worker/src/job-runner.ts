@@ -5,6 +5,7 @@ import { retryDelayMs } from "./backoff.js";
 import type { ComponentDefinition } from "./define-component.js";
 import { createHandlerContext, type HandlerContext } from "./handler-context.js";
 import { decodeDelivery, recordInvalidEnvelope, type DecodedDelivery } from "./invalid-envelope.js";
+import { Keepalive } from "./keepalive.js";
 import { setLongTimeout } from "./long-timeout.js";
 import type { JobOutcome, WorkerMetrics } from "./metrics.js";
 import { InvalidOutputError, toResultOutput } from "./output.js";
@@ -47,6 +48,7 @@ export class JobRunner {
   private readonly metrics: WorkerMetrics;
   private readonly log: Logger;
 
+  private readonly keepalive = new Keepalive(MIN_KEEPALIVE_MS);
   private shuttingDown = false;
 
   constructor(private readonly deps: JobRunnerDeps) {
@@ -70,7 +72,7 @@ export class JobRunner {
   async run(delivery: JobDelivery): Promise<void> {
     // The runtime keeps the delivery alive for its whole life here, handler and Result publication alike,
     // so a live job is never redelivered to another worker by the ack wait.
-    const keepalive = setInterval(() => delivery.working(), Math.max(MIN_KEEPALIVE_MS, Math.floor(delivery.ackWaitMs / 3)));
+    this.keepalive.add(delivery);
     try {
       await this.process(delivery);
     } catch (err) {
@@ -78,7 +80,7 @@ export class JobRunner {
       this.log.error({ err, streamSeq: delivery.streamSeq }, "unexpected error while running a delivery; it will be redelivered");
       delivery.nak(this.backoff(delivery.deliveryCount));
     } finally {
-      clearInterval(keepalive);
+      this.keepalive.delete(delivery);
     }
   }
 
@@ -86,7 +88,7 @@ export class JobRunner {
     const decoded = decodeDelivery(delivery, this.definition.name);
     if (!decoded.ok) return this.reject(delivery, decoded);
     const { job } = decoded;
-    const log = this.log.child({ jobId: job.job_id, attempt: delivery.deliveryCount });
+    const log = this.jobLog(job.job_id, delivery.deliveryCount);
 
     // A finished job can come back, and not only as a redelivery: a SIGKILLed nats-server forgets the acks
     // of its last moments and delivers those jobs again with delivery count 1 (they were stored before this
@@ -99,13 +101,13 @@ export class JobRunner {
         existing = await this.bus.getResult(this.definition.name, job.job_id);
       } catch (err) {
         const delay = this.backoff(delivery.deliveryCount);
-        log.warn({ err, retryInMs: delay }, "could not check whether the job already has a Result; redelivering it later");
+        log().warn({ err, retryInMs: delay }, "could not check whether the job already has a Result; redelivering it later");
         delivery.nak(delay);
         this.metrics.count("retried");
         return;
       }
       if (existing !== undefined && finishes(existing, delivery, job.job_id)) {
-        log.info({ status: existing.status }, "redelivered job already has a Result; acking without running it again");
+        log().info({ status: existing.status }, "redelivered job already has a Result; acking without running it again");
         delivery.ack();
         this.metrics.count("duplicate");
         return;
@@ -121,39 +123,43 @@ export class JobRunner {
     await this.settle(job, delivery, outcome, (performance.now() - started) / 1000, log);
   }
 
-  private async runHandler(job: Job, delivery: JobDelivery, budget: TimeBudget, log: Logger): Promise<HandlerOutcome> {
-    const controller = new AbortController();
-    let finish!: (outcome: HandlerOutcome) => void;
-    const interrupted = new Promise<HandlerOutcome>((resolve) => (finish = resolve));
-    const active: ActiveJob = {
-      interrupt: (outcome) => {
-        // Settle the race first, then abort: the run ends now even if the handler reacts to the abort at once.
-        finish(outcome);
-        controller.abort(
-          outcome.kind === "timeout" ? new DOMException(outcome.detail, "TimeoutError") : new DOMException("the worker is shutting down", "AbortError"),
-        );
-      },
+  private async runHandler(job: Job, delivery: JobDelivery, budget: TimeBudget, log: () => Logger): Promise<HandlerOutcome> {
+    // The signal is made only if the handler reads it; an interrupt before that hands it out already aborted.
+    let controller: AbortController | undefined;
+    let abortReason: DOMException | undefined;
+    const signal = (): AbortSignal => {
+      if (controller === undefined) {
+        controller = new AbortController();
+        if (abortReason !== undefined) controller.abort(abortReason);
+      }
+      return controller.signal;
     };
-    this.active.add(active);
-    this.metrics.setInFlight(this.active.size);
-    const cancelTimer = setLongTimeout(() => active.interrupt({ kind: "timeout", detail: budget.detail }), budget.ms);
-    const ctx = createHandlerContext({
-      job,
-      attempt: delivery.deliveryCount,
-      signal: () => controller.signal,
-      payloads: this.bus.payloads,
-      working: () => delivery.working(),
-      log,
-    });
-    try {
-      const outcome = await Promise.race([this.invoke(ctx), interrupted]);
-      if (outcome.kind === "timeout") log.warn({ budgetMs: budget.ms }, "handler timed out; abandoning it (its signal is aborted)");
-      return outcome;
-    } finally {
-      cancelTimer();
-      this.active.delete(active);
+    const outcome = await new Promise<HandlerOutcome>((resolve) => {
+      let ended = false;
+      const end = (o: HandlerOutcome): void => {
+        if (ended) return;
+        ended = true;
+        cancelTimer();
+        this.active.delete(active);
+        this.metrics.setInFlight(this.active.size);
+        resolve(o);
+      };
+      const active: ActiveJob = {
+        interrupt: (o) => {
+          // End the run first, then abort: the run ends now even if the handler reacts to the abort at once.
+          end(o);
+          abortReason = o.kind === "timeout" ? new DOMException(o.detail, "TimeoutError") : new DOMException("the worker is shutting down", "AbortError");
+          controller?.abort(abortReason);
+        },
+      };
+      this.active.add(active);
       this.metrics.setInFlight(this.active.size);
-    }
+      const cancelTimer = setLongTimeout(() => active.interrupt({ kind: "timeout", detail: budget.detail }), budget.ms);
+      const ctx = createHandlerContext({ job, attempt: delivery.deliveryCount, signal, payloads: this.bus.payloads, working: () => delivery.working(), log });
+      void this.invoke(ctx).then(end);
+    });
+    if (outcome.kind === "timeout") log().warn({ budgetMs: budget.ms }, "handler timed out; abandoning it (its signal is aborted)");
+    return outcome;
   }
 
   private async invoke(ctx: HandlerContext): Promise<HandlerOutcome> {
@@ -168,17 +174,17 @@ export class JobRunner {
     }
   }
 
-  private async settle(job: Job, delivery: JobDelivery, outcome: HandlerOutcome, seconds: number, log: Logger): Promise<void> {
+  private async settle(job: Job, delivery: JobDelivery, outcome: HandlerOutcome, seconds: number, log: () => Logger): Promise<void> {
     const attempt = delivery.deliveryCount;
     if (outcome.kind === "shutdown") {
-      log.warn("handler aborted by shutdown; the job goes back to the queue");
+      log().warn("handler aborted by shutdown; the job goes back to the queue");
       delivery.nak(0);
       this.metrics.count("retried", seconds);
       return;
     }
     if (outcome.kind === "error") {
       const delay = this.backoff(attempt);
-      log.warn({ err: outcome.error, retryInMs: delay }, "handler failed; the job will be retried");
+      log().warn({ err: outcome.error, retryInMs: delay }, "handler failed; the job will be retried");
       delivery.nak(delay);
       this.metrics.count("retried", seconds);
       return;
@@ -210,17 +216,17 @@ export class JobRunner {
       await this.bus.publishResult(result);
     } catch (err) {
       const delay = this.backoff(attempt);
-      log.error({ err, retryInMs: delay }, "could not store the Result; the job will be redelivered");
+      log().error({ err, retryInMs: delay }, "could not store the Result; the job will be redelivered");
       delivery.nak(delay);
       this.metrics.count("retried", seconds);
       return;
     }
     if (result.status === "completed") {
       delivery.ack();
-      log.debug({ durationMs: result.duration_ms }, "job completed");
+      if (this.log.isLevelEnabled("debug")) log().debug({ durationMs: result.duration_ms }, "job completed");
     } else {
       delivery.term();
-      log.info({ reasonCode: result.reason_code, reasonDetail: result.reason_detail }, "job failed");
+      log().info({ reasonCode: result.reason_code, reasonDetail: result.reason_detail }, "job failed");
     }
     this.metrics.count(metric, seconds);
   }
@@ -256,6 +262,12 @@ export class JobRunner {
     );
     delivery.term();
     this.metrics.count("invalid");
+  }
+
+  /** The job's child logger, made on first use: most jobs never log. */
+  private jobLog(jobId: string, attempt: number): () => Logger {
+    let child: Logger | undefined;
+    return () => (child ??= this.log.child({ jobId, attempt }));
   }
 
   private backoff(attempt: number): number {
