@@ -1,19 +1,23 @@
 #!/usr/bin/env node
-// The `tessera` launcher. A built package (dist/ present) runs the compiled CLI in this process. In the
-// monorepo there is no dist/: the CLI runs from its TypeScript source, which needs the @tessera/source
-// export condition (to resolve workspace packages to their src/) and tsx. Conditions can only be set when
-// Node starts, so this re-executes Node with both and relays the exit status and termination signals.
+// The `tessera` launcher. An installed package (dist/ only: src/ is not published) runs the compiled CLI in
+// this process, with tsx registered so that the project's own TypeScript (tessera.project.ts, component
+// modules) loads. In the monorepo the CLI always runs from its TypeScript source, even when `npm run build`
+// has left a dist/ behind that may be older than the source. That needs the @tessera/source export
+// condition (to resolve workspace packages to their src/) and tsx. Conditions can only be set when Node
+// starts, so this re-executes Node with both and relays the exit status and termination signals.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import process from "node:process";
 import { URL, fileURLToPath } from "node:url";
 
 const dist = new URL("../dist/main.js", import.meta.url);
+const source = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 
-if (existsSync(fileURLToPath(dist))) {
+if (!existsSync(source) && existsSync(fileURLToPath(dist))) {
+  const { register } = await import("tsx/esm/api");
+  register();
   await import(dist.href);
 } else {
-  const source = fileURLToPath(new URL("../src/main.ts", import.meta.url));
   // Resolved from here, not from the caller's working directory, which may not see tsx.
   const tsx = import.meta.resolve("tsx");
   const child = spawn(process.execPath, ["--conditions=@tessera/source", "--import", tsx, source, ...process.argv.slice(2)], { stdio: "inherit" });
