@@ -21,8 +21,10 @@ export function prepareInput(input: SubmitInput, contentType: string | undefined
   }
   if ("text" in input) {
     if (typeof input.text !== "string") throw invalidRequest("input.text", "a string", typeof input.text);
-    const bytes = utf8.encode(input.text);
-    return bytes.byteLength <= INLINE_INPUT_MAX_BYTES ? { inline: input.text, contentType: contentType ?? "text/plain" } : { upload: bytes, contentType: contentType ?? "text/plain" };
+    // Measured without encoding: most inputs travel inline, and their bytes are never needed here.
+    return Buffer.byteLength(input.text) <= INLINE_INPUT_MAX_BYTES
+      ? { inline: input.text, contentType: contentType ?? "text/plain" }
+      : { upload: utf8.encode(input.text), contentType: contentType ?? "text/plain" };
   }
   let encoded: string | undefined;
   try {
@@ -31,8 +33,9 @@ export function prepareInput(input: SubmitInput, contentType: string | undefined
     throw invalidRequest("input.json", "a JSON-serializable value", (err as Error).message);
   }
   if (encoded === undefined) throw invalidRequest("input.json", "a JSON value", "undefined");
-  const bytes = utf8.encode(encoded);
-  return bytes.byteLength <= INLINE_INPUT_MAX_BYTES ? { inline: input.json, contentType: contentType ?? "application/json" } : { upload: bytes, contentType: contentType ?? "application/json" };
+  return Buffer.byteLength(encoded) <= INLINE_INPUT_MAX_BYTES
+    ? { inline: input.json, contentType: contentType ?? "application/json" }
+    : { upload: utf8.encode(encoded), contentType: contentType ?? "application/json" };
 }
 
 /** A validated envelope and its JSON: encoded once, stored as is and published as is. */
@@ -59,7 +62,7 @@ export function buildEnvelope(args: {
     content_type: args.contentType,
     limits: {
       max_bytes: opts.limits?.maxBytes ?? reg.spec.maxBytes ?? ComponentDefaults.maxBytes,
-      wall_clock: opts.limits?.wallClockMs ?? (reg.spec.timeouts?.wallClock !== undefined ? parseDuration(reg.spec.timeouts.wallClock) : ComponentDefaults.wallClockMs),
+      wall_clock: opts.limits?.wallClockMs ?? (reg.spec.timeouts?.wallClock !== undefined ? durationMs(reg.spec.timeouts.wallClock) : ComponentDefaults.wallClockMs),
     },
     input: "inline" in args.input ? { inline: args.input.inline } : { content_ref: args.input.contentRef },
     submitted_at: args.now.toISOString(),
@@ -95,6 +98,18 @@ function holdsNul(value: unknown): boolean {
   if (Array.isArray(value)) return value.some(holdsNul);
   if (typeof value === "object" && value !== null) return Object.entries(value).some(([k, v]) => k.includes("\u0000") || holdsNul(v));
   return false;
+}
+
+/** A component's few durations, parsed once rather than by a regular expression on every submit. */
+const parsedDurations = new Map<string, number>();
+
+function durationMs(text: string): number {
+  let ms = parsedDurations.get(text);
+  if (ms === undefined) {
+    ms = parseDuration(text);
+    parsedDurations.set(text, ms);
+  }
+  return ms;
 }
 
 function deadlineOf(deadline: string | Date): string {
