@@ -6,11 +6,13 @@ import type { JobStorage } from "../src/store/job-storage.js";
 import { JobStore } from "../src/store/job-store.js";
 import { createMemoryDatabase } from "../src/store/memory-database.js";
 import { MIGRATIONS } from "../src/store/migrations.js";
+import type { DatabaseOption } from "../src/store/open-storage.js";
 import type { AuditLog } from "../src/types.js";
 import { sqlBackends } from "./sql-backends.js";
 
-/** A fresh, empty store. */
+/** A fresh, empty store. Every coordinator given `database` works on the same data as `jobs` and `audit`. */
 export interface OpenStore {
+  database: DatabaseOption;
   jobs: JobStorage;
   audit: AuditLog;
   /** The SQL client underneath, on the SQL backends. */
@@ -34,7 +36,7 @@ export function storeBackends(): StoreBackend[] {
       async open() {
         const client = await backend.open();
         await migrate(client, [...MIGRATIONS, ...AUDIT_MIGRATIONS]);
-        return { jobs: new JobStore(client), audit: new SqlAuditLog(client), sql: client };
+        return { database: { client }, jobs: new JobStore(client), audit: new SqlAuditLog(client), sql: client };
       },
     }),
   );
@@ -42,7 +44,7 @@ export function storeBackends(): StoreBackend[] {
     name: "memory",
     async open() {
       const db = createMemoryDatabase();
-      return { jobs: db.jobs, audit: db.audit };
+      return { database: { memory: db }, jobs: db.jobs, audit: db.audit };
     },
   };
   return [...sql, memory];

@@ -247,6 +247,8 @@ describe.each(storeBackends())("job storage on $name", (backend) => {
         [{ duration_ms: 2 ** 31 }, "22003"],
         [{ finished_at: "2026-02-30T00:00:00Z" }, "22008"],
         [{ finished_at: "0000-01-01T00:00:00Z" }, "22008"],
+        [{ finished_at: "0000-01-01T00:00:00.000Z" }, "22008"],
+        [{ finished_at: "2026-02-30T00:00:00.000Z" }, "22008"],
         [{ finished_at: "2026-01-01T00:00:00+16:00" }, "22009"],
       ];
       for (const [overrides, code] of refusals) await expect(jobs.applyResult(result(jobId, "echo", overrides)), JSON.stringify(overrides)).rejects.toMatchObject({ code });
