@@ -403,7 +403,10 @@ export class CoordinatorRuntime implements Coordinator {
   }
 }
 
-/** Postgres error class 22 (data exception): 22P05 untranslatable character, 22003 out of range, ... */
+/**
+ * Postgres error class 22 (data exception): 22P05 untranslatable character, 22003 out of range, ... The
+ * memory store refuses the same values with the same codes.
+ */
 function isDataException(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   return typeof code === "string" && code.startsWith("22");
