@@ -1,7 +1,7 @@
 /**
  * The benchmark's one entry point (`npm run bench`, docs/performance.md). Measures, in one run on one
  * nats-server: raw job-only JetStream, the hand-written baseline (job + result), Tessera in process mode
- * (Postgres and PGlite) and embedded, BullMQ and pg-boss when bench/peers is installed, then latency at
+ * (Postgres and PGlite) and embedded (the memory store and PGlite in memory), BullMQ and pg-boss when bench/peers is installed, then latency at
  * fixed offered rates, scaling with worker processes and payload sizes; prints a table and the ratios to
  * the baselines (and to BullMQ), and JSON with --json.
  */
@@ -22,12 +22,13 @@ import type { SubmitInput } from "@tessera/coordinator";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-const USAGE = `usage: npm run bench -- [--quick] [--json] [--only throughput,latency,scaling,payloads]
+const USAGE = `usage: npm run bench -- [--quick] [--json] [--only throughput,latency,scaling,payloads] [--jobs n,...]
 
   --quick   small sizes, finishes in under a minute (CI smoke: checks it runs, not its timings)
   --json    print the report as JSON only (it is always written to bench/results/latest.json,
             or latest-quick.json with --quick)
   --only    run only these scenario groups (default: all)
+  --jobs    the throughput group's job counts (default: 20000,100000; 2000 with --quick)
 
 BullMQ and pg-boss join the throughput and latency groups when bench/peers is installed
 (npm run bench:peers:install, and redis-server: apt-get install -y redis-server).`;
@@ -35,10 +36,10 @@ BullMQ and pg-boss join the throughput and latency groups when bench/peers is in
 const GROUPS = ["throughput", "latency", "scaling", "payloads"] as const;
 type Group = (typeof GROUPS)[number];
 
-function parse(): { quick: boolean; json: boolean; groups: Set<Group> } {
+function parse(): { quick: boolean; json: boolean; groups: Set<Group>; jobs: number[] | undefined } {
   let values;
   try {
-    ({ values } = parseArgs({ options: { quick: { type: "boolean", default: false }, json: { type: "boolean", default: false }, only: { type: "string" }, help: { type: "boolean", short: "h" } }, strict: true }));
+    ({ values } = parseArgs({ options: { quick: { type: "boolean", default: false }, json: { type: "boolean", default: false }, only: { type: "string" }, jobs: { type: "string" }, help: { type: "boolean", short: "h" } }, strict: true }));
   } catch (err) {
     process.stderr.write(`bench: ${(err as Error).message}\n${USAGE}\n`);
     process.exit(2);
@@ -55,13 +56,22 @@ function parse(): { quick: boolean; json: boolean; groups: Set<Group> } {
     }
     groups.add(g as Group);
   }
-  return { quick: values.quick, json: values.json, groups };
+  let jobs: number[] | undefined;
+  if (values.jobs !== undefined) {
+    jobs = values.jobs.split(",").map((s) => Number(s.trim()));
+    if (jobs.some((n) => !Number.isInteger(n) || n < 1)) {
+      process.stderr.write(`bench: --jobs: expected positive integers separated by commas, got ${JSON.stringify(values.jobs)}\n`);
+      process.exit(2);
+    }
+  }
+  return { quick: values.quick, json: values.json, groups, jobs };
 }
 
 const args = parse();
 const sizes = args.quick
   ? { throughput: [2_000], latencySeconds: 2, rates: [1_000], scaling: [1, 2], scalingJobs: 2_000, payloadJobs: { 256: 1_000, 65_536: 200, 5_242_880: 4 } }
   : { throughput: [20_000, 100_000], latencySeconds: 10, rates: [1_000, 5_000], scaling: [1, 2, 4], scalingJobs: 20_000, payloadJobs: { 256: 20_000, 65_536: 2_000, 5_242_880: 40 } };
+if (args.jobs !== undefined) sizes.throughput = args.jobs;
 const log = (text: string): void => void (args.json ? process.stderr : process.stdout).write(`${text}\n`);
 
 // One payload for every job, as the raw loops publish one buffer: the work measured is the platform's.
@@ -135,7 +145,8 @@ try {
       await measure("baseline: raw JetStream, job + result", () => rawJetStream(env, { jobs, payloadBytes: 256, withResult: true }));
       await measure("tessera process, Postgres", () => withSetup(tesseraProcess(env, { store: "postgres", workers: 1, warmup }), (s) => submitAndDrain(env, s, jobs, inline256)));
       await measure("tessera process, PGlite", () => withSetup(tesseraProcess(env, { store: "pglite", workers: 1, warmup }), (s) => submitAndDrain(env, s, jobs, inline256)));
-      await measure("tessera embedded", () => withSetup(tesseraEmbedded(), (s) => submitAndDrain(env, s, jobs, inline256)));
+      await measure("tessera embedded (memory store)", () => withSetup(tesseraEmbedded(env, { store: "memory" }), (s) => submitAndDrain(env, s, jobs, inline256)));
+      await measure("tessera embedded, PGlite in memory", () => withSetup(tesseraEmbedded(env, { store: "pglite" }), (s) => submitAndDrain(env, s, jobs, inline256)));
       await measure("tessera embedded, bus + worker only (no store)", () => embeddedBusOnly(env, jobs));
       if (peers !== undefined) {
         await measure(BULLMQ, () => peers.bullmqThroughput(jobs));

@@ -41,7 +41,8 @@ describe("bench --quick", () => {
       "baseline: raw JetStream, job + result",
       "tessera process, Postgres",
       "tessera process, PGlite",
-      "tessera embedded",
+      "tessera embedded (memory store)",
+      "tessera embedded, PGlite in memory",
       "tessera embedded, bus + worker only (no store)",
       ...(skipPeers === undefined ? [BULLMQ, PG_BOSS] : []),
     ]);

@@ -1,6 +1,6 @@
 import { connectJetStreamBus, createInProcessBus, type Bus } from "@tessera/bus";
 import type { ComponentSpec } from "@tessera/contract";
-import { createCoordinator, type Coordinator } from "@tessera/coordinator";
+import { createCoordinator, type Coordinator, type DatabaseOption } from "@tessera/coordinator";
 import type { TsProcess } from "@tessera/testkit";
 import { defineComponent, runWorker, type WorkerHandle } from "@tessera/worker";
 import { pino } from "pino";
@@ -12,7 +12,13 @@ export const WORKER_CONCURRENCY = 256;
 /** The worker's fresh-connection window (CLOCK_SLACK_MS in packages/worker/src/job-runner.ts) and a margin. */
 const WORKER_WARMUP_MS = 2_500;
 
-export type Store = "postgres" | "pglite";
+/** Where the coordinator keeps its jobs: Postgres, PGlite in memory, or the memory store (embedded mode's default). */
+export type Store = "postgres" | "pglite" | "memory";
+
+function database(store: Store, env: BenchEnv): Promise<DatabaseOption> | DatabaseOption {
+  if (store === "postgres") return env.postgresDatabase().then((url) => ({ url }));
+  return store === "pglite" ? { dataDir: "memory://" } : { memory: true };
+}
 
 /** A coordinator and its workers, ready for jobs of `component`. */
 export interface TesseraSetup {
@@ -30,8 +36,7 @@ const quiet = pino({ level: "warn" });
 export async function tesseraProcess(env: BenchEnv, opts: { store: Store; workers: number; warmup: boolean }): Promise<TesseraSetup> {
   const component = `bench-${process.pid}-${++names}`;
   const bus = await connectJetStreamBus({ servers: env.natsUrl, name: "bench-coordinator" });
-  const database = opts.store === "postgres" ? { url: await env.postgresDatabase() } : {};
-  const coordinator = await createCoordinator({ bus, components: [{ name: component, spec: BENCH_SPEC }], database, env: {}, logger: quiet });
+  const coordinator = await createCoordinator({ bus, components: [{ name: component, spec: BENCH_SPEC }], database: await database(opts.store, env), env: {}, logger: quiet });
   const children: TsProcess[] = [];
   for (let i = 0; i < opts.workers; i++) children.push(env.spawnWorker("workers/noop-worker.ts", { COMPONENT: component, CONCURRENCY: String(WORKER_CONCURRENCY) }));
   await Promise.all(children.map((c) => c.line("a worker process to start", (l) => l["event"] === "ready", 30_000)));
@@ -53,11 +58,11 @@ export async function tesseraProcess(env: BenchEnv, opts: { store: Store; worker
   };
 }
 
-/** Embedded mode: in-process bus, PGlite in memory, the worker in this process. */
-export async function tesseraEmbedded(): Promise<TesseraSetup> {
+/** Embedded mode: in-process bus, the worker in this process, and the memory store (the default) or PGlite in memory. */
+export async function tesseraEmbedded(env: BenchEnv, opts: { store: Exclude<Store, "postgres"> }): Promise<TesseraSetup> {
   const component = `bench-embedded-${++names}`;
   const bus: Bus = createInProcessBus();
-  const coordinator = await createCoordinator({ bus, components: [{ name: component, spec: BENCH_SPEC }], env: {}, logger: quiet });
+  const coordinator = await createCoordinator({ bus, components: [{ name: component, spec: BENCH_SPEC }], database: await database(opts.store, env), env: {}, logger: quiet });
   const worker: WorkerHandle = await runWorker(defineComponent({ name: component, concurrency: WORKER_CONCURRENCY, handle: async (ctx) => ({ bytes: (await ctx.input.bytes()).byteLength }) }), { bus, logger: quiet });
   return {
     coordinator,

@@ -8,7 +8,7 @@ import { runTessera, startTessera } from "./helpers/run-tessera.js";
 import { tempFiles } from "./helpers/temp-files.js";
 
 /*
- * Every command against the real coordinator (createCoordinator on the in-process bus and PGlite in memory,
+ * Every command against the real coordinator (createCoordinator on the in-process bus and the memory store,
  * behind startAdminServer) with real workers. Starting it takes seconds, so the file shares one; each test
  * uses its own components, inputs or keys so the others' jobs do not show up in what it checks.
  */

@@ -11,8 +11,7 @@ import { componentSummary, InstanceRegistry } from "./heartbeats/instance-regist
 import { listInTimeRange } from "./jobs/list-in-time-range.js";
 import type { Settings } from "./settings/settings.js";
 import type { JobSummary } from "./store/job-row.js";
-import type { JobStore } from "./store/job-store.js";
-import { emptyCounts } from "./store/job-store.js";
+import { emptyCounts, type ApplyOutcome, type JobStorage } from "./store/job-storage.js";
 import { buildEnvelope, prepareInput } from "./submit/build-envelope.js";
 import {
   TERMINAL_STATES,
@@ -41,14 +40,14 @@ import {
 
 export interface CoordinatorParts {
   bus: Bus;
-  store: JobStore;
+  store: JobStorage;
   settings: Settings;
   audit: AuditLog;
   components: readonly ComponentRegistration[];
   onCompleted: Readonly<Record<string, ChainHook>>;
   log: Logger;
   heartbeatIntervalMs?: number;
-  /** Closes what the factory opened (the SQL client) after the coordinator stopped. */
+  /** Closes what the factory opened (an SQL client) after the coordinator stopped. */
   release: () => Promise<void>;
 }
 
@@ -228,7 +227,7 @@ export class CoordinatorRuntime implements Coordinator {
   }
 
   async health(): Promise<CoordinatorHealth> {
-    const store = await this.parts.store.sql.ping().catch(() => false);
+    const store = await this.parts.store.ping().catch(() => false);
     const bus = this.parts.bus.isConnected();
     const consumers = this.subscriptions.length === 3 && this.closing === undefined;
     return { live: this.closing === undefined, ready: store && bus && consumers, checks: { store, bus, consumers } };
@@ -318,7 +317,7 @@ export class CoordinatorRuntime implements Coordinator {
     }
     const result = event.result;
     const hook = result.status === "completed" ? this.parts.onCompleted[result.component] : undefined;
-    let outcome: Awaited<ReturnType<JobStore["applyResult"]>>;
+    let outcome: ApplyOutcome;
     try {
       outcome = await this.parts.store.applyResult(result, hook === undefined ? undefined : async (job) => hook(this.chainContext(job, result)));
     } catch (err) {
@@ -404,7 +403,10 @@ export class CoordinatorRuntime implements Coordinator {
   }
 }
 
-/** Postgres error class 22 (data exception): 22P05 untranslatable character, 22003 out of range, ... */
+/**
+ * Postgres error class 22 (data exception): 22P05 untranslatable character, 22003 out of range, ... The
+ * memory store refuses the same values with the same codes.
+ */
 function isDataException(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   return typeof code === "string" && code.startsWith("22");

@@ -1,27 +1,24 @@
 import type { Bus } from "@tessera/bus";
 import { busSettingsFromSpec, componentNameProblem, validateComponentSpec } from "@tessera/contract";
 import { pino, type Logger } from "pino";
-import { AUDIT_MIGRATIONS } from "./audit/audit-migrations.js";
-import { SqlAuditLog } from "./audit/audit-store.js";
 import { CoordinatorRuntime } from "./coordinator.js";
 import { CoordinatorError } from "./errors.js";
 import { BOOTSTRAP_SETTINGS, OPERATIONAL_SETTINGS, limitsSetting, sharedSetting } from "./settings/setting-definitions.js";
 import { Settings } from "./settings/settings.js";
-import { migrate } from "./sql/migrate.js";
-import { openSqlClient } from "./sql/open-sql-client.js";
-import type { SqlClient } from "./sql/sql-client.js";
-import { JobStore } from "./store/job-store.js";
-import { MIGRATIONS } from "./store/migrations.js";
+import { openStorage, type DatabaseOption } from "./store/open-storage.js";
 import { MATURITY_LEVELS, type ChainHook, type ComponentRegistration, type Coordinator } from "./types.js";
 
 export interface CoordinatorOptions {
   bus: Bus;
   components: readonly ComponentRegistration[];
   /**
-   * Where jobs are stored. Default: the `database.url` / `database.dir` settings (DATABASE_URL,
-   * TESSERA_DATA_DIR), else PGlite in memory. Pass `client` to share an open client (it is not closed).
+   * Where jobs are stored. Default: the `database.url` / `database.dir` settings (DATABASE_URL: Postgres,
+   * TESSERA_DATA_DIR: PGlite in that directory), else the memory store, which keeps nothing across a
+   * restart. `{ url }` or `{ dataDir }` choose here (`dataDir: "memory://"` is PGlite in memory); `{ client }`
+   * shares an open SQL client (it is not closed); `{ memory: true }` asks for the memory store whatever the
+   * settings say, and `{ memory: createMemoryDatabase() }` shares one between coordinators of this process.
    */
-  database?: { url?: string; dataDir?: string } | { client: SqlClient };
+  database?: DatabaseOption;
   /** Shared config defaults (stamped into every job), overridable by env, the settings file and the DB. */
   sharedConfig?: Record<string, unknown>;
   /** Values from the settings file, by setting name. */
@@ -59,17 +56,9 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
   ];
   // Bootstrap settings decide which database to open, so they are resolved before it is.
   const bootstrap = new Settings(BOOTSTRAP_SETTINGS, { env, file: pick(file, BOOTSTRAP_SETTINGS.map((d) => d.name)), db: new Map() }, () => Promise.reject(new Error("bootstrap settings are not stored")));
-  const owned = opts.database === undefined || !("client" in opts.database);
-  const sql =
-    opts.database !== undefined && "client" in opts.database
-      ? opts.database.client
-      : await openSqlClient({
-          databaseUrl: opts.database?.url ?? bootstrap.value<string | null>("database.url") ?? undefined,
-          dataDir: opts.database?.dataDir ?? bootstrap.value<string | null>("database.dir") ?? undefined,
-        });
+  const storage = await openStorage(opts.database, { url: bootstrap.value<string | null>("database.url"), dir: bootstrap.value<string | null>("database.dir") }, log);
+  const store = storage.jobs;
   try {
-    await migrate(sql, [...MIGRATIONS, ...AUDIT_MIGRATIONS]);
-    const store = new JobStore(sql, { onMaintenanceError: (err) => log.warn({ err }, "vacuuming or checkpointing the embedded database failed; the next pass will try again") });
     const settings = new Settings(definitions, { env, file, db: await store.readSettings() }, (name, value) => store.writeSetting(name, value));
     if (opts.provision !== false) {
       for (const c of components) await opts.bus.ensureComponent(busSettingsFromSpec(c.name, c.spec));
@@ -78,17 +67,18 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
       bus: opts.bus,
       store,
       settings,
-      audit: new SqlAuditLog(sql),
+      audit: storage.audit,
       components,
       onCompleted: checkHooks(opts.onCompleted ?? {}, components),
       log,
       ...(opts.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: opts.heartbeatIntervalMs } : {}),
-      release: () => (owned ? sql.close() : Promise.resolve()),
+      release: () => storage.release(),
     });
     await coordinator.start();
     return coordinator;
   } catch (err) {
-    if (owned) await sql.close().catch(() => undefined);
+    await store.stopMaintenance().catch(() => undefined);
+    await storage.release().catch(() => undefined);
     throw err;
   }
 }

@@ -15,6 +15,8 @@
  */
 export * from "./types.js";
 export { createCoordinator, type CoordinatorOptions } from "./create-coordinator.js";
+export type { DatabaseOption } from "./store/open-storage.js";
+export { createMemoryDatabase, type MemoryDatabase } from "./store/memory-database.js";
 export { CoordinatorError, type CoordinatorErrorCode } from "./errors.js";
 export { INLINE_INPUT_MAX_BYTES } from "./submit/build-envelope.js";
 export type { SqlClient, SqlExecutor, QueryResult } from "./sql/sql-client.js";

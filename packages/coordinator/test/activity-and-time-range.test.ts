@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ActivityCounter } from "../src/activity/activity-counter.js";
 import { listInTimeRange } from "../src/jobs/list-in-time-range.js";
-import { createPgliteClient } from "../src/sql/pglite-client.js";
-import type { SqlClient } from "../src/sql/sql-client.js";
 import type { JobEvent, JobFilter, JobRecord, Page } from "../src/types.js";
 import { embedded, spec, type Embedded } from "./harness.js";
+import { storeBackends } from "./store-backends.js";
 
 const MINUTE = 60_000;
 const T0 = Date.parse("2026-11-23T10:00:00Z");
@@ -73,17 +72,14 @@ describe("listInTimeRange", () => {
   });
 });
 
-describe("through the coordinator", () => {
-  let sql: SqlClient;
+describe.each(storeBackends())("through the coordinator on $name", (backend) => {
   let env: Embedded;
   beforeAll(async () => {
-    sql = await createPgliteClient({});
-    env = await embedded(sql, [{ name: "echo", spec: spec(), maturity: "beta" }, { name: "plain", spec: spec() }]);
+    env = await embedded((await backend.open()).database, [{ name: "echo", spec: spec(), maturity: "beta" }, { name: "plain", spec: spec() }]);
     await env.run({ name: "echo", async handle(ctx) { return await ctx.input.json(); } });
   });
   afterAll(async () => {
     await env.close();
-    await sql.close();
   });
 
   it("reports maturity and this minute's activity per component, and filters jobs by creation time", async () => {

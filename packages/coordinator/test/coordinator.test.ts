@@ -8,9 +8,9 @@ import { spyingBus } from "../../worker/test/helpers.js";
 import { CoordinatorError } from "../src/errors.js";
 import type { ComponentRegistration } from "../src/types.js";
 import { embedded, spec, type Embedded } from "./harness.js";
-import { sqlBackends } from "./sql-backends.js";
+import { storeBackends } from "./store-backends.js";
 
-const backends = sqlBackends();
+const backends = storeBackends();
 
 describe.each(backends)("coordinator on $name", (backend) => {
   let env: Embedded | undefined;
@@ -20,7 +20,7 @@ describe.each(backends)("coordinator on $name", (backend) => {
   });
 
   async function start(components: ComponentRegistration[] = [{ name: "echo", spec: spec() }], extra: Parameters<typeof embedded>[2] = {}): Promise<Embedded> {
-    env = await embedded(await backend.open(), components, extra);
+    env = await embedded((await backend.open()).database, components, extra);
     return env;
   }
 

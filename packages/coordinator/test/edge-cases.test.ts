@@ -1,19 +1,21 @@
-import { createInProcessBus } from "@tessera/bus";
+import { createInProcessBus, type Bus } from "@tessera/bus";
+import type { Job } from "@tessera/contract";
 import { waitFor, withOverrides } from "@tessera/testkit";
 import { describe, expect, it } from "vitest";
 import { createCoordinator } from "../src/create-coordinator.js";
 import { handleExhausted } from "../src/dead-letters/dead-letter-flow.js";
 import type { QueryResult, SqlClient } from "../src/sql/sql-client.js";
-import { JobStore } from "../src/store/job-store.js";
+import type { DispatchRecord, Dispatched } from "../src/store/job-storage.js";
+import type { DatabaseOption } from "../src/store/open-storage.js";
 import { embedded, silent, spec } from "./harness.js";
-import { sqlBackends } from "./sql-backends.js";
+import { storeBackends, type OpenStore } from "./store-backends.js";
 
-describe.each(sqlBackends())("coordinator edge cases on $name", (backend) => {
+describe.each(storeBackends())("coordinator edge cases on $name", (backend) => {
   it("publishes jobs it just submitted from memory even when the outbox pass comes round every few ms and finds nothing", async () => {
     // With a 10 ms poll interval every pass is due to read the outbox, which skips the jobs held in memory:
     // the relay must still publish those in the same pass rather than wait for the next wake.
-    const sql = await backend.open();
-    const env = await embedded(sql, [{ name: "echo", spec: spec() }], { settingsFile: { "relay.pollIntervalMs": 10 } });
+    const { database } = await backend.open();
+    const env = await embedded(database, [{ name: "echo", spec: spec() }], { settingsFile: { "relay.pollIntervalMs": 10 } });
     try {
       await env.run({ name: "echo", concurrency: 32, handle: () => "ok" });
       const ids: string[] = [];
@@ -33,18 +35,13 @@ describe.each(sqlBackends())("coordinator edge cases on $name", (backend) => {
   it("keeps publishing while a dispatch record is slow, and does not publish again what it has published", async () => {
     // The outbox pass (due on every pass with a 10 ms poll interval) used to wait for the previous batch's
     // record: one slow write held every job behind it. It now skips the rows in flight instead.
-    const base = await backend.open();
+    const store = await backend.open();
     let holdRecords = true;
     let heldRecord: (() => void) | undefined;
     const recordReleased = new Promise<void>((resolve) => (heldRecord = resolve));
-    const sql: SqlClient = {
-      ...base,
-      async query<R extends Record<string, unknown> = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
-        if (holdRecords && text.includes("marked AS (")) await recordReleased;
-        return base.query<R>(text, params);
-      },
-    };
-    const env = await embedded(sql, [{ name: "echo", spec: spec() }], { settingsFile: { "relay.pollIntervalMs": 10 } });
+    const env = await embedded(holdingDispatchRecords(store, async () => {
+      if (holdRecords) await recordReleased;
+    }), [{ name: "echo", spec: spec() }], { settingsFile: { "relay.pollIntervalMs": 10 } });
     try {
       await env.run({ name: "echo", concurrency: 32, handle: () => "ok" });
       const first = await env.coordinator.submit("echo", { json: 0 });
@@ -55,7 +52,7 @@ describe.each(sqlBackends())("coordinator edge cases on $name", (backend) => {
       expect(jobs.map((j) => j.state)).toEqual(ids.map(() => "completed"));
       holdRecords = false;
       heldRecord?.();
-      const dispatches = async (): Promise<number[]> => (await sql.query<{ dispatches: number }>(`SELECT dispatches FROM tessera_jobs`)).rows.map((r) => r.dispatches);
+      const dispatches = async (): Promise<number[]> => Promise.all(ids.map(async (id) => (await store.jobs.getJob(id))?.dispatches ?? -1));
       await waitFor("the held records to land", async () => (await dispatches()).every((n) => n > 0), 10_000);
       // Ten more outbox passes: none publishes a job again.
       await new Promise((r) => setTimeout(r, 100));
@@ -71,14 +68,14 @@ describe.each(sqlBackends())("coordinator edge cases on $name", (backend) => {
   it("drains an outbox longer than one batch on consecutive passes, not one batch per poll interval", async () => {
     // What a restarted coordinator finds (here: left by one whose bus refused every publish) is read from
     // the outbox batch after batch; the poll interval is only the safety net for an idle relay.
-    const sql = await backend.open();
+    const { database } = await backend.open();
     const bus = createInProcessBus();
     const refusing = withOverrides(bus, { publishJob: () => Promise.reject(new Error("bus down")) });
-    const first = await createCoordinator({ bus: refusing, components: [{ name: "echo", spec: spec() }], env: {}, logger: silent, database: { client: sql } });
+    const first = await createCoordinator({ bus: refusing, components: [{ name: "echo", spec: spec() }], env: {}, logger: silent, database });
     const ids = (await Promise.all(Array.from({ length: 60 }, (_, i) => first.submit("echo", { json: i })))).map((o) => o.jobId);
     await first.close();
 
-    const second = await embedded(sql, [{ name: "echo", spec: spec() }], { bus, settingsFile: { "relay.batchSize": 10, "relay.pollIntervalMs": 60_000 } });
+    const second = await embedded(database, [{ name: "echo", spec: spec() }], { bus, settingsFile: { "relay.batchSize": 10, "relay.pollIntervalMs": 60_000 } });
     try {
       await second.run({ name: "echo", concurrency: 16, handle: () => "ok" });
       const jobs = await Promise.all(ids.map((id) => second.coordinator.waitForJob(id, { timeoutMs: 5_000 })));
@@ -90,33 +87,43 @@ describe.each(sqlBackends())("coordinator edge cases on $name", (backend) => {
   });
 
   it("finds the job of a dead letter whose message is already gone (a replay after a failed record)", async () => {
-    const sql = await backend.open();
-    const env = await embedded(sql, [{ name: "echo", spec: spec() }]);
+    const store = await backend.open();
+    const bus = createInProcessBus();
+    const seqs = new Map<string, number>();
+    const recording = withOverrides(bus, {
+      publishJob: async (job: Job, opts: Parameters<Bus["publishJob"]>[1]) => {
+        const published = await bus.publishJob(job, opts);
+        seqs.set(job.job_id, published.seq);
+        return published;
+      },
+    });
+    const env = await embedded(store.database, [{ name: "echo", spec: spec() }], { bus: recording });
     try {
       const { jobId } = await env.coordinator.submit("echo", { json: 1 });
       const queued = await waitForState(env.coordinator, jobId, "queued");
-      const seq = (await sql.query<{ stream_seq: number }>(`SELECT stream_seq FROM tessera_jobs WHERE job_id = $1`, [jobId])).rows[0]?.stream_seq as number;
+      const seq = seqs.get(jobId) as number;
       // The first attempt deleted the message and then failed to record: the replayed event has no bytes.
-      const failed = await handleExhausted({ component: "echo", streamSeq: seq, deliveries: 3, data: undefined, dedupKey: undefined }, { bus: env.bus, store: new JobStore(sql), log: silent });
+      const failed = await handleExhausted({ component: "echo", streamSeq: seq, deliveries: 3, data: undefined, dedupKey: undefined }, { bus, store: store.jobs, log: silent });
       expect(queued.state).toBe("queued");
       expect(failed).toMatchObject({ jobId, state: "failed", reasonCode: "dead_lettered" });
       // A stale advisory for an older stream position does not fail the job's newer run.
-      expect(await new JobStore(sql).recordDeadLetter({ jobId, component: "echo", streamSeq: seq + 1000, deliveries: 3, reasonCode: "dead_lettered", reasonDetail: "stale" })).toBeUndefined();
+      expect(await store.jobs.recordDeadLetter({ jobId, component: "echo", streamSeq: seq + 1000, deliveries: 3, reasonCode: "dead_lettered", reasonDetail: "stale" })).toBeUndefined();
     } finally {
       await env.close();
+      await bus.close();
     }
   });
 
   it("requeues what an in-process bus held when a kept store outlives it", async () => {
-    const sql = await backend.open();
+    const { database } = await backend.open();
     const firstBus = createInProcessBus();
-    const first = await createCoordinator({ bus: firstBus, components: [{ name: "echo", spec: spec() }], env: {}, logger: silent, database: { client: sql } });
+    const first = await createCoordinator({ bus: firstBus, components: [{ name: "echo", spec: spec() }], env: {}, logger: silent, database });
     const { jobId } = await first.submit("echo", { json: 1 });
     await waitForState(first, jobId, "queued");
     await first.close();
     await firstBus.close();
 
-    const second = await embedded(sql, [{ name: "echo", spec: spec() }]);
+    const second = await embedded(database, [{ name: "echo", spec: spec() }]);
     try {
       await second.run({ name: "echo", handle: () => ({ ok: true }) });
       expect(await second.coordinator.waitForJob(jobId, { timeoutMs: 5_000 })).toMatchObject({ state: "completed" });
@@ -126,7 +133,7 @@ describe.each(sqlBackends())("coordinator edge cases on $name", (backend) => {
   });
 
   it("fails a job whose Result the store cannot hold instead of retrying it forever, and refuses NUL at submit", async () => {
-    const env = await embedded(await backend.open(), [{ name: "echo", spec: spec() }]);
+    const env = await embedded((await backend.open()).database, [{ name: "echo", spec: spec() }]);
     try {
       await env.run({ name: "echo", handle: () => ({ text: "a\u0000b" }) });
       const { jobId } = await env.coordinator.submit("echo", { json: 1 });
@@ -141,13 +148,13 @@ describe.each(sqlBackends())("coordinator edge cases on $name", (backend) => {
   });
 
   it("leaves a job of a component it does not run waiting in the outbox, and keeps dispatching the rest", async () => {
-    const sql = await backend.open();
-    const env = await embedded(sql, [{ name: "echo", spec: spec() }]);
+    const store = await backend.open();
+    const env = await embedded(store.database, [{ name: "echo", spec: spec() }]);
     try {
       await env.run({ name: "echo", handle: () => ({}) });
       const { jobId: first } = await env.coordinator.submit("echo", { json: 1 });
       const orphan = { ...(await env.coordinator.waitForJob(first, { timeoutMs: 5_000 })).envelope, job_id: "orphan-1", component: "renamed-away" };
-      await new JobStore(sql).insertJob({ envelope: orphan, limitKey: null, idempotencyKey: null });
+      await store.jobs.insertJob({ envelope: orphan, limitKey: null, idempotencyKey: null });
       const { jobId } = await env.coordinator.submit("echo", { json: 2 });
       expect(await env.coordinator.waitForJob(jobId, { timeoutMs: 5_000 })).toMatchObject({ state: "completed" });
       expect(await env.coordinator.getJob("orphan-1")).toMatchObject({ state: "pending", dispatches: 0 });
@@ -157,14 +164,14 @@ describe.each(sqlBackends())("coordinator edge cases on $name", (backend) => {
   });
 
   it("checks a project's own defaults: key limits that could never dispatch are refused at startup", async () => {
-    const sql = await backend.open();
+    const { database } = await backend.open();
     await expect(
-      createCoordinator({ bus: createInProcessBus(), components: [{ name: "echo", spec: spec(), limits: { key: "tenant", concurrency: 0 } }], env: {}, logger: silent, database: { client: sql } }),
+      createCoordinator({ bus: createInProcessBus(), components: [{ name: "echo", spec: spec(), limits: { key: "tenant", concurrency: 0 } }], env: {}, logger: silent, database }),
     ).rejects.toMatchObject({ message: expect.stringContaining("limits.echo from the project's defaults") });
   });
 
   it("releases a key's slot once per job, however many times the job is decided or cancelled", async () => {
-    const env = await embedded(await backend.open(), [{ name: "echo", spec: spec(), limits: { key: "tenant", concurrency: 1 } }]);
+    const env = await embedded((await backend.open()).database, [{ name: "echo", spec: spec(), limits: { key: "tenant", concurrency: 1 } }]);
     try {
       let release!: () => void;
       const gate = new Promise<void>((r) => (release = r));
@@ -192,4 +199,31 @@ async function waitForState(coordinator: { getJob(id: string): Promise<{ state: 
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new Error(`job ${jobId} never reached ${state}`);
+}
+
+/**
+ * The store's `database` option, with every dispatch record first waiting for `hold`: on SQL at the record's
+ * statement, in memory at the store's method (the memory store has no statements to catch).
+ */
+function holdingDispatchRecords(store: OpenStore, hold: () => Promise<void>): DatabaseOption {
+  const { database } = store;
+  if ("client" in database) {
+    const base = database.client;
+    const client: SqlClient = {
+      ...base,
+      async query<R extends Record<string, unknown> = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+        if (text.includes("marked AS (")) await hold();
+        return base.query<R>(text, params);
+      },
+    };
+    return { client };
+  }
+  if (!("memory" in database) || database.memory === true) throw new Error("holdingDispatchRecords needs a store opened by storeBackends()");
+  const jobs = database.memory.jobs;
+  const markDispatched = jobs.markDispatched.bind(jobs);
+  jobs.markDispatched = async (entries: readonly Dispatched[]): Promise<DispatchRecord> => {
+    await hold();
+    return markDispatched(entries);
+  };
+  return database;
 }

@@ -3,7 +3,7 @@ import type { ComponentSpec } from "@tessera/contract";
 import { defineComponent, runWorker, type ComponentOptions, type WorkerHandle } from "@tessera/worker";
 import { pino } from "pino";
 import { createCoordinator, type CoordinatorOptions } from "../src/create-coordinator.js";
-import type { SqlClient } from "../src/sql/sql-client.js";
+import type { DatabaseOption } from "../src/store/open-storage.js";
 import type { ComponentRegistration, Coordinator } from "../src/types.js";
 
 export const silent = pino({ level: process.env["TEST_LOG_LEVEL"] ?? "silent" });
@@ -20,14 +20,14 @@ export interface Embedded {
   close(): Promise<void>;
 }
 
-/** A coordinator on the in-process bus and the given SQL client, with workers run beside it. */
+/** A coordinator on the in-process bus and the given store, with workers run beside it. */
 export async function embedded(
-  sql: SqlClient,
+  database: DatabaseOption,
   components: ComponentRegistration[],
   extra: Partial<Omit<CoordinatorOptions, "bus" | "components" | "database">> & { bus?: Bus } = {},
 ): Promise<Embedded> {
   const bus = extra.bus ?? createInProcessBus();
-  const coordinator = await createCoordinator({ env: {}, logger: silent, ...extra, bus, components, database: { client: sql } });
+  const coordinator = await createCoordinator({ env: {}, logger: silent, ...extra, bus, components, database });
   const workers: WorkerHandle[] = [];
   return {
     bus,

@@ -37,7 +37,7 @@ export function registerDevCommand(program: Command, io: CliIo): void {
     .addOption(new Option("--nats <url|auto>", "process mode: use this NATS server, or `auto` to start nats-server -js in a temp dir; components run as autoscaled worker processes"))
     .option("--host <address>", "address of the admin API", io.env["TESSERA_ADMIN_HOST"] ?? "127.0.0.1")
     .option("--port <port>", "port of the admin API (0 = any free port)", io.env["TESSERA_ADMIN_PORT"] ?? "7400")
-    .option("--data-dir <dir>", "keep the embedded database (PGlite) in this directory instead of in memory (DATABASE_URL selects Postgres instead)")
+    .option("--data-dir <dir>", "keep the jobs in PGlite in this directory, across restarts; without it they are held in memory and lost on exit (DATABASE_URL selects Postgres instead)")
     .option("--samples", "submit the project's sample jobs and print their results")
     .option("--repeat <n>", "with --samples: submit every sample n times and report the throughput", positiveInteger(100_000))
     .option("--exit", "with --samples: stop once every sample job and the jobs it chained are decided; exit 1 if one ended other than expected")
@@ -119,7 +119,8 @@ async function reportSamples(session: DevSession, project: LoadedProject, opts: 
 
 function banner(project: LoadedProject, session: DevSession, mode: DevMode, opts: DevOptions, env: CliIo["env"], style: Style): string {
   const where = relative(process.cwd(), project.dir) || ".";
-  const store = (env["DATABASE_URL"] ?? "") !== "" ? "Postgres (DATABASE_URL)" : opts.dataDir !== undefined ? `PGlite in ${opts.dataDir}` : "PGlite in memory";
+  const dataDir = opts.dataDir ?? (env["TESSERA_DATA_DIR"] === "" ? undefined : env["TESSERA_DATA_DIR"]);
+  const store = (env["DATABASE_URL"] ?? "") !== "" ? "Postgres (DATABASE_URL)" : dataDir !== undefined ? `PGlite in ${dataDir}` : "jobs in memory (lost on exit)";
   const modeText =
     mode.kind === "embedded"
       ? `embedded: in-process bus, ${store}, components in this process`

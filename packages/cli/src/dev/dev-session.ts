@@ -16,7 +16,7 @@ export interface DevSessionOptions {
   project: LoadedProject;
   mode: DevMode;
   admin: { host: string; port: number };
-  /** PGlite data directory; undefined = in memory. DATABASE_URL (through the coordinator's settings) wins. */
+  /** PGlite data directory; undefined = the coordinator's default (TESSERA_DATA_DIR, else the memory store). DATABASE_URL wins. */
   dataDir?: string;
   env: Readonly<Record<string, string | undefined>>;
   log: Logger;

@@ -14,7 +14,7 @@ export interface TestComponent {
   worker?: Omit<ComponentOptions, "name">;
 }
 
-/** The real coordinator (in-process bus, PGlite in memory) behind a started admin server, with workers. */
+/** The real coordinator (in-process bus, the memory store) behind a started admin server, with workers. */
 export interface RealCoordinator {
   coordinator: Coordinator;
   bus: Bus;

@@ -1,11 +1,7 @@
-import { invalidRequest } from "../errors.js";
 import type { SqlExecutor } from "../sql/sql-client.js";
+import { decodeCursor, encodeCursor, pageLimit } from "../store/paging.js";
 import type { AuditEntry, AuditLog, AuditRecord, Page } from "../types.js";
-
-const DEFAULT_PAGE = 50;
-const MAX_PAGE = 500;
-/** Bounds what one entry can hold, whatever a client sent (a user agent, an error message). */
-const MAX_TEXT = 1_024;
+import { clipAuditRecord } from "./clip-audit-record.js";
 
 interface AuditRow extends Record<string, unknown> {
   id: number;
@@ -33,24 +29,21 @@ function toEntry(row: AuditRow): AuditEntry {
   };
 }
 
-const clip = (text: string): string => (text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT - 1)}…` : text).replaceAll("\u0000", "");
-
 /** The audit log in the coordinator's database (table tessera_audit): append only, newest first when read. */
 export class SqlAuditLog implements AuditLog {
   constructor(private readonly sql: SqlExecutor) {}
 
   async record(entry: AuditRecord): Promise<AuditEntry> {
-    const actor = { ...entry.actor, remoteAddress: clip(entry.actor.remoteAddress), userAgent: entry.actor.userAgent === null ? null : clip(entry.actor.userAgent) };
+    const e = clipAuditRecord(entry);
     const res = await this.sql.query<AuditRow>(
       `INSERT INTO tessera_audit (action, target, job_ids, actor, outcome, status, detail) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
-      [entry.action, clip(entry.target), entry.jobIds, JSON.stringify(actor), entry.outcome, entry.status, entry.detail === null ? null : clip(entry.detail)],
+      [e.action, e.target, e.jobIds, JSON.stringify(e.actor), e.outcome, e.status, e.detail],
     );
     return toEntry(res.rows[0] as AuditRow);
   }
 
   async list(filter: { jobId?: string; cursor?: string; limit?: number } = {}): Promise<Page<AuditEntry>> {
-    const limit = filter.limit ?? DEFAULT_PAGE;
-    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw invalidRequest("limit", `an integer from 1 to ${MAX_PAGE}`, JSON.stringify(limit));
+    const limit = pageLimit(filter.limit);
     const params: unknown[] = [];
     const where: string[] = [];
     if (filter.jobId !== undefined) {
@@ -58,19 +51,13 @@ export class SqlAuditLog implements AuditLog {
       where.push(`$${params.length} = ANY (job_ids)`);
     }
     if (filter.cursor !== undefined) {
-      params.push(decodeCursor(filter.cursor));
+      params.push(decodeCursor("a", filter.cursor));
       where.push(`id < $${params.length}`);
     }
     params.push(limit + 1);
     const res = await this.sql.query<AuditRow>(`SELECT * FROM tessera_audit ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT $${params.length}`, params);
     const rows = res.rows.slice(0, limit);
     const last = rows.at(-1);
-    return { items: rows.map(toEntry), nextCursor: res.rows.length > limit && last !== undefined ? Buffer.from(`a:${last.id}`).toString("base64url") : null };
+    return { items: rows.map(toEntry), nextCursor: res.rows.length > limit && last !== undefined ? encodeCursor("a", last.id) : null };
   }
-}
-
-function decodeCursor(cursor: string): number {
-  const match = /^a:(\d{1,18})$/.exec(Buffer.from(cursor, "base64url").toString("utf8"));
-  if (match === null) throw invalidRequest("cursor", "a cursor returned as nextCursor by a previous page", JSON.stringify(cursor));
-  return Number(match[1]);
 }

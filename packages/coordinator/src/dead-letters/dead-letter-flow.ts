@@ -1,7 +1,7 @@
 import { jobIdOf, type Bus, type ExhaustedDelivery } from "@tessera/bus";
 import { ReasonCode } from "@tessera/contract";
 import type { Logger } from "pino";
-import type { JobStore } from "../store/job-store.js";
+import type { JobStorage } from "../store/job-storage.js";
 import type { JobRecord } from "../types.js";
 
 /**
@@ -10,7 +10,7 @@ import type { JobRecord } from "../types.js";
  * DLQ and deletes it from the component's stream (idempotent), then the store records the dead letter
  * and fails the job. A crash in between redelivers the advisory and both steps run again harmlessly.
  */
-export async function handleExhausted(event: ExhaustedDelivery, deps: { bus: Bus; store: JobStore; log: Logger }): Promise<JobRecord | undefined> {
+export async function handleExhausted(event: ExhaustedDelivery, deps: { bus: Bus; store: JobStorage; log: Logger }): Promise<JobRecord | undefined> {
   // The message is gone when a previous attempt deleted it and then failed to record: the store knows
   // which job sat at that stream position.
   const jobId = jobIdOf(event.data) ?? dedupKeyJobId(event.dedupKey) ?? (await deps.store.jobIdAtStreamSeq(event.component, event.streamSeq));

@@ -1,5 +1,5 @@
 import type { KeyLimits } from "../types.js";
-import { KEY_SEPARATOR } from "../store/job-store.js";
+import { KEY_SEPARATOR } from "../store/job-storage.js";
 
 interface KeyState {
   /** Jobs holding a slot of this key. */

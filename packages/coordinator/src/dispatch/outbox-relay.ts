@@ -1,11 +1,11 @@
 import type { Bus } from "@tessera/bus";
 import type { Logger } from "pino";
-import type { Dispatched, JobStore, OutboxEntry } from "../store/job-store.js";
+import type { Dispatched, DispatchRecord, JobStorage, OutboxEntry } from "../store/job-storage.js";
 import type { JobSummary } from "../store/job-row.js";
 import type { KeyLimiter } from "./key-limiter.js";
 
 export interface OutboxRelayOptions {
-  store: JobStore;
+  store: JobStorage;
   bus: Bus;
   limiter: KeyLimiter;
   log: Logger;
@@ -175,7 +175,7 @@ export class OutboxRelay {
   /** Records published jobs in the store (their outbox rows deleted). A failure leaves the rows, published again (deduplicated) by the outbox pass. */
   private async record(dispatched: Dispatched[], taken: OutboxEntry[]): Promise<void> {
     const { store, bus, limiter } = this.opts;
-    let marked: Awaited<ReturnType<JobStore["markDispatched"]>>;
+    let marked: DispatchRecord;
     try {
       marked = await store.markDispatched(dispatched);
     } catch (err) {

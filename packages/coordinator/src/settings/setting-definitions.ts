@@ -83,8 +83,8 @@ function safeJson(value: string): unknown {
 
 /** Read once at startup, from the environment or the settings file; never from the DB (the DB is found through them). */
 export const BOOTSTRAP_SETTINGS: readonly SettingDefinition[] = [
-  { name: "database.url", category: "bootstrap", env: "DATABASE_URL", description: "Postgres connection URL; unset = embedded PGlite", default: null, parse: text(/^postgres(ql)?:\/\//, "a postgres:// URL") },
-  { name: "database.dir", category: "bootstrap", env: "TESSERA_DATA_DIR", description: "PGlite data directory; unset = in memory (lost on exit)", default: null, parse: text() },
+  { name: "database.url", category: "bootstrap", env: "DATABASE_URL", description: "Postgres connection URL; unset = embedded (PGlite in database.dir, else the memory store)", default: null, parse: text(/^postgres(ql)?:\/\//, "a postgres:// URL") },
+  { name: "database.dir", category: "bootstrap", env: "TESSERA_DATA_DIR", description: "PGlite data directory (memory:// = PGlite in memory); unset = the memory store (lost on exit)", default: null, parse: text() },
   { name: "nats.url", category: "bootstrap", env: "NATS_URL", description: "NATS server URL; unset = the in-process bus", default: null, parse: text() },
   { name: "admin.host", category: "bootstrap", env: "TESSERA_ADMIN_HOST", description: "Address the admin API listens on", default: "127.0.0.1", parse: text() },
   { name: "admin.port", category: "bootstrap", env: "TESSERA_ADMIN_PORT", description: "Port of the admin API (0 = any free port)", default: 7400, parse: integer(0, 65_535) },

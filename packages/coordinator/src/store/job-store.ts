@@ -3,56 +3,26 @@ import { invalidRequest } from "../errors.js";
 import type { SqlClient, SqlExecutor } from "../sql/sql-client.js";
 import { JOB_STATES, type DeadLetterRecord, type JobFilter, type JobRecord, type JobState, type Page } from "../types.js";
 import { GroupCommit } from "./group-commit.js";
-import { PgliteMaintenance, type MaintenanceThresholds } from "./pglite-maintenance.js";
 import { summaryColumns, toDeadLetterRecord, toJobRecord, toJobSummary, type DeadLetterRow, type JobRow, type JobSummary, type JobSummaryRow } from "./job-row.js";
-
-export interface NewJob {
-  envelope: Job;
-  /** The envelope as JSON, when the caller has it already (it is stored as is). */
-  envelopeJson?: string;
-  limitKey: string | null;
-  idempotencyKey: string | null;
-}
-
-export interface OutboxEntry {
-  id: number;
-  jobId: string;
-  component: string;
-  limitKey: string | null;
-  dedupKey: string;
-  envelope: Job;
-  /** The envelope's bytes on the bus, when already encoded (and validated). */
-  encoded?: Uint8Array;
-  /** Read back from the outbox: it may have been published (and run) before (a restart, a failed record). */
-  mayRepeat?: boolean;
-}
-
-export interface Inserted {
-  job: JobSummary;
-  created: boolean;
-  /** The new job's outbox row (when created). */
-  outboxId?: number;
-}
-
-export interface Dispatched {
-  outboxId: number;
-  jobId: string;
-  streamSeq: number;
-}
-
-export type ApplyOutcome = { kind: "applied"; job: JobSummary } | { kind: "duplicate"; job: JobSummary } | { kind: "unknown" };
-
-export interface DeadLetterInput {
-  jobId: string;
-  component: string;
-  streamSeq: number;
-  deliveries: number;
-  reasonCode: string;
-  reasonDetail: string;
-}
+import {
+  emptyCounts,
+  KEY_SEPARATOR,
+  REDRIVE_CLOCK_TOLERANCE_MS,
+  type ApplyOutcome,
+  type CancelResult,
+  type DeadLetterInput,
+  type Dispatched,
+  type DispatchRecord,
+  type Inserted,
+  type JobStorage,
+  type NewJob,
+  type OutboxEntry,
+  type RedriveResult,
+} from "./job-storage.js";
+import { decodeCursor, encodeCursor, pageLimit } from "./paging.js";
+import { PgliteMaintenance, type MaintenanceThresholds } from "./pglite-maintenance.js";
 
 const utf8 = new TextEncoder();
-const DEFAULT_PAGE = 50;
 /** Most submits or Results one group-committed statement carries. */
 const WRITE_BATCH = 1_000;
 
@@ -62,25 +32,17 @@ function unwrap<T>(settled: Settled<T>): T {
   if (!settled.ok) throw settled.error;
   return settled.value;
 }
-/**
- * A Result that finished this long before the job's latest redrive still counts. `finished_at` is the
- * worker's clock and `redriven_at` the database's: without slack, a worker clock a few ms behind would
- * make a redriven run's own Result look older than the redrive and leave the job queued forever. What the
- * check exists for, a stale Result of an earlier run, arrives long after its run finished.
- */
-const REDRIVE_CLOCK_TOLERANCE = "interval '5 seconds'";
+/** REDRIVE_CLOCK_TOLERANCE_MS in SQL. */
+const REDRIVE_CLOCK_TOLERANCE = `interval '${REDRIVE_CLOCK_TOLERANCE_MS} milliseconds'`;
 /** How many eligible outbox rows a relay pass ranks, per row it may take. */
 const OUTBOX_SCAN_FACTOR = 8;
-const MAX_PAGE = 500;
-/** Separates component and limit key in the relay's blocked-key list; not a legal character in either. */
-export const KEY_SEPARATOR = "\u001f";
 
 /**
- * Every statement the coordinator runs. State transitions are conditional updates (`WHERE state IN
- * (...)`), so applying the same fact twice changes nothing the second time: that is what makes the
- * result consumer and the dead-letter flow safe to replay.
+ * The job store in SQL, on Postgres or PGlite: every statement the coordinator runs. State transitions are
+ * conditional updates (`WHERE state IN (...)`), so applying the same fact twice changes nothing the second
+ * time: that is what makes the result consumer and the dead-letter flow safe to replay.
  */
-export class JobStore {
+export class JobStore implements JobStorage {
   private readonly inserts: GroupCommit<NewJob, Settled<Inserted>>;
   private readonly results: GroupCommit<Result, Settled<ApplyOutcome>>;
 
@@ -102,6 +64,10 @@ export class JobStore {
   /** Ends the store's background work (PGlite's vacuums and checkpoints): before its database is closed. */
   stopMaintenance(): Promise<void> {
     return this.maintenance?.stop() ?? Promise.resolve();
+  }
+
+  ping(): Promise<boolean> {
+    return this.sql.ping();
   }
 
   /** Vacuums and checkpoints run so far; undefined on Postgres, which does its own. */
@@ -226,7 +192,7 @@ export class JobStore {
    * so does a job cancelled meanwhile: those come back in `settled` (and the cancelled ones, whose message
    * is now in the stream for nothing, also in `cancelled`).
    */
-  async markDispatched(entries: readonly Dispatched[]): Promise<{ queued: JobSummary[]; settled: string[]; cancelled: Dispatched[] }> {
+  async markDispatched(entries: readonly Dispatched[]): Promise<DispatchRecord> {
     if (entries.length === 0) return { queued: [], settled: [], cancelled: [] };
     // One statement: job rows locked first, in job id order (the order applyResult, recordDeadLetter and
     // cancel take them in, so a Result arriving now cannot deadlock it), then the outbox rows deleted.
@@ -366,7 +332,7 @@ export class JobStore {
   }
 
   /** failed → pending with a fresh outbox row whose dedup key the bus's duplicate window has not seen. */
-  async redrive(jobId: string): Promise<{ kind: "redriven"; job: JobRecord } | { kind: "not_found" } | { kind: "not_failed"; job: JobRecord }> {
+  async redrive(jobId: string): Promise<RedriveResult> {
     return this.sql.transaction(async (tx) => {
       const res = await tx.query<JobRow>(
         `UPDATE tessera_jobs
@@ -419,7 +385,7 @@ export class JobStore {
     return res.rowCount;
   }
 
-  async cancel(jobId: string): Promise<{ kind: "cancelled"; job: JobRecord; wasQueued: boolean; streamSeq: number | null } | { kind: "not_found" } | { kind: "already_finished"; job: JobRecord }> {
+  async cancel(jobId: string): Promise<CancelResult> {
     return this.sql.transaction(async (tx) => {
       const before = await tx.query<{ state: JobState; stream_seq: number | null }>(`SELECT state, stream_seq FROM tessera_jobs WHERE job_id = $1 FOR UPDATE`, [jobId]);
       const state = before.rows[0]?.state;
@@ -457,14 +423,14 @@ export class JobStore {
       where.push(`${column} = $${params.length}`);
     }
     if (page.cursor !== undefined) {
-      params.push(decodeCursor(page.cursor));
+      params.push(decodeCursor("p", page.cursor));
       where.push(`seq < $${params.length}`);
     }
     params.push(limit + 1);
     const res = await this.sql.query<R>(`SELECT * FROM ${table} ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT $${params.length}`, params);
     const rows = res.rows.slice(0, limit);
     const last = rows.at(-1);
-    return { items: rows.map(toRecord), nextCursor: res.rows.length > limit && last !== undefined ? encodeCursor(last.seq) : null };
+    return { items: rows.map(toRecord), nextCursor: res.rows.length > limit && last !== undefined ? encodeCursor("p", last.seq) : null };
   }
 
   /** Job counts by component and state. */
@@ -498,24 +464,4 @@ export class JobStore {
       [name, JSON.stringify(value)],
     );
   }
-}
-
-export function emptyCounts(): Record<JobState, number> {
-  return Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
-}
-
-function pageLimit(limit: number | undefined): number {
-  if (limit === undefined) return DEFAULT_PAGE;
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw invalidRequest("limit", `an integer from 1 to ${MAX_PAGE}`, JSON.stringify(limit));
-  return limit;
-}
-
-function encodeCursor(position: number): string {
-  return Buffer.from(`p:${position}`).toString("base64url");
-}
-
-function decodeCursor(cursor: string): number {
-  const match = /^p:(\d{1,18})$/.exec(Buffer.from(cursor, "base64url").toString("utf8"));
-  if (match === null) throw invalidRequest("cursor", "a cursor returned as nextCursor by a previous page", JSON.stringify(cursor));
-  return Number(match[1]);
 }

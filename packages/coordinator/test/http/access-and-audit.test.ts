@@ -2,7 +2,6 @@ import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isLoopbackHost } from "../../src/http/access-guard.js";
 import { buildAdminApp, startAdminServer } from "../../src/http/admin-server.js";
-import { createPgliteClient } from "../../src/sql/pglite-client.js";
 import type { AuditEntry, Page } from "../../src/types.js";
 import { embedded, spec } from "../harness.js";
 import { makeCoordinator, type CoordinatorUnderTest } from "./coordinator-under-test.js";
@@ -149,25 +148,20 @@ it("takes the token from the admin.token setting and never shows it", async () =
 });
 
 it("reads the token from TESSERA_ADMIN_TOKEN, shows it only as (set), and never echoes a bad one", async () => {
-  const sql = await createPgliteClient({});
+  const local = await embedded({ memory: true }, [{ name: "idle", spec: spec() }], { env: { TESSERA_ADMIN_TOKEN: TOKEN } });
+  const admin = await startAdminServer(local.coordinator);
   try {
-    const local = await embedded(sql, [{ name: "idle", spec: spec() }], { env: { TESSERA_ADMIN_TOKEN: TOKEN } });
-    const admin = await startAdminServer(local.coordinator);
-    try {
-      expect(local.coordinator.settings.get("admin.token")).toMatchObject({ value: "(set)", source: "env", secret: true });
-      expect(JSON.stringify(local.coordinator.settings.list())).not.toContain(TOKEN);
-      const { jobId } = await local.coordinator.submit("idle", { json: 1 });
-      expect((await admin.app.inject({ method: "POST", url: `/api/v1/jobs/${jobId}/cancel` })).statusCode).toBe(401);
-      expect((await admin.app.inject({ method: "POST", url: `/api/v1/jobs/${jobId}/cancel`, headers: { authorization: `Bearer ${TOKEN}` } })).statusCode).toBe(200);
-    } finally {
-      await admin.close();
-      await local.close();
-    }
-    const bad = "short token";
-    const refused = embedded(sql, [{ name: "idle", spec: spec() }], { env: { TESSERA_ADMIN_TOKEN: bad } });
-    await expect(refused).rejects.toThrow(/admin\.token .*at least 16 printable/);
-    await refused.catch((err: Error) => expect(err.message).not.toContain(bad));
+    expect(local.coordinator.settings.get("admin.token")).toMatchObject({ value: "(set)", source: "env", secret: true });
+    expect(JSON.stringify(local.coordinator.settings.list())).not.toContain(TOKEN);
+    const { jobId } = await local.coordinator.submit("idle", { json: 1 });
+    expect((await admin.app.inject({ method: "POST", url: `/api/v1/jobs/${jobId}/cancel` })).statusCode).toBe(401);
+    expect((await admin.app.inject({ method: "POST", url: `/api/v1/jobs/${jobId}/cancel`, headers: { authorization: `Bearer ${TOKEN}` } })).statusCode).toBe(200);
   } finally {
-    await sql.close();
+    await admin.close();
+    await local.close();
   }
+  const bad = "short token";
+  const refused = embedded({ memory: true }, [{ name: "idle", spec: spec() }], { env: { TESSERA_ADMIN_TOKEN: bad } });
+  await expect(refused).rejects.toThrow(/admin\.token .*at least 16 printable/);
+  await refused.catch((err: Error) => expect(err.message).not.toContain(bad));
 });

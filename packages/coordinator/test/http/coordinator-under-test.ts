@@ -1,4 +1,3 @@
-import { createPgliteClient } from "../../src/sql/pglite-client.js";
 import { startAdminServer, type AdminServer } from "../../src/http/admin-server.js";
 import { embedded, spec, type Embedded } from "../harness.js";
 
@@ -7,16 +6,15 @@ export interface CoordinatorUnderTest extends Embedded {
 }
 
 /**
- * The real coordinator (createCoordinator on the in-process bus and an in-memory PGlite) behind a started
- * admin server, with three components:
+ * The real coordinator (createCoordinator on the in-process bus and the memory store, embedded mode's
+ * default) behind a started admin server, with three components:
  *
  * - `echo`: a worker returns its JSON input, so its jobs complete;
  * - `poison`: maxDeliver 1 and a worker that always throws, so its jobs are dead-lettered;
  * - `idle`: no worker, so its jobs stay pending or queued until cancelled.
  */
 export async function makeCoordinator(): Promise<CoordinatorUnderTest> {
-  const sql = await createPgliteClient({});
-  const env = await embedded(sql, [
+  const env = await embedded({ memory: true }, [
     { name: "echo", spec: spec() },
     { name: "poison", spec: spec({ maxDeliver: 1 }) },
     { name: "idle", spec: spec() },
@@ -30,7 +28,6 @@ export async function makeCoordinator(): Promise<CoordinatorUnderTest> {
     async close() {
       await admin.close();
       await env.close();
-      await sql.close();
     },
   };
 }

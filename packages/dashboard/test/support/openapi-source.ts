@@ -2,7 +2,7 @@ import { createInProcessBus } from "@tessera/bus";
 import { createCoordinator, startAdminServer } from "@tessera/coordinator";
 import { pino } from "pino";
 
-/** Starts a coordinator (in-process bus, PGlite in memory, no components) and its admin server, and hands `use` its live /openapi.json URL. */
+/** Starts a coordinator (in-process bus, the memory store, no components) and its admin server, and hands `use` its live /openapi.json URL. */
 export async function withOpenApiDocument<T>(use: (openapiUrl: URL) => Promise<T>): Promise<T> {
   const bus = createInProcessBus();
   const coordinator = await createCoordinator({ bus, components: [], env: {}, logger: pino({ level: "silent" }) });

@@ -1,0 +1,143 @@
+import type { Job, Result } from "@tessera/contract";
+import { JOB_STATES, type DeadLetterRecord, type JobFilter, type JobRecord, type JobState, type Page } from "../types.js";
+import type { JobSummary } from "./job-row.js";
+
+export interface NewJob {
+  envelope: Job;
+  /** The envelope as JSON, when the caller has it already (it is stored as is). */
+  envelopeJson?: string;
+  limitKey: string | null;
+  idempotencyKey: string | null;
+}
+
+export interface OutboxEntry {
+  id: number;
+  jobId: string;
+  component: string;
+  limitKey: string | null;
+  dedupKey: string;
+  envelope: Job;
+  /** The envelope's bytes on the bus, when already encoded (and validated). */
+  encoded?: Uint8Array;
+  /** Read back from the outbox: it may have been published (and run) before (a restart, a failed record). */
+  mayRepeat?: boolean;
+}
+
+export interface Inserted {
+  job: JobSummary;
+  created: boolean;
+  /** The new job's outbox row (when created). */
+  outboxId?: number;
+}
+
+export interface Dispatched {
+  outboxId: number;
+  jobId: string;
+  streamSeq: number;
+}
+
+export interface DispatchRecord {
+  /** Jobs that moved pending → queued. */
+  queued: JobSummary[];
+  /** Jobs already decided (completed, failed or cancelled) when their publish was recorded. */
+  settled: string[];
+  /** The entries whose job had been cancelled: their messages are in the stream for nothing. */
+  cancelled: Dispatched[];
+}
+
+export type ApplyOutcome = { kind: "applied"; job: JobSummary } | { kind: "duplicate"; job: JobSummary } | { kind: "unknown" };
+
+export interface DeadLetterInput {
+  jobId: string;
+  component: string;
+  streamSeq: number;
+  deliveries: number;
+  reasonCode: string;
+  reasonDetail: string;
+}
+
+export type RedriveResult = { kind: "redriven"; job: JobRecord } | { kind: "not_found" } | { kind: "not_failed"; job: JobRecord };
+
+export type CancelResult = { kind: "cancelled"; job: JobRecord; wasQueued: boolean; streamSeq: number | null } | { kind: "not_found" } | { kind: "already_finished"; job: JobRecord };
+
+/**
+ * A Result that finished this long before the job's latest redrive still counts. `finished_at` is the
+ * worker's clock and the redrive's time the store's: without slack, a worker clock a few ms behind would
+ * make a redriven run's own Result look older than the redrive and leave the job queued forever. What the
+ * check exists for, a stale Result of an earlier run, arrives long after its run finished.
+ */
+export const REDRIVE_CLOCK_TOLERANCE_MS = 5_000;
+
+/** Separates component and limit key in the relay's blocked-key list; not a legal character in either. */
+export const KEY_SEPARATOR = "\u001f";
+
+/**
+ * What the coordinator asks of its job store. Two implementations with the same observable behaviour:
+ * `JobStore` (SQL, on Postgres or PGlite) and `MemoryJobStore` (plain data structures, for embedded mode
+ * without a database); one contract suite (test/store/job-storage.test.ts) runs on all three.
+ *
+ * State transitions are conditional (a job moves only from the states named), so applying the same fact
+ * twice changes nothing the second time: that is what makes the Result consumer and the dead-letter flow
+ * safe to replay. What a method returns is the caller's: changing it changes nothing stored.
+ */
+export interface JobStorage {
+  /**
+   * Records a new pending job and its outbox row. With an idempotency key that the job's component already
+   * has, inserts nothing and returns the existing job (`created: false`); concurrent inserts of one key
+   * create one job.
+   */
+  insertJob(job: NewJob): Promise<Inserted>;
+  findByIdempotencyKey(component: string, key: string): Promise<JobRecord | undefined>;
+  getJob(jobId: string): Promise<JobRecord | undefined>;
+  /** Newest first (creation order); the cursor is the last job's position. */
+  listJobs(filter?: JobFilter): Promise<Page<JobRecord>>;
+  /**
+   * The next publishes owed, oldest first among `components` (other components' rows wait), leaving out the
+   * rows in `skipIds` (held or being published by the relay). When `fair`, rows are ranked within their
+   * (component, limit key) and taken rank by rank, among the oldest `8 × batchSize` eligible rows, and keys
+   * in `blockedKeys` (`component + KEY_SEPARATOR + (limit key ?? "")`) are skipped.
+   */
+  nextOutboxBatch(batchSize: number, blockedKeys: readonly string[], fair: boolean, components: readonly string[], skipIds?: readonly number[]): Promise<OutboxEntry[]>;
+  /**
+   * Records published outbox rows: deletes them and counts a dispatch on their jobs (a pending job becomes
+   * queued). A job decided before this runs keeps its state and is reported in `settled`.
+   */
+  markDispatched(entries: readonly Dispatched[]): Promise<DispatchRecord>;
+  /**
+   * Records a Result. Only a job still pending or queued, of the Result's component, and not redriven after
+   * the Result finished (with REDRIVE_CLOCK_TOLERANCE_MS of slack), changes; any other Result for a known
+   * job only counts in `duplicateResults`. `beforeApply` (a chain hook) runs first, and only for a Result
+   * that will be applied. A value the store cannot hold is refused with a Postgres data exception (an
+   * error whose `code` is SQLSTATE class 22).
+   */
+  applyResult(result: Result, beforeApply?: (job: JobRecord) => Promise<void>): Promise<ApplyOutcome>;
+  /**
+   * Records a dead letter (once per component and stream position) and fails its job with its reason, if the
+   * job is still pending or queued and its latest dispatch is at that position. Returns the job if it failed.
+   */
+  recordDeadLetter(letter: DeadLetterInput): Promise<JobRecord | undefined>;
+  /** failed → pending with a fresh outbox row whose dedup key (`<job id>:redrive:<n>`) the bus has not seen. */
+  redrive(jobId: string): Promise<RedriveResult>;
+  /** Dead-lettered jobs of a component still failed and not redriven since. */
+  deadLetteredJobIds(component: string): Promise<string[]>;
+  /** A job whose latest dispatch sits at this stream position (for a dead letter whose message is gone). */
+  jobIdAtStreamSeq(component: string, streamSeq: number): Promise<string | undefined>;
+  /** Puts every queued job back in the outbox under a fresh dedup key; returns how many. */
+  requeueQueued(): Promise<number>;
+  cancel(jobId: string): Promise<CancelResult>;
+  listDeadLetters(filter?: { component?: string; cursor?: string; limit?: number }): Promise<Page<DeadLetterRecord>>;
+  /** Job counts by component and state; components without jobs are absent. */
+  countsByComponent(): Promise<Map<string, Record<JobState, number>>>;
+  /** Queued jobs with a limit key: the per-key limiter's slots to restore after a restart. */
+  queuedWithKeys(): Promise<{ jobId: string; component: string; limitKey: string }[]>;
+  readSettings(): Promise<Map<string, unknown>>;
+  writeSetting(name: string, value: unknown): Promise<void>;
+  /** True while the store can answer. */
+  ping(): Promise<boolean>;
+  /** Ends the store's background work, if it has any: before its database is closed. */
+  stopMaintenance(): Promise<void>;
+}
+
+export function emptyCounts(): Record<JobState, number> {
+  return Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
+}

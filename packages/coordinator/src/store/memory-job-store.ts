@@ -1,0 +1,493 @@
+import type { Job, Result } from "@tessera/contract";
+import { invalidRequest } from "../errors.js";
+import { JOB_STATES, type DeadLetterRecord, type JobFilter, type JobRecord, type JobState, type Page } from "../types.js";
+import type { JobSummary } from "./job-row.js";
+import {
+  emptyCounts,
+  KEY_SEPARATOR,
+  REDRIVE_CLOCK_TOLERANCE_MS,
+  type ApplyOutcome,
+  type CancelResult,
+  type DeadLetterInput,
+  type Dispatched,
+  type DispatchRecord,
+  type Inserted,
+  type JobStorage,
+  type NewJob,
+  type OutboxEntry,
+  type RedriveResult,
+} from "./job-storage.js";
+import { pageLimit, pageNewestFirst } from "./paging.js";
+import { SqlStateError, storableInteger, storableJson, storableNullableText, storableText, storableTimestamp } from "./storable-values.js";
+
+/** One job as held: the SQL row's columns, timestamps as epoch ms, jsonb columns as their JSON text. */
+interface JobRow {
+  readonly seq: number;
+  readonly jobId: string;
+  readonly component: string;
+  state: JobState;
+  readonly limitKey: string | null;
+  readonly idempotencyKey: string | null;
+  readonly envelope: string;
+  attempts: number;
+  dispatches: number;
+  redrives: number;
+  reasonCode: string | null;
+  reasonDetail: string | null;
+  output: string | null;
+  instanceId: string | null;
+  durationMs: number | null;
+  duplicateResults: number;
+  streamSeq: number | null;
+  readonly createdAt: number;
+  dispatchedAt: number | null;
+  redrivenAt: number | null;
+  finishedAt: number | null;
+  updatedAt: number;
+  /** Its rows in the outbox (the SQL store's index on tessera_outbox.job_id): rarely more than one. */
+  readonly outbox: number[];
+}
+
+interface OutboxRow {
+  readonly id: number;
+  readonly job: JobRow;
+  readonly dedupKey: string;
+}
+
+interface DeadLetterRow {
+  readonly seq: number;
+  readonly component: string;
+  readonly streamSeq: number;
+  readonly jobId: string;
+  readonly deliveries: number;
+  readonly reasonCode: string;
+  readonly reasonDetail: string;
+  readonly deadLetteredAt: number;
+  redrivenAt: number | null;
+}
+
+/** A Result's columns, checked as the SQL store's statement checks its parameters: all of them, before anything changes. */
+interface ResultValues {
+  jobId: string;
+  component: string;
+  status: string;
+  attempt: number;
+  reasonCode: string | null;
+  reasonDetail: string | null;
+  output: string | null;
+  instanceId: string | null;
+  durationMs: number | null;
+  finishedAt: number;
+}
+
+const utf8 = new TextEncoder();
+/** How many eligible outbox rows a fair pass ranks, per row it may take (as the SQL store). */
+const OUTBOX_SCAN_FACTOR = 8;
+const OPEN: ReadonlySet<JobState> = new Set(["pending", "queued"]);
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
+
+/**
+ * The job store in this process's memory, for embedded mode without a database: the SQL `JobStore`'s
+ * semantics statement by statement (conditional transitions, idempotency keys per component, the outbox
+ * and its fair batches, dead letters, redrive, paging), without its cost: PGlite spends 300-400 µs of
+ * the coordinator's CPU per job, this store about 9. Nothing survives the process, as with PGlite in memory.
+ *
+ * Every method runs to completion without yielding (but for applyResult's hook, which runs before the write
+ * as it does on SQL), so each is atomic as the SQL statement or transaction it mirrors; values are checked
+ * before anything changes, and what a method returns is built afresh.
+ */
+export class MemoryJobStore implements JobStorage {
+  private readonly jobs = new Map<string, JobRow>();
+  /** Every job in creation (seq) order, and the same per component: the listings' order. */
+  private readonly bySeq: JobRow[] = [];
+  private readonly byComponent = new Map<string, JobRow[]>();
+  private readonly idempotency = new Map<string, Map<string, JobRow>>();
+  private readonly counts = new Map<string, Record<JobState, number>>();
+  /** By id; ids only grow and rows are only appended, so iteration is id order. */
+  private readonly outbox = new Map<number, OutboxRow>();
+  private readonly deadLetters: DeadLetterRow[] = [];
+  private readonly deadLetterKeys = new Map<string, Map<number, DeadLetterRow>>();
+  private readonly deadLettersByJob = new Map<string, DeadLetterRow[]>();
+  private readonly settings = new Map<string, string>();
+  private jobSeq = 0;
+  private outboxSeq = 0;
+  private deadLetterSeq = 0;
+
+  async insertJob(job: NewJob): Promise<Inserted> {
+    const jobId = storableText(job.envelope.job_id);
+    const component = storableText(job.envelope.component);
+    const limitKey = storableNullableText(job.limitKey);
+    const idempotencyKey = storableNullableText(job.idempotencyKey);
+    const envelope = storableJson(job.envelopeJson ?? JSON.stringify(job.envelope));
+    if (idempotencyKey !== null) {
+      const existing = this.idempotency.get(component)?.get(idempotencyKey);
+      if (existing !== undefined) return { job: toRecord(existing), created: false };
+    }
+    if (this.jobs.has(jobId)) throw new SqlStateError("23505", 'duplicate key value violates unique constraint "tessera_jobs_pkey"');
+    const now = Date.now();
+    const row: JobRow = {
+      seq: ++this.jobSeq,
+      jobId,
+      component,
+      state: "pending",
+      limitKey,
+      idempotencyKey,
+      envelope,
+      attempts: 0,
+      dispatches: 0,
+      redrives: 0,
+      reasonCode: null,
+      reasonDetail: null,
+      output: null,
+      instanceId: null,
+      durationMs: null,
+      duplicateResults: 0,
+      streamSeq: null,
+      createdAt: now,
+      dispatchedAt: null,
+      redrivenAt: null,
+      finishedAt: null,
+      updatedAt: now,
+      outbox: [],
+    };
+    this.jobs.set(jobId, row);
+    this.bySeq.push(row);
+    let ofComponent = this.byComponent.get(component);
+    if (ofComponent === undefined) this.byComponent.set(component, (ofComponent = []));
+    ofComponent.push(row);
+    if (idempotencyKey !== null) {
+      let keys = this.idempotency.get(component);
+      if (keys === undefined) this.idempotency.set(component, (keys = new Map()));
+      keys.set(idempotencyKey, row);
+    }
+    this.count(row, undefined, "pending");
+    return { job: toSummary(row), created: true, outboxId: this.addOutbox(row, jobId) };
+  }
+
+  async findByIdempotencyKey(component: string, key: string): Promise<JobRecord | undefined> {
+    const row = this.idempotency.get(storableText(component))?.get(storableText(key));
+    return row === undefined ? undefined : toRecord(row);
+  }
+
+  async getJob(jobId: string): Promise<JobRecord | undefined> {
+    const row = this.jobs.get(storableText(jobId));
+    return row === undefined ? undefined : toRecord(row);
+  }
+
+  async listJobs(filter: JobFilter = {}): Promise<Page<JobRecord>> {
+    pageLimit(filter.limit); // the SQL store's order of errors: a bad limit before a bad state
+    const { state } = filter;
+    if (state !== undefined && !JOB_STATES.includes(state)) throw invalidRequest("state", `one of ${JOB_STATES.join(", ")}`, JSON.stringify(state));
+    const component = filter.component === undefined ? undefined : storableText(filter.component);
+    const key = filter.key === undefined ? undefined : storableText(filter.key);
+    const rows = component === undefined ? this.bySeq : (this.byComponent.get(component) ?? []);
+    return pageNewestFirst(rows, (r) => r.seq, filter, "p", (r) => (state === undefined || r.state === state) && (key === undefined || r.limitKey === key), toRecord);
+  }
+
+  async nextOutboxBatch(batchSize: number, blockedKeys: readonly string[], fair: boolean, components: readonly string[], skipIds: readonly number[] = []): Promise<OutboxEntry[]> {
+    if (batchSize < 0) throw new SqlStateError("2201W", "LIMIT must not be negative");
+    const wanted = new Set(components);
+    const skip = new Set(skipIds);
+    const blocked = new Set(fair ? blockedKeys : []);
+    const limit = fair ? batchSize * OUTBOX_SCAN_FACTOR : batchSize;
+    const eligible: OutboxRow[] = [];
+    for (const row of this.outbox.values()) {
+      if (eligible.length >= limit) break;
+      const { component, limitKey } = row.job;
+      if (!wanted.has(component) || skip.has(row.id)) continue;
+      if (fair && blocked.has(component + KEY_SEPARATOR + (limitKey ?? ""))) continue;
+      eligible.push(row);
+    }
+    if (!fair) return eligible.map(toOutboxEntry);
+    // Rank within (component, limit key), as row_number() over that partition does: a null key is a
+    // partition of its own, apart from "" (although both are the blocked key "").
+    const ranks = new Map<string, Map<string | null, number>>();
+    const ranked = eligible.map((row) => {
+      let ofComponent = ranks.get(row.job.component);
+      if (ofComponent === undefined) ranks.set(row.job.component, (ofComponent = new Map()));
+      const rank = (ofComponent.get(row.job.limitKey) ?? 0) + 1;
+      ofComponent.set(row.job.limitKey, rank);
+      return { row, rank };
+    });
+    // A stable sort of rows in id order: rank first, then id.
+    ranked.sort((a, b) => a.rank - b.rank);
+    return ranked.slice(0, batchSize).map((r) => toOutboxEntry(r.row));
+  }
+
+  async markDispatched(entries: readonly Dispatched[]): Promise<DispatchRecord> {
+    const ids = entries.map((e) => storableText(e.jobId));
+    const seqs = entries.map((e) => storableInteger(e.streamSeq, "bigint"));
+    for (const e of entries) storableInteger(e.outboxId, "bigint");
+    const now = Date.now();
+    const before = new Map<string, JobState>();
+    const queued: JobSummary[] = [];
+    const settled: string[] = [];
+    entries.forEach((_, i) => {
+      const row = this.jobs.get(ids[i] as string);
+      // A job named twice is updated once, as one UPDATE ... FROM updates a row once.
+      if (row === undefined || before.has(row.jobId)) return;
+      const was = row.state;
+      before.set(row.jobId, was);
+      row.dispatches += 1;
+      row.streamSeq = seqs[i] as number;
+      if (OPEN.has(was)) row.dispatchedAt = now;
+      if (was === "pending") {
+        this.setState(row, "queued");
+        row.updatedAt = now;
+        queued.push(toSummary(row));
+      } else if (was !== "queued") settled.push(row.jobId);
+    });
+    for (const e of entries) {
+      const sent = this.outbox.get(e.outboxId);
+      if (sent !== undefined && before.has(sent.job.jobId)) this.deleteOutbox(sent);
+    }
+    return { queued, settled, cancelled: entries.filter((e) => before.get(e.jobId) === "cancelled") };
+  }
+
+  async applyResult(result: Result, beforeApply?: (job: JobRecord) => Promise<void>): Promise<ApplyOutcome> {
+    if (beforeApply !== undefined) {
+      const row = this.jobs.get(storableText(result.job_id));
+      if (row !== undefined && row.component === storableText(result.component) && isOpenFor(row, storableTimestamp(result.finished_at))) await beforeApply(toRecord(row));
+    }
+    const values = resultValues(result);
+    const row = this.jobs.get(values.jobId);
+    if (row === undefined || row.component !== values.component) return { kind: "unknown" };
+    if (!isOpenFor(row, values.finishedAt)) {
+      row.duplicateResults += 1;
+      return { kind: "duplicate", job: toSummary(row) };
+    }
+    if (!(JOB_STATES as readonly string[]).includes(values.status)) throw new SqlStateError("23514", 'new row for relation "tessera_jobs" violates check constraint "tessera_jobs_state_check"');
+    this.setState(row, values.status as JobState);
+    row.attempts = values.attempt;
+    row.reasonCode = values.reasonCode;
+    row.reasonDetail = values.reasonDetail;
+    row.output = values.output;
+    row.instanceId = values.instanceId;
+    row.durationMs = values.durationMs;
+    row.finishedAt = values.finishedAt;
+    row.updatedAt = Date.now();
+    this.clearOutbox(row);
+    return { kind: "applied", job: toSummary(row) };
+  }
+
+  async recordDeadLetter(letter: DeadLetterInput): Promise<JobRecord | undefined> {
+    const component = storableText(letter.component);
+    const streamSeq = storableInteger(letter.streamSeq, "bigint");
+    const jobId = storableText(letter.jobId);
+    const deliveries = storableInteger(letter.deliveries, "integer");
+    const reasonCode = storableText(letter.reasonCode);
+    const reasonDetail = storableText(letter.reasonDetail);
+    const now = Date.now();
+    let atSeq = this.deadLetterKeys.get(component);
+    if (atSeq === undefined) this.deadLetterKeys.set(component, (atSeq = new Map()));
+    if (!atSeq.has(streamSeq)) {
+      const dead: DeadLetterRow = { seq: ++this.deadLetterSeq, component, streamSeq, jobId, deliveries, reasonCode, reasonDetail, deadLetteredAt: now, redrivenAt: null };
+      atSeq.set(streamSeq, dead);
+      this.deadLetters.push(dead);
+      const ofJob = this.deadLettersByJob.get(jobId);
+      if (ofJob === undefined) this.deadLettersByJob.set(jobId, [dead]);
+      else ofJob.push(dead);
+    }
+    const row = this.jobs.get(jobId);
+    // A stale advisory (an older stream position than the job's latest dispatch) must not fail a newer run.
+    if (row === undefined || row.component !== component || !OPEN.has(row.state) || (row.streamSeq !== null && row.streamSeq !== streamSeq)) return undefined;
+    this.setState(row, "failed");
+    row.reasonCode = reasonCode;
+    row.reasonDetail = reasonDetail;
+    row.attempts = deliveries;
+    row.finishedAt = now;
+    row.updatedAt = now;
+    this.clearOutbox(row);
+    return toRecord(row);
+  }
+
+  async redrive(jobId: string): Promise<RedriveResult> {
+    const row = this.jobs.get(storableText(jobId));
+    if (row === undefined) return { kind: "not_found" };
+    if (row.state !== "failed") return { kind: "not_failed", job: toRecord(row) };
+    const now = Date.now();
+    this.setState(row, "pending");
+    row.redrives += 1;
+    row.redrivenAt = now;
+    row.reasonCode = null;
+    row.reasonDetail = null;
+    row.output = null;
+    row.instanceId = null;
+    row.durationMs = null;
+    row.finishedAt = null;
+    row.updatedAt = now;
+    this.addOutbox(row, `${row.jobId}:redrive:${row.redrives}`);
+    for (const dead of this.deadLettersByJob.get(row.jobId) ?? []) dead.redrivenAt ??= now;
+    return { kind: "redriven", job: toRecord(row) };
+  }
+
+  async deadLetteredJobIds(component: string): Promise<string[]> {
+    const wanted = storableText(component);
+    const ids = new Set<string>();
+    for (const dead of this.deadLetters) {
+      if (dead.component === wanted && dead.redrivenAt === null && this.jobs.get(dead.jobId)?.state === "failed") ids.add(dead.jobId);
+    }
+    return [...ids];
+  }
+
+  async jobIdAtStreamSeq(component: string, streamSeq: number): Promise<string | undefined> {
+    const seq = storableInteger(streamSeq, "bigint");
+    // Only for a dead letter whose message is gone: rare enough for a scan, which keeps the dispatch record
+    // free of an index it would maintain for every job. Newest first, where the SQL store names any match.
+    const rows = this.byComponent.get(storableText(component)) ?? [];
+    for (let i = rows.length - 1; i >= 0; i--) if (rows[i]?.streamSeq === seq) return rows[i]?.jobId;
+    return undefined;
+  }
+
+  async requeueQueued(): Promise<number> {
+    const now = Date.now();
+    let requeued = 0;
+    for (const row of this.bySeq) {
+      if (row.state !== "queued") continue;
+      this.setState(row, "pending");
+      row.updatedAt = now;
+      this.addOutbox(row, `${row.jobId}:restart:${row.dispatches}`);
+      requeued += 1;
+    }
+    return requeued;
+  }
+
+  async cancel(jobId: string): Promise<CancelResult> {
+    const row = this.jobs.get(storableText(jobId));
+    if (row === undefined) return { kind: "not_found" };
+    if (!OPEN.has(row.state)) return { kind: "already_finished", job: toRecord(row) };
+    const wasQueued = row.state === "queued";
+    const now = Date.now();
+    this.setState(row, "cancelled");
+    row.reasonCode = "cancelled";
+    row.finishedAt = now;
+    row.updatedAt = now;
+    this.clearOutbox(row);
+    return { kind: "cancelled", job: toRecord(row), wasQueued, streamSeq: row.streamSeq };
+  }
+
+  async listDeadLetters(filter: { component?: string; cursor?: string; limit?: number } = {}): Promise<Page<DeadLetterRecord>> {
+    const component = filter.component === undefined ? undefined : storableText(filter.component);
+    return pageNewestFirst(this.deadLetters, (d) => d.seq, filter, "p", (d) => component === undefined || d.component === component, toDeadLetterRecord);
+  }
+
+  async countsByComponent(): Promise<Map<string, Record<JobState, number>>> {
+    return new Map([...this.counts].map(([component, counts]) => [component, { ...counts }]));
+  }
+
+  async queuedWithKeys(): Promise<{ jobId: string; component: string; limitKey: string }[]> {
+    const out: { jobId: string; component: string; limitKey: string }[] = [];
+    for (const row of this.bySeq) if (row.state === "queued" && row.limitKey !== null) out.push({ jobId: row.jobId, component: row.component, limitKey: row.limitKey });
+    return out;
+  }
+
+  async readSettings(): Promise<Map<string, unknown>> {
+    return new Map([...this.settings].map(([name, json]) => [name, JSON.parse(json) as unknown]));
+  }
+
+  async writeSetting(name: string, value: unknown): Promise<void> {
+    const json = JSON.stringify(value) as string | undefined;
+    if (json === undefined) throw new SqlStateError("23502", 'null value in column "value" of relation "tessera_settings" violates not-null constraint');
+    this.settings.set(storableText(name), storableJson(json));
+  }
+
+  async ping(): Promise<boolean> {
+    return true;
+  }
+
+  async stopMaintenance(): Promise<void> {
+    // Nothing runs in the background: there is nothing to vacuum.
+  }
+
+  private addOutbox(job: JobRow, dedupKey: string): number {
+    const id = ++this.outboxSeq;
+    this.outbox.set(id, { id, job, dedupKey });
+    job.outbox.push(id);
+    return id;
+  }
+
+  private deleteOutbox(row: OutboxRow): void {
+    this.outbox.delete(row.id);
+    const ids = row.job.outbox;
+    const at = ids.indexOf(row.id);
+    if (at !== -1) ids.splice(at, 1);
+  }
+
+  /** Deletes every outbox row of the job. */
+  private clearOutbox(job: JobRow): void {
+    for (const id of job.outbox) this.outbox.delete(id);
+    job.outbox.length = 0;
+  }
+
+  private setState(row: JobRow, state: JobState): void {
+    this.count(row, row.state, state);
+    row.state = state;
+  }
+
+  private count(row: JobRow, from: JobState | undefined, to: JobState): void {
+    let counts = this.counts.get(row.component);
+    if (counts === undefined) this.counts.set(row.component, (counts = emptyCounts()));
+    if (from !== undefined) counts[from] -= 1;
+    counts[to] += 1;
+  }
+}
+
+/** Pending or queued, and not redriven after a Result that finished at `finishedAt` (with the clock tolerance). */
+function isOpenFor(row: JobRow, finishedAt: number): boolean {
+  return OPEN.has(row.state) && (row.redrivenAt === null || row.redrivenAt <= finishedAt + REDRIVE_CLOCK_TOLERANCE_MS);
+}
+
+function resultValues(r: Result): ResultValues {
+  return {
+    jobId: storableText(r.job_id),
+    component: storableText(r.component),
+    status: storableText(r.status),
+    attempt: storableInteger(r.attempt, "integer"),
+    reasonCode: storableNullableText(r.reason_code),
+    reasonDetail: storableNullableText(r.reason_detail),
+    output: r.output === undefined ? null : storableJson(JSON.stringify(r.output)),
+    instanceId: storableNullableText(r.instance_id),
+    durationMs: r.duration_ms === undefined ? null : storableInteger(Math.round(r.duration_ms), "integer"),
+    finishedAt: storableTimestamp(r.finished_at),
+  };
+}
+
+function toSummary(row: JobRow): JobSummary {
+  return { jobId: row.jobId, component: row.component, state: row.state, limitKey: row.limitKey, reasonCode: row.reasonCode, updatedAt: iso(row.updatedAt) };
+}
+
+function toRecord(row: JobRow): JobRecord {
+  return {
+    jobId: row.jobId,
+    component: row.component,
+    state: row.state,
+    limitKey: row.limitKey,
+    idempotencyKey: row.idempotencyKey,
+    envelope: JSON.parse(row.envelope) as Job,
+    attempts: row.attempts,
+    dispatches: row.dispatches,
+    redrives: row.redrives,
+    reasonCode: row.reasonCode,
+    reasonDetail: row.reasonDetail,
+    output: row.output === null ? null : (JSON.parse(row.output) as Result["output"] | null),
+    instanceId: row.instanceId,
+    durationMs: row.durationMs,
+    duplicateResults: row.duplicateResults,
+    createdAt: iso(row.createdAt),
+    dispatchedAt: isoOrNull(row.dispatchedAt),
+    finishedAt: isoOrNull(row.finishedAt),
+    updatedAt: iso(row.updatedAt),
+  };
+}
+
+function toOutboxEntry(row: OutboxRow): OutboxEntry {
+  const { job } = row;
+  // The envelope was validated and encoded when submitted: its stored text is published as is.
+  return { id: row.id, jobId: job.jobId, component: job.component, limitKey: job.limitKey, dedupKey: row.dedupKey, envelope: JSON.parse(job.envelope) as Job, encoded: utf8.encode(job.envelope) };
+}
+
+function toDeadLetterRecord(d: DeadLetterRow): DeadLetterRecord {
+  return { jobId: d.jobId, component: d.component, deliveries: d.deliveries, reasonCode: d.reasonCode, reasonDetail: d.reasonDetail, deadLetteredAt: iso(d.deadLetteredAt), redrivenAt: isoOrNull(d.redrivenAt) };
+}

@@ -1,0 +1,73 @@
+import type { Logger } from "pino";
+import { AUDIT_MIGRATIONS } from "../audit/audit-migrations.js";
+import { SqlAuditLog } from "../audit/audit-store.js";
+import { CoordinatorError } from "../errors.js";
+import { migrate } from "../sql/migrate.js";
+import { openSqlClient } from "../sql/open-sql-client.js";
+import type { SqlClient } from "../sql/sql-client.js";
+import type { AuditLog } from "../types.js";
+import type { JobStorage } from "./job-storage.js";
+import { JobStore } from "./job-store.js";
+import { createMemoryDatabase, type MemoryDatabase } from "./memory-database.js";
+import { MIGRATIONS } from "./migrations.js";
+
+/**
+ * Where a coordinator keeps its jobs:
+ *
+ * - `{ url }`: Postgres; `{ dataDir }`: PGlite in that directory (`"memory://"`: PGlite in memory).
+ * - `{ client }`: an open SQL client, shared (it is not closed).
+ * - `{ memory: true }`: the memory store, this process's data structures; `{ memory: db }` shares one.
+ *
+ * Without `url` and `dataDir`, the `database.url` and `database.dir` settings (DATABASE_URL,
+ * TESSERA_DATA_DIR) decide, and without those the memory store is used.
+ */
+export type DatabaseOption = { url?: string; dataDir?: string } | { client: SqlClient } | { memory: true | MemoryDatabase };
+
+export interface OpenedStorage {
+  jobs: JobStorage;
+  audit: AuditLog;
+  /** Closes what was opened here (an SQL client), once the coordinator has stopped. */
+  release(): Promise<void>;
+}
+
+/** Opens (and migrates) the store `database` names, or the one the bootstrap settings name. */
+export async function openStorage(database: DatabaseOption | undefined, settings: { url: string | null; dir: string | null }, log: Logger): Promise<OpenedStorage> {
+  const forms = ["url", "dataDir", "client", "memory"].filter((k) => database !== undefined && k in database && (database as Record<string, unknown>)[k] !== undefined);
+  if (forms.length > 1 && !(forms.length === 2 && forms.includes("url") && forms.includes("dataDir"))) {
+    throw new CoordinatorError("invalid_request", `database: ${forms.join(" and ")} cannot be combined; give one of url/dataDir, client or memory`);
+  }
+  if (database !== undefined && "memory" in database) return onMemory(database.memory);
+  if (database !== undefined && "client" in database) return onSql(database.client, false, log);
+  const url = nonEmpty(database?.url) ?? nonEmpty(settings.url);
+  const dataDir = nonEmpty(database?.dataDir) ?? nonEmpty(settings.dir);
+  if (url === undefined && dataDir === undefined) return onMemory(true);
+  return onSql(await openSqlClient({ ...(url !== undefined ? { databaseUrl: url } : {}), ...(dataDir !== undefined ? { dataDir } : {}) }), true, log);
+}
+
+function onMemory(memory: unknown): OpenedStorage {
+  const db = memory === true ? createMemoryDatabase() : memory;
+  if (!isMemoryDatabase(db)) throw new CoordinatorError("invalid_request", `database.memory: expected true or a database from createMemoryDatabase(), got ${JSON.stringify(memory)}`);
+  return { jobs: db.jobs, audit: db.audit, release: () => Promise.resolve() };
+}
+
+async function onSql(sql: SqlClient, owned: boolean, log: Logger): Promise<OpenedStorage> {
+  try {
+    await migrate(sql, [...MIGRATIONS, ...AUDIT_MIGRATIONS]);
+  } catch (err) {
+    if (owned) await sql.close().catch(() => undefined);
+    throw err;
+  }
+  return {
+    jobs: new JobStore(sql, { onMaintenanceError: (err) => log.warn({ err }, "vacuuming or checkpointing the embedded database failed; the next pass will try again") }),
+    audit: new SqlAuditLog(sql),
+    release: () => (owned ? sql.close() : Promise.resolve()),
+  };
+}
+
+function isMemoryDatabase(value: unknown): value is MemoryDatabase {
+  return typeof value === "object" && value !== null && "jobs" in value && "audit" in value;
+}
+
+function nonEmpty(value: string | null | undefined): string | undefined {
+  return value === undefined || value === null || value === "" ? undefined : value;
+}

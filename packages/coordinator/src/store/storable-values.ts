@@ -1,0 +1,99 @@
+/**
+ * What the SQL store's columns refuse, refused the same way by the memory stores: the same SQLSTATE (class
+ * 22, data exception) and message as Postgres. The coordinator tells "this Result can never be stored"
+ * (recorded as failed with reason `invalid_output`) from a store that is down by that class, so the memory
+ * store has to refuse exactly what Postgres refuses, and accept what it accepts.
+ */
+export class SqlStateError extends Error {
+  constructor(
+    /** The SQLSTATE Postgres reports for the same refusal. */
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "SqlStateError";
+  }
+}
+
+// eslint-disable-next-line no-control-regex
+const NUL = /\u0000/;
+const SURROGATE = /[\ud800-\udfff]/;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * A text column's value: NUL is refused (Postgres text cannot hold it), and a lone surrogate becomes U+FFFD,
+ * as the drivers' UTF-8 encoding of the parameter makes it.
+ */
+export function storableText(value: string): string {
+  if (NUL.test(value)) throw new SqlStateError("22021", 'invalid byte sequence for encoding "UTF8": 0x00');
+  return SURROGATE.test(value) ? value.replace(LONE_SURROGATE, "\ufffd") : value;
+}
+
+export function storableNullableText(value: string | null | undefined): string | null {
+  return value === undefined || value === null ? null : storableText(value);
+}
+
+/**
+ * A jsonb column's value, given as the JSON text JSON.stringify made of it. JSON.stringify writes NUL and lone
+ * surrogates as `\u` escapes (and no other character that way outside control characters), which jsonb
+ * refuses: `\u0000` has no text form, and a lone surrogate is not Unicode. An escape counts only after an
+ * even number of backslashes.
+ */
+export function storableJson(json: string): string {
+  if (!json.includes("\\u")) return json;
+  const escape = /(?<!\\)(?:\\\\)*\\u(0000|d[89a-f][0-9a-f]{2})/i.exec(json);
+  if (escape === null) return json;
+  if (escape[1] === "0000") throw new SqlStateError("22P05", "unsupported Unicode escape sequence");
+  throw new SqlStateError("22P02", "invalid input syntax for type json");
+}
+
+const INT4_MAX = 2_147_483_647;
+
+/** An `integer` (int4) or `bigint` (int8) column's value. */
+export function storableInteger(value: number, type: "integer" | "bigint"): number {
+  if (!Number.isInteger(value)) throw new SqlStateError("22P02", `invalid input syntax for type ${type}: "${String(value)}"`);
+  const max = type === "integer" ? INT4_MAX : Number.MAX_SAFE_INTEGER;
+  if (value > max || value < -max - 1) throw new SqlStateError("22003", `value "${String(value)}" is out of range for type ${type}`);
+  return value;
+}
+
+/** 0001-01-01T00:00:00Z: Postgres has no year 0. */
+const YEAR_ONE_MS = new Date(0).setUTCFullYear(1, 0, 1);
+const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:Z|([+-])(\d{2}):(\d{2}))$/;
+
+/**
+ * A `timestamptz` parameter in the contract's RFC 3339 form, as epoch milliseconds, checked as Postgres
+ * checks it (which is stricter than Date.parse: no February 30th, no year 0; and looser: 24:00:00 and a
+ * leap second roll over). Fractions are rounded to microseconds, as stored, then cut to milliseconds, as
+ * the drivers return them.
+ */
+export function storableTimestamp(text: string): number {
+  // What workers send (toISOString: UTC, milliseconds) is valid exactly when it survives a round trip and
+  // is not in year 0; checking that costs half of the field-by-field parse below.
+  if (text.length === 24) {
+    const ms = Date.parse(text);
+    if (ms >= YEAR_ONE_MS && new Date(ms).toISOString() === text) return ms;
+  }
+  const m = TIMESTAMP.exec(text);
+  if (m === null) throw new SqlStateError("22007", `invalid input syntax for type timestamp with time zone: "${text}"`);
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const micros = m[7] === undefined ? 0 : Math.round(Number(`0.${m[7]}`) * 1e6);
+  const daysInMonth = new Date(Date.UTC(2000, month, 0)).getUTCDate() - (month === 2 && !isLeap(year) ? 1 : 0);
+  const fieldsOk =
+    year >= 1 && month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && minute <= 59 &&
+    (hour < 24 || (minute === 0 && second === 0 && micros === 0)) && (second < 60 || micros === 0) && hour <= 24 && second <= 60;
+  if (!fieldsOk) throw new SqlStateError("22008", `date/time field value out of range: "${text}"`);
+  const offsetHours = Number(m[9] ?? 0);
+  const offsetMinutes = Number(m[10] ?? 0);
+  if (offsetHours > 15 || offsetMinutes > 59) throw new SqlStateError("22009", `time zone displacement out of range: "${text}"`);
+  const at = new Date(0);
+  // setUTCFullYear, unlike Date.UTC, takes years 1-99 as they are.
+  at.setUTCFullYear(year, month - 1, day);
+  at.setUTCHours(hour, minute, second, 0);
+  const offsetMs = (m[8] === "-" ? -1 : 1) * (offsetHours * 60 + offsetMinutes) * 60_000;
+  return at.getTime() + Math.floor(micros / 1000) - offsetMs;
+}
+
+function isLeap(year: number): boolean {
+  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+}
