@@ -1,6 +1,6 @@
 import type { Bus } from "@tessera/bus";
 import type { Logger } from "pino";
-import type { Dispatched, DispatchRecord, JobStorage, OutboxEntry } from "../store/job-storage.js";
+import type { Dispatched, DispatchRecord, JobStorage, OutboxEntry, OutboxSkip } from "../store/job-storage.js";
 import type { JobSummary } from "../store/job-row.js";
 import type { KeyLimiter } from "./key-limiter.js";
 
@@ -23,6 +23,13 @@ export interface OutboxRelayOptions {
 const MAX_BACKOFF_MS = 5_000;
 /** Most freshly submitted jobs held for publishing from memory; past that, the outbox pass takes them. */
 const MAX_FRESH = 10_000;
+/**
+ * Most publishes the relay lets go unrecorded before it waits for the records. Records are not waited for
+ * otherwise (decision 0014), but a relay far ahead of them only grows what every outbox read must skip: on
+ * the memory store publishing outran recording by 24,000 jobs over a 100,000-job backlog, and each read
+ * then spent about 5 ms stepping over them.
+ */
+const MAX_UNRECORDED = 4_096;
 /** Most outbox row ids remembered as never published (ids only); past that, such rows count as republishes. */
 const MAX_UNPUBLISHED = 1_000_000;
 
@@ -57,9 +64,18 @@ export class OutboxRelay {
    * snapshot may predate their deletion, and a failed one is left to a later read, as a republish.
    */
   private settledDuringRead: Set<number> | undefined;
+  /** Fresh jobs already taken into the batch being built (not in flight until it is published). */
+  private readonly taking = new Set<number>();
+  /** What an outbox read leaves out: fresh jobs, taken or not, and those in flight; read where they are, never copied. */
+  private readonly held: OutboxSkip = {
+    has: (id) => this.fresh.has(id) || this.inFlight.has(id) || this.taking.has(id),
+    ids: () => [...this.fresh.keys(), ...this.inFlight, ...this.taking],
+  };
   private lastOutboxPass = Number.NEGATIVE_INFINITY;
   /** Something only the outbox holds is waiting: read it on the next pass, not only when the poll interval says. */
   private outboxWanted = true;
+  /** Submits overflowed what memory holds, and no outbox read has come back short since. */
+  private overflowing = false;
   /** The store writes recording published batches, one after another. */
   private recording: Promise<void> = Promise.resolve();
   private recordFailure: { err: unknown } | undefined;
@@ -80,10 +96,13 @@ export class OutboxRelay {
 
   /** A job this process submitted; its outbox row is committed. */
   offer(entry: OutboxEntry): void {
-    // With per-key limits the batch is chosen fairly in SQL, so the outbox pass takes every job.
-    if (this.fresh.size < MAX_FRESH && !this.opts.fair()) this.fresh.set(entry.id, entry);
+    // With per-key limits the batch is chosen fairly in SQL, so the outbox pass takes every job. Once
+    // memory is full, later submits go through the outbox too until the reads have caught up: held ones
+    // would jump ahead of older jobs that only the outbox has.
+    if (this.fresh.size < MAX_FRESH && !this.overflowing && !this.opts.fair()) this.fresh.set(entry.id, entry);
     else {
       if (this.unpublished.size < MAX_UNPUBLISHED) this.unpublished.add(entry.id);
+      this.overflowing = true;
       this.outboxWanted = true;
     }
     this.pendingWake = true;
@@ -136,6 +155,7 @@ export class OutboxRelay {
       this.recordFailure = undefined;
       throw err;
     }
+    if (this.inFlight.size >= MAX_UNRECORDED) await this.recording;
     const batchSize = this.opts.batchSize();
     const batch = await this.nextBatch(batchSize);
     const taken = batch.filter((e) => limiter.tryAcquire(e.jobId, e.component, e.limitKey, this.now()));
@@ -190,41 +210,53 @@ export class OutboxRelay {
   }
 
   /**
-   * The outbox when limits apply, when something only it holds was notified (a redrive, a freed limit), and
-   * once per poll interval (what a restart left, a failed publish, an idle relay's safety net); then fresh
-   * jobs fill the batch. A pass that finds only fresh jobs does not read the outbox. The read skips the rows
-   * of fresh jobs and those whose publish is not recorded yet (in flight), so a job is published once, and
-   * no pass waits for the previous one's record.
+   * Fresh jobs first: they are older than anything the outbox holds beyond them (memory overflows only when
+   * full, and stays out of the way until the reads catch up). Then the outbox, when limits apply (every
+   * job, chosen fairly), once per poll interval (what a restart left, a failed publish, an idle relay's
+   * safety net), or when something only it holds is owed and the batch has room (an overflow, a redrive, a
+   * freed limit). The read skips the rows of fresh jobs and those whose publish is not recorded yet (in
+   * flight), so a job is published once, and no pass waits for the previous one's record.
    */
   private async nextBatch(batchSize: number): Promise<OutboxEntry[]> {
     const fair = this.opts.fair();
     const now = this.now();
-    let batch: OutboxEntry[] = [];
-    if (fair || this.outboxWanted || now - this.lastOutboxPass >= this.opts.pollIntervalMs()) {
-      this.lastOutboxPass = now;
-      this.outboxWanted = false;
-      if (fair) this.fresh.clear();
-      const settled = new Set<number>();
-      this.settledDuringRead = settled;
-      let rows: OutboxEntry[];
-      try {
-        rows = await this.opts.store.nextOutboxBatch(batchSize, this.opts.limiter.blocked(now).keys, fair, this.opts.components, [...this.fresh.keys(), ...this.inFlight]);
-      } finally {
-        this.settledDuringRead = undefined;
-      }
-      // A full read may have left more behind (a backlog past what memory holds): read again next pass
-      // rather than one batch per poll interval.
-      if (rows.length >= batchSize) this.outboxWanted = true;
-      // A submit that committed just before the read and was offered (or even published) while it ran is
-      // in both, and a row settled meanwhile may still be in the read's snapshot: keep one.
-      batch = rows.filter((r) => !this.fresh.has(r.id) && !this.inFlight.has(r.id) && !settled.has(r.id)).map((r) => ({ ...r, mayRepeat: !this.unpublished.delete(r.id) }));
-    }
+    if (fair) this.fresh.clear();
+    const batch: OutboxEntry[] = [];
+    const due = fair || now - this.lastOutboxPass >= this.opts.pollIntervalMs();
+    // A due read comes first, so a steady stream of fresh jobs cannot keep the outbox waiting.
+    if (due) batch.push(...(await this.readOutbox(batchSize, now)));
     for (const [id, entry] of this.fresh) {
       if (batch.length >= batchSize) break;
       this.fresh.delete(id);
+      this.taking.add(id);
       batch.push(entry);
     }
+    try {
+      if (!due && this.outboxWanted && batch.length < batchSize) batch.push(...(await this.readOutbox(batchSize - batch.length, now)));
+    } finally {
+      this.taking.clear();
+    }
     return batch;
+  }
+
+  private async readOutbox(limit: number, now: number): Promise<OutboxEntry[]> {
+    this.lastOutboxPass = now;
+    this.outboxWanted = false;
+    const settled = new Set<number>();
+    this.settledDuringRead = settled;
+    let rows: OutboxEntry[];
+    try {
+      rows = await this.opts.store.nextOutboxBatch(limit, this.opts.limiter.blocked(now).keys, this.opts.fair(), this.opts.components, this.held);
+    } finally {
+      this.settledDuringRead = undefined;
+    }
+    // A full read may have left more behind (a backlog past what memory holds): read again next pass
+    // rather than one batch per poll interval. A short one got everything that was owed.
+    if (rows.length >= limit) this.outboxWanted = true;
+    else this.overflowing = false;
+    // A submit that committed just before the read and was offered (or even published) while it ran is
+    // in both, and a row settled meanwhile may still be in the read's snapshot: keep one.
+    return rows.filter((r) => !this.held.has(r.id) && !settled.has(r.id)).map((r) => ({ ...r, mayRepeat: !this.unpublished.delete(r.id) }));
   }
 
   /**

@@ -8,6 +8,7 @@ import {
   emptyCounts,
   KEY_SEPARATOR,
   REDRIVE_CLOCK_TOLERANCE_MS,
+  SKIP_NOTHING,
   type ApplyOutcome,
   type CancelResult,
   type DeadLetterInput,
@@ -17,6 +18,7 @@ import {
   type JobStorage,
   type NewJob,
   type OutboxEntry,
+  type OutboxSkip,
   type RedriveResult,
 } from "./job-storage.js";
 import { decodeCursor, encodeCursor, pageLimit } from "./paging.js";
@@ -161,7 +163,8 @@ export class JobStore implements JobStorage {
    * once the keys ahead of it are either sent or blocked. Rows in `skipIds` (held or being published by
    * the relay) are left out.
    */
-  async nextOutboxBatch(batchSize: number, blockedKeys: readonly string[], fair: boolean, components: readonly string[], skipIds: readonly number[] = []): Promise<OutboxEntry[]> {
+  async nextOutboxBatch(batchSize: number, blockedKeys: readonly string[], fair: boolean, components: readonly string[], skip: OutboxSkip = SKIP_NOTHING): Promise<OutboxEntry[]> {
+    const skipIds = skip.ids();
     // Only registered components: a job of a component this coordinator does not run (renamed, removed
     // from the project) waits in the outbox instead of failing every pass and holding the relay back.
     // Without per-key limits every row is its component's only key: oldest first is already fair.

@@ -6,6 +6,7 @@ import {
   emptyCounts,
   KEY_SEPARATOR,
   REDRIVE_CLOCK_TOLERANCE_MS,
+  SKIP_NOTHING,
   type ApplyOutcome,
   type CancelResult,
   type DeadLetterInput,
@@ -15,6 +16,7 @@ import {
   type JobStorage,
   type NewJob,
   type OutboxEntry,
+  type OutboxSkip,
   type RedriveResult,
 } from "./job-storage.js";
 import { pageLimit, pageNewestFirst } from "./paging.js";
@@ -186,10 +188,9 @@ export class MemoryJobStore implements JobStorage {
     return pageNewestFirst(rows, (r) => r.seq, filter, "p", (r) => (state === undefined || r.state === state) && (key === undefined || r.limitKey === key), toRecord);
   }
 
-  async nextOutboxBatch(batchSize: number, blockedKeys: readonly string[], fair: boolean, components: readonly string[], skipIds: readonly number[] = []): Promise<OutboxEntry[]> {
+  async nextOutboxBatch(batchSize: number, blockedKeys: readonly string[], fair: boolean, components: readonly string[], skip: OutboxSkip = SKIP_NOTHING): Promise<OutboxEntry[]> {
     if (batchSize < 0) throw new SqlStateError("2201W", "LIMIT must not be negative");
     const wanted = new Set(components);
-    const skip = new Set(skipIds);
     const blocked = new Set(fair ? blockedKeys : []);
     const limit = fair ? batchSize * OUTBOX_SCAN_FACTOR : batchSize;
     const eligible: OutboxRow[] = [];
