@@ -413,13 +413,20 @@ function isDataException(err: unknown): boolean {
 }
 
 /** The Result reduced to what the store can hold: failed, no output, and the database's reason. */
+/** SQLSTATEs of a timestamp Postgres refuses: its syntax, a field out of range, its time zone offset. */
+const DATETIME_EXCEPTIONS = new Set(["22007", "22008", "22009"]);
+
 function unstorable(result: Result, err: Error): Result {
   const clean = (text: string): string => text.replaceAll("\u0000", "");
+  // A finished_at of the contract's form that is no real time (February 30th, year 0, a +16:00 offset) fails
+  // the fallback too, so it is replaced with now, which also lets the job count as decided after a redrive.
+  const badTime = DATETIME_EXCEPTIONS.has((err as { code?: unknown }).code as string);
   return {
     ...result,
     status: "failed",
     reason_code: ReasonCode.InvalidOutput,
-    reason_detail: sanitizeReasonDetail(clean(`the Result could not be stored: ${err.message}`)),
+    reason_detail: sanitizeReasonDetail(clean(`the Result could not be stored: ${err.message}${badTime ? ` (finished_at ${JSON.stringify(result.finished_at)})` : ""}`)),
+    ...(badTime ? { finished_at: new Date().toISOString() } : {}),
     output: undefined,
     instance_id: result.instance_id === undefined ? undefined : clean(result.instance_id),
     duration_ms: result.duration_ms === undefined ? undefined : Math.min(Math.max(0, result.duration_ms), 2_147_483_647),

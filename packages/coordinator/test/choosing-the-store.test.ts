@@ -61,4 +61,9 @@ describe("choosing the store", () => {
     await expect(start({ database: { memory: false } as never })).rejects.toMatchObject({ code: "invalid_request", message: expect.stringContaining("database.memory: expected true") });
     await expect(start({ database: { memory: {} } as never })).rejects.toMatchObject({ code: "invalid_request" });
   });
+
+  it("takes a store key given as undefined as not given", async () => {
+    expect(await keptAcrossRestart({ database: { memory: undefined, client: undefined, dataDir: "memory://" } as never })).toBe(false);
+    expect(await keptAcrossRestart({ database: { client: undefined, memory: createMemoryDatabase() } as never })).toBe(true);
+  });
 });

@@ -147,6 +147,22 @@ describe.each(storeBackends())("coordinator edge cases on $name", (backend) => {
     }
   });
 
+  it("fails a job whose Result names a time that does not exist, rather than leaving it queued while the Result comes back forever", async () => {
+    const env = await embedded((await backend.open()).database, [{ name: "echo", spec: spec() }]);
+    try {
+      const { jobId } = await env.coordinator.submit("echo", { json: 1 });
+      await waitForState(env.coordinator, jobId, "queued");
+      // The contract's pattern allows February 30th; no store does.
+      await env.bus.publishResult({ schema_version: 1, job_id: jobId, component: "echo", status: "completed", attempt: 1, finished_at: "2026-02-30T00:00:00Z", output: { data: 1 } });
+      const job = await env.coordinator.waitForJob(jobId, { timeoutMs: 5_000 });
+      expect(job).toMatchObject({ state: "failed", reasonCode: "invalid_output", output: null });
+      expect(job.reasonDetail).toContain('finished_at "2026-02-30T00:00:00Z"');
+      expect(Date.parse(job.finishedAt ?? "")).toBeGreaterThan(Date.now() - 60_000);
+    } finally {
+      await env.close();
+    }
+  });
+
   it("leaves a job of a component it does not run waiting in the outbox, and keeps dispatching the rest", async () => {
     const store = await backend.open();
     const env = await embedded(store.database, [{ name: "echo", spec: spec() }]);

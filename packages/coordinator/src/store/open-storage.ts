@@ -36,10 +36,12 @@ export async function openStorage(database: DatabaseOption | undefined, settings
   if (forms.length > 1 && !(forms.length === 2 && forms.includes("url") && forms.includes("dataDir"))) {
     throw new CoordinatorError("invalid_request", `database: ${forms.join(" and ")} cannot be combined; give one of url/dataDir, client or memory`);
   }
-  if (database !== undefined && "memory" in database) return onMemory(database.memory);
-  if (database !== undefined && "client" in database) return onSql(database.client, false, log);
-  const url = nonEmpty(database?.url) ?? nonEmpty(settings.url);
-  const dataDir = nonEmpty(database?.dataDir) ?? nonEmpty(settings.dir);
+  // A key given as undefined counts as not given, as in the check above.
+  if (forms.includes("memory")) return onMemory((database as { memory: unknown }).memory);
+  if (forms.includes("client")) return onSql((database as { client: SqlClient }).client, false, log);
+  const given = database as { url?: string; dataDir?: string } | undefined;
+  const url = nonEmpty(given?.url) ?? nonEmpty(settings.url);
+  const dataDir = nonEmpty(given?.dataDir) ?? nonEmpty(settings.dir);
   if (url === undefined && dataDir === undefined) return onMemory(true);
   return onSql(await openSqlClient({ ...(url !== undefined ? { databaseUrl: url } : {}), ...(dataDir !== undefined ? { dataDir } : {}) }), true, log);
 }

@@ -77,11 +77,12 @@ export function storableTimestamp(text: string): number {
   const m = TIMESTAMP.exec(text);
   if (m === null) throw new SqlStateError("22007", `invalid input syntax for type timestamp with time zone: "${text}"`);
   const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
-  const micros = m[7] === undefined ? 0 : Math.round(Number(`0.${m[7]}`) * 1e6);
+  // Postgres parses the fraction as a double and rounds it with rint(): to microseconds, half to even.
+  const micros = m[7] === undefined ? 0 : roundHalfEven(Number(`0.${m[7]}`) * 1e6);
   const daysInMonth = new Date(Date.UTC(2000, month, 0)).getUTCDate() - (month === 2 && !isLeap(year) ? 1 : 0);
   const fieldsOk =
     year >= 1 && month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && minute <= 59 &&
-    (hour < 24 || (minute === 0 && second === 0 && micros === 0)) && (second < 60 || micros === 0) && hour <= 24 && second <= 60;
+    hour <= 24 && second <= 60 && ((hour * 60 + minute) * 60 + second) * 1e6 + micros <= DAY_MICROS;
   if (!fieldsOk) throw new SqlStateError("22008", `date/time field value out of range: "${text}"`);
   const offsetHours = Number(m[9] ?? 0);
   const offsetMinutes = Number(m[10] ?? 0);
@@ -92,6 +93,16 @@ export function storableTimestamp(text: string): number {
   at.setUTCHours(hour, minute, second, 0);
   const offsetMs = (m[8] === "-" ? -1 : 1) * (offsetHours * 60 + offsetMinutes) * 60_000;
   return at.getTime() + Math.floor(micros / 1000) - offsetMs;
+}
+
+/** A time of day may reach 24:00:00 exactly (so may a leap second, fraction and all, short of that). */
+const DAY_MICROS = 86_400 * 1e6;
+
+function roundHalfEven(x: number): number {
+  const floor = Math.floor(x);
+  const rest = x - floor;
+  if (rest !== 0.5) return Math.round(x);
+  return floor % 2 === 0 ? floor : floor + 1;
 }
 
 function isLeap(year: number): boolean {

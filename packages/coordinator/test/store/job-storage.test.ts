@@ -250,6 +250,9 @@ describe.each(storeBackends())("job storage on $name", (backend) => {
         [{ finished_at: "0000-01-01T00:00:00.000Z" }, "22008"],
         [{ finished_at: "2026-02-30T00:00:00.000Z" }, "22008"],
         [{ finished_at: "2026-01-01T00:00:00+16:00" }, "22009"],
+        // A leap second may carry a fraction, but no time of day goes past 24:00:00.000000.
+        [{ finished_at: "2026-01-01T23:59:60.5Z" }, "22008"],
+        [{ finished_at: "2026-01-01T24:00:00.000001Z" }, "22008"],
       ];
       for (const [overrides, code] of refusals) await expect(jobs.applyResult(result(jobId, "echo", overrides)), JSON.stringify(overrides)).rejects.toMatchObject({ code });
       expect(await jobs.getJob(jobId)).toMatchObject({ state: "queued", duplicateResults: 0 });
@@ -257,6 +260,18 @@ describe.each(storeBackends())("job storage on $name", (backend) => {
       const ok = await jobs.applyResult(result(jobId, "echo", { output: { data: "\\u0000" }, instance_id: "w\udc00", finished_at: "2026-01-01T23:59:60Z" }));
       expect(ok.kind).toBe("applied");
       expect(await jobs.getJob(jobId)).toMatchObject({ output: { data: "\\u0000" }, instanceId: "w\ufffd", finishedAt: "2026-01-02T00:00:00.000Z" });
+      // Fractions are rounded to microseconds half to even (Postgres's rint), a leap second's included.
+      const taken: [string, string][] = [
+        ["2026-01-01T12:30:60.5Z", "2026-01-01T12:31:00.500Z"],
+        ["2026-01-01T12:30:60.9999996Z", "2026-01-01T12:31:01.000Z"],
+        ["2026-01-01T24:00:00.0000005Z", "2026-01-02T00:00:00.000Z"],
+        ["2026-01-01T23:59:59.9999995Z", "2026-01-02T00:00:00.000Z"],
+      ];
+      for (const [i, [finishedAt, stored]] of taken.entries()) {
+        const job = await queued(jobs, 10 + i);
+        expect((await jobs.applyResult(result(job.jobId, "echo", { finished_at: finishedAt }))).kind, finishedAt).toBe("applied");
+        expect((await jobs.getJob(job.jobId))?.finishedAt, finishedAt).toBe(stored);
+      }
     });
 
     it("refuses a bad Result alone among the Results written with it", async () => {
