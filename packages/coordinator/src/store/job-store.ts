@@ -326,6 +326,7 @@ export class JobStore implements JobStorage {
       const res = await tx.query<JobRow>(
         `UPDATE tessera_jobs SET state = 'failed', reason_code = $2, reason_detail = $3, attempts = $4, finished_at = now(), updated_at = now()
           WHERE job_id = $1 AND component = $5 AND state IN ('pending', 'queued') AND (stream_seq IS NULL OR stream_seq = $6)
+            AND NOT EXISTS (SELECT 1 FROM tessera_dead_letters d WHERE d.component = $5 AND d.stream_seq = $6 AND d.redriven_at IS NOT NULL)
          RETURNING *`,
         [letter.jobId, letter.reasonCode, letter.reasonDetail, letter.deliveries, letter.component, letter.streamSeq],
       );

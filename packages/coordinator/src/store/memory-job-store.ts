@@ -283,7 +283,8 @@ export class MemoryJobStore implements JobStorage {
     const now = Date.now();
     let atSeq = this.deadLetterKeys.get(component);
     if (atSeq === undefined) this.deadLetterKeys.set(component, (atSeq = new Map()));
-    if (!atSeq.has(streamSeq)) {
+    const known = atSeq.get(streamSeq);
+    if (known === undefined) {
       const dead: DeadLetterRow = { seq: ++this.deadLetterSeq, component, streamSeq, jobId, deliveries, reasonCode, reasonDetail, deadLetteredAt: now, redrivenAt: null };
       atSeq.set(streamSeq, dead);
       this.deadLetters.push(dead);
@@ -292,8 +293,10 @@ export class MemoryJobStore implements JobStorage {
       else ofJob.push(dead);
     }
     const row = this.jobs.get(jobId);
-    // A stale advisory (an older stream position than the job's latest dispatch) must not fail a newer run.
+    // A stale advisory (an older stream position than the job's latest dispatch) must not fail a newer run,
+    // nor a replay of a letter already redriven, before the redriven run's publish is recorded.
     if (row === undefined || row.component !== component || !OPEN.has(row.state) || (row.streamSeq !== null && row.streamSeq !== streamSeq)) return undefined;
+    if (known?.redrivenAt !== undefined && known.redrivenAt !== null) return undefined;
     this.setState(row, "failed");
     row.reasonCode = reasonCode;
     row.reasonDetail = reasonDetail;

@@ -284,6 +284,18 @@ describe.each(storeBackends())("job storage on $name", (backend) => {
   });
 
   describe("dead letters and redrive", () => {
+    it("ignores a letter replayed after its job was redriven, before the new run's publish is recorded", async () => {
+      const { jobs } = await backend.open();
+      const { jobId } = await queued(jobs, 7);
+      const letter = { jobId, component: "echo", streamSeq: 7, deliveries: 3, reasonCode: "dead_lettered", reasonDetail: "exhausted 3 deliveries" };
+      expect(await jobs.recordDeadLetter(letter)).toMatchObject({ state: "failed" });
+      expect(await jobs.redrive(jobId)).toMatchObject({ kind: "redriven" });
+      // The job still names stream position 7: its redriven publish has not been recorded yet.
+      expect(await jobs.recordDeadLetter(letter)).toBeUndefined();
+      expect(await jobs.getJob(jobId)).toMatchObject({ state: "pending", redrives: 1 });
+      expect((await jobs.nextOutboxBatch(10, [], false, ["echo"])).map((e) => e.dedupKey)).toEqual([`${jobId}:redrive:1`]);
+    });
+
     it("fails a job once per dead letter, not for a stale stream position, and redrives it with a fresh dedup key", async () => {
       const { jobs } = await backend.open();
       const { jobId } = await queued(jobs, 7);
