@@ -80,6 +80,28 @@ describe("OutboxRelay", () => {
     await relay.stop();
   });
 
+  it("records everything published during a record in the next one, instead of a record per pass", async () => {
+    const store = new MemoryJobStore();
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const markDispatched = store.markDispatched.bind(store);
+    const sizes: number[] = [];
+    store.markDispatched = async (entries: readonly Dispatched[]): Promise<DispatchRecord> => {
+      sizes.push(entries.length);
+      await held;
+      return markDispatched(entries);
+    };
+    const { relay, published, submit } = await setup(store);
+    await submit(5 * BATCH);
+    for (let pass = 0; pass < 5; pass++) await relay.relayOnce();
+    expect(published.length).toBe(5 * BATCH);
+    expect(sizes).toEqual([BATCH]); // the first record is still running; the other four passes wait for the next
+    release();
+    await relay.stop();
+    expect(sizes).toEqual([BATCH, 1_000, 4 * BATCH - 1_000]); // at most 1,000 jobs a record
+    expect((await store.countsByComponent()).get(COMPONENT)).toMatchObject({ pending: 0, queued: 5 * BATCH });
+  });
+
   it("waits for the records once 4,096 publishes are unrecorded, instead of running further ahead of them", async () => {
     const store = new MemoryJobStore();
     let release!: () => void;
