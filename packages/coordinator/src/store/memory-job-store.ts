@@ -109,6 +109,12 @@ export class MemoryJobStore implements JobStorage {
   private readonly counts = new Map<string, Record<JobState, number>>();
   /** By id; ids only grow and rows are only appended, so iteration is id order. */
   private readonly outbox = new Map<number, OutboxRow>();
+  /**
+   * The same rows by blocked key (`component + KEY_SEPARATOR + (limit key ?? "")`), each in id order: a fair
+   * read merges the unblocked keys' queues instead of stepping over every row of a blocked key's backlog
+   * (20 ms a read behind 199,000 blocked rows, measured, and every keyed completion asks for a read).
+   */
+  private readonly outboxByKey = new Map<string, { component: string; rows: Map<number, OutboxRow> }>();
   private readonly deadLetters: DeadLetterRow[] = [];
   private readonly deadLetterKeys = new Map<string, Map<number, DeadLetterRow>>();
   private readonly deadLettersByJob = new Map<string, DeadLetterRow[]>();
@@ -193,14 +199,7 @@ export class MemoryJobStore implements JobStorage {
     const wanted = new Set(components);
     const blocked = new Set(fair ? blockedKeys : []);
     const limit = fair ? batchSize * OUTBOX_SCAN_FACTOR : batchSize;
-    const eligible: OutboxRow[] = [];
-    for (const row of this.outbox.values()) {
-      if (eligible.length >= limit) break;
-      const { component, limitKey } = row.job;
-      if (!wanted.has(component) || skip.has(row.id)) continue;
-      if (fair && blocked.has(component + KEY_SEPARATOR + (limitKey ?? ""))) continue;
-      eligible.push(row);
-    }
+    const eligible = fair ? this.oldestUnblocked(limit, wanted, blocked, skip) : this.oldest(limit, wanted, skip);
     if (!fair) return eligible.map(toOutboxEntry);
     // Rank within (component, limit key), as row_number() over that partition does: a null key is a
     // partition of its own, apart from "" (although both are the blocked key "").
@@ -405,15 +404,63 @@ export class MemoryJobStore implements JobStorage {
     // Nothing runs in the background: there is nothing to vacuum.
   }
 
+  /** The oldest `limit` outbox rows of the wanted components, but the skipped ones. */
+  private oldest(limit: number, wanted: ReadonlySet<string>, skip: OutboxSkip): OutboxRow[] {
+    const rows: OutboxRow[] = [];
+    for (const row of this.outbox.values()) {
+      if (rows.length >= limit) break;
+      if (wanted.has(row.job.component) && !skip.has(row.id)) rows.push(row);
+    }
+    return rows;
+  }
+
+  /** The same among keys that are not blocked: a merge, oldest first, of each unblocked key's queue. */
+  private oldestUnblocked(limit: number, wanted: ReadonlySet<string>, blocked: ReadonlySet<string>, skip: OutboxSkip): OutboxRow[] {
+    const next = (it: Iterator<OutboxRow>): OutboxRow | undefined => {
+      for (let r = it.next(); r.done !== true; r = it.next()) if (!skip.has(r.value.id)) return r.value;
+      return undefined;
+    };
+    const heads = new MinHeap<{ row: OutboxRow; rest: Iterator<OutboxRow> }>((a, b) => a.row.id - b.row.id);
+    for (const [key, queue] of this.outboxByKey) {
+      if (!wanted.has(queue.component) || blocked.has(key)) continue;
+      const rest = queue.rows.values();
+      const row = next(rest);
+      if (row !== undefined) heads.push({ row, rest });
+    }
+    const rows: OutboxRow[] = [];
+    for (let head = heads.peek(); head !== undefined && rows.length < limit; head = heads.peek()) {
+      rows.push(head.row);
+      const row = next(head.rest);
+      if (row === undefined) heads.pop();
+      else heads.replaceTop({ row, rest: head.rest });
+    }
+    return rows;
+  }
+
   private addOutbox(job: JobRow, dedupKey: string): number {
     const id = ++this.outboxSeq;
-    this.outbox.set(id, { id, job, dedupKey });
+    const row = { id, job, dedupKey };
+    this.outbox.set(id, row);
+    const key = job.component + KEY_SEPARATOR + (job.limitKey ?? "");
+    let queue = this.outboxByKey.get(key);
+    if (queue === undefined) this.outboxByKey.set(key, (queue = { component: job.component, rows: new Map() }));
+    queue.rows.set(id, row);
     job.outbox.push(id);
     return id;
   }
 
+  private dropOutboxRow(id: number): void {
+    const row = this.outbox.get(id);
+    if (row === undefined) return;
+    this.outbox.delete(id);
+    const key = row.job.component + KEY_SEPARATOR + (row.job.limitKey ?? "");
+    const queue = this.outboxByKey.get(key);
+    queue?.rows.delete(id);
+    if (queue?.rows.size === 0) this.outboxByKey.delete(key);
+  }
+
   private deleteOutbox(row: OutboxRow): void {
-    this.outbox.delete(row.id);
+    this.dropOutboxRow(row.id);
     const ids = row.job.outbox;
     const at = ids.indexOf(row.id);
     if (at !== -1) ids.splice(at, 1);
@@ -421,7 +468,7 @@ export class MemoryJobStore implements JobStorage {
 
   /** Deletes every outbox row of the job. */
   private clearOutbox(job: JobRow): void {
-    for (const id of job.outbox) this.outbox.delete(id);
+    for (const id of job.outbox) this.dropOutboxRow(id);
     job.outbox.length = 0;
   }
 
@@ -494,4 +541,46 @@ function toOutboxEntry(row: OutboxRow): OutboxEntry {
 
 function toDeadLetterRecord(d: DeadLetterRow): DeadLetterRecord {
   return { jobId: d.jobId, component: d.component, deliveries: d.deliveries, reasonCode: d.reasonCode, reasonDetail: d.reasonDetail, deadLetteredAt: iso(d.deadLetteredAt), redrivenAt: isoOrNull(d.redrivenAt) };
+}
+
+/** A binary heap, smallest first by `before`: the fair read's merge of per-key queues. */
+class MinHeap<T> {
+  private readonly items: T[] = [];
+
+  constructor(private readonly before: (a: T, b: T) => number) {}
+
+  peek(): T | undefined {
+    return this.items[0];
+  }
+
+  push(item: T): void {
+    const items = this.items;
+    items.push(item);
+    for (let i = items.length - 1; i > 0; ) {
+      const parent = (i - 1) >> 1;
+      if (this.before(items[i] as T, items[parent] as T) >= 0) break;
+      [items[i], items[parent]] = [items[parent] as T, items[i] as T];
+      i = parent;
+    }
+  }
+
+  pop(): void {
+    const last = this.items.pop();
+    if (last !== undefined && this.items.length > 0) this.replaceTop(last);
+  }
+
+  replaceTop(item: T): void {
+    const items = this.items;
+    items[0] = item;
+    for (let i = 0; ; ) {
+      const left = 2 * i + 1;
+      const right = left + 1;
+      let least = i;
+      if (left < items.length && this.before(items[left] as T, items[least] as T) < 0) least = left;
+      if (right < items.length && this.before(items[right] as T, items[least] as T) < 0) least = right;
+      if (least === i) break;
+      [items[i], items[least]] = [items[least] as T, items[i] as T];
+      i = least;
+    }
+  }
 }
