@@ -412,10 +412,10 @@ function isDataException(err: unknown): boolean {
   return typeof code === "string" && code.startsWith("22");
 }
 
-/** The Result reduced to what the store can hold: failed, no output, and the database's reason. */
 /** SQLSTATEs of a timestamp Postgres refuses: its syntax, a field out of range, its time zone offset. */
 const DATETIME_EXCEPTIONS = new Set(["22007", "22008", "22009"]);
 
+/** The Result reduced to what the store can hold: failed, no output, and the database's reason. */
 function unstorable(result: Result, err: Error): Result {
   const clean = (text: string): string => text.replaceAll("\u0000", "");
   // A finished_at of the contract's form that is no real time (February 30th, year 0, a +16:00 offset) fails
