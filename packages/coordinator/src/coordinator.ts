@@ -12,6 +12,7 @@ import { listInTimeRange } from "./jobs/list-in-time-range.js";
 import type { Settings } from "./settings/settings.js";
 import type { JobSummary } from "./store/job-row.js";
 import { emptyCounts, type ApplyOutcome, type JobStorage } from "./store/job-storage.js";
+import { INT4_MAX } from "./store/storable-values.js";
 import { buildEnvelope, prepareInput } from "./submit/build-envelope.js";
 import {
   TERMINAL_STATES,
@@ -408,8 +409,13 @@ export class CoordinatorRuntime implements Coordinator {
  * memory store refuses the same values with the same codes.
  */
 function isDataException(err: unknown): boolean {
+  return sqlStateOf(err)?.startsWith("22") === true;
+}
+
+/** The SQLSTATE an error carries (Postgres, PGlite and the memory store alike), if any. */
+function sqlStateOf(err: unknown): string | undefined {
   const code = (err as { code?: unknown }).code;
-  return typeof code === "string" && code.startsWith("22");
+  return typeof code === "string" ? code : undefined;
 }
 
 /** SQLSTATEs of a timestamp Postgres refuses: its syntax, a field out of range, its time zone offset. */
@@ -420,7 +426,7 @@ function unstorable(result: Result, err: Error): Result {
   const clean = (text: string): string => text.replaceAll("\u0000", "");
   // A finished_at of the contract's form that is no real time (February 30th, year 0, a +16:00 offset) fails
   // the fallback too, so it is replaced with now, which also lets the job count as decided after a redrive.
-  const badTime = DATETIME_EXCEPTIONS.has((err as { code?: unknown }).code as string);
+  const badTime = DATETIME_EXCEPTIONS.has(sqlStateOf(err) ?? "");
   return {
     ...result,
     status: "failed",
@@ -429,7 +435,7 @@ function unstorable(result: Result, err: Error): Result {
     ...(badTime ? { finished_at: new Date().toISOString() } : {}),
     output: undefined,
     instance_id: result.instance_id === undefined ? undefined : clean(result.instance_id),
-    duration_ms: result.duration_ms === undefined ? undefined : Math.min(Math.max(0, result.duration_ms), 2_147_483_647),
+    duration_ms: result.duration_ms === undefined ? undefined : Math.min(Math.max(0, result.duration_ms), INT4_MAX),
   } as Result;
 }
 

@@ -1,5 +1,5 @@
 import type { KeyLimits } from "../types.js";
-import { KEY_SEPARATOR } from "../store/job-storage.js";
+import { blockedKey, KEY_SEPARATOR } from "../store/job-storage.js";
 
 interface KeyState {
   /** Jobs holding a slot of this key. */
@@ -36,7 +36,7 @@ export class KeyLimiter {
       state.tokens -= 1;
     }
     state.holders.add(jobId);
-    this.heldBy.set(jobId, mapKey(component, limitKey));
+    this.heldBy.set(jobId, blockedKey(component, limitKey));
     return true;
   }
 
@@ -63,7 +63,7 @@ export class KeyLimiter {
     const limits = this.limitsOf(component);
     if (limits === undefined) return;
     this.state(component, limitKey, limits, now).holders.add(jobId);
-    this.heldBy.set(jobId, mapKey(component, limitKey));
+    this.heldBy.set(jobId, blockedKey(component, limitKey));
   }
 
   /**
@@ -90,7 +90,7 @@ export class KeyLimiter {
   }
 
   private state(component: string, limitKey: string, limits: KeyLimits, now: number): KeyState {
-    const key = mapKey(component, limitKey);
+    const key = blockedKey(component, limitKey);
     let state = this.keys.get(key);
     if (state === undefined) {
       state = { holders: new Set(), tokens: limits.rate?.limit ?? 0, refilledAt: now };
@@ -107,10 +107,6 @@ function refill(state: KeyState, limits: KeyLimits, now: number): void {
   if (elapsed <= 0) return;
   state.tokens = Math.min(limits.rate.limit, state.tokens + (elapsed * limits.rate.limit) / limits.rate.intervalMs);
   state.refilledAt = now;
-}
-
-function mapKey(component: string, limitKey: string): string {
-  return `${component}${KEY_SEPARATOR}${limitKey}`;
 }
 
 /** The limit key of a job: the configured metadata field's value, "" when the job lacks it. */

@@ -71,6 +71,14 @@ export const REDRIVE_CLOCK_TOLERANCE_MS = 5_000;
 /** Separates component and limit key in the relay's blocked-key list; not a legal character in either. */
 export const KEY_SEPARATOR = "\u001f";
 
+/** A job's key as limits and the relay's blocked-key list name it: a null limit key is the key "". */
+export function blockedKey(component: string, limitKey: string | null): string {
+  return component + KEY_SEPARATOR + (limitKey ?? "");
+}
+
+/** How many eligible outbox rows a fair read ranks, per row it may take. */
+export const OUTBOX_SCAN_FACTOR = 8;
+
 /**
  * Outbox rows a read leaves out. A view, not a copy: the relay's skip list can hold tens of thousands of
  * ids during a backlog, and copying them into a new set or array on every read cost the memory store most

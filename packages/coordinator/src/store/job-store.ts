@@ -7,6 +7,7 @@ import { summaryColumns, toDeadLetterRecord, toJobRecord, toJobSummary, type Dea
 import {
   emptyCounts,
   KEY_SEPARATOR,
+  OUTBOX_SCAN_FACTOR,
   REDRIVE_CLOCK_TOLERANCE_MS,
   SKIP_NOTHING,
   type ApplyOutcome,
@@ -36,8 +37,6 @@ function unwrap<T>(settled: Settled<T>): T {
 }
 /** REDRIVE_CLOCK_TOLERANCE_MS in SQL. */
 const REDRIVE_CLOCK_TOLERANCE = `interval '${REDRIVE_CLOCK_TOLERANCE_MS} milliseconds'`;
-/** How many eligible outbox rows a relay pass ranks, per row it may take. */
-const OUTBOX_SCAN_FACTOR = 8;
 
 /**
  * The job store in SQL, on Postgres or PGlite: every statement the coordinator runs. State transitions are

@@ -3,8 +3,9 @@ import { invalidRequest } from "../errors.js";
 import { JOB_STATES, type DeadLetterRecord, type JobFilter, type JobRecord, type JobState, type Page } from "../types.js";
 import type { JobSummary } from "./job-row.js";
 import {
+  blockedKey,
   emptyCounts,
-  KEY_SEPARATOR,
+  OUTBOX_SCAN_FACTOR,
   REDRIVE_CLOCK_TOLERANCE_MS,
   SKIP_NOTHING,
   type ApplyOutcome,
@@ -83,8 +84,6 @@ interface ResultValues {
 }
 
 const utf8 = new TextEncoder();
-/** How many eligible outbox rows a fair pass ranks, per row it may take (as the SQL store). */
-const OUTBOX_SCAN_FACTOR = 8;
 const OPEN: ReadonlySet<JobState> = new Set(["pending", "queued"]);
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -110,7 +109,7 @@ export class MemoryJobStore implements JobStorage {
   /** By id; ids only grow and rows are only appended, so iteration is id order. */
   private readonly outbox = new Map<number, OutboxRow>();
   /**
-   * The same rows by blocked key (`component + KEY_SEPARATOR + (limit key ?? "")`), each in id order: a fair
+   * The same rows by blocked key (`blockedKey()`), each in id order: a fair
    * read merges the unblocked keys' queues instead of stepping over every row of a blocked key's backlog
    * (20 ms a read behind 199,000 blocked rows, measured, and every keyed completion asks for a read).
    */
@@ -441,7 +440,7 @@ export class MemoryJobStore implements JobStorage {
     const id = ++this.outboxSeq;
     const row = { id, job, dedupKey };
     this.outbox.set(id, row);
-    const key = job.component + KEY_SEPARATOR + (job.limitKey ?? "");
+    const key = blockedKey(job.component, job.limitKey);
     let queue = this.outboxByKey.get(key);
     if (queue === undefined) this.outboxByKey.set(key, (queue = { component: job.component, rows: new Map() }));
     queue.rows.set(id, row);
@@ -453,7 +452,7 @@ export class MemoryJobStore implements JobStorage {
     const row = this.outbox.get(id);
     if (row === undefined) return;
     this.outbox.delete(id);
-    const key = row.job.component + KEY_SEPARATOR + (row.job.limitKey ?? "");
+    const key = blockedKey(row.job.component, row.job.limitKey);
     const queue = this.outboxByKey.get(key);
     queue?.rows.delete(id);
     if (queue?.rows.size === 0) this.outboxByKey.delete(key);

@@ -47,7 +47,8 @@ export function storableJson(json: string): string {
   throw new SqlStateError("22P02", "invalid input syntax for type json");
 }
 
-const INT4_MAX = 2_147_483_647;
+/** The largest `integer` (int4) a column holds. */
+export const INT4_MAX = 2_147_483_647;
 
 /** An `integer` (int4) or `bigint` (int8) column's value. */
 export function storableInteger(value: number, type: "integer" | "bigint"): number {
