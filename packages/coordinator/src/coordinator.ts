@@ -322,9 +322,10 @@ export class CoordinatorRuntime implements Coordinator {
     try {
       outcome = await this.parts.store.applyResult(result, hook === undefined ? undefined : async (job) => hook(this.chainContext(job, result)));
     } catch (err) {
-      // A value the database cannot hold (a NUL character in the output, a number out of range) would fail
-      // the same way on every redelivery: record the job failed with why, instead of retrying forever.
-      if (!isDataException(err)) throw err;
+      // A value the database cannot hold (a NUL character in the output, a number out of range, JSON nested
+      // too deeply) would fail the same way on every redelivery: record the job failed with why, instead of
+      // retrying forever.
+      if (!isUnstorableValue(err)) throw err;
       this.parts.log.warn({ err, jobId: result.job_id, component: result.component }, "a Result could not be stored as sent; recording the job failed");
       outcome = await this.parts.store.applyResult(unstorable(result, err as Error));
     }
@@ -405,11 +406,13 @@ export class CoordinatorRuntime implements Coordinator {
 }
 
 /**
- * Postgres error class 22 (data exception): 22P05 untranslatable character, 22003 out of range, ... The
- * memory store refuses the same values with the same codes.
+ * A value no store can hold, whatever the retry: Postgres error class 22 (data exception: 22P05
+ * untranslatable character, 22003 out of range, ...) or 54 (a limit exceeded: 54001, JSON nested past the
+ * stack). The memory store refuses the same values with the same codes.
  */
-function isDataException(err: unknown): boolean {
-  return sqlStateOf(err)?.startsWith("22") === true;
+function isUnstorableValue(err: unknown): boolean {
+  const state = sqlStateOf(err);
+  return state !== undefined && (state.startsWith("22") || state.startsWith("54"));
 }
 
 /** The SQLSTATE an error carries (Postgres, PGlite and the memory store alike), if any. */

@@ -163,6 +163,23 @@ describe.each(storeBackends())("coordinator edge cases on $name", (backend) => {
     }
   });
 
+  it("fails a job whose Result output nests too deeply to encode, rather than taking it back forever", async () => {
+    const env = await embedded((await backend.open()).database, [{ name: "echo", spec: spec() }]);
+    try {
+      const { jobId } = await env.coordinator.submit("echo", { json: 1 });
+      await waitForState(env.coordinator, jobId, "queued");
+      // About 20 KB of JSON, well under the inline limit, but deeper than JSON.stringify can recurse.
+      let deep: unknown = 1;
+      for (let i = 0; i < 20_000; i++) deep = [deep];
+      await env.bus.publishResult({ schema_version: 1, job_id: jobId, component: "echo", status: "completed", attempt: 1, finished_at: new Date().toISOString(), output: { data: deep } });
+      const job = await env.coordinator.waitForJob(jobId, { timeoutMs: 5_000 });
+      expect(job).toMatchObject({ state: "failed", reasonCode: "invalid_output", output: null });
+      expect(job.reasonDetail).toContain("nests too deeply");
+    } finally {
+      await env.close();
+    }
+  });
+
   it("leaves a job of a component it does not run waiting in the outbox, and keeps dispatching the rest", async () => {
     const store = await backend.open();
     const env = await embedded(store.database, [{ name: "echo", spec: spec() }]);

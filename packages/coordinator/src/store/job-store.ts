@@ -24,6 +24,7 @@ import {
 } from "./job-storage.js";
 import { decodeCursor, encodeCursor, pageLimit } from "./paging.js";
 import { PgliteMaintenance, type MaintenanceThresholds } from "./pglite-maintenance.js";
+import { jsonText } from "./storable-values.js";
 
 const utf8 = new TextEncoder();
 /** Most submits or Results one group-committed statement carries. */
@@ -285,7 +286,7 @@ export class JobStore implements JobStorage {
       results.map((r) => r.attempt),
       results.map((r) => r.reason_code ?? null),
       results.map((r) => r.reason_detail ?? null),
-      results.map((r) => (r.output === undefined ? null : JSON.stringify(r.output))),
+      results.map((r) => (r.output === undefined ? null : jsonText(r.output))),
       results.map((r) => r.instance_id ?? null),
       results.map((r) => (r.duration_ms === undefined ? null : Math.round(r.duration_ms))),
       results.map((r) => r.finished_at),

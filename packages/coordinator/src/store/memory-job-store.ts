@@ -21,7 +21,7 @@ import {
   type RedriveResult,
 } from "./job-storage.js";
 import { pageLimit, pageNewestFirst } from "./paging.js";
-import { SqlStateError, storableInteger, storableJson, storableNullableText, storableText, storableTimestamp } from "./storable-values.js";
+import { jsonText, SqlStateError, storableInteger, storableJson, storableNullableText, storableText, storableTimestamp } from "./storable-values.js";
 
 /** One job as held: the SQL row's columns, timestamps as epoch ms, jsonb columns as their JSON text. */
 interface JobRow {
@@ -497,7 +497,7 @@ function resultValues(r: Result): ResultValues {
     attempt: storableInteger(r.attempt, "integer"),
     reasonCode: storableNullableText(r.reason_code),
     reasonDetail: storableNullableText(r.reason_detail),
-    output: r.output === undefined ? null : storableJson(JSON.stringify(r.output)),
+    output: r.output === undefined ? null : storableJson(jsonText(r.output)),
     instanceId: storableNullableText(r.instance_id),
     durationMs: r.duration_ms === undefined ? null : storableInteger(Math.round(r.duration_ms), "integer"),
     finishedAt: storableTimestamp(r.finished_at),

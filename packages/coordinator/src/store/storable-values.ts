@@ -1,6 +1,6 @@
 /**
  * What the SQL store's columns refuse, refused the same way by the memory stores: the same SQLSTATE (class
- * 22, data exception) and message as Postgres. The coordinator tells "this Result can never be stored"
+ * 22, data exception, or 54, a limit exceeded) and message as Postgres. The coordinator tells "this Result can never be stored"
  * (recorded as failed with reason `invalid_output`) from a store that is down by that class, so the memory
  * store has to refuse exactly what Postgres refuses, and accept what it accepts.
  */
@@ -31,6 +31,21 @@ export function storableText(value: string): string {
 
 export function storableNullableText(value: string | null | undefined): string | null {
   return value === undefined || value === null ? null : storableText(value);
+}
+
+/**
+ * A value's JSON text for a jsonb column. JSON.stringify recurses, so a value nested some thousands of levels
+ * deep (a few KB of JSON) overflows the stack: that is refused like a value Postgres cannot hold (54001, its
+ * own code for nesting past its stack), so the coordinator records the Result as unstorable instead of
+ * taking it back forever.
+ */
+export function jsonText(value: unknown): string {
+  try {
+    return JSON.stringify(value);
+  } catch (err) {
+    if (err instanceof RangeError) throw new SqlStateError("54001", "the value nests too deeply to be encoded as JSON");
+    throw err;
+  }
 }
 
 /**
