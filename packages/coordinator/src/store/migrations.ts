@@ -71,4 +71,21 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    id: 2,
+    name: "job rows updated in place (HOT), outbox without a foreign key",
+    // A job's row is written three times (pending, queued, decided). With `state` in two indexes every one of
+    // those updates wrote a new entry in each of the table's indexes; with no indexed column changed and room
+    // left on the page (fillfactor 50), Postgres updates the row in place (a heap-only tuple) and touches no
+    // index. Listing by state filters the component or seq order instead. The outbox's foreign key checked and
+    // locked the job row for every outbox row, which the job's own insert, in the same statement, already
+    // guarantees. Measured in docs/decisions/0018-hot-job-rows.md.
+    sql: `
+      ALTER TABLE tessera_outbox DROP CONSTRAINT tessera_outbox_job_id_fkey;
+      DROP INDEX tessera_jobs_component_state;
+      DROP INDEX tessera_jobs_state;
+      CREATE INDEX tessera_jobs_component ON tessera_jobs (component, seq);
+      ALTER TABLE tessera_jobs SET (fillfactor = 50);
+    `,
+  },
 ];

@@ -45,7 +45,7 @@ const sizes = async (db: SqlClient): Promise<{ outbox: number; jobs: number; wal
   ).rows[0]!;
 
 describe("the store's maintenance on PGlite (which has no autovacuum and no checkpointer)", () => {
-  it("keeps the outbox small, reclaims the job table's old row versions and recycles the WAL", { timeout: 120_000 }, async () => {
+  it("keeps the outbox small, the job table compact and recycles the WAL", { timeout: 120_000 }, async () => {
     const never = await storeOn(await pglite!.open(), NEVER);
     await runJobs(never);
     await never.stopMaintenance();
@@ -62,7 +62,11 @@ describe("the store's maintenance on PGlite (which has no autovacuum and no chec
     const maintained = await sizes(store.sql);
     // Every outbox row is deleted once dispatched: vacuumed, the table holds a few batches' worth of space.
     expect(maintained.outbox).toBeLessThan(without.outbox / 3);
-    expect(maintained.jobs).toBeLessThan(without.jobs * 0.75);
+    // A job's three row versions share its page and are pruned there (heap-only updates, migration 2): the
+    // job table stays compact with or without the vacuum, where it once held every old version (about
+    // 1,200 bytes a job here) until vacuumed.
+    expect(without.jobs).toBeLessThan(JOBS * 900);
+    expect(maintained.jobs).toBeLessThanOrEqual(without.jobs * 1.05);
     expect(maintained.walSinceCheckpoint).toBeLessThan(without.walSinceCheckpoint / 4);
     // Nothing lost to it: every job is there, completed.
     const { rows } = await store.sql.query<{ state: string; n: number }>("SELECT state, count(*)::int8 AS n FROM tessera_jobs GROUP BY state");
