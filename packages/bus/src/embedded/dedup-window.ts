@@ -1,6 +1,7 @@
 /**
- * Remembers keys for a fixed window, like JetStream's duplicate window and max age. Every set() puts its
- * key last with a fresh expiry and the window is constant, so expired keys are always at the front of the
+ * Remembers keys for a fixed window, like JetStream's duplicate window and max age, and at most `maxEntries`
+ * of them, like a stream's max messages with the oldest discarded. Every set() puts its key last with a
+ * fresh expiry and the window is constant, so expired keys, and the oldest, are always at the front of the
  * Map: pruning (on set, the only call that grows it) is amortized O(1), and a lookup only checks its entry.
  */
 export class DedupWindow<V> {
@@ -9,6 +10,7 @@ export class DedupWindow<V> {
   constructor(
     private readonly windowMs: number,
     private readonly now: () => number,
+    private readonly maxEntries = Infinity,
   ) {}
 
   get size(): number {
@@ -30,7 +32,7 @@ export class DedupWindow<V> {
 
   private prune(now: number): void {
     for (const [key, entry] of this.keys) {
-      if (entry.expiresAt > now) break;
+      if (entry.expiresAt > now && this.keys.size < this.maxEntries) break;
       this.keys.delete(key);
     }
   }

@@ -32,6 +32,16 @@ describe("DedupWindow", () => {
     expect(w.size).toBe(2);
     expect(w.get("a")).toBeUndefined();
   });
+
+  it("holds at most maxEntries keys, forgetting the oldest first", () => {
+    const w = new DedupWindow<number>(60_000, () => 0, 3);
+    for (const [i, key] of ["a", "b", "c", "d", "e"].entries()) w.set(key, i);
+    expect(w.size).toBe(3);
+    expect([w.get("a"), w.get("b"), w.get("c"), w.get("d"), w.get("e")]).toEqual([undefined, undefined, 2, 3, 4]);
+    w.set("c", 9); // set again: now the youngest, so "d" goes next
+    w.set("f", 5);
+    expect([w.get("c"), w.get("d"), w.get("e"), w.get("f")]).toEqual([9, undefined, 4, 5]);
+  });
 });
 
 describe("in-process bus Result retention", () => {
@@ -65,5 +75,18 @@ describe("in-process bus Result retention", () => {
       await bus.close();
     }
     expect(() => createInProcessBus({ resultsMaxAgeMs: 0 })).toThrow(/resultsMaxAgeMs: expected a number of milliseconds > 0, got 0/);
+  });
+
+  it("keeps at most resultsMaxCount Results, the newest, and refuses a count that is not a positive integer", async () => {
+    const bus = createInProcessBus({ resultsMaxCount: 2 });
+    try {
+      for (const id of ["j1", "j2", "j3"]) await bus.publishResult(makeResult("keep", id));
+      expect(await bus.getResult("keep", "j1")).toBeUndefined();
+      expect((await bus.getResult("keep", "j2"))?.job_id).toBe("j2");
+      expect((await bus.getResult("keep", "j3"))?.job_id).toBe("j3");
+    } finally {
+      await bus.close();
+    }
+    expect(() => createInProcessBus({ resultsMaxCount: 0.5 })).toThrow(/resultsMaxCount: expected an integer >= 1, got 0.5/);
   });
 });
