@@ -42,6 +42,22 @@ describe("DedupWindow", () => {
     w.set("f", 5);
     expect([w.get("c"), w.get("d"), w.get("e"), w.get("f")]).toEqual([9, undefined, 4, 5]);
   });
+
+  it("orders a key set many times by its last set, across the queue's clean-ups", () => {
+    let now = 0;
+    const w = new DedupWindow<number>(1_000, () => now, 3);
+    for (let i = 0; i < 5_000; i++) w.set("hot", i); // thousands of replaced entries: cleaned up on the way
+    w.set("x", -1);
+    w.set("y", -2);
+    w.set("hot", 5_000); // the youngest now: "x" goes first, then "y"
+    w.set("z", -3);
+    expect([w.get("hot"), w.get("x"), w.get("y"), w.get("z")]).toEqual([5_000, undefined, -2, -3]);
+    now = 999;
+    expect(w.get("hot")).toBe(5_000);
+    now = 1_000;
+    w.set("later", 0);
+    expect(w.size).toBe(1);
+  });
 });
 
 describe("in-process bus Result retention", () => {
