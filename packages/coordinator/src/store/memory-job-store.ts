@@ -51,7 +51,8 @@ interface JobRow extends Ordered<JobRow> {
   state: JobState;
   readonly limitKey: string | null;
   readonly idempotencyKey: string | null;
-  readonly envelope: string;
+  /** Emptied when the job is deleted: its tombstone stays in the listings' arrays for a while. */
+  envelope: string;
   attempts: number;
   dispatches: number;
   redrives: number;
@@ -572,6 +573,10 @@ export class MemoryJobStore implements JobStorage {
   /** What retention's DELETE does to a job's rows: the job, its keys and counts, its outbox rows and dead letters. */
   private deleteJob(row: JobRow): void {
     row.deleted = true;
+    // Its tombstone may wait for the next compaction: it need not hold the job's payloads meanwhile.
+    row.envelope = "";
+    row.output = null;
+    row.reasonDetail = null;
     row.inOrder?.remove(row);
     this.jobs.delete(row.jobId);
     this.bySeq.deleted();

@@ -1,9 +1,10 @@
 /**
  * Rows in position order from which deleted rows are dropped lazily: a deleted row stays, marked (a
- * tombstone), until tombstones outnumber the live rows, and then the array is compacted in one pass.
+ * tombstone), until tombstones are a quarter of the array, and then the array is compacted in one pass.
  * Splicing each row out would cost the array's length per deletion, and retention deletes thousands of
- * rows from lists of 100,000 per pass; this way a deletion costs O(1) amortized, and a reader passes over
- * at most as many tombstones as live rows.
+ * rows from lists of 100,000 per pass; this way a deletion costs O(1) amortized (a compaction copies at
+ * most four rows per tombstone it drops), and tombstones, which keep their rows alive, add at most a third
+ * to the live rows.
  */
 export class TombstoneList<T> {
   private items: T[] = [];
@@ -25,7 +26,7 @@ export class TombstoneList<T> {
   deleted(): void {
     this.tombstones += 1;
     // The floor keeps a small list from being copied on every few deletions.
-    if (this.tombstones >= 64 && this.tombstones * 2 > this.items.length) {
+    if (this.tombstones >= 64 && this.tombstones * 4 > this.items.length) {
       this.items = this.items.filter((row) => !this.isDeleted(row));
       this.tombstones = 0;
     }
