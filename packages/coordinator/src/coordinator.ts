@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Bus, ResultEvent, Subscription } from "@tessera/bus";
 import { ReasonCode, sanitizeReasonDetail, type Result } from "@tessera/contract";
 import type { Logger } from "pino";
+import type { Registry } from "prom-client";
 import { ActivityCounter } from "./activity/activity-counter.js";
 import { KeyLimiter, limitKeyOf } from "./dispatch/key-limiter.js";
 import { OutboxRelay } from "./dispatch/outbox-relay.js";
@@ -9,6 +10,9 @@ import { handleExhausted } from "./dead-letters/dead-letter-flow.js";
 import { CoordinatorError, invalidRequest, unknownComponent } from "./errors.js";
 import { componentSummary, InstanceRegistry } from "./heartbeats/instance-registry.js";
 import { listInTimeRange } from "./jobs/list-in-time-range.js";
+import { CoordinatorMetrics } from "./metrics/coordinator-metrics.js";
+import { JobRetention } from "./retention/job-retention.js";
+import { retentionMs } from "./settings/setting-definitions.js";
 import type { Settings } from "./settings/settings.js";
 import type { JobSummary } from "./store/job-row.js";
 import { emptyCounts, type ApplyOutcome, type JobStorage } from "./store/job-storage.js";
@@ -64,6 +68,8 @@ export class CoordinatorRuntime implements Coordinator {
   private readonly limiter: KeyLimiter;
   private readonly relay: OutboxRelay;
   private readonly registry: InstanceRegistry;
+  private readonly retention: JobRetention;
+  private readonly prom: CoordinatorMetrics;
   private readonly activity = new ActivityCounter();
   private readonly listeners = new Set<(event: JobEvent) => void>();
   /** waitForJob callers by job id, so a state change wakes only its own waiters. */
@@ -90,6 +96,18 @@ export class CoordinatorRuntime implements Coordinator {
         for (const job of jobs) this.emit(job);
       },
     });
+    this.prom = new CoordinatorMetrics(() => parts.store.evictedJobs());
+    this.retention = new JobRetention({
+      store: parts.store,
+      log: parts.log,
+      retentionMs: () => retentionMs(parts.settings.value<string>("jobs.retention")),
+      onPruned: (count) => this.prom.jobsPruned(count),
+      onPass: (outcome) => this.prom.retentionPass(outcome),
+    });
+  }
+
+  get metrics(): Registry {
+    return this.prom.registry;
   }
 
   get settings(): Settings {
@@ -132,6 +150,7 @@ export class CoordinatorRuntime implements Coordinator {
       throw err;
     }
     this.relay.start();
+    this.retention.start();
   }
 
   async submit(component: string, input: SubmitInput, opts: SubmitOptions = {}): Promise<SubmitOutcome> {
@@ -301,6 +320,7 @@ export class CoordinatorRuntime implements Coordinator {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.relay.stop();
+      await this.retention.stop();
       await Promise.allSettled(this.subscriptions.map((s) => s.stop()));
       this.listeners.clear();
       for (const waiters of [...this.waiters.values()]) for (const waiter of [...waiters]) waiter("closing");

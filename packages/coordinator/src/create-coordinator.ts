@@ -3,10 +3,13 @@ import { busSettingsFromSpec, componentNameProblem, validateComponentSpec } from
 import { pino, type Logger } from "pino";
 import { CoordinatorRuntime } from "./coordinator.js";
 import { CoordinatorError } from "./errors.js";
-import { BOOTSTRAP_SETTINGS, OPERATIONAL_SETTINGS, limitsSetting, sharedSetting } from "./settings/setting-definitions.js";
+import { BOOTSTRAP_SETTINGS, KEEP_FOREVER, OPERATIONAL_SETTINGS, jobRetentionSetting, limitsSetting, sharedSetting } from "./settings/setting-definitions.js";
 import { Settings } from "./settings/settings.js";
 import { openStorage, type DatabaseOption } from "./store/open-storage.js";
 import { MATURITY_LEVELS, type ChainHook, type ComponentRegistration, type Coordinator } from "./types.js";
+
+/** `jobs.retention`'s default on the memory store (decision 0017). */
+const MEMORY_RETENTION = "1h";
 
 export interface CoordinatorOptions {
   bus: Bus;
@@ -48,16 +51,18 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
   const log = opts.logger ?? pino({ name: "tessera-coordinator", level: env.LOG_LEVEL ?? "info" });
   const components = checkRegistrations(opts.components);
   const file = opts.settingsFile ?? {};
-  const definitions = [
-    ...BOOTSTRAP_SETTINGS,
-    ...OPERATIONAL_SETTINGS,
-    ...components.map((c) => limitsSetting(c.name, c.limits)),
-    ...Object.entries(opts.sharedConfig ?? {}).map(([name, value]) => sharedSetting(name, value)),
-  ];
   // Bootstrap settings decide which database to open, so they are resolved before it is.
   const bootstrap = new Settings(BOOTSTRAP_SETTINGS, { env, file: pick(file, BOOTSTRAP_SETTINGS.map((d) => d.name)), db: new Map() }, () => Promise.reject(new Error("bootstrap settings are not stored")));
   const storage = await openStorage(opts.database, { url: bootstrap.value<string | null>("database.url"), dir: bootstrap.value<string | null>("database.dir") }, log);
   const store = storage.jobs;
+  const definitions = [
+    ...BOOTSTRAP_SETTINGS,
+    ...OPERATIONAL_SETTINGS,
+    // In memory every decided job held is the process's memory; SQL kept every job before retention existed.
+    jobRetentionSetting(storage.kind === "memory" ? MEMORY_RETENTION : KEEP_FOREVER),
+    ...components.map((c) => limitsSetting(c.name, c.limits)),
+    ...Object.entries(opts.sharedConfig ?? {}).map(([name, value]) => sharedSetting(name, value)),
+  ];
   try {
     const settings = new Settings(definitions, { env, file, db: await store.readSettings() }, (name, value) => store.writeSetting(name, value));
     if (opts.provision !== false) {

@@ -17,6 +17,7 @@ export * from "./types.js";
 export { createCoordinator, type CoordinatorOptions } from "./create-coordinator.js";
 export type { DatabaseOption } from "./store/open-storage.js";
 export { createMemoryDatabase, type MemoryDatabase } from "./store/memory-database.js";
+export { DEFAULT_MAX_DECIDED_JOBS, type MemoryJobStoreOptions } from "./store/memory-job-store.js";
 export { CoordinatorError, type CoordinatorErrorCode } from "./errors.js";
 export { INLINE_INPUT_MAX_BYTES } from "./submit/build-envelope.js";
 export type { SqlClient, SqlExecutor, QueryResult } from "./sql/sql-client.js";

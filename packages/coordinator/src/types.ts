@@ -1,4 +1,5 @@
 import type { ComponentSpec, Job, Result } from "@tessera/contract";
+import type { Registry } from "prom-client";
 
 /**
  * A job's life in the coordinator's store. The coordinator is the only writer.
@@ -246,6 +247,8 @@ export interface Coordinator {
   component(name: string): Promise<ComponentStatus | undefined>;
   health(): Promise<CoordinatorHealth>;
   counters(): CoordinatorCounters;
+  /** The coordinator's Prometheus metrics (served by the admin API at `/metrics`). */
+  readonly metrics: Registry;
   /** The job's output (undefined when the job does not exist or has none). */
   jobOutput(jobId: string): Promise<JobOutputBytes | undefined>;
   /** Changes made through the admin API. */

@@ -15,6 +15,7 @@ import { dlqRoutes } from "./routes/dlq.js";
 import { eventRoutes } from "./routes/events.js";
 import { healthRoutes } from "./routes/health.js";
 import { jobRoutes } from "./routes/jobs.js";
+import { metricsRoutes } from "./routes/metrics.js";
 import { settingsRoutes } from "./routes/settings.js";
 import { NAMED_SCHEMAS } from "./schemas.js";
 import { trackUnusedSockets } from "./unused-sockets.js";
@@ -75,6 +76,7 @@ export async function buildAdminApp(coordinator: Coordinator, { logger, policy, 
   // Before the routes: the OpenAPI plugin collects the routes registered after it.
   await registerOpenApi(app);
   await app.register(healthRoutes, { coordinator });
+  await app.register(metricsRoutes, { coordinator });
   for (const routes of [componentRoutes, jobRoutes, eventRoutes, dlqRoutes, settingsRoutes, counterRoutes]) {
     await app.register(routes, { prefix: "/api/v1", coordinator });
   }

@@ -1,3 +1,4 @@
+import { DURATION_PATTERN, parseDuration } from "@tessera/contract";
 import type { KeyLimits, SettingCategory } from "../types.js";
 
 /**
@@ -104,6 +105,41 @@ export const OPERATIONAL_SETTINGS: readonly SettingDefinition[] = [
   { name: "relay.batchSize", category: "operational", env: "TESSERA_RELAY_BATCH_SIZE", description: "Jobs the outbox relay publishes per round", default: 256, parse: integer(1, 10_000) },
   { name: "relay.pollIntervalMs", category: "operational", env: "TESSERA_RELAY_POLL_INTERVAL_MS", description: "How often the relay looks for jobs held back or left by a restart", default: 500, parse: integer(10, 60_000) },
 ];
+
+/** What `jobs.retention` takes besides a duration: decided jobs are never deleted by age. */
+export const KEEP_FOREVER = "forever";
+/** Ten years: past that, "forever" says it better, and a cutoff stays a timestamp Postgres takes. */
+const MAX_RETENTION_MS = 87_600 * 3_600_000;
+const RETENTION_EXPECTED = `"${KEEP_FOREVER}" or a duration greater than zero and at most 87600h, written like "30m", "1h" or "168h" (units ms, s, m, h)`;
+
+function retention(value: unknown): string {
+  if (value === KEEP_FOREVER) return value;
+  if (typeof value !== "string" || !new RegExp(DURATION_PATTERN).test(value)) throw new Error(`expected ${RETENTION_EXPECTED}, got ${JSON.stringify(value)}`);
+  const ms = parseDuration(value);
+  if (ms <= 0 || ms > MAX_RETENTION_MS) throw new Error(`expected ${RETENTION_EXPECTED}, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** A checked `jobs.retention` value in ms, or null for "forever". */
+export function retentionMs(value: string): number | null {
+  return value === KEEP_FOREVER ? null : parseDuration(value);
+}
+
+/**
+ * How long a decided job is kept after its decision was recorded, an operational setting whose default
+ * depends on the store (decision 0017): "1h" in memory, where every job held is the process's memory, and
+ * "forever" on SQL, which kept every job before the setting existed.
+ */
+export function jobRetentionSetting(fallback: string): SettingDefinition {
+  return {
+    name: "jobs.retention",
+    category: "operational",
+    env: "TESSERA_JOBS_RETENTION",
+    description: `How long a completed, failed or cancelled job is kept after it was decided ("${KEEP_FOREVER}" = never deleted; a failed job in the DLQ is kept until redriven)`,
+    default: fallback,
+    parse: retention,
+  };
+}
 
 /** Per-key limits of one component, an operational setting whose default comes from the project. */
 export function limitsSetting(component: string, fallback: KeyLimits | undefined): SettingDefinition {

@@ -97,6 +97,23 @@ export function skipping(ids: readonly number[]): OutboxSkip {
 
 export const SKIP_NOTHING: OutboxSkip = { has: () => false, ids: () => [] };
 
+export interface PruneStepOptions {
+  /** At most this many jobs are looked at (and so deleted) by the step. */
+  limit: number;
+  /** Where the pass continues: the previous step's `next`; absent for a pass's first step. */
+  after?: number;
+}
+
+export interface PruneStep {
+  deleted: number;
+  /**
+   * Where the pass continues (the SQL store's last creation position looked at; the memory store, which
+   * keeps decided jobs in the order they were decided, always continues at that order's front and gives 0);
+   * null when the pass has looked at every job that could be old enough.
+   */
+  next: number | null;
+}
+
 /**
  * What the coordinator asks of its job store. Two implementations with the same observable behaviour:
  * `JobStore` (SQL, on Postgres or PGlite) and `MemoryJobStore` (plain data structures, for embedded mode
@@ -158,6 +175,20 @@ export interface JobStorage {
   queuedWithKeys(): Promise<{ jobId: string; component: string; limitKey: string }[]>;
   readSettings(): Promise<Map<string, unknown>>;
   writeSetting(name: string, value: unknown): Promise<void>;
+  /**
+   * One bounded step of retention: deletes decided jobs (completed, failed, cancelled) whose decision was
+   * recorded (`updated_at`) before `before`, with what is theirs (outbox rows, dead letters), looking at no
+   * more than `limit` jobs, so no step holds locks or the event loop for long. A failed job with a dead
+   * letter not yet redriven is kept: it is in the DLQ, waiting for an operator. Pass `next` back as `after`
+   * until it is null to finish a pass. Once a job is deleted its idempotency key is free: a submit with it
+   * creates a new job.
+   */
+  pruneDecided(before: Date, step: PruneStepOptions): Promise<PruneStep>;
+  /**
+   * Decided jobs the store deleted on its own to stay within a bound on them (the memory store's
+   * `maxDecidedJobs`) since it was created; always 0 on a store without one.
+   */
+  evictedJobs(): number;
   /** True while the store can answer. */
   ping(): Promise<boolean>;
   /** Ends the store's background work, if it has any: before its database is closed. */

@@ -1,7 +1,7 @@
 import type { Job, Result } from "@tessera/contract";
 import { invalidRequest } from "../errors.js";
 import type { SqlClient, SqlExecutor } from "../sql/sql-client.js";
-import { JOB_STATES, type DeadLetterRecord, type JobFilter, type JobRecord, type JobState, type Page } from "../types.js";
+import { JOB_STATES, TERMINAL_STATES, type DeadLetterRecord, type JobFilter, type JobRecord, type JobState, type Page } from "../types.js";
 import { GroupCommit } from "./group-commit.js";
 import { summaryColumns, toDeadLetterRecord, toJobRecord, toJobSummary, type DeadLetterRow, type JobRow, type JobSummary, type JobSummaryRow } from "./job-row.js";
 import {
@@ -20,6 +20,8 @@ import {
   type NewJob,
   type OutboxEntry,
   type OutboxSkip,
+  type PruneStep,
+  type PruneStepOptions,
   type RedriveResult,
 } from "./job-storage.js";
 import { decodeCursor, encodeCursor, pageLimit } from "./paging.js";
@@ -36,6 +38,8 @@ function unwrap<T>(settled: Settled<T>): T {
   if (!settled.ok) throw settled.error;
   return settled.value;
 }
+/** The decided states (TERMINAL_STATES) as an SQL list. */
+const DECIDED_SQL = TERMINAL_STATES.map((s) => `'${s}'`).join(", ");
 /** REDRIVE_CLOCK_TOLERANCE_MS in SQL. */
 const REDRIVE_CLOCK_TOLERANCE = `interval '${REDRIVE_CLOCK_TOLERANCE_MS} milliseconds'`;
 
@@ -435,6 +439,50 @@ export class JobStore implements JobStorage {
     const rows = res.rows.slice(0, limit);
     const last = rows.at(-1);
     return { items: rows.map(toRecord), nextCursor: res.rows.length > limit && last !== undefined ? encodeCursor("p", last.seq) : null };
+  }
+
+  /**
+   * One step of retention, one statement: the next `limit` jobs in creation order (the `seq` index, so no
+   * index is added to the three writes every job makes), of which the decided ones recorded before `before`
+   * are deleted, locked in job id order and skipping any row another writer holds (it is looked at again by
+   * the next pass). A job created at or after `before` cannot have been decided before it, so the first
+   * such row ends the pass: a pass reads the jobs still held from before the cutoff (those it deletes, the
+   * open ones, the DLQ's, the ones decided since) plus one step, not the table. Outbox rows (a decided job
+   * has none; one left behind would have the relay publish a job that is gone) and dead letters go with
+   * their job.
+   */
+  async pruneDecided(before: Date, step: PruneStepOptions): Promise<PruneStep> {
+    const res = await this.sql.query<{ deleted: number; last_seq: number | null; scanned: number; reached: boolean }>(
+      `WITH scanned AS (
+         SELECT seq, created_at FROM tessera_jobs WHERE seq > $2 ORDER BY seq LIMIT $3
+       ), doomed AS (
+         SELECT j.seq, j.job_id FROM tessera_jobs j
+          WHERE j.seq IN (SELECT seq FROM scanned) AND j.state IN (${DECIDED_SQL}) AND j.updated_at < $1
+            AND NOT (j.state = 'failed' AND EXISTS (SELECT 1 FROM tessera_dead_letters d WHERE d.job_id = j.job_id AND d.redriven_at IS NULL))
+          ORDER BY j.job_id
+            FOR UPDATE OF j SKIP LOCKED
+       ), outbox AS (
+         DELETE FROM tessera_outbox WHERE job_id IN (SELECT job_id FROM doomed)
+       ), letters AS (
+         DELETE FROM tessera_dead_letters WHERE job_id IN (SELECT job_id FROM doomed)
+       ), gone AS (
+         DELETE FROM tessera_jobs WHERE seq IN (SELECT seq FROM doomed) RETURNING seq
+       )
+       SELECT (SELECT count(*) FROM gone)::int AS deleted,
+              (SELECT max(seq) FROM scanned) AS last_seq,
+              (SELECT count(*) FROM scanned)::int AS scanned,
+              coalesce((SELECT bool_or(created_at >= $1) FROM scanned), false) AS reached`,
+      [before.toISOString(), step.after ?? 0, step.limit],
+      { prepareAs: "tessera_prune_decided" },
+    );
+    const row = res.rows[0] as { deleted: number; last_seq: number | null; scanned: number; reached: boolean };
+    this.maintenance?.noteWrites(row.deleted);
+    const done = row.reached || row.scanned < step.limit || row.last_seq === null;
+    return { deleted: row.deleted, next: done ? null : Number(row.last_seq) };
+  }
+
+  evictedJobs(): number {
+    return 0;
   }
 
   /** Job counts by component and state. */

@@ -1,16 +1,16 @@
 import { MemoryAuditLog } from "../audit/memory-audit-log.js";
-import { MemoryJobStore } from "./memory-job-store.js";
+import { MemoryJobStore, type MemoryJobStoreOptions } from "./memory-job-store.js";
 
 /**
  * The memory store's two tables: what `database: { memory: true }` opens for one coordinator, or, passed
  * as `database: { memory: db }`, what coordinators of one process share (one after another, as a restarted
- * coordinator finds its database).
+ * coordinator finds its database). `maxDecidedJobs` bounds the decided jobs it holds (default 10,000).
  */
 export interface MemoryDatabase {
   readonly jobs: MemoryJobStore;
   readonly audit: MemoryAuditLog;
 }
 
-export function createMemoryDatabase(): MemoryDatabase {
-  return { jobs: new MemoryJobStore(), audit: new MemoryAuditLog() };
+export function createMemoryDatabase(opts: MemoryJobStoreOptions = {}): MemoryDatabase {
+  return { jobs: new MemoryJobStore(opts), audit: new MemoryAuditLog() };
 }

@@ -24,6 +24,8 @@ import { MIGRATIONS } from "./migrations.js";
 export type DatabaseOption = { url?: string; dataDir?: string } | { client: SqlClient } | { memory: true | MemoryDatabase };
 
 export interface OpenedStorage {
+  /** Which kind of store: retention's default depends on it (decision 0017). */
+  kind: "memory" | "sql";
   jobs: JobStorage;
   audit: AuditLog;
   /** Closes what was opened here (an SQL client), once the coordinator has stopped. */
@@ -49,7 +51,7 @@ export async function openStorage(database: DatabaseOption | undefined, settings
 function onMemory(memory: unknown): OpenedStorage {
   const db = memory === true ? createMemoryDatabase() : memory;
   if (!isMemoryDatabase(db)) throw new CoordinatorError("invalid_request", `database.memory: expected true or a database from createMemoryDatabase(), got ${JSON.stringify(memory)}`);
-  return { jobs: db.jobs, audit: db.audit, release: () => Promise.resolve() };
+  return { kind: "memory", jobs: db.jobs, audit: db.audit, release: () => Promise.resolve() };
 }
 
 async function onSql(sql: SqlClient, owned: boolean, log: Logger): Promise<OpenedStorage> {
@@ -60,6 +62,7 @@ async function onSql(sql: SqlClient, owned: boolean, log: Logger): Promise<Opene
     throw err;
   }
   return {
+    kind: "sql",
     jobs: new JobStore(sql, { onMaintenanceError: (err) => log.warn({ err }, "vacuuming or checkpointing the embedded database failed; the next pass will try again") }),
     audit: new SqlAuditLog(sql),
     release: () => (owned ? sql.close() : Promise.resolve()),

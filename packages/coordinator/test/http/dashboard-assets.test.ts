@@ -48,7 +48,7 @@ it("serves hashed assets for good, and leaves the API, the OpenAPI document and 
   expect(missing.json()).toMatchObject({ error: { code: "not_found" } });
   expect((await app.inject({ method: "GET", url: "/elsewhere" })).json()).toMatchObject({ error: { code: "not_found" } });
   const doc = (await app.inject({ method: "GET", url: "/openapi.json" })).json() as { paths: Record<string, unknown> };
-  expect(Object.keys(doc.paths).filter((p) => !p.startsWith("/api/") && !["/openapi.json", "/healthz", "/readyz"].includes(p))).toEqual([]);
+  expect(Object.keys(doc.paths).filter((p) => !p.startsWith("/api/") && !["/openapi.json", "/healthz", "/readyz", "/metrics"].includes(p))).toEqual([]);
 });
 
 it("says how to build the dashboard when it has not been built", async () => {

@@ -42,6 +42,22 @@ async function queued(store: JobStorage, streamSeq: number, component = "echo"):
   return job;
 }
 
+/** A whole retention pass in steps of `limit`: what each step deleted. */
+async function prunePass(store: JobStorage, before: Date, limit = 1_000): Promise<number[]> {
+  const steps: number[] = [];
+  let after: number | undefined;
+  for (;;) {
+    const step = await store.pruneDecided(before, { limit, ...(after !== undefined ? { after } : {}) });
+    steps.push(step.deleted);
+    if (step.next === null) return steps;
+    after = step.next;
+  }
+}
+
+const total = (steps: number[]): number => steps.reduce((a, b) => a + b, 0);
+/** Long enough for the store's clock (Postgres's, to the microsecond; the memory store's, to the ms) to move on. */
+const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 15));
+
 const ids = (entries: OutboxEntry[]): number[] => entries.map((e) => e.id);
 const sorted = <T>(values: T[]): T[] => [...values].sort();
 
@@ -431,6 +447,135 @@ describe.each(storeBackends())("job storage on $name", (backend) => {
       expect(counts.get("other")).toEqual({ pending: 0, queued: 0, completed: 0, failed: 0, cancelled: 1 });
       (counts.get("echo") as { pending: number }).pending = 100;
       expect((await jobs.countsByComponent()).get("echo")?.pending).toBe(1);
+    });
+  });
+
+  describe("retention", () => {
+    it("deletes decided jobs recorded before the cutoff, in bounded steps, and never an open or a younger one", async () => {
+      const { jobs, sql } = await backend.open();
+      const completed = await queued(jobs, 1);
+      await jobs.applyResult(result(completed.jobId, "echo"));
+      const failed = await queued(jobs, 2);
+      await jobs.applyResult(result(failed.jobId, "echo", { status: "failed", reason_code: "boom" }));
+      const cancelled = await submit(jobs);
+      await jobs.cancel(cancelled.jobId);
+      const pending = await submit(jobs);
+      const running = await queued(jobs, 3);
+      const decidedLate = await queued(jobs, 4);
+      const other = await queued(jobs, 5, "other");
+      await jobs.applyResult(result(other.jobId, "other"));
+      // A decided job has no outbox row; were one left behind, the relay would publish a job that is gone.
+      if (sql !== undefined) await sql.query(`INSERT INTO tessera_outbox (job_id, component, dedup_key) VALUES ($1, 'echo', 'stray')`, [completed.jobId]);
+      await tick();
+      const cutoff = new Date();
+      await tick();
+      // Created before the cutoff, decided after it: it stays.
+      await jobs.applyResult(result(decidedLate.jobId, "echo"));
+      const young = await queued(jobs, 6);
+      await jobs.applyResult(result(young.jobId, "echo"));
+
+      const steps = await prunePass(jobs, cutoff, 2);
+      expect(total(steps)).toBe(4);
+      expect(steps.length).toBeGreaterThan(1);
+      expect(Math.max(...steps)).toBeLessThanOrEqual(2);
+      for (const gone of [completed, failed, cancelled, other]) expect(await jobs.getJob(gone.jobId)).toBeUndefined();
+      expect(await jobs.getJob(pending.jobId)).toMatchObject({ state: "pending" });
+      expect(await jobs.getJob(running.jobId)).toMatchObject({ state: "queued" });
+      expect(await jobs.getJob(decidedLate.jobId)).toMatchObject({ state: "completed" });
+      expect(await jobs.getJob(young.jobId)).toMatchObject({ state: "completed" });
+      expect(await jobs.countsByComponent()).toEqual(new Map([["echo", { pending: 1, queued: 1, completed: 2, failed: 0, cancelled: 0 }]]));
+      expect((await jobs.nextOutboxBatch(10, [], false, ["echo", "other"])).map((e) => e.jobId)).toEqual([pending.jobId]);
+      expect(total(await prunePass(jobs, cutoff))).toBe(0);
+      // The next pass, with a later cutoff, takes what has aged since.
+      await tick();
+      expect(total(await prunePass(jobs, new Date()))).toBe(2);
+      expect(await jobs.countsByComponent()).toEqual(new Map([["echo", { pending: 1, queued: 1, completed: 0, failed: 0, cancelled: 0 }]]));
+    });
+
+    it("keeps a job in the DLQ until it is redriven, and deletes dead letters with their job", async () => {
+      const { jobs } = await backend.open();
+      const inDlq = await queued(jobs, 7);
+      await jobs.recordDeadLetter({ jobId: inDlq.jobId, component: "echo", streamSeq: 7, deliveries: 3, reasonCode: "dead_lettered", reasonDetail: "exhausted" });
+      // A letter that came after a Result decided its job: that job cannot be redriven, so it is not kept for one.
+      const done = await queued(jobs, 8);
+      await jobs.applyResult(result(done.jobId, "echo"));
+      expect(await jobs.recordDeadLetter({ jobId: done.jobId, component: "echo", streamSeq: 8, deliveries: 3, reasonCode: "dead_lettered", reasonDetail: "late" })).toBeUndefined();
+      await tick();
+      expect(total(await prunePass(jobs, new Date()))).toBe(1);
+      expect(await jobs.getJob(done.jobId)).toBeUndefined();
+      expect(await jobs.getJob(inDlq.jobId)).toMatchObject({ state: "failed", reasonCode: "dead_lettered" });
+      expect((await jobs.listDeadLetters()).items.map((d) => d.reasonDetail)).toEqual(["exhausted"]);
+      expect(await jobs.deadLetteredJobIds("echo")).toEqual([inDlq.jobId]);
+
+      // Redriven and decided again, it ages like any decided job, and its (redriven) letter goes with it.
+      expect(await jobs.redrive(inDlq.jobId)).toMatchObject({ kind: "redriven" });
+      const [entry] = await jobs.nextOutboxBatch(10, [], false, ["echo"]);
+      await jobs.markDispatched([{ outboxId: entry?.id as number, jobId: inDlq.jobId, streamSeq: 9 }]);
+      await tick();
+      const beforeDecided = new Date();
+      await tick();
+      await jobs.applyResult(result(inDlq.jobId, "echo"));
+      await tick();
+      expect(total(await prunePass(jobs, beforeDecided))).toBe(0);
+      expect(total(await prunePass(jobs, new Date()))).toBe(1);
+      expect(await jobs.getJob(inDlq.jobId)).toBeUndefined();
+      expect(await jobs.listDeadLetters()).toEqual({ items: [], nextCursor: null });
+      expect(await jobs.deadLetteredJobIds("echo")).toEqual([]);
+      expect(await jobs.countsByComponent()).toEqual(new Map());
+    });
+
+    it("frees a deleted job's idempotency key: a submit with it creates a new job", async () => {
+      const { jobs } = await backend.open();
+      const first = await submit(jobs, "echo", { idempotencyKey: "order-7" });
+      const kept = await submit(jobs, "echo", { idempotencyKey: "order-8" });
+      await jobs.cancel(first.jobId);
+      await tick();
+      expect(total(await prunePass(jobs, new Date()))).toBe(1);
+      expect(await jobs.findByIdempotencyKey("echo", "order-7")).toBeUndefined();
+      expect((await jobs.findByIdempotencyKey("echo", "order-8"))?.jobId).toBe(kept.jobId);
+      const again = await jobs.insertJob({ envelope: envelope("echo"), limitKey: null, idempotencyKey: "order-7" });
+      expect(again.created).toBe(true);
+      expect(again.job.jobId).not.toBe(first.jobId);
+      expect((await jobs.findByIdempotencyKey("echo", "order-7"))?.jobId).toBe(again.job.jobId);
+    });
+
+    it("pages what is left with cursors taken before the pass", async () => {
+      const { jobs } = await backend.open();
+      const made: { jobId: string; component: string }[] = [];
+      for (let i = 0; i < 9; i++) {
+        const component = i % 2 === 0 ? "echo" : "other";
+        made.push({ ...(await submit(jobs, component)), component });
+      }
+      const decided = [0, 3, 6, 7].map((i) => made[i] as (typeof made)[number]);
+      for (const job of decided) await jobs.cancel(job.jobId);
+      const firstPage = await jobs.listJobs({ limit: 3 });
+      const firstEcho = await jobs.listJobs({ component: "echo", limit: 2 });
+      await tick();
+      expect(total(await prunePass(jobs, new Date()))).toBe(4);
+      const left = [...made].reverse().filter((j) => !decided.includes(j));
+      const rest = async (cursor: string | null, filter: { component?: string } = {}): Promise<string[]> => {
+        const out: string[] = [];
+        while (cursor !== null) {
+          const page = await jobs.listJobs({ ...filter, limit: 2, cursor });
+          out.push(...page.items.map((j) => j.jobId));
+          cursor = page.nextCursor;
+        }
+        return out;
+      };
+      const beforeCursor = (page: { items: { jobId: string }[] }, jobsLeft: typeof made): string[] => {
+        const last = page.items.at(-1)?.jobId;
+        return jobsLeft.slice(jobsLeft.findIndex((j) => made.indexOf(j) < made.findIndex((m) => m.jobId === last))).map((j) => j.jobId);
+      };
+      expect(await rest(firstPage.nextCursor)).toEqual(beforeCursor(firstPage, left));
+      expect(await rest(firstEcho.nextCursor, { component: "echo" })).toEqual(beforeCursor(firstEcho, left.filter((j) => j.component === "echo")));
+      expect((await jobs.listJobs()).items.map((j) => j.jobId)).toEqual(left.map((j) => j.jobId));
+      expect(await jobs.listJobs({ state: "cancelled" })).toEqual({ items: [], nextCursor: null });
+      expect(await jobs.countsByComponent()).toEqual(
+        new Map([
+          ["echo", { pending: 3, queued: 0, completed: 0, failed: 0, cancelled: 0 }],
+          ["other", { pending: 2, queued: 0, completed: 0, failed: 0, cancelled: 0 }],
+        ]),
+      );
     });
   });
 
