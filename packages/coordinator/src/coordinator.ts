@@ -4,6 +4,7 @@ import { ReasonCode, sanitizeReasonDetail, type Result } from "@tessera/contract
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { ActivityCounter } from "./activity/activity-counter.js";
+import { chainIdempotencyKey } from "./chain-key.js";
 import { KeyLimiter, limitKeyOf } from "./dispatch/key-limiter.js";
 import { OutboxRelay } from "./dispatch/outbox-relay.js";
 import { handleExhausted } from "./dead-letters/dead-letter-flow.js";
@@ -351,7 +352,7 @@ export class CoordinatorRuntime implements Coordinator {
     }
     if (outcome.kind === "unknown") {
       this.stats.invalidResults += 1;
-      this.parts.log.warn({ jobId: result.job_id, component: result.component }, "ignored a Result for a job this coordinator did not submit");
+      this.parts.log.warn({ jobId: result.job_id, component: result.component }, "ignored a Result for a job the store does not hold (not submitted here, or deleted by retention)");
     } else if (outcome.kind === "duplicate") {
       this.stats.duplicateResults += 1;
     } else {
@@ -379,7 +380,7 @@ export class CoordinatorRuntime implements Coordinator {
       outputBytes: async () => (await this.readOutput(job.jobId, result.output)).bytes,
       submit: (component, input, opts = {}) => {
         n += 1;
-        return this.submit(component, input, { ...opts, idempotencyKey: opts.idempotencyKey ?? `chain:${job.jobId}:${component}:${n}` });
+        return this.submit(component, input, { ...opts, idempotencyKey: opts.idempotencyKey ?? chainIdempotencyKey(job.jobId, component, n) });
       },
     };
   }

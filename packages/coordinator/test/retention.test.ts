@@ -75,9 +75,58 @@ describe("retention on the memory store", () => {
     stops.push(() => env.close());
     await env.run({ name: "echo", handle: () => null });
     for (let i = 0; i < 20; i++) await env.coordinator.waitForJob((await env.coordinator.submit("echo", { json: i })).jobId, { timeoutMs: 5_000 });
+    // The in-process path can run for a while on microtasks alone; the bound applies at the end of the turn.
+    await new Promise((resolve) => setImmediate(resolve));
     expect((await env.coordinator.component("echo"))?.jobs.completed).toBe(5);
     expect(await sample(env.coordinator, PRUNED("bound"))).toBe(15);
     expect(await sample(env.coordinator, PRUNED("retention"))).toBe(0);
+  });
+
+  it("lets every waiter read its job when one delivery decides far more jobs than the bound holds", async () => {
+    const env = await embedded({ memory: createMemoryDatabase({ maxDecidedJobs: 10 }) }, [{ name: "echo", spec: spec() }]);
+    stops.push(() => env.close());
+    const ids: string[] = [];
+    for (let i = 0; i < 200; i++) ids.push((await env.coordinator.submit("echo", { json: i })).jobId);
+    const outcomes = ids.map((id) => env.coordinator.waitForJob(id, { timeoutMs: 10_000 }).then((job) => job.state, (err: { code?: string }) => err.code));
+    // The worker holds every job until all 200 run, so their Results arrive together.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let started = 0;
+    await env.run({ name: "echo", concurrency: 200, handle: async () => { if (++started === 200) release(); await gate; return null; } });
+    expect(new Set(await Promise.all(outcomes))).toEqual(new Set(["completed"]));
+    await waitFor("the bound to apply", async () => (await env.coordinator.component("echo"))?.jobs.completed === 10, 5_000);
+  });
+
+  it("does not let the bound delete a hook's child while the parent's Result may come back: the replayed hook finds it", async () => {
+    let hookRuns = 0;
+    const env = await embedded({ memory: createMemoryDatabase({ maxDecidedJobs: 5 }) }, [{ name: "parent", spec: spec() }, { name: "child", spec: spec() }, { name: "filler", spec: spec() }], {
+      onCompleted: {
+        parent: async (ctx) => {
+          hookRuns += 1;
+          await ctx.submit("child", { json: "c1" });
+          // A transient failure after the first submit: the Result comes back and the hook runs again.
+          if (hookRuns === 1) {
+            await new Promise((resolve) => setTimeout(resolve, 50));
+            throw new Error("transient");
+          }
+        },
+      },
+    });
+    stops.push(() => env.close());
+    let childRuns = 0;
+    await env.run({ name: "parent", handle: () => null });
+    await env.run({ name: "child", handle: () => void (childRuns += 1) });
+    await env.run({ name: "filler", concurrency: 50, handle: () => null });
+    const parent = await env.coordinator.submit("parent", { json: 1 });
+    await waitFor("the hook's first run", () => hookRuns === 1, 5_000);
+    // Meanwhile other work decides many more jobs than the bound holds.
+    await Promise.all(Array.from({ length: 20 }, async (_, i) => env.coordinator.waitForJob((await env.coordinator.submit("filler", { json: i })).jobId, { timeoutMs: 5_000 })));
+    expect(await env.coordinator.waitForJob(parent.jobId, { timeoutMs: 5_000 })).toMatchObject({ state: "completed" });
+    expect(hookRuns).toBe(2);
+    await waitFor("the child to run", () => childRuns >= 1, 5_000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(childRuns).toBe(1);
+    expect(env.coordinator.counters().submitted).toBe(1 + 1 + 20);
   });
 
   it("logs a failed pass, counts it, and deletes at the next one", async () => {

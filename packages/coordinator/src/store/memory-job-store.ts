@@ -1,4 +1,5 @@
 import type { Job, Result } from "@tessera/contract";
+import { chainParentOf } from "../chain-key.js";
 import { invalidRequest } from "../errors.js";
 import { JOB_STATES, type DeadLetterRecord, type JobFilter, type JobRecord, type JobState, type Page } from "../types.js";
 import type { JobSummary } from "./job-row.js";
@@ -33,6 +34,9 @@ import { TombstoneList } from "./tombstone-list.js";
  * hold 72 million jobs an hour at 20,000 jobs/s.
  */
 export const DEFAULT_MAX_DECIDED_JOBS = 10_000;
+
+/** Decisions past the bound one turn of the event loop may add before they are evicted at once (decidedNow). */
+const EVICTION_SLACK = 1_024;
 
 export interface MemoryJobStoreOptions {
   /**
@@ -134,6 +138,8 @@ export class MemoryJobStore implements JobStorage {
   private readonly inDlq = new DecisionOrder<JobRow>();
   private readonly maxDecidedJobs: number;
   private evicted = 0;
+  private evictionScheduled = false;
+  private lastDecided: JobRow | null = null;
   private readonly idempotency = new Map<string, Map<string, JobRow>>();
   private readonly counts = new Map<string, Record<JobState, number>>();
   /** By id; ids only grow and rows are only appended, so iteration is id order. */
@@ -546,23 +552,63 @@ export class MemoryJobStore implements JobStorage {
   }
 
   /**
-   * Files a job just decided in `order`, then deletes the oldest decisions past the bound: the DLQ's last,
-   * and never the job just decided (its caller is about to hear of it), even when the DLQ fills the bound.
+   * Files a job just decided in `order`; past the bound, the oldest decisions are deleted at the end of this
+   * turn of the event loop, or at once when the turn has added more than EVICTION_SLACK. Not at once always:
+   * the coordinator tells a job's waiters after the store call returns, and one delivery of many Results
+   * records them all first, so an eviction at once would delete a job before its waiter reads it.
    */
   private decidedNow(row: JobRow, order: DecisionOrder<JobRow>): void {
     order.append(row);
-    while (this.decided.size + this.inDlq.size > this.maxDecidedJobs) {
+    this.lastDecided = row;
+    const over = this.decided.size + this.inDlq.size - this.maxDecidedJobs;
+    if (over <= 0) return;
+    // Past the slack, down to the slack at once: the turn's latest decisions stay for their waiters.
+    if (over > EVICTION_SLACK) this.evict(row, EVICTION_SLACK);
+    if (!this.evictionScheduled) {
+      this.evictionScheduled = true;
+      setImmediate(() => {
+        this.evictionScheduled = false;
+        this.evict(this.lastDecided, 0);
+      }).unref();
+    }
+  }
+
+  /**
+   * Deletes the oldest decisions past the bound (and `allowance` more): the DLQ's last, never `keep` (the
+   * latest decision), and no job a completion hook submitted while its parent is still open (the
+   * hook may run again, and must find the child by its key rather than submit it twice). When only such
+   * jobs are left, the bound waits for their parents.
+   */
+  private evict(keep: JobRow | null, allowance: number): void {
+    let held = 0;
+    while (this.decided.size + this.inDlq.size > this.maxDecidedJobs + allowance) {
       const oldest = this.decided.oldest();
-      const candidate = oldest === row ? null : oldest;
+      let candidate = oldest === keep ? null : oldest;
       if (candidate !== null && this.awaitsRedrive(candidate)) {
         this.inDlq.append(candidate);
         continue;
       }
+      if (candidate !== null && this.parentOpen(candidate)) {
+        if (held < this.decided.size) {
+          this.decided.append(candidate);
+          held += 1;
+          continue;
+        }
+        candidate = null;
+      }
       const victim = candidate ?? this.inDlq.oldest();
-      if (victim === null || victim === row) return;
+      if (victim === null || victim === keep) return;
       this.deleteJob(victim);
       this.evicted += 1;
     }
+  }
+
+  /** A job submitted by a completion hook whose parent is still pending or queued. */
+  private parentOpen(row: JobRow): boolean {
+    const parent = row.idempotencyKey === null ? undefined : chainParentOf(row.idempotencyKey, row.component);
+    if (parent === undefined) return false;
+    const state = this.jobs.get(parent)?.state;
+    return state !== undefined && OPEN.has(state);
   }
 
   /** In the DLQ: what `deadLetteredJobIds` lists, and what a redrive is for. */

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Job, Result } from "@tessera/contract";
 import { describe, expect, it } from "vitest";
+import { chainIdempotencyKey } from "../../src/chain-key.js";
 import { MemoryJobStore } from "../../src/store/memory-job-store.js";
 
 /**
@@ -18,6 +19,9 @@ function result(jobId: string, overrides: Partial<Result> = {}): Result {
 
 let streamSeq = 0;
 
+/** The end of a turn of the event loop, where the store evicts what the turn's decisions put past the bound. */
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /** A job submitted, published and given its Result (or left queued): what the coordinator does per job. */
 async function run(store: MemoryJobStore, opts: { idempotencyKey?: string; decide?: "completed" | "dead_lettered" | "open" } = {}): Promise<string> {
   const env = envelope();
@@ -26,6 +30,7 @@ async function run(store: MemoryJobStore, opts: { idempotencyKey?: string; decid
   await store.markDispatched([{ outboxId: inserted.outboxId as number, jobId: env.job_id, streamSeq: seq }]);
   if (opts.decide === "dead_lettered") await store.recordDeadLetter({ jobId: env.job_id, component: "echo", streamSeq: seq, deliveries: 3, reasonCode: "dead_lettered", reasonDetail: "x" });
   else if (opts.decide !== "open") await store.applyResult(result(env.job_id));
+  await turn();
   return env.job_id;
 }
 
@@ -92,6 +97,49 @@ describe("the memory store's bound on decided jobs", () => {
     await run(store);
     await run(store);
     expect(await store.getJob(jobId)).toBeUndefined();
+    expect(await decided(store)).toBe(2);
+  });
+
+  it("evicts at the end of the turn, so a job decided in it can still be read, and at once past a slack of 1,024", async () => {
+    const store = new MemoryJobStore({ maxDecidedJobs: 10 });
+    const ids: string[] = [];
+    for (let i = 0; i < 3_000; i++) {
+      const env = envelope();
+      const inserted = await store.insertJob({ envelope: env, limitKey: null, idempotencyKey: null });
+      await store.markDispatched([{ outboxId: inserted.outboxId as number, jobId: env.job_id, streamSeq: ++streamSeq }]);
+      await store.applyResult(result(env.job_id));
+      ids.push(env.job_id);
+      expect(await decided(store)).toBeLessThanOrEqual(10 + 1_024);
+    }
+    // The last decisions of the turn are all still there for their waiters to read.
+    for (const jobId of ids.slice(-1_000)) expect(await store.getJob(jobId)).toMatchObject({ state: "completed" });
+    await turn();
+    expect(await decided(store)).toBe(10);
+    expect(await store.getJob(ids.at(-1) as string)).toMatchObject({ state: "completed" });
+    expect(await store.getJob(ids.at(-11) as string)).toBeUndefined();
+  });
+
+  it("keeps a job a completion hook submitted while its parent is open: a replayed hook must find it by its key", async () => {
+    const store = new MemoryJobStore({ maxDecidedJobs: 2 });
+    const parent = await run(store, { decide: "open" });
+    // Its parent id holds ':', as job ids may.
+    const parentWithColon = await (async () => {
+      const env = { ...envelope(), job_id: `tenant:a:${randomUUID()}` };
+      await store.insertJob({ envelope: env, limitKey: null, idempotencyKey: null });
+      return env.job_id;
+    })();
+    const child = await run(store, { idempotencyKey: chainIdempotencyKey(parent, "echo", 1) });
+    const otherChild = await run(store, { idempotencyKey: chainIdempotencyKey(parentWithColon, "echo", 1) });
+    for (let i = 0; i < 20; i++) await run(store);
+    expect(await store.getJob(child)).toMatchObject({ state: "completed" });
+    expect(await store.getJob(otherChild)).toMatchObject({ state: "completed" });
+    expect((await store.findByIdempotencyKey("echo", chainIdempotencyKey(parent, "echo", 1)))?.jobId).toBe(child);
+    // Once the parent is decided, its children age out like any job.
+    await store.applyResult(result(parent));
+    await store.cancel(parentWithColon);
+    for (let i = 0; i < 4; i++) await run(store);
+    expect(await store.getJob(child)).toBeUndefined();
+    expect(await store.getJob(otherChild)).toBeUndefined();
     expect(await decided(store)).toBe(2);
   });
 
