@@ -40,8 +40,8 @@ const EVICTION_SLACK = 1_024;
 
 export interface MemoryJobStoreOptions {
   /**
-   * Decided jobs (completed, failed, cancelled) held at most: past it, the oldest decision is deleted as the
-   * next one is recorded, whatever the retention setting says. Jobs in the DLQ (failed with a dead letter not
+   * Decided jobs (completed, failed, cancelled) held at most: past it, the oldest decisions are deleted at the
+   * end of the event loop's turn (decidedNow), whatever the retention setting says. Jobs in the DLQ (failed with a dead letter not
    * yet redriven) go last. Default DEFAULT_MAX_DECIDED_JOBS; Infinity for no bound.
    */
   maxDecidedJobs?: number;
@@ -553,7 +553,7 @@ export class MemoryJobStore implements JobStorage {
 
   /**
    * Files a job just decided in `order`; past the bound, the oldest decisions are deleted at the end of this
-   * turn of the event loop, or at once when the turn has added more than EVICTION_SLACK. Not at once always:
+   * turn of the event loop (and at once down to EVICTION_SLACK over, should one turn decide more). Not at once:
    * the coordinator tells a job's waiters after the store call returns, and one delivery of many Results
    * records them all first, so an eviction at once would delete a job before its waiter reads it.
    */
