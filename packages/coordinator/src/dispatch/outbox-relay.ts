@@ -171,27 +171,25 @@ export class OutboxRelay {
     const taken = batch.filter((e) => limiter.tryAcquire(e.jobId, e.component, e.limitKey, this.now()));
     for (const e of taken) this.inFlight.add(e.id);
     const results = await Promise.allSettled(taken.map((e) => bus.publishJob(e.envelope, { dedupKey: e.dedupKey, mayRepeat: e.mayRepeat === true, ...(e.encoded !== undefined ? { encoded: e.encoded } : {}) })));
-    const dispatched: Dispatched[] = [];
+    let sent = 0;
     let firstError: unknown;
     results.forEach((r, i) => {
       const entry = taken[i] as OutboxEntry;
-      if (r.status === "fulfilled") dispatched.push({ outboxId: entry.id, jobId: entry.jobId, streamSeq: r.value.seq });
-      else {
+      if (r.status === "fulfilled") {
+        this.unrecorded.push({ outboxId: entry.id, jobId: entry.jobId, streamSeq: r.value.seq, component: entry.component });
+        sent += 1;
+      } else {
         firstError ??= r.reason;
         limiter.refund(entry.jobId);
         this.settle(entry.id);
       }
     });
-    if (dispatched.length > 0) {
-      const componentOf = new Map(taken.map((e) => [e.jobId, e.component]));
-      for (const d of dispatched) this.unrecorded.push({ ...d, component: componentOf.get(d.jobId) ?? "" });
-      if (!this.recorderRunning) {
-        this.recorderRunning = true;
-        this.recording = this.recordAll();
-      }
+    if (sent > 0 && !this.recorderRunning) {
+      this.recorderRunning = true;
+      this.recording = this.recordAll();
     }
     if (firstError !== undefined) throw firstError;
-    return { sent: dispatched.length, full: batch.length === batchSize || this.fresh.size > 0, nextTokenAt: limiter.blocked(this.now()).nextTokenAt };
+    return { sent, full: batch.length === batchSize || this.fresh.size > 0, nextTokenAt: limiter.blocked(this.now()).nextTokenAt };
   }
 
   /** The row's publish is over: recorded, or left to the outbox pass (a failed publish or record). */
@@ -223,7 +221,7 @@ export class OutboxRelay {
     const { store, bus, limiter } = this.opts;
     let marked: DispatchRecord;
     try {
-      marked = await store.markDispatched(dispatched.map(({ outboxId, jobId, streamSeq }) => ({ outboxId, jobId, streamSeq })));
+      marked = await store.markDispatched(dispatched);
     } catch (err) {
       for (const d of dispatched) limiter.release(d.jobId);
       throw err;
