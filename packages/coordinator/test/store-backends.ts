@@ -2,13 +2,19 @@ import { AUDIT_MIGRATIONS } from "../src/audit/audit-migrations.js";
 import { SqlAuditLog } from "../src/audit/audit-store.js";
 import { migrate } from "../src/sql/migrate.js";
 import type { SqlClient } from "../src/sql/sql-client.js";
-import type { JobStorage } from "../src/store/job-storage.js";
+import type { JobStorage, OutboxSkip } from "../src/store/job-storage.js";
 import { JobStore } from "../src/store/job-store.js";
 import { createMemoryDatabase } from "../src/store/memory-database.js";
 import { MIGRATIONS } from "../src/store/migrations.js";
 import type { DatabaseOption } from "../src/store/open-storage.js";
 import type { AuditLog } from "../src/types.js";
 import { sqlBackends } from "./sql-backends.js";
+
+/** An outbox read's skip list from plain ids (the relay's own reads skip through a view of its state). */
+export function skipping(ids: readonly number[]): OutboxSkip {
+  const set = new Set(ids);
+  return { has: (id) => set.has(id), ids: () => [...set] };
+}
 
 /** A fresh, empty store. Every coordinator given `database` works on the same data as `jobs` and `audit`. */
 export interface OpenStore {

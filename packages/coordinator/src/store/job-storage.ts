@@ -89,12 +89,6 @@ export interface OutboxSkip {
   ids(): number[];
 }
 
-/** Skips these ids (tests, and anything with a plain list). */
-export function skipping(ids: readonly number[]): OutboxSkip {
-  const set = new Set(ids);
-  return { has: (id) => set.has(id), ids: () => [...set] };
-}
-
 export const SKIP_NOTHING: OutboxSkip = { has: () => false, ids: () => [] };
 
 export interface PruneStepOptions {

@@ -2,8 +2,8 @@ import { randomUUID } from "node:crypto";
 import type { Job } from "@tessera/contract";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { KEY_SEPARATOR, skipping, type JobStorage } from "../../src/store/job-storage.js";
-import { storeBackends } from "../store-backends.js";
+import { KEY_SEPARATOR, type JobStorage } from "../../src/store/job-storage.js";
+import { skipping, storeBackends } from "../store-backends.js";
 
 /**
  * The memory store's fair outbox read merges per-key queues; the SQL store ranks with a window function.

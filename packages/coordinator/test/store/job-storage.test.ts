@@ -2,9 +2,9 @@ import { randomUUID } from "node:crypto";
 import type { Job, Result } from "@tessera/contract";
 import { describe, expect, it } from "vitest";
 import type { JobStorage, OutboxEntry } from "../../src/store/job-storage.js";
-import { KEY_SEPARATOR, skipping } from "../../src/store/job-storage.js";
+import { KEY_SEPARATOR } from "../../src/store/job-storage.js";
 import type { AuditRecord } from "../../src/types.js";
-import { storeBackends } from "../store-backends.js";
+import { skipping, storeBackends } from "../store-backends.js";
 
 /**
  * The job store's contract, on the SQL store (PGlite and Postgres) and on the memory store: the same calls,
