@@ -2,7 +2,16 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["**/dist/**", "**/dist-node/**", "**/node_modules/**", "**/coverage/**", "bench/.scratch/**", "bench/results/**"] },
+  {
+    ignores: [
+      "**/dist/**",
+      "**/dist-node/**",
+      "**/node_modules/**",
+      "**/coverage/**",
+      "bench/.scratch/**",
+      "bench/results/**",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

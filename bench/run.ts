@@ -39,7 +39,16 @@ type Group = (typeof GROUPS)[number];
 function parse(): { quick: boolean; json: boolean; groups: Set<Group>; jobs: number[] | undefined } {
   let values;
   try {
-    ({ values } = parseArgs({ options: { quick: { type: "boolean", default: false }, json: { type: "boolean", default: false }, only: { type: "string" }, jobs: { type: "string" }, help: { type: "boolean", short: "h" } }, strict: true }));
+    ({ values } = parseArgs({
+      options: {
+        quick: { type: "boolean", default: false },
+        json: { type: "boolean", default: false },
+        only: { type: "string" },
+        jobs: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+    }));
   } catch (err) {
     process.stderr.write(`bench: ${(err as Error).message}\n${USAGE}\n`);
     process.exit(2);
@@ -51,7 +60,9 @@ function parse(): { quick: boolean; json: boolean; groups: Set<Group>; jobs: num
   const groups = new Set<Group>();
   for (const g of (values.only ?? GROUPS.join(",")).split(",").map((s) => s.trim())) {
     if (!(GROUPS as readonly string[]).includes(g)) {
-      process.stderr.write(`bench: --only: unknown group ${JSON.stringify(g)}, expected some of ${GROUPS.join(", ")}\n`);
+      process.stderr.write(
+        `bench: --only: unknown group ${JSON.stringify(g)}, expected some of ${GROUPS.join(", ")}\n`,
+      );
       process.exit(2);
     }
     groups.add(g as Group);
@@ -60,7 +71,9 @@ function parse(): { quick: boolean; json: boolean; groups: Set<Group>; jobs: num
   if (values.jobs !== undefined) {
     jobs = values.jobs.split(",").map((s) => Number(s.trim()));
     if (jobs.some((n) => !Number.isInteger(n) || n < 1)) {
-      process.stderr.write(`bench: --jobs: expected positive integers separated by commas, got ${JSON.stringify(values.jobs)}\n`);
+      process.stderr.write(
+        `bench: --jobs: expected positive integers separated by commas, got ${JSON.stringify(values.jobs)}\n`,
+      );
       process.exit(2);
     }
   }
@@ -69,8 +82,22 @@ function parse(): { quick: boolean; json: boolean; groups: Set<Group>; jobs: num
 
 const args = parse();
 const sizes = args.quick
-  ? { throughput: [2_000], latencySeconds: 2, rates: [1_000], scaling: [1, 2], scalingJobs: 2_000, payloadJobs: { 256: 1_000, 65_536: 200, 5_242_880: 4 } }
-  : { throughput: [20_000, 100_000], latencySeconds: 10, rates: [1_000, 5_000], scaling: [1, 2, 4], scalingJobs: 20_000, payloadJobs: { 256: 20_000, 65_536: 2_000, 5_242_880: 40 } };
+  ? {
+      throughput: [2_000],
+      latencySeconds: 2,
+      rates: [1_000],
+      scaling: [1, 2],
+      scalingJobs: 2_000,
+      payloadJobs: { 256: 1_000, 65_536: 200, 5_242_880: 4 },
+    }
+  : {
+      throughput: [20_000, 100_000],
+      latencySeconds: 10,
+      rates: [1_000, 5_000],
+      scaling: [1, 2, 4],
+      scalingJobs: 20_000,
+      payloadJobs: { 256: 20_000, 65_536: 2_000, 5_242_880: 40 },
+    };
 if (args.jobs !== undefined) sizes.throughput = args.jobs;
 const log = (text: string): void => void (args.json ? process.stderr : process.stdout).write(`${text}\n`);
 
@@ -112,7 +139,9 @@ async function peersIfInstalled(): Promise<Peers | undefined> {
   }
   return attempt("peers: BullMQ and pg-boss", async () => {
     const loaded = await loadPeers(env);
-    log(`  bullmq ${loaded.versions.bullmq} on redis-server ${loaded.versions.redisServer}, pg-boss ${loaded.versions.pgBoss}`);
+    log(
+      `  bullmq ${loaded.versions.bullmq} on redis-server ${loaded.versions.redisServer}, pg-boss ${loaded.versions.pgBoss}`,
+    );
     report.peers = loaded.versions;
     return loaded;
   });
@@ -121,7 +150,13 @@ async function peersIfInstalled(): Promise<Peers | undefined> {
 const env = await startBenchEnv();
 const report: BenchReport = {
   date: new Date().toISOString(),
-  machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "unknown", memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, natsServer: env.natsVersion },
+  machine: {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? "unknown",
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    natsServer: env.natsVersion,
+  },
   quick: args.quick,
   packages: PACKAGES,
   throughput: [],
@@ -142,11 +177,25 @@ try {
           report.throughput.push(r);
         });
       await measure("raw JetStream, job only", () => rawJetStream(env, { jobs, payloadBytes: 256, withResult: false }));
-      await measure("baseline: raw JetStream, job + result", () => rawJetStream(env, { jobs, payloadBytes: 256, withResult: true }));
-      await measure("tessera process, Postgres", () => withSetup(tesseraProcess(env, { store: "postgres", workers: 1, warmup }), (s) => submitAndDrain(env, s, jobs, inline256)));
-      await measure("tessera process, PGlite", () => withSetup(tesseraProcess(env, { store: "pglite", workers: 1, warmup }), (s) => submitAndDrain(env, s, jobs, inline256)));
-      await measure("tessera embedded (memory store)", () => withSetup(tesseraEmbedded(env, { store: "memory" }), (s) => submitAndDrain(env, s, jobs, inline256)));
-      await measure("tessera embedded, PGlite in memory", () => withSetup(tesseraEmbedded(env, { store: "pglite" }), (s) => submitAndDrain(env, s, jobs, inline256)));
+      await measure("baseline: raw JetStream, job + result", () =>
+        rawJetStream(env, { jobs, payloadBytes: 256, withResult: true }),
+      );
+      await measure("tessera process, Postgres", () =>
+        withSetup(tesseraProcess(env, { store: "postgres", workers: 1, warmup }), (s) =>
+          submitAndDrain(env, s, jobs, inline256),
+        ),
+      );
+      await measure("tessera process, PGlite", () =>
+        withSetup(tesseraProcess(env, { store: "pglite", workers: 1, warmup }), (s) =>
+          submitAndDrain(env, s, jobs, inline256),
+        ),
+      );
+      await measure("tessera embedded (memory store)", () =>
+        withSetup(tesseraEmbedded(env, { store: "memory" }), (s) => submitAndDrain(env, s, jobs, inline256)),
+      );
+      await measure("tessera embedded, PGlite in memory", () =>
+        withSetup(tesseraEmbedded(env, { store: "pglite" }), (s) => submitAndDrain(env, s, jobs, inline256)),
+      );
       await measure("tessera embedded, bus + worker only (no store)", () => embeddedBusOnly(env, jobs));
       if (peers !== undefined) {
         await measure(BULLMQ, () => peers.bullmqThroughput(jobs));
@@ -158,7 +207,9 @@ try {
     for (const rate of sizes.rates) {
       for (const store of ["postgres", "pglite"] as const) {
         await attempt(`latency: tessera process, ${store}, ${rate} jobs/s for ${sizes.latencySeconds} s`, async () => {
-          const r = await withSetup(tesseraProcess(env, { store, workers: 1, warmup }), (s) => latencyAtRate(env, s, rate, sizes.latencySeconds, inline256));
+          const r = await withSetup(tesseraProcess(env, { store, workers: 1, warmup }), (s) =>
+            latencyAtRate(env, s, rate, sizes.latencySeconds, inline256),
+          );
           log(`  p50 ${r.p50} ms, p99 ${r.p99} ms, max ${r.max} ms`);
           report.latency.push({ system: `tessera process, ${store === "postgres" ? "Postgres" : "PGlite"}`, ...r });
         });
@@ -174,11 +225,16 @@ try {
   }
   if (args.groups.has("scaling")) {
     for (const workers of sizes.scaling) {
-      await attempt(`scaling: tessera process, Postgres, ${workers} worker process(es), ${sizes.scalingJobs} jobs`, async () => {
-        const r = await withSetup(tesseraProcess(env, { store: "postgres", workers, warmup }), (s) => submitAndDrain(env, s, sizes.scalingJobs, inline256));
-        log(`  ${r.jobsPerSecond} jobs/s`);
-        report.scaling.push({ workers, ...r });
-      });
+      await attempt(
+        `scaling: tessera process, Postgres, ${workers} worker process(es), ${sizes.scalingJobs} jobs`,
+        async () => {
+          const r = await withSetup(tesseraProcess(env, { store: "postgres", workers, warmup }), (s) =>
+            submitAndDrain(env, s, sizes.scalingJobs, inline256),
+          );
+          log(`  ${r.jobsPerSecond} jobs/s`);
+          report.scaling.push({ workers, ...r });
+        },
+      );
     }
   }
   if (args.groups.has("payloads")) {
@@ -189,7 +245,9 @@ try {
       await attempt(`payloads: tessera process, Postgres, ${bytes} B x ${jobs}`, async () => {
         // Large payloads go through the payload store: a few in flight at once, as an application uploading files would.
         const window = bytes > 65_536 ? 8 : undefined;
-        const r = await withSetup(tesseraProcess(env, { store: "postgres", workers: 1, warmup }), (s) => submitAndDrain(env, s, jobs, input, window));
+        const r = await withSetup(tesseraProcess(env, { store: "postgres", workers: 1, warmup }), (s) =>
+          submitAndDrain(env, s, jobs, input, window),
+        );
         log(`  ${r.jobsPerSecond} jobs/s, ${Math.round((r.jobsPerSecond * bytes) / 2 ** 20)} MiB/s`);
         report.payloads.push({ payloadBytes: bytes, byReference: bytes > 256, ...r });
       });
@@ -202,7 +260,10 @@ try {
 
 report.ratios = ratios(report.throughput);
 await mkdir(join(here, "results"), { recursive: true });
-await writeFile(join(here, "results", args.quick ? "latest-quick.json" : "latest.json"), `${JSON.stringify(report, null, 2)}\n`);
+await writeFile(
+  join(here, "results", args.quick ? "latest-quick.json" : "latest.json"),
+  `${JSON.stringify(report, null, 2)}\n`,
+);
 if (args.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 else log(renderReport(report));
 if (report.errors.length > 0) process.exitCode = 1;

@@ -19,7 +19,14 @@ import { KILL_KINDS, type KillCounts } from "./src/schedule.js";
 /** Kills per run: per 1,000 jobs 3 worker, 3 mid-handler, 1 coordinator, 1 of each relay point, 1 nats (at least 1 each). */
 export function defaultKills(jobs: number): KillCounts {
   const per = (n: number): number => Math.max(1, Math.round((n * jobs) / 1_000));
-  return { worker: per(3), midHandler: per(3), coordinator: per(1), commitBeforePublish: per(1), publishBeforeMark: per(1), nats: per(1) };
+  return {
+    worker: per(3),
+    midHandler: per(3),
+    coordinator: per(1),
+    commitBeforePublish: per(1),
+    publishBeforeMark: per(1),
+    nats: per(1),
+  };
 }
 
 function usage(message: string): never {
@@ -38,7 +45,8 @@ function parseKills(raw: string | undefined, jobs: number): KillCounts {
   if (raw === undefined) return kills;
   for (const part of raw.split(",")) {
     const [kind, n] = part.split("=");
-    if (!(KILL_KINDS as readonly string[]).includes(kind ?? "")) usage(`--kills: unknown kind ${JSON.stringify(kind)}; kinds: ${KILL_KINDS.join(", ")}`);
+    if (!(KILL_KINDS as readonly string[]).includes(kind ?? ""))
+      usage(`--kills: unknown kind ${JSON.stringify(kind)}; kinds: ${KILL_KINDS.join(", ")}`);
     kills[kind as keyof KillCounts] = int(`kills ${kind}`, n, 0);
   }
   return kills;
@@ -63,9 +71,13 @@ const { values } = parseArgs({
 
 const jobs = int("jobs", values.jobs, 10_000);
 const seed = int("seed", values.seed, Date.now() % 1_000_000);
-const coordinatorAckWaitMs = values["coordinator-ack-wait-ms"] === undefined ? undefined : int("coordinator-ack-wait-ms", values["coordinator-ack-wait-ms"], 30_000);
+const coordinatorAckWaitMs =
+  values["coordinator-ack-wait-ms"] === undefined
+    ? undefined
+    : int("coordinator-ack-wait-ms", values["coordinator-ack-wait-ms"], 30_000);
 const natsDown = values["nats-down-ms"]?.split("-").map((v) => int("nats-down-ms", v, 0));
-if (natsDown !== undefined && natsDown.length !== 2) usage(`--nats-down-ms: expected MIN-MAX, got ${JSON.stringify(values["nats-down-ms"])}`);
+if (natsDown !== undefined && natsDown.length !== 2)
+  usage(`--nats-down-ms: expected MIN-MAX, got ${JSON.stringify(values["nats-down-ms"])}`);
 const report = await runFaults({
   jobs,
   seed,
@@ -79,5 +91,7 @@ const report = await runFaults({
   keepDir: values["keep-dir"] === true,
   log: (line) => process.stderr.write(`[faults] ${line}\n`),
 });
-process.stdout.write(values.json === true ? `${JSON.stringify(reportJson(report), null, 2)}\n` : `${reportTable(report)}\n`);
+process.stdout.write(
+  values.json === true ? `${JSON.stringify(reportJson(report), null, 2)}\n` : `${reportTable(report)}\n`,
+);
 process.exit(report.verdict.ok ? 0 : 1);

@@ -1,7 +1,14 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { watchPostgres } from "./process-cpu.js";
-import { spawnTsProcess, startNatsServer, startPostgres, type NatsServerHandle, type PostgresHandle, type TsProcess } from "@tessera/testkit";
+import {
+  spawnTsProcess,
+  startNatsServer,
+  startPostgres,
+  type NatsServerHandle,
+  type PostgresHandle,
+  type TsProcess,
+} from "@tessera/testkit";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const WAIT_TIMEOUT_MS = 10 * 60_000;
@@ -22,7 +29,10 @@ export interface BenchEnv {
 /** Throws (with the end of its output) if `child` has exited: a wait for its work would otherwise run to its timeout. */
 export function assertRunning(child: TsProcess, what: string): void {
   const { exitCode, signalCode } = child.proc;
-  if (exitCode !== null || signalCode !== null) throw new Error(`${what} exited (${signalCode ?? `code ${exitCode}`}); its output:\n${child.output().slice(-2_000)}`);
+  if (exitCode !== null || signalCode !== null)
+    throw new Error(
+      `${what} exited (${signalCode ?? `code ${exitCode}`}); its output:\n${child.output().slice(-2_000)}`,
+    );
 }
 
 /**
@@ -30,7 +40,9 @@ export function assertRunning(child: TsProcess, what: string): void {
  * as the tests and the smoke run do) or their compiled `dist/` (`npm run bench`, after `npm run build`).
  * Worker processes are started the same way, so every row measures the same code.
  */
-export const PACKAGES: "source" | "built" = process.execArgv.includes("--conditions=@tessera/source") ? "source" : "built";
+export const PACKAGES: "source" | "built" = process.execArgv.includes("--conditions=@tessera/source")
+  ? "source"
+  : "built";
 
 export async function startBenchEnv(): Promise<BenchEnv> {
   const nats: NatsServerHandle = await startNatsServer();
@@ -46,7 +58,11 @@ export async function startBenchEnv(): Promise<BenchEnv> {
       return (await postgres).createDatabase();
     },
     spawnWorker(path, env) {
-      const child = spawnTsProcess(join(here, "..", path), { cwd: join(here, ".."), packages: PACKAGES, env: { NATS_URL: nats.url, LOG_LEVEL: "warn", ...env } });
+      const child = spawnTsProcess(join(here, "..", path), {
+        cwd: join(here, ".."),
+        packages: PACKAGES,
+        env: { NATS_URL: nats.url, LOG_LEVEL: "warn", ...env },
+      });
       children.add(child);
       void child.exited.then(() => children.delete(child));
       return child;

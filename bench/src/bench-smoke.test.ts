@@ -15,7 +15,11 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 function runQuickBench(): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--conditions=@tessera/source", "--import", "tsx", "bench/run.ts", "--quick", "--json"], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(
+      process.execPath,
+      ["--conditions=@tessera/source", "--import", "tsx", "bench/run.ts", "--quick", "--json"],
+      { cwd: root, stdio: ["ignore", "pipe", "pipe"] },
+    );
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
@@ -26,41 +30,51 @@ function runQuickBench(): Promise<{ code: number | null; stdout: string; stderr:
 
 const skipPeers = peersMissing();
 // .ci/run installs the peers, so in CI their runner cannot rot unnoticed.
-if (skipPeers !== undefined && process.env["CI"] === "true") throw new Error(`CI runs the bench with its peers, but ${skipPeers}`);
+if (skipPeers !== undefined && process.env["CI"] === "true")
+  throw new Error(`CI runs the bench with its peers, but ${skipPeers}`);
 
 describe("bench --quick", () => {
-  it(`runs every scenario and prints a JSON report with the ratios to the raw baselines (peers: ${skipPeers ?? "measured"})`, { timeout: 180_000 }, async () => {
-    const { code, stdout, stderr } = await runQuickBench();
-    expect(code, stderr).toBe(0);
-    const report = JSON.parse(stdout) as BenchReport;
-    expect(report.quick).toBe(true);
-    expect(report.errors).toEqual([]);
-    const systems = report.throughput.map((r) => r.system);
-    expect(systems).toEqual([
-      "raw JetStream, job only",
-      "baseline: raw JetStream, job + result",
-      "tessera process, Postgres",
-      "tessera process, PGlite",
-      "tessera embedded (memory store)",
-      "tessera embedded, PGlite in memory",
-      "tessera embedded, bus + worker only (no store)",
-      ...(skipPeers === undefined ? [BULLMQ, PG_BOSS] : []),
-    ]);
-    for (const row of report.throughput) expect(row.jobsPerSecond, row.system).toBeGreaterThan(0);
-    expect(report.ratios?.find((r) => r.system === "baseline: raw JetStream, job + result")?.vsBaseline).toBe(1);
-    if (skipPeers === undefined) {
-      expect(report.peers).toMatchObject({ bullmq: expect.stringMatching(/^\d+\./), pgBoss: expect.stringMatching(/^\d+\./), redisServer: expect.stringMatching(/^\d+\./) });
-      for (const r of report.ratios ?? []) expect(r.vsBullmq, r.system).toBeGreaterThan(0);
-      expect(report.ratios?.find((r) => r.system === BULLMQ)?.vsBullmq).toBe(1);
-      for (const system of [BULLMQ, PG_BOSS]) expect(report.throughput.find((r) => r.system === system)?.cpuUsPerJob?.worker, system).toBeGreaterThan(0);
-      expect(report.throughput.find((r) => r.system === BULLMQ)?.cpuUsPerJob?.redis).toBeGreaterThan(0);
-      expect(report.latency.filter((r) => r.system === BULLMQ).map((r) => r.offeredPerSecond)).toEqual([1_000]);
-    } else {
-      expect(report.peers).toEqual({ skipped: skipPeers });
-    }
-    expect(report.latency.length).toBeGreaterThan(0);
-    for (const row of report.latency) expect(row.count, row.system).toBe(Math.round(row.offeredPerSecond * 2));
-    expect(report.scaling.map((r) => r.workers)).toEqual([1, 2]);
-    expect(report.payloads.map((r) => r.payloadBytes)).toEqual([256, 65_536, 5_242_880]);
-  });
+  it(
+    `runs every scenario and prints a JSON report with the ratios to the raw baselines (peers: ${skipPeers ?? "measured"})`,
+    { timeout: 180_000 },
+    async () => {
+      const { code, stdout, stderr } = await runQuickBench();
+      expect(code, stderr).toBe(0);
+      const report = JSON.parse(stdout) as BenchReport;
+      expect(report.quick).toBe(true);
+      expect(report.errors).toEqual([]);
+      const systems = report.throughput.map((r) => r.system);
+      expect(systems).toEqual([
+        "raw JetStream, job only",
+        "baseline: raw JetStream, job + result",
+        "tessera process, Postgres",
+        "tessera process, PGlite",
+        "tessera embedded (memory store)",
+        "tessera embedded, PGlite in memory",
+        "tessera embedded, bus + worker only (no store)",
+        ...(skipPeers === undefined ? [BULLMQ, PG_BOSS] : []),
+      ]);
+      for (const row of report.throughput) expect(row.jobsPerSecond, row.system).toBeGreaterThan(0);
+      expect(report.ratios?.find((r) => r.system === "baseline: raw JetStream, job + result")?.vsBaseline).toBe(1);
+      if (skipPeers === undefined) {
+        expect(report.peers).toMatchObject({
+          bullmq: expect.stringMatching(/^\d+\./),
+          pgBoss: expect.stringMatching(/^\d+\./),
+          redisServer: expect.stringMatching(/^\d+\./),
+        });
+        for (const r of report.ratios ?? []) expect(r.vsBullmq, r.system).toBeGreaterThan(0);
+        expect(report.ratios?.find((r) => r.system === BULLMQ)?.vsBullmq).toBe(1);
+        for (const system of [BULLMQ, PG_BOSS])
+          expect(report.throughput.find((r) => r.system === system)?.cpuUsPerJob?.worker, system).toBeGreaterThan(0);
+        expect(report.throughput.find((r) => r.system === BULLMQ)?.cpuUsPerJob?.redis).toBeGreaterThan(0);
+        expect(report.latency.filter((r) => r.system === BULLMQ).map((r) => r.offeredPerSecond)).toEqual([1_000]);
+      } else {
+        expect(report.peers).toEqual({ skipped: skipPeers });
+      }
+      expect(report.latency.length).toBeGreaterThan(0);
+      for (const row of report.latency) expect(row.count, row.system).toBe(Math.round(row.offeredPerSecond * 2));
+      expect(report.scaling.map((r) => r.workers)).toEqual([1, 2]);
+      expect(report.payloads.map((r) => r.payloadBytes)).toEqual([256, 65_536, 5_242_880]);
+    },
+  );
 });

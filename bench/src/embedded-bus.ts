@@ -17,7 +17,14 @@ export async function embeddedBusOnly(env: BenchEnv, jobs: number): Promise<Thro
   const bus = createInProcessBus();
   const component = "bench-bus-only";
   await bus.ensureComponent(busSettingsFromSpec(component, BENCH_SPEC));
-  const worker = await runWorker(defineComponent({ name: component, concurrency: WORKER_CONCURRENCY, handle: async (ctx) => ({ bytes: (await ctx.input.bytes()).byteLength }) }), { bus, logger: pino({ level: "warn" }) });
+  const worker = await runWorker(
+    defineComponent({
+      name: component,
+      concurrency: WORKER_CONCURRENCY,
+      handle: async (ctx) => ({ bytes: (await ctx.input.bytes()).byteLength }),
+    }),
+    { bus, logger: pino({ level: "warn" }) },
+  );
   let results = 0;
   const sub = await bus.consumeResults(() => void (results += 1));
   const input = textPayload(256);
@@ -34,5 +41,12 @@ export async function embeddedBusOnly(env: BenchEnv, jobs: number): Promise<Thro
 }
 
 function job(component: string, i: number, text: string): Job {
-  return { schema_version: SCHEMA_VERSION, job_id: `bus-only-${i}`, component, content_type: "text/plain", limits: { max_bytes: 1_048_576, wall_clock: 60_000 }, input: { inline: text } };
+  return {
+    schema_version: SCHEMA_VERSION,
+    job_id: `bus-only-${i}`,
+    component,
+    content_type: "text/plain",
+    limits: { max_bytes: 1_048_576, wall_clock: 60_000 },
+    input: { inline: text },
+  };
 }

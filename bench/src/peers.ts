@@ -40,7 +40,8 @@ export interface Peers {
 export function peersMissing(): string | undefined {
   const missing = PACKAGES.filter((p) => !existsSync(join(peersDir, "node_modules", p, "package.json")));
   if (missing.length > 0) return `bench/peers is not installed (no ${missing.join(", ")}): npm run bench:peers:install`;
-  if (redisServerVersion() === undefined) return `${REDIS_SERVER_BIN} cannot be run: apt-get install -y redis-server (or set REDIS_SERVER_BIN)`;
+  if (redisServerVersion() === undefined)
+    return `${REDIS_SERVER_BIN} cannot be run: apt-get install -y redis-server (or set REDIS_SERVER_BIN)`;
   return undefined;
 }
 

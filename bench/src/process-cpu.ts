@@ -91,9 +91,14 @@ export function cpuByRole(): CpuByRole | undefined {
 }
 
 /** Microseconds of CPU per job by role between two readings (a process started in between counts from 0). */
-export function cpuPerJob(before: CpuByRole | undefined, after: CpuByRole | undefined, jobs: number): CpuByRole | undefined {
+export function cpuPerJob(
+  before: CpuByRole | undefined,
+  after: CpuByRole | undefined,
+  jobs: number,
+): CpuByRole | undefined {
   if (before === undefined || after === undefined) return undefined;
   const out: CpuByRole = {};
-  for (const role of Object.keys(after) as Role[]) out[role] = Math.round((((after[role] ?? 0) - (before[role] ?? 0)) * 1e6) / jobs);
+  for (const role of Object.keys(after) as Role[])
+    out[role] = Math.round((((after[role] ?? 0) - (before[role] ?? 0)) * 1e6) / jobs);
   return out;
 }

@@ -15,7 +15,10 @@ const PUBLISH_WINDOW = 512;
  * a consumer in another process acks it (and, with `withResult`, first publishes a result to a second
  * stream), and the producer consumes the results. `withResult: false` is raw job-only JetStream.
  */
-export async function rawJetStream(env: BenchEnv, opts: { jobs: number; payloadBytes: number; withResult: boolean }): Promise<ThroughputResult> {
+export async function rawJetStream(
+  env: BenchEnv,
+  opts: { jobs: number; payloadBytes: number; withResult: boolean },
+): Promise<ThroughputResult> {
   const nc = await connect({ servers: env.natsUrl, name: "bench-raw-producer" });
   try {
     await provision(nc);
@@ -36,7 +39,9 @@ export async function rawJetStream(env: BenchEnv, opts: { jobs: number; payloadB
     try {
       await worker.line("the raw consumer to be ready", (l) => l["event"] === "ready", 20_000);
       await nc.flush();
-      const results = opts.withResult ? await (await js.consumers.get(RESULTS_STREAM, "producer")).consume({ max_messages: 1_000 }) : undefined;
+      const results = opts.withResult
+        ? await (await js.consumers.get(RESULTS_STREAM, "producer")).consume({ max_messages: 1_000 })
+        : undefined;
       const resultsLoop = (async () => {
         if (results === undefined) return;
         for await (const m of results) {
@@ -47,7 +52,9 @@ export async function rawJetStream(env: BenchEnv, opts: { jobs: number; payloadB
       const payload = payloadOf(opts.payloadBytes);
       const measured = await runMeasured(opts.jobs, async () => {
         await windowed(opts.jobs, PUBLISH_WINDOW, () => js.publish("bench.jobs", payload));
-        await env.waitUntil("the raw loop to finish", () => (opts.withResult ? resultsConsumed >= target : handled >= target));
+        await env.waitUntil("the raw loop to finish", () =>
+          opts.withResult ? resultsConsumed >= target : handled >= target,
+        );
       });
       await results?.close();
       await resultsLoop;
@@ -64,8 +71,26 @@ export async function rawJetStream(env: BenchEnv, opts: { jobs: number; payloadB
 async function provision(nc: NatsConnection): Promise<void> {
   const jsm = await jetstreamManager(nc);
   for (const name of [JOBS_STREAM, RESULTS_STREAM]) await jsm.streams.delete(name).catch(() => false);
-  await jsm.streams.add({ name: JOBS_STREAM, subjects: ["bench.jobs"], retention: RetentionPolicy.Workqueue, storage: StorageType.File });
-  await jsm.streams.add({ name: RESULTS_STREAM, subjects: ["bench.results.>"], retention: RetentionPolicy.Workqueue, storage: StorageType.File });
-  await jsm.consumers.add(JOBS_STREAM, { durable_name: "worker", ack_policy: AckPolicy.Explicit, max_ack_pending: 10_000 });
-  await jsm.consumers.add(RESULTS_STREAM, { durable_name: "producer", ack_policy: AckPolicy.Explicit, max_ack_pending: 10_000 });
+  await jsm.streams.add({
+    name: JOBS_STREAM,
+    subjects: ["bench.jobs"],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+  });
+  await jsm.streams.add({
+    name: RESULTS_STREAM,
+    subjects: ["bench.results.>"],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+  });
+  await jsm.consumers.add(JOBS_STREAM, {
+    durable_name: "worker",
+    ack_policy: AckPolicy.Explicit,
+    max_ack_pending: 10_000,
+  });
+  await jsm.consumers.add(RESULTS_STREAM, {
+    durable_name: "producer",
+    ack_policy: AckPolicy.Explicit,
+    max_ack_pending: 10_000,
+  });
 }

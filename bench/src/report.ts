@@ -47,7 +47,8 @@ const BASELINE = "baseline: raw JetStream, job + result";
 export function ratios(rows: readonly ThroughputRow[]): RatioRow[] {
   const out: RatioRow[] = [];
   for (const row of rows) {
-    const at = (system: string): ThroughputRow | undefined => rows.find((r) => r.system === system && r.jobs === row.jobs);
+    const at = (system: string): ThroughputRow | undefined =>
+      rows.find((r) => r.system === system && r.jobs === row.jobs);
     const raw = at(RAW);
     const baseline = at(BASELINE);
     const bullmq = at(BULLMQ);
@@ -67,47 +68,96 @@ export function ratios(rows: readonly ThroughputRow[]): RatioRow[] {
 function table(headers: string[], rows: Array<Array<string | number>>): string {
   const cells = [headers, ...rows.map((r) => r.map(String))];
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? "").length)));
-  const line = (r: string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join("  ");
+  const line = (r: string[]): string =>
+    r.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join("  ");
   return [line(headers), widths.map((w) => "-".repeat(w)).join("  "), ...cells.slice(1).map(line)].join("\n");
 }
 
 export function renderReport(report: BenchReport): string {
-  const parts = [`tessera bench ${report.date} (${report.machine.cpus} cpus, node ${report.machine.node}, nats-server ${report.machine.natsServer}, ${report.packages === "built" ? "built packages" : "package sources through tsx"}${report.quick ? ", --quick" : ""})`];
+  const parts = [
+    `tessera bench ${report.date} (${report.machine.cpus} cpus, node ${report.machine.node}, nats-server ${report.machine.natsServer}, ${report.packages === "built" ? "built packages" : "package sources through tsx"}${report.quick ? ", --quick" : ""})`,
+  ];
   // Skipped peers were reported as the run began (and are in the JSON).
   const peers = report.peers !== undefined && !("skipped" in report.peers) ? report.peers : undefined;
-  if (peers !== undefined) parts.push(`peers: bullmq ${peers.bullmq} on redis-server ${peers.redisServer}, pg-boss ${peers.pgBoss}`);
+  if (peers !== undefined)
+    parts.push(`peers: bullmq ${peers.bullmq} on redis-server ${peers.redisServer}, pg-boss ${peers.pgBoss}`);
   if (report.throughput.length > 0) {
     const rows = ratios(report.throughput);
     const withBullmq = rows.some((r) => r.vsBullmq !== undefined);
-    parts.push("", `throughput (no-op handler, 256 B, submit -> Result recorded${peers !== undefined ? "; peers: add -> completion seen by the producer" : ""})`);
+    parts.push(
+      "",
+      `throughput (no-op handler, 256 B, submit -> Result recorded${peers !== undefined ? "; peers: add -> completion seen by the producer" : ""})`,
+    );
     parts.push(
       table(
         ["system", "jobs", "jobs/s", "x baseline", "x raw job-only", ...(withBullmq ? ["x bullmq"] : [])],
-        rows.map((r) => [r.system, r.jobs, r.jobsPerSecond, r.vsBaseline, r.vsRawJobOnly, ...(withBullmq ? [r.vsBullmq ?? "-"] : [])]),
+        rows.map((r) => [
+          r.system,
+          r.jobs,
+          r.jobsPerSecond,
+          r.vsBaseline,
+          r.vsRawJobOnly,
+          ...(withBullmq ? [r.vsBullmq ?? "-"] : []),
+        ]),
       ),
     );
   }
   const withCpu = report.throughput.filter((r) => r.cpuUsPerJob !== undefined);
   if (withCpu.length > 0) {
     parts.push("", "CPU per job, microseconds, by process (main = the producer or the coordinator)");
-    const roles: Array<[Role, string]> = [["main", "main"], ["worker", "worker"], ["nats", "nats-server"], ["postgres", "postgres"]];
+    const roles: Array<[Role, string]> = [
+      ["main", "main"],
+      ["worker", "worker"],
+      ["nats", "nats-server"],
+      ["postgres", "postgres"],
+    ];
     // redis-server runs only when the peers are measured.
     if (withCpu.some((r) => r.cpuUsPerJob?.redis !== undefined)) roles.push(["redis", "redis-server"]);
     const total = (r: ThroughputRow): number => Object.values(r.cpuUsPerJob ?? {}).reduce((a, b) => a + (b ?? 0), 0);
-    parts.push(table(["system", "jobs", ...roles.map(([, header]) => header), "total"], withCpu.map((r) => [r.system, r.jobs, ...roles.map(([role]) => r.cpuUsPerJob?.[role] ?? "-"), total(r)])));
+    parts.push(
+      table(
+        ["system", "jobs", ...roles.map(([, header]) => header), "total"],
+        withCpu.map((r) => [r.system, r.jobs, ...roles.map(([role]) => r.cpuUsPerJob?.[role] ?? "-"), total(r)]),
+      ),
+    );
   }
   if (report.latency.length > 0) {
-    parts.push("", `latency, submit -> Result recorded (ms${report.latency.some((r) => r.system === BULLMQ) ? "; bullmq: add -> completed event seen by the producer" : ""})`);
-    parts.push(table(["system", "offered/s", "achieved/s", "p50", "p99", "max"], report.latency.map((r) => [r.system, r.offeredPerSecond, r.achievedPerSecond, r.p50, r.p99, r.max])));
+    parts.push(
+      "",
+      `latency, submit -> Result recorded (ms${report.latency.some((r) => r.system === BULLMQ) ? "; bullmq: add -> completed event seen by the producer" : ""})`,
+    );
+    parts.push(
+      table(
+        ["system", "offered/s", "achieved/s", "p50", "p99", "max"],
+        report.latency.map((r) => [r.system, r.offeredPerSecond, r.achievedPerSecond, r.p50, r.p99, r.max]),
+      ),
+    );
   }
   if (report.scaling.length > 0) {
     parts.push("", "scaling (process mode, Postgres)");
-    parts.push(table(["worker processes", "jobs", "jobs/s"], report.scaling.map((r) => [r.workers, r.jobs, r.jobsPerSecond])));
+    parts.push(
+      table(
+        ["worker processes", "jobs", "jobs/s"],
+        report.scaling.map((r) => [r.workers, r.jobs, r.jobsPerSecond]),
+      ),
+    );
   }
   if (report.payloads.length > 0) {
     parts.push("", "payload size (process mode, Postgres)");
-    parts.push(table(["payload", "by reference", "jobs", "jobs/s", "MiB/s"], report.payloads.map((r) => [`${r.payloadBytes} B`, r.byReference ? "yes" : "no", r.jobs, r.jobsPerSecond, round((r.jobsPerSecond * r.payloadBytes) / 2 ** 20, 1)])));
+    parts.push(
+      table(
+        ["payload", "by reference", "jobs", "jobs/s", "MiB/s"],
+        report.payloads.map((r) => [
+          `${r.payloadBytes} B`,
+          r.byReference ? "yes" : "no",
+          r.jobs,
+          r.jobsPerSecond,
+          round((r.jobsPerSecond * r.payloadBytes) / 2 ** 20, 1),
+        ]),
+      ),
+    );
   }
-  if (report.errors.length > 0) parts.push("", "failed scenarios", ...report.errors.map((e) => `  ${e.scenario}: ${e.error}`));
+  if (report.errors.length > 0)
+    parts.push("", "failed scenarios", ...report.errors.map((e) => `  ${e.scenario}: ${e.error}`));
   return parts.join("\n");
 }

@@ -6,7 +6,13 @@ import { defineComponent, runWorker, type WorkerHandle } from "@tessera/worker";
 import { pino } from "pino";
 import { assertRunning, type BenchEnv } from "./bench-env.js";
 
-export const BENCH_SPEC: ComponentSpec = { image: "bench/noop:1", inputMode: "content-ref", egress: "none", timeouts: { wallClock: "60s", ackWait: "30s" }, maxDeliver: 5 };
+export const BENCH_SPEC: ComponentSpec = {
+  image: "bench/noop:1",
+  inputMode: "content-ref",
+  egress: "none",
+  timeouts: { wallClock: "60s", ackWait: "30s" },
+  maxDeliver: 5,
+};
 /** Jobs one worker process (or the embedded worker) runs at once. */
 export const WORKER_CONCURRENCY = 256;
 /** The worker's fresh-connection window (CLOCK_SLACK_MS in packages/worker/src/job-runner.ts) and a margin. */
@@ -33,12 +39,24 @@ let names = 0;
 const quiet = pino({ level: "warn" });
 
 /** Process mode: coordinator here on NATS, `workers` worker processes. */
-export async function tesseraProcess(env: BenchEnv, opts: { store: Store; workers: number; warmup: boolean }): Promise<TesseraSetup> {
+export async function tesseraProcess(
+  env: BenchEnv,
+  opts: { store: Store; workers: number; warmup: boolean },
+): Promise<TesseraSetup> {
   const component = `bench-${process.pid}-${++names}`;
   const bus = await connectJetStreamBus({ servers: env.natsUrl, name: "bench-coordinator" });
-  const coordinator = await createCoordinator({ bus, components: [{ name: component, spec: BENCH_SPEC }], database: await database(opts.store, env), env: {}, logger: quiet });
+  const coordinator = await createCoordinator({
+    bus,
+    components: [{ name: component, spec: BENCH_SPEC }],
+    database: await database(opts.store, env),
+    env: {},
+    logger: quiet,
+  });
   const children: TsProcess[] = [];
-  for (let i = 0; i < opts.workers; i++) children.push(env.spawnWorker("workers/noop-worker.ts", { COMPONENT: component, CONCURRENCY: String(WORKER_CONCURRENCY) }));
+  for (let i = 0; i < opts.workers; i++)
+    children.push(
+      env.spawnWorker("workers/noop-worker.ts", { COMPONENT: component, CONCURRENCY: String(WORKER_CONCURRENCY) }),
+    );
   await Promise.all(children.map((c) => c.line("a worker process to start", (l) => l["event"] === "ready", 30_000)));
   // For its first seconds on a connection a worker looks up the Result of every job before running it (a
   // restarted nats-server may redeliver finished jobs as new: docs/reliability.md). The bench measures a
@@ -59,11 +77,27 @@ export async function tesseraProcess(env: BenchEnv, opts: { store: Store; worker
 }
 
 /** Embedded mode: in-process bus, the worker in this process, and the memory store (the default) or PGlite in memory. */
-export async function tesseraEmbedded(env: BenchEnv, opts: { store: Exclude<Store, "postgres"> }): Promise<TesseraSetup> {
+export async function tesseraEmbedded(
+  env: BenchEnv,
+  opts: { store: Exclude<Store, "postgres"> },
+): Promise<TesseraSetup> {
   const component = `bench-embedded-${++names}`;
   const bus: Bus = createInProcessBus();
-  const coordinator = await createCoordinator({ bus, components: [{ name: component, spec: BENCH_SPEC }], database: await database(opts.store, env), env: {}, logger: quiet });
-  const worker: WorkerHandle = await runWorker(defineComponent({ name: component, concurrency: WORKER_CONCURRENCY, handle: async (ctx) => ({ bytes: (await ctx.input.bytes()).byteLength }) }), { bus, logger: quiet });
+  const coordinator = await createCoordinator({
+    bus,
+    components: [{ name: component, spec: BENCH_SPEC }],
+    database: await database(opts.store, env),
+    env: {},
+    logger: quiet,
+  });
+  const worker: WorkerHandle = await runWorker(
+    defineComponent({
+      name: component,
+      concurrency: WORKER_CONCURRENCY,
+      handle: async (ctx) => ({ bytes: (await ctx.input.bytes()).byteLength }),
+    }),
+    { bus, logger: quiet },
+  );
   return {
     coordinator,
     component,

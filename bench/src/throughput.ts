@@ -15,5 +15,10 @@ export async function runMeasured(jobs: number, work: () => Promise<void>): Prom
   await work();
   const seconds = (performance.now() - started) / 1000;
   const cpu = cpuPerJob(cpuBefore, cpuByRole(), jobs);
-  return { jobs, seconds: Math.round(seconds * 1000) / 1000, jobsPerSecond: Math.round(jobs / seconds), ...(cpu !== undefined ? { cpuUsPerJob: cpu } : {}) };
+  return {
+    jobs,
+    seconds: Math.round(seconds * 1000) / 1000,
+    jobsPerSecond: Math.round(jobs / seconds),
+    ...(cpu !== undefined ? { cpuUsPerJob: cpu } : {}),
+  };
 }

@@ -10,6 +10,11 @@ export async function windowed(count: number, window: number, start: (i: number)
 }
 
 /** `count` items in chunks of `size` (the last may be smaller), at most `window` chunks unfinished at once. */
-export function windowedChunks(count: number, size: number, window: number, start: (length: number) => Promise<unknown>): Promise<void> {
+export function windowedChunks(
+  count: number,
+  size: number,
+  window: number,
+  start: (length: number) => Promise<unknown>,
+): Promise<void> {
   return windowed(Math.ceil(count / size), window, (c) => start(Math.min(size, count - c * size)));
 }

@@ -12,7 +12,14 @@ const bus = await connectJetStreamBus({ servers: url, name: "tessera-e2e", provi
 const run = Date.now().toString(36);
 const ids = Array.from({ length: count }, (_, i) => `e2e-${run}-${i}`);
 for (const job_id of ids) {
-  await bus.publishJob({ schema_version: SCHEMA_VERSION, job_id, component, content_type: "application/json", limits: { max_bytes: 1024, wall_clock: 20_000 }, input: { inline: {} } });
+  await bus.publishJob({
+    schema_version: SCHEMA_VERSION,
+    job_id,
+    component,
+    content_type: "application/json",
+    limits: { max_bytes: 1024, wall_clock: 20_000 },
+    input: { inline: {} },
+  });
 }
 console.log(`published ${count} jobs; waiting for Results (KEDA scales the component from zero first)`);
 const deadline = Date.now() + 300_000;
@@ -31,5 +38,9 @@ const ok = ids.every((id) => {
   const r = results.get(id) as { status?: string; output?: { data?: { internet?: string } } } | undefined;
   return r?.status === "completed" && r.output?.data?.internet?.startsWith("blocked") === true;
 });
-console.log(ok ? `e2e: ${count} jobs completed; the internet was blocked for every one` : `e2e: FAILED (${results.size}/${count} Results)`);
+console.log(
+  ok
+    ? `e2e: ${count} jobs completed; the internet was blocked for every one`
+    : `e2e: FAILED (${results.size}/${count} Results)`,
+);
 process.exit(ok ? 0 : 1);

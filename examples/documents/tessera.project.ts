@@ -14,14 +14,27 @@ export default defineProject({
   components: [
     { manifest: "components/extract.yaml", module: "src/extract.ts", maturity: "stable" },
     // One embedding job per tenant at a time: a stand-in for a provider's per-account quota.
-    { manifest: "components/chunk-embed.yaml", module: "src/chunk-embed.ts", limits: { key: "tenant", concurrency: 1 }, maturity: "beta" },
+    {
+      manifest: "components/chunk-embed.yaml",
+      module: "src/chunk-embed.ts",
+      limits: { key: "tenant", concurrency: 1 },
+      maturity: "beta",
+    },
   ],
   sharedConfig: { "embedding.model": LOCAL_EMBEDDING_MODEL, "embedding.dimension": 256 },
   onCompleted: {
     extract: async (ctx) => {
       const extracted = JSON.parse(new TextDecoder().decode(await ctx.outputBytes())) as ExtractOutput;
-      const input: ChunkEmbedInput = { sourceJobId: ctx.job.jobId, text: extracted.text, ...(extracted.title !== undefined ? { title: extracted.title } : {}) };
-      await ctx.submit("chunk-embed", { json: input }, ctx.job.envelope.metadata !== undefined ? { metadata: ctx.job.envelope.metadata } : {});
+      const input: ChunkEmbedInput = {
+        sourceJobId: ctx.job.jobId,
+        text: extracted.text,
+        ...(extracted.title !== undefined ? { title: extracted.title } : {}),
+      };
+      await ctx.submit(
+        "chunk-embed",
+        { json: input },
+        ctx.job.envelope.metadata !== undefined ? { metadata: ctx.job.envelope.metadata } : {},
+      );
     },
   },
   samples: () =>

@@ -41,7 +41,9 @@ const effects = new SideEffects(required("FAULTS_DIR"));
 const component = required("FAULTS_COMPONENT");
 const spec = JSON.parse(required("FAULTS_SPEC")) as ComponentSpec;
 
-const real = await connectJetStreamBus({ servers: required("NATS_URL"), name: "faults-coordinator" }).catch((err: unknown) => fail("cannot connect to NATS", err));
+const real = await connectJetStreamBus({ servers: required("NATS_URL"), name: "faults-coordinator" }).catch(
+  (err: unknown) => fail("cannot connect to NATS", err),
+);
 const publishJob = async (job: Job, opts?: PublishJobOptions): Promise<PublishAck> => {
   effects.dieIfArmed("commit-before-publish", job.job_id);
   const ack = await real.publishJob(job, opts);
@@ -61,8 +63,8 @@ const coordinator = await createCoordinator({
 coordinator.onJobEvent((event) => {
   if (event.state === "completed") effects.recordedCompletion(event.jobId);
 });
-const admin = await startAdminServer(coordinator, { port: Number(required("FAULTS_ADMIN_PORT")), logger: log }).catch((err: unknown) =>
-  fail("cannot start the admin API", err),
+const admin = await startAdminServer(coordinator, { port: Number(required("FAULTS_ADMIN_PORT")), logger: log }).catch(
+  (err: unknown) => fail("cannot start the admin API", err),
 );
 process.stdout.write(`${JSON.stringify({ event: "ready", url: admin.url, pid: process.pid })}\n`);
 

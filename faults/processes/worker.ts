@@ -31,7 +31,8 @@ function required(name: string): string {
 
 const effects = new SideEffects(required("FAULTS_DIR"));
 const sleepMs = Number(process.env["FAULTS_SLEEP_MS"] ?? "20");
-const nap = (signal: AbortSignal): Promise<void> => sleep(Math.floor(Math.random() * (sleepMs + 1)), undefined, { signal });
+const nap = (signal: AbortSignal): Promise<void> =>
+  sleep(Math.floor(Math.random() * (sleepMs + 1)), undefined, { signal });
 
 const component = defineComponent({
   name: required("FAULTS_COMPONENT"),
@@ -40,7 +41,8 @@ const component = defineComponent({
   async handle(ctx) {
     effects.executed(ctx.jobId, ctx.attempt);
     const input = await ctx.input.json<{ poison?: boolean } | null>();
-    if (input?.poison === true && !existsSync(effects.poisonFixedFile)) throw new Error("poison: this job fails until the fix is deployed");
+    if (input?.poison === true && !existsSync(effects.poisonFixedFile))
+      throw new Error("poison: this job fails until the fix is deployed");
     await nap(ctx.signal);
     effects.dieIfArmed("mid-handler-before-effect", ctx.jobId);
     const applied = effects.applyOnce(ctx.jobId);

@@ -129,10 +129,16 @@ export function audit(input: AuditInput): Verdict {
     if (ids.size > 1) duplicateSubmits += ids.size - 1;
     for (const jobId of ids) {
       const job = byId.get(jobId);
-      const why = job === undefined ? "accepted, but not in the store" : TERMINAL.has(job.state) ? undefined : `accepted, still ${job.state}`;
+      const why =
+        job === undefined
+          ? "accepted, but not in the store"
+          : TERMINAL.has(job.state)
+            ? undefined
+            : `accepted, still ${job.state}`;
       if (why === undefined) continue;
       lost += 1;
-      if (lostJobs.length < SAMPLE) lostJobs.push({ key, jobId, ...(job !== undefined ? { state: job.state } : {}), why });
+      if (lostJobs.length < SAMPLE)
+        lostJobs.push({ key, jobId, ...(job !== undefined ? { state: job.state } : {}), why });
     }
   }
   const unexpectedJobs = input.jobs.filter((j) => j.idempotencyKey === null || !keySet.has(j.idempotencyKey)).length;

@@ -79,7 +79,11 @@ export async function runFaults(opts: FaultRunOptions): Promise<FaultRunReport> 
   const log = opts.log ?? ((): void => undefined);
   const workers = opts.workers ?? 3;
   const concurrency = opts.concurrency ?? 4;
-  const events = planChaos({ seed: opts.seed, kills: opts.kills, ...(opts.natsDownMs !== undefined ? { natsDownMs: opts.natsDownMs } : {}) });
+  const events = planChaos({
+    seed: opts.seed,
+    kills: opts.kills,
+    ...(opts.natsDownMs !== undefined ? { natsDownMs: opts.natsDownMs } : {}),
+  });
   const deadline = started + (opts.timeoutMs ?? 30 * 60_000);
 
   const stack: Stack = await startStack({
@@ -93,7 +97,9 @@ export async function runFaults(opts: FaultRunOptions): Promise<FaultRunReport> 
   const children = [coordinator, ...pool];
   let progress: StoreProgress | undefined;
   try {
-    log(`ready after ${Date.now() - started} ms: coordinator, ${workers} workers x ${concurrency}; ${events.length} kills planned`);
+    log(
+      `ready after ${Date.now() - started} ms: coordinator, ${workers} workers x ${concurrency}; ${events.length} kills planned`,
+    );
 
     const keys = Array.from({ length: opts.jobs }, (_, i) => `fault-${opts.seed}-${i}`);
     const submitter = new Submitter({
@@ -122,7 +128,9 @@ export async function runFaults(opts: FaultRunOptions): Promise<FaultRunReport> 
       const finished = event?.kind === "midHandler" ? jobsRun() : decided;
       if (Date.now() - lastLog > 5_000) {
         lastLog = Date.now();
-        log(`${Math.round((Date.now() - started) / 1000)} s: accepted ${submitter.accepted}/${opts.jobs}, decided ${decided}, kills ${JSON.stringify(countKills(kills))}`);
+        log(
+          `${Math.round((Date.now() - started) / 1000)} s: accepted ${submitter.accepted}/${opts.jobs}, decided ${decided}, kills ${JSON.stringify(countKills(kills))}`,
+        );
       }
       return (submitter.accepted + finished) / (2 * opts.jobs);
     };
@@ -135,11 +143,20 @@ export async function runFaults(opts: FaultRunOptions): Promise<FaultRunReport> 
           if (Date.now() > deadline) return;
           await sleep(100);
         }
-        const outcome = await execute(event, { coordinator, pool, nats, effects, log, allRun: () => jobsRun() >= opts.jobs });
+        const outcome = await execute(event, {
+          coordinator,
+          pool,
+          nats,
+          effects,
+          log,
+          allRun: () => jobsRun() >= opts.jobs,
+        });
         if (outcome === "killed") kills.push(event);
         if (outcome === "unreachable") unreachable.push(event);
         effects.recordChaos({ ...event, outcome });
-        log(`${outcome} ${event.kind}${event.point !== undefined ? ` (${event.point})` : ""} (done at ${Math.round((Date.now() - started) / 100) / 10} s), planned at progress ${event.at.toFixed(3)}, down ${event.downMs} ms`);
+        log(
+          `${outcome} ${event.kind}${event.point !== undefined ? ` (${event.point})` : ""} (done at ${Math.round((Date.now() - started) / 100) / 10} s), planned at progress ${event.at.toFixed(3)}, down ${event.downMs} ms`,
+        );
       }
     };
     await chaos();
@@ -159,7 +176,10 @@ export async function runFaults(opts: FaultRunOptions): Promise<FaultRunReport> 
 
     await Promise.all(children.map((c) => c.stop()));
     const stored: StoredResult[] = [];
-    const [jobs, completedResults] = await Promise.all([storeJobs(databaseUrl), completedResultsOnBus(nats.url, stored)]);
+    const [jobs, completedResults] = await Promise.all([
+      storeJobs(databaseUrl),
+      completedResultsOnBus(nats.url, stored),
+    ]);
     const verdict = audit({
       keys,
       responses: submitter.responses,
@@ -175,7 +195,14 @@ export async function runFaults(opts: FaultRunOptions): Promise<FaultRunReport> 
       // For the post-mortem: every completed Result of the jobs that have more than one.
       const counts = new Map<string, number>();
       for (const r of stored) counts.set(r.jobId, (counts.get(r.jobId) ?? 0) + 1);
-      writeFileSync(join(stack.dir, "duplicate-results.json"), JSON.stringify(stored.filter((r) => (counts.get(r.jobId) ?? 0) > 1), null, 1));
+      writeFileSync(
+        join(stack.dir, "duplicate-results.json"),
+        JSON.stringify(
+          stored.filter((r) => (counts.get(r.jobId) ?? 0) > 1),
+          null,
+          1,
+        ),
+      );
     }
     const { refused, ...stats } = submitter.stats;
     return {
@@ -248,7 +275,10 @@ async function execute(event: KillEvent, parts: ChaosParts): Promise<KillOutcome
       await coordinator.whenReady();
       coordinator.delayNextRestart(event.downMs);
       const dead = coordinator.exited();
-      const outcome = await armed(event.kind === "commitBeforePublish" ? "commit-before-publish" : "publish-before-mark", parts);
+      const outcome = await armed(
+        event.kind === "commitBeforePublish" ? "commit-before-publish" : "publish-before-mark",
+        parts,
+      );
       if (outcome === "killed") await dead;
       return outcome;
     }
@@ -275,7 +305,11 @@ async function armed(point: ArmPoint, parts: Pick<ChaosParts, "effects" | "log" 
     const unreachable = ++polls % 20 === 0 && parts.allRun();
     if (unreachable || Date.now() > until) {
       if (effects.disarm(point)) {
-        log(unreachable ? `kill point ${point}: every job has run, nothing left to pass it; unreachable` : `kill point ${point} was not reached within ${ARM_TIMEOUT_MS} ms; skipped`);
+        log(
+          unreachable
+            ? `kill point ${point}: every job has run, nothing left to pass it; unreachable`
+            : `kill point ${point} was not reached within ${ARM_TIMEOUT_MS} ms; skipped`,
+        );
         return unreachable ? "unreachable" : "skipped";
       }
       break;
@@ -288,7 +322,9 @@ async function armed(point: ArmPoint, parts: Pick<ChaosParts, "effects" | "log" 
 async function machine(nats: NatsServerHandle, databaseUrl: string): Promise<FaultRunReport["machine"]> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
-  const version = await client.query<{ v: string }>("SELECT current_setting('server_version') AS v").finally(() => client.end());
+  const version = await client
+    .query<{ v: string }>("SELECT current_setting('server_version') AS v")
+    .finally(() => client.end());
   return {
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model ?? "unknown",

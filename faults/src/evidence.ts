@@ -12,10 +12,20 @@ export async function storeJobs(databaseUrl: string): Promise<StoreJob[]> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
-    const res = await client.query<{ job_id: string; idempotency_key: string | null; state: JobState; reason_code: string | null; duplicate_results: number }>(
-      "SELECT job_id, idempotency_key, state, reason_code, duplicate_results FROM tessera_jobs ORDER BY seq",
-    );
-    return res.rows.map((r) => ({ jobId: r.job_id, idempotencyKey: r.idempotency_key, state: r.state, reasonCode: r.reason_code, duplicateResults: r.duplicate_results }));
+    const res = await client.query<{
+      job_id: string;
+      idempotency_key: string | null;
+      state: JobState;
+      reason_code: string | null;
+      duplicate_results: number;
+    }>("SELECT job_id, idempotency_key, state, reason_code, duplicate_results FROM tessera_jobs ORDER BY seq");
+    return res.rows.map((r) => ({
+      jobId: r.job_id,
+      idempotencyKey: r.idempotency_key,
+      state: r.state,
+      reasonCode: r.reason_code,
+      duplicateResults: r.duplicate_results,
+    }));
   } finally {
     await client.end();
   }
@@ -33,7 +43,9 @@ export class StoreProgress {
   /** Jobs in a terminal state, or undefined when the store cannot be read right now. */
   async decided(): Promise<number | undefined> {
     try {
-      const res = await this.pool.query<{ n: string }>("SELECT count(*) AS n FROM tessera_jobs WHERE state IN ('completed', 'failed', 'cancelled')");
+      const res = await this.pool.query<{ n: string }>(
+        "SELECT count(*) AS n FROM tessera_jobs WHERE state IN ('completed', 'failed', 'cancelled')",
+      );
       return Number(res.rows[0]?.n ?? 0);
     } catch {
       return undefined;
@@ -70,7 +82,14 @@ export async function completedResultsOnBus(natsUrl: string, details?: StoredRes
       if (result.status === "completed" && typeof result.job_id === "string") {
         ids.push(result.job_id);
         const r = result as { attempt?: unknown; instance_id?: unknown; finished_at?: unknown };
-        details?.push({ jobId: result.job_id, attempt: r.attempt, instanceId: r.instance_id, finishedAt: r.finished_at, streamSeq: m.seq, storedAt: Math.floor(m.info.timestampNanos / 1e6) });
+        details?.push({
+          jobId: result.job_id,
+          attempt: r.attempt,
+          instanceId: r.instance_id,
+          finishedAt: r.finished_at,
+          streamSeq: m.seq,
+          storedAt: Math.floor(m.info.timestampNanos / 1e6),
+        });
       }
       if (m.info.pending === 0) break;
     }

@@ -41,23 +41,41 @@ export function reportTable(r: FaultRunReport): string {
     ["processes", `coordinator + ${r.workers} workers x ${r.concurrency}`],
     ["kills (SIGKILL)", `${Object.values(r.kills).reduce((a, b) => a + b, 0)}: ${killLine(r.kills)}`],
     ...(Object.values(r.unreachable).some((n) => n > 0)
-      ? ([["kills not made, every job had run", `${Object.values(r.unreachable).reduce((a, b) => a + b, 0)}: ${killLine(r.unreachable)}`]] as Array<[string, string]>)
+      ? ([
+          [
+            "kills not made, every job had run",
+            `${Object.values(r.unreachable).reduce((a, b) => a + b, 0)}: ${killLine(r.unreachable)}`,
+          ],
+        ] as Array<[string, string]>)
       : []),
-    ["restarts", `coordinator ${r.restarts.coordinator}, workers ${r.restarts.workers}, failed starts ${r.restarts.failedStarts}`],
+    [
+      "restarts",
+      `coordinator ${r.restarts.coordinator}, workers ${r.restarts.workers}, failed starts ${r.restarts.failedStarts}`,
+    ],
     ["lost", String(r.lost)],
     ["completed / failed", `${v.completed} / ${v.failed}${v.failed > 0 ? ` ${JSON.stringify(v.failedByReason)}` : ""}`],
-    ["duplicate completed Results", `${v.duplicateCompleted} (on the bus ${v.duplicateCompletedOnBus}, recorded twice ${v.duplicateCompletedRecorded})`],
+    [
+      "duplicate completed Results",
+      `${v.duplicateCompleted} (on the bus ${v.duplicateCompletedOnBus}, recorded twice ${v.duplicateCompletedRecorded})`,
+    ],
     ["duplicate Results ignored by the coordinator", String(v.duplicateResultsIgnored)],
     ["side effects applied twice (idempotent by key)", String(v.sideEffectsAppliedTwice)],
     ["side effects missing", String(v.sideEffectsMissing)],
     ["re-executions", `${v.reExecutions} (${v.jobsReExecuted} jobs ran more than once; ${v.executions} handler runs)`],
     ["same effect without a key: applied twice", String(v.naiveDuplicateEffects)],
-    ["submits", `${r.submit.attempts} attempts, ${r.submit.retries} retried, ${r.submit.deduplicated} answered by the idempotency key, ${r.submit.refused} refused`],
+    [
+      "submits",
+      `${r.submit.attempts} attempts, ${r.submit.retries} retried, ${r.submit.deduplicated} answered by the idempotency key, ${r.submit.refused} refused`,
+    ],
     ["duplicate submits", String(v.duplicateSubmits)],
-    ["machine", `${r.machine.cpus} x ${r.machine.cpuModel}, ${r.machine.memoryGiB} GiB, Node ${r.machine.node}, nats-server ${r.machine.natsServer}, Postgres ${r.machine.postgres}`],
+    [
+      "machine",
+      `${r.machine.cpus} x ${r.machine.cpuModel}, ${r.machine.memoryGiB} GiB, Node ${r.machine.node}, nats-server ${r.machine.natsServer}, Postgres ${r.machine.postgres}`,
+    ],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   const lines = rows.map(([k, val]) => `${k.padEnd(width)}  ${val}`);
-  if (v.lostJobs.length > 0) lines.push("", "lost jobs (first 20):", ...v.lostJobs.map((j) => `  ${j.key} ${j.jobId ?? ""} ${j.why}`));
+  if (v.lostJobs.length > 0)
+    lines.push("", "lost jobs (first 20):", ...v.lostJobs.map((j) => `  ${j.key} ${j.jobId ?? ""} ${j.why}`));
   return lines.join("\n");
 }

@@ -28,7 +28,14 @@ export function prng(seed: number): () => number {
  *   outbox row (so the restarted relay publishes it again);
  * - `nats`: nats-server, restarted after `downMs` on the same port and store directory.
  */
-export const KILL_KINDS = ["worker", "midHandler", "coordinator", "commitBeforePublish", "publishBeforeMark", "nats"] as const;
+export const KILL_KINDS = [
+  "worker",
+  "midHandler",
+  "coordinator",
+  "commitBeforePublish",
+  "publishBeforeMark",
+  "nats",
+] as const;
 export type KillKind = (typeof KILL_KINDS)[number];
 export type KillCounts = Record<KillKind, number>;
 
@@ -79,18 +86,24 @@ export function planChaos(opts: ScheduleOptions): KillEvent[] {
     ["submitWindow", sLo, sHi],
     ["window", wLo, wHi],
   ] as const) {
-    if (!(lo >= 0 && hi <= 1 && lo < hi)) throw new RangeError(`planChaos: ${name}: expected 0 <= lo < hi <= 1, got [${lo}, ${hi}]`);
+    if (!(lo >= 0 && hi <= 1 && lo < hi))
+      throw new RangeError(`planChaos: ${name}: expected 0 <= lo < hi <= 1, got [${lo}, ${hi}]`);
   }
   const events: KillEvent[] = [];
   for (const kind of KILL_KINDS) {
     const n = opts.kills[kind];
-    if (!Number.isInteger(n) || n < 0) throw new RangeError(`planChaos: kills.${kind}: expected an integer >= 0, got ${n}`);
+    if (!Number.isInteger(n) || n < 0)
+      throw new RangeError(`planChaos: kills.${kind}: expected an integer >= 0, got ${n}`);
     const duringSubmits = kind === "commitBeforePublish" || kind === "publishBeforeMark";
     const [lo, hi] = duringSubmits ? [sLo, sHi] : [wLo, wHi];
     for (let i = 0; i < n; i++) {
       // Stratified: the i-th event of a kind falls in the i-th of n equal slices of its window.
       const slice = (hi - lo) / n;
-      const event: KillEvent = { kind, at: lo + slice * i + random() * slice, downMs: Math.round(kind === "nats" ? between(nLo, nHi) : between(rLo, rHi)) };
+      const event: KillEvent = {
+        kind,
+        at: lo + slice * i + random() * slice,
+        downMs: Math.round(kind === "nats" ? between(nLo, nHi) : between(rLo, rHi)),
+      };
       if (kind === "worker" || kind === "midHandler") event.worker = Math.floor(random() * 1_000);
       if (kind === "midHandler") event.point = random() < 0.5 ? "before-effect" : "after-effect";
       events.push(event);

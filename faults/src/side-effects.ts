@@ -17,10 +17,20 @@
  * Every log line is one append(2) of a few bytes (O_APPEND), so concurrent processes never interleave a line,
  * and a process killed mid-run leaves whole lines only.
  */
-import { appendFileSync, existsSync, linkSync, mkdirSync, readFileSync, readdirSync, unlinkSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 
-export type ArmPoint = "mid-handler-before-effect" | "mid-handler-after-effect" | "commit-before-publish" | "publish-before-mark";
+export type ArmPoint =
+  "mid-handler-before-effect" | "mid-handler-after-effect" | "commit-before-publish" | "publish-before-mark";
 
 export interface SelfKill {
   point: ArmPoint;

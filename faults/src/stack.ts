@@ -20,7 +20,15 @@ import {
   jobStreamName,
   type ComponentSpec,
 } from "@tessera/contract";
-import { freePort, startNatsServer, startPostgres, waitFor, type NatsServerHandle, type PostgresHandle, type TsProcess } from "@tessera/testkit";
+import {
+  freePort,
+  startNatsServer,
+  startPostgres,
+  waitFor,
+  type NatsServerHandle,
+  type PostgresHandle,
+  type TsProcess,
+} from "@tessera/testkit";
 import { SideEffects } from "./side-effects.js";
 import { Supervised } from "./supervisor.js";
 
@@ -34,7 +42,13 @@ export const COMPONENT = "faults";
 /** The component's spec: a short ack wait so a job held by a killed worker comes back quickly. */
 export function faultSpec(opts: { ackWaitMs?: number; maxDeliver?: number } = {}): ComponentSpec {
   const ackWaitMs = opts.ackWaitMs ?? 2_000;
-  return { image: "tessera/faults:1", inputMode: "content-ref", egress: "none", timeouts: { wallClock: "30s", ackWait: `${ackWaitMs / 1000}s` }, maxDeliver: opts.maxDeliver ?? 20 };
+  return {
+    image: "tessera/faults:1",
+    inputMode: "content-ref",
+    egress: "none",
+    timeouts: { wallClock: "30s", ackWait: `${ackWaitMs / 1000}s` },
+    maxDeliver: opts.maxDeliver ?? 20,
+  };
 }
 
 export interface StackOptions {
@@ -80,7 +94,11 @@ export interface Stack {
 }
 
 /** Creates the component's stream and consumer and the shared streams, and sets the coordinator consumers' ack wait. */
-async function provision(natsUrl: string, spec: ComponentSpec, coordinatorAckWaitMs: number | undefined): Promise<void> {
+async function provision(
+  natsUrl: string,
+  spec: ComponentSpec,
+  coordinatorAckWaitMs: number | undefined,
+): Promise<void> {
   const bus = await connectJetStreamBus({ servers: natsUrl, name: "faults-provision" });
   try {
     await bus.ensureComponent(busSettingsFromSpec(COMPONENT, spec));
@@ -109,7 +127,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const children: Supervised[] = [];
   const teardown = async (keepDir: boolean): Promise<void> => {
     await Promise.allSettled(children.map((c) => c.stop(5_000)));
-    await Promise.allSettled([nt.status === "fulfilled" ? nt.value.stop() : undefined, pg.status === "fulfilled" ? pg.value.stop() : undefined]);
+    await Promise.allSettled([
+      nt.status === "fulfilled" ? nt.value.stop() : undefined,
+      pg.status === "fulfilled" ? pg.value.stop() : undefined,
+    ]);
     if (!keepDir) await rm(dir, { recursive: true, force: true });
   };
   try {
@@ -153,7 +174,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           // "job consumer bound; ready" is an info line.
           LOG_LEVEL: "info",
         },
-        ready: (child: TsProcess) => child.line("the worker to bind its consumer", (l) => l["msg"] === "job consumer bound; ready", 60_000),
+        ready: (child: TsProcess) =>
+          child.line("the worker to bind its consumer", (l) => l["msg"] === "job consumer bound; ready", 60_000),
       }).start(),
     );
     children.push(...workers);
@@ -179,7 +201,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       workers,
       adminUrl,
       api,
-      submit: (key, input) => api("POST", "/api/v1/jobs", { component: COMPONENT, input: { json: input }, idempotencyKey: key }),
+      submit: (key, input) =>
+        api("POST", "/api/v1/jobs", { component: COMPONENT, input: { json: input }, idempotencyKey: key }),
       async drained(timeoutMs) {
         const nc = await connect({ servers: nats.url });
         try {

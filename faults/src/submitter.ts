@@ -53,9 +53,14 @@ export class Submitter {
 
   private async submit(index: number): Promise<void> {
     const key = this.opts.keys[index] as string;
-    const body = JSON.stringify({ component: this.opts.component, input: { json: this.opts.input(index) }, idempotencyKey: key });
+    const body = JSON.stringify({
+      component: this.opts.component,
+      input: { json: this.opts.input(index) },
+      idempotencyKey: key,
+    });
     for (let failures = 0; ; failures++) {
-      if (this.opts.signal?.aborted === true || (this.opts.deadline !== undefined && Date.now() > this.opts.deadline)) return;
+      if (this.opts.signal?.aborted === true || (this.opts.deadline !== undefined && Date.now() > this.opts.deadline))
+        return;
       this.stats.attempts += 1;
       try {
         const res = await fetch(`${this.opts.url}/api/v1/jobs`, {

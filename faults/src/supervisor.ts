@@ -54,7 +54,11 @@ export class Supervised {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters.delete(done);
-        reject(new Error(`${this.opts.name} was not ready within ${timeoutMs} ms; its last output:\n${this.current?.output().slice(-3_000) ?? ""}`));
+        reject(
+          new Error(
+            `${this.opts.name} was not ready within ${timeoutMs} ms; its last output:\n${this.current?.output().slice(-3_000) ?? ""}`,
+          ),
+        );
       }, timeoutMs);
       const done = (): void => {
         clearTimeout(timer);
@@ -117,7 +121,8 @@ export class Supervised {
       await child.exited;
       this.isReady = false;
       if (this.stopped) break;
-      const delay = failures > 0 ? Math.min(2_000, (this.opts.retryDelayMs ?? 100) * 2 ** (failures - 1)) : this.nextDelayMs;
+      const delay =
+        failures > 0 ? Math.min(2_000, (this.opts.retryDelayMs ?? 100) * 2 ** (failures - 1)) : this.nextDelayMs;
       this.nextDelayMs = 0;
       if (delay > 0) await sleep(delay);
     }

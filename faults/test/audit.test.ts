@@ -1,7 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { audit, type AuditInput, type StoreJob } from "../src/audit.js";
 
-const job = (n: number, over: Partial<StoreJob> = {}): StoreJob => ({ jobId: `j${n}`, idempotencyKey: `k${n}`, state: "completed", reasonCode: null, duplicateResults: 0, ...over });
+const job = (n: number, over: Partial<StoreJob> = {}): StoreJob => ({
+  jobId: `j${n}`,
+  idempotencyKey: `k${n}`,
+  state: "completed",
+  reasonCode: null,
+  duplicateResults: 0,
+  ...over,
+});
 
 /** Three jobs, each submitted, completed, run once, its effect applied once: a clean run. */
 function clean(): AuditInput {
@@ -22,7 +29,16 @@ function clean(): AuditInput {
 describe("audit", () => {
   it("passes a clean run", () => {
     const v = audit(clean());
-    expect(v).toMatchObject({ jobs: 3, lost: 0, completed: 3, duplicateCompleted: 0, sideEffectsAppliedTwice: 0, reExecutions: 0, ok: true, problems: [] });
+    expect(v).toMatchObject({
+      jobs: 3,
+      lost: 0,
+      completed: 3,
+      duplicateCompleted: 0,
+      sideEffectsAppliedTwice: 0,
+      reExecutions: 0,
+      ok: true,
+      problems: [],
+    });
   });
 
   it("counts re-executions without failing: at-least-once is allowed, the idempotent effect still applied once", () => {
@@ -56,7 +72,12 @@ describe("audit", () => {
     const input = clean();
     input.responses = input.responses.slice(0, 2);
     input.jobs = input.jobs.slice(0, 2);
-    expect(audit(input)).toMatchObject({ lost: 0, notAccepted: 1, ok: false, problems: ["1 keys never accepted by a submit"] });
+    expect(audit(input)).toMatchObject({
+      lost: 0,
+      notAccepted: 1,
+      ok: false,
+      problems: ["1 keys never accepted by a submit"],
+    });
   });
 
   it("finds a key that became two jobs, and jobs nobody asked for", () => {
@@ -75,7 +96,12 @@ describe("audit", () => {
     const input = clean();
     input.completedResults = ["j0", "j0", "j1", "j2", "j2", "j2"];
     input.recordedCompletions = ["j0", "j1", "j1", "j2"];
-    expect(audit(input)).toMatchObject({ duplicateCompletedOnBus: 3, duplicateCompletedRecorded: 1, duplicateCompleted: 4, ok: false });
+    expect(audit(input)).toMatchObject({
+      duplicateCompletedOnBus: 3,
+      duplicateCompletedRecorded: 1,
+      duplicateCompleted: 4,
+      ok: false,
+    });
   });
 
   it("finds a side effect applied twice, and a completed job whose effect is missing", () => {
@@ -84,12 +110,26 @@ describe("audit", () => {
     input.effects = ["j0", "j1"];
     const v = audit(input);
     expect(v).toMatchObject({ sideEffectsAppliedTwice: 1, sideEffectsMissing: 1, ok: false });
-    expect(v.problems).toEqual(["1 idempotent side effects applied twice", "1 completed jobs without their side effect"]);
+    expect(v.problems).toEqual([
+      "1 idempotent side effects applied twice",
+      "1 completed jobs without their side effect",
+    ]);
   });
 
   it("counts failed jobs by reason and fails the run (no job of a fault run is poison)", () => {
     const input = clean();
-    input.jobs = [job(0), job(1, { state: "failed", reasonCode: "dead_lettered" }), job(2, { state: "failed", reasonCode: "timeout", duplicateResults: 2 })];
-    expect(audit(input)).toMatchObject({ completed: 1, failed: 2, failedByReason: { dead_lettered: 1, timeout: 1 }, duplicateResultsIgnored: 2, lost: 0, ok: false });
+    input.jobs = [
+      job(0),
+      job(1, { state: "failed", reasonCode: "dead_lettered" }),
+      job(2, { state: "failed", reasonCode: "timeout", duplicateResults: 2 }),
+    ];
+    expect(audit(input)).toMatchObject({
+      completed: 1,
+      failed: 2,
+      failedByReason: { dead_lettered: 1, timeout: 1 },
+      duplicateResultsIgnored: 2,
+      lost: 0,
+      ok: false,
+    });
   });
 });

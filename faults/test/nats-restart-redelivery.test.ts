@@ -21,32 +21,50 @@ beforeAll(async () => {
 afterAll(() => stack?.close());
 
 describe("nats-server SIGKILLed right after jobs completed", () => {
-  it("does not complete them a second time when it redelivers them after the restart", { timeout: 120_000 }, async () => {
-    const ROUNDS = 3;
-    const PER_ROUND = 200;
-    for (let round = 0; round < ROUNDS; round++) {
-      await Promise.all(
-        Array.from({ length: 6 }, async (_, lane) => {
-          for (let i = lane; i < PER_ROUND; i += 6) expect((await stack.submit(`restart-${round}-${i}`, { n: i })).status).toBe(201);
-        }),
+  it(
+    "does not complete them a second time when it redelivers them after the restart",
+    { timeout: 120_000 },
+    async () => {
+      const ROUNDS = 3;
+      const PER_ROUND = 200;
+      for (let round = 0; round < ROUNDS; round++) {
+        await Promise.all(
+          Array.from({ length: 6 }, async (_, lane) => {
+            for (let i = lane; i < PER_ROUND; i += 6)
+              expect((await stack.submit(`restart-${round}-${i}`, { n: i })).status).toBe(201);
+          }),
+        );
+        // Kill the server the moment the round's last job has run (its ack just sent), then bring it back at once.
+        const ran = (round + 1) * PER_ROUND;
+        await waitFor(
+          `round ${round}'s jobs to have run`,
+          () => new Set(stack.effects.jobIds("executions")).size === ran,
+          30_000,
+          5,
+        );
+        await stack.nats.kill();
+        await stack.nats.start();
+      }
+      const N = ROUNDS * PER_ROUND;
+      await waitFor(
+        "every job to be completed",
+        async () => (await storeJobs(stack.databaseUrl)).every((j) => j.state === "completed"),
+        30_000,
+        200,
       );
-      // Kill the server the moment the round's last job has run (its ack just sent), then bring it back at once.
-      const ran = (round + 1) * PER_ROUND;
-      await waitFor(`round ${round}'s jobs to have run`, () => new Set(stack.effects.jobIds("executions")).size === ran, 30_000, 5);
-      await stack.nats.kill();
-      await stack.nats.start();
-    }
-    const N = ROUNDS * PER_ROUND;
-    await waitFor("every job to be completed", async () => (await storeJobs(stack.databaseUrl)).every((j) => j.state === "completed"), 30_000, 200);
-    // Deliveries the server had handed to the old connections come back after the 10 s ack wait. Pending
-    // entries whose job the kill removed from the stream but not from the consumer's state are never
-    // redelivered by nats-server 2.9: the drain relies on the workers' consumer repair (bus/consumer-repair.ts).
-    await stack.drained(60_000);
-    await sleep(500);
-    // One completed Result per job. (A job whose handler or Result was in flight when the server died does
-    // run again, legitimately: its first run never stored a Result.)
-    const results = await completedResultsOnBus(stack.nats.url);
-    expect({ completedResults: results.length, jobs: new Set(results).size }).toEqual({ completedResults: N, jobs: N });
-    expect(new Set(stack.effects.jobIds("executions")).size).toBe(N);
-  });
+      // Deliveries the server had handed to the old connections come back after the 10 s ack wait. Pending
+      // entries whose job the kill removed from the stream but not from the consumer's state are never
+      // redelivered by nats-server 2.9: the drain relies on the workers' consumer repair (bus/consumer-repair.ts).
+      await stack.drained(60_000);
+      await sleep(500);
+      // One completed Result per job. (A job whose handler or Result was in flight when the server died does
+      // run again, legitimately: its first run never stored a Result.)
+      const results = await completedResultsOnBus(stack.nats.url);
+      expect({ completedResults: results.length, jobs: new Set(results).size }).toEqual({
+        completedResults: N,
+        jobs: N,
+      });
+      expect(new Set(stack.effects.jobIds("executions")).size).toBe(N);
+    },
+  );
 });

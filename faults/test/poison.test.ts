@@ -36,7 +36,11 @@ describe("poison jobs", () => {
       (isPoison ? poison : healthy).push(reply.body["jobId"] as string);
     }
     // Kill the coordinator while the poison jobs are failing: dead-lettering resumes from the durable advisories.
-    await waitFor("a poison job to have run once", () => stack.effects.jobIds("executions").some((id) => poison.includes(id)), 20_000);
+    await waitFor(
+      "a poison job to have run once",
+      () => stack.effects.jobIds("executions").some((id) => poison.includes(id)),
+      20_000,
+    );
     await stack.coordinator.kill(100);
     await stack.coordinator.whenReady();
 
@@ -66,8 +70,14 @@ describe("poison jobs", () => {
     expect(redrive.status).toBe(200);
     expect((redrive.body["jobIds"] as string[]).sort()).toEqual([...poison].sort());
 
-    await waitFor("the redriven jobs to complete", async () => (await states(poison)).every((s) => s === "completed"), 30_000, 250);
-    for (const id of poison) expect(await job(id)).toMatchObject({ jobId: id, state: "completed", redrives: 1, reasonCode: null });
+    await waitFor(
+      "the redriven jobs to complete",
+      async () => (await states(poison)).every((s) => s === "completed"),
+      30_000,
+      250,
+    );
+    for (const id of poison)
+      expect(await job(id)).toMatchObject({ jobId: id, state: "completed", redrives: 1, reasonCode: null });
     // Each redriven job ran once more and applied its side effect then (it never got that far before).
     const effects = new Set(stack.effects.effects());
     expect(poison.every((id) => effects.has(id))).toBe(true);
@@ -75,7 +85,9 @@ describe("poison jobs", () => {
     await stack.drained(10_000);
     const ranAfter = stack.effects.jobIds("executions").filter((id) => poison.includes(id)).length;
     expect(ranAfter - ranBefore).toBe(poison.length);
-    const after = (await stack.api("GET", `/api/v1/dlq?component=${COMPONENT}`)).body["items"] as Array<Record<string, unknown>>;
+    const after = (await stack.api("GET", `/api/v1/dlq?component=${COMPONENT}`)).body["items"] as Array<
+      Record<string, unknown>
+    >;
     expect(after.every((l) => typeof l["redrivenAt"] === "string")).toBe(true);
   });
 });

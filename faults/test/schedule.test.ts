@@ -2,7 +2,14 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { countKills, emptyKillCounts, KILL_KINDS, planChaos, prng, type KillCounts } from "../src/schedule.js";
 
-const kills: KillCounts = { worker: 5, midHandler: 4, coordinator: 3, commitBeforePublish: 2, publishBeforeMark: 2, nats: 3 };
+const kills: KillCounts = {
+  worker: 5,
+  midHandler: 4,
+  coordinator: 3,
+  commitBeforePublish: 2,
+  publishBeforeMark: 2,
+  nats: 3,
+};
 
 describe("prng", () => {
   it("is deterministic per seed and stays in [0, 1)", () => {
@@ -60,8 +67,12 @@ describe("planChaos", () => {
 
   it("plans nothing for zero kills and refuses bad counts and windows", () => {
     expect(planChaos({ seed: 1, kills: emptyKillCounts() })).toEqual([]);
-    expect(() => planChaos({ seed: 1, kills: { ...emptyKillCounts(), nats: -1 } })).toThrow("kills.nats: expected an integer >= 0, got -1");
-    expect(() => planChaos({ seed: 1, kills, window: [0.5, 0.2] })).toThrow("window: expected 0 <= lo < hi <= 1, got [0.5, 0.2]");
+    expect(() => planChaos({ seed: 1, kills: { ...emptyKillCounts(), nats: -1 } })).toThrow(
+      "kills.nats: expected an integer >= 0, got -1",
+    );
+    expect(() => planChaos({ seed: 1, kills, window: [0.5, 0.2] })).toThrow(
+      "window: expected 0 <= lo < hi <= 1, got [0.5, 0.2]",
+    );
   });
 
   it("knows every kind", () => {

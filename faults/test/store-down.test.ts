@@ -35,7 +35,8 @@ function mountTmpfs(dir: string, size: string): string | undefined {
 
 beforeAll(async () => {
   const mount = await mkdtemp(join(tmpdir(), "tessera-tight-"));
-  const why = process.getuid?.() === 0 ? mountTmpfs(mount, "24m") : "not running as root: mounting a tmpfs needs CAP_SYS_ADMIN";
+  const why =
+    process.getuid?.() === 0 ? mountTmpfs(mount, "24m") : "not running as root: mounting a tmpfs needs CAP_SYS_ADMIN";
   tight = why === undefined ? { mount } : { why };
   stack = await startStack({
     workers: 1,
@@ -86,67 +87,77 @@ async function allCompleted(n: number, timeoutMs: number): Promise<void> {
 }
 
 describe("the store down", () => {
-  it("Postgres stopped: submit answers 503 naming the store, loses nothing, and works again when it returns", { timeout: 90_000 }, async () => {
-    const accepted: string[] = [];
-    for (let i = 0; i < 20; i++) {
-      const reply = await stack.submit(`db-${i}`, { n: i });
-      expect(reply.status).toBe(201);
-      accepted.push(reply.body["jobId"] as string);
-    }
-    // Down while those jobs are still being published and run: their Results wait on the bus.
-    await stack.postgres.halt();
-    let refused;
-    try {
-      refused = await stack.submit("db-refused", { n: -1 });
-    } finally {
-      await stack.postgres.start();
-    }
-    expect(refused.status, JSON.stringify(refused.body)).toBe(503);
-    expect(refused.body).toMatchObject({ error: { code: "unavailable" } });
-    const message = (refused.body["error"] as { message: string }).message;
-    expect(message).toMatch(/^the job store is unavailable: /);
-    expect(message).toMatch(/ECONNREFUSED|terminating connection|shutting down|Connection terminated/);
-    expect(message).toContain("retry with the same idempotencyKey");
+  it(
+    "Postgres stopped: submit answers 503 naming the store, loses nothing, and works again when it returns",
+    { timeout: 90_000 },
+    async () => {
+      const accepted: string[] = [];
+      for (let i = 0; i < 20; i++) {
+        const reply = await stack.submit(`db-${i}`, { n: i });
+        expect(reply.status).toBe(201);
+        accepted.push(reply.body["jobId"] as string);
+      }
+      // Down while those jobs are still being published and run: their Results wait on the bus.
+      await stack.postgres.halt();
+      let refused;
+      try {
+        refused = await stack.submit("db-refused", { n: -1 });
+      } finally {
+        await stack.postgres.start();
+      }
+      expect(refused.status, JSON.stringify(refused.body)).toBe(503);
+      expect(refused.body).toMatchObject({ error: { code: "unavailable" } });
+      const message = (refused.body["error"] as { message: string }).message;
+      expect(message).toMatch(/^the job store is unavailable: /);
+      expect(message).toMatch(/ECONNREFUSED|terminating connection|shutting down|Connection terminated/);
+      expect(message).toContain("retry with the same idempotencyKey");
 
-    const again = await stack.submit("db-refused", { n: -1 });
-    expect(again.status).toBe(201);
-    await allCompleted(21, 45_000);
-    const jobs = await storeJobs(stack.databaseUrl);
-    expect(jobs.map((j) => j.jobId)).toEqual(expect.arrayContaining(accepted));
-    expect(jobs.filter((j) => j.idempotencyKey === "db-refused")).toHaveLength(1);
-  });
+      const again = await stack.submit("db-refused", { n: -1 });
+      expect(again.status).toBe(201);
+      await allCompleted(21, 45_000);
+      const jobs = await storeJobs(stack.databaseUrl);
+      expect(jobs.map((j) => j.jobId)).toEqual(expect.arrayContaining(accepted));
+      expect(jobs.filter((j) => j.idempotencyKey === "db-refused")).toHaveLength(1);
+    },
+  );
 
-  it("the disk under the job tables full: submit answers 503 with Postgres's reason, and works again once there is space", { timeout: 90_000 }, async (ctx) => {
-    if (tight.mount === undefined) {
-      process.stderr.write(`store-down.test.ts: full-disk test skipped: ${tight.why}\n`);
-      ctx.skip();
-      return;
-    }
-    const before = (await storeJobs(stack.databaseUrl)).length;
-    // Leave a little room, then fill it with submits of a few KiB each until the store refuses one.
-    const fs = statfsSync(tight.mount);
-    const filler = join(tight.mount, "filler");
-    writeFileSync(filler, Buffer.alloc(Math.max(0, fs.bavail * fs.bsize - 384 * 1024)));
-    const accepted: string[] = [];
-    let refused: { key: string; status: number; body: Record<string, unknown> } | undefined;
-    for (let i = 0; i < 1_000 && refused === undefined; i++) {
-      const key = `disk-${i}`;
-      const reply = await stack.submit(key, { n: i, padding: randomText(6_000) });
-      if (reply.status === 201) accepted.push(reply.body["jobId"] as string);
-      else refused = { key, ...reply };
-    }
-    expect(refused, "the store never refused a submit").toBeDefined();
-    expect(refused?.status, JSON.stringify(refused?.body)).toBe(503);
-    expect(refused?.body).toMatchObject({ error: { code: "unavailable" } });
-    expect((refused?.body["error"] as { message: string }).message).toMatch(/^the job store is unavailable: .*No space left on device/);
+  it(
+    "the disk under the job tables full: submit answers 503 with Postgres's reason, and works again once there is space",
+    { timeout: 90_000 },
+    async (ctx) => {
+      if (tight.mount === undefined) {
+        process.stderr.write(`store-down.test.ts: full-disk test skipped: ${tight.why}\n`);
+        ctx.skip();
+        return;
+      }
+      const before = (await storeJobs(stack.databaseUrl)).length;
+      // Leave a little room, then fill it with submits of a few KiB each until the store refuses one.
+      const fs = statfsSync(tight.mount);
+      const filler = join(tight.mount, "filler");
+      writeFileSync(filler, Buffer.alloc(Math.max(0, fs.bavail * fs.bsize - 384 * 1024)));
+      const accepted: string[] = [];
+      let refused: { key: string; status: number; body: Record<string, unknown> } | undefined;
+      for (let i = 0; i < 1_000 && refused === undefined; i++) {
+        const key = `disk-${i}`;
+        const reply = await stack.submit(key, { n: i, padding: randomText(6_000) });
+        if (reply.status === 201) accepted.push(reply.body["jobId"] as string);
+        else refused = { key, ...reply };
+      }
+      expect(refused, "the store never refused a submit").toBeDefined();
+      expect(refused?.status, JSON.stringify(refused?.body)).toBe(503);
+      expect(refused?.body).toMatchObject({ error: { code: "unavailable" } });
+      expect((refused?.body["error"] as { message: string }).message).toMatch(
+        /^the job store is unavailable: .*No space left on device/,
+      );
 
-    rmSync(filler);
-    const retried = await stack.submit(refused?.key as string, { n: -1 });
-    expect(retried.status).toBe(201);
-    await allCompleted(before + accepted.length + 1, 60_000);
-    const jobs = await storeJobs(stack.databaseUrl);
-    expect(jobs.map((j) => j.jobId)).toEqual(expect.arrayContaining(accepted));
-  });
+      rmSync(filler);
+      const retried = await stack.submit(refused?.key as string, { n: -1 });
+      expect(retried.status).toBe(201);
+      await allCompleted(before + accepted.length + 1, 60_000);
+      const jobs = await storeJobs(stack.databaseUrl);
+      expect(jobs.map((j) => j.jobId)).toEqual(expect.arrayContaining(accepted));
+    },
+  );
 });
 
 /** Text that does not compress (so it really takes its size in the table). */

@@ -2,7 +2,9 @@ import { defineConfig } from "vite";
 
 // `npm run dev -w @tessera/dashboard` serves the UI with hot reload and sends API calls to a running
 // `tessera dev` (TESSERA_URL, default http://127.0.0.1:7400). The coordinator serves the built dist/.
-const api = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env["TESSERA_URL"] ?? "http://127.0.0.1:7400";
+const api =
+  (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env["TESSERA_URL"] ??
+  "http://127.0.0.1:7400";
 
 export default defineConfig({
   root: new URL(".", import.meta.url).pathname,

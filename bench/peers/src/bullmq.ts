@@ -39,22 +39,39 @@ interface Observed {
  * `completed` event, which carries the return value, as a Tessera coordinator receives each Result) and
  * one worker process.
  */
-async function withQueue<T>(env: BenchEnv, redis: RedisServer, run: (queue: Queue, observed: Observed) => Promise<T>): Promise<T> {
+async function withQueue<T>(
+  env: BenchEnv,
+  redis: RedisServer,
+  run: (queue: Queue, observed: Observed) => Promise<T>,
+): Promise<T> {
   const name = `bench-${process.pid}-${++queues}`;
   const connection = { host: "127.0.0.1", port: redis.port, maxRetriesPerRequest: null };
-  const queue = new Queue(name, { connection, streams: { events: { maxLen: EVENTS_MAX_LEN } }, defaultJobOptions: { removeOnComplete: REMOVE_ON_COMPLETE } });
+  const queue = new Queue(name, {
+    connection,
+    streams: { events: { maxLen: EVENTS_MAX_LEN } },
+    defaultJobOptions: { removeOnComplete: REMOVE_ON_COMPLETE },
+  });
   const events = new QueueEvents(name, { connection });
   const at = new Map<string, number>();
   const failed: string[] = [];
   events.on("completed", ({ jobId }) => void at.set(jobId, performance.now()));
   events.on("failed", ({ jobId, failedReason }) => void failed.push(`${jobId}: ${failedReason}`));
-  const worker = env.spawnWorker("peers/workers/bullmq-worker.ts", { REDIS_PORT: String(redis.port), QUEUE: name, CONCURRENCY: String(WORKER_CONCURRENCY) });
+  const worker = env.spawnWorker("peers/workers/bullmq-worker.ts", {
+    REDIS_PORT: String(redis.port),
+    QUEUE: name,
+    CONCURRENCY: String(WORKER_CONCURRENCY),
+  });
   const check = (): void => {
-    if (failed.length > 0) throw new Error(`${failed.length} BullMQ jobs failed, e.g. ${failed.slice(0, 3).join("; ")}`);
+    if (failed.length > 0)
+      throw new Error(`${failed.length} BullMQ jobs failed, e.g. ${failed.slice(0, 3).join("; ")}`);
     assertRunning(worker, "the BullMQ worker");
   };
   try {
-    await Promise.all([queue.waitUntilReady(), events.waitUntilReady(), worker.line("the BullMQ worker to be ready", (l) => l["event"] === "ready", 30_000)]);
+    await Promise.all([
+      queue.waitUntilReady(),
+      events.waitUntilReady(),
+      worker.line("the BullMQ worker to be ready", (l) => l["event"] === "ready", 30_000),
+    ]);
     return await run(queue, { at, check });
   } finally {
     await worker.kill();
@@ -69,7 +86,9 @@ export function bullmqThroughput(env: BenchEnv, redis: RedisServer, jobs: number
   return withQueue(env, redis, async (queue, observed) => {
     const data = { text: textPayload(256) };
     return runMeasured(jobs, async () => {
-      await windowedChunks(jobs, ADD_BULK_CHUNK, ADD_BULKS_IN_FLIGHT, (length) => queue.addBulk(Array.from({ length }, () => ({ name: "noop", data }))));
+      await windowedChunks(jobs, ADD_BULK_CHUNK, ADD_BULKS_IN_FLIGHT, (length) =>
+        queue.addBulk(Array.from({ length }, () => ({ name: "noop", data }))),
+      );
       await env.waitUntil(`${jobs} BullMQ jobs to complete`, () => {
         observed.check();
         return observed.at.size >= jobs;
@@ -79,7 +98,12 @@ export function bullmqThroughput(env: BenchEnv, redis: RedisServer, jobs: number
 }
 
 /** `openLoopLatency` for BullMQ: from `queue.add` to the producer seeing the job's `completed` event. */
-export function bullmqLatencyAtRate(env: BenchEnv, redis: RedisServer, rate: number, seconds: number): Promise<LatencyResult> {
+export function bullmqLatencyAtRate(
+  env: BenchEnv,
+  redis: RedisServer,
+  rate: number,
+  seconds: number,
+): Promise<LatencyResult> {
   return withQueue(env, redis, async (queue, observed) => {
     const data = { text: textPayload(256) };
     const add = (): Promise<string> => queue.add("noop", data).then((job) => job.id ?? "");

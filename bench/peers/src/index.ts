@@ -10,14 +10,19 @@ import { bullmqLatencyAtRate, bullmqThroughput } from "./bullmq.js";
 import { pgBossThroughput } from "./pg-boss.js";
 import { startRedisServer, type RedisServer } from "./redis-server.js";
 
-const packageVersion = (name: string): string => (createRequire(import.meta.url)(`${name}/package.json`) as { version: string }).version;
+const packageVersion = (name: string): string =>
+  (createRequire(import.meta.url)(`${name}/package.json`) as { version: string }).version;
 
 export function startPeers(env: BenchEnv): Peers {
   // One redis-server for the run, started when BullMQ is first measured (as the bench's Postgres is).
   let redis: Promise<RedisServer> | undefined;
   const redisServer = (): Promise<RedisServer> => (redis ??= startRedisServer());
   return {
-    versions: { bullmq: packageVersion("bullmq"), pgBoss: packageVersion("pg-boss"), redisServer: redisServerVersion() ?? "not installed" },
+    versions: {
+      bullmq: packageVersion("bullmq"),
+      pgBoss: packageVersion("pg-boss"),
+      redisServer: redisServerVersion() ?? "not installed",
+    },
     bullmqThroughput: async (jobs) => bullmqThroughput(env, await redisServer(), jobs),
     bullmqLatencyAtRate: async (rate, seconds) => bullmqLatencyAtRate(env, await redisServer(), rate, seconds),
     pgBossThroughput: (jobs) => pgBossThroughput(env, jobs),

@@ -36,14 +36,24 @@ export async function pgBossThroughput(env: BenchEnv, jobs: number): Promise<Thr
   boss.on("error", (err: Error) => void errors.push(err.message));
   await boss.start();
   const queue = `bench-${process.pid}-${++queues}`;
-  const worker = env.spawnWorker("peers/workers/pg-boss-worker.ts", { DATABASE_URL: url, QUEUE: queue, LOCAL_CONCURRENCY: String(LOCAL_CONCURRENCY), BATCH_SIZE: String(BATCH_SIZE) });
+  const worker = env.spawnWorker("peers/workers/pg-boss-worker.ts", {
+    DATABASE_URL: url,
+    QUEUE: queue,
+    LOCAL_CONCURRENCY: String(LOCAL_CONCURRENCY),
+    BATCH_SIZE: String(BATCH_SIZE),
+  });
   try {
     await boss.createQueue(queue);
     await worker.line("the pg-boss worker to be ready", (l) => l["event"] === "ready", 30_000);
     const db = boss.getDb();
     const data = { text: textPayload(256) };
     const result = await runMeasured(jobs, async () => {
-      await windowedChunks(jobs, INSERT_CHUNK, INSERTS_IN_FLIGHT, (length) => boss.insert(queue, Array.from({ length }, () => ({ data }))));
+      await windowedChunks(jobs, INSERT_CHUNK, INSERTS_IN_FLIGHT, (length) =>
+        boss.insert(
+          queue,
+          Array.from({ length }, () => ({ data })),
+        ),
+      );
       let open = jobs;
       let polling = false;
       let next = 0;
@@ -71,7 +81,10 @@ export async function pgBossThroughput(env: BenchEnv, jobs: number): Promise<Thr
       });
     });
     // Outside the clock: none open is not yet all completed (a lost insert would look the same).
-    const { rows } = await db.executeSql(`SELECT count(*) AS completed FROM pgboss.job WHERE name = $1 AND state = 'completed'`, [queue]);
+    const { rows } = await db.executeSql(
+      `SELECT count(*) AS completed FROM pgboss.job WHERE name = $1 AND state = 'completed'`,
+      [queue],
+    );
     const completed = Number((rows[0] as { completed: string }).completed);
     if (completed !== jobs) throw new Error(`pg-boss completed ${completed} of ${jobs} jobs`);
     return result;

@@ -20,9 +20,28 @@ export interface RedisServer {
 export async function startRedisServer(): Promise<RedisServer> {
   const dir = await mkdtemp(join(tmpdir(), "tessera-redis-"));
   const port = await freePort();
-  const proc = spawn(REDIS_SERVER_BIN, ["--bind", "127.0.0.1", "--port", String(port), "--dir", dir, "--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes"], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const proc = spawn(
+    REDIS_SERVER_BIN,
+    [
+      "--bind",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--dir",
+      dir,
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--daemonize",
+      "no",
+      "--protected-mode",
+      "yes",
+    ],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   // A bench that exits without stop() must not leave the server behind.
   const reap = (): void => void proc.kill("SIGKILL");
   process.once("exit", reap);
@@ -31,7 +50,10 @@ export async function startRedisServer(): Promise<RedisServer> {
   let log = "";
   try {
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`redis-server did not become ready in ${READY_TIMEOUT_MS / 1000}s; its log:\n${log}`)), READY_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => reject(new Error(`redis-server did not become ready in ${READY_TIMEOUT_MS / 1000}s; its log:\n${log}`)),
+        READY_TIMEOUT_MS,
+      );
       const onData = (chunk: Buffer): void => {
         log += chunk.toString();
         if (log.includes("Ready to accept connections")) {
@@ -47,7 +69,9 @@ export async function startRedisServer(): Promise<RedisServer> {
       });
       proc.once("exit", (code, signal) => {
         clearTimeout(timer);
-        reject(new Error(`redis-server exited (${signal ?? `code ${String(code)}`}) before it was ready; its log:\n${log}`));
+        reject(
+          new Error(`redis-server exited (${signal ?? `code ${String(code)}`}) before it was ready; its log:\n${log}`),
+        );
       });
     });
   } catch (err) {

@@ -9,10 +9,14 @@
 import { Worker } from "bullmq";
 import { env } from "../src/env.js";
 
-const worker = new Worker<{ text: string }, { bytes: number }>(env("QUEUE"), async (job) => ({ bytes: Buffer.byteLength(job.data.text) }), {
-  connection: { host: "127.0.0.1", port: Number(env("REDIS_PORT")), maxRetriesPerRequest: null },
-  concurrency: Number(env("CONCURRENCY")),
-});
+const worker = new Worker<{ text: string }, { bytes: number }>(
+  env("QUEUE"),
+  async (job) => ({ bytes: Buffer.byteLength(job.data.text) }),
+  {
+    connection: { host: "127.0.0.1", port: Number(env("REDIS_PORT")), maxRetriesPerRequest: null },
+    concurrency: Number(env("CONCURRENCY")),
+  },
+);
 worker.on("error", (err) => process.stderr.write(`bullmq worker: ${err.message}\n`));
 await worker.waitUntilReady();
 process.stdout.write(`${JSON.stringify({ event: "ready" })}\n`);

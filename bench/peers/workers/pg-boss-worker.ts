@@ -14,7 +14,14 @@ boss.on("error", (err: Error) => process.stderr.write(`pg-boss worker: ${err.mes
 await boss.start();
 await boss.work<{ text: string }>(
   env("QUEUE"),
-  { localConcurrency: Number(env("LOCAL_CONCURRENCY")), batchSize: Number(env("BATCH_SIZE")), burstWhenBatchFull: true, pollingIntervalSeconds: 0.5, perJobResults: true },
-  async (jobs): Promise<JobResult[]> => jobs.map((job) => ({ id: job.id, status: "completed", output: { bytes: Buffer.byteLength(job.data.text) } })),
+  {
+    localConcurrency: Number(env("LOCAL_CONCURRENCY")),
+    batchSize: Number(env("BATCH_SIZE")),
+    burstWhenBatchFull: true,
+    pollingIntervalSeconds: 0.5,
+    perJobResults: true,
+  },
+  async (jobs): Promise<JobResult[]> =>
+    jobs.map((job) => ({ id: job.id, status: "completed", output: { bytes: Buffer.byteLength(job.data.text) } })),
 );
 process.stdout.write(`${JSON.stringify({ event: "ready" })}\n`);

@@ -96,27 +96,42 @@ export default defineComponent<ChunkEmbedOutput>({
 function embeddingConfig(config: Readonly<Record<string, unknown>>): { model: string; dimension: number } {
   const model = config["embedding.model"];
   if (model !== LOCAL_EMBEDDING_MODEL) {
-    const given = model === undefined ? "no embedding.model in the job's shared config" : `embedding.model is ${JSON.stringify(model)}`;
-    throw new TerminalError(ChunkEmbedReason.UnsupportedEmbeddingModel, `${given}; this component implements only ${JSON.stringify(LOCAL_EMBEDDING_MODEL)}: set embedding.model to it in the shared config, or route the job to a component that implements the model`);
+    const given =
+      model === undefined
+        ? "no embedding.model in the job's shared config"
+        : `embedding.model is ${JSON.stringify(model)}`;
+    throw new TerminalError(
+      ChunkEmbedReason.UnsupportedEmbeddingModel,
+      `${given}; this component implements only ${JSON.stringify(LOCAL_EMBEDDING_MODEL)}: set embedding.model to it in the shared config, or route the job to a component that implements the model`,
+    );
   }
   const raw = config["embedding.dimension"];
   // Settings overridden from the environment arrive as strings.
   const dimension = typeof raw === "string" && /^\d+$/.test(raw) ? Number(raw) : raw;
   if (typeof dimension !== "number" || !Number.isInteger(dimension) || dimension < 1 || dimension > MAX_DIMENSION) {
-    throw new TerminalError(ChunkEmbedReason.InvalidEmbeddingConfig, `embedding.dimension in the job's shared config must be an integer from 1 to ${MAX_DIMENSION}, got ${JSON.stringify(raw) ?? "nothing"}`);
+    throw new TerminalError(
+      ChunkEmbedReason.InvalidEmbeddingConfig,
+      `embedding.dimension in the job's shared config must be an integer from 1 to ${MAX_DIMENSION}, got ${JSON.stringify(raw) ?? "nothing"}`,
+    );
   }
   return { model, dimension };
 }
 
 function chunkEmbedInput(value: unknown): ChunkEmbedInput {
   const problem = (what: string): TerminalError =>
-    new TerminalError(ReasonCode.InvalidInput, `chunk-embed expects JSON {"sourceJobId": string, "text": string, "title"?: string}: ${what}`);
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw problem(`got ${Array.isArray(value) ? "an array" : value === null ? "null" : typeof value}`);
+    new TerminalError(
+      ReasonCode.InvalidInput,
+      `chunk-embed expects JSON {"sourceJobId": string, "text": string, "title"?: string}: ${what}`,
+    );
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw problem(`got ${Array.isArray(value) ? "an array" : value === null ? "null" : typeof value}`);
   const { sourceJobId, text, title } = value as Record<string, unknown>;
   if (typeof sourceJobId !== "string" || sourceJobId === "") throw problem("sourceJobId must be a non-empty string");
-  if (typeof text !== "string") throw problem(`text must be a string, got ${text === undefined ? "nothing" : typeof text}`);
+  if (typeof text !== "string")
+    throw problem(`text must be a string, got ${text === undefined ? "nothing" : typeof text}`);
   if (text.trim() === "") throw problem("text is empty: there is nothing to embed");
-  if (title !== undefined && typeof title !== "string") throw problem(`title must be a string when given, got ${typeof title}`);
+  if (title !== undefined && typeof title !== "string")
+    throw problem(`title must be a string when given, got ${typeof title}`);
   // Fields besides these (extract's format and characters, say) are ignored, so a chain can pass extract's output through.
   return { sourceJobId, text, ...(title !== undefined ? { title } : {}) };
 }

@@ -29,9 +29,12 @@ const BREAKS = [
  */
 export function chunkText(source: string, options: ChunkOptions): Chunk[] {
   const { maxChars, overlap } = options;
-  if (!Number.isInteger(maxChars) || maxChars < 1) throw new RangeError(`chunkText: maxChars: expected an integer >= 1, got ${maxChars}`);
+  if (!Number.isInteger(maxChars) || maxChars < 1)
+    throw new RangeError(`chunkText: maxChars: expected an integer >= 1, got ${maxChars}`);
   if (!Number.isInteger(overlap) || overlap < 0 || overlap >= maxChars) {
-    throw new RangeError(`chunkText: overlap: expected an integer from 0 to maxChars - 1 (${maxChars - 1}), got ${overlap}`);
+    throw new RangeError(
+      `chunkText: overlap: expected an integer from 0 to maxChars - 1 (${maxChars - 1}), got ${overlap}`,
+    );
   }
   const chunks: Chunk[] = [];
   let start = 0;

@@ -35,7 +35,10 @@ export default defineComponent<ExtractOutput>({
     const { mediaType, charset } = parseContentType(ctx.job.content_type);
     const converter = CONVERTERS.get(mediaType);
     if (converter === undefined) {
-      throw new TerminalError(ExtractReason.UnsupportedContentType, `content type ${JSON.stringify(ctx.job.content_type)} is not one extract reads; submit one of: ${SUPPORTED}`);
+      throw new TerminalError(
+        ExtractReason.UnsupportedContentType,
+        `content type ${JSON.stringify(ctx.job.content_type)} is not one extract reads; submit one of: ${SUPPORTED}`,
+      );
     }
     const bytes = await ctx.input.bytes();
     let extracted: ExtractedText;
@@ -44,8 +47,13 @@ export default defineComponent<ExtractOutput>({
     } catch (err) {
       // Out of time or shutting down: the runtime has settled the job already, and it is not the document's fault.
       if (ctx.signal.aborted) throw err;
-      if (err instanceof UnsupportedCharsetError) throw new TerminalError(ExtractReason.UnsupportedCharset, err.message, { cause: err });
-      throw new TerminalError(ExtractReason.UnparseableDocument, `the ${bytes.byteLength}-byte input is not a readable ${converter.format} document (content type ${ctx.job.content_type}): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      if (err instanceof UnsupportedCharsetError)
+        throw new TerminalError(ExtractReason.UnsupportedCharset, err.message, { cause: err });
+      throw new TerminalError(
+        ExtractReason.UnparseableDocument,
+        `the ${bytes.byteLength}-byte input is not a readable ${converter.format} document (content type ${ctx.job.content_type}): ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
     }
     if (extracted.text === "") {
       const hint = converter.format === "pdf" ? " (a scanned PDF has no text layer: run OCR on it first)" : "";

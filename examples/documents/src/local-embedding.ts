@@ -26,9 +26,14 @@ const utf8 = new TextEncoder();
 
 /** The `dimension`-long, L2-normalized embedding of `text` (see the top of this file). */
 export function embed(text: string, dimension: number): number[] {
-  if (!Number.isInteger(dimension) || dimension < 1) throw new RangeError(`embed: dimension: expected an integer >= 1, got ${dimension}`);
+  if (!Number.isInteger(dimension) || dimension < 1)
+    throw new RangeError(`embed: dimension: expected an integer >= 1, got ${dimension}`);
   const vector = new Array<number>(dimension).fill(0);
-  const tokens = text.normalize("NFKC").toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+  const tokens =
+    text
+      .normalize("NFKC")
+      .toLowerCase()
+      .match(/[\p{L}\p{N}]+/gu) ?? [];
   const add = (feature: string, weight: number): void => {
     const h = fnv1a32(utf8.encode(feature));
     const bucket = fmix32(h) % dimension;

@@ -38,5 +38,9 @@ export function loadSamples(dir: string | URL): Sample[] {
     .filter((entry) => entry.isFile() && !entry.name.startsWith("."))
     .map((entry) => entry.name)
     .sort()
-    .map((label) => ({ label, contentType: contentTypeFor(label), bytes: new Uint8Array(readFileSync(join(path, label))) }));
+    .map((label) => ({
+      label,
+      contentType: contentTypeFor(label),
+      bytes: new Uint8Array(readFileSync(join(path, label))),
+    }));
 }

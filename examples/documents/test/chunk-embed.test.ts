@@ -18,15 +18,27 @@ const run = (input: unknown, sharedConfig: Record<string, unknown> = SHARED_CONF
   pipeline.run("chunk-embed", { contentType: "application/json", input, sharedConfig });
 
 async function readVectors(jobId: string, ref: ContentRef): Promise<EmbeddingsPayload> {
-  return JSON.parse(new TextDecoder().decode(await pipeline.bus.payloads.get(ref, { jobId, maxBytes: 10_000_000 }))) as EmbeddingsPayload;
+  return JSON.parse(
+    new TextDecoder().decode(await pipeline.bus.payloads.get(ref, { jobId, maxBytes: 10_000_000 })),
+  ) as EmbeddingsPayload;
 }
 
 describe("chunk-embed on the in-process bus", () => {
   it("chunks and embeds with the stamped model and dimension, vectors stored as a payload", async () => {
-    const result = await run({ sourceJobId: "extract-job-1", text: GUIDE, title: "A field guide to chunking", format: "markdown" });
+    const result = await run({
+      sourceJobId: "extract-job-1",
+      text: GUIDE,
+      title: "A field guide to chunking",
+      format: "markdown",
+    });
     expect(result).toMatchObject({ status: "completed", attempt: 1 });
     const data = result.output?.data as ChunkEmbedOutput;
-    expect(data).toMatchObject({ sourceJobId: "extract-job-1", title: "A field guide to chunking", model: LOCAL_EMBEDDING_MODEL, dimension: 64 });
+    expect(data).toMatchObject({
+      sourceJobId: "extract-job-1",
+      title: "A field guide to chunking",
+      model: LOCAL_EMBEDDING_MODEL,
+      dimension: 64,
+    });
     expect(data.chunks).toBeGreaterThan(1);
     expect(data.vectors).toHaveLength(data.chunks);
     for (const [i, summary] of data.vectors.entries()) {
@@ -54,13 +66,23 @@ describe("chunk-embed on the in-process bus", () => {
   });
 
   it("accepts the dimension as a string, as settings from the environment arrive", async () => {
-    const result = await run({ sourceJobId: "j", text: "Some text." }, { ...SHARED_CONFIG, "embedding.dimension": "16" });
+    const result = await run(
+      { sourceJobId: "j", text: "Some text." },
+      { ...SHARED_CONFIG, "embedding.dimension": "16" },
+    );
     expect(result.output?.data).toMatchObject({ dimension: 16, chunks: 1 });
   });
 
   it("fails a job stamped with another embedding model as unsupported_embedding_model", async () => {
-    const result = await run({ sourceJobId: "j", text: "Some text." }, { ...SHARED_CONFIG, "embedding.model": "text-embedding-3-small" });
-    expect(result).toMatchObject({ status: "failed", attempt: 1, reason_code: ChunkEmbedReason.UnsupportedEmbeddingModel });
+    const result = await run(
+      { sourceJobId: "j", text: "Some text." },
+      { ...SHARED_CONFIG, "embedding.model": "text-embedding-3-small" },
+    );
+    expect(result).toMatchObject({
+      status: "failed",
+      attempt: 1,
+      reason_code: ChunkEmbedReason.UnsupportedEmbeddingModel,
+    });
     expect(result.reason_detail).toContain("text-embedding-3-small");
     expect(result.reason_detail).toContain(LOCAL_EMBEDDING_MODEL);
   });
@@ -71,10 +93,16 @@ describe("chunk-embed on the in-process bus", () => {
     expect(result.reason_detail).toContain("no embedding.model");
   });
 
-  it.each([0, -3, 2.5, "64px", 100_000, undefined])("fails embedding.dimension %s as invalid_embedding_config", async (dimension) => {
-    const result = await run({ sourceJobId: "j", text: "Some text." }, { "embedding.model": LOCAL_EMBEDDING_MODEL, "embedding.dimension": dimension });
-    expect(result).toMatchObject({ status: "failed", reason_code: ChunkEmbedReason.InvalidEmbeddingConfig });
-  });
+  it.each([0, -3, 2.5, "64px", 100_000, undefined])(
+    "fails embedding.dimension %s as invalid_embedding_config",
+    async (dimension) => {
+      const result = await run(
+        { sourceJobId: "j", text: "Some text." },
+        { "embedding.model": LOCAL_EMBEDDING_MODEL, "embedding.dimension": dimension },
+      );
+      expect(result).toMatchObject({ status: "failed", reason_code: ChunkEmbedReason.InvalidEmbeddingConfig });
+    },
+  );
 
   it.each([
     ["a string", "just text", "got string"],

@@ -3,9 +3,32 @@ import { describe, expect, it } from "vitest";
 import { chunkText, type Chunk, type ChunkOptions } from "../src/chunking.js";
 
 // Text shaped like documents: words, sentence ends, paragraph breaks, long runs without spaces, surrogate pairs.
-const pieces = fc.constantFrom("word", "a", "longerword", " ", " ", "  ", ". ", "! ", "\n", "\n\n", "\n \n", "Ünïcödé", "😀", "x".repeat(30), "\t");
-const documentText = fc.oneof(fc.array(pieces, { maxLength: 200 }).map((p) => p.join("")), fc.string({ unit: "binary", maxLength: 300 }));
-const chunkOptions = fc.integer({ min: 1, max: 120 }).chain((maxChars) => fc.record({ maxChars: fc.constant(maxChars), overlap: fc.integer({ min: 0, max: maxChars - 1 }) }));
+const pieces = fc.constantFrom(
+  "word",
+  "a",
+  "longerword",
+  " ",
+  " ",
+  "  ",
+  ". ",
+  "! ",
+  "\n",
+  "\n\n",
+  "\n \n",
+  "Ünïcödé",
+  "😀",
+  "x".repeat(30),
+  "\t",
+);
+const documentText = fc.oneof(
+  fc.array(pieces, { maxLength: 200 }).map((p) => p.join("")),
+  fc.string({ unit: "binary", maxLength: 300 }),
+);
+const chunkOptions = fc
+  .integer({ min: 1, max: 120 })
+  .chain((maxChars) =>
+    fc.record({ maxChars: fc.constant(maxChars), overlap: fc.integer({ min: 0, max: maxChars - 1 }) }),
+  );
 
 function covered(text: string, chunks: Chunk[]): boolean {
   let reach = 0;
@@ -46,7 +69,8 @@ describe("chunkText", () => {
     fc.assert(
       fc.property(documentText, chunkOptions, (text, options) => {
         const chunks = chunkText(text, options);
-        for (let i = 1; i < chunks.length; i++) expect((chunks[i - 1] as Chunk).end - (chunks[i] as Chunk).start).toBeLessThanOrEqual(options.overlap);
+        for (let i = 1; i < chunks.length; i++)
+          expect((chunks[i - 1] as Chunk).end - (chunks[i] as Chunk).start).toBeLessThanOrEqual(options.overlap);
       }),
     );
   });
@@ -60,13 +84,18 @@ describe("chunkText", () => {
     const text = "First sentence here. Second one goes on.\n\nNew paragraph starts and runs long enough.";
     const [first] = chunkText(text, { maxChars: 60, overlap: 0 });
     expect(first?.text).toBe("First sentence here. Second one goes on.\n\n");
-    const [firstSentence] = chunkText("Alpha beta gamma delta. Epsilon zeta eta theta iota kappa.", { maxChars: 40, overlap: 0 });
+    const [firstSentence] = chunkText("Alpha beta gamma delta. Epsilon zeta eta theta iota kappa.", {
+      maxChars: 40,
+      overlap: 0,
+    });
     expect(firstSentence?.text).toBe("Alpha beta gamma delta. ");
   });
 
   it("does not cut before the middle of the window: a short heading travels with its paragraph", () => {
     const text = "Heading\n\nThe paragraph under the heading is long. It has two sentences.";
-    expect(chunkText(text, { maxChars: 50, overlap: 0 })[0]?.text).toBe("Heading\n\nThe paragraph under the heading is long. ");
+    expect(chunkText(text, { maxChars: 50, overlap: 0 })[0]?.text).toBe(
+      "Heading\n\nThe paragraph under the heading is long. ",
+    );
   });
 
   it("starts an overlapping chunk at a word, not inside one", () => {
@@ -81,7 +110,12 @@ describe("chunkText", () => {
   });
 
   it("refuses options that cannot make progress", () => {
-    const bad: ChunkOptions[] = [{ maxChars: 0, overlap: 0 }, { maxChars: 10, overlap: 10 }, { maxChars: 10, overlap: -1 }, { maxChars: 2.5, overlap: 0 }];
+    const bad: ChunkOptions[] = [
+      { maxChars: 0, overlap: 0 },
+      { maxChars: 10, overlap: 10 },
+      { maxChars: 10, overlap: -1 },
+      { maxChars: 2.5, overlap: 0 },
+    ];
     for (const options of bad) expect(() => chunkText("text", options)).toThrow(RangeError);
   });
 });

@@ -5,7 +5,9 @@ import { zip } from "./fixtures/zip.js";
 
 describe("docxToText", () => {
   it("extracts one paragraph per paragraph", async () => {
-    expect(await docxToText(docx(["First paragraph.", "Second <one> & more."]))).toEqual({ text: "First paragraph.\n\nSecond <one> & more." });
+    expect(await docxToText(docx(["First paragraph.", "Second <one> & more."]))).toEqual({
+      text: "First paragraph.\n\nSecond <one> & more.",
+    });
   });
 
   it("reads bytes that are a view into a larger buffer", async () => {

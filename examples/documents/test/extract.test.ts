@@ -16,9 +16,24 @@ describe("extract on the in-process bus: the samples", () => {
   const samples = new Map(loadSamples(new URL("../samples/", import.meta.url)).map((s) => [s.label, s]));
   const expected: Array<[label: string, format: string, title: string | undefined, fragment: string]> = [
     ["welcome.txt", "text", undefined, "extracted to plain text by the extract component"],
-    ["release-notes.html", "html", "Release notes: Tessera 0.1", "Failed jobs carry a reason code & a readable detail."],
-    ["field-guide.md", "markdown", "A field guide to chunking", "const chunks = chunkText(text, { maxChars: 800, overlap: 120 });"],
-    ["quarterly-report.docx", "docx", undefined, "Quarterly report: document pipeline\n\nThe pipeline processed documents"],
+    [
+      "release-notes.html",
+      "html",
+      "Release notes: Tessera 0.1",
+      "Failed jobs carry a reason code & a readable detail.",
+    ],
+    [
+      "field-guide.md",
+      "markdown",
+      "A field guide to chunking",
+      "const chunks = chunkText(text, { maxChars: 800, overlap: 120 });",
+    ],
+    [
+      "quarterly-report.docx",
+      "docx",
+      undefined,
+      "Quarterly report: document pipeline\n\nThe pipeline processed documents",
+    ],
     ["invoice.pdf", "pdf", "Invoice 2024-117", "Document pipeline subscription, one quarter: 1,200.00 EUR."],
   ];
 
@@ -35,9 +50,15 @@ describe("extract on the in-process bus: the samples", () => {
   });
 
   it("drops the HTML sample's scripts and styles, and the Markdown sample's syntax", async () => {
-    const html = await pipeline.run("extract", { contentType: "text/html", input: samples.get("release-notes.html")?.bytes });
+    const html = await pipeline.run("extract", {
+      contentType: "text/html",
+      input: samples.get("release-notes.html")?.bytes,
+    });
     expect((html.output?.data as { text: string }).text).not.toMatch(/analytics|tracking-pixel|font-family|https:/);
-    const md = await pipeline.run("extract", { contentType: "text/markdown", input: samples.get("field-guide.md")?.bytes });
+    const md = await pipeline.run("extract", {
+      contentType: "text/markdown",
+      input: samples.get("field-guide.md")?.bytes,
+    });
     expect((md.output?.data as { text: string }).text).not.toMatch(/^#|\*\*|\]\(|```/m);
   });
 
@@ -61,7 +82,10 @@ describe("extract on the in-process bus: documents it cannot read", () => {
   });
 
   it("fails an unknown charset as unsupported_charset", async () => {
-    const result = await pipeline.run("extract", { contentType: "text/plain; charset=x-klingon", input: utf8.encode("qapla'") });
+    const result = await pipeline.run("extract", {
+      contentType: "text/plain; charset=x-klingon",
+      input: utf8.encode("qapla'"),
+    });
     expect(result).toMatchObject({ status: "failed", reason_code: ExtractReason.UnsupportedCharset });
     expect(result.reason_detail).toContain("x-klingon");
   });
@@ -72,7 +96,15 @@ describe("extract on the in-process bus: documents it cannot read", () => {
   });
 
   it("reads inline text input as well as input by reference", async () => {
-    const result = await pipeline.run("extract", { contentType: "text/markdown", input: "# Inline\n\nA *short* note." });
-    expect(result.output?.data).toEqual({ format: "markdown", title: "Inline", characters: 21, text: "Inline\n\nA short note." });
+    const result = await pipeline.run("extract", {
+      contentType: "text/markdown",
+      input: "# Inline\n\nA *short* note.",
+    });
+    expect(result.output?.data).toEqual({
+      format: "markdown",
+      title: "Inline",
+      characters: 21,
+      text: "Inline\n\nA short note.",
+    });
   });
 });

@@ -11,7 +11,9 @@ describe("htmlToText", () => {
   });
 
   it("keeps link words but not URLs, decodes entities and does not shout headings", () => {
-    const { text } = htmlToText('<h2>Fish &amp; chips</h2><p>See <a href="https://example.invalid/menu">the menu</a> &lt;today&gt;.</p>');
+    const { text } = htmlToText(
+      '<h2>Fish &amp; chips</h2><p>See <a href="https://example.invalid/menu">the menu</a> &lt;today&gt;.</p>',
+    );
     expect(text).toBe("Fish & chips\n\nSee the menu <today>.");
   });
 

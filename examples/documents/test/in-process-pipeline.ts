@@ -25,7 +25,12 @@ export async function startInProcessPipeline(definitions: ComponentDefinition[])
   const logger = pino({ level: process.env["TEST_LOG_LEVEL"] ?? "silent" });
   const workers: WorkerHandle[] = [];
   for (const definition of definitions) {
-    await bus.ensureComponent({ name: definition.name, ackWaitMs: 10_000, maxDeliver: 3, duplicateWindowMs: ComponentDefaults.duplicateWindowMs });
+    await bus.ensureComponent({
+      name: definition.name,
+      ackWaitMs: 10_000,
+      maxDeliver: 3,
+      duplicateWindowMs: ComponentDefaults.duplicateWindowMs,
+    });
     workers.push(await runWorker(definition, { bus, logger, heartbeatIntervalMs: 60_000 }));
   }
   return {

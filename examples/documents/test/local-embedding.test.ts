@@ -17,14 +17,18 @@ describe("embed (tessera-local-hash-v1)", () => {
 
   it("is L2-normalized, or the zero vector: always for a text without a word", () => {
     fc.assert(
-      fc.property(fc.string({ unit: "grapheme", minLength: 1 }), fc.integer({ min: 1, max: 512 }), (text, dimension) => {
-        const vector = embed(text, dimension);
-        expect(vector).toHaveLength(dimension);
-        const norm = l2Norm(vector);
-        // Signed weights can cancel out exactly when every feature lands in a few buckets (dimension 1, say).
-        if (norm !== 0) expect(norm).toBeCloseTo(1, 9);
-        if (!/[\p{L}\p{N}]/u.test(text.normalize("NFKC"))) expect(norm).toBe(0);
-      }),
+      fc.property(
+        fc.string({ unit: "grapheme", minLength: 1 }),
+        fc.integer({ min: 1, max: 512 }),
+        (text, dimension) => {
+          const vector = embed(text, dimension);
+          expect(vector).toHaveLength(dimension);
+          const norm = l2Norm(vector);
+          // Signed weights can cancel out exactly when every feature lands in a few buckets (dimension 1, say).
+          if (norm !== 0) expect(norm).toBeCloseTo(1, 9);
+          if (!/[\p{L}\p{N}]/u.test(text.normalize("NFKC"))) expect(norm).toBe(0);
+        },
+      ),
     );
     expect(embed(" ... !!! ", 16)).toEqual(new Array(16).fill(0));
     expect(l2Norm(embed("a a e", 1))).toBe(0);

@@ -3,7 +3,9 @@ import { markdownToText } from "../src/formats/markdown.js";
 
 describe("markdownToText", () => {
   it("drops the syntax of headings, emphasis and links but keeps their words", () => {
-    const { text, title } = markdownToText("# The *big* title\n\nSome **bold**, _em_ and [linked words](https://example.invalid).\n\n## Next\n\n> quoted");
+    const { text, title } = markdownToText(
+      "# The *big* title\n\nSome **bold**, _em_ and [linked words](https://example.invalid).\n\n## Next\n\n> quoted",
+    );
     expect(title).toBe("The big title");
     expect(text).toBe("The big title\n\nSome bold, em and linked words.\n\nNext\n\nquoted");
   });

@@ -4,7 +4,10 @@ import { pdf } from "./fixtures/pdf.js";
 
 describe("pdfToText", () => {
   it("extracts the text layer line by line, and the document title", async () => {
-    expect(await pdfToText(pdf(["Hello (PDF) world.", "Second line."], "A title"))).toEqual({ text: "Hello (PDF) world.\nSecond line.", title: "A title" });
+    expect(await pdfToText(pdf(["Hello (PDF) world.", "Second line."], "A title"))).toEqual({
+      text: "Hello (PDF) world.\nSecond line.",
+      title: "A title",
+    });
   });
 
   it("leaves the caller's bytes intact (pdf.js transfers what it is given)", async () => {

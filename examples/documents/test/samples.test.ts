@@ -32,7 +32,10 @@ describe("loadSamples", () => {
 });
 
 describe("the committed binary samples", () => {
-  it.each(BINARY_SAMPLES)("$file is what the fixture builds (regenerate: scripts/write-binary-samples.ts)", ({ file, bytes }) => {
-    expect(new Uint8Array(readFileSync(new URL(file, SAMPLES_DIR)))).toEqual(bytes());
-  });
+  it.each(BINARY_SAMPLES)(
+    "$file is what the fixture builds (regenerate: scripts/write-binary-samples.ts)",
+    ({ file, bytes }) => {
+      expect(new Uint8Array(readFileSync(new URL(file, SAMPLES_DIR)))).toEqual(bytes());
+    },
+  );
 });

@@ -29,8 +29,16 @@ export interface ExampleOutcome {
  * Runs the word-count component on the in-process bus: provisions it, starts a worker, submits the
  * documents (large ones by reference), and collects one Result per job.
  */
-export async function runExample(documents: ExampleDocument[] = SAMPLE_DOCUMENTS, bus: Bus = createInProcessBus()): Promise<ExampleOutcome[]> {
-  await bus.ensureComponent({ name: wordCount.name, ackWaitMs: 5_000, maxDeliver: 3, duplicateWindowMs: ComponentDefaults.duplicateWindowMs });
+export async function runExample(
+  documents: ExampleDocument[] = SAMPLE_DOCUMENTS,
+  bus: Bus = createInProcessBus(),
+): Promise<ExampleOutcome[]> {
+  await bus.ensureComponent({
+    name: wordCount.name,
+    ackWaitMs: 5_000,
+    maxDeliver: 3,
+    duplicateWindowMs: ComponentDefaults.duplicateWindowMs,
+  });
   // The flaky document's first failure is expected here; show only errors.
   const worker = await runWorker(wordCount, { bus, logger: pino({ level: process.env["LOG_LEVEL"] ?? "error" }) });
   const names = new Map<string, string>();
@@ -47,7 +55,8 @@ export async function runExample(documents: ExampleDocument[] = SAMPLE_DOCUMENTS
       const jobId = randomUUID();
       names.set(jobId, doc.name);
       const bytes = new TextEncoder().encode(doc.text);
-      const input: Job["input"] = doc.byReference === true ? { content_ref: await bus.payloads.put(jobId, bytes) } : { inline: doc.text };
+      const input: Job["input"] =
+        doc.byReference === true ? { content_ref: await bus.payloads.put(jobId, bytes) } : { inline: doc.text };
       await bus.publishJob({
         schema_version: 1,
         job_id: jobId,

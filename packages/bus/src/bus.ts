@@ -59,7 +59,11 @@ export interface Bus {
    * creates them; `bindOnly` documents the Kubernetes intent). After its ack wait, a delivery's ack() and
    * term() still remove the job; its nak() and working() have no defined effect.
    */
-  consumeJobs(component: string, opts: ConsumeJobsOptions, handler: (delivery: JobDelivery) => void | Promise<void>): Promise<Subscription>;
+  consumeJobs(
+    component: string,
+    opts: ConsumeJobsOptions,
+    handler: (delivery: JobDelivery) => void | Promise<void>,
+  ): Promise<Subscription>;
 
   /** Number of jobs not yet acked or termed: pending + ack-pending, the number KEDA scales on. */
   queueDepth(component: string): Promise<QueueDepth>;
@@ -181,7 +185,8 @@ export type ResultEvent =
   | { kind: "result"; result: Result; subject: string }
   | { kind: "invalid"; subject: string; data: Uint8Array; error: Error };
 
-export type HeartbeatEvent = { kind: "heartbeat"; heartbeat: Heartbeat } | { kind: "invalid"; subject: string; error: Error };
+export type HeartbeatEvent =
+  { kind: "heartbeat"; heartbeat: Heartbeat } | { kind: "invalid"; subject: string; error: Error };
 
 export interface ExhaustedDelivery {
   component: string;

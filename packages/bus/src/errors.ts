@@ -12,7 +12,10 @@ export class BusError extends Error {
 /** The component's stream or consumer does not exist (and this caller may not create it). */
 export class BusNotProvisionedError extends BusError {
   constructor(component: string, what: string) {
-    super("bus_not_provisioned", `component ${JSON.stringify(component)}: ${what} does not exist; provision it first (ensureComponent, or the controller in Kubernetes mode)`);
+    super(
+      "bus_not_provisioned",
+      `component ${JSON.stringify(component)}: ${what} does not exist; provision it first (ensureComponent, or the controller in Kubernetes mode)`,
+    );
   }
 }
 

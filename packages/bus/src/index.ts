@@ -22,8 +22,20 @@ export type {
   PayloadStore,
 } from "./bus.js";
 export { jobIdOf } from "./envelope-job-id.js";
-export { BusError, BusNotProvisionedError, PayloadTooLargeError, PayloadNotOwnedError, PayloadMissingError, BusClosedError } from "./errors.js";
+export {
+  BusError,
+  BusNotProvisionedError,
+  PayloadTooLargeError,
+  PayloadNotOwnedError,
+  PayloadMissingError,
+  BusClosedError,
+} from "./errors.js";
 export { createInProcessBus, type InProcessBusOptions } from "./embedded/inprocess-bus.js";
 export { connectJetStreamBus, type JetStreamBusOptions } from "./nats/jetstream-bus.js";
-export { startLocalNatsServer, NatsServerNotInstalledError, type LocalNatsServer, type LocalNatsServerOptions } from "./nats/local-server.js";
+export {
+  startLocalNatsServer,
+  NatsServerNotInstalledError,
+  type LocalNatsServer,
+  type LocalNatsServerOptions,
+} from "./nats/local-server.js";
 export { freePort } from "./nats/free-port.js";

@@ -16,7 +16,11 @@ export function assertDeclaredSize(ref: ContentRef, maxBytes: number): void {
 }
 
 /** Collects chunks, failing as soon as more than `maxBytes` have arrived. */
-export async function collectBounded(chunks: AsyncIterable<Uint8Array>, maxBytes: number, ref: string): Promise<Uint8Array> {
+export async function collectBounded(
+  chunks: AsyncIterable<Uint8Array>,
+  maxBytes: number,
+  ref: string,
+): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   let total = 0;
   for await (const chunk of chunks) {
@@ -27,7 +31,10 @@ export async function collectBounded(chunks: AsyncIterable<Uint8Array>, maxBytes
   return concatBytes(parts, total);
 }
 
-export function concatBytes(parts: readonly Uint8Array[], total = parts.reduce((n, p) => n + p.byteLength, 0)): Uint8Array {
+export function concatBytes(
+  parts: readonly Uint8Array[],
+  total = parts.reduce((n, p) => n + p.byteLength, 0),
+): Uint8Array {
   if (parts.length === 1) return parts[0] as Uint8Array;
   const out = new Uint8Array(total);
   let at = 0;

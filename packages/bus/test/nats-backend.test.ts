@@ -13,7 +13,13 @@ import {
 import { startNatsServer, sleep, waitFor, type NatsServerHandle } from "@tessera/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Bus, ExhaustedDelivery, HeartbeatEvent, JobDelivery, ResultEvent, Subscription } from "../src/bus.js";
-import { BusClosedError, BusNotProvisionedError, PayloadMissingError, PayloadNotOwnedError, PayloadTooLargeError } from "../src/errors.js";
+import {
+  BusClosedError,
+  BusNotProvisionedError,
+  PayloadMissingError,
+  PayloadNotOwnedError,
+  PayloadTooLargeError,
+} from "../src/errors.js";
 import { connectJetStreamBus } from "../src/nats/jetstream-bus.js";
 
 let nats: NatsServerHandle;
@@ -49,11 +55,20 @@ function result(component: string, jobId: string, status: "completed" | "failed"
 }
 
 async function component(name: string, over: { ackWaitMs?: number; maxDeliver?: number } = {}): Promise<string> {
-  await bus.ensureComponent({ name, ackWaitMs: over.ackWaitMs ?? 800, maxDeliver: over.maxDeliver ?? 5, duplicateWindowMs: 60_000 });
+  await bus.ensureComponent({
+    name,
+    ackWaitMs: over.ackWaitMs ?? 800,
+    maxDeliver: over.maxDeliver ?? 5,
+    duplicateWindowMs: 60_000,
+  });
   return name;
 }
 
-async function consume(name: string, maxInFlight: number, handler: (d: JobDelivery) => void | Promise<void>): Promise<Subscription> {
+async function consume(
+  name: string,
+  maxInFlight: number,
+  handler: (d: JobDelivery) => void | Promise<void>,
+): Promise<Subscription> {
   const sub = await bus.consumeJobs(name, { maxInFlight }, handler);
   subs.push(sub);
   return sub;
@@ -93,7 +108,9 @@ describe("jetstream bus: publishing", () => {
     expect(raw2.seq).toBeGreaterThan(raw1.seq); // no dedup key, no dedup
     expect(await bus.queueDepth(c)).toEqual({ pending: 4, ackPending: 0, total: 4 });
 
-    await expect(bus.publishJob({ ...j, limits: { max_bytes: 0, wall_clock: 1 } })).rejects.toBeInstanceOf(ContractValidationError);
+    await expect(bus.publishJob({ ...j, limits: { max_bytes: 0, wall_clock: 1 } })).rejects.toBeInstanceOf(
+      ContractValidationError,
+    );
     await expect(bus.publishJob(job("no-such-component"))).rejects.toBeInstanceOf(BusNotProvisionedError);
     await expect(bus.queueDepth("no-such-component")).rejects.toBeInstanceOf(BusNotProvisionedError);
   });
@@ -101,7 +118,13 @@ describe("jetstream bus: publishing", () => {
   it("ensureComponent is idempotent and updates a changed configuration", async () => {
     const c = await component("ensure", { ackWaitMs: 500, maxDeliver: 3 });
     await bus.ensureComponent({ name: c, ackWaitMs: 500, maxDeliver: 3, duplicateWindowMs: 60_000 });
-    await bus.ensureComponent({ name: c, ackWaitMs: 700, maxDeliver: 4, duplicateWindowMs: 30_000, jobSubjects: ["legacy.ensure"] });
+    await bus.ensureComponent({
+      name: c,
+      ackWaitMs: 700,
+      maxDeliver: 4,
+      duplicateWindowMs: 30_000,
+      jobSubjects: ["legacy.ensure"],
+    });
     const jsm = await jetstreamManager(raw);
     const si = await jsm.streams.info(jobStreamName(c));
     expect(si.config.subjects.sort()).toEqual(["legacy.ensure", "tessera.jobs.ensure"]);
@@ -199,17 +222,27 @@ describe("jetstream bus: consuming jobs", () => {
       }
       d.ack();
     });
-    await waitFor("both done", async () => (await bus.queueDepth(c)).total === 0 && counts.get("slow")?.length === 2, 10_000);
+    await waitFor(
+      "both done",
+      async () => (await bus.queueDepth(c)).total === 0 && counts.get("slow")?.length === 2,
+      10_000,
+    );
     expect(counts.get("slow")).toEqual([1, 2]);
     expect(counts.get("held")).toEqual([1]);
   });
 
   it("consumeJobs never creates: a missing consumer is BusNotProvisionedError (bindOnly or not)", async () => {
-    await expect(bus.consumeJobs("missing", { maxInFlight: 1, bindOnly: true }, () => undefined)).rejects.toBeInstanceOf(BusNotProvisionedError);
-    await expect(bus.consumeJobs("missing", { maxInFlight: 1 }, () => undefined)).rejects.toBeInstanceOf(BusNotProvisionedError);
+    await expect(
+      bus.consumeJobs("missing", { maxInFlight: 1, bindOnly: true }, () => undefined),
+    ).rejects.toBeInstanceOf(BusNotProvisionedError);
+    await expect(bus.consumeJobs("missing", { maxInFlight: 1 }, () => undefined)).rejects.toBeInstanceOf(
+      BusNotProvisionedError,
+    );
     const worker = await connectJetStreamBus({ servers: nats.url, provision: false });
     try {
-      await expect(worker.consumeJobs("missing", { maxInFlight: 1, bindOnly: true }, () => undefined)).rejects.toBeInstanceOf(BusNotProvisionedError);
+      await expect(
+        worker.consumeJobs("missing", { maxInFlight: 1, bindOnly: true }, () => undefined),
+      ).rejects.toBeInstanceOf(BusNotProvisionedError);
       await expect(worker.publishJob(job("missing"))).rejects.toBeInstanceOf(BusNotProvisionedError);
       const jsm = await jetstreamManager(raw);
       await expect(jsm.streams.info(jobStreamName("missing"))).rejects.toThrow();
@@ -293,13 +326,26 @@ describe("jetstream bus: exhaustion and dead letters", () => {
 
   it("publishDeadLetter records unattributable bytes; listDeadLetters keeps order and components apart", async () => {
     const c = await component("letters");
-    const base = { component: c, jobId: undefined, streamSeq: undefined, deliveries: 1, reasonCode: "invalid_envelope", reasonDetail: "not json", deadLetteredAt: new Date().toISOString() };
+    const base = {
+      component: c,
+      jobId: undefined,
+      streamSeq: undefined,
+      deliveries: 1,
+      reasonCode: "invalid_envelope",
+      reasonDetail: "not json",
+      deadLetteredAt: new Date().toISOString(),
+    };
     await bus.publishDeadLetter({ ...base, data: utf8.encode("garbage-1") });
     await bus.publishDeadLetter({ ...base, data: utf8.encode("garbage-2") });
     await bus.publishDeadLetter({ ...base, data: utf8.encode("garbage-1") }); // same content: deduplicated
     const letters = await bus.listDeadLetters(c);
     expect(letters.map((l) => new TextDecoder().decode(l.data))).toEqual(["garbage-1", "garbage-2"]);
-    expect(letters[0]).toMatchObject({ jobId: undefined, streamSeq: undefined, reasonCode: "invalid_envelope", deadLetteredAt: base.deadLetteredAt });
+    expect(letters[0]).toMatchObject({
+      jobId: undefined,
+      streamSeq: undefined,
+      reasonCode: "invalid_envelope",
+      deadLetteredAt: base.deadLetteredAt,
+    });
     expect(await bus.listDeadLetters("nobody")).toEqual([]);
   });
 });
@@ -345,11 +391,23 @@ describe("jetstream bus: results and heartbeats", () => {
     const got: HeartbeatEvent[] = [];
     const sub = await bus.subscribeHeartbeats((e) => void got.push(e));
     await raw.flush();
-    const hb: Heartbeat = { schema_version: SCHEMA_VERSION, component: "beat", instance_id: "i-1", version: "1.0.0", sent_at: new Date().toISOString(), in_flight: 0 };
-    await waitFor("heartbeat", async () => {
-      await bus.publishHeartbeat(hb);
-      return got.some((e) => e.kind === "heartbeat");
-    }, 5_000, 100);
+    const hb: Heartbeat = {
+      schema_version: SCHEMA_VERSION,
+      component: "beat",
+      instance_id: "i-1",
+      version: "1.0.0",
+      sent_at: new Date().toISOString(),
+      in_flight: 0,
+    };
+    await waitFor(
+      "heartbeat",
+      async () => {
+        await bus.publishHeartbeat(hb);
+        return got.some((e) => e.kind === "heartbeat");
+      },
+      5_000,
+      100,
+    );
     raw.publish("tessera.heartbeat.beat", utf8.encode("{}"));
     await waitFor("invalid heartbeat", () => got.some((e) => e.kind === "invalid"));
     expect(got.find((e) => e.kind === "heartbeat")).toEqual({ kind: "heartbeat", heartbeat: hb });
@@ -369,23 +427,33 @@ describe("jetstream bus: payloads", () => {
     expect(back.byteLength).toBe(big.length);
     expect(Buffer.from(back).equals(Buffer.from(big))).toBe(true);
 
-    await expect(bus.payloads.get(ref, { jobId: "job-big", maxBytes: 1024 })).rejects.toBeInstanceOf(PayloadTooLargeError);
+    await expect(bus.payloads.get(ref, { jobId: "job-big", maxBytes: 1024 })).rejects.toBeInstanceOf(
+      PayloadTooLargeError,
+    );
     // A ref that understates its size is still cut off while reading.
-    await expect(bus.payloads.get({ ...ref, byte_size: 10 }, { jobId: "job-big", maxBytes: 1024 })).rejects.toBeInstanceOf(PayloadTooLargeError);
-    await expect(bus.payloads.get(ref, { jobId: "other-job", maxBytes: 8 * 1024 * 1024 })).rejects.toBeInstanceOf(PayloadNotOwnedError);
+    await expect(
+      bus.payloads.get({ ...ref, byte_size: 10 }, { jobId: "job-big", maxBytes: 1024 }),
+    ).rejects.toBeInstanceOf(PayloadTooLargeError);
+    await expect(bus.payloads.get(ref, { jobId: "other-job", maxBytes: 8 * 1024 * 1024 })).rejects.toBeInstanceOf(
+      PayloadNotOwnedError,
+    );
     await expect(bus.payloads.delete(ref, { jobId: "other-job" })).rejects.toBeInstanceOf(PayloadNotOwnedError);
 
     await expect(bus.payloads.put("job-big", big, { maxBytes: 1024 })).rejects.toBeInstanceOf(PayloadTooLargeError);
     async function* chunks(): AsyncGenerator<Uint8Array> {
       for (let i = 0; i < 10; i++) yield new Uint8Array(300 * 1024);
     }
-    await expect(bus.payloads.put("job-big", chunks(), { maxBytes: 1024 * 1024 })).rejects.toBeInstanceOf(PayloadTooLargeError);
+    await expect(bus.payloads.put("job-big", chunks(), { maxBytes: 1024 * 1024 })).rejects.toBeInstanceOf(
+      PayloadTooLargeError,
+    );
     const streamed = await bus.payloads.put("job-big", chunks());
     expect(streamed.byte_size).toBe(3000 * 1024);
 
     expect(await bus.payloads.delete(ref, { jobId: "job-big" })).toBe(true);
     expect(await bus.payloads.delete(ref, { jobId: "job-big" })).toBe(false);
-    await expect(bus.payloads.get(ref, { jobId: "job-big", maxBytes: 8 * 1024 * 1024 })).rejects.toBeInstanceOf(PayloadMissingError);
+    await expect(bus.payloads.get(ref, { jobId: "job-big", maxBytes: 8 * 1024 * 1024 })).rejects.toBeInstanceOf(
+      PayloadMissingError,
+    );
   });
 
   it("the payload bucket expires objects (max_age = payloadTtlMs)", async () => {
@@ -425,6 +493,8 @@ describe("jetstream bus: close", () => {
     expect(b.isConnected()).toBe(false);
     await expect(b.publishJob(job("pub"))).rejects.toBeInstanceOf(BusClosedError);
     await expect(b.getResult("x", "y")).rejects.toBeInstanceOf(BusClosedError);
-    await expect(b.payloads.get({ object_ref: "a/b", byte_size: 1 }, { jobId: "a", maxBytes: 10 })).rejects.toBeInstanceOf(BusClosedError);
+    await expect(
+      b.payloads.get({ object_ref: "a/b", byte_size: 1 }, { jobId: "a", maxBytes: 10 }),
+    ).rejects.toBeInstanceOf(BusClosedError);
   });
 });

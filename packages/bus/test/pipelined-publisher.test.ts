@@ -13,7 +13,14 @@ beforeAll(async () => {
   nats = await startNatsServer();
   nc = await connect({ servers: nats.url });
   const jsm = await jetstreamManager(nc);
-  await jsm.streams.add({ name: "PIPE", subjects: ["pipe.>"], retention: RetentionPolicy.Limits, storage: StorageType.File, max_msgs_per_subject: 1, max_msgs: 5 });
+  await jsm.streams.add({
+    name: "PIPE",
+    subjects: ["pipe.>"],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    max_msgs_per_subject: 1,
+    max_msgs: 5,
+  });
 });
 
 afterAll(async () => {
@@ -24,7 +31,9 @@ afterAll(async () => {
 describe("PipelinedPublisher (real nats-server)", () => {
   it("stores every publish of a burst, in order, with the stream's sequence", async () => {
     const publisher = new PipelinedPublisher(nc);
-    const acks = await Promise.all(Array.from({ length: 2_000 }, (_, i) => publisher.publish(`pipe.burst.${i}`, utf8.encode(String(i)))));
+    const acks = await Promise.all(
+      Array.from({ length: 2_000 }, (_, i) => publisher.publish(`pipe.burst.${i}`, utf8.encode(String(i)))),
+    );
     expect(acks.every((a) => a.stream === "PIPE" && !a.duplicate)).toBe(true);
     const seqs = acks.map((a) => a.seq);
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
@@ -49,7 +58,13 @@ describe("PipelinedPublisher (real nats-server)", () => {
 
   it("passes on the stream's refusal as a JetStreamApiError", async () => {
     const jsm = await jetstreamManager(nc);
-    await jsm.streams.add({ name: "PIPE_FULL", subjects: ["full.>"], storage: StorageType.File, max_msgs: 1, discard: DiscardPolicy.New });
+    await jsm.streams.add({
+      name: "PIPE_FULL",
+      subjects: ["full.>"],
+      storage: StorageType.File,
+      max_msgs: 1,
+      discard: DiscardPolicy.New,
+    });
     const publisher = new PipelinedPublisher(nc);
     await publisher.publish("full.a", utf8.encode("1"));
     const err = await publisher.publish("full.b", utf8.encode("2")).catch((e: unknown) => e);

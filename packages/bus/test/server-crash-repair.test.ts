@@ -49,7 +49,15 @@ describe("a job consumer after nats-server is SIGKILLed right after its jobs wer
       // Retried: the bus may not have noticed the last restart yet (the dedup key makes a repeat harmless).
       await Promise.all(
         Array.from({ length: PER_ROUND }, (_, i) =>
-          waitFor(`job ${round}-${i} to be published`, () => bus.publishRawJob(COMPONENT, new TextEncoder().encode(`${round}-${i}`), { dedupKey: `${round}-${i}` }).catch(() => undefined), 15_000, 100),
+          waitFor(
+            `job ${round}-${i} to be published`,
+            () =>
+              bus
+                .publishRawJob(COMPONENT, new TextEncoder().encode(`${round}-${i}`), { dedupKey: `${round}-${i}` })
+                .catch(() => undefined),
+            15_000,
+            100,
+          ),
         ),
       );
       await waitFor(`round ${round}'s jobs to be delivered`, () => seen.size === (round + 1) * PER_ROUND, 10_000, 5);
@@ -65,14 +73,18 @@ describe("a job consumer after nats-server is SIGKILLed right after its jobs wer
           `round ${round}: the stream to drain after the restart`,
           async () => {
             // Right after the restart JetStream may not answer yet.
-            const info = await jsm.consumers.info(jobStreamName(COMPONENT), durableConsumerName(COMPONENT)).catch(() => undefined);
+            const info = await jsm.consumers
+              .info(jobStreamName(COMPONENT), durableConsumerName(COMPONENT))
+              .catch(() => undefined);
             if (info === undefined) return false;
             last = `pending ${info.num_pending}, ack pending ${info.num_ack_pending}, ack floor ${info.ack_floor.stream_seq}, delivered ${info.delivered.stream_seq}`;
             return info.num_pending + info.num_ack_pending === 0;
           },
           ACK_WAIT_MS * 5,
           50,
-        ).catch((err: unknown) => Promise.reject(new Error(`${(err as Error).message} (${last}); repairs so far ${JSON.stringify(repairs)}`)));
+        ).catch((err: unknown) =>
+          Promise.reject(new Error(`${(err as Error).message} (${last}); repairs so far ${JSON.stringify(repairs)}`)),
+        );
       } finally {
         await nc.close();
       }

@@ -20,7 +20,11 @@ if (!existsSync(source) && existsSync(fileURLToPath(dist))) {
 } else {
   // Resolved from here, not from the caller's working directory, which may not see tsx.
   const tsx = import.meta.resolve("tsx");
-  const child = spawn(process.execPath, ["--conditions=@tessera/source", "--import", tsx, source, ...process.argv.slice(2)], { stdio: "inherit" });
+  const child = spawn(
+    process.execPath,
+    ["--conditions=@tessera/source", "--import", tsx, source, ...process.argv.slice(2)],
+    { stdio: "inherit" },
+  );
   // Ctrl-C reaches the child directly (same terminal process group); the launcher only must not die first.
   process.on("SIGINT", () => {});
   for (const signal of ["SIGTERM", "SIGHUP"]) process.on(signal, () => child.kill(signal));

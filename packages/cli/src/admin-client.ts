@@ -1,4 +1,12 @@
-import type { ComponentStatus, DeadLetterRecord, JobEvent, JobFilter, JobRecord, Page, SubmitOutcome } from "@tessera/coordinator";
+import type {
+  ComponentStatus,
+  DeadLetterRecord,
+  JobEvent,
+  JobFilter,
+  JobRecord,
+  Page,
+  SubmitOutcome,
+} from "@tessera/coordinator";
 import { CliError, usageError } from "./cli-error.js";
 import { ExitCode } from "./exit-codes.js";
 import { readServerSentEvents, type ServerSentEvent } from "./sse/read-server-sent-events.js";
@@ -17,7 +25,15 @@ export interface AdminApiIssue {
   received: string;
 }
 
-export type AdminErrorCode = "invalid_request" | "unauthorized" | "forbidden" | "payload_too_large" | "not_found" | "conflict" | "unavailable" | "internal";
+export type AdminErrorCode =
+  | "invalid_request"
+  | "unauthorized"
+  | "forbidden"
+  | "payload_too_large"
+  | "not_found"
+  | "conflict"
+  | "unavailable"
+  | "internal";
 
 const EXIT_BY_CODE: Record<AdminErrorCode, ExitCode> = {
   invalid_request: ExitCode.Usage,
@@ -30,7 +46,15 @@ const EXIT_BY_CODE: Record<AdminErrorCode, ExitCode> = {
   internal: ExitCode.Failed,
 };
 
-const CODE_BY_STATUS: Record<number, AdminErrorCode> = { 400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 409: "conflict", 413: "payload_too_large", 503: "unavailable" };
+const CODE_BY_STATUS: Record<number, AdminErrorCode> = {
+  400: "invalid_request",
+  401: "unauthorized",
+  403: "forbidden",
+  404: "not_found",
+  409: "conflict",
+  413: "payload_too_large",
+  503: "unavailable",
+};
 
 /** The coordinator answered with an error body (`{error: {code, message, issues}}`). */
 export class AdminApiError extends CliError {
@@ -45,7 +69,9 @@ export class AdminApiError extends CliError {
     super(
       message,
       EXIT_BY_CODE[code],
-      issues.map((i) => `${i.path}: expected ${i.expected}, got ${i.received}`).filter((line) => !message.includes(line)),
+      issues
+        .map((i) => `${i.path}: expected ${i.expected}, got ${i.received}`)
+        .filter((line) => !message.includes(line)),
     );
   }
 }
@@ -57,7 +83,10 @@ export class CoordinatorUnreachableError extends CliError {
     readonly url: string,
     cause: string,
   ) {
-    super(`cannot reach the coordinator at ${url} (${cause}) — is \`tessera dev\` running? Point --url or TESSERA_URL at another coordinator.`, ExitCode.Unreachable);
+    super(
+      `cannot reach the coordinator at ${url} (${cause}) — is \`tessera dev\` running? Point --url or TESSERA_URL at another coordinator.`,
+      ExitCode.Unreachable,
+    );
   }
 }
 
@@ -91,7 +120,12 @@ export interface DeadLetterFilter {
  */
 export function resolveAdminUrl(flag: string | undefined, env: Readonly<Record<string, string | undefined>>): URL {
   const fromEnv = env["TESSERA_URL"];
-  const [source, value] = flag !== undefined ? ["--url", flag] : fromEnv !== undefined && fromEnv !== "" ? ["TESSERA_URL", fromEnv] : ["default", DEFAULT_ADMIN_URL];
+  const [source, value] =
+    flag !== undefined
+      ? ["--url", flag]
+      : fromEnv !== undefined && fromEnv !== ""
+        ? ["TESSERA_URL", fromEnv]
+        : ["default", DEFAULT_ADMIN_URL];
   let url: URL | undefined;
   try {
     url = new URL(value);
@@ -173,7 +207,8 @@ export class AdminClient {
     const abort = new AbortController();
     const response = await this.send("GET", "/api/v1/events", { query: filter, stream: abort.signal });
     const body = response.body;
-    if (body === null) throw new CliError(`the coordinator at ${this.displayUrl} sent an empty event stream`, ExitCode.Failed);
+    if (body === null)
+      throw new CliError(`the coordinator at ${this.displayUrl} sent an empty event stream`, ExitCode.Failed);
     const url = this.displayUrl;
     async function* jobEvents(): AsyncGenerator<JobEvent> {
       const messages = readServerSentEvents(body as ReadableStream<Uint8Array>);
@@ -192,7 +227,10 @@ export class AdminClient {
           try {
             event = JSON.parse(next.value.data) as JobEvent;
           } catch {
-            throw new CliError(`the coordinator at ${url} sent a job event that is not JSON: ${next.value.data.slice(0, 80)}`, ExitCode.Failed);
+            throw new CliError(
+              `the coordinator at ${url} sent a job event that is not JSON: ${next.value.data.slice(0, 80)}`,
+              ExitCode.Failed,
+            );
           }
           yield event;
         }
@@ -203,13 +241,20 @@ export class AdminClient {
     return { [Symbol.asyncIterator]: jobEvents, close: () => abort.abort() };
   }
 
-  private async json<T>(method: string, route: string, opts: { query?: Record<string, string | number | undefined>; body?: unknown } = {}): Promise<T> {
+  private async json<T>(
+    method: string,
+    route: string,
+    opts: { query?: Record<string, string | number | undefined>; body?: unknown } = {},
+  ): Promise<T> {
     const response = await this.send(method, route, opts);
     const text = await response.text();
     try {
       return JSON.parse(text) as T;
     } catch {
-      throw new CliError(`unexpected answer from ${this.displayUrl}${route}: HTTP ${response.status} but not JSON — is --url pointing at a Tessera coordinator?`, ExitCode.Failed);
+      throw new CliError(
+        `unexpected answer from ${this.displayUrl}${route}: HTTP ${response.status} but not JSON — is --url pointing at a Tessera coordinator?`,
+        ExitCode.Failed,
+      );
     }
   }
 
@@ -255,6 +300,11 @@ export class AdminClient {
       return new AdminApiError(response.status, code, `${what} at ${this.displayUrl} answered HTTP ${response.status}`);
     }
     const known = typeof error.code === "string" && error.code in EXIT_BY_CODE ? (error.code as AdminErrorCode) : code;
-    return new AdminApiError(response.status, known, error.message, Array.isArray(error.issues) ? (error.issues as AdminApiIssue[]) : []);
+    return new AdminApiError(
+      response.status,
+      known,
+      error.message,
+      Array.isArray(error.issues) ? (error.issues as AdminApiIssue[]) : [],
+    );
   }
 }

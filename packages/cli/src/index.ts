@@ -10,4 +10,9 @@
  * });
  * ```
  */
-export { defineProject, type ProjectDefinition, type ProjectComponent, type ProjectSample } from "./project/define-project.js";
+export {
+  defineProject,
+  type ProjectDefinition,
+  type ProjectComponent,
+  type ProjectSample,
+} from "./project/define-project.js";

@@ -14,8 +14,15 @@ import { tempFiles } from "./helpers/temp-files.js";
  */
 
 /** `gated` jobs run until the test opens their gate (by input text), then complete or fail as told. */
-const gates = new Map<string, { started: boolean; open(outcome: "complete" | "fail"): void; opened: Promise<"complete" | "fail"> }>();
-function gate(name: string): { started: boolean; open(outcome: "complete" | "fail"): void; opened: Promise<"complete" | "fail"> } {
+const gates = new Map<
+  string,
+  { started: boolean; open(outcome: "complete" | "fail"): void; opened: Promise<"complete" | "fail"> }
+>();
+function gate(name: string): {
+  started: boolean;
+  open(outcome: "complete" | "fail"): void;
+  opened: Promise<"complete" | "fail">;
+} {
   let g = gates.get(name);
   if (g === undefined) {
     let open!: (outcome: "complete" | "fail") => void;
@@ -49,7 +56,11 @@ const poison: TestComponent["worker"] = {
 
 const COMPONENTS: TestComponent[] = [
   // Files bigger than 1000 bytes are refused at submit (the job's max_bytes).
-  { name: "word-count", spec: { maxBytes: 1000 }, worker: { concurrency: 4, handle: (ctx) => countWords(ctx.input.text()) } },
+  {
+    name: "word-count",
+    spec: { maxBytes: 1000 },
+    worker: { concurrency: 4, handle: (ctx) => countWords(ctx.input.text()) },
+  },
   {
     name: "echo",
     worker: {
@@ -102,7 +113,10 @@ async function submitAndWait(component: string, text: string): Promise<string> {
 /** Submits a job to a poison component and waits until it has been dead-lettered. */
 async function deadLetter(component: string, text: string): Promise<string> {
   const { jobId } = await rc.coordinator.submit(component, { text });
-  expect(await rc.coordinator.waitForJob(jobId, { timeoutMs: 10_000 })).toMatchObject({ state: "failed", reasonCode: "dead_lettered" });
+  expect(await rc.coordinator.waitForJob(jobId, { timeoutMs: 10_000 })).toMatchObject({
+    state: "failed",
+    reasonCode: "dead_lettered",
+  });
   return jobId;
 }
 
@@ -121,9 +135,20 @@ describe("tessera components", () => {
 
   it("--json and a single component; an unknown one exits 4", async () => {
     const one = await runTessera(["components", "extract", "--json", ...url]);
-    expect(JSON.parse(one.stdout)).toMatchObject({ name: "extract", state: "declared", summary: "declared, no healthy instance", healthyInstances: 0, instances: [] });
+    expect(JSON.parse(one.stdout)).toMatchObject({
+      name: "extract",
+      state: "declared",
+      summary: "declared, no healthy instance",
+      healthyInstances: 0,
+      instances: [],
+    });
     const running = await runTessera(["components", "word-count", "--json", ...url]);
-    expect(JSON.parse(running.stdout)).toMatchObject({ name: "word-count", state: "running", summary: "1 healthy instance", healthyInstances: 1 });
+    expect(JSON.parse(running.stdout)).toMatchObject({
+      name: "word-count",
+      state: "running",
+      summary: "1 healthy instance",
+      healthyInstances: 1,
+    });
     const missing = await runTessera(["components", "nope", ...url]);
     expect(missing).toMatchObject({ code: 4, stderr: 'error: no component named "nope"\n' });
   });
@@ -137,31 +162,90 @@ describe("tessera components", () => {
 
 describe("tessera jobs submit", () => {
   it("sends text, metadata, idempotency key, deadline and content type", async () => {
-    const result = await runTessera(["jobs", "submit", "word-count", "--text", "hello world", "--meta", "tenant=acme", "--meta", "lang=en", "--key", "k1", "--deadline", "5m", "--content-type", "text/plain", ...url]);
-    expect(result).toMatchObject({ code: 0, stdout: expect.stringMatching(new RegExp(`^submitted job ${UUID} to word-count \\(pending\\)\\n$`)) as unknown });
+    const result = await runTessera([
+      "jobs",
+      "submit",
+      "word-count",
+      "--text",
+      "hello world",
+      "--meta",
+      "tenant=acme",
+      "--meta",
+      "lang=en",
+      "--key",
+      "k1",
+      "--deadline",
+      "5m",
+      "--content-type",
+      "text/plain",
+      ...url,
+    ]);
+    expect(result).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(new RegExp(`^submitted job ${UUID} to word-count \\(pending\\)\\n$`)) as unknown,
+    });
     const jobId = result.stdout.split(" ")[2] as string;
     const job = await rc.coordinator.waitForJob(jobId, { timeoutMs: 10_000 });
     expect(job).toMatchObject({ state: "completed", idempotencyKey: "k1", output: { data: { words: 2 } } });
-    expect(job.envelope).toMatchObject({ metadata: { tenant: "acme", lang: "en" }, content_type: "text/plain", input: { inline: "hello world" } });
+    expect(job.envelope).toMatchObject({
+      metadata: { tenant: "acme", lang: "en" },
+      content_type: "text/plain",
+      input: { inline: "hello world" },
+    });
     const deadlineIn = Date.parse(job.envelope.deadline as string) - Date.now();
     expect(deadlineIn).toBeGreaterThan(4 * 60_000);
     expect(deadlineIn).toBeLessThanOrEqual(5 * 60_000);
 
-    const again = await runTessera(["jobs", "submit", "word-count", "--text", "other", "--idempotency-key", "k1", "--json", ...url]);
+    const again = await runTessera([
+      "jobs",
+      "submit",
+      "word-count",
+      "--text",
+      "other",
+      "--idempotency-key",
+      "k1",
+      "--json",
+      ...url,
+    ]);
     expect(JSON.parse(again.stdout)).toEqual({ jobId, created: false, state: "completed" });
   });
 
   it("sends JSON as json and a file as its bytes in base64", async () => {
-    const json = await runTessera(["jobs", "submit", "echo", "--json-input", '{"n":[1,2]}', "--wait", "--json", ...url]);
+    const json = await runTessera([
+      "jobs",
+      "submit",
+      "echo",
+      "--json-input",
+      '{"n":[1,2]}',
+      "--wait",
+      "--json",
+      ...url,
+    ]);
     expect(json.code).toBe(0);
-    const jsonJob = JSON.parse(json.stdout) as { jobId: string; envelope: { input: unknown }; output: { data: { base64: string } } };
+    const jsonJob = JSON.parse(json.stdout) as {
+      jobId: string;
+      envelope: { input: unknown };
+      output: { data: { base64: string } };
+    };
     expect(jsonJob.envelope.input).toEqual({ inline: { n: [1, 2] } });
     expect(Buffer.from(jsonJob.output.data.base64, "base64").toString()).toBe('{"n":[1,2]}');
 
     const dir = await tempFiles({ "in.bin": "\u0000\u00ffbytes" });
-    const file = await runTessera(["jobs", "submit", "echo", "--file", join(dir, "in.bin"), "--wait", "--json", ...url]);
+    const file = await runTessera([
+      "jobs",
+      "submit",
+      "echo",
+      "--file",
+      join(dir, "in.bin"),
+      "--wait",
+      "--json",
+      ...url,
+    ]);
     expect(file.code).toBe(0);
-    const fileJob = JSON.parse(file.stdout) as { envelope: { input: Record<string, unknown> }; output: { data: { base64: string } } };
+    const fileJob = JSON.parse(file.stdout) as {
+      envelope: { input: Record<string, unknown> };
+      output: { data: { base64: string } };
+    };
     expect(fileJob.envelope.input).toHaveProperty("content_ref");
     // The worker read back exactly the file's bytes.
     expect(fileJob.output.data.base64).toBe((await readFile(join(dir, "in.bin"))).toString("base64"));
@@ -176,52 +260,106 @@ describe("tessera jobs submit", () => {
     });
 
     // Metadata values are at most 512 characters in the Job envelope.
-    const meta = await runTessera(["jobs", "submit", "word-count", "--text", "x", "--meta", `note=${"x".repeat(600)}`, ...url]);
+    const meta = await runTessera([
+      "jobs",
+      "submit",
+      "word-count",
+      "--text",
+      "x",
+      "--meta",
+      `note=${"x".repeat(600)}`,
+      ...url,
+    ]);
     expect(meta.code).toBe(2);
-    expect(meta.stderr).toMatch(/^error: invalid Job: metadata\.note: expected string length less or equal to 512, got string "x+…"\n$/);
+    expect(meta.stderr).toMatch(
+      /^error: invalid Job: metadata\.note: expected string length less or equal to 512, got string "x+…"\n$/,
+    );
 
     const contentType = await runTessera(["jobs", "submit", "word-count", "--text", "x", "--content-type", "", ...url]);
-    expect(contentType).toMatchObject({ code: 2, stderr: 'error: invalid request: body.contentType: expected a non-empty string, got string ""\n' });
-    expect((await rc.coordinator.listJobs({ component: "word-count", limit: 500 })).items.filter((j) => j.envelope.input.inline === "x")).toEqual([]);
+    expect(contentType).toMatchObject({
+      code: 2,
+      stderr: 'error: invalid request: body.contentType: expected a non-empty string, got string ""\n',
+    });
+    expect(
+      (await rc.coordinator.listJobs({ component: "word-count", limit: 500 })).items.filter(
+        (j) => j.envelope.input.inline === "x",
+      ),
+    ).toEqual([]);
   });
 
   it("--wait prints the state changes and the finished job; exit 0 when completed, 1 when failed", async () => {
     const ok = await runTessera(["jobs", "submit", "word-count", "--text", "a b", "--wait", ...url]);
     expect(ok.code).toBe(0);
     const okId = /^submitted job (\S+) to word-count\n/.exec(ok.stdout)?.[1] as string;
-    expect(ok.stdout).toMatch(new RegExp(`^submitted job ${okId} to word-count\\n[^]*${okId} {2}word-count {2}completed\\n`));
+    expect(ok.stdout).toMatch(
+      new RegExp(`^submitted job ${okId} to word-count\\n[^]*${okId} {2}word-count {2}completed\\n`),
+    );
     expect(ok.stdout).toMatch(/\nstate\s+completed\n/);
     expect(ok.stdout).toMatch(/\noutput\s+\{"words":2\}\n/);
 
     const failed = await runTessera(["jobs", "submit", "word-count", "--text", "  ", "--wait", "--json", ...url]);
     expect(failed.code).toBe(1);
     const job = JSON.parse(failed.stdout) as { jobId: string };
-    expect(job).toMatchObject({ state: "failed", reasonCode: "empty_input", reasonDetail: "nothing to count", attempts: 1 });
+    expect(job).toMatchObject({
+      state: "failed",
+      reasonCode: "empty_input",
+      reasonDetail: "nothing to count",
+      attempts: 1,
+    });
     expect(failed.stderr).toContain(`${job.jobId}  word-count  failed  empty_input`);
   });
 
   it("bulk: one job per file from a directory, a summary table, per-file keys, --wait with an exit 1 when one fails", async () => {
     const dir = await tempFiles({ "a.txt": "a", "b.txt": "   ", "c.txt": "c", ".hidden": "h" });
-    const result = await runTessera(["jobs", "submit", "word-count", "--files", dir, "--key", "batch", "--wait", ...url]);
+    const result = await runTessera([
+      "jobs",
+      "submit",
+      "word-count",
+      "--files",
+      dir,
+      "--key",
+      "batch",
+      "--wait",
+      ...url,
+    ]);
     expect(result.code).toBe(1);
-    const keys = (await rc.coordinator.listJobs({ component: "word-count", limit: 500 })).items.flatMap((j) => (j.idempotencyKey?.startsWith("batch:") === true ? [j.idempotencyKey] : []));
+    const keys = (await rc.coordinator.listJobs({ component: "word-count", limit: 500 })).items.flatMap((j) =>
+      j.idempotencyKey?.startsWith("batch:") === true ? [j.idempotencyKey] : [],
+    );
     expect(keys.sort()).toEqual(["a.txt", "b.txt", "c.txt"].map((f) => `batch:${join(dir, f)}`));
     expect(result.stderr).toContain("submitted 3 of 3 files to word-count\n");
     expect(result.stderr).toContain("all 3 jobs finished\n");
     const rows = result.stdout.trimEnd().split("\n");
     expect(rows[0]).toMatch(/^FILE\s+JOB\s+STATE\s+NOTE$/);
-    expect(rows.slice(1).map((r) => r.split(/\s+/).slice(2))).toEqual(expect.arrayContaining([["completed"], ["completed"], ["failed", "empty_input"]]));
+    expect(rows.slice(1).map((r) => r.split(/\s+/).slice(2))).toEqual(
+      expect.arrayContaining([["completed"], ["completed"], ["failed", "empty_input"]]),
+    );
     expect(rows.find((r) => r.startsWith(join(dir, "b.txt")))).toMatch(/\s+failed\s+empty_input$/);
   });
 
   it("bulk --json records a rejected file, carries on, and exits 1", async () => {
     const dir = await tempFiles({ "a.txt": "a", "b.txt": "b".repeat(2000) });
-    const result = await runTessera(["jobs", "submit", "word-count", "--file", join(dir, "a.txt"), "--file", join(dir, "b.txt"), "--json", ...url]);
+    const result = await runTessera([
+      "jobs",
+      "submit",
+      "word-count",
+      "--file",
+      join(dir, "a.txt"),
+      "--file",
+      join(dir, "b.txt"),
+      "--json",
+      ...url,
+    ]);
     expect(result.code).toBe(1);
     expect(JSON.parse(result.stdout)).toEqual({
       component: "word-count",
       items: [
-        { file: join(dir, "a.txt"), jobId: expect.stringMatching(new RegExp(`^${UUID}$`)) as unknown, created: true, state: "pending" },
+        {
+          file: join(dir, "a.txt"),
+          jobId: expect.stringMatching(new RegExp(`^${UUID}$`)) as unknown,
+          created: true,
+          state: "pending",
+        },
         { file: join(dir, "b.txt"), error: "input: expected at most 1000 bytes (the job's max_bytes), got 2000 bytes" },
       ],
     });
@@ -241,16 +379,33 @@ describe("tessera jobs get / list / cancel", () => {
     const id = ids[2] as string;
     const human = await runTessera(["jobs", "get", id, ...url]);
     expect(human.code).toBe(0);
-    expect(human.stdout).toMatch(new RegExp(`^job\\s+${id}\\ncomponent\\s+tally\\nstate\\s+failed \\(bad_input: boom\\)\\nattempts\\s+1 \\(dispatched 1×, redriven 0×\\)\\n`));
+    expect(human.stdout).toMatch(
+      new RegExp(
+        `^job\\s+${id}\\ncomponent\\s+tally\\nstate\\s+failed \\(bad_input: boom\\)\\nattempts\\s+1 \\(dispatched 1×, redriven 0×\\)\\n`,
+      ),
+    );
     const json = await runTessera(["jobs", "get", id, "--json", ...url]);
-    expect(JSON.parse(json.stdout)).toMatchObject({ jobId: id, component: "tally", state: "failed", reasonCode: "bad_input", attempts: 1 });
-    expect(await runTessera(["jobs", "get", "job-9", ...url])).toMatchObject({ code: 4, stderr: 'error: no job "job-9"\n' });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      jobId: id,
+      component: "tally",
+      state: "failed",
+      reasonCode: "bad_input",
+      attempts: 1,
+    });
+    expect(await runTessera(["jobs", "get", "job-9", ...url])).toMatchObject({
+      code: 4,
+      stderr: 'error: no job "job-9"\n',
+    });
   });
 
   it("list tabulates id, component, state, attempts, reason, age and applies the filters", async () => {
     const result = await runTessera(["jobs", "list", "--state", "failed", "--component", "tally", ...url]);
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(new RegExp(`^ID\\s+COMPONENT\\s+STATE\\s+ATTEMPTS\\s+REASON\\s+AGE\\n${ids[2]}\\s+tally\\s+failed\\s+1\\s+bad_input: boom\\s+\\d+s\\n$`));
+    expect(result.stdout).toMatch(
+      new RegExp(
+        `^ID\\s+COMPONENT\\s+STATE\\s+ATTEMPTS\\s+REASON\\s+AGE\\n${ids[2]}\\s+tally\\s+failed\\s+1\\s+bad_input: boom\\s+\\d+s\\n$`,
+      ),
+    );
 
     const json = await runTessera(["jobs", "list", "--state", "failed", "--json", ...url]);
     expect(json.code).toBe(0);
@@ -268,8 +423,22 @@ describe("tessera jobs get / list / cancel", () => {
     expect(lines.slice(1).map((l) => l.split(/\s+/)[0])).toEqual([ids[4], ids[3]]);
     const cursor = /^more jobs: add --cursor (\S+) \(or --all\)\n$/.exec(first.stderr)?.[1];
     expect(cursor).toBeDefined();
-    const second = await runTessera(["jobs", "list", "--component", "tally", "--limit", "2", "--cursor", cursor as string, "--json", ...url]);
-    expect((JSON.parse(second.stdout) as { items: { jobId: string }[] }).items.map((j) => j.jobId)).toEqual([ids[2], ids[1]]);
+    const second = await runTessera([
+      "jobs",
+      "list",
+      "--component",
+      "tally",
+      "--limit",
+      "2",
+      "--cursor",
+      cursor as string,
+      "--json",
+      ...url,
+    ]);
+    expect((JSON.parse(second.stdout) as { items: { jobId: string }[] }).items.map((j) => j.jobId)).toEqual([
+      ids[2],
+      ids[1],
+    ]);
 
     const all = await runTessera(["jobs", "list", "--component", "tally", "--limit", "2", "--all", "--json", ...url]);
     const page = JSON.parse(all.stdout) as { items: { jobId: string }[]; nextCursor: string | null };
@@ -279,12 +448,21 @@ describe("tessera jobs get / list / cancel", () => {
 
   it("cancel cancels a job that has not run; a finished one exits 5", async () => {
     const { jobId } = await rc.coordinator.submit("idle", { text: "never runs" });
-    expect(await runTessera(["jobs", "cancel", jobId, ...url])).toMatchObject({ code: 0, stdout: `cancelled job ${jobId} (idle)\n` });
+    expect(await runTessera(["jobs", "cancel", jobId, ...url])).toMatchObject({
+      code: 0,
+      stdout: `cancelled job ${jobId} (idle)\n`,
+    });
     expect(await rc.coordinator.getJob(jobId)).toMatchObject({ state: "cancelled" });
     const again = await runTessera(["jobs", "cancel", jobId, ...url]);
-    expect(again).toMatchObject({ code: 5, stderr: expect.stringContaining(`job "${jobId}" is already cancelled`) as unknown });
+    expect(again).toMatchObject({
+      code: 5,
+      stderr: expect.stringContaining(`job "${jobId}" is already cancelled`) as unknown,
+    });
     const completed = await runTessera(["jobs", "cancel", ids[0] as string, ...url]);
-    expect(completed).toMatchObject({ code: 5, stderr: `error: job "${ids[0]}" is already completed; only pending or queued jobs can be cancelled\n` });
+    expect(completed).toMatchObject({
+      code: 5,
+      stderr: `error: job "${ids[0]}" is already completed; only pending or queued jobs can be cancelled\n`,
+    });
     expect(await runTessera(["jobs", "cancel", "job-9", ...url])).toMatchObject({ code: 4 });
   });
 });
@@ -292,10 +470,18 @@ describe("tessera jobs get / list / cancel", () => {
 describe("tessera jobs watch", () => {
   const running = async (text: string): Promise<string> => {
     const { jobId } = await rc.coordinator.submit("gated", { text });
-    await waitFor(`the gated job ${text} to run`, async () => gate(text).started && (await rc.coordinator.getJob(jobId))?.state === "queued", 10_000);
+    await waitFor(
+      `the gated job ${text} to run`,
+      async () => gate(text).started && (await rc.coordinator.getJob(jobId))?.state === "queued",
+      10_000,
+    );
     return jobId;
   };
-  const withoutTime = (stdout: string): string[] => stdout.trimEnd().split("\n").map((l) => l.replace(/^\S+ {2}/, ""));
+  const withoutTime = (stdout: string): string[] =>
+    stdout
+      .trimEnd()
+      .split("\n")
+      .map((l) => l.replace(/^\S+ {2}/, ""));
 
   it("with ids: one line per change with a done count; exit 1 when one failed", async () => {
     const a = await running("watch-a");
@@ -327,8 +513,14 @@ describe("tessera jobs watch", () => {
     gate("watch-one").open("complete");
     const result = await watching.result;
     expect(result.code).toBe(0);
-    const events = result.stdout.trimEnd().split("\n").map((l) => JSON.parse(l) as unknown);
-    expect(events).toEqual([expect.objectContaining({ jobId: id, component: "gated", state: "queued" }), expect.objectContaining({ jobId: id, state: "completed", reasonCode: null })]);
+    const events = result.stdout
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l) as unknown);
+    expect(events).toEqual([
+      expect.objectContaining({ jobId: id, component: "gated", state: "queued" }),
+      expect.objectContaining({ jobId: id, state: "completed", reasonCode: null }),
+    ]);
     await waitFor("the watch to close its event stream", () => rc.subscribers() === 0);
   });
 
@@ -340,7 +532,10 @@ describe("tessera jobs watch", () => {
   });
 
   it("an unknown id exits 4", async () => {
-    expect(await runTessera(["jobs", "watch", "job-zz", ...url])).toMatchObject({ code: 4, stderr: 'error: no job "job-zz"\n' });
+    expect(await runTessera(["jobs", "watch", "job-zz", ...url])).toMatchObject({
+      code: 4,
+      stderr: 'error: no job "job-zz"\n',
+    });
   });
 });
 
@@ -349,44 +544,90 @@ describe("tessera dlq", () => {
     const id = await deadLetter("poison", "listed");
     const result = await runTessera(["dlq", "list", "--component", "poison", ...url]);
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(new RegExp(`^JOB\\s+COMPONENT\\s+DELIVERIES\\s+REASON\\s+AGE\\s+REDRIVEN\\n${id}\\s+poison\\s+2\\s+dead_lettered: exhausted 2 deliveries without a Result\\s+\\d+s\\n$`));
+    expect(result.stdout).toMatch(
+      new RegExp(
+        `^JOB\\s+COMPONENT\\s+DELIVERIES\\s+REASON\\s+AGE\\s+REDRIVEN\\n${id}\\s+poison\\s+2\\s+dead_lettered: exhausted 2 deliveries without a Result\\s+\\d+s\\n$`,
+      ),
+    );
     const json = await runTessera(["dlq", "list", "--json", ...url]);
-    expect(JSON.parse(json.stdout)).toMatchObject({ items: expect.arrayContaining([expect.objectContaining({ jobId: id, component: "poison", deliveries: 2, redrivenAt: null })]) as unknown, nextCursor: null });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      items: expect.arrayContaining([
+        expect.objectContaining({ jobId: id, component: "poison", deliveries: 2, redrivenAt: null }),
+      ]) as unknown,
+      nextCursor: null,
+    });
   });
 
   it("redrive one job and it completes; a job that is not dead-lettered exits 5, an unknown one 4", async () => {
     const id = await deadLetter("poison", "redriven");
     healed.add("redriven");
-    expect(await runTessera(["dlq", "redrive", id, ...url])).toMatchObject({ code: 0, stdout: `redrove job ${id} (poison): now pending\n` });
+    expect(await runTessera(["dlq", "redrive", id, ...url])).toMatchObject({
+      code: 0,
+      stdout: `redrove job ${id} (poison): now pending\n`,
+    });
     const watched = await runTessera(["jobs", "watch", id, ...url]);
     expect(watched.code).toBe(0);
-    expect(await rc.coordinator.getJob(id)).toMatchObject({ state: "completed", redrives: 1, output: { data: { healed: "redriven" } } });
-    expect(await runTessera(["dlq", "redrive", id, ...url])).toMatchObject({ code: 5, stderr: `error: job "${id}" is completed; only dead-lettered failed jobs can be redriven\n` });
+    expect(await rc.coordinator.getJob(id)).toMatchObject({
+      state: "completed",
+      redrives: 1,
+      output: { data: { healed: "redriven" } },
+    });
+    expect(await runTessera(["dlq", "redrive", id, ...url])).toMatchObject({
+      code: 5,
+      stderr: `error: job "${id}" is completed; only dead-lettered failed jobs can be redriven\n`,
+    });
     expect(await runTessera(["dlq", "redrive", "job-9", ...url])).toMatchObject({ code: 4 });
     const listed = await runTessera(["dlq", "list", "--component", "poison", "--json", ...url]);
-    expect((JSON.parse(listed.stdout) as { items: { jobId: string; redrivenAt: string | null }[] }).items.find((d) => d.jobId === id)?.redrivenAt).not.toBeNull();
+    expect(
+      (JSON.parse(listed.stdout) as { items: { jobId: string; redrivenAt: string | null }[] }).items.find(
+        (d) => d.jobId === id,
+      )?.redrivenAt,
+    ).not.toBeNull();
   });
 
   it("redrive --all refuses without a terminal or --yes, asks on a terminal, and runs with --yes", async () => {
     const dead = [await deadLetter("poison-all", "all-1"), await deadLetter("poison-all", "all-2")];
-    const waiting = async (): Promise<number> => (await rc.coordinator.listDeadLetters({ component: "poison-all" })).items.filter((d) => d.redrivenAt === null).length;
+    const waiting = async (): Promise<number> =>
+      (await rc.coordinator.listDeadLetters({ component: "poison-all" })).items.filter((d) => d.redrivenAt === null)
+        .length;
 
     const refused = await runTessera(["dlq", "redrive", "--component", "poison-all", "--all", ...url]);
-    expect(refused).toMatchObject({ code: 2, stderr: expect.stringContaining("refusing to redrive 2 jobs of poison-all without confirmation (stdin is not a terminal); add --yes") as unknown });
+    expect(refused).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining(
+        "refusing to redrive 2 jobs of poison-all without confirmation (stdin is not a terminal); add --yes",
+      ) as unknown,
+    });
     expect(await waiting()).toBe(2);
 
-    const declined = await runTessera(["dlq", "redrive", "--component", "poison-all", "--all", ...url], { answer: "n" });
-    expect(declined).toMatchObject({ code: 1, stderr: expect.stringContaining("Redrive 2 dead-lettered jobs of poison-all?") as unknown });
+    const declined = await runTessera(["dlq", "redrive", "--component", "poison-all", "--all", ...url], {
+      answer: "n",
+    });
+    expect(declined).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining("Redrive 2 dead-lettered jobs of poison-all?") as unknown,
+    });
     expect(await waiting()).toBe(2);
 
     healed.add("all-1");
     healed.add("all-2");
-    const confirmed = await runTessera(["dlq", "redrive", "--component", "poison-all", "--all", ...url], { answer: "y" });
+    const confirmed = await runTessera(["dlq", "redrive", "--component", "poison-all", "--all", ...url], {
+      answer: "y",
+    });
     expect(confirmed.code).toBe(0);
     const lines = confirmed.stdout.trimEnd().split("\n");
     expect(lines[0]).toBe("redrove 2 jobs of poison-all:");
-    expect(lines.slice(1).map((l) => l.trim()).sort()).toEqual([...dead].sort());
-    for (const id of dead) expect(await rc.coordinator.waitForJob(id, { timeoutMs: 10_000 })).toMatchObject({ state: "completed", redrives: 1 });
+    expect(
+      lines
+        .slice(1)
+        .map((l) => l.trim())
+        .sort(),
+    ).toEqual([...dead].sort());
+    for (const id of dead)
+      expect(await rc.coordinator.waitForJob(id, { timeoutMs: 10_000 })).toMatchObject({
+        state: "completed",
+        redrives: 1,
+      });
 
     const nothingLeft = await runTessera(["dlq", "redrive", "--component", "poison-all", "--all", "--json", ...url]);
     expect(JSON.parse(nothingLeft.stdout)).toEqual({ jobIds: [] });
@@ -394,9 +635,14 @@ describe("tessera dlq", () => {
     // --yes: no question, even without a terminal.
     const third = await deadLetter("poison-all", "all-3");
     healed.add("all-3");
-    expect(await runTessera(["dlq", "redrive", "--component", "poison-all", "--all", "--yes", ...url])).toMatchObject({ code: 0, stdout: `redrove 1 jobs of poison-all:\n  ${third}\n` });
+    expect(await runTessera(["dlq", "redrive", "--component", "poison-all", "--all", "--yes", ...url])).toMatchObject({
+      code: 0,
+      stdout: `redrove 1 jobs of poison-all:\n  ${third}\n`,
+    });
     expect(await rc.coordinator.waitForJob(third, { timeoutMs: 10_000 })).toMatchObject({ state: "completed" });
-    expect(await runTessera(["dlq", "redrive", "--component", "nope", "--all", "--yes", ...url])).toMatchObject({ code: 4 });
+    expect(await runTessera(["dlq", "redrive", "--component", "nope", "--all", "--yes", ...url])).toMatchObject({
+      code: 4,
+    });
   });
 });
 
@@ -405,6 +651,8 @@ describe("when the coordinator cannot be reached", () => {
     const gone = `http://127.0.0.1:${await freePort()}`;
     const result = await runTessera(["jobs", "list", "--url", gone]);
     expect(result.code).toBe(3);
-    expect(result.stderr).toBe(`error: cannot reach the coordinator at ${gone} (ECONNREFUSED) — is \`tessera dev\` running? Point --url or TESSERA_URL at another coordinator.\n`);
+    expect(result.stderr).toBe(
+      `error: cannot reach the coordinator at ${gone} (ECONNREFUSED) — is \`tessera dev\` running? Point --url or TESSERA_URL at another coordinator.\n`,
+    );
   });
 });

@@ -23,7 +23,9 @@ describe("bin/tessera.js (a real process, from the TypeScript source)", () => {
   });
 
   it("validate forwards exit 1 for a bad manifest and 2 for a missing file", async () => {
-    const dir = await tempFiles({ "bad.yaml": "apiVersion: tessera.dev/v1alpha1\nkind: Component\nmetadata:\n  name: x\nspec: {}\n" });
+    const dir = await tempFiles({
+      "bad.yaml": "apiVersion: tessera.dev/v1alpha1\nkind: Component\nmetadata:\n  name: x\nspec: {}\n",
+    });
     const bad = await run(["validate", join(dir, "bad.yaml")]);
     expect(bad.code).toBe(1);
     expect(bad.stdout).toContain(`${join(dir, "bad.yaml")}:5: spec.image: expected `);

@@ -40,13 +40,31 @@ describe("tessera controller (a real process against the in-memory API and a rea
       kind: "Config",
       clusters: [{ name: cluster.name, cluster: { server: cluster.server, "insecure-skip-tls-verify": true } }],
       users: options.users.map((u) => ({ name: u.name, user: { token: u.token } })),
-      contexts: options.contexts.map((c) => ({ name: c.name, context: { cluster: c.cluster, user: c.user, namespace: c.namespace } })),
+      contexts: options.contexts.map((c) => ({
+        name: c.name,
+        context: { cluster: c.cluster, user: c.user, namespace: c.namespace },
+      })),
       "current-context": options.currentContext,
     };
     const dir = await tempFiles({});
     await writeFile(join(dir, "kubeconfig"), stringify(kubeconfig));
     const port = await freePort();
-    child = spawn(process.execPath, [bin, "controller", "--kubeconfig", join(dir, "kubeconfig"), "--nats", nats.url, "--nats-monitoring", "nats.nats.svc:8222", "--port", String(port)], { stdio: ["ignore", "ignore", "pipe"] });
+    child = spawn(
+      process.execPath,
+      [
+        bin,
+        "controller",
+        "--kubeconfig",
+        join(dir, "kubeconfig"),
+        "--nats",
+        nats.url,
+        "--nats-monitoring",
+        "nats.nats.svc:8222",
+        "--port",
+        String(port),
+      ],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
     let stderr = "";
     child.stderr?.on("data", (b: Buffer) => (stderr += b.toString()));
 
@@ -57,9 +75,20 @@ describe("tessera controller (a real process against the in-memory API and a rea
       version: "v1alpha1",
       namespace: "docs",
       plural: "components",
-      body: { apiVersion: "tessera.dev/v1alpha1", kind: "Component", metadata: { name: "extract", namespace: "docs" }, spec: { image: "example/extract:1" } },
+      body: {
+        apiVersion: "tessera.dev/v1alpha1",
+        kind: "Component",
+        metadata: { name: "extract", namespace: "docs" },
+        spec: { image: "example/extract:1" },
+      },
     });
-    await waitFor("the rendered Deployment", () => fake?.store.get({ apiVersion: "apps/v1", kind: "Deployment", namespace: "docs", name: "extract" }) !== undefined, 15_000);
+    await waitFor(
+      "the rendered Deployment",
+      () =>
+        fake?.store.get({ apiVersion: "apps/v1", kind: "Deployment", namespace: "docs", name: "extract" }) !==
+        undefined,
+      15_000,
+    );
 
     await nats.kill();
     await waitFor("/readyz 503 while NATS is down", async () => (await readyz(port)) === 503, 20_000, 100);

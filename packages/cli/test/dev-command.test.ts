@@ -28,7 +28,14 @@ interface JsonReport {
   samples: {
     label: string;
     asExpected: boolean;
-    jobs: { depth: number; jobId: string; component: string; state: string; reasonCode: string | null; output: { data?: unknown } | null }[];
+    jobs: {
+      depth: number;
+      jobId: string;
+      component: string;
+      state: string;
+      reasonCode: string | null;
+      output: { data?: unknown } | null;
+    }[];
   }[];
 }
 
@@ -39,11 +46,20 @@ function reportOf(result: RunResult): JsonReport {
 
 /** Every sample ended as the documents project expects, each extract chaining one completed chunk-embed job. */
 function expectDocumentsOutcome(report: JsonReport, repeat = 1): void {
-  expect(report.samples.map((s) => s.label).sort()).toEqual(SAMPLES.flatMap((label) => Array<string>(repeat).fill(label)).sort());
+  expect(report.samples.map((s) => s.label).sort()).toEqual(
+    SAMPLES.flatMap((label) => Array<string>(repeat).fill(label)).sort(),
+  );
   for (const sample of report.samples) {
     expect(sample.asExpected, `${sample.label} ended as expected`).toBe(true);
     if (sample.label === FAILING_SAMPLE) {
-      expect(sample.jobs).toEqual([expect.objectContaining({ depth: 0, component: "extract", state: "failed", reasonCode: "unsupported_content_type" })]);
+      expect(sample.jobs).toEqual([
+        expect.objectContaining({
+          depth: 0,
+          component: "extract",
+          state: "failed",
+          reasonCode: "unsupported_content_type",
+        }),
+      ]);
     } else {
       expect(sample.jobs, sample.label).toEqual([
         expect.objectContaining({ depth: 0, component: "extract", state: "completed", reasonCode: null }),
@@ -74,7 +90,10 @@ describe("tessera dev, embedded", { timeout: RUN_TIMEOUT_MS }, () => {
   });
 
   it("--repeat 3 submits every sample three times", async () => {
-    const result = await runTessera(["dev", DOCUMENTS, "--samples", "--repeat", "3", "--exit", "--port", "0", "--json"], { env: ENV });
+    const result = await runTessera(
+      ["dev", DOCUMENTS, "--samples", "--repeat", "3", "--exit", "--port", "0", "--json"],
+      { env: ENV },
+    );
     expect(result.code).toBe(0);
     expectDocumentsOutcome(reportOf(result), 3);
   });
@@ -83,12 +102,15 @@ describe("tessera dev, embedded", { timeout: RUN_TIMEOUT_MS }, () => {
     const result = await runTessera(["dev", DOCUMENTS, "--samples", "--exit", "--port", "0"], { env: ENV });
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^tessera dev documents \(/);
-    expect(result.stdout).toMatch(/\n {2}admin API {3}http:\/\/127\.0\.0\.1:\d+ {2}\(OpenAPI at http:\/\/127\.0\.0\.1:\d+\/openapi\.json\)\n/);
+    expect(result.stdout).toMatch(
+      /\n {2}admin API {3}http:\/\/127\.0\.0\.1:\d+ {2}\(OpenAPI at http:\/\/127\.0\.0\.1:\d+\/openapi\.json\)\n/,
+    );
     const admin = /admin API {3}(http:\/\/127\.0\.0\.1:\d+)/.exec(result.stdout)?.[1];
     expect(result.stdout).toContain(`\n  dashboard   ${admin}/`);
     expect(result.stdout).toMatch(/\n {2}components {2}extract, chunk-embed\n/);
     expect(result.stdout).toMatch(/\nSAMPLE\s+COMPONENT\s+STATE\s+RESULT\s+TOOK\n/);
-    for (const label of SAMPLES) expect(result.stdout).toMatch(new RegExp(`\\n${label.replace(".", "\\.")}\\s+extract\\s+(completed|failed)`));
+    for (const label of SAMPLES)
+      expect(result.stdout).toMatch(new RegExp(`\\n${label.replace(".", "\\.")}\\s+extract\\s+(completed|failed)`));
     expect(result.stdout).toMatch(/\nscan\.png\s+extract\s+failed\s+unsupported_content_type/);
     expect(result.stdout.match(/└─ chained\s+chunk-embed\s+completed/g)).toHaveLength(SAMPLES.length - 1);
     expect(result.stdout).toMatch(new RegExp(`\\n${2 * (SAMPLES.length - 1) + 1} jobs decided in `));
@@ -97,11 +119,17 @@ describe("tessera dev, embedded", { timeout: RUN_TIMEOUT_MS }, () => {
 
 describe("tessera dev usage and start errors", () => {
   it("--exit without --samples exits 2", async () => {
-    expect(await runTessera(["dev", DOCUMENTS, "--exit"], { env: ENV })).toMatchObject({ code: 2, stderr: "error: --exit, --repeat and --json need --samples\n" });
+    expect(await runTessera(["dev", DOCUMENTS, "--exit"], { env: ENV })).toMatchObject({
+      code: 2,
+      stderr: "error: --exit, --repeat and --json need --samples\n",
+    });
   });
 
   it("--port 99999 exits 2", async () => {
-    expect(await runTessera(["dev", DOCUMENTS, "--port", "99999"], { env: ENV })).toMatchObject({ code: 2, stderr: 'error: --port: expected a port number from 0 to 65535, got "99999"\n' });
+    expect(await runTessera(["dev", DOCUMENTS, "--port", "99999"], { env: ENV })).toMatchObject({
+      code: 2,
+      stderr: 'error: --port: expected a port number from 0 to 65535, got "99999"\n',
+    });
   });
 
   it("a directory without tessera.project.ts exits 2 naming the file", async () => {
@@ -115,8 +143,18 @@ describe("tessera dev usage and start errors", () => {
 
   it("a project with an invalid manifest exits 1 with file:line: path of the problem", async () => {
     const dir = await tempFiles({
-      "tessera.project.ts": 'export default { name: "bad", components: [{ manifest: "tiny.yaml", module: "tiny.ts" }] };\n',
-      "tiny.yaml": ["apiVersion: tessera.dev/v1alpha1", "kind: Component", "metadata:", "  name: tiny", "spec:", "  image: example/tiny:1", "  maxDeliver: 0", ""].join("\n"),
+      "tessera.project.ts":
+        'export default { name: "bad", components: [{ manifest: "tiny.yaml", module: "tiny.ts" }] };\n',
+      "tiny.yaml": [
+        "apiVersion: tessera.dev/v1alpha1",
+        "kind: Component",
+        "metadata:",
+        "  name: tiny",
+        "spec:",
+        "  image: example/tiny:1",
+        "  maxDeliver: 0",
+        "",
+      ].join("\n"),
       "tiny.ts": 'export default { name: "tiny" };\n',
     });
     const result = await runTessera(["dev", dir, "--samples", "--exit", "--port", "0"], { env: ENV });
@@ -124,12 +162,16 @@ describe("tessera dev usage and start errors", () => {
     expect(result.stdout).toBe("");
     const lines = result.stderr.trimEnd().split("\n");
     expect(lines[0]).toBe(`error: ${join(dir, "tessera.project.ts")}: invalid component manifests`);
-    expect(lines.slice(1)).toEqual([`  ${join(dir, "tiny.yaml")}:7: spec.maxDeliver: expected integer to be greater or equal to 1, got number 0`]);
+    expect(lines.slice(1)).toEqual([
+      `  ${join(dir, "tiny.yaml")}:7: spec.maxDeliver: expected integer to be greater or equal to 1, got number 0`,
+    ]);
   });
 
   it("--nats at a closed port fails with a clear error", async () => {
     const nats = `nats://127.0.0.1:${await freePort()}`;
-    const result = await runTessera(["dev", DOCUMENTS, "--nats", nats, "--samples", "--exit", "--port", "0"], { env: ENV });
+    const result = await runTessera(["dev", DOCUMENTS, "--nats", nats, "--samples", "--exit", "--port", "0"], {
+      env: ENV,
+    });
     expect(result.code).toBe(3);
     expect(result.stdout).toBe("");
     const [message, hint, ...rest] = result.stderr.split("\n");
@@ -142,7 +184,10 @@ describe("tessera dev usage and start errors", () => {
 
 describe("tessera dev, process mode", () => {
   it("--nats auto runs the samples on worker processes the autoscaler starts", { timeout: 60_000 }, async () => {
-    const result = await runTessera(["dev", DOCUMENTS, "--nats", "auto", "--samples", "--exit", "--port", "0", "--json"], { env: ENV });
+    const result = await runTessera(
+      ["dev", DOCUMENTS, "--nats", "auto", "--samples", "--exit", "--port", "0", "--json"],
+      { env: ENV },
+    );
     expect(result.code, result.stderr).toBe(0);
     const report = reportOf(result);
     expect(report.mode).toBe("process");

@@ -13,12 +13,32 @@ describe("loadComponentManifests", () => {
     const file = join(dir, "extract.yaml");
     const { manifests, problems } = await loadComponentManifests([file]);
     expect(problems).toEqual([]);
-    expect(manifests).toEqual([{ file, index: 0, line: 1, name: "extract", spec: { image: "ghcr.io/acme/extract:1.0", inputMode: "content-ref", egress: "none" } }]);
+    expect(manifests).toEqual([
+      {
+        file,
+        index: 0,
+        line: 1,
+        name: "extract",
+        spec: { image: "ghcr.io/acme/extract:1.0", inputMode: "content-ref", egress: "none" },
+      },
+    ]);
   });
 
   it("loads several documents per file and JSON files, skipping empty documents", async () => {
-    const json = JSON.stringify({ apiVersion: "tessera.dev/v1alpha1", kind: "Component", metadata: { name: "summarize" }, spec: { image: "s:1", concurrency: 4 } }, null, "\t");
-    const dir = await tempFiles({ "all.yaml": `---\n${manifest("extract")}---\n# a comment only\n---\n${manifest("ocr")}---\n`, "summarize.json": json });
+    const json = JSON.stringify(
+      {
+        apiVersion: "tessera.dev/v1alpha1",
+        kind: "Component",
+        metadata: { name: "summarize" },
+        spec: { image: "s:1", concurrency: 4 },
+      },
+      null,
+      "\t",
+    );
+    const dir = await tempFiles({
+      "all.yaml": `---\n${manifest("extract")}---\n# a comment only\n---\n${manifest("ocr")}---\n`,
+      "summarize.json": json,
+    });
     const { manifests, problems } = await loadComponentManifests([join(dir, "all.yaml"), join(dir, "summarize.json")]);
     expect(problems).toEqual([]);
     expect(manifests.map((m) => [m.name, m.index, m.line])).toEqual([
@@ -30,14 +50,18 @@ describe("loadComponentManifests", () => {
   });
 
   it("reports a YAML syntax error with its file and line, and still checks the other documents", async () => {
-    const dir = await tempFiles({ "broken.yaml": `${manifest("extract")}---\nspec:\n  image: [unclosed\n  concurrency: 2\n` });
+    const dir = await tempFiles({
+      "broken.yaml": `${manifest("extract")}---\nspec:\n  image: [unclosed\n  concurrency: 2\n`,
+    });
     const file = join(dir, "broken.yaml");
     const { manifests, problems } = await loadComponentManifests([file]);
     expect(manifests.map((m) => m.name)).toEqual(["extract"]);
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatchObject({ kind: "syntax", file, document: 1, path: "(yaml)" });
     expect(problems[0]?.line).toBeGreaterThanOrEqual(8);
-    expect(formatManifestProblem(problems[0]!)).toMatch(new RegExp(`^${file}:\\d+: \\(yaml\\): expected valid YAML or JSON, got a syntax error: `));
+    expect(formatManifestProblem(problems[0]!)).toMatch(
+      new RegExp(`^${file}:\\d+: \\(yaml\\): expected valid YAML or JSON, got a syntax error: `),
+    );
   });
 
   it("names an unknown spec field with its path and line", async () => {
@@ -45,8 +69,12 @@ describe("loadComponentManifests", () => {
     const file = join(dir, "c.yaml");
     const { manifests, problems } = await loadComponentManifests([file]);
     expect(manifests).toEqual([]);
-    expect(problems).toEqual([expect.objectContaining({ kind: "content", file, path: "spec.replicas", line: 7, received: "number 3" })]);
-    expect(formatManifestProblem(problems[0]!)).toMatch(/:7: spec\.replicas: expected no such field \(known fields: image, [a-zA-Z, ]+\), got number 3$/);
+    expect(problems).toEqual([
+      expect.objectContaining({ kind: "content", file, path: "spec.replicas", line: 7, received: "number 3" }),
+    ]);
+    expect(formatManifestProblem(problems[0]!)).toMatch(
+      /:7: spec\.replicas: expected no such field \(known fields: image, [a-zA-Z, ]+\), got number 3$/,
+    );
     expect(formatManifestProblem(problems[0]!).startsWith(`${file}:7: `)).toBe(true);
   });
 
@@ -54,22 +82,33 @@ describe("loadComponentManifests", () => {
     const dir = await tempFiles({ "c.yaml": manifest("Extract_PDF") });
     const file = join(dir, "c.yaml");
     const { problems } = await loadComponentManifests([file]);
-    expect(problems).toEqual([expect.objectContaining({ file, path: "metadata.name", line: 4, received: 'string "Extract_PDF"' })]);
+    expect(problems).toEqual([
+      expect.objectContaining({ file, path: "metadata.name", line: 4, received: 'string "Extract_PDF"' }),
+    ]);
     expect(problems[0]?.expected).toMatch(/^a DNS-1123 label/);
   });
 
   it("applies the cross-field rules: egress allowlist needs a target", async () => {
-    const dir = await tempFiles({ "c.yaml": manifest("fetcher", "  image: x:1\n  egress: allowlist\n  allowlist:\n    ports:\n      - port: 443") });
+    const dir = await tempFiles({
+      "c.yaml": manifest("fetcher", "  image: x:1\n  egress: allowlist\n  allowlist:\n    ports:\n      - port: 443"),
+    });
     const file = join(dir, "c.yaml");
     const { problems } = await loadComponentManifests([file]);
-    expect(problems).toEqual([expect.objectContaining({ file, path: "spec.allowlist", line: 8, received: "none of them" })]);
+    expect(problems).toEqual([
+      expect.objectContaining({ file, path: "spec.allowlist", line: 8, received: "none of them" }),
+    ]);
     expect(formatManifestProblem(problems[0]!)).toBe(
       `${file}:8: spec.allowlist: expected at least one of cidrs, clusterPeers or openInternet: true when egress is allowlist, got none of them`,
     );
   });
 
   it("points a bad list item at its own line", async () => {
-    const dir = await tempFiles({ "c.yaml": manifest("fetcher", "  image: x:1\n  egress: allowlist\n  allowlist:\n    cidrs:\n      - 10.0.0.0/8\n      - 0.0.0.0/0") });
+    const dir = await tempFiles({
+      "c.yaml": manifest(
+        "fetcher",
+        "  image: x:1\n  egress: allowlist\n  allowlist:\n    cidrs:\n      - 10.0.0.0/8\n      - 0.0.0.0/0",
+      ),
+    });
     const { problems } = await loadComponentManifests([join(dir, "c.yaml")]);
     expect(problems).toEqual([expect.objectContaining({ path: "spec.allowlist.cidrs[1]", line: 11 })]);
   });
@@ -87,24 +126,50 @@ describe("loadComponentManifests", () => {
   });
 
   it("reports a missing file, an empty file and a name used twice", async () => {
-    const dir = await tempFiles({ "a.yaml": manifest("extract"), "b.yaml": `${manifest("extract")}`, "empty.yaml": "# nothing\n" });
-    const { manifests, problems } = await loadComponentManifests([join(dir, "a.yaml"), join(dir, "b.yaml"), join(dir, "nope.yaml"), join(dir, "empty.yaml")]);
+    const dir = await tempFiles({
+      "a.yaml": manifest("extract"),
+      "b.yaml": `${manifest("extract")}`,
+      "empty.yaml": "# nothing\n",
+    });
+    const { manifests, problems } = await loadComponentManifests([
+      join(dir, "a.yaml"),
+      join(dir, "b.yaml"),
+      join(dir, "nope.yaml"),
+      join(dir, "empty.yaml"),
+    ]);
     expect(manifests.map((m) => m.file)).toEqual([join(dir, "a.yaml")]);
     expect(problems).toEqual([
-      expect.objectContaining({ kind: "content", file: join(dir, "b.yaml"), path: "metadata.name", line: 4, expected: `a name no other manifest uses (already defined at ${join(dir, "a.yaml")}:1)` }),
+      expect.objectContaining({
+        kind: "content",
+        file: join(dir, "b.yaml"),
+        path: "metadata.name",
+        line: 4,
+        expected: `a name no other manifest uses (already defined at ${join(dir, "a.yaml")}:1)`,
+      }),
       expect.objectContaining({ kind: "file", file: join(dir, "nope.yaml"), received: "no such file" }),
-      expect.objectContaining({ kind: "content", file: join(dir, "empty.yaml"), expected: "at least one Component document" }),
+      expect.objectContaining({
+        kind: "content",
+        file: join(dir, "empty.yaml"),
+        expected: "at least one Component document",
+      }),
     ]);
-    expect(formatManifestProblem(problems[1]!)).toBe(`${join(dir, "nope.yaml")}: expected a readable YAML or JSON file, got no such file`);
+    expect(formatManifestProblem(problems[1]!)).toBe(
+      `${join(dir, "nope.yaml")}: expected a readable YAML or JSON file, got no such file`,
+    );
   });
 });
 
 describe("tessera validate", () => {
   it("prints file:line problems and a summary, exit 1", async () => {
-    const dir = await tempFiles({ "good.yaml": manifest("extract"), "bad.yaml": manifest("ocr", "  image: x:1\n  maxDeliver: 0") });
+    const dir = await tempFiles({
+      "good.yaml": manifest("extract"),
+      "bad.yaml": manifest("ocr", "  image: x:1\n  maxDeliver: 0"),
+    });
     const result = await runTessera(["validate", join(dir, "good.yaml"), join(dir, "bad.yaml")]);
     expect(result.code).toBe(1);
-    expect(result.stdout).toContain(`${join(dir, "bad.yaml")}:7: spec.maxDeliver: expected integer to be greater or equal to 1, got number 0\n`);
+    expect(result.stdout).toContain(
+      `${join(dir, "bad.yaml")}:7: spec.maxDeliver: expected integer to be greater or equal to 1, got number 0\n`,
+    );
     expect(result.stdout).toContain("1 problem in 1 file; 1 valid component\n");
   });
 
@@ -118,7 +183,9 @@ describe("tessera validate", () => {
     const dir = await tempFiles({ "bad.yaml": manifest("Bad") });
     const result = await runTessera(["validate", join(dir, "missing.yaml"), join(dir, "bad.yaml")]);
     expect(result.code).toBe(2);
-    expect(result.stdout).toContain(`${join(dir, "missing.yaml")}: expected a readable YAML or JSON file, got no such file`);
+    expect(result.stdout).toContain(
+      `${join(dir, "missing.yaml")}: expected a readable YAML or JSON file, got no such file`,
+    );
     expect(result.stdout).toContain(`${join(dir, "bad.yaml")}:4: metadata.name:`);
   });
 

@@ -14,20 +14,46 @@ const specs = ["extract.yaml", "chunk-embed.yaml"].map((f) => join(examples, f))
 describe("tessera render", () => {
   it("writes valid manifests for the example project with --validate -o", async () => {
     const out = await mkdtemp(join(tmpdir(), "tessera-render-"));
-    const { code, stdout, stderr } = await runTessera(["render", ...specs, "--validate", "-o", out, "--namespace", "docs"]);
+    const { code, stdout, stderr } = await runTessera([
+      "render",
+      ...specs,
+      "--validate",
+      "-o",
+      out,
+      "--namespace",
+      "docs",
+    ]);
     expect(code).toBe(0);
     expect(stderr).toContain("validated 8 objects: no problems");
     expect(stdout).toContain("extract");
-    expect((await readdir(out)).sort()).toEqual(["chunk-embed.jetstream.json", "chunk-embed.yaml", "extract.jetstream.json", "extract.yaml"]);
-    type Manifest = { kind: string; metadata: { namespace?: string }; spec: { replicas?: number; triggers: { metadata: Record<string, string> }[] } };
-    const objects = parseAllDocuments(await readFile(join(out, "extract.yaml"), "utf8")).map((d) => d.toJSON() as Manifest);
+    expect((await readdir(out)).sort()).toEqual([
+      "chunk-embed.jetstream.json",
+      "chunk-embed.yaml",
+      "extract.jetstream.json",
+      "extract.yaml",
+    ]);
+    type Manifest = {
+      kind: string;
+      metadata: { namespace?: string };
+      spec: { replicas?: number; triggers: { metadata: Record<string, string> }[] };
+    };
+    const objects = parseAllDocuments(await readFile(join(out, "extract.yaml"), "utf8")).map(
+      (d) => d.toJSON() as Manifest,
+    );
     expect(objects.map((o) => o.kind).sort()).toEqual(["Deployment", "NetworkPolicy", "NetworkPolicy", "ScaledObject"]);
     const deployment = objects.find((o) => o.kind === "Deployment");
     expect(deployment?.spec.replicas).toBeUndefined();
     expect(deployment?.metadata.namespace).toBe("docs");
     const trigger = objects.find((o) => o.kind === "ScaledObject")?.spec.triggers[0]?.metadata;
-    expect(trigger).toMatchObject({ stream: jobStreamName("extract"), consumer: durableConsumerName("extract"), natsServerMonitoringEndpoint: "nats.nats.svc:8222" });
-    const jetstream = JSON.parse(await readFile(join(out, "extract.jetstream.json"), "utf8")) as { stream: { name: string }; consumer: { durable_name: string } };
+    expect(trigger).toMatchObject({
+      stream: jobStreamName("extract"),
+      consumer: durableConsumerName("extract"),
+      natsServerMonitoringEndpoint: "nats.nats.svc:8222",
+    });
+    const jetstream = JSON.parse(await readFile(join(out, "extract.jetstream.json"), "utf8")) as {
+      stream: { name: string };
+      consumer: { durable_name: string };
+    };
     expect(jetstream.stream.name).toBe(jobStreamName("extract"));
     expect(jetstream.consumer.durable_name).toBe(durableConsumerName("extract"));
   });
@@ -42,11 +68,28 @@ describe("tessera render", () => {
 
   it("renders the controller's install manifests with --install, all valid", async () => {
     const out = await mkdtemp(join(tmpdir(), "tessera-install-"));
-    const { code, stderr } = await runTessera(["render", specs[0] as string, "--install", "example/tessera:1", "--validate", "-o", out]);
+    const { code, stderr } = await runTessera([
+      "render",
+      specs[0] as string,
+      "--install",
+      "example/tessera:1",
+      "--validate",
+      "-o",
+      out,
+    ]);
     expect(code).toBe(0);
     expect(stderr).toContain("validated 10 objects: no problems");
-    const kinds = parseAllDocuments(await readFile(join(out, "tessera-install.yaml"), "utf8")).map((d) => (d.toJSON() as { kind: string }).kind);
-    expect(kinds).toEqual(["Namespace", "CustomResourceDefinition", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment"]);
+    const kinds = parseAllDocuments(await readFile(join(out, "tessera-install.yaml"), "utf8")).map(
+      (d) => (d.toJSON() as { kind: string }).kind,
+    );
+    expect(kinds).toEqual([
+      "Namespace",
+      "CustomResourceDefinition",
+      "ServiceAccount",
+      "ClusterRole",
+      "ClusterRoleBinding",
+      "Deployment",
+    ]);
   });
 
   it("prints YAML to stdout without -o, and a JSON summary with --json", async () => {
@@ -55,7 +98,11 @@ describe("tessera render", () => {
     expect(yaml.stdout).toContain("kind: ScaledObject");
     const json = await runTessera(["render", ...specs, "--validate", "--json"]);
     expect(json.code).toBe(0);
-    expect(JSON.parse(json.stdout)).toMatchObject({ validated: true, problems: [], components: [{ name: "extract" }, { name: "chunk-embed" }] });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      validated: true,
+      problems: [],
+      components: [{ name: "extract" }, { name: "chunk-embed" }],
+    });
   });
 
   it("refuses a monitoring endpoint with a scheme, naming the flag's value", async () => {
@@ -66,7 +113,8 @@ describe("tessera render", () => {
 
   it("reports a misspelled spec field with file, line and path, and exits 1", async () => {
     const dir = await tempFiles({
-      "bad.yaml": "apiVersion: tessera.dev/v1alpha1\nkind: Component\nmetadata:\n  name: bad\nspec:\n  image: x:1\n  egres: none\n",
+      "bad.yaml":
+        "apiVersion: tessera.dev/v1alpha1\nkind: Component\nmetadata:\n  name: bad\nspec:\n  image: x:1\n  egres: none\n",
     });
     const { code, stderr } = await runTessera(["render", join(dir, "bad.yaml"), "--validate"]);
     expect(code).toBe(1);

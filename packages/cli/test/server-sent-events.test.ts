@@ -19,7 +19,8 @@ async function collect(chunks: string[]): Promise<ServerSentEvent[]> {
 
 describe("readServerSentEvents", () => {
   it("parses events, comments, multi-line data and every line ending, across arbitrary chunk boundaries", async () => {
-    const text = '\uFEFF: subscribed\r\n\r\nevent: job\r\ndata: {"a":1}\r\n\r\ndata:two\rdata: lines\r\rid: 7\nevent: job\ndata:  spaced\n\nevent: empty\n\ndata: unterminated';
+    const text =
+      '\uFEFF: subscribed\r\n\r\nevent: job\r\ndata: {"a":1}\r\n\r\ndata:two\rdata: lines\r\rid: 7\nevent: job\ndata:  spaced\n\nevent: empty\n\ndata: unterminated';
     const expected = [
       { event: "job", data: '{"a":1}' },
       { event: "message", data: "two\nlines" },

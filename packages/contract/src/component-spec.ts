@@ -4,8 +4,14 @@ import { DURATION_PATTERN, parseDuration } from "./duration.js";
 import { ContractValidationError, compileValidator, type Validated, type ValidationIssue } from "./validation-error.js";
 
 const Duration = Type.String({ pattern: DURATION_PATTERN, description: 'a duration such as "30s", "5m" or "1h30m"' });
-const Quantity = Type.String({ pattern: "^[0-9]+(\\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$", description: 'a Kubernetes quantity such as "500m", "256Mi" or "1"' });
-const ResourceList = Type.Object({ cpu: Type.Optional(Quantity), memory: Type.Optional(Quantity) }, { additionalProperties: false });
+const Quantity = Type.String({
+  pattern: "^[0-9]+(\\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$",
+  description: 'a Kubernetes quantity such as "500m", "256Mi" or "1"',
+});
+const ResourceList = Type.Object(
+  { cpu: Type.Optional(Quantity), memory: Type.Optional(Quantity) },
+  { additionalProperties: false },
+);
 
 export const EgressMode = { None: "none", FetchControlled: "fetch-controlled", Allowlist: "allowlist" } as const;
 export type EgressMode = (typeof EgressMode)[keyof typeof EgressMode];
@@ -23,7 +29,9 @@ const Port = Type.Object(
 const ClusterPeer = Type.Object(
   {
     namespace: Type.Optional(Type.String({ minLength: 1, maxLength: 63 })),
-    podLabels: Type.Optional(Type.Record(Type.String({ minLength: 1, maxLength: 317 }), Type.String({ maxLength: 63 }))),
+    podLabels: Type.Optional(
+      Type.Record(Type.String({ minLength: 1, maxLength: 317 }), Type.String({ maxLength: 63 })),
+    ),
   },
   { additionalProperties: false },
 );
@@ -34,7 +42,9 @@ export const ComponentSpecSchema = Type.Object(
     /** Subjects this component's stream captures; defaults to `jobSubject(name)`. */
     jobSubjects: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 255 }), { minItems: 1 })),
     inputMode: Type.Union([Type.Literal("content-ref"), Type.Literal("source-locator")], { default: "content-ref" }),
-    egress: Type.Union([Type.Literal("none"), Type.Literal("fetch-controlled"), Type.Literal("allowlist")], { default: "none" }),
+    egress: Type.Union([Type.Literal("none"), Type.Literal("fetch-controlled"), Type.Literal("allowlist")], {
+      default: "none",
+    }),
     allowlist: Type.Optional(
       Type.Object(
         {
@@ -53,24 +63,35 @@ export const ComponentSpecSchema = Type.Object(
           {
             name: Type.String({ minLength: 1, maxLength: 253 }),
             key: Type.Optional(Type.String({ minLength: 1, maxLength: 253 })),
-            env: Type.Optional(Type.String({ pattern: "^[A-Za-z_][A-Za-z0-9_]*$", description: "an environment variable name" })),
+            env: Type.Optional(
+              Type.String({ pattern: "^[A-Za-z_][A-Za-z0-9_]*$", description: "an environment variable name" }),
+            ),
           },
           { additionalProperties: false },
         ),
       ),
     ),
     resources: Type.Optional(
-      Type.Object({ requests: Type.Optional(ResourceList), limits: Type.Optional(ResourceList) }, { additionalProperties: false }),
+      Type.Object(
+        { requests: Type.Optional(ResourceList), limits: Type.Optional(ResourceList) },
+        { additionalProperties: false },
+      ),
     ),
     timeouts: Type.Optional(
-      Type.Object({ wallClock: Type.Optional(Duration), ackWait: Type.Optional(Duration) }, { additionalProperties: false }),
+      Type.Object(
+        { wallClock: Type.Optional(Duration), ackWait: Type.Optional(Duration) },
+        { additionalProperties: false },
+      ),
     ),
     /** Deliveries before a job is dead-lettered. */
     maxDeliver: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
     /** Largest input a worker reads, in bytes. */
     maxBytes: Type.Optional(Type.Integer({ minimum: 1 })),
     scratchVolume: Type.Optional(
-      Type.Object({ mountPath: Type.String({ pattern: "^/", description: "an absolute path" }), sizeLimit: Quantity }, { additionalProperties: false }),
+      Type.Object(
+        { mountPath: Type.String({ pattern: "^/", description: "an absolute path" }), sizeLimit: Quantity },
+        { additionalProperties: false },
+      ),
     ),
     scaling: Type.Optional(
       Type.Object(
@@ -96,7 +117,8 @@ export const COMPONENT_NAME_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 export function componentNameProblem(name: unknown): string | undefined {
   if (typeof name !== "string" || name.length === 0) return "expected a non-empty string";
   if (name.length > 63) return `expected at most 63 characters, got ${name.length}`;
-  if (!COMPONENT_NAME_PATTERN.test(name)) return "expected a DNS-1123 label: lower-case letters, digits and '-', starting and ending with a letter or digit";
+  if (!COMPONENT_NAME_PATTERN.test(name))
+    return "expected a DNS-1123 label: lower-case letters, digits and '-', starting and ending with a letter or digit";
   return undefined;
 }
 
@@ -123,12 +145,24 @@ function cidrIssues(cidr: string, path: string): ValidationIssue[] {
     return [{ path, expected: "a CIDR such as 203.0.113.0/24 or 2001:db8::/32", received: JSON.stringify(cidr) }];
   }
   if (prefix === 0) {
-    return [{ path, expected: "a CIDR narrower than /0 (use openInternet: true for the whole internet)", received: JSON.stringify(cidr) }];
+    return [
+      {
+        path,
+        expected: "a CIDR narrower than /0 (use openInternet: true for the whole internet)",
+        received: JSON.stringify(cidr),
+      },
+    ];
   }
   const block = new BlockList();
   block.addSubnet(addr as string, prefix, family === 6 ? "ipv6" : "ipv4");
   if (family === 4 && block.check(METADATA_IP, "ipv4")) {
-    return [{ path, expected: `a CIDR that does not cover the cloud metadata address ${METADATA_IP}`, received: JSON.stringify(cidr) }];
+    return [
+      {
+        path,
+        expected: `a CIDR that does not cover the cloud metadata address ${METADATA_IP}`,
+        received: JSON.stringify(cidr),
+      },
+    ];
   }
   return [];
 }
@@ -138,24 +172,47 @@ export function componentSpecRuleIssues(spec: ComponentSpec): ValidationIssue[] 
   const issues: ValidationIssue[] = [];
   const allow = spec.allowlist;
   if (spec.egress === "allowlist") {
-    const hasAny = (allow?.cidrs?.length ?? 0) > 0 || (allow?.clusterPeers?.length ?? 0) > 0 || allow?.openInternet === true;
+    const hasAny =
+      (allow?.cidrs?.length ?? 0) > 0 || (allow?.clusterPeers?.length ?? 0) > 0 || allow?.openInternet === true;
     if (!hasAny) {
-      issues.push({ path: "allowlist", expected: "at least one of cidrs, clusterPeers or openInternet: true when egress is allowlist", received: allow === undefined ? "nothing (field missing)" : "none of them" });
+      issues.push({
+        path: "allowlist",
+        expected: "at least one of cidrs, clusterPeers or openInternet: true when egress is allowlist",
+        received: allow === undefined ? "nothing (field missing)" : "none of them",
+      });
     }
   } else if (allow !== undefined) {
-    issues.push({ path: "allowlist", expected: "no allowlist unless egress is allowlist", received: `egress ${JSON.stringify(spec.egress)}` });
+    issues.push({
+      path: "allowlist",
+      expected: "no allowlist unless egress is allowlist",
+      received: `egress ${JSON.stringify(spec.egress)}`,
+    });
   }
   allow?.cidrs?.forEach((c, i) => issues.push(...cidrIssues(c, `allowlist.cidrs[${i}]`)));
   if (spec.inputMode === "source-locator" && spec.egress === "none") {
-    issues.push({ path: "egress", expected: 'fetch-controlled or allowlist when inputMode is source-locator (a component with no egress cannot fetch its input)', received: 'string "none"' });
+    issues.push({
+      path: "egress",
+      expected:
+        "fetch-controlled or allowlist when inputMode is source-locator (a component with no egress cannot fetch its input)",
+      received: 'string "none"',
+    });
   }
   const min = spec.scaling?.minReplicas ?? ComponentDefaults.minReplicas;
   const max = spec.scaling?.maxReplicas ?? ComponentDefaults.maxReplicas;
-  if (min > max) issues.push({ path: "scaling.minReplicas", expected: `at most scaling.maxReplicas (${max})`, received: `number ${min}` });
+  if (min > max)
+    issues.push({
+      path: "scaling.minReplicas",
+      expected: `at most scaling.maxReplicas (${max})`,
+      received: `number ${min}`,
+    });
   const wall = spec.timeouts?.wallClock;
   const ack = spec.timeouts?.ackWait;
-  for (const [field, value] of [["timeouts.wallClock", wall], ["timeouts.ackWait", ack]] as const) {
-    if (value !== undefined && parseDuration(value) === 0) issues.push({ path: field, expected: "a duration above zero", received: JSON.stringify(value) });
+  for (const [field, value] of [
+    ["timeouts.wallClock", wall],
+    ["timeouts.ackWait", ack],
+  ] as const) {
+    if (value !== undefined && parseDuration(value) === 0)
+      issues.push({ path: field, expected: "a duration above zero", received: JSON.stringify(value) });
   }
   return issues;
 }
@@ -186,10 +243,14 @@ export interface ComponentBusSettings {
 
 export function busSettingsFromSpec(name: string, spec: ComponentSpec): ComponentBusSettings {
   const problem = componentNameProblem(name);
-  if (problem !== undefined) throw new ContractValidationError("Component", [{ path: "metadata.name", expected: problem.replace(/^expected /, ""), received: JSON.stringify(name) }]);
+  if (problem !== undefined)
+    throw new ContractValidationError("Component", [
+      { path: "metadata.name", expected: problem.replace(/^expected /, ""), received: JSON.stringify(name) },
+    ]);
   return {
     name,
-    ackWaitMs: spec.timeouts?.ackWait !== undefined ? parseDuration(spec.timeouts.ackWait) : ComponentDefaults.ackWaitMs,
+    ackWaitMs:
+      spec.timeouts?.ackWait !== undefined ? parseDuration(spec.timeouts.ackWait) : ComponentDefaults.ackWaitMs,
     maxDeliver: spec.maxDeliver ?? ComponentDefaults.maxDeliver,
     duplicateWindowMs: ComponentDefaults.duplicateWindowMs,
     ...(spec.jobSubjects !== undefined ? { jobSubjects: spec.jobSubjects } : {}),

@@ -12,7 +12,11 @@ export function parseEnvelopeBytes(bytes: Uint8Array, subject: string): Validate
     return {
       ok: false,
       error: new ContractValidationError(subject, [
-        { path: "(root)", expected: "a UTF-8 JSON document", received: `bytes that do not parse (${(err as Error).message})` },
+        {
+          path: "(root)",
+          expected: "a UTF-8 JSON document",
+          received: `bytes that do not parse (${(err as Error).message})`,
+        },
       ]),
     };
   }
@@ -29,7 +33,9 @@ export function envelopePreamble(
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     return {
       problem: "invalid_envelope",
-      error: new ContractValidationError(subject, [{ path: "(root)", expected: "a JSON object", received: describeValue(value) }]),
+      error: new ContractValidationError(subject, [
+        { path: "(root)", expected: "a JSON object", received: describeValue(value) },
+      ]),
     };
   }
   const version = (value as { schema_version?: unknown }).schema_version;
@@ -37,7 +43,11 @@ export function envelopePreamble(
     return {
       problem: "unsupported_schema_version",
       error: new ContractValidationError(subject, [
-        { path: "schema_version", expected: `a supported schema version (${SCHEMA_VERSION})`, received: describeValue(version) },
+        {
+          path: "schema_version",
+          expected: `a supported schema version (${SCHEMA_VERSION})`,
+          received: describeValue(version),
+        },
       ]),
     };
   }

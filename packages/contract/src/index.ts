@@ -9,7 +9,14 @@
  * ```
  */
 export { SCHEMA_VERSION, SUPPORTED_SCHEMA_VERSIONS, isSupportedSchemaVersion } from "./schema-version.js";
-export { ContractValidationError, formatIssue, describeValue, pointerToPath, type ValidationIssue, type Validated } from "./validation-error.js";
+export {
+  ContractValidationError,
+  formatIssue,
+  describeValue,
+  pointerToPath,
+  type ValidationIssue,
+  type Validated,
+} from "./validation-error.js";
 export { JOB_ID_PATTERN } from "./common-schemas.js";
 export {
   JobSchema,
@@ -25,7 +32,15 @@ export {
   type ContentRefValue as ContentRef,
   type SourceLocatorValue as SourceLocator,
 } from "./job.js";
-export { ResultSchema, ResultStatus, INLINE_OUTPUT_MAX_BYTES, validateResult, decodeResult, encodeResult, type Result } from "./result.js";
+export {
+  ResultSchema,
+  ResultStatus,
+  INLINE_OUTPUT_MAX_BYTES,
+  validateResult,
+  decodeResult,
+  encodeResult,
+  type Result,
+} from "./result.js";
 export {
   HeartbeatSchema,
   HEARTBEAT_INTERVAL_MS,

@@ -66,7 +66,9 @@ export const JobSchema = Type.Object(
       Type.String({ pattern: "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$", description: "a W3C traceparent" }),
     ),
     /** Shared config stamped at submit time, so the worker runs with exactly what the job was submitted under. */
-    shared_config: Type.Optional(Type.Record(Type.String({ pattern: "^.{1,128}$" }), Type.Unknown(), { additionalProperties: false })),
+    shared_config: Type.Optional(
+      Type.Record(Type.String({ pattern: "^.{1,128}$" }), Type.Unknown(), { additionalProperties: false }),
+    ),
     submitted_at: Type.Optional(Timestamp),
   },
   { additionalProperties: false },

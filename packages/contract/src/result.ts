@@ -45,7 +45,8 @@ export function validateResult(value: unknown): Validated<Result> {
   const early = envelopePreamble(value, "Result");
   if (early !== undefined) return { ok: false, error: early.error };
   const raw = value as Record<string, unknown>;
-  const candidate = "reason_detail" in raw ? { ...raw, reason_detail: sanitizeReasonDetail(raw["reason_detail"]) } : raw;
+  const candidate =
+    "reason_detail" in raw ? { ...raw, reason_detail: sanitizeReasonDetail(raw["reason_detail"]) } : raw;
   const shaped = checkShape(candidate);
   if (!shaped.ok) return shaped;
   if (shaped.value.status === "failed" && shaped.value.reason_code === undefined) {

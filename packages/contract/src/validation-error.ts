@@ -49,7 +49,10 @@ export function describeValue(value: unknown): string {
 
 /** `/limits/max_bytes` → `limits.max_bytes`, `/ports/0/port` → `ports[0].port`. */
 export function pointerToPath(pointer: string, prefix = ""): string {
-  const parts = pointer.split("/").slice(1).map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
+  const parts = pointer
+    .split("/")
+    .slice(1)
+    .map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
   let out = prefix;
   for (const part of parts) {
     if (/^\d+$/.test(part)) out += `[${part}]`;
@@ -63,7 +66,8 @@ function expectedFrom(error: ValueError): string {
   const desc = typeof s["description"] === "string" ? ` (${s["description"] as string})` : "";
   // TypeBox messages read "Expected string length greater or equal to 1"; drop the verb, keep the content.
   const msg = error.message.replace(/^Expected /, "");
-  if (s["enum"] !== undefined && Array.isArray(s["enum"])) return `one of ${(s["enum"] as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`;
+  if (s["enum"] !== undefined && Array.isArray(s["enum"]))
+    return `one of ${(s["enum"] as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`;
   if (s["const"] !== undefined) return JSON.stringify(s["const"]);
   if (error.type === ValueErrorType.StringPattern) return `a string matching ${s["pattern"] as string}${desc}`;
   return `${msg.charAt(0).toLowerCase()}${msg.slice(1)}${desc}`;
@@ -73,7 +77,9 @@ function expectedFrom(error: ValueError): string {
 function unknownFieldExpectation(schema: Record<string, unknown>): string {
   const patterns = Object.keys((schema["patternProperties"] as object | undefined) ?? {});
   if (patterns.length > 0) {
-    const lengths = patterns.map((p) => /^\^\.\{(\d+),(\d+)\}\$$/.exec(p)).map((m) => (m === null ? undefined : `${m[1]} to ${m[2]} characters`));
+    const lengths = patterns
+      .map((p) => /^\^\.\{(\d+),(\d+)\}\$$/.exec(p))
+      .map((m) => (m === null ? undefined : `${m[1]} to ${m[2]} characters`));
     return `a key of ${lengths.every((l) => l !== undefined) ? lengths.join(" or ") : `the form ${patterns.join(" or ")}`}`;
   }
   return `no such field (known fields: ${Object.keys((schema["properties"] as object | undefined) ?? {}).join(", ")})`;
@@ -92,7 +98,11 @@ export function compileValidator<T>(schema: TSchema, subject: string): (value: u
     for (const err of check.Errors(value)) {
       const issue: ValidationIssue =
         err.type === ValueErrorType.ObjectAdditionalProperties
-          ? { path: pointerToPath(err.path), expected: unknownFieldExpectation(err.schema as Record<string, unknown>), received: describeValue(err.value) }
+          ? {
+              path: pointerToPath(err.path),
+              expected: unknownFieldExpectation(err.schema as Record<string, unknown>),
+              received: describeValue(err.value),
+            }
           : { path: pointerToPath(err.path), expected: expectedFrom(err), received: describeValue(err.value) };
       // TypeBox reports a missing field as both "required" and "expected <type>"; one line per field is enough.
       if (seen.has(issue.path)) continue;

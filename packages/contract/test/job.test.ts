@@ -44,9 +44,15 @@ describe("Job validation", () => {
   });
 
   it("requires exactly one input mode and says which were given", () => {
-    const both = validateJob({ ...valid, input: { content_ref: { object_ref: "x/y", byte_size: 1 }, source_locator: { source_url: "https://e.test/a" } } });
+    const both = validateJob({
+      ...valid,
+      input: { content_ref: { object_ref: "x/y", byte_size: 1 }, source_locator: { source_url: "https://e.test/a" } },
+    });
     expect(both.ok).toBe(false);
-    if (!both.ok) expect(both.error.message).toBe("invalid Job: input: expected exactly one of inline, content_ref, source_locator, got content_ref and source_locator");
+    if (!both.ok)
+      expect(both.error.message).toBe(
+        "invalid Job: input: expected exactly one of inline, content_ref, source_locator, got content_ref and source_locator",
+      );
     const none = validateJob({ ...valid, input: {} });
     expect(none.ok).toBe(false);
     if (!none.ok) expect(none.error.message).toContain("got none of them");
@@ -57,7 +63,9 @@ describe("Job validation", () => {
     expect(r.ok).toBe(false);
     if (!r.ok) {
       expect(r.problem).toBe("unsupported_schema_version");
-      expect(r.error.message).toBe("invalid Job: schema_version: expected a supported schema version (1), got number 2");
+      expect(r.error.message).toBe(
+        "invalid Job: schema_version: expected a supported schema version (1), got number 2",
+      );
     }
   });
 
@@ -71,13 +79,22 @@ describe("Job validation", () => {
     const long = "k".repeat(65);
     const r = validateJob({ ...valid, metadata: { [long]: "v" } });
     expect(r.ok).toBe(false);
-    if (!r.ok) expect(r.error.issues).toEqual([{ path: `metadata.${long}`, expected: "a key of 1 to 64 characters", received: 'string "v"' }]);
+    if (!r.ok)
+      expect(r.error.issues).toEqual([
+        { path: `metadata.${long}`, expected: "a key of 1 to 64 characters", received: 'string "v"' },
+      ]);
     expect(validateJob({ ...valid, metadata: { "": "v" } }).ok).toBe(false);
     expect(validateJob({ ...valid, metadata: { ["k".repeat(64)]: "v" } }).ok).toBe(true);
   });
 
   it("never throws on arbitrary bytes", () => {
-    for (const raw of [new Uint8Array([0xff, 0xfe, 0x00]), new TextEncoder().encode("not json"), bytes(null), bytes([1, 2]), bytes("x")]) {
+    for (const raw of [
+      new Uint8Array([0xff, 0xfe, 0x00]),
+      new TextEncoder().encode("not json"),
+      bytes(null),
+      bytes([1, 2]),
+      bytes("x"),
+    ]) {
       const r = decodeJob(raw);
       expect(r.ok).toBe(false);
       if (!r.ok) expect(r.problem).toBe("invalid_envelope");

@@ -47,12 +47,16 @@ describe("naming", () => {
   it("never maps two different names to the same stream or consumer name (property)", () => {
     const alphabet = fc.constantFrom(..."aA-_.0 z/Zé*>".split(""));
     fc.assert(
-      fc.property(fc.string({ unit: alphabet, minLength: 1, maxLength: 6 }), fc.string({ unit: alphabet, minLength: 1, maxLength: 6 }), (a, b) => {
-        fc.pre(a !== b);
-        expect(jobStreamName(a)).not.toBe(jobStreamName(b));
-        expect(durableConsumerName(a)).not.toBe(durableConsumerName(b));
-        expect(jobSubject(a)).not.toBe(jobSubject(b));
-      }),
+      fc.property(
+        fc.string({ unit: alphabet, minLength: 1, maxLength: 6 }),
+        fc.string({ unit: alphabet, minLength: 1, maxLength: 6 }),
+        (a, b) => {
+          fc.pre(a !== b);
+          expect(jobStreamName(a)).not.toBe(jobStreamName(b));
+          expect(durableConsumerName(a)).not.toBe(durableConsumerName(b));
+          expect(jobSubject(a)).not.toBe(jobSubject(b));
+        },
+      ),
       { numRuns: 5000 },
     );
   });

@@ -1,7 +1,21 @@
 import { describe, expect, it } from "vitest";
-import { decodeHeartbeat, decodeResult, encodeHeartbeat, encodeResult, validateResult, type Result } from "@tessera/contract";
+import {
+  decodeHeartbeat,
+  decodeResult,
+  encodeHeartbeat,
+  encodeResult,
+  validateResult,
+  type Result,
+} from "@tessera/contract";
 
-const ok: Result = { schema_version: 1, job_id: "j1", component: "c", status: "completed", attempt: 1, finished_at: "2026-11-23T14:00:00.000Z" };
+const ok: Result = {
+  schema_version: 1,
+  job_id: "j1",
+  component: "c",
+  status: "completed",
+  attempt: 1,
+  finished_at: "2026-11-23T14:00:00.000Z",
+};
 
 describe("Result", () => {
   it("round-trips", () => {
@@ -17,7 +31,12 @@ describe("Result", () => {
   });
 
   it("sanitizes reason_detail instead of rejecting it", () => {
-    const r = validateResult({ ...ok, status: "failed", reason_code: "x", reason_detail: `a\u0000b${"z".repeat(5000)}` });
+    const r = validateResult({
+      ...ok,
+      status: "failed",
+      reason_code: "x",
+      reason_detail: `a\u0000b${"z".repeat(5000)}`,
+    });
     expect(r.ok).toBe(true);
     if (r.ok) {
       expect(r.value.reason_detail?.startsWith("ab")).toBe(true);
@@ -35,7 +54,14 @@ describe("Result", () => {
 
 describe("Heartbeat", () => {
   it("round-trips and rejects a negative in_flight", () => {
-    const hb = { schema_version: 1 as const, component: "c", instance_id: "i", version: "1.0.0", sent_at: "2026-11-23T14:00:00Z", in_flight: 2 };
+    const hb = {
+      schema_version: 1 as const,
+      component: "c",
+      instance_id: "i",
+      version: "1.0.0",
+      sent_at: "2026-11-23T14:00:00Z",
+      in_flight: 2,
+    };
     const r = decodeHeartbeat(encodeHeartbeat(hb));
     expect(r.ok && r.value).toEqual(hb);
     expect(() => encodeHeartbeat({ ...hb, in_flight: -1 })).toThrow(/in_flight: expected integer/);

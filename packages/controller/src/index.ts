@@ -29,7 +29,19 @@ export * from "./crd/index.js";
 export { COMPONENT_NAME_LABEL } from "./render/labels.js";
 export { validateManifests, type KubeObject, type ManifestProblem } from "./validate/validate-manifests.js";
 export { startController, type Controller, type ControllerOptions } from "./reconcile/controller.js";
-export { reconcileComponent, STREAM_FINALIZER, type StreamProvisioner, type ReconcileCounters } from "./reconcile/reconciler.js";
+export {
+  reconcileComponent,
+  STREAM_FINALIZER,
+  type StreamProvisioner,
+  type ReconcileCounters,
+} from "./reconcile/reconciler.js";
 export { KubeAccess, FIELD_MANAGER } from "./reconcile/kube-access.js";
 export { LazyProvisioner, type ClosableProvisioner } from "./reconcile/lazy-provisioner.js";
-export { installManifests, installManifestsYaml, controllerPolicyRules, DEFAULT_INSTALL_NAMESPACE, CONTROLLER_NAME, type InstallOptions } from "./install/install-manifests.js";
+export {
+  installManifests,
+  installManifestsYaml,
+  controllerPolicyRules,
+  DEFAULT_INSTALL_NAMESPACE,
+  CONTROLLER_NAME,
+  type InstallOptions,
+} from "./install/install-manifests.js";

@@ -76,7 +76,15 @@ export class CoordinatorRuntime implements Coordinator {
   /** waitForJob callers by job id, so a state change wakes only its own waiters. */
   private readonly waiters = new Map<string, Set<(state: JobState | "closing") => void>>();
   private readonly subscriptions: Subscription[] = [];
-  private readonly stats: CoordinatorCounters = { submitted: 0, published: 0, resultsApplied: 0, duplicateResults: 0, invalidResults: 0, deadLettered: 0, redriven: 0 };
+  private readonly stats: CoordinatorCounters = {
+    submitted: 0,
+    published: 0,
+    resultsApplied: 0,
+    duplicateResults: 0,
+    invalidResults: 0,
+    deadLettered: 0,
+    redriven: 0,
+  };
   private closing: Promise<void> | undefined;
 
   constructor(private readonly parts: CoordinatorParts) {
@@ -159,7 +167,11 @@ export class CoordinatorRuntime implements Coordinator {
     const key = opts.idempotencyKey;
     if (key !== undefined) {
       if (typeof key !== "string" || key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY || key.includes("\u0000")) {
-        throw invalidRequest("idempotencyKey", `a string of 1 to ${MAX_IDEMPOTENCY_KEY} characters without NUL`, JSON.stringify(key));
+        throw invalidRequest(
+          "idempotencyKey",
+          `a string of 1 to ${MAX_IDEMPOTENCY_KEY} characters without NUL`,
+          JSON.stringify(key),
+        );
       }
       const existing = await this.parts.store.findByIdempotencyKey(component, key);
       if (existing !== undefined) return { jobId: existing.jobId, created: false, state: existing.state };
@@ -169,23 +181,52 @@ export class CoordinatorRuntime implements Coordinator {
     const now = new Date();
     const sharedConfig = this.parts.settings.shared();
     const envelopeWith = (jobInput: Parameters<typeof buildEnvelope>[0]["input"]) =>
-      buildEnvelope({ jobId, registration: reg, input: jobInput, contentType: prepared.contentType, opts, sharedConfig, now });
+      buildEnvelope({
+        jobId,
+        registration: reg,
+        input: jobInput,
+        contentType: prepared.contentType,
+        opts,
+        sharedConfig,
+        now,
+      });
     let built;
     if ("upload" in prepared) {
       // Checked before the upload, so a bad option does not leave an orphan object behind.
-      const maxBytes = envelopeWith({ contentRef: { object_ref: `${jobId}/pending`, byte_size: prepared.upload.byteLength } }).envelope.limits.max_bytes;
-      if (prepared.upload.byteLength > maxBytes) throw invalidRequest("input", `at most ${maxBytes} bytes (the job's max_bytes)`, `${prepared.upload.byteLength} bytes`);
+      const maxBytes = envelopeWith({
+        contentRef: { object_ref: `${jobId}/pending`, byte_size: prepared.upload.byteLength },
+      }).envelope.limits.max_bytes;
+      if (prepared.upload.byteLength > maxBytes)
+        throw invalidRequest(
+          "input",
+          `at most ${maxBytes} bytes (the job's max_bytes)`,
+          `${prepared.upload.byteLength} bytes`,
+        );
       const contentRef = await this.parts.bus.payloads.put(jobId, prepared.upload, { maxBytes });
       built = envelopeWith({ contentRef });
     } else {
       built = envelopeWith({ inline: prepared.inline });
     }
     const limitKey = limitKeyOf(this.limitsOf(component), opts.metadata);
-    const { job, created, outboxId } = await this.parts.store.insertJob({ envelope: built.envelope, envelopeJson: built.json, limitKey, idempotencyKey: key ?? null });
+    const { job, created, outboxId } = await this.parts.store.insertJob({
+      envelope: built.envelope,
+      envelopeJson: built.json,
+      limitKey,
+      idempotencyKey: key ?? null,
+    });
     if (created) {
       this.stats.submitted += 1;
       this.emit(job);
-      if (outboxId !== undefined) this.relay.offer({ id: outboxId, jobId, component, limitKey, dedupKey: jobId, envelope: built.envelope, encoded: utf8.encode(built.json) });
+      if (outboxId !== undefined)
+        this.relay.offer({
+          id: outboxId,
+          jobId,
+          component,
+          limitKey,
+          dedupKey: jobId,
+          envelope: built.envelope,
+          encoded: utf8.encode(built.json),
+        });
       else this.relay.notify();
     }
     return { jobId: job.jobId, created, state: job.state };
@@ -205,7 +246,8 @@ export class CoordinatorRuntime implements Coordinator {
     if (outcome.kind === "not_found") return { cancelled: false, reason: "not_found" };
     if (outcome.kind === "already_finished") return { cancelled: false, reason: "already_finished", job: outcome.job };
     // Best effort: a job a worker already holds is not in the way; its late Result is counted and ignored.
-    if (outcome.wasQueued && outcome.streamSeq !== null) await this.parts.bus.removeJob(outcome.job.component, outcome.streamSeq).catch(() => false);
+    if (outcome.wasQueued && outcome.streamSeq !== null)
+      await this.parts.bus.removeJob(outcome.job.component, outcome.streamSeq).catch(() => false);
     // A pending job may be mid-publish in the relay and hold a slot already: releasing it is idempotent.
     this.decided(outcome.job);
     return { cancelled: true, job: outcome.job };
@@ -260,14 +302,18 @@ export class CoordinatorRuntime implements Coordinator {
 
   async jobOutput(jobId: string): Promise<JobOutputBytes | undefined> {
     const output = (await this.parts.store.getJob(jobId))?.output;
-    if (output === null || output === undefined || (output.result_ref === undefined && output.data === undefined)) return undefined;
+    if (output === null || output === undefined || (output.result_ref === undefined && output.data === undefined))
+      return undefined;
     return this.readOutput(jobId, output);
   }
 
   /** A Result's output as bytes: the object `result_ref` names, or the inline data (a string as is, anything else as JSON). */
   private async readOutput(jobId: string, output: Result["output"]): Promise<JobOutputBytes> {
     if (output?.result_ref !== undefined) {
-      return { bytes: await this.parts.bus.payloads.get(output.result_ref, { jobId, maxBytes: Number.MAX_SAFE_INTEGER }), contentType: "application/octet-stream" };
+      return {
+        bytes: await this.parts.bus.payloads.get(output.result_ref, { jobId, maxBytes: Number.MAX_SAFE_INTEGER }),
+        contentType: "application/octet-stream",
+      };
     }
     const data = output?.data;
     return typeof data === "string"
@@ -302,7 +348,10 @@ export class CoordinatorRuntime implements Coordinator {
       };
       const waiters = this.waiters.get(jobId) ?? new Set<(state: JobState | "closing") => void>();
       const onState = (state: JobState | "closing"): void => {
-        if (state === "closing") finish(() => reject(new CoordinatorError("unavailable", `the coordinator closed before job ${jobId} finished`)));
+        if (state === "closing")
+          finish(() =>
+            reject(new CoordinatorError("unavailable", `the coordinator closed before job ${jobId} finished`)),
+          );
         else if (TERMINAL_STATES.includes(state)) check();
       };
       waiters.add(onState);
@@ -313,7 +362,18 @@ export class CoordinatorRuntime implements Coordinator {
       };
       const poll = setInterval(check, WAIT_POLL_MS);
       poll.unref();
-      const timeout = opts.timeoutMs === undefined ? undefined : setTimeout(() => finish(() => reject(new CoordinatorError("unavailable", `job ${jobId} did not finish within ${opts.timeoutMs} ms`))), opts.timeoutMs);
+      const timeout =
+        opts.timeoutMs === undefined
+          ? undefined
+          : setTimeout(
+              () =>
+                finish(() =>
+                  reject(
+                    new CoordinatorError("unavailable", `job ${jobId} did not finish within ${opts.timeoutMs} ms`),
+                  ),
+                ),
+              opts.timeoutMs,
+            );
       check();
     });
   }
@@ -334,25 +394,37 @@ export class CoordinatorRuntime implements Coordinator {
   private async onResult(event: ResultEvent): Promise<void> {
     if (event.kind === "invalid") {
       this.stats.invalidResults += 1;
-      this.parts.log.warn({ subject: event.subject, err: event.error }, "ignored a message on the results stream that is not a valid Result");
+      this.parts.log.warn(
+        { subject: event.subject, err: event.error },
+        "ignored a message on the results stream that is not a valid Result",
+      );
       return;
     }
     const result = event.result;
     const hook = result.status === "completed" ? this.parts.onCompleted[result.component] : undefined;
     let outcome: ApplyOutcome;
     try {
-      outcome = await this.parts.store.applyResult(result, hook === undefined ? undefined : async (job) => hook(this.chainContext(job, result)));
+      outcome = await this.parts.store.applyResult(
+        result,
+        hook === undefined ? undefined : async (job) => hook(this.chainContext(job, result)),
+      );
     } catch (err) {
       // A value the database cannot hold (a NUL character in the output, a number out of range, JSON nested
       // too deeply) would fail the same way on every redelivery: record the job failed with why, instead of
       // retrying forever.
       if (!isUnstorableValue(err)) throw err;
-      this.parts.log.warn({ err, jobId: result.job_id, component: result.component }, "a Result could not be stored as sent; recording the job failed");
+      this.parts.log.warn(
+        { err, jobId: result.job_id, component: result.component },
+        "a Result could not be stored as sent; recording the job failed",
+      );
       outcome = await this.parts.store.applyResult(unstorable(result, err as Error));
     }
     if (outcome.kind === "unknown") {
       this.stats.invalidResults += 1;
-      this.parts.log.warn({ jobId: result.job_id, component: result.component }, "ignored a Result for a job the store does not hold (not submitted here, or deleted by retention)");
+      this.parts.log.warn(
+        { jobId: result.job_id, component: result.component },
+        "ignored a Result for a job the store does not hold (not submitted here, or deleted by retention)",
+      );
     } else if (outcome.kind === "duplicate") {
       this.stats.duplicateResults += 1;
     } else {
@@ -380,7 +452,10 @@ export class CoordinatorRuntime implements Coordinator {
       outputBytes: async () => (await this.readOutput(job.jobId, result.output)).bytes,
       submit: (component, input, opts = {}) => {
         n += 1;
-        return this.submit(component, input, { ...opts, idempotencyKey: opts.idempotencyKey ?? chainIdempotencyKey(job.jobId, component, n) });
+        return this.submit(component, input, {
+          ...opts,
+          idempotencyKey: opts.idempotencyKey ?? chainIdempotencyKey(job.jobId, component, n),
+        });
       },
     };
   }
@@ -414,7 +489,13 @@ export class CoordinatorRuntime implements Coordinator {
 
   private emit(job: JobSummary): void {
     for (const waiter of this.waiters.get(job.jobId) ?? []) waiter(job.state);
-    const event: JobEvent = { jobId: job.jobId, component: job.component, state: job.state, reasonCode: job.reasonCode, at: job.updatedAt };
+    const event: JobEvent = {
+      jobId: job.jobId,
+      component: job.component,
+      state: job.state,
+      reasonCode: job.reasonCode,
+      at: job.updatedAt,
+    };
     this.activity.record(event, Date.now());
     for (const listener of this.listeners) {
       try {
@@ -455,7 +536,11 @@ function unstorable(result: Result, err: Error): Result {
     ...result,
     status: "failed",
     reason_code: ReasonCode.InvalidOutput,
-    reason_detail: sanitizeReasonDetail(clean(`the Result could not be stored: ${err.message}${badTime ? ` (finished_at ${JSON.stringify(result.finished_at)})` : ""}`)),
+    reason_detail: sanitizeReasonDetail(
+      clean(
+        `the Result could not be stored: ${err.message}${badTime ? ` (finished_at ${JSON.stringify(result.finished_at)})` : ""}`,
+      ),
+    ),
     ...(badTime ? { finished_at: new Date().toISOString() } : {}),
     output: undefined,
     instance_id: result.instance_id === undefined ? undefined : clean(result.instance_id),

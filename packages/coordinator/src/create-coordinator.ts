@@ -3,7 +3,14 @@ import { busSettingsFromSpec, componentNameProblem, validateComponentSpec } from
 import { pino, type Logger } from "pino";
 import { CoordinatorRuntime } from "./coordinator.js";
 import { CoordinatorError } from "./errors.js";
-import { BOOTSTRAP_SETTINGS, KEEP_FOREVER, OPERATIONAL_SETTINGS, jobRetentionSetting, limitsSetting, sharedSetting } from "./settings/setting-definitions.js";
+import {
+  BOOTSTRAP_SETTINGS,
+  KEEP_FOREVER,
+  OPERATIONAL_SETTINGS,
+  jobRetentionSetting,
+  limitsSetting,
+  sharedSetting,
+} from "./settings/setting-definitions.js";
 import { Settings } from "./settings/settings.js";
 import { openStorage, type DatabaseOption } from "./store/open-storage.js";
 import { MATURITY_LEVELS, type ChainHook, type ComponentRegistration, type Coordinator } from "./types.js";
@@ -52,8 +59,23 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
   const components = checkRegistrations(opts.components);
   const file = opts.settingsFile ?? {};
   // Bootstrap settings decide which database to open, so they are resolved before it is.
-  const bootstrap = new Settings(BOOTSTRAP_SETTINGS, { env, file: pick(file, BOOTSTRAP_SETTINGS.map((d) => d.name)), db: new Map() }, () => Promise.reject(new Error("bootstrap settings are not stored")));
-  const storage = await openStorage(opts.database, { url: bootstrap.value<string | null>("database.url"), dir: bootstrap.value<string | null>("database.dir") }, log);
+  const bootstrap = new Settings(
+    BOOTSTRAP_SETTINGS,
+    {
+      env,
+      file: pick(
+        file,
+        BOOTSTRAP_SETTINGS.map((d) => d.name),
+      ),
+      db: new Map(),
+    },
+    () => Promise.reject(new Error("bootstrap settings are not stored")),
+  );
+  const storage = await openStorage(
+    opts.database,
+    { url: bootstrap.value<string | null>("database.url"), dir: bootstrap.value<string | null>("database.dir") },
+    log,
+  );
   const store = storage.jobs;
   const definitions = [
     ...BOOTSTRAP_SETTINGS,
@@ -64,7 +86,9 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
     ...Object.entries(opts.sharedConfig ?? {}).map(([name, value]) => sharedSetting(name, value)),
   ];
   try {
-    const settings = new Settings(definitions, { env, file, db: await store.readSettings() }, (name, value) => store.writeSetting(name, value));
+    const settings = new Settings(definitions, { env, file, db: await store.readSettings() }, (name, value) =>
+      store.writeSetting(name, value),
+    );
     if (opts.provision !== false) {
       for (const c of components) await opts.bus.ensureComponent(busSettingsFromSpec(c.name, c.spec));
     }
@@ -92,21 +116,38 @@ function checkRegistrations(components: readonly ComponentRegistration[]): Compo
   const seen = new Set<string>();
   return components.map((c, i) => {
     const nameProblem = componentNameProblem(c.name);
-    if (nameProblem !== undefined) throw new CoordinatorError("invalid_request", `components[${i}].name: ${nameProblem}, got ${JSON.stringify(c.name)}`);
-    if (seen.has(c.name)) throw new CoordinatorError("invalid_request", `components[${i}].name: "${c.name}" is registered twice`);
+    if (nameProblem !== undefined)
+      throw new CoordinatorError(
+        "invalid_request",
+        `components[${i}].name: ${nameProblem}, got ${JSON.stringify(c.name)}`,
+      );
+    if (seen.has(c.name))
+      throw new CoordinatorError("invalid_request", `components[${i}].name: "${c.name}" is registered twice`);
     seen.add(c.name);
     if (c.maturity !== undefined && !MATURITY_LEVELS.includes(c.maturity)) {
-      throw new CoordinatorError("invalid_request", `components[${i}].maturity: expected one of ${MATURITY_LEVELS.join(", ")}, got ${JSON.stringify(c.maturity)}`);
+      throw new CoordinatorError(
+        "invalid_request",
+        `components[${i}].maturity: expected one of ${MATURITY_LEVELS.join(", ")}, got ${JSON.stringify(c.maturity)}`,
+      );
     }
     const checked = validateComponentSpec(c.spec);
-    if (!checked.ok) throw new CoordinatorError("invalid_request", `component ${c.name}: ${checked.error.message}`, checked.error.issues);
+    if (!checked.ok)
+      throw new CoordinatorError(
+        "invalid_request",
+        `component ${c.name}: ${checked.error.message}`,
+        checked.error.issues,
+      );
     return { ...c, spec: checked.value };
   });
 }
 
-function checkHooks(hooks: Readonly<Record<string, ChainHook>>, components: readonly ComponentRegistration[]): Readonly<Record<string, ChainHook>> {
+function checkHooks(
+  hooks: Readonly<Record<string, ChainHook>>,
+  components: readonly ComponentRegistration[],
+): Readonly<Record<string, ChainHook>> {
   for (const name of Object.keys(hooks)) {
-    if (!components.some((c) => c.name === name)) throw new CoordinatorError("invalid_request", `onCompleted.${name}: no component named "${name}" is registered`);
+    if (!components.some((c) => c.name === name))
+      throw new CoordinatorError("invalid_request", `onCompleted.${name}: no component named "${name}" is registered`);
   }
   return hooks;
 }

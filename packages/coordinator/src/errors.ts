@@ -19,10 +19,14 @@ export class CoordinatorError extends Error {
 }
 
 export function invalidRequest(path: string, expected: string, received: string): CoordinatorError {
-  return new CoordinatorError("invalid_request", `${path}: expected ${expected}, got ${received}`, [{ path, expected, received }]);
+  return new CoordinatorError("invalid_request", `${path}: expected ${expected}, got ${received}`, [
+    { path, expected, received },
+  ]);
 }
 
 export function unknownComponent(name: string, known: readonly string[]): CoordinatorError {
   const list = known.length === 0 ? "none are registered" : `known: ${known.join(", ")}`;
-  return new CoordinatorError("not_found", `unknown component "${name}" (${list})`, [{ path: "component", expected: `one of the registered components (${list})`, received: JSON.stringify(name) }]);
+  return new CoordinatorError("not_found", `unknown component "${name}" (${list})`, [
+    { path: "component", expected: `one of the registered components (${list})`, received: JSON.stringify(name) },
+  ]);
 }

@@ -95,8 +95,7 @@ export interface Page<T> {
 }
 
 export type CancelOutcome =
-  | { cancelled: true; job: JobRecord }
-  | { cancelled: false; reason: "not_found" | "already_finished"; job?: JobRecord };
+  { cancelled: true; job: JobRecord } | { cancelled: false; reason: "not_found" | "already_finished"; job?: JobRecord };
 
 export interface DeadLetterRecord {
   jobId: string;
@@ -110,8 +109,7 @@ export interface DeadLetterRecord {
 }
 
 export type RedriveOutcome =
-  | { redriven: true; job: JobRecord }
-  | { redriven: false; reason: "not_found" | "not_failed"; job?: JobRecord };
+  { redriven: true; job: JobRecord } | { redriven: false; reason: "not_found" | "not_failed"; job?: JobRecord };
 
 /** Per-key limits, enforced when the coordinator dispatches (publishes) jobs. */
 export interface KeyLimits {
@@ -230,7 +228,11 @@ export interface ChainContext {
   result: Result;
   /** The Result's output bytes (inline data as JSON/text bytes, or read from the payload store). */
   outputBytes(): Promise<Uint8Array>;
-  submit(component: string, input: SubmitInput, opts?: Omit<SubmitOptions, "idempotencyKey"> & { idempotencyKey?: string }): Promise<SubmitOutcome>;
+  submit(
+    component: string,
+    input: SubmitInput,
+    opts?: Omit<SubmitOptions, "idempotencyKey"> & { idempotencyKey?: string },
+  ): Promise<SubmitOutcome>;
 }
 export type ChainHook = (ctx: ChainContext) => Promise<void> | void;
 

@@ -7,7 +7,13 @@ import { storeBackends } from "./store-backends.js";
 
 const MINUTE = 60_000;
 const T0 = Date.parse("2026-11-23T10:00:00Z");
-const event = (component: string, state: JobEvent["state"]): JobEvent => ({ jobId: "j", component, state, reasonCode: null, at: "" });
+const event = (component: string, state: JobEvent["state"]): JobEvent => ({
+  jobId: "j",
+  component,
+  state,
+  reasonCode: null,
+  at: "",
+});
 
 describe("ActivityCounter", () => {
   it("counts decided jobs per component per minute and serves the last minutes, oldest first, zeros included", () => {
@@ -41,7 +47,10 @@ describe("ActivityCounter", () => {
 
 describe("listInTimeRange", () => {
   // 20 jobs, newest first, one a minute apart: job 19 at T0+19min … job 0 at T0.
-  const jobs = Array.from({ length: 20 }, (_, i) => ({ jobId: `j${i}`, createdAt: new Date(T0 + i * MINUTE).toISOString() }) as JobRecord).reverse();
+  const jobs = Array.from(
+    { length: 20 },
+    (_, i) => ({ jobId: `j${i}`, createdAt: new Date(T0 + i * MINUTE).toISOString() }) as JobRecord,
+  ).reverse();
   let calls = 0;
   const store = async (filter: JobFilter): Promise<Page<JobRecord>> => {
     calls += 1;
@@ -57,7 +66,10 @@ describe("listInTimeRange", () => {
   });
 
   it("skips newer jobs, stops at the first older one, and pages with the store's cursors", async () => {
-    const range = { createdAfter: new Date(T0 + 5 * MINUTE).toISOString(), createdBefore: new Date(T0 + 12 * MINUTE).toISOString() };
+    const range = {
+      createdAfter: new Date(T0 + 5 * MINUTE).toISOString(),
+      createdBefore: new Date(T0 + 12 * MINUTE).toISOString(),
+    };
     const first = await listInTimeRange({ ...range, limit: 4 }, store);
     expect(ids(first)).toEqual(["j11", "j10", "j9", "j8"]);
     expect(first.nextCursor).not.toBeNull();
@@ -67,7 +79,10 @@ describe("listInTimeRange", () => {
   });
 
   it("refuses a date that does not parse, naming the field", async () => {
-    await expect(listInTimeRange({ createdAfter: "yesterday" }, store)).rejects.toMatchObject({ code: "invalid_request", issues: [{ path: "createdAfter" }] });
+    await expect(listInTimeRange({ createdAfter: "yesterday" }, store)).rejects.toMatchObject({
+      code: "invalid_request",
+      issues: [{ path: "createdAfter" }],
+    });
     expect(calls).toBeGreaterThan(0);
   });
 });
@@ -75,8 +90,16 @@ describe("listInTimeRange", () => {
 describe.each(storeBackends())("through the coordinator on $name", (backend) => {
   let env: Embedded;
   beforeAll(async () => {
-    env = await embedded((await backend.open()).database, [{ name: "echo", spec: spec(), maturity: "beta" }, { name: "plain", spec: spec() }]);
-    await env.run({ name: "echo", async handle(ctx) { return await ctx.input.json(); } });
+    env = await embedded((await backend.open()).database, [
+      { name: "echo", spec: spec(), maturity: "beta" },
+      { name: "plain", spec: spec() },
+    ]);
+    await env.run({
+      name: "echo",
+      async handle(ctx) {
+        return await ctx.input.json();
+      },
+    });
   });
   afterAll(async () => {
     await env.close();

@@ -16,7 +16,13 @@ describe("choosing the store", () => {
   });
 
   async function start(extra: Partial<CoordinatorOptions> = {}): Promise<Coordinator> {
-    const coordinator = await createCoordinator({ bus: createInProcessBus(), components: [{ name: "idle", spec: spec() }], env: {}, logger: silent, ...extra });
+    const coordinator = await createCoordinator({
+      bus: createInProcessBus(),
+      components: [{ name: "idle", spec: spec() }],
+      env: {},
+      logger: silent,
+      ...extra,
+    });
     open.push(coordinator);
     return coordinator;
   }
@@ -57,13 +63,23 @@ describe("choosing the store", () => {
   });
 
   it("refuses a database option that names two stores, or memory that is not one", async () => {
-    await expect(start({ database: { memory: true, url: "postgres://x" } as never })).rejects.toMatchObject({ code: "invalid_request", message: expect.stringContaining("url and memory cannot be combined") });
-    await expect(start({ database: { memory: false } as never })).rejects.toMatchObject({ code: "invalid_request", message: expect.stringContaining("database.memory: expected true") });
+    await expect(start({ database: { memory: true, url: "postgres://x" } as never })).rejects.toMatchObject({
+      code: "invalid_request",
+      message: expect.stringContaining("url and memory cannot be combined"),
+    });
+    await expect(start({ database: { memory: false } as never })).rejects.toMatchObject({
+      code: "invalid_request",
+      message: expect.stringContaining("database.memory: expected true"),
+    });
     await expect(start({ database: { memory: {} } as never })).rejects.toMatchObject({ code: "invalid_request" });
   });
 
   it("takes a store key given as undefined as not given", async () => {
-    expect(await keptAcrossRestart({ database: { memory: undefined, client: undefined, dataDir: "memory://" } as never })).toBe(false);
-    expect(await keptAcrossRestart({ database: { client: undefined, memory: createMemoryDatabase() } as never })).toBe(true);
+    expect(
+      await keptAcrossRestart({ database: { memory: undefined, client: undefined, dataDir: "memory://" } as never }),
+    ).toBe(false);
+    expect(await keptAcrossRestart({ database: { client: undefined, memory: createMemoryDatabase() } as never })).toBe(
+      true,
+    );
   });
 });

@@ -15,12 +15,16 @@ describe.each(storeBackends())("coordinator edge cases on $name", (backend) => {
     // With a 10 ms poll interval every pass is due to read the outbox, which skips the jobs held in memory:
     // the relay must still publish those in the same pass rather than wait for the next wake.
     const { database } = await backend.open();
-    const env = await embedded(database, [{ name: "echo", spec: spec() }], { settingsFile: { "relay.pollIntervalMs": 10 } });
+    const env = await embedded(database, [{ name: "echo", spec: spec() }], {
+      settingsFile: { "relay.pollIntervalMs": 10 },
+    });
     try {
       await env.run({ name: "echo", concurrency: 32, handle: () => "ok" });
       const ids: string[] = [];
       for (let wave = 0; wave < 3; wave++) {
-        const outcomes = await Promise.all(Array.from({ length: 100 }, (_, i) => env.coordinator.submit("echo", { json: i })));
+        const outcomes = await Promise.all(
+          Array.from({ length: 100 }, (_, i) => env.coordinator.submit("echo", { json: i })),
+        );
         ids.push(...outcomes.map((o) => o.jobId));
         await new Promise((r) => setTimeout(r, 30));
       }
@@ -39,20 +43,27 @@ describe.each(storeBackends())("coordinator edge cases on $name", (backend) => {
     let holdRecords = true;
     let heldRecord: (() => void) | undefined;
     const recordReleased = new Promise<void>((resolve) => (heldRecord = resolve));
-    const env = await embedded(holdingDispatchRecords(store, async () => {
-      if (holdRecords) await recordReleased;
-    }), [{ name: "echo", spec: spec() }], { settingsFile: { "relay.pollIntervalMs": 10 } });
+    const env = await embedded(
+      holdingDispatchRecords(store, async () => {
+        if (holdRecords) await recordReleased;
+      }),
+      [{ name: "echo", spec: spec() }],
+      { settingsFile: { "relay.pollIntervalMs": 10 } },
+    );
     try {
       await env.run({ name: "echo", concurrency: 32, handle: () => "ok" });
       const first = await env.coordinator.submit("echo", { json: 0 });
-      const rest = await Promise.all(Array.from({ length: 50 }, (_, i) => env.coordinator.submit("echo", { json: i + 1 })));
+      const rest = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => env.coordinator.submit("echo", { json: i + 1 })),
+      );
       const ids = [first.jobId, ...rest.map((o) => o.jobId)];
       // Every job runs and is decided while the first record is still held.
       const jobs = await Promise.all(ids.map((id) => env.coordinator.waitForJob(id, { timeoutMs: 10_000 })));
       expect(jobs.map((j) => j.state)).toEqual(ids.map(() => "completed"));
       holdRecords = false;
       heldRecord?.();
-      const dispatches = async (): Promise<number[]> => Promise.all(ids.map(async (id) => (await store.jobs.getJob(id))?.dispatches ?? -1));
+      const dispatches = async (): Promise<number[]> =>
+        Promise.all(ids.map(async (id) => (await store.jobs.getJob(id))?.dispatches ?? -1));
       await waitFor("the held records to land", async () => (await dispatches()).every((n) => n > 0), 10_000);
       // Ten more outbox passes: none publishes a job again.
       await new Promise((r) => setTimeout(r, 100));
@@ -71,11 +82,22 @@ describe.each(storeBackends())("coordinator edge cases on $name", (backend) => {
     const { database } = await backend.open();
     const bus = createInProcessBus();
     const refusing = withOverrides(bus, { publishJob: () => Promise.reject(new Error("bus down")) });
-    const first = await createCoordinator({ bus: refusing, components: [{ name: "echo", spec: spec() }], env: {}, logger: silent, database });
-    const ids = (await Promise.all(Array.from({ length: 60 }, (_, i) => first.submit("echo", { json: i })))).map((o) => o.jobId);
+    const first = await createCoordinator({
+      bus: refusing,
+      components: [{ name: "echo", spec: spec() }],
+      env: {},
+      logger: silent,
+      database,
+    });
+    const ids = (await Promise.all(Array.from({ length: 60 }, (_, i) => first.submit("echo", { json: i })))).map(
+      (o) => o.jobId,
+    );
     await first.close();
 
-    const second = await embedded(database, [{ name: "echo", spec: spec() }], { bus, settingsFile: { "relay.batchSize": 10, "relay.pollIntervalMs": 60_000 } });
+    const second = await embedded(database, [{ name: "echo", spec: spec() }], {
+      bus,
+      settingsFile: { "relay.batchSize": 10, "relay.pollIntervalMs": 60_000 },
+    });
     try {
       await second.run({ name: "echo", concurrency: 16, handle: () => "ok" });
       const jobs = await Promise.all(ids.map((id) => second.coordinator.waitForJob(id, { timeoutMs: 5_000 })));
@@ -103,11 +125,23 @@ describe.each(storeBackends())("coordinator edge cases on $name", (backend) => {
       const queued = await waitForState(env.coordinator, jobId, "queued");
       const seq = seqs.get(jobId) as number;
       // The first attempt deleted the message and then failed to record: the replayed event has no bytes.
-      const failed = await handleExhausted({ component: "echo", streamSeq: seq, deliveries: 3, data: undefined, dedupKey: undefined }, { bus, store: store.jobs, log: silent });
+      const failed = await handleExhausted(
+        { component: "echo", streamSeq: seq, deliveries: 3, data: undefined, dedupKey: undefined },
+        { bus, store: store.jobs, log: silent },
+      );
       expect(queued.state).toBe("queued");
       expect(failed).toMatchObject({ jobId, state: "failed", reasonCode: "dead_lettered" });
       // A stale advisory for an older stream position does not fail the job's newer run.
-      expect(await store.jobs.recordDeadLetter({ jobId, component: "echo", streamSeq: seq + 1000, deliveries: 3, reasonCode: "dead_lettered", reasonDetail: "stale" })).toBeUndefined();
+      expect(
+        await store.jobs.recordDeadLetter({
+          jobId,
+          component: "echo",
+          streamSeq: seq + 1000,
+          deliveries: 3,
+          reasonCode: "dead_lettered",
+          reasonDetail: "stale",
+        }),
+      ).toBeUndefined();
     } finally {
       await env.close();
       await bus.close();
@@ -117,7 +151,13 @@ describe.each(storeBackends())("coordinator edge cases on $name", (backend) => {
   it("requeues what an in-process bus held when a kept store outlives it", async () => {
     const { database } = await backend.open();
     const firstBus = createInProcessBus();
-    const first = await createCoordinator({ bus: firstBus, components: [{ name: "echo", spec: spec() }], env: {}, logger: silent, database });
+    const first = await createCoordinator({
+      bus: firstBus,
+      components: [{ name: "echo", spec: spec() }],
+      env: {},
+      logger: silent,
+      database,
+    });
     const { jobId } = await first.submit("echo", { json: 1 });
     await waitForState(first, jobId, "queued");
     await first.close();
@@ -137,11 +177,24 @@ describe.each(storeBackends())("coordinator edge cases on $name", (backend) => {
     try {
       await env.run({ name: "echo", handle: () => ({ text: "a\u0000b" }) });
       const { jobId } = await env.coordinator.submit("echo", { json: 1 });
-      expect(await env.coordinator.waitForJob(jobId, { timeoutMs: 5_000 })).toMatchObject({ state: "failed", reasonCode: "invalid_output", output: null });
-      await expect(env.coordinator.submit("echo", { text: "x\u0000y" })).rejects.toMatchObject({ code: "invalid_request", issues: [{ path: "input" }] });
-      await expect(env.coordinator.submit("echo", { json: 1 }, { metadata: { tenant: "a\u0000" } })).rejects.toMatchObject({ issues: [{ path: "metadata.tenant" }] });
-      await expect(env.coordinator.submit("echo", { json: 1 }, { idempotencyKey: "k\u0000" })).rejects.toMatchObject({ issues: [{ path: "idempotencyKey" }] });
-      await expect(env.coordinator.submit("echo", { text: "too long" }, { limits: { maxBytes: 3 } })).rejects.toMatchObject({ issues: [{ path: "input", received: "8 bytes" }] });
+      expect(await env.coordinator.waitForJob(jobId, { timeoutMs: 5_000 })).toMatchObject({
+        state: "failed",
+        reasonCode: "invalid_output",
+        output: null,
+      });
+      await expect(env.coordinator.submit("echo", { text: "x\u0000y" })).rejects.toMatchObject({
+        code: "invalid_request",
+        issues: [{ path: "input" }],
+      });
+      await expect(
+        env.coordinator.submit("echo", { json: 1 }, { metadata: { tenant: "a\u0000" } }),
+      ).rejects.toMatchObject({ issues: [{ path: "metadata.tenant" }] });
+      await expect(env.coordinator.submit("echo", { json: 1 }, { idempotencyKey: "k\u0000" })).rejects.toMatchObject({
+        issues: [{ path: "idempotencyKey" }],
+      });
+      await expect(
+        env.coordinator.submit("echo", { text: "too long" }, { limits: { maxBytes: 3 } }),
+      ).rejects.toMatchObject({ issues: [{ path: "input", received: "8 bytes" }] });
     } finally {
       await env.close();
     }
@@ -153,7 +206,15 @@ describe.each(storeBackends())("coordinator edge cases on $name", (backend) => {
       const { jobId } = await env.coordinator.submit("echo", { json: 1 });
       await waitForState(env.coordinator, jobId, "queued");
       // The contract's pattern allows February 30th; no store does.
-      await env.bus.publishResult({ schema_version: 1, job_id: jobId, component: "echo", status: "completed", attempt: 1, finished_at: "2026-02-30T00:00:00Z", output: { data: 1 } });
+      await env.bus.publishResult({
+        schema_version: 1,
+        job_id: jobId,
+        component: "echo",
+        status: "completed",
+        attempt: 1,
+        finished_at: "2026-02-30T00:00:00Z",
+        output: { data: 1 },
+      });
       const job = await env.coordinator.waitForJob(jobId, { timeoutMs: 5_000 });
       expect(job).toMatchObject({ state: "failed", reasonCode: "invalid_output", output: null });
       expect(job.reasonDetail).toContain('finished_at "2026-02-30T00:00:00Z"');
@@ -171,7 +232,15 @@ describe.each(storeBackends())("coordinator edge cases on $name", (backend) => {
       // About 20 KB of JSON, well under the inline limit, but deeper than JSON.stringify can recurse.
       let deep: unknown = 1;
       for (let i = 0; i < 20_000; i++) deep = [deep];
-      await env.bus.publishResult({ schema_version: 1, job_id: jobId, component: "echo", status: "completed", attempt: 1, finished_at: new Date().toISOString(), output: { data: deep } });
+      await env.bus.publishResult({
+        schema_version: 1,
+        job_id: jobId,
+        component: "echo",
+        status: "completed",
+        attempt: 1,
+        finished_at: new Date().toISOString(),
+        output: { data: deep },
+      });
       const job = await env.coordinator.waitForJob(jobId, { timeoutMs: 5_000 });
       expect(job).toMatchObject({ state: "failed", reasonCode: "invalid_output", output: null });
       expect(job.reasonDetail).toContain("nests too deeply");
@@ -186,7 +255,11 @@ describe.each(storeBackends())("coordinator edge cases on $name", (backend) => {
     try {
       await env.run({ name: "echo", handle: () => ({}) });
       const { jobId: first } = await env.coordinator.submit("echo", { json: 1 });
-      const orphan = { ...(await env.coordinator.waitForJob(first, { timeoutMs: 5_000 })).envelope, job_id: "orphan-1", component: "renamed-away" };
+      const orphan = {
+        ...(await env.coordinator.waitForJob(first, { timeoutMs: 5_000 })).envelope,
+        job_id: "orphan-1",
+        component: "renamed-away",
+      };
       await store.jobs.insertJob({ envelope: orphan, limitKey: null, idempotencyKey: null });
       const { jobId } = await env.coordinator.submit("echo", { json: 2 });
       expect(await env.coordinator.waitForJob(jobId, { timeoutMs: 5_000 })).toMatchObject({ state: "completed" });
@@ -199,16 +272,31 @@ describe.each(storeBackends())("coordinator edge cases on $name", (backend) => {
   it("checks a project's own defaults: key limits that could never dispatch are refused at startup", async () => {
     const { database } = await backend.open();
     await expect(
-      createCoordinator({ bus: createInProcessBus(), components: [{ name: "echo", spec: spec(), limits: { key: "tenant", concurrency: 0 } }], env: {}, logger: silent, database }),
+      createCoordinator({
+        bus: createInProcessBus(),
+        components: [{ name: "echo", spec: spec(), limits: { key: "tenant", concurrency: 0 } }],
+        env: {},
+        logger: silent,
+        database,
+      }),
     ).rejects.toMatchObject({ message: expect.stringContaining("limits.echo from the project's defaults") });
   });
 
   it("releases a key's slot once per job, however many times the job is decided or cancelled", async () => {
-    const env = await embedded((await backend.open()).database, [{ name: "echo", spec: spec(), limits: { key: "tenant", concurrency: 1 } }]);
+    const env = await embedded((await backend.open()).database, [
+      { name: "echo", spec: spec(), limits: { key: "tenant", concurrency: 1 } },
+    ]);
     try {
       let release!: () => void;
       const gate = new Promise<void>((r) => (release = r));
-      await env.run({ name: "echo", concurrency: 4, async handle(ctx) { if ((await ctx.input.json()) === "slow") await gate; return {}; } });
+      await env.run({
+        name: "echo",
+        concurrency: 4,
+        async handle(ctx) {
+          if ((await ctx.input.json()) === "slow") await gate;
+          return {};
+        },
+      });
       const slow = await env.coordinator.submit("echo", { json: "slow" }, { metadata: { tenant: "a" } });
       const next = await env.coordinator.submit("echo", { json: "next" }, { metadata: { tenant: "a" } });
       await waitForState(env.coordinator, slow.jobId, "queued");
@@ -225,7 +313,11 @@ describe.each(storeBackends())("coordinator edge cases on $name", (backend) => {
   });
 });
 
-async function waitForState(coordinator: { getJob(id: string): Promise<{ state: string } | undefined> }, jobId: string, state: string): Promise<{ state: string }> {
+async function waitForState(
+  coordinator: { getJob(id: string): Promise<{ state: string } | undefined> },
+  jobId: string,
+  state: string,
+): Promise<{ state: string }> {
   for (let i = 0; i < 250; i++) {
     const job = await coordinator.getJob(jobId);
     if (job?.state === state) return job;
@@ -244,14 +336,18 @@ function holdingDispatchRecords(store: OpenStore, hold: () => Promise<void>): Da
     const base = database.client;
     const client: SqlClient = {
       ...base,
-      async query<R extends Record<string, unknown> = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+      async query<R extends Record<string, unknown> = Record<string, unknown>>(
+        text: string,
+        params?: readonly unknown[],
+      ): Promise<QueryResult<R>> {
         if (text.includes("marked AS (")) await hold();
         return base.query<R>(text, params);
       },
     };
     return { client };
   }
-  if (!("memory" in database) || database.memory === true) throw new Error("holdingDispatchRecords needs a store opened by storeBackends()");
+  if (!("memory" in database) || database.memory === true)
+    throw new Error("holdingDispatchRecords needs a store opened by storeBackends()");
   const jobs = database.memory.jobs;
   const markDispatched = jobs.markDispatched.bind(jobs);
   jobs.markDispatched = async (entries: readonly Dispatched[]): Promise<DispatchRecord> => {

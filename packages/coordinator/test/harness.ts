@@ -9,7 +9,14 @@ import type { ComponentRegistration, Coordinator } from "../src/types.js";
 export const silent = pino({ level: process.env["TEST_LOG_LEVEL"] ?? "silent" });
 
 export function spec(overrides: Partial<ComponentSpec> = {}): ComponentSpec {
-  return { image: "example/test:1", inputMode: "content-ref", egress: "none", timeouts: { wallClock: "10s", ackWait: "5s" }, maxDeliver: 3, ...overrides };
+  return {
+    image: "example/test:1",
+    inputMode: "content-ref",
+    egress: "none",
+    timeouts: { wallClock: "10s", ackWait: "5s" },
+    maxDeliver: 3,
+    ...overrides,
+  };
 }
 
 export interface Embedded {

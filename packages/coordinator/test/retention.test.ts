@@ -26,23 +26,46 @@ describe.each(storeBackends())("retention on $name", (backend) => {
   });
 
   it("deletes a decided job once jobs.retention has passed, keeps open ones, and counts it in /metrics", async () => {
-    env = await embedded((await backend.open()).database, [{ name: "echo", spec: spec() }, { name: "idle", spec: spec() }], { env: { TESSERA_JOBS_RETENTION: "1s" } });
+    env = await embedded(
+      (await backend.open()).database,
+      [
+        { name: "echo", spec: spec() },
+        { name: "idle", spec: spec() },
+      ],
+      { env: { TESSERA_JOBS_RETENTION: "1s" } },
+    );
     const { coordinator, run } = env;
     await run({ name: "echo", handle: () => ({ ok: true }) });
     const done = await coordinator.submit("echo", { json: 1 }, { idempotencyKey: "order-7" });
     const waiting = await coordinator.submit("idle", { json: 2 });
     expect(await coordinator.waitForJob(done.jobId, { timeoutMs: 5_000 })).toMatchObject({ state: "completed" });
-    await waitFor("the decided job to be deleted", async () => (await coordinator.getJob(done.jobId)) === undefined, 10_000);
+    await waitFor(
+      "the decided job to be deleted",
+      async () => (await coordinator.getJob(done.jobId)) === undefined,
+      10_000,
+    );
     expect(await coordinator.getJob(waiting.jobId)).toMatchObject({ state: expect.stringMatching(/pending|queued/) });
     expect(await sample(coordinator, PRUNED("retention"))).toBe(1);
-    expect(await sample(coordinator, `tessera_coordinator_retention_passes_total{outcome="ok"}`)).toBeGreaterThanOrEqual(1);
-    expect((await coordinator.component("echo"))?.jobs).toEqual({ pending: 0, queued: 0, completed: 0, failed: 0, cancelled: 0 });
+    expect(
+      await sample(coordinator, `tessera_coordinator_retention_passes_total{outcome="ok"}`),
+    ).toBeGreaterThanOrEqual(1);
+    expect((await coordinator.component("echo"))?.jobs).toEqual({
+      pending: 0,
+      queued: 0,
+      completed: 0,
+      failed: 0,
+      cancelled: 0,
+    });
     // Its idempotency key went with it: the same key makes a new job, as after BullMQ's removeOnComplete.
     const again = await coordinator.submit("echo", { json: 1 }, { idempotencyKey: "order-7" });
     expect(again).toMatchObject({ created: true });
     expect(again.jobId).not.toBe(done.jobId);
     // The admin API serves the same registry to a scraper.
-    const app = await buildAdminApp(coordinator, { logger: false, policy: { host: "127.0.0.1", token: undefined }, dashboard: undefined });
+    const app = await buildAdminApp(coordinator, {
+      logger: false,
+      policy: { host: "127.0.0.1", token: undefined },
+      dashboard: undefined,
+    });
     const res = await app.inject({ method: "GET", url: "/metrics" });
     expect(res.statusCode).toBe(200);
     expect(res.headers["content-type"]).toContain("text/plain");
@@ -52,13 +75,30 @@ describe.each(storeBackends())("retention on $name", (backend) => {
 
   it(`defaults to ${backend.name === "memory" ? '"1h"' : '"forever"'} and refuses a value that is no positive duration, saying what it expects`, async () => {
     env = await embedded((await backend.open()).database, [{ name: "echo", spec: spec() }]);
-    expect(env.coordinator.settings.get("jobs.retention")).toMatchObject({ value: backend.name === "memory" ? "1h" : "forever", source: "default", category: "operational", env: "TESSERA_JOBS_RETENTION" });
-    const expected = /expected "forever" or a duration greater than zero and at most 87600h, written like "30m", "1h" or "168h" \(units ms, s, m, h\), got "0s"/;
-    await expect(env.coordinator.settings.set("jobs.retention", "0s")).rejects.toMatchObject({ code: "invalid_request", message: expect.stringMatching(expected) });
-    await expect(env.coordinator.settings.set("jobs.retention", 3_600)).rejects.toMatchObject({ issues: [{ path: "value", received: "3600" }] });
+    expect(env.coordinator.settings.get("jobs.retention")).toMatchObject({
+      value: backend.name === "memory" ? "1h" : "forever",
+      source: "default",
+      category: "operational",
+      env: "TESSERA_JOBS_RETENTION",
+    });
+    const expected =
+      /expected "forever" or a duration greater than zero and at most 87600h, written like "30m", "1h" or "168h" \(units ms, s, m, h\), got "0s"/;
+    await expect(env.coordinator.settings.set("jobs.retention", "0s")).rejects.toMatchObject({
+      code: "invalid_request",
+      message: expect.stringMatching(expected),
+    });
+    await expect(env.coordinator.settings.set("jobs.retention", 3_600)).rejects.toMatchObject({
+      issues: [{ path: "value", received: "3600" }],
+    });
     expect(await env.coordinator.settings.set("jobs.retention", "168h")).toMatchObject({ value: "168h", source: "db" });
-    await expect(embedded((await backend.open()).database, [{ name: "echo", spec: spec() }], { env: { TESSERA_JOBS_RETENTION: "7d" } })).rejects.toMatchObject({
-      message: expect.stringMatching(/^setting jobs.retention from environment variable TESSERA_JOBS_RETENTION: expected "forever" or a duration .* got "7d"$/),
+    await expect(
+      embedded((await backend.open()).database, [{ name: "echo", spec: spec() }], {
+        env: { TESSERA_JOBS_RETENTION: "7d" },
+      }),
+    ).rejects.toMatchObject({
+      message: expect.stringMatching(
+        /^setting jobs.retention from environment variable TESSERA_JOBS_RETENTION: expected "forever" or a duration .* got "7d"$/,
+      ),
     });
   });
 });
@@ -74,7 +114,8 @@ describe("retention on the memory store", () => {
     const env = await embedded({ memory: db }, [{ name: "echo", spec: spec() }]);
     stops.push(() => env.close());
     await env.run({ name: "echo", handle: () => null });
-    for (let i = 0; i < 20; i++) await env.coordinator.waitForJob((await env.coordinator.submit("echo", { json: i })).jobId, { timeoutMs: 5_000 });
+    for (let i = 0; i < 20; i++)
+      await env.coordinator.waitForJob((await env.coordinator.submit("echo", { json: i })).jobId, { timeoutMs: 5_000 });
     // The in-process path can run for a while on microtasks alone; the bound applies at the end of the turn.
     await new Promise((resolve) => setImmediate(resolve));
     expect((await env.coordinator.component("echo"))?.jobs.completed).toBe(5);
@@ -83,35 +124,62 @@ describe("retention on the memory store", () => {
   });
 
   it("lets every waiter read its job when one delivery decides far more jobs than the bound holds", async () => {
-    const env = await embedded({ memory: createMemoryDatabase({ maxDecidedJobs: 10 }) }, [{ name: "echo", spec: spec() }]);
+    const env = await embedded({ memory: createMemoryDatabase({ maxDecidedJobs: 10 }) }, [
+      { name: "echo", spec: spec() },
+    ]);
     stops.push(() => env.close());
     const ids: string[] = [];
     for (let i = 0; i < 200; i++) ids.push((await env.coordinator.submit("echo", { json: i })).jobId);
-    const outcomes = ids.map((id) => env.coordinator.waitForJob(id, { timeoutMs: 10_000 }).then((job) => job.state, (err: { code?: string }) => err.code));
+    const outcomes = ids.map((id) =>
+      env.coordinator.waitForJob(id, { timeoutMs: 10_000 }).then(
+        (job) => job.state,
+        (err: { code?: string }) => err.code,
+      ),
+    );
     // The worker holds every job until all 200 run, so their Results arrive together.
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     let started = 0;
-    await env.run({ name: "echo", concurrency: 200, handle: async () => { if (++started === 200) release(); await gate; return null; } });
+    await env.run({
+      name: "echo",
+      concurrency: 200,
+      handle: async () => {
+        if (++started === 200) release();
+        await gate;
+        return null;
+      },
+    });
     expect(new Set(await Promise.all(outcomes))).toEqual(new Set(["completed"]));
-    await waitFor("the bound to apply", async () => (await env.coordinator.component("echo"))?.jobs.completed === 10, 5_000);
+    await waitFor(
+      "the bound to apply",
+      async () => (await env.coordinator.component("echo"))?.jobs.completed === 10,
+      5_000,
+    );
   });
 
   it("does not let the bound delete a hook's child while the parent's Result may come back: the replayed hook finds it", async () => {
     let hookRuns = 0;
-    const env = await embedded({ memory: createMemoryDatabase({ maxDecidedJobs: 5 }) }, [{ name: "parent", spec: spec() }, { name: "child", spec: spec() }, { name: "filler", spec: spec() }], {
-      onCompleted: {
-        parent: async (ctx) => {
-          hookRuns += 1;
-          await ctx.submit("child", { json: "c1" });
-          // A transient failure after the first submit: the Result comes back and the hook runs again.
-          if (hookRuns === 1) {
-            await new Promise((resolve) => setTimeout(resolve, 50));
-            throw new Error("transient");
-          }
+    const env = await embedded(
+      { memory: createMemoryDatabase({ maxDecidedJobs: 5 }) },
+      [
+        { name: "parent", spec: spec() },
+        { name: "child", spec: spec() },
+        { name: "filler", spec: spec() },
+      ],
+      {
+        onCompleted: {
+          parent: async (ctx) => {
+            hookRuns += 1;
+            await ctx.submit("child", { json: "c1" });
+            // A transient failure after the first submit: the Result comes back and the hook runs again.
+            if (hookRuns === 1) {
+              await new Promise((resolve) => setTimeout(resolve, 50));
+              throw new Error("transient");
+            }
+          },
         },
       },
-    });
+    );
     stops.push(() => env.close());
     let childRuns = 0;
     await env.run({ name: "parent", handle: () => null });
@@ -120,7 +188,11 @@ describe("retention on the memory store", () => {
     const parent = await env.coordinator.submit("parent", { json: 1 });
     await waitFor("the hook's first run", () => hookRuns === 1, 5_000);
     // Meanwhile other work decides many more jobs than the bound holds.
-    await Promise.all(Array.from({ length: 20 }, async (_, i) => env.coordinator.waitForJob((await env.coordinator.submit("filler", { json: i })).jobId, { timeoutMs: 5_000 })));
+    await Promise.all(
+      Array.from({ length: 20 }, async (_, i) =>
+        env.coordinator.waitForJob((await env.coordinator.submit("filler", { json: i })).jobId, { timeoutMs: 5_000 }),
+      ),
+    );
     expect(await env.coordinator.waitForJob(parent.jobId, { timeoutMs: 5_000 })).toMatchObject({ state: "completed" });
     expect(hookRuns).toBe(2);
     await waitFor("the child to run", () => childRuns >= 1, 5_000);
@@ -133,11 +205,18 @@ describe("retention on the memory store", () => {
     const db = createMemoryDatabase();
     const prune = db.jobs.pruneDecided.bind(db.jobs);
     let failures = 1;
-    db.jobs.pruneDecided = (before, step) => (failures-- > 0 ? Promise.reject(new Error("the disk is on fire")) : prune(before, step));
+    db.jobs.pruneDecided = (before, step) =>
+      failures-- > 0 ? Promise.reject(new Error("the disk is on fire")) : prune(before, step);
     const lines: string[] = [];
     const logger = pino({ level: "debug" }, { write: (line: string) => lines.push(line) });
     const bus = createInProcessBus();
-    const coordinator = await createCoordinator({ bus, components: [{ name: "echo", spec: spec() }], database: { memory: db }, env: { TESSERA_JOBS_RETENTION: "200ms" }, logger });
+    const coordinator = await createCoordinator({
+      bus,
+      components: [{ name: "echo", spec: spec() }],
+      database: { memory: db },
+      env: { TESSERA_JOBS_RETENTION: "200ms" },
+      logger,
+    });
     stops.push(async () => {
       await coordinator.close();
       await bus.close();
@@ -145,8 +224,13 @@ describe("retention on the memory store", () => {
     const { jobId } = await coordinator.submit("echo", { json: 1 });
     await coordinator.cancel(jobId);
     await waitFor("the job to be deleted", async () => (await coordinator.getJob(jobId)) === undefined, 5_000);
-    const logged = lines.map((l) => JSON.parse(l) as { level: number; msg: string; err?: { message: string }; deleted?: number });
-    expect(logged.find((l) => l.msg.startsWith("a retention pass failed"))).toMatchObject({ level: 40, err: { message: "the disk is on fire" } });
+    const logged = lines.map(
+      (l) => JSON.parse(l) as { level: number; msg: string; err?: { message: string }; deleted?: number },
+    );
+    expect(logged.find((l) => l.msg.startsWith("a retention pass failed"))).toMatchObject({
+      level: 40,
+      err: { message: "the disk is on fire" },
+    });
     expect(logged.some((l) => l.msg === "retention pass" && l.level === 20 && l.deleted === 1)).toBe(true);
     expect(await sample(coordinator, `tessera_coordinator_retention_passes_total{outcome="failed"}`)).toBe(1);
     expect(await sample(coordinator, PRUNED("retention"))).toBe(1);
@@ -160,7 +244,10 @@ describe("retention on the memory store", () => {
       passes += 1;
       return prune(before, step);
     };
-    const env = await embedded({ memory: db }, [{ name: "echo", spec: spec() }], { env: { TESSERA_JOBS_RETENTION: "200ms" }, logger: silent });
+    const env = await embedded({ memory: db }, [{ name: "echo", spec: spec() }], {
+      env: { TESSERA_JOBS_RETENTION: "200ms" },
+      logger: silent,
+    });
     await waitFor("a pass", () => passes > 0, 5_000);
     await env.close();
     const after = passes;

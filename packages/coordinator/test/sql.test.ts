@@ -10,7 +10,11 @@ import { sqlBackends } from "./sql-backends.js";
 const MIGRATIONS: readonly Migration[] = [
   { id: 1, name: "widgets", sql: "CREATE TABLE widgets (id bigserial PRIMARY KEY, name text NOT NULL)" },
   // Depends on 1, and runs two statements: a migration is a script.
-  { id: 2, name: "widget sizes", sql: "ALTER TABLE widgets ADD COLUMN size int; INSERT INTO widgets (name, size) VALUES ('seed', 1)" },
+  {
+    id: 2,
+    name: "widget sizes",
+    sql: "ALTER TABLE widgets ADD COLUMN size int; INSERT INTO widgets (name, size) VALUES ('seed', 1)",
+  },
   { id: 3, name: "widget index", sql: "CREATE INDEX widgets_name ON widgets (name)" },
 ];
 
@@ -22,12 +26,17 @@ describe.each(sqlBackends())("SqlClient on $name", (backend) => {
     await db.query("CREATE TABLE t (id bigserial PRIMARY KEY, label text, n int8)");
     const inserted = await db.query("INSERT INTO t (label, n) VALUES ($1, $2), ($3, $4)", ["a", 5, "b", 7]);
     expect(inserted.rowCount).toBe(2);
-    const { rows } = await db.query<{ id: number; label: string; n: number }>("SELECT id, label, n FROM t WHERE n >= $1 ORDER BY id", [5]);
+    const { rows } = await db.query<{ id: number; label: string; n: number }>(
+      "SELECT id, label, n FROM t WHERE n >= $1 ORDER BY id",
+      [5],
+    );
     expect(rows).toEqual([
       { id: 1, label: "a", n: 5 },
       { id: 2, label: "b", n: 7 },
     ]);
-    const agg = await db.query("SELECT count(*) AS c, sum(n) AS s, sum(n)::numeric / 4 AS q FROM t WHERE label <> $1", ["z"]);
+    const agg = await db.query("SELECT count(*) AS c, sum(n) AS s, sum(n)::numeric / 4 AS q FROM t WHERE label <> $1", [
+      "z",
+    ]);
     expect(agg.rows).toEqual([{ c: 2, s: 12, q: 3 }]);
   });
 
@@ -36,7 +45,9 @@ describe.each(sqlBackends())("SqlClient on $name", (backend) => {
     await db.query("CREATE TABLE p (id int PRIMARY KEY, label text)");
     const insert = "INSERT INTO p (id, label) SELECT * FROM unnest($1::int[], $2::text[]) RETURNING id";
     for (const batch of [[1], [2, 3], [4, 5, 6]]) {
-      const res = await db.query<{ id: number }>(insert, [batch, batch.map((n) => `n${n}`)], { prepareAs: "test_insert_p" });
+      const res = await db.query<{ id: number }>(insert, [batch, batch.map((n) => `n${n}`)], {
+        prepareAs: "test_insert_p",
+      });
       expect(res.rows.map((r) => r.id)).toEqual(batch);
       expect(res.rowCount).toBe(batch.length);
     }
@@ -44,11 +55,15 @@ describe.each(sqlBackends())("SqlClient on $name", (backend) => {
       // A transaction runs on one connection: the statement prepared there shows in that session's catalog.
       const prepared = await db.transaction(async (tx) => {
         await tx.query(insert, [[7], ["n7"]], { prepareAs: "test_insert_p" });
-        return (await tx.query<{ name: string }>("SELECT name FROM pg_prepared_statements WHERE name = $1", ["test_insert_p"])).rows;
+        return (
+          await tx.query<{ name: string }>("SELECT name FROM pg_prepared_statements WHERE name = $1", ["test_insert_p"])
+        ).rows;
       });
       expect(prepared).toEqual([{ name: "test_insert_p" }]);
     }
-    expect((await db.query<{ n: number }>("SELECT count(*)::int AS n FROM p")).rows).toEqual([{ n: backend.name === "postgres" ? 7 : 6 }]);
+    expect((await db.query<{ n: number }>("SELECT count(*)::int AS n FROM p")).rows).toEqual([
+      { n: backend.name === "postgres" ? 7 : 6 },
+    ]);
   });
 
   it("answers a parameterless script with its last statement's result", async () => {
@@ -114,24 +129,28 @@ describe.each(sqlBackends())("SqlClient on $name", (backend) => {
     else expect(events).toEqual(["outside done", "tx rolls back"]);
   });
 
-  it.runIf(backend.name === "postgres")("survives its connections being terminated, idle or inside a transaction", async () => {
-    const [db, admin] = await backend.openShared(2);
-    if (db === undefined || admin === undefined) throw new Error("expected two clients");
-    const killOthers = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()";
-    await db.query("SELECT 1");
-    await admin.query(killOthers);
-    // The pool hears about its idle connection's death as an 'error' event, which must not be uncaught.
-    await sleep(100);
-    expect(await db.ping()).toBe(true);
-    // The message depends on whether the FATAL arrives before or after the statement is sent.
-    await expect(
-      db.transaction(async (tx) => {
-        await admin.query(killOthers);
-        await tx.query("SELECT 1");
-      }),
-    ).rejects.toThrow(/terminat|connection error/);
-    expect(await db.ping()).toBe(true);
-  });
+  it.runIf(backend.name === "postgres")(
+    "survives its connections being terminated, idle or inside a transaction",
+    async () => {
+      const [db, admin] = await backend.openShared(2);
+      if (db === undefined || admin === undefined) throw new Error("expected two clients");
+      const killOthers =
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()";
+      await db.query("SELECT 1");
+      await admin.query(killOthers);
+      // The pool hears about its idle connection's death as an 'error' event, which must not be uncaught.
+      await sleep(100);
+      expect(await db.ping()).toBe(true);
+      // The message depends on whether the FATAL arrives before or after the statement is sent.
+      await expect(
+        db.transaction(async (tx) => {
+          await admin.query(killOthers);
+          await tx.query("SELECT 1");
+        }),
+      ).rejects.toThrow(/terminat|connection error/);
+      expect(await db.ping()).toBe(true);
+    },
+  );
 
   it("migrates in id order, records each migration, and is idempotent", async () => {
     const db = await backend.open();
@@ -139,7 +158,9 @@ describe.each(sqlBackends())("SqlClient on $name", (backend) => {
     expect(await migrate(db, MIGRATIONS)).toEqual([]);
     const fourth: Migration = { id: 4, name: "widget colour", sql: "ALTER TABLE widgets ADD COLUMN colour text" };
     expect(await migrate(db, [...MIGRATIONS, fourth])).toEqual([4]);
-    const { rows } = await db.query<{ id: number; name: string; applied_at: unknown }>("SELECT id, name, applied_at FROM tessera_migrations ORDER BY id");
+    const { rows } = await db.query<{ id: number; name: string; applied_at: unknown }>(
+      "SELECT id, name, applied_at FROM tessera_migrations ORDER BY id",
+    );
     expect(rows.map((r) => [r.id, r.name])).toEqual([...MIGRATIONS, fourth].map((m) => [m.id, m.name]));
     expect(rows.every((r) => r.applied_at instanceof Date)).toBe(true);
     expect((await db.query("SELECT name, size FROM widgets")).rows).toEqual([{ name: "seed", size: 1 }]);
@@ -156,9 +177,17 @@ describe.each(sqlBackends())("SqlClient on $name", (backend) => {
 
   it("rolls back a failing migration with its bookkeeping row, keeping the earlier ones", async () => {
     const db = await backend.open();
-    const broken: Migration = { id: 4, name: "broken", sql: "CREATE TABLE half_done (x int); SELECT no_such_function()" };
+    const broken: Migration = {
+      id: 4,
+      name: "broken",
+      sql: "CREATE TABLE half_done (x int); SELECT no_such_function()",
+    };
     await expect(migrate(db, [...MIGRATIONS, broken])).rejects.toThrow(/no_such_function/);
-    expect((await db.query("SELECT id FROM tessera_migrations ORDER BY id")).rows).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }]);
+    expect((await db.query("SELECT id FROM tessera_migrations ORDER BY id")).rows).toEqual([
+      { id: 1 },
+      { id: 2 },
+      { id: 3 },
+    ]);
     expect((await db.query("SELECT to_regclass('half_done') AS t")).rows).toEqual([{ t: null }]);
   });
 
@@ -200,7 +229,10 @@ describe("openSqlClient", () => {
       await first.close();
       const second = await openSqlClient({ dataDir });
       expect(await migrate(second, MIGRATIONS)).toEqual([]);
-      expect((await second.query("SELECT name FROM widgets ORDER BY id")).rows).toEqual([{ name: "seed" }, { name: "kept" }]);
+      expect((await second.query("SELECT name FROM widgets ORDER BY id")).rows).toEqual([
+        { name: "seed" },
+        { name: "kept" },
+      ]);
       await second.close();
     } finally {
       await rm(dataDir, { recursive: true, force: true });

@@ -36,16 +36,14 @@ export interface StoreBackend {
  * file's top level), and the memory store. One suite on all three is what keeps their semantics equal.
  */
 export function storeBackends(): StoreBackend[] {
-  const sql = sqlBackends().map(
-    (backend): StoreBackend => ({
-      name: backend.name,
-      async open() {
-        const client = await backend.open();
-        await migrate(client, [...MIGRATIONS, ...AUDIT_MIGRATIONS]);
-        return { database: { client }, jobs: new JobStore(client), audit: new SqlAuditLog(client), sql: client };
-      },
-    }),
-  );
+  const sql = sqlBackends().map((backend): StoreBackend => ({
+    name: backend.name,
+    async open() {
+      const client = await backend.open();
+      await migrate(client, [...MIGRATIONS, ...AUDIT_MIGRATIONS]);
+      return { database: { client }, jobs: new JobStore(client), audit: new SqlAuditLog(client), sql: client };
+    },
+  }));
   const memory: StoreBackend = {
     name: "memory",
     async open() {

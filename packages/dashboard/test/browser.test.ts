@@ -30,10 +30,19 @@ describe.skipIf(executablePath === undefined)("the dashboard in Chromium", { tim
   const pageErrors: string[] = [];
 
   const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, name), fullPage: true });
-  const api = async (dev: DevProcess, method: string, path: string, body?: unknown, token?: string): Promise<Record<string, unknown>> => {
+  const api = async (
+    dev: DevProcess,
+    method: string,
+    path: string,
+    body?: unknown,
+    token?: string,
+  ): Promise<Record<string, unknown>> => {
     const res = await fetch(new URL(path, dev.dashboardUrl), {
       method,
-      headers: { ...(body !== undefined ? { "content-type": "application/json" } : {}), ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}) },
+      headers: {
+        ...(body !== undefined ? { "content-type": "application/json" } : {}),
+        ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}),
+      },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
     const json = (await res.json()) as Record<string, unknown>;
@@ -82,7 +91,11 @@ describe.skipIf(executablePath === undefined)("the dashboard in Chromium", { tim
     await page.goto(new URL("/jobs", documents.dashboardUrl).href);
     await page.getByTestId("jobs-table").waitFor();
     await expect.poll(() => page.getByTestId("live-status").textContent()).toContain("live");
-    const { jobId } = (await api(documents, "POST", "/api/v1/jobs", { component: "extract", input: { text: "Hello from the browser test." }, contentType: "text/plain" })) as { jobId: string };
+    const { jobId } = (await api(documents, "POST", "/api/v1/jobs", {
+      component: "extract",
+      input: { text: "Hello from the browser test." },
+      contentType: "text/plain",
+    })) as { jobId: string };
     const row = page.locator(`tr[data-job-id="${jobId}"]`);
     await row.locator('[data-state="completed"]').waitFor();
     await shot("jobs.png");
@@ -109,8 +122,16 @@ describe.skipIf(executablePath === undefined)("the dashboard in Chromium", { tim
   });
 
   it("is read-only until the admin token is entered, then redrives a dead-lettered job from the UI and shows it complete", async () => {
-    const { jobId } = (await api(ops, "POST", "/api/v1/jobs", { component: "flaky", input: { json: { order: 42 } } }, TOKEN)) as { jobId: string };
-    await expect.poll(async () => (await api(ops, "GET", `/api/v1/jobs/${jobId}`)).reasonCode, { timeout: 20_000 }).toBe("dead_lettered");
+    const { jobId } = (await api(
+      ops,
+      "POST",
+      "/api/v1/jobs",
+      { component: "flaky", input: { json: { order: 42 } } },
+      TOKEN,
+    )) as { jobId: string };
+    await expect
+      .poll(async () => (await api(ops, "GET", `/api/v1/jobs/${jobId}`)).reasonCode, { timeout: 20_000 })
+      .toBe("dead_lettered");
 
     await page.goto(new URL("/dlq", ops.dashboardUrl).href);
     const row = page.locator(`[data-testid="dlq-row"][data-job-id="${jobId}"]`);
@@ -150,9 +171,20 @@ describe.skipIf(executablePath === undefined)("the dashboard in Chromium", { tim
     const deadLettered = async (count: number): Promise<string[]> => {
       rmSync(join(fixDir, "fixed"), { force: true });
       const ids = await Promise.all(
-        Array.from({ length: count }, async (_, n) => ((await api(ops, "POST", "/api/v1/jobs", { component: "flaky", input: { json: { n } } }, TOKEN)) as { jobId: string }).jobId),
+        Array.from(
+          { length: count },
+          async (_, n) =>
+            (
+              (await api(ops, "POST", "/api/v1/jobs", { component: "flaky", input: { json: { n } } }, TOKEN)) as {
+                jobId: string;
+              }
+            ).jobId,
+        ),
       );
-      for (const id of ids) await expect.poll(async () => (await api(ops, "GET", `/api/v1/jobs/${id}`)).reasonCode, { timeout: 20_000 }).toBe("dead_lettered");
+      for (const id of ids)
+        await expect
+          .poll(async () => (await api(ops, "GET", `/api/v1/jobs/${id}`)).reasonCode, { timeout: 20_000 })
+          .toBe("dead_lettered");
       writeFileSync(join(fixDir, "fixed"), "fixed again");
       return ids;
     };
@@ -160,7 +192,8 @@ describe.skipIf(executablePath === undefined)("the dashboard in Chromium", { tim
 
     const selection = await deadLettered(2);
     await page.goto(new URL("/dlq?component=flaky", ops.dashboardUrl).href);
-    for (const id of selection) await page.locator(`[data-testid="dlq-row"][data-job-id="${id}"] input[type="checkbox"]`).check();
+    for (const id of selection)
+      await page.locator(`[data-testid="dlq-row"][data-job-id="${id}"] input[type="checkbox"]`).check();
     await page.getByRole("button", { name: "Redrive selected (2)" }).click();
     await dialog.getByRole("button", { name: "Redrive" }).click();
     await page.getByText("Redrove 2 jobs.").waitFor();
@@ -173,11 +206,16 @@ describe.skipIf(executablePath === undefined)("the dashboard in Chromium", { tim
     await dialog.locator('select[name="redrive-component"]').selectOption("flaky");
     await dialog.getByRole("button", { name: "Redrive" }).click();
     await page.getByText("Redrove 1 job of flaky.").waitFor();
-    for (const id of [...selection, ...rest]) await expect.poll(async () => (await api(ops, "GET", `/api/v1/jobs/${id}`)).state, { timeout: 20_000 }).toBe("completed");
+    for (const id of [...selection, ...rest])
+      await expect
+        .poll(async () => (await api(ops, "GET", `/api/v1/jobs/${id}`)).state, { timeout: 20_000 })
+        .toBe("completed");
   });
 
   it("cancels a queued job from its page, with a confirmation", async () => {
-    const submit = async () => ((await api(ops, "POST", "/api/v1/jobs", { component: "slow", input: { json: {} } }, TOKEN)) as { jobId: string }).jobId;
+    const submit = async () =>
+      ((await api(ops, "POST", "/api/v1/jobs", { component: "slow", input: { json: {} } }, TOKEN)) as { jobId: string })
+        .jobId;
     await submit(); // holds the only slot
     const jobId = await submit();
     await page.goto(new URL(`/jobs/${jobId}`, ops.dashboardUrl).href);

@@ -10,7 +10,12 @@ interface AccessState {
   refresh(): Promise<void>;
 }
 
-const AccessContext = createContext<AccessState>({ info: undefined, error: undefined, setToken: async () => {}, refresh: async () => {} });
+const AccessContext = createContext<AccessState>({
+  info: undefined,
+  error: undefined,
+  setToken: async () => {},
+  refresh: async () => {},
+});
 
 /** Whether this browser may cancel and redrive (GET /api/v1/access, with the token if one was entered). */
 export function AccessProvider(props: { children: ComponentChildren }): JSX.Element {
@@ -42,6 +47,7 @@ export function useAccess(): AccessState {
 /** Why changes are disabled, or undefined when they are allowed. */
 export function useReadOnlyReason(): string | undefined {
   const { info, error } = useAccess();
-  if (info === undefined) return error !== undefined ? `cannot tell whether changes are allowed: ${error}` : "checking access…";
+  if (info === undefined)
+    return error !== undefined ? `cannot tell whether changes are allowed: ${error}` : "checking access…";
   return info.canChange ? undefined : info.message;
 }

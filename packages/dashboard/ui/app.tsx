@@ -82,7 +82,14 @@ function AccessControl(): JSX.Element {
     else dialog.current?.close();
   }, [open]);
   const hasToken = adminToken.get() !== null;
-  const label = info === undefined ? "…" : info.canChange ? (info.tokenAccepted ? "admin token accepted" : "changes allowed") : "read-only";
+  const label =
+    info === undefined
+      ? "…"
+      : info.canChange
+        ? info.tokenAccepted
+          ? "admin token accepted"
+          : "changes allowed"
+        : "read-only";
   const save = async (e: Event): Promise<void> => {
     e.preventDefault();
     await setToken(value.trim());
@@ -91,20 +98,32 @@ function AccessControl(): JSX.Element {
   };
   return (
     <>
-      <button type="button" class={`access ${info?.canChange === true ? "can" : "cannot"}`} title={info?.message} onClick={() => setOpen(true)} data-testid="access">
+      <button
+        type="button"
+        class={`access ${info?.canChange === true ? "can" : "cannot"}`}
+        title={info?.message}
+        onClick={() => setOpen(true)}
+        data-testid="access"
+      >
         <LockIcon open={info?.canChange === true} /> {label}
       </button>
       <dialog ref={dialog} class="confirm" onClose={() => setOpen(false)} aria-labelledby="token-title">
         <h2 id="token-title">Admin token</h2>
         <p class="muted">{info?.message}</p>
         <p>
-          Cancel and redrive need the coordinator's admin token (<code>TESSERA_ADMIN_TOKEN</code>) when one is configured. It is kept in this
-          browser tab only and sent as <code>Authorization: Bearer</code>.
+          Cancel and redrive need the coordinator's admin token (<code>TESSERA_ADMIN_TOKEN</code>) when one is
+          configured. It is kept in this browser tab only and sent as <code>Authorization: Bearer</code>.
         </p>
         <form onSubmit={save}>
           <label>
             Token
-            <input type="password" autocomplete="off" value={value} onInput={(e) => setValue(e.currentTarget.value)} placeholder="paste the admin token" />
+            <input
+              type="password"
+              autocomplete="off"
+              value={value}
+              onInput={(e) => setValue(e.currentTarget.value)}
+              placeholder="paste the admin token"
+            />
           </label>
           <div class="actions">
             {hasToken && (

@@ -79,7 +79,11 @@ export function useLiveStatus(): LiveStatus {
 }
 
 /** Calls `onChange` for job events that `matches` (null while polling), at most every `debounceMs`. */
-export function useJobEvents(onChange: () => void, matches: (event: JobEvent) => boolean = () => true, debounceMs = 300): void {
+export function useJobEvents(
+  onChange: () => void,
+  matches: (event: JobEvent) => boolean = () => true,
+  debounceMs = 300,
+): void {
   const latest = useRef({ onChange, matches });
   latest.current = { onChange, matches };
   useEffect(() => {
@@ -112,7 +116,10 @@ export interface Resource<T> {
  * an answer that arrives after a newer request started is dropped.
  */
 export function useResource<T>(load: () => Promise<T>, key: string): Resource<T> {
-  const [state, setState] = useState<{ key: string; data?: T; error?: string; loaded: boolean }>({ key, loaded: false });
+  const [state, setState] = useState<{ key: string; data?: T; error?: string; loaded: boolean }>({
+    key,
+    loaded: false,
+  });
   const [tick, setTick] = useState(0);
   const generation = useRef(0);
   const loader = useRef(load);
@@ -121,12 +128,24 @@ export function useResource<T>(load: () => Promise<T>, key: string): Resource<T>
     const mine = ++generation.current;
     loader.current().then(
       (data) => mine === generation.current && setState({ key, data, loaded: true }),
-      (err: unknown) => mine === generation.current && setState((s) => ({ key, ...(s.key === key ? { data: s.data } : {}), error: (err as Error).message, loaded: true })),
+      (err: unknown) =>
+        mine === generation.current &&
+        setState((s) => ({
+          key,
+          ...(s.key === key ? { data: s.data } : {}),
+          error: (err as Error).message,
+          loaded: true,
+        })),
     );
   }, [key, tick]);
   const reload = useCallback(() => setTick((t) => t + 1), []);
   const sameKey = state.key === key;
-  return { data: sameKey ? state.data : undefined, error: sameKey ? state.error : undefined, loading: !sameKey || !state.loaded, reload };
+  return {
+    data: sameKey ? state.data : undefined,
+    error: sameKey ? state.error : undefined,
+    loading: !sameKey || !state.loaded,
+    reload,
+  };
 }
 
 /** Calls `fn` every `ms` while the page is visible. */

@@ -36,7 +36,12 @@ export function queryString(values: Record<string, string | undefined>): string 
 }
 
 /** An in-app link: a real <a> (open in a new tab works), navigating without a reload on a plain click. */
-export function Link(props: { href: string; children: ComponentChildren; class?: string; title?: string }): JSX.Element {
+export function Link(props: {
+  href: string;
+  children: ComponentChildren;
+  class?: string;
+  title?: string;
+}): JSX.Element {
   const onClick = (e: MouseEvent): void => {
     if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
     e.preventDefault();

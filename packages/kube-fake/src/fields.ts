@@ -192,7 +192,8 @@ export function jsonPatch(doc: Json, ops: unknown): Json {
     } else throw new PatchError(`path not found: /${segs.join("/")}`);
   };
   for (const raw of ops) {
-    if (!isObject(raw) || typeof raw.op !== "string" || typeof raw.path !== "string") throw new PatchError("invalid json patch operation");
+    if (!isObject(raw) || typeof raw.op !== "string" || typeof raw.path !== "string")
+      throw new PatchError("invalid json patch operation");
     const segs = pointer(raw.path);
     switch (raw.op) {
       case "add":

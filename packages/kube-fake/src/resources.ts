@@ -62,18 +62,75 @@ export function defaultDeployment(d: JsonObject): void {
 }
 
 export const BUILTIN_RESOURCES: ResourceDef[] = [
-  { group: "", version: "v1", plural: "namespaces", kind: "Namespace", namespaced: false, statusSubresource: true, shortNames: ["ns"] },
+  {
+    group: "",
+    version: "v1",
+    plural: "namespaces",
+    kind: "Namespace",
+    namespaced: false,
+    statusSubresource: true,
+    shortNames: ["ns"],
+  },
   { group: "", version: "v1", plural: "configmaps", kind: "ConfigMap", namespaced: true, shortNames: ["cm"] },
   { group: "", version: "v1", plural: "secrets", kind: "Secret", namespaced: true },
   { group: "", version: "v1", plural: "events", kind: "Event", namespaced: true, shortNames: ["ev"] },
   { group: "", version: "v1", plural: "serviceaccounts", kind: "ServiceAccount", namespaced: true, shortNames: ["sa"] },
-  { group: "", version: "v1", plural: "services", kind: "Service", namespaced: true, statusSubresource: true, shortNames: ["svc"] },
-  { group: "apps", version: "v1", plural: "deployments", kind: "Deployment", namespaced: true, statusSubresource: true, defaults: defaultDeployment, shortNames: ["deploy"] },
-  { group: "networking.k8s.io", version: "v1", plural: "networkpolicies", kind: "NetworkPolicy", namespaced: true, shortNames: ["netpol"] },
+  {
+    group: "",
+    version: "v1",
+    plural: "services",
+    kind: "Service",
+    namespaced: true,
+    statusSubresource: true,
+    shortNames: ["svc"],
+  },
+  {
+    group: "apps",
+    version: "v1",
+    plural: "deployments",
+    kind: "Deployment",
+    namespaced: true,
+    statusSubresource: true,
+    defaults: defaultDeployment,
+    shortNames: ["deploy"],
+  },
+  {
+    group: "networking.k8s.io",
+    version: "v1",
+    plural: "networkpolicies",
+    kind: "NetworkPolicy",
+    namespaced: true,
+    shortNames: ["netpol"],
+  },
   { group: "events.k8s.io", version: "v1", plural: "events", kind: "Event", namespaced: true, shortNames: ["ev"] },
-  { group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions", kind: "CustomResourceDefinition", namespaced: false, statusSubresource: true, shortNames: ["crd", "crds"] },
-  { group: "keda.sh", version: "v1alpha1", plural: "scaledobjects", kind: "ScaledObject", namespaced: true, statusSubresource: true, custom: true, shortNames: ["so"] },
-  { group: "tessera.dev", version: "v1alpha1", plural: "components", kind: "Component", namespaced: true, statusSubresource: true, custom: true },
+  {
+    group: "apiextensions.k8s.io",
+    version: "v1",
+    plural: "customresourcedefinitions",
+    kind: "CustomResourceDefinition",
+    namespaced: false,
+    statusSubresource: true,
+    shortNames: ["crd", "crds"],
+  },
+  {
+    group: "keda.sh",
+    version: "v1alpha1",
+    plural: "scaledobjects",
+    kind: "ScaledObject",
+    namespaced: true,
+    statusSubresource: true,
+    custom: true,
+    shortNames: ["so"],
+  },
+  {
+    group: "tessera.dev",
+    version: "v1alpha1",
+    plural: "components",
+    kind: "Component",
+    namespaced: true,
+    statusSubresource: true,
+    custom: true,
+  },
 ];
 
 /** Resource definitions a CustomResourceDefinition object declares (its served versions). */
@@ -96,7 +153,9 @@ export function defsFromCrd(crd: JsonObject): ResourceDef[] {
       statusSubresource: isObject(sub.status),
       custom: true,
       ...(typeof names.singular === "string" ? { singular: names.singular } : {}),
-      ...(Array.isArray(names.shortNames) ? { shortNames: names.shortNames.filter((s): s is string => typeof s === "string") } : {}),
+      ...(Array.isArray(names.shortNames)
+        ? { shortNames: names.shortNames.filter((s): s is string => typeof s === "string") }
+        : {}),
     });
   }
   return out;

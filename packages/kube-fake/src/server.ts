@@ -4,7 +4,15 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { parse as parseYaml } from "yaml";
 import { isObject, jsonPatch, mergePatch, PatchError, type Json, type JsonObject } from "./fields.js";
 import { apiVersionOf, type ResourceDef } from "./resources.js";
-import { ApiError, FakeStore, type KubeObject, type ObjectRef, type StoreEvent, type StoreOptions, type WriteRecord } from "./store.js";
+import {
+  ApiError,
+  FakeStore,
+  type KubeObject,
+  type ObjectRef,
+  type StoreEvent,
+  type StoreOptions,
+  type WriteRecord,
+} from "./store.js";
 
 export interface FailureSpec {
   /** HTTP status to answer with: 500 (InternalError), 429 (TooManyRequests), 503, ... Default 500. */
@@ -158,7 +166,8 @@ function objectMatcher(labelSelector: string | null, fieldSelector: string | nul
     const m = /^([^!=]+)(==|=|!=)(.*)$/.exec(t);
     if (!m) throw new ApiError(400, "BadRequest", `invalid field selector: ${t}`);
     const [, path, op, v] = m as unknown as [string, string, string, string];
-    if (!["metadata.name", "metadata.namespace"].includes(path)) throw new ApiError(400, "BadRequest", `field label not supported: ${path}`);
+    if (!["metadata.name", "metadata.namespace"].includes(path))
+      throw new ApiError(400, "BadRequest", `field label not supported: ${path}`);
     const key = path.split(".")[1]!;
     return (o: KubeObject) => (String(o.metadata?.[key] ?? "") === v) !== (op === "!=");
   });
@@ -183,13 +192,32 @@ function resourceList(store: FakeStore, group: string, version: string): JsonObj
       verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
       ...(d.shortNames ? { shortNames: d.shortNames } : {}),
     });
-    if (d.statusSubresource) resources.push({ name: `${d.plural}/status`, singularName: "", namespaced: d.namespaced, kind: d.kind, verbs: ["get", "patch", "update"] });
+    if (d.statusSubresource)
+      resources.push({
+        name: `${d.plural}/status`,
+        singularName: "",
+        namespaced: d.namespaced,
+        kind: d.kind,
+        verbs: ["get", "patch", "update"],
+      });
   }
-  return { kind: "APIResourceList", apiVersion: "v1", groupVersion: group ? `${group}/${version}` : version, resources };
+  return {
+    kind: "APIResourceList",
+    apiVersion: "v1",
+    groupVersion: group ? `${group}/${version}` : version,
+    resources,
+  };
 }
 
 function apiGroup(store: FakeStore, group: string): JsonObject | undefined {
-  const versions = Array.from(new Set(store.resources().filter((d) => d.group === group).map((d) => d.version)));
+  const versions = Array.from(
+    new Set(
+      store
+        .resources()
+        .filter((d) => d.group === group)
+        .map((d) => d.version),
+    ),
+  );
   if (!versions.length) return undefined;
   const vs = versions.map((v) => ({ groupVersion: `${group}/${v}`, version: v }));
   return { name: group, versions: vs, preferredVersion: vs[0]! };
@@ -216,12 +244,21 @@ export async function startFakeKubeApi(opts: FakeKubeApiOptions = {}): Promise<F
     }
   });
 
-  function startWatch(req: IncomingMessage, res: ServerResponse, def: ResourceDef, ns: string | undefined, q: URLSearchParams): void {
+  function startWatch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    def: ResourceDef,
+    ns: string | undefined,
+    q: URLSearchParams,
+  ): void {
     const match = objectMatcher(q.get("labelSelector"), q.get("fieldSelector"));
     const rvParam = q.get("resourceVersion");
     let replay: { type: string; object: KubeObject }[];
     if (rvParam === null || rvParam === "" || rvParam === "0") {
-      replay = store.items(def, ns).filter(match).map((object) => ({ type: "ADDED", object }));
+      replay = store
+        .items(def, ns)
+        .filter(match)
+        .map((object) => ({ type: "ADDED", object }));
     } else {
       const since = store.eventsSince(Number(rvParam));
       if (!since) {
@@ -229,18 +266,34 @@ export async function startFakeKubeApi(opts: FakeKubeApiOptions = {}): Promise<F
         res.end(
           JSON.stringify({
             type: "ERROR",
-            object: new ApiError(410, "Expired", `too old resource version: ${rvParam} (${store.oldestRetainedRv + 1})`).toStatus(),
+            object: new ApiError(
+              410,
+              "Expired",
+              `too old resource version: ${rvParam} (${store.oldestRetainedRv + 1})`,
+            ).toStatus(),
           }) + "\n",
         );
         return;
       }
       replay = since
-        .filter((e) => e.def.group === def.group && e.def.plural === def.plural && (ns === undefined || e.namespace === ns) && match(e.object))
+        .filter(
+          (e) =>
+            e.def.group === def.group &&
+            e.def.plural === def.plural &&
+            (ns === undefined || e.namespace === ns) &&
+            match(e.object),
+        )
         .map((e) => ({ type: e.type, object: { ...e.object, apiVersion: apiVersionOf(def) } }));
     }
     res.writeHead(200, { "content-type": "application/json" });
     if (opts.watchHeaders !== "with-first-event") res.flushHeaders();
-    const w: Watcher = { res, def, ...(ns !== undefined ? { namespace: ns } : {}), match, bookmarks: q.get("allowWatchBookmarks") === "true" };
+    const w: Watcher = {
+      res,
+      def,
+      ...(ns !== undefined ? { namespace: ns } : {}),
+      match,
+      bookmarks: q.get("allowWatchBookmarks") === "true",
+    };
     for (const e of replay) writeEvent(w, e.type, e.object);
     watchers.add(w);
     const timeout = Number(q.get("timeoutSeconds") ?? 0);
@@ -266,7 +319,9 @@ export async function startFakeKubeApi(opts: FakeKubeApiOptions = {}): Promise<F
     if (limit > 0 && items.length > limit) {
       items = items.slice(0, limit);
       const last = items[items.length - 1]!;
-      next = Buffer.from(`${String(last.metadata?.namespace ?? "")}/${String(last.metadata?.name)}`).toString("base64url");
+      next = Buffer.from(`${String(last.metadata?.namespace ?? "")}/${String(last.metadata?.name)}`).toString(
+        "base64url",
+      );
     }
     if (!def.custom)
       items = items.map((o) => {
@@ -290,21 +345,41 @@ export async function startFakeKubeApi(opts: FakeKubeApiOptions = {}): Promise<F
     const parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
     const isWatch = q.get("watch") === "true" || q.get("watch") === "1";
 
-    const idx = failures.findIndex((f) => !f.spec.match || f.spec.match({ method, path: url.pathname, watch: isWatch }));
+    const idx = failures.findIndex(
+      (f) => !f.spec.match || f.spec.match({ method, path: url.pathname, watch: isWatch }),
+    );
     if (idx >= 0) {
       const { spec } = failures.splice(idx, 1)[0]!;
       const code = spec.code ?? 500;
       if (["POST", "PUT", "PATCH", "DELETE"].includes(method)) countRequest(method, req, parts);
-      const reason = code === 429 ? "TooManyRequests" : code === 503 ? "ServiceUnavailable" : code === 504 ? "Timeout" : "InternalError";
-      const err = new ApiError(code, reason, `kube-fake: injected failure (${code})`, spec.retryAfterSeconds !== undefined ? { retryAfterSeconds: spec.retryAfterSeconds } : undefined);
-      send(res, code, err.toStatus(), spec.retryAfterSeconds !== undefined ? { "retry-after": String(spec.retryAfterSeconds) } : {});
+      const reason =
+        code === 429
+          ? "TooManyRequests"
+          : code === 503
+            ? "ServiceUnavailable"
+            : code === 504
+              ? "Timeout"
+              : "InternalError";
+      const err = new ApiError(
+        code,
+        reason,
+        `kube-fake: injected failure (${code})`,
+        spec.retryAfterSeconds !== undefined ? { retryAfterSeconds: spec.retryAfterSeconds } : undefined,
+      );
+      send(
+        res,
+        code,
+        err.toStatus(),
+        spec.retryAfterSeconds !== undefined ? { "retry-after": String(spec.retryAfterSeconds) } : {},
+      );
       return;
     }
 
     // discovery and health
     if (method === "GET") {
       const p = parts.join("/");
-      if (p === "version") return send(res, 200, { major: "1", minor: "32", gitVersion: "v1.32.0-kube-fake", platform: "linux/amd64" });
+      if (p === "version")
+        return send(res, 200, { major: "1", minor: "32", gitVersion: "v1.32.0-kube-fake", platform: "linux/amd64" });
       if (p === "healthz" || p === "readyz" || p === "livez") {
         res.writeHead(200, { "content-type": "text/plain" });
         res.end("ok");
@@ -312,8 +387,19 @@ export async function startFakeKubeApi(opts: FakeKubeApiOptions = {}): Promise<F
       }
       if (p === "api") return send(res, 200, { kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [] });
       if (p === "apis") {
-        const groups = Array.from(new Set(store.resources().map((d) => d.group).filter(Boolean)));
-        return send(res, 200, { kind: "APIGroupList", apiVersion: "v1", groups: groups.map((g) => apiGroup(store, g)!) });
+        const groups = Array.from(
+          new Set(
+            store
+              .resources()
+              .map((d) => d.group)
+              .filter(Boolean),
+          ),
+        );
+        return send(res, 200, {
+          kind: "APIGroupList",
+          apiVersion: "v1",
+          groups: groups.map((g) => apiGroup(store, g)!),
+        });
       }
       if (parts.length === 2 && parts[0] === "api") {
         const list = resourceList(store, "", parts[1]!);
@@ -364,12 +450,19 @@ export async function startFakeKubeApi(opts: FakeKubeApiOptions = {}): Promise<F
           throw new ApiError(400, "BadRequest", `error decoding YAML: ${(e as Error).message}`);
         }
         const force = q.get("force") === "true";
-        const r = store.apply(def, ns, name, objectBody(body), { ...wopts, manager: q.get("fieldManager") ?? "", force });
+        const r = store.apply(def, ns, name, objectBody(body), {
+          ...wopts,
+          manager: q.get("fieldManager") ?? "",
+          force,
+        });
         return send(res, r.created ? 201 : 200, r.object);
       }
       if (q.get("force") !== null) throw new ApiError(400, "BadRequest", "force is only allowed for apply patches");
       let fn: (live: KubeObject) => JsonObject;
-      if (ctype === "application/merge-patch+json" || (ctype === "application/strategic-merge-patch+json" && !def.custom)) {
+      if (
+        ctype === "application/merge-patch+json" ||
+        (ctype === "application/strategic-merge-patch+json" && !def.custom)
+      ) {
         const patch = parseJson(text);
         fn = (live) => objectBody(mergePatch(live, patch));
       } else if (ctype === "application/json-patch+json") {
@@ -378,19 +471,29 @@ export async function startFakeKubeApi(opts: FakeKubeApiOptions = {}): Promise<F
           try {
             return objectBody(jsonPatch(live, ops));
           } catch (e) {
-            if (e instanceof PatchError) throw new ApiError(422, "Invalid", `the server rejected our request due to an error in our request: ${e.message}`);
+            if (e instanceof PatchError)
+              throw new ApiError(
+                422,
+                "Invalid",
+                `the server rejected our request due to an error in our request: ${e.message}`,
+              );
             throw e;
           }
         };
       } else {
-        throw new ApiError(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml${def.custom ? "" : ", application/strategic-merge-patch+json"}`);
+        throw new ApiError(
+          415,
+          "UnsupportedMediaType",
+          `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml${def.custom ? "" : ", application/strategic-merge-patch+json"}`,
+        );
       }
       // a patch without resourceVersion is unconditional; one that sets it is a precondition
       const wrapped = (live: KubeObject): JsonObject => {
         const liveRv = live.metadata?.resourceVersion;
         const out = fn(live);
         const m = isObject(out.metadata) ? out.metadata : {};
-        if (m.resourceVersion === undefined || m.resourceVersion === null) out.metadata = { ...m, resourceVersion: liveRv ?? null };
+        if (m.resourceVersion === undefined || m.resourceVersion === null)
+          out.metadata = { ...m, resourceVersion: liveRv ?? null };
         return out;
       };
       return send(res, 200, store.update(def, ns, name, wrapped, { ...wopts, verb: "patch" }).object);
@@ -402,7 +505,8 @@ export async function startFakeKubeApi(opts: FakeKubeApiOptions = {}): Promise<F
       if (name === undefined) {
         const match = objectMatcher(q.get("labelSelector"), q.get("fieldSelector"));
         const items = store.items(def, ns).filter(match);
-        for (const o of items) store.delete(def, ns ?? (o.metadata?.namespace as string | undefined), String(o.metadata?.name), { dryRun });
+        for (const o of items)
+          store.delete(def, ns ?? (o.metadata?.namespace as string | undefined), String(o.metadata?.name), { dryRun });
         return send(res, 200, { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success" });
       }
       const r = store.delete(def, ns, name, {
@@ -427,7 +531,15 @@ export async function startFakeKubeApi(opts: FakeKubeApiOptions = {}): Promise<F
   function countRequest(method: string, req: IncomingMessage, _parts: string[]): void {
     const ctype = String(req.headers["content-type"] ?? "");
     const verb: RequestVerb =
-      method === "POST" ? "create" : method === "PUT" ? "update" : method === "DELETE" ? "delete" : ctype.startsWith("application/apply-patch") ? "apply" : "patch";
+      method === "POST"
+        ? "create"
+        : method === "PUT"
+          ? "update"
+          : method === "DELETE"
+            ? "delete"
+            : ctype.startsWith("application/apply-patch")
+              ? "apply"
+              : "patch";
     requests[verb]++;
   }
 
@@ -461,7 +573,12 @@ export async function startFakeKubeApi(opts: FakeKubeApiOptions = {}): Promise<F
     const name = rest[1];
     const sub = rest[2];
     if (sub !== undefined && !(sub === "status" && def.statusSubresource)) return undefined;
-    return { def, ...(ns !== undefined ? { ns } : {}), ...(name !== undefined ? { name } : {}), ...(sub !== undefined ? { sub } : {}) };
+    return {
+      def,
+      ...(ns !== undefined ? { ns } : {}),
+      ...(name !== undefined ? { name } : {}),
+      ...(sub !== undefined ? { sub } : {}),
+    };
   }
 
   const server = createServer((req, res) => {
@@ -471,7 +588,8 @@ export async function startFakeKubeApi(opts: FakeKubeApiOptions = {}): Promise<F
         return;
       }
       if (e instanceof ApiError) send(res, e.code, e.toStatus());
-      else send(res, 500, new ApiError(500, "InternalError", `kube-fake: ${(e as Error)?.stack ?? String(e)}`).toStatus());
+      else
+        send(res, 500, new ApiError(500, "InternalError", `kube-fake: ${(e as Error)?.stack ?? String(e)}`).toStatus());
     });
   });
   await new Promise<void>((resolveListen, reject) => {
@@ -544,7 +662,12 @@ export async function startFakeKubeApi(opts: FakeKubeApiOptions = {}): Promise<F
     sendBookmarks() {
       const rv = String(store.resourceVersion);
       for (const w of watchers)
-        if (w.bookmarks) writeEvent(w, "BOOKMARK", { kind: w.def.kind, apiVersion: apiVersionOf(w.def), metadata: { resourceVersion: rv } });
+        if (w.bookmarks)
+          writeEvent(w, "BOOKMARK", {
+            kind: w.def.kind,
+            apiVersion: apiVersionOf(w.def),
+            metadata: { resourceVersion: rv },
+          });
     },
     compact: () => store.compact(),
     async close() {

@@ -106,7 +106,16 @@ export interface StoreOptions {
 }
 
 const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const SYSTEM_META = ["uid", "resourceVersion", "creationTimestamp", "generation", "managedFields", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"];
+const SYSTEM_META = [
+  "uid",
+  "resourceVersion",
+  "creationTimestamp",
+  "generation",
+  "managedFields",
+  "deletionTimestamp",
+  "deletionGracePeriodSeconds",
+  "selfLink",
+];
 const TRACKED_META = ["labels", "annotations", "finalizers", "ownerReferences"];
 
 function now(): string {
@@ -178,7 +187,8 @@ export class FakeStore {
     this.window = opts.watchWindow ?? 1000;
     this.nsMode = opts.namespaces ?? "strict";
     this.gc = opts.garbageCollection ?? true;
-    for (const ns of ["default", "kube-system"]) this.put({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
+    for (const ns of ["default", "kube-system"])
+      this.put({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
   }
 
   // ---- resource definitions ------------------------------------------------------------------------------------
@@ -228,7 +238,11 @@ export class FakeStore {
   }
 
   notFound(def: ResourceDef, name: string): ApiError {
-    return new ApiError(404, "NotFound", `${qualifiedName(def)} "${name}" not found`, { name, group: def.group, kind: def.plural });
+    return new ApiError(404, "NotFound", `${qualifiedName(def)} "${name}" not found`, {
+      name,
+      group: def.group,
+      kind: def.plural,
+    });
   }
 
   read(def: ResourceDef, ns: string | undefined, name: string): KubeObject {
@@ -243,7 +257,9 @@ export class FakeStore {
       out.push(this.out(def, s));
     }
     return out.sort((a, b) =>
-      `${String(meta(a).namespace ?? "")}/${String(meta(a).name)}`.localeCompare(`${String(meta(b).namespace ?? "")}/${String(meta(b).name)}`),
+      `${String(meta(a).namespace ?? "")}/${String(meta(a).name)}`.localeCompare(
+        `${String(meta(b).namespace ?? "")}/${String(meta(b).name)}`,
+      ),
     );
   }
 
@@ -268,7 +284,8 @@ export class FakeStore {
     const s: Stored = { def, obj: o, owners: prev?.owners ?? new Map() };
     this.objects.set(k, s);
     this.emit(prev ? "MODIFIED" : "ADDED", s);
-    if (def.group === "apiextensions.k8s.io" && def.plural === "customresourcedefinitions") for (const d of defsFromCrd(o)) this.register(d);
+    if (def.group === "apiextensions.k8s.io" && def.plural === "customresourcedefinitions")
+      for (const d of defsFromCrd(o)) this.register(d);
     return this.out(def, s);
   }
 
@@ -330,7 +347,11 @@ export class FakeStore {
     const existing = this.objects.get(this.key(nsDef, undefined, ns));
     if (existing) {
       if (meta(existing.obj).deletionTimestamp)
-        throw new ApiError(403, "Forbidden", `unable to create new content in namespace ${ns} because it is being terminated`);
+        throw new ApiError(
+          403,
+          "Forbidden",
+          `unable to create new content in namespace ${ns} because it is being terminated`,
+        );
       return;
     }
     if (this.nsMode === "auto") this.put({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
@@ -340,14 +361,30 @@ export class FakeStore {
   private checkIdentity(def: ResourceDef, body: JsonObject, ns: string | undefined, name?: string): void {
     if (!isObject(body)) throw new ApiError(400, "BadRequest", "the body of the request was not an object");
     if (body.kind !== undefined && body.kind !== def.kind)
-      throw new ApiError(400, "BadRequest", `the kind "${String(body.kind)}" does not match the resource ${qualifiedName(def)} (kind ${def.kind})`);
+      throw new ApiError(
+        400,
+        "BadRequest",
+        `the kind "${String(body.kind)}" does not match the resource ${qualifiedName(def)} (kind ${def.kind})`,
+      );
     if (body.apiVersion !== undefined && String(body.apiVersion).split("/")[0] !== (def.group || "v1"))
-      throw new ApiError(400, "BadRequest", `the apiVersion "${String(body.apiVersion)}" does not match ${apiVersionOf(def)}`);
+      throw new ApiError(
+        400,
+        "BadRequest",
+        `the apiVersion "${String(body.apiVersion)}" does not match ${apiVersionOf(def)}`,
+      );
     const m = isObject(body.metadata) ? body.metadata : {};
     if (name !== undefined && m.name !== undefined && m.name !== name)
-      throw new ApiError(400, "BadRequest", `the name of the object (${String(m.name)}) does not match the name on the URL (${name})`);
+      throw new ApiError(
+        400,
+        "BadRequest",
+        `the name of the object (${String(m.name)}) does not match the name on the URL (${name})`,
+      );
     if (def.namespaced && ns !== undefined && m.namespace !== undefined && m.namespace !== ns)
-      throw new ApiError(400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request");
+      throw new ApiError(
+        400,
+        "BadRequest",
+        "the namespace of the provided object does not match the namespace sent on the request",
+      );
   }
 
   create(
@@ -366,15 +403,33 @@ export class FakeStore {
     const manager = opts.manager ?? "unknown";
     this.ensureNamespace(def, ns);
     if (this.objects.has(this.key(def, ns, name)))
-      throw new ApiError(409, "AlreadyExists", `${qualifiedName(def)} "${name}" already exists`, { name, group: def.group, kind: def.plural });
+      throw new ApiError(409, "AlreadyExists", `${qualifiedName(def)} "${name}" already exists`, {
+        name,
+        group: def.group,
+        kind: def.plural,
+      });
     const owners = new Map<string, Owner>();
     const paths = leafPaths(scoped(def, o)); // what the client sent, before defaulting
     const res = this.commit(def, ns, undefined, o, owners, opts, () => {
       if (!paths.size) return;
       if (opts.applyEntry) owners.set(ownerKey(manager, "Apply"), opts.applyEntry(paths));
-      else owners.set(ownerKey(manager, "Update"), { manager, operation: "Update", apiVersion: apiVersionOf(def), time: now(), paths });
+      else
+        owners.set(ownerKey(manager, "Update"), {
+          manager,
+          operation: "Update",
+          apiVersion: apiVersionOf(def),
+          time: now(),
+          paths,
+        });
     });
-    this.record({ verb: opts.applyEntry ? "apply" : "create", resource: qualifiedName(def), ...(ns ? { namespace: ns } : {}), name, changed: res.changed, manager });
+    this.record({
+      verb: opts.applyEntry ? "apply" : "create",
+      resource: qualifiedName(def),
+      ...(ns ? { namespace: ns } : {}),
+      name,
+      changed: res.changed,
+      manager,
+    });
     return res;
   }
 
@@ -389,7 +444,15 @@ export class FakeStore {
     const verb = opts.verb ?? "update";
     const manager = opts.manager ?? "unknown";
     const rec = (changed: boolean): void =>
-      this.record({ verb, ...(opts.subresource ? { subresource: opts.subresource } : {}), resource: qualifiedName(def), ...(ns ? { namespace: ns } : {}), name, changed, manager });
+      this.record({
+        verb,
+        ...(opts.subresource ? { subresource: opts.subresource } : {}),
+        resource: qualifiedName(def),
+        ...(ns ? { namespace: ns } : {}),
+        name,
+        changed,
+        manager,
+      });
     const s = this.mustGet(def, ns, name);
     const live = this.out(def, s);
     const next = typeof body === "function" ? body(clone(live)) : body;
@@ -405,7 +468,9 @@ export class FakeStore {
       throw this.conflict(def, name);
     }
     const owners = new Map(Array.from(s.owners, ([k, v]) => [k, { ...v, paths: new Set(v.paths) }]));
-    const res = this.commit(def, ns, s, o, owners, opts, (obj) => this.trackUpdate(def, owners, s.obj, obj, manager, opts.subresource));
+    const res = this.commit(def, ns, s, o, owners, opts, (obj) =>
+      this.trackUpdate(def, owners, s.obj, obj, manager, opts.subresource),
+    );
     rec(res.changed);
     return res;
   }
@@ -419,7 +484,12 @@ export class FakeStore {
     opts: WriteOptions & { force?: boolean },
   ): { object: KubeObject; changed: boolean; created: boolean } {
     const manager = opts.manager;
-    if (!manager) throw new ApiError(400, "BadRequest", "PATCH requests with apply patch type must specify fieldManager (the fieldManager query parameter)");
+    if (!manager)
+      throw new ApiError(
+        400,
+        "BadRequest",
+        "PATCH requests with apply patch type must specify fieldManager (the fieldManager query parameter)",
+      );
     this.checkIdentity(def, body, ns, name);
     if (body.apiVersion === undefined || body.kind === undefined)
       throw new ApiError(400, "BadRequest", "apply configuration must set apiVersion and kind");
@@ -430,7 +500,15 @@ export class FakeStore {
     const appliedPaths = leafPaths(appliedScoped);
     const s = this.objects.get(this.key(def, ns, name));
     const rec = (changed: boolean): void =>
-      this.record({ verb: "apply", ...(sub ? { subresource: sub } : {}), resource: qualifiedName(def), ...(ns ? { namespace: ns } : {}), name, changed, manager });
+      this.record({
+        verb: "apply",
+        ...(sub ? { subresource: sub } : {}),
+        resource: qualifiedName(def),
+        ...(ns ? { namespace: ns } : {}),
+        name,
+        changed,
+        manager,
+      });
     const akey = ownerKey(manager, "Apply", sub);
     const entry = (paths: Set<PathKey> = appliedPaths): Owner => ({
       manager,
@@ -459,18 +537,28 @@ export class FakeStore {
           const longer = q.length >= p.length ? q : p;
           const want = getAt(appliedScoped, parsePath(longer));
           if (want === undefined) continue;
-          if (!deepEqual(getAt(live, parsePath(longer)), want)) conflicts.push({ manager: o.manager, apiVersion: o.apiVersion, path: q, owner: o });
+          if (!deepEqual(getAt(live, parsePath(longer)), want))
+            conflicts.push({ manager: o.manager, apiVersion: o.apiVersion, path: q, owner: o });
         }
       }
     }
     if (conflicts.length && !opts.force) {
       const msgs = conflicts.map((c) => `conflict with "${c.manager}" using ${c.apiVersion}: ${pathString(c.path)}`);
-      throw new ApiError(409, "Conflict", `Apply failed with ${conflicts.length} conflict${conflicts.length > 1 ? "s" : ""}: ${msgs.join("\n")}`, {
-        name,
-        group: def.group,
-        kind: def.plural,
-        causes: conflicts.map((c) => ({ reason: "FieldManagerConflict", message: `conflict with "${c.manager}" using ${c.apiVersion}`, field: pathString(c.path) })),
-      });
+      throw new ApiError(
+        409,
+        "Conflict",
+        `Apply failed with ${conflicts.length} conflict${conflicts.length > 1 ? "s" : ""}: ${msgs.join("\n")}`,
+        {
+          name,
+          group: def.group,
+          kind: def.plural,
+          causes: conflicts.map((c) => ({
+            reason: "FieldManagerConflict",
+            message: `conflict with "${c.manager}" using ${c.apiVersion}`,
+            field: pathString(c.path),
+          })),
+        },
+      );
     }
     for (const c of conflicts) c.owner.paths.delete(c.path);
     // merge, then remove what this manager applied before but omits now (unless someone else owns it too)
@@ -478,16 +566,25 @@ export class FakeStore {
     merged = clone(merged);
     const prev = owners.get(akey)?.paths ?? new Set<PathKey>();
     const others = Array.from(owners.entries()).filter(([k]) => k !== akey);
-    const ownedByOthers = (q: PathKey): boolean => others.some(([, o]) => Array.from(o.paths).some((x) => overlaps(x, q)));
+    const ownedByOthers = (q: PathKey): boolean =>
+      others.some(([, o]) => Array.from(o.paths).some((x) => overlaps(x, q)));
     for (const q of prev) {
       if (Array.from(appliedPaths).some((p) => overlaps(p, q))) continue;
       if (ownedByOthers(q)) continue;
-      deleteAt(merged, parsePath(q), (pp) => ownedByOthers(JSON.stringify(pp)) || Array.from(appliedPaths).some((p) => overlaps(p, JSON.stringify(pp))));
+      deleteAt(
+        merged,
+        parsePath(q),
+        (pp) =>
+          ownedByOthers(JSON.stringify(pp)) || Array.from(appliedPaths).some((p) => overlaps(p, JSON.stringify(pp))),
+      );
     }
     for (const [k, o] of owners) if (o.paths.size === 0) owners.delete(k);
     const prevEntry = owners.get(akey);
     if (appliedPaths.size) {
-      const samePaths = prevEntry && prevEntry.paths.size === appliedPaths.size && Array.from(appliedPaths).every((p) => prevEntry.paths.has(p));
+      const samePaths =
+        prevEntry &&
+        prevEntry.paths.size === appliedPaths.size &&
+        Array.from(appliedPaths).every((p) => prevEntry.paths.has(p));
       owners.set(akey, samePaths ? prevEntry : entry());
     } else owners.delete(akey);
     const res = this.commit(def, ns, s, merged, owners, opts, () => undefined);
@@ -503,10 +600,16 @@ export class FakeStore {
   ): { object: KubeObject; removed: boolean; changed: boolean } {
     const s = this.mustGet(def, ns, name);
     const m = meta(s.obj);
-    const rec = (changed: boolean): void => this.record({ verb: "delete", resource: qualifiedName(def), ...(ns ? { namespace: ns } : {}), name, changed });
+    const rec = (changed: boolean): void =>
+      this.record({ verb: "delete", resource: qualifiedName(def), ...(ns ? { namespace: ns } : {}), name, changed });
     const pre = opts.preconditions;
     if ((pre?.resourceVersion && pre.resourceVersion !== m.resourceVersion) || (pre?.uid && pre.uid !== m.uid)) {
-      throw new ApiError(409, "Conflict", `Operation cannot be fulfilled on ${qualifiedName(def)} "${name}": Precondition failed`, { name, group: def.group, kind: def.plural });
+      throw new ApiError(
+        409,
+        "Conflict",
+        `Operation cannot be fulfilled on ${qualifiedName(def)} "${name}": Precondition failed`,
+        { name, group: def.group, kind: def.plural },
+      );
     }
     if (opts.dryRun) {
       rec(false);
@@ -543,10 +646,21 @@ export class FakeStore {
   }
 
   private invalid(def: ResourceDef, name: string, message: string): ApiError {
-    return new ApiError(422, "Invalid", `${def.kind} "${name}" is invalid: ${message}`, { name, group: def.group, kind: def.kind });
+    return new ApiError(422, "Invalid", `${def.kind} "${name}" is invalid: ${message}`, {
+      name,
+      group: def.group,
+      kind: def.kind,
+    });
   }
 
-  private trackUpdate(def: ResourceDef, owners: Map<string, Owner>, before: JsonObject, after: JsonObject, manager: string, sub?: string): void {
+  private trackUpdate(
+    def: ResourceDef,
+    owners: Map<string, Owner>,
+    before: JsonObject,
+    after: JsonObject,
+    manager: string,
+    sub?: string,
+  ): void {
     const a = scoped(def, before, sub);
     const b = scoped(def, after, sub);
     const oldLeaves = leafPaths(a);
@@ -562,7 +676,14 @@ export class FakeStore {
       for (const q of Array.from(o.paths)) if ([...touched, ...removed].some((p) => overlaps(p, q))) o.paths.delete(q);
       if (o.paths.size === 0) owners.delete(key);
     }
-    const mine = owners.get(k) ?? { manager, operation: "Update" as const, ...(sub ? { subresource: sub } : {}), apiVersion: apiVersionOf(def), time: now(), paths: new Set<PathKey>() };
+    const mine = owners.get(k) ?? {
+      manager,
+      operation: "Update" as const,
+      ...(sub ? { subresource: sub } : {}),
+      apiVersion: apiVersionOf(def),
+      time: now(),
+      paths: new Set<PathKey>(),
+    };
     for (const q of Array.from(mine.paths)) if ([...removed].some((p) => overlaps(p, q))) mine.paths.delete(q);
     for (const p of touched) mine.paths.add(p);
     mine.time = now();
@@ -622,7 +743,11 @@ export class FakeStore {
     else delete m.namespace;
     const name = String(m.name);
     if (!prev && (name.length > 253 || !NAME_RE.test(name)))
-      throw this.invalid(def, name, `metadata.name: Invalid value: "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character`);
+      throw this.invalid(
+        def,
+        name,
+        `metadata.name: Invalid value: "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character`,
+      );
     if (def.defaults) def.defaults(o);
     if (def.group === "" && def.plural === "namespaces") {
       const st = isObject(o.status) ? o.status : {};
@@ -630,11 +755,16 @@ export class FakeStore {
     }
     if (prev) {
       const pm = meta(prev.obj);
-      for (const k of ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"]) if (pm[k] !== undefined) m[k] = pm[k]!;
+      for (const k of ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"])
+        if (pm[k] !== undefined) m[k] = pm[k]!;
       if (pm.deletionTimestamp) {
         const added = finalizers(o).filter((f) => !finalizers(prev.obj).some((x) => deepEqual(x, f)));
         if (added.length)
-          throw this.invalid(def, name, `metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers ${JSON.stringify(added)}`);
+          throw this.invalid(
+            def,
+            name,
+            `metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers ${JSON.stringify(added)}`,
+          );
       }
       const specChanged = !deepEqual(withoutMeta(o, true), withoutMeta(prev.obj, true));
       m.generation = Number(pm.generation ?? 1) + (specChanged ? 1 : 0);
@@ -648,7 +778,8 @@ export class FakeStore {
     if (prev) {
       const a = { ...prev.obj, metadata: { ...meta(prev.obj), managedFields: null, resourceVersion: null } };
       const b = { ...o, metadata: { ...m, managedFields: null, resourceVersion: null } };
-      if (deepEqual(a, b) && this.sameOwners(prev.owners, owners)) return { object: this.out(def, prev), changed: false };
+      if (deepEqual(a, b) && this.sameOwners(prev.owners, owners))
+        return { object: this.out(def, prev), changed: false };
     }
     m.managedFields = this.managedFields(owners);
     if (opts.dryRun) {
@@ -659,7 +790,8 @@ export class FakeStore {
     const s: Stored = { def, obj: o, owners };
     this.objects.set(this.key(def, ns, name), s);
     this.emit(prev ? "MODIFIED" : "ADDED", s);
-    if (def.group === "apiextensions.k8s.io" && def.plural === "customresourcedefinitions") for (const d of defsFromCrd(o)) this.register(d);
+    if (def.group === "apiextensions.k8s.io" && def.plural === "customresourcedefinitions")
+      for (const d of defsFromCrd(o)) this.register(d);
     if (m.deletionTimestamp && finalizers(o).length === 0) return { object: this.purge(s), changed: true };
     return { object: this.out(def, s), changed: true };
   }
@@ -689,7 +821,8 @@ export class FakeStore {
       const refs = meta(d.obj).ownerReferences;
       if (!Array.isArray(refs) || !refs.some((r) => isObject(r) && r.uid === m.uid)) continue;
       if (refs.some((r) => isObject(r) && uids.has(r.uid as string))) continue;
-      if (!meta(d.obj).deletionTimestamp) this.delete(d.def, meta(d.obj).namespace as string | undefined, String(meta(d.obj).name));
+      if (!meta(d.obj).deletionTimestamp)
+        this.delete(d.def, meta(d.obj).namespace as string | undefined, String(meta(d.obj).name));
     }
   }
 }

@@ -27,7 +27,10 @@ async function failure(p: Promise<unknown>): Promise<{ code: number; status: Rec
     await p;
   } catch (e) {
     if (e instanceof k8s.ApiException) {
-      const body = typeof e.body === "string" ? (JSON.parse(e.body) as Record<string, unknown>) : (e.body as Record<string, unknown>);
+      const body =
+        typeof e.body === "string"
+          ? (JSON.parse(e.body) as Record<string, unknown>)
+          : (e.body as Record<string, unknown>);
       return { code: e.code, status: body };
     }
     throw e;
@@ -104,7 +107,9 @@ describe("CRUD and errors", () => {
     const f = await failure(apps.createNamespacedDeployment({ namespace: NS, body: deployment("a") }));
     expect(f.code).toBe(409);
     expect(f.status.reason).toBe("AlreadyExists");
-    const g = await failure(apps.createNamespacedDeployment({ namespace: "ghost", body: { ...deployment("a"), metadata: { name: "a" } } }));
+    const g = await failure(
+      apps.createNamespacedDeployment({ namespace: "ghost", body: { ...deployment("a"), metadata: { name: "a" } } }),
+    );
     expect(g.code).toBe(404);
     expect(g.status.message).toBe('namespaces "ghost" not found');
   });
@@ -121,17 +126,30 @@ describe("CRUD and errors", () => {
     expect(String(f.status.message)).toContain("the object has been modified");
     // a merge patch that carries a stale resourceVersion is a precondition too
     const p = await failure(
-      apps.patchNamespacedDeployment({ name: "a", namespace: NS, body: { metadata: { resourceVersion: stale.metadata!.resourceVersion, labels: { z: "1" } } } }, merge),
+      apps.patchNamespacedDeployment(
+        {
+          name: "a",
+          namespace: NS,
+          body: { metadata: { resourceVersion: stale.metadata!.resourceVersion, labels: { z: "1" } } },
+        },
+        merge,
+      ),
     );
     expect(p.code).toBe(409);
   });
 
   it("rejects a PUT without resourceVersion on a custom resource (422) but allows it on a Deployment", async () => {
     await custom.createNamespacedCustomObject({ ...G, namespace: NS, body: component("c") });
-    const f = await failure(custom.replaceNamespacedCustomObject({ ...G, namespace: NS, name: "c", body: component("c", { image: "w:2" }) }));
+    const f = await failure(
+      custom.replaceNamespacedCustomObject({ ...G, namespace: NS, name: "c", body: component("c", { image: "w:2" }) }),
+    );
     expect(f.code).toBe(422);
     await apps.createNamespacedDeployment({ namespace: NS, body: deployment("a") });
-    const r = await apps.replaceNamespacedDeployment({ name: "a", namespace: NS, body: deployment("a", { replicas: 3 }) });
+    const r = await apps.replaceNamespacedDeployment({
+      name: "a",
+      namespace: NS,
+      body: deployment("a", { replicas: 3 }),
+    });
     expect(r.spec?.replicas).toBe(3);
   });
 
@@ -145,18 +163,31 @@ describe("CRUD and errors", () => {
 
   it("supports merge patch and JSON patch, and a patch that changes nothing does not bump resourceVersion", async () => {
     const d = await apps.createNamespacedDeployment({ namespace: NS, body: deployment("a") });
-    const p = await apps.patchNamespacedDeployment({ name: "a", namespace: NS, body: { metadata: { labels: { extra: "1" } } } }, merge);
+    const p = await apps.patchNamespacedDeployment(
+      { name: "a", namespace: NS, body: { metadata: { labels: { extra: "1" } } } },
+      merge,
+    );
     expect(p.metadata?.labels).toEqual({ app: "a", extra: "1" });
     expect(p.metadata?.generation).toBe(1); // metadata-only change
     const j = await apps.patchNamespacedDeployment(
-      { name: "a", namespace: NS, body: [{ op: "replace", path: "/spec/replicas", value: 4 }, { op: "remove", path: "/metadata/labels/extra" }] },
+      {
+        name: "a",
+        namespace: NS,
+        body: [
+          { op: "replace", path: "/spec/replicas", value: 4 },
+          { op: "remove", path: "/metadata/labels/extra" },
+        ],
+      },
       jsonPatch,
     );
     expect(j.spec?.replicas).toBe(4);
     expect(j.metadata?.generation).toBe(2);
     expect(j.metadata?.labels).toEqual({ app: "a" });
     api.resetCounts();
-    const same = await apps.patchNamespacedDeployment({ name: "a", namespace: NS, body: { spec: { replicas: 4 } } }, merge);
+    const same = await apps.patchNamespacedDeployment(
+      { name: "a", namespace: NS, body: { spec: { replicas: 4 } } },
+      merge,
+    );
     expect(same.metadata?.resourceVersion).toBe(j.metadata?.resourceVersion);
     expect(api.writes().total).toBe(0);
     expect(api.mutatingRequests().patch).toBe(1);
@@ -175,7 +206,15 @@ describe("status subresource and generation", () => {
     expect(c.metadata?.generation).toBe(1);
 
     const s1 = (await custom.patchNamespacedCustomObjectStatus(
-      { ...G, namespace: NS, name: "c", body: { status: { observedGeneration: 1, conditions: [{ type: "Ready", status: "True" }] }, spec: { image: "hacked" } } },
+      {
+        ...G,
+        namespace: NS,
+        name: "c",
+        body: {
+          status: { observedGeneration: 1, conditions: [{ type: "Ready", status: "True" }] },
+          spec: { image: "hacked" },
+        },
+      },
       merge,
     )) as { status: Record<string, unknown>; spec: Record<string, unknown>; metadata: k8s.V1ObjectMeta };
     expect(s1.status.observedGeneration).toBe(1);
@@ -190,13 +229,18 @@ describe("status subresource and generation", () => {
     expect(main.status.observedGeneration).toBe(1);
     expect(main.metadata.generation).toBe(2);
 
-    const labelled = (await custom.patchNamespacedCustomObject({ ...G, namespace: NS, name: "c", body: { metadata: { labels: { a: "b" } } } }, merge)) as {
+    const labelled = (await custom.patchNamespacedCustomObject(
+      { ...G, namespace: NS, name: "c", body: { metadata: { labels: { a: "b" } } } },
+      merge,
+    )) as {
       metadata: k8s.V1ObjectMeta;
     };
     expect(labelled.metadata.generation).toBe(2);
 
     // PUT on /status with the live object
-    const live = (await custom.getNamespacedCustomObject({ ...G, namespace: NS, name: "c" })) as { status: Record<string, unknown> };
+    const live = (await custom.getNamespacedCustomObject({ ...G, namespace: NS, name: "c" })) as {
+      status: Record<string, unknown>;
+    };
     live.status = { observedGeneration: 2 };
     const s2 = (await custom.replaceNamespacedCustomObjectStatus({ ...G, namespace: NS, name: "c", body: live })) as {
       status: Record<string, unknown>;
@@ -208,8 +252,14 @@ describe("status subresource and generation", () => {
 
   it("keeps Deployment status across a spec update and applies status through /status", async () => {
     await apps.createNamespacedDeployment({ namespace: NS, body: deployment("a") });
-    await apps.patchNamespacedDeploymentStatus({ name: "a", namespace: NS, body: { status: { readyReplicas: 1, replicas: 1 } } }, merge);
-    const d = await apps.patchNamespacedDeployment({ name: "a", namespace: NS, body: { spec: { replicas: 2 } } }, merge);
+    await apps.patchNamespacedDeploymentStatus(
+      { name: "a", namespace: NS, body: { status: { readyReplicas: 1, replicas: 1 } } },
+      merge,
+    );
+    const d = await apps.patchNamespacedDeployment(
+      { name: "a", namespace: NS, body: { spec: { replicas: 2 } } },
+      merge,
+    );
     expect(d.status?.readyReplicas).toBe(1);
     expect(d.metadata?.generation).toBe(2);
   });
@@ -222,28 +272,44 @@ describe("finalizers and deletion", () => {
       namespace: NS,
       body: { ...component("c"), metadata: { name: "c", namespace: NS, finalizers: ["tessera.dev/stream"] } },
     });
-    const del = (await custom.deleteNamespacedCustomObject({ ...G, namespace: NS, name: "c" })) as { metadata: k8s.V1ObjectMeta };
+    const del = (await custom.deleteNamespacedCustomObject({ ...G, namespace: NS, name: "c" })) as {
+      metadata: k8s.V1ObjectMeta;
+    };
     expect(del.metadata.deletionTimestamp).toBeDefined();
-    const live = (await custom.getNamespacedCustomObject({ ...G, namespace: NS, name: "c" })) as { metadata: k8s.V1ObjectMeta };
+    const live = (await custom.getNamespacedCustomObject({ ...G, namespace: NS, name: "c" })) as {
+      metadata: k8s.V1ObjectMeta;
+    };
     expect(live.metadata.deletionTimestamp).toBeDefined();
     expect(live.metadata.generation).toBe(2);
     // deleting again changes nothing
-    const again = (await custom.deleteNamespacedCustomObject({ ...G, namespace: NS, name: "c" })) as { metadata: k8s.V1ObjectMeta };
+    const again = (await custom.deleteNamespacedCustomObject({ ...G, namespace: NS, name: "c" })) as {
+      metadata: k8s.V1ObjectMeta;
+    };
     expect(again.metadata.resourceVersion).toBe(live.metadata.resourceVersion);
     // no new finalizers while deleting
     const f = await failure(
-      custom.patchNamespacedCustomObject({ ...G, namespace: NS, name: "c", body: { metadata: { finalizers: ["tessera.dev/stream", "other"] } } }, merge),
+      custom.patchNamespacedCustomObject(
+        { ...G, namespace: NS, name: "c", body: { metadata: { finalizers: ["tessera.dev/stream", "other"] } } },
+        merge,
+      ),
     );
     expect(f.code).toBe(422);
     // removing the last finalizer deletes it
-    await custom.patchNamespacedCustomObject({ ...G, namespace: NS, name: "c", body: { metadata: { finalizers: null } } }, merge);
+    await custom.patchNamespacedCustomObject(
+      { ...G, namespace: NS, name: "c", body: { metadata: { finalizers: null } } },
+      merge,
+    );
     expect((await failure(custom.getNamespacedCustomObject({ ...G, namespace: NS, name: "c" }))).code).toBe(404);
   });
 
   it("garbage-collects dependents through ownerReferences", async () => {
-    const c = (await custom.createNamespacedCustomObject({ ...G, namespace: NS, body: component("c") })) as { metadata: k8s.V1ObjectMeta };
+    const c = (await custom.createNamespacedCustomObject({ ...G, namespace: NS, body: component("c") })) as {
+      metadata: k8s.V1ObjectMeta;
+    };
     const owned = deployment("c");
-    owned.metadata!.ownerReferences = [{ apiVersion: "tessera.dev/v1alpha1", kind: "Component", name: "c", uid: c.metadata.uid!, controller: true }];
+    owned.metadata!.ownerReferences = [
+      { apiVersion: "tessera.dev/v1alpha1", kind: "Component", name: "c", uid: c.metadata.uid!, controller: true },
+    ];
     await apps.createNamespacedDeployment({ namespace: NS, body: owned });
     await custom.deleteNamespacedCustomObject({ ...G, namespace: NS, name: "c" });
     expect(api.store.list("apps/v1", "Deployment", NS)).toHaveLength(0);
@@ -281,7 +347,10 @@ describe("server-side apply", () => {
 
   it("keeps spec.replicas set by another manager (KEDA) when the controller re-applies without it", async () => {
     await ssa(applied());
-    await apps.patchNamespacedDeployment({ name: "w", namespace: NS, fieldManager: "keda", body: { spec: { replicas: 7 } } }, merge);
+    await apps.patchNamespacedDeployment(
+      { name: "w", namespace: NS, fieldManager: "keda", body: { spec: { replicas: 7 } } },
+      merge,
+    );
     api.resetCounts();
     const out = (await ssa(applied())) as k8s.V1Deployment;
     expect(out.spec?.replicas).toBe(7);
@@ -296,7 +365,10 @@ describe("server-side apply", () => {
 
   it("reports a field-manager conflict without force and takes ownership with force", async () => {
     await ssa(applied());
-    await apps.patchNamespacedDeployment({ name: "w", namespace: NS, fieldManager: "kubectl-edit", body: { metadata: { labels: { tier: "edited" } } } }, merge);
+    await apps.patchNamespacedDeployment(
+      { name: "w", namespace: NS, fieldManager: "kubectl-edit", body: { metadata: { labels: { tier: "edited" } } } },
+      merge,
+    );
     const f = await failure(ssa(applied(), "tessera-controller", false));
     expect(f.code).toBe(409);
     expect(f.status.reason).toBe("Conflict");
@@ -316,7 +388,13 @@ describe("server-side apply", () => {
     const st = await fetch(`${api.url}/apis/tessera.dev/v1alpha1/namespaces/${NS}/components/y/status?fieldManager=m`, {
       method: "PATCH",
       headers: { "content-type": "application/apply-patch+yaml" },
-      body: JSON.stringify({ apiVersion: "tessera.dev/v1alpha1", kind: "Component", metadata: { name: "y" }, status: { observedGeneration: 1 }, spec: { image: "x" } }),
+      body: JSON.stringify({
+        apiVersion: "tessera.dev/v1alpha1",
+        kind: "Component",
+        metadata: { name: "y" },
+        status: { observedGeneration: 1 },
+        spec: { image: "x" },
+      }),
     });
     expect(st.status).toBe(200);
     const body = (await st.json()) as { spec: { image: string }; status: { observedGeneration: number } };
@@ -331,8 +409,18 @@ describe("server-side apply", () => {
 
   it("discovers plural names for KubernetesObjectApi (namespaces, NetworkPolicy, ScaledObject)", async () => {
     await ssa({ apiVersion: "v1", kind: "Namespace", metadata: { name: "team" } });
-    await ssa({ apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: { name: "deny", namespace: "team" }, spec: { podSelector: {} } } as k8s.KubernetesObject);
-    await ssa({ apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject", metadata: { name: "so", namespace: "team" }, spec: { scaleTargetRef: { name: "w" } } } as k8s.KubernetesObject);
+    await ssa({
+      apiVersion: "networking.k8s.io/v1",
+      kind: "NetworkPolicy",
+      metadata: { name: "deny", namespace: "team" },
+      spec: { podSelector: {} },
+    } as k8s.KubernetesObject);
+    await ssa({
+      apiVersion: "keda.sh/v1alpha1",
+      kind: "ScaledObject",
+      metadata: { name: "so", namespace: "team" },
+      spec: { scaleTargetRef: { name: "w" } },
+    } as k8s.KubernetesObject);
     expect(api.store.list("networking.k8s.io/v1", "NetworkPolicy", "team")).toHaveLength(1);
     expect(api.store.list("keda.sh/v1alpha1", "ScaledObject", "team")).toHaveLength(1);
     const ns = await objects.read({ apiVersion: "v1", kind: "Namespace", metadata: { name: "team" } });
@@ -428,7 +516,9 @@ describe("watch", () => {
       expect(events[0]!.object).toMatchObject({ kind: "Status", code: 410, reason: "Expired" });
       // compaction makes any earlier resourceVersion too old
       small.compact();
-      const res = await fetch(`${small.url}/apis/apps/v1/namespaces/${NS}/deployments?watch=true&resourceVersion=${Number(old) + 3}`);
+      const res = await fetch(
+        `${small.url}/apis/apps/v1/namespaces/${NS}/deployments?watch=true&resourceVersion=${Number(old) + 3}`,
+      );
       expect(await res.text()).toContain('"code":410');
     } finally {
       await small.close();
@@ -444,7 +534,9 @@ describe("watch", () => {
     const held = await startFakeKubeApi({ watchHeaders: "with-first-event" });
     try {
       let status: number | "pending" = "pending";
-      const response = fetch(`${held.url}/apis/apps/v1/namespaces/${NS}/deployments?watch=true&resourceVersion=${held.store.resourceVersion()}`).then((r) => {
+      const response = fetch(
+        `${held.url}/apis/apps/v1/namespaces/${NS}/deployments?watch=true&resourceVersion=${held.store.resourceVersion()}`,
+      ).then((r) => {
         status = r.status;
         return r;
       });
@@ -460,7 +552,10 @@ describe("watch", () => {
   });
 
   it("drops open watches on demand (connection reset) and sends bookmarks", async () => {
-    const w = watch(`/apis/apps/v1/namespaces/${NS}/deployments`, { allowWatchBookmarks: "true", resourceVersion: String(api.store.resourceVersion()) });
+    const w = watch(`/apis/apps/v1/namespaces/${NS}/deployments`, {
+      allowWatchBookmarks: "true",
+      resourceVersion: String(api.store.resourceVersion()),
+    });
     await until(() => api.openWatches() === 1);
     api.sendBookmarks();
     await until(() => w.events.length === 1);
@@ -502,7 +597,13 @@ describe("failure injection and counters", () => {
   });
 
   it("store access bypasses HTTP and counters but still emits watch events", async () => {
-    api.store.put({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "seed", namespace: NS }, spec: { replicas: 2 }, status: { readyReplicas: 2 } });
+    api.store.put({
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "seed", namespace: NS },
+      spec: { replicas: 2 },
+      status: { readyReplicas: 2 },
+    });
     const d = await apps.readNamespacedDeployment({ name: "seed", namespace: NS });
     expect(d.status?.readyReplicas).toBe(2);
     expect(api.writes().total).toBe(0);

@@ -49,7 +49,8 @@ async function findBinDir(): Promise<string> {
     () => [],
   );
   for (const dir of [...onPath, ...debian]) {
-    if ((await exists(join(dir, "initdb"))) && (await exists(join(dir, "pg_ctl")))) return dirname(await realpath(join(dir, "initdb")));
+    if ((await exists(join(dir, "initdb"))) && (await exists(join(dir, "pg_ctl"))))
+      return dirname(await realpath(join(dir, "initdb")));
   }
   throw new Error(NOT_INSTALLED);
 }
@@ -60,7 +61,8 @@ async function findBinDir(): Promise<string> {
  */
 async function serverUser(): Promise<{ uid: number; gid: number } | undefined> {
   if (process.getuid?.() !== 0) return undefined;
-  const id = async (flag: string): Promise<number> => Number((await execFileAsync("id", [flag, "postgres"])).stdout.trim());
+  const id = async (flag: string): Promise<number> =>
+    Number((await execFileAsync("id", [flag, "postgres"])).stdout.trim());
   try {
     return { uid: await id("-u"), gid: await id("-g") };
   } catch {
@@ -98,7 +100,18 @@ export async function startPostgres(): Promise<PostgresHandle> {
   const port = await freePort();
 
   await run(
-    asServerUser(runAs, join(binDir, "initdb"), ["-D", dataDir, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync"]),
+    asServerUser(runAs, join(binDir, "initdb"), [
+      "-D",
+      dataDir,
+      "-A",
+      "trust",
+      "-U",
+      "postgres",
+      "-E",
+      "UTF8",
+      "--locale=C",
+      "--no-sync",
+    ]),
     "initdb",
   );
   // In the config file rather than on pg_ctl's -o, which goes through a shell and would need quoting.
@@ -118,7 +131,16 @@ export async function startPostgres(): Promise<PostgresHandle> {
   );
 
   const pgCtlStop = asServerUser(runAs, join(binDir, "pg_ctl"), ["-D", dataDir, "-m", "immediate", "-w", "stop"]);
-  const pgCtlStart = asServerUser(runAs, join(binDir, "pg_ctl"), ["-D", dataDir, "-l", join(root, "server.log"), "-w", "-t", "30", "start"]);
+  const pgCtlStart = asServerUser(runAs, join(binDir, "pg_ctl"), [
+    "-D",
+    dataDir,
+    "-l",
+    join(root, "server.log"),
+    "-w",
+    "-t",
+    "30",
+    "start",
+  ]);
   // A test process that exits without stop() (a timeout, a crash) must not leave the cluster behind.
   const reap = (): void => {
     spawnSync(pgCtlStop[0], pgCtlStop[1], { stdio: "ignore" });
@@ -141,10 +163,14 @@ export async function startPostgres(): Promise<PostgresHandle> {
     dataDir,
     async createDatabase(name) {
       const db = name ?? `t${process.pid}_${++databases}`;
-      await run([join(binDir, "createdb"), ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", db]], `createdb ${db}`);
+      await run(
+        [join(binDir, "createdb"), ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", db]],
+        `createdb ${db}`,
+      );
       return urlFor(db);
     },
-    halt: () => run(asServerUser(runAs, join(binDir, "pg_ctl"), ["-D", dataDir, "-m", "fast", "-w", "stop"]), "pg_ctl stop"),
+    halt: () =>
+      run(asServerUser(runAs, join(binDir, "pg_ctl"), ["-D", dataDir, "-m", "fast", "-w", "stop"]), "pg_ctl stop"),
     start: () => run(pgCtlStart, "pg_ctl start"),
     async stop() {
       process.off("exit", reap);

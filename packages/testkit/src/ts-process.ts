@@ -10,9 +10,18 @@ export interface TsProcess {
   /** stdout and stderr so far. */
   output(): string;
   /** Waits for a stdout JSON line matching `match`; fails early (with the output) if the process exits first. */
-  line(what: string, match: (l: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  line(
+    what: string,
+    match: (l: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
   /** Waits for at least `count` matching lines, like `line`. */
-  linesMatching(what: string, match: (l: Record<string, unknown>) => boolean, count: number, timeoutMs?: number): Promise<Array<Record<string, unknown>>>;
+  linesMatching(
+    what: string,
+    match: (l: Record<string, unknown>) => boolean,
+    count: number,
+    timeoutMs?: number,
+  ): Promise<Array<Record<string, unknown>>>;
   /** SIGKILL (if still running) and wait for the exit. */
   kill(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -25,7 +34,12 @@ export interface TsProcess {
  */
 export function spawnTsProcess(
   file: string,
-  opts: { cwd: string; env?: Record<string, string | undefined>; args?: readonly string[]; packages?: "source" | "built" },
+  opts: {
+    cwd: string;
+    env?: Record<string, string | undefined>;
+    args?: readonly string[];
+    packages?: "source" | "built";
+  },
 ): TsProcess {
   const name = basename(file);
   const conditions = opts.packages === "built" ? [] : ["--conditions=@tessera/source"];
@@ -52,7 +66,9 @@ export function spawnTsProcess(
     }
   });
   proc.stderr?.on("data", (chunk: Buffer) => (raw += chunk.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once("exit", (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once("exit", (code, signal) => resolve({ code, signal })),
+  );
   const withOutput = async <T>(run: () => Promise<T>): Promise<T> => {
     try {
       return await run();
@@ -61,7 +77,8 @@ export function spawnTsProcess(
     }
   };
   const alive = (what: string): void => {
-    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`${name} exited (${proc.exitCode ?? proc.signalCode}) before ${what}`);
+    if (proc.exitCode !== null || proc.signalCode !== null)
+      throw new Error(`${name} exited (${proc.exitCode ?? proc.signalCode}) before ${what}`);
   };
   return {
     proc,
@@ -70,20 +87,28 @@ export function spawnTsProcess(
     output: () => raw,
     line: (what, match, timeoutMs = 15_000) =>
       withOutput(() =>
-        waitFor(what, () => {
-          const found = lines.find(match);
-          if (found === undefined) alive(what);
-          return found;
-        }, timeoutMs),
+        waitFor(
+          what,
+          () => {
+            const found = lines.find(match);
+            if (found === undefined) alive(what);
+            return found;
+          },
+          timeoutMs,
+        ),
       ),
     linesMatching: (what, match, count, timeoutMs = 15_000) =>
       withOutput(() =>
-        waitFor(what, () => {
-          const found = lines.filter(match);
-          if (found.length >= count) return found;
-          alive(what);
-          return undefined;
-        }, timeoutMs),
+        waitFor(
+          what,
+          () => {
+            const found = lines.filter(match);
+            if (found.length >= count) return found;
+            alive(what);
+            return undefined;
+          },
+          timeoutMs,
+        ),
       ),
     kill: async () => {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");

@@ -35,16 +35,31 @@ export function defineComponent<TOutput = unknown>(options: ComponentOptions<TOu
   const where = `defineComponent(${JSON.stringify(options.name)})`;
   const problem = componentNameProblem(options.name);
   if (problem !== undefined) throw new TypeError(`${where}: name: ${problem}`);
-  if (typeof options.handle !== "function") throw new TypeError(`${where}: handle: expected a function, got ${typeof options.handle}`);
+  if (typeof options.handle !== "function")
+    throw new TypeError(`${where}: handle: expected a function, got ${typeof options.handle}`);
   const version = options.version ?? "0.0.0";
   if (typeof version !== "string" || version.length === 0 || version.length > 128) {
     throw new TypeError(`${where}: version: expected a string of 1-128 characters, got ${JSON.stringify(version)}`);
   }
   const concurrency = options.concurrency ?? 1;
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new TypeError(`${where}: concurrency: expected an integer >= 1, got ${String(concurrency)}`);
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new TypeError(`${where}: concurrency: expected an integer >= 1, got ${String(concurrency)}`);
   const retry: RetryPolicy = { ...DEFAULT_RETRY, ...options.retry };
-  if (!(Number.isFinite(retry.baseDelayMs) && Number.isFinite(retry.maxDelayMs) && retry.baseDelayMs >= 0 && retry.maxDelayMs >= retry.baseDelayMs)) {
-    throw new TypeError(`${where}: retry: expected finite 0 <= baseDelayMs <= maxDelayMs, got ${JSON.stringify(retry)}`);
+  if (!(
+    Number.isFinite(retry.baseDelayMs) &&
+    Number.isFinite(retry.maxDelayMs) &&
+    retry.baseDelayMs >= 0 &&
+    retry.maxDelayMs >= retry.baseDelayMs
+  )) {
+    throw new TypeError(
+      `${where}: retry: expected finite 0 <= baseDelayMs <= maxDelayMs, got ${JSON.stringify(retry)}`,
+    );
   }
-  return Object.freeze({ name: options.name, version, concurrency, retry: Object.freeze(retry), handle: options.handle });
+  return Object.freeze({
+    name: options.name,
+    version,
+    concurrency,
+    retry: Object.freeze(retry),
+    handle: options.handle,
+  });
 }

@@ -117,7 +117,11 @@ class JobInput implements HandlerInput {
     try {
       return JSON.parse(text) as T;
     } catch (err) {
-      throw new TerminalError(ReasonCode.InvalidInput, `input is not JSON (content_type ${content_type}): ${(err as Error).message}`, { cause: err });
+      throw new TerminalError(
+        ReasonCode.InvalidInput,
+        `input is not JSON (content_type ${content_type}): ${(err as Error).message}`,
+        { cause: err },
+      );
     }
   };
 }
@@ -133,7 +137,8 @@ class JobPayloads {
 
 async function readInput(job: Job, payloads: PayloadStore): Promise<Uint8Array> {
   const { input } = job;
-  if (input.content_ref !== undefined) return payloads.get(input.content_ref, { jobId: job.job_id, maxBytes: job.limits.max_bytes });
+  if (input.content_ref !== undefined)
+    return payloads.get(input.content_ref, { jobId: job.job_id, maxBytes: job.limits.max_bytes });
   if (input.source_locator !== undefined) {
     // Deliberately loud: fetching must go through the shared egress guard, which does not exist yet.
     throw new TerminalError(

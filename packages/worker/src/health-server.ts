@@ -19,11 +19,18 @@ export interface HealthServer {
  * Plain `node:http` on purpose: three read-only GET routes do not justify a framework's dependencies and
  * start-up time in every worker process, and probes must keep answering while handlers are busy.
  */
-export async function startHealthServer(opts: { host: string; port: number; readiness: () => Readiness; registry: Registry }): Promise<HealthServer> {
+export async function startHealthServer(opts: {
+  host: string;
+  port: number;
+  readiness: () => Readiness;
+  registry: Registry;
+}): Promise<HealthServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     const json = (status: number, body: unknown): void => {
-      res.writeHead(status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" }).end(JSON.stringify(body));
+      res
+        .writeHead(status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" })
+        .end(JSON.stringify(body));
     };
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.setHeader("allow", "GET, HEAD");

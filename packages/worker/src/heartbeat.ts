@@ -16,7 +16,12 @@ export function startHeartbeats(opts: {
   const send = (): void => {
     let heartbeat: Heartbeat;
     try {
-      heartbeat = { schema_version: SCHEMA_VERSION, ...opts.beat(), sent_at: new Date().toISOString(), interval_ms: opts.intervalMs };
+      heartbeat = {
+        schema_version: SCHEMA_VERSION,
+        ...opts.beat(),
+        sent_at: new Date().toISOString(),
+        interval_ms: opts.intervalMs,
+      };
     } catch (err) {
       opts.log.warn({ err }, "could not build a heartbeat");
       return;

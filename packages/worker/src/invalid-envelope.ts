@@ -1,5 +1,13 @@
 import type { Bus, JobDelivery } from "@tessera/bus";
-import { ContractValidationError, JOB_ID_PATTERN, ReasonCode, SCHEMA_VERSION, decodeJob, sanitizeReasonDetail, type Job } from "@tessera/contract";
+import {
+  ContractValidationError,
+  JOB_ID_PATTERN,
+  ReasonCode,
+  SCHEMA_VERSION,
+  decodeJob,
+  sanitizeReasonDetail,
+  type Job,
+} from "@tessera/contract";
 
 const JOB_ID = new RegExp(JOB_ID_PATTERN);
 const utf8Decoder = new TextDecoder();
@@ -26,15 +34,28 @@ export function decodeDelivery(delivery: JobDelivery, component: string): Decode
     decoded = decodeJob(delivery.data);
   } catch (err) {
     // decodeJob promises not to throw; if it ever does, the bytes are still not a job we can run.
-    decoded = { ok: false, problem: "invalid_envelope", error: new ContractValidationError("Job", [{ path: "(root)", expected: "a decodable envelope", received: String(err) }]) };
+    decoded = {
+      ok: false,
+      problem: "invalid_envelope",
+      error: new ContractValidationError("Job", [
+        { path: "(root)", expected: "a decodable envelope", received: String(err) },
+      ]),
+    };
   }
   if (decoded.ok && decoded.value.component === component) return { ok: true, job: decoded.value };
   const error = decoded.ok
     ? new ContractValidationError("Job", [
-        { path: "component", expected: JSON.stringify(component), received: `string ${JSON.stringify(decoded.value.component)} (a job for another component)` },
+        {
+          path: "component",
+          expected: JSON.stringify(component),
+          received: `string ${JSON.stringify(decoded.value.component)} (a job for another component)`,
+        },
       ])
     : decoded.error;
-  const reasonCode = !decoded.ok && decoded.problem === "unsupported_schema_version" ? ReasonCode.UnsupportedSchemaVersion : ReasonCode.InvalidEnvelope;
+  const reasonCode =
+    !decoded.ok && decoded.problem === "unsupported_schema_version"
+      ? ReasonCode.UnsupportedSchemaVersion
+      : ReasonCode.InvalidEnvelope;
   return { ok: false, reasonCode, detail: sanitizeReasonDetail(error.message), jobId: attributableJobId(delivery) };
 }
 

@@ -1,4 +1,10 @@
-import { PayloadMissingError, PayloadNotOwnedError, PayloadTooLargeError, type Bus, type JobDelivery } from "@tessera/bus";
+import {
+  PayloadMissingError,
+  PayloadNotOwnedError,
+  PayloadTooLargeError,
+  type Bus,
+  type JobDelivery,
+} from "@tessera/bus";
 import { ReasonCode, SCHEMA_VERSION, type Job, type Result } from "@tessera/contract";
 import type { Logger } from "pino";
 import { retryDelayMs } from "./backoff.js";
@@ -77,7 +83,10 @@ export class JobRunner {
       await this.process(delivery);
     } catch (err) {
       // Unreachable by design (every path settles); if it happens, keep the job rather than lose it.
-      this.log.error({ err, streamSeq: delivery.streamSeq }, "unexpected error while running a delivery; it will be redelivered");
+      this.log.error(
+        { err, streamSeq: delivery.streamSeq },
+        "unexpected error while running a delivery; it will be redelivered",
+      );
       delivery.nak(this.backoff(delivery.deliveryCount));
     } finally {
       this.keepalive.delete(delivery);
@@ -101,13 +110,19 @@ export class JobRunner {
         existing = await this.bus.getResult(this.definition.name, job.job_id);
       } catch (err) {
         const delay = this.backoff(delivery.deliveryCount);
-        log().warn({ err, retryInMs: delay }, "could not check whether the job already has a Result; redelivering it later");
+        log().warn(
+          { err, retryInMs: delay },
+          "could not check whether the job already has a Result; redelivering it later",
+        );
         delivery.nak(delay);
         this.metrics.count("retried");
         return;
       }
       if (existing !== undefined && finishes(existing, delivery, job.job_id)) {
-        log().info({ status: existing.status }, "redelivered job already has a Result; acking without running it again");
+        log().info(
+          { status: existing.status },
+          "redelivered job already has a Result; acking without running it again",
+        );
         delivery.ack();
         this.metrics.count("duplicate");
         return;
@@ -123,7 +138,12 @@ export class JobRunner {
     await this.settle(job, delivery, outcome, (performance.now() - started) / 1000, log);
   }
 
-  private async runHandler(job: Job, delivery: JobDelivery, budget: TimeBudget, log: () => Logger): Promise<HandlerOutcome> {
+  private async runHandler(
+    job: Job,
+    delivery: JobDelivery,
+    budget: TimeBudget,
+    log: () => Logger,
+  ): Promise<HandlerOutcome> {
     // The signal is made only if the handler reads it; an interrupt before that hands it out already aborted.
     let controller: AbortController | undefined;
     let abortReason: DOMException | undefined;
@@ -148,17 +168,28 @@ export class JobRunner {
         interrupt: (o) => {
           // End the run first, then abort: the run ends now even if the handler reacts to the abort at once.
           end(o);
-          abortReason = o.kind === "timeout" ? new DOMException(o.detail, "TimeoutError") : new DOMException("the worker is shutting down", "AbortError");
+          abortReason =
+            o.kind === "timeout"
+              ? new DOMException(o.detail, "TimeoutError")
+              : new DOMException("the worker is shutting down", "AbortError");
           controller?.abort(abortReason);
         },
       };
       this.active.add(active);
       this.metrics.setInFlight(this.active.size);
       const cancelTimer = setLongTimeout(() => active.interrupt({ kind: "timeout", detail: budget.detail }), budget.ms);
-      const ctx = createHandlerContext({ job, attempt: delivery.deliveryCount, signal, payloads: this.bus.payloads, working: () => delivery.working(), log });
+      const ctx = createHandlerContext({
+        job,
+        attempt: delivery.deliveryCount,
+        signal,
+        payloads: this.bus.payloads,
+        working: () => delivery.working(),
+        log,
+      });
       void this.invoke(ctx).then(end);
     });
-    if (outcome.kind === "timeout") log().warn({ budgetMs: budget.ms }, "handler timed out; abandoning it (its signal is aborted)");
+    if (outcome.kind === "timeout")
+      log().warn({ budgetMs: budget.ms }, "handler timed out; abandoning it (its signal is aborted)");
     return outcome;
   }
 
@@ -167,14 +198,24 @@ export class JobRunner {
       return { kind: "returned", value: await this.definition.handle(ctx) };
     } catch (error) {
       if (error instanceof TerminalError) return { kind: "terminal", code: error.reasonCode, detail: error.message };
-      if (error instanceof PayloadTooLargeError || error instanceof PayloadNotOwnedError || error instanceof PayloadMissingError) {
+      if (
+        error instanceof PayloadTooLargeError ||
+        error instanceof PayloadNotOwnedError ||
+        error instanceof PayloadMissingError
+      ) {
         return { kind: "terminal", code: error.code, detail: error.message };
       }
       return { kind: "error", error };
     }
   }
 
-  private async settle(job: Job, delivery: JobDelivery, outcome: HandlerOutcome, seconds: number, log: () => Logger): Promise<void> {
+  private async settle(
+    job: Job,
+    delivery: JobDelivery,
+    outcome: HandlerOutcome,
+    seconds: number,
+    log: () => Logger,
+  ): Promise<void> {
     const attempt = delivery.deliveryCount;
     if (outcome.kind === "shutdown") {
       log().warn("handler aborted by shutdown; the job goes back to the queue");
@@ -204,13 +245,24 @@ export class JobRunner {
       }
       // reason_detail is sanitized by the Result's validation on publish.
       if (outcome.kind === "returned") {
-        result = this.result(job, attempt, seconds, { status: "completed", ...(output !== undefined ? { output } : {}) });
+        result = this.result(job, attempt, seconds, {
+          status: "completed",
+          ...(output !== undefined ? { output } : {}),
+        });
         metric = "completed";
       } else if (outcome.kind === "timeout") {
-        result = this.result(job, attempt, seconds, { status: "failed", reason_code: ReasonCode.Timeout, reason_detail: outcome.detail });
+        result = this.result(job, attempt, seconds, {
+          status: "failed",
+          reason_code: ReasonCode.Timeout,
+          reason_detail: outcome.detail,
+        });
         metric = "timeout";
       } else {
-        result = this.result(job, attempt, seconds, { status: "failed", reason_code: outcome.code, reason_detail: outcome.detail });
+        result = this.result(job, attempt, seconds, {
+          status: "failed",
+          reason_code: outcome.code,
+          reason_detail: outcome.detail,
+        });
         metric = "failed";
       }
       await this.bus.publishResult(result);
@@ -231,7 +283,12 @@ export class JobRunner {
     this.metrics.count(metric, seconds);
   }
 
-  private result(job: Job, attempt: number, seconds: number, rest: Pick<Result, "status" | "reason_code" | "reason_detail" | "output">): Result {
+  private result(
+    job: Job,
+    attempt: number,
+    seconds: number,
+    rest: Pick<Result, "status" | "reason_code" | "reason_detail" | "output">,
+  ): Result {
     return {
       schema_version: SCHEMA_VERSION,
       job_id: job.job_id,
@@ -246,18 +303,32 @@ export class JobRunner {
 
   /** An invalid envelope never becomes valid on redelivery: record why, then term. If recording fails, nak. */
   private async reject(delivery: JobDelivery, invalid: Extract<DecodedDelivery, { ok: false }>): Promise<void> {
-    const log = this.log.child({ jobId: invalid.jobId, streamSeq: delivery.streamSeq, attempt: delivery.deliveryCount });
+    const log = this.log.child({
+      jobId: invalid.jobId,
+      streamSeq: delivery.streamSeq,
+      attempt: delivery.deliveryCount,
+    });
     try {
-      await recordInvalidEnvelope(this.bus, delivery, invalid, { component: this.definition.name, instanceId: this.deps.instanceId });
+      await recordInvalidEnvelope(this.bus, delivery, invalid, {
+        component: this.definition.name,
+        instanceId: this.deps.instanceId,
+      });
     } catch (err) {
       const delay = this.backoff(delivery.deliveryCount);
-      log.error({ err, reasonCode: invalid.reasonCode, retryInMs: delay }, "invalid job envelope, and recording why failed; it will be redelivered");
+      log.error(
+        { err, reasonCode: invalid.reasonCode, retryInMs: delay },
+        "invalid job envelope, and recording why failed; it will be redelivered",
+      );
       delivery.nak(delay);
       this.metrics.count("retried");
       return;
     }
     log.warn(
-      { reasonCode: invalid.reasonCode, reasonDetail: invalid.detail, recordedAs: invalid.jobId !== undefined ? "failed Result" : "dead letter" },
+      {
+        reasonCode: invalid.reasonCode,
+        reasonDetail: invalid.detail,
+        recordedAs: invalid.jobId !== undefined ? "failed Result" : "dead letter",
+      },
       "invalid job envelope; terming it",
     );
     delivery.term();
@@ -282,7 +353,11 @@ export class JobRunner {
  * `<job id>:redrive:<n>`; an in-process requeue): only a Result produced after it was stored finishes it,
  * so the Result of the failure that was redriven does not swallow the new run.
  */
-export function finishes(existing: Pick<Result, "finished_at">, delivery: Pick<JobDelivery, "dedupKey" | "publishedAt">, jobId: string): boolean {
+export function finishes(
+  existing: Pick<Result, "finished_at">,
+  delivery: Pick<JobDelivery, "dedupKey" | "publishedAt">,
+  jobId: string,
+): boolean {
   if (delivery.dedupKey === jobId) return true;
   return Date.parse(existing.finished_at) >= delivery.publishedAt;
 }
@@ -299,7 +374,11 @@ const CLOCK_SLACK_MS = 2_000;
  *   that it was acked), with slack for the server's clock.
  * A backend that cannot tell when a job was stored (publishedAt not a number) relies on the rest.
  */
-export function mayHaveRun(delivery: Pick<JobDelivery, "deliveryCount" | "publishedAt" | "ackWaitMs" | "mayRepeat">, connectedSince: number, now = Date.now()): boolean {
+export function mayHaveRun(
+  delivery: Pick<JobDelivery, "deliveryCount" | "publishedAt" | "ackWaitMs" | "mayRepeat">,
+  connectedSince: number,
+  now = Date.now(),
+): boolean {
   if (delivery.deliveryCount > 1 || delivery.mayRepeat === true) return true;
   if (typeof delivery.publishedAt !== "number") return false;
   return now - delivery.publishedAt >= delivery.ackWaitMs || delivery.publishedAt <= connectedSince + CLOCK_SLACK_MS;
@@ -316,7 +395,9 @@ interface TimeBudget {
 function timeBudget(job: Job): TimeBudget {
   const wallClock = job.limits.wall_clock;
   const untilDeadline = job.deadline !== undefined ? Date.parse(job.deadline) - Date.now() : Number.POSITIVE_INFINITY;
-  if (untilDeadline <= 0) return { ms: 0, detail: `the job's deadline ${job.deadline ?? ""} had passed before it started` };
-  if (untilDeadline < wallClock) return { ms: untilDeadline, detail: `the handler was still running at the job's deadline ${job.deadline ?? ""}` };
+  if (untilDeadline <= 0)
+    return { ms: 0, detail: `the job's deadline ${job.deadline ?? ""} had passed before it started` };
+  if (untilDeadline < wallClock)
+    return { ms: untilDeadline, detail: `the handler was still running at the job's deadline ${job.deadline ?? ""}` };
   return { ms: wallClock, detail: `the handler exceeded its wall clock limit of ${wallClock} ms` };
 }

@@ -20,9 +20,15 @@ export async function toResultOutput(value: unknown, jobId: string, payloads: Pa
   try {
     json = JSON.stringify(value);
   } catch (err) {
-    throw new InvalidOutputError(`the handler returned a value that is not JSON-serializable: ${(err as Error).message}`, { cause: err });
+    throw new InvalidOutputError(
+      `the handler returned a value that is not JSON-serializable: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
-  if (json === undefined) throw new InvalidOutputError(`the handler returned a ${typeof value}, which is not a JSON value; return undefined, bytes or JSON`);
+  if (json === undefined)
+    throw new InvalidOutputError(
+      `the handler returned a ${typeof value}, which is not a JSON value; return undefined, bytes or JSON`,
+    );
   const bytes = utf8.encode(json);
   if (bytes.byteLength <= INLINE_OUTPUT_MAX_BYTES) return { data: JSON.parse(json) as unknown };
   return { result_ref: await payloads.put(jobId, bytes) };

@@ -60,10 +60,16 @@ export async function runWorker(definition: ComponentDefinition, opts: RunWorker
   const instanceId = opts.instanceId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`.slice(-253);
   const heartbeatIntervalMs = opts.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
   const drainGraceMs = opts.drainGraceMs ?? 30_000;
-  if (instanceId.length === 0 || instanceId.length > 253) throw new RangeError(`runWorker: instanceId: expected 1-253 characters, got ${instanceId.length}`);
-  if (!Number.isInteger(heartbeatIntervalMs) || heartbeatIntervalMs < 1) throw new RangeError(`runWorker: heartbeatIntervalMs: expected an integer >= 1, got ${heartbeatIntervalMs}`);
-  if (!(drainGraceMs >= 0)) throw new RangeError(`runWorker: drainGraceMs: expected a number >= 0, got ${drainGraceMs}`);
-  const log = (opts.logger ?? pino({ level: process.env["LOG_LEVEL"] ?? "info" })).child({ component: definition.name, instanceId });
+  if (instanceId.length === 0 || instanceId.length > 253)
+    throw new RangeError(`runWorker: instanceId: expected 1-253 characters, got ${instanceId.length}`);
+  if (!Number.isInteger(heartbeatIntervalMs) || heartbeatIntervalMs < 1)
+    throw new RangeError(`runWorker: heartbeatIntervalMs: expected an integer >= 1, got ${heartbeatIntervalMs}`);
+  if (!(drainGraceMs >= 0))
+    throw new RangeError(`runWorker: drainGraceMs: expected a number >= 0, got ${drainGraceMs}`);
+  const log = (opts.logger ?? pino({ level: process.env["LOG_LEVEL"] ?? "info" })).child({
+    component: definition.name,
+    instanceId,
+  });
   const metrics = new WorkerMetrics(definition.name);
   const runner = new JobRunner({ definition, bus, instanceId, metrics, log });
 
@@ -101,10 +107,16 @@ export async function runWorker(definition: ComponentDefinition, opts: RunWorker
     if (draining) return;
     let sub: Subscription;
     try {
-      sub = await bus.consumeJobs(definition.name, { maxInFlight: definition.concurrency, bindOnly: opts.bindOnly ?? false }, onDelivery);
+      sub = await bus.consumeJobs(
+        definition.name,
+        { maxInFlight: definition.concurrency, bindOnly: opts.bindOnly ?? false },
+        onDelivery,
+      );
     } catch (err) {
       notBoundBecause =
-        err instanceof BusNotProvisionedError ? `not provisioned: ${err.message}` : `cannot bind the job consumer: ${err instanceof Error ? err.message : String(err)}`;
+        err instanceof BusNotProvisionedError
+          ? `not provisioned: ${err.message}`
+          : `cannot bind the job consumer: ${err instanceof Error ? err.message : String(err)}`;
       const delay = Math.min(BIND_RETRY_MAX_MS, BIND_RETRY_BASE_MS * 2 ** Math.min(attempt, 16));
       // Loud on the first failure, then quieter: a worker waiting for provisioning is normal for a while.
       log[attempt === 0 ? "warn" : "debug"]({ err, retryInMs: delay }, `not ready: ${notBoundBecause}; retrying`);
@@ -172,9 +184,16 @@ export async function runWorker(definition: ComponentDefinition, opts: RunWorker
         log.warn({ err }, "stopping the job subscription failed; draining anyway");
       }
       if (!(await waitIdle(drainGraceMs))) {
-        log.warn({ inFlight: running.size }, "drain grace period over: aborting running jobs; they go back to the queue");
+        log.warn(
+          { inFlight: running.size },
+          "drain grace period over: aborting running jobs; they go back to the queue",
+        );
         runner.interruptAll();
-        if (!(await waitIdle(ABORT_SETTLE_MS))) log.error({ inFlight: running.size }, "some deliveries did not settle after being aborted; the ack wait will redeliver them");
+        if (!(await waitIdle(ABORT_SETTLE_MS)))
+          log.error(
+            { inFlight: running.size },
+            "some deliveries did not settle after being aborted; the ack wait will redeliver them",
+          );
       }
       heartbeats.stop();
       await http?.close();

@@ -19,6 +19,7 @@ export class TerminalError extends Error {
   ) {
     super(message, options);
     const problem = reasonCodeProblem(reasonCode);
-    if (problem !== undefined) throw new TypeError(`TerminalError: reasonCode ${JSON.stringify(reasonCode)}: ${problem}`);
+    if (problem !== undefined)
+      throw new TypeError(`TerminalError: reasonCode ${JSON.stringify(reasonCode)}: ${problem}`);
   }
 }

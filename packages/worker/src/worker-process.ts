@@ -18,11 +18,17 @@ import { runWorker, type RunWorkerOptions, type WorkerHandle } from "./run-worke
  * once. A fatal error (bad configuration, no connection, an uncaught exception) logs one `fatal` line and
  * exits 1.
  */
-export async function runWorkerProcess(definition: ComponentDefinition, opts: Partial<Omit<RunWorkerOptions, "bus">> = {}): Promise<WorkerHandle> {
+export async function runWorkerProcess(
+  definition: ComponentDefinition,
+  opts: Partial<Omit<RunWorkerOptions, "bus">> = {},
+): Promise<WorkerHandle> {
   const env = process.env;
   const log = opts.logger ?? pino({ level: env["LOG_LEVEL"] ?? "info" });
   const fatal = (message: string, err?: unknown): never => {
-    log.fatal({ component: definition.name, ...(err !== undefined ? { err } : {}) }, `worker ${definition.name}: ${message}`);
+    log.fatal(
+      { component: definition.name, ...(err !== undefined ? { err } : {}) },
+      `worker ${definition.name}: ${message}`,
+    );
     process.exit(1);
   };
   process.on("uncaughtException", (err) => fatal("uncaught exception", err));
@@ -30,16 +36,27 @@ export async function runWorkerProcess(definition: ComponentDefinition, opts: Pa
 
   const servers = env["NATS_URL"];
   if (servers === undefined || servers.trim() === "") {
-    return fatal("NATS_URL is not set. A worker process needs a NATS server with JetStream (e.g. NATS_URL=nats://127.0.0.1:4222); to run without one, use embedded mode (runWorker with createInProcessBus)");
+    return fatal(
+      "NATS_URL is not set. A worker process needs a NATS server with JetStream (e.g. NATS_URL=nats://127.0.0.1:4222); to run without one, use embedded mode (runWorker with createInProcessBus)",
+    );
   }
   const kubernetes = env["TESSERA_MODE"] === "kubernetes";
   const fromEnv = {
     ...(env["TESSERA_HTTP_PORT"] !== undefined && env["TESSERA_HTTP_PORT"] !== ""
-      ? { http: { host: env["TESSERA_HTTP_HOST"] || "127.0.0.1", port: intFromEnv("TESSERA_HTTP_PORT", 0, 65_535, fatal) } }
+      ? {
+          http: {
+            host: env["TESSERA_HTTP_HOST"] || "127.0.0.1",
+            port: intFromEnv("TESSERA_HTTP_PORT", 0, 65_535, fatal),
+          },
+        }
       : {}),
     ...(env["TESSERA_INSTANCE_ID"] ? { instanceId: env["TESSERA_INSTANCE_ID"] } : {}),
-    ...(env["TESSERA_DRAIN_GRACE_MS"] ? { drainGraceMs: intFromEnv("TESSERA_DRAIN_GRACE_MS", 0, 24 * 3_600_000, fatal) } : {}),
-    ...(env["TESSERA_HEARTBEAT_INTERVAL_MS"] ? { heartbeatIntervalMs: intFromEnv("TESSERA_HEARTBEAT_INTERVAL_MS", 1, 3_600_000, fatal) } : {}),
+    ...(env["TESSERA_DRAIN_GRACE_MS"]
+      ? { drainGraceMs: intFromEnv("TESSERA_DRAIN_GRACE_MS", 0, 24 * 3_600_000, fatal) }
+      : {}),
+    ...(env["TESSERA_HEARTBEAT_INTERVAL_MS"]
+      ? { heartbeatIntervalMs: intFromEnv("TESSERA_HEARTBEAT_INTERVAL_MS", 1, 3_600_000, fatal) }
+      : {}),
   };
 
   let bus: Bus;
@@ -49,9 +66,21 @@ export async function runWorkerProcess(definition: ComponentDefinition, opts: Pa
       name: `tessera-worker-${definition.name}`,
       provision: !kubernetes,
       onConsumerRepair: ({ error, ...repair }) => {
-        if (error !== undefined) log.error({ ...repair, err: error }, "job consumer after a NATS server restart: could not check or repair it; jobs may not be delivered until it is");
-        else if (repair.recreated) log.warn(repair, "job consumer after a NATS server restart: recreated it (the stream's sequence had gone back, nats-server 2.9 lost its state)");
-        else log.info(repair, "job consumer after a NATS server restart: acked the sequences it may hold that are no longer in the stream (stale after a crash)");
+        if (error !== undefined)
+          log.error(
+            { ...repair, err: error },
+            "job consumer after a NATS server restart: could not check or repair it; jobs may not be delivered until it is",
+          );
+        else if (repair.recreated)
+          log.warn(
+            repair,
+            "job consumer after a NATS server restart: recreated it (the stream's sequence had gone back, nats-server 2.9 lost its state)",
+          );
+        else
+          log.info(
+            repair,
+            "job consumer after a NATS server restart: acked the sequences it may hold that are no longer in the stream (stale after a crash)",
+          );
       },
     });
   } catch (err) {
@@ -59,11 +88,25 @@ export async function runWorkerProcess(definition: ComponentDefinition, opts: Pa
   }
   let worker: WorkerHandle;
   try {
-    worker = await runWorker(definition, { ...fromEnv, ...opts, bus, bindOnly: opts.bindOnly ?? kubernetes, logger: log });
+    worker = await runWorker(definition, {
+      ...fromEnv,
+      ...opts,
+      bus,
+      bindOnly: opts.bindOnly ?? kubernetes,
+      logger: log,
+    });
   } catch (err) {
     return fatal("could not start", err);
   }
-  log.info({ component: definition.name, instanceId: worker.instanceId, httpPort: worker.httpPort, mode: kubernetes ? "kubernetes" : "process" }, "worker started");
+  log.info(
+    {
+      component: definition.name,
+      instanceId: worker.instanceId,
+      httpPort: worker.httpPort,
+      mode: kubernetes ? "kubernetes" : "process",
+    },
+    "worker started",
+  );
 
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -89,6 +132,7 @@ export async function runWorkerProcess(definition: ComponentDefinition, opts: Pa
 function intFromEnv(name: string, min: number, max: number, fatal: (message: string) => never): number {
   const raw = process.env[name] ?? "";
   const n = Number(raw);
-  if (!/^\d+$/.test(raw.trim()) || n < min || n > max) return fatal(`${name}=${JSON.stringify(raw)}: expected an integer from ${min} to ${max}`);
+  if (!/^\d+$/.test(raw.trim()) || n < min || n > max)
+    return fatal(`${name}=${JSON.stringify(raw)}: expected an integer from ${min} to ${max}`);
   return n;
 }

@@ -15,7 +15,13 @@ describe("defineComponent", () => {
   });
 
   it("keeps given options and merges a partial retry policy", () => {
-    const def = defineComponent({ name: "embed", version: "1.2.3", concurrency: 4, retry: { baseDelayMs: 50 }, handle });
+    const def = defineComponent({
+      name: "embed",
+      version: "1.2.3",
+      concurrency: 4,
+      retry: { baseDelayMs: 50 },
+      handle,
+    });
     expect(def).toMatchObject({ version: "1.2.3", concurrency: 4, retry: { baseDelayMs: 50, maxDelayMs: 60_000 } });
   });
 
@@ -29,10 +35,16 @@ describe("defineComponent", () => {
   });
 
   it("rejects a bad concurrency, retry policy or handler", () => {
-    expect(() => defineComponent({ name: "x", concurrency: 0, handle })).toThrow(/concurrency: expected an integer >= 1, got 0/);
+    expect(() => defineComponent({ name: "x", concurrency: 0, handle })).toThrow(
+      /concurrency: expected an integer >= 1, got 0/,
+    );
     expect(() => defineComponent({ name: "x", concurrency: 1.5, handle })).toThrow(/concurrency/);
-    expect(() => defineComponent({ name: "x", retry: { baseDelayMs: 10, maxDelayMs: 5 }, handle })).toThrow(/retry: expected finite 0 <= baseDelayMs <= maxDelayMs/);
-    expect(() => defineComponent({ name: "x", handle: undefined as unknown as typeof handle })).toThrow(/handle: expected a function/);
+    expect(() => defineComponent({ name: "x", retry: { baseDelayMs: 10, maxDelayMs: 5 }, handle })).toThrow(
+      /retry: expected finite 0 <= baseDelayMs <= maxDelayMs/,
+    );
+    expect(() => defineComponent({ name: "x", handle: undefined as unknown as typeof handle })).toThrow(
+      /handle: expected a function/,
+    );
   });
 });
 

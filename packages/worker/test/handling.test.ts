@@ -27,7 +27,11 @@ describe("a job that returns", () => {
         worker: { instanceId: "instance-a" },
       },
     );
-    const job = makeJob(h.name, { input: { inline: { n: 1 } }, metadata: { tenant: "t1" }, shared_config: { model: "m-1", dim: 384 } });
+    const job = makeJob(h.name, {
+      input: { inline: { n: 1 } },
+      metadata: { tenant: "t1" },
+      shared_config: { model: "m-1", dim: 384 },
+    });
     await h.bus.publishJob(job);
     const result = await h.result(job.job_id);
 
@@ -124,7 +128,9 @@ describe("outputs", () => {
   it("JSON up to INLINE_OUTPUT_MAX_BYTES is inline; larger JSON goes by reference", async () => {
     const small = { text: "x".repeat(INLINE_OUTPUT_MAX_BYTES - 20) };
     const large = { text: "x".repeat(INLINE_OUTPUT_MAX_BYTES) };
-    const h = await harness({ handle: async (ctx) => ((await ctx.input.json<{ size: string }>()).size === "small" ? small : large) });
+    const h = await harness({
+      handle: async (ctx) => ((await ctx.input.json<{ size: string }>()).size === "small" ? small : large),
+    });
     const js = makeJob(h.name, { input: { inline: { size: "small" } } });
     const jl = makeJob(h.name, { input: { inline: { size: "large" } } });
     await h.bus.publishJob(js);
@@ -159,7 +165,9 @@ describe("outputs", () => {
     await h.bus.publishJob(job);
     const { ref } = (await h.result(job.job_id)).output?.data as { ref: { object_ref: string; byte_size: number } };
     expect(ref.object_ref.startsWith(`${job.job_id}/`)).toBe(true);
-    expect(new TextDecoder().decode(await h.bus.payloads.get(ref, { jobId: job.job_id, maxBytes: 100 }))).toBe("intermediate");
+    expect(new TextDecoder().decode(await h.bus.payloads.get(ref, { jobId: job.job_id, maxBytes: 100 }))).toBe(
+      "intermediate",
+    );
   });
 });
 
@@ -206,9 +214,21 @@ describe("inputs", () => {
   });
 
   it.each([
-    ["larger than max_bytes", "payload_too_large", async (bus: Bus, jobId: string) => bus.payloads.put(jobId, new Uint8Array(2_000))],
-    ["owned by another job", "payload_not_owned", async (bus: Bus) => bus.payloads.put("someone-else", new Uint8Array(10))],
-    ["missing", "payload_missing", async (_bus: Bus, jobId: string) => ({ object_ref: `${jobId}/gone`, byte_size: 10 })],
+    [
+      "larger than max_bytes",
+      "payload_too_large",
+      async (bus: Bus, jobId: string) => bus.payloads.put(jobId, new Uint8Array(2_000)),
+    ],
+    [
+      "owned by another job",
+      "payload_not_owned",
+      async (bus: Bus) => bus.payloads.put("someone-else", new Uint8Array(10)),
+    ],
+    [
+      "missing",
+      "payload_missing",
+      async (_bus: Bus, jobId: string) => ({ object_ref: `${jobId}/gone`, byte_size: 10 }),
+    ],
   ])("content_ref %s: failed with reason %s, not retried", async (_what, reason, makeRef) => {
     let calls = 0;
     const h = await harness({
@@ -339,7 +359,10 @@ describe("errors", () => {
 });
 
 /** A bus wrapper that records every settle, optionally over a bus changed by `transform`. */
-function recordSettles(transform: (bus: Bus) => Bus = (bus) => bus): { wrap: (bus: Bus) => Bus; settles?: ReturnType<typeof spyingBus>["settles"] } {
+function recordSettles(transform: (bus: Bus) => Bus = (bus) => bus): {
+  wrap: (bus: Bus) => Bus;
+  settles?: ReturnType<typeof spyingBus>["settles"];
+} {
   const out: { wrap: (bus: Bus) => Bus; settles?: ReturnType<typeof spyingBus>["settles"] } = {
     wrap: (bus) => {
       const spied = spyingBus(transform(bus));

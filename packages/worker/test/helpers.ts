@@ -3,7 +3,13 @@ import { createInProcessBus, type Bus, type JobDelivery } from "@tessera/bus";
 import { SCHEMA_VERSION, type Job, type Result } from "@tessera/contract";
 import { waitFor, withOverrides } from "@tessera/testkit";
 import { pino } from "pino";
-import { defineComponent, runWorker, type ComponentOptions, type RunWorkerOptions, type WorkerHandle } from "../src/index.js";
+import {
+  defineComponent,
+  runWorker,
+  type ComponentOptions,
+  type RunWorkerOptions,
+  type WorkerHandle,
+} from "../src/index.js";
 
 export const silent = pino({ level: process.env["TEST_LOG_LEVEL"] ?? "silent" });
 
@@ -27,7 +33,8 @@ export function makeJob(component: string, overrides: Partial<Job> = {}): Job {
 }
 
 export const utf8 = new TextEncoder();
-export const bytesOf = (value: unknown): Uint8Array => utf8.encode(typeof value === "string" ? value : JSON.stringify(value));
+export const bytesOf = (value: unknown): Uint8Array =>
+  utf8.encode(typeof value === "string" ? value : JSON.stringify(value));
 
 /** A bus whose methods are replaced by `overrides` where given (for failure injection and spying). */
 
@@ -42,7 +49,10 @@ export interface SettleEvent {
  * Wraps a bus so every delivery's ack/nak/term is recorded (and `working` calls counted) before being
  * forwarded. `dropAcks` swallows the first N acks, as if they were lost on the way to the server.
  */
-export function spyingBus(bus: Bus, opts: { dropAcks?: number } = {}): { bus: Bus; settles: SettleEvent[]; workingCalls: () => number } {
+export function spyingBus(
+  bus: Bus,
+  opts: { dropAcks?: number } = {},
+): { bus: Bus; settles: SettleEvent[]; workingCalls: () => number } {
   const settles: SettleEvent[] = [];
   let working = 0;
   let acksToDrop = opts.dropAcks ?? 0;
@@ -60,7 +70,12 @@ export function spyingBus(bus: Bus, opts: { dropAcks?: number } = {}): { bus: Bu
       else d.ack();
     },
     nak: (delayMs?: number) => {
-      settles.push({ action: "nak", streamSeq: d.streamSeq, deliveryCount: d.deliveryCount, ...(delayMs !== undefined ? { delayMs } : {}) });
+      settles.push({
+        action: "nak",
+        streamSeq: d.streamSeq,
+        deliveryCount: d.deliveryCount,
+        ...(delayMs !== undefined ? { delayMs } : {}),
+      });
       d.nak(delayMs);
     },
     term: () => {
@@ -73,8 +88,11 @@ export function spyingBus(bus: Bus, opts: { dropAcks?: number } = {}): { bus: Bu
     },
   });
   const spied = withOverrides(bus, {
-    consumeJobs: (component: string, o: Parameters<Bus["consumeJobs"]>[1], handler: Parameters<Bus["consumeJobs"]>[2]) =>
-      bus.consumeJobs(component, o, (d) => handler(wrap(d))),
+    consumeJobs: (
+      component: string,
+      o: Parameters<Bus["consumeJobs"]>[1],
+      handler: Parameters<Bus["consumeJobs"]>[2],
+    ) => bus.consumeJobs(component, o, (d) => handler(wrap(d))),
   });
   return { bus: spied, settles, workingCalls: () => working };
 }
@@ -108,9 +126,19 @@ export async function startHarness<T>(
 ): Promise<Harness> {
   const bus = opts.bus ?? createInProcessBus();
   const name = options.name ?? componentName();
-  await bus.ensureComponent({ name, ackWaitMs: opts.ackWaitMs ?? 1_000, maxDeliver: opts.maxDeliver ?? 5, duplicateWindowMs: 60_000 });
+  await bus.ensureComponent({
+    name,
+    ackWaitMs: opts.ackWaitMs ?? 1_000,
+    maxDeliver: opts.maxDeliver ?? 5,
+    duplicateWindowMs: 60_000,
+  });
   const definition = defineComponent({ retry: { baseDelayMs: 20, maxDelayMs: 100 }, ...options, name });
-  const worker = await runWorker(definition, { logger: silent, heartbeatIntervalMs: 60_000, ...opts.worker, bus: opts.wrap ? opts.wrap(bus) : bus });
+  const worker = await runWorker(definition, {
+    logger: silent,
+    heartbeatIntervalMs: 60_000,
+    ...opts.worker,
+    bus: opts.wrap ? opts.wrap(bus) : bus,
+  });
   return {
     bus,
     name,

@@ -32,10 +32,16 @@ async function start(wrap?: (bus: Bus) => Bus): Promise<Harness & { calls: () =>
 }
 
 /** Publishes `data` raw, waits for its settle, then checks the worker still runs the next valid job. */
-async function publishInvalid(h: Harness & { calls: () => number; settles: SettleEvent[] }, data: Uint8Array, dedupKey?: string): Promise<SettleEvent> {
+async function publishInvalid(
+  h: Harness & { calls: () => number; settles: SettleEvent[] },
+  data: Uint8Array,
+  dedupKey?: string,
+): Promise<SettleEvent> {
   const before = h.settles.length;
   const { seq } = await h.bus.publishRawJob(h.name, data, dedupKey !== undefined ? { dedupKey } : {});
-  const settle = await waitFor("the invalid delivery's settle", () => h.settles.slice(before).find((e) => e.streamSeq === seq));
+  const settle = await waitFor("the invalid delivery's settle", () =>
+    h.settles.slice(before).find((e) => e.streamSeq === seq),
+  );
   const next = makeJob(h.name);
   await h.bus.publishJob(next);
   expect(await h.result(next.job_id)).toMatchObject({ status: "completed", output: { data: "ran" } });
@@ -50,10 +56,19 @@ describe("invalid envelopes are termed with the reason recorded, and never run",
   it("wrong field types: failed Result invalid_envelope naming the field", async () => {
     const h = await start();
     const jobId = newJobId();
-    const settle = await publishInvalid(h, bytesOf(envelope(h.name, { job_id: jobId, limits: { max_bytes: "lots", wall_clock: 1_000 } })));
+    const settle = await publishInvalid(
+      h,
+      bytesOf(envelope(h.name, { job_id: jobId, limits: { max_bytes: "lots", wall_clock: 1_000 } })),
+    );
     expect(settle.action).toBe("term");
     const result = await h.result(jobId);
-    expect(result).toMatchObject({ job_id: jobId, component: h.name, status: "failed", reason_code: "invalid_envelope", attempt: 1 });
+    expect(result).toMatchObject({
+      job_id: jobId,
+      component: h.name,
+      status: "failed",
+      reason_code: "invalid_envelope",
+      attempt: 1,
+    });
     expect(result.reason_detail).toContain("limits.max_bytes");
     expect(h.calls()).toBe(1); // only the valid follow-up job ran
   });
@@ -62,17 +77,25 @@ describe("invalid envelopes are termed with the reason recorded, and never run",
     const h = await start();
     const jobId = newJobId();
     const ref = { object_ref: `${jobId}/x`, byte_size: 1 };
-    const settle = await publishInvalid(h, bytesOf(envelope(h.name, { job_id: jobId, input: { inline: "a", content_ref: ref } })));
+    const settle = await publishInvalid(
+      h,
+      bytesOf(envelope(h.name, { job_id: jobId, input: { inline: "a", content_ref: ref } })),
+    );
     expect(settle.action).toBe("term");
     const result = await h.result(jobId);
     expect(result).toMatchObject({ status: "failed", reason_code: "invalid_envelope" });
-    expect(result.reason_detail).toMatch(/input: expected exactly one of inline, content_ref, source_locator, got inline and content_ref/);
+    expect(result.reason_detail).toMatch(
+      /input: expected exactly one of inline, content_ref, source_locator, got inline and content_ref/,
+    );
   });
 
   it("unknown schema_version: failed Result unsupported_schema_version", async () => {
     const h = await start();
     const jobId = newJobId();
-    const settle = await publishInvalid(h, bytesOf(envelope(h.name, { job_id: jobId, schema_version: 99, some_future_field: true })));
+    const settle = await publishInvalid(
+      h,
+      bytesOf(envelope(h.name, { job_id: jobId, schema_version: 99, some_future_field: true })),
+    );
     expect(settle.action).toBe("term");
     const result = await h.result(jobId);
     expect(result).toMatchObject({ status: "failed", reason_code: "unsupported_schema_version" });
@@ -97,7 +120,13 @@ describe("invalid envelopes are termed with the reason recorded, and never run",
     const letters = await h.bus.listDeadLetters(h.name);
     expect(letters).toHaveLength(1);
     const letter = letters[0] as DeadLetter;
-    expect(letter).toMatchObject({ component: h.name, jobId: undefined, streamSeq: settle.streamSeq, deliveries: 1, reasonCode: "invalid_envelope" });
+    expect(letter).toMatchObject({
+      component: h.name,
+      jobId: undefined,
+      streamSeq: settle.streamSeq,
+      deliveries: 1,
+      reasonCode: "invalid_envelope",
+    });
     expect(letter.reasonDetail).toContain("job_id");
     expect([...letter.data]).toEqual([...data]);
   });
@@ -113,7 +142,11 @@ describe("invalid envelopes are termed with the reason recorded, and never run",
 
   it("a malformed job_id is not trusted: the dedup key, or else a dead letter", async () => {
     const h = await start();
-    const settle = await publishInvalid(h, bytesOf(envelope(h.name, { job_id: "has spaces and / slashes" })), "not a valid id either!");
+    const settle = await publishInvalid(
+      h,
+      bytesOf(envelope(h.name, { job_id: "has spaces and / slashes" })),
+      "not a valid id either!",
+    );
     expect(settle.action).toBe("term");
     const letters = await h.bus.listDeadLetters(h.name);
     expect(letters).toHaveLength(1);

@@ -35,7 +35,12 @@ afterEach(async () => {
 
 async function provision(opts: { ackWaitMs?: number; maxDeliver?: number } = {}): Promise<string> {
   const name = componentName("js");
-  await bus.ensureComponent({ name, ackWaitMs: opts.ackWaitMs ?? 1_000, maxDeliver: opts.maxDeliver ?? 5, duplicateWindowMs: 60_000 });
+  await bus.ensureComponent({
+    name,
+    ackWaitMs: opts.ackWaitMs ?? 1_000,
+    maxDeliver: opts.maxDeliver ?? 5,
+    duplicateWindowMs: 60_000,
+  });
   return name;
 }
 async function worker(...args: Parameters<typeof runWorker>): Promise<WorkerHandle> {
@@ -64,7 +69,11 @@ describe("crash and redelivery across processes", () => {
 
     const b = child("napping-worker.ts", { TEST_COMPONENT: name, TESSERA_INSTANCE_ID: "worker-b" });
     const result = await resultOf(name, job.job_id, 20_000);
-    expect(result).toMatchObject({ status: "completed", instance_id: "worker-b", output: { data: { ranBy: "worker-b" } } });
+    expect(result).toMatchObject({
+      status: "completed",
+      instance_id: "worker-b",
+      output: { data: { ranBy: "worker-b" } },
+    });
     // Let any stray duplicate arrive before counting.
     await waitFor("the Result on the coordinator's consumer", () => results.some((r) => r.job_id === job.job_id));
     await sleep(1_500);
@@ -110,7 +119,11 @@ describe("retries and exhaustion", () => {
 describe("limits on JetStream", () => {
   it("a wall-clock timeout gives a failed Result with reason `timeout` and the job leaves the queue", async () => {
     const name = await provision();
-    await worker(defineComponent({ name, handle: () => new Promise(() => undefined) }), { bus, logger: silent, heartbeatIntervalMs: 60_000 });
+    await worker(defineComponent({ name, handle: () => new Promise(() => undefined) }), {
+      bus,
+      logger: silent,
+      heartbeatIntervalMs: 60_000,
+    });
     const job = makeJob(name, { limits: { max_bytes: 1_000, wall_clock: 200 } });
     await bus.publishJob(job);
     expect(await resultOf(name, job.job_id)).toMatchObject({ status: "failed", reason_code: "timeout" });
@@ -124,14 +137,21 @@ describe("limits on JetStream", () => {
         name,
         handle: async (ctx) => {
           const bytes = await ctx.input.bytes();
-          return { length: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex"), big: "y".repeat(100_000) };
+          return {
+            length: bytes.length,
+            sha256: createHash("sha256").update(bytes).digest("hex"),
+            big: "y".repeat(100_000),
+          };
         },
       }),
       { bus, logger: silent, heartbeatIntervalMs: 60_000 },
     );
     const five = randomBytes(5 * 1024 * 1024);
 
-    const fits = makeJob(name, { content_type: "application/octet-stream", limits: { max_bytes: 6 * 1024 * 1024, wall_clock: 20_000 } });
+    const fits = makeJob(name, {
+      content_type: "application/octet-stream",
+      limits: { max_bytes: 6 * 1024 * 1024, wall_clock: 20_000 },
+    });
     const ref = await bus.payloads.put(fits.job_id, five);
     expect(ref.byte_size).toBe(five.length);
     await bus.publishJob({ ...fits, input: { content_ref: ref } });
@@ -140,17 +160,25 @@ describe("limits on JetStream", () => {
     // The output is > 64 KiB of JSON, so it came back by reference too.
     const outRef = ok.output?.result_ref;
     expect(outRef).toBeDefined();
-    const out = JSON.parse(new TextDecoder().decode(await bus.payloads.get(outRef!, { jobId: fits.job_id, maxBytes: 1_000_000 }))) as { length: number; sha256: string };
+    const out = JSON.parse(
+      new TextDecoder().decode(await bus.payloads.get(outRef!, { jobId: fits.job_id, maxBytes: 1_000_000 })),
+    ) as { length: number; sha256: string };
     expect(out.length).toBe(five.length);
     expect(out.sha256).toBe(createHash("sha256").update(five).digest("hex"));
 
-    const tooBig = makeJob(name, { content_type: "application/octet-stream", limits: { max_bytes: 1024 * 1024, wall_clock: 20_000 } });
+    const tooBig = makeJob(name, {
+      content_type: "application/octet-stream",
+      limits: { max_bytes: 1024 * 1024, wall_clock: 20_000 },
+    });
     const bigRef = await bus.payloads.put(tooBig.job_id, five);
     await bus.publishJob({ ...tooBig, input: { content_ref: bigRef } });
     expect(await resultOf(name, tooBig.job_id)).toMatchObject({ status: "failed", reason_code: "payload_too_large" });
 
     // A reference that understates its size is caught while reading.
-    const liar = makeJob(name, { content_type: "application/octet-stream", limits: { max_bytes: 1024 * 1024, wall_clock: 20_000 } });
+    const liar = makeJob(name, {
+      content_type: "application/octet-stream",
+      limits: { max_bytes: 1024 * 1024, wall_clock: 20_000 },
+    });
     const liarRef = await bus.payloads.put(liar.job_id, five);
     await bus.publishJob({ ...liar, input: { content_ref: { ...liarRef, byte_size: 100 } } });
     expect(await resultOf(name, liar.job_id)).toMatchObject({ status: "failed", reason_code: "payload_too_large" });
@@ -181,7 +209,10 @@ describe("malformed envelopes on JetStream", () => {
 
     await bus.publishRawJob(name, new Uint8Array([0xc3, 0x28, 0x7b])); // not UTF-8, not JSON, no dedup key
     await bus.publishRawJob(name, base({ job_id: wrongTypes, limits: { max_bytes: "x", wall_clock: -1 } }));
-    await bus.publishRawJob(name, base({ job_id: bothModes, input: { inline: 1, source_locator: { source_url: "https://x" } } }));
+    await bus.publishRawJob(
+      name,
+      base({ job_id: bothModes, input: { inline: 1, source_locator: { source_url: "https://x" } } }),
+    );
     await bus.publishRawJob(name, base({ job_id: futureVersion, schema_version: 2 }));
     await bus.publishRawJob(name, bytesOf(noId), { dedupKey: noIdKey });
     await bus.publishRawJob(name, bytesOf(noId)); // no job id anywhere
@@ -195,9 +226,20 @@ describe("malformed envelopes on JetStream", () => {
     const wt = await resultOf(name, wrongTypes);
     expect(wt).toMatchObject({ status: "failed", reason_code: "invalid_envelope" });
     expect(wt.reason_detail).toContain("limits.max_bytes");
-    expect(await resultOf(name, bothModes)).toMatchObject({ status: "failed", reason_code: "invalid_envelope", reason_detail: expect.stringContaining("input") });
-    expect(await resultOf(name, futureVersion)).toMatchObject({ status: "failed", reason_code: "unsupported_schema_version" });
-    expect(await resultOf(name, noIdKey)).toMatchObject({ status: "failed", reason_code: "invalid_envelope", reason_detail: expect.stringContaining("job_id") });
+    expect(await resultOf(name, bothModes)).toMatchObject({
+      status: "failed",
+      reason_code: "invalid_envelope",
+      reason_detail: expect.stringContaining("input"),
+    });
+    expect(await resultOf(name, futureVersion)).toMatchObject({
+      status: "failed",
+      reason_code: "unsupported_schema_version",
+    });
+    expect(await resultOf(name, noIdKey)).toMatchObject({
+      status: "failed",
+      reason_code: "invalid_envelope",
+      reason_detail: expect.stringContaining("job_id"),
+    });
     const letters = await waitFor("two dead letters", async () => {
       const l = await bus.listDeadLetters(name);
       return l.length >= 2 ? l : undefined;

@@ -25,7 +25,11 @@ async function worker(...args: Parameters<typeof runWorker>): Promise<WorkerHand
   return w;
 }
 const settings = (name: string) => ({ name, ackWaitMs: 1_000, maxDeliver: 5, duplicateWindowMs: 60_000 });
-const get = async (port: number | undefined, path: string, init?: RequestInit): Promise<{ status: number; body: string; type: string | null }> => {
+const get = async (
+  port: number | undefined,
+  path: string,
+  init?: RequestInit,
+): Promise<{ status: number; body: string; type: string | null }> => {
   const res = await fetch(`http://127.0.0.1:${String(port)}${path}`, init);
   return { status: res.status, body: await res.text(), type: res.headers.get("content-type") };
 };
@@ -62,11 +66,19 @@ describe("HTTP endpoints (real HTTP on 127.0.0.1, ephemeral port)", () => {
   it("/readyz is 503 with the reason while the component is not provisioned, 200 once it is bound", async () => {
     const bus = newBus();
     const name = componentName("late");
-    const w = await worker(defineComponent({ name, handle: () => "late" }), { bus, logger: silent, http: { host: "127.0.0.1", port: 0 }, heartbeatIntervalMs: 60_000 });
+    const w = await worker(defineComponent({ name, handle: () => "late" }), {
+      bus,
+      logger: silent,
+      http: { host: "127.0.0.1", port: 0 },
+      heartbeatIntervalMs: 60_000,
+    });
     expect(w.ready).toBe(false);
     const notReady = await get(w.httpPort, "/readyz");
     expect(notReady.status).toBe(503);
-    expect(JSON.parse(notReady.body)).toMatchObject({ ready: false, reason: expect.stringMatching(/not provisioned: .*does not exist/) });
+    expect(JSON.parse(notReady.body)).toMatchObject({
+      ready: false,
+      reason: expect.stringMatching(/not provisioned: .*does not exist/),
+    });
     expect((await get(w.httpPort, "/healthz")).status).toBe(200); // alive, just not ready
 
     await bus.ensureComponent(settings(name));
@@ -115,7 +127,15 @@ describe("heartbeats", () => {
       heartbeatIntervalMs: 40,
     });
     await waitFor("three beats", () => beats.length >= 3);
-    expect(beats[0]).toMatchObject({ schema_version: 1, component: name, instance_id: "beat-1", version: "2.1.0", in_flight: 0, concurrency: 3, interval_ms: 40 });
+    expect(beats[0]).toMatchObject({
+      schema_version: 1,
+      component: name,
+      instance_id: "beat-1",
+      version: "2.1.0",
+      in_flight: 0,
+      concurrency: 3,
+      interval_ms: 40,
+    });
     expect(Date.parse(beats[0]?.sent_at ?? "")).toBeGreaterThan(Date.now() - 60_000);
     await w.stop();
     const after = beats.length;
@@ -238,8 +258,16 @@ describe("drain", () => {
     expect(settles).toEqual([{ action: "nak", streamSeq: 1, deliveryCount: 1, delayMs: 0 }]);
     expect(await h.bus.getResult(h.name, job.job_id)).toBeUndefined();
 
-    const next = await worker(defineComponent({ name: h.name, handle: (ctx) => `rerun on attempt ${ctx.attempt}` }), { bus: h.bus, logger: silent, heartbeatIntervalMs: 60_000 });
-    expect(await h.result(job.job_id)).toMatchObject({ status: "completed", attempt: 2, output: { data: "rerun on attempt 2" } });
+    const next = await worker(defineComponent({ name: h.name, handle: (ctx) => `rerun on attempt ${ctx.attempt}` }), {
+      bus: h.bus,
+      logger: silent,
+      heartbeatIntervalMs: 60_000,
+    });
+    expect(await h.result(job.job_id)).toMatchObject({
+      status: "completed",
+      attempt: 2,
+      output: { data: "rerun on attempt 2" },
+    });
     await next.stop();
   });
 });
@@ -256,7 +284,11 @@ describe("a bus that fails in odd places", () => {
         return bus.consumeJobs(...args);
       },
     });
-    const w = await worker(defineComponent({ name, handle: () => undefined }), { bus: flaky, logger: silent, heartbeatIntervalMs: 60_000 });
+    const w = await worker(defineComponent({ name, handle: () => undefined }), {
+      bus: flaky,
+      logger: silent,
+      heartbeatIntervalMs: 60_000,
+    });
     expect(w.ready).toBe(false);
     await waitFor("bound after retries", () => w.ready, 10_000);
   });

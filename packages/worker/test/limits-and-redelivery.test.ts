@@ -78,8 +78,14 @@ describe("time limits", () => {
   });
 
   it("a deadline sooner than wall_clock: the signal fires at the deadline", async () => {
-    const h = await harness({ handle: (ctx) => new Promise((_r, reject) => ctx.signal.addEventListener("abort", () => reject(new Error("aborted")))) });
-    const job = makeJob(h.name, { deadline: new Date(Date.now() + 200).toISOString(), limits: { max_bytes: 1_000, wall_clock: 60_000 } });
+    const h = await harness({
+      handle: (ctx) =>
+        new Promise((_r, reject) => ctx.signal.addEventListener("abort", () => reject(new Error("aborted")))),
+    });
+    const job = makeJob(h.name, {
+      deadline: new Date(Date.now() + 200).toISOString(),
+      limits: { max_bytes: 1_000, wall_clock: 60_000 },
+    });
     await h.bus.publishJob(job);
     const result = await h.result(job.job_id);
     expect(result).toMatchObject({ status: "failed", reason_code: "timeout" });

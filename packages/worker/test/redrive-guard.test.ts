@@ -11,10 +11,20 @@ describe("the duplicate guard and redrive", () => {
     await bus.ensureComponent({ name: "republished", ackWaitMs: 5_000, maxDeliver: 5, duplicateWindowMs: 60_000 });
     const job = makeJob("republished");
     // Its Result is older than the message: a fresh first delivery, stored after the job had completed.
-    await bus.publishResult({ schema_version: 1, job_id: job.job_id, component: "republished", status: "completed", attempt: 1, finished_at: new Date(Date.now() - 60_000).toISOString() });
+    await bus.publishResult({
+      schema_version: 1,
+      job_id: job.job_id,
+      component: "republished",
+      status: "completed",
+      attempt: 1,
+      finished_at: new Date(Date.now() - 60_000).toISOString(),
+    });
     await bus.publishJob(job);
     let runs = 0;
-    const worker = await runWorker(defineComponent({ name: "republished", handle: () => void runs++ }), { bus, logger: pino({ level: "silent" }) });
+    const worker = await runWorker(defineComponent({ name: "republished", handle: () => void runs++ }), {
+      bus,
+      logger: pino({ level: "silent" }),
+    });
     try {
       await waitFor("the job to be acked", async () => (await bus.queueDepth("republished")).total === 0, 5_000);
       expect(runs).toBe(0);
@@ -53,7 +63,11 @@ describe("the duplicate guard and redrive", () => {
     );
     try {
       // The second delivery looks the Result up, finds only the old failure, and runs.
-      await waitFor("the new completed Result", async () => (await bus.getResult("redriven", job.job_id))?.status === "completed", 5_000);
+      await waitFor(
+        "the new completed Result",
+        async () => (await bus.getResult("redriven", job.job_id))?.status === "completed",
+        5_000,
+      );
       expect(runs).toBe(2);
     } finally {
       await worker.stop();

@@ -17,6 +17,9 @@ function decoderFor(charset: string): InstanceType<typeof TextDecoder> {
   try {
     return new TextDecoder(charset, { fatal: true });
   } catch (err) {
-    throw new UnsupportedCharsetError(`charset ${JSON.stringify(charset)} is not supported; send the document as UTF-8`, { cause: err });
+    throw new UnsupportedCharsetError(
+      `charset ${JSON.stringify(charset)} is not supported; send the document as UTF-8`,
+      { cause: err },
+    );
   }
 }

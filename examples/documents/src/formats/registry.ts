@@ -15,8 +15,14 @@ export interface FormatConverter {
 
 export const DOCX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
 
-const TEXT: FormatConverter = { format: "text", convert: (bytes, charset) => extractedText(decodeText(bytes, charset)) };
-const MARKDOWN: FormatConverter = { format: "markdown", convert: (bytes, charset) => markdownToText(decodeText(bytes, charset)) };
+const TEXT: FormatConverter = {
+  format: "text",
+  convert: (bytes, charset) => extractedText(decodeText(bytes, charset)),
+};
+const MARKDOWN: FormatConverter = {
+  format: "markdown",
+  convert: (bytes, charset) => markdownToText(decodeText(bytes, charset)),
+};
 
 /** The media types extract reads, each to its converter. */
 export const CONVERTERS: ReadonlyMap<string, FormatConverter> = new Map([
@@ -36,7 +42,10 @@ export function parseContentType(contentType: string): { mediaType: string; char
   for (const param of params) {
     const eq = param.indexOf("=");
     if (eq === -1 || param.slice(0, eq).trim().toLowerCase() !== "charset") continue;
-    const charset = param.slice(eq + 1).trim().replace(/^"(.*)"$/, "$1");
+    const charset = param
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"(.*)"$/, "$1");
     if (charset !== "") return { mediaType, charset };
   }
   return { mediaType };

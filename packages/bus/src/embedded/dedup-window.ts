@@ -55,7 +55,8 @@ export class DedupWindow<V> {
     // once they outnumber the live ones.
     if (this.order.length > 2 * this.keys.size + 1024) {
       const order = new Fifo<Entry<V>>();
-      for (let e = this.order.shift(); e !== undefined; e = this.order.shift()) if (this.keys.get(e.key) === e) order.push(e);
+      for (let e = this.order.shift(); e !== undefined; e = this.order.shift())
+        if (this.keys.get(e.key) === e) order.push(e);
       this.order = order;
     }
   }

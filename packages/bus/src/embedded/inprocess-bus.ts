@@ -1,6 +1,5 @@
 import { resultDedupKey } from "../result-dedup-key.js";
 import {
-
   encodeHeartbeat,
   encodeJob,
   resultSubject,
@@ -10,7 +9,16 @@ import {
   type Job,
   type Result,
 } from "@tessera/contract";
-import type { Bus, DeadLetter, ExhaustedDelivery, HeartbeatEvent, PublishAck, PublishJobOptions, ResultEvent, Subscription } from "../bus.js";
+import type {
+  Bus,
+  DeadLetter,
+  ExhaustedDelivery,
+  HeartbeatEvent,
+  PublishAck,
+  PublishJobOptions,
+  ResultEvent,
+  Subscription,
+} from "../bus.js";
 import { jobIdOf } from "../envelope-job-id.js";
 import { BusClosedError, BusNotProvisionedError } from "../errors.js";
 import { DedupWindow } from "./dedup-window.js";
@@ -69,9 +77,11 @@ class InProcessBus implements Bus {
     this.now = opts.now ?? Date.now;
     this.payloads = new InMemoryPayloadStore(opts.payloadTtlMs ?? DAY_MS, this.now, () => this.assertOpen());
     const resultsMaxAgeMs = opts.resultsMaxAgeMs ?? HOUR_MS;
-    if (!(resultsMaxAgeMs > 0)) throw new RangeError(`resultsMaxAgeMs: expected a number of milliseconds > 0, got ${resultsMaxAgeMs}`);
+    if (!(resultsMaxAgeMs > 0))
+      throw new RangeError(`resultsMaxAgeMs: expected a number of milliseconds > 0, got ${resultsMaxAgeMs}`);
     const resultsMaxCount = opts.resultsMaxCount ?? DEFAULT_RESULTS_MAX_COUNT;
-    if (!Number.isInteger(resultsMaxCount) || resultsMaxCount < 1) throw new RangeError(`resultsMaxCount: expected an integer >= 1, got ${resultsMaxCount}`);
+    if (!Number.isInteger(resultsMaxCount) || resultsMaxCount < 1)
+      throw new RangeError(`resultsMaxCount: expected an integer >= 1, got ${resultsMaxCount}`);
     this.results = new DedupWindow(resultsMaxAgeMs, this.now, resultsMaxCount);
     this.resultDedup = new DedupWindow(Math.min(RESULT_DEDUP_WINDOW_MS, resultsMaxAgeMs), this.now, resultsMaxCount);
   }
@@ -90,7 +100,11 @@ class InProcessBus implements Bus {
   }
 
   async publishJob(job: Job, opts: PublishJobOptions = {}): Promise<PublishAck> {
-    return this.queue(job.component, "stream").publish(opts.encoded ?? encodeJob(job), opts.dedupKey ?? job.job_id, opts.mayRepeat === true);
+    return this.queue(job.component, "stream").publish(
+      opts.encoded ?? encodeJob(job),
+      opts.dedupKey ?? job.job_id,
+      opts.mayRepeat === true,
+    );
   }
 
   async publishRawJob(component: string, data: Uint8Array, opts: { dedupKey?: string } = {}): Promise<PublishAck> {
@@ -98,8 +112,13 @@ class InProcessBus implements Bus {
     return this.queue(component, "stream").publish(data.slice(), opts.dedupKey);
   }
 
-  async consumeJobs(component: string, opts: { maxInFlight: number; bindOnly?: boolean }, handler: Parameters<Bus["consumeJobs"]>[2]): Promise<Subscription> {
-    if (!Number.isInteger(opts.maxInFlight) || opts.maxInFlight < 1) throw new RangeError(`maxInFlight: expected an integer >= 1, got ${opts.maxInFlight}`);
+  async consumeJobs(
+    component: string,
+    opts: { maxInFlight: number; bindOnly?: boolean },
+    handler: Parameters<Bus["consumeJobs"]>[2],
+  ): Promise<Subscription> {
+    if (!Number.isInteger(opts.maxInFlight) || opts.maxInFlight < 1)
+      throw new RangeError(`maxInFlight: expected an integer >= 1, got ${opts.maxInFlight}`);
     return this.queue(component, "durable consumer").subscribe(opts.maxInFlight, handler);
   }
 
@@ -125,7 +144,9 @@ class InProcessBus implements Bus {
 
   async consumeResults(handler: (event: ResultEvent) => void | Promise<void>): Promise<Subscription> {
     this.assertOpen();
-    return this.resultLog.consume((result) => handler({ kind: "result", result, subject: resultSubject(result.component, result.job_id) }));
+    return this.resultLog.consume((result) =>
+      handler({ kind: "result", result, subject: resultSubject(result.component, result.job_id) }),
+    );
   }
 
   async publishHeartbeat(heartbeat: Parameters<Bus["publishHeartbeat"]>[0]): Promise<void> {
@@ -174,7 +195,10 @@ class InProcessBus implements Bus {
 
   async publishDeadLetter(letter: DeadLetter): Promise<void> {
     this.assertOpen();
-    const key = letter.streamSeq !== undefined ? `${letter.component}:${letter.streamSeq}` : `${letter.component}:${letter.jobId ?? ""}:${letter.deadLetteredAt}`;
+    const key =
+      letter.streamSeq !== undefined
+        ? `${letter.component}:${letter.streamSeq}`
+        : `${letter.component}:${letter.jobId ?? ""}:${letter.deadLetteredAt}`;
     if (this.deadLetterKeys.has(key)) return;
     this.deadLetterKeys.add(key);
     const list = this.deadLetters.get(letter.component) ?? [];

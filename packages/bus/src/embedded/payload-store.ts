@@ -14,7 +14,11 @@ export class InMemoryPayloadStore implements PayloadStore {
     private readonly assertOpen: () => void,
   ) {}
 
-  async put(jobId: string, data: Uint8Array | AsyncIterable<Uint8Array>, opts: { maxBytes?: number } = {}): Promise<ContentRef> {
+  async put(
+    jobId: string,
+    data: Uint8Array | AsyncIterable<Uint8Array>,
+    opts: { maxBytes?: number } = {},
+  ): Promise<ContentRef> {
     this.assertOpen();
     const objectRef = newObjectRef(jobId);
     const max = opts.maxBytes ?? Number.MAX_SAFE_INTEGER;
@@ -33,7 +37,8 @@ export class InMemoryPayloadStore implements PayloadStore {
     const entry = this.live(ref.object_ref);
     if (entry === undefined) throw new PayloadMissingError(ref.object_ref);
     // The stored size is what counts, whatever the reference claims.
-    if (entry.data.byteLength > opts.maxBytes) throw new PayloadTooLargeError(ref.object_ref, opts.maxBytes, entry.data.byteLength);
+    if (entry.data.byteLength > opts.maxBytes)
+      throw new PayloadTooLargeError(ref.object_ref, opts.maxBytes, entry.data.byteLength);
     return entry.data.slice();
   }
 

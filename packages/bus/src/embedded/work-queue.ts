@@ -62,7 +62,8 @@ export class WorkQueue {
   }
 
   reconfigure(settings: ComponentBusSettings): void {
-    if (settings.duplicateWindowMs !== this.settings.duplicateWindowMs) this.dedup = new DedupWindow(settings.duplicateWindowMs, this.now, DEDUP_MAX_ENTRIES);
+    if (settings.duplicateWindowMs !== this.settings.duplicateWindowMs)
+      this.dedup = new DedupWindow(settings.duplicateWindowMs, this.now, DEDUP_MAX_ENTRIES);
     this.settings = settings;
   }
 
@@ -73,7 +74,16 @@ export class WorkQueue {
     }
     const seq = ++this.lastSeq;
     if (dedupKey !== undefined) this.dedup.set(dedupKey, seq);
-    const msg: StoredMessage = { seq, data, dedupKey, mayRepeat, deliveries: 0, publishedAt: this.now(), state: "pending", timer: undefined };
+    const msg: StoredMessage = {
+      seq,
+      data,
+      dedupKey,
+      mayRepeat,
+      deliveries: 0,
+      publishedAt: this.now(),
+      state: "pending",
+      timer: undefined,
+    };
     this.messages.set(seq, msg);
     this.ready.push(msg);
     this.dispatch();
@@ -154,7 +164,8 @@ export class WorkQueue {
     let settled = false;
     // A delivery is current while the message is in flight under this delivery count; after an ack-wait
     // expiry the message belongs to its next delivery and this one's nak/working are ignored (as in JetStream).
-    const current = (): boolean => msg.state === "in-flight" && msg.deliveries === deliveryCount && this.messages.get(msg.seq) === msg;
+    const current = (): boolean =>
+      msg.state === "in-flight" && msg.deliveries === deliveryCount && this.messages.get(msg.seq) === msg;
     const settle = (action: () => void): void => {
       if (settled) return;
       settled = true;
@@ -217,7 +228,13 @@ export class WorkQueue {
     this.settleState(msg);
     if (msg.deliveries >= this.settings.maxDeliver) {
       msg.state = "exhausted";
-      this.onExhausted({ component: this.settings.name, streamSeq: msg.seq, deliveries: msg.deliveries, data: msg.data, dedupKey: msg.dedupKey });
+      this.onExhausted({
+        component: this.settings.name,
+        streamSeq: msg.seq,
+        deliveries: msg.deliveries,
+        data: msg.data,
+        dedupKey: msg.dedupKey,
+      });
       return;
     }
     msg.state = "pending";

@@ -1,4 +1,10 @@
-import { RetentionPolicy, type ConsumerConfig, type ConsumerInfo, type JetStreamManager, type StreamInfo } from "@nats-io/jetstream";
+import {
+  RetentionPolicy,
+  type ConsumerConfig,
+  type ConsumerInfo,
+  type JetStreamManager,
+  type StreamInfo,
+} from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 
 /** Most stale entries acked by one repair (each is one small core publish); the next repair does the rest. */
@@ -71,7 +77,13 @@ export async function repairWorkQueueConsumer(
   return { acksForRemoved: await ackStale(nc, jsm, stream, durable, ci), recreated: false };
 }
 
-async function ackStale(nc: NatsConnection, jsm: JetStreamManager, stream: string, durable: string, ci: ConsumerInfo): Promise<number> {
+async function ackStale(
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+  stream: string,
+  durable: string,
+  ci: ConsumerInfo,
+): Promise<number> {
   const si: StreamInfo = await jsm.streams.info(stream, { deleted_details: true });
   const deleted = new Set(si.state.deleted ?? []);
   const last = Math.min(ci.delivered.stream_seq, si.state.last_seq);
@@ -103,9 +115,18 @@ async function recreate(jsm: JetStreamManager, stream: string, durable: string, 
     } catch (err) {
       lastError = err;
       // Another process recreated it first: same configuration, so it is repaired.
-      if (await jsm.consumers.info(stream, durable).then(() => true, () => false)) return true;
+      if (
+        await jsm.consumers.info(stream, durable).then(
+          () => true,
+          () => false,
+        )
+      )
+        return true;
       await new Promise((r) => setTimeout(r, 100 * 2 ** attempt).unref());
     }
   }
-  throw new Error(`deleted the job consumer ${durable} of ${stream} to recreate it, and could not create it again: ${(lastError as Error)?.message ?? String(lastError)}`, { cause: lastError });
+  throw new Error(
+    `deleted the job consumer ${durable} of ${stream} to recreate it, and could not create it again: ${(lastError as Error)?.message ?? String(lastError)}`,
+    { cause: lastError },
+  );
 }

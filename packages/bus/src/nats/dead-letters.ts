@@ -17,7 +17,6 @@ export const DlqHeaders = {
   DeadLetteredAt: "Tessera-Dead-Lettered-At",
 } as const;
 
-
 function decodeHeader(h: MsgHdrs | undefined, name: string): string | undefined {
   const raw = h?.get(name);
   if (raw === undefined || raw === "") return undefined;
@@ -39,7 +38,9 @@ function intHeader(h: MsgHdrs | undefined, name: string): number | undefined {
  * the job stream, else one per job id (or content hash) and dead-lettering time, so retrying the same
  * letter is a no-op while two separate events stay two letters.
  */
-export function deadLetterMsgId(letter: Pick<DeadLetter, "component" | "jobId" | "streamSeq" | "data" | "deadLetteredAt">): string {
+export function deadLetterMsgId(
+  letter: Pick<DeadLetter, "component" | "jobId" | "streamSeq" | "data" | "deadLetteredAt">,
+): string {
   const c = encodeURIComponent(letter.component);
   if (letter.streamSeq !== undefined) return `dlq:${c}:${letter.streamSeq}`;
   const key = letter.jobId ?? createHash("sha256").update(letter.data).digest("hex");

@@ -11,7 +11,9 @@ export async function freePort(host = "127.0.0.1"): Promise<number> {
     srv.on("error", reject);
     srv.listen(0, host, () => {
       const addr = srv.address();
-      srv.close(() => (typeof addr === "object" && addr !== null ? resolve(addr.port) : reject(new Error(`no free port on ${host}`))));
+      srv.close(() =>
+        typeof addr === "object" && addr !== null ? resolve(addr.port) : reject(new Error(`no free port on ${host}`)),
+      );
     });
   });
 }

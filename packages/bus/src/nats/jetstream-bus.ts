@@ -1,5 +1,12 @@
 import { resultDedupKey } from "../result-dedup-key.js";
-import { jetstream, jetstreamManager, type Consumer, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import {
+  jetstream,
+  jetstreamManager,
+  type Consumer,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from "@nats-io/jetstream";
 import { Objm, StorageType, type ObjectStore } from "@nats-io/obj";
 import { connect, millis, nanos, type NatsConnection } from "@nats-io/transport-node";
 import {
@@ -121,7 +128,12 @@ function parseAdvisory(data: Uint8Array): AdvisoryFields | undefined {
   try {
     const v = JSON.parse(new TextDecoder().decode(data)) as Partial<Record<keyof AdvisoryFields, unknown>>;
     if (typeof v.stream === "string" && typeof v.stream_seq === "number" && typeof v.deliveries === "number") {
-      return { stream: v.stream, consumer: typeof v.consumer === "string" ? v.consumer : "", stream_seq: v.stream_seq, deliveries: v.deliveries };
+      return {
+        stream: v.stream,
+        consumer: typeof v.consumer === "string" ? v.consumer : "",
+        stream_seq: v.stream_seq,
+        deliveries: v.deliveries,
+      };
     }
   } catch {
     // not an advisory
@@ -177,7 +189,8 @@ class JetStreamBus implements Bus {
         for (const loop of this.loops) loop.kick();
         // A restart after a SIGKILL may also have left a job consumer out of step with its stream.
         const components = new Map<string, boolean>();
-        for (const { component, mayRecreate } of this.jobConsumers.values()) components.set(component, mayRecreate || components.get(component) === true);
+        for (const { component, mayRecreate } of this.jobConsumers.values())
+          components.set(component, mayRecreate || components.get(component) === true);
         for (const [component, mayRecreate] of components) {
           void this.repairJobConsumer(component, mayRecreate);
           // Once more after the redeliveries of the restart have settled: cheap, and the check is by
@@ -222,7 +235,8 @@ class JetStreamBus implements Bus {
   private ensureShared(): Promise<void> {
     if (!this.provision) return Promise.resolve();
     this.sharedReady ??= (async () => {
-      for (const spec of sharedStreamSpecs({ resultsMaxAgeMs: this.resultsMaxAgeMs })) await ensureStream(this.jsm, spec);
+      for (const spec of sharedStreamSpecs({ resultsMaxAgeMs: this.resultsMaxAgeMs }))
+        await ensureStream(this.jsm, spec);
       for (const c of COORDINATOR_CONSUMERS) await ensureCoordinatorConsumer(this.jsm, c.stream, c.durable);
     })().catch((err: unknown) => {
       this.sharedReady = undefined;
@@ -234,11 +248,13 @@ class JetStreamBus implements Bus {
   private payloadBucket(): Promise<ObjectStore> {
     this.objectStore ??= (async () => {
       const objm = new Objm(this.js);
-      if (this.provision) return objm.create(PAYLOAD_BUCKET, { ttl: nanos(this.payloadTtlMs), storage: StorageType.File });
+      if (this.provision)
+        return objm.create(PAYLOAD_BUCKET, { ttl: nanos(this.payloadTtlMs), storage: StorageType.File });
       try {
         return await objm.open(PAYLOAD_BUCKET);
       } catch (err) {
-        if (isResourceNotFound(err) || /not found/i.test(String(err))) throw new BusNotProvisionedError(SHARED, `payload bucket ${PAYLOAD_BUCKET}`);
+        if (isResourceNotFound(err) || /not found/i.test(String(err)))
+          throw new BusNotProvisionedError(SHARED, `payload bucket ${PAYLOAD_BUCKET}`);
         throw err;
       }
     })().catch((err: unknown) => {
@@ -278,9 +294,19 @@ class JetStreamBus implements Bus {
     return this.publishJobBytes(component, data, opts?.dedupKey);
   }
 
-  private async publishJobBytes(component: string, data: Uint8Array, msgID: string | undefined, mayRepeat = false): Promise<PublishAck> {
+  private async publishJobBytes(
+    component: string,
+    data: Uint8Array,
+    msgID: string | undefined,
+    mayRepeat = false,
+  ): Promise<PublishAck> {
     try {
-      const ack = await this.publisher.publish(jobSubject(component), data, msgID, mayRepeat ? MAY_REPEAT_HEADERS : undefined);
+      const ack = await this.publisher.publish(
+        jobSubject(component),
+        data,
+        msgID,
+        mayRepeat ? MAY_REPEAT_HEADERS : undefined,
+      );
       return { seq: ack.seq, duplicate: ack.duplicate };
     } catch (err) {
       if (isNoResponders(err)) throw new BusNotProvisionedError(component, `job stream ${jobStreamName(component)}`);
@@ -292,17 +318,30 @@ class JetStreamBus implements Bus {
     try {
       return await this.js.consumers.get(stream, durable);
     } catch (err) {
-      if (isResourceNotFound(err)) throw new BusNotProvisionedError(component, `durable consumer ${durable} on stream ${stream}`);
+      if (isResourceNotFound(err))
+        throw new BusNotProvisionedError(component, `durable consumer ${durable} on stream ${stream}`);
       throw err;
     }
   }
 
-  async consumeJobs(component: string, opts: ConsumeJobsOptions, handler: (delivery: JobDelivery) => void | Promise<void>): Promise<Subscription> {
+  async consumeJobs(
+    component: string,
+    opts: ConsumeJobsOptions,
+    handler: (delivery: JobDelivery) => void | Promise<void>,
+  ): Promise<Subscription> {
     this.guard();
-    if (!Number.isInteger(opts.maxInFlight) || opts.maxInFlight < 1) throw new RangeError(`maxInFlight: expected an integer >= 1, got ${opts.maxInFlight}`);
+    if (!Number.isInteger(opts.maxInFlight) || opts.maxInFlight < 1)
+      throw new RangeError(`maxInFlight: expected an integer >= 1, got ${opts.maxInFlight}`);
     // Never created here (with or without bindOnly): ensureComponent owns the consumer's configuration.
     const consumer = await this.getConsumer(component, jobStreamName(component), durableConsumerName(component));
-    const loop = startJobLoop({ component, consumer, ackWaitMs: await ackWaitOf(consumer), maxInFlight: opts.maxInFlight, handler, send: (fn) => this.publisher.later(fn) });
+    const loop = startJobLoop({
+      component,
+      consumer,
+      ackWaitMs: await ackWaitOf(consumer),
+      maxInFlight: opts.maxInFlight,
+      handler,
+      send: (fn) => this.publisher.later(fn),
+    });
     const sub = this.track(loop);
     const mayRecreate = this.provision && opts.bindOnly !== true;
     this.jobConsumers.set(loop, { component, mayRecreate });
@@ -334,7 +373,13 @@ class JetStreamBus implements Bus {
     for (let attempt = 0; attempt < 8; attempt++) {
       if (this.closing !== undefined || this.nc.isClosed()) return;
       try {
-        const outcome = await repairWorkQueueConsumer(this.nc, this.jsm, jobStreamName(component), durableConsumerName(component), { mayRecreate });
+        const outcome = await repairWorkQueueConsumer(
+          this.nc,
+          this.jsm,
+          jobStreamName(component),
+          durableConsumerName(component),
+          { mayRecreate },
+        );
         if (outcome.acksForRemoved > 0 || outcome.recreated) this.onConsumerRepair?.({ component, ...outcome });
         return;
       } catch (err) {
@@ -342,15 +387,22 @@ class JetStreamBus implements Bus {
         await new Promise((r) => setTimeout(r, 50 * 2 ** attempt).unref());
       }
     }
-    if (this.closing === undefined) this.onConsumerRepair?.({ component, acksForRemoved: 0, recreated: false, error: lastError });
+    if (this.closing === undefined)
+      this.onConsumerRepair?.({ component, acksForRemoved: 0, recreated: false, error: lastError });
   }
 
   /** One of the coordinator's durable consumers on a shared stream: the handler's promise acks, a throw naks. */
-  private async coordinatorLoop(stream: string, durable: string, handle: (m: JsMsg) => Promise<void>): Promise<Subscription> {
+  private async coordinatorLoop(
+    stream: string,
+    durable: string,
+    handle: (m: JsMsg) => Promise<void>,
+  ): Promise<Subscription> {
     this.guard();
     await this.ensureShared();
     const consumer = await this.getConsumer(SHARED, stream, durable);
-    return this.track(startAckingLoop({ consumer, maxInFlight: COORDINATOR_IN_FLIGHT, ackWaitMs: await ackWaitOf(consumer), handle }));
+    return this.track(
+      startAckingLoop({ consumer, maxInFlight: COORDINATOR_IN_FLIGHT, ackWaitMs: await ackWaitOf(consumer), handle }),
+    );
   }
 
   private track(loop: PullLoop): Subscription {
@@ -368,9 +420,14 @@ class JetStreamBus implements Bus {
     this.guard();
     try {
       const info = await this.jsm.consumers.info(jobStreamName(component), durableConsumerName(component));
-      return { pending: info.num_pending, ackPending: info.num_ack_pending, total: info.num_pending + info.num_ack_pending };
+      return {
+        pending: info.num_pending,
+        ackPending: info.num_ack_pending,
+        total: info.num_pending + info.num_ack_pending,
+      };
     } catch (err) {
-      if (isResourceNotFound(err)) throw new BusNotProvisionedError(component, `durable consumer ${durableConsumerName(component)}`);
+      if (isResourceNotFound(err))
+        throw new BusNotProvisionedError(component, `durable consumer ${durableConsumerName(component)}`);
       throw err;
     }
   }
@@ -394,7 +451,8 @@ class JetStreamBus implements Bus {
   async publishResult(result: Result): Promise<void> {
     this.guard();
     const bytes = encodeResult(result);
-    const publish = (): Promise<unknown> => this.publisher.publish(resultSubject(result.component, result.job_id), bytes, resultDedupKey(result));
+    const publish = (): Promise<unknown> =>
+      this.publisher.publish(resultSubject(result.component, result.job_id), bytes, resultDedupKey(result));
     try {
       await publish();
     } catch (err) {
@@ -449,7 +507,11 @@ class JetStreamBus implements Bus {
         if (err !== null) return;
         const decoded = decodeHeartbeat(msg.data);
         try {
-          handler(decoded.ok ? { kind: "heartbeat", heartbeat: decoded.value } : { kind: "invalid", subject: msg.subject, error: decoded.error });
+          handler(
+            decoded.ok
+              ? { kind: "heartbeat", heartbeat: decoded.value }
+              : { kind: "invalid", subject: msg.subject, error: decoded.error },
+          );
         } catch {
           // fire-and-forget: a throwing handler loses only this beat
         }
@@ -484,12 +546,21 @@ class JetStreamBus implements Bus {
         return;
       }
       const stored = await this.readJobMessage(adv.stream, adv.stream_seq);
-      await handler({ component, streamSeq: adv.stream_seq, deliveries: adv.deliveries, data: stored?.data, dedupKey: stored?.dedupKey });
+      await handler({
+        component,
+        streamSeq: adv.stream_seq,
+        deliveries: adv.deliveries,
+        data: stored?.data,
+        dedupKey: stored?.dedupKey,
+      });
     });
   }
 
   /** One stored job by sequence; undefined when it (or its stream) is gone. */
-  private async readJobMessage(stream: string, seq: number): Promise<{ data: Uint8Array; dedupKey: string | undefined } | undefined> {
+  private async readJobMessage(
+    stream: string,
+    seq: number,
+  ): Promise<{ data: Uint8Array; dedupKey: string | undefined } | undefined> {
     try {
       const stored = await this.jsm.streams.getMessage(stream, { seq });
       if (stored === null) return undefined;

@@ -98,7 +98,10 @@ export async function startLocalNatsServer(opts: LocalNatsServerOptions = {}): P
     let log: string | undefined = "";
     try {
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`nats-server did not become ready in ${READY_TIMEOUT_MS / 1000}s; its log:\n${log}`)), READY_TIMEOUT_MS);
+        const timer = setTimeout(
+          () => reject(new Error(`nats-server did not become ready in ${READY_TIMEOUT_MS / 1000}s; its log:\n${log}`)),
+          READY_TIMEOUT_MS,
+        );
         const onData = (chunk: Buffer): void => {
           const text = chunk.toString();
           opts.onLog?.(text);
@@ -120,7 +123,9 @@ export async function startLocalNatsServer(opts: LocalNatsServerOptions = {}): P
         });
         proc.once("exit", (code, signal) => {
           clearTimeout(timer);
-          reject(new Error(`nats-server exited (${signal ?? `code ${String(code)}`}) before it was ready; its log:\n${log}`));
+          reject(
+            new Error(`nats-server exited (${signal ?? `code ${String(code)}`}) before it was ready; its log:\n${log}`),
+          );
         });
       });
     } catch (err) {

@@ -4,9 +4,14 @@ import type { PayloadStore } from "../bus.js";
 import { PayloadMissingError, PayloadTooLargeError } from "../errors.js";
 import { assertDeclaredSize, assertOwned, collectBounded, newObjectRef } from "../payload-ref.js";
 
-async function* bounded(data: Uint8Array | AsyncIterable<Uint8Array>, maxBytes: number | undefined, ref: string): AsyncGenerator<Uint8Array> {
+async function* bounded(
+  data: Uint8Array | AsyncIterable<Uint8Array>,
+  maxBytes: number | undefined,
+  ref: string,
+): AsyncGenerator<Uint8Array> {
   if (data instanceof Uint8Array) {
-    if (maxBytes !== undefined && data.byteLength > maxBytes) throw new PayloadTooLargeError(ref, maxBytes, data.byteLength);
+    if (maxBytes !== undefined && data.byteLength > maxBytes)
+      throw new PayloadTooLargeError(ref, maxBytes, data.byteLength);
     yield data;
     return;
   }
@@ -42,7 +47,11 @@ export class NatsPayloadStore implements PayloadStore {
     private readonly guard: () => void,
   ) {}
 
-  async put(jobId: string, data: Uint8Array | AsyncIterable<Uint8Array>, opts?: { maxBytes?: number }): Promise<ContentRef> {
+  async put(
+    jobId: string,
+    data: Uint8Array | AsyncIterable<Uint8Array>,
+    opts?: { maxBytes?: number },
+  ): Promise<ContentRef> {
     this.guard();
     const name = newObjectRef(jobId);
     const maxBytes = opts?.maxBytes;

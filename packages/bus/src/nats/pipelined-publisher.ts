@@ -1,5 +1,13 @@
 import { JetStreamApiError, type ApiError } from "@nats-io/jetstream";
-import { createInbox, headers, NoRespondersError, TimeoutError, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import {
+  createInbox,
+  headers,
+  NoRespondersError,
+  TimeoutError,
+  type Msg,
+  type NatsConnection,
+  type Subscription,
+} from "@nats-io/transport-node";
 
 export interface StoredAck {
   stream: string;
@@ -14,7 +22,15 @@ interface Waiting {
   reject: (err: unknown) => void;
 }
 
-type Queued = { subject: string; data: Uint8Array; msgId: string | undefined; extra: Readonly<Record<string, string>> | undefined; token: string } | { send: () => void };
+type Queued =
+  | {
+      subject: string;
+      data: Uint8Array;
+      msgId: string | undefined;
+      extra: Readonly<Record<string, string>> | undefined;
+      token: string;
+    }
+  | { send: () => void };
 
 const utf8 = new TextDecoder();
 const DEFAULT_TIMEOUT_MS = 5_000;
@@ -46,7 +62,12 @@ export class PipelinedPublisher {
     this.sub = nc.subscribe(`${this.prefix}.*`, { callback: (err, msg) => void (err === null && this.onReply(msg)) });
   }
 
-  publish(subject: string, data: Uint8Array, msgId?: string, extra?: Readonly<Record<string, string>>): Promise<StoredAck> {
+  publish(
+    subject: string,
+    data: Uint8Array,
+    msgId?: string,
+    extra?: Readonly<Record<string, string>>,
+  ): Promise<StoredAck> {
     const token = (this.next++).toString(36);
     return new Promise<StoredAck>((resolve, reject) => {
       this.waiting.set(token, { subject, deadline: Date.now() + this.timeoutMs, resolve, reject });
@@ -91,7 +112,10 @@ export class PipelinedPublisher {
         const h = q.msgId === undefined && q.extra === undefined ? undefined : headers();
         if (q.msgId !== undefined) h?.set("Nats-Msg-Id", q.msgId);
         for (const [name, value] of Object.entries(q.extra ?? {})) h?.set(name, value);
-        this.nc.publish(q.subject, q.data, { reply: `${this.prefix}.${q.token}`, ...(h !== undefined ? { headers: h } : {}) });
+        this.nc.publish(q.subject, q.data, {
+          reply: `${this.prefix}.${q.token}`,
+          ...(h !== undefined ? { headers: h } : {}),
+        });
       } catch (err) {
         this.settle(q.token, (w) => w.reject(err));
       }
@@ -106,10 +130,13 @@ export class PipelinedPublisher {
       try {
         body = JSON.parse(utf8.decode(msg.data)) as typeof body;
       } catch (err) {
-        return w.reject(new Error(`JetStream answered a publish to ${w.subject} with something that is not JSON`, { cause: err }));
+        return w.reject(
+          new Error(`JetStream answered a publish to ${w.subject} with something that is not JSON`, { cause: err }),
+        );
       }
       if (body.error !== undefined) return w.reject(new JetStreamApiError(body.error));
-      if (typeof body.stream !== "string" || body.stream === "" || typeof body.seq !== "number") return w.reject(new Error(`JetStream answered a publish to ${w.subject} with an invalid ack`));
+      if (typeof body.stream !== "string" || body.stream === "" || typeof body.seq !== "number")
+        return w.reject(new Error(`JetStream answered a publish to ${w.subject} with an invalid ack`));
       w.resolve({ stream: body.stream, seq: body.seq, duplicate: body.duplicate === true });
     });
   }

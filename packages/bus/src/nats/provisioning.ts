@@ -101,7 +101,11 @@ export async function ensureJobConsumer(jsm: JetStreamManager, s: ComponentBusSe
       current = (await jsm.consumers.info(stream, durable).catch(() => Promise.reject(err))).config;
     }
   }
-  if (current.max_deliver !== want.max_deliver || current.ack_wait !== want.ack_wait || current.max_ack_pending !== want.max_ack_pending) {
+  if (
+    current.max_deliver !== want.max_deliver ||
+    current.ack_wait !== want.ack_wait ||
+    current.max_ack_pending !== want.max_ack_pending
+  ) {
     await jsm.consumers.update(stream, durable, want);
   }
 }

@@ -84,7 +84,10 @@ export class PullLoop implements Subscription {
     let got = 0;
     let failed = false;
     try {
-      const iter = await this.opts.consumer.fetch({ max_messages: n, expires: this.opts.expiresMs ?? DEFAULT_EXPIRES_MS });
+      const iter = await this.opts.consumer.fetch({
+        max_messages: n,
+        expires: this.opts.expiresMs ?? DEFAULT_EXPIRES_MS,
+      });
       this.iters.add(iter);
       // stop() ran while the pull request was being made: kick() could not reach it, so close it here.
       if (this.stopped) void iter.close().catch(() => undefined);

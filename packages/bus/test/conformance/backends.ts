@@ -76,7 +76,10 @@ const selected = (process.env["TESSERA_CONFORMANCE_BACKENDS"] ?? "inprocess,jets
   .map((s) => s.trim())
   .filter((s) => s !== "");
 const unknown = selected.filter((s) => !ALL.some((b) => b.name === s));
-if (unknown.length > 0) throw new Error(`TESSERA_CONFORMANCE_BACKENDS: unknown backend(s) ${unknown.join(", ")}; expected a comma-separated list of inprocess, jetstream`);
+if (unknown.length > 0)
+  throw new Error(
+    `TESSERA_CONFORMANCE_BACKENDS: unknown backend(s) ${unknown.join(", ")}; expected a comma-separated list of inprocess, jetstream`,
+  );
 
 /**
  * Every conformance test runs once per backend, named `[inprocess] …` and `[jetstream] …`.

@@ -37,10 +37,12 @@ describe.each(backends)("[$name] delivering jobs", (backend) => {
     const seqs: number[] = [];
     for (let i = 0; i < 5; i++) seqs.push((await h.bus.publishJob(makeJob(c))).seq);
     const got: number[] = [];
-    await h.track(h.bus.consumeJobs(c, { maxInFlight: 1 }, (d) => {
-      got.push(d.streamSeq);
-      d.ack();
-    }));
+    await h.track(
+      h.bus.consumeJobs(c, { maxInFlight: 1 }, (d) => {
+        got.push(d.streamSeq);
+        d.ack();
+      }),
+    );
     await waitFor("five deliveries", () => got.length === 5);
     expect(got).toEqual(seqs);
   });
@@ -50,10 +52,12 @@ describe.each(backends)("[$name] delivering jobs", (backend) => {
     await h.bus.ensureComponent(busSettings(c, { ackWaitMs: 500 }));
     await h.bus.publishJob(makeJob(c));
     const seen: Array<{ count: number; at: number }> = [];
-    await h.track(h.bus.consumeJobs(c, { maxInFlight: 5 }, (d) => {
-      seen.push({ count: d.deliveryCount, at: Date.now() });
-      if (d.deliveryCount === 2) d.ack();
-    }));
+    await h.track(
+      h.bus.consumeJobs(c, { maxInFlight: 5 }, (d) => {
+        seen.push({ count: d.deliveryCount, at: Date.now() });
+        if (d.deliveryCount === 2) d.ack();
+      }),
+    );
     await waitFor("the redelivery", () => seen.length === 2, 10_000);
     expect(seen.map((s) => s.count)).toEqual([1, 2]);
     expect((seen[1]?.at ?? 0) - (seen[0]?.at ?? 0)).toBeGreaterThanOrEqual(450);
@@ -68,15 +72,17 @@ describe.each(backends)("[$name] delivering jobs", (backend) => {
     await h.bus.publishJob(makeJob(c));
     let deliveries = 0;
     let finished = false;
-    await h.track(h.bus.consumeJobs(c, { maxInFlight: 5 }, async (d) => {
-      deliveries++;
-      for (let i = 0; i < 10; i++) {
-        await sleep(150); // 1.5 s in all: two and a half ack waits
-        d.working();
-      }
-      d.ack();
-      finished = true;
-    }));
+    await h.track(
+      h.bus.consumeJobs(c, { maxInFlight: 5 }, async (d) => {
+        deliveries++;
+        for (let i = 0; i < 10; i++) {
+          await sleep(150); // 1.5 s in all: two and a half ack waits
+          d.working();
+        }
+        d.ack();
+        finished = true;
+      }),
+    );
     await waitFor("the job to finish", () => finished, 10_000);
     await sleep(800);
     expect(deliveries).toBe(1);
@@ -91,15 +97,21 @@ describe.each(backends)("[$name] delivering jobs", (backend) => {
     await h.bus.publishJob(delayed);
     await h.bus.publishJob(prompt);
     const seen = new Map<string, Array<{ count: number; at: number }>>();
-    await h.track(h.bus.consumeJobs(c, { maxInFlight: 5 }, (d) => {
-      const list = seen.get(d.dedupKey ?? "") ?? [];
-      list.push({ count: d.deliveryCount, at: Date.now() });
-      seen.set(d.dedupKey ?? "", list);
-      if (d.deliveryCount > 1) d.ack();
-      else if (d.dedupKey === delayed.job_id) d.nak(700);
-      else d.nak();
-    }));
-    await waitFor("both redeliveries", () => seen.get(delayed.job_id)?.length === 2 && seen.get(prompt.job_id)?.length === 2, 10_000);
+    await h.track(
+      h.bus.consumeJobs(c, { maxInFlight: 5 }, (d) => {
+        const list = seen.get(d.dedupKey ?? "") ?? [];
+        list.push({ count: d.deliveryCount, at: Date.now() });
+        seen.set(d.dedupKey ?? "", list);
+        if (d.deliveryCount > 1) d.ack();
+        else if (d.dedupKey === delayed.job_id) d.nak(700);
+        else d.nak();
+      }),
+    );
+    await waitFor(
+      "both redeliveries",
+      () => seen.get(delayed.job_id)?.length === 2 && seen.get(prompt.job_id)?.length === 2,
+      10_000,
+    );
     const [d1, d2] = seen.get(delayed.job_id) ?? [];
     expect(d2?.count).toBe(2);
     expect((d2?.at ?? 0) - (d1?.at ?? 0)).toBeGreaterThanOrEqual(650);
@@ -111,10 +123,12 @@ describe.each(backends)("[$name] delivering jobs", (backend) => {
     await h.bus.ensureComponent(busSettings(c, { ackWaitMs: 400 }));
     await h.bus.publishJob(makeJob(c));
     let deliveries = 0;
-    await h.track(h.bus.consumeJobs(c, { maxInFlight: 1 }, (d) => {
-      deliveries++;
-      d.term();
-    }));
+    await h.track(
+      h.bus.consumeJobs(c, { maxInFlight: 1 }, (d) => {
+        deliveries++;
+        d.term();
+      }),
+    );
     await waitFor("the delivery", () => deliveries === 1);
     await sleep(1_200); // three ack waits
     expect(deliveries).toBe(1);
@@ -129,20 +143,22 @@ describe.each(backends)("[$name] delivering jobs", (backend) => {
     await h.bus.publishJob(ackedFirst);
     await h.bus.publishJob(nakedFirst);
     const counts = new Map<string, number[]>();
-    await h.track(h.bus.consumeJobs(c, { maxInFlight: 5 }, (d) => {
-      counts.set(d.dedupKey ?? "", [...(counts.get(d.dedupKey ?? "") ?? []), d.deliveryCount]);
-      if (d.dedupKey === ackedFirst.job_id) {
-        d.ack();
-        d.nak();
-        d.term();
-      } else if (d.deliveryCount === 1) {
-        d.nak();
-        d.ack();
-        d.working();
-      } else {
-        d.ack();
-      }
-    }));
+    await h.track(
+      h.bus.consumeJobs(c, { maxInFlight: 5 }, (d) => {
+        counts.set(d.dedupKey ?? "", [...(counts.get(d.dedupKey ?? "") ?? []), d.deliveryCount]);
+        if (d.dedupKey === ackedFirst.job_id) {
+          d.ack();
+          d.nak();
+          d.term();
+        } else if (d.deliveryCount === 1) {
+          d.nak();
+          d.ack();
+          d.working();
+        } else {
+          d.ack();
+        }
+      }),
+    );
     await waitFor("the nak'd job's redelivery", () => counts.get(nakedFirst.job_id)?.length === 2, 10_000);
     await sleep(1_000);
     expect(counts.get(ackedFirst.job_id)).toEqual([1]);
@@ -158,15 +174,21 @@ describe.each(backends)("[$name] delivering jobs", (backend) => {
     await h.bus.publishJob(throws);
     await h.bus.publishJob(rejects);
     const counts = new Map<string, number[]>();
-    await h.track(h.bus.consumeJobs(c, { maxInFlight: 5 }, async (d) => {
-      counts.set(d.dedupKey ?? "", [...(counts.get(d.dedupKey ?? "") ?? []), d.deliveryCount]);
-      if (d.deliveryCount > 1) return d.ack();
-      if (d.dedupKey === throws.job_id) throw new Error("boom");
-      await sleep(10);
-      throw new Error("async boom");
-    }));
+    await h.track(
+      h.bus.consumeJobs(c, { maxInFlight: 5 }, async (d) => {
+        counts.set(d.dedupKey ?? "", [...(counts.get(d.dedupKey ?? "") ?? []), d.deliveryCount]);
+        if (d.deliveryCount > 1) return d.ack();
+        if (d.dedupKey === throws.job_id) throw new Error("boom");
+        await sleep(10);
+        throw new Error("async boom");
+      }),
+    );
     // Well before the 20 s ack wait: it was the throw that sent the jobs back.
-    await waitFor("both redeliveries", () => counts.get(throws.job_id)?.length === 2 && counts.get(rejects.job_id)?.length === 2, 8_000);
+    await waitFor(
+      "both redeliveries",
+      () => counts.get(throws.job_id)?.length === 2 && counts.get(rejects.job_id)?.length === 2,
+      8_000,
+    );
     expect(counts.get(throws.job_id)).toEqual([1, 2]);
     expect(counts.get(rejects.job_id)).toEqual([1, 2]);
   });
@@ -178,14 +200,16 @@ describe.each(backends)("[$name] delivering jobs", (backend) => {
     let unsettled = 0;
     let peak = 0;
     let done = 0;
-    await h.track(h.bus.consumeJobs(c, { maxInFlight: 3 }, async (d) => {
-      unsettled++;
-      peak = Math.max(peak, unsettled);
-      await sleep(60);
-      unsettled--;
-      d.ack();
-      done++;
-    }));
+    await h.track(
+      h.bus.consumeJobs(c, { maxInFlight: 3 }, async (d) => {
+        unsettled++;
+        peak = Math.max(peak, unsettled);
+        await sleep(60);
+        unsettled--;
+        d.ack();
+        done++;
+      }),
+    );
     await waitFor("all twelve", () => done === 12, 15_000);
     expect(peak).toBeLessThanOrEqual(3);
     expect(peak).toBeGreaterThanOrEqual(2);
@@ -198,10 +222,12 @@ describe.each(backends)("[$name] delivering jobs", (backend) => {
     const second = await h.bus.publishJob(makeJob(c));
     const got: JobDelivery[] = [];
     let acking = false;
-    await h.track(h.bus.consumeJobs(c, { maxInFlight: 1 }, (d) => {
-      got.push(d);
-      if (acking) d.ack();
-    }));
+    await h.track(
+      h.bus.consumeJobs(c, { maxInFlight: 1 }, (d) => {
+        got.push(d);
+        if (acking) d.ack();
+      }),
+    );
     await waitFor("the first delivery", () => got.length === 1);
     await sleep(1_300); // three ack waits: the first job is due again, but the only slot is taken
     expect(got).toHaveLength(1);
@@ -270,10 +296,12 @@ describe.each(backends)("[$name] delivering jobs", (backend) => {
     expect(got).toHaveLength(1);
     expect(await h.bus.queueDepth(c)).toEqual({ pending: 1, ackPending: 0, total: 1 });
     const later: JobDelivery[] = [];
-    await h.track(h.bus.consumeJobs(c, { maxInFlight: 2 }, (d) => {
-      later.push(d);
-      d.ack();
-    }));
+    await h.track(
+      h.bus.consumeJobs(c, { maxInFlight: 2 }, (d) => {
+        later.push(d);
+        d.ack();
+      }),
+    );
     await waitFor("the waiting job", () => later.length === 1);
     await waitFor("an empty queue", async () => (await h.bus.queueDepth(c)).total === 0);
   });

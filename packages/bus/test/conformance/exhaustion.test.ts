@@ -17,12 +17,18 @@ async function exhaust(h: Harness): Promise<{ component: string; jobId: string; 
   const { seq } = await h.bus.publishJob(job);
   const counts: number[] = [];
   let bytes = "";
-  const sub = await h.track(h.bus.consumeJobs(component, { maxInFlight: 1 }, (d) => {
-    counts.push(d.deliveryCount);
-    bytes = text(d.data);
-    d.nak();
-  }));
-  await waitFor("two deliveries and an exhausted job", async () => counts.length === 2 && (await h.bus.queueDepth(component)).total === 0, 10_000);
+  const sub = await h.track(
+    h.bus.consumeJobs(component, { maxInFlight: 1 }, (d) => {
+      counts.push(d.deliveryCount);
+      bytes = text(d.data);
+      d.nak();
+    }),
+  );
+  await waitFor(
+    "two deliveries and an exhausted job",
+    async () => counts.length === 2 && (await h.bus.queueDepth(component)).total === 0,
+    10_000,
+  );
   await sleep(300);
   await sub.stop();
   expect(counts).toEqual([1, 2]);
@@ -36,9 +42,11 @@ describe.each(backends)("[$name] max-delivery exhaustion and dead letters", (bac
     const x = await exhaust(h);
     expect(await h.bus.queueDepth(x.component)).toEqual({ pending: 0, ackPending: 0, total: 0 });
     const events: ExhaustedDelivery[] = [];
-    await h.track(h.bus.observeExhausted((e) => {
-      if (e.component === x.component) events.push(e);
-    }));
+    await h.track(
+      h.bus.observeExhausted((e) => {
+        if (e.component === x.component) events.push(e);
+      }),
+    );
     await waitFor("the exhaustion event", () => events.length === 1, 15_000);
     const [event] = events;
     expect(event).toMatchObject({ component: x.component, streamSeq: x.seq, deliveries: 2, dedupKey: x.jobId });
@@ -61,9 +69,11 @@ describe.each(backends)("[$name] max-delivery exhaustion and dead letters", (bac
     expect(calls).toBe(2);
     await first.stop();
     const later: ExhaustedDelivery[] = [];
-    await h.track(h.bus.observeExhausted((e) => {
-      if (e.component === x.component) later.push(e);
-    }));
+    await h.track(
+      h.bus.observeExhausted((e) => {
+        if (e.component === x.component) later.push(e);
+      }),
+    );
     await sleep(800);
     expect(later).toHaveLength(0);
   });
@@ -72,9 +82,11 @@ describe.each(backends)("[$name] max-delivery exhaustion and dead letters", (bac
     const c = uniqueComponent();
     await h.bus.ensureComponent(busSettings(c, { maxDeliver: 2, ackWaitMs: 400 }));
     const events: ExhaustedDelivery[] = [];
-    await h.track(h.bus.observeExhausted((e) => {
-      if (e.component === c) events.push(e);
-    }));
+    await h.track(
+      h.bus.observeExhausted((e) => {
+        if (e.component === c) events.push(e);
+      }),
+    );
     const job = makeJob(c);
     const { seq } = await h.bus.publishJob(job);
     const counts: number[] = [];
@@ -90,15 +102,19 @@ describe.each(backends)("[$name] max-delivery exhaustion and dead letters", (bac
     const c = uniqueComponent();
     await h.bus.ensureComponent(busSettings(c, { maxDeliver: 1 }));
     const events: Array<{ event: ExhaustedDelivery; at: number }> = [];
-    await h.track(h.bus.observeExhausted((e) => {
-      if (e.component === c) events.push({ event: e, at: Date.now() });
-    }));
+    await h.track(
+      h.bus.observeExhausted((e) => {
+        if (e.component === c) events.push({ event: e, at: Date.now() });
+      }),
+    );
     await h.bus.publishJob(makeJob(c));
     let nakedAt = 0;
-    await h.track(h.bus.consumeJobs(c, { maxInFlight: 1 }, (d) => {
-      nakedAt = Date.now();
-      d.nak(800);
-    }));
+    await h.track(
+      h.bus.consumeJobs(c, { maxInFlight: 1 }, (d) => {
+        nakedAt = Date.now();
+        d.nak(800);
+      }),
+    );
     await waitFor("the delivery", () => nakedAt > 0);
     await sleep(300);
     expect(await h.bus.queueDepth(c)).toEqual({ pending: 0, ackPending: 1, total: 1 });
@@ -111,9 +127,11 @@ describe.each(backends)("[$name] max-delivery exhaustion and dead letters", (bac
   it("deadLetter stores a DeadLetter with the reason and removes the job; a second call changes nothing", async () => {
     const x = await exhaust(h);
     const events: ExhaustedDelivery[] = [];
-    await h.track(h.bus.observeExhausted((e) => {
-      if (e.component === x.component) events.push(e);
-    }));
+    await h.track(
+      h.bus.observeExhausted((e) => {
+        if (e.component === x.component) events.push(e);
+      }),
+    );
     const event = await waitFor("the exhaustion event", () => events[0], 15_000);
     const reason = { reasonCode: "dead_lettered", reasonDetail: "exhausted after 2 deliveries\n\u0000last: boom" };
     await h.bus.deadLetter(event, reason);
@@ -137,10 +155,18 @@ describe.each(backends)("[$name] max-delivery exhaustion and dead letters", (bac
 
   it("deadLetter reads the job from the stream when the event carries no bytes", async () => {
     const x = await exhaust(h);
-    await h.bus.deadLetter({ component: x.component, streamSeq: x.seq, deliveries: 2, data: undefined, dedupKey: undefined }, { reasonCode: "dead_lettered" });
+    await h.bus.deadLetter(
+      { component: x.component, streamSeq: x.seq, deliveries: 2, data: undefined, dedupKey: undefined },
+      { reasonCode: "dead_lettered" },
+    );
     const letters = await h.bus.listDeadLetters(x.component);
     expect(letters).toHaveLength(1);
-    expect(letters[0]).toMatchObject({ jobId: x.jobId, streamSeq: x.seq, reasonCode: "dead_lettered", reasonDetail: "" });
+    expect(letters[0]).toMatchObject({
+      jobId: x.jobId,
+      streamSeq: x.seq,
+      reasonCode: "dead_lettered",
+      reasonDetail: "",
+    });
     expect(text(letters[0]?.data)).toBe(x.bytes);
     expect(await h.bus.removeJob(x.component, x.seq)).toBe(false);
   });
@@ -166,7 +192,12 @@ describe.each(backends)("[$name] max-delivery exhaustion and dead letters", (bac
       [7, undefined, "invalid_envelope", [0xff, 1, 2]],
       [8, "j-8", "invalid_envelope", [8]],
     ]);
-    expect(letters[0]).toMatchObject({ component: c, deliveries: 1, reasonDetail: letter.reasonDetail, deadLetteredAt: letter.deadLetteredAt });
+    expect(letters[0]).toMatchObject({
+      component: c,
+      deliveries: 1,
+      reasonDetail: letter.reasonDetail,
+      deadLetteredAt: letter.deadLetteredAt,
+    });
     expect(await h.bus.listDeadLetters(uniqueComponent("never"))).toEqual([]);
   });
 
@@ -180,10 +211,12 @@ describe.each(backends)("[$name] max-delivery exhaustion and dead letters", (bac
     expect(await h.bus.removeJob(c, 9_999)).toBe(false);
     expect(await h.bus.queueDepth(c)).toEqual({ pending: 1, ackPending: 0, total: 1 });
     const got: JobDelivery[] = [];
-    await h.track(h.bus.consumeJobs(c, { maxInFlight: 5 }, (d) => {
-      got.push(d);
-      d.ack();
-    }));
+    await h.track(
+      h.bus.consumeJobs(c, { maxInFlight: 5 }, (d) => {
+        got.push(d);
+        d.ack();
+      }),
+    );
     await waitFor("the kept job", () => got.length === 1);
     await sleep(300);
     expect(got.map((d) => d.streamSeq)).toEqual([kept.seq]);

@@ -39,7 +39,10 @@ export function makeResult(component: string, jobId: string, overrides: Partial<
   };
 }
 
-export function busSettings(name: string, over: Partial<Omit<ComponentBusSettings, "name">> = {}): ComponentBusSettings {
+export function busSettings(
+  name: string,
+  over: Partial<Omit<ComponentBusSettings, "name">> = {},
+): ComponentBusSettings {
   return { name, ackWaitMs: 10_000, maxDeliver: 5, duplicateWindowMs: 60_000, ...over };
 }
 

@@ -31,9 +31,13 @@ describe.each(backends)("[$name] payloads by reference", (backend) => {
   it("refuses reads and deletes by another job, including one whose id is a prefix of the owner's", async () => {
     const owner = uniqueJobId();
     const ref = await h.bus.payloads.put(owner, new Uint8Array([1]));
-    await expect(h.bus.payloads.get(ref, { jobId: uniqueJobId(), maxBytes: 10 })).rejects.toBeInstanceOf(PayloadNotOwnedError);
+    await expect(h.bus.payloads.get(ref, { jobId: uniqueJobId(), maxBytes: 10 })).rejects.toBeInstanceOf(
+      PayloadNotOwnedError,
+    );
     await expect(h.bus.payloads.delete(ref, { jobId: uniqueJobId() })).rejects.toBeInstanceOf(PayloadNotOwnedError);
-    await expect(h.bus.payloads.get(ref, { jobId: owner.slice(0, -1), maxBytes: 10 })).rejects.toBeInstanceOf(PayloadNotOwnedError);
+    await expect(h.bus.payloads.get(ref, { jobId: owner.slice(0, -1), maxBytes: 10 })).rejects.toBeInstanceOf(
+      PayloadNotOwnedError,
+    );
     expect([...(await h.bus.payloads.get(ref, { jobId: owner, maxBytes: 10 }))]).toEqual([1]);
   });
 
@@ -47,13 +51,19 @@ describe.each(backends)("[$name] payloads by reference", (backend) => {
   it("stops reading when more than maxBytes arrive, whatever the reference declares", async () => {
     const job = uniqueJobId();
     const ref = await h.bus.payloads.put(job, randomBytes(5 * MB));
-    await expect(h.bus.payloads.get({ ...ref, byte_size: 10 }, { jobId: job, maxBytes: MB })).rejects.toBeInstanceOf(PayloadTooLargeError);
+    await expect(h.bus.payloads.get({ ...ref, byte_size: 10 }, { jobId: job, maxBytes: MB })).rejects.toBeInstanceOf(
+      PayloadTooLargeError,
+    );
   });
 
   it("refuses to store more than put's maxBytes, from bytes or from a stream", async () => {
     const job = uniqueJobId();
-    await expect(h.bus.payloads.put(job, randomBytes(2 * MB), { maxBytes: MB })).rejects.toBeInstanceOf(PayloadTooLargeError);
-    await expect(h.bus.payloads.put(job, chunked(randomBytes(2 * MB), 64 * 1024), { maxBytes: MB })).rejects.toBeInstanceOf(PayloadTooLargeError);
+    await expect(h.bus.payloads.put(job, randomBytes(2 * MB), { maxBytes: MB })).rejects.toBeInstanceOf(
+      PayloadTooLargeError,
+    );
+    await expect(
+      h.bus.payloads.put(job, chunked(randomBytes(2 * MB), 64 * 1024), { maxBytes: MB }),
+    ).rejects.toBeInstanceOf(PayloadTooLargeError);
     expect((await h.bus.payloads.put(job, randomBytes(MB), { maxBytes: MB })).byte_size).toBe(MB);
   });
 
@@ -63,6 +73,8 @@ describe.each(backends)("[$name] payloads by reference", (backend) => {
     expect(await h.bus.payloads.delete(ref, { jobId: job })).toBe(true);
     expect(await h.bus.payloads.delete(ref, { jobId: job })).toBe(false);
     await expect(h.bus.payloads.get(ref, { jobId: job, maxBytes: 10 })).rejects.toBeInstanceOf(PayloadMissingError);
-    await expect(h.bus.payloads.get({ object_ref: `${job}/never-stored`, byte_size: 1 }, { jobId: job, maxBytes: 10 })).rejects.toBeInstanceOf(PayloadMissingError);
+    await expect(
+      h.bus.payloads.get({ object_ref: `${job}/never-stored`, byte_size: 1 }, { jobId: job, maxBytes: 10 }),
+    ).rejects.toBeInstanceOf(PayloadMissingError);
   });
 });

@@ -16,13 +16,19 @@ describe.each(backends)("[$name] publishing", (backend) => {
     const first = await h.bus.publishJob(job);
     expect(first.duplicate).toBe(false);
     expect(await h.bus.publishJob(job)).toEqual({ seq: first.seq, duplicate: true });
-    expect(await h.bus.publishJob({ ...job, input: { inline: "changed" } })).toEqual({ seq: first.seq, duplicate: true });
+    expect(await h.bus.publishJob({ ...job, input: { inline: "changed" } })).toEqual({
+      seq: first.seq,
+      duplicate: true,
+    });
     const other = await h.bus.publishJob(makeJob(c));
     expect(other).toEqual({ seq: first.seq + 1, duplicate: false });
     // A redrive publishes the same job under a fresh key, which the window does not swallow.
     const redrive = await h.bus.publishJob(job, { dedupKey: `${job.job_id}:redrive:1` });
     expect(redrive).toEqual({ seq: other.seq + 1, duplicate: false });
-    expect(await h.bus.publishJob(job, { dedupKey: `${job.job_id}:redrive:1` })).toEqual({ seq: redrive.seq, duplicate: true });
+    expect(await h.bus.publishJob(job, { dedupKey: `${job.job_id}:redrive:1` })).toEqual({
+      seq: redrive.seq,
+      duplicate: true,
+    });
     expect(await h.bus.queueDepth(c)).toEqual({ pending: 3, ackPending: 0, total: 3 });
   });
 
@@ -34,10 +40,15 @@ describe.each(backends)("[$name] publishing", (backend) => {
     await sleep(400);
     expect(await h.bus.publishJob(job)).toEqual({ seq: first.seq, duplicate: true });
     const started = Date.now();
-    const again = await waitFor("the key to leave the 1 s window", async () => {
-      const ack = await h.bus.publishJob(job);
-      return ack.duplicate ? undefined : ack;
-    }, 10_000, 100);
+    const again = await waitFor(
+      "the key to leave the 1 s window",
+      async () => {
+        const ack = await h.bus.publishJob(job);
+        return ack.duplicate ? undefined : ack;
+      },
+      10_000,
+      100,
+    );
     expect(Date.now() - started).toBeGreaterThanOrEqual(400); // not before the window closed
     expect(again.seq).toBeGreaterThan(first.seq);
     expect((await h.bus.queueDepth(c)).pending).toBe(2);
@@ -46,9 +57,18 @@ describe.each(backends)("[$name] publishing", (backend) => {
   it("publishJob validates the Job and stores nothing invalid", async () => {
     const c = uniqueComponent();
     await h.bus.ensureComponent(busSettings(c));
-    await expect(h.bus.publishJob({ ...makeJob(c), limits: { max_bytes: 0, wall_clock: 1 } })).rejects.toBeInstanceOf(ContractValidationError);
-    await expect(h.bus.publishJob({ ...makeJob(c), input: { inline: 1, source_locator: { source_url: "https://example.com/x" } } })).rejects.toBeInstanceOf(ContractValidationError);
-    await expect(h.bus.publishJob({ ...makeJob(c), job_id: "has space" })).rejects.toBeInstanceOf(ContractValidationError);
+    await expect(h.bus.publishJob({ ...makeJob(c), limits: { max_bytes: 0, wall_clock: 1 } })).rejects.toBeInstanceOf(
+      ContractValidationError,
+    );
+    await expect(
+      h.bus.publishJob({
+        ...makeJob(c),
+        input: { inline: 1, source_locator: { source_url: "https://example.com/x" } },
+      }),
+    ).rejects.toBeInstanceOf(ContractValidationError);
+    await expect(h.bus.publishJob({ ...makeJob(c), job_id: "has space" })).rejects.toBeInstanceOf(
+      ContractValidationError,
+    );
     expect((await h.bus.queueDepth(c)).total).toBe(0);
   });
 
@@ -60,14 +80,22 @@ describe.each(backends)("[$name] publishing", (backend) => {
     const ack = await h.bus.publishJob(job);
     const after = Date.now();
     const got: JobDelivery[] = [];
-    await h.track(h.bus.consumeJobs(c, { maxInFlight: 1 }, (d) => {
-      got.push(d);
-      d.ack();
-    }));
+    await h.track(
+      h.bus.consumeJobs(c, { maxInFlight: 1 }, (d) => {
+        got.push(d);
+        d.ack();
+      }),
+    );
     const d = await waitFor("the delivery", () => got[0]);
     const decoded = decodeJob(d.data);
     expect(decoded.ok && decoded.value).toEqual(job);
-    expect(d).toMatchObject({ component: c, dedupKey: job.job_id, deliveryCount: 1, streamSeq: ack.seq, ackWaitMs: 7_000 });
+    expect(d).toMatchObject({
+      component: c,
+      dedupKey: job.job_id,
+      deliveryCount: 1,
+      streamSeq: ack.seq,
+      ackWaitMs: 7_000,
+    });
     // Stamped by the store when it stored the job (the server's clock on jetstream: same machine).
     expect(d.publishedAt).toBeGreaterThanOrEqual(before - 1_000);
     expect(d.publishedAt).toBeLessThanOrEqual(after + 1_000);
@@ -85,10 +113,12 @@ describe.each(backends)("[$name] publishing", (backend) => {
     expect(plain1.duplicate || plain2.duplicate).toBe(false);
     raw[0] = 0; // the caller's buffer is theirs again once published
     const got: JobDelivery[] = [];
-    await h.track(h.bus.consumeJobs(c, { maxInFlight: 5 }, (d) => {
-      got.push(d);
-      d.ack();
-    }));
+    await h.track(
+      h.bus.consumeJobs(c, { maxInFlight: 5 }, (d) => {
+        got.push(d);
+        d.ack();
+      }),
+    );
     await waitFor("three deliveries", () => got.length === 3);
     got.sort((a, b) => a.streamSeq - b.streamSeq);
     for (const d of got) expect([...d.data]).toEqual([0xff, 0x00, 0x7b, 0x0a]);
@@ -99,7 +129,9 @@ describe.each(backends)("[$name] publishing", (backend) => {
     const c = uniqueComponent("missing");
     await expect(h.bus.publishJob(makeJob(c))).rejects.toBeInstanceOf(BusNotProvisionedError);
     await expect(h.bus.publishRawJob(c, new Uint8Array([1]))).rejects.toBeInstanceOf(BusNotProvisionedError);
-    await expect(h.bus.consumeJobs(c, { maxInFlight: 1, bindOnly: true }, () => undefined)).rejects.toBeInstanceOf(BusNotProvisionedError);
+    await expect(h.bus.consumeJobs(c, { maxInFlight: 1, bindOnly: true }, () => undefined)).rejects.toBeInstanceOf(
+      BusNotProvisionedError,
+    );
     await expect(h.bus.queueDepth(c)).rejects.toBeInstanceOf(BusNotProvisionedError);
   });
 
@@ -111,10 +143,12 @@ describe.each(backends)("[$name] publishing", (backend) => {
     await h.bus.ensureComponent(busSettings(c, { ackWaitMs: 2_000 }));
     expect((await h.bus.queueDepth(c)).pending).toBe(1);
     const waits: number[] = [];
-    const sub = await h.track(h.bus.consumeJobs(c, { maxInFlight: 1 }, (d) => {
-      waits.push(d.ackWaitMs);
-      d.ack();
-    }));
+    const sub = await h.track(
+      h.bus.consumeJobs(c, { maxInFlight: 1 }, (d) => {
+        waits.push(d.ackWaitMs);
+        d.ack();
+      }),
+    );
     await waitFor("the delivery", () => waits.length === 1);
     expect(waits).toEqual([2_000]);
     await sub.stop();

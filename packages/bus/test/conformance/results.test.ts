@@ -17,9 +17,20 @@ describe.each(backends)("[$name] results", (backend) => {
     const c = uniqueComponent();
     const [a, b] = [uniqueJobId(), uniqueJobId()];
     await h.bus.publishResult(makeResult(c, a));
-    await h.bus.publishResult(makeResult(c, b, { status: "failed", reason_code: "bad_input", reason_detail: "line 1\n\u0007line 2" }));
-    expect(await h.bus.getResult(c, a)).toMatchObject({ job_id: a, component: c, status: "completed", output: { data: { ok: true } } });
-    expect(await h.bus.getResult(c, b)).toMatchObject({ status: "failed", reason_code: "bad_input", reason_detail: "line 1\nline 2" });
+    await h.bus.publishResult(
+      makeResult(c, b, { status: "failed", reason_code: "bad_input", reason_detail: "line 1\n\u0007line 2" }),
+    );
+    expect(await h.bus.getResult(c, a)).toMatchObject({
+      job_id: a,
+      component: c,
+      status: "completed",
+      output: { data: { ok: true } },
+    });
+    expect(await h.bus.getResult(c, b)).toMatchObject({
+      status: "failed",
+      reason_code: "bad_input",
+      reason_detail: "line 1\nline 2",
+    });
     expect(await h.bus.getResult(c, uniqueJobId("never"))).toBeUndefined();
     expect(await h.bus.getResult(uniqueComponent("other"), a)).toBeUndefined();
     // A later Result of another status is the latest one (a redrive that then completed).
@@ -84,8 +95,12 @@ describe.each(backends)("[$name] results", (backend) => {
     const seen: string[] = [];
     await h.track(h.bus.consumeResults(resultsOf(c, seen)));
     const failed = { status: "failed", reason_code: "bad_input" } as const;
-    await h.bus.publishResult(makeResult(c, id, { ...failed, output: undefined, finished_at: "2026-11-23T10:00:00.000Z" }));
-    await h.bus.publishResult(makeResult(c, id, { ...failed, output: undefined, attempt: 1, finished_at: "2026-11-23T10:00:30.000Z" }));
+    await h.bus.publishResult(
+      makeResult(c, id, { ...failed, output: undefined, finished_at: "2026-11-23T10:00:00.000Z" }),
+    );
+    await h.bus.publishResult(
+      makeResult(c, id, { ...failed, output: undefined, attempt: 1, finished_at: "2026-11-23T10:00:30.000Z" }),
+    );
     await waitFor("both Results", () => seen.length === 2, 10_000);
     expect(await h.bus.getResult(c, id)).toMatchObject({ finished_at: "2026-11-23T10:00:30.000Z" });
   });
@@ -103,30 +118,39 @@ describe.each(backends)("[$name] results", (backend) => {
   it("refuses an invalid Result", async () => {
     const c = uniqueComponent();
     const id = uniqueJobId();
-    await expect(h.bus.publishResult({ ...makeResult(c, id), status: "failed" })).rejects.toBeInstanceOf(ContractValidationError);
-    await expect(h.bus.publishResult({ ...makeResult(c, id), reason_code: "Not A Code" })).rejects.toBeInstanceOf(ContractValidationError);
+    await expect(h.bus.publishResult({ ...makeResult(c, id), status: "failed" })).rejects.toBeInstanceOf(
+      ContractValidationError,
+    );
+    await expect(h.bus.publishResult({ ...makeResult(c, id), reason_code: "Not A Code" })).rejects.toBeInstanceOf(
+      ContractValidationError,
+    );
     expect(await h.bus.getResult(c, id)).toBeUndefined();
   });
 
   // Only a backend with a wire can carry bytes that did not come through publishResult.
-  it.runIf(backend.hasWire)("passes bytes on a Results subject that are not a Result as `invalid`, and acks them even if the handler throws", async () => {
-    const c = uniqueComponent();
-    const id = uniqueJobId();
-    const subject = resultSubject(c, id);
-    await h.bus.publishResult(makeResult(uniqueComponent(), uniqueJobId())); // makes sure the Results stream exists
-    await h.wire?.publish(subject, bytes("{not json"), { jetstream: true });
-    const invalid: Array<{ subject: string; data: string }> = [];
-    await h.track(h.bus.consumeResults((e) => {
-      if (e.kind === "invalid" && e.subject === subject) {
-        invalid.push({ subject: e.subject, data: new TextDecoder().decode(e.data) });
-        expect(e.error).toBeInstanceOf(ContractValidationError);
-        throw new Error("the handler cannot make sense of it either");
-      }
-    }));
-    await waitFor("the invalid message", () => invalid.length === 1, 10_000);
-    await sleep(1_000);
-    expect(invalid).toEqual([{ subject, data: "{not json" }]);
-  });
+  it.runIf(backend.hasWire)(
+    "passes bytes on a Results subject that are not a Result as `invalid`, and acks them even if the handler throws",
+    async () => {
+      const c = uniqueComponent();
+      const id = uniqueJobId();
+      const subject = resultSubject(c, id);
+      await h.bus.publishResult(makeResult(uniqueComponent(), uniqueJobId())); // makes sure the Results stream exists
+      await h.wire?.publish(subject, bytes("{not json"), { jetstream: true });
+      const invalid: Array<{ subject: string; data: string }> = [];
+      await h.track(
+        h.bus.consumeResults((e) => {
+          if (e.kind === "invalid" && e.subject === subject) {
+            invalid.push({ subject: e.subject, data: new TextDecoder().decode(e.data) });
+            expect(e.error).toBeInstanceOf(ContractValidationError);
+            throw new Error("the handler cannot make sense of it either");
+          }
+        }),
+      );
+      await waitFor("the invalid message", () => invalid.length === 1, 10_000);
+      await sleep(1_000);
+      expect(invalid).toEqual([{ subject, data: "{not json" }]);
+    },
+  );
 });
 
 describe.each(backends)("[$name] heartbeats", (backend) => {
@@ -151,7 +175,10 @@ describe.each(backends)("[$name] heartbeats", (backend) => {
     const mine = (list: HeartbeatEvent[]) => list.filter((e) => e.kind === "heartbeat" && e.heartbeat.component === c);
     await h.bus.publishHeartbeat(beat(c));
     await waitFor("the beat at both subscribers", () => mine(a).length === 1 && mine(b).length === 1);
-    expect(mine(a)[0]).toEqual({ kind: "heartbeat", heartbeat: beat(c, { sent_at: (mine(a)[0] as { heartbeat: Heartbeat }).heartbeat.sent_at }) });
+    expect(mine(a)[0]).toEqual({
+      kind: "heartbeat",
+      heartbeat: beat(c, { sent_at: (mine(a)[0] as { heartbeat: Heartbeat }).heartbeat.sent_at }),
+    });
     await subA.stop();
     await subA.closed;
     await h.bus.publishHeartbeat(beat(c, { in_flight: 0 }));
@@ -161,7 +188,9 @@ describe.each(backends)("[$name] heartbeats", (backend) => {
   });
 
   it("refuses an invalid heartbeat", async () => {
-    await expect(h.bus.publishHeartbeat({ ...beat(uniqueComponent()), in_flight: -1 })).rejects.toBeInstanceOf(ContractValidationError);
+    await expect(h.bus.publishHeartbeat({ ...beat(uniqueComponent()), in_flight: -1 })).rejects.toBeInstanceOf(
+      ContractValidationError,
+    );
   });
 
   it.runIf(backend.hasWire)("passes bytes on a heartbeat subject that are not a Heartbeat as `invalid`", async () => {
@@ -169,7 +198,9 @@ describe.each(backends)("[$name] heartbeats", (backend) => {
     const events: HeartbeatEvent[] = [];
     await h.track(h.bus.subscribeHeartbeats((e) => void events.push(e)));
     await h.wire?.publish(heartbeatSubject(c), bytes("garbage"));
-    const got = await waitFor("the invalid beat", () => events.find((e) => e.kind === "invalid" && e.subject === heartbeatSubject(c)));
+    const got = await waitFor("the invalid beat", () =>
+      events.find((e) => e.kind === "invalid" && e.subject === heartbeatSubject(c)),
+    );
     expect(got.kind === "invalid" && got.error).toBeInstanceOf(ContractValidationError);
   });
 });

@@ -90,7 +90,9 @@ describe("in-process bus Result retention", () => {
     } finally {
       await bus.close();
     }
-    expect(() => createInProcessBus({ resultsMaxAgeMs: 0 })).toThrow(/resultsMaxAgeMs: expected a number of milliseconds > 0, got 0/);
+    expect(() => createInProcessBus({ resultsMaxAgeMs: 0 })).toThrow(
+      /resultsMaxAgeMs: expected a number of milliseconds > 0, got 0/,
+    );
   });
 
   it("keeps at most resultsMaxCount Results, the newest, and refuses a count that is not a positive integer", async () => {
@@ -103,6 +105,8 @@ describe("in-process bus Result retention", () => {
     } finally {
       await bus.close();
     }
-    expect(() => createInProcessBus({ resultsMaxCount: 0.5 })).toThrow(/resultsMaxCount: expected an integer >= 1, got 0.5/);
+    expect(() => createInProcessBus({ resultsMaxCount: 0.5 })).toThrow(
+      /resultsMaxCount: expected an integer >= 1, got 0.5/,
+    );
   });
 });

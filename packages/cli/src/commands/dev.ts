@@ -32,15 +32,32 @@ interface DevOptions {
 export function registerDevCommand(program: Command, io: CliIo): void {
   program
     .command("dev")
-    .description("run a project: the coordinator, its components and the admin API, embedded by default (no services to install)")
+    .description(
+      "run a project: the coordinator, its components and the admin API, embedded by default (no services to install)",
+    )
     .argument("[project]", "project directory (holding tessera.project.ts) or the project file", ".")
-    .addOption(new Option("--nats <url|auto>", "process mode: use this NATS server, or `auto` to start nats-server -js in a temp dir; components run as autoscaled worker processes"))
+    .addOption(
+      new Option(
+        "--nats <url|auto>",
+        "process mode: use this NATS server, or `auto` to start nats-server -js in a temp dir; components run as autoscaled worker processes",
+      ),
+    )
     .option("--host <address>", "address of the admin API", io.env["TESSERA_ADMIN_HOST"] ?? "127.0.0.1")
     .option("--port <port>", "port of the admin API (0 = any free port)", io.env["TESSERA_ADMIN_PORT"] ?? "7400")
-    .option("--data-dir <dir>", "keep the jobs in PGlite in this directory, across restarts; without it they are held in memory and lost on exit (DATABASE_URL selects Postgres instead)")
+    .option(
+      "--data-dir <dir>",
+      "keep the jobs in PGlite in this directory, across restarts; without it they are held in memory and lost on exit (DATABASE_URL selects Postgres instead)",
+    )
     .option("--samples", "submit the project's sample jobs and print their results")
-    .option("--repeat <n>", "with --samples: submit every sample n times and report the throughput", positiveInteger(100_000))
-    .option("--exit", "with --samples: stop once every sample job and the jobs it chained are decided; exit 1 if one ended other than expected")
+    .option(
+      "--repeat <n>",
+      "with --samples: submit every sample n times and report the throughput",
+      positiveInteger(100_000),
+    )
+    .option(
+      "--exit",
+      "with --samples: stop once every sample job and the jobs it chained are decided; exit 1 if one ended other than expected",
+    )
     .option("--json", "with --samples --exit: print the report as JSON")
     .option("--verbose", "log coordinator and worker activity (info level)")
     .addHelpText(
@@ -53,15 +70,23 @@ Examples:
   $ tessera dev . --nats nats://127.0.0.1:4222 --samples --repeat 50`,
     )
     .action(async (target: string, opts: DevOptions) => {
-      if ((opts.exit === true || opts.repeat !== undefined || opts.json === true) && opts.samples !== true) throw new CliError("--exit, --repeat and --json need --samples", ExitCode.Usage);
+      if ((opts.exit === true || opts.repeat !== undefined || opts.json === true) && opts.samples !== true)
+        throw new CliError("--exit, --repeat and --json need --samples", ExitCode.Usage);
       const port = Number(opts.port);
-      if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new CliError(`--port: expected a port number from 0 to 65535, got ${JSON.stringify(opts.port)}`, ExitCode.Usage);
+      if (!Number.isInteger(port) || port < 0 || port > 65_535)
+        throw new CliError(
+          `--port: expected a port number from 0 to 65535, got ${JSON.stringify(opts.port)}`,
+          ExitCode.Usage,
+        );
       const style = styleFor(io.stdout, io.env);
       const out = (line = ""): void => void io.stdout.write(`${line}\n`);
       const say = opts.json === true ? () => undefined : out;
       const project = await loadProject(target);
       const mode: DevMode = opts.nats === undefined ? { kind: "embedded" } : { kind: "process", nats: opts.nats };
-      const log = pino({ name: "tessera-dev", level: opts.verbose === true ? "info" : (io.env["LOG_LEVEL"] ?? "warn") }, pino.destination(2));
+      const log = pino(
+        { name: "tessera-dev", level: opts.verbose === true ? "info" : (io.env["LOG_LEVEL"] ?? "warn") },
+        pino.destination(2),
+      );
       const session = await startDevSession({
         project,
         mode,
@@ -69,9 +94,15 @@ Examples:
         ...(opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {}),
         env: io.env,
         log,
-        onScale: (e) => say(style.dim(`scale ${e.component}: ${e.from} → ${e.to} worker${e.to === 1 ? "" : "s"} (lag ${e.lag})`)),
+        onScale: (e) =>
+          say(style.dim(`scale ${e.component}: ${e.from} → ${e.to} worker${e.to === 1 ? "" : "s"} (lag ${e.lag})`)),
         onWorkerExit: (e) => {
-          if (!e.requested) say(style.yellow(`worker ${e.instanceId} exited on its own (code ${e.code ?? "-"}, signal ${e.signal ?? "-"}); the autoscaler replaces it if still needed`));
+          if (!e.requested)
+            say(
+              style.yellow(
+                `worker ${e.instanceId} exited on its own (code ${e.code ?? "-"}, signal ${e.signal ?? "-"}); the autoscaler replaces it if still needed`,
+              ),
+            );
         },
       }).catch((err: unknown) => {
         throw startFailure(err, opts, port);
@@ -84,7 +115,9 @@ Examples:
           unexpected = await reportSamples(session, project, opts, io, style);
         } catch (err) {
           await session.stop();
-          throw err instanceof CoordinatorError ? new CliError(`samples did not finish: ${err.message}`, ExitCode.Failed) : err;
+          throw err instanceof CoordinatorError
+            ? new CliError(`samples did not finish: ${err.message}`, ExitCode.Failed)
+            : err;
         }
         if (opts.exit === true) {
           await session.stop();
@@ -100,7 +133,13 @@ Examples:
 }
 
 /** Runs the samples, prints the report; returns the samples that did not end as expected. */
-async function reportSamples(session: DevSession, project: LoadedProject, opts: DevOptions, io: CliIo, style: Style): Promise<SamplesReport["outcomes"]> {
+async function reportSamples(
+  session: DevSession,
+  project: LoadedProject,
+  opts: DevOptions,
+  io: CliIo,
+  style: Style,
+): Promise<SamplesReport["outcomes"]> {
   const out = (line = ""): void => void io.stdout.write(`${line}\n`);
   const say = opts.json === true ? () => undefined : out;
   if (project.samples.length === 0) say(style.yellow(`${project.file} declares no samples`));
@@ -113,14 +152,31 @@ async function reportSamples(session: DevSession, project: LoadedProject, opts: 
   if (opts.json === true) writeJson(io.stdout, jsonReport(report, session));
   else if (opts.repeat === undefined || opts.repeat === 1) out(resultsTable(report, project, style));
   const unexpected = report.outcomes.filter((o) => !o.asExpected);
-  for (const o of unexpected) say(style.red(`sample ${o.label} ended ${o.jobs[0]?.job.state}, expected ${project.samples.find((s) => s.label === o.label)?.expect ?? "completed"}`));
+  for (const o of unexpected)
+    say(
+      style.red(
+        `sample ${o.label} ended ${o.jobs[0]?.job.state}, expected ${project.samples.find((s) => s.label === o.label)?.expect ?? "completed"}`,
+      ),
+    );
   return unexpected;
 }
 
-function banner(project: LoadedProject, session: DevSession, mode: DevMode, opts: DevOptions, env: CliIo["env"], style: Style): string {
+function banner(
+  project: LoadedProject,
+  session: DevSession,
+  mode: DevMode,
+  opts: DevOptions,
+  env: CliIo["env"],
+  style: Style,
+): string {
   const where = relative(process.cwd(), project.dir) || ".";
   const dataDir = opts.dataDir ?? (env["TESSERA_DATA_DIR"] === "" ? undefined : env["TESSERA_DATA_DIR"]);
-  const store = (env["DATABASE_URL"] ?? "") !== "" ? "Postgres (DATABASE_URL)" : dataDir !== undefined ? `PGlite in ${dataDir}` : "jobs in memory (lost on exit)";
+  const store =
+    (env["DATABASE_URL"] ?? "") !== ""
+      ? "Postgres (DATABASE_URL)"
+      : dataDir !== undefined
+        ? `PGlite in ${dataDir}`
+        : "jobs in memory (lost on exit)";
   const modeText =
     mode.kind === "embedded"
       ? `embedded: in-process bus, ${store}, components in this process`
@@ -137,13 +193,20 @@ function banner(project: LoadedProject, session: DevSession, mode: DevMode, opts
 
 function dashboardNote(opts: DevOptions, env: CliIo["env"], style: Style): string {
   if (!isDashboardBuilt()) return style.yellow("  (not built: npm run build -w @tessera/dashboard)");
-  if (!isLoopbackHost(opts.host) && (env["TESSERA_ADMIN_TOKEN"] ?? "") === "") return style.yellow("  (read-only: not on loopback and no TESSERA_ADMIN_TOKEN)");
+  if (!isLoopbackHost(opts.host) && (env["TESSERA_ADMIN_TOKEN"] ?? "") === "")
+    return style.yellow("  (read-only: not on loopback and no TESSERA_ADMIN_TOKEN)");
   return "";
 }
 
 function resultsTable(report: SamplesReport, project: LoadedProject, style: Style): string {
   const rows = report.outcomes.flatMap((o) =>
-    o.jobs.map(({ job, depth }) => [depth === 0 ? o.label : `${"  ".repeat(depth - 1)}└─ chained`, job.component, paintState(job.state, style), describe(job, project), job.durationMs === null ? "" : formatDuration(job.durationMs)]),
+    o.jobs.map(({ job, depth }) => [
+      depth === 0 ? o.label : `${"  ".repeat(depth - 1)}└─ chained`,
+      job.component,
+      paintState(job.state, style),
+      describe(job, project),
+      job.durationMs === null ? "" : formatDuration(job.durationMs),
+    ]),
   );
   return renderTable(["sample", "component", "state", "result", "took"], rows, style);
 }
@@ -184,7 +247,14 @@ function jsonReport(report: SamplesReport, session: DevSession): unknown {
     samples: report.outcomes.map((o) => ({
       label: o.label,
       asExpected: o.asExpected,
-      jobs: o.jobs.map(({ job, depth }) => ({ depth, jobId: job.jobId, component: job.component, state: job.state, reasonCode: job.reasonCode, output: job.output })),
+      jobs: o.jobs.map(({ job, depth }) => ({
+        depth,
+        jobId: job.jobId,
+        component: job.component,
+        state: job.state,
+        reasonCode: job.reasonCode,
+        output: job.output,
+      })),
     })),
   };
 }
@@ -193,9 +263,15 @@ function startFailure(err: unknown, opts: DevOptions, port: number): CliError {
   if (err instanceof CliError) return err;
   if (err instanceof NatsServerNotInstalledError) return new CliError(err.message, ExitCode.Failed);
   const code = (err as { code?: string }).code;
-  if (code === "EADDRINUSE") return new CliError(`port ${port} on ${opts.host} is in use (another tessera dev?); pass --port 0 for any free port or --port <n>`, ExitCode.Usage);
+  if (code === "EADDRINUSE")
+    return new CliError(
+      `port ${port} on ${opts.host} is in use (another tessera dev?); pass --port 0 for any free port or --port <n>`,
+      ExitCode.Usage,
+    );
   if (opts.nats !== undefined && opts.nats !== "auto" && isConnectionRefused(err)) {
-    return new CliError(`cannot reach NATS at ${opts.nats}: ${(err as Error).message}`, ExitCode.Unreachable, ["start one with `nats-server -js`, or use --nats auto"]);
+    return new CliError(`cannot reach NATS at ${opts.nats}: ${(err as Error).message}`, ExitCode.Unreachable, [
+      "start one with `nats-server -js`, or use --nats auto",
+    ]);
   }
   return new CliError(`tessera dev could not start: ${(err as Error).message}`, ExitCode.Failed);
 }

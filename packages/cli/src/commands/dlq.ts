@@ -26,7 +26,10 @@ interface RedriveFlags extends AdminOptions {
 }
 
 async function allDeadLetters(client: AdminClient, component: string): Promise<DeadLetterRecord[]> {
-  const page = await collectPages((cursor) => client.deadLetters({ component, limit: MAX_PAGE_SIZE, ...(cursor !== undefined ? { cursor } : {}) }), { all: true });
+  const page = await collectPages(
+    (cursor) => client.deadLetters({ component, limit: MAX_PAGE_SIZE, ...(cursor !== undefined ? { cursor } : {}) }),
+    { all: true },
+  );
   return page.items;
 }
 
@@ -36,10 +39,13 @@ async function listAction(flags: ListFlags, io: CliIo): Promise<void> {
     ...(flags.component !== undefined ? { component: flags.component } : {}),
     ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
   };
-  const page = await collectPages((cursor) => client.deadLetters({ ...filter, ...(cursor !== undefined ? { cursor } : {}) }), {
-    ...(flags.cursor !== undefined ? { cursor: flags.cursor } : {}),
-    all: flags.all === true,
-  });
+  const page = await collectPages(
+    (cursor) => client.deadLetters({ ...filter, ...(cursor !== undefined ? { cursor } : {}) }),
+    {
+      ...(flags.cursor !== undefined ? { cursor: flags.cursor } : {}),
+      all: flags.all === true,
+    },
+  );
   const { items } = page;
   if (flags.json === true) {
     writeJson(io.stdout, { items, nextCursor: page.nextCursor });
@@ -75,12 +81,17 @@ async function redriveAction(jobId: string | undefined, flags: RedriveFlags, io:
     return;
   }
   if (flags.component === undefined || flags.all !== true) {
-    throw usageError("dlq redrive: give a job id, or --component <name> --all to redrive every dead letter of a component");
+    throw usageError(
+      "dlq redrive: give a job id, or --component <name> --all to redrive every dead letter of a component",
+    );
   }
   const component = flags.component;
   const waiting = (await allDeadLetters(client, component)).filter((d) => d.redrivenAt === null).length;
   if (waiting > 0 && flags.yes !== true) {
-    if (!canAsk(io)) throw usageError(`dlq redrive --all: refusing to redrive ${waiting} jobs of ${component} without confirmation (stdin is not a terminal); add --yes`);
+    if (!canAsk(io))
+      throw usageError(
+        `dlq redrive --all: refusing to redrive ${waiting} jobs of ${component} without confirmation (stdin is not a terminal); add --yes`,
+      );
     if (!(await confirm(io, `Redrive ${waiting} dead-lettered jobs of ${component}? They run again from the start.`))) {
       throw new CliError("not confirmed; nothing was redriven", ExitCode.Failed);
     }
@@ -91,7 +102,11 @@ async function redriveAction(jobId: string | undefined, flags: RedriveFlags, io:
     writeJson(io.stdout, { jobIds });
     return;
   }
-  io.stdout.write(jobIds.length === 0 ? `nothing to redrive for ${component}\n` : `redrove ${jobIds.length} jobs of ${component}:\n${jobIds.map((id) => `  ${id}\n`).join("")}`);
+  io.stdout.write(
+    jobIds.length === 0
+      ? `nothing to redrive for ${component}\n`
+      : `redrove ${jobIds.length} jobs of ${component}:\n${jobIds.map((id) => `  ${id}\n`).join("")}`,
+  );
 }
 
 /** `tessera dlq list|redrive`: dead-lettered jobs (failed after maxDeliver attempts) and running them again. */
@@ -99,7 +114,10 @@ export const registerDlqCommands: RegisterCommands = (program, io) => {
   const dlq = program
     .command("dlq")
     .description("list and redrive dead-lettered jobs")
-    .addHelpText("after", "\nExamples:\n  $ tessera dlq list --component extract\n  $ tessera dlq redrive --component extract --all");
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ tessera dlq list --component extract\n  $ tessera dlq redrive --component extract --all",
+    );
 
   withAdminOptions(
     dlq

@@ -57,11 +57,15 @@ async function submitAction(component: string, flags: SubmitFlags, io: CliIo): P
     const outcome = await client.submit({ ...base, input: plan.input });
     if (flags.wait !== true) {
       if (flags.json === true) writeJson(io.stdout, outcome);
-      else io.stdout.write(`${outcome.created ? "submitted" : "already submitted (same idempotency key):"} job ${outcome.jobId} to ${component} (${paintState(outcome.state, style)})\n`);
+      else
+        io.stdout.write(
+          `${outcome.created ? "submitted" : "already submitted (same idempotency key):"} job ${outcome.jobId} to ${component} (${paintState(outcome.state, style)})\n`,
+        );
       return;
     }
     // With --json, stdout carries only the final record; the state changes go to stderr.
-    if (flags.json !== true) io.stdout.write(`${outcome.created ? "submitted" : "already submitted:"} job ${outcome.jobId} to ${component}\n`);
+    if (flags.json !== true)
+      io.stdout.write(`${outcome.created ? "submitted" : "already submitted:"} job ${outcome.jobId} to ${component}\n`);
     const job = await waitForJob(client, io, outcome.jobId, flags.json === true ? io.stderr : io.stdout);
     if (flags.json === true) writeJson(io.stdout, job);
     else io.stdout.write(describeJob(job, style));
@@ -107,13 +111,31 @@ function registerSubmit(jobs: Command, io: CliIo): void {
       .command("submit")
       .description("submit a job (or one job per file) to a component")
       .argument("<component>", "the component to run it")
-      .addOption(new Option("--json-input <json>", "the input as JSON").argParser(jsonValue).conflicts(["text", "file", "files"]))
+      .addOption(
+        new Option("--json-input <json>", "the input as JSON")
+          .argParser(jsonValue)
+          .conflicts(["text", "file", "files"]),
+      )
       .addOption(new Option("--text <text>", "the input as text").conflicts(["file", "files"]))
-      .addOption(new Option("--file <path>", "the input as a file's bytes; repeat for one job per file").argParser(collect))
-      .addOption(new Option("--files <glob|dir>", 'one job per file: a directory, or a glob such as "docs/*.pdf" (quote it); repeatable').argParser(collect))
-      .option("--key, --idempotency-key <key>", "submitting the same key again returns the existing job (with several files: <key>:<file> each)")
+      .addOption(
+        new Option("--file <path>", "the input as a file's bytes; repeat for one job per file").argParser(collect),
+      )
+      .addOption(
+        new Option(
+          "--files <glob|dir>",
+          'one job per file: a directory, or a glob such as "docs/*.pdf" (quote it); repeatable',
+        ).argParser(collect),
+      )
+      .option(
+        "--key, --idempotency-key <key>",
+        "submitting the same key again returns the existing job (with several files: <key>:<file> each)",
+      )
       .option("--meta <key=value>", "job metadata; repeat for more", metadataEntry)
-      .option("--deadline <time|duration>", "give up on the job after this: an ISO-8601 time or a duration from now (30s, 5m, 1h30m)", deadline)
+      .option(
+        "--deadline <time|duration>",
+        "give up on the job after this: an ISO-8601 time or a duration from now (30s, 5m, 1h30m)",
+        deadline,
+      )
       .option("--content-type <type>", "the input's media type, e.g. application/pdf")
       .option("--wait", "wait until the job(s) finish; exit 1 unless all completed"),
   )
@@ -137,10 +159,13 @@ async function listAction(flags: ListFlags, io: CliIo): Promise<void> {
     ...(flags.key !== undefined ? { key: flags.key } : {}),
     ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
   };
-  const page = await collectPages((cursor) => client.listJobs({ ...filter, ...(cursor !== undefined ? { cursor } : {}) }), {
-    ...(flags.cursor !== undefined ? { cursor: flags.cursor } : {}),
-    all: flags.all === true,
-  });
+  const page = await collectPages(
+    (cursor) => client.listJobs({ ...filter, ...(cursor !== undefined ? { cursor } : {}) }),
+    {
+      ...(flags.cursor !== undefined ? { cursor: flags.cursor } : {}),
+      all: flags.all === true,
+    },
+  );
   const { items } = page;
   if (flags.json === true) {
     writeJson(io.stdout, { items, nextCursor: page.nextCursor });
@@ -153,10 +178,12 @@ async function listAction(flags: ListFlags, io: CliIo): Promise<void> {
 }
 
 async function watchAction(ids: string[], flags: AdminOptions & { component?: string }, io: CliIo): Promise<void> {
-  if (ids.length > 0 && flags.component !== undefined) throw usageError("jobs watch: give job ids or --component <name>, not both");
+  if (ids.length > 0 && flags.component !== undefined)
+    throw usageError("jobs watch: give job ids or --component <name>, not both");
   const client = adminClientFor(flags, io);
   const style = styleFor(io.stdout, io.env);
-  if (ids.length === 0 && io.stderr.isTTY === true) io.stderr.write(`watching ${flags.component ?? "all"} jobs at ${client.displayUrl} (Ctrl-C to stop)\n`);
+  if (ids.length === 0 && io.stderr.isTTY === true)
+    io.stderr.write(`watching ${flags.component ?? "all"} jobs at ${client.displayUrl} (Ctrl-C to stop)\n`);
   const states = await followJobs(client, {
     ids: ids.length > 0 ? ids : undefined,
     ...(flags.component !== undefined ? { component: flags.component } : {}),
@@ -173,12 +200,18 @@ export const registerJobsCommands: RegisterCommands = (program, io) => {
   const jobs = program
     .command("jobs")
     .description("submit, inspect, cancel and watch jobs")
-    .addHelpText("after", "\nExamples:\n  $ tessera jobs submit word-count --text \"hello world\" --wait\n  $ tessera jobs list --state failed\n  $ tessera jobs watch --component word-count");
+    .addHelpText(
+      "after",
+      '\nExamples:\n  $ tessera jobs submit word-count --text "hello world" --wait\n  $ tessera jobs list --state failed\n  $ tessera jobs watch --component word-count',
+    );
 
   registerSubmit(jobs, io);
 
   withAdminOptions(jobs.command("get").description("show one job").argument("<id>", "the job id"))
-    .addHelpText("after", "\nExit 4 if there is no such job.\n\nExamples:\n  $ tessera jobs get job-01HX...\n  $ tessera jobs get job-01HX... --json | jq .output")
+    .addHelpText(
+      "after",
+      "\nExit 4 if there is no such job.\n\nExamples:\n  $ tessera jobs get job-01HX...\n  $ tessera jobs get job-01HX... --json | jq .output",
+    )
     .action(async (id: string, flags: AdminOptions) => {
       const job = await adminClientFor(flags, io).job(id);
       if (flags.json === true) writeJson(io.stdout, job);
@@ -196,11 +229,19 @@ export const registerJobsCommands: RegisterCommands = (program, io) => {
       .option("--cursor <cursor>", "continue from a previous page")
       .option("--all", "follow every page to the end"),
   )
-    .addHelpText("after", "\nExamples:\n  $ tessera jobs list --state failed\n  $ tessera jobs list --component extract --all --json")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ tessera jobs list --state failed\n  $ tessera jobs list --component extract --all --json",
+    )
     .action((flags: ListFlags) => listAction(flags, io));
 
-  withAdminOptions(jobs.command("cancel").description("cancel a job that has not finished").argument("<id>", "the job id"))
-    .addHelpText("after", "\nExit 4 if there is no such job, 5 if it already finished.\n\nExamples:\n  $ tessera jobs cancel job-01HX...")
+  withAdminOptions(
+    jobs.command("cancel").description("cancel a job that has not finished").argument("<id>", "the job id"),
+  )
+    .addHelpText(
+      "after",
+      "\nExit 4 if there is no such job, 5 if it already finished.\n\nExamples:\n  $ tessera jobs cancel job-01HX...",
+    )
     .action(async (id: string, flags: AdminOptions) => {
       const job = await adminClientFor(flags, io).cancel(id);
       if (flags.json === true) writeJson(io.stdout, job);

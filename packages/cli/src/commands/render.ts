@@ -1,6 +1,14 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { componentCrd, installManifests, kubernetesObjects, renderComponent, validateManifests, type KubeObject, type RenderContext } from "@tessera/controller";
+import {
+  componentCrd,
+  installManifests,
+  kubernetesObjects,
+  renderComponent,
+  validateManifests,
+  type KubeObject,
+  type RenderContext,
+} from "@tessera/controller";
 import type { Command } from "commander";
 import { stringify } from "yaml";
 import type { CliIo } from "../cli-io.js";
@@ -28,17 +36,39 @@ interface RenderOptions {
 export function registerRenderCommand(program: Command, io: CliIo): void {
   program
     .command("render")
-    .description("render Component manifests into the Kubernetes objects the controller applies (offline: no cluster needed)")
+    .description(
+      "render Component manifests into the Kubernetes objects the controller applies (offline: no cluster needed)",
+    )
     .argument("<files...>", "Component manifests (YAML or JSON)")
-    .option("-o, --output <dir>", "write <component>.yaml (the Kubernetes objects) and <component>.jetstream.json (stream and consumer) per component instead of printing YAML")
-    .option("--validate", "check every object against the upstream Kubernetes and KEDA schemas, reject unknown fields, and check the restricted Pod Security Standard and the platform invariants")
+    .option(
+      "-o, --output <dir>",
+      "write <component>.yaml (the Kubernetes objects) and <component>.jetstream.json (stream and consumer) per component instead of printing YAML",
+    )
+    .option(
+      "--validate",
+      "check every object against the upstream Kubernetes and KEDA schemas, reject unknown fields, and check the restricted Pod Security Standard and the platform invariants",
+    )
     .option("--namespace <ns>", "namespace of the rendered objects", "default")
     .option("--nats-url <url>", "NATS_URL given to the workers", "nats://nats.nats.svc:4222")
-    .option("--nats-monitoring <host:port>", "NATS monitoring endpoint KEDA reads, host:port with no scheme", "nats.nats.svc:8222")
+    .option(
+      "--nats-monitoring <host:port>",
+      "NATS monitoring endpoint KEDA reads, host:port with no scheme",
+      "nats.nats.svc:8222",
+    )
     .option("--nats-namespace <ns>", "namespace of the NATS pods (the only egress a worker always has)", "nats")
-    .option("--nats-label <key=value>", "a label of the NATS pods (repeatable; default app.kubernetes.io/name=nats)", metadataEntry)
-    .option("--crd", "also render the components.tessera.dev CustomResourceDefinition (generated from the contract's Component schema)")
-    .option("--install <image>", "also render the controller's install manifests (namespace tessera-system, CRD, ServiceAccount, least-privilege ClusterRole, controller Deployment running this tessera image)")
+    .option(
+      "--nats-label <key=value>",
+      "a label of the NATS pods (repeatable; default app.kubernetes.io/name=nats)",
+      metadataEntry,
+    )
+    .option(
+      "--crd",
+      "also render the components.tessera.dev CustomResourceDefinition (generated from the contract's Component schema)",
+    )
+    .option(
+      "--install <image>",
+      "also render the controller's install manifests (namespace tessera-system, CRD, ServiceAccount, least-privilege ClusterRole, controller Deployment running this tessera image)",
+    )
     .option("--json", "print a machine-readable summary (and the problems) instead of YAML or tables")
     .addHelpText(
       "after",
@@ -57,47 +87,85 @@ Exit codes: 0 ok, 1 invalid manifests or validation problems, 2 usage error.`,
         throw new ExitStatus(problems.some((p) => p.kind === "file") ? ExitCode.Usage : ExitCode.Failed);
       }
       const ctx: RenderContext = {
-        nats: { url: opts.natsUrl, monitoringEndpoint: opts.natsMonitoring, namespace: opts.natsNamespace, podLabels: opts.natsLabel ?? { "app.kubernetes.io/name": "nats" } },
+        nats: {
+          url: opts.natsUrl,
+          monitoringEndpoint: opts.natsMonitoring,
+          namespace: opts.natsNamespace,
+          podLabels: opts.natsLabel ?? { "app.kubernetes.io/name": "nats" },
+        },
       };
       const rendered = manifests.map((m) => {
         try {
           const r = renderComponent({ name: m.name, namespace: opts.namespace, spec: m.spec }, ctx);
-          return { manifest: m, objects: kubernetesObjects(r) as unknown as KubeObject[], jetstream: { stream: r.stream, consumer: r.consumer } };
+          return {
+            manifest: m,
+            objects: kubernetesObjects(r) as unknown as KubeObject[],
+            jetstream: { stream: r.stream, consumer: r.consumer },
+          };
         } catch (err) {
           throw new CliError(`${m.file}: cannot render ${m.name}: ${(err as Error).message}`, ExitCode.Failed);
         }
       });
-      const install = opts.install !== undefined ? (installManifests({ image: opts.install, nats: { url: opts.natsUrl, monitoringEndpoint: opts.natsMonitoring } }) as unknown as KubeObject[]) : [];
+      const install =
+        opts.install !== undefined
+          ? (installManifests({
+              image: opts.install,
+              nats: { url: opts.natsUrl, monitoringEndpoint: opts.natsMonitoring },
+            }) as unknown as KubeObject[])
+          : [];
       // The install manifests include the CRD already.
-      const crd = [...(opts.crd === true && install.length === 0 ? [componentCrd() as unknown as KubeObject] : []), ...install];
+      const crd = [
+        ...(opts.crd === true && install.length === 0 ? [componentCrd() as unknown as KubeObject] : []),
+        ...install,
+      ];
       const all = [...crd, ...rendered.flatMap((r) => r.objects)];
       const validation = opts.validate === true ? validateManifests(all) : [];
 
       if (opts.output !== undefined) {
         await mkdir(opts.output, { recursive: true });
-        if (install.length > 0) await writeFile(join(opts.output, "tessera-install.yaml"), install.map((o) => stringify(o)).join("---\n"));
+        if (install.length > 0)
+          await writeFile(join(opts.output, "tessera-install.yaml"), install.map((o) => stringify(o)).join("---\n"));
         else for (const c of crd) await writeFile(join(opts.output, `${c.metadata.name}.yaml`), stringify(c));
         for (const r of rendered) {
-          await writeFile(join(opts.output, `${r.manifest.name}.yaml`), r.objects.map((o) => stringify(o)).join("---\n"));
-          await writeFile(join(opts.output, `${r.manifest.name}.jetstream.json`), `${JSON.stringify(r.jetstream, null, 2)}\n`);
+          await writeFile(
+            join(opts.output, `${r.manifest.name}.yaml`),
+            r.objects.map((o) => stringify(o)).join("---\n"),
+          );
+          await writeFile(
+            join(opts.output, `${r.manifest.name}.jetstream.json`),
+            `${JSON.stringify(r.jetstream, null, 2)}\n`,
+          );
         }
       }
       if (opts.json === true) {
         writeJson(io.stdout, {
-          components: rendered.map((r) => ({ name: r.manifest.name, file: r.manifest.file, objects: r.objects.map((o) => `${o.kind}/${o.metadata.name}`), jetstream: r.jetstream })),
+          components: rendered.map((r) => ({
+            name: r.manifest.name,
+            file: r.manifest.file,
+            objects: r.objects.map((o) => `${o.kind}/${o.metadata.name}`),
+            jetstream: r.jetstream,
+          })),
           validated: opts.validate === true,
           problems: validation,
         });
       } else if (opts.output !== undefined) {
         const style = styleFor(io.stdout, io.env);
-        const rows = rendered.map((r) => [r.manifest.name, r.objects.map((o) => o.kind).join(", "), join(opts.output as string, `${r.manifest.name}.yaml`)]);
+        const rows = rendered.map((r) => [
+          r.manifest.name,
+          r.objects.map((o) => o.kind).join(", "),
+          join(opts.output as string, `${r.manifest.name}.yaml`),
+        ]);
         io.stdout.write(renderTable(["component", "objects", "file"], rows, style));
       } else {
         io.stdout.write(all.map((o) => stringify(o)).join("---\n"));
       }
       if (opts.validate === true && opts.json !== true) {
         for (const p of validation) io.stderr.write(`${p.object}: ${p.path === "" ? "" : `${p.path}: `}${p.message}\n`);
-        io.stderr.write(validation.length === 0 ? `validated ${all.length} objects: no problems\n` : `${validation.length} problem${validation.length === 1 ? "" : "s"} in ${all.length} objects\n`);
+        io.stderr.write(
+          validation.length === 0
+            ? `validated ${all.length} objects: no problems\n`
+            : `${validation.length} problem${validation.length === 1 ? "" : "s"} in ${all.length} objects\n`,
+        );
       }
       if (validation.length > 0) throw new ExitStatus(ExitCode.Failed);
     });

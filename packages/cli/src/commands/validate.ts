@@ -1,7 +1,11 @@
 import { ExitStatus } from "../cli-error.js";
 import type { RegisterCommands } from "../cli-io.js";
 import { ExitCode } from "../exit-codes.js";
-import { formatManifestProblem, loadComponentManifests, MANIFEST_API_VERSION } from "../manifests/load-component-manifests.js";
+import {
+  formatManifestProblem,
+  loadComponentManifests,
+  MANIFEST_API_VERSION,
+} from "../manifests/load-component-manifests.js";
 import { writeJson } from "../output/json.js";
 import { styleFor } from "../output/style.js";
 
@@ -28,7 +32,11 @@ Examples:
     )
     .action(async (files: string[], opts: { json?: boolean }) => {
       const { manifests, problems } = await loadComponentManifests(files);
-      const code = problems.some((p) => p.kind === "file") ? ExitCode.Usage : problems.length > 0 ? ExitCode.Failed : ExitCode.Ok;
+      const code = problems.some((p) => p.kind === "file")
+        ? ExitCode.Usage
+        : problems.length > 0
+          ? ExitCode.Failed
+          : ExitCode.Ok;
       if (opts.json === true) {
         writeJson(io.stdout, { ok: problems.length === 0, manifests, problems });
       } else {
@@ -37,8 +45,12 @@ Examples:
         const names = manifests.map((m) => m.name).join(", ");
         const summary =
           problems.length === 0
-            ? style.green(`ok: ${plural(manifests.length, "valid component")} in ${plural(files.length, "file")}${names === "" ? "" : ` (${names})`}`)
-            : style.red(`${plural(problems.length, "problem")} in ${plural(new Set(problems.map((p) => p.file)).size, "file")}; ${plural(manifests.length, "valid component")}`);
+            ? style.green(
+                `ok: ${plural(manifests.length, "valid component")} in ${plural(files.length, "file")}${names === "" ? "" : ` (${names})`}`,
+              )
+            : style.red(
+                `${plural(problems.length, "problem")} in ${plural(new Set(problems.map((p) => p.file)).size, "file")}; ${plural(manifests.length, "valid component")}`,
+              );
         io.stdout.write(`${summary}\n`);
       }
       if (code !== ExitCode.Ok) throw new ExitStatus(code);

@@ -15,7 +15,11 @@ export function registerWorkerCommand(program: Command, io: CliIo): void {
     .argument("[module]", "module whose default export is the component (default: env TESSERA_COMPONENT_MODULE)")
     .action(async (module: string | undefined) => {
       const path = module ?? io.env["TESSERA_COMPONENT_MODULE"];
-      if (path === undefined || path === "") throw new CliError("no component module: pass it as the argument or set TESSERA_COMPONENT_MODULE", ExitCode.Usage);
+      if (path === undefined || path === "")
+        throw new CliError(
+          "no component module: pass it as the argument or set TESSERA_COMPONENT_MODULE",
+          ExitCode.Usage,
+        );
       let mod: Record<string, unknown>;
       try {
         mod = (await import(pathToFileURL(resolve(path)).href)) as Record<string, unknown>;

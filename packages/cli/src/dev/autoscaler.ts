@@ -68,12 +68,17 @@ interface State {
  */
 export function createAutoscaler(opts: AutoscalerOptions): Autoscaler {
   const intervalMs = opts.intervalMs ?? 1_000;
-  if (!(Number.isFinite(intervalMs) && intervalMs > 0)) throw new RangeError(`createAutoscaler: intervalMs: expected a number above 0, got ${String(intervalMs)}`);
+  if (!(Number.isFinite(intervalMs) && intervalMs > 0))
+    throw new RangeError(`createAutoscaler: intervalMs: expected a number above 0, got ${String(intervalMs)}`);
   opts.components.forEach(checkSettings);
   const states = new Map<string, State>(
-    opts.components.map((c) => [c.name, { lag: undefined, desired: undefined, active: false, lastActiveAt: undefined, error: undefined }]),
+    opts.components.map((c) => [
+      c.name,
+      { lag: undefined, desired: undefined, active: false, lastActiveAt: undefined, error: undefined },
+    ]),
   );
-  if (states.size !== opts.components.length) throw new Error("createAutoscaler: components: each component may appear once");
+  if (states.size !== opts.components.length)
+    throw new Error("createAutoscaler: components: each component may appear once");
 
   const fail = (component: string, state: State, err: unknown): void => {
     const error = err instanceof Error ? err : new Error(String(err));
@@ -83,7 +88,9 @@ export function createAutoscaler(opts: AutoscalerOptions): Autoscaler {
 
   const evaluate = async (): Promise<void> => {
     // Lag reads go out together: one slow component does not delay the others' decisions.
-    const reads = await Promise.allSettled(opts.components.map(async (c) => readLag(c.name, await opts.queueDepth(c.name))));
+    const reads = await Promise.allSettled(
+      opts.components.map(async (c) => readLag(c.name, await opts.queueDepth(c.name))),
+    );
     const now = Date.now();
     opts.components.forEach((c, i) => {
       const state = states.get(c.name) as State;
@@ -91,11 +98,29 @@ export function createAutoscaler(opts: AutoscalerOptions): Autoscaler {
       if (read.status === "rejected") return fail(c.name, state, read.reason);
       try {
         const current = opts.pool.replicas(c.name);
-        const decision = kedaDesiredReplicas({ ...c, lag: read.value, currentReplicas: current, lastActiveAt: state.lastActiveAt, now });
-        Object.assign(state, { lag: read.value, desired: decision.desired, active: decision.active, lastActiveAt: decision.lastActiveAt, error: undefined });
+        const decision = kedaDesiredReplicas({
+          ...c,
+          lag: read.value,
+          currentReplicas: current,
+          lastActiveAt: state.lastActiveAt,
+          now,
+        });
+        Object.assign(state, {
+          lag: read.value,
+          desired: decision.desired,
+          active: decision.active,
+          lastActiveAt: decision.lastActiveAt,
+          error: undefined,
+        });
         if (decision.desired !== current) {
           opts.pool.scale(c.name, decision.desired);
-          opts.onScale?.({ component: c.name, from: current, to: decision.desired, lag: read.value, active: decision.active });
+          opts.onScale?.({
+            component: c.name,
+            from: current,
+            to: decision.desired,
+            lag: read.value,
+            active: decision.active,
+          });
         }
       } catch (err) {
         fail(c.name, state, err);
@@ -135,7 +160,10 @@ export function createAutoscaler(opts: AutoscalerOptions): Autoscaler {
       return Object.fromEntries(
         opts.components.map((c) => {
           const { lag, desired, active, error } = states.get(c.name) as State;
-          return [c.name, { replicas: opts.pool.replicas(c.name), desired, lag, active, ...(error !== undefined ? { error } : {}) }];
+          return [
+            c.name,
+            { replicas: opts.pool.replicas(c.name), desired, lag, active, ...(error !== undefined ? { error } : {}) },
+          ];
         }),
       );
     },
@@ -143,17 +171,24 @@ export function createAutoscaler(opts: AutoscalerOptions): Autoscaler {
 }
 
 function readLag(component: string, lag: number): number {
-  if (!(Number.isInteger(lag) && lag >= 0)) throw new TypeError(`queueDepth(${JSON.stringify(component)}) returned ${String(lag)}: expected an integer >= 0`);
+  if (!(Number.isInteger(lag) && lag >= 0))
+    throw new TypeError(`queueDepth(${JSON.stringify(component)}) returned ${String(lag)}: expected an integer >= 0`);
   return lag;
 }
 
 function checkSettings(c: AutoscaledComponent): void {
   const where = `createAutoscaler: component ${JSON.stringify(c.name)}`;
   const isInt = (n: number, min: number): boolean => Number.isInteger(n) && n >= min;
-  if (!isInt(c.minReplicas, 0)) throw new RangeError(`${where}: minReplicas: expected an integer >= 0, got ${String(c.minReplicas)}`);
-  if (!isInt(c.maxReplicas, 1)) throw new RangeError(`${where}: maxReplicas: expected an integer >= 1, got ${String(c.maxReplicas)}`);
-  if (c.minReplicas > c.maxReplicas) throw new RangeError(`${where}: minReplicas (${c.minReplicas}) is above maxReplicas (${c.maxReplicas})`);
-  if (!(c.queueDepthTarget > 0)) throw new RangeError(`${where}: queueDepthTarget: expected a number above 0, got ${String(c.queueDepthTarget)}`);
-  if (!(c.cooldownMs >= 0)) throw new RangeError(`${where}: cooldownMs: expected a number >= 0, got ${String(c.cooldownMs)}`);
-  if (c.activationLag !== undefined && !(c.activationLag >= 0)) throw new RangeError(`${where}: activationLag: expected a number >= 0, got ${String(c.activationLag)}`);
+  if (!isInt(c.minReplicas, 0))
+    throw new RangeError(`${where}: minReplicas: expected an integer >= 0, got ${String(c.minReplicas)}`);
+  if (!isInt(c.maxReplicas, 1))
+    throw new RangeError(`${where}: maxReplicas: expected an integer >= 1, got ${String(c.maxReplicas)}`);
+  if (c.minReplicas > c.maxReplicas)
+    throw new RangeError(`${where}: minReplicas (${c.minReplicas}) is above maxReplicas (${c.maxReplicas})`);
+  if (!(c.queueDepthTarget > 0))
+    throw new RangeError(`${where}: queueDepthTarget: expected a number above 0, got ${String(c.queueDepthTarget)}`);
+  if (!(c.cooldownMs >= 0))
+    throw new RangeError(`${where}: cooldownMs: expected a number >= 0, got ${String(c.cooldownMs)}`);
+  if (c.activationLag !== undefined && !(c.activationLag >= 0))
+    throw new RangeError(`${where}: activationLag: expected a number >= 0, got ${String(c.activationLag)}`);
 }

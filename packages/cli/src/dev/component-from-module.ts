@@ -20,5 +20,11 @@ export function componentFromModule(mod: Record<string, unknown>, modulePath: st
 function looksLikeComponent(value: unknown): value is ComponentDefinition {
   if (typeof value !== "object" || value === null) return false;
   const v = value as Record<string, unknown>;
-  return typeof v["name"] === "string" && typeof v["handle"] === "function" && typeof v["concurrency"] === "number" && typeof v["version"] === "string" && typeof v["retry"] === "object";
+  return (
+    typeof v["name"] === "string" &&
+    typeof v["handle"] === "function" &&
+    typeof v["concurrency"] === "number" &&
+    typeof v["version"] === "string" &&
+    typeof v["retry"] === "object"
+  );
 }

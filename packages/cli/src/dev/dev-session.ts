@@ -1,5 +1,11 @@
 import { pathToFileURL } from "node:url";
-import { connectJetStreamBus, createInProcessBus, startLocalNatsServer, type Bus, type LocalNatsServer } from "@tessera/bus";
+import {
+  connectJetStreamBus,
+  createInProcessBus,
+  startLocalNatsServer,
+  type Bus,
+  type LocalNatsServer,
+} from "@tessera/bus";
 import { ComponentDefaults, parseDuration } from "@tessera/contract";
 import { createCoordinator, startAdminServer, type ChainHook, type Coordinator } from "@tessera/coordinator";
 import { dashboardAssetsDir } from "@tessera/dashboard";
@@ -49,7 +55,8 @@ export interface DevSession {
 export async function startDevSession(opts: DevSessionOptions): Promise<DevSession> {
   const cleanups: (() => Promise<unknown>)[] = [];
   const stop = async (): Promise<void> => {
-    for (const cleanup of cleanups.reverse().splice(0)) await cleanup().catch((err: unknown) => opts.log.warn({ err }, "shutdown step failed"));
+    for (const cleanup of cleanups.reverse().splice(0))
+      await cleanup().catch((err: unknown) => opts.log.warn({ err }, "shutdown step failed"));
   };
   try {
     let bus: Bus;
@@ -84,8 +91,14 @@ export async function startDevSession(opts: DevSessionOptions): Promise<DevSessi
       const workers: WorkerHandle[] = [];
       cleanups.push(() => Promise.all(workers.map((w) => w.stop())));
       for (const c of opts.project.components) {
-        const definition = componentFromModule((await import(pathToFileURL(c.modulePath).href)) as Record<string, unknown>, c.modulePath);
-        if (definition.name !== c.name) throw new Error(`${c.modulePath} defines component "${definition.name}" but its manifest is named "${c.name}"`);
+        const definition = componentFromModule(
+          (await import(pathToFileURL(c.modulePath).href)) as Record<string, unknown>,
+          c.modulePath,
+        );
+        if (definition.name !== c.name)
+          throw new Error(
+            `${c.modulePath} defines component "${definition.name}" but its manifest is named "${c.name}"`,
+          );
         workers.push(await runWorker(definition, { bus, logger: opts.log }));
       }
     } else {
@@ -103,7 +116,10 @@ export async function startDevSession(opts: DevSessionOptions): Promise<DevSessi
           minReplicas: c.spec.scaling?.minReplicas ?? ComponentDefaults.minReplicas,
           maxReplicas: c.spec.scaling?.maxReplicas ?? ComponentDefaults.maxReplicas,
           queueDepthTarget: c.spec.scaling?.queueDepthTarget ?? ComponentDefaults.queueDepthTarget,
-          cooldownMs: c.spec.scaling?.cooldownPeriod !== undefined ? parseDuration(c.spec.scaling.cooldownPeriod) : DEFAULT_COOLDOWN_MS,
+          cooldownMs:
+            c.spec.scaling?.cooldownPeriod !== undefined
+              ? parseDuration(c.spec.scaling.cooldownPeriod)
+              : DEFAULT_COOLDOWN_MS,
         })),
         queueDepth: async (name) => (await bus.queueDepth(name)).total,
         pool,
@@ -116,9 +132,22 @@ export async function startDevSession(opts: DevSessionOptions): Promise<DevSessi
       autoscaler.start();
     }
 
-    const admin = await startAdminServer(coordinator, { host: opts.admin.host, port: opts.admin.port, dashboard: dashboardAssetsDir() });
+    const admin = await startAdminServer(coordinator, {
+      host: opts.admin.host,
+      port: opts.admin.port,
+      dashboard: dashboardAssetsDir(),
+    });
     cleanups.push(() => admin.close());
-    return { coordinator, bus, adminUrl: admin.url, dashboardUrl: `${admin.url}/`, natsUrl, autoscaler, children: (id) => children.get(id) ?? [], stop };
+    return {
+      coordinator,
+      bus,
+      adminUrl: admin.url,
+      dashboardUrl: `${admin.url}/`,
+      natsUrl,
+      autoscaler,
+      children: (id) => children.get(id) ?? [],
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;
@@ -129,7 +158,10 @@ export async function startDevSession(opts: DevSessionOptions): Promise<DevSessi
 const DEFAULT_COOLDOWN_MS = 30_000;
 
 /** Wraps each hook so the dev session knows which jobs a job's completion submitted (for its results table). */
-function recordingChildren(hooks: Readonly<Record<string, ChainHook>>, children: Map<string, string[]>): Record<string, ChainHook> {
+function recordingChildren(
+  hooks: Readonly<Record<string, ChainHook>>,
+  children: Map<string, string[]>,
+): Record<string, ChainHook> {
   return Object.fromEntries(
     Object.entries(hooks).map(([component, hook]) => [
       component,

@@ -47,7 +47,8 @@ export function kedaDesiredReplicas(input: KedaInput): KedaDecision {
   // With minReplicas 0 the HPA's floor is still 1: only the operator takes the workload to 0.
   const floor = Math.min(Math.max(minReplicas, 1), maxReplicas);
   const clamp = (n: number): number => Math.min(maxReplicas, Math.max(floor, n));
-  if (lag > activationLag) return { desired: clamp(Math.ceil(lag / queueDepthTarget)), active: true, lastActiveAt: now };
+  if (lag > activationLag)
+    return { desired: clamp(Math.ceil(lag / queueDepthTarget)), active: true, lastActiveAt: now };
   const coolingDown = lastActiveAt !== undefined && now - lastActiveAt < cooldownMs;
   return { desired: coolingDown ? clamp(currentReplicas) : minReplicas, active: false, lastActiveAt };
 }

@@ -14,7 +14,8 @@ function fail(message: string): never {
 }
 
 const modulePath = process.argv[2];
-if (modulePath === undefined || modulePath === "") fail("usage: worker-entry <module>: the module whose default export is the component to run");
+if (modulePath === undefined || modulePath === "")
+  fail("usage: worker-entry <module>: the module whose default export is the component to run");
 let mod: Record<string, unknown>;
 try {
   mod = (await import(pathToFileURL(resolve(modulePath)).href)) as Record<string, unknown>;

@@ -58,7 +58,8 @@ interface Running {
  */
 export function createWorkerProcessPool(opts: WorkerProcessPoolOptions): WorkerPool {
   const stopGraceMs = opts.stopGraceMs ?? 40_000;
-  const onOutput = opts.onOutput ?? ((component, instanceId, line) => process.stdout.write(`${component}/${instanceId} | ${line}\n`));
+  const onOutput =
+    opts.onOutput ?? ((component, instanceId, line) => process.stdout.write(`${component}/${instanceId} | ${line}\n`));
   const nodeArgs = workerNodeArgs();
   const modules = new Map(opts.components.map((c) => [c.name, c.modulePath]));
   const running = new Map<string, Running[]>(opts.components.map((c) => [c.name, []]));
@@ -72,7 +73,10 @@ export function createWorkerProcessPool(opts: WorkerProcessPoolOptions): WorkerP
 
   const workersOf = (component: string): Running[] => {
     const list = running.get(component);
-    if (list === undefined) throw new Error(`unknown component ${JSON.stringify(component)}: this pool runs ${[...modules.keys()].map((n) => JSON.stringify(n)).join(", ")}`);
+    if (list === undefined)
+      throw new Error(
+        `unknown component ${JSON.stringify(component)}: this pool runs ${[...modules.keys()].map((n) => JSON.stringify(n)).join(", ")}`,
+      );
     return list;
   };
 
@@ -81,11 +85,20 @@ export function createWorkerProcessPool(opts: WorkerProcessPoolOptions): WorkerP
     started.set(component, n);
     const instanceId = `${component}-${n}-${randomBytes(2).toString("hex")}`;
     const proc = spawn(process.execPath, [...nodeArgs, modulePath], {
-      env: { ...process.env, ...opts.env, NATS_URL: opts.natsUrl, TESSERA_INSTANCE_ID: instanceId, TESSERA_HTTP_PORT: "0" },
+      env: {
+        ...process.env,
+        ...opts.env,
+        NATS_URL: opts.natsUrl,
+        TESSERA_INSTANCE_ID: instanceId,
+        TESSERA_HTTP_PORT: "0",
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     for (const stream of [proc.stdout, proc.stderr]) {
-      if (stream !== null) createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => onOutput(component, instanceId, line));
+      if (stream !== null)
+        createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) =>
+          onOutput(component, instanceId, line),
+        );
     }
     const worker: Running = {
       component,
@@ -127,7 +140,10 @@ export function createWorkerProcessPool(opts: WorkerProcessPoolOptions): WorkerP
   return {
     scale(component, replicas) {
       if (stopped) throw new Error("the worker pool is stopped");
-      if (!Number.isInteger(replicas) || replicas < 0) throw new RangeError(`scale(${JSON.stringify(component)}): expected a replica count >= 0, got ${String(replicas)}`);
+      if (!Number.isInteger(replicas) || replicas < 0)
+        throw new RangeError(
+          `scale(${JSON.stringify(component)}): expected a replica count >= 0, got ${String(replicas)}`,
+        );
       const list = workersOf(component);
       const live = list.filter((w) => !w.stopping);
       for (let i = live.length; i < replicas; i++) startOne(component, modules.get(component) as string, list);
@@ -154,5 +170,10 @@ function workerNodeArgs(): string[] {
   const fromSource = extname(here) === ".ts";
   // tsx from this package, not the project's: the user's component modules may be TypeScript either way.
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
-  return [...(fromSource ? ["--conditions=@tessera/source"] : []), "--import", tsx, join(dirname(here), `worker-entry${extname(here)}`)];
+  return [
+    ...(fromSource ? ["--conditions=@tessera/source"] : []),
+    "--import",
+    tsx,
+    join(dirname(here), `worker-entry${extname(here)}`),
+  ];
 }

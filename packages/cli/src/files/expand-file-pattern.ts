@@ -20,7 +20,14 @@ function globToRegExp(pattern: string): RegExp {
 }
 
 /** Files under `dir` whose path relative to it matches; descends only as deep as the pattern can reach. */
-async function walk(dir: string, rest: string, match: RegExp, maxDepth: number, depth = 0, prefix = ""): Promise<string[]> {
+async function walk(
+  dir: string,
+  rest: string,
+  match: RegExp,
+  maxDepth: number,
+  depth = 0,
+  prefix = "",
+): Promise<string[]> {
   let entries;
   try {
     entries = await readdir(dir, { withFileTypes: true });

@@ -25,7 +25,12 @@ export interface BulkItem {
  * concerns one file (invalid request, too large, conflict) is recorded and the rest go on; one that concerns them all
  * (unknown component, coordinator unreachable or unavailable) stops the run.
  */
-export async function bulkSubmit(client: AdminClient, io: CliIo, files: readonly string[], base: Omit<SubmitRequest, "input">): Promise<BulkItem[]> {
+export async function bulkSubmit(
+  client: AdminClient,
+  io: CliIo,
+  files: readonly string[],
+  base: Omit<SubmitRequest, "input">,
+): Promise<BulkItem[]> {
   const progress = createProgress(io.stderr);
   let finished = 0;
   let rejected = 0;
@@ -49,9 +54,13 @@ export async function bulkSubmit(client: AdminClient, io: CliIo, files: readonly
       item = { file, error: [err.message, ...err.details].join("; ") };
     }
     finished++;
-    progress.update(`submitting to ${base.component}: ${finished}/${files.length}${rejected > 0 ? ` (${rejected} rejected)` : ""}`);
+    progress.update(
+      `submitting to ${base.component}: ${finished}/${files.length}${rejected > 0 ? ` (${rejected} rejected)` : ""}`,
+    );
     return item;
   });
-  progress.done(`submitted ${files.length - rejected} of ${files.length} files to ${base.component}${rejected > 0 ? ` (${rejected} rejected)` : ""}`);
+  progress.done(
+    `submitted ${files.length - rejected} of ${files.length} files to ${base.component}${rejected > 0 ? ` (${rejected} rejected)` : ""}`,
+  );
   return items;
 }

@@ -40,16 +40,31 @@ export async function followJobs(client: AdminClient, opts: FollowOptions): Prom
   const record = (event: JobEvent, initial: boolean): void => {
     if (known.get(event.jobId) === event.state) return;
     known.set(event.jobId, event.state);
-    opts.onChange({ event, initial, ...(ids !== undefined ? { progress: { done: doneCount(), total: ids.length } } : {}) });
+    opts.onChange({
+      event,
+      initial,
+      ...(ids !== undefined ? { progress: { done: doneCount(), total: ids.length } } : {}),
+    });
   };
-  const filter = ids?.length === 1 ? { jobId: ids[0] as string } : opts.component !== undefined ? { component: opts.component } : {};
+  const filter =
+    ids?.length === 1 ? { jobId: ids[0] as string } : opts.component !== undefined ? { component: opts.component } : {};
 
   for (;;) {
     const stream = await client.events(filter);
     try {
       if (ids !== undefined) {
         const jobs = await mapWithConcurrency(ids, LOOKUP_CONCURRENCY, (id) => client.job(id));
-        for (const job of jobs) record({ jobId: job.jobId, component: job.component, state: job.state, reasonCode: job.reasonCode, at: job.updatedAt }, true);
+        for (const job of jobs)
+          record(
+            {
+              jobId: job.jobId,
+              component: job.component,
+              state: job.state,
+              reasonCode: job.reasonCode,
+              at: job.updatedAt,
+            },
+            true,
+          );
         if (allDone()) return known;
       }
       for await (const event of stream) {

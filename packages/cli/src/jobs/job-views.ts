@@ -9,7 +9,8 @@ const OUTPUT_PREVIEW_CHARS = 400;
 function outputText(job: JobRecord): string | undefined {
   const output = job.output;
   if (output === null || output === undefined) return undefined;
-  if (output.result_ref !== undefined) return `stored as ${output.result_ref.object_ref} (${output.result_ref.byte_size} bytes)`;
+  if (output.result_ref !== undefined)
+    return `stored as ${output.result_ref.object_ref} (${output.result_ref.byte_size} bytes)`;
   if (output.data === undefined) return undefined;
   const text = JSON.stringify(output.data);
   return text.length > OUTPUT_PREVIEW_CHARS ? `${text.slice(0, OUTPUT_PREVIEW_CHARS)}… (--json for all of it)` : text;
@@ -29,7 +30,12 @@ export function describeJob(job: JobRecord, style: Style, now: Date = new Date()
     ["attempts", `${job.attempts} (dispatched ${job.dispatches}×, redriven ${job.redrives}×)`],
     ["idempotency key", job.idempotencyKey ?? undefined],
     ["limit key", job.limitKey ?? undefined],
-    ["metadata", job.envelope.metadata !== undefined && Object.keys(job.envelope.metadata).length > 0 ? JSON.stringify(job.envelope.metadata) : undefined],
+    [
+      "metadata",
+      job.envelope.metadata !== undefined && Object.keys(job.envelope.metadata).length > 0
+        ? JSON.stringify(job.envelope.metadata)
+        : undefined,
+    ],
     ["instance", job.instanceId ?? undefined],
     ["duration", job.durationMs === null ? undefined : formatDuration(job.durationMs)],
     ["created", at(job.createdAt, now)],
@@ -45,7 +51,14 @@ export function describeJob(job: JobRecord, style: Style, now: Date = new Date()
 
 /** `tessera jobs list`: id, component, state, attempts, reason, age. */
 export function jobsTable(jobs: readonly JobRecord[], style: Style, now: Date = new Date()): string {
-  const rows = jobs.map((j) => [j.jobId, j.component, paintState(j.state, style), String(j.attempts), formatReason(j), formatAge(j.createdAt, now)]);
+  const rows = jobs.map((j) => [
+    j.jobId,
+    j.component,
+    paintState(j.state, style),
+    String(j.attempts),
+    formatReason(j),
+    formatAge(j.createdAt, now),
+  ]);
   return renderTable(["id", "component", "state", "attempts", "reason", "age"], rows, style);
 }
 

@@ -20,7 +20,12 @@ export async function fileInput(path: string, flag: string): Promise<SubmitInput
     return { base64: (await readFile(path)).toString("base64") };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory (use --files for every file in it)" : (err as Error).message;
+    const why =
+      code === "ENOENT"
+        ? "no such file"
+        : code === "EISDIR"
+          ? "it is a directory (use --files for every file in it)"
+          : (err as Error).message;
     throw usageError(`${flag}: cannot read ${JSON.stringify(path)}: ${why}`);
   }
 }
@@ -30,18 +35,25 @@ export async function planSubmit(flags: SubmitInputFlags): Promise<SubmitPlan> {
   if (flags.text !== undefined) return { kind: "single", input: { text: flags.text } };
   const named = flags.file ?? [];
   if (flags.files === undefined) {
-    if (named.length === 0) throw usageError("no input: give --json-input <json>, --text <text>, --file <path> or --files <glob|dir>");
+    if (named.length === 0)
+      throw usageError("no input: give --json-input <json>, --text <text>, --file <path> or --files <glob|dir>");
     if (named.length === 1) return { kind: "single", input: await fileInput(named[0] as string, "--file") };
   }
   // Every named file is checked before the first job goes in, so a typo does not stop a run half-way.
   for (const path of named) {
     const info = await stat(path).catch(() => undefined);
-    if (info?.isFile() !== true) throw usageError(`--file: cannot read ${JSON.stringify(path)}: ${info === undefined ? "no such file" : "not a file (use --files for every file in a directory)"}`);
+    if (info?.isFile() !== true)
+      throw usageError(
+        `--file: cannot read ${JSON.stringify(path)}: ${info === undefined ? "no such file" : "not a file (use --files for every file in a directory)"}`,
+      );
   }
   const matched: string[] = [];
   for (const pattern of flags.files ?? []) {
     const found = await expandFilePattern(pattern);
-    if (found.length === 0) throw usageError(`--files: nothing matches ${JSON.stringify(pattern)} (expected a directory, a glob such as "docs/*.pdf", or a file)`);
+    if (found.length === 0)
+      throw usageError(
+        `--files: nothing matches ${JSON.stringify(pattern)} (expected a directory, a glob such as "docs/*.pdf", or a file)`,
+      );
     matched.push(...found);
   }
   return { kind: "bulk", files: [...new Set([...named, ...matched])] };

@@ -54,42 +54,78 @@ function describe(value: unknown): string {
   if (value === undefined) return "nothing (field missing)";
   if (value === null) return "null";
   if (Array.isArray(value)) return `an array of ${value.length}`;
-  if (typeof value === "string") return `string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === "string")
+    return `string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
   if (typeof value === "object") return "an object";
   return `${typeof value} ${String(value)}`;
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
 
 type Issue = Pick<ManifestProblem, "path" | "expected" | "received">;
 
 /** Checks one parsed document; returns its name and spec, or the issues (paths from the document root). */
-function checkManifest(value: unknown): { ok: true; name: string; spec: ComponentSpec } | { ok: false; issues: Issue[] } {
+function checkManifest(
+  value: unknown,
+): { ok: true; name: string; spec: ComponentSpec } | { ok: false; issues: Issue[] } {
   if (!isRecord(value)) {
-    return { ok: false, issues: [{ path: "(root)", expected: `a Component manifest (a mapping with ${TOP_LEVEL_FIELDS.join(", ")})`, received: describe(value) }] };
+    return {
+      ok: false,
+      issues: [
+        {
+          path: "(root)",
+          expected: `a Component manifest (a mapping with ${TOP_LEVEL_FIELDS.join(", ")})`,
+          received: describe(value),
+        },
+      ],
+    };
   }
   const issues: Issue[] = [];
   for (const key of Object.keys(value)) {
-    if (!TOP_LEVEL_FIELDS.includes(key)) issues.push({ path: key, expected: `no such field (known fields: ${TOP_LEVEL_FIELDS.join(", ")})`, received: describe(value[key]) });
+    if (!TOP_LEVEL_FIELDS.includes(key))
+      issues.push({
+        path: key,
+        expected: `no such field (known fields: ${TOP_LEVEL_FIELDS.join(", ")})`,
+        received: describe(value[key]),
+      });
   }
-  if (value["apiVersion"] !== MANIFEST_API_VERSION) issues.push({ path: "apiVersion", expected: JSON.stringify(MANIFEST_API_VERSION), received: describe(value["apiVersion"]) });
-  if (value["kind"] !== MANIFEST_KIND) issues.push({ path: "kind", expected: JSON.stringify(MANIFEST_KIND), received: describe(value["kind"]) });
+  if (value["apiVersion"] !== MANIFEST_API_VERSION)
+    issues.push({
+      path: "apiVersion",
+      expected: JSON.stringify(MANIFEST_API_VERSION),
+      received: describe(value["apiVersion"]),
+    });
+  if (value["kind"] !== MANIFEST_KIND)
+    issues.push({ path: "kind", expected: JSON.stringify(MANIFEST_KIND), received: describe(value["kind"]) });
   const metadata = value["metadata"];
   const name = isRecord(metadata) ? metadata["name"] : undefined;
   if (!isRecord(metadata)) {
     issues.push({ path: "metadata", expected: "a mapping with name", received: describe(metadata) });
   } else {
     const problem = componentNameProblem(name);
-    if (problem !== undefined) issues.push({ path: "metadata.name", expected: problem.replace(/^expected /, "").replace(/, got \d+$/, ""), received: describe(name) });
+    if (problem !== undefined)
+      issues.push({
+        path: "metadata.name",
+        expected: problem.replace(/^expected /, "").replace(/, got \d+$/, ""),
+        received: describe(name),
+      });
   }
   const spec = value["spec"];
   let validSpec: ComponentSpec | undefined;
   if (!isRecord(spec)) {
-    issues.push({ path: "spec", expected: "a mapping (the Component spec, with at least image)", received: describe(spec) });
+    issues.push({
+      path: "spec",
+      expected: "a mapping (the Component spec, with at least image)",
+      received: describe(spec),
+    });
   } else {
     const checked = validateComponentSpec(spec);
     if (checked.ok) validSpec = checked.value;
-    else issues.push(...checked.error.issues.map((i) => ({ ...i, path: i.path === "(root)" ? "spec" : `spec.${i.path}` })));
+    else
+      issues.push(
+        ...checked.error.issues.map((i) => ({ ...i, path: i.path === "(root)" ? "spec" : `spec.${i.path}` })),
+      );
   }
   if (issues.length > 0 || validSpec === undefined) return { ok: false, issues };
   return { ok: true, name: name as string, spec: validSpec };
@@ -107,16 +143,32 @@ async function loadFile(file: string, result: ManifestLoadResult, seen: Map<stri
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const received = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "a directory" : (err as Error).message;
-    result.problems.push({ kind: "file", file, document: 0, path: "", expected: "a readable YAML or JSON file", received });
+    result.problems.push({
+      kind: "file",
+      file,
+      document: 0,
+      path: "",
+      expected: "a readable YAML or JSON file",
+      received,
+    });
     return;
   }
   const lines = new LineCounter();
   // YAML 1.2 is a superset of JSON, so one parser covers both and gives line numbers for both.
   const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false });
   // `---` with nothing after it (a trailing separator, a comment-only document) is not a manifest.
-  const isEmpty = (doc: (typeof docs)[number]): boolean => doc.errors.length === 0 && (doc.contents === null || doc.toJS() === null);
+  const isEmpty = (doc: (typeof docs)[number]): boolean =>
+    doc.errors.length === 0 && (doc.contents === null || doc.toJS() === null);
   if (docs.every(isEmpty)) {
-    result.problems.push({ kind: "content", file, document: 0, path: "", expected: "at least one Component document", received: "an empty file", line: 1 });
+    result.problems.push({
+      kind: "content",
+      file,
+      document: 0,
+      path: "",
+      expected: "at least one Component document",
+      received: "an empty file",
+      line: 1,
+    });
     return;
   }
   docs.forEach((doc, index) => {
@@ -137,7 +189,14 @@ async function loadFile(file: string, result: ManifestLoadResult, seen: Map<stri
     if (isEmpty(doc)) return;
     const checked = checkManifest(doc.toJS());
     if (!checked.ok) {
-      for (const issue of checked.issues) result.problems.push({ kind: "content", file, document: index, ...issue, line: lineOf(doc, lines, issue.path) ?? 1 });
+      for (const issue of checked.issues)
+        result.problems.push({
+          kind: "content",
+          file,
+          document: index,
+          ...issue,
+          line: lineOf(doc, lines, issue.path) ?? 1,
+        });
       return;
     }
     const line = lineOf(doc, lines, "") ?? 1;

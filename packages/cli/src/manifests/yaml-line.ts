@@ -3,7 +3,8 @@ import { isMap, isScalar, isSeq, type Document, type LineCounter } from "yaml";
 /** `spec.allowlist.cidrs[0]` → ["spec", "allowlist", "cidrs", 0]. */
 function segments(path: string): (string | number)[] {
   const out: (string | number)[] = [];
-  for (const m of path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) out.push(m[2] !== undefined ? Number(m[2]) : (m[1] as string));
+  for (const m of path.matchAll(/([^.[\]]+)|\[(\d+)\]/g))
+    out.push(m[2] !== undefined ? Number(m[2]) : (m[1] as string));
   return out;
 }
 

@@ -18,7 +18,8 @@ export function positiveInteger(max: number): (value: string) => number {
 }
 
 export function jobState(value: string): JobState {
-  if (!(JOB_STATES as readonly string[]).includes(value)) throw new InvalidArgumentError(`Expected one of ${JOB_STATES.join(", ")}.`);
+  if (!(JOB_STATES as readonly string[]).includes(value))
+    throw new InvalidArgumentError(`Expected one of ${JOB_STATES.join(", ")}.`);
   return value as JobState;
 }
 
@@ -48,6 +49,9 @@ export function jsonValue(value: string): unknown {
 export function deadline(value: string): string {
   if (new RegExp(DURATION_PATTERN).test(value)) return new Date(Date.now() + parseDuration(value)).toISOString();
   const at = /^\d{4}-\d{2}-\d{2}T/.test(value) ? Date.parse(value) : Number.NaN;
-  if (Number.isNaN(at)) throw new InvalidArgumentError("Expected an ISO-8601 time such as 2030-01-01T12:00:00Z or a duration from now such as 30s, 5m or 1h30m.");
+  if (Number.isNaN(at))
+    throw new InvalidArgumentError(
+      "Expected an ISO-8601 time such as 2030-01-01T12:00:00Z or a duration from now such as 30s, 5m or 1h30m.",
+    );
   return new Date(at).toISOString();
 }

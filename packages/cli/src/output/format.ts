@@ -31,7 +31,9 @@ export function paintState(state: JobState, style: Style): string {
 /** `handler_error: boom` — the reason code with its detail, or "" when the job has none. */
 export function formatReason(job: Pick<JobRecord, "reasonCode" | "reasonDetail">): string {
   if (job.reasonCode === null) return "";
-  return job.reasonDetail !== null && job.reasonDetail !== "" ? `${job.reasonCode}: ${job.reasonDetail}` : job.reasonCode;
+  return job.reasonDetail !== null && job.reasonDetail !== ""
+    ? `${job.reasonCode}: ${job.reasonDetail}`
+    : job.reasonCode;
 }
 
 /** "completed 10, failed 1": the non-zero counts, in the order given. */

@@ -23,7 +23,8 @@ export async function* readServerSentEvents(body: ReadableStream<Uint8Array>): A
 
   function* take(line: string): Generator<ServerSentEvent> {
     if (line === "") {
-      if (data.length > 0) yield { event: event === "" ? "message" : event, data: data.join("\n"), ...(id !== undefined ? { id } : {}) };
+      if (data.length > 0)
+        yield { event: event === "" ? "message" : event, data: data.join("\n"), ...(id !== undefined ? { id } : {}) };
       event = "";
       data = [];
       return;

@@ -19,7 +19,13 @@ function fakePool(names: string[]): WorkerPool & { calls: Array<[string, number]
   };
 }
 
-const extract: AutoscaledComponent = { name: "extract", minReplicas: 0, maxReplicas: 3, queueDepthTarget: 5, cooldownMs: 10_000 };
+const extract: AutoscaledComponent = {
+  name: "extract",
+  minReplicas: 0,
+  maxReplicas: 3,
+  queueDepthTarget: 5,
+  cooldownMs: 10_000,
+};
 
 afterEach(() => {
   vi.useRealTimers();
@@ -31,7 +37,12 @@ describe("createAutoscaler", () => {
     const lag = new Map([["extract", 0]]);
     const pool = fakePool(["extract"]);
     const events: ScaleEvent[] = [];
-    const scaler = createAutoscaler({ components: [extract], queueDepth: async (n) => lag.get(n) ?? 0, pool, onScale: (e) => events.push(e) });
+    const scaler = createAutoscaler({
+      components: [extract],
+      queueDepth: async (n) => lag.get(n) ?? 0,
+      pool,
+      onScale: (e) => events.push(e),
+    });
 
     await scaler.tick();
     expect(scaler.status()).toEqual({ extract: { replicas: 0, desired: 0, lag: 0, active: false } });
@@ -87,7 +98,13 @@ describe("createAutoscaler", () => {
     failing = true;
     await scaler.tick();
     expect(errors).toEqual([["extract", "nats: timeout"]]);
-    expect(scaler.status()["extract"]).toEqual({ replicas: 2, desired: 3, lag: 11, active: true, error: "nats: timeout" });
+    expect(scaler.status()["extract"]).toEqual({
+      replicas: 2,
+      desired: 3,
+      lag: 11,
+      active: true,
+      error: "nats: timeout",
+    });
     expect(scaler.status()["other"]?.replicas).toBe(3);
     failing = false;
     await scaler.tick();
@@ -101,7 +118,12 @@ describe("createAutoscaler", () => {
     const scaler = createAutoscaler({
       components: [extract],
       queueDepth: async () => depth,
-      pool: { ...pool, scale: () => { throw new Error("spawn EAGAIN"); } },
+      pool: {
+        ...pool,
+        scale: () => {
+          throw new Error("spawn EAGAIN");
+        },
+      },
       onError: (_c, err) => errors.push(err.message),
     });
     await scaler.tick();
@@ -139,11 +161,14 @@ describe("createAutoscaler", () => {
   });
 
   it("refuses settings KEDA would refuse, naming the component and field", () => {
-    const make = (c: Partial<AutoscaledComponent>) => () => createAutoscaler({ components: [{ ...extract, ...c }], queueDepth: async () => 0, pool: fakePool([]) });
+    const make = (c: Partial<AutoscaledComponent>) => () =>
+      createAutoscaler({ components: [{ ...extract, ...c }], queueDepth: async () => 0, pool: fakePool([]) });
     expect(make({ minReplicas: 4 })).toThrow('component "extract": minReplicas (4) is above maxReplicas (3)');
     expect(make({ maxReplicas: 0, minReplicas: 0 })).toThrow("maxReplicas: expected an integer >= 1, got 0");
     expect(make({ queueDepthTarget: 0 })).toThrow("queueDepthTarget: expected a number above 0");
     expect(make({ cooldownMs: -1 })).toThrow("cooldownMs: expected a number >= 0");
-    expect(() => createAutoscaler({ components: [extract, extract], queueDepth: async () => 0, pool: fakePool([]) })).toThrow("each component may appear once");
+    expect(() =>
+      createAutoscaler({ components: [extract, extract], queueDepth: async () => 0, pool: fakePool([]) }),
+    ).toThrow("each component may appear once");
   });
 });

@@ -2,7 +2,16 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { kedaDesiredReplicas, type KedaInput } from "../../src/dev/keda-formula.js";
 
-const base: KedaInput = { lag: 0, currentReplicas: 0, minReplicas: 0, maxReplicas: 10, queueDepthTarget: 5, lastActiveAt: undefined, now: 100_000, cooldownMs: 30_000 };
+const base: KedaInput = {
+  lag: 0,
+  currentReplicas: 0,
+  minReplicas: 0,
+  maxReplicas: 10,
+  queueDepthTarget: 5,
+  lastActiveAt: undefined,
+  now: 100_000,
+  cooldownMs: 30_000,
+};
 const decide = (overrides: Partial<KedaInput>) => kedaDesiredReplicas({ ...base, ...overrides });
 
 describe("kedaDesiredReplicas", () => {
@@ -30,8 +39,16 @@ describe("kedaDesiredReplicas", () => {
 
   it("keeps the current replicas while cooling down, then goes to minReplicas", () => {
     const lastActiveAt = 100_000;
-    expect(decide({ currentReplicas: 4, lastActiveAt, now: lastActiveAt + 29_999 })).toEqual({ desired: 4, active: false, lastActiveAt });
-    expect(decide({ currentReplicas: 4, lastActiveAt, now: lastActiveAt + 30_000 })).toEqual({ desired: 0, active: false, lastActiveAt });
+    expect(decide({ currentReplicas: 4, lastActiveAt, now: lastActiveAt + 29_999 })).toEqual({
+      desired: 4,
+      active: false,
+      lastActiveAt,
+    });
+    expect(decide({ currentReplicas: 4, lastActiveAt, now: lastActiveAt + 30_000 })).toEqual({
+      desired: 0,
+      active: false,
+      lastActiveAt,
+    });
     expect(decide({ currentReplicas: 4, minReplicas: 2, lastActiveAt, now: lastActiveAt + 30_000 }).desired).toBe(2);
   });
 

@@ -44,7 +44,9 @@ describe("tessera dev process mode: the local autoscaler on a real nats-server",
     const exits: WorkerExit[] = [];
     pool = createWorkerProcessPool({
       natsUrl: nats.url,
-      components: [{ name: COMPONENT, modulePath: join(dirname(fileURLToPath(import.meta.url)), "fixtures", "napper.ts") }],
+      components: [
+        { name: COMPONENT, modulePath: join(dirname(fileURLToPath(import.meta.url)), "fixtures", "napper.ts") },
+      ],
       env: { LOG_LEVEL: "warn" },
       onOutput: (component, instanceId, line) => output.push(`${component}/${instanceId} ${line}`),
       onExit: (exit) => exits.push(exit),
@@ -60,7 +62,9 @@ describe("tessera dev process mode: the local autoscaler on a real nats-server",
       onError: (_c, err) => errors.push(err.message),
     });
     const failWithOutput = (err: unknown): never => {
-      throw new Error(`${(err as Error).message}\nscale events: ${JSON.stringify(events)}\nworker output:\n${output.slice(-40).join("\n")}`);
+      throw new Error(
+        `${(err as Error).message}\nscale events: ${JSON.stringify(events)}\nworker output:\n${output.slice(-40).join("\n")}`,
+      );
     };
 
     try {
@@ -86,7 +90,11 @@ describe("tessera dev process mode: the local autoscaler on a real nats-server",
       expect(new Set(results.map((r) => r.instance_id)).size).toBeGreaterThan(1);
 
       // The lag only falls after the burst, so the three workers started are the only ones there will be.
-      await waitFor("the workers to be scaled back to 0 and exit", () => pool?.replicas(COMPONENT) === 0 && exits.length === 3, 10_000);
+      await waitFor(
+        "the workers to be scaled back to 0 and exit",
+        () => pool?.replicas(COMPONENT) === 0 && exits.length === 3,
+        10_000,
+      );
       const last = events.at(-1);
       expect(last).toMatchObject({ to: 0, active: false, lag: 0 });
       expect((last?.at ?? 0) - allDoneAt).toBeGreaterThanOrEqual(COOLDOWN_MS - 500);

@@ -28,7 +28,9 @@ describe("createWorkerProcessPool", () => {
     await waitFor("the worker to exit", () => exits.length === 1, 15_000);
     expect(exits[0]).toMatchObject({ component: "broken", code: 1, requested: false });
     expect(exits[0]?.instanceId).toMatch(/^broken-1-[0-9a-f]{4}$/);
-    expect(lines).toContain(`broken/${exits[0]?.instanceId} tessera worker: module ${join(fixtures, "not-a-component.ts")} does not export a component (defineComponent(...) as the default export)`);
+    expect(lines).toContain(
+      `broken/${exits[0]?.instanceId} tessera worker: module ${join(fixtures, "not-a-component.ts")} does not export a component (defineComponent(...) as the default export)`,
+    );
     expect(pool.replicas("broken")).toBe(0);
     await pool.stopAll();
   });
@@ -36,11 +38,19 @@ describe("createWorkerProcessPool", () => {
   it("scales down with SIGTERM to the newest worker and SIGKILLs one that outlives the grace period", async () => {
     const { pool, lines, exits } = poolOf([{ name: "stubborn", fixture: "stubborn.ts" }], { stopGraceMs: 300 });
     pool.scale("stubborn", 2);
-    await waitFor("both workers to load", () => lines.filter((l) => l.endsWith("stubborn: loaded")).length === 2, 15_000);
+    await waitFor(
+      "both workers to load",
+      () => lines.filter((l) => l.endsWith("stubborn: loaded")).length === 2,
+      15_000,
+    );
     pool.scale("stubborn", 1);
     expect(pool.replicas("stubborn")).toBe(1);
     await waitFor("the newest worker to be killed", () => exits.length === 1, 5_000);
-    expect(exits[0]).toMatchObject({ instanceId: expect.stringMatching(/^stubborn-2-/) as unknown, signal: "SIGKILL", requested: true });
+    expect(exits[0]).toMatchObject({
+      instanceId: expect.stringMatching(/^stubborn-2-/) as unknown,
+      signal: "SIGKILL",
+      requested: true,
+    });
     expect(lines).toContain(`stubborn/${exits[0]?.instanceId} ignoring SIGTERM`);
     expect(lines).toContain(`stubborn/${exits[0]?.instanceId} did not exit within 300 ms of SIGTERM; killing it`);
     await pool.stopAll();

@@ -1,6 +1,12 @@
 import { createInProcessBus, type Bus } from "@tessera/bus";
 import type { ComponentSpec } from "@tessera/contract";
-import { createCoordinator, startAdminServer, type AdminServer, type Coordinator, type JobEvent } from "@tessera/coordinator";
+import {
+  createCoordinator,
+  startAdminServer,
+  type AdminServer,
+  type Coordinator,
+  type JobEvent,
+} from "@tessera/coordinator";
 import { defineComponent, runWorker, type ComponentOptions, type WorkerHandle } from "@tessera/worker";
 import { pino } from "pino";
 
@@ -26,7 +32,14 @@ export interface RealCoordinator {
 }
 
 export function spec(overrides: Partial<ComponentSpec> = {}): ComponentSpec {
-  return { image: "example/test:1", inputMode: "content-ref", egress: "none", timeouts: { wallClock: "10s", ackWait: "5s" }, maxDeliver: 3, ...overrides };
+  return {
+    image: "example/test:1",
+    inputMode: "content-ref",
+    egress: "none",
+    timeouts: { wallClock: "10s", ackWait: "5s" },
+    maxDeliver: 3,
+    ...overrides,
+  };
 }
 
 /**
@@ -66,14 +79,25 @@ export async function startRealCoordinator(components: readonly TestComponent[])
   let admin: AdminServer | undefined;
   try {
     for (const c of components) {
-      if (c.worker !== undefined) workers.push(await runWorker(defineComponent({ ...c.worker, name: c.name }), { bus, logger: silent, heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS, drainGraceMs: 500 }));
+      if (c.worker !== undefined)
+        workers.push(
+          await runWorker(defineComponent({ ...c.worker, name: c.name }), {
+            bus,
+            logger: silent,
+            heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
+            drainGraceMs: 500,
+          }),
+        );
     }
     admin = await startAdminServer(counted, { port: 0 });
     const withWorkers = components.filter((c) => c.worker !== undefined).map((c) => c.name);
-    for (let until = Date.now() + 10_000; ; ) {
+    for (let until = Date.now() + 10_000; ;) {
       const statuses = await coordinator.components();
       if (withWorkers.every((name) => statuses.find((s) => s.name === name)?.healthyInstances === 1)) break;
-      if (Date.now() > until) throw new Error(`no heartbeat from every worker within 10 s: ${JSON.stringify(statuses.map((s) => [s.name, s.summary]))}`);
+      if (Date.now() > until)
+        throw new Error(
+          `no heartbeat from every worker within 10 s: ${JSON.stringify(statuses.map((s) => [s.name, s.summary]))}`,
+        );
       await new Promise((r) => setTimeout(r, 20));
     }
   } catch (err) {

@@ -42,7 +42,8 @@ export function componentSpecCelRules(): CelValidationRule[] {
       rule:
         "self.egress != 'allowlist' || (has(self.allowlist) && ((has(self.allowlist.cidrs) && size(self.allowlist.cidrs) > 0) || " +
         "(has(self.allowlist.clusterPeers) && size(self.allowlist.clusterPeers) > 0) || (has(self.allowlist.openInternet) && self.allowlist.openInternet)))",
-      message: "egress allowlist needs at least one of allowlist.cidrs, allowlist.clusterPeers or allowlist.openInternet: true (or use egress none / fetch-controlled)",
+      message:
+        "egress allowlist needs at least one of allowlist.cidrs, allowlist.clusterPeers or allowlist.openInternet: true (or use egress none / fetch-controlled)",
       fieldPath: ".allowlist",
       reason: "FieldValueRequired",
     },
@@ -59,7 +60,8 @@ export function componentSpecCelRules(): CelValidationRule[] {
     },
     {
       rule: `!(${hasCidrs}) || ${CIDRS}.all(c, !isCIDR(c) || cidr(c).prefixLength() > 0)`,
-      message: "a /0 CIDR is not allowed in allowlist.cidrs: use allowlist.openInternet: true for the whole internet (it keeps private ranges and 169.254.0.0/16 blocked)",
+      message:
+        "a /0 CIDR is not allowed in allowlist.cidrs: use allowlist.openInternet: true for the whole internet (it keeps private ranges and 169.254.0.0/16 blocked)",
       fieldPath: ".allowlist.cidrs",
     },
     {
@@ -69,7 +71,8 @@ export function componentSpecCelRules(): CelValidationRule[] {
     },
     {
       rule: "self.inputMode != 'source-locator' || self.egress != 'none'",
-      message: "inputMode source-locator needs egress fetch-controlled or allowlist: a component with egress none cannot fetch its input",
+      message:
+        "inputMode source-locator needs egress fetch-controlled or allowlist: a component with egress none cannot fetch its input",
       fieldPath: ".egress",
     },
     {
@@ -91,12 +94,15 @@ export function componentSpecCelRules(): CelValidationRule[] {
 export function componentSpecStructuralSchema(): StructuralSchema {
   const spec = toStructuralSchema(componentSpecJsonSchema());
   const cidrs = spec.properties?.["allowlist"]?.properties?.["cidrs"];
-  if (cidrs === undefined) throw new Error("the contract's Component spec no longer has allowlist.cidrs; update componentSpecCelRules");
+  if (cidrs === undefined)
+    throw new Error("the contract's Component spec no longer has allowlist.cidrs; update componentSpecCelRules");
   cidrs.maxItems = Math.min(cidrs.maxItems ?? CRD_MAX_ALLOWLIST_CIDRS, CRD_MAX_ALLOWLIST_CIDRS);
   const { type, description, ...rest } = spec;
   return {
     type,
-    description: description ?? "The Component spec: what the controller renders into a Deployment, a KEDA ScaledObject, NetworkPolicies and a JetStream stream and consumer.",
+    description:
+      description ??
+      "The Component spec: what the controller renders into a Deployment, a KEDA ScaledObject, NetworkPolicies and a JetStream stream and consumer.",
     ...rest,
     "x-kubernetes-validations": [...(spec["x-kubernetes-validations"] ?? []), ...componentSpecCelRules()],
   };
@@ -107,8 +113,18 @@ function statusSchema(): StructuralSchema {
     type: "object",
     description: "What the controller last observed; written only through the status subresource.",
     properties: {
-      observedGeneration: { type: "integer", format: "int64", minimum: 0, description: "The metadata.generation the status describes." },
-      replicas: { type: "integer", format: "int32", minimum: 0, description: "Worker pods, as the Deployment reports them (KEDA decides how many)." },
+      observedGeneration: {
+        type: "integer",
+        format: "int64",
+        minimum: 0,
+        description: "The metadata.generation the status describes.",
+      },
+      replicas: {
+        type: "integer",
+        format: "int32",
+        minimum: 0,
+        description: "Worker pods, as the Deployment reports them (KEDA decides how many).",
+      },
       conditions: {
         type: "array",
         description: "Valid, StreamReady and Ready, each with a reason and a message.",
@@ -135,7 +151,8 @@ function statusSchema(): StructuralSchema {
 export function componentOpenApiSchema(): StructuralSchema {
   return {
     type: "object",
-    description: "A Tessera component: a worker image the controller runs as a hardened, autoscaled Deployment behind a JetStream work queue.",
+    description:
+      "A Tessera component: a worker image the controller runs as a hardened, autoscaled Deployment behind a JetStream work queue.",
     required: ["spec"],
     properties: {
       apiVersion: { type: "string" },
@@ -149,9 +166,24 @@ export function componentOpenApiSchema(): StructuralSchema {
 
 /** The printer columns `kubectl get components` shows. */
 export const COMPONENT_PRINTER_COLUMNS = [
-  { name: "Egress", type: "string", jsonPath: ".spec.egress", description: "The egress posture: none, fetch-controlled or allowlist." },
-  { name: "Ready", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].status', description: "The Ready condition." },
-  { name: "Replicas", type: "integer", jsonPath: ".status.replicas", description: "Worker pods (KEDA decides how many)." },
+  {
+    name: "Egress",
+    type: "string",
+    jsonPath: ".spec.egress",
+    description: "The egress posture: none, fetch-controlled or allowlist.",
+  },
+  {
+    name: "Ready",
+    type: "string",
+    jsonPath: '.status.conditions[?(@.type=="Ready")].status',
+    description: "The Ready condition.",
+  },
+  {
+    name: "Replicas",
+    type: "integer",
+    jsonPath: ".status.replicas",
+    description: "Worker pods (KEDA decides how many).",
+  },
   { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
 ] as const;
 
@@ -161,7 +193,14 @@ export interface ComponentCustomResourceDefinition {
   metadata: { name: string; labels: Record<string, string> };
   spec: {
     group: string;
-    names: { kind: string; listKind: string; plural: string; singular: string; shortNames: string[]; categories: string[] };
+    names: {
+      kind: string;
+      listKind: string;
+      plural: string;
+      singular: string;
+      shortNames: string[];
+      categories: string[];
+    };
     scope: "Namespaced";
     versions: {
       name: string;
@@ -182,7 +221,14 @@ export function componentCrd(): ComponentCustomResourceDefinition {
     metadata: { name: COMPONENT_CRD_NAME, labels: { "app.kubernetes.io/part-of": "tessera" } },
     spec: {
       group: COMPONENT_GROUP,
-      names: { kind: COMPONENT_KIND, listKind: `${COMPONENT_KIND}List`, plural: COMPONENT_PLURAL, singular: "component", shortNames: ["tcomp"], categories: ["tessera"] },
+      names: {
+        kind: COMPONENT_KIND,
+        listKind: `${COMPONENT_KIND}List`,
+        plural: COMPONENT_PLURAL,
+        singular: "component",
+        shortNames: ["tcomp"],
+        categories: ["tessera"],
+      },
       scope: "Namespaced",
       versions: [
         {
@@ -200,6 +246,7 @@ export function componentCrd(): ComponentCustomResourceDefinition {
 
 /** The CRD as a YAML document, for `tessera render --crd` and the install manifests. */
 export function componentCrdYaml(): string {
-  const header = "# Generated from the @tessera/contract Component schema by @tessera/controller componentCrdYaml(); do not edit.\n";
+  const header =
+    "# Generated from the @tessera/contract Component schema by @tessera/controller componentCrdYaml(); do not edit.\n";
   return header + stringify(componentCrd(), { lineWidth: 0 });
 }

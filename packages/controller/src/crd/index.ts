@@ -14,4 +14,10 @@ export {
   componentSpecStructuralSchema,
   type ComponentCustomResourceDefinition,
 } from "./component-crd.js";
-export { StructuralSchemaError, toStructuralSchema, type CelValidationRule, type StructuralSchema, type StructuralType } from "./structural-schema.js";
+export {
+  StructuralSchemaError,
+  toStructuralSchema,
+  type CelValidationRule,
+  type StructuralSchema,
+  type StructuralType,
+} from "./structural-schema.js";

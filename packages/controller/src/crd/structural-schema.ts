@@ -83,10 +83,28 @@ export class StructuralSchemaError extends Error {
 
 type Json = Record<string, unknown>;
 
-const isObject = (value: unknown): value is Json => typeof value === "object" && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Json =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
 
 /** Keys copied unchanged (after a type check) when present. */
-const COPIED = ["description", "title", "format", "pattern", "minLength", "maxLength", "minimum", "maximum", "multipleOf", "minItems", "maxItems", "uniqueItems", "minProperties", "maxProperties", "required", "nullable"] as const;
+const COPIED = [
+  "description",
+  "title",
+  "format",
+  "pattern",
+  "minLength",
+  "maxLength",
+  "minimum",
+  "maximum",
+  "multipleOf",
+  "minItems",
+  "maxItems",
+  "uniqueItems",
+  "minProperties",
+  "maxProperties",
+  "required",
+  "nullable",
+] as const;
 /** Keys that carry no meaning for Kubernetes and are dropped. */
 const DROPPED = new Set(["$id", "$schema", "$comment", "$defs", "definitions"]);
 /** Keys handled explicitly below. */
@@ -153,9 +171,20 @@ interface Context {
 function resolveRef(ref: string, ctx: Context, path: string): Json {
   const match = /^#\/(\$defs|definitions)\/(.+)$/.exec(ref);
   const defs = match === null ? undefined : ctx.root[match[1] as string];
-  const target = match === null || !isObject(defs) ? undefined : defs[decodeURIComponent((match[2] as string).replace(/~1/g, "/").replace(/~0/g, "~"))];
-  if (!isObject(target)) throw new StructuralSchemaError(path, `unresolvable $ref ${JSON.stringify(ref)} (only #/$defs/… and #/definitions/… of the root are inlined)`);
-  if (ctx.resolving.includes(ref)) throw new StructuralSchemaError(path, `recursive $ref ${JSON.stringify(ref)}: a structural schema must be a finite tree`);
+  const target =
+    match === null || !isObject(defs)
+      ? undefined
+      : defs[decodeURIComponent((match[2] as string).replace(/~1/g, "/").replace(/~0/g, "~"))];
+  if (!isObject(target))
+    throw new StructuralSchemaError(
+      path,
+      `unresolvable $ref ${JSON.stringify(ref)} (only #/$defs/… and #/definitions/… of the root are inlined)`,
+    );
+  if (ctx.resolving.includes(ref))
+    throw new StructuralSchemaError(
+      path,
+      `recursive $ref ${JSON.stringify(ref)}: a structural schema must be a finite tree`,
+    );
   return target;
 }
 
@@ -165,12 +194,33 @@ function literalUnion(members: unknown[], path: string): { type: StructuralType;
   let type: StructuralType | undefined;
   members.forEach((member, i) => {
     const at = `${path}/anyOf/${i}`;
-    const literals = isObject(member) ? (member["const"] !== undefined ? [member["const"]] : Array.isArray(member["enum"]) ? member["enum"] : undefined) : undefined;
-    if (literals === undefined) throw new StructuralSchemaError(at, "anyOf is only converted when every member is a literal (const or enum); structural schemas cannot express other unions");
+    const literals = isObject(member)
+      ? member["const"] !== undefined
+        ? [member["const"]]
+        : Array.isArray(member["enum"])
+          ? member["enum"]
+          : undefined
+      : undefined;
+    if (literals === undefined)
+      throw new StructuralSchemaError(
+        at,
+        "anyOf is only converted when every member is a literal (const or enum); structural schemas cannot express other unions",
+      );
     for (const literal of literals) {
       const t = typeOfLiteral(literal, at);
-      const merged = type === undefined ? t : type === t ? t : (type === "integer" && t === "number") || (type === "number" && t === "integer") ? "number" : undefined;
-      if (merged === undefined) throw new StructuralSchemaError(at, `anyOf mixes literal types ${type} and ${t}; a structural schema node has exactly one type`);
+      const merged =
+        type === undefined
+          ? t
+          : type === t
+            ? t
+            : (type === "integer" && t === "number") || (type === "number" && t === "integer")
+              ? "number"
+              : undefined;
+      if (merged === undefined)
+        throw new StructuralSchemaError(
+          at,
+          `anyOf mixes literal types ${type} and ${t}; a structural schema node has exactly one type`,
+        );
       type = merged;
       if (!values.some((v) => v === literal)) values.push(literal);
     }
@@ -195,7 +245,10 @@ function convertNode(input: unknown, ctx: Context, path: string): StructuralSche
   }
   for (const key of Object.keys(node)) {
     if (!HANDLED.has(key) && !DROPPED.has(key) && !PASSED_EXTENSIONS.has(key)) {
-      throw new StructuralSchemaError(path, `the keyword ${JSON.stringify(key)} has no structural-schema conversion (allOf/oneOf/not and tuples are not supported)`);
+      throw new StructuralSchemaError(
+        path,
+        `the keyword ${JSON.stringify(key)} has no structural-schema conversion (allOf/oneOf/not and tuples are not supported)`,
+      );
     }
   }
 
@@ -219,7 +272,10 @@ function convertNode(input: unknown, ctx: Context, path: string): StructuralSche
   const declared = node["type"];
   if (declared !== undefined) {
     if (typeof declared !== "string" || !STRUCTURAL_TYPES.has(declared)) {
-      throw new StructuralSchemaError(path, `type must be one of ${[...STRUCTURAL_TYPES].join(", ")}, got ${JSON.stringify(declared)} (null and multi-type nodes are not structural; use nullable)`);
+      throw new StructuralSchemaError(
+        path,
+        `type must be one of ${[...STRUCTURAL_TYPES].join(", ")}, got ${JSON.stringify(declared)} (null and multi-type nodes are not structural; use nullable)`,
+      );
     }
     type = declared as StructuralType;
     if (literalType !== undefined && literalType !== type && !(type === "number" && literalType === "integer")) {
@@ -227,22 +283,34 @@ function convertNode(input: unknown, ctx: Context, path: string): StructuralSche
     }
   } else if (literalType !== undefined) {
     type = literalType;
-  } else if (isObject(node["properties"]) || isObject(node["patternProperties"]) || node["additionalProperties"] !== undefined) {
+  } else if (
+    isObject(node["properties"]) ||
+    isObject(node["patternProperties"]) ||
+    node["additionalProperties"] !== undefined
+  ) {
     type = "object";
   } else if (node["items"] !== undefined) {
     type = "array";
   }
   const preserve = node["x-kubernetes-preserve-unknown-fields"] === true || node["x-kubernetes-int-or-string"] === true;
   if (type !== undefined) out.type = type;
-  else if (!preserve) throw new StructuralSchemaError(path, "every node needs a type (or x-kubernetes-int-or-string / x-kubernetes-preserve-unknown-fields)");
+  else if (!preserve)
+    throw new StructuralSchemaError(
+      path,
+      "every node needs a type (or x-kubernetes-int-or-string / x-kubernetes-preserve-unknown-fields)",
+    );
 
   for (const key of COPIED) {
-    if (node[key] !== undefined) (out as Record<string, unknown>)[key] = key === "required" ? [...(node[key] as string[])] : node[key];
+    if (node[key] !== undefined)
+      (out as Record<string, unknown>)[key] = key === "required" ? [...(node[key] as string[])] : node[key];
   }
   if (enumValues !== undefined) out.enum = enumValues;
 
   // Numeric exclusive bounds: JSON Schema 2019+ uses numbers, Kubernetes (draft 4) uses booleans.
-  for (const [exclusive, bound] of [["exclusiveMinimum", "minimum"], ["exclusiveMaximum", "maximum"]] as const) {
+  for (const [exclusive, bound] of [
+    ["exclusiveMinimum", "minimum"],
+    ["exclusiveMaximum", "maximum"],
+  ] as const) {
     const value = node[exclusive];
     if (typeof value === "number") {
       out[bound] = value;
@@ -257,32 +325,52 @@ function convertNode(input: unknown, ctx: Context, path: string): StructuralSche
   if (type === "object") {
     if (isObject(node["properties"])) {
       out.properties = {};
-      for (const [name, child] of Object.entries(node["properties"])) out.properties[name] = convertNode(child, inner, `${path}/properties/${name}`);
+      for (const [name, child] of Object.entries(node["properties"]))
+        out.properties[name] = convertNode(child, inner, `${path}/properties/${name}`);
     }
     const additional = node["additionalProperties"];
     const patterns = isObject(node["patternProperties"]) ? Object.entries(node["patternProperties"]) : [];
     if (patterns.length > 0) {
-      if (out.properties !== undefined) throw new StructuralSchemaError(path, "properties and patternProperties together cannot be expressed (additionalProperties excludes properties)");
-      if (patterns.length > 1) throw new StructuralSchemaError(path, "more than one patternProperties entry cannot be expressed as one additionalProperties schema");
+      if (out.properties !== undefined)
+        throw new StructuralSchemaError(
+          path,
+          "properties and patternProperties together cannot be expressed (additionalProperties excludes properties)",
+        );
+      if (patterns.length > 1)
+        throw new StructuralSchemaError(
+          path,
+          "more than one patternProperties entry cannot be expressed as one additionalProperties schema",
+        );
       const [pattern, valueSchema] = patterns[0] as [string, unknown];
       out.additionalProperties = convertNode(valueSchema, inner, `${path}/patternProperties/${pattern}`);
       if (!MATCH_ALL_KEY_PATTERNS.has(pattern)) {
-        out["x-kubernetes-validations"] = [{ rule: `self.all(k, k.matches('${escapeCelString(pattern)}'))`, message: `every key must match ${pattern}` }];
+        out["x-kubernetes-validations"] = [
+          { rule: `self.all(k, k.matches('${escapeCelString(pattern)}'))`, message: `every key must match ${pattern}` },
+        ];
       }
     } else if (isObject(additional)) {
-      if (out.properties !== undefined) throw new StructuralSchemaError(path, "properties and an additionalProperties schema together are not structural");
+      if (out.properties !== undefined)
+        throw new StructuralSchemaError(
+          path,
+          "properties and an additionalProperties schema together are not structural",
+        );
       out.additionalProperties = convertNode(additional, inner, `${path}/additionalProperties`);
     } else if (additional === true) {
       out["x-kubernetes-preserve-unknown-fields"] = true;
     }
     // additionalProperties: false is dropped: structural schemas prune unknown fields.
-  } else if (node["properties"] !== undefined || node["patternProperties"] !== undefined || node["additionalProperties"] !== undefined) {
+  } else if (
+    node["properties"] !== undefined ||
+    node["patternProperties"] !== undefined ||
+    node["additionalProperties"] !== undefined
+  ) {
     throw new StructuralSchemaError(path, `properties are only allowed on objects, not on a ${type ?? "untyped"} node`);
   }
 
   if (type === "array") {
     const items = node["items"];
-    if (!isObject(items)) throw new StructuralSchemaError(path, "an array needs a single items schema (tuples are not structural)");
+    if (!isObject(items))
+      throw new StructuralSchemaError(path, "an array needs a single items schema (tuples are not structural)");
     out.items = convertNode(items, inner, `${path}/items`);
   } else if (node["items"] !== undefined) {
     throw new StructuralSchemaError(path, `items is only allowed on arrays, not on a ${type ?? "untyped"} node`);
@@ -298,8 +386,13 @@ function convertNode(input: unknown, ctx: Context, path: string): StructuralSche
   if (node["default"] !== undefined) {
     const value = node["default"];
     // Kept where valid: a default that does not match its own node would be rejected by the API server.
-    const ok = (type === undefined || hasType(value, type)) && (out.enum === undefined || out.enum.some((v) => v === value));
-    if (!ok) throw new StructuralSchemaError(path, `the default ${JSON.stringify(value)} does not match the node (type ${type ?? "any"}${out.enum !== undefined ? `, enum ${JSON.stringify(out.enum)}` : ""})`);
+    const ok =
+      (type === undefined || hasType(value, type)) && (out.enum === undefined || out.enum.some((v) => v === value));
+    if (!ok)
+      throw new StructuralSchemaError(
+        path,
+        `the default ${JSON.stringify(value)} does not match the node (type ${type ?? "any"}${out.enum !== undefined ? `, enum ${JSON.stringify(out.enum)}` : ""})`,
+      );
     out.default = structuredClone(value);
   }
   return out;

@@ -37,7 +37,11 @@ export interface PolicyRule {
 }
 
 const partOf = { "app.kubernetes.io/part-of": "tessera" };
-const controllerLabels = { "app.kubernetes.io/name": CONTROLLER_NAME, "app.kubernetes.io/component": "controller", ...partOf };
+const controllerLabels = {
+  "app.kubernetes.io/name": CONTROLLER_NAME,
+  "app.kubernetes.io/component": "controller",
+  ...partOf,
+};
 const selectorLabels = { "app.kubernetes.io/name": CONTROLLER_NAME };
 
 /**
@@ -59,7 +63,11 @@ export function controllerPolicyRules(): PolicyRule[] {
     { apiGroups: [COMPONENT_GROUP], resources: [`${COMPONENT_PLURAL}/status`], verbs: ["get", "update", "patch"] },
     { apiGroups: [COMPONENT_GROUP], resources: [`${COMPONENT_PLURAL}/finalizers`], verbs: ["update"] },
     { apiGroups: ["apps"], resources: ["deployments"], verbs: ["get", "list", "watch", "patch", "create"] },
-    { apiGroups: ["networking.k8s.io"], resources: ["networkpolicies"], verbs: ["get", "list", "watch", "patch", "create"] },
+    {
+      apiGroups: ["networking.k8s.io"],
+      resources: ["networkpolicies"],
+      verbs: ["get", "list", "watch", "patch", "create"],
+    },
     { apiGroups: ["keda.sh"], resources: ["scaledobjects"], verbs: ["get", "list", "watch", "patch", "create"] },
     { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
   ];
@@ -76,7 +84,12 @@ export function installManifests(opts: InstallOptions): KubeObject[] {
   const rbac: KubeObject[] =
     opts.watchNamespaces === undefined
       ? [
-          { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata: { name: CONTROLLER_NAME, labels: controllerLabels }, rules: controllerPolicyRules() },
+          {
+            apiVersion: "rbac.authorization.k8s.io/v1",
+            kind: "ClusterRole",
+            metadata: { name: CONTROLLER_NAME, labels: controllerLabels },
+            rules: controllerPolicyRules(),
+          },
           {
             apiVersion: "rbac.authorization.k8s.io/v1",
             kind: "ClusterRoleBinding",
@@ -86,7 +99,12 @@ export function installManifests(opts: InstallOptions): KubeObject[] {
           },
         ]
       : [...new Set(opts.watchNamespaces)].flatMap((watched): KubeObject[] => [
-          { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: CONTROLLER_NAME, namespace: watched, labels: controllerLabels }, rules: controllerPolicyRules() },
+          {
+            apiVersion: "rbac.authorization.k8s.io/v1",
+            kind: "Role",
+            metadata: { name: CONTROLLER_NAME, namespace: watched, labels: controllerLabels },
+            rules: controllerPolicyRules(),
+          },
           {
             apiVersion: "rbac.authorization.k8s.io/v1",
             kind: "RoleBinding",
@@ -103,7 +121,11 @@ export function installManifests(opts: InstallOptions): KubeObject[] {
       metadata: { name: namespace, labels: { ...partOf, "pod-security.kubernetes.io/enforce": "restricted" } },
     },
     componentCrd() as unknown as KubeObject,
-    { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: CONTROLLER_NAME, namespace, labels: controllerLabels } },
+    {
+      apiVersion: "v1",
+      kind: "ServiceAccount",
+      metadata: { name: CONTROLLER_NAME, namespace, labels: controllerLabels },
+    },
     ...rbac,
     controllerDeployment(namespace, opts),
   ];
@@ -142,8 +164,19 @@ function controllerDeployment(namespace: string, opts: InstallOptions): KubeObje
               ],
               resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
               // Not ready while NATS is unreachable or the first list has not completed.
-              readinessProbe: { httpGet: { path: "/readyz", port: CONTROLLER_HTTP_PORT }, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
-              livenessProbe: { httpGet: { path: "/healthz", port: CONTROLLER_HTTP_PORT }, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
+              readinessProbe: {
+                httpGet: { path: "/readyz", port: CONTROLLER_HTTP_PORT },
+                periodSeconds: 5,
+                timeoutSeconds: 2,
+                failureThreshold: 2,
+              },
+              livenessProbe: {
+                httpGet: { path: "/healthz", port: CONTROLLER_HTTP_PORT },
+                initialDelaySeconds: 10,
+                periodSeconds: 10,
+                timeoutSeconds: 2,
+                failureThreshold: 3,
+              },
               securityContext: restrictedContainerSecurityContext(),
             },
           ],

@@ -16,10 +16,16 @@ export type ConditionUpdate = Pick<Condition, "type" | "status" | "reason" | "me
  * when a condition's status changes, as the Kubernetes API conventions ask, so re-reconciling an
  * unchanged object produces the same status and the controller can skip the status write.
  */
-export function nextConditions(previous: readonly Condition[], updates: readonly ConditionUpdate[], generation: number, now: Date): Condition[] {
+export function nextConditions(
+  previous: readonly Condition[],
+  updates: readonly ConditionUpdate[],
+  generation: number,
+  now: Date,
+): Condition[] {
   return updates.map((u) => {
     const before = previous.find((c) => c.type === u.type);
-    const lastTransitionTime = before !== undefined && before.status === u.status ? before.lastTransitionTime : now.toISOString();
+    const lastTransitionTime =
+      before !== undefined && before.status === u.status ? before.lastTransitionTime : now.toISOString();
     return { ...u, lastTransitionTime, observedGeneration: generation };
   });
 }

@@ -10,14 +10,19 @@ export function isContained(desired: unknown, live: unknown, key = ""): boolean 
   if (desired === live) return true;
   if (live === undefined && isEmpty(desired)) return true;
   if (Array.isArray(desired)) {
-    return Array.isArray(live) && desired.length === live.length && desired.every((d, i) => isContained(d, live[i], key));
+    return (
+      Array.isArray(live) && desired.length === live.length && desired.every((d, i) => isContained(d, live[i], key))
+    );
   }
   if (typeof desired === "object" && desired !== null) {
     if (typeof live !== "object" || live === null || Array.isArray(live)) return false;
     const liveObject = live as Record<string, unknown>;
-    return Object.entries(desired as Record<string, unknown>).every(([k, value]) => value === undefined || isContained(value, liveObject[k], k));
+    return Object.entries(desired as Record<string, unknown>).every(
+      ([k, value]) => value === undefined || isContained(value, liveObject[k], k),
+    );
   }
-  if (typeof desired === "string" && typeof live === "string" && QUANTITY_PARENTS.has(key)) return sameQuantity(desired, live);
+  if (typeof desired === "string" && typeof live === "string" && QUANTITY_PARENTS.has(key))
+    return sameQuantity(desired, live);
   return false;
 }
 
@@ -30,7 +35,22 @@ function isEmpty(value: unknown): boolean {
   return typeof value === "object" && value !== null && Object.keys(value).length === 0;
 }
 
-const SUFFIX: Readonly<Record<string, number>> = { "": 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
+const SUFFIX: Readonly<Record<string, number>> = {
+  "": 1,
+  m: 1e-3,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
+};
 
 function quantityValue(text: string): number | undefined {
   const match = /^([0-9]+(?:\.[0-9]+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/.exec(text);

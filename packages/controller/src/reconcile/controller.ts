@@ -49,7 +49,11 @@ export function startController(opts: ControllerOptions): Controller {
     async (key) => {
       const [namespace, name] = key.split("/") as [string, string];
       try {
-        await reconcileComponent({ kube: opts.kube, streams: opts.streams, render: opts.render, counters }, namespace, name);
+        await reconcileComponent(
+          { kube: opts.kube, streams: opts.streams, render: opts.render, counters },
+          namespace,
+          name,
+        );
       } catch (err) {
         // A 409 means the object changed while we worked on it: not a failure, just run again on fresh data.
         if (isStatus(err, 409)) {
@@ -93,12 +97,17 @@ export function startController(opts: ControllerOptions): Controller {
   let componentsWatch: OpenWatch | undefined;
   const watchOnce = (resourceVersion: string): Promise<boolean> => {
     lastEvent = Date.now();
-    const watch = openWatch(opts.kube.kubeConfig, COMPONENTS_PATH, { resourceVersion, allowWatchBookmarks: true }, (phase, object: ComponentObject) => {
-      lastEvent = Date.now();
-      // ERROR (410 Gone and friends): this watch cannot continue; the loop lists again.
-      if (phase === "ERROR") watch.cancel();
-      else if (phase !== "BOOKMARK") queue.add(keyOf(object));
-    });
+    const watch = openWatch(
+      opts.kube.kubeConfig,
+      COMPONENTS_PATH,
+      { resourceVersion, allowWatchBookmarks: true },
+      (phase, object: ComponentObject) => {
+        lastEvent = Date.now();
+        // ERROR (410 Gone and friends): this watch cannot continue; the loop lists again.
+        if (phase === "ERROR") watch.cancel();
+        else if (phase !== "BOOKMARK") queue.add(keyOf(object));
+      },
+    );
     componentsWatch = watch;
     if (stopped) watch.cancel();
     return watch.ended;
@@ -136,11 +145,22 @@ export function startController(opts: ControllerOptions): Controller {
   const deploymentsLoop = (async () => {
     let failures = 0;
     while (!stopped) {
-      deploymentsWatch = openWatch(opts.kube.kubeConfig, "/apis/apps/v1/deployments", { labelSelector: COMPONENT_NAME_LABEL }, (phase, object: { metadata?: { namespace?: string; labels?: Record<string, string> } }) => {
-        failures = 0;
-        const component = object.metadata?.labels?.[COMPONENT_NAME_LABEL];
-        if (phase !== "BOOKMARK" && phase !== "ERROR" && component !== undefined && object.metadata?.namespace !== undefined) queue.add(`${object.metadata.namespace}/${component}`);
-      });
+      deploymentsWatch = openWatch(
+        opts.kube.kubeConfig,
+        "/apis/apps/v1/deployments",
+        { labelSelector: COMPONENT_NAME_LABEL },
+        (phase, object: { metadata?: { namespace?: string; labels?: Record<string, string> } }) => {
+          failures = 0;
+          const component = object.metadata?.labels?.[COMPONENT_NAME_LABEL];
+          if (
+            phase !== "BOOKMARK" &&
+            phase !== "ERROR" &&
+            component !== undefined &&
+            object.metadata?.namespace !== undefined
+          )
+            queue.add(`${object.metadata.namespace}/${component}`);
+        },
+      );
       if (stopped) deploymentsWatch.cancel();
       await deploymentsWatch.ended;
       if (stopped) break;
@@ -150,14 +170,17 @@ export function startController(opts: ControllerOptions): Controller {
   })();
 
   const watchdogMs = opts.watchdogMs ?? 120_000;
-  const watchdog = setInterval(() => {
-    if (Date.now() - lastEvent > watchdogMs) {
-      log("no watch event for too long; listing again", { silentMs: Date.now() - lastEvent });
-      componentsWatch?.cancel();
-      // Once per silent stretch, not on every tick of the backoff that follows.
-      lastEvent = Date.now();
-    }
-  }, Math.max(100, Math.min(watchdogMs / 4, 10_000)));
+  const watchdog = setInterval(
+    () => {
+      if (Date.now() - lastEvent > watchdogMs) {
+        log("no watch event for too long; listing again", { silentMs: Date.now() - lastEvent });
+        componentsWatch?.cancel();
+        // Once per silent stretch, not on every tick of the backoff that follows.
+        lastEvent = Date.now();
+      }
+    },
+    Math.max(100, Math.min(watchdogMs / 4, 10_000)),
+  );
   watchdog.unref();
   const resyncTimer = setInterval(() => void listAll().catch(() => undefined), opts.resyncMs ?? 300_000);
   resyncTimer.unref();
@@ -197,7 +220,12 @@ interface OpenWatch {
  * timeout. Here `ended` settles at once on cancel, and the request is aborted whenever its controller
  * turns up. (Until then its socket stays open, at most those 30 s: client-node's Watch takes no signal.)
  */
-function openWatch<T>(kubeConfig: k8s.KubeConfig, path: string, query: Record<string, string | boolean>, onEvent: (phase: string, object: T) => void): OpenWatch {
+function openWatch<T>(
+  kubeConfig: k8s.KubeConfig,
+  path: string,
+  query: Record<string, string | boolean>,
+  onEvent: (phase: string, object: T) => void,
+): OpenWatch {
   let delivered = false;
   let cancelled = false;
   let request: AbortController | undefined;
@@ -213,7 +241,8 @@ function openWatch<T>(kubeConfig: k8s.KubeConfig, path: string, query: Record<st
         onEvent(phase, object);
       },
       // A watch refused or cut before any event counts as a failure, so the callers back off.
-      (err: unknown) => settle(delivered && (err === null || err === undefined || (err as Error).name === "AbortError")),
+      (err: unknown) =>
+        settle(delivered && (err === null || err === undefined || (err as Error).name === "AbortError")),
     )
     .then(
       (controller) => {

@@ -7,7 +7,15 @@ export const FIELD_MANAGER = "tessera-controller";
 export interface ComponentObject {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace: string; uid: string; generation?: number; resourceVersion?: string; finalizers?: string[]; deletionTimestamp?: string };
+  metadata: {
+    name: string;
+    namespace: string;
+    uid: string;
+    generation?: number;
+    resourceVersion?: string;
+    finalizers?: string[];
+    deletionTimestamp?: string;
+  };
   spec: unknown;
   status?: { observedGeneration?: number; replicas?: number; conditions?: unknown[] };
 }
@@ -34,32 +42,73 @@ export class KubeAccess {
   }
 
   async getComponent(namespace: string, name: string): Promise<ComponentObject | undefined> {
-    return notFoundAsUndefined(() => this.custom.getNamespacedCustomObject({ group: COMPONENT_GROUP, version: COMPONENT_VERSION, namespace, plural: COMPONENT_PLURAL, name }) as Promise<ComponentObject>);
+    return notFoundAsUndefined(
+      () =>
+        this.custom.getNamespacedCustomObject({
+          group: COMPONENT_GROUP,
+          version: COMPONENT_VERSION,
+          namespace,
+          plural: COMPONENT_PLURAL,
+          name,
+        }) as Promise<ComponentObject>,
+    );
   }
 
   async listComponents(): Promise<{ items: ComponentObject[]; resourceVersion: string }> {
-    const list = (await this.custom.listClusterCustomObject({ group: COMPONENT_GROUP, version: COMPONENT_VERSION, plural: COMPONENT_PLURAL })) as { items: ComponentObject[]; metadata: { resourceVersion: string } };
+    const list = (await this.custom.listClusterCustomObject({
+      group: COMPONENT_GROUP,
+      version: COMPONENT_VERSION,
+      plural: COMPONENT_PLURAL,
+    })) as { items: ComponentObject[]; metadata: { resourceVersion: string } };
     return { items: list.items, resourceVersion: list.metadata.resourceVersion };
   }
 
   /** PUT of the whole object: a stale resourceVersion is a 409, and the key is retried on fresh data. */
   async replaceComponent(component: ComponentObject): Promise<ComponentObject> {
     const { namespace, name } = component.metadata;
-    return (await this.custom.replaceNamespacedCustomObject({ group: COMPONENT_GROUP, version: COMPONENT_VERSION, namespace, plural: COMPONENT_PLURAL, name, body: component })) as ComponentObject;
+    return (await this.custom.replaceNamespacedCustomObject({
+      group: COMPONENT_GROUP,
+      version: COMPONENT_VERSION,
+      namespace,
+      plural: COMPONENT_PLURAL,
+      name,
+      body: component,
+    })) as ComponentObject;
   }
 
   async replaceComponentStatus(component: ComponentObject): Promise<ComponentObject> {
     const { namespace, name } = component.metadata;
-    return (await this.custom.replaceNamespacedCustomObjectStatus({ group: COMPONENT_GROUP, version: COMPONENT_VERSION, namespace, plural: COMPONENT_PLURAL, name, body: component })) as ComponentObject;
+    return (await this.custom.replaceNamespacedCustomObjectStatus({
+      group: COMPONENT_GROUP,
+      version: COMPONENT_VERSION,
+      namespace,
+      plural: COMPONENT_PLURAL,
+      name,
+      body: component,
+    })) as ComponentObject;
   }
 
   async read<T extends KubeObjectLike>(object: KubeObjectLike): Promise<T | undefined> {
-    return notFoundAsUndefined(() => this.objects.read({ apiVersion: object.apiVersion, kind: object.kind, metadata: { name: object.metadata.name, namespace: object.metadata.namespace ?? "default" } }) as unknown as Promise<T>);
+    return notFoundAsUndefined(
+      () =>
+        this.objects.read({
+          apiVersion: object.apiVersion,
+          kind: object.kind,
+          metadata: { name: object.metadata.name, namespace: object.metadata.namespace ?? "default" },
+        }) as unknown as Promise<T>,
+    );
   }
 
   /** Server-side apply, forcing ownership of the fields we send (and only those: never spec.replicas). */
   async apply(object: KubeObjectLike): Promise<void> {
-    await this.objects.patch(object as k8s.KubernetesObject, undefined, undefined, FIELD_MANAGER, true, k8s.PatchStrategy.ServerSideApply);
+    await this.objects.patch(
+      object as k8s.KubernetesObject,
+      undefined,
+      undefined,
+      FIELD_MANAGER,
+      true,
+      k8s.PatchStrategy.ServerSideApply,
+    );
   }
 }
 

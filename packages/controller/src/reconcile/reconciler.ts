@@ -1,4 +1,9 @@
-import { busSettingsFromSpec, componentNameProblem, validateComponentSpec, type ComponentBusSettings } from "@tessera/contract";
+import {
+  busSettingsFromSpec,
+  componentNameProblem,
+  validateComponentSpec,
+  type ComponentBusSettings,
+} from "@tessera/contract";
 import { isDeepStrictEqual } from "node:util";
 import type { RenderContext } from "../render/context.js";
 import { kubernetesObjects, renderComponent } from "../render/render-component.js";
@@ -66,25 +71,45 @@ export async function reconcileComponent(deps: ReconcilerDeps, namespace: string
   const nameProblem = componentNameProblem(name);
   const checked = validateComponentSpec(component.spec);
   if (nameProblem !== undefined || !checked.ok) {
-    const message = nameProblem !== undefined ? `metadata.name: ${nameProblem}` : checked.ok ? "" : checked.error.message;
+    const message =
+      nameProblem !== undefined ? `metadata.name: ${nameProblem}` : checked.ok ? "" : checked.error.message;
     await writeStatus(deps, component, [
       { type: "Valid", status: "False", reason: "InvalidSpec", message },
-      { type: "StreamReady", status: "Unknown", reason: "InvalidSpec", message: "not provisioned while the spec is invalid" },
+      {
+        type: "StreamReady",
+        status: "Unknown",
+        reason: "InvalidSpec",
+        message: "not provisioned while the spec is invalid",
+      },
       { type: "Ready", status: "False", reason: "InvalidSpec", message },
     ]);
     return;
   }
   const spec = checked.value;
-  const valid: ConditionUpdate = { type: "Valid", status: "True", reason: "Valid", message: "the spec passed validation" };
+  const valid: ConditionUpdate = {
+    type: "Valid",
+    status: "True",
+    reason: "Valid",
+    message: "the spec passed validation",
+  };
 
   try {
     await streams.ensureComponent(busSettingsFromSpec(name, spec));
   } catch (err) {
     const message = `cannot create or update the stream and consumer: ${(err as Error).message}`;
-    await writeStatus(deps, component, [valid, { type: "StreamReady", status: "False", reason: "NatsUnavailable", message }, { type: "Ready", status: "False", reason: "StreamNotReady", message }]);
+    await writeStatus(deps, component, [
+      valid,
+      { type: "StreamReady", status: "False", reason: "NatsUnavailable", message },
+      { type: "Ready", status: "False", reason: "StreamNotReady", message },
+    ]);
     throw err;
   }
-  const streamReady: ConditionUpdate = { type: "StreamReady", status: "True", reason: "Provisioned", message: "stream and durable consumer exist" };
+  const streamReady: ConditionUpdate = {
+    type: "StreamReady",
+    status: "True",
+    reason: "Provisioned",
+    message: "stream and durable consumer exist",
+  };
 
   const rendered = renderComponent({ name, namespace, uid: component.metadata.uid, spec }, deps.render);
   for (const object of kubernetesObjects(rendered) as unknown as KubeObjectLike[]) {
@@ -97,24 +122,40 @@ export async function reconcileComponent(deps: ReconcilerDeps, namespace: string
     counters.applies += 1;
   }
 
-  const deployment = await kube.read<KubeObjectLike & { spec?: { replicas?: number }; status?: { replicas?: number; readyReplicas?: number } }>(rendered.deployment as unknown as KubeObjectLike);
+  const deployment = await kube.read<
+    KubeObjectLike & { spec?: { replicas?: number }; status?: { replicas?: number; readyReplicas?: number } }
+  >(rendered.deployment as unknown as KubeObjectLike);
   const wanted = deployment?.spec?.replicas ?? 0;
   const ready = deployment?.status?.readyReplicas ?? 0;
   const readiness: ConditionUpdate =
     wanted === 0
-      ? { type: "Ready", status: "True", reason: "ScaledToZero", message: "no jobs waiting; KEDA starts a worker when jobs arrive" }
+      ? {
+          type: "Ready",
+          status: "True",
+          reason: "ScaledToZero",
+          message: "no jobs waiting; KEDA starts a worker when jobs arrive",
+        }
       : ready > 0
         ? { type: "Ready", status: "True", reason: "WorkersReady", message: `${ready} of ${wanted} workers ready` }
         : { type: "Ready", status: "False", reason: "WorkersStarting", message: `0 of ${wanted} workers ready` };
   await writeStatus(deps, component, [valid, streamReady, readiness], deployment?.status?.replicas ?? 0);
 }
 
-async function writeStatus(deps: ReconcilerDeps, component: ComponentObject, updates: ConditionUpdate[], replicas?: number): Promise<void> {
+async function writeStatus(
+  deps: ReconcilerDeps,
+  component: ComponentObject,
+  updates: ConditionUpdate[],
+  replicas?: number,
+): Promise<void> {
   const generation = component.metadata.generation ?? 0;
   const previous = (component.status?.conditions ?? []) as Condition[];
   const next = {
     observedGeneration: generation,
-    ...(replicas !== undefined ? { replicas } : component.status?.replicas !== undefined ? { replicas: component.status.replicas } : {}),
+    ...(replicas !== undefined
+      ? { replicas }
+      : component.status?.replicas !== undefined
+        ? { replicas: component.status.replicas }
+        : {}),
     conditions: nextConditions(previous, updates, generation, (deps.now ?? (() => new Date()))()),
   };
   if (isDeepStrictEqual(next, component.status ?? {})) return;

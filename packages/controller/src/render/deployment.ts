@@ -19,7 +19,14 @@ export const WORKER_DEFAULT_DRAIN_GRACE_MS = 30_000;
 export const TERMINATION_MARGIN_SECONDS = 15;
 
 /** Env the platform sets; a config key or secretRef may not reuse these names. */
-export const BOOTSTRAP_ENV = ["NATS_URL", "TESSERA_MODE", "TESSERA_HTTP_HOST", "TESSERA_HTTP_PORT", "TESSERA_INSTANCE_ID", "TESSERA_DRAIN_GRACE_MS"] as const;
+export const BOOTSTRAP_ENV = [
+  "NATS_URL",
+  "TESSERA_MODE",
+  "TESSERA_HTTP_HOST",
+  "TESSERA_HTTP_PORT",
+  "TESSERA_INSTANCE_ID",
+  "TESSERA_DRAIN_GRACE_MS",
+] as const;
 
 /** Portable env var names (the rule Kubernetes applied before 1.30; newer API servers accept more). */
 const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
@@ -31,7 +38,10 @@ export function upperSnake(text: string): string {
     .replace(/[^A-Za-z0-9]+/g, "_")
     .replace(/^_+|_+$/g, "")
     .toUpperCase();
-  if (snake === "") throw new RenderError(`cannot derive an environment variable name from ${JSON.stringify(text)}: set secretRefs[].env`);
+  if (snake === "")
+    throw new RenderError(
+      `cannot derive an environment variable name from ${JSON.stringify(text)}: set secretRefs[].env`,
+    );
   return /^[0-9]/.test(snake) ? `_${snake}` : snake;
 }
 
@@ -40,7 +50,8 @@ export function upperSnake(text: string): string {
  * finish within its wall-clock timeout instead of being aborted and redelivered.
  */
 export function drainGraceMs(spec: ComponentSpec): number {
-  const wallClock = spec.timeouts?.wallClock !== undefined ? parseDuration(spec.timeouts.wallClock) : ComponentDefaults.wallClockMs;
+  const wallClock =
+    spec.timeouts?.wallClock !== undefined ? parseDuration(spec.timeouts.wallClock) : ComponentDefaults.wallClockMs;
   return Math.max(WORKER_DEFAULT_DRAIN_GRACE_MS, wallClock);
 }
 
@@ -66,10 +77,15 @@ export function renderEnv(name: string, spec: ComponentSpec, ctx: RenderContext)
   const origin = new Map<string, string>(env.map((e) => [e.name, "set by the platform"]));
   const add = (entry: IEnvVar, from: string): void => {
     if (!ENV_NAME.test(entry.name)) {
-      throw new RenderError(`Component ${name}: ${from}: ${JSON.stringify(entry.name)} is not a valid environment variable name (letters, digits, '_', '-', '.'; not starting with a digit)`);
+      throw new RenderError(
+        `Component ${name}: ${from}: ${JSON.stringify(entry.name)} is not a valid environment variable name (letters, digits, '_', '-', '.'; not starting with a digit)`,
+      );
     }
     const previous = origin.get(entry.name);
-    if (previous !== undefined) throw new RenderError(`Component ${name}: ${from}: environment variable ${entry.name} is already ${previous}; rename one of them`);
+    if (previous !== undefined)
+      throw new RenderError(
+        `Component ${name}: ${from}: environment variable ${entry.name} is already ${previous}; rename one of them`,
+      );
     origin.set(entry.name, from);
     env.push(entry);
   };
@@ -79,7 +95,8 @@ export function renderEnv(name: string, spec: ComponentSpec, ctx: RenderContext)
     add({ name: ref.env ?? upperSnake(key), valueFrom: { secretKeyRef: { name: ref.name, key } } }, `secretRefs[${i}]`);
   }
   // Temporary files (os.tmpdir()) land in the size-capped scratch volume, the only writable place.
-  if (spec.scratchVolume !== undefined && !origin.has("TMPDIR")) env.push({ name: "TMPDIR", value: spec.scratchVolume.mountPath });
+  if (spec.scratchVolume !== undefined && !origin.has("TMPDIR"))
+    env.push({ name: "TMPDIR", value: spec.scratchVolume.mountPath });
   return env.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
@@ -113,14 +130,36 @@ export function renderDeployment(component: ComponentRef, spec: ComponentSpec, c
               image: spec.image,
               ports: [{ name: "http", containerPort: WORKER_HTTP_PORT, protocol: "TCP" }],
               env: renderEnv(component.name, spec, ctx),
-              ...(resources !== undefined ? { resources: { ...(resources.requests ? { requests: { ...resources.requests } } : {}), ...(resources.limits ? { limits: { ...resources.limits } } : {}) } } : {}),
-              readinessProbe: { httpGet: { path: "/readyz", port: WORKER_HTTP_PORT }, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
-              livenessProbe: { httpGet: { path: "/healthz", port: WORKER_HTTP_PORT }, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
+              ...(resources !== undefined
+                ? {
+                    resources: {
+                      ...(resources.requests ? { requests: { ...resources.requests } } : {}),
+                      ...(resources.limits ? { limits: { ...resources.limits } } : {}),
+                    },
+                  }
+                : {}),
+              readinessProbe: {
+                httpGet: { path: "/readyz", port: WORKER_HTTP_PORT },
+                periodSeconds: 5,
+                timeoutSeconds: 2,
+                failureThreshold: 2,
+              },
+              livenessProbe: {
+                httpGet: { path: "/healthz", port: WORKER_HTTP_PORT },
+                initialDelaySeconds: 10,
+                periodSeconds: 10,
+                timeoutSeconds: 2,
+                failureThreshold: 3,
+              },
               securityContext: restrictedContainerSecurityContext(),
-              ...(scratch !== undefined ? { volumeMounts: [{ name: SCRATCH_VOLUME, mountPath: scratch.mountPath }] } : {}),
+              ...(scratch !== undefined
+                ? { volumeMounts: [{ name: SCRATCH_VOLUME, mountPath: scratch.mountPath }] }
+                : {}),
             },
           ],
-          ...(scratch !== undefined ? { volumes: [{ name: SCRATCH_VOLUME, emptyDir: { sizeLimit: scratch.sizeLimit } }] } : {}),
+          ...(scratch !== undefined
+            ? { volumes: [{ name: SCRATCH_VOLUME, emptyDir: { sizeLimit: scratch.sizeLimit } }] }
+            : {}),
         },
       },
     },

@@ -1,4 +1,11 @@
-import { busSettingsFromSpec, durableConsumerName, jobStreamName, jobSubject, type ComponentBusSettings, type ComponentSpec } from "@tessera/contract";
+import {
+  busSettingsFromSpec,
+  durableConsumerName,
+  jobStreamName,
+  jobSubject,
+  type ComponentBusSettings,
+  type ComponentSpec,
+} from "@tessera/contract";
 
 /*
  * The JetStream stream and durable consumer of one component, as NATS JetStream API JSON (durations in

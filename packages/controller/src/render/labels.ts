@@ -38,11 +38,21 @@ export function selectorLabels(name: string): Record<string, string> {
 
 export function ownerReference(component: ComponentRef): OwnerReference | undefined {
   if (component.uid === undefined || component.uid === "") return undefined;
-  return { apiVersion: COMPONENT_API_VERSION, kind: COMPONENT_KIND, name: component.name, uid: component.uid, controller: true, blockOwnerDeletion: true };
+  return {
+    apiVersion: COMPONENT_API_VERSION,
+    kind: COMPONENT_KIND,
+    name: component.name,
+    uid: component.uid,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
 }
 
 /** metadata for a child object of the Component (name defaults to the Component's). */
-export function childMetadata(component: ComponentRef, name = component.name): ObjectMeta & { name: string; namespace: string; labels: Record<string, string> } {
+export function childMetadata(
+  component: ComponentRef,
+  name = component.name,
+): ObjectMeta & { name: string; namespace: string; labels: Record<string, string> } {
   const owner = ownerReference(component);
   return {
     name,

@@ -1,5 +1,10 @@
 import type { ComponentSpec } from "@tessera/contract";
-import type { INetworkPolicy, INetworkPolicyEgressRule, INetworkPolicyPeer, INetworkPolicyPort } from "kubernetes-models/networking.k8s.io/v1";
+import type {
+  INetworkPolicy,
+  INetworkPolicyEgressRule,
+  INetworkPolicyPeer,
+  INetworkPolicyPort,
+} from "kubernetes-models/networking.k8s.io/v1";
 import { DEFAULT_DNS_NAMESPACE, DEFAULT_DNS_POD_LABELS, NAMESPACE_NAME_LABEL, type RenderContext } from "./context.js";
 import { RenderError } from "./errors.js";
 import { childMetadata, selectorLabels, type ComponentRef } from "./labels.js";
@@ -16,7 +21,10 @@ export const egressPolicyName = (name: string): string => `${name}-egress`;
 /** The client ports of the NATS URL(s) (nats://host:port, comma-separated), 4222 when a URL has none. */
 export function natsPorts(url: string): number[] {
   const ports = new Set<number>();
-  for (const raw of url.split(",").map((s) => s.trim()).filter((s) => s !== "")) {
+  for (const raw of url
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "")) {
     let parsed: URL;
     try {
       parsed = new URL(raw.includes("://") ? raw : `nats://${raw}`);
@@ -31,7 +39,12 @@ export function natsPorts(url: string): number[] {
 
 function natsRule(ctx: RenderContext): INetworkPolicyEgressRule {
   return {
-    to: [{ namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: ctx.nats.namespace } }, podSelector: { matchLabels: { ...ctx.nats.podLabels } } }],
+    to: [
+      {
+        namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: ctx.nats.namespace } },
+        podSelector: { matchLabels: { ...ctx.nats.podLabels } },
+      },
+    ],
     ports: natsPorts(ctx.nats.url).map((port) => ({ protocol: "TCP", port })),
   };
 }
@@ -58,23 +71,34 @@ function dnsRule(ctx: RenderContext): INetworkPolicyEgressRule {
  */
 function allowlistRules(name: string, spec: ComponentSpec, ctx: RenderContext): INetworkPolicyEgressRule[] {
   const allow = spec.allowlist ?? {};
-  const ports: INetworkPolicyPort[] | undefined = allow.ports?.map((p) => ({ protocol: p.protocol ?? "TCP", port: p.port }));
-  const withPorts = (to: INetworkPolicyPeer[]): INetworkPolicyEgressRule => ({ to, ...(ports !== undefined && ports.length > 0 ? { ports } : {}) });
+  const ports: INetworkPolicyPort[] | undefined = allow.ports?.map((p) => ({
+    protocol: p.protocol ?? "TCP",
+    port: p.port,
+  }));
+  const withPorts = (to: INetworkPolicyPeer[]): INetworkPolicyEgressRule => ({
+    to,
+    ...(ports !== undefined && ports.length > 0 ? { ports } : {}),
+  });
   const rules: INetworkPolicyEgressRule[] = [dnsRule(ctx)];
   const cidrs = allow.cidrs ?? [];
   if (cidrs.length > 0) rules.push(withPorts(cidrs.map((cidr) => ({ ipBlock: { cidr } }))));
   const peers = (allow.clusterPeers ?? []).map((peer, i): INetworkPolicyPeer => {
     if (peer.namespace === undefined && peer.podLabels === undefined) {
-      throw new RenderError(`Component ${name}: allowlist.clusterPeers[${i}]: give a namespace, podLabels or both (an empty peer would match nothing useful)`);
+      throw new RenderError(
+        `Component ${name}: allowlist.clusterPeers[${i}]: give a namespace, podLabels or both (an empty peer would match nothing useful)`,
+      );
     }
     return {
       // A podSelector alone would mean "in the component's own namespace"; a namespace alone, all its pods.
-      ...(peer.namespace !== undefined ? { namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: peer.namespace } } } : {}),
+      ...(peer.namespace !== undefined
+        ? { namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: peer.namespace } } }
+        : {}),
       ...(peer.podLabels !== undefined ? { podSelector: { matchLabels: { ...peer.podLabels } } } : {}),
     };
   });
   if (peers.length > 0) rules.push(withPorts(peers));
-  if (allow.openInternet === true) rules.push(withPorts([{ ipBlock: { cidr: "0.0.0.0/0", except: [...OPEN_INTERNET_EXCEPT] } }]));
+  if (allow.openInternet === true)
+    rules.push(withPorts([{ ipBlock: { cidr: "0.0.0.0/0", except: [...OPEN_INTERNET_EXCEPT] } }]));
   return rules;
 }
 
@@ -90,7 +114,9 @@ export function egressRules(name: string, spec: ComponentSpec, ctx: RenderContex
     case "allowlist":
       return [natsRule(ctx), ...allowlistRules(name, spec, ctx)];
     default:
-      throw new RenderError(`Component ${name}: egress ${JSON.stringify(spec.egress satisfies never)}: expected none, fetch-controlled or allowlist`);
+      throw new RenderError(
+        `Component ${name}: egress ${JSON.stringify(spec.egress satisfies never)}: expected none, fetch-controlled or allowlist`,
+      );
   }
 }
 
@@ -104,7 +130,11 @@ export function egressRules(name: string, spec: ComponentSpec, ctx: RenderContex
  * probes need no rule: traffic from the node's kubelet is not subject to NetworkPolicy. A Prometheus scrape
  * of /metrics would need an extra policy.
  */
-export function renderNetworkPolicies(component: ComponentRef, spec: ComponentSpec, ctx: RenderContext): NetworkPolicyObject[] {
+export function renderNetworkPolicies(
+  component: ComponentRef,
+  spec: ComponentSpec,
+  ctx: RenderContext,
+): NetworkPolicyObject[] {
   const podSelector = { matchLabels: selectorLabels(component.name) };
   return [
     {
@@ -117,7 +147,11 @@ export function renderNetworkPolicies(component: ComponentRef, spec: ComponentSp
       apiVersion: "networking.k8s.io/v1",
       kind: "NetworkPolicy",
       metadata: childMetadata(component, egressPolicyName(component.name)),
-      spec: { podSelector: { matchLabels: { ...podSelector.matchLabels } }, policyTypes: ["Egress"], egress: egressRules(component.name, spec, ctx) },
+      spec: {
+        podSelector: { matchLabels: { ...podSelector.matchLabels } },
+        policyTypes: ["Egress"],
+        egress: egressRules(component.name, spec, ctx),
+      },
     },
   ];
 }

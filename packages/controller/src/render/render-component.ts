@@ -37,7 +37,11 @@ export interface RenderedComponent {
 export function renderComponent(component: ComponentInput, ctx: RenderContext): RenderedComponent {
   const issues = componentSpecRuleIssues(component.spec);
   if (issues.length > 0) throw new ContractValidationError(`Component ${component.name}`, issues);
-  const ref: ComponentRef = { name: component.name, namespace: component.namespace, ...(component.uid !== undefined ? { uid: component.uid } : {}) };
+  const ref: ComponentRef = {
+    name: component.name,
+    namespace: component.namespace,
+    ...(component.uid !== undefined ? { uid: component.uid } : {}),
+  };
   return {
     deployment: renderDeployment(ref, component.spec, ctx),
     scaledObject: renderScaledObject(ref, component.spec, ctx),
@@ -48,6 +52,8 @@ export function renderComponent(component: ComponentInput, ctx: RenderContext): 
 }
 
 /** The Kubernetes objects of a rendering, in apply order. */
-export function kubernetesObjects(rendered: RenderedComponent): (DeploymentObject | ScaledObjectObject | NetworkPolicyObject)[] {
+export function kubernetesObjects(
+  rendered: RenderedComponent,
+): (DeploymentObject | ScaledObjectObject | NetworkPolicyObject)[] {
   return [...rendered.networkPolicies, rendered.deployment, rendered.scaledObject];
 }

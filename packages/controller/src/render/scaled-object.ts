@@ -1,5 +1,11 @@
 import type { IScaledObject } from "@kubernetes-models/keda/keda.sh/v1alpha1";
-import { ComponentDefaults, durableConsumerName, jobStreamName, parseDuration, type ComponentSpec } from "@tessera/contract";
+import {
+  ComponentDefaults,
+  durableConsumerName,
+  jobStreamName,
+  parseDuration,
+  type ComponentSpec,
+} from "@tessera/contract";
 import type { RenderContext } from "./context.js";
 import { RenderError } from "./errors.js";
 import { childMetadata, type ComponentRef } from "./labels.js";
@@ -16,11 +22,15 @@ const HOST_PORT = /^[A-Za-z0-9.-]+:(\d{1,5})$/;
  */
 export function assertMonitoringEndpoint(endpoint: string): string {
   if (endpoint.includes("://")) {
-    throw new RenderError(`nats.monitoringEndpoint ${JSON.stringify(endpoint)}: expected host:port with no scheme (e.g. ${JSON.stringify(endpoint.replace(/^[a-z][a-z0-9+.-]*:\/\//i, "").replace(/\/.*$/, ""))}); KEDA adds the scheme itself`);
+    throw new RenderError(
+      `nats.monitoringEndpoint ${JSON.stringify(endpoint)}: expected host:port with no scheme (e.g. ${JSON.stringify(endpoint.replace(/^[a-z][a-z0-9+.-]*:\/\//i, "").replace(/\/.*$/, ""))}); KEDA adds the scheme itself`,
+    );
   }
   const port = HOST_PORT.exec(endpoint)?.[1];
   if (port === undefined || Number(port) < 1 || Number(port) > 65535) {
-    throw new RenderError(`nats.monitoringEndpoint ${JSON.stringify(endpoint)}: expected host:port such as nats.nats.svc:8222 (no scheme, no path)`);
+    throw new RenderError(
+      `nats.monitoringEndpoint ${JSON.stringify(endpoint)}: expected host:port such as nats.nats.svc:8222 (no scheme, no path)`,
+    );
   }
   return endpoint;
 }
@@ -30,11 +40,18 @@ export function assertMonitoringEndpoint(endpoint: string): string {
  * and consumer names come from the contract's naming functions, the same ones the controller provisions
  * with; every trigger metadata value is a string (KEDA rejects anything else).
  */
-export function renderScaledObject(component: ComponentRef, spec: ComponentSpec, ctx: RenderContext): ScaledObjectObject {
+export function renderScaledObject(
+  component: ComponentRef,
+  spec: ComponentSpec,
+  ctx: RenderContext,
+): ScaledObjectObject {
   const scaling = spec.scaling;
   const min = scaling?.minReplicas ?? ComponentDefaults.minReplicas;
   const max = scaling?.maxReplicas ?? ComponentDefaults.maxReplicas;
-  if (min > max) throw new RenderError(`Component ${component.name}: scaling.minReplicas (${min}) is above scaling.maxReplicas (${max})`);
+  if (min > max)
+    throw new RenderError(
+      `Component ${component.name}: scaling.minReplicas (${min}) is above scaling.maxReplicas (${max})`,
+    );
   const lag = scaling?.queueDepthTarget ?? ComponentDefaults.queueDepthTarget;
   const metadata: Record<string, string> = {
     natsServerMonitoringEndpoint: assertMonitoringEndpoint(ctx.nats.monitoringEndpoint),
@@ -55,7 +72,9 @@ export function renderScaledObject(component: ComponentRef, spec: ComponentSpec,
       minReplicaCount: min,
       maxReplicaCount: max,
       // Omitted when not declared: KEDA's default (300 s) applies.
-      ...(scaling?.cooldownPeriod !== undefined ? { cooldownPeriod: Math.max(1, Math.ceil(parseDuration(scaling.cooldownPeriod) / 1000)) } : {}),
+      ...(scaling?.cooldownPeriod !== undefined
+        ? { cooldownPeriod: Math.max(1, Math.ceil(parseDuration(scaling.cooldownPeriod) / 1000)) }
+        : {}),
       triggers: [{ type: "nats-jetstream", metadata }],
     },
   };

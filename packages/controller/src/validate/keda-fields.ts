@@ -2,7 +2,18 @@
  * The fields of a KEDA ScaledObject (keda.sh/v1alpha1, KEDA 2.x CRD). @kubernetes-models/keda validates
  * types but lets unknown fields through, so a misspelled key is caught here.
  */
-const SCALED_OBJECT_SPEC = new Set(["scaleTargetRef", "pollingInterval", "cooldownPeriod", "initialCooldownPeriod", "idleReplicaCount", "minReplicaCount", "maxReplicaCount", "fallback", "advanced", "triggers"]);
+const SCALED_OBJECT_SPEC = new Set([
+  "scaleTargetRef",
+  "pollingInterval",
+  "cooldownPeriod",
+  "initialCooldownPeriod",
+  "idleReplicaCount",
+  "minReplicaCount",
+  "maxReplicaCount",
+  "fallback",
+  "advanced",
+  "triggers",
+]);
 const SCALE_TARGET_REF = new Set(["name", "kind", "apiVersion", "envSourceContainerName"]);
 const TRIGGER = new Set(["type", "name", "metadata", "metricType", "useCachedMetrics", "authenticationRef"]);
 const TOP = new Set(["apiVersion", "kind", "metadata", "spec", "status"]);

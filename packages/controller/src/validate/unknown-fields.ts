@@ -8,12 +8,22 @@ import * as k8s from "@kubernetes/client-node";
  */
 export function unknownKubernetesFields(value: unknown, typeName: string, path = ""): string[] {
   const list = /^Array<(.+)>$/.exec(typeName);
-  if (list !== null) return Array.isArray(value) ? value.flatMap((v, i) => unknownKubernetesFields(v, list[1] as string, `${path}[${i}]`)) : [];
+  if (list !== null)
+    return Array.isArray(value)
+      ? value.flatMap((v, i) => unknownKubernetesFields(v, list[1] as string, `${path}[${i}]`))
+      : [];
   const map = /^\{ \[key: string\]: (.+); \}$/.exec(typeName);
   if (map !== null) {
-    return isObject(value) ? Object.entries(value).flatMap(([k, v]) => unknownKubernetesFields(v, map[1] as string, `${path}.${k}`)) : [];
+    return isObject(value)
+      ? Object.entries(value).flatMap(([k, v]) => unknownKubernetesFields(v, map[1] as string, `${path}.${k}`))
+      : [];
   }
-  const model = (k8s as unknown as Record<string, { getAttributeTypeMap?: () => { name: string; baseName: string; type: string }[] } | undefined>)[typeName];
+  const model = (
+    k8s as unknown as Record<
+      string,
+      { getAttributeTypeMap?: () => { name: string; baseName: string; type: string }[] } | undefined
+    >
+  )[typeName];
   if (model?.getAttributeTypeMap === undefined || !isObject(value)) return [];
   const attributes = new Map(model.getAttributeTypeMap().map((a) => [a.baseName, a.type]));
   return Object.entries(value).flatMap(([key, v]) => {

@@ -10,7 +10,11 @@ import { unknownScaledObjectFields } from "./keda-fields.js";
 import { restrictedPodSecurityViolations } from "./pod-security.js";
 import { kubernetesModelName, unknownKubernetesFields } from "./unknown-fields.js";
 
-export type KubeObject = Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> } };
+export type KubeObject = Record<string, unknown> & {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+};
 
 export interface ManifestProblem {
   /** `Deployment/extract` */
@@ -57,16 +61,23 @@ function objectProblems(object: KubeObject): ManifestProblem[] {
   const id = `${object.kind}/${object.metadata?.name ?? "?"}`;
   const problems: ManifestProblem[] = [];
   const model = SCHEMA_MODELS[`${object.apiVersion}/${object.kind}`];
-  if (model === undefined) return [{ object: id, path: "", message: `no schema known for ${object.apiVersion} ${object.kind}` }];
+  if (model === undefined)
+    return [{ object: id, path: "", message: `no schema known for ${object.apiVersion} ${object.kind}` }];
   try {
     model(object).validate();
   } catch (err) {
     problems.push({ object: id, path: "", message: `schema: ${(err as Error).message}` });
   }
-  const unknown = object.kind === "ScaledObject" ? [...unknownScaledObjectFields(object), ...unknownKubernetesFields(object.metadata, "V1ObjectMeta", "metadata")] : unknownBuiltIn(object);
-  for (const path of unknown) problems.push({ object: id, path, message: "unknown field (not in the upstream schema; a misspelling?)" });
+  const unknown =
+    object.kind === "ScaledObject"
+      ? [...unknownScaledObjectFields(object), ...unknownKubernetesFields(object.metadata, "V1ObjectMeta", "metadata")]
+      : unknownBuiltIn(object);
+  for (const path of unknown)
+    problems.push({ object: id, path, message: "unknown field (not in the upstream schema; a misspelling?)" });
   if (object.kind === "Deployment") {
-    const podSpec = ((object["spec"] as Record<string, unknown> | undefined)?.["template"] as Record<string, unknown> | undefined)?.["spec"];
+    const podSpec = (
+      (object["spec"] as Record<string, unknown> | undefined)?.["template"] as Record<string, unknown> | undefined
+    )?.["spec"];
     for (const violation of restrictedPodSecurityViolations((podSpec ?? {}) as Record<string, unknown>)) {
       const [path, ...rest] = violation.split(": ");
       problems.push({ object: id, path: path ?? "", message: `restricted Pod Security Standard: ${rest.join(": ")}` });
@@ -84,35 +95,90 @@ function invariantProblems(component: string, group: readonly KubeObject[]): Man
   const problems: ManifestProblem[] = [];
   const deployments = group.filter((o) => o.kind === "Deployment");
   const deployment = deployments[0];
-  if (deployments.length !== 1 || deployment === undefined) return [{ object: `Component/${component}`, path: "", message: `expected exactly one Deployment, found ${deployments.length}` }];
+  if (deployments.length !== 1 || deployment === undefined)
+    return [
+      {
+        object: `Component/${component}`,
+        path: "",
+        message: `expected exactly one Deployment, found ${deployments.length}`,
+      },
+    ];
   const spec = (deployment["spec"] ?? {}) as Record<string, unknown>;
-  if ("replicas" in spec) problems.push({ object: `Deployment/${deployment.metadata.name}`, path: "spec.replicas", message: "must not be set: KEDA owns the replica count" });
-  const podLabels = (((spec["template"] ?? {}) as Record<string, unknown>)["metadata"] as { labels?: Record<string, string> } | undefined)?.labels ?? {};
+  if ("replicas" in spec)
+    problems.push({
+      object: `Deployment/${deployment.metadata.name}`,
+      path: "spec.replicas",
+      message: "must not be set: KEDA owns the replica count",
+    });
+  const podLabels =
+    (
+      ((spec["template"] ?? {}) as Record<string, unknown>)["metadata"] as
+        { labels?: Record<string, string> } | undefined
+    )?.labels ?? {};
   for (const policy of group.filter((o) => o.kind === "NetworkPolicy")) {
-    const selector = ((policy["spec"] as Record<string, unknown> | undefined)?.["podSelector"] as { matchLabels?: Record<string, string> } | undefined)?.matchLabels ?? {};
+    const selector =
+      (
+        (policy["spec"] as Record<string, unknown> | undefined)?.["podSelector"] as
+          { matchLabels?: Record<string, string> } | undefined
+      )?.matchLabels ?? {};
     const mismatched = Object.entries(selector).filter(([k, v]) => podLabels[k] !== v);
     if (Object.keys(selector).length === 0 || mismatched.length > 0) {
-      problems.push({ object: `NetworkPolicy/${policy.metadata.name}`, path: "spec.podSelector.matchLabels", message: `must select the component's pods (labels ${JSON.stringify(podLabels)})` });
+      problems.push({
+        object: `NetworkPolicy/${policy.metadata.name}`,
+        path: "spec.podSelector.matchLabels",
+        message: `must select the component's pods (labels ${JSON.stringify(podLabels)})`,
+      });
     }
   }
   const scaled = group.filter((o) => o.kind === "ScaledObject");
-  if (scaled.length !== 1) problems.push({ object: `Component/${component}`, path: "", message: `expected exactly one ScaledObject, found ${scaled.length}` });
+  if (scaled.length !== 1)
+    problems.push({
+      object: `Component/${component}`,
+      path: "",
+      message: `expected exactly one ScaledObject, found ${scaled.length}`,
+    });
   for (const so of scaled) {
     const id = `ScaledObject/${so.metadata.name}`;
-    const soSpec = (so["spec"] ?? {}) as { scaleTargetRef?: { name?: string; kind?: string }; triggers?: { type?: string; metadata?: Record<string, unknown> }[] };
-    if (soSpec.scaleTargetRef?.name !== deployment.metadata.name || (soSpec.scaleTargetRef.kind ?? "Deployment") !== "Deployment") {
-      problems.push({ object: id, path: "spec.scaleTargetRef", message: `must target Deployment ${deployment.metadata.name}` });
+    const soSpec = (so["spec"] ?? {}) as {
+      scaleTargetRef?: { name?: string; kind?: string };
+      triggers?: { type?: string; metadata?: Record<string, unknown> }[];
+    };
+    if (
+      soSpec.scaleTargetRef?.name !== deployment.metadata.name ||
+      (soSpec.scaleTargetRef.kind ?? "Deployment") !== "Deployment"
+    ) {
+      problems.push({
+        object: id,
+        path: "spec.scaleTargetRef",
+        message: `must target Deployment ${deployment.metadata.name}`,
+      });
     }
     for (const [i, trigger] of (soSpec.triggers ?? []).entries()) {
       if (trigger.type !== "nats-jetstream") continue;
       const meta = trigger.metadata ?? {};
       const at = `spec.triggers[${i}].metadata`;
-      for (const [k, v] of Object.entries(meta)) if (typeof v !== "string") problems.push({ object: id, path: `${at}.${k}`, message: "KEDA trigger metadata values must be strings" });
-      if (meta["stream"] !== jobStreamName(component)) problems.push({ object: id, path: `${at}.stream`, message: `must be ${jobStreamName(component)}, the stream the controller provisions` });
-      if (meta["consumer"] !== durableConsumerName(component)) problems.push({ object: id, path: `${at}.consumer`, message: `must be ${durableConsumerName(component)}, the consumer the controller provisions` });
+      for (const [k, v] of Object.entries(meta))
+        if (typeof v !== "string")
+          problems.push({ object: id, path: `${at}.${k}`, message: "KEDA trigger metadata values must be strings" });
+      if (meta["stream"] !== jobStreamName(component))
+        problems.push({
+          object: id,
+          path: `${at}.stream`,
+          message: `must be ${jobStreamName(component)}, the stream the controller provisions`,
+        });
+      if (meta["consumer"] !== durableConsumerName(component))
+        problems.push({
+          object: id,
+          path: `${at}.consumer`,
+          message: `must be ${durableConsumerName(component)}, the consumer the controller provisions`,
+        });
       const endpoint = meta["natsServerMonitoringEndpoint"];
       if (typeof endpoint !== "string" || endpoint.includes("://") || !/^[^/:]+:\d+$/.test(endpoint)) {
-        problems.push({ object: id, path: `${at}.natsServerMonitoringEndpoint`, message: `must be host:port with no scheme, got ${JSON.stringify(endpoint)}` });
+        problems.push({
+          object: id,
+          path: `${at}.natsServerMonitoringEndpoint`,
+          message: `must be host:port with no scheme, got ${JSON.stringify(endpoint)}`,
+        });
       }
     }
   }

@@ -16,7 +16,8 @@ type Node =
   | { k: "bin"; op: string; l: Node; r: Node }
   | { k: "cond"; test: Node; then: Node; else: Node };
 
-const TOKEN = /\s*(?:(\d+)|'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"|([A-Za-z_][A-Za-z0-9_]*)|(&&|\|\||==|!=|<=|>=|[<>!?:().,-]))/y;
+const TOKEN =
+  /\s*(?:(\d+)|'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"|([A-Za-z_][A-Za-z0-9_]*)|(&&|\|\||==|!=|<=|>=|[<>!?:().,-]))/y;
 
 function tokenize(text: string): string[] {
   const tokens: string[] = [];
@@ -40,7 +41,8 @@ export function parseCel(text: string): Node {
   const peek = (): string | undefined => tokens[i];
   const take = (expected?: string): string => {
     const t = tokens[i++];
-    if (t === undefined || (expected !== undefined && t !== expected)) throw new SyntaxError(`expected ${expected ?? "a token"}, got ${t ?? "the end"} in ${text}`);
+    if (t === undefined || (expected !== undefined && t !== expected))
+      throw new SyntaxError(`expected ${expected ?? "a token"}, got ${t ?? "the end"} in ${text}`);
     return t;
   };
   const args = (): Node[] => {
@@ -78,11 +80,14 @@ export function parseCel(text: string): Node {
     }
     return n;
   };
-  const unary = (): Node => (peek() === "!" || peek() === "-" ? { k: "un", op: take() as "!" | "-", arg: unary() } : postfix());
+  const unary = (): Node =>
+    peek() === "!" || peek() === "-" ? { k: "un", op: take() as "!" | "-", arg: unary() } : postfix();
   const rel = (): Node => {
     const l = unary();
     const op = peek();
-    return op !== undefined && ["==", "!=", "<=", ">=", "<", ">"].includes(op) ? (take(), { k: "bin", op, l, r: unary() }) : l;
+    return op !== undefined && ["==", "!=", "<=", ">=", "<", ">"].includes(op)
+      ? (take(), { k: "bin", op, l, r: unary() })
+      : l;
   };
   const chain = (op: string, next: () => Node) => (): Node => {
     let l = next();
@@ -147,7 +152,8 @@ function evaluate(n: Node, env: Record<string, unknown>): unknown {
       return env[n.name];
     case "sel": {
       const target = evaluate(n.target, env);
-      if (typeof target !== "object" || target === null || !(n.field in target)) throw new CelError(`no such key: ${n.field}`);
+      if (typeof target !== "object" || target === null || !(n.field in target))
+        throw new CelError(`no such key: ${n.field}`);
       return (target as Record<string, unknown>)[n.field];
     }
     case "un": {
@@ -209,7 +215,9 @@ function call(n: Extract<Node, { k: "call" }>, env: Record<string, unknown>): un
   const args = n.args.map((a) => evaluate(a, env));
   switch (n.fn) {
     case "size":
-      return Array.isArray(args[0]) || typeof args[0] === "string" ? args[0].length : Object.keys(args[0] as object).length;
+      return Array.isArray(args[0]) || typeof args[0] === "string"
+        ? args[0].length
+        : Object.keys(args[0] as object).length;
     case "isCIDR":
       return parseCidr(str(args[0])) !== undefined;
     case "cidr": {
@@ -251,7 +259,17 @@ export function evaluateCel(rule: string, self: unknown): boolean | { error: str
 }
 
 /** The functions and macros the subset knows. */
-export const CEL_SUBSET_FUNCTIONS = ["has", "all", "size", "isCIDR", "cidr", "ip", "prefixLength", "containsIP", "matches"] as const;
+export const CEL_SUBSET_FUNCTIONS = [
+  "has",
+  "all",
+  "size",
+  "isCIDR",
+  "cidr",
+  "ip",
+  "prefixLength",
+  "containsIP",
+  "matches",
+] as const;
 
 /** Every `self.a.b…` field path a rule reads (without the `self.` prefix). */
 export function selfPaths(rule: string): string[] {

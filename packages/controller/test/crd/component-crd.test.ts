@@ -47,11 +47,15 @@ function defaulted(spec: Record<string, unknown>): Record<string, unknown> {
   return { inputMode: "content-ref", egress: "none", ...spec };
 }
 
-function failingRules(spec: Record<string, unknown>): { fieldPath: string | undefined; message: string; error?: string }[] {
+function failingRules(
+  spec: Record<string, unknown>,
+): { fieldPath: string | undefined; message: string; error?: string }[] {
   return componentSpecCelRules().flatMap((r) => {
     const result = evaluateCel(r.rule, defaulted(spec));
     if (result === true) return [];
-    return [{ fieldPath: r.fieldPath, message: r.message, ...(typeof result === "object" ? { error: result.error } : {}) }];
+    return [
+      { fieldPath: r.fieldPath, message: r.message, ...(typeof result === "object" ? { error: result.error } : {}) },
+    ];
   });
 }
 
@@ -60,7 +64,12 @@ describe("componentCrd", () => {
     expect(crd.metadata.name).toBe("components.tessera.dev");
     expect(crd.metadata.name).toBe(COMPONENT_CRD_NAME);
     expect(crd.spec.group).toBe("tessera.dev");
-    expect(crd.spec.names).toMatchObject({ kind: "Component", plural: "components", singular: "component", shortNames: ["tcomp"] });
+    expect(crd.spec.names).toMatchObject({
+      kind: "Component",
+      plural: "components",
+      singular: "component",
+      shortNames: ["tcomp"],
+    });
     expect(crd.spec.scope).toBe("Namespaced");
     expect(crd.spec.versions).toHaveLength(1);
     expect(version).toMatchObject({ name: "v1alpha1", served: true, storage: true, subresources: { status: {} } });
@@ -77,26 +86,52 @@ describe("componentCrd", () => {
   });
 
   it("validates as an apiextensions.k8s.io/v1 CustomResourceDefinition (kubernetes-models)", () => {
-    expect(() => new CustomResourceDefinition(crd as unknown as ConstructorParameters<typeof CustomResourceDefinition>[0]).validate()).not.toThrow();
+    expect(() =>
+      new CustomResourceDefinition(
+        crd as unknown as ConstructorParameters<typeof CustomResourceDefinition>[0],
+      ).validate(),
+    ).not.toThrow();
     // The validator is not vacuous: a missing required field, or a mistyped one deep in the schema, fails.
     const noNames = structuredClone(crd) as unknown as { spec: Record<string, unknown> };
     delete noNames.spec["names"];
     const badSchema = structuredClone(crd);
-    (badSchema.spec.versions[0]?.schema.openAPIV3Schema.properties?.["spec"]?.properties?.["image"] as Record<string, unknown>)["minLength"] = "1";
+    (
+      badSchema.spec.versions[0]?.schema.openAPIV3Schema.properties?.["spec"]?.properties?.["image"] as Record<
+        string,
+        unknown
+      >
+    )["minLength"] = "1";
     for (const broken of [noNames, badSchema]) {
-      expect(() => new CustomResourceDefinition(broken as unknown as ConstructorParameters<typeof CustomResourceDefinition>[0]).validate()).toThrow();
+      expect(() =>
+        new CustomResourceDefinition(
+          broken as unknown as ConstructorParameters<typeof CustomResourceDefinition>[0],
+        ).validate(),
+      ).toThrow();
     }
   });
 
   it("generates spec from the contract: every contract field, its required list, its defaults and descriptions", () => {
-    const contract = componentSpecJsonSchema() as { properties: Record<string, Record<string, unknown>>; required: string[] };
+    const contract = componentSpecJsonSchema() as {
+      properties: Record<string, Record<string, unknown>>;
+      required: string[];
+    };
     expect(Object.keys(specSchema.properties ?? {})).toEqual(Object.keys(contract.properties));
     expect(specSchema.required).toEqual(contract.required);
-    expect(specSchema.properties?.["egress"]).toMatchObject({ type: "string", enum: ["none", "fetch-controlled", "allowlist"], default: "none" });
-    expect(specSchema.properties?.["inputMode"]).toMatchObject({ type: "string", enum: ["content-ref", "source-locator"], default: "content-ref" });
+    expect(specSchema.properties?.["egress"]).toMatchObject({
+      type: "string",
+      enum: ["none", "fetch-controlled", "allowlist"],
+      default: "none",
+    });
+    expect(specSchema.properties?.["inputMode"]).toMatchObject({
+      type: "string",
+      enum: ["content-ref", "source-locator"],
+      default: "content-ref",
+    });
     expect(specSchema.properties?.["config"]).toEqual({ type: "object", additionalProperties: { type: "string" } });
     const contractTimeouts = contract.properties["timeouts"] as { properties: Record<string, { description: string }> };
-    expect(specSchema.properties?.["timeouts"]?.properties?.["wallClock"]?.description).toBe(contractTimeouts.properties["wallClock"]?.description);
+    expect(specSchema.properties?.["timeouts"]?.properties?.["wallClock"]?.description).toBe(
+      contractTimeouts.properties["wallClock"]?.description,
+    );
     expect(specSchema.properties?.["timeouts"]?.properties?.["wallClock"]?.description).toMatch(/duration/);
     const ports = specSchema.properties?.["allowlist"]?.properties?.["ports"]?.items?.properties?.["port"];
     expect(ports).toEqual({ type: "integer", minimum: 1, maximum: 65535 });
@@ -110,10 +145,21 @@ describe("componentCrd", () => {
     expect(status?.properties?.["observedGeneration"]).toMatchObject({ type: "integer", format: "int64" });
     expect(status?.properties?.["replicas"]).toMatchObject({ type: "integer" });
     const conditions = status?.properties?.["conditions"];
-    expect(conditions).toMatchObject({ type: "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"] });
+    expect(conditions).toMatchObject({
+      type: "array",
+      "x-kubernetes-list-type": "map",
+      "x-kubernetes-list-map-keys": ["type"],
+    });
     expect(conditions?.items?.properties?.["status"]?.enum).toEqual(["True", "False", "Unknown"]);
     expect(conditions?.items?.properties?.["lastTransitionTime"]).toEqual({ type: "string", format: "date-time" });
-    expect(Object.keys(conditions?.items?.properties ?? {}).sort()).toEqual(["lastTransitionTime", "message", "observedGeneration", "reason", "status", "type"]);
+    expect(Object.keys(conditions?.items?.properties ?? {}).sort()).toEqual([
+      "lastTransitionTime",
+      "message",
+      "observedGeneration",
+      "reason",
+      "status",
+      "type",
+    ]);
   });
 
   it("componentCrdYaml() parses back to componentCrd()", () => {
@@ -129,7 +175,11 @@ describe("the example manifests against the generated schema (unknown fields rej
     const examples = await exampleManifests();
     expect(examples.length).toBeGreaterThanOrEqual(2);
     for (const { file, doc } of examples) {
-      expect({ file, valid: validate(doc), errors: validate.errors ?? null }).toEqual({ file, valid: true, errors: null });
+      expect({ file, valid: validate(doc), errors: validate.errors ?? null }).toEqual({
+        file,
+        valid: true,
+        errors: null,
+      });
       expect({ file, failing: failingRules(doc["spec"] as Record<string, unknown>) }).toEqual({ file, failing: [] });
     }
   });
@@ -142,7 +192,10 @@ describe("the example manifests against the generated schema (unknown fields rej
       [{ ...base.spec, concurrancy: 2 }, "additionalProperties"],
       [{ ...base.spec, timeouts: { wallclock: "30s" } }, "additionalProperties"],
       [{ ...base.spec, egress: "everything" }, "enum"],
-      [{ ...base.spec, egress: "allowlist", allowlist: { cidrs: ["203.0.113.0/24"], ports: [{ port: 70000 }] } }, "maximum"],
+      [
+        { ...base.spec, egress: "allowlist", allowlist: { cidrs: ["203.0.113.0/24"], ports: [{ port: 70000 }] } },
+        "maximum",
+      ],
       [{ ...base.spec, image: undefined }, "required"],
     ];
     for (const [spec, keyword] of cases) {
@@ -200,29 +253,144 @@ describe("the CEL rules", () => {
   // issue path(s) componentSpecRuleIssues must report. Valid specs fail neither.
   const cases: { name: string; spec: Record<string, unknown>; cel: string[]; contract: string[] }[] = [
     { name: "minimal", spec: { image: "x" }, cel: [], contract: [] },
-    { name: "allowlist with cidrs", spec: { image: "x", egress: "allowlist", allowlist: { cidrs: ["203.0.113.0/24", "2001:db8::/32"] } }, cel: [], contract: [] },
-    { name: "allowlist with peers only", spec: { image: "x", egress: "allowlist", allowlist: { clusterPeers: [{ namespace: "db" }] } }, cel: [], contract: [] },
-    { name: "allowlist with openInternet", spec: { image: "x", egress: "allowlist", allowlist: { openInternet: true } }, cel: [], contract: [] },
-    { name: "allowlist missing", spec: { image: "x", egress: "allowlist" }, cel: [".allowlist"], contract: ["allowlist"] },
-    { name: "allowlist empty", spec: { image: "x", egress: "allowlist", allowlist: { cidrs: [], openInternet: false, ports: [{ port: 443 }] } }, cel: [".allowlist"], contract: ["allowlist"] },
-    { name: "allowlist without egress allowlist", spec: { image: "x", egress: "fetch-controlled", allowlist: { openInternet: true } }, cel: [".allowlist"], contract: ["allowlist"] },
-    { name: "not a CIDR", spec: { image: "x", egress: "allowlist", allowlist: { cidrs: ["example.com"] } }, cel: [".allowlist.cidrs"], contract: ["allowlist.cidrs[0]"] },
-    { name: "prefix too long", spec: { image: "x", egress: "allowlist", allowlist: { cidrs: ["10.0.0.0/33"] } }, cel: [".allowlist.cidrs"], contract: ["allowlist.cidrs[0]"] },
-    { name: "/0", spec: { image: "x", egress: "allowlist", allowlist: { cidrs: ["0.0.0.0/0"] } }, cel: [".allowlist.cidrs", ".allowlist.cidrs"], contract: ["allowlist.cidrs[0]"] },
-    { name: "IPv6 /0", spec: { image: "x", egress: "allowlist", allowlist: { cidrs: ["::/0"] } }, cel: [".allowlist.cidrs"], contract: ["allowlist.cidrs[0]"] },
-    { name: "metadata /16", spec: { image: "x", egress: "allowlist", allowlist: { cidrs: ["169.254.0.0/16"] } }, cel: [".allowlist.cidrs"], contract: ["allowlist.cidrs[0]"] },
-    { name: "metadata /32", spec: { image: "x", egress: "allowlist", allowlist: { cidrs: ["169.254.169.254/32"] } }, cel: [".allowlist.cidrs"], contract: ["allowlist.cidrs[0]"] },
-    { name: "covering 160.0.0.0/3", spec: { image: "x", egress: "allowlist", allowlist: { cidrs: ["203.0.113.0/24", "160.0.0.0/3"] } }, cel: [".allowlist.cidrs"], contract: ["allowlist.cidrs[1]"] },
-    { name: "covering 128.0.0.0/1", spec: { image: "x", egress: "allowlist", allowlist: { cidrs: ["128.0.0.0/1"] } }, cel: [".allowlist.cidrs"], contract: ["allowlist.cidrs[0]"] },
-    { name: "near the metadata address", spec: { image: "x", egress: "allowlist", allowlist: { cidrs: ["169.254.170.0/24", "169.255.0.0/16"] } }, cel: [], contract: [] },
-    { name: "source-locator with egress none", spec: { image: "x", inputMode: "source-locator" }, cel: [".egress"], contract: ["egress"] },
-    { name: "source-locator with fetch-controlled", spec: { image: "x", inputMode: "source-locator", egress: "fetch-controlled" }, cel: [], contract: [] },
-    { name: "minReplicas above maxReplicas", spec: { image: "x", scaling: { minReplicas: 5, maxReplicas: 2 } }, cel: [".scaling.minReplicas"], contract: ["scaling.minReplicas"] },
-    { name: "minReplicas above the default max", spec: { image: "x", scaling: { minReplicas: 11 } }, cel: [".scaling.minReplicas"], contract: ["scaling.minReplicas"] },
-    { name: "minReplicas equal to maxReplicas", spec: { image: "x", scaling: { minReplicas: 3, maxReplicas: 3 } }, cel: [], contract: [] },
-    { name: "zero wallClock", spec: { image: "x", timeouts: { wallClock: "0s", ackWait: "30s" } }, cel: [".timeouts"], contract: ["timeouts.wallClock"] },
-    { name: "zero ackWait", spec: { image: "x", timeouts: { ackWait: "0m00s" } }, cel: [".timeouts"], contract: ["timeouts.ackWait"] },
-    { name: "non-zero durations", spec: { image: "x", timeouts: { wallClock: "0h10s", ackWait: "100ms" } }, cel: [], contract: [] },
+    {
+      name: "allowlist with cidrs",
+      spec: { image: "x", egress: "allowlist", allowlist: { cidrs: ["203.0.113.0/24", "2001:db8::/32"] } },
+      cel: [],
+      contract: [],
+    },
+    {
+      name: "allowlist with peers only",
+      spec: { image: "x", egress: "allowlist", allowlist: { clusterPeers: [{ namespace: "db" }] } },
+      cel: [],
+      contract: [],
+    },
+    {
+      name: "allowlist with openInternet",
+      spec: { image: "x", egress: "allowlist", allowlist: { openInternet: true } },
+      cel: [],
+      contract: [],
+    },
+    {
+      name: "allowlist missing",
+      spec: { image: "x", egress: "allowlist" },
+      cel: [".allowlist"],
+      contract: ["allowlist"],
+    },
+    {
+      name: "allowlist empty",
+      spec: { image: "x", egress: "allowlist", allowlist: { cidrs: [], openInternet: false, ports: [{ port: 443 }] } },
+      cel: [".allowlist"],
+      contract: ["allowlist"],
+    },
+    {
+      name: "allowlist without egress allowlist",
+      spec: { image: "x", egress: "fetch-controlled", allowlist: { openInternet: true } },
+      cel: [".allowlist"],
+      contract: ["allowlist"],
+    },
+    {
+      name: "not a CIDR",
+      spec: { image: "x", egress: "allowlist", allowlist: { cidrs: ["example.com"] } },
+      cel: [".allowlist.cidrs"],
+      contract: ["allowlist.cidrs[0]"],
+    },
+    {
+      name: "prefix too long",
+      spec: { image: "x", egress: "allowlist", allowlist: { cidrs: ["10.0.0.0/33"] } },
+      cel: [".allowlist.cidrs"],
+      contract: ["allowlist.cidrs[0]"],
+    },
+    {
+      name: "/0",
+      spec: { image: "x", egress: "allowlist", allowlist: { cidrs: ["0.0.0.0/0"] } },
+      cel: [".allowlist.cidrs", ".allowlist.cidrs"],
+      contract: ["allowlist.cidrs[0]"],
+    },
+    {
+      name: "IPv6 /0",
+      spec: { image: "x", egress: "allowlist", allowlist: { cidrs: ["::/0"] } },
+      cel: [".allowlist.cidrs"],
+      contract: ["allowlist.cidrs[0]"],
+    },
+    {
+      name: "metadata /16",
+      spec: { image: "x", egress: "allowlist", allowlist: { cidrs: ["169.254.0.0/16"] } },
+      cel: [".allowlist.cidrs"],
+      contract: ["allowlist.cidrs[0]"],
+    },
+    {
+      name: "metadata /32",
+      spec: { image: "x", egress: "allowlist", allowlist: { cidrs: ["169.254.169.254/32"] } },
+      cel: [".allowlist.cidrs"],
+      contract: ["allowlist.cidrs[0]"],
+    },
+    {
+      name: "covering 160.0.0.0/3",
+      spec: { image: "x", egress: "allowlist", allowlist: { cidrs: ["203.0.113.0/24", "160.0.0.0/3"] } },
+      cel: [".allowlist.cidrs"],
+      contract: ["allowlist.cidrs[1]"],
+    },
+    {
+      name: "covering 128.0.0.0/1",
+      spec: { image: "x", egress: "allowlist", allowlist: { cidrs: ["128.0.0.0/1"] } },
+      cel: [".allowlist.cidrs"],
+      contract: ["allowlist.cidrs[0]"],
+    },
+    {
+      name: "near the metadata address",
+      spec: { image: "x", egress: "allowlist", allowlist: { cidrs: ["169.254.170.0/24", "169.255.0.0/16"] } },
+      cel: [],
+      contract: [],
+    },
+    {
+      name: "source-locator with egress none",
+      spec: { image: "x", inputMode: "source-locator" },
+      cel: [".egress"],
+      contract: ["egress"],
+    },
+    {
+      name: "source-locator with fetch-controlled",
+      spec: { image: "x", inputMode: "source-locator", egress: "fetch-controlled" },
+      cel: [],
+      contract: [],
+    },
+    {
+      name: "minReplicas above maxReplicas",
+      spec: { image: "x", scaling: { minReplicas: 5, maxReplicas: 2 } },
+      cel: [".scaling.minReplicas"],
+      contract: ["scaling.minReplicas"],
+    },
+    {
+      name: "minReplicas above the default max",
+      spec: { image: "x", scaling: { minReplicas: 11 } },
+      cel: [".scaling.minReplicas"],
+      contract: ["scaling.minReplicas"],
+    },
+    {
+      name: "minReplicas equal to maxReplicas",
+      spec: { image: "x", scaling: { minReplicas: 3, maxReplicas: 3 } },
+      cel: [],
+      contract: [],
+    },
+    {
+      name: "zero wallClock",
+      spec: { image: "x", timeouts: { wallClock: "0s", ackWait: "30s" } },
+      cel: [".timeouts"],
+      contract: ["timeouts.wallClock"],
+    },
+    {
+      name: "zero ackWait",
+      spec: { image: "x", timeouts: { ackWait: "0m00s" } },
+      cel: [".timeouts"],
+      contract: ["timeouts.ackWait"],
+    },
+    {
+      name: "non-zero durations",
+      spec: { image: "x", timeouts: { wallClock: "0h10s", ackWait: "100ms" } },
+      cel: [],
+      contract: [],
+    },
   ];
 
   it.each(cases)("agree with componentSpecRuleIssues: $name", ({ spec, cel, contract }) => {

@@ -20,7 +20,8 @@ export function structuralViolations(schema: unknown, path = "(root)"): string[]
     if (key in schema) out.push(`${path}: has ${key}`);
   }
   if (schema["additionalProperties"] === false) out.push(`${path}: additionalProperties: false`);
-  const exempt = schema["x-kubernetes-int-or-string"] === true || schema["x-kubernetes-preserve-unknown-fields"] === true;
+  const exempt =
+    schema["x-kubernetes-int-or-string"] === true || schema["x-kubernetes-preserve-unknown-fields"] === true;
   const type = schema["type"];
   if (type === undefined) {
     if (!exempt) out.push(`${path}: no type`);
@@ -29,23 +30,31 @@ export function structuralViolations(schema: unknown, path = "(root)"): string[]
   }
   if (type === "array" && !isObject(schema["items"])) out.push(`${path}: an array without a single items schema`);
   if (type !== "array" && "items" in schema) out.push(`${path}: items on a ${String(type)}`);
-  if (type !== "object" && ("properties" in schema || "additionalProperties" in schema)) out.push(`${path}: properties on a ${String(type)}`);
-  if ("properties" in schema && "additionalProperties" in schema) out.push(`${path}: properties and additionalProperties together`);
-  if (typeof schema["exclusiveMinimum"] === "number" || typeof schema["exclusiveMaximum"] === "number") out.push(`${path}: numeric exclusive bound (Kubernetes wants a boolean)`);
+  if (type !== "object" && ("properties" in schema || "additionalProperties" in schema))
+    out.push(`${path}: properties on a ${String(type)}`);
+  if ("properties" in schema && "additionalProperties" in schema)
+    out.push(`${path}: properties and additionalProperties together`);
+  if (typeof schema["exclusiveMinimum"] === "number" || typeof schema["exclusiveMaximum"] === "number")
+    out.push(`${path}: numeric exclusive bound (Kubernetes wants a boolean)`);
   for (const req of Array.isArray(schema["required"]) ? schema["required"] : []) {
-    if (!isObject(schema["properties"]) || !(String(req) in schema["properties"])) out.push(`${path}: required ${String(req)} is not a property`);
+    if (!isObject(schema["properties"]) || !(String(req) in schema["properties"]))
+      out.push(`${path}: required ${String(req)} is not a property`);
   }
   if (schema["x-kubernetes-list-type"] === "map") {
     const keys = schema["x-kubernetes-list-map-keys"];
     const items = schema["items"];
     const itemRequired = isObject(items) && Array.isArray(items["required"]) ? items["required"] : [];
     if (!Array.isArray(keys) || keys.length === 0) out.push(`${path}: list-type map without list-map-keys`);
-    else for (const k of keys) if (!itemRequired.includes(k)) out.push(`${path}: list-map-key ${String(k)} is not required in items`);
+    else
+      for (const k of keys)
+        if (!itemRequired.includes(k)) out.push(`${path}: list-map-key ${String(k)} is not required in items`);
   }
   if (isObject(schema["properties"])) {
-    for (const [name, child] of Object.entries(schema["properties"])) out.push(...structuralViolations(child, `${path}.${name}`));
+    for (const [name, child] of Object.entries(schema["properties"]))
+      out.push(...structuralViolations(child, `${path}.${name}`));
   }
-  if (isObject(schema["additionalProperties"])) out.push(...structuralViolations(schema["additionalProperties"], `${path}[*]`));
+  if (isObject(schema["additionalProperties"]))
+    out.push(...structuralViolations(schema["additionalProperties"], `${path}[*]`));
   if (isObject(schema["items"])) out.push(...structuralViolations(schema["items"], `${path}[]`));
   return out;
 }
@@ -59,6 +68,7 @@ export function withClosedObjects(schema: unknown): unknown {
     // Leave literal values (defaults, enums, examples) alone.
     out[key] = key === "default" || key === "enum" || key === "example" ? value : withClosedObjects(value);
   }
-  if (schema["type"] === "object" && isObject(schema["properties"]) && schema["additionalProperties"] === undefined) out["additionalProperties"] = false;
+  if (schema["type"] === "object" && isObject(schema["properties"]) && schema["additionalProperties"] === undefined)
+    out["additionalProperties"] = false;
   return out;
 }

@@ -7,7 +7,12 @@ import { structuralViolations } from "./structural-checker.js";
 describe("toStructuralSchema", () => {
   it("the contract's own JSON Schema is not structural; the converted one is", () => {
     expect(structuralViolations(componentSpecJsonSchema())).toEqual(
-      expect.arrayContaining(["(root): additionalProperties: false", "(root).config: has patternProperties", "(root).inputMode: has anyOf", "(root).inputMode: no type"]),
+      expect.arrayContaining([
+        "(root): additionalProperties: false",
+        "(root).config: has patternProperties",
+        "(root).inputMode: has anyOf",
+        "(root).inputMode: no type",
+      ]),
     );
     expect(structuralViolations(toStructuralSchema(componentSpecJsonSchema()))).toEqual([]);
   });
@@ -24,22 +29,44 @@ describe("toStructuralSchema", () => {
   });
 
   it("drops additionalProperties: false, keeps required, descriptions and defaults", () => {
-    const out = toStructuralSchema(Type.Object({ a: Type.String({ description: "an a", default: "x" }), b: Type.Optional(Type.Integer()) }, { additionalProperties: false, description: "top" }));
-    expect(out).toEqual({ type: "object", description: "top", required: ["a"], properties: { a: { type: "string", description: "an a", default: "x" }, b: { type: "integer" } } });
+    const out = toStructuralSchema(
+      Type.Object(
+        { a: Type.String({ description: "an a", default: "x" }), b: Type.Optional(Type.Integer()) },
+        { additionalProperties: false, description: "top" },
+      ),
+    );
+    expect(out).toEqual({
+      type: "object",
+      description: "top",
+      required: ["a"],
+      properties: { a: { type: "string", description: "an a", default: "x" }, b: { type: "integer" } },
+    });
   });
 
   it("turns a Record (patternProperties) into additionalProperties, and a narrow key pattern into a CEL rule", () => {
-    expect(toStructuralSchema(Type.Record(Type.String(), Type.Number()))).toEqual({ type: "object", additionalProperties: { type: "number" } });
+    expect(toStructuralSchema(Type.Record(Type.String(), Type.Number()))).toEqual({
+      type: "object",
+      additionalProperties: { type: "number" },
+    });
     const narrow = toStructuralSchema({ type: "object", patternProperties: { "^[a-z]+$": { type: "string" } } });
     expect(narrow.additionalProperties).toEqual({ type: "string" });
-    expect(narrow["x-kubernetes-validations"]).toEqual([{ rule: "self.all(k, k.matches('^[a-z]+$'))", message: "every key must match ^[a-z]+$" }]);
+    expect(narrow["x-kubernetes-validations"]).toEqual([
+      { rule: "self.all(k, k.matches('^[a-z]+$'))", message: "every key must match ^[a-z]+$" },
+    ]);
   });
 
   it("turns literals and unions of literals into type + enum, keeping the default", () => {
-    expect(toStructuralSchema(Type.Union([Type.Literal("a"), Type.Literal("b")], { default: "a" }))).toEqual({ type: "string", enum: ["a", "b"], default: "a" });
+    expect(toStructuralSchema(Type.Union([Type.Literal("a"), Type.Literal("b")], { default: "a" }))).toEqual({
+      type: "string",
+      enum: ["a", "b"],
+      default: "a",
+    });
     expect(toStructuralSchema(Type.Literal(3))).toEqual({ type: "number", enum: [3] });
     expect(toStructuralSchema({ const: true })).toEqual({ type: "boolean", enum: [true] });
-    expect(toStructuralSchema(Type.Union([Type.Literal(1), Type.Literal(1.5)]))).toEqual({ type: "number", enum: [1, 1.5] });
+    expect(toStructuralSchema(Type.Union([Type.Literal(1), Type.Literal(1.5)]))).toEqual({
+      type: "number",
+      enum: [1, 1.5],
+    });
   });
 
   it("inlines $ref from $defs and drops $id/$schema", () => {
@@ -50,22 +77,39 @@ describe("toStructuralSchema", () => {
       type: "object",
       properties: { p: { $ref: "#/$defs/port", description: "the port" } },
     });
-    expect(out).toEqual({ type: "object", properties: { p: { type: "integer", minimum: 1, description: "the port" } } });
+    expect(out).toEqual({
+      type: "object",
+      properties: { p: { type: "integer", minimum: 1, description: "the port" } },
+    });
   });
 
   it("converts numeric exclusive bounds to the boolean form and examples to example", () => {
-    expect(toStructuralSchema({ type: "number", exclusiveMinimum: 0, examples: [1, 2] })).toEqual({ type: "number", minimum: 0, exclusiveMinimum: true, example: 1 });
+    expect(toStructuralSchema({ type: "number", exclusiveMinimum: 0, examples: [1, 2] })).toEqual({
+      type: "number",
+      minimum: 0,
+      exclusiveMinimum: true,
+      example: 1,
+    });
   });
 
   it("refuses, naming the node, what has no structural equivalent", () => {
     const cases: [unknown, RegExp][] = [
-      [{ type: "object", properties: { a: { anyOf: [{ type: "string" }, { type: "integer" }] } } }, /\/properties\/a\/anyOf\/0 to a Kubernetes structural schema: anyOf is only converted when every member is a literal/],
-      [{ type: "object", properties: { a: { description: "no type" } } }, /at \/properties\/a to a Kubernetes structural schema: every node needs a type/],
+      [
+        { type: "object", properties: { a: { anyOf: [{ type: "string" }, { type: "integer" }] } } },
+        /\/properties\/a\/anyOf\/0 to a Kubernetes structural schema: anyOf is only converted when every member is a literal/,
+      ],
+      [
+        { type: "object", properties: { a: { description: "no type" } } },
+        /at \/properties\/a to a Kubernetes structural schema: every node needs a type/,
+      ],
       [{ type: "array" }, /an array needs a single items schema/],
       [{ type: "array", items: [{ type: "string" }] }, /tuples are not structural/],
       [{ type: ["string", "null"] }, /null and multi-type nodes are not structural/],
       [{ type: "object", properties: { a: { $ref: "#/$defs/missing" } } }, /unresolvable \$ref/],
-      [{ $defs: { n: { type: "object", properties: { next: { $ref: "#/$defs/n" } } } }, $ref: "#/$defs/n" }, /recursive \$ref/],
+      [
+        { $defs: { n: { type: "object", properties: { next: { $ref: "#/$defs/n" } } } }, $ref: "#/$defs/n" },
+        /recursive \$ref/,
+      ],
       [{ type: "string", default: 3 }, /the default 3 does not match the node/],
       [{ anyOf: [{ const: "a" }, { const: 1 }] }, /mixes literal types string and integer/],
       [{ allOf: [{ type: "string" }] }, /the keyword "allOf" has no structural-schema conversion/],

@@ -1,10 +1,20 @@
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { componentCrd } from "../../src/crd/index.js";
-import { CONTROLLER_NAME, controllerPolicyRules, installManifests, installManifestsYaml, type InstallOptions, type PolicyRule } from "../../src/install/install-manifests.js";
+import {
+  CONTROLLER_NAME,
+  controllerPolicyRules,
+  installManifests,
+  installManifestsYaml,
+  type InstallOptions,
+  type PolicyRule,
+} from "../../src/install/install-manifests.js";
 import { validateManifests, type KubeObject } from "../../src/validate/validate-manifests.js";
 
-const base: InstallOptions = { image: "ghcr.io/example/tessera:1.2.3", nats: { url: "nats://nats.nats.svc:4222", monitoringEndpoint: "nats.nats.svc:8222" } };
+const base: InstallOptions = {
+  image: "ghcr.io/example/tessera:1.2.3",
+  nats: { url: "nats://nats.nats.svc:4222", monitoringEndpoint: "nats.nats.svc:8222" },
+};
 
 /** validateManifests on install objects: upstream schema, unknown fields, restricted PSS (no component invariants apply). */
 function problems(objects: readonly KubeObject[]): string[] {
@@ -12,7 +22,7 @@ function problems(objects: readonly KubeObject[]): string[] {
 }
 
 function podSpec(deployment: KubeObject): Record<string, unknown> {
-  return ((deployment["spec"] as { template: { spec: Record<string, unknown> } }).template.spec);
+  return (deployment["spec"] as { template: { spec: Record<string, unknown> } }).template.spec;
 }
 
 function controllerContainer(deployment: KubeObject): Record<string, unknown> {
@@ -20,7 +30,9 @@ function controllerContainer(deployment: KubeObject): Record<string, unknown> {
 }
 
 function rulesOf(objects: readonly KubeObject[]): PolicyRule[] {
-  return objects.filter((o) => o.kind === "ClusterRole" || o.kind === "Role").flatMap((o) => o["rules"] as PolicyRule[]);
+  return objects
+    .filter((o) => o.kind === "ClusterRole" || o.kind === "Role")
+    .flatMap((o) => o["rules"] as PolicyRule[]);
 }
 
 function granted(rules: readonly PolicyRule[], group: string, resource: string, verb: string): boolean {
@@ -61,16 +73,22 @@ describe("installManifests (cluster-wide)", () => {
   });
 
   it("the CRD and the Deployment pass validateManifests itself", () => {
-    expect(validateManifests(objects.filter((o) => o.kind === "CustomResourceDefinition" || o.kind === "Deployment"))).toEqual([]);
+    expect(
+      validateManifests(objects.filter((o) => o.kind === "CustomResourceDefinition" || o.kind === "Deployment")),
+    ).toEqual([]);
   });
 
   it("an unknown field in an install object is caught", () => {
     const bad = installManifests(base).map((o) => (o.kind === "ClusterRole" ? { ...o, rulez: [] } : o));
-    expect(problems(bad)).toContain("ClusterRole/tessera-controller: rulez: unknown field (not in the upstream schema; a misspelling?)");
+    expect(problems(bad)).toContain(
+      "ClusterRole/tessera-controller: rulez: unknown field (not in the upstream schema; a misspelling?)",
+    );
   });
 
   it("a schema violation in an install object is caught", () => {
-    const bad = installManifests(base).map((o) => (o.kind === "ClusterRoleBinding" ? { ...o, roleRef: { kind: "ClusterRole" } } : o));
+    const bad = installManifests(base).map((o) =>
+      o.kind === "ClusterRoleBinding" ? { ...o, roleRef: { kind: "ClusterRole" } } : o,
+    );
     expect(problems(bad).some((p) => p.startsWith("ClusterRoleBinding/tessera-controller: schema:"))).toBe(true);
   });
 
@@ -85,7 +103,9 @@ describe("installManifests (cluster-wide)", () => {
       for (const verb of ["escalate", "bind", "impersonate"]) expect(rule.verbs).not.toContain(verb);
       expect(Object.keys(rule).sort()).toEqual(["apiGroups", "resources", "verbs"]);
     }
-    const grantsOnSecrets = ["get", "list", "watch", "create", "update", "patch"].some((v) => granted(rules, "", "secrets", v));
+    const grantsOnSecrets = ["get", "list", "watch", "create", "update", "patch"].some((v) =>
+      granted(rules, "", "secrets", v),
+    );
     expect(grantsOnSecrets).toBe(false);
   });
 
@@ -96,14 +116,22 @@ describe("installManifests (cluster-wide)", () => {
 
   it("grants nothing beyond the resources the controller touches", () => {
     const allowed = new Set(TOUCHED.flatMap(([g, r, verbs]) => verbs.map((v) => `${g}|${r}|${v}`)));
-    const actual = rulesOf(objects).flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g}|${res}|${v}`))));
+    const actual = rulesOf(objects).flatMap((r) =>
+      r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g}|${res}|${v}`))),
+    );
     expect(new Set(actual)).toEqual(allowed);
   });
 
   it("binds the ClusterRole to the controller's ServiceAccount", () => {
     const binding = objects.find((o) => o.kind === "ClusterRoleBinding") as KubeObject;
-    expect(binding["roleRef"]).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: CONTROLLER_NAME });
-    expect(binding["subjects"]).toEqual([{ kind: "ServiceAccount", name: CONTROLLER_NAME, namespace: "tessera-system" }]);
+    expect(binding["roleRef"]).toEqual({
+      apiGroup: "rbac.authorization.k8s.io",
+      kind: "ClusterRole",
+      name: CONTROLLER_NAME,
+    });
+    expect(binding["subjects"]).toEqual([
+      { kind: "ServiceAccount", name: CONTROLLER_NAME, namespace: "tessera-system" },
+    ]);
   });
 
   it("the controller Deployment: one replica, its token, the CLI args, NATS env and probes on 8080", () => {
@@ -127,8 +155,18 @@ describe("installManifests (cluster-wide)", () => {
 
   it("mirrors the worker's hardening: read-only root, non-root fixed UID, no escalation, caps dropped, RuntimeDefault seccomp", () => {
     const deployment = objects.at(-1) as KubeObject;
-    expect(podSpec(deployment)["securityContext"]).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: "RuntimeDefault" } });
-    expect(controllerContainer(deployment)["securityContext"]).toEqual({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
+    expect(podSpec(deployment)["securityContext"]).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 65532,
+      runAsGroup: 65532,
+      seccompProfile: { type: "RuntimeDefault" },
+    });
+    expect(controllerContainer(deployment)["securityContext"]).toEqual({
+      runAsNonRoot: true,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ["ALL"] },
+    });
     expect(podSpec(deployment)["hostNetwork"]).toBeUndefined();
     expect(podSpec(deployment)["volumes"]).toBeUndefined();
   });
@@ -164,7 +202,11 @@ describe("installManifests (watchNamespaces)", () => {
   it("each Role has exactly the controller's rules and each RoleBinding binds it to the ServiceAccount in the install namespace", () => {
     for (const role of objects.filter((o) => o.kind === "Role")) expect(role["rules"]).toEqual(controllerPolicyRules());
     for (const binding of objects.filter((o) => o.kind === "RoleBinding")) {
-      expect(binding["roleRef"]).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: CONTROLLER_NAME });
+      expect(binding["roleRef"]).toEqual({
+        apiGroup: "rbac.authorization.k8s.io",
+        kind: "Role",
+        name: CONTROLLER_NAME,
+      });
       expect(binding["subjects"]).toEqual([{ kind: "ServiceAccount", name: CONTROLLER_NAME, namespace: "platform" }]);
     }
   });

@@ -8,10 +8,28 @@ import { COMPONENT_GROUP, COMPONENT_PLURAL, COMPONENT_VERSION } from "../../src/
 import type { RenderContext } from "../../src/render/context.js";
 import { startController } from "../../src/reconcile/controller.js";
 import { KubeAccess } from "../../src/reconcile/kube-access.js";
-import { reconcileComponent, STREAM_FINALIZER, type ReconcileCounters, type StreamProvisioner } from "../../src/reconcile/reconciler.js";
+import {
+  reconcileComponent,
+  STREAM_FINALIZER,
+  type ReconcileCounters,
+  type StreamProvisioner,
+} from "../../src/reconcile/reconciler.js";
 
-const render: RenderContext = { nats: { url: "nats://nats.nats.svc:4222", monitoringEndpoint: "nats.nats.svc:8222", namespace: "nats", podLabels: { "app.kubernetes.io/name": "nats" } } };
-const spec = (over: Partial<ComponentSpec> = {}): ComponentSpec => ({ image: "example/worker:1", inputMode: "content-ref", egress: "none", scaling: { minReplicas: 0, maxReplicas: 3, queueDepthTarget: 5 }, ...over });
+const render: RenderContext = {
+  nats: {
+    url: "nats://nats.nats.svc:4222",
+    monitoringEndpoint: "nats.nats.svc:8222",
+    namespace: "nats",
+    podLabels: { "app.kubernetes.io/name": "nats" },
+  },
+};
+const spec = (over: Partial<ComponentSpec> = {}): ComponentSpec => ({
+  image: "example/worker:1",
+  inputMode: "content-ref",
+  egress: "none",
+  scaling: { minReplicas: 0, maxReplicas: 3, queueDepthTarget: 5 },
+  ...over,
+});
 
 let nats: NatsServerHandle;
 let bus: Bus;
@@ -45,9 +63,21 @@ async function env(fakeOptions: FakeKubeApiOptions = {}): Promise<Env> {
     kube,
     custom,
     counters,
-    reconcile: (namespace, name, streams = bus) => reconcileComponent({ kube, streams, render, counters }, namespace, name),
+    reconcile: (namespace, name, streams = bus) =>
+      reconcileComponent({ kube, streams, render, counters }, namespace, name),
     create: async (namespace, name, s) => {
-      await custom.createNamespacedCustomObject({ group: COMPONENT_GROUP, version: COMPONENT_VERSION, namespace, plural: COMPONENT_PLURAL, body: { apiVersion: `${COMPONENT_GROUP}/${COMPONENT_VERSION}`, kind: "Component", metadata: { name, namespace }, spec: s } });
+      await custom.createNamespacedCustomObject({
+        group: COMPONENT_GROUP,
+        version: COMPONENT_VERSION,
+        namespace,
+        plural: COMPONENT_PLURAL,
+        body: {
+          apiVersion: `${COMPONENT_GROUP}/${COMPONENT_VERSION}`,
+          kind: "Component",
+          metadata: { name, namespace },
+          spec: s,
+        },
+      });
     },
     close: () => fake.close(),
   };
@@ -64,9 +94,18 @@ describe("reconcileComponent against the in-memory API and a real nats-server", 
       await e.create("docs", name, spec());
       await e.reconcile("docs", name);
       expect(await bus.queueDepth(name)).toEqual({ pending: 0, ackPending: 0, total: 0 });
-      const kinds = ["Deployment", "ScaledObject", "NetworkPolicy"].map((kind) => e.fake.store.list(kind === "ScaledObject" ? "keda.sh/v1alpha1" : kind === "Deployment" ? "apps/v1" : "networking.k8s.io/v1", kind, "docs").length);
+      const kinds = ["Deployment", "ScaledObject", "NetworkPolicy"].map(
+        (kind) =>
+          e.fake.store.list(
+            kind === "ScaledObject" ? "keda.sh/v1alpha1" : kind === "Deployment" ? "apps/v1" : "networking.k8s.io/v1",
+            kind,
+            "docs",
+          ).length,
+      );
       expect(kinds).toEqual([1, 1, 2]);
-      const scaled = e.fake.store.list("keda.sh/v1alpha1", "ScaledObject", "docs")[0] as { spec: { triggers: { metadata: { consumer: string } }[] } };
+      const scaled = e.fake.store.list("keda.sh/v1alpha1", "ScaledObject", "docs")[0] as {
+        spec: { triggers: { metadata: { consumer: string } }[] };
+      };
       expect(scaled.spec.triggers[0]?.metadata.consumer).toBe(durableConsumerName(name));
       const component = (await e.kube.getComponent("docs", name))!;
       expect(component.metadata.finalizers).toEqual([STREAM_FINALIZER]);
@@ -88,12 +127,16 @@ describe("reconcileComponent against the in-memory API and a real nats-server", 
     try {
       await e.create("docs", name, spec());
       await e.reconcile("docs", name);
-      const deployment = e.fake.store.get({ apiVersion: "apps/v1", kind: "Deployment", namespace: "docs", name }) as { spec: { replicas: number } };
+      const deployment = e.fake.store.get({ apiVersion: "apps/v1", kind: "Deployment", namespace: "docs", name }) as {
+        spec: { replicas: number };
+      };
       // "KEDA" scales the Deployment through its own write.
-      await e.kube.kubeConfig.makeApiClient(k8s.AppsV1Api).patchNamespacedDeployment(
-        { name, namespace: "docs", body: { spec: { replicas: 3 } }, fieldManager: "keda-operator" },
-        k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
-      );
+      await e.kube.kubeConfig
+        .makeApiClient(k8s.AppsV1Api)
+        .patchNamespacedDeployment(
+          { name, namespace: "docs", body: { spec: { replicas: 3 } }, fieldManager: "keda-operator" },
+          k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+        );
       expect(deployment.spec.replicas).toBe(1);
       const before = e.fake.writes().total;
       const applies = e.counters.applies;
@@ -105,7 +148,13 @@ describe("reconcileComponent against the in-memory API and a real nats-server", 
       const settled = e.fake.writes().total;
       await e.reconcile("docs", name);
       expect(e.fake.writes().total).toBe(settled);
-      expect((e.fake.store.get({ apiVersion: "apps/v1", kind: "Deployment", namespace: "docs", name }) as { spec: { replicas: number } }).spec.replicas).toBe(3);
+      expect(
+        (
+          e.fake.store.get({ apiVersion: "apps/v1", kind: "Deployment", namespace: "docs", name }) as {
+            spec: { replicas: number };
+          }
+        ).spec.replicas,
+      ).toBe(3);
     } finally {
       await e.close();
     }
@@ -118,7 +167,12 @@ describe("reconcileComponent against the in-memory API and a real nats-server", 
       await e.create("docs", name, spec({ egress: "allowlist" }));
       await e.reconcile("docs", name);
       const component = (await e.kube.getComponent("docs", name))!;
-      expect(component.status?.conditions?.[0]).toMatchObject({ type: "Valid", status: "False", reason: "InvalidSpec", message: expect.stringContaining("allowlist") });
+      expect(component.status?.conditions?.[0]).toMatchObject({
+        type: "Valid",
+        status: "False",
+        reason: "InvalidSpec",
+        message: expect.stringContaining("allowlist"),
+      });
       expect(e.fake.store.list("apps/v1", "Deployment", "docs")).toHaveLength(0);
       await expect(bus.queueDepth(name)).rejects.toBeInstanceOf(BusNotProvisionedError);
     } finally {
@@ -129,12 +183,20 @@ describe("reconcileComponent against the in-memory API and a real nats-server", 
   it("reports NATS unreachable in status and fails the pass so it is retried", async () => {
     const e = await env();
     const name = unique("nonats");
-    const down: StreamProvisioner = { ensureComponent: () => Promise.reject(new Error("CONNECTION_REFUSED")), removeComponent: () => Promise.resolve(), isConnected: () => false };
+    const down: StreamProvisioner = {
+      ensureComponent: () => Promise.reject(new Error("CONNECTION_REFUSED")),
+      removeComponent: () => Promise.resolve(),
+      isConnected: () => false,
+    };
     try {
       await e.create("docs", name, spec());
       await expect(e.reconcile("docs", name, down)).rejects.toThrow("CONNECTION_REFUSED");
       const component = (await e.kube.getComponent("docs", name))!;
-      expect(component.status?.conditions?.[1]).toMatchObject({ type: "StreamReady", status: "False", reason: "NatsUnavailable" });
+      expect(component.status?.conditions?.[1]).toMatchObject({
+        type: "StreamReady",
+        status: "False",
+        reason: "NatsUnavailable",
+      });
       expect(e.fake.store.list("apps/v1", "Deployment", "docs")).toHaveLength(0);
     } finally {
       await e.close();
@@ -147,7 +209,13 @@ describe("reconcileComponent against the in-memory API and a real nats-server", 
     try {
       await e.create("docs", name, spec());
       await e.reconcile("docs", name);
-      await e.custom.deleteNamespacedCustomObject({ group: COMPONENT_GROUP, version: COMPONENT_VERSION, namespace: "docs", plural: COMPONENT_PLURAL, name });
+      await e.custom.deleteNamespacedCustomObject({
+        group: COMPONENT_GROUP,
+        version: COMPONENT_VERSION,
+        namespace: "docs",
+        plural: COMPONENT_PLURAL,
+        name,
+      });
       expect((await e.kube.getComponent("docs", name))?.metadata.deletionTimestamp).toBeDefined();
       await e.reconcile("docs", name);
       expect(await e.kube.getComponent("docs", name)).toBeUndefined();
@@ -169,8 +237,15 @@ describe("the controller loop", () => {
       await waitFor(
         "100 Components to be Ready-reported",
         async () => {
-          const items = e.fake.store.list(`${COMPONENT_GROUP}/${COMPONENT_VERSION}`, "Component", "fleet") as { status?: { conditions?: { type: string; reason: string }[] } }[];
-          return items.length === 100 && items.every((c) => c.status?.conditions?.some((x) => x.type === "StreamReady" && x.reason === "Provisioned"));
+          const items = e.fake.store.list(`${COMPONENT_GROUP}/${COMPONENT_VERSION}`, "Component", "fleet") as {
+            status?: { conditions?: { type: string; reason: string }[] };
+          }[];
+          return (
+            items.length === 100 &&
+            items.every((c) =>
+              c.status?.conditions?.some((x) => x.type === "StreamReady" && x.reason === "Provisioned"),
+            )
+          );
         },
         60_000,
         100,
@@ -183,7 +258,15 @@ describe("the controller loop", () => {
       await new Promise((r) => setTimeout(r, 50));
       await controller.idle();
       expect(e.fake.writes().total - writes).toBe(0);
-      console.log(JSON.stringify({ components: 100, convergeMs: Math.round(convergeMs), resyncWrites: e.fake.writes().total - writes, applies: controller.counters.applies, skipped: controller.counters.skipped }));
+      console.log(
+        JSON.stringify({
+          components: 100,
+          convergeMs: Math.round(convergeMs),
+          resyncWrites: e.fake.writes().total - writes,
+          applies: controller.counters.applies,
+          skipped: controller.counters.skipped,
+        }),
+      );
       await Promise.all(names.map((n) => bus.removeComponent(n)));
     } finally {
       await controller.stop();
@@ -207,7 +290,12 @@ describe("the controller loop", () => {
         "Ready=True (WorkersReady)",
         async () => {
           const c = await e.kube.getComponent("docs", name);
-          return c?.status?.replicas === 1 && (c.status.conditions as { type: string; reason: string }[] | undefined)?.some((x) => x.type === "Ready" && x.reason === "WorkersReady");
+          return (
+            c?.status?.replicas === 1 &&
+            (c.status.conditions as { type: string; reason: string }[] | undefined)?.some(
+              (x) => x.type === "Ready" && x.reason === "WorkersReady",
+            )
+          );
         },
         10_000,
       );
@@ -222,19 +310,41 @@ describe("the controller loop", () => {
     const e = await env();
     // A dropped watch is noticed either by the client (the connection closes) or, if the close never
     // reaches it, by the watchdog after 1.5 s of silence: both end in a fresh list.
-    const controller = startController({ kube: e.kube, streams: bus, render, concurrency: 2, resyncMs: 3_600_000, watchdogMs: 1_500 });
+    const controller = startController({
+      kube: e.kube,
+      streams: bus,
+      render,
+      concurrency: 2,
+      resyncMs: 3_600_000,
+      watchdogMs: 1_500,
+    });
     const name = unique("watched");
     try {
       await e.create("docs", name, spec());
-      await waitFor("the Deployment", () => e.fake.store.get({ apiVersion: "apps/v1", kind: "Deployment", namespace: "docs", name }) !== undefined, 10_000);
+      await waitFor(
+        "the Deployment",
+        () => e.fake.store.get({ apiVersion: "apps/v1", kind: "Deployment", namespace: "docs", name }) !== undefined,
+        10_000,
+      );
       e.fake.dropWatches();
       await e.custom.patchNamespacedCustomObject(
-        { group: COMPONENT_GROUP, version: COMPONENT_VERSION, namespace: "docs", plural: COMPONENT_PLURAL, name, body: { spec: { image: "example/worker:2" } } },
+        {
+          group: COMPONENT_GROUP,
+          version: COMPONENT_VERSION,
+          namespace: "docs",
+          plural: COMPONENT_PLURAL,
+          name,
+          body: { spec: { image: "example/worker:2" } },
+        },
         k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
       );
       await waitFor(
         "the new image in the Deployment",
-        () => (e.fake.store.get({ apiVersion: "apps/v1", kind: "Deployment", namespace: "docs", name }) as { spec: { template: { spec: { containers: { image: string }[] } } } } | undefined)?.spec.template.spec.containers[0]?.image === "example/worker:2",
+        () =>
+          (
+            e.fake.store.get({ apiVersion: "apps/v1", kind: "Deployment", namespace: "docs", name }) as
+              { spec: { template: { spec: { containers: { image: string }[] } } } } | undefined
+          )?.spec.template.spec.containers[0]?.image === "example/worker:2",
         15_000,
       );
       await bus.removeComponent(name);
@@ -252,7 +362,14 @@ describe("the controller loop", () => {
       lists += 1;
       return listComponents();
     };
-    const controller = startController({ kube: e.kube, streams: bus, render, concurrency: 2, resyncMs: 3_600_000, watchdogMs: 400 });
+    const controller = startController({
+      kube: e.kube,
+      streams: bus,
+      render,
+      concurrency: 2,
+      resyncMs: 3_600_000,
+      watchdogMs: 400,
+    });
     try {
       // No Components and no Deployments: neither watch ever sends a byte.
       await waitFor("both watches open", () => e.fake.openWatches() === 2, 10_000);

@@ -3,12 +3,23 @@ import { nextConditions } from "../../src/reconcile/conditions.js";
 import { isContained } from "../../src/reconcile/contained.js";
 
 describe("isContained (skip no-op writes)", () => {
-  const desired = { metadata: { name: "x", labels: { a: "1" } }, spec: { template: { spec: { containers: [{ name: "w", image: "i:1" }] } } } };
+  const desired = {
+    metadata: { name: "x", labels: { a: "1" } },
+    spec: { template: { spec: { containers: [{ name: "w", image: "i:1" }] } } },
+  };
 
   it("holds when live has everything desired says plus what the server and other managers added", () => {
     const live = {
       metadata: { name: "x", labels: { a: "1", extra: "y" }, resourceVersion: "7", uid: "u" },
-      spec: { replicas: 3, template: { spec: { containers: [{ name: "w", image: "i:1", terminationMessagePath: "/dev/termination-log" }], dnsPolicy: "ClusterFirst" } } },
+      spec: {
+        replicas: 3,
+        template: {
+          spec: {
+            containers: [{ name: "w", image: "i:1", terminationMessagePath: "/dev/termination-log" }],
+            dnsPolicy: "ClusterFirst",
+          },
+        },
+      },
       status: { readyReplicas: 3 },
     };
     expect(isContained(desired, live)).toBe(true);
@@ -24,7 +35,12 @@ describe("isContained (skip no-op writes)", () => {
 
 describe("isContained and what a real API server does to stored objects", () => {
   it("treats quantities in canonical form as the same value", () => {
-    expect(isContained({ resources: { limits: { cpu: "1000m", memory: "1024Mi" } } }, { resources: { limits: { cpu: "1", memory: "1Gi" } } })).toBe(true);
+    expect(
+      isContained(
+        { resources: { limits: { cpu: "1000m", memory: "1024Mi" } } },
+        { resources: { limits: { cpu: "1", memory: "1Gi" } } },
+      ),
+    ).toBe(true);
     expect(isContained({ emptyDir: { sizeLimit: "0.5Gi" } }, { emptyDir: { sizeLimit: "512Mi" } })).toBe(true);
     expect(isContained({ resources: { limits: { cpu: "2" } } }, { resources: { limits: { cpu: "1" } } })).toBe(false);
     // Outside resource fields a different string is a different value.
@@ -43,8 +59,18 @@ describe("nextConditions", () => {
   const t1 = new Date("2026-11-23T10:05:00Z");
 
   it("moves lastTransitionTime only when the status changes", () => {
-    const first = nextConditions([], [{ type: "Ready", status: "False", reason: "StreamMissing", message: "no stream yet" }], 1, t0);
-    const same = nextConditions(first, [{ type: "Ready", status: "False", reason: "StreamMissing", message: "no stream yet" }], 2, t1);
+    const first = nextConditions(
+      [],
+      [{ type: "Ready", status: "False", reason: "StreamMissing", message: "no stream yet" }],
+      1,
+      t0,
+    );
+    const same = nextConditions(
+      first,
+      [{ type: "Ready", status: "False", reason: "StreamMissing", message: "no stream yet" }],
+      2,
+      t1,
+    );
     const flipped = nextConditions(same, [{ type: "Ready", status: "True", reason: "Ready", message: "ok" }], 2, t1);
     expect(same[0]).toEqual({ ...first[0], observedGeneration: 2 });
     expect(flipped[0]?.lastTransitionTime).toBe(t1.toISOString());

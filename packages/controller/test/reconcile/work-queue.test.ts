@@ -8,13 +8,16 @@ describe("WorkQueue", () => {
     const runs: string[] = [];
     let running = 0;
     let maxSame = 0;
-    const q = new WorkQueue(async (key) => {
-      running += 1;
-      maxSame = Math.max(maxSame, running);
-      runs.push(key);
-      await tick(10);
-      running -= 1;
-    }, { concurrency: 1 });
+    const q = new WorkQueue(
+      async (key) => {
+        running += 1;
+        maxSame = Math.max(maxSame, running);
+        runs.push(key);
+        await tick(10);
+        running -= 1;
+      },
+      { concurrency: 1 },
+    );
     q.add("a");
     q.add("b");
     q.add("b");
@@ -31,12 +34,15 @@ describe("WorkQueue", () => {
   it("bounds concurrency across keys", async () => {
     let running = 0;
     let max = 0;
-    const q = new WorkQueue(async () => {
-      running += 1;
-      max = Math.max(max, running);
-      await tick(5);
-      running -= 1;
-    }, { concurrency: 3 });
+    const q = new WorkQueue(
+      async () => {
+        running += 1;
+        max = Math.max(max, running);
+        await tick(5);
+        running -= 1;
+      },
+      { concurrency: 3 },
+    );
     for (let i = 0; i < 20; i++) q.add(`k${i}`);
     await q.idle();
     expect(max).toBe(3);
@@ -46,10 +52,13 @@ describe("WorkQueue", () => {
     const at: number[] = [];
     let failuresLeft = 3;
     const start = Date.now();
-    const q = new WorkQueue(async () => {
-      at.push(Date.now() - start);
-      if (failuresLeft-- > 0) throw new Error("apiserver said 500");
-    }, { concurrency: 1, baseDelayMs: 20, maxDelayMs: 1_000, jitter: 0 });
+    const q = new WorkQueue(
+      async () => {
+        at.push(Date.now() - start);
+        if (failuresLeft-- > 0) throw new Error("apiserver said 500");
+      },
+      { concurrency: 1, baseDelayMs: 20, maxDelayMs: 1_000, jitter: 0 },
+    );
     q.add("a");
     while (at.length < 4) await tick(5);
     const gaps = at.slice(1).map((t, i) => t - (at[i] as number));
@@ -63,7 +72,12 @@ describe("WorkQueue", () => {
 
   it("spreads retry delays by the jitter", () => {
     const values = [0, 1];
-    const q = new WorkQueue(async () => undefined, { concurrency: 1, baseDelayMs: 100, jitter: 0.5, random: () => values.shift() ?? 0.5 });
+    const q = new WorkQueue(async () => undefined, {
+      concurrency: 1,
+      baseDelayMs: 100,
+      jitter: 0.5,
+      random: () => values.shift() ?? 0.5,
+    });
     expect(q.retryDelayMs(1)).toBe(50);
     expect(q.retryDelayMs(1)).toBe(150);
   });

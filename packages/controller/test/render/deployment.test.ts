@@ -19,7 +19,11 @@ const envMap = (s = spec()) => new Map(envOf(s).map((e) => [e.name, e]));
 
 const full = spec({
   config: { ZETA: "z", ALPHA: "a", "log.level": "debug" },
-  secretRefs: [{ name: "openai", key: "api-key" }, { name: "db-password" }, { name: "s3", key: "secret", env: "AWS_SECRET_ACCESS_KEY" }],
+  secretRefs: [
+    { name: "openai", key: "api-key" },
+    { name: "db-password" },
+    { name: "s3", key: "secret", env: "AWS_SECRET_ACCESS_KEY" },
+  ],
   resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "1", memory: "512Mi" } },
   scratchVolume: { mountPath: "/scratch", sizeLimit: "256Mi" },
   timeouts: { wallClock: "5m" },
@@ -47,7 +51,16 @@ describe("renderDeployment", () => {
   it("has the labels, selector and owner", () => {
     const d = render();
     expect(d.metadata).toMatchObject({ name: "extract", namespace: "docs", labels: componentLabels("extract") });
-    expect(d.metadata.ownerReferences).toEqual([{ apiVersion: "tessera.dev/v1alpha1", kind: "Component", name: "extract", uid: "uid-1", controller: true, blockOwnerDeletion: true }]);
+    expect(d.metadata.ownerReferences).toEqual([
+      {
+        apiVersion: "tessera.dev/v1alpha1",
+        kind: "Component",
+        name: "extract",
+        uid: "uid-1",
+        controller: true,
+        blockOwnerDeletion: true,
+      },
+    ]);
     expect(d.spec?.selector.matchLabels).toEqual(selectorLabels("extract"));
     expect(d.spec?.template.metadata?.labels).toEqual(componentLabels("extract"));
   });
@@ -55,11 +68,22 @@ describe("renderDeployment", () => {
   it("hardens the pod and the container", () => {
     const p = pod(full);
     expect(p?.automountServiceAccountToken).toBe(false);
-    expect(p?.securityContext).toEqual({ runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532, seccompProfile: { type: "RuntimeDefault" } });
+    expect(p?.securityContext).toEqual({
+      runAsNonRoot: true,
+      runAsUser: 65532,
+      runAsGroup: 65532,
+      fsGroup: 65532,
+      seccompProfile: { type: "RuntimeDefault" },
+    });
     expect(p?.containers).toHaveLength(1);
     expect(p?.initContainers).toBeUndefined();
     expect(p?.hostNetwork ?? false).toBe(false);
-    expect(container(full).securityContext).toEqual({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
+    expect(container(full).securityContext).toEqual({
+      runAsNonRoot: true,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ["ALL"] },
+    });
   });
 
   it("has no writable volume without a scratchVolume", () => {
@@ -75,7 +99,10 @@ describe("renderDeployment", () => {
   });
 
   it("copies resources from the spec", () => {
-    expect(container(full).resources).toEqual({ requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "1", memory: "512Mi" } });
+    expect(container(full).resources).toEqual({
+      requests: { cpu: "100m", memory: "128Mi" },
+      limits: { cpu: "1", memory: "512Mi" },
+    });
     expect(container().resources).toBeUndefined();
   });
 
@@ -93,28 +120,49 @@ describe("renderDeployment", () => {
     expect(env.get("TESSERA_MODE")?.value).toBe("kubernetes");
     expect(env.get("TESSERA_HTTP_HOST")?.value).toBe("0.0.0.0");
     expect(env.get("TESSERA_HTTP_PORT")?.value).toBe("8080");
-    expect(env.get("TESSERA_INSTANCE_ID")).toEqual({ name: "TESSERA_INSTANCE_ID", valueFrom: { fieldRef: { apiVersion: "v1", fieldPath: "metadata.name" } } });
+    expect(env.get("TESSERA_INSTANCE_ID")).toEqual({
+      name: "TESSERA_INSTANCE_ID",
+      valueFrom: { fieldRef: { apiVersion: "v1", fieldPath: "metadata.name" } },
+    });
   });
 
   it("passes config as plain env and secrets only as secretKeyRef", () => {
     const env = envMap(full);
     expect(env.get("ALPHA")?.value).toBe("a");
     expect(env.get("log.level")?.value).toBe("debug");
-    expect(env.get("API_KEY")).toEqual({ name: "API_KEY", valueFrom: { secretKeyRef: { name: "openai", key: "api-key" } } });
-    expect(env.get("DB_PASSWORD")).toEqual({ name: "DB_PASSWORD", valueFrom: { secretKeyRef: { name: "db-password", key: "db-password" } } });
-    expect(env.get("AWS_SECRET_ACCESS_KEY")).toEqual({ name: "AWS_SECRET_ACCESS_KEY", valueFrom: { secretKeyRef: { name: "s3", key: "secret" } } });
-    for (const e of envOf(full).filter((x) => x.valueFrom?.secretKeyRef !== undefined)) expect(e).not.toHaveProperty("value");
+    expect(env.get("API_KEY")).toEqual({
+      name: "API_KEY",
+      valueFrom: { secretKeyRef: { name: "openai", key: "api-key" } },
+    });
+    expect(env.get("DB_PASSWORD")).toEqual({
+      name: "DB_PASSWORD",
+      valueFrom: { secretKeyRef: { name: "db-password", key: "db-password" } },
+    });
+    expect(env.get("AWS_SECRET_ACCESS_KEY")).toEqual({
+      name: "AWS_SECRET_ACCESS_KEY",
+      valueFrom: { secretKeyRef: { name: "s3", key: "secret" } },
+    });
+    for (const e of envOf(full).filter((x) => x.valueFrom?.secretKeyRef !== undefined))
+      expect(e).not.toHaveProperty("value");
     expect(container(full).envFrom).toBeUndefined();
   });
 
   it("rejects env name collisions instead of overriding", () => {
-    expect(() => renderEnv("extract", spec({ config: { NATS_URL: "nats://elsewhere:4222" } }), ctx)).toThrow(RenderError);
-    expect(() => renderEnv("extract", spec({ config: { API_KEY: "x" }, secretRefs: [{ name: "a", key: "api-key" }] }), ctx)).toThrow(/API_KEY is already/);
-    expect(() => renderEnv("extract", spec({ config: { "1BAD": "x" } }), ctx)).toThrow(/not a valid environment variable name/);
+    expect(() => renderEnv("extract", spec({ config: { NATS_URL: "nats://elsewhere:4222" } }), ctx)).toThrow(
+      RenderError,
+    );
+    expect(() =>
+      renderEnv("extract", spec({ config: { API_KEY: "x" }, secretRefs: [{ name: "a", key: "api-key" }] }), ctx),
+    ).toThrow(/API_KEY is already/);
+    expect(() => renderEnv("extract", spec({ config: { "1BAD": "x" } }), ctx)).toThrow(
+      /not a valid environment variable name/,
+    );
   });
 
   it("keeps a TMPDIR from config", () => {
-    const env = envMap(spec({ config: { TMPDIR: "/scratch/tmp" }, scratchVolume: { mountPath: "/scratch", sizeLimit: "1Gi" } }));
+    const env = envMap(
+      spec({ config: { TMPDIR: "/scratch/tmp" }, scratchVolume: { mountPath: "/scratch", sizeLimit: "1Gi" } }),
+    );
     expect(env.get("TMPDIR")?.value).toBe("/scratch/tmp");
   });
 

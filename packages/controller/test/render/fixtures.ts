@@ -2,14 +2,24 @@ import type { ComponentSpec } from "@tessera/contract";
 import type { RenderContext } from "../../src/render/render-component.js";
 
 export const ctx: RenderContext = {
-  nats: { url: "nats://nats.nats.svc:4222", monitoringEndpoint: "nats.nats.svc:8222", namespace: "nats", podLabels: { "app.kubernetes.io/name": "nats" } },
+  nats: {
+    url: "nats://nats.nats.svc:4222",
+    monitoringEndpoint: "nats.nats.svc:8222",
+    namespace: "nats",
+    podLabels: { "app.kubernetes.io/name": "nats" },
+  },
 };
 
 export function spec(overrides: Partial<ComponentSpec> = {}): ComponentSpec {
   return { image: "ghcr.io/example/worker:1.0.0", inputMode: "content-ref", egress: "none", ...overrides };
 }
 
-export const component = (s: ComponentSpec = spec(), extra: { uid?: string; name?: string } = {}) => ({ name: extra.name ?? "extract", namespace: "docs", ...(extra.uid !== undefined ? { uid: extra.uid } : {}), spec: s });
+export const component = (s: ComponentSpec = spec(), extra: { uid?: string; name?: string } = {}) => ({
+  name: extra.name ?? "extract",
+  namespace: "docs",
+  ...(extra.uid !== undefined ? { uid: extra.uid } : {}),
+  spec: s,
+});
 
 /** Every key path in a value, e.g. "spec.template.spec.containers.0.env". */
 export function keyPaths(value: unknown, prefix = ""): string[] {

@@ -1,5 +1,11 @@
 import { JetStreamApiError } from "@nats-io/jetstream";
-import { busSettingsFromSpec, ComponentDefaults, durableConsumerName, jobStreamName, jobSubject } from "@tessera/contract";
+import {
+  busSettingsFromSpec,
+  ComponentDefaults,
+  durableConsumerName,
+  jobStreamName,
+  jobSubject,
+} from "@tessera/contract";
 import { describe, expect, it } from "vitest";
 // The bus's own provisioning code: the controller's configs must equal what it creates.
 import { ensureJobConsumer, jobStreamSpec } from "../../../bus/src/nats/provisioning.js";
@@ -19,7 +25,9 @@ describe("JetStream stream and consumer config", () => {
       num_replicas: 1,
       duplicate_window: ComponentDefaults.duplicateWindowMs * NS_PER_MS,
     });
-    expect(renderStreamConfig("extract", spec({ jobSubjects: ["legacy.extract", jobSubject("extract")] })).subjects).toEqual([jobSubject("extract"), "legacy.extract"]);
+    expect(
+      renderStreamConfig("extract", spec({ jobSubjects: ["legacy.extract", jobSubject("extract")] })).subjects,
+    ).toEqual([jobSubject("extract"), "legacy.extract"]);
   });
 
   it("is an explicit-ack durable with the spec's ack wait and max deliver", () => {
@@ -32,7 +40,10 @@ describe("JetStream stream and consumer config", () => {
       max_ack_pending: 10_000,
     });
     const d = renderConsumerConfig("extract", spec());
-    expect([d.ack_wait, d.max_deliver]).toEqual([ComponentDefaults.ackWaitMs * NS_PER_MS, ComponentDefaults.maxDeliver]);
+    expect([d.ack_wait, d.max_deliver]).toEqual([
+      ComponentDefaults.ackWaitMs * NS_PER_MS,
+      ComponentDefaults.maxDeliver,
+    ]);
     expect(d).not.toHaveProperty("filter_subject");
   });
 
@@ -43,7 +54,8 @@ describe("JetStream stream and consumer config", () => {
   const specs = [spec(), spec({ timeouts: { ackWait: "2m" }, maxDeliver: 9, jobSubjects: ["other.subject"] })];
 
   it("equals the stream the bus provisions", () => {
-    for (const s of specs) expect(renderStreamConfig("extract", s)).toEqual({ ...jobStreamSpec(busSettingsFromSpec("extract", s)) });
+    for (const s of specs)
+      expect(renderStreamConfig("extract", s)).toEqual({ ...jobStreamSpec(busSettingsFromSpec("extract", s)) });
   });
 
   it("equals the consumer the bus provisions", async () => {
@@ -51,7 +63,8 @@ describe("JetStream stream and consumer config", () => {
       const added: { stream: string; config: unknown }[] = [];
       const jsm = {
         consumers: {
-          info: () => Promise.reject(new JetStreamApiError({ code: 404, err_code: 10014, description: "consumer not found" })),
+          info: () =>
+            Promise.reject(new JetStreamApiError({ code: 404, err_code: 10014, description: "consumer not found" })),
           add: (stream: string, config: unknown) => {
             added.push({ stream, config });
             return Promise.resolve({});

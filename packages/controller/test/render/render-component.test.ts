@@ -32,7 +32,10 @@ describe("renderComponent", () => {
   it("renders the example project's specs into valid objects", () => {
     expect(examples.map((e) => e.name).sort()).toEqual(["chunk-embed", "extract"]);
     for (const e of examples) {
-      const rendered = renderComponent({ name: e.name, namespace: "documents", uid: `uid-${e.name}`, spec: e.spec }, ctx);
+      const rendered = renderComponent(
+        { name: e.name, namespace: "documents", uid: `uid-${e.name}`, spec: e.spec },
+        ctx,
+      );
       const objects = kubernetesObjects(rendered);
       expect(objects.map((o) => o.kind)).toEqual(["NetworkPolicy", "NetworkPolicy", "Deployment", "ScaledObject"]);
       expect(() => validateAll(objects)).not.toThrow();
@@ -66,18 +69,30 @@ describe("renderComponent", () => {
 
   it("owns every object only when the uid is known", () => {
     const owned = kubernetesObjects(renderComponent(component(spec(), { uid: "u-9" }), ctx));
-    for (const o of owned) expect(o.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: "Component", name: "extract", uid: "u-9", controller: true })]);
-    for (const o of kubernetesObjects(renderComponent(component(), ctx))) expect(o.metadata).not.toHaveProperty("ownerReferences");
+    for (const o of owned)
+      expect(o.metadata.ownerReferences).toEqual([
+        expect.objectContaining({ kind: "Component", name: "extract", uid: "u-9", controller: true }),
+      ]);
+    for (const o of kubernetesObjects(renderComponent(component(), ctx)))
+      expect(o.metadata).not.toHaveProperty("ownerReferences");
   });
 
   it("refuses a spec that breaks the cross-field rules (a /0 or metadata CIDR never reaches a policy)", () => {
-    expect(() => renderComponent(component(spec({ egress: "allowlist", allowlist: { cidrs: ["0.0.0.0/0"] } })), ctx)).toThrow(ContractValidationError);
-    expect(() => renderComponent(component(spec({ egress: "allowlist", allowlist: { cidrs: ["169.254.0.0/16"] } })), ctx)).toThrow(/metadata/);
+    expect(() =>
+      renderComponent(component(spec({ egress: "allowlist", allowlist: { cidrs: ["0.0.0.0/0"] } })), ctx),
+    ).toThrow(ContractValidationError);
+    expect(() =>
+      renderComponent(component(spec({ egress: "allowlist", allowlist: { cidrs: ["169.254.0.0/16"] } })), ctx),
+    ).toThrow(/metadata/);
     expect(() => renderComponent(component(spec({ egress: "allowlist" })), ctx)).toThrow(ContractValidationError);
   });
 
   it("is pure: the same input renders the same output and the input is not changed", () => {
-    const s = spec({ config: { B: "2", A: "1" }, egress: "allowlist", allowlist: { clusterPeers: [{ namespace: "db" }] } });
+    const s = spec({
+      config: { B: "2", A: "1" },
+      egress: "allowlist",
+      allowlist: { clusterPeers: [{ namespace: "db" }] },
+    });
     const before = JSON.stringify(s);
     const a = JSON.stringify(renderComponent(component(s), ctx));
     expect(JSON.stringify(renderComponent(component(s), ctx))).toBe(a);

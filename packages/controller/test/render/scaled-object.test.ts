@@ -16,13 +16,21 @@ const trigger = (s = spec()) => {
 describe("renderScaledObject", () => {
   it("validates against the KEDA schema", () => {
     expect(() => new ScaledObject(render()).validate()).not.toThrow();
-    expect(() => new ScaledObject(render(spec({ scaling: { minReplicas: 1, maxReplicas: 3, queueDepthTarget: 7, cooldownPeriod: "1m" } }))).validate()).not.toThrow();
+    expect(() =>
+      new ScaledObject(
+        render(spec({ scaling: { minReplicas: 1, maxReplicas: 3, queueDepthTarget: 7, cooldownPeriod: "1m" } })),
+      ).validate(),
+    ).not.toThrow();
   });
 
   it("targets the component's Deployment by name", () => {
     const so = render();
     expect(so.spec.scaleTargetRef).toEqual({ apiVersion: "apps/v1", kind: "Deployment", name: "extract" });
-    expect(so.metadata).toMatchObject({ name: "extract", namespace: "docs", labels: { "tessera.dev/component": "extract" } });
+    expect(so.metadata).toMatchObject({
+      name: "extract",
+      namespace: "docs",
+      labels: { "tessera.dev/component": "extract" },
+    });
     expect(so.metadata.ownerReferences?.[0]?.uid).toBe("uid-1");
   });
 
@@ -31,7 +39,10 @@ describe("renderScaledObject", () => {
     expect(trigger().type).toBe("nats-jetstream");
     expect(meta["stream"]).toBe(jobStreamName("extract"));
     expect(meta["consumer"]).toBe(durableConsumerName("extract"));
-    const odd = renderScaledObject({ name: "a-b", namespace: "x" }, spec(), ctx).spec.triggers[0]?.metadata as Record<string, unknown>;
+    const odd = renderScaledObject({ name: "a-b", namespace: "x" }, spec(), ctx).spec.triggers[0]?.metadata as Record<
+      string,
+      unknown
+    >;
     expect(odd["consumer"]).toBe(durableConsumerName("a-b"));
   });
 
@@ -54,7 +65,9 @@ describe("renderScaledObject", () => {
     expect(d.minReplicaCount).toBe(ComponentDefaults.minReplicas);
     expect(d.maxReplicaCount).toBe(ComponentDefaults.maxReplicas);
     expect(d.cooldownPeriod).toBeUndefined();
-    expect((trigger().metadata as Record<string, string>)["lagThreshold"]).toBe(String(ComponentDefaults.queueDepthTarget));
+    expect((trigger().metadata as Record<string, string>)["lagThreshold"]).toBe(
+      String(ComponentDefaults.queueDepthTarget),
+    );
     const s = render(spec({ scaling: { minReplicas: 1, maxReplicas: 3, cooldownPeriod: "2m30s" } })).spec;
     expect([s.minReplicaCount, s.maxReplicaCount, s.cooldownPeriod]).toEqual([1, 3, 150]);
     expect(() => render(spec({ scaling: { minReplicas: 5, maxReplicas: 3 } }))).toThrow(RenderError);
@@ -72,6 +85,8 @@ describe("renderScaledObject", () => {
     expect(() => assertMonitoringEndpoint("nats.nats.svc")).toThrow(/host:port/);
     expect(() => assertMonitoringEndpoint("nats:8222/jsz")).toThrow(RenderError);
     expect(() => assertMonitoringEndpoint("nats:99999")).toThrow(RenderError);
-    expect(() => render(spec(), { ...ctx, nats: { ...ctx.nats, monitoringEndpoint: "http://nats:8222" } })).toThrow(RenderError);
+    expect(() => render(spec(), { ...ctx, nats: { ...ctx.nats, monitoringEndpoint: "http://nats:8222" } })).toThrow(
+      RenderError,
+    );
   });
 });

@@ -17,12 +17,22 @@ function goodSet(): KubeObject[] {
           metadata: { labels },
           spec: {
             automountServiceAccountToken: false,
-            securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: "RuntimeDefault" } },
+            securityContext: {
+              runAsNonRoot: true,
+              runAsUser: 65532,
+              runAsGroup: 65532,
+              seccompProfile: { type: "RuntimeDefault" },
+            },
             containers: [
               {
                 name: "worker",
                 image: "example/extract:1",
-                securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, runAsNonRoot: true, capabilities: { drop: ["ALL"] } },
+                securityContext: {
+                  readOnlyRootFilesystem: true,
+                  allowPrivilegeEscalation: false,
+                  runAsNonRoot: true,
+                  capabilities: { drop: ["ALL"] },
+                },
                 env: [{ name: "NATS_URL", value: "nats://nats.nats:4222" }],
                 volumeMounts: [{ name: "scratch", mountPath: "/scratch" }],
               },
@@ -43,7 +53,13 @@ function goodSet(): KubeObject[] {
         triggers: [
           {
             type: "nats-jetstream",
-            metadata: { natsServerMonitoringEndpoint: "nats.nats.svc:8222", account: "$G", stream: jobStreamName("extract"), consumer: durableConsumerName("extract"), lagThreshold: "5" },
+            metadata: {
+              natsServerMonitoringEndpoint: "nats.nats.svc:8222",
+              account: "$G",
+              stream: jobStreamName("extract"),
+              consumer: durableConsumerName("extract"),
+              lagThreshold: "5",
+            },
           },
         ],
       },
@@ -52,7 +68,10 @@ function goodSet(): KubeObject[] {
       apiVersion: "networking.k8s.io/v1",
       kind: "NetworkPolicy",
       metadata: { name: "extract-default-deny", namespace: "docs", labels },
-      spec: { podSelector: { matchLabels: { "tessera.dev/component": "extract" } }, policyTypes: ["Ingress", "Egress"] },
+      spec: {
+        podSelector: { matchLabels: { "tessera.dev/component": "extract" } },
+        policyTypes: ["Ingress", "Egress"],
+      },
     },
   ];
 }
@@ -72,19 +91,35 @@ describe("validateManifests", () => {
   });
 
   it("fails a misspelled field, which the upstream schema validators let through", () => {
-    const problems = validateManifests(edit(goodSet(), "Deployment", (d) => (d.spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem = true)));
-    expect(problems).toContainEqual(expect.objectContaining({ object: "Deployment/extract", path: "spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem", message: expect.stringContaining("unknown field") }));
+    const problems = validateManifests(
+      edit(
+        goodSet(),
+        "Deployment",
+        (d) => (d.spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem = true),
+      ),
+    );
+    expect(problems).toContainEqual(
+      expect.objectContaining({
+        object: "Deployment/extract",
+        path: "spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem",
+        message: expect.stringContaining("unknown field"),
+      }),
+    );
     const keda = validateManifests(edit(goodSet(), "ScaledObject", (s) => (s.spec.maxReplicas = 4)));
     expect(keda).toContainEqual(expect.objectContaining({ object: "ScaledObject/extract", path: "spec.maxReplicas" }));
   });
 
   it("fails a schema violation with the upstream validator's message", () => {
     const problems = validateManifests(edit(goodSet(), "Deployment", (d) => delete d.spec.template.spec.containers));
-    expect(problems).toContainEqual(expect.objectContaining({ object: "Deployment/extract", message: expect.stringContaining("containers") }));
+    expect(problems).toContainEqual(
+      expect.objectContaining({ object: "Deployment/extract", message: expect.stringContaining("containers") }),
+    );
   });
 
   it("fails spec.replicas: KEDA owns it", () => {
-    expect(validateManifests(edit(goodSet(), "Deployment", (d) => (d.spec.replicas = 1)))).toContainEqual(expect.objectContaining({ path: "spec.replicas" }));
+    expect(validateManifests(edit(goodSet(), "Deployment", (d) => (d.spec.replicas = 1)))).toContainEqual(
+      expect.objectContaining({ path: "spec.replicas" }),
+    );
   });
 
   it("checks the restricted Pod Security Standard", () => {
@@ -128,7 +163,11 @@ describe("validateManifests", () => {
   });
 
   it("checks that every NetworkPolicy selects the component's pods", () => {
-    const problems = validateManifests(edit(goodSet(), "NetworkPolicy", (n) => (n.spec.podSelector.matchLabels = { "tessera.dev/component": "load" })));
-    expect(problems).toContainEqual(expect.objectContaining({ object: "NetworkPolicy/extract-default-deny", path: "spec.podSelector.matchLabels" }));
+    const problems = validateManifests(
+      edit(goodSet(), "NetworkPolicy", (n) => (n.spec.podSelector.matchLabels = { "tessera.dev/component": "load" })),
+    );
+    expect(problems).toContainEqual(
+      expect.objectContaining({ object: "NetworkPolicy/extract-default-deny", path: "spec.podSelector.matchLabels" }),
+    );
   });
 });

@@ -55,9 +55,15 @@ export class SqlAuditLog implements AuditLog {
       where.push(`id < $${params.length}`);
     }
     params.push(limit + 1);
-    const res = await this.sql.query<AuditRow>(`SELECT * FROM tessera_audit ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT $${params.length}`, params);
+    const res = await this.sql.query<AuditRow>(
+      `SELECT * FROM tessera_audit ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT $${params.length}`,
+      params,
+    );
     const rows = res.rows.slice(0, limit);
     const last = rows.at(-1);
-    return { items: rows.map(toEntry), nextCursor: res.rows.length > limit && last !== undefined ? encodeCursor("a", last.id) : null };
+    return {
+      items: rows.map(toEntry),
+      nextCursor: res.rows.length > limit && last !== undefined ? encodeCursor("a", last.id) : null,
+    };
   }
 }

@@ -1,5 +1,11 @@
 import { pageNewestFirst } from "../store/paging.js";
-import { SqlStateError, storableInteger, storableJson, storableNullableText, storableText } from "../store/storable-values.js";
+import {
+  SqlStateError,
+  storableInteger,
+  storableJson,
+  storableNullableText,
+  storableText,
+} from "../store/storable-values.js";
 import type { AuditEntry, AuditLog, AuditRecord, Page } from "../types.js";
 import { clipAuditRecord } from "./clip-audit-record.js";
 
@@ -14,7 +20,11 @@ export class MemoryAuditLog implements AuditLog {
 
   async record(entry: AuditRecord): Promise<AuditEntry> {
     const e = clipAuditRecord(entry);
-    if (!OUTCOMES.has(e.outcome)) throw new SqlStateError("23514", 'new row for relation "tessera_audit" violates check constraint "tessera_audit_outcome_check"');
+    if (!OUTCOMES.has(e.outcome))
+      throw new SqlStateError(
+        "23514",
+        'new row for relation "tessera_audit" violates check constraint "tessera_audit_outcome_check"',
+      );
     const held: Held = {
       id: this.entries.length + 1,
       at: Date.now(),
@@ -32,10 +42,22 @@ export class MemoryAuditLog implements AuditLog {
 
   async list(filter: { jobId?: string; cursor?: string; limit?: number } = {}): Promise<Page<AuditEntry>> {
     const { jobId } = filter;
-    return pageNewestFirst(this.entries, (e) => e.id, filter, "a", (e) => jobId === undefined || e.jobIds.includes(jobId), toEntry);
+    return pageNewestFirst(
+      this.entries,
+      (e) => e.id,
+      filter,
+      "a",
+      (e) => jobId === undefined || e.jobIds.includes(jobId),
+      toEntry,
+    );
   }
 }
 
 function toEntry(held: Held): AuditEntry {
-  return { ...held, at: new Date(held.at).toISOString(), jobIds: [...held.jobIds], actor: JSON.parse(held.actor) as AuditEntry["actor"] };
+  return {
+    ...held,
+    at: new Date(held.at).toISOString(),
+    jobIds: [...held.jobIds],
+    actor: JSON.parse(held.actor) as AuditEntry["actor"],
+  };
 }

@@ -10,14 +10,23 @@ import type { JobRecord } from "../types.js";
  * DLQ and deletes it from the component's stream (idempotent), then the store records the dead letter
  * and fails the job. A crash in between redelivers the advisory and both steps run again harmlessly.
  */
-export async function handleExhausted(event: ExhaustedDelivery, deps: { bus: Bus; store: JobStorage; log: Logger }): Promise<JobRecord | undefined> {
+export async function handleExhausted(
+  event: ExhaustedDelivery,
+  deps: { bus: Bus; store: JobStorage; log: Logger },
+): Promise<JobRecord | undefined> {
   // The message is gone when a previous attempt deleted it and then failed to record: the store knows
   // which job sat at that stream position.
-  const jobId = jobIdOf(event.data) ?? dedupKeyJobId(event.dedupKey) ?? (await deps.store.jobIdAtStreamSeq(event.component, event.streamSeq));
+  const jobId =
+    jobIdOf(event.data) ??
+    dedupKeyJobId(event.dedupKey) ??
+    (await deps.store.jobIdAtStreamSeq(event.component, event.streamSeq));
   const reasonDetail = `exhausted ${event.deliveries} deliveries without a Result`;
   await deps.bus.deadLetter(event, { reasonCode: ReasonCode.DeadLettered, reasonDetail });
   if (jobId === undefined) {
-    deps.log.warn({ component: event.component, streamSeq: event.streamSeq }, "dead-lettered a message with no job id; it is only in the bus's DLQ");
+    deps.log.warn(
+      { component: event.component, streamSeq: event.streamSeq },
+      "dead-lettered a message with no job id; it is only in the bus's DLQ",
+    );
     return undefined;
   }
   const failed = await deps.store.recordDeadLetter({

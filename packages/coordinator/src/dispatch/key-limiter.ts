@@ -84,7 +84,8 @@ export class KeyLimiter {
         const at = now + Math.ceil(((1 - state.tokens) * limits.rate.intervalMs) / limits.rate.limit);
         nextTokenAt = nextTokenAt === undefined ? at : Math.min(nextTokenAt, at);
       }
-      if (state.holders.size === 0 && (limits.rate === undefined || state.tokens >= limits.rate.limit)) this.keys.delete(key);
+      if (state.holders.size === 0 && (limits.rate === undefined || state.tokens >= limits.rate.limit))
+        this.keys.delete(key);
     }
     return { keys, nextTokenAt };
   }

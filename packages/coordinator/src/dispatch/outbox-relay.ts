@@ -170,13 +170,26 @@ export class OutboxRelay {
     const batch = await this.nextBatch(batchSize);
     const taken = batch.filter((e) => limiter.tryAcquire(e.jobId, e.component, e.limitKey, this.now()));
     for (const e of taken) this.inFlight.add(e.id);
-    const results = await Promise.allSettled(taken.map((e) => bus.publishJob(e.envelope, { dedupKey: e.dedupKey, mayRepeat: e.mayRepeat === true, ...(e.encoded !== undefined ? { encoded: e.encoded } : {}) })));
+    const results = await Promise.allSettled(
+      taken.map((e) =>
+        bus.publishJob(e.envelope, {
+          dedupKey: e.dedupKey,
+          mayRepeat: e.mayRepeat === true,
+          ...(e.encoded !== undefined ? { encoded: e.encoded } : {}),
+        }),
+      ),
+    );
     let sent = 0;
     let firstError: unknown;
     results.forEach((r, i) => {
       const entry = taken[i] as OutboxEntry;
       if (r.status === "fulfilled") {
-        this.unrecorded.push({ outboxId: entry.id, jobId: entry.jobId, streamSeq: r.value.seq, component: entry.component });
+        this.unrecorded.push({
+          outboxId: entry.id,
+          jobId: entry.jobId,
+          streamSeq: r.value.seq,
+          component: entry.component,
+        });
         sent += 1;
       } else {
         firstError ??= r.reason;
@@ -189,7 +202,11 @@ export class OutboxRelay {
       this.recording = this.recordAll();
     }
     if (firstError !== undefined) throw firstError;
-    return { sent, full: batch.length === batchSize || this.fresh.size > 0, nextTokenAt: limiter.blocked(this.now()).nextTokenAt };
+    return {
+      sent,
+      full: batch.length === batchSize || this.fresh.size > 0,
+      nextTokenAt: limiter.blocked(this.now()).nextTokenAt,
+    };
   }
 
   /** The row's publish is over: recorded, or left to the outbox pass (a failed publish or record). */
@@ -229,7 +246,8 @@ export class OutboxRelay {
     // Decided or cancelled before the publish was recorded: no slot (releasing twice is harmless), and a
     // cancelled job's message is taken back out of the stream so it does not run.
     for (const jobId of marked.settled) limiter.release(jobId);
-    for (const c of marked.cancelled) await bus.removeJob(dispatched.find((d) => d.jobId === c.jobId)?.component ?? "", c.streamSeq).catch(() => false);
+    for (const c of marked.cancelled)
+      await bus.removeJob(dispatched.find((d) => d.jobId === c.jobId)?.component ?? "", c.streamSeq).catch(() => false);
     this.opts.onDispatched(marked.queued, dispatched.length);
   }
 
@@ -256,7 +274,8 @@ export class OutboxRelay {
       batch.push(entry);
     }
     try {
-      if (!due && this.outboxWanted && batch.length < batchSize) batch.push(...(await this.readOutbox(batchSize - batch.length, now)));
+      if (!due && this.outboxWanted && batch.length < batchSize)
+        batch.push(...(await this.readOutbox(batchSize - batch.length, now)));
     } finally {
       this.taking.clear();
     }
@@ -270,7 +289,13 @@ export class OutboxRelay {
     this.settledDuringRead = settled;
     let rows: OutboxEntry[];
     try {
-      rows = await this.opts.store.nextOutboxBatch(limit, this.opts.limiter.blocked(now).keys, this.opts.fair(), this.opts.components, this.held);
+      rows = await this.opts.store.nextOutboxBatch(
+        limit,
+        this.opts.limiter.blocked(now).keys,
+        this.opts.fair(),
+        this.opts.components,
+        this.held,
+      );
     } finally {
       this.settledDuringRead = undefined;
     }
@@ -280,7 +305,9 @@ export class OutboxRelay {
     else this.overflowing = false;
     // A submit that committed just before the read and was offered (or even published) while it ran is
     // in both, and a row settled meanwhile may still be in the read's snapshot: keep one.
-    return rows.filter((r) => !this.held.has(r.id) && !settled.has(r.id)).map((r) => ({ ...r, mayRepeat: !this.unpublished.delete(r.id) }));
+    return rows
+      .filter((r) => !this.held.has(r.id) && !settled.has(r.id))
+      .map((r) => ({ ...r, mayRepeat: !this.unpublished.delete(r.id) }));
   }
 
   /**

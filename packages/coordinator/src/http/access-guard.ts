@@ -44,7 +44,12 @@ export function decideAccess(policy: AccessPolicy, request: FastifyRequest): Acc
     const sent = bearer(request);
     if (sent !== undefined && sameSecret(sent, policy.token)) return { allowed: true, by: "token" };
     const why = sent === undefined ? "send it as `Authorization: Bearer <token>`" : "the token sent does not match";
-    return { allowed: false, status: 401, code: "unauthorized", message: `this coordinator requires its admin token (TESSERA_ADMIN_TOKEN) for changes: ${why}` };
+    return {
+      allowed: false,
+      status: 401,
+      code: "unauthorized",
+      message: `this coordinator requires its admin token (TESSERA_ADMIN_TOKEN) for changes: ${why}`,
+    };
   }
   if (isLoopbackHost(policy.host)) return { allowed: true, by: "loopback" };
   return {
@@ -56,12 +61,17 @@ export function decideAccess(policy: AccessPolicy, request: FastifyRequest): Acc
 }
 
 /** What `GET /api/v1/access` answers: which rule applies, whether this request may change state, and why. */
-export function describeAccess(policy: AccessPolicy, request: FastifyRequest): { mode: "open" | "token" | "read_only"; canChange: boolean; tokenAccepted: boolean; message: string } {
+export function describeAccess(
+  policy: AccessPolicy,
+  request: FastifyRequest,
+): { mode: "open" | "token" | "read_only"; canChange: boolean; tokenAccepted: boolean; message: string } {
   const decision = decideAccess(policy, request);
   const mode = policy.token !== undefined ? "token" : isLoopbackHost(policy.host) ? "open" : "read_only";
   if (!decision.allowed) return { mode, canChange: false, tokenAccepted: false, message: decision.message };
   const message =
-    decision.by === "token" ? "changes allowed: the admin token was accepted" : `changes allowed: the admin API listens on loopback (${policy.host}) and no admin token is configured`;
+    decision.by === "token"
+      ? "changes allowed: the admin token was accepted"
+      : `changes allowed: the admin API listens on loopback (${policy.host}) and no admin token is configured`;
   return { mode, canChange: true, tokenAccepted: decision.by === "token", message };
 }
 
@@ -90,7 +100,12 @@ export function installAccessGuard(app: FastifyInstance, policy: AccessPolicy): 
     const origin = foreignOrigin(request);
     const decision: AccessDecision =
       origin !== undefined
-        ? { allowed: false, status: 403, code: "forbidden", message: `refused a change requested from another origin (${origin}); use the dashboard served by this coordinator` }
+        ? {
+            allowed: false,
+            status: 403,
+            code: "forbidden",
+            message: `refused a change requested from another origin (${origin}); use the dashboard served by this coordinator`,
+          }
         : decideAccess(policy, request);
     accessOf.set(request, decision);
     if (!decision.allowed) throw new ApiError(decision.status, decision.code, decision.message);

@@ -59,7 +59,10 @@ interface AppOptions {
 }
 
 /** The admin API as a Fastify app, not listening yet (tests inject requests into it). */
-export async function buildAdminApp(coordinator: Coordinator, { logger, policy, dashboard }: AppOptions): Promise<FastifyInstance> {
+export async function buildAdminApp(
+  coordinator: Coordinator,
+  { logger, policy, dashboard }: AppOptions,
+): Promise<FastifyInstance> {
   const app = Fastify({
     ...(logger === false ? { logger: false } : { loggerInstance: logger }),
     // A line per dashboard poll would drown the coordinator's own log; failures are logged by the error handler.

@@ -1,6 +1,15 @@
 import { formatIssue, type ValidationIssue } from "@tessera/contract";
 
-export const ERROR_CODES = ["invalid_request", "unauthorized", "forbidden", "not_found", "conflict", "payload_too_large", "unavailable", "internal"] as const;
+export const ERROR_CODES = [
+  "invalid_request",
+  "unauthorized",
+  "forbidden",
+  "not_found",
+  "conflict",
+  "payload_too_large",
+  "unavailable",
+  "internal",
+] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** The body of every error response, whatever produced it. */

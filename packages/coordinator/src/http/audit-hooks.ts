@@ -41,7 +41,11 @@ export function installAuditLog(app: FastifyInstance, coordinator: Coordinator):
       action,
       target: targetOf(request),
       jobIds: jobIdsOf.get(request) ?? (typeof params["jobId"] === "string" ? [params["jobId"]] : []),
-      actor: { remoteAddress: request.ip, token: access?.allowed === true && access.by === "token", userAgent: request.headers["user-agent"] ?? null },
+      actor: {
+        remoteAddress: request.ip,
+        token: access?.allowed === true && access.by === "token",
+        userAgent: request.headers["user-agent"] ?? null,
+      },
       outcome: status < 400 ? "ok" : status === 401 || status === 403 ? "refused" : "failed",
       status,
       detail: status < 400 ? null : errorMessage(payload),

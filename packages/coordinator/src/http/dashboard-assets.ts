@@ -54,7 +54,11 @@ export async function serveDashboard(app: FastifyInstance, root: string): Promis
   for (const page of DASHBOARD_PAGES) {
     app.get(page, { schema: { hide: true } }, (_request, reply) => {
       if (!existsSync(join(root, "index.html"))) return notBuilt(root, reply);
-      return reply.header("cache-control", "no-cache").header("content-security-policy", CONTENT_SECURITY_POLICY).header("x-content-type-options", "nosniff").sendFile("index.html", root);
+      return reply
+        .header("cache-control", "no-cache")
+        .header("content-security-policy", CONTENT_SECURITY_POLICY)
+        .header("x-content-type-options", "nosniff")
+        .sendFile("index.html", root);
     });
   }
   app.get("/favicon.svg", { schema: { hide: true } }, (_request, reply) => reply.sendFile("favicon.svg", root));

@@ -34,7 +34,8 @@ export function describeSchema(schema: SchemaLike | undefined): string {
       return typeof schema["minLength"] === "number" && schema["minLength"] > 0 ? "a non-empty string" : "a string";
     case "object": {
       const properties = Object.keys((schema["properties"] as SchemaLike | undefined) ?? {});
-      if (schema["minProperties"] === 1 && schema["maxProperties"] === 1) return `an object with exactly one of ${properties.join(", ")}`;
+      if (schema["minProperties"] === 1 && schema["maxProperties"] === 1)
+        return `an object with exactly one of ${properties.join(", ")}`;
       return "an object";
     }
     default:

@@ -8,10 +8,24 @@ function isFastifyError(error: unknown): error is FastifyError {
   return error instanceof Error && typeof (error as Partial<FastifyError>).code === "string";
 }
 
-const COORDINATOR_STATUS: Readonly<Record<CoordinatorErrorCode, number>> = { invalid_request: 400, not_found: 404, conflict: 409, unavailable: 503 };
+const COORDINATOR_STATUS: Readonly<Record<CoordinatorErrorCode, number>> = {
+  invalid_request: 400,
+  not_found: 404,
+  conflict: 409,
+  unavailable: 503,
+};
 
 /** Node's errors for a connection that could not be made or was cut. */
-const NETWORK_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EPIPE", "ENOTFOUND", "EAI_AGAIN"]);
+const NETWORK_ERRORS = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EPIPE",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+]);
 
 /**
  * Whether the store (Postgres) failed to take the request for a reason of its own, not the request's: it
@@ -30,21 +44,39 @@ function toApiError(error: unknown, bodyLimit: number): ApiError {
   if (error instanceof ApiError) return error;
   if (isStoreUnavailable(error)) {
     // Retryable, and said so: a submit that got this may or may not have been recorded.
-    return new ApiError(503, "unavailable", `the job store is unavailable: ${error.message}; retry with the same idempotencyKey`);
+    return new ApiError(
+      503,
+      "unavailable",
+      `the job store is unavailable: ${error.message}; retry with the same idempotencyKey`,
+    );
   }
   if (error instanceof CoordinatorError) {
-    return new ApiError(COORDINATOR_STATUS[error.code], error.code, error.message, error.issues.length > 0 ? { issues: [...error.issues] } : {});
+    return new ApiError(
+      COORDINATOR_STATUS[error.code],
+      error.code,
+      error.message,
+      error.issues.length > 0 ? { issues: [...error.issues] } : {},
+    );
   }
   if (error instanceof ContractValidationError) {
     return new ApiError(400, "invalid_request", error.message, { issues: [...error.issues] });
   }
   if (isFastifyError(error)) {
-    if (error.validation !== undefined) return invalidRequest(issuesFromValidation(error.validation, error.validationContext ?? "body"));
+    if (error.validation !== undefined)
+      return invalidRequest(issuesFromValidation(error.validation, error.validationContext ?? "body"));
     switch (error.code) {
       case "FST_ERR_CTP_INVALID_JSON_BODY":
-        return new ApiError(400, "invalid_request", "the request body is not valid JSON (content-type is application/json)");
+        return new ApiError(
+          400,
+          "invalid_request",
+          "the request body is not valid JSON (content-type is application/json)",
+        );
       case "FST_ERR_CTP_BODY_TOO_LARGE":
-        return new ApiError(413, "payload_too_large", `the request body is larger than the ${bodyLimit / (1024 * 1024)} MiB limit`);
+        return new ApiError(
+          413,
+          "payload_too_large",
+          `the request body is larger than the ${bodyLimit / (1024 * 1024)} MiB limit`,
+        );
     }
     // Fastify's other client errors (unsupported media type, bad content-length, …) keep their status.
     const status = error.statusCode ?? 500;
@@ -57,12 +89,16 @@ function toApiError(error: unknown, bodyLimit: number): ApiError {
 export function installErrorHandling(app: FastifyInstance, bodyLimit: number): void {
   app.setErrorHandler((error: unknown, request, reply) => {
     const apiError = toApiError(error, bodyLimit);
-    if (apiError.statusCode >= 500) request.log.error({ err: error }, `admin API: ${request.method} ${request.url} failed`);
+    if (apiError.statusCode >= 500)
+      request.log.error({ err: error }, `admin API: ${request.method} ${request.url} failed`);
     return reply.code(apiError.statusCode).send(apiError.toBody());
   });
   app.setNotFoundHandler((request, reply) => {
     const body: ErrorBody = {
-      error: { code: "not_found", message: `no route ${request.method} ${request.url.split("?")[0] ?? ""}; the routes are listed at GET /openapi.json` },
+      error: {
+        code: "not_found",
+        message: `no route ${request.method} ${request.url.split("?")[0] ?? ""}; the routes are listed at GET /openapi.json`,
+      },
     };
     return reply.code(404).send(body);
   });

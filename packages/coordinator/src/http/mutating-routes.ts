@@ -19,6 +19,8 @@ export function requireMutatingFlag(app: FastifyInstance): void {
   app.addHook("onRoute", (route) => {
     const methods = [route.method].flat();
     if (methods.every((m) => READ_METHODS.has(m)) || route.config?.mutating === true) return;
-    throw new Error(`${methods.join(",")} ${route.url} changes state but lacks config.mutating; the admin-token guard keys on it`);
+    throw new Error(
+      `${methods.join(",")} ${route.url} changes state but lacks config.mutating; the admin-token guard keys on it`,
+    );
   });
 }

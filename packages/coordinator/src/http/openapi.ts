@@ -12,10 +12,14 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       info: {
         title: "Tessera coordinator admin API",
         version: "1",
-        description: "Jobs, components, dead letters and settings of a Tessera coordinator. Errors share one body: see the Error schema.",
+        description:
+          "Jobs, components, dead letters and settings of a Tessera coordinator. Errors share one body: see the Error schema.",
       },
     },
-    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json["$id"] === "string" ? json["$id"] : `def-${i}`) },
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) =>
+        typeof json["$id"] === "string" ? json["$id"] : `def-${i}`,
+    },
   });
   app.get("/openapi.json", { schema: { summary: "This API's OpenAPI document", tags: ["meta"] } }, () => app.swagger());
 }

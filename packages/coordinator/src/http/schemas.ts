@@ -25,8 +25,7 @@ function nullable<T extends TSchema>(schema: T, description?: string) {
 
 const timestamp = (description: string) => Type.String({ format: "date-time", description });
 
-const jobState = (description: string) =>
-  Type.Unsafe<JobState>({ type: "string", enum: [...JOB_STATES], description });
+const jobState = (description: string) => Type.Unsafe<JobState>({ type: "string", enum: [...JOB_STATES], description });
 
 // ---- responses ------------------------------------------------------------------------------------
 
@@ -35,19 +34,30 @@ export const ErrorBodySchema = named(
   Type.Object(
     {
       error: Type.Object({
-        code: Type.Unsafe<(typeof ERROR_CODES)[number]>({ type: "string", enum: [...ERROR_CODES], description: "Machine-readable class of the failure" }),
+        code: Type.Unsafe<(typeof ERROR_CODES)[number]>({
+          type: "string",
+          enum: [...ERROR_CODES],
+          description: "Machine-readable class of the failure",
+        }),
         message: Type.String({ description: "Human-readable; names the field and the problem for invalid requests" }),
         issues: Type.Optional(
           Type.Array(
             Type.Object({
-              path: Type.String({ description: "Where the problem is: `body.component`, `query.limit`, `params.jobId` (or a contract path such as `metadata`)" }),
+              path: Type.String({
+                description:
+                  "Where the problem is: `body.component`, `query.limit`, `params.jobId` (or a contract path such as `metadata`)",
+              }),
               expected: Type.String({ description: "What would have been accepted" }),
               received: Type.String({ description: "What arrived instead" }),
             }),
             { description: "One entry per bad field (invalid_request only)" },
           ),
         ),
-        reason: Type.Optional(Type.String({ description: "Why a conflict happened: `already_finished` (cancel) or `not_failed` (redrive)" })),
+        reason: Type.Optional(
+          Type.String({
+            description: "Why a conflict happened: `already_finished` (cancel) or `not_failed` (redrive)",
+          }),
+        ),
       }),
     },
     { description: "Body of every 4xx/5xx response" },
@@ -73,18 +83,30 @@ export const JobRecordSchema = named(
       state: jobState(
         "pending: recorded, not yet on the bus; queued: published, a worker may be running it; completed/failed: decided by a Result or dead-lettered; cancelled: cancelled before a Result",
       ),
-      limitKey: nullable(Type.String(), "The per-key limit key taken from the job's metadata, if the component has key limits"),
+      limitKey: nullable(
+        Type.String(),
+        "The per-key limit key taken from the job's metadata, if the component has key limits",
+      ),
       idempotencyKey: nullable(Type.String()),
       envelope: ref(JobEnvelopeSchema),
-      attempts: Type.Integer({ minimum: 0, description: "Delivery attempt of the deciding Result; 0 before any Result" }),
+      attempts: Type.Integer({
+        minimum: 0,
+        description: "Delivery attempt of the deciding Result; 0 before any Result",
+      }),
       dispatches: Type.Integer({ minimum: 0, description: "How many times the job went to the bus (1 + redrives)" }),
       redrives: Type.Integer({ minimum: 0 }),
       reasonCode: nullable(Type.String(), "Reason code of a failed (or dead-lettered) job"),
       reasonDetail: nullable(Type.String()),
-      output: nullable(JobOutput, "The deciding Result's output: inline `data` or a `result_ref` into the payload store"),
+      output: nullable(
+        JobOutput,
+        "The deciding Result's output: inline `data` or a `result_ref` into the payload store",
+      ),
       instanceId: nullable(Type.String(), "Worker instance that produced the deciding Result"),
       durationMs: nullable(Type.Number({ minimum: 0 })),
-      duplicateResults: Type.Integer({ minimum: 0, description: "Results that arrived after the job was already decided" }),
+      duplicateResults: Type.Integer({
+        minimum: 0,
+        description: "Results that arrived after the job was already decided",
+      }),
       createdAt: timestamp("When the job was recorded"),
       dispatchedAt: nullable(Type.String({ format: "date-time" }), "When the job was last published"),
       finishedAt: nullable(Type.String({ format: "date-time" }), "When the job was completed, failed or cancelled"),
@@ -98,8 +120,12 @@ export const KeyLimitsSchema = named(
   "KeyLimits",
   Type.Object(
     {
-      key: Type.String({ description: 'The job metadata field whose value is the key, e.g. "tenant"; jobs without it share the key ""' }),
-      concurrency: Type.Optional(Type.Integer({ minimum: 1, description: "At most this many jobs per key queued or running at once" })),
+      key: Type.String({
+        description: 'The job metadata field whose value is the key, e.g. "tenant"; jobs without it share the key ""',
+      }),
+      concurrency: Type.Optional(
+        Type.Integer({ minimum: 1, description: "At most this many jobs per key queued or running at once" }),
+      ),
       rate: Type.Optional(
         Type.Object(
           { limit: Type.Integer({ minimum: 1 }), intervalMs: Type.Integer({ minimum: 1 }) },
@@ -125,7 +151,10 @@ export const ComponentActivitySchema = named(
         { description: "Oldest first; the last is the current, partial bucket" },
       ),
     },
-    { description: "Decided jobs per minute over the last minutes, counted in this coordinator process's memory (a restart starts from zero)" },
+    {
+      description:
+        "Decided jobs per minute over the last minutes, counted in this coordinator process's memory (a restart starts from zero)",
+    },
   ),
 );
 
@@ -139,7 +168,9 @@ export const ComponentStatusSchema = named(
         enum: ["declared", "running"],
         description: "declared: registered, no healthy instance; running: at least one healthy instance",
       }),
-      summary: Type.String({ description: 'Human-readable, e.g. "declared, no healthy instance" or "3 healthy instances"' }),
+      summary: Type.String({
+        description: 'Human-readable, e.g. "declared, no healthy instance" or "3 healthy instances"',
+      }),
       healthyInstances: Type.Integer({ minimum: 0 }),
       instances: Type.Array(
         Type.Object({
@@ -152,12 +183,22 @@ export const ComponentStatusSchema = named(
         { description: "Instances seen through their heartbeats" },
       ),
       queueDepth: nullable(
-        Type.Object({ pending: Type.Integer({ minimum: 0 }), ackPending: Type.Integer({ minimum: 0 }), total: Type.Integer({ minimum: 0 }) }),
+        Type.Object({
+          pending: Type.Integer({ minimum: 0 }),
+          ackPending: Type.Integer({ minimum: 0 }),
+          total: Type.Integer({ minimum: 0 }),
+        }),
         "pending + ackPending from the bus (what autoscaling follows); null when the bus could not be asked",
       ),
-      jobs: Type.Object(Object.fromEntries(JOB_STATES.map((s) => [s, Type.Integer({ minimum: 0 })])), { description: "Jobs in the store by state" }),
+      jobs: Type.Object(Object.fromEntries(JOB_STATES.map((s) => [s, Type.Integer({ minimum: 0 })])), {
+        description: "Jobs in the store by state",
+      }),
       limits: nullable(ref(KeyLimitsSchema)),
-      maturity: Type.Unsafe<Maturity>({ type: "string", enum: [...MATURITY_LEVELS], description: "How far along the component is (from the project; default experimental)" }),
+      maturity: Type.Unsafe<Maturity>({
+        type: "string",
+        enum: [...MATURITY_LEVELS],
+        description: "How far along the component is (from the project; default experimental)",
+      }),
       activity: ref(ComponentActivitySchema),
     },
     { description: "A registered component, its instances, queue depth and jobs" },
@@ -174,7 +215,10 @@ export const DeadLetterRecordSchema = named(
       reasonCode: Type.String(),
       reasonDetail: Type.String(),
       deadLetteredAt: timestamp("When the job was dead-lettered"),
-      redrivenAt: nullable(Type.String({ format: "date-time" }), "Set once the job has been redriven from this dead letter"),
+      redrivenAt: nullable(
+        Type.String({ format: "date-time" }),
+        "Set once the job has been redriven from this dead letter",
+      ),
     },
     { description: "A job that exhausted its deliveries or was otherwise given up on" },
   ),
@@ -197,28 +241,26 @@ export const DeadLetterPageSchema = page(DeadLetterRecordSchema, "DeadLetterPage
 
 export const SubmitOutcomeSchema = named(
   "SubmitOutcome",
-  Type.Object(
-    {
-      jobId: Type.String(),
-      created: Type.Boolean({ description: "False when the idempotency key matched an existing job (the response is then 200, not 201)" }),
-      state: jobState("The job's state right after the submit"),
-    },
-  ),
+  Type.Object({
+    jobId: Type.String(),
+    created: Type.Boolean({
+      description: "False when the idempotency key matched an existing job (the response is then 200, not 201)",
+    }),
+    state: jobState("The job's state right after the submit"),
+  }),
 );
 
 export const CoordinatorHealthSchema = named(
   "CoordinatorHealth",
-  Type.Object(
-    {
-      live: Type.Boolean(),
-      ready: Type.Boolean({ description: "All checks pass" }),
-      checks: Type.Object({
-        store: Type.Boolean({ description: "The database answers" }),
-        bus: Type.Boolean({ description: "The bus connection is up" }),
-        consumers: Type.Boolean({ description: "The Results and advisory consumers are running" }),
-      }),
-    },
-  ),
+  Type.Object({
+    live: Type.Boolean(),
+    ready: Type.Boolean({ description: "All checks pass" }),
+    checks: Type.Object({
+      store: Type.Boolean({ description: "The database answers" }),
+      bus: Type.Boolean({ description: "The bus connection is up" }),
+      consumers: Type.Boolean({ description: "The Results and advisory consumers are running" }),
+    }),
+  }),
 );
 
 export const ResolvedSettingSchema = named(
@@ -229,13 +271,22 @@ export const ResolvedSettingSchema = named(
       category: Type.Unsafe<"bootstrap" | "operational" | "shared">({
         type: "string",
         enum: ["bootstrap", "operational", "shared"],
-        description: "bootstrap: read at start-up, not writable here; operational: the coordinator's own; shared: stamped into jobs",
+        description:
+          "bootstrap: read at start-up, not writable here; operational: the coordinator's own; shared: stamped into jobs",
       }),
       value: Type.Unknown({ description: "The value in force" }),
-      source: Type.Unsafe<"env" | "file" | "db" | "default">({ type: "string", enum: ["env", "file", "db", "default"], description: "Where the value came from" }),
+      source: Type.Unsafe<"env" | "file" | "db" | "default">({
+        type: "string",
+        enum: ["env", "file", "db", "default"],
+        description: "Where the value came from",
+      }),
       description: Type.String(),
       env: Type.String({ description: "The environment variable that overrides it" }),
-      secret: Type.Optional(Type.Boolean({ description: 'A secret (the admin token): its value is shown as "(set)" or null, never itself' })),
+      secret: Type.Optional(
+        Type.Boolean({
+          description: 'A secret (the admin token): its value is shown as "(set)" or null, never itself',
+        }),
+      ),
     },
     { description: "A setting with the value in force and where it came from" },
   ),
@@ -306,7 +357,8 @@ export const AccessInfoSchema = named(
       mode: Type.Unsafe<"open" | "token" | "read_only">({
         type: "string",
         enum: ["open", "token", "read_only"],
-        description: "open: loopback without a token, changes allowed; token: changes need the admin token; read_only: not on loopback and no token configured",
+        description:
+          "open: loopback without a token, changes allowed; token: changes need the admin token; read_only: not on loopback and no token configured",
       }),
       canChange: Type.Boolean({ description: "This request (with the Authorization it carried) may change state" }),
       tokenAccepted: Type.Boolean({ description: "The request carried the valid admin token" }),
@@ -347,7 +399,8 @@ export function withErrors(responses: Record<number, unknown>, ...errorStatuses:
 
 // ---- requests -------------------------------------------------------------------------------------
 
-const NonEmpty = (description?: string) => Type.String({ minLength: 1, ...(description === undefined ? {} : { description }) });
+const NonEmpty = (description?: string) =>
+  Type.String({ minLength: 1, ...(description === undefined ? {} : { description }) });
 
 // Standard (RFC 4648 §4) padded base64, checked here so a bad payload is a 400 naming the field.
 const BASE64_PATTERN = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$";
@@ -357,21 +410,39 @@ export const SubmitJobBody = Type.Object(
     component: NonEmpty("Name of a registered component"),
     input: Type.Object(
       {
-        json: Type.Optional(Type.Unknown({ description: "Any JSON value; inline in the envelope up to 64 KiB, by reference beyond" })),
-        text: Type.Optional(Type.String({ description: "Text; inline in the envelope up to 64 KiB (UTF-8), by reference beyond" })),
+        json: Type.Optional(
+          Type.Unknown({ description: "Any JSON value; inline in the envelope up to 64 KiB, by reference beyond" }),
+        ),
+        text: Type.Optional(
+          Type.String({ description: "Text; inline in the envelope up to 64 KiB (UTF-8), by reference beyond" }),
+        ),
         base64: Type.Optional(
-          Type.String({ pattern: BASE64_PATTERN, description: "standard padded base64 (RFC 4648); the decoded bytes always travel by reference" }),
+          Type.String({
+            pattern: BASE64_PATTERN,
+            description: "standard padded base64 (RFC 4648); the decoded bytes always travel by reference",
+          }),
         ),
       },
-      { additionalProperties: false, minProperties: 1, maxProperties: 1, description: "Exactly one of json, text or base64" },
+      {
+        additionalProperties: false,
+        minProperties: 1,
+        maxProperties: 1,
+        description: "Exactly one of json, text or base64",
+      },
     ),
     idempotencyKey: Type.Optional(NonEmpty("Same key (per component) returns the existing job and creates nothing")),
-    metadata: Type.Optional(Type.Record(Type.String(), Type.String(), { description: "String key/value pairs carried in the envelope" })),
-    deadline: Type.Optional(Type.String({ format: "date-time", description: "Absolute deadline, RFC 3339 with a time zone" })),
+    metadata: Type.Optional(
+      Type.Record(Type.String(), Type.String(), { description: "String key/value pairs carried in the envelope" }),
+    ),
+    deadline: Type.Optional(
+      Type.String({ format: "date-time", description: "Absolute deadline, RFC 3339 with a time zone" }),
+    ),
     limits: Type.Optional(
       Type.Object(
         {
-          maxBytes: Type.Optional(Type.Integer({ minimum: 1, description: "Largest input the worker will read, in bytes" })),
+          maxBytes: Type.Optional(
+            Type.Integer({ minimum: 1, description: "Largest input the worker will read, in bytes" }),
+          ),
           wallClockMs: Type.Optional(Type.Integer({ minimum: 1, description: "Milliseconds the handler may run" })),
         },
         { additionalProperties: false, description: "Overrides of the component's limits for this job" },
@@ -395,9 +466,15 @@ export const ListJobsQuery = Type.Object(
     component: Type.Optional(NonEmpty()),
     state: Type.Optional(jobState("Only jobs in this state")),
     key: Type.Optional(Type.String({ description: "Only jobs with this per-key limit key" })),
-    createdAfter: Type.Optional(Type.String({ format: "date-time", description: "Only jobs created at or after this instant (RFC 3339)" })),
+    createdAfter: Type.Optional(
+      Type.String({ format: "date-time", description: "Only jobs created at or after this instant (RFC 3339)" }),
+    ),
     createdBefore: Type.Optional(
-      Type.String({ format: "date-time", description: "Only jobs created before this instant (RFC 3339). With a time range a page may hold fewer than `limit` jobs; follow `nextCursor`" }),
+      Type.String({
+        format: "date-time",
+        description:
+          "Only jobs created before this instant (RFC 3339). With a time range a page may hold fewer than `limit` jobs; follow `nextCursor`",
+      }),
     ),
     cursor: Type.Optional(Cursor),
     limit: Type.Optional(PageLimit),
@@ -413,7 +490,11 @@ export const ListDeadLettersQuery = Type.Object(
 export type ListDeadLettersQuery = Static<typeof ListDeadLettersQuery>;
 
 export const ListAuditQuery = Type.Object(
-  { jobId: Type.Optional(NonEmpty("Only entries that changed this job")), cursor: Type.Optional(Cursor), limit: Type.Optional(PageLimit) },
+  {
+    jobId: Type.Optional(NonEmpty("Only entries that changed this job")),
+    cursor: Type.Optional(Cursor),
+    limit: Type.Optional(PageLimit),
+  },
   { additionalProperties: false },
 );
 export type ListAuditQuery = Static<typeof ListAuditQuery>;
@@ -430,8 +511,14 @@ export type JobIdParams = Static<typeof JobIdParams>;
 export const NameParams = Type.Object({ name: NonEmpty() });
 export type NameParams = Static<typeof NameParams>;
 
-export const RedriveAllBody = Type.Object({ component: NonEmpty("Redrive every dead-lettered, not yet redriven job of this component") }, { additionalProperties: false });
+export const RedriveAllBody = Type.Object(
+  { component: NonEmpty("Redrive every dead-lettered, not yet redriven job of this component") },
+  { additionalProperties: false },
+);
 export type RedriveAllBody = Static<typeof RedriveAllBody>;
 
-export const PutSettingBody = Type.Object({ value: Type.Unknown({ description: "The new value (any JSON)" }) }, { additionalProperties: false });
+export const PutSettingBody = Type.Object(
+  { value: Type.Unknown({ description: "The new value (any JSON)" }) },
+  { additionalProperties: false },
+);
 export type PutSettingBody = Static<typeof PutSettingBody>;

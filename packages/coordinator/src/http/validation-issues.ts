@@ -10,7 +10,12 @@ interface VerboseAjvError extends FastifySchemaValidationError {
 }
 
 /** Fastify's name for the part of the request that failed → the prefix of the issue's path. */
-const PART_NAMES: Readonly<Record<string, string>> = { body: "body", querystring: "query", params: "params", headers: "headers" };
+const PART_NAMES: Readonly<Record<string, string>> = {
+  body: "body",
+  querystring: "query",
+  params: "params",
+  headers: "headers",
+};
 
 // A body with every field wrong would otherwise produce one line per field and per broken rule.
 const MAX_ISSUES = 20;
@@ -21,7 +26,11 @@ function issueOf(error: VerboseAjvError, part: string): ValidationIssue {
   switch (error.keyword) {
     case "required": {
       const field = String(error.params["missingProperty"]);
-      return { path: `${at}.${field}`, expected: `required property: ${describeSchema(properties[field])}`, received: describeValue(undefined) };
+      return {
+        path: `${at}.${field}`,
+        expected: `required property: ${describeSchema(properties[field])}`,
+        received: describeValue(undefined),
+      };
     }
     case "additionalProperties": {
       const field = String(error.params["additionalProperty"]);
@@ -38,7 +47,10 @@ function issueOf(error: VerboseAjvError, part: string): ValidationIssue {
 }
 
 /** Turns Fastify's schema-validation failure into issues that name the field, one per field. */
-export function issuesFromValidation(errors: readonly FastifySchemaValidationError[], context: string): ValidationIssue[] {
+export function issuesFromValidation(
+  errors: readonly FastifySchemaValidationError[],
+  context: string,
+): ValidationIssue[] {
   const part = PART_NAMES[context] ?? context;
   const byPath = new Map<string, ValidationIssue>();
   for (const error of errors) {

@@ -18,10 +18,21 @@ export function validatorFactory(): AjvCompiler.BuildCompilerFromPool {
   return (externalSchemas, serverOptions) => {
     // Fastify passes its `ajv` server option, which this server leaves unset (so never JTD mode).
     const options = serverOptions as AjvOptions | undefined;
-    const customOptions = { ...options?.customOptions, removeAdditional: false, allErrors: true, verbose: true } as const;
+    const customOptions = {
+      ...options?.customOptions,
+      removeAdditional: false,
+      allErrors: true,
+      verbose: true,
+    } as const;
     // The pool declares its compilers as (schema, meta); Fastify calls them with the route definition.
-    const forBody = pool(externalSchemas, { ...options, customOptions: { ...customOptions, coerceTypes: false } }) as unknown as FastifySchemaCompiler<unknown>;
-    const forText = pool(externalSchemas, { ...options, customOptions: { ...customOptions, coerceTypes: true } }) as unknown as FastifySchemaCompiler<unknown>;
+    const forBody = pool(externalSchemas, {
+      ...options,
+      customOptions: { ...customOptions, coerceTypes: false },
+    }) as unknown as FastifySchemaCompiler<unknown>;
+    const forText = pool(externalSchemas, {
+      ...options,
+      customOptions: { ...customOptions, coerceTypes: true },
+    }) as unknown as FastifySchemaCompiler<unknown>;
     const compile: FastifySchemaCompiler<unknown> = (route) => (route.httpPart === "body" ? forBody : forText)(route);
     return compile as unknown as ReturnType<AjvCompiler.BuildCompilerFromPool>;
   };

@@ -44,7 +44,10 @@ export class JobRetention {
   private arm(): void {
     if (this.stopped) return;
     const retention = this.opts.retentionMs();
-    const interval = retention === null ? MAX_PASS_INTERVAL_MS : Math.min(MAX_PASS_INTERVAL_MS, Math.max(MIN_PASS_INTERVAL_MS, retention / 2));
+    const interval =
+      retention === null
+        ? MAX_PASS_INTERVAL_MS
+        : Math.min(MAX_PASS_INTERVAL_MS, Math.max(MIN_PASS_INTERVAL_MS, retention / 2));
     this.timer = setTimeout(() => {
       this.running = this.pass().finally(() => {
         this.running = undefined;
@@ -63,7 +66,7 @@ export class JobRetention {
     let deleted = 0;
     let steps = 0;
     try {
-      for (let after: number | undefined; !this.stopped; ) {
+      for (let after: number | undefined; !this.stopped;) {
         const step = await store.pruneDecided(before, { limit: PRUNE_STEP, ...(after !== undefined ? { after } : {}) });
         steps += 1;
         deleted += step.deleted;
@@ -74,7 +77,10 @@ export class JobRetention {
         await new Promise((resolve) => setImmediate(resolve));
       }
       this.opts.onPass("ok");
-      log.debug({ deleted, steps, before: before.toISOString(), ms: Math.round(performance.now() - started) }, "retention pass");
+      log.debug(
+        { deleted, steps, before: before.toISOString(), ms: Math.round(performance.now() - started) },
+        "retention pass",
+      );
     } catch (err) {
       this.opts.onPass("failed");
       log.warn({ err, deleted, before: before.toISOString() }, "a retention pass failed; the next pass will try again");

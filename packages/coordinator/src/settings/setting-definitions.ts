@@ -18,27 +18,33 @@ export interface SettingDefinition {
 }
 
 export function envNameOf(prefix: string, name: string): string {
-  return `${prefix}${name.replace(/[^A-Za-z0-9]+/g, "_").replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase()}`;
+  return `${prefix}${name
+    .replace(/[^A-Za-z0-9]+/g, "_")
+    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+    .toUpperCase()}`;
 }
 
 function integer(min: number, max: number) {
   return (value: unknown, fromEnv: boolean): number => {
     const n = fromEnv && typeof value === "string" && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
-    if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) throw new Error(`expected an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+    if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max)
+      throw new Error(`expected an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
     return n;
   };
 }
 
 function text(pattern?: RegExp, what = "a non-empty string") {
   return (value: unknown): string => {
-    if (typeof value !== "string" || value.length === 0 || (pattern !== undefined && !pattern.test(value))) throw new Error(`expected ${what}, got ${JSON.stringify(value)}`);
+    if (typeof value !== "string" || value.length === 0 || (pattern !== undefined && !pattern.test(value)))
+      throw new Error(`expected ${what}, got ${JSON.stringify(value)}`);
     return value;
   };
 }
 
 /** Like text(), but the message never repeats the value: it is a secret. */
 function adminToken(value: unknown): string {
-  if (typeof value !== "string" || !/^[\x21-\x7e]{16,}$/.test(value)) throw new Error("expected at least 16 printable ASCII characters without spaces (the value is not shown)");
+  if (typeof value !== "string" || !/^[\x21-\x7e]{16,}$/.test(value))
+    throw new Error("expected at least 16 printable ASCII characters without spaces (the value is not shown)");
   return value;
 }
 
@@ -58,19 +64,30 @@ function anyJson(value: unknown, fromEnv: boolean): unknown {
 function keyLimits(value: unknown, fromEnv: boolean): KeyLimits | null {
   const v = fromEnv && typeof value === "string" ? safeJson(value) : value;
   if (v === null) return null;
-  if (typeof v !== "object" || Array.isArray(v)) throw new Error(`expected {"key": "<metadata field>", "concurrency"?: n, "rate"?: {"limit": n, "intervalMs": n}} or null, got ${JSON.stringify(value)}`);
+  if (typeof v !== "object" || Array.isArray(v))
+    throw new Error(
+      `expected {"key": "<metadata field>", "concurrency"?: n, "rate"?: {"limit": n, "intervalMs": n}} or null, got ${JSON.stringify(value)}`,
+    );
   const o = v as Record<string, unknown>;
   const unknownField = Object.keys(o).find((k) => !["key", "concurrency", "rate"].includes(k));
   if (unknownField !== undefined) throw new Error(`unknown field "${unknownField}" (expected key, concurrency, rate)`);
-  if (typeof o.key !== "string" || o.key.length === 0) throw new Error(`key: expected the metadata field holding the limit key (e.g. "tenant"), got ${JSON.stringify(o.key)}`);
+  if (typeof o.key !== "string" || o.key.length === 0)
+    throw new Error(
+      `key: expected the metadata field holding the limit key (e.g. "tenant"), got ${JSON.stringify(o.key)}`,
+    );
   const out: KeyLimits = { key: o.key };
   if (o.concurrency !== undefined) out.concurrency = integer(1, 100_000)(o.concurrency, false);
   if (o.rate !== undefined) {
     const r = o.rate as Record<string, unknown> | null;
-    if (typeof r !== "object" || r === null) throw new Error(`rate: expected {"limit": n, "intervalMs": n}, got ${JSON.stringify(o.rate)}`);
-    out.rate = { limit: integer(1, 1_000_000)(r.limit, false), intervalMs: integer(1, 86_400_000)(r.intervalMs, false) };
+    if (typeof r !== "object" || r === null)
+      throw new Error(`rate: expected {"limit": n, "intervalMs": n}, got ${JSON.stringify(o.rate)}`);
+    out.rate = {
+      limit: integer(1, 1_000_000)(r.limit, false),
+      intervalMs: integer(1, 86_400_000)(r.intervalMs, false),
+    };
   }
-  if (out.concurrency === undefined && out.rate === undefined) throw new Error("expected at least one of concurrency or rate");
+  if (out.concurrency === undefined && out.rate === undefined)
+    throw new Error("expected at least one of concurrency or rate");
   return out;
 }
 
@@ -84,16 +101,52 @@ function safeJson(value: string): unknown {
 
 /** Read once at startup, from the environment or the settings file; never from the DB (the DB is found through them). */
 export const BOOTSTRAP_SETTINGS: readonly SettingDefinition[] = [
-  { name: "database.url", category: "bootstrap", env: "DATABASE_URL", description: "Postgres connection URL; unset = embedded (PGlite in database.dir, else the memory store)", default: null, parse: text(/^postgres(ql)?:\/\//, "a postgres:// URL") },
-  { name: "database.dir", category: "bootstrap", env: "TESSERA_DATA_DIR", description: "PGlite data directory (memory:// = PGlite in memory); unset = the memory store (lost on exit)", default: null, parse: text() },
-  { name: "nats.url", category: "bootstrap", env: "NATS_URL", description: "NATS server URL; unset = the in-process bus", default: null, parse: text() },
-  { name: "admin.host", category: "bootstrap", env: "TESSERA_ADMIN_HOST", description: "Address the admin API listens on", default: "127.0.0.1", parse: text() },
-  { name: "admin.port", category: "bootstrap", env: "TESSERA_ADMIN_PORT", description: "Port of the admin API (0 = any free port)", default: 7400, parse: integer(0, 65_535) },
+  {
+    name: "database.url",
+    category: "bootstrap",
+    env: "DATABASE_URL",
+    description: "Postgres connection URL; unset = embedded (PGlite in database.dir, else the memory store)",
+    default: null,
+    parse: text(/^postgres(ql)?:\/\//, "a postgres:// URL"),
+  },
+  {
+    name: "database.dir",
+    category: "bootstrap",
+    env: "TESSERA_DATA_DIR",
+    description: "PGlite data directory (memory:// = PGlite in memory); unset = the memory store (lost on exit)",
+    default: null,
+    parse: text(),
+  },
+  {
+    name: "nats.url",
+    category: "bootstrap",
+    env: "NATS_URL",
+    description: "NATS server URL; unset = the in-process bus",
+    default: null,
+    parse: text(),
+  },
+  {
+    name: "admin.host",
+    category: "bootstrap",
+    env: "TESSERA_ADMIN_HOST",
+    description: "Address the admin API listens on",
+    default: "127.0.0.1",
+    parse: text(),
+  },
+  {
+    name: "admin.port",
+    category: "bootstrap",
+    env: "TESSERA_ADMIN_PORT",
+    description: "Port of the admin API (0 = any free port)",
+    default: 7400,
+    parse: integer(0, 65_535),
+  },
   {
     name: "admin.token",
     category: "bootstrap",
     env: "TESSERA_ADMIN_TOKEN",
-    description: "Bearer token the admin API requires for changes (cancel, redrive, submit, settings); unset = changes only when it listens on loopback",
+    description:
+      "Bearer token the admin API requires for changes (cancel, redrive, submit, settings); unset = changes only when it listens on loopback",
     default: null,
     secret: true,
     parse: adminToken,
@@ -102,8 +155,22 @@ export const BOOTSTRAP_SETTINGS: readonly SettingDefinition[] = [
 
 /** Kept in the DB and changeable at run time through the admin API; only the coordinator reads them. */
 export const OPERATIONAL_SETTINGS: readonly SettingDefinition[] = [
-  { name: "relay.batchSize", category: "operational", env: "TESSERA_RELAY_BATCH_SIZE", description: "Jobs the outbox relay publishes per round", default: 256, parse: integer(1, 10_000) },
-  { name: "relay.pollIntervalMs", category: "operational", env: "TESSERA_RELAY_POLL_INTERVAL_MS", description: "How often the relay looks for jobs held back or left by a restart", default: 500, parse: integer(10, 60_000) },
+  {
+    name: "relay.batchSize",
+    category: "operational",
+    env: "TESSERA_RELAY_BATCH_SIZE",
+    description: "Jobs the outbox relay publishes per round",
+    default: 256,
+    parse: integer(1, 10_000),
+  },
+  {
+    name: "relay.pollIntervalMs",
+    category: "operational",
+    env: "TESSERA_RELAY_POLL_INTERVAL_MS",
+    description: "How often the relay looks for jobs held back or left by a restart",
+    default: 500,
+    parse: integer(10, 60_000),
+  },
 ];
 
 /** What `jobs.retention` takes besides a duration: decided jobs are never deleted by age. */
@@ -114,7 +181,8 @@ const RETENTION_EXPECTED = `"${KEEP_FOREVER}" or a duration greater than zero an
 
 function retention(value: unknown): string {
   if (value === KEEP_FOREVER) return value;
-  if (typeof value !== "string" || !new RegExp(DURATION_PATTERN).test(value)) throw new Error(`expected ${RETENTION_EXPECTED}, got ${JSON.stringify(value)}`);
+  if (typeof value !== "string" || !new RegExp(DURATION_PATTERN).test(value))
+    throw new Error(`expected ${RETENTION_EXPECTED}, got ${JSON.stringify(value)}`);
   const ms = parseDuration(value);
   if (ms <= 0 || ms > MAX_RETENTION_MS) throw new Error(`expected ${RETENTION_EXPECTED}, got ${JSON.stringify(value)}`);
   return value;
@@ -155,5 +223,12 @@ export function limitsSetting(component: string, fallback: KeyLimits | undefined
 
 /** A shared setting: stamped into every job envelope as `shared_config[name]`. */
 export function sharedSetting(name: string, fallback: unknown): SettingDefinition {
-  return { name, category: "shared", env: envNameOf("TESSERA_SHARED_", name), description: "Shared config, stamped into every job", default: fallback, parse: anyJson };
+  return {
+    name,
+    category: "shared",
+    env: envNameOf("TESSERA_SHARED_", name),
+    description: "Shared config, stamped into every job",
+    default: fallback,
+    parse: anyJson,
+  };
 }

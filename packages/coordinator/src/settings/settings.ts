@@ -30,7 +30,10 @@ export class Settings implements SettingsView {
     for (const def of definitions) this.byName.set(def.name, def);
     const unknownInFile = Object.keys(sources.file).filter((name) => !this.byName.has(name));
     if (unknownInFile.length > 0) {
-      throw new CoordinatorError("invalid_request", `settings file: unknown setting ${unknownInFile.map((n) => `"${n}"`).join(", ")} (known: ${[...this.byName.keys()].join(", ")})`);
+      throw new CoordinatorError(
+        "invalid_request",
+        `settings file: unknown setting ${unknownInFile.map((n) => `"${n}"`).join(", ")} (known: ${[...this.byName.keys()].join(", ")})`,
+      );
     }
     for (const [name, value] of sources.db) if (this.byName.has(name)) this.db.set(name, value);
     for (const def of definitions) this.resolved.set(def.name, this.resolve(def));
@@ -57,23 +60,37 @@ export class Settings implements SettingsView {
   /** The shared settings, as stamped into a job's `shared_config`. */
   shared(): Record<string, unknown> {
     const out: Record<string, unknown> = {};
-    for (const s of this.resolved.values()) if (s.category === "shared" && s.value !== null && s.value !== undefined) out[s.name] = s.value;
+    for (const s of this.resolved.values())
+      if (s.category === "shared" && s.value !== null && s.value !== undefined) out[s.name] = s.value;
     return out;
   }
 
   async set(name: string, value: unknown): Promise<ResolvedSetting> {
     const def = this.byName.get(name);
-    if (def === undefined) throw new CoordinatorError("not_found", `unknown setting "${name}"`, [{ path: "name", expected: `one of ${[...this.byName.keys()].join(", ")}`, received: JSON.stringify(name) }]);
-    if (def.category === "bootstrap") {
-      throw new CoordinatorError("invalid_request", `${name} is a bootstrap setting: it is read from ${def.env} or the settings file at startup, never from the DB`, [
-        { path: "name", expected: "an operational or shared setting", received: `bootstrap setting ${JSON.stringify(name)}` },
+    if (def === undefined)
+      throw new CoordinatorError("not_found", `unknown setting "${name}"`, [
+        { path: "name", expected: `one of ${[...this.byName.keys()].join(", ")}`, received: JSON.stringify(name) },
       ]);
+    if (def.category === "bootstrap") {
+      throw new CoordinatorError(
+        "invalid_request",
+        `${name} is a bootstrap setting: it is read from ${def.env} or the settings file at startup, never from the DB`,
+        [
+          {
+            path: "name",
+            expected: "an operational or shared setting",
+            received: `bootstrap setting ${JSON.stringify(name)}`,
+          },
+        ],
+      );
     }
     let parsed: unknown;
     try {
       parsed = def.parse(value, false);
     } catch (err) {
-      throw new CoordinatorError("invalid_request", `${name}: ${(err as Error).message}`, [{ path: "value", expected: (err as Error).message.replace(/^expected /, ""), received: JSON.stringify(value) }]);
+      throw new CoordinatorError("invalid_request", `${name}: ${(err as Error).message}`, [
+        { path: "value", expected: (err as Error).message.replace(/^expected /, ""), received: JSON.stringify(value) },
+      ]);
     }
     await this.writeDb(name, parsed);
     this.db.set(name, parsed);
@@ -95,13 +112,28 @@ export class Settings implements SettingsView {
       try {
         value = def.parse(raw, fromEnv);
       } catch (err) {
-        const where = source === "env" ? `environment variable ${def.env}` : source === "file" ? "the settings file" : source === "db" ? "the DB" : "the project's defaults";
+        const where =
+          source === "env"
+            ? `environment variable ${def.env}`
+            : source === "file"
+              ? "the settings file"
+              : source === "db"
+                ? "the DB"
+                : "the project's defaults";
         throw new CoordinatorError("invalid_request", `setting ${def.name} from ${where}: ${(err as Error).message}`);
       }
     }
     if (def.secret === true) {
       if (typeof value === "string") this.secrets.set(def.name, value);
-      return { name: def.name, category: def.category, value: typeof value === "string" ? "(set)" : null, source, description: def.description, env: def.env, secret: true };
+      return {
+        name: def.name,
+        category: def.category,
+        value: typeof value === "string" ? "(set)" : null,
+        source,
+        description: def.description,
+        env: def.env,
+        secret: true,
+      };
     }
     return { name: def.name, category: def.category, value, source, description: def.description, env: def.env };
   }

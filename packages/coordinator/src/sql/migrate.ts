@@ -20,7 +20,9 @@ function checkOrder(migrations: readonly Migration[]): void {
   migrations.forEach((m, i) => {
     const prev = migrations[i - 1];
     if (!Number.isInteger(m.id) || (prev !== undefined && m.id <= prev.id)) {
-      throw new Error(`migration ids must be strictly increasing integers: ${String(m.id)} ("${m.name}") follows ${String(prev?.id)}`);
+      throw new Error(
+        `migration ids must be strictly increasing integers: ${String(m.id)} ("${m.name}") follows ${String(prev?.id)}`,
+      );
     }
   });
 }

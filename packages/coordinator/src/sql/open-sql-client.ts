@@ -4,6 +4,7 @@ import type { SqlClient } from "./sql-client.js";
 
 /** A real Postgres when `databaseUrl` is set; otherwise embedded PGlite, persisted in `dataDir` or in memory. */
 export async function openSqlClient(opts: { databaseUrl?: string; dataDir?: string }): Promise<SqlClient> {
-  if (opts.databaseUrl !== undefined && opts.databaseUrl !== "") return createPgClient({ connectionString: opts.databaseUrl });
+  if (opts.databaseUrl !== undefined && opts.databaseUrl !== "")
+    return createPgClient({ connectionString: opts.databaseUrl });
   return createPgliteClient({ dataDir: opts.dataDir });
 }

@@ -12,7 +12,11 @@ const types: CustomTypesConfig = {
 function executor(db: Pick<PoolClient, "query">): SqlExecutor {
   return {
     dialect: "postgres",
-    async query<R extends Record<string, unknown>>(text: string, params?: readonly unknown[], opts?: QueryOptions): Promise<QueryResult<R>> {
+    async query<R extends Record<string, unknown>>(
+      text: string,
+      params?: readonly unknown[],
+      opts?: QueryOptions,
+    ): Promise<QueryResult<R>> {
       if (opts?.prepareAs !== undefined && params !== undefined) {
         const res = (await db.query({ name: opts.prepareAs, text, values: [...params] })) as PgResult<R>;
         return { rows: res.rows, rowCount: res.rowCount ?? 0 };

@@ -14,7 +14,8 @@ function executor(db: Pick<Transaction, "query" | "exec">): SqlExecutor {
     async query<R extends Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
       // The extended protocol (what query() uses) takes one statement; a parameterless script goes through the
       // simple protocol, as it does on pg.
-      if (params === undefined || params.length === 0) return toResult((await db.exec(text)).at(-1) as Results<R> | undefined);
+      if (params === undefined || params.length === 0)
+        return toResult((await db.exec(text)).at(-1) as Results<R> | undefined);
       return toResult(await db.query<R>(text, [...params]));
     },
   };

@@ -9,7 +9,11 @@ export interface SqlClient {
    * (exact up to 2^53, which counts, sequences and sums here stay below). Without params, `text` may hold several
    * statements (a migration script); the result is the last statement's.
    */
-  query<R extends Record<string, unknown> = Record<string, unknown>>(text: string, params?: readonly unknown[], opts?: QueryOptions): Promise<QueryResult<R>>;
+  query<R extends Record<string, unknown> = Record<string, unknown>>(
+    text: string,
+    params?: readonly unknown[],
+    opts?: QueryOptions,
+  ): Promise<QueryResult<R>>;
   /**
    * Runs `fn` in one transaction (BEGIN ... COMMIT, ROLLBACK on throw). The `tx` passed in must be used
    * for every statement of the transaction. Nested calls on `tx` are not supported.

@@ -6,7 +6,10 @@ const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 describe("GroupCommit", () => {
   it("writes the items of one tick together and each caller gets its own outcome", async () => {
     const writes: number[][] = [];
-    const group = new GroupCommit<number, number>(async (items) => (writes.push(items), items.map((i) => i * 10)), { maxBatch: 100, concurrency: 1 });
+    const group = new GroupCommit<number, number>(async (items) => (writes.push(items), items.map((i) => i * 10)), {
+      maxBatch: 100,
+      concurrency: 1,
+    });
     const outcomes = await Promise.all([1, 2, 3].map((i) => group.add(i)));
     expect(outcomes).toEqual([10, 20, 30]);
     expect(writes).toEqual([[1, 2, 3]]);
@@ -36,7 +39,11 @@ describe("GroupCommit", () => {
 
   it("never puts two items with the same conflict key in one write", async () => {
     const writes: string[][] = [];
-    const group = new GroupCommit<string, string>(async (items) => (writes.push(items), items), { maxBatch: 10, concurrency: 1, conflictKey: (s) => s.split(":")[0] as string });
+    const group = new GroupCommit<string, string>(async (items) => (writes.push(items), items), {
+      maxBatch: 10,
+      concurrency: 1,
+      conflictKey: (s) => s.split(":")[0] as string,
+    });
     await Promise.all(["a:1", "b:1", "a:2", "c:1", "a:3"].map((s) => group.add(s)));
     expect(writes).toEqual([["a:1", "b:1", "c:1"], ["a:2"], ["a:3"]]);
   });

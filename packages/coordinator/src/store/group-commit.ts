@@ -54,20 +54,24 @@ export class GroupCommit<I, O> {
     if (this.running >= this.opts.concurrency || this.waiting.length === 0) return;
     const batch = this.take();
     this.running += 1;
-    void this.write(batch.map((w) => w.item)).then(
-      (outcomes) => {
-        if (outcomes.length !== batch.length) throw new Error(`group commit: ${batch.length} items written but ${outcomes.length} outcomes returned`);
-        batch.forEach((w, i) => w.resolve(outcomes[i] as O));
-      },
-      (err: unknown) => {
+    void this.write(batch.map((w) => w.item))
+      .then(
+        (outcomes) => {
+          if (outcomes.length !== batch.length)
+            throw new Error(`group commit: ${batch.length} items written but ${outcomes.length} outcomes returned`);
+          batch.forEach((w, i) => w.resolve(outcomes[i] as O));
+        },
+        (err: unknown) => {
+          for (const w of batch) w.reject(err);
+        },
+      )
+      .catch((err: unknown) => {
         for (const w of batch) w.reject(err);
-      },
-    ).catch((err: unknown) => {
-      for (const w of batch) w.reject(err);
-    }).finally(() => {
-      this.running -= 1;
-      this.schedule();
-    });
+      })
+      .finally(() => {
+        this.running -= 1;
+        this.schedule();
+      });
     this.schedule();
   }
 

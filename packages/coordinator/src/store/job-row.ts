@@ -71,7 +71,14 @@ export function summaryColumns(prefix = ""): string {
 export type JobSummaryRow = Pick<JobRow, "job_id" | "component" | "state" | "limit_key" | "reason_code" | "updated_at">;
 
 export function toJobSummary(row: JobSummaryRow): JobSummary {
-  return { jobId: row.job_id, component: row.component, state: row.state, limitKey: row.limit_key, reasonCode: row.reason_code, updatedAt: isoOrNull(row.updated_at) as string };
+  return {
+    jobId: row.job_id,
+    component: row.component,
+    state: row.state,
+    limitKey: row.limit_key,
+    reasonCode: row.reason_code,
+    updatedAt: isoOrNull(row.updated_at) as string,
+  };
 }
 
 export interface DeadLetterRow {

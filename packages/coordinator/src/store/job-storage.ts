@@ -1,5 +1,12 @@
 import type { Job, Result } from "@tessera/contract";
-import { JOB_STATES, type DeadLetterRecord, type JobFilter, type JobRecord, type JobState, type Page } from "../types.js";
+import {
+  JOB_STATES,
+  type DeadLetterRecord,
+  type JobFilter,
+  type JobRecord,
+  type JobState,
+  type Page,
+} from "../types.js";
 import type { JobSummary } from "./job-row.js";
 
 export interface NewJob {
@@ -45,7 +52,8 @@ export interface DispatchRecord {
   cancelled: Dispatched[];
 }
 
-export type ApplyOutcome = { kind: "applied"; job: JobSummary } | { kind: "duplicate"; job: JobSummary } | { kind: "unknown" };
+export type ApplyOutcome =
+  { kind: "applied"; job: JobSummary } | { kind: "duplicate"; job: JobSummary } | { kind: "unknown" };
 
 export interface DeadLetterInput {
   jobId: string;
@@ -56,9 +64,13 @@ export interface DeadLetterInput {
   reasonDetail: string;
 }
 
-export type RedriveResult = { kind: "redriven"; job: JobRecord } | { kind: "not_found" } | { kind: "not_failed"; job: JobRecord };
+export type RedriveResult =
+  { kind: "redriven"; job: JobRecord } | { kind: "not_found" } | { kind: "not_failed"; job: JobRecord };
 
-export type CancelResult = { kind: "cancelled"; job: JobRecord; wasQueued: boolean; streamSeq: number | null } | { kind: "not_found" } | { kind: "already_finished"; job: JobRecord };
+export type CancelResult =
+  | { kind: "cancelled"; job: JobRecord; wasQueued: boolean; streamSeq: number | null }
+  | { kind: "not_found" }
+  | { kind: "already_finished"; job: JobRecord };
 
 /**
  * A Result that finished this long before the job's latest redrive still counts. `finished_at` is the
@@ -134,7 +146,13 @@ export interface JobStorage {
    * (component, limit key) and taken rank by rank, among the oldest `8 × batchSize` eligible rows, and keys
    * in `blockedKeys` (`component + KEY_SEPARATOR + (limit key ?? "")`) are skipped.
    */
-  nextOutboxBatch(batchSize: number, blockedKeys: readonly string[], fair: boolean, components: readonly string[], skip?: OutboxSkip): Promise<OutboxEntry[]>;
+  nextOutboxBatch(
+    batchSize: number,
+    blockedKeys: readonly string[],
+    fair: boolean,
+    components: readonly string[],
+    skip?: OutboxSkip,
+  ): Promise<OutboxEntry[]>;
   /**
    * Records published outbox rows: deletes them and counts a dispatch on their jobs (a pending job becomes
    * queued). A job decided before this runs keeps its state and is reported in `settled`.

@@ -1,9 +1,26 @@
 import type { Job, Result } from "@tessera/contract";
 import { invalidRequest } from "../errors.js";
 import type { SqlClient, SqlExecutor } from "../sql/sql-client.js";
-import { JOB_STATES, TERMINAL_STATES, type DeadLetterRecord, type JobFilter, type JobRecord, type JobState, type Page } from "../types.js";
+import {
+  JOB_STATES,
+  TERMINAL_STATES,
+  type DeadLetterRecord,
+  type JobFilter,
+  type JobRecord,
+  type JobState,
+  type Page,
+} from "../types.js";
 import { GroupCommit } from "./group-commit.js";
-import { summaryColumns, toDeadLetterRecord, toJobRecord, toJobSummary, type DeadLetterRow, type JobRow, type JobSummary, type JobSummaryRow } from "./job-row.js";
+import {
+  summaryColumns,
+  toDeadLetterRecord,
+  toJobRecord,
+  toJobSummary,
+  type DeadLetterRow,
+  type JobRow,
+  type JobSummary,
+  type JobSummaryRow,
+} from "./job-row.js";
 import {
   emptyCounts,
   KEY_SEPARATOR,
@@ -59,12 +76,17 @@ export class JobStore implements JobStorage {
     readonly sql: SqlClient,
     opts: { maintenance?: MaintenanceThresholds; onMaintenanceError?: (err: unknown) => void } = {},
   ) {
-    this.maintenance = sql.dialect === "pglite" ? new PgliteMaintenance(sql, opts.maintenance, opts.onMaintenanceError) : undefined;
+    this.maintenance =
+      sql.dialect === "pglite" ? new PgliteMaintenance(sql, opts.maintenance, opts.onMaintenanceError) : undefined;
     // A second write in flight keeps a pooled Postgres busy while the first one's answer travels back;
     // PGlite has one connection, so a second would only queue behind the first.
     const concurrency = sql.dialect === "postgres" ? 2 : 1;
     this.inserts = new GroupCommit((jobs) => this.insertJobs(jobs), { maxBatch: WRITE_BATCH, concurrency });
-    this.results = new GroupCommit((results) => this.applyResultsSettled(results), { maxBatch: WRITE_BATCH, concurrency, conflictKey: (r) => r.job_id });
+    this.results = new GroupCommit((results) => this.applyResultsSettled(results), {
+      maxBatch: WRITE_BATCH,
+      concurrency,
+      conflictKey: (r) => r.job_id,
+    });
   }
 
   /** Ends the store's background work (PGlite's vacuums and checkpoints): before its database is closed. */
@@ -130,20 +152,40 @@ export class JobStore implements JobStorage {
     return Promise.all(
       jobs.map(async (j): Promise<Settled<Inserted>> => {
         const row = inserted.get(j.envelope.job_id);
-        if (row !== undefined) return { ok: true, value: { job: toJobSummary(row), created: true, outboxId: row.outbox_id } };
+        if (row !== undefined)
+          return { ok: true, value: { job: toJobSummary(row), created: true, outboxId: row.outbox_id } };
         const existing = await this.findByIdempotencyKey(j.envelope.component, j.idempotencyKey as string);
-        if (existing === undefined) return { ok: false, error: new Error(`idempotency conflict for key ${j.idempotencyKey} but no job found`) };
+        if (existing === undefined)
+          return { ok: false, error: new Error(`idempotency conflict for key ${j.idempotencyKey} but no job found`) };
         return { ok: true, value: { job: existing, created: false } };
       }),
     );
   }
 
-  private async insertOutbox(tx: SqlExecutor, jobId: string, component: string, limitKey: string | null, dedupKey: string): Promise<void> {
-    await tx.query(`INSERT INTO tessera_outbox (job_id, component, limit_key, dedup_key) VALUES ($1, $2, $3, $4)`, [jobId, component, limitKey, dedupKey]);
+  private async insertOutbox(
+    tx: SqlExecutor,
+    jobId: string,
+    component: string,
+    limitKey: string | null,
+    dedupKey: string,
+  ): Promise<void> {
+    await tx.query(`INSERT INTO tessera_outbox (job_id, component, limit_key, dedup_key) VALUES ($1, $2, $3, $4)`, [
+      jobId,
+      component,
+      limitKey,
+      dedupKey,
+    ]);
   }
 
-  async findByIdempotencyKey(component: string, key: string, tx: SqlExecutor = this.sql): Promise<JobRecord | undefined> {
-    const res = await tx.query<JobRow>(`SELECT * FROM tessera_jobs WHERE component = $1 AND idempotency_key = $2`, [component, key]);
+  async findByIdempotencyKey(
+    component: string,
+    key: string,
+    tx: SqlExecutor = this.sql,
+  ): Promise<JobRecord | undefined> {
+    const res = await tx.query<JobRow>(`SELECT * FROM tessera_jobs WHERE component = $1 AND idempotency_key = $2`, [
+      component,
+      key,
+    ]);
     return res.rows[0] === undefined ? undefined : toJobRecord(res.rows[0]);
   }
 
@@ -155,8 +197,14 @@ export class JobStore implements JobStorage {
   /** Newest first; the cursor is the last row's position. */
   async listJobs(filter: JobFilter = {}): Promise<Page<JobRecord>> {
     pageLimit(filter.limit); // keeps the order of errors: a bad limit is reported before a bad state
-    if (filter.state !== undefined && !JOB_STATES.includes(filter.state)) throw invalidRequest("state", `one of ${JOB_STATES.join(", ")}`, JSON.stringify(filter.state));
-    return this.pageBySeq<JobRow, JobRecord>("tessera_jobs", { component: filter.component, state: filter.state, limit_key: filter.key }, filter, toJobRecord);
+    if (filter.state !== undefined && !JOB_STATES.includes(filter.state))
+      throw invalidRequest("state", `one of ${JOB_STATES.join(", ")}`, JSON.stringify(filter.state));
+    return this.pageBySeq<JobRow, JobRecord>(
+      "tessera_jobs",
+      { component: filter.component, state: filter.state, limit_key: filter.key },
+      filter,
+      toJobRecord,
+    );
   }
 
   /**
@@ -167,12 +215,25 @@ export class JobStore implements JobStorage {
    * once the keys ahead of it are either sent or blocked. Rows in `skipIds` (held or being published by
    * the relay) are left out.
    */
-  async nextOutboxBatch(batchSize: number, blockedKeys: readonly string[], fair: boolean, components: readonly string[], skip: OutboxSkip = SKIP_NOTHING): Promise<OutboxEntry[]> {
+  async nextOutboxBatch(
+    batchSize: number,
+    blockedKeys: readonly string[],
+    fair: boolean,
+    components: readonly string[],
+    skip: OutboxSkip = SKIP_NOTHING,
+  ): Promise<OutboxEntry[]> {
     const skipIds = skip.ids();
     // Only registered components: a job of a component this coordinator does not run (renamed, removed
     // from the project) waits in the outbox instead of failing every pass and holding the relay back.
     // Without per-key limits every row is its component's only key: oldest first is already fair.
-    const res = await this.sql.query<{ id: number; job_id: string; component: string; limit_key: string | null; dedup_key: string; envelope: string }>(
+    const res = await this.sql.query<{
+      id: number;
+      job_id: string;
+      component: string;
+      limit_key: string | null;
+      dedup_key: string;
+      envelope: string;
+    }>(
       fair
         ? `SELECT o.id, o.job_id, o.component, o.limit_key, o.dedup_key, j.envelope::text AS envelope
              FROM (SELECT *, row_number() OVER (PARTITION BY component, limit_key ORDER BY id) AS rank
@@ -187,10 +248,20 @@ export class JobStore implements JobStorage {
              FROM (SELECT * FROM tessera_outbox WHERE component = ANY($2::text[]) AND id NOT IN (SELECT unnest($3::bigint[])) ORDER BY id LIMIT $1) o
              JOIN tessera_jobs j ON j.job_id = o.job_id
             ORDER BY o.id`,
-      fair ? [batchSize, blockedKeys, batchSize * OUTBOX_SCAN_FACTOR, components, skipIds] : [batchSize, components, skipIds],
+      fair
+        ? [batchSize, blockedKeys, batchSize * OUTBOX_SCAN_FACTOR, components, skipIds]
+        : [batchSize, components, skipIds],
     );
     // The envelope was validated and encoded when submitted: its stored text is published as is.
-    return res.rows.map((r) => ({ id: r.id, jobId: r.job_id, component: r.component, limitKey: r.limit_key, dedupKey: r.dedup_key, envelope: JSON.parse(r.envelope) as Job, encoded: utf8.encode(r.envelope) }));
+    return res.rows.map((r) => ({
+      id: r.id,
+      jobId: r.job_id,
+      component: r.component,
+      limitKey: r.limit_key,
+      dedupKey: r.dedup_key,
+      envelope: JSON.parse(r.envelope) as Job,
+      encoded: utf8.encode(r.envelope),
+    }));
   }
 
   /**
@@ -356,7 +427,9 @@ export class JobStore implements JobStorage {
         return job === undefined ? { kind: "not_found" as const } : { kind: "not_failed" as const, job };
       }
       await this.insertOutbox(tx, row.job_id, row.component, row.limit_key, `${row.job_id}:redrive:${row.redrives}`);
-      await tx.query(`UPDATE tessera_dead_letters SET redriven_at = now() WHERE job_id = $1 AND redriven_at IS NULL`, [jobId]);
+      await tx.query(`UPDATE tessera_dead_letters SET redriven_at = now() WHERE job_id = $1 AND redriven_at IS NULL`, [
+        jobId,
+      ]);
       return { kind: "redriven" as const, job: toJobRecord(row) };
     });
   }
@@ -373,7 +446,10 @@ export class JobStore implements JobStorage {
 
   /** The job whose latest dispatch sits at this stream position (for a dead letter whose message is gone). */
   async jobIdAtStreamSeq(component: string, streamSeq: number): Promise<string | undefined> {
-    const res = await this.sql.query<{ job_id: string }>(`SELECT job_id FROM tessera_jobs WHERE component = $1 AND stream_seq = $2`, [component, streamSeq]);
+    const res = await this.sql.query<{ job_id: string }>(
+      `SELECT job_id FROM tessera_jobs WHERE component = $1 AND stream_seq = $2`,
+      [component, streamSeq],
+    );
     return res.rows[0]?.job_id;
   }
 
@@ -395,21 +471,37 @@ export class JobStore implements JobStorage {
 
   async cancel(jobId: string): Promise<CancelResult> {
     return this.sql.transaction(async (tx) => {
-      const before = await tx.query<{ state: JobState; stream_seq: number | null }>(`SELECT state, stream_seq FROM tessera_jobs WHERE job_id = $1 FOR UPDATE`, [jobId]);
+      const before = await tx.query<{ state: JobState; stream_seq: number | null }>(
+        `SELECT state, stream_seq FROM tessera_jobs WHERE job_id = $1 FOR UPDATE`,
+        [jobId],
+      );
       const state = before.rows[0]?.state;
       if (state === undefined) return { kind: "not_found" as const };
-      if (state !== "pending" && state !== "queued") return { kind: "already_finished" as const, job: (await this.getJob(jobId, tx)) as JobRecord };
+      if (state !== "pending" && state !== "queued")
+        return { kind: "already_finished" as const, job: (await this.getJob(jobId, tx)) as JobRecord };
       const res = await tx.query<JobRow>(
         `UPDATE tessera_jobs SET state = 'cancelled', reason_code = 'cancelled', finished_at = now(), updated_at = now() WHERE job_id = $1 RETURNING *`,
         [jobId],
       );
       await tx.query(`DELETE FROM tessera_outbox WHERE job_id = $1`, [jobId]);
-      return { kind: "cancelled" as const, job: toJobRecord(res.rows[0] as JobRow), wasQueued: state === "queued", streamSeq: before.rows[0]?.stream_seq ?? null };
+      return {
+        kind: "cancelled" as const,
+        job: toJobRecord(res.rows[0] as JobRow),
+        wasQueued: state === "queued",
+        streamSeq: before.rows[0]?.stream_seq ?? null,
+      };
     });
   }
 
-  async listDeadLetters(filter: { component?: string; cursor?: string; limit?: number } = {}): Promise<Page<DeadLetterRecord>> {
-    return this.pageBySeq<DeadLetterRow & { seq: number }, DeadLetterRecord>("tessera_dead_letters", { component: filter.component }, filter, toDeadLetterRecord);
+  async listDeadLetters(
+    filter: { component?: string; cursor?: string; limit?: number } = {},
+  ): Promise<Page<DeadLetterRecord>> {
+    return this.pageBySeq<DeadLetterRow & { seq: number }, DeadLetterRecord>(
+      "tessera_dead_letters",
+      { component: filter.component },
+      filter,
+      toDeadLetterRecord,
+    );
   }
 
   /**
@@ -435,10 +527,16 @@ export class JobStore implements JobStorage {
       where.push(`seq < $${params.length}`);
     }
     params.push(limit + 1);
-    const res = await this.sql.query<R>(`SELECT * FROM ${table} ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT $${params.length}`, params);
+    const res = await this.sql.query<R>(
+      `SELECT * FROM ${table} ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT $${params.length}`,
+      params,
+    );
     const rows = res.rows.slice(0, limit);
     const last = rows.at(-1);
-    return { items: rows.map(toRecord), nextCursor: res.rows.length > limit && last !== undefined ? encodeCursor("p", last.seq) : null };
+    return {
+      items: rows.map(toRecord),
+      nextCursor: res.rows.length > limit && last !== undefined ? encodeCursor("p", last.seq) : null,
+    };
   }
 
   /**
@@ -487,7 +585,9 @@ export class JobStore implements JobStorage {
 
   /** Job counts by component and state. */
   async countsByComponent(): Promise<Map<string, Record<JobState, number>>> {
-    const res = await this.sql.query<{ component: string; state: JobState; n: number }>(`SELECT component, state, count(*)::int AS n FROM tessera_jobs GROUP BY component, state`);
+    const res = await this.sql.query<{ component: string; state: JobState; n: number }>(
+      `SELECT component, state, count(*)::int AS n FROM tessera_jobs GROUP BY component, state`,
+    );
     const out = new Map<string, Record<JobState, number>>();
     for (const row of res.rows) {
       const counts = out.get(row.component) ?? emptyCounts();

@@ -1,7 +1,14 @@
 import type { Job, Result } from "@tessera/contract";
 import { chainParentOf } from "../chain-key.js";
 import { invalidRequest } from "../errors.js";
-import { JOB_STATES, type DeadLetterRecord, type JobFilter, type JobRecord, type JobState, type Page } from "../types.js";
+import {
+  JOB_STATES,
+  type DeadLetterRecord,
+  type JobFilter,
+  type JobRecord,
+  type JobState,
+  type Page,
+} from "../types.js";
 import type { JobSummary } from "./job-row.js";
 import {
   blockedKey,
@@ -25,7 +32,15 @@ import {
 } from "./job-storage.js";
 import { DecisionOrder, type Ordered } from "./decision-order.js";
 import { pageLimit, pageNewestFirst } from "./paging.js";
-import { jsonText, SqlStateError, storableInteger, storableJson, storableNullableText, storableText, storableTimestamp } from "./storable-values.js";
+import {
+  jsonText,
+  SqlStateError,
+  storableInteger,
+  storableJson,
+  storableNullableText,
+  storableText,
+  storableTimestamp,
+} from "./storable-values.js";
 import { TombstoneList } from "./tombstone-list.js";
 
 /**
@@ -160,7 +175,8 @@ export class MemoryJobStore implements JobStorage {
 
   constructor(opts: MemoryJobStoreOptions = {}) {
     const max = opts.maxDecidedJobs ?? DEFAULT_MAX_DECIDED_JOBS;
-    if (max !== Infinity && (!Number.isInteger(max) || max < 1)) throw invalidRequest("maxDecidedJobs", "an integer of at least 1, or Infinity for no bound", JSON.stringify(max));
+    if (max !== Infinity && (!Number.isInteger(max) || max < 1))
+      throw invalidRequest("maxDecidedJobs", "an integer of at least 1, or Infinity for no bound", JSON.stringify(max));
     this.maxDecidedJobs = max;
   }
 
@@ -174,7 +190,8 @@ export class MemoryJobStore implements JobStorage {
       const existing = this.idempotency.get(component)?.get(idempotencyKey);
       if (existing !== undefined) return { job: toRecord(existing), created: false };
     }
-    if (this.jobs.has(jobId)) throw new SqlStateError("23505", 'duplicate key value violates unique constraint "tessera_jobs_pkey"');
+    if (this.jobs.has(jobId))
+      throw new SqlStateError("23505", 'duplicate key value violates unique constraint "tessera_jobs_pkey"');
     const now = Date.now();
     const row: JobRow = {
       seq: ++this.jobSeq,
@@ -208,7 +225,8 @@ export class MemoryJobStore implements JobStorage {
     this.jobs.set(jobId, row);
     this.bySeq.push(row);
     let ofComponent = this.byComponent.get(component);
-    if (ofComponent === undefined) this.byComponent.set(component, (ofComponent = new TombstoneList<JobRow>(isDeleted)));
+    if (ofComponent === undefined)
+      this.byComponent.set(component, (ofComponent = new TombstoneList<JobRow>(isDeleted)));
     ofComponent.push(row);
     if (idempotencyKey !== null) {
       let keys = this.idempotency.get(component);
@@ -232,14 +250,28 @@ export class MemoryJobStore implements JobStorage {
   async listJobs(filter: JobFilter = {}): Promise<Page<JobRecord>> {
     pageLimit(filter.limit); // the SQL store's order of errors: a bad limit before a bad state
     const { state } = filter;
-    if (state !== undefined && !JOB_STATES.includes(state)) throw invalidRequest("state", `one of ${JOB_STATES.join(", ")}`, JSON.stringify(state));
+    if (state !== undefined && !JOB_STATES.includes(state))
+      throw invalidRequest("state", `one of ${JOB_STATES.join(", ")}`, JSON.stringify(state));
     const component = filter.component === undefined ? undefined : storableText(filter.component);
     const key = filter.key === undefined ? undefined : storableText(filter.key);
     const rows = component === undefined ? this.bySeq.rows : (this.byComponent.get(component)?.rows ?? []);
-    return pageNewestFirst(rows, (r) => r.seq, filter, "p", (r) => !r.deleted && (state === undefined || r.state === state) && (key === undefined || r.limitKey === key), toRecord);
+    return pageNewestFirst(
+      rows,
+      (r) => r.seq,
+      filter,
+      "p",
+      (r) => !r.deleted && (state === undefined || r.state === state) && (key === undefined || r.limitKey === key),
+      toRecord,
+    );
   }
 
-  async nextOutboxBatch(batchSize: number, blockedKeys: readonly string[], fair: boolean, components: readonly string[], skip: OutboxSkip = SKIP_NOTHING): Promise<OutboxEntry[]> {
+  async nextOutboxBatch(
+    batchSize: number,
+    blockedKeys: readonly string[],
+    fair: boolean,
+    components: readonly string[],
+    skip: OutboxSkip = SKIP_NOTHING,
+  ): Promise<OutboxEntry[]> {
     if (batchSize < 0) throw new SqlStateError("2201W", "LIMIT must not be negative");
     const wanted = new Set(components);
     const blocked = new Set(fair ? blockedKeys : []);
@@ -294,7 +326,12 @@ export class MemoryJobStore implements JobStorage {
   async applyResult(result: Result, beforeApply?: (job: JobRecord) => Promise<void>): Promise<ApplyOutcome> {
     if (beforeApply !== undefined) {
       const row = this.jobs.get(storableText(result.job_id));
-      if (row !== undefined && row.component === storableText(result.component) && isOpenFor(row, storableTimestamp(result.finished_at))) await beforeApply(toRecord(row));
+      if (
+        row !== undefined &&
+        row.component === storableText(result.component) &&
+        isOpenFor(row, storableTimestamp(result.finished_at))
+      )
+        await beforeApply(toRecord(row));
     }
     const values = resultValues(result);
     const row = this.jobs.get(values.jobId);
@@ -303,7 +340,11 @@ export class MemoryJobStore implements JobStorage {
       row.duplicateResults += 1;
       return { kind: "duplicate", job: toSummary(row) };
     }
-    if (!(JOB_STATES as readonly string[]).includes(values.status)) throw new SqlStateError("23514", 'new row for relation "tessera_jobs" violates check constraint "tessera_jobs_state_check"');
+    if (!(JOB_STATES as readonly string[]).includes(values.status))
+      throw new SqlStateError(
+        "23514",
+        'new row for relation "tessera_jobs" violates check constraint "tessera_jobs_state_check"',
+      );
     this.setState(row, values.status as JobState);
     row.attempts = values.attempt;
     row.reasonCode = values.reasonCode;
@@ -331,7 +372,18 @@ export class MemoryJobStore implements JobStorage {
     if (atSeq === undefined) this.deadLetterKeys.set(component, (atSeq = new Map()));
     const known = atSeq.get(streamSeq);
     if (known === undefined) {
-      const dead: DeadLetterRow = { seq: ++this.deadLetterSeq, component, streamSeq, jobId, deliveries, reasonCode, reasonDetail, deadLetteredAt: now, redrivenAt: null, deleted: false };
+      const dead: DeadLetterRow = {
+        seq: ++this.deadLetterSeq,
+        component,
+        streamSeq,
+        jobId,
+        deliveries,
+        reasonCode,
+        reasonDetail,
+        deadLetteredAt: now,
+        redrivenAt: null,
+        deleted: false,
+      };
       atSeq.set(streamSeq, dead);
       this.deadLetters.push(dead);
       const ofJob = this.deadLettersByJob.get(jobId);
@@ -341,7 +393,13 @@ export class MemoryJobStore implements JobStorage {
     const row = this.jobs.get(jobId);
     // A stale advisory (an older stream position than the job's latest dispatch) must not fail a newer run,
     // nor a replay of a letter already redriven, before the redriven run's publish is recorded.
-    if (row === undefined || row.component !== component || !OPEN.has(row.state) || (row.streamSeq !== null && row.streamSeq !== streamSeq)) return undefined;
+    if (
+      row === undefined ||
+      row.component !== component ||
+      !OPEN.has(row.state) ||
+      (row.streamSeq !== null && row.streamSeq !== streamSeq)
+    )
+      return undefined;
     if (known?.redrivenAt !== undefined && known.redrivenAt !== null) return undefined;
     this.setState(row, "failed");
     row.reasonCode = reasonCode;
@@ -380,7 +438,13 @@ export class MemoryJobStore implements JobStorage {
     const wanted = storableText(component);
     const ids = new Set<string>();
     for (const dead of this.deadLetters.rows) {
-      if (!dead.deleted && dead.component === wanted && dead.redrivenAt === null && this.jobs.get(dead.jobId)?.state === "failed") ids.add(dead.jobId);
+      if (
+        !dead.deleted &&
+        dead.component === wanted &&
+        dead.redrivenAt === null &&
+        this.jobs.get(dead.jobId)?.state === "failed"
+      )
+        ids.add(dead.jobId);
     }
     return [...ids];
   }
@@ -426,9 +490,18 @@ export class MemoryJobStore implements JobStorage {
     return outcome;
   }
 
-  async listDeadLetters(filter: { component?: string; cursor?: string; limit?: number } = {}): Promise<Page<DeadLetterRecord>> {
+  async listDeadLetters(
+    filter: { component?: string; cursor?: string; limit?: number } = {},
+  ): Promise<Page<DeadLetterRecord>> {
     const component = filter.component === undefined ? undefined : storableText(filter.component);
-    return pageNewestFirst(this.deadLetters.rows, (d) => d.seq, filter, "p", (d) => !d.deleted && (component === undefined || d.component === component), toDeadLetterRecord);
+    return pageNewestFirst(
+      this.deadLetters.rows,
+      (d) => d.seq,
+      filter,
+      "p",
+      (d) => !d.deleted && (component === undefined || d.component === component),
+      toDeadLetterRecord,
+    );
   }
 
   async countsByComponent(): Promise<Map<string, Record<JobState, number>>> {
@@ -437,7 +510,9 @@ export class MemoryJobStore implements JobStorage {
 
   async queuedWithKeys(): Promise<{ jobId: string; component: string; limitKey: string }[]> {
     const out: { jobId: string; component: string; limitKey: string }[] = [];
-    for (const row of this.bySeq.rows) if (!row.deleted && row.state === "queued" && row.limitKey !== null) out.push({ jobId: row.jobId, component: row.component, limitKey: row.limitKey });
+    for (const row of this.bySeq.rows)
+      if (!row.deleted && row.state === "queued" && row.limitKey !== null)
+        out.push({ jobId: row.jobId, component: row.component, limitKey: row.limitKey });
     return out;
   }
 
@@ -447,7 +522,11 @@ export class MemoryJobStore implements JobStorage {
 
   async writeSetting(name: string, value: unknown): Promise<void> {
     const json = JSON.stringify(value) as string | undefined;
-    if (json === undefined) throw new SqlStateError("23502", 'null value in column "value" of relation "tessera_settings" violates not-null constraint');
+    if (json === undefined)
+      throw new SqlStateError(
+        "23502",
+        'null value in column "value" of relation "tessera_settings" violates not-null constraint',
+      );
     this.settings.set(storableText(name), storableJson(json));
   }
 
@@ -457,10 +536,15 @@ export class MemoryJobStore implements JobStorage {
    */
   async pruneDecided(before: Date, step: PruneStepOptions): Promise<PruneStep> {
     const cutoff = before.getTime();
-    if (Number.isNaN(cutoff)) throw new SqlStateError("22007", "invalid input syntax for type timestamp with time zone");
+    if (Number.isNaN(cutoff))
+      throw new SqlStateError("22007", "invalid input syntax for type timestamp with time zone");
     if (step.limit < 0) throw new SqlStateError("2201W", "LIMIT must not be negative");
     let deleted = 0;
-    for (let looked = 0, row = this.decided.oldest(); row !== null && row.updatedAt < cutoff && looked < step.limit; looked++, row = this.decided.oldest()) {
+    for (
+      let looked = 0, row = this.decided.oldest();
+      row !== null && row.updatedAt < cutoff && looked < step.limit;
+      looked++, row = this.decided.oldest()
+    ) {
       if (this.awaitsRedrive(row)) this.inDlq.append(row);
       else {
         this.deleteJob(row);
@@ -494,7 +578,12 @@ export class MemoryJobStore implements JobStorage {
   }
 
   /** The same among keys that are not blocked: a merge, oldest first, of each unblocked key's queue. */
-  private oldestUnblocked(limit: number, wanted: ReadonlySet<string>, blocked: ReadonlySet<string>, skip: OutboxSkip): OutboxRow[] {
+  private oldestUnblocked(
+    limit: number,
+    wanted: ReadonlySet<string>,
+    blocked: ReadonlySet<string>,
+    skip: OutboxSkip,
+  ): OutboxRow[] {
     const next = (it: Iterator<OutboxRow>): OutboxRow | undefined => {
       for (let r = it.next(); r.done !== true; r = it.next()) if (!skip.has(r.value.id)) return r.value;
       return undefined;
@@ -613,7 +702,9 @@ export class MemoryJobStore implements JobStorage {
 
   /** In the DLQ: what `deadLetteredJobIds` lists, and what a redrive is for. */
   private awaitsRedrive(row: JobRow): boolean {
-    return row.state === "failed" && (this.deadLettersByJob.get(row.jobId)?.some((d) => d.redrivenAt === null) ?? false);
+    return (
+      row.state === "failed" && (this.deadLettersByJob.get(row.jobId)?.some((d) => d.redrivenAt === null) ?? false)
+    );
   }
 
   /** What retention's DELETE does to a job's rows: the job, its keys and counts, its outbox rows and dead letters. */
@@ -685,7 +776,14 @@ function resultValues(r: Result): ResultValues {
 }
 
 function toSummary(row: JobRow): JobSummary {
-  return { jobId: row.jobId, component: row.component, state: row.state, limitKey: row.limitKey, reasonCode: row.reasonCode, updatedAt: iso(row.updatedAt) };
+  return {
+    jobId: row.jobId,
+    component: row.component,
+    state: row.state,
+    limitKey: row.limitKey,
+    reasonCode: row.reasonCode,
+    updatedAt: iso(row.updatedAt),
+  };
 }
 
 function toRecord(row: JobRow): JobRecord {
@@ -715,11 +813,27 @@ function toRecord(row: JobRow): JobRecord {
 function toOutboxEntry(row: OutboxRow): OutboxEntry {
   const { job } = row;
   // The envelope was validated and encoded when submitted: its stored text is published as is.
-  return { id: row.id, jobId: job.jobId, component: job.component, limitKey: job.limitKey, dedupKey: row.dedupKey, envelope: JSON.parse(job.envelope) as Job, encoded: utf8.encode(job.envelope) };
+  return {
+    id: row.id,
+    jobId: job.jobId,
+    component: job.component,
+    limitKey: job.limitKey,
+    dedupKey: row.dedupKey,
+    envelope: JSON.parse(job.envelope) as Job,
+    encoded: utf8.encode(job.envelope),
+  };
 }
 
 function toDeadLetterRecord(d: DeadLetterRow): DeadLetterRecord {
-  return { jobId: d.jobId, component: d.component, deliveries: d.deliveries, reasonCode: d.reasonCode, reasonDetail: d.reasonDetail, deadLetteredAt: iso(d.deadLetteredAt), redrivenAt: isoOrNull(d.redrivenAt) };
+  return {
+    jobId: d.jobId,
+    component: d.component,
+    deliveries: d.deliveries,
+    reasonCode: d.reasonCode,
+    reasonDetail: d.reasonDetail,
+    deadLetteredAt: iso(d.deadLetteredAt),
+    redrivenAt: isoOrNull(d.redrivenAt),
+  };
 }
 
 /** A binary heap, smallest first by `before`: the fair read's merge of per-key queues. */
@@ -735,7 +849,7 @@ class MinHeap<T> {
   push(item: T): void {
     const items = this.items;
     items.push(item);
-    for (let i = items.length - 1; i > 0; ) {
+    for (let i = items.length - 1; i > 0;) {
       const parent = (i - 1) >> 1;
       if (this.before(items[i] as T, items[parent] as T) >= 0) break;
       [items[i], items[parent]] = [items[parent] as T, items[i] as T];
@@ -751,7 +865,7 @@ class MinHeap<T> {
   replaceTop(item: T): void {
     const items = this.items;
     items[0] = item;
-    for (let i = 0; ; ) {
+    for (let i = 0; ;) {
       const left = 2 * i + 1;
       const right = left + 1;
       let least = i;

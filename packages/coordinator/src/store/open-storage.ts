@@ -21,7 +21,8 @@ import { MIGRATIONS } from "./migrations.js";
  * Without `url` and `dataDir`, the `database.url` and `database.dir` settings (DATABASE_URL,
  * TESSERA_DATA_DIR) decide, and without those the memory store is used.
  */
-export type DatabaseOption = { url?: string; dataDir?: string } | { client: SqlClient } | { memory: true | MemoryDatabase };
+export type DatabaseOption =
+  { url?: string; dataDir?: string } | { client: SqlClient } | { memory: true | MemoryDatabase };
 
 export interface OpenedStorage {
   /** Which kind of store: retention's default depends on it (decision 0017). */
@@ -33,10 +34,19 @@ export interface OpenedStorage {
 }
 
 /** Opens (and migrates) the store `database` names, or the one the bootstrap settings name. */
-export async function openStorage(database: DatabaseOption | undefined, settings: { url: string | null; dir: string | null }, log: Logger): Promise<OpenedStorage> {
-  const forms = ["url", "dataDir", "client", "memory"].filter((k) => database !== undefined && k in database && (database as Record<string, unknown>)[k] !== undefined);
+export async function openStorage(
+  database: DatabaseOption | undefined,
+  settings: { url: string | null; dir: string | null },
+  log: Logger,
+): Promise<OpenedStorage> {
+  const forms = ["url", "dataDir", "client", "memory"].filter(
+    (k) => database !== undefined && k in database && (database as Record<string, unknown>)[k] !== undefined,
+  );
   if (forms.length > 1 && !(forms.length === 2 && forms.includes("url") && forms.includes("dataDir"))) {
-    throw new CoordinatorError("invalid_request", `database: ${forms.join(" and ")} cannot be combined; give one of url/dataDir, client or memory`);
+    throw new CoordinatorError(
+      "invalid_request",
+      `database: ${forms.join(" and ")} cannot be combined; give one of url/dataDir, client or memory`,
+    );
   }
   // A key given as undefined counts as not given, as in the check above.
   if (forms.includes("memory")) return onMemory((database as { memory: unknown }).memory);
@@ -45,12 +55,23 @@ export async function openStorage(database: DatabaseOption | undefined, settings
   const url = nonEmpty(given?.url) ?? nonEmpty(settings.url);
   const dataDir = nonEmpty(given?.dataDir) ?? nonEmpty(settings.dir);
   if (url === undefined && dataDir === undefined) return onMemory(true);
-  return onSql(await openSqlClient({ ...(url !== undefined ? { databaseUrl: url } : {}), ...(dataDir !== undefined ? { dataDir } : {}) }), true, log);
+  return onSql(
+    await openSqlClient({
+      ...(url !== undefined ? { databaseUrl: url } : {}),
+      ...(dataDir !== undefined ? { dataDir } : {}),
+    }),
+    true,
+    log,
+  );
 }
 
 function onMemory(memory: unknown): OpenedStorage {
   const db = memory === true ? createMemoryDatabase() : memory;
-  if (!isMemoryDatabase(db)) throw new CoordinatorError("invalid_request", `database.memory: expected true or a database from createMemoryDatabase(), got ${JSON.stringify(memory)}`);
+  if (!isMemoryDatabase(db))
+    throw new CoordinatorError(
+      "invalid_request",
+      `database.memory: expected true or a database from createMemoryDatabase(), got ${JSON.stringify(memory)}`,
+    );
   return { kind: "memory", jobs: db.jobs, audit: db.audit, release: () => Promise.resolve() };
 }
 
@@ -63,7 +84,10 @@ async function onSql(sql: SqlClient, owned: boolean, log: Logger): Promise<Opene
   }
   return {
     kind: "sql",
-    jobs: new JobStore(sql, { onMaintenanceError: (err) => log.warn({ err }, "vacuuming or checkpointing the embedded database failed; the next pass will try again") }),
+    jobs: new JobStore(sql, {
+      onMaintenanceError: (err) =>
+        log.warn({ err }, "vacuuming or checkpointing the embedded database failed; the next pass will try again"),
+    }),
     audit: new SqlAuditLog(sql),
     release: () => (owned ? sql.close() : Promise.resolve()),
   };

@@ -6,7 +6,8 @@ const MAX_PAGE = 500;
 /** A page size from a caller (default 50), or a 400 naming `limit`. */
 export function pageLimit(limit: number | undefined): number {
   if (limit === undefined) return DEFAULT_PAGE;
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw invalidRequest("limit", `an integer from 1 to ${MAX_PAGE}`, JSON.stringify(limit));
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE)
+    throw invalidRequest("limit", `an integer from 1 to ${MAX_PAGE}`, JSON.stringify(limit));
   return limit;
 }
 
@@ -20,7 +21,8 @@ export function encodeCursor(prefix: string, position: number): string {
 
 export function decodeCursor(prefix: string, cursor: string): number {
   const match = /^([a-z]):(\d{1,18})$/.exec(Buffer.from(cursor, "base64url").toString("utf8"));
-  if (match === null || match[1] !== prefix) throw invalidRequest("cursor", "a cursor returned as nextCursor by a previous page", JSON.stringify(cursor));
+  if (match === null || match[1] !== prefix)
+    throw invalidRequest("cursor", "a cursor returned as nextCursor by a previous page", JSON.stringify(cursor));
   return Number(match[2]);
 }
 
@@ -29,7 +31,14 @@ export function decodeCursor(prefix: string, cursor: string): number {
  * `keep` accepts, and a cursor when more follow. `rows` is scanned from its end, so a page costs the rows it
  * passes over, not the listing's length.
  */
-export function pageNewestFirst<R, T>(rows: readonly R[], positionOf: (row: R) => number, page: { cursor?: string; limit?: number }, prefix: string, keep: (row: R) => boolean, toItem: (row: R) => T): { items: T[]; nextCursor: string | null } {
+export function pageNewestFirst<R, T>(
+  rows: readonly R[],
+  positionOf: (row: R) => number,
+  page: { cursor?: string; limit?: number },
+  prefix: string,
+  keep: (row: R) => boolean,
+  toItem: (row: R) => T,
+): { items: T[]; nextCursor: string | null } {
   const limit = pageLimit(page.limit);
   let end = rows.length;
   if (page.cursor !== undefined) {
@@ -54,5 +63,8 @@ export function pageNewestFirst<R, T>(rows: readonly R[], positionOf: (row: R) =
     picked.push(row);
   }
   const last = picked.at(-1);
-  return { items: picked.map(toItem), nextCursor: more && last !== undefined ? encodeCursor(prefix, positionOf(last)) : null };
+  return {
+    items: picked.map(toItem),
+    nextCursor: more && last !== undefined ? encodeCursor(prefix, positionOf(last)) : null,
+  };
 }

@@ -85,7 +85,9 @@ export class PgliteMaintenance {
       if (due.jobs) {
         await this.sql.query("VACUUM tessera_jobs");
         this.runs.jobVacuums += 1;
-        const res = await this.sql.query<{ rows: number }>("SELECT reltuples::float8 AS rows FROM pg_class WHERE relname = 'tessera_jobs'");
+        const res = await this.sql.query<{ rows: number }>(
+          "SELECT reltuples::float8 AS rows FROM pg_class WHERE relname = 'tessera_jobs'",
+        );
         this.jobRows = Math.max(0, res.rows[0]?.rows ?? 0);
       }
       if (due.checkpoint) {

@@ -67,9 +67,11 @@ export const INT4_MAX = 2_147_483_647;
 
 /** An `integer` (int4) or `bigint` (int8) column's value. */
 export function storableInteger(value: number, type: "integer" | "bigint"): number {
-  if (!Number.isInteger(value)) throw new SqlStateError("22P02", `invalid input syntax for type ${type}: "${String(value)}"`);
+  if (!Number.isInteger(value))
+    throw new SqlStateError("22P02", `invalid input syntax for type ${type}: "${String(value)}"`);
   const max = type === "integer" ? INT4_MAX : Number.MAX_SAFE_INTEGER;
-  if (value > max || value < -max - 1) throw new SqlStateError("22003", `value "${String(value)}" is out of range for type ${type}`);
+  if (value > max || value < -max - 1)
+    throw new SqlStateError("22003", `value "${String(value)}" is out of range for type ${type}`);
   return value;
 }
 
@@ -92,17 +94,32 @@ export function storableTimestamp(text: string): number {
   }
   const m = TIMESTAMP.exec(text);
   if (m === null) throw new SqlStateError("22007", `invalid input syntax for type timestamp with time zone: "${text}"`);
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   // Postgres parses the fraction as a double and rounds it with rint(): to microseconds, half to even.
   const micros = m[7] === undefined ? 0 : roundHalfEven(Number(`0.${m[7]}`) * 1e6);
   const daysInMonth = new Date(Date.UTC(2000, month, 0)).getUTCDate() - (month === 2 && !isLeap(year) ? 1 : 0);
   const fieldsOk =
-    year >= 1 && month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && minute <= 59 &&
-    hour <= 24 && second <= 60 && ((hour * 60 + minute) * 60 + second) * 1e6 + micros <= DAY_MICROS;
+    year >= 1 &&
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    day <= daysInMonth &&
+    minute <= 59 &&
+    hour <= 24 &&
+    second <= 60 &&
+    ((hour * 60 + minute) * 60 + second) * 1e6 + micros <= DAY_MICROS;
   if (!fieldsOk) throw new SqlStateError("22008", `date/time field value out of range: "${text}"`);
   const offsetHours = Number(m[9] ?? 0);
   const offsetMinutes = Number(m[10] ?? 0);
-  if (offsetHours > 15 || offsetMinutes > 59) throw new SqlStateError("22009", `time zone displacement out of range: "${text}"`);
+  if (offsetHours > 15 || offsetMinutes > 59)
+    throw new SqlStateError("22009", `time zone displacement out of range: "${text}"`);
   const at = new Date(0);
   // setUTCFullYear, unlike Date.UTC, takes years 1-99 as they are.
   at.setUTCFullYear(year, month - 1, day);

@@ -1,4 +1,11 @@
-import { ComponentDefaults, SCHEMA_VERSION, parseDuration, validateJob, type ContentRef, type Job } from "@tessera/contract";
+import {
+  ComponentDefaults,
+  SCHEMA_VERSION,
+  parseDuration,
+  validateJob,
+  type ContentRef,
+  type Job,
+} from "@tessera/contract";
 import { CoordinatorError, invalidRequest } from "../errors.js";
 import type { ComponentRegistration, SubmitInput, SubmitOptions } from "../types.js";
 
@@ -12,9 +19,15 @@ export type PreparedInput = { inline: unknown; contentType: string } | { upload:
 
 /** Decides inline vs by reference. Pure; the caller uploads. */
 export function prepareInput(input: SubmitInput, contentType: string | undefined): PreparedInput {
-  if (typeof input !== "object" || input === null) throw invalidRequest("input", "one of {json}, {text} or {bytes}", JSON.stringify(input));
+  if (typeof input !== "object" || input === null)
+    throw invalidRequest("input", "one of {json}, {text} or {bytes}", JSON.stringify(input));
   const kinds = (["json", "text", "bytes"] as const).filter((k) => k in input);
-  if (kinds.length !== 1) throw invalidRequest("input", "exactly one of json, text or bytes", kinds.length === 0 ? "none of them" : kinds.join(" and "));
+  if (kinds.length !== 1)
+    throw invalidRequest(
+      "input",
+      "exactly one of json, text or bytes",
+      kinds.length === 0 ? "none of them" : kinds.join(" and "),
+    );
   if ("bytes" in input) {
     if (!(input.bytes instanceof Uint8Array)) throw invalidRequest("input.bytes", "a Uint8Array", typeof input.bytes);
     return { upload: input.bytes, contentType: contentType ?? "application/octet-stream" };
@@ -62,7 +75,11 @@ export function buildEnvelope(args: {
     content_type: args.contentType,
     limits: {
       max_bytes: opts.limits?.maxBytes ?? reg.spec.maxBytes ?? ComponentDefaults.maxBytes,
-      wall_clock: opts.limits?.wallClockMs ?? (reg.spec.timeouts?.wallClock !== undefined ? durationMs(reg.spec.timeouts.wallClock) : ComponentDefaults.wallClockMs),
+      wall_clock:
+        opts.limits?.wallClockMs ??
+        (reg.spec.timeouts?.wallClock !== undefined
+          ? durationMs(reg.spec.timeouts.wallClock)
+          : ComponentDefaults.wallClockMs),
     },
     input: "inline" in args.input ? { inline: args.input.inline } : { content_ref: args.input.contentRef },
     submitted_at: args.now.toISOString(),
@@ -74,19 +91,32 @@ export function buildEnvelope(args: {
   const checked = validateJob(envelope);
   if (!checked.ok) throw new CoordinatorError("invalid_request", checked.error.message, checked.error.issues);
   if ("inline" in args.input) {
-    const size = Buffer.byteLength(typeof args.input.inline === "string" ? args.input.inline : JSON.stringify(args.input.inline));
-    if (size > envelope.limits.max_bytes) throw invalidRequest("input", `at most ${envelope.limits.max_bytes} bytes (the job's max_bytes)`, `${size} bytes`);
+    const size = Buffer.byteLength(
+      typeof args.input.inline === "string" ? args.input.inline : JSON.stringify(args.input.inline),
+    );
+    if (size > envelope.limits.max_bytes)
+      throw invalidRequest(
+        "input",
+        `at most ${envelope.limits.max_bytes} bytes (the job's max_bytes)`,
+        `${size} bytes`,
+      );
   }
   const json = JSON.stringify(checked.value);
   // JSON escapes a NUL as \u0000 wherever it is: only then is it worth finding which field holds it.
   const nul = json.includes("\\u0000") ? nulCharacterPath(envelope) : undefined;
-  if (nul !== undefined) throw invalidRequest(nul, "text without NUL (\\u0000) characters, which the job store cannot hold", "a NUL character");
+  if (nul !== undefined)
+    throw invalidRequest(
+      nul,
+      "text without NUL (\\u0000) characters, which the job store cannot hold",
+      "a NUL character",
+    );
   return { envelope: checked.value, json };
 }
 
 /** Where a NUL character sits in what the store keeps as text or jsonb (Postgres refuses both). */
 function nulCharacterPath(envelope: Job): string | undefined {
-  for (const [key, value] of Object.entries(envelope.metadata ?? {})) if (key.includes("\u0000") || value.includes("\u0000")) return `metadata.${key.replaceAll("\u0000", "\\u0000")}`;
+  for (const [key, value] of Object.entries(envelope.metadata ?? {}))
+    if (key.includes("\u0000") || value.includes("\u0000")) return `metadata.${key.replaceAll("\u0000", "\\u0000")}`;
   if (holdsNul(envelope.input.inline)) return "input";
   if (holdsNul(envelope.shared_config)) return "shared_config";
   return undefined;
@@ -96,7 +126,8 @@ function nulCharacterPath(envelope: Job): string | undefined {
 function holdsNul(value: unknown): boolean {
   if (typeof value === "string") return value.includes("\u0000");
   if (Array.isArray(value)) return value.some(holdsNul);
-  if (typeof value === "object" && value !== null) return Object.entries(value).some(([k, v]) => k.includes("\u0000") || holdsNul(v));
+  if (typeof value === "object" && value !== null)
+    return Object.entries(value).some(([k, v]) => k.includes("\u0000") || holdsNul(v));
   return false;
 }
 
@@ -114,6 +145,7 @@ function durationMs(text: string): number {
 
 function deadlineOf(deadline: string | Date): string {
   const date = deadline instanceof Date ? deadline : new Date(deadline);
-  if (Number.isNaN(date.getTime())) throw invalidRequest("deadline", "an ISO-8601 date-time such as 2026-01-31T12:00:00Z", JSON.stringify(deadline));
+  if (Number.isNaN(date.getTime()))
+    throw invalidRequest("deadline", "an ISO-8601 date-time such as 2026-01-31T12:00:00Z", JSON.stringify(deadline));
   return date.toISOString();
 }

@@ -13,7 +13,14 @@ const HELD = 10_000;
 const BATCH = 256;
 
 function envelope(n: number): Job {
-  return { schema_version: SCHEMA_VERSION, job_id: `job-${String(n).padStart(6, "0")}`, component: COMPONENT, content_type: "text/plain", limits: { max_bytes: 1024, wall_clock: 1000 }, input: { inline: `n${n}` } };
+  return {
+    schema_version: SCHEMA_VERSION,
+    job_id: `job-${String(n).padStart(6, "0")}`,
+    component: COMPONENT,
+    content_type: "text/plain",
+    limits: { max_bytes: 1024, wall_clock: 1000 },
+    input: { inline: `n${n}` },
+  };
 }
 
 describe("OutboxRelay", () => {
@@ -56,11 +63,29 @@ describe("OutboxRelay", () => {
       for (let i = 0; i < count; i++) {
         const job = envelope(++submitted);
         const json = JSON.stringify(job);
-        const { outboxId } = await store.insertJob({ envelope: job, envelopeJson: json, limitKey: null, idempotencyKey: null });
-        relay.offer({ id: outboxId as number, jobId: job.job_id, component: COMPONENT, limitKey: null, dedupKey: job.job_id, envelope: job, encoded: new TextEncoder().encode(json) });
+        const { outboxId } = await store.insertJob({
+          envelope: job,
+          envelopeJson: json,
+          limitKey: null,
+          idempotencyKey: null,
+        });
+        relay.offer({
+          id: outboxId as number,
+          jobId: job.job_id,
+          component: COMPONENT,
+          limitKey: null,
+          dedupKey: job.job_id,
+          envelope: job,
+          encoded: new TextEncoder().encode(json),
+        });
       }
     };
-    return { relay, published, submit, submittedIds: () => Array.from({ length: submitted }, (_, i) => envelope(i + 1).job_id) };
+    return {
+      relay,
+      published,
+      submit,
+      submittedIds: () => Array.from({ length: submitted }, (_, i) => envelope(i + 1).job_id),
+    };
   }
 
   it("publishes oldest first when submits overflow what it holds, and keeps later submits behind the overflow", async () => {

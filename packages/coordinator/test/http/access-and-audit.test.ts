@@ -14,8 +14,16 @@ let exposed: FastifyInstance;
 beforeAll(async () => {
   env = await makeCoordinator();
   // Built, not listening: the guard decides from the configured host, so 0.0.0.0 needs no real bind.
-  withToken = await buildAdminApp(env.coordinator, { logger: false, policy: { host: "127.0.0.1", token: TOKEN }, dashboard: undefined });
-  exposed = await buildAdminApp(env.coordinator, { logger: false, policy: { host: "0.0.0.0", token: undefined }, dashboard: undefined });
+  withToken = await buildAdminApp(env.coordinator, {
+    logger: false,
+    policy: { host: "127.0.0.1", token: TOKEN },
+    dashboard: undefined,
+  });
+  exposed = await buildAdminApp(env.coordinator, {
+    logger: false,
+    policy: { host: "0.0.0.0", token: undefined },
+    dashboard: undefined,
+  });
 });
 afterAll(async () => {
   await withToken.close();
@@ -34,17 +42,31 @@ async function auditOf(jobId: string): Promise<AuditEntry[]> {
 }
 
 it("knows loopback hosts from the rest", () => {
-  for (const host of ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost", "::ffff:127.0.0.1"]) expect(isLoopbackHost(host), host).toBe(true);
-  for (const host of ["0.0.0.0", "::", "10.0.0.5", "192.168.1.2", "example.com", "128.0.0.1"]) expect(isLoopbackHost(host), host).toBe(false);
+  for (const host of ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost", "::ffff:127.0.0.1"])
+    expect(isLoopbackHost(host), host).toBe(true);
+  for (const host of ["0.0.0.0", "::", "10.0.0.5", "192.168.1.2", "example.com", "128.0.0.1"])
+    expect(isLoopbackHost(host), host).toBe(false);
 });
 
 describe("without a token, on loopback", () => {
   it("allows changes and audits them with the caller", async () => {
     const jobId = await pendingJob();
-    const res = await env.admin.app.inject({ method: "POST", url: `/api/v1/jobs/${jobId}/cancel`, headers: { "user-agent": "audit-test" } });
+    const res = await env.admin.app.inject({
+      method: "POST",
+      url: `/api/v1/jobs/${jobId}/cancel`,
+      headers: { "user-agent": "audit-test" },
+    });
     expect(res.statusCode).toBe(200);
     expect(await auditOf(jobId)).toEqual([
-      expect.objectContaining({ action: "job.cancel", target: jobId, jobIds: [jobId], outcome: "ok", status: 200, detail: null, actor: { remoteAddress: "127.0.0.1", token: false, userAgent: "audit-test" } }),
+      expect.objectContaining({
+        action: "job.cancel",
+        target: jobId,
+        jobIds: [jobId],
+        outcome: "ok",
+        status: 200,
+        detail: null,
+        actor: { remoteAddress: "127.0.0.1", token: false, userAgent: "audit-test" },
+      }),
     ]);
   });
 
@@ -53,16 +75,30 @@ describe("without a token, on loopback", () => {
     await env.coordinator.cancel(jobId);
     const res = await env.admin.app.inject({ method: "POST", url: `/api/v1/jobs/${jobId}/cancel` });
     expect(res.statusCode).toBe(409);
-    expect((await auditOf(jobId))[0]).toMatchObject({ outcome: "failed", status: 409, detail: expect.stringContaining("already cancelled") as unknown });
+    expect((await auditOf(jobId))[0]).toMatchObject({
+      outcome: "failed",
+      status: 409,
+      detail: expect.stringContaining("already cancelled") as unknown,
+    });
   });
 
   it("refuses a change requested from another origin", async () => {
     const jobId = await pendingJob();
-    const res = await env.admin.app.inject({ method: "POST", url: `/api/v1/jobs/${jobId}/cancel`, headers: { origin: "https://evil.example" } });
+    const res = await env.admin.app.inject({
+      method: "POST",
+      url: `/api/v1/jobs/${jobId}/cancel`,
+      headers: { origin: "https://evil.example" },
+    });
     expect(res.statusCode).toBe(403);
-    expect(res.json()).toMatchObject({ error: { code: "forbidden", message: expect.stringContaining("another origin") as unknown } });
+    expect(res.json()).toMatchObject({
+      error: { code: "forbidden", message: expect.stringContaining("another origin") as unknown },
+    });
     expect((await env.coordinator.getJob(jobId))?.state).not.toBe("cancelled");
-    const same = await env.admin.app.inject({ method: "POST", url: `/api/v1/jobs/${jobId}/cancel`, headers: { origin: "http://localhost:80", host: "localhost:80" } });
+    const same = await env.admin.app.inject({
+      method: "POST",
+      url: `/api/v1/jobs/${jobId}/cancel`,
+      headers: { origin: "http://localhost:80", host: "localhost:80" },
+    });
     expect(same.statusCode).toBe(200);
   });
 
@@ -77,8 +113,14 @@ describe("with a token", () => {
     const jobId = await pendingJob();
     const none = await withToken.inject({ method: "POST", url: `/api/v1/jobs/${jobId}/cancel` });
     expect(none.statusCode).toBe(401);
-    expect(none.json()).toMatchObject({ error: { code: "unauthorized", message: expect.stringContaining("Authorization: Bearer") as unknown } });
-    const wrong = await withToken.inject({ method: "POST", url: `/api/v1/jobs/${jobId}/cancel`, headers: { authorization: "Bearer nope-nope-nope-nope" } });
+    expect(none.json()).toMatchObject({
+      error: { code: "unauthorized", message: expect.stringContaining("Authorization: Bearer") as unknown },
+    });
+    const wrong = await withToken.inject({
+      method: "POST",
+      url: `/api/v1/jobs/${jobId}/cancel`,
+      headers: { authorization: "Bearer nope-nope-nope-nope" },
+    });
     expect(wrong.statusCode).toBe(401);
     expect(wrong.json()).toMatchObject({ error: { message: expect.stringContaining("does not match") as unknown } });
     expect(wrong.body).not.toContain(TOKEN);
@@ -92,11 +134,23 @@ describe("with a token", () => {
 
   it("allows changes with it, and says so", async () => {
     const jobId = await pendingJob();
-    const res = await withToken.inject({ method: "POST", url: `/api/v1/jobs/${jobId}/cancel`, headers: { authorization: `Bearer ${TOKEN}` } });
+    const res = await withToken.inject({
+      method: "POST",
+      url: `/api/v1/jobs/${jobId}/cancel`,
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
     expect(res.statusCode).toBe(200);
     expect((await auditOf(jobId))[0]).toMatchObject({ outcome: "ok", actor: { token: true } });
-    expect((await withToken.inject({ method: "GET", url: "/api/v1/access" })).json()).toMatchObject({ mode: "token", canChange: false, tokenAccepted: false });
-    expect((await withToken.inject({ method: "GET", url: "/api/v1/access", headers: { authorization: `Bearer ${TOKEN}` } })).json()).toMatchObject({
+    expect((await withToken.inject({ method: "GET", url: "/api/v1/access" })).json()).toMatchObject({
+      mode: "token",
+      canChange: false,
+      tokenAccepted: false,
+    });
+    expect(
+      (
+        await withToken.inject({ method: "GET", url: "/api/v1/access", headers: { authorization: `Bearer ${TOKEN}` } })
+      ).json(),
+    ).toMatchObject({
       mode: "token",
       canChange: true,
       tokenAccepted: true,
@@ -113,20 +167,46 @@ describe("without a token, beyond loopback", () => {
     const jobId = await pendingJob();
     const res = await exposed.inject({ method: "POST", url: "/api/v1/dlq/redrive", payload: { component: "poison" } });
     expect(res.statusCode).toBe(403);
-    expect(res.json()).toMatchObject({ error: { code: "forbidden", message: expect.stringContaining("TESSERA_ADMIN_TOKEN") as unknown } });
+    expect(res.json()).toMatchObject({
+      error: { code: "forbidden", message: expect.stringContaining("TESSERA_ADMIN_TOKEN") as unknown },
+    });
     expect((await exposed.inject({ method: "POST", url: `/api/v1/jobs/${jobId}/cancel` })).statusCode).toBe(403);
-    expect((await exposed.inject({ method: "POST", url: "/api/v1/jobs", payload: { component: "idle", input: { json: 1 } } })).statusCode).toBe(403);
+    expect(
+      (
+        await exposed.inject({
+          method: "POST",
+          url: "/api/v1/jobs",
+          payload: { component: "idle", input: { json: 1 } },
+        })
+      ).statusCode,
+    ).toBe(403);
     expect((await exposed.inject({ method: "GET", url: `/api/v1/jobs/${jobId}` })).statusCode).toBe(200);
-    expect((await exposed.inject({ method: "GET", url: "/api/v1/access" })).json()).toMatchObject({ mode: "read_only", canChange: false, message: expect.stringContaining("read-only") as unknown });
-    const all = (await env.admin.app.inject({ method: "GET", url: "/api/v1/audit?limit=500" })).json() as Page<AuditEntry>;
-    expect(all.items.find((e) => e.action === "dlq.redrive_all")).toMatchObject({ target: "poison", outcome: "refused", status: 403 });
+    expect((await exposed.inject({ method: "GET", url: "/api/v1/access" })).json()).toMatchObject({
+      mode: "read_only",
+      canChange: false,
+      message: expect.stringContaining("read-only") as unknown,
+    });
+    const all = (
+      await env.admin.app.inject({ method: "GET", url: "/api/v1/audit?limit=500" })
+    ).json() as Page<AuditEntry>;
+    expect(all.items.find((e) => e.action === "dlq.redrive_all")).toMatchObject({
+      target: "poison",
+      outcome: "refused",
+      status: 403,
+    });
   });
 });
 
 it("audits redrive-all with every job it redrove, and pages the log newest first", async () => {
-  const ids = await Promise.all([1, 2].map(async (n) => (await env.coordinator.submit("poison", { json: { n } })).jobId));
+  const ids = await Promise.all(
+    [1, 2].map(async (n) => (await env.coordinator.submit("poison", { json: { n } })).jobId),
+  );
   await Promise.all(ids.map((id) => env.coordinator.waitForJob(id, { timeoutMs: 10_000 })));
-  const res = await env.admin.app.inject({ method: "POST", url: "/api/v1/dlq/redrive", payload: { component: "poison" } });
+  const res = await env.admin.app.inject({
+    method: "POST",
+    url: "/api/v1/dlq/redrive",
+    payload: { component: "poison" },
+  });
   expect(res.statusCode).toBe(200);
   const redriven = (res.json() as { jobIds: string[] }).jobIds;
   expect(redriven).toEqual(expect.arrayContaining(ids));
@@ -134,28 +214,48 @@ it("audits redrive-all with every job it redrove, and pages the log newest first
   expect(entry).toMatchObject({ action: "dlq.redrive_all", target: "poison", outcome: "ok" });
   expect(entry?.jobIds.sort()).toEqual([...redriven].sort());
 
-  const first = (await env.admin.app.inject({ method: "GET", url: "/api/v1/audit?limit=2" })).json() as Page<AuditEntry>;
+  const first = (
+    await env.admin.app.inject({ method: "GET", url: "/api/v1/audit?limit=2" })
+  ).json() as Page<AuditEntry>;
   expect(first.items).toHaveLength(2);
   expect(first.items[0]?.id).toBeGreaterThan(first.items[1]?.id ?? Infinity);
   expect(first.nextCursor).not.toBeNull();
-  const second = (await env.admin.app.inject({ method: "GET", url: `/api/v1/audit?limit=2&cursor=${first.nextCursor}` })).json() as Page<AuditEntry>;
+  const second = (
+    await env.admin.app.inject({ method: "GET", url: `/api/v1/audit?limit=2&cursor=${first.nextCursor}` })
+  ).json() as Page<AuditEntry>;
   expect(second.items[0]?.id).toBeLessThan(first.items[1]?.id ?? 0);
 });
 
 it("takes the token from the admin.token setting and never shows it", async () => {
-  const settings = (await env.admin.app.inject({ method: "GET", url: "/api/v1/settings" })).json() as { items: { name: string; value: unknown; secret?: boolean }[] };
+  const settings = (await env.admin.app.inject({ method: "GET", url: "/api/v1/settings" })).json() as {
+    items: { name: string; value: unknown; secret?: boolean }[];
+  };
   expect(settings.items.find((s) => s.name === "admin.token")).toMatchObject({ value: null, secret: true });
 });
 
 it("reads the token from TESSERA_ADMIN_TOKEN, shows it only as (set), and never echoes a bad one", async () => {
-  const local = await embedded({ memory: true }, [{ name: "idle", spec: spec() }], { env: { TESSERA_ADMIN_TOKEN: TOKEN } });
+  const local = await embedded({ memory: true }, [{ name: "idle", spec: spec() }], {
+    env: { TESSERA_ADMIN_TOKEN: TOKEN },
+  });
   const admin = await startAdminServer(local.coordinator);
   try {
-    expect(local.coordinator.settings.get("admin.token")).toMatchObject({ value: "(set)", source: "env", secret: true });
+    expect(local.coordinator.settings.get("admin.token")).toMatchObject({
+      value: "(set)",
+      source: "env",
+      secret: true,
+    });
     expect(JSON.stringify(local.coordinator.settings.list())).not.toContain(TOKEN);
     const { jobId } = await local.coordinator.submit("idle", { json: 1 });
     expect((await admin.app.inject({ method: "POST", url: `/api/v1/jobs/${jobId}/cancel` })).statusCode).toBe(401);
-    expect((await admin.app.inject({ method: "POST", url: `/api/v1/jobs/${jobId}/cancel`, headers: { authorization: `Bearer ${TOKEN}` } })).statusCode).toBe(200);
+    expect(
+      (
+        await admin.app.inject({
+          method: "POST",
+          url: `/api/v1/jobs/${jobId}/cancel`,
+          headers: { authorization: `Bearer ${TOKEN}` },
+        })
+      ).statusCode,
+    ).toBe(200);
   } finally {
     await admin.close();
     await local.close();

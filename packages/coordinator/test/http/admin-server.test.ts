@@ -30,7 +30,11 @@ it("answers a failure of the coordinator with a 500 internal, and logs it", asyn
     const res = await admin.app.inject({ method: "GET", url: "/api/v1/counters" });
     expect(res.statusCode).toBe(500);
     expect(res.json()).toEqual({ error: { code: "internal", message: "store went away" } });
-    expect(lines.map((l) => JSON.parse(l) as { err?: { message: string } }).some((l) => l.err?.message === "store went away")).toBe(true);
+    expect(
+      lines
+        .map((l) => JSON.parse(l) as { err?: { message: string } })
+        .some((l) => l.err?.message === "store went away"),
+    ).toBe(true);
   } finally {
     await admin.close();
   }
@@ -40,17 +44,38 @@ it("answers a store that is down or out of space with a 503 unavailable naming t
   const admin = await startAdminServer(env.coordinator);
   try {
     const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" });
-    const full = Object.assign(new Error('could not extend file "base/16384/16406": No space left on device'), { code: "53100" });
+    const full = Object.assign(new Error('could not extend file "base/16384/16406": No space left on device'), {
+      code: "53100",
+    });
     const shutdown = Object.assign(new Error("terminating connection due to administrator command"), { code: "57P01" });
     for (const err of [refused, full, shutdown]) {
       vi.spyOn(env.coordinator, "submit").mockRejectedValueOnce(err);
-      const res = await admin.app.inject({ method: "POST", url: "/api/v1/jobs", payload: { component: "echo", input: { json: 1 }, idempotencyKey: "k" } });
+      const res = await admin.app.inject({
+        method: "POST",
+        url: "/api/v1/jobs",
+        payload: { component: "echo", input: { json: 1 }, idempotencyKey: "k" },
+      });
       expect(res.statusCode).toBe(503);
-      expect(res.json()).toEqual({ error: { code: "unavailable", message: `the job store is unavailable: ${err.message}; retry with the same idempotencyKey` } });
+      expect(res.json()).toEqual({
+        error: {
+          code: "unavailable",
+          message: `the job store is unavailable: ${err.message}; retry with the same idempotencyKey`,
+        },
+      });
     }
     // A bug in a statement is not the store being unavailable.
-    vi.spyOn(env.coordinator, "submit").mockRejectedValueOnce(Object.assign(new Error('column "x" does not exist'), { code: "42703" }));
-    expect((await admin.app.inject({ method: "POST", url: "/api/v1/jobs", payload: { component: "echo", input: { json: 1 } } })).statusCode).toBe(500);
+    vi.spyOn(env.coordinator, "submit").mockRejectedValueOnce(
+      Object.assign(new Error('column "x" does not exist'), { code: "42703" }),
+    );
+    expect(
+      (
+        await admin.app.inject({
+          method: "POST",
+          url: "/api/v1/jobs",
+          payload: { component: "echo", input: { json: 1 } },
+        })
+      ).statusCode,
+    ).toBe(500);
   } finally {
     await admin.close();
   }

@@ -19,8 +19,19 @@ export async function makeCoordinator(): Promise<CoordinatorUnderTest> {
     { name: "poison", spec: spec({ maxDeliver: 1 }) },
     { name: "idle", spec: spec() },
   ]);
-  await env.run({ name: "echo", async handle(ctx) { return { echoed: await ctx.input.json() }; } });
-  await env.run({ name: "poison", retry: { baseDelayMs: 10, maxDelayMs: 20 }, handle() { throw new Error("boom"); } });
+  await env.run({
+    name: "echo",
+    async handle(ctx) {
+      return { echoed: await ctx.input.json() };
+    },
+  });
+  await env.run({
+    name: "poison",
+    retry: { baseDelayMs: 10, maxDelayMs: 20 },
+    handle() {
+      throw new Error("boom");
+    },
+  });
   const admin = await startAdminServer(env.coordinator);
   return {
     ...env,

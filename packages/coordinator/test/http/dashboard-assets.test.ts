@@ -16,8 +16,16 @@ beforeAll(async () => {
   mkdirSync(join(built, "assets"));
   writeFileSync(join(built, "index.html"), "<!doctype html><div id=app></div>");
   writeFileSync(join(built, "assets", "index-abc123.js"), "console.log('dashboard')");
-  app = await buildAdminApp(env.coordinator, { logger: false, policy: { host: "127.0.0.1", token: undefined }, dashboard: built });
-  unbuilt = await buildAdminApp(env.coordinator, { logger: false, policy: { host: "127.0.0.1", token: undefined }, dashboard: join(built, "missing") });
+  app = await buildAdminApp(env.coordinator, {
+    logger: false,
+    policy: { host: "127.0.0.1", token: undefined },
+    dashboard: built,
+  });
+  unbuilt = await buildAdminApp(env.coordinator, {
+    logger: false,
+    policy: { host: "127.0.0.1", token: undefined },
+    dashboard: join(built, "missing"),
+  });
 });
 afterAll(async () => {
   await app.close();
@@ -46,9 +54,15 @@ it("serves hashed assets for good, and leaves the API, the OpenAPI document and 
   const missing = await app.inject({ method: "GET", url: "/api/v1/nope" });
   expect(missing.statusCode).toBe(404);
   expect(missing.json()).toMatchObject({ error: { code: "not_found" } });
-  expect((await app.inject({ method: "GET", url: "/elsewhere" })).json()).toMatchObject({ error: { code: "not_found" } });
+  expect((await app.inject({ method: "GET", url: "/elsewhere" })).json()).toMatchObject({
+    error: { code: "not_found" },
+  });
   const doc = (await app.inject({ method: "GET", url: "/openapi.json" })).json() as { paths: Record<string, unknown> };
-  expect(Object.keys(doc.paths).filter((p) => !p.startsWith("/api/") && !["/openapi.json", "/healthz", "/readyz", "/metrics"].includes(p))).toEqual([]);
+  expect(
+    Object.keys(doc.paths).filter(
+      (p) => !p.startsWith("/api/") && !["/openapi.json", "/healthz", "/readyz", "/metrics"].includes(p),
+    ),
+  ).toEqual([]);
 });
 
 it("says how to build the dashboard when it has not been built", async () => {

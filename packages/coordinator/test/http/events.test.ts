@@ -34,7 +34,12 @@ async function openStream(baseUrl: string, query = ""): Promise<EventStream> {
     async until(what, predicate) {
       const deadline = Date.now() + 5_000;
       while (!predicate(received)) {
-        const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no ${what} within 5 s; received: ${JSON.stringify(received)}`)), Math.max(0, deadline - Date.now())));
+        const timeout = new Promise<never>((_, reject) =>
+          setTimeout(
+            () => reject(new Error(`no ${what} within 5 s; received: ${JSON.stringify(received)}`)),
+            Math.max(0, deadline - Date.now()),
+          ),
+        );
         const chunk = await Promise.race([reader.read(), timeout]);
         if (chunk.done) throw new Error(`the stream ended before ${what}; received: ${JSON.stringify(received)}`);
         received += chunk.value;
@@ -53,7 +58,11 @@ function jobEvents(received: string): JobEvent[] {
 }
 
 async function submit(component: string): Promise<string> {
-  const res = await env.admin.app.inject({ method: "POST", url: "/api/v1/jobs", payload: { component, input: { json: 1 } } });
+  const res = await env.admin.app.inject({
+    method: "POST",
+    url: "/api/v1/jobs",
+    payload: { component, input: { json: 1 } },
+  });
   return (res.json() as SubmitOutcome).jobId;
 }
 
@@ -68,7 +77,13 @@ describe("GET /api/v1/events", () => {
     const received = await stream.until("the idle job's event", (r) => r.includes(jobId));
     stream.close();
     // The relay may already have published it: `queued` can follow.
-    expect(jobEvents(received)[0]).toEqual({ jobId, component: "idle", state: "pending", reasonCode: null, at: expect.any(String) });
+    expect(jobEvents(received)[0]).toEqual({
+      jobId,
+      component: "idle",
+      state: "pending",
+      reasonCode: null,
+      at: expect.any(String),
+    });
     expect(jobEvents(received).every((e) => e.jobId === jobId)).toBe(true);
     expect(received).not.toContain(other);
   });

@@ -24,23 +24,41 @@ function spans(children: readonly Child[]): Span[] {
   return lines
     .filter((l) => l["event"] === "job-started")
     .map((s) => {
-      const end = lines.find((e) => e["event"] === "job-finished" && e["jobId"] === s["jobId"] && e["instance"] === s["instance"]);
-      return { jobId: s["jobId"] as string, tenant: s["tenant"] as string, instance: s["instance"] as string, start: s["at"] as number, end: (end?.["at"] as number | undefined) ?? Infinity };
+      const end = lines.find(
+        (e) => e["event"] === "job-finished" && e["jobId"] === s["jobId"] && e["instance"] === s["instance"],
+      );
+      return {
+        jobId: s["jobId"] as string,
+        tenant: s["tenant"] as string,
+        instance: s["instance"] as string,
+        start: s["at"] as number,
+        end: (end?.["at"] as number | undefined) ?? Infinity,
+      };
     });
 }
 
 function sleepyWorker(component: string, instance: string, env: Record<string, string> = {}): Child {
-  return suite.spawn("sleepy-worker.ts", { TEST_COMPONENT: component, TESSERA_INSTANCE_ID: instance, TESSERA_HEARTBEAT_INTERVAL_MS: "500", ...env });
+  return suite.spawn("sleepy-worker.ts", {
+    TEST_COMPONENT: component,
+    TESSERA_INSTANCE_ID: instance,
+    TESSERA_HEARTBEAT_INTERVAL_MS: "500",
+    ...env,
+  });
 }
 
-const bound = (child: Child, what: string): Promise<unknown> => child.line(`${what} to bind its consumer`, (l) => l["msg"] === "job consumer bound; ready", 20_000);
+const bound = (child: Child, what: string): Promise<unknown> =>
+  child.line(`${what} to bind its consumer`, (l) => l["msg"] === "job consumer bound; ready", 20_000);
 
 describe("dead letters on real NATS", () => {
   it("dead-letters a job after maxDeliver failures into the bus's DLQ, and redrives it to completed with the same job id", async () => {
     const url = await suite.database();
     const component = suite.componentName("poison");
     const bus = await suite.bus("coordinator");
-    const coordinator = await suite.coordinator({ bus, url, components: [{ name: component, spec: processSpec({ maxDeliver: 2 }) }] });
+    const coordinator = await suite.coordinator({
+      bus,
+      url,
+      components: [{ name: component, spec: processSpec({ maxDeliver: 2 }) }],
+    });
     let fixed = false;
     const attempts: Array<{ jobId: string; attempt: number; fixed: boolean }> = [];
     await suite.worker(
@@ -68,13 +86,21 @@ describe("dead letters on real NATS", () => {
     expect(letters).toMatchObject([{ component, jobId, deliveries: 2, reasonCode: "dead_lettered" }]);
     expect(JSON.parse(new TextDecoder().decode(letters[0]?.data))).toMatchObject({ job_id: jobId, component });
     expect(await bus.queueDepth(component)).toMatchObject({ total: 0 });
-    expect((await coordinator.listDeadLetters({ component })).items).toMatchObject([{ jobId, deliveries: 2, redrivenAt: null }]);
+    expect((await coordinator.listDeadLetters({ component })).items).toMatchObject([
+      { jobId, deliveries: 2, redrivenAt: null },
+    ]);
     expect(coordinator.counters().deadLettered).toBe(1);
 
     fixed = true;
     expect(await coordinator.redrive(jobId)).toMatchObject({ redriven: true, job: { jobId, state: "pending" } });
     const done = await coordinator.waitForJob(jobId, { timeoutMs: 15_000 });
-    expect(done).toMatchObject({ jobId, state: "completed", redrives: 1, reasonCode: null, output: { data: { fixed: true } } });
+    expect(done).toMatchObject({
+      jobId,
+      state: "completed",
+      redrives: 1,
+      reasonCode: null,
+      output: { data: { fixed: true } },
+    });
     // Not asserted: dispatches 2. The redriven run's Result can be applied while the relay records the
     // publish, and then a lock-order deadlock can lose that record (see the known-bug test in outbox-crash.test.ts).
     expect(attempts.filter((a) => a.fixed)).toEqual([{ jobId, attempt: 1, fixed: true }]);
@@ -107,13 +133,22 @@ describe("a coordinator restarted while a worker process runs its jobs", () => {
 
     // No coordinator runs: the worker finishes the rest and its Results wait in the durable consumer.
     const testBus = await suite.bus("test");
-    await waitFor("a Result on the bus for each of the 20 jobs", async () => (await Promise.all(ids.map((id) => testBus.getResult(component, id)))).every((r) => r?.status === "completed"), 15_000);
+    await waitFor(
+      "a Result on the bus for each of the 20 jobs",
+      async () =>
+        (await Promise.all(ids.map((id) => testBus.getResult(component, id)))).every((r) => r?.status === "completed"),
+      15_000,
+    );
     const whileDown = (await storeSnapshot(sql)).jobs.filter((j) => j.state !== "completed");
     expect(whileDown.length).toBeGreaterThan(0);
     expect(whileDown.every((j) => j.state === "queued")).toBe(true);
 
     const second = await suite.coordinator({ bus: await suite.bus("coordinator-2"), url, components });
-    for (const id of ids) expect(await second.waitForJob(id, { timeoutMs: 15_000 })).toMatchObject({ state: "completed", output: { data: { ranBy: "sleepy-1" } } });
+    for (const id of ids)
+      expect(await second.waitForJob(id, { timeoutMs: 15_000 })).toMatchObject({
+        state: "completed",
+        output: { data: { ranBy: "sleepy-1" } },
+      });
     // Exactly the Results that arrived while no coordinator ran were applied by the new one.
     expect(second.counters().resultsApplied).toBe(whileDown.length);
     const after = await storeSnapshot(sql);
@@ -129,13 +164,23 @@ describe("per-key limits across worker processes", () => {
     const url = await suite.database();
     const component = suite.componentName("tenants");
     const bus = await suite.bus("coordinator");
-    const coordinator = await suite.coordinator({ bus, url, components: [{ name: component, spec: processSpec(), limits: { key: "tenant", concurrency: 1 } }] });
-    const workers = [sleepyWorker(component, "tenant-worker-1", { TEST_CONCURRENCY: "4", TEST_SLEEP_MS: "100" }), sleepyWorker(component, "tenant-worker-2", { TEST_CONCURRENCY: "4", TEST_SLEEP_MS: "100" })];
+    const coordinator = await suite.coordinator({
+      bus,
+      url,
+      components: [{ name: component, spec: processSpec(), limits: { key: "tenant", concurrency: 1 } }],
+    });
+    const workers = [
+      sleepyWorker(component, "tenant-worker-1", { TEST_CONCURRENCY: "4", TEST_SLEEP_MS: "100" }),
+      sleepyWorker(component, "tenant-worker-2", { TEST_CONCURRENCY: "4", TEST_SLEEP_MS: "100" }),
+    ];
     await Promise.all(workers.map((w, i) => bound(w, `worker process ${i + 1}`)));
 
     const ids: string[] = [];
-    for (let i = 0; i < 5; i++) for (const tenant of ["a", "b"]) ids.push((await coordinator.submit(component, { json: { i } }, { metadata: { tenant } })).jobId);
-    for (const id of ids) expect(await coordinator.waitForJob(id, { timeoutMs: 15_000 })).toMatchObject({ state: "completed" });
+    for (let i = 0; i < 5; i++)
+      for (const tenant of ["a", "b"])
+        ids.push((await coordinator.submit(component, { json: { i } }, { metadata: { tenant } })).jobId);
+    for (const id of ids)
+      expect(await coordinator.waitForJob(id, { timeoutMs: 15_000 })).toMatchObject({ state: "completed" });
 
     const runs = spans(workers);
     expect([...tally(runs.map((r) => r.jobId))].sort()).toEqual(ids.map((id) => [id, 1]).sort());
@@ -143,12 +188,18 @@ describe("per-key limits across worker processes", () => {
       const own = runs.filter((r) => r.tenant === tenant).sort((x, y) => x.start - y.start);
       expect(own).toHaveLength(5);
       // No overlap within a tenant: each run starts after the previous one finished, whichever process ran it.
-      for (let i = 1; i < own.length; i++) expect(own[i]?.start, `${tenant} run ${i} vs ${i - 1}: ${JSON.stringify(own)}`).toBeGreaterThanOrEqual(own[i - 1]?.end ?? Infinity);
+      for (let i = 1; i < own.length; i++)
+        expect(own[i]?.start, `${tenant} run ${i} vs ${i - 1}: ${JSON.stringify(own)}`).toBeGreaterThanOrEqual(
+          own[i - 1]?.end ?? Infinity,
+        );
     }
     // Both tenants progress concurrently: some run of a overlaps some run of b.
     const a = runs.filter((r) => r.tenant === "a");
     const b = runs.filter((r) => r.tenant === "b");
-    expect(a.some((x) => b.some((y) => x.start < y.end && y.start < x.end)), JSON.stringify(runs)).toBe(true);
+    expect(
+      a.some((x) => b.some((y) => x.start < y.end && y.start < x.end)),
+      JSON.stringify(runs),
+    ).toBe(true);
     const firstEndB = Math.min(...b.map((r) => r.end));
     const lastStartA = Math.max(...a.map((r) => r.start));
     expect(firstEndB).toBeLessThan(lastStartA);

@@ -19,7 +19,12 @@ const suite = processSuite();
 const N = 5;
 const spec = processSpec();
 
-async function coordinatorChild(opts: { url: string; component: string; mode: "hang-before-publish" | "hang-after-publish"; count: number }): Promise<Child> {
+async function coordinatorChild(opts: {
+  url: string;
+  component: string;
+  mode: "hang-before-publish" | "hang-after-publish";
+  count: number;
+}): Promise<Child> {
   const child = suite.spawn("coordinator-child.ts", {
     DATABASE_URL: opts.url,
     TEST_COMPONENT: opts.component,
@@ -34,7 +39,11 @@ async function coordinatorChild(opts: { url: string; component: string; mode: "h
 /** A child that submits N jobs while no publish can complete, SIGKILLed once every submit returned. */
 async function commitWithoutPublish(url: string, component: string): Promise<string[]> {
   const child = await coordinatorChild({ url, component, mode: "hang-before-publish", count: N });
-  const submitted = await child.linesMatching(`${N} submits to return in the child`, (l) => l["event"] === "submitted", N);
+  const submitted = await child.linesMatching(
+    `${N} submits to return in the child`,
+    (l) => l["event"] === "submitted",
+    N,
+  );
   expect(submitted.map((l) => l["state"])).toEqual(Array.from({ length: N }, () => "pending"));
   // The relay did try: its first publish is the one hanging.
   await child.line("the relay to call publishJob", (l) => l["event"] === "publish-held");
@@ -46,16 +55,28 @@ async function commitWithoutPublish(url: string, component: string): Promise<str
 async function recordingWorker(component: string): Promise<string[]> {
   const ran: string[] = [];
   const bus = await suite.bus("worker");
-  await suite.worker(defineComponent({ name: component, concurrency: 2, handle: (ctx) => (ran.push(ctx.jobId), { ran: ctx.jobId }) }), bus);
+  await suite.worker(
+    defineComponent({ name: component, concurrency: 2, handle: (ctx) => (ran.push(ctx.jobId), { ran: ctx.jobId }) }),
+    bus,
+  );
   return ran;
 }
 
 async function allCompleted(coordinator: Coordinator, ids: readonly string[]): Promise<void> {
-  for (const id of ids) expect(await coordinator.waitForJob(id, { timeoutMs: 15_000 })).toMatchObject({ jobId: id, state: "completed", duplicateResults: 0 });
+  for (const id of ids)
+    expect(await coordinator.waitForJob(id, { timeoutMs: 15_000 })).toMatchObject({
+      jobId: id,
+      state: "completed",
+      duplicateResults: 0,
+    });
 }
 
 async function drained(bus: Bus, component: string): Promise<void> {
-  await waitFor(`the ${component} stream to be empty (every job acked)`, async () => (await bus.queueDepth(component)).total === 0, 10_000);
+  await waitFor(
+    `the ${component} stream to be empty (every job acked)`,
+    async () => (await bus.queueDepth(component)).total === 0,
+    10_000,
+  );
 }
 
 describe("a coordinator SIGKILLed in the outbox relay", () => {
@@ -73,7 +94,11 @@ describe("a coordinator SIGKILLed in the outbox relay", () => {
     expect(await bus.queueDepth(component)).toMatchObject({ total: 0 });
 
     const coordinator = await suite.coordinator({ bus, url, components: [{ name: component, spec }] });
-    await waitFor("the restarted relay to publish the outbox", async () => (await storeSnapshot(sql)).outbox.length === 0, 10_000);
+    await waitFor(
+      "the restarted relay to publish the outbox",
+      async () => (await storeSnapshot(sql)).outbox.length === 0,
+      10_000,
+    );
     expect(await bus.queueDepth(component)).toMatchObject({ total: N });
     expect((await storeSnapshot(sql)).jobs.map((j) => j.state)).toEqual(Array.from({ length: N }, () => "queued"));
 
@@ -92,7 +117,11 @@ describe("a coordinator SIGKILLed in the outbox relay", () => {
     // all N for real and is killed before it marks a single row sent.
     const ids = await commitWithoutPublish(url, component);
     const child = await coordinatorChild({ url, component, mode: "hang-after-publish", count: 0 });
-    const published = await child.linesMatching(`the child's relay to publish all ${N} jobs`, (l) => l["event"] === "published", N);
+    const published = await child.linesMatching(
+      `the child's relay to publish all ${N} jobs`,
+      (l) => l["event"] === "published",
+      N,
+    );
     expect(published.map((l) => l["jobId"]).sort()).toEqual([...ids].sort());
     expect(published.every((l) => l["duplicate"] === false)).toBe(true);
     expect((await child.kill()).signal).toBe("SIGKILL");
@@ -106,12 +135,18 @@ describe("a coordinator SIGKILLed in the outbox relay", () => {
 
     // The restarted relay publishes every row again with the same dedup key: the stream keeps one copy each.
     const coordinator = await suite.coordinator({ bus, url, components: [{ name: component, spec }] });
-    await waitFor("the restarted relay to republish and mark the outbox", async () => (await storeSnapshot(sql)).outbox.length === 0, 10_000);
+    await waitFor(
+      "the restarted relay to republish and mark the outbox",
+      async () => (await storeSnapshot(sql)).outbox.length === 0,
+      10_000,
+    );
     expect(coordinator.counters().published).toBe(N);
     expect(await bus.queueDepth(component)).toMatchObject({ total: N });
     const seqs = new Map(published.map((l) => [l["jobId"] as string, l["seq"] as number]));
     // Queued once, at the stream position of the first publish.
-    expect((await storeSnapshot(sql)).jobs).toEqual(ids.map((jobId) => ({ jobId, state: "queued", dispatches: 1, streamSeq: seqs.get(jobId) })));
+    expect((await storeSnapshot(sql)).jobs).toEqual(
+      ids.map((jobId) => ({ jobId, state: "queued", dispatches: 1, streamSeq: seqs.get(jobId) })),
+    );
 
     const ran = await recordingWorker(component);
     await allCompleted(coordinator, ids);
@@ -155,7 +190,10 @@ describe("lock order of the outbox relay and the Result consumer", () => {
     // The relay's record (markDispatched) waits here until the test holds the job row.
     const client: SqlClient = {
       dialect: base.dialect,
-      async query<R extends Record<string, unknown> = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+      async query<R extends Record<string, unknown> = Record<string, unknown>>(
+        text: string,
+        params?: readonly unknown[],
+      ): Promise<QueryResult<R>> {
         if (recordHeld !== undefined && /marked AS \(/.test(text)) {
           recordHeld();
           recordHeld = undefined;
@@ -172,7 +210,13 @@ describe("lock order of the outbox relay and the Result consumer", () => {
       ping: () => base.ping(),
       close: () => base.close(),
     };
-    const coordinator = await createCoordinator({ bus, components: [{ name: component, spec }], database: { client }, env: {}, logger: silent });
+    const coordinator = await createCoordinator({
+      bus,
+      components: [{ name: component, spec }],
+      database: { client },
+      env: {},
+      logger: silent,
+    });
     suite.defer(() => coordinator.close());
 
     const { jobId } = await coordinator.submit(component, { json: 1 });
@@ -184,13 +228,35 @@ describe("lock order of the outbox relay and the Result consumer", () => {
       releaseRecord();
       await unlocked;
     });
-    await waitFor("the relay's record to wait for the job row", async () => (await waiting("%marked AS (%")) === 1, 10_000);
-    await bus.publishResult({ schema_version: 1, job_id: jobId, component, status: "completed", attempt: 1, instance_id: "test", finished_at: new Date().toISOString(), duration_ms: 1, output: { data: "done" } });
-    await waitFor("the Result's write to wait for the job row too", async () => (await waiting("%SET state = l.status%")) === 1, 10_000);
+    await waitFor(
+      "the relay's record to wait for the job row",
+      async () => (await waiting("%marked AS (%")) === 1,
+      10_000,
+    );
+    await bus.publishResult({
+      schema_version: 1,
+      job_id: jobId,
+      component,
+      status: "completed",
+      attempt: 1,
+      instance_id: "test",
+      finished_at: new Date().toISOString(),
+      duration_ms: 1,
+      output: { data: "done" },
+    });
+    await waitFor(
+      "the Result's write to wait for the job row too",
+      async () => (await waiting("%SET state = l.status%")) === 1,
+      10_000,
+    );
     unlock();
     await holding;
     expect(await coordinator.waitForJob(jobId, { timeoutMs: 10_000 })).toMatchObject({ state: "completed" });
-    await waitFor("the dispatch to be recorded", async () => (await storeSnapshot(watch)).jobs[0]?.dispatches === 1, 5_000);
+    await waitFor(
+      "the dispatch to be recorded",
+      async () => (await storeSnapshot(watch)).jobs[0]?.dispatches === 1,
+      5_000,
+    );
     expect(deadlocks).toEqual([]);
     expect((await storeSnapshot(watch)).jobs[0]?.streamSeq).toBeGreaterThan(0);
     expect((await storeSnapshot(watch)).outbox).toEqual([]);

@@ -8,7 +8,14 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { connectJetStreamBus, type Bus } from "@tessera/bus";
 import type { ComponentSpec } from "@tessera/contract";
-import { spawnTsProcess, startNatsServer, startPostgres, type NatsServerHandle, type PostgresHandle, type TsProcess } from "@tessera/testkit";
+import {
+  spawnTsProcess,
+  startNatsServer,
+  startPostgres,
+  type NatsServerHandle,
+  type PostgresHandle,
+  type TsProcess,
+} from "@tessera/testkit";
 import { runWorker, type ComponentDefinition, type WorkerHandle } from "@tessera/worker";
 import { afterAll, afterEach, beforeAll } from "vitest";
 import { createCoordinator, type CoordinatorOptions } from "../../src/create-coordinator.js";
@@ -21,7 +28,14 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 /** A component spec for these tests: short ack wait so a lost delivery comes back within a test. */
 export function processSpec(overrides: Partial<ComponentSpec> = {}): ComponentSpec {
-  return { image: "example/test:1", inputMode: "content-ref", egress: "none", timeouts: { wallClock: "10s", ackWait: "5s" }, maxDeliver: 3, ...overrides };
+  return {
+    image: "example/test:1",
+    inputMode: "content-ref",
+    egress: "none",
+    timeouts: { wallClock: "10s", ackWait: "5s" },
+    maxDeliver: 3,
+    ...overrides,
+  };
 }
 
 /** A fixture process: `process/fixtures/<fixture>` on the TypeScript sources. */
@@ -40,7 +54,9 @@ export interface ProcessSuite {
   /** A SQL client on `url` (closed after the test). */
   sql(url: string): Promise<SqlClient>;
   /** A coordinator that owns its SQL client (closed after the test unless the test closed it). */
-  coordinator(opts: { bus: Bus; url: string; components: ComponentRegistration[] } & Partial<CoordinatorOptions>): Promise<Coordinator>;
+  coordinator(
+    opts: { bus: Bus; url: string; components: ComponentRegistration[] } & Partial<CoordinatorOptions>,
+  ): Promise<Coordinator>;
   /** An embedded worker (stopped after the test). */
   worker(definition: ComponentDefinition, bus: Bus): Promise<WorkerHandle>;
   /** A child process (SIGKILLed after the test if still running). */
@@ -93,12 +109,24 @@ export function processSuite(): ProcessSuite {
       return client;
     },
     async coordinator({ bus, url, components, ...extra }) {
-      const coordinator = await createCoordinator({ env: {}, logger: silent, ...extra, bus, components, database: { url } });
+      const coordinator = await createCoordinator({
+        env: {},
+        logger: silent,
+        ...extra,
+        bus,
+        components,
+        database: { url },
+      });
       cleanups.push(() => coordinator.close());
       return coordinator;
     },
     async worker(definition, bus) {
-      const worker = await runWorker(definition, { bus, logger: silent, heartbeatIntervalMs: 60_000, drainGraceMs: 1_000 });
+      const worker = await runWorker(definition, {
+        bus,
+        logger: silent,
+        heartbeatIntervalMs: 60_000,
+        drainGraceMs: 1_000,
+      });
       cleanups.push(() => worker.stop());
       return worker;
     },
@@ -113,11 +141,25 @@ export function processSuite(): ProcessSuite {
 }
 
 /** What the store holds: every job's state and every outbox row (straight from SQL, no coordinator). */
-export async function storeSnapshot(sql: SqlClient): Promise<{ jobs: Array<{ jobId: string; state: JobState; dispatches: number; streamSeq: number | null }>; outbox: Array<{ jobId: string; dedupKey: string }> }> {
-  const jobs = await sql.query<{ job_id: string; state: JobState; dispatches: number; stream_seq: number | null }>(`SELECT job_id, state, dispatches, stream_seq FROM tessera_jobs ORDER BY seq`);
-  const outbox = await sql.query<{ job_id: string; dedup_key: string }>(`SELECT job_id, dedup_key FROM tessera_outbox ORDER BY id`);
+export async function storeSnapshot(
+  sql: SqlClient,
+): Promise<{
+  jobs: Array<{ jobId: string; state: JobState; dispatches: number; streamSeq: number | null }>;
+  outbox: Array<{ jobId: string; dedupKey: string }>;
+}> {
+  const jobs = await sql.query<{ job_id: string; state: JobState; dispatches: number; stream_seq: number | null }>(
+    `SELECT job_id, state, dispatches, stream_seq FROM tessera_jobs ORDER BY seq`,
+  );
+  const outbox = await sql.query<{ job_id: string; dedup_key: string }>(
+    `SELECT job_id, dedup_key FROM tessera_outbox ORDER BY id`,
+  );
   return {
-    jobs: jobs.rows.map((r) => ({ jobId: r.job_id, state: r.state, dispatches: r.dispatches, streamSeq: r.stream_seq })),
+    jobs: jobs.rows.map((r) => ({
+      jobId: r.job_id,
+      state: r.state,
+      dispatches: r.dispatches,
+      streamSeq: r.stream_seq,
+    })),
     outbox: outbox.rows.map((r) => ({ jobId: r.job_id, dedupKey: r.dedup_key })),
   };
 }

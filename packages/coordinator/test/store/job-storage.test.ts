@@ -12,7 +12,10 @@ import { skipping, storeBackends } from "../store-backends.js";
  * the values a column refuses.
  */
 
-function envelope(component: string, opts: { jobId?: string; input?: unknown; metadata?: Record<string, string> } = {}): Job {
+function envelope(
+  component: string,
+  opts: { jobId?: string; input?: unknown; metadata?: Record<string, string> } = {},
+): Job {
   return {
     schema_version: 1,
     job_id: opts.jobId ?? randomUUID(),
@@ -25,18 +28,41 @@ function envelope(component: string, opts: { jobId?: string; input?: unknown; me
 }
 
 function result(jobId: string, component: string, overrides: Partial<Result> = {}): Result {
-  return { schema_version: 1, job_id: jobId, component, status: "completed", attempt: 1, instance_id: "w-1", finished_at: new Date().toISOString(), duration_ms: 3, output: { data: { ok: true } }, ...overrides } as Result;
+  return {
+    schema_version: 1,
+    job_id: jobId,
+    component,
+    status: "completed",
+    attempt: 1,
+    instance_id: "w-1",
+    finished_at: new Date().toISOString(),
+    duration_ms: 3,
+    output: { data: { ok: true } },
+    ...overrides,
+  } as Result;
 }
 
-async function submit(store: JobStorage, component = "echo", opts: { limitKey?: string | null; idempotencyKey?: string; input?: unknown } = {}): Promise<{ jobId: string; outboxId: number }> {
+async function submit(
+  store: JobStorage,
+  component = "echo",
+  opts: { limitKey?: string | null; idempotencyKey?: string; input?: unknown } = {},
+): Promise<{ jobId: string; outboxId: number }> {
   const env = envelope(component, { input: opts.input });
-  const inserted = await store.insertJob({ envelope: env, limitKey: opts.limitKey ?? null, idempotencyKey: opts.idempotencyKey ?? null });
+  const inserted = await store.insertJob({
+    envelope: env,
+    limitKey: opts.limitKey ?? null,
+    idempotencyKey: opts.idempotencyKey ?? null,
+  });
   expect(inserted.created).toBe(true);
   return { jobId: env.job_id, outboxId: inserted.outboxId as number };
 }
 
 /** Submitted and recorded as published at `streamSeq`. */
-async function queued(store: JobStorage, streamSeq: number, component = "echo"): Promise<{ jobId: string; outboxId: number }> {
+async function queued(
+  store: JobStorage,
+  streamSeq: number,
+  component = "echo",
+): Promise<{ jobId: string; outboxId: number }> {
   const job = await submit(store, component);
   await store.markDispatched([{ ...job, streamSeq }]);
   return job;
@@ -67,7 +93,11 @@ describe.each(storeBackends())("job storage on $name", (backend) => {
       const { jobs } = await backend.open();
       const env = envelope("echo", { input: { n: 1 }, metadata: { tenant: "acme" } });
       const inserted = await jobs.insertJob({ envelope: env, limitKey: "acme", idempotencyKey: null });
-      expect(inserted).toMatchObject({ created: true, outboxId: expect.any(Number), job: { jobId: env.job_id, component: "echo", state: "pending", limitKey: "acme", reasonCode: null } });
+      expect(inserted).toMatchObject({
+        created: true,
+        outboxId: expect.any(Number),
+        job: { jobId: env.job_id, component: "echo", state: "pending", limitKey: "acme", reasonCode: null },
+      });
       const job = await jobs.getJob(env.job_id);
       expect(job).toEqual({
         jobId: env.job_id,
@@ -97,14 +127,22 @@ describe.each(storeBackends())("job storage on $name", (backend) => {
 
     it("creates one job per idempotency key and component, also when the inserts race", async () => {
       const { jobs } = await backend.open();
-      const racing = await Promise.all(Array.from({ length: 8 }, (_, i) => jobs.insertJob({ envelope: envelope("echo", { input: i }), limitKey: null, idempotencyKey: "order-7" })));
+      const racing = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          jobs.insertJob({ envelope: envelope("echo", { input: i }), limitKey: null, idempotencyKey: "order-7" }),
+        ),
+      );
       expect(racing.filter((r) => r.created)).toHaveLength(1);
       const winner = racing.find((r) => r.created)?.job.jobId;
       expect(new Set(racing.map((r) => r.job.jobId))).toEqual(new Set([winner]));
       expect(racing.filter((r) => !r.created).every((r) => r.outboxId === undefined)).toBe(true);
       // The same key in another component is another job; no key never conflicts.
-      expect((await jobs.insertJob({ envelope: envelope("other"), limitKey: null, idempotencyKey: "order-7" })).created).toBe(true);
-      expect((await jobs.insertJob({ envelope: envelope("echo"), limitKey: null, idempotencyKey: null })).created).toBe(true);
+      expect(
+        (await jobs.insertJob({ envelope: envelope("other"), limitKey: null, idempotencyKey: "order-7" })).created,
+      ).toBe(true);
+      expect((await jobs.insertJob({ envelope: envelope("echo"), limitKey: null, idempotencyKey: null })).created).toBe(
+        true,
+      );
       expect((await jobs.findByIdempotencyKey("echo", "order-7"))?.jobId).toBe(winner);
       expect(await jobs.findByIdempotencyKey("echo", "nope")).toBeUndefined();
       expect((await jobs.listJobs({ component: "echo" })).items).toHaveLength(2);
@@ -135,10 +173,18 @@ describe.each(storeBackends())("job storage on $name", (backend) => {
       const c = await submit(jobs, "echo");
       const batch = await jobs.nextOutboxBatch(10, [], false, ["echo"]);
       expect(ids(batch)).toEqual([a.outboxId, b.outboxId, c.outboxId]);
-      expect(batch[0]).toMatchObject({ jobId: a.jobId, component: "echo", limitKey: null, dedupKey: a.jobId, envelope: { job_id: a.jobId } });
+      expect(batch[0]).toMatchObject({
+        jobId: a.jobId,
+        component: "echo",
+        limitKey: null,
+        dedupKey: a.jobId,
+        envelope: { job_id: a.jobId },
+      });
       expect(JSON.parse(new TextDecoder().decode(batch[0]?.encoded))).toEqual(batch[0]?.envelope);
       expect(ids(await jobs.nextOutboxBatch(2, [], false, ["echo"]))).toEqual([a.outboxId, b.outboxId]);
-      expect(ids(await jobs.nextOutboxBatch(10, [], false, ["echo"], skipping([a.outboxId, c.outboxId])))).toEqual([b.outboxId]);
+      expect(ids(await jobs.nextOutboxBatch(10, [], false, ["echo"], skipping([a.outboxId, c.outboxId])))).toEqual([
+        b.outboxId,
+      ]);
       expect(ids(await jobs.nextOutboxBatch(10, [], false, ["renamed-away"]))).toEqual([orphan.outboxId]);
       expect(await jobs.nextOutboxBatch(10, [], false, [])).toEqual([]);
     });
@@ -156,12 +202,24 @@ describe.each(storeBackends())("job storage on $name", (backend) => {
       await add("c", "c", 1);
       const r = (name: string, i: number): number => rows[name]?.[i] as number;
       // Rank 1 of every key in id order, then rank 2, ...: key "a"'s backlog cannot fill the batch.
-      expect(ids(await jobs.nextOutboxBatch(6, [], true, ["echo"]))).toEqual([r("a", 0), r("b", 0), r("none", 0), r("empty", 0), r("c", 0), r("a", 1)]);
+      expect(ids(await jobs.nextOutboxBatch(6, [], true, ["echo"]))).toEqual([
+        r("a", 0),
+        r("b", 0),
+        r("none", 0),
+        r("empty", 0),
+        r("c", 0),
+        r("a", 1),
+      ]);
       // A null key and "" are ranked apart but blocked together, as the key "".
-      expect(ids(await jobs.nextOutboxBatch(10, [`echo${KEY_SEPARATOR}a`, `echo${KEY_SEPARATOR}`], true, ["echo"]))).toEqual([r("b", 0), r("c", 0), r("b", 1)]);
+      expect(
+        ids(await jobs.nextOutboxBatch(10, [`echo${KEY_SEPARATOR}a`, `echo${KEY_SEPARATOR}`], true, ["echo"])),
+      ).toEqual([r("b", 0), r("c", 0), r("b", 1)]);
       // Only the oldest 8 x batchSize eligible rows are ranked: with a batch of 1, the 8 oldest.
       expect(ids(await jobs.nextOutboxBatch(1, [], true, ["echo"], skipping([r("a", 0)])))).toEqual([r("a", 1)]);
-      expect(ids(await jobs.nextOutboxBatch(2, [], true, ["echo"], skipping([r("a", 0), r("a", 1)])))).toEqual([r("a", 2), r("b", 0)]);
+      expect(ids(await jobs.nextOutboxBatch(2, [], true, ["echo"], skipping([r("a", 0), r("a", 1)])))).toEqual([
+        r("a", 2),
+        r("b", 0),
+      ]);
     });
 
     it("records a publish: pending becomes queued, and a job decided or cancelled meanwhile keeps its state", async () => {
@@ -179,10 +237,23 @@ describe.each(storeBackends())("job storage on $name", (backend) => {
         { ...requeued, streamSeq: 14 },
         { outboxId: 999_999, jobId: "missing", streamSeq: 15 },
       ]);
-      expect(record.queued).toEqual([{ jobId: fresh.jobId, component: "echo", state: "queued", limitKey: null, reasonCode: null, updatedAt: expect.any(String) }]);
+      expect(record.queued).toEqual([
+        {
+          jobId: fresh.jobId,
+          component: "echo",
+          state: "queued",
+          limitKey: null,
+          reasonCode: null,
+          updatedAt: expect.any(String),
+        },
+      ]);
       expect(sorted(record.settled)).toEqual(sorted([done.jobId, gone.jobId]));
       expect(record.cancelled).toEqual([{ ...gone, streamSeq: 13 }]);
-      expect(await jobs.getJob(fresh.jobId)).toMatchObject({ state: "queued", dispatches: 1, dispatchedAt: expect.any(String) });
+      expect(await jobs.getJob(fresh.jobId)).toMatchObject({
+        state: "queued",
+        dispatches: 1,
+        dispatchedAt: expect.any(String),
+      });
       expect(await jobs.getJob(done.jobId)).toMatchObject({ state: "completed", dispatches: 1, dispatchedAt: null });
       expect(await jobs.getJob(gone.jobId)).toMatchObject({ state: "cancelled", dispatches: 1, dispatchedAt: null });
       expect(await jobs.getJob(requeued.jobId)).toMatchObject({ state: "queued", dispatches: 2 });
@@ -206,7 +277,9 @@ describe.each(storeBackends())("job storage on $name", (backend) => {
       // The requeued rows follow the older one; among themselves the SQL store's order is not defined.
       expect(batch[0]?.jobId).toBe(waiting.jobId);
       expect(sorted(batch.slice(1).map((e) => e.jobId))).toEqual(sorted([plain.jobId, keyed.jobId]));
-      expect(new Set(batch.map((e) => e.dedupKey))).toEqual(new Set([waiting.jobId, `${plain.jobId}:restart:1`, `${keyed.jobId}:restart:1`]));
+      expect(new Set(batch.map((e) => e.dedupKey))).toEqual(
+        new Set([waiting.jobId, `${plain.jobId}:restart:1`, `${keyed.jobId}:restart:1`]),
+      );
       expect(await jobs.queuedWithKeys()).toEqual([]);
       expect(await jobs.requeueQueued()).toBe(0);
     });
@@ -217,22 +290,62 @@ describe.each(storeBackends())("job storage on $name", (backend) => {
       const { jobs } = await backend.open();
       const { jobId } = await queued(jobs, 1);
       const finishedAt = "2026-11-23T14:30:00.123456Z";
-      const applied = await jobs.applyResult(result(jobId, "echo", { attempt: 2, finished_at: finishedAt, duration_ms: 2.6, reason_detail: "fine" }));
-      expect(applied).toEqual({ kind: "applied", job: { jobId, component: "echo", state: "completed", limitKey: null, reasonCode: null, updatedAt: expect.any(String) } });
+      const applied = await jobs.applyResult(
+        result(jobId, "echo", { attempt: 2, finished_at: finishedAt, duration_ms: 2.6, reason_detail: "fine" }),
+      );
+      expect(applied).toEqual({
+        kind: "applied",
+        job: {
+          jobId,
+          component: "echo",
+          state: "completed",
+          limitKey: null,
+          reasonCode: null,
+          updatedAt: expect.any(String),
+        },
+      });
       const after = await jobs.getJob(jobId);
-      expect(after).toMatchObject({ state: "completed", attempts: 2, output: { data: { ok: true } }, instanceId: "w-1", durationMs: 3, reasonDetail: "fine", finishedAt: "2026-11-23T14:30:00.123Z", duplicateResults: 0 });
-      expect(await jobs.applyResult(result(jobId, "echo", { status: "failed", reason_code: "late" }))).toMatchObject({ kind: "duplicate", job: { state: "completed" } });
+      expect(after).toMatchObject({
+        state: "completed",
+        attempts: 2,
+        output: { data: { ok: true } },
+        instanceId: "w-1",
+        durationMs: 3,
+        reasonDetail: "fine",
+        finishedAt: "2026-11-23T14:30:00.123Z",
+        duplicateResults: 0,
+      });
+      expect(await jobs.applyResult(result(jobId, "echo", { status: "failed", reason_code: "late" }))).toMatchObject({
+        kind: "duplicate",
+        job: { state: "completed" },
+      });
       expect(await jobs.applyResult(result(jobId, "other"))).toEqual({ kind: "unknown" });
       expect(await jobs.applyResult(result("missing", "echo"))).toEqual({ kind: "unknown" });
-      expect(await jobs.getJob(jobId)).toMatchObject({ state: "completed", attempts: 2, reasonCode: null, duplicateResults: 1 });
+      expect(await jobs.getJob(jobId)).toMatchObject({
+        state: "completed",
+        attempts: 2,
+        reasonCode: null,
+        duplicateResults: 1,
+      });
       expect(await jobs.nextOutboxBatch(10, [], false, ["echo"])).toEqual([]);
     });
 
     it("applies a Result that beats the dispatch record, and deletes the job's outbox row", async () => {
       const { jobs } = await backend.open();
       const job = await submit(jobs);
-      expect((await jobs.applyResult(result(job.jobId, "echo", { status: "failed", reason_code: "bad_input", output: undefined }))).kind).toBe("applied");
-      expect(await jobs.getJob(job.jobId)).toMatchObject({ state: "failed", reasonCode: "bad_input", output: null, dispatches: 0 });
+      expect(
+        (
+          await jobs.applyResult(
+            result(job.jobId, "echo", { status: "failed", reason_code: "bad_input", output: undefined }),
+          )
+        ).kind,
+      ).toBe("applied");
+      expect(await jobs.getJob(job.jobId)).toMatchObject({
+        state: "failed",
+        reasonCode: "bad_input",
+        output: null,
+        dispatches: 0,
+      });
       expect(await jobs.nextOutboxBatch(10, [], false, ["echo"])).toEqual([]);
       expect((await jobs.markDispatched([{ ...job, streamSeq: 1 }])).settled).toEqual([job.jobId]);
     });
@@ -241,13 +354,16 @@ describe.each(storeBackends())("job storage on $name", (backend) => {
       const { jobs } = await backend.open();
       const { jobId } = await queued(jobs, 1);
       const seen: string[] = [];
-      const hook = async (job: { jobId: string; state: string }): Promise<void> => void seen.push(`${job.jobId}:${job.state}`);
+      const hook = async (job: { jobId: string; state: string }): Promise<void> =>
+        void seen.push(`${job.jobId}:${job.state}`);
       expect((await jobs.applyResult(result(jobId, "echo"), hook)).kind).toBe("applied");
       expect((await jobs.applyResult(result(jobId, "echo"), hook)).kind).toBe("duplicate");
       expect(await jobs.applyResult(result(jobId, "other"), hook)).toEqual({ kind: "unknown" });
       expect(seen).toEqual([`${jobId}:queued`]);
       const failing = await queued(jobs, 2);
-      await expect(jobs.applyResult(result(failing.jobId, "echo"), () => Promise.reject(new Error("hook failed")))).rejects.toThrow("hook failed");
+      await expect(
+        jobs.applyResult(result(failing.jobId, "echo"), () => Promise.reject(new Error("hook failed"))),
+      ).rejects.toThrow("hook failed");
       expect((await jobs.getJob(failing.jobId))?.state).toBe("queued");
     });
 
@@ -270,12 +386,26 @@ describe.each(storeBackends())("job storage on $name", (backend) => {
         [{ finished_at: "2026-01-01T23:59:60.5Z" }, "22008"],
         [{ finished_at: "2026-01-01T24:00:00.000001Z" }, "22008"],
       ];
-      for (const [overrides, code] of refusals) await expect(jobs.applyResult(result(jobId, "echo", overrides)), JSON.stringify(overrides)).rejects.toMatchObject({ code });
+      for (const [overrides, code] of refusals)
+        await expect(
+          jobs.applyResult(result(jobId, "echo", overrides)),
+          JSON.stringify(overrides),
+        ).rejects.toMatchObject({ code });
       expect(await jobs.getJob(jobId)).toMatchObject({ state: "queued", duplicateResults: 0 });
       // An escaped backslash before "u0000" is text, not NUL; a lone surrogate in a text column becomes U+FFFD.
-      const ok = await jobs.applyResult(result(jobId, "echo", { output: { data: "\\u0000" }, instance_id: "w\udc00", finished_at: "2026-01-01T23:59:60Z" }));
+      const ok = await jobs.applyResult(
+        result(jobId, "echo", {
+          output: { data: "\\u0000" },
+          instance_id: "w\udc00",
+          finished_at: "2026-01-01T23:59:60Z",
+        }),
+      );
       expect(ok.kind).toBe("applied");
-      expect(await jobs.getJob(jobId)).toMatchObject({ output: { data: "\\u0000" }, instanceId: "w\ufffd", finishedAt: "2026-01-02T00:00:00.000Z" });
+      expect(await jobs.getJob(jobId)).toMatchObject({
+        output: { data: "\\u0000" },
+        instanceId: "w\ufffd",
+        finishedAt: "2026-01-02T00:00:00.000Z",
+      });
       // Fractions are rounded to microseconds half to even (Postgres's rint), a leap second's included.
       const taken: [string, string][] = [
         ["2026-01-01T12:30:60.5Z", "2026-01-01T12:31:00.500Z"],
@@ -285,7 +415,9 @@ describe.each(storeBackends())("job storage on $name", (backend) => {
       ];
       for (const [i, [finishedAt, stored]] of taken.entries()) {
         const job = await queued(jobs, 10 + i);
-        expect((await jobs.applyResult(result(job.jobId, "echo", { finished_at: finishedAt }))).kind, finishedAt).toBe("applied");
+        expect((await jobs.applyResult(result(job.jobId, "echo", { finished_at: finishedAt }))).kind, finishedAt).toBe(
+          "applied",
+        );
         expect((await jobs.getJob(job.jobId))?.finishedAt, finishedAt).toBe(stored);
       }
     });
@@ -293,7 +425,11 @@ describe.each(storeBackends())("job storage on $name", (backend) => {
     it("refuses a bad Result alone among the Results written with it", async () => {
       const { jobs } = await backend.open();
       const [a, b, c] = [await queued(jobs, 1), await queued(jobs, 2), await queued(jobs, 3)];
-      const outcomes = await Promise.allSettled([jobs.applyResult(result(a.jobId, "echo")), jobs.applyResult(result(b.jobId, "echo", { output: { data: "\u0000" } })), jobs.applyResult(result(c.jobId, "echo"))]);
+      const outcomes = await Promise.allSettled([
+        jobs.applyResult(result(a.jobId, "echo")),
+        jobs.applyResult(result(b.jobId, "echo", { output: { data: "\u0000" } })),
+        jobs.applyResult(result(c.jobId, "echo")),
+      ]);
       expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
       expect((await jobs.countsByComponent()).get("echo")).toMatchObject({ completed: 2, queued: 1 });
     });
@@ -303,35 +439,81 @@ describe.each(storeBackends())("job storage on $name", (backend) => {
     it("ignores a letter replayed after its job was redriven, before the new run's publish is recorded", async () => {
       const { jobs } = await backend.open();
       const { jobId } = await queued(jobs, 7);
-      const letter = { jobId, component: "echo", streamSeq: 7, deliveries: 3, reasonCode: "dead_lettered", reasonDetail: "exhausted 3 deliveries" };
+      const letter = {
+        jobId,
+        component: "echo",
+        streamSeq: 7,
+        deliveries: 3,
+        reasonCode: "dead_lettered",
+        reasonDetail: "exhausted 3 deliveries",
+      };
       expect(await jobs.recordDeadLetter(letter)).toMatchObject({ state: "failed" });
       expect(await jobs.redrive(jobId)).toMatchObject({ kind: "redriven" });
       // The job still names stream position 7: its redriven publish has not been recorded yet.
       expect(await jobs.recordDeadLetter(letter)).toBeUndefined();
       expect(await jobs.getJob(jobId)).toMatchObject({ state: "pending", redrives: 1 });
-      expect((await jobs.nextOutboxBatch(10, [], false, ["echo"])).map((e) => e.dedupKey)).toEqual([`${jobId}:redrive:1`]);
+      expect((await jobs.nextOutboxBatch(10, [], false, ["echo"])).map((e) => e.dedupKey)).toEqual([
+        `${jobId}:redrive:1`,
+      ]);
     });
 
     it("fails a job once per dead letter, not for a stale stream position, and redrives it with a fresh dedup key", async () => {
       const { jobs } = await backend.open();
       const { jobId } = await queued(jobs, 7);
-      const letter = { jobId, component: "echo", streamSeq: 7, deliveries: 3, reasonCode: "dead_lettered", reasonDetail: "exhausted 3 deliveries" };
+      const letter = {
+        jobId,
+        component: "echo",
+        streamSeq: 7,
+        deliveries: 3,
+        reasonCode: "dead_lettered",
+        reasonDetail: "exhausted 3 deliveries",
+      };
       expect(await jobs.recordDeadLetter({ ...letter, streamSeq: 6 })).toBeUndefined();
       const failed = await jobs.recordDeadLetter(letter);
-      expect(failed).toMatchObject({ jobId, state: "failed", reasonCode: "dead_lettered", reasonDetail: "exhausted 3 deliveries", attempts: 3, finishedAt: expect.any(String) });
+      expect(failed).toMatchObject({
+        jobId,
+        state: "failed",
+        reasonCode: "dead_lettered",
+        reasonDetail: "exhausted 3 deliveries",
+        attempts: 3,
+        finishedAt: expect.any(String),
+      });
       expect(await jobs.recordDeadLetter(letter)).toBeUndefined();
       const letters = await jobs.listDeadLetters();
       // The stale advisory's letter is kept (it names a message the bus dead-lettered); the replay adds none.
       expect(letters.items).toEqual([
-        { jobId, component: "echo", deliveries: 3, reasonCode: "dead_lettered", reasonDetail: "exhausted 3 deliveries", deadLetteredAt: expect.any(String), redrivenAt: null },
+        {
+          jobId,
+          component: "echo",
+          deliveries: 3,
+          reasonCode: "dead_lettered",
+          reasonDetail: "exhausted 3 deliveries",
+          deadLetteredAt: expect.any(String),
+          redrivenAt: null,
+        },
         expect.objectContaining({ jobId, deliveries: 3, redrivenAt: null }),
       ]);
       expect(await jobs.deadLetteredJobIds("echo")).toEqual([jobId]);
       expect(await jobs.deadLetteredJobIds("other")).toEqual([]);
 
       const redriven = await jobs.redrive(jobId);
-      expect(redriven).toMatchObject({ kind: "redriven", job: { jobId, state: "pending", redrives: 1, reasonCode: null, reasonDetail: null, output: null, finishedAt: null, attempts: 3, dispatches: 1 } });
-      expect((await jobs.nextOutboxBatch(10, [], false, ["echo"])).map((e) => e.dedupKey)).toEqual([`${jobId}:redrive:1`]);
+      expect(redriven).toMatchObject({
+        kind: "redriven",
+        job: {
+          jobId,
+          state: "pending",
+          redrives: 1,
+          reasonCode: null,
+          reasonDetail: null,
+          output: null,
+          finishedAt: null,
+          attempts: 3,
+          dispatches: 1,
+        },
+      });
+      expect((await jobs.nextOutboxBatch(10, [], false, ["echo"])).map((e) => e.dedupKey)).toEqual([
+        `${jobId}:redrive:1`,
+      ]);
       expect((await jobs.listDeadLetters()).items.every((d) => d.redrivenAt !== null)).toBe(true);
       expect(await jobs.deadLetteredJobIds("echo")).toEqual([]);
       expect(await jobs.redrive(jobId)).toMatchObject({ kind: "not_failed", job: { state: "pending" } });
@@ -346,7 +528,14 @@ describe.each(storeBackends())("job storage on $name", (backend) => {
       const tenSecondsAgo = new Date(Date.now() - 10_000).toISOString();
       expect((await jobs.applyResult(result(jobId, "echo", { finished_at: tenSecondsAgo }))).kind).toBe("duplicate");
       const hooked: string[] = [];
-      expect((await jobs.applyResult(result(jobId, "echo", { finished_at: tenSecondsAgo }), async (j) => void hooked.push(j.jobId))).kind).toBe("duplicate");
+      expect(
+        (
+          await jobs.applyResult(
+            result(jobId, "echo", { finished_at: tenSecondsAgo }),
+            async (j) => void hooked.push(j.jobId),
+          )
+        ).kind,
+      ).toBe("duplicate");
       expect(hooked).toEqual([]);
       // A worker clock 3 s behind the store's: its Result is the redriven run's own.
       const skewed = new Date(Date.now() - 3_000).toISOString();
@@ -360,13 +549,27 @@ describe.each(storeBackends())("job storage on $name", (backend) => {
       const { jobs } = await backend.open();
       const pending = await submit(jobs);
       const running = await queued(jobs, 42);
-      expect(await jobs.cancel(pending.jobId)).toMatchObject({ kind: "cancelled", wasQueued: false, streamSeq: null, job: { state: "cancelled", reasonCode: "cancelled", finishedAt: expect.any(String) } });
+      expect(await jobs.cancel(pending.jobId)).toMatchObject({
+        kind: "cancelled",
+        wasQueued: false,
+        streamSeq: null,
+        job: { state: "cancelled", reasonCode: "cancelled", finishedAt: expect.any(String) },
+      });
       expect(await jobs.cancel(running.jobId)).toMatchObject({ kind: "cancelled", wasQueued: true, streamSeq: 42 });
       expect(await jobs.nextOutboxBatch(10, [], false, ["echo"])).toEqual([]);
       expect(await jobs.cancel(pending.jobId)).toMatchObject({ kind: "already_finished", job: { state: "cancelled" } });
       expect(await jobs.cancel("missing")).toEqual({ kind: "not_found" });
       expect((await jobs.applyResult(result(running.jobId, "echo"))).kind).toBe("duplicate");
-      expect(await jobs.recordDeadLetter({ jobId: running.jobId, component: "echo", streamSeq: 42, deliveries: 3, reasonCode: "dead_lettered", reasonDetail: "x" })).toBeUndefined();
+      expect(
+        await jobs.recordDeadLetter({
+          jobId: running.jobId,
+          component: "echo",
+          streamSeq: 42,
+          deliveries: 3,
+          reasonCode: "dead_lettered",
+          reasonDetail: "x",
+        }),
+      ).toBeUndefined();
       expect(await jobs.getJob(running.jobId)).toMatchObject({ state: "cancelled", duplicateResults: 1 });
     });
   });
@@ -393,26 +596,41 @@ describe.each(storeBackends())("job storage on $name", (backend) => {
         return pages;
       };
       const idsOf = (keep: (j: (typeof made)[number]) => boolean): string[] => newest.filter(keep).map((j) => j.jobId);
-      expect(await walk({}, 3)).toEqual([idsOf(() => true).slice(0, 3), idsOf(() => true).slice(3, 6), idsOf(() => true).slice(6)]);
+      expect(await walk({}, 3)).toEqual([
+        idsOf(() => true).slice(0, 3),
+        idsOf(() => true).slice(3, 6),
+        idsOf(() => true).slice(6),
+      ]);
       expect((await walk({}, 7)).length).toBe(1);
       expect((await walk({ component: "echo" }, 2)).flat()).toEqual(idsOf((j) => j.component === "echo"));
       expect((await walk({ key: "t1" }, 2)).flat()).toEqual(idsOf((j) => j.key === "t1"));
-      expect((await walk({ component: "echo", state: "pending" }, 10)).flat()).toEqual(idsOf((j) => j.component === "echo" && j.jobId !== made[1]?.jobId));
+      expect((await walk({ component: "echo", state: "pending" }, 10)).flat()).toEqual(
+        idsOf((j) => j.component === "echo" && j.jobId !== made[1]?.jobId),
+      );
       expect((await walk({ state: "cancelled" }, 10)).flat()).toEqual([made[1]?.jobId]);
       expect(await jobs.listJobs({ component: "nobody" })).toEqual({ items: [], nextCursor: null });
       // A cursor taken from one filter continues where that page stopped under another.
       const first = await jobs.listJobs({ limit: 2 });
-      expect((await jobs.listJobs({ cursor: first.nextCursor as string, component: "other" })).items.map((j) => j.jobId)).toEqual(idsOf((j) => j.component === "other").filter((id) => !first.items.some((f) => f.jobId === id)));
+      expect(
+        (await jobs.listJobs({ cursor: first.nextCursor as string, component: "other" })).items.map((j) => j.jobId),
+      ).toEqual(idsOf((j) => j.component === "other").filter((id) => !first.items.some((f) => f.jobId === id)));
       expect((await jobs.listJobs()).items).toHaveLength(7);
     });
 
     it("refuses a bad limit, state or cursor naming the field, the limit first", async () => {
       const { jobs } = await backend.open();
-      await expect(jobs.listJobs({ limit: 0, state: "done" as never })).rejects.toMatchObject({ code: "invalid_request", issues: [{ path: "limit" }] });
+      await expect(jobs.listJobs({ limit: 0, state: "done" as never })).rejects.toMatchObject({
+        code: "invalid_request",
+        issues: [{ path: "limit" }],
+      });
       await expect(jobs.listJobs({ limit: 501 })).rejects.toMatchObject({ issues: [{ path: "limit" }] });
-      await expect(jobs.listJobs({ state: "done" as never, cursor: "garbage" })).rejects.toMatchObject({ issues: [{ path: "state" }] });
+      await expect(jobs.listJobs({ state: "done" as never, cursor: "garbage" })).rejects.toMatchObject({
+        issues: [{ path: "state" }],
+      });
       await expect(jobs.listJobs({ cursor: "garbage" })).rejects.toMatchObject({ issues: [{ path: "cursor" }] });
-      await expect(jobs.listJobs({ cursor: Buffer.from("a:5").toString("base64url") })).rejects.toMatchObject({ issues: [{ path: "cursor" }] });
+      await expect(jobs.listJobs({ cursor: Buffer.from("a:5").toString("base64url") })).rejects.toMatchObject({
+        issues: [{ path: "cursor" }],
+      });
       await expect(jobs.listDeadLetters({ limit: 1.5 })).rejects.toMatchObject({ issues: [{ path: "limit" }] });
       await expect(jobs.listDeadLetters({ cursor: "x" })).rejects.toMatchObject({ issues: [{ path: "cursor" }] });
     });
@@ -423,7 +641,14 @@ describe.each(storeBackends())("job storage on $name", (backend) => {
       for (let i = 1; i <= 5; i++) {
         const component = i === 3 ? "other" : "echo";
         const { jobId } = await queued(jobs, i, component);
-        await jobs.recordDeadLetter({ jobId, component, streamSeq: i, deliveries: 1, reasonCode: "dead_lettered", reasonDetail: `#${i}` });
+        await jobs.recordDeadLetter({
+          jobId,
+          component,
+          streamSeq: i,
+          deliveries: 1,
+          reasonCode: "dead_lettered",
+          reasonDetail: `#${i}`,
+        });
         letters.push(`#${i}`);
       }
       const first = await jobs.listDeadLetters({ component: "echo", limit: 3 });
@@ -465,7 +690,10 @@ describe.each(storeBackends())("job storage on $name", (backend) => {
       const other = await queued(jobs, 5, "other");
       await jobs.applyResult(result(other.jobId, "other"));
       // A decided job has no outbox row; were one left behind, the relay would publish a job that is gone.
-      if (sql !== undefined) await sql.query(`INSERT INTO tessera_outbox (job_id, component, dedup_key) VALUES ($1, 'echo', 'stray')`, [completed.jobId]);
+      if (sql !== undefined)
+        await sql.query(`INSERT INTO tessera_outbox (job_id, component, dedup_key) VALUES ($1, 'echo', 'stray')`, [
+          completed.jobId,
+        ]);
       await tick();
       const cutoff = new Date();
       await tick();
@@ -483,23 +711,45 @@ describe.each(storeBackends())("job storage on $name", (backend) => {
       expect(await jobs.getJob(running.jobId)).toMatchObject({ state: "queued" });
       expect(await jobs.getJob(decidedLate.jobId)).toMatchObject({ state: "completed" });
       expect(await jobs.getJob(young.jobId)).toMatchObject({ state: "completed" });
-      expect(await jobs.countsByComponent()).toEqual(new Map([["echo", { pending: 1, queued: 1, completed: 2, failed: 0, cancelled: 0 }]]));
-      expect((await jobs.nextOutboxBatch(10, [], false, ["echo", "other"])).map((e) => e.jobId)).toEqual([pending.jobId]);
+      expect(await jobs.countsByComponent()).toEqual(
+        new Map([["echo", { pending: 1, queued: 1, completed: 2, failed: 0, cancelled: 0 }]]),
+      );
+      expect((await jobs.nextOutboxBatch(10, [], false, ["echo", "other"])).map((e) => e.jobId)).toEqual([
+        pending.jobId,
+      ]);
       expect(total(await prunePass(jobs, cutoff))).toBe(0);
       // The next pass, with a later cutoff, takes what has aged since.
       await tick();
       expect(total(await prunePass(jobs, new Date()))).toBe(2);
-      expect(await jobs.countsByComponent()).toEqual(new Map([["echo", { pending: 1, queued: 1, completed: 0, failed: 0, cancelled: 0 }]]));
+      expect(await jobs.countsByComponent()).toEqual(
+        new Map([["echo", { pending: 1, queued: 1, completed: 0, failed: 0, cancelled: 0 }]]),
+      );
     });
 
     it("keeps a job in the DLQ until it is redriven, and deletes dead letters with their job", async () => {
       const { jobs } = await backend.open();
       const inDlq = await queued(jobs, 7);
-      await jobs.recordDeadLetter({ jobId: inDlq.jobId, component: "echo", streamSeq: 7, deliveries: 3, reasonCode: "dead_lettered", reasonDetail: "exhausted" });
+      await jobs.recordDeadLetter({
+        jobId: inDlq.jobId,
+        component: "echo",
+        streamSeq: 7,
+        deliveries: 3,
+        reasonCode: "dead_lettered",
+        reasonDetail: "exhausted",
+      });
       // A letter that came after a Result decided its job: that job cannot be redriven, so it is not kept for one.
       const done = await queued(jobs, 8);
       await jobs.applyResult(result(done.jobId, "echo"));
-      expect(await jobs.recordDeadLetter({ jobId: done.jobId, component: "echo", streamSeq: 8, deliveries: 3, reasonCode: "dead_lettered", reasonDetail: "late" })).toBeUndefined();
+      expect(
+        await jobs.recordDeadLetter({
+          jobId: done.jobId,
+          component: "echo",
+          streamSeq: 8,
+          deliveries: 3,
+          reasonCode: "dead_lettered",
+          reasonDetail: "late",
+        }),
+      ).toBeUndefined();
       await tick();
       expect(total(await prunePass(jobs, new Date()))).toBe(1);
       expect(await jobs.getJob(done.jobId)).toBeUndefined();
@@ -564,10 +814,17 @@ describe.each(storeBackends())("job storage on $name", (backend) => {
       };
       const beforeCursor = (page: { items: { jobId: string }[] }, jobsLeft: typeof made): string[] => {
         const last = page.items.at(-1)?.jobId;
-        return jobsLeft.slice(jobsLeft.findIndex((j) => made.indexOf(j) < made.findIndex((m) => m.jobId === last))).map((j) => j.jobId);
+        return jobsLeft
+          .slice(jobsLeft.findIndex((j) => made.indexOf(j) < made.findIndex((m) => m.jobId === last)))
+          .map((j) => j.jobId);
       };
       expect(await rest(firstPage.nextCursor)).toEqual(beforeCursor(firstPage, left));
-      expect(await rest(firstEcho.nextCursor, { component: "echo" })).toEqual(beforeCursor(firstEcho, left.filter((j) => j.component === "echo")));
+      expect(await rest(firstEcho.nextCursor, { component: "echo" })).toEqual(
+        beforeCursor(
+          firstEcho,
+          left.filter((j) => j.component === "echo"),
+        ),
+      );
       expect((await jobs.listJobs()).items.map((j) => j.jobId)).toEqual(left.map((j) => j.jobId));
       expect(await jobs.listJobs({ state: "cancelled" })).toEqual({ items: [], nextCursor: null });
       expect(await jobs.countsByComponent()).toEqual(
@@ -586,7 +843,13 @@ describe.each(storeBackends())("job storage on $name", (backend) => {
     await jobs.writeSetting("limits.echo", { key: "tenant", concurrency: 2 });
     await jobs.writeSetting("relay.batchSize", 20);
     await jobs.writeSetting("embedding.model", null);
-    expect(await jobs.readSettings()).toEqual(new Map<string, unknown>([["relay.batchSize", 20], ["limits.echo", { key: "tenant", concurrency: 2 }], ["embedding.model", null]]));
+    expect(await jobs.readSettings()).toEqual(
+      new Map<string, unknown>([
+        ["relay.batchSize", 20],
+        ["limits.echo", { key: "tenant", concurrency: 2 }],
+        ["embedding.model", null],
+      ]),
+    );
     await expect(jobs.writeSetting("x", { bad: "\u0000" })).rejects.toMatchObject({ code: "22P05" });
     expect(await jobs.ping()).toBe(true);
   });
@@ -603,16 +866,29 @@ describe.each(storeBackends())("job storage on $name", (backend) => {
       detail: null,
     });
     const first = await audit.record(entry(1, ["j1"]));
-    expect(first).toMatchObject({ id: expect.any(Number), at: expect.any(String), action: "job.cancel", target: "t1", jobIds: ["j1"], outcome: "ok", status: 200, detail: null });
+    expect(first).toMatchObject({
+      id: expect.any(Number),
+      at: expect.any(String),
+      action: "job.cancel",
+      target: "t1",
+      jobIds: ["j1"],
+      outcome: "ok",
+      status: 200,
+      detail: null,
+    });
     expect(first.actor.userAgent).toHaveLength(1_024);
     expect(first.actor.userAgent?.endsWith("…")).toBe(true);
     await audit.record(entry(2, ["j1", "j2"]));
     await audit.record(entry(3, []));
     const page = await audit.list({ limit: 2 });
     expect(page.items.map((e) => e.target)).toEqual(["t3", "t2"]);
-    expect((await audit.list({ limit: 2, cursor: page.nextCursor as string })).items.map((e) => e.target)).toEqual(["t1"]);
+    expect((await audit.list({ limit: 2, cursor: page.nextCursor as string })).items.map((e) => e.target)).toEqual([
+      "t1",
+    ]);
     expect((await audit.list({ jobId: "j1" })).items.map((e) => e.target)).toEqual(["t2", "t1"]);
     await expect(audit.list({ limit: 0 })).rejects.toMatchObject({ issues: [{ path: "limit" }] });
-    await expect(audit.list({ cursor: Buffer.from("p:1").toString("base64url") })).rejects.toMatchObject({ issues: [{ path: "cursor" }] });
+    await expect(audit.list({ cursor: Buffer.from("p:1").toString("base64url") })).rejects.toMatchObject({
+      issues: [{ path: "cursor" }],
+    });
   });
 });

@@ -10,11 +10,26 @@ import { MemoryJobStore } from "../../src/store/memory-job-store.js";
  */
 
 function envelope(component = "echo"): Job {
-  return { schema_version: 1, job_id: randomUUID(), component, content_type: "application/json", limits: { max_bytes: 1_024, wall_clock: 1_000 }, input: { inline: 1 } } as Job;
+  return {
+    schema_version: 1,
+    job_id: randomUUID(),
+    component,
+    content_type: "application/json",
+    limits: { max_bytes: 1_024, wall_clock: 1_000 },
+    input: { inline: 1 },
+  } as Job;
 }
 
 function result(jobId: string, overrides: Partial<Result> = {}): Result {
-  return { schema_version: 1, job_id: jobId, component: "echo", status: "completed", attempt: 1, finished_at: new Date().toISOString(), ...overrides } as Result;
+  return {
+    schema_version: 1,
+    job_id: jobId,
+    component: "echo",
+    status: "completed",
+    attempt: 1,
+    finished_at: new Date().toISOString(),
+    ...overrides,
+  } as Result;
 }
 
 let streamSeq = 0;
@@ -23,12 +38,27 @@ let streamSeq = 0;
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** A job submitted, published and given its Result (or left queued): what the coordinator does per job. */
-async function run(store: MemoryJobStore, opts: { idempotencyKey?: string; decide?: "completed" | "dead_lettered" | "open" } = {}): Promise<string> {
+async function run(
+  store: MemoryJobStore,
+  opts: { idempotencyKey?: string; decide?: "completed" | "dead_lettered" | "open" } = {},
+): Promise<string> {
   const env = envelope();
-  const inserted = await store.insertJob({ envelope: env, limitKey: null, idempotencyKey: opts.idempotencyKey ?? null });
+  const inserted = await store.insertJob({
+    envelope: env,
+    limitKey: null,
+    idempotencyKey: opts.idempotencyKey ?? null,
+  });
   const seq = ++streamSeq;
   await store.markDispatched([{ outboxId: inserted.outboxId as number, jobId: env.job_id, streamSeq: seq }]);
-  if (opts.decide === "dead_lettered") await store.recordDeadLetter({ jobId: env.job_id, component: "echo", streamSeq: seq, deliveries: 3, reasonCode: "dead_lettered", reasonDetail: "x" });
+  if (opts.decide === "dead_lettered")
+    await store.recordDeadLetter({
+      jobId: env.job_id,
+      component: "echo",
+      streamSeq: seq,
+      deliveries: 3,
+      reasonCode: "dead_lettered",
+      reasonDetail: "x",
+    });
   else if (opts.decide !== "open") await store.applyResult(result(env.job_id));
   await turn();
   return env.job_id;
@@ -60,8 +90,12 @@ describe("the memory store's bound on decided jobs", () => {
     expect((await store.findByIdempotencyKey("echo", "k49999"))?.state).toBe("completed");
     // Listings see the survivors only, newest first, across pages.
     const seen: string[] = [];
-    for (let cursor: string | null | undefined; cursor !== null; ) {
-      const page = await store.listJobs({ state: "completed", limit: 500, ...(cursor !== undefined ? { cursor } : {}) });
+    for (let cursor: string | null | undefined; cursor !== null;) {
+      const page = await store.listJobs({
+        state: "completed",
+        limit: 500,
+        ...(cursor !== undefined ? { cursor } : {}),
+      });
       seen.push(...page.items.map((j) => j.jobId));
       cursor = page.nextCursor;
     }
@@ -106,7 +140,9 @@ describe("the memory store's bound on decided jobs", () => {
     for (let i = 0; i < 3_000; i++) {
       const env = envelope();
       const inserted = await store.insertJob({ envelope: env, limitKey: null, idempotencyKey: null });
-      await store.markDispatched([{ outboxId: inserted.outboxId as number, jobId: env.job_id, streamSeq: ++streamSeq }]);
+      await store.markDispatched([
+        { outboxId: inserted.outboxId as number, jobId: env.job_id, streamSeq: ++streamSeq },
+      ]);
       await store.applyResult(result(env.job_id));
       ids.push(env.job_id);
       expect(await decided(store)).toBeLessThanOrEqual(10 + 1_024);
@@ -144,7 +180,9 @@ describe("the memory store's bound on decided jobs", () => {
   });
 
   it("refuses a bound that is not a positive integer, naming the option", () => {
-    expect(() => new MemoryJobStore({ maxDecidedJobs: 0 })).toThrow(/maxDecidedJobs: expected an integer of at least 1, or Infinity for no bound, got 0/);
+    expect(() => new MemoryJobStore({ maxDecidedJobs: 0 })).toThrow(
+      /maxDecidedJobs: expected an integer of at least 1, or Infinity for no bound, got 0/,
+    );
     expect(() => new MemoryJobStore({ maxDecidedJobs: 2.5 })).toThrow(/maxDecidedJobs/);
     expect(() => new MemoryJobStore({ maxDecidedJobs: Infinity })).not.toThrow();
   });

@@ -16,16 +16,42 @@ const BATCH = 250;
 async function runJobs(store: JobStore): Promise<void> {
   for (let done = 0; done < JOBS; done += BATCH) {
     const ids = Array.from({ length: BATCH }, () => randomUUID());
-    const inserted = await Promise.all(ids.map((id) => store.insertJob({ envelope: { job_id: id, component: "c" } as unknown as Job, limitKey: null, idempotencyKey: null })));
-    await store.markDispatched(inserted.map((x, i) => ({ outboxId: x.outboxId as number, jobId: ids[i] as string, streamSeq: done + i + 1 })));
+    const inserted = await Promise.all(
+      ids.map((id) =>
+        store.insertJob({
+          envelope: { job_id: id, component: "c" } as unknown as Job,
+          limitKey: null,
+          idempotencyKey: null,
+        }),
+      ),
+    );
+    await store.markDispatched(
+      inserted.map((x, i) => ({ outboxId: x.outboxId as number, jobId: ids[i] as string, streamSeq: done + i + 1 })),
+    );
     const finished_at = new Date().toISOString();
-    await Promise.all(ids.map((id) => store.applyResult({ schema_version: 1, job_id: id, component: "c", status: "completed", attempt: 1, instance_id: "w", duration_ms: 1, finished_at } as Result)));
+    await Promise.all(
+      ids.map((id) =>
+        store.applyResult({
+          schema_version: 1,
+          job_id: id,
+          component: "c",
+          status: "completed",
+          attempt: 1,
+          instance_id: "w",
+          duration_ms: 1,
+          finished_at,
+        } as Result),
+      ),
+    );
   }
 }
 
 async function storeOn(db: SqlClient, maintenance: MaintenanceThresholds): Promise<JobStore> {
   await migrate(db, MIGRATIONS);
-  return new JobStore(db, { maintenance, onMaintenanceError: (err) => expect.fail(`maintenance failed: ${String(err)}`) });
+  return new JobStore(db, {
+    maintenance,
+    onMaintenanceError: (err) => expect.fail(`maintenance failed: ${String(err)}`),
+  });
 }
 
 const NEVER: MaintenanceThresholds = { outboxEvery: Infinity, jobsMin: Infinity, checkpointEvery: Infinity };
@@ -52,7 +78,12 @@ describe("the store's maintenance on PGlite (which has no autovacuum and no chec
     expect(never.maintenanceRuns).toEqual({ outboxVacuums: 0, jobVacuums: 0, checkpoints: 0 });
     const without = await sizes(never.sql);
 
-    const store = await storeOn(await pglite!.open(), { outboxEvery: 500, jobsMin: 1_000, jobsScale: 0.2, checkpointEvery: 1_000 });
+    const store = await storeOn(await pglite!.open(), {
+      outboxEvery: 500,
+      jobsMin: 1_000,
+      jobsScale: 0.2,
+      checkpointEvery: 1_000,
+    });
     await runJobs(store);
     await store.stopMaintenance();
     const runs = store.maintenanceRuns!;
@@ -69,7 +100,9 @@ describe("the store's maintenance on PGlite (which has no autovacuum and no chec
     expect(maintained.jobs).toBeLessThanOrEqual(without.jobs * 1.05);
     expect(maintained.walSinceCheckpoint).toBeLessThan(without.walSinceCheckpoint / 4);
     // Nothing lost to it: every job is there, completed.
-    const { rows } = await store.sql.query<{ state: string; n: number }>("SELECT state, count(*)::int8 AS n FROM tessera_jobs GROUP BY state");
+    const { rows } = await store.sql.query<{ state: string; n: number }>(
+      "SELECT state, count(*)::int8 AS n FROM tessera_jobs GROUP BY state",
+    );
     expect(rows).toEqual([{ state: "completed", n: JOBS }]);
   });
 

@@ -15,13 +15,22 @@ export interface DevProcess {
  * Runs `tessera dev <project> --port 0 [args]` as its own process (the CLI from source, as the `tessera`
  * launcher does) and waits for the banner's dashboard URL and, with --samples, for the samples table.
  */
-export async function startTesseraDev(project: string, args: readonly string[], env: Record<string, string> = {}): Promise<DevProcess> {
-  const child = spawnTsProcess(CLI_MAIN, { cwd: REPO, args: ["dev", project, "--port", "0", ...args], env: { LOG_LEVEL: "warn", NO_COLOR: "1", ...env } });
+export async function startTesseraDev(
+  project: string,
+  args: readonly string[],
+  env: Record<string, string> = {},
+): Promise<DevProcess> {
+  const child = spawnTsProcess(CLI_MAIN, {
+    cwd: REPO,
+    args: ["dev", project, "--port", "0", ...args],
+    env: { LOG_LEVEL: "warn", NO_COLOR: "1", ...env },
+  });
   try {
     const dashboardUrl = await waitFor(
       "tessera dev to print its dashboard URL and be ready",
       () => {
-        if (child.proc.exitCode !== null) throw new Error(`tessera dev exited (${child.proc.exitCode}): ${child.output()}`);
+        if (child.proc.exitCode !== null)
+          throw new Error(`tessera dev exited (${child.proc.exitCode}): ${child.output()}`);
         const out = child.output();
         return out.includes("Ctrl-C to stop") ? /dashboard\s+(http:\/\/127\.0\.0\.1:\d+\/)/.exec(out)?.[1] : undefined;
       },

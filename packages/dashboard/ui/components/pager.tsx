@@ -2,7 +2,12 @@ import type { JSX } from "preact";
 import { useState } from "preact/hooks";
 
 /** Newest-first cursor paging: the cursors of the pages walked so far, reset when `resetKey` changes. */
-export function useCursorPages(resetKey: string): { cursor: string | undefined; page: number; newer(): void; older(next: string): void } {
+export function useCursorPages(resetKey: string): {
+  cursor: string | undefined;
+  page: number;
+  newer(): void;
+  older(next: string): void;
+} {
   const [state, setState] = useState<{ key: string; cursors: string[] }>({ key: resetKey, cursors: [] });
   const cursors = state.key === resetKey ? state.cursors : [];
   return {
@@ -13,7 +18,10 @@ export function useCursorPages(resetKey: string): { cursor: string | undefined; 
   };
 }
 
-export function Pager(props: { pages: ReturnType<typeof useCursorPages>; nextCursor: string | null | undefined }): JSX.Element {
+export function Pager(props: {
+  pages: ReturnType<typeof useCursorPages>;
+  nextCursor: string | null | undefined;
+}): JSX.Element {
   const { pages, nextCursor } = props;
   return (
     <nav class="pager" aria-label="Pages">

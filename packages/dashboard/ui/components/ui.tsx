@@ -65,7 +65,12 @@ export function LockIcon(props: { open: boolean }): JSX.Element {
   return (
     <svg class="icon" viewBox="0 0 16 16" width="13" height="13" aria-hidden="true">
       <rect x="3" y="7" width="10" height="7.5" rx="1.5" fill="currentColor" />
-      <path d={props.open ? "M5 7V5a3 3 0 0 1 5.8-1.1" : "M5 7V5a3 3 0 0 1 6 0v2"} fill="none" stroke="currentColor" stroke-width="1.6" />
+      <path
+        d={props.open ? "M5 7V5a3 3 0 0 1 5.8-1.1" : "M5 7V5a3 3 0 0 1 6 0v2"}
+        fill="none"
+        stroke="currentColor"
+        stroke-width="1.6"
+      />
     </svg>
   );
 }
@@ -98,14 +103,25 @@ export function ConfirmDialog(props: {
     if (dialog !== null && !dialog.open) dialog.showModal();
   }, []);
   return (
-    <dialog ref={ref} class="confirm" aria-labelledby="confirm-title" onCancel={(e) => (e.preventDefault(), props.onCancel())}>
+    <dialog
+      ref={ref}
+      class="confirm"
+      aria-labelledby="confirm-title"
+      onCancel={(e) => (e.preventDefault(), props.onCancel())}
+    >
       <h2 id="confirm-title">{props.title}</h2>
       <div class="confirm-body">{props.children}</div>
       <div class="actions">
         <button type="button" onClick={props.onCancel} disabled={props.busy}>
           Cancel
         </button>
-        <button type="button" class={props.danger === true ? "danger" : "primary"} onClick={props.onConfirm} disabled={props.busy === true || props.incomplete === true} autofocus>
+        <button
+          type="button"
+          class={props.danger === true ? "danger" : "primary"}
+          onClick={props.onConfirm}
+          disabled={props.busy === true || props.incomplete === true}
+          autofocus
+        >
           {props.busy === true ? "Working…" : props.confirmLabel}
         </button>
       </div>
@@ -114,10 +130,16 @@ export function ConfirmDialog(props: {
 }
 
 /** A short-lived message after an action: what happened, or why it failed. */
-export function Flash(props: { flash: { kind: "ok" | "error"; text: string } | undefined; onClose: () => void }): JSX.Element | null {
+export function Flash(props: {
+  flash: { kind: "ok" | "error"; text: string } | undefined;
+  onClose: () => void;
+}): JSX.Element | null {
   if (props.flash === undefined) return null;
   return (
-    <div class={`note ${props.flash.kind === "ok" ? "success" : "error"}`} role={props.flash.kind === "ok" ? "status" : "alert"}>
+    <div
+      class={`note ${props.flash.kind === "ok" ? "success" : "error"}`}
+      role={props.flash.kind === "ok" ? "status" : "alert"}
+    >
       {props.flash.text}
       <button type="button" class="link" onClick={props.onClose} aria-label="Dismiss">
         ×

@@ -11,7 +11,15 @@ const PAGE_SIZE = 50;
 export function AuditPage(): JSX.Element {
   const pages = useCursorPages("audit");
   const { cursor } = pages;
-  const audit = useResource(() => ok(api.GET("/api/v1/audit", { params: { query: { limit: PAGE_SIZE, ...(cursor !== undefined ? { cursor } : {}) } } })), cursor ?? "");
+  const audit = useResource(
+    () =>
+      ok(
+        api.GET("/api/v1/audit", {
+          params: { query: { limit: PAGE_SIZE, ...(cursor !== undefined ? { cursor } : {}) } },
+        }),
+      ),
+    cursor ?? "",
+  );
   // Every audited change is a job change too (or a setting): the list follows job events.
   useJobEvents(audit.reload, () => true, 1_000);
   const items = audit.data?.items;
@@ -19,7 +27,9 @@ export function AuditPage(): JSX.Element {
     <section>
       <div class="page-head">
         <h1>Audit log</h1>
-        <p class="muted">Every cancel, redrive and settings change requested through the admin API, allowed or refused.</p>
+        <p class="muted">
+          Every cancel, redrive and settings change requested through the admin API, allowed or refused.
+        </p>
       </div>
       {audit.error !== undefined && <ErrorNote message={audit.error} onRetry={audit.reload} />}
       {audit.loading ? (
@@ -48,7 +58,13 @@ export function AuditPage(): JSX.Element {
                 <td>
                   <code>{a.action}</code>
                 </td>
-                <td>{a.jobIds.length === 1 && a.jobIds[0] === a.target ? <Link href={`/jobs/${a.target}`}>{shortId(a.target)}</Link> : a.target}</td>
+                <td>
+                  {a.jobIds.length === 1 && a.jobIds[0] === a.target ? (
+                    <Link href={`/jobs/${a.target}`}>{shortId(a.target)}</Link>
+                  ) : (
+                    a.target
+                  )}
+                </td>
                 <td>
                   {a.jobIds.length === 0 ? (
                     <span class="muted">—</span>

@@ -16,7 +16,13 @@ function Activity(props: { component: ComponentStatus }): JSX.Element {
   return (
     <div class="charts">
       <Sparkline label="throughput" values={throughput} format={(v) => `${v}/min`} />
-      <Sparkline label="failure rate" values={failureRate} max={1} tone="bad" format={(v) => `${Math.round(v * 100)}%`} />
+      <Sparkline
+        label="failure rate"
+        values={failureRate}
+        max={1}
+        tone="bad"
+        format={(v) => `${Math.round(v * 100)}%`}
+      />
     </div>
   );
 }
@@ -42,7 +48,11 @@ function ComponentCard(props: { component: ComponentStatus }): JSX.Element {
         <div class="stat" title="pending + ack-pending on the bus: what the autoscaler follows">
           <span class="label">queue depth</span>
           <strong data-testid="queue-depth">{c.queueDepth === null ? "?" : c.queueDepth.total}</strong>
-          <span class="muted">{c.queueDepth === null ? "bus did not answer" : `${c.queueDepth.pending} pending · ${c.queueDepth.ackPending} in progress`}</span>
+          <span class="muted">
+            {c.queueDepth === null
+              ? "bus did not answer"
+              : `${c.queueDepth.pending} pending · ${c.queueDepth.ackPending} in progress`}
+          </span>
         </div>
         <Activity component={c} />
       </div>
@@ -63,7 +73,10 @@ function ComponentCard(props: { component: ComponentStatus }): JSX.Element {
         </p>
       )}
       {c.instances.length === 0 ? (
-        <p class="muted small">No instance has sent a heartbeat{c.queueDepth !== null && c.queueDepth.total > 0 ? ": its queue is waiting for a worker." : "."}</p>
+        <p class="muted small">
+          No instance has sent a heartbeat
+          {c.queueDepth !== null && c.queueDepth.total > 0 ? ": its queue is waiting for a worker." : "."}
+        </p>
       ) : (
         <table class="instances">
           <thead>
@@ -104,7 +117,9 @@ export function ComponentsPage(): JSX.Element {
     <section>
       <div class="page-head">
         <h1>Components</h1>
-        <p class="muted">State from heartbeats, queue depth from the bus, and jobs decided per minute over the last 15 minutes.</p>
+        <p class="muted">
+          State from heartbeats, queue depth from the bus, and jobs decided per minute over the last 15 minutes.
+        </p>
       </div>
       {components.error !== undefined && <ErrorNote message={components.error} onRetry={components.reload} />}
       {components.loading ? (

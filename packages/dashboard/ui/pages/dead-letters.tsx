@@ -3,7 +3,16 @@ import { useState } from "preact/hooks";
 import { useReadOnlyReason } from "../access.js";
 import { Pager, useCursorPages } from "../components/pager.js";
 import { api, ok, type DeadLetterRecord } from "../api/client.js";
-import { ComponentSelect, ConfirmDialog, Empty, ErrorNote, Flash, Loading, ReadOnlyNote, Time } from "../components/ui.js";
+import {
+  ComponentSelect,
+  ConfirmDialog,
+  Empty,
+  ErrorNote,
+  Flash,
+  Loading,
+  ReadOnlyNote,
+  Time,
+} from "../components/ui.js";
 import { plural, shortId } from "../format.js";
 import { useJobEvents, useResource } from "../live.js";
 import { Link, navigate, queryString, useRoute } from "../router.js";
@@ -19,7 +28,18 @@ export function DeadLettersPage(): JSX.Element {
   const { cursor } = pages;
   const components = useResource(() => ok(api.GET("/api/v1/components")), "components");
   const letters = useResource(
-    () => ok(api.GET("/api/v1/dlq", { params: { query: { limit: PAGE_SIZE, ...(component !== "" ? { component } : {}), ...(cursor !== undefined ? { cursor } : {}) } } })),
+    () =>
+      ok(
+        api.GET("/api/v1/dlq", {
+          params: {
+            query: {
+              limit: PAGE_SIZE,
+              ...(component !== "" ? { component } : {}),
+              ...(cursor !== undefined ? { cursor } : {}),
+            },
+          },
+        }),
+      ),
     `${component}|${cursor ?? ""}`,
   );
   // A job that fails or is redriven changes this list.
@@ -56,7 +76,11 @@ export function DeadLettersPage(): JSX.Element {
           }
         }
         const done = what.jobIds.length - failures.length;
-        setFlash(failures.length === 0 ? { kind: "ok", text: `Redrove ${plural(done, "job")}.` } : { kind: "error", text: `Redrove ${done} of ${what.jobIds.length}. ${failures.join("; ")}` });
+        setFlash(
+          failures.length === 0
+            ? { kind: "ok", text: `Redrove ${plural(done, "job")}.` }
+            : { kind: "error", text: `Redrove ${done} of ${what.jobIds.length}. ${failures.join("; ")}` },
+        );
       }
       setSelected(new Set());
     } catch (err) {
@@ -74,7 +98,9 @@ export function DeadLettersPage(): JSX.Element {
     <section>
       <div class="page-head">
         <h1>Dead letters</h1>
-        <p class="muted">Jobs given up on after their last delivery. Redrive sends one back to pending under the same job id.</p>
+        <p class="muted">
+          Jobs given up on after their last delivery. Redrive sends one back to pending under the same job id.
+        </p>
       </div>
       <div class="toolbar">
         <label>
@@ -91,10 +117,21 @@ export function DeadLettersPage(): JSX.Element {
           />
         </label>
         <div class="spacer" />
-        <button type="button" disabled={disabled || selected.size === 0} title={readOnly} onClick={() => setPending({ kind: "some", jobIds: [...selected] })}>
+        <button
+          type="button"
+          disabled={disabled || selected.size === 0}
+          title={readOnly}
+          onClick={() => setPending({ kind: "some", jobIds: [...selected] })}
+        >
           Redrive selected ({selected.size})
         </button>
-        <button type="button" class="primary" disabled={disabled} title={readOnly} onClick={() => setPending({ kind: "all", component })}>
+        <button
+          type="button"
+          class="primary"
+          disabled={disabled}
+          title={readOnly}
+          onClick={() => setPending({ kind: "all", component })}
+        >
           Redrive all{component !== "" ? ` of ${component}` : " of a component…"}
         </button>
       </div>
@@ -104,7 +141,10 @@ export function DeadLettersPage(): JSX.Element {
       {letters.loading ? (
         <Loading what="dead letters" />
       ) : items === undefined ? null : items.length === 0 ? (
-        <Empty>No dead letters{component !== "" ? ` for ${component}` : ""}. Jobs land here after exhausting their deliveries.</Empty>
+        <Empty>
+          No dead letters{component !== "" ? ` for ${component}` : ""}. Jobs land here after exhausting their
+          deliveries.
+        </Empty>
       ) : (
         <table class="data" data-testid="dlq-table">
           <thead>
@@ -129,9 +169,20 @@ export function DeadLettersPage(): JSX.Element {
           </thead>
           <tbody>
             {items.map((d: DeadLetterRecord) => (
-              <tr key={`${d.jobId}|${d.deadLetteredAt}`} data-job-id={d.jobId} data-testid="dlq-row" class={d.redrivenAt !== null ? "done" : ""}>
+              <tr
+                key={`${d.jobId}|${d.deadLetteredAt}`}
+                data-job-id={d.jobId}
+                data-testid="dlq-row"
+                class={d.redrivenAt !== null ? "done" : ""}
+              >
                 <td class="check">
-                  <input type="checkbox" aria-label={`Select ${d.jobId}`} checked={selected.has(d.jobId)} disabled={d.redrivenAt !== null || disabled} onChange={() => toggle(d.jobId)} />
+                  <input
+                    type="checkbox"
+                    aria-label={`Select ${d.jobId}`}
+                    checked={selected.has(d.jobId)}
+                    disabled={d.redrivenAt !== null || disabled}
+                    onChange={() => toggle(d.jobId)}
+                  />
                 </td>
                 <td>
                   <Link href={`/jobs/${d.jobId}`} title={d.jobId}>
@@ -160,7 +211,13 @@ export function DeadLettersPage(): JSX.Element {
                 </td>
                 <td class="actions-cell">
                   {d.redrivenAt === null && (
-                    <button type="button" class="small" disabled={disabled} title={readOnly} onClick={() => setPending({ kind: "some", jobIds: [d.jobId] })}>
+                    <button
+                      type="button"
+                      class="small"
+                      disabled={disabled}
+                      title={readOnly}
+                      onClick={() => setPending({ kind: "some", jobIds: [d.jobId] })}
+                    >
                       Redrive
                     </button>
                   )}
@@ -173,7 +230,11 @@ export function DeadLettersPage(): JSX.Element {
       <Pager pages={pages} nextCursor={letters.data?.nextCursor} />
       {pending !== undefined && (
         <ConfirmDialog
-          title={pending.kind === "all" ? `Redrive every dead letter of ${pending.component === "" ? "a component" : pending.component}?` : `Redrive ${plural(pending.jobIds.length, "job")}?`}
+          title={
+            pending.kind === "all"
+              ? `Redrive every dead letter of ${pending.component === "" ? "a component" : pending.component}?`
+              : `Redrive ${plural(pending.jobIds.length, "job")}?`
+          }
           confirmLabel="Redrive"
           busy={busy}
           incomplete={pending.kind === "all" && pending.component === ""}
@@ -195,13 +256,18 @@ export function DeadLettersPage(): JSX.Element {
                 </label>
               )}
               <p>
-                Every dead-lettered job of {pending.component === "" ? "the component" : <strong>{pending.component}</strong>} not yet redriven goes back to pending and runs again, including any on other
-                pages.
+                Every dead-lettered job of{" "}
+                {pending.component === "" ? "the component" : <strong>{pending.component}</strong>} not yet redriven
+                goes back to pending and runs again, including any on other pages.
               </p>
             </>
           ) : (
             <>
-              <p>{pending.jobIds.length === 1 ? "This job goes back to pending under its own job id and runs again:" : "These jobs go back to pending under their own job ids and run again:"}</p>
+              <p>
+                {pending.jobIds.length === 1
+                  ? "This job goes back to pending under its own job id and runs again:"
+                  : "These jobs go back to pending under their own job ids and run again:"}
+              </p>
               <ul class="ids">
                 {pending.jobIds.slice(0, 10).map((id) => (
                   <li key={id}>

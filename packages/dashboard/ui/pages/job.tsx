@@ -18,16 +18,45 @@ interface TimelineItem {
   tone: "neutral" | "ok" | "bad" | "warn";
 }
 
-function timeline(job: JobRecord, deadLetters: DeadLetterRecord[], audit: AuditEntry[], seen: JobEvent[]): TimelineItem[] {
-  const items: TimelineItem[] = [{ at: job.createdAt, title: "recorded", detail: `pending, in the coordinator's store${job.idempotencyKey !== null ? ` (idempotency key ${job.idempotencyKey})` : ""}`, tone: "neutral" }];
+function timeline(
+  job: JobRecord,
+  deadLetters: DeadLetterRecord[],
+  audit: AuditEntry[],
+  seen: JobEvent[],
+): TimelineItem[] {
+  const items: TimelineItem[] = [
+    {
+      at: job.createdAt,
+      title: "recorded",
+      detail: `pending, in the coordinator's store${job.idempotencyKey !== null ? ` (idempotency key ${job.idempotencyKey})` : ""}`,
+      tone: "neutral",
+    },
+  ];
   if (job.dispatchedAt !== null) {
     // The relay stamps dispatched_at once the bus has taken the job, which can be after a fast worker's Result.
     const order = job.finishedAt !== null && job.finishedAt < job.dispatchedAt ? job.finishedAt : job.dispatchedAt;
-    items.push({ at: job.dispatchedAt, order, title: "published to the bus", detail: `dispatch ${job.dispatches}${job.dispatches > 1 ? " (the latest)" : ""}`, tone: "neutral" });
+    items.push({
+      at: job.dispatchedAt,
+      order,
+      title: "published to the bus",
+      detail: `dispatch ${job.dispatches}${job.dispatches > 1 ? " (the latest)" : ""}`,
+      tone: "neutral",
+    });
   }
   for (const d of deadLetters) {
-    items.push({ at: d.deadLetteredAt, title: "dead-lettered", detail: `after ${d.deliveries} deliveries: ${d.reasonCode === "dead_lettered" ? "" : `${d.reasonCode}, `}${d.reasonDetail}`, tone: "bad" });
-    if (d.redrivenAt !== null) items.push({ at: d.redrivenAt, title: "redriven", detail: "sent back to pending with the same job id", tone: "warn" });
+    items.push({
+      at: d.deadLetteredAt,
+      title: "dead-lettered",
+      detail: `after ${d.deliveries} deliveries: ${d.reasonCode === "dead_lettered" ? "" : `${d.reasonCode}, `}${d.reasonDetail}`,
+      tone: "bad",
+    });
+    if (d.redrivenAt !== null)
+      items.push({
+        at: d.redrivenAt,
+        title: "redriven",
+        detail: "sent back to pending with the same job id",
+        tone: "warn",
+      });
   }
   for (const a of audit) {
     items.push({
@@ -37,21 +66,45 @@ function timeline(job: JobRecord, deadLetters: DeadLetterRecord[], audit: AuditE
       tone: a.outcome === "ok" ? "neutral" : "warn",
     });
   }
-  for (const e of seen) items.push({ at: e.at, title: `→ ${e.state}`, detail: "seen live on this page", tone: e.state === "completed" ? "ok" : e.state === "failed" ? "bad" : "neutral" });
+  for (const e of seen)
+    items.push({
+      at: e.at,
+      title: `→ ${e.state}`,
+      detail: "seen live on this page",
+      tone: e.state === "completed" ? "ok" : e.state === "failed" ? "bad" : "neutral",
+    });
   if (job.finishedAt !== null) {
     const tone = job.state === "completed" ? "ok" : job.state === "failed" ? "bad" : "warn";
-    items.push({ at: job.finishedAt, title: job.state, detail: job.reasonCode !== null ? `${job.reasonCode}${job.instanceId !== null ? ` on ${job.instanceId}` : ""}` : job.instanceId !== null ? `by ${job.instanceId}` : undefined, tone });
+    items.push({
+      at: job.finishedAt,
+      title: job.state,
+      detail:
+        job.reasonCode !== null
+          ? `${job.reasonCode}${job.instanceId !== null ? ` on ${job.instanceId}` : ""}`
+          : job.instanceId !== null
+            ? `by ${job.instanceId}`
+            : undefined,
+      tone,
+    });
   }
   // Stable for equal instants: the order above (recorded before published before decided).
   const key = (item: TimelineItem) => Date.parse(item.order ?? item.at);
-  return items.map((item, i) => ({ item, i })).sort((a, b) => key(a.item) - key(b.item) || a.i - b.i).map(({ item }) => item);
+  return items
+    .map((item, i) => ({ item, i }))
+    .sort((a, b) => key(a.item) - key(b.item) || a.i - b.i)
+    .map(({ item }) => item);
 }
 
 function Output(props: { job: JobRecord }): JSX.Element {
   const output = props.job.output;
   const href = `/api/v1/jobs/${encodeURIComponent(props.job.jobId)}/result`;
   if (output === null) {
-    const why = { completed: "The job completed without output.", failed: "No output: the job failed.", cancelled: "No output: the job was cancelled." }[props.job.state as string] ?? "No output yet.";
+    const why =
+      {
+        completed: "The job completed without output.",
+        failed: "No output: the job failed.",
+        cancelled: "No output: the job was cancelled.",
+      }[props.job.state as string] ?? "No output yet.";
     return <p class="muted">{why}</p>;
   }
   if (output.result_ref !== undefined) {
@@ -76,7 +129,11 @@ function Output(props: { job: JobRecord }): JSX.Element {
           open the result
         </a>
       </p>
-      <pre class="code">{text.length > PREVIEW_CHARS ? `${text.slice(0, PREVIEW_CHARS)}\n… (${text.length - PREVIEW_CHARS} more characters: open the result)` : text}</pre>
+      <pre class="code">
+        {text.length > PREVIEW_CHARS
+          ? `${text.slice(0, PREVIEW_CHARS)}\n… (${text.length - PREVIEW_CHARS} more characters: open the result)`
+          : text}
+      </pre>
     </>
   );
 }
@@ -92,7 +149,9 @@ export function JobPage(props: { jobId: string }): JSX.Element {
       const [audit, dlq] = await Promise.all([
         ok(api.GET("/api/v1/audit", { params: { query: { jobId, limit: 100 } } })),
         // No lookup by job id: the component's latest dead letters hold this job's, if it has any.
-        component === undefined ? Promise.resolve({ items: [] as DeadLetterRecord[] }) : ok(api.GET("/api/v1/dlq", { params: { query: { component, limit: 500 } } })),
+        component === undefined
+          ? Promise.resolve({ items: [] as DeadLetterRecord[] })
+          : ok(api.GET("/api/v1/dlq", { params: { query: { component, limit: 500 } } })),
       ]);
       return { audit: audit.items, deadLetters: dlq.items.filter((d) => d.jobId === jobId) };
     },
@@ -121,9 +180,15 @@ export function JobPage(props: { jobId: string }): JSX.Element {
     try {
       if (action === "cancel") await ok(api.POST("/api/v1/jobs/{jobId}/cancel", { params: { path: { jobId } } }));
       else await ok(api.POST("/api/v1/dlq/{jobId}/redrive", { params: { path: { jobId } } }));
-      setFlash({ kind: "ok", text: action === "cancel" ? "Cancelled." : "Redriven: the job is pending again under the same id." });
+      setFlash({
+        kind: "ok",
+        text: action === "cancel" ? "Cancelled." : "Redriven: the job is pending again under the same id.",
+      });
     } catch (err) {
-      setFlash({ kind: "error", text: `${action === "cancel" ? "Cancel" : "Redrive"} failed: ${(err as Error).message}` });
+      setFlash({
+        kind: "error",
+        text: `${action === "cancel" ? "Cancel" : "Redrive"} failed: ${(err as Error).message}`,
+      });
     } finally {
       setBusy(false);
       setConfirm(undefined);
@@ -158,12 +223,24 @@ export function JobPage(props: { jobId: string }): JSX.Element {
         <StateBadge state={j.state} />
         <div class="spacer" />
         {cancellable && (
-          <button type="button" class="danger" disabled={readOnly !== undefined || busy} title={readOnly} onClick={() => setConfirm("cancel")}>
+          <button
+            type="button"
+            class="danger"
+            disabled={readOnly !== undefined || busy}
+            title={readOnly}
+            onClick={() => setConfirm("cancel")}
+          >
             Cancel job
           </button>
         )}
         {redrivable && (
-          <button type="button" class="primary" disabled={readOnly !== undefined || busy} title={readOnly} onClick={() => setConfirm("redrive")}>
+          <button
+            type="button"
+            class="primary"
+            disabled={readOnly !== undefined || busy}
+            title={readOnly}
+            onClick={() => setConfirm("redrive")}
+          >
             Redrive
           </button>
         )}
@@ -193,7 +270,12 @@ export function JobPage(props: { jobId: string }): JSX.Element {
             <dd>{j.attempts === 0 ? <span class="muted">no Result yet</span> : `delivery ${j.attempts} decided it`}</dd>
             <dt>dispatches</dt>
             <dd>
-              {j.dispatches} {j.redrives > 0 && <span class="muted">({j.redrives} redrive{j.redrives === 1 ? "" : "s"})</span>}
+              {j.dispatches}{" "}
+              {j.redrives > 0 && (
+                <span class="muted">
+                  ({j.redrives} redrive{j.redrives === 1 ? "" : "s"})
+                </span>
+              )}
             </dd>
             <dt>limit key</dt>
             <dd>{j.limitKey ?? <span class="muted">—</span>}</dd>
@@ -241,7 +323,9 @@ export function JobPage(props: { jobId: string }): JSX.Element {
           <h2>Envelope</h2>
           <span class="muted">as published on the bus</span>
         </summary>
-        <pre class="code" data-testid="envelope">{JSON.stringify(j.envelope, null, 2)}</pre>
+        <pre class="code" data-testid="envelope">
+          {JSON.stringify(j.envelope, null, 2)}
+        </pre>
       </details>
 
       {confirm !== undefined && (
@@ -255,7 +339,11 @@ export function JobPage(props: { jobId: string }): JSX.Element {
         >
           {confirm === "cancel" ? (
             <p>
-              The job will not run{j.state === "queued" ? " (a worker already holding it may still finish; its Result is then ignored)" : ""}. This cannot be undone.
+              The job will not run
+              {j.state === "queued"
+                ? " (a worker already holding it may still finish; its Result is then ignored)"
+                : ""}
+              . This cannot be undone.
             </p>
           ) : (
             <p>The job goes back to pending with the same job id and runs again. This is written to the audit log.</p>

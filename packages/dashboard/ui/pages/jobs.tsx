@@ -27,7 +27,14 @@ interface Filters {
 
 function filtersOf(query: URLSearchParams): Filters {
   const get = (name: string) => query.get(name) ?? "";
-  return { component: get("component"), state: get("state"), key: get("key"), range: get("range"), from: get("from"), to: get("to") };
+  return {
+    component: get("component"),
+    state: get("state"),
+    key: get("key"),
+    range: get("range"),
+    from: get("from"),
+    to: get("to"),
+  };
 }
 
 /** datetime-local values are local times without a zone; the API wants RFC 3339. */
@@ -41,7 +48,10 @@ function timeRange(f: Filters): { createdAfter?: string; createdBefore?: string 
   if (f.range === "custom") {
     const after = isoOfLocal(f.from);
     const before = isoOfLocal(f.to);
-    return { ...(after !== undefined ? { createdAfter: after } : {}), ...(before !== undefined ? { createdBefore: before } : {}) };
+    return {
+      ...(after !== undefined ? { createdAfter: after } : {}),
+      ...(before !== undefined ? { createdBefore: before } : {}),
+    };
   }
   const ms = RANGES[f.range]?.ms;
   return ms === undefined ? {} : { createdAfter: new Date(Date.now() - ms).toISOString() };
@@ -99,7 +109,7 @@ export function JobsPage(): JSX.Element {
       ),
     `${filterKey}|${cursor ?? ""}`,
   );
-  useJobEvents(jobs.reload, (e) => (filters.component === "" || e.component === filters.component), 500);
+  useJobEvents(jobs.reload, (e) => filters.component === "" || e.component === filters.component, 500);
 
   const set = (change: Partial<Filters>): void => {
     const next = { ...filters, ...change };
@@ -116,7 +126,13 @@ export function JobsPage(): JSX.Element {
       <form class="filters" onSubmit={(e) => e.preventDefault()} aria-label="Filters">
         <label>
           Component
-          <ComponentSelect name="component" value={filters.component} noneLabel="all" components={components.data?.items} onChange={(chosen) => set({ component: chosen })} />
+          <ComponentSelect
+            name="component"
+            value={filters.component}
+            noneLabel="all"
+            components={components.data?.items}
+            onChange={(chosen) => set({ component: chosen })}
+          />
         </label>
         <label>
           State
@@ -131,7 +147,13 @@ export function JobsPage(): JSX.Element {
         </label>
         <label>
           Key
-          <input name="key" type="search" placeholder="per-key limit key" value={filters.key} onChange={(e) => set({ key: e.currentTarget.value })} />
+          <input
+            name="key"
+            type="search"
+            placeholder="per-key limit key"
+            value={filters.key}
+            onChange={(e) => set({ key: e.currentTarget.value })}
+          />
         </label>
         <label>
           Created
@@ -147,11 +169,23 @@ export function JobsPage(): JSX.Element {
           <>
             <label>
               From
-              <input name="from" type="datetime-local" step="1" value={filters.from} onChange={(e) => set({ from: e.currentTarget.value })} />
+              <input
+                name="from"
+                type="datetime-local"
+                step="1"
+                value={filters.from}
+                onChange={(e) => set({ from: e.currentTarget.value })}
+              />
             </label>
             <label>
               To
-              <input name="to" type="datetime-local" step="1" value={filters.to} onChange={(e) => set({ to: e.currentTarget.value })} />
+              <input
+                name="to"
+                type="datetime-local"
+                step="1"
+                value={filters.to}
+                onChange={(e) => set({ to: e.currentTarget.value })}
+              />
             </label>
           </>
         )}
@@ -165,7 +199,11 @@ export function JobsPage(): JSX.Element {
       {jobs.loading ? (
         <Loading what="jobs" />
       ) : items === undefined ? null : items.length === 0 ? (
-        <Empty>{anyFilter ? "No job matches these filters." : "No jobs yet. Submit one with `tessera jobs submit` or POST /api/v1/jobs."}</Empty>
+        <Empty>
+          {anyFilter
+            ? "No job matches these filters."
+            : "No jobs yet. Submit one with `tessera jobs submit` or POST /api/v1/jobs."}
+        </Empty>
       ) : (
         <table class="data" data-testid="jobs-table">
           <thead>

@@ -3,7 +3,10 @@ import type { AuditEntry, Coordinator, Page } from "../../types.js";
 import { describeAccess, type AccessPolicy } from "../access-guard.js";
 import { AccessInfoSchema, AuditPageSchema, ListAuditQuery, ref, withErrors } from "../schemas.js";
 
-export const accessRoutes: FastifyPluginAsync<{ coordinator: Coordinator; policy: AccessPolicy }> = async (app, { coordinator, policy }) => {
+export const accessRoutes: FastifyPluginAsync<{ coordinator: Coordinator; policy: AccessPolicy }> = async (
+  app,
+  { coordinator, policy },
+) => {
   app.get<{ Reply: ReturnType<typeof describeAccess> }>(
     "/access",
     {

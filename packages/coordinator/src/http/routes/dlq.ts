@@ -3,7 +3,15 @@ import type { FastifyPluginAsync } from "fastify";
 import type { Coordinator, DeadLetterRecord, JobRecord, Page } from "../../types.js";
 import { conflict, notFound } from "../api-error.js";
 import { auditJobIds } from "../audit-hooks.js";
-import { DeadLetterPageSchema, JobIdParams, JobRecordSchema, ListDeadLettersQuery, RedriveAllBody, ref, withErrors } from "../schemas.js";
+import {
+  DeadLetterPageSchema,
+  JobIdParams,
+  JobRecordSchema,
+  ListDeadLettersQuery,
+  RedriveAllBody,
+  ref,
+  withErrors,
+} from "../schemas.js";
 
 export const dlqRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = async (app, { coordinator }) => {
   app.get<{ Querystring: ListDeadLettersQuery; Reply: Page<DeadLetterRecord> }>(
@@ -35,7 +43,10 @@ export const dlqRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = async
       const outcome = await coordinator.redrive(jobId);
       if (outcome.redriven) return { job: outcome.job };
       if (outcome.reason === "not_found") throw notFound(`no job "${jobId}"`);
-      throw conflict(`job "${jobId}" is ${outcome.job?.state ?? "not failed"}; only dead-lettered failed jobs can be redriven`, outcome.reason);
+      throw conflict(
+        `job "${jobId}" is ${outcome.job?.state ?? "not failed"}; only dead-lettered failed jobs can be redriven`,
+        outcome.reason,
+      );
     },
   );
 
@@ -47,7 +58,11 @@ export const dlqRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = async
         summary: "Redrive every dead-lettered, not yet redriven job of a component",
         tags: ["dead letters"],
         body: RedriveAllBody,
-        response: withErrors({ 200: Type.Object({ jobIds: Type.Array(Type.String(), { description: "The jobs sent back to pending" }) }) }, 400, 404),
+        response: withErrors(
+          { 200: Type.Object({ jobIds: Type.Array(Type.String(), { description: "The jobs sent back to pending" }) }) },
+          400,
+          404,
+        ),
       },
     },
     async (request) => {

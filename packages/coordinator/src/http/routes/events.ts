@@ -10,7 +10,10 @@ export const SSE_HEARTBEAT_MS = 15_000;
 const MAX_BUFFERED_BYTES = 1024 * 1024;
 
 function matches(event: JobEvent, filter: JobEventsQuery): boolean {
-  return (filter.component === undefined || event.component === filter.component) && (filter.jobId === undefined || event.jobId === filter.jobId);
+  return (
+    (filter.component === undefined || event.component === filter.component) &&
+    (filter.jobId === undefined || event.jobId === filter.jobId)
+  );
 }
 
 export const eventRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = async (app, { coordinator }) => {
@@ -24,17 +27,30 @@ export const eventRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = asy
     "/events",
     {
       schema: {
-        summary: "Job state changes as server-sent events (`event: job`, `data`: a JobEvent), with a comment heartbeat every 15 s",
+        summary:
+          "Job state changes as server-sent events (`event: job`, `data`: a JobEvent), with a comment heartbeat every 15 s",
         tags: ["jobs"],
         querystring: JobEventsQuery,
-        response: withErrors({ 200: { description: "An endless stream; each `data` is a JobEvent", content: { "text/event-stream": { schema: ref(JobEventSchema) } } } }, 400),
+        response: withErrors(
+          {
+            200: {
+              description: "An endless stream; each `data` is a JobEvent",
+              content: { "text/event-stream": { schema: ref(JobEventSchema) } },
+            },
+          },
+          400,
+        ),
       },
     },
     (request, reply) => {
       const filter = request.query;
       reply.hijack();
       const stream = reply.raw;
-      stream.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", "x-accel-buffering": "no" });
+      stream.writeHead(200, {
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-store",
+        "x-accel-buffering": "no",
+      });
       // Flushes the headers at once, so the client knows it is subscribed before the first event.
       stream.write(": subscribed\n\n");
       const send = (chunk: string): void => {

@@ -3,7 +3,17 @@ import { PayloadMissingError } from "@tessera/bus";
 import type { FastifyPluginAsync } from "fastify";
 import type { Coordinator, JobRecord, Page, SubmitInput, SubmitOptions, SubmitOutcome } from "../../types.js";
 import { conflict, notFound } from "../api-error.js";
-import { JobIdParams, JobPageSchema, JobRecordSchema, ListJobsQuery, SubmitJobBody, SubmitJobHeaders, SubmitOutcomeSchema, ref, withErrors } from "../schemas.js";
+import {
+  JobIdParams,
+  JobPageSchema,
+  JobRecordSchema,
+  ListJobsQuery,
+  SubmitJobBody,
+  SubmitJobHeaders,
+  SubmitOutcomeSchema,
+  ref,
+  withErrors,
+} from "../schemas.js";
 
 /** The schema guarantees exactly one of the three; base64 has been checked against its pattern. */
 function toSubmitInput(input: SubmitJobBody["input"]): SubmitInput {
@@ -50,7 +60,12 @@ export const jobRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = async
   app.get<{ Params: JobIdParams; Reply: JobRecord }>(
     "/jobs/:jobId",
     {
-      schema: { summary: "One job", tags: ["jobs"], params: JobIdParams, response: withErrors({ 200: ref(JobRecordSchema) }, 404) },
+      schema: {
+        summary: "One job",
+        tags: ["jobs"],
+        params: JobIdParams,
+        response: withErrors({ 200: ref(JobRecordSchema) }, 404),
+      },
     },
     async (request) => {
       const job = await coordinator.getJob(request.params.jobId);
@@ -63,10 +78,20 @@ export const jobRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = async
     "/jobs/:jobId/result",
     {
       schema: {
-        summary: "The job's output: its inline data (JSON or text) or the bytes its result_ref names in the payload store",
+        summary:
+          "The job's output: its inline data (JSON or text) or the bytes its result_ref names in the payload store",
         tags: ["jobs"],
         params: JobIdParams,
-        response: withErrors({ 200: { description: "The output bytes, with the content type of inline data (JSON or text) or application/octet-stream", content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } } } }, 404),
+        response: withErrors(
+          {
+            200: {
+              description:
+                "The output bytes, with the content type of inline data (JSON or text) or application/octet-stream",
+              content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } },
+            },
+          },
+          404,
+        ),
       },
     },
     async (request, reply) => {
@@ -76,11 +101,15 @@ export const jobRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = async
         output = await coordinator.jobOutput(jobId);
       } catch (err) {
         // The payload store expires objects (TTL); an old result_ref then names nothing.
-        if (err instanceof PayloadMissingError) throw notFound(`the output of job "${jobId}" is gone from the payload store: ${err.message}`);
+        if (err instanceof PayloadMissingError)
+          throw notFound(`the output of job "${jobId}" is gone from the payload store: ${err.message}`);
         throw err;
       }
       if (output === undefined) throw notFound(`job "${jobId}" does not exist or has no output`);
-      return reply.type(output.contentType).header("content-disposition", `inline; filename="${jobId}-result"`).send(Buffer.from(output.bytes));
+      return reply
+        .type(output.contentType)
+        .header("content-disposition", `inline; filename="${jobId}-result"`)
+        .send(Buffer.from(output.bytes));
     },
   );
 
@@ -100,7 +129,10 @@ export const jobRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = async
       const outcome = await coordinator.cancel(jobId);
       if (outcome.cancelled) return { job: outcome.job };
       if (outcome.reason === "not_found") throw notFound(`no job "${jobId}"`);
-      throw conflict(`job "${jobId}" is already ${outcome.job?.state ?? "finished"}; only pending or queued jobs can be cancelled`, outcome.reason);
+      throw conflict(
+        `job "${jobId}" is already ${outcome.job?.state ?? "finished"}; only pending or queued jobs can be cancelled`,
+        outcome.reason,
+      );
     },
   );
 };

@@ -9,7 +9,12 @@ export const metricsRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = a
       schema: {
         summary: "The coordinator's Prometheus metrics, in the text exposition format",
         tags: ["health"],
-        response: { 200: { description: "Prometheus text exposition format 0.0.4", content: { "text/plain": { schema: { type: "string" } } } } },
+        response: {
+          200: {
+            description: "Prometheus text exposition format 0.0.4",
+            content: { "text/plain": { schema: { type: "string" } } },
+          },
+        },
       },
     },
     async (_request, reply) => reply.type(coordinator.metrics.contentType).send(await coordinator.metrics.metrics()),
