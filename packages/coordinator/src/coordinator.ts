@@ -5,16 +5,20 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { ActivityCounter } from "./activity/activity-counter.js";
 import { chainIdempotencyKey } from "./chain-key.js";
-import { KeyLimiter, limitKeyOf } from "./dispatch/key-limiter.js";
+import { LocalLimiter, SharedLimiter, type DispatchLimiter } from "./dispatch/dispatch-limiter.js";
+import { limitKeyOf } from "./dispatch/key-limiter.js";
 import { OutboxRelay } from "./dispatch/outbox-relay.js";
 import { handleExhausted } from "./dead-letters/dead-letter-flow.js";
 import { CoordinatorError, invalidRequest, unknownComponent } from "./errors.js";
 import { componentSummary, InstanceRegistry } from "./heartbeats/instance-registry.js";
 import { listInTimeRange } from "./jobs/list-in-time-range.js";
 import { CoordinatorMetrics } from "./metrics/coordinator-metrics.js";
+import { ReplicaSet, type RemoteJobEvent } from "./replicas/replica-set.js";
+import { ReplicaStore } from "./replicas/replica-store.js";
 import { JobRetention } from "./retention/job-retention.js";
 import { retentionMs } from "./settings/setting-definitions.js";
 import type { Settings } from "./settings/settings.js";
+import type { SqlClient } from "./sql/sql-client.js";
 import type { JobSummary } from "./store/job-row.js";
 import { emptyCounts, type ApplyOutcome, type JobStorage } from "./store/job-storage.js";
 import { INT4_MAX } from "./store/storable-values.js";
@@ -45,8 +49,15 @@ import {
 } from "./types.js";
 
 export interface CoordinatorParts {
+  /** This coordinator among the replicas sharing its store (its outbox claims, leases and notifications). */
+  id: string;
   bus: Bus;
   store: JobStorage;
+  /**
+   * The SQL database under `store`, when it is one: limits, leases and presence then live there, shared by
+   * every coordinator on it. Without it (the memory store) they are this process's.
+   */
+  sql?: SqlClient;
   settings: Settings;
   audit: AuditLog;
   components: readonly ComponentRegistration[];
@@ -58,6 +69,8 @@ export interface CoordinatorParts {
 }
 
 const QUEUE_DEPTH_TIMEOUT_MS = 2_000;
+/** What wakes a waiter: its job's new state, the coordinator closing, or a possibly missed event. */
+type WaiterSignal = JobState | "closing" | "recheck";
 /** waitForJob listens to this process's job events; the poll is only a safety net, so it is slow. */
 const WAIT_POLL_MS = 10_000;
 const MAX_IDEMPOTENCY_KEY = 255;
@@ -66,7 +79,8 @@ const utf8 = new TextEncoder();
 /** The coordinator at run time. Built by `createCoordinator`, which opens the store and the bus first. */
 export class CoordinatorRuntime implements Coordinator {
   private readonly registrations = new Map<string, ComponentRegistration>();
-  private readonly limiter: KeyLimiter;
+  private readonly limiter: DispatchLimiter;
+  private readonly replicas: ReplicaSet | undefined;
   private readonly relay: OutboxRelay;
   private readonly registry: InstanceRegistry;
   private readonly retention: JobRetention;
@@ -74,7 +88,7 @@ export class CoordinatorRuntime implements Coordinator {
   private readonly activity = new ActivityCounter();
   private readonly listeners = new Set<(event: JobEvent) => void>();
   /** waitForJob callers by job id, so a state change wakes only its own waiters. */
-  private readonly waiters = new Map<string, Set<(state: JobState | "closing") => void>>();
+  private readonly waiters = new Map<string, Set<(state: WaiterSignal) => void>>();
   private readonly subscriptions: Subscription[] = [];
   private readonly stats: CoordinatorCounters = {
     submitted: 0,
@@ -89,7 +103,20 @@ export class CoordinatorRuntime implements Coordinator {
 
   constructor(private readonly parts: CoordinatorParts) {
     for (const reg of parts.components) this.registrations.set(reg.name, reg);
-    this.limiter = new KeyLimiter((component) => this.limitsOf(component));
+    const limitsOf = (component: string): KeyLimits | undefined => this.limitsOf(component);
+    this.limiter = parts.sql !== undefined ? new SharedLimiter(parts.sql, limitsOf) : new LocalLimiter(limitsOf);
+    this.replicas =
+      parts.sql === undefined
+        ? undefined
+        : new ReplicaSet({
+            id: parts.id,
+            store: new ReplicaStore(parts.sql),
+            sql: parts.sql,
+            log: parts.log,
+            onJobEvents: (events) => this.heardJobEvents(events),
+            onSetting: (name) => void this.reloadSetting(name),
+            onResync: () => this.resync(),
+          });
     this.registry = new InstanceRegistry(parts.heartbeatIntervalMs);
     this.relay = new OutboxRelay({
       store: parts.store,
@@ -112,6 +139,7 @@ export class CoordinatorRuntime implements Coordinator {
       retentionMs: () => retentionMs(parts.settings.value<string>("jobs.retention")),
       onPruned: (count) => this.prom.jobsPruned(count),
       onPass: (outcome) => this.prom.retentionPass(outcome),
+      isLeader: () => this.replicas?.isLeader ?? true,
     });
   }
 
@@ -135,8 +163,9 @@ export class CoordinatorRuntime implements Coordinator {
       const requeued = await store.requeueQueued();
       if (requeued > 0) log.warn({ requeued }, "requeued jobs the previous in-process bus held when it stopped");
     }
-    const now = Date.now();
-    for (const q of await store.queuedWithKeys()) this.limiter.restore(q.jobId, q.component, q.limitKey, now);
+    if (this.limiter instanceof LocalLimiter) await this.limiter.restore(store, Date.now());
+    // Present before the relay claims anything, so other coordinators leave this one's claims alone.
+    await this.replicas?.start();
     try {
       this.subscriptions.push(await bus.consumeResults((event) => this.onResult(event)));
       this.subscriptions.push(
@@ -156,6 +185,7 @@ export class CoordinatorRuntime implements Coordinator {
       );
     } catch (err) {
       await Promise.allSettled(this.subscriptions.map((s) => s.stop()));
+      await this.replicas?.stop();
       throw err;
     }
     this.relay.start();
@@ -346,13 +376,13 @@ export class CoordinatorRuntime implements Coordinator {
           (err: unknown) => finish(() => reject(err)),
         );
       };
-      const waiters = this.waiters.get(jobId) ?? new Set<(state: JobState | "closing") => void>();
-      const onState = (state: JobState | "closing"): void => {
+      const waiters = this.waiters.get(jobId) ?? new Set<(state: WaiterSignal) => void>();
+      const onState = (state: WaiterSignal): void => {
         if (state === "closing")
           finish(() =>
             reject(new CoordinatorError("unavailable", `the coordinator closed before job ${jobId} finished`)),
           );
-        else if (TERMINAL_STATES.includes(state)) check();
+        else if (state === "recheck" || TERMINAL_STATES.includes(state)) check();
       };
       waiters.add(onState);
       this.waiters.set(jobId, waiters);
@@ -383,6 +413,8 @@ export class CoordinatorRuntime implements Coordinator {
       await this.relay.stop();
       await this.retention.stop();
       await Promise.allSettled(this.subscriptions.map((s) => s.stop()));
+      // After the relay stopped, so nothing it claims outlives the retirement that frees its claims.
+      await this.replicas?.stop();
       this.listeners.clear();
       for (const waiters of [...this.waiters.values()]) for (const waiter of [...waiters]) waiter("closing");
       await this.parts.store.stopMaintenance();
@@ -435,9 +467,43 @@ export class CoordinatorRuntime implements Coordinator {
 
   /** A job left pending/queued (Result, dead letter, cancel): its limit slot is free for the next job of its key. */
   private decided(job: JobSummary): void {
-    this.limiter.release(job.jobId);
+    this.limiter.released(job.jobId, job.component, job.limitKey);
     if (job.limitKey !== null) this.relay.notify();
     this.emit(job);
+  }
+
+  /** State changes other coordinators wrote: their waiters and listeners here hear of them as of local ones. */
+  private heardJobEvents(events: readonly RemoteJobEvent[]): void {
+    let freed = false;
+    for (const e of events) {
+      if (e.limited && TERMINAL_STATES.includes(e.state)) {
+        this.limiter.released(e.jobId, e.component);
+        freed = true;
+      }
+      this.publish({ jobId: e.jobId, component: e.component, state: e.state, reasonCode: e.reasonCode, at: e.at });
+    }
+    // A slot freed elsewhere, or a job submitted or redriven elsewhere whose coordinator may be gone.
+    if (freed) this.relay.notify();
+  }
+
+  /** A setting another coordinator wrote: read again from the database, so every replica stamps the same config. */
+  private async reloadSetting(name: string): Promise<void> {
+    try {
+      await this.parts.settings.reload(name, await this.parts.store.readSettings());
+    } catch (err) {
+      this.parts.log.warn({ err, setting: name }, "could not reload a setting another coordinator changed");
+    }
+  }
+
+  /**
+   * Notifications may have been missed while the listening connection was down: settings are read again,
+   * waiters look at their jobs, and the relay reads the outbox and the limits afresh.
+   */
+  private resync(): void {
+    void this.reloadSetting("*");
+    if (this.limiter instanceof SharedLimiter) this.limiter.forget();
+    for (const waiters of [...this.waiters.values()]) for (const waiter of [...waiters]) waiter("recheck");
+    this.relay.notify();
   }
 
   /**
@@ -488,14 +554,12 @@ export class CoordinatorRuntime implements Coordinator {
   }
 
   private emit(job: JobSummary): void {
-    for (const waiter of this.waiters.get(job.jobId) ?? []) waiter(job.state);
-    const event: JobEvent = {
-      jobId: job.jobId,
-      component: job.component,
-      state: job.state,
-      reasonCode: job.reasonCode,
-      at: job.updatedAt,
-    };
+    this.publish({ jobId: job.jobId, component: job.component, state: job.state, reasonCode: job.reasonCode, at: job.updatedAt });
+  }
+
+  /** One job event, made here or heard from another coordinator, to this process's waiters and listeners. */
+  private publish(event: JobEvent): void {
+    for (const waiter of this.waiters.get(event.jobId) ?? []) waiter(event.state);
     this.activity.record(event, Date.now());
     for (const listener of this.listeners) {
       try {

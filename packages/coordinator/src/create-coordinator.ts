@@ -93,8 +93,10 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
       for (const c of components) await opts.bus.ensureComponent(busSettingsFromSpec(c.name, c.spec));
     }
     const coordinator = new CoordinatorRuntime({
+      id: storage.id,
       bus: opts.bus,
       store,
+      ...(storage.sql !== undefined ? { sql: storage.sql } : {}),
       settings,
       audit: storage.audit,
       components,

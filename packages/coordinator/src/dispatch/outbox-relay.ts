@@ -2,12 +2,12 @@ import type { Bus } from "@tessera/bus";
 import type { Logger } from "pino";
 import type { Dispatched, DispatchRecord, JobStorage, OutboxEntry, OutboxSkip } from "../store/job-storage.js";
 import type { JobSummary } from "../store/job-row.js";
-import type { KeyLimiter } from "./key-limiter.js";
+import type { DispatchLimiter } from "./dispatch-limiter.js";
 
 export interface OutboxRelayOptions {
   store: JobStorage;
   bus: Bus;
-  limiter: KeyLimiter;
+  limiter: DispatchLimiter;
   log: Logger;
   batchSize: () => number;
   /** Whether any component has per-key limits (then batches are taken fairly across keys). */
@@ -168,7 +168,7 @@ export class OutboxRelay {
     if (this.inFlight.size >= MAX_UNRECORDED) await this.recording;
     const batchSize = this.opts.batchSize();
     const batch = await this.nextBatch(batchSize);
-    const taken = batch.filter((e) => limiter.tryAcquire(e.jobId, e.component, e.limitKey, this.now()));
+    const taken = await limiter.acquire(batch, this.now());
     for (const e of taken) this.inFlight.add(e.id);
     const results = await Promise.allSettled(
       taken.map((e) =>
@@ -181,6 +181,7 @@ export class OutboxRelay {
     );
     let sent = 0;
     let firstError: unknown;
+    const refused: OutboxEntry[] = [];
     results.forEach((r, i) => {
       const entry = taken[i] as OutboxEntry;
       if (r.status === "fulfilled") {
@@ -193,10 +194,11 @@ export class OutboxRelay {
         sent += 1;
       } else {
         firstError ??= r.reason;
-        limiter.refund(entry.jobId);
+        refused.push(entry);
         this.settle(entry.id);
       }
     });
+    if (refused.length > 0) await limiter.refund(refused).catch(() => undefined);
     if (sent > 0 && !this.recorderRunning) {
       this.recorderRunning = true;
       this.recording = this.recordAll();
@@ -240,12 +242,13 @@ export class OutboxRelay {
     try {
       marked = await store.markDispatched(dispatched);
     } catch (err) {
-      for (const d of dispatched) limiter.release(d.jobId);
+      for (const d of dispatched) limiter.released(d.jobId, d.component);
       throw err;
     }
     // Decided or cancelled before the publish was recorded: no slot (releasing twice is harmless), and a
     // cancelled job's message is taken back out of the stream so it does not run.
-    for (const jobId of marked.settled) limiter.release(jobId);
+    for (const jobId of marked.settled)
+      limiter.released(jobId, dispatched.find((d) => d.jobId === jobId)?.component ?? "");
     for (const c of marked.cancelled)
       await bus.removeJob(dispatched.find((d) => d.jobId === c.jobId)?.component ?? "", c.streamSeq).catch(() => false);
     this.opts.onDispatched(marked.queued, dispatched.length);

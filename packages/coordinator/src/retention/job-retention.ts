@@ -15,6 +15,8 @@ export interface JobRetentionOptions {
   /** Jobs deleted, reported step by step (a pass that fails midway has deleted some). */
   onPruned: (count: number) => void;
   onPass: (outcome: "ok" | "failed") => void;
+  /** Whether this coordinator runs the passes (one replica at a time does; default: always). */
+  isLeader?: () => boolean;
 }
 
 /**
@@ -60,13 +62,14 @@ export class JobRetention {
   private async pass(): Promise<void> {
     const { store, log } = this.opts;
     const retention = this.opts.retentionMs();
-    if (retention === null) return;
+    if (retention === null || this.opts.isLeader?.() === false) return;
     const before = new Date(Date.now() - retention);
     const started = performance.now();
     let deleted = 0;
     let steps = 0;
     try {
-      for (let after: number | undefined; !this.stopped;) {
+      // A pass stops when this coordinator stops leading; the new leader's next pass starts over.
+      for (let after: number | undefined; !this.stopped && this.opts.isLeader?.() !== false; ) {
         const step = await store.pruneDecided(before, { limit: PRUNE_STEP, ...(after !== undefined ? { after } : {}) });
         steps += 1;
         deleted += step.deleted;

@@ -99,6 +99,30 @@ export class Settings implements SettingsView {
     return resolved;
   }
 
+  /**
+   * Takes the database's values again, for `name` or for every setting ("*"): another coordinator wrote
+   * them. A value that does not resolve is reported and the setting keeps its value.
+   */
+  reload(name: string, db: ReadonlyMap<string, unknown>): void {
+    const defs = name === "*" ? [...this.byName.values()] : [this.byName.get(name)];
+    const problems: string[] = [];
+    for (const def of defs) {
+      if (def === undefined || def.category === "bootstrap") continue;
+      const before = this.db.get(def.name);
+      const had = this.db.has(def.name);
+      if (db.has(def.name)) this.db.set(def.name, db.get(def.name));
+      else this.db.delete(def.name);
+      try {
+        this.resolved.set(def.name, this.resolve(def));
+      } catch (err) {
+        if (had) this.db.set(def.name, before);
+        else this.db.delete(def.name);
+        problems.push((err as Error).message);
+      }
+    }
+    if (problems.length > 0) throw new CoordinatorError("invalid_request", problems.join("; "));
+  }
+
   private resolve(def: SettingDefinition): ResolvedSetting {
     const envValue = this.sources.env[def.env];
     const candidates: [SettingSource, unknown, boolean][] = [];

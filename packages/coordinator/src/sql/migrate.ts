@@ -5,6 +5,14 @@ export interface Migration {
   id: number;
   name: string;
   sql: string;
+  /**
+   * The oldest code that keeps working on a schema with this migration applied, named by the newest
+   * migration that code knows: an expand step (a new table, a nullable column) names the migration before
+   * it, so the previous release keeps running during a rolling upgrade and after a rollback. Absent: only
+   * code that knows this migration may run (a contract step). Recorded in the database, because the older
+   * code that has to read it does not know this migration.
+   */
+  compatibleWith?: number;
 }
 
 /** Arbitrary, fixed: every process migrating the same database must take the same advisory lock. */
@@ -15,6 +23,8 @@ const CREATE_TABLE = `CREATE TABLE IF NOT EXISTS tessera_migrations (
   name       text NOT NULL,
   applied_at timestamptz NOT NULL DEFAULT now()
 )`;
+/** Bookkeeping, not a migration: databases created before compatibility was recorded gain the column. */
+const ADD_COMPATIBILITY = "ALTER TABLE tessera_migrations ADD COLUMN IF NOT EXISTS compatible_with integer";
 
 function checkOrder(migrations: readonly Migration[]): void {
   migrations.forEach((m, i) => {
@@ -27,15 +37,26 @@ function checkOrder(migrations: readonly Migration[]): void {
   });
 }
 
-/** The ids already applied; throws when the database holds one this code does not know. */
+/**
+ * The ids already applied. Throws when the database holds a migration this code does not know and that
+ * does not say this code stays compatible with it (a newer release's contract step).
+ */
 async function appliedIds(tx: SqlExecutor, known: readonly Migration[]): Promise<Set<number>> {
-  const { rows } = await tx.query<{ id: number; name: string }>("SELECT id, name FROM tessera_migrations ORDER BY id");
+  const { rows } = await tx.query<{ id: number; name: string; compatible_with: number | null }>(
+    "SELECT id, name, compatible_with FROM tessera_migrations ORDER BY id",
+  );
   const knownIds = new Set(known.map((m) => m.id));
-  const unknown = rows.filter((r) => !knownIds.has(r.id));
-  if (unknown.length > 0) {
+  const incompatible = rows.filter(
+    (r) => !knownIds.has(r.id) && (r.compatible_with === null || !knownIds.has(r.compatible_with)),
+  );
+  if (incompatible.length > 0) {
+    const why = (r: (typeof rows)[number]): string =>
+      r.compatible_with === null
+        ? `${r.id} "${r.name}"`
+        : `${r.id} "${r.name}" (runs with code that knows migration ${r.compatible_with} or later)`;
     throw new Error(
-      `the database has migration(s) this code does not know: ${unknown.map((r) => `${r.id} "${r.name}"`).join(", ")}. ` +
-        "It was migrated by a newer version; refusing to run against a newer schema.",
+      `the database has migration(s) this code does not know: ${incompatible.map(why).join(", ")}. ` +
+        "It was migrated by a newer version that is not compatible with this one; refusing to run against its schema.",
     );
   }
   return new Set(rows.map((r) => r.id));
@@ -52,6 +73,7 @@ export async function migrate(client: SqlClient, migrations: readonly Migration[
   const initial = await client.transaction(async (tx) => {
     await tx.query(LOCK);
     await tx.query(CREATE_TABLE);
+    await tx.query(ADD_COMPATIBILITY);
     return appliedIds(tx, migrations);
   });
   const applied: number[] = [];
@@ -62,7 +84,11 @@ export async function migrate(client: SqlClient, migrations: readonly Migration[
       // Another process may have applied it while this one waited for the lock.
       if ((await appliedIds(tx, migrations)).has(m.id)) return false;
       await tx.query(m.sql);
-      await tx.query("INSERT INTO tessera_migrations (id, name) VALUES ($1, $2)", [m.id, m.name]);
+      await tx.query("INSERT INTO tessera_migrations (id, name, compatible_with) VALUES ($1, $2, $3)", [
+        m.id,
+        m.name,
+        m.compatibleWith ?? null,
+      ]);
       return true;
     });
     if (ran) applied.push(m.id);

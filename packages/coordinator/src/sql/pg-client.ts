@@ -1,6 +1,7 @@
 import pg from "pg";
 import type { CustomTypesConfig, PoolClient, QueryResult as PgResult } from "pg";
-import type { QueryOptions, QueryResult, SqlClient, SqlExecutor } from "./sql-client.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Listener, ListenHandlers, QueryOptions, QueryResult, SqlClient, SqlExecutor } from "./sql-client.js";
 
 const AS_NUMBER = new Set<number>([pg.types.builtins.INT8, pg.types.builtins.NUMERIC]);
 
@@ -30,11 +31,12 @@ function executor(db: Pick<PoolClient, "query">): SqlExecutor {
 }
 
 /** A real Postgres through a `pg.Pool` (`max` connections, 10 by default). Connects lazily, on the first query. */
-export function createPgClient(opts: { connectionString: string; max?: number }): SqlClient {
+export function createPgClient(opts: { connectionString: string; max?: number; applicationName?: string }): SqlClient {
   const pool = new pg.Pool({
     connectionString: opts.connectionString,
     max: opts.max ?? 10,
     types,
+    ...(opts.applicationName !== undefined ? { application_name: opts.applicationName } : {}),
     // An unreachable host then fails the query instead of leaving it pending forever.
     connectionTimeoutMillis: 10_000,
   });
@@ -74,5 +76,73 @@ export function createPgClient(opts: { connectionString: string; max?: number })
         () => false,
       ),
     close: () => pool.end(),
+    ...(opts.applicationName !== undefined ? { origin: opts.applicationName } : {}),
+    listen: (channels, handlers) => listen(opts.connectionString, opts.applicationName, channels, handlers),
+  };
+}
+
+const LISTEN_RETRY_MAX_MS = 2_000;
+
+/** One connection that only listens, connected again (with backoff) whenever it drops, until stopped. */
+async function listen(
+  connectionString: string,
+  applicationName: string | undefined,
+  channels: readonly string[],
+  handlers: ListenHandlers,
+): Promise<Listener> {
+  let stopped = false;
+  let current: pg.Client | undefined;
+  let wake: (() => void) | undefined;
+  const open = async (): Promise<pg.Client> => {
+    const client = new pg.Client({
+      connectionString,
+      ...(applicationName !== undefined ? { application_name: `${applicationName}:listen` } : {}),
+    });
+    client.on("notification", (n) => handlers.onNotification(n.channel, n.payload ?? ""));
+    const dropped = new Promise<void>((resolve) => {
+      // Every error, not only the first: an unhandled 'error' event would end the process.
+      client.on("error", (err) => {
+        if (!stopped) handlers.onError(err);
+        resolve();
+      });
+      client.once("end", () => resolve());
+    });
+    await client.connect();
+    for (const channel of channels) await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+    current = client;
+    handlers.onConnected();
+    void dropped.then(() => {
+      if (current === client) current = undefined;
+      wake?.();
+    });
+    return client;
+  };
+  await open();
+  const keep = (async () => {
+    let delay = 50;
+    while (!stopped) {
+      if (current !== undefined) {
+        await new Promise<void>((resolve) => (wake = resolve));
+        continue;
+      }
+      try {
+        await open();
+        delay = 50;
+      } catch (err) {
+        if (!stopped) handlers.onError(err);
+        await sleep(delay);
+        delay = Math.min(LISTEN_RETRY_MAX_MS, delay * 2);
+      }
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      const client = current;
+      current = undefined;
+      wake?.();
+      await client?.end().catch(() => undefined);
+      await keep;
+    },
   };
 }

@@ -21,6 +21,17 @@ export interface SqlClient {
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
   /** True when a trivial query succeeds. */
   ping(): Promise<boolean>;
+  /**
+   * The application_name every connection of this client carries (Postgres): what the job-change trigger
+   * stamps on its notifications, so a coordinator tells its own writes from other replicas'.
+   */
+  readonly origin?: string;
+  /**
+   * Postgres only: LISTENs on `channels` over a connection of its own, kept open (reconnected with backoff
+   * until stopped). `onNotification` gets each payload; `onConnected` runs after every (re)connection, when
+   * notifications may have been missed. Resolves once the first connection listens.
+   */
+  listen?(channels: readonly string[], handlers: ListenHandlers): Promise<Listener>;
   close(): Promise<void>;
 }
 
@@ -38,4 +49,14 @@ export interface QueryOptions {
    * parsed and planned on every call. The name must always come with the same text.
    */
   prepareAs?: string;
+}
+
+export interface ListenHandlers {
+  onNotification(channel: string, payload: string): void;
+  onConnected(): void;
+  onError(err: unknown): void;
+}
+
+export interface Listener {
+  stop(): Promise<void>;
 }

@@ -46,6 +46,8 @@ import { PgliteMaintenance, type MaintenanceThresholds } from "./pglite-maintena
 import { jsonText } from "./storable-values.js";
 
 const utf8 = new TextEncoder();
+/** Where a setting written to the database is announced (its name as the payload). */
+export const SETTINGS_CHANNEL = "tessera_settings";
 /** Most submits or Results one group-committed statement carries. */
 const WRITE_BATCH = 1_000;
 
@@ -57,6 +59,12 @@ function unwrap<T>(settled: Settled<T>): T {
 }
 /** The decided states (TERMINAL_STATES) as an SQL list. */
 const DECIDED_SQL = TERMINAL_STATES.map((s) => `'${s}'`).join(", ");
+/**
+ * An outbox row this coordinator ($6) may publish: nobody's, its own, or held by a coordinator whose
+ * presence (tessera_coordinators) has lapsed, dead or stopped.
+ */
+const CLAIMABLE = `(o.claimed_by IS NULL OR o.claimed_by = $6 OR NOT EXISTS (
+  SELECT 1 FROM tessera_coordinators c WHERE c.id = o.claimed_by AND c.alive_until > now()))`;
 /** REDRIVE_CLOCK_TOLERANCE_MS in SQL. */
 const REDRIVE_CLOCK_TOLERANCE = `interval '${REDRIVE_CLOCK_TOLERANCE_MS} milliseconds'`;
 
@@ -72,10 +80,21 @@ export class JobStore implements JobStorage {
   /** Only on PGlite, which has no autovacuum and no checkpointer. */
   private readonly maintenance: PgliteMaintenance | undefined;
 
+  /**
+   * The coordinator this store writes for: the outbox rows it writes are claimed by it, and its outbox reads
+   * take rows that are unclaimed, its own, or claimed by a coordinator whose presence has lapsed.
+   */
+  readonly claimant: string;
+
   constructor(
     readonly sql: SqlClient,
-    opts: { maintenance?: MaintenanceThresholds; onMaintenanceError?: (err: unknown) => void } = {},
+    opts: {
+      maintenance?: MaintenanceThresholds;
+      onMaintenanceError?: (err: unknown) => void;
+      claimant?: string;
+    } = {},
   ) {
+    this.claimant = opts.claimant ?? sql.origin ?? "tessera-coordinator";
     this.maintenance =
       sql.dialect === "pglite" ? new PgliteMaintenance(sql, opts.maintenance, opts.onMaintenanceError) : undefined;
     // A second write in flight keeps a pooled Postgres busy while the first one's answer travels back;
@@ -127,8 +146,8 @@ export class JobStore implements JobStorage {
              ON CONFLICT (component, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
              RETURNING ${summaryColumns()}
            ), outbox AS (
-             INSERT INTO tessera_outbox (job_id, component, limit_key, dedup_key)
-             SELECT job.job_id, job.component, job.limit_key, job.job_id FROM job JOIN input USING (job_id) ORDER BY input.ord
+             INSERT INTO tessera_outbox (job_id, component, limit_key, dedup_key, claimed_by)
+             SELECT job.job_id, job.component, job.limit_key, job.job_id, $6 FROM job JOIN input USING (job_id) ORDER BY input.ord
              RETURNING id, job_id
            )
            SELECT job.*, outbox.id AS outbox_id FROM job JOIN outbox USING (job_id)`,
@@ -138,6 +157,7 @@ export class JobStore implements JobStorage {
             jobs.map((j) => j.limitKey),
             jobs.map((j) => j.idempotencyKey),
             jobs.map((j) => j.envelopeJson ?? JSON.stringify(j.envelope)),
+            this.claimant,
           ],
           { prepareAs: "tessera_insert_jobs" },
         )
@@ -169,12 +189,10 @@ export class JobStore implements JobStorage {
     limitKey: string | null,
     dedupKey: string,
   ): Promise<void> {
-    await tx.query(`INSERT INTO tessera_outbox (job_id, component, limit_key, dedup_key) VALUES ($1, $2, $3, $4)`, [
-      jobId,
-      component,
-      limitKey,
-      dedupKey,
-    ]);
+    await tx.query(
+      `INSERT INTO tessera_outbox (job_id, component, limit_key, dedup_key, claimed_by) VALUES ($1, $2, $3, $4, $5)`,
+      [jobId, component, limitKey, dedupKey, this.claimant],
+    );
   }
 
   async findByIdempotencyKey(
@@ -234,23 +252,38 @@ export class JobStore implements JobStorage {
       dedup_key: string;
       envelope: string;
     }>(
-      fair
-        ? `SELECT o.id, o.job_id, o.component, o.limit_key, o.dedup_key, j.envelope::text AS envelope
-             FROM (SELECT *, row_number() OVER (PARTITION BY component, limit_key ORDER BY id) AS rank
-                     FROM (SELECT * FROM tessera_outbox
-                            WHERE component = ANY($4::text[]) AND id NOT IN (SELECT unnest($5::bigint[]))
-                              AND (component || '${KEY_SEPARATOR}' || coalesce(limit_key, '')) <> ALL($2::text[])
-                            ORDER BY id LIMIT $3) eligible) o
-             JOIN tessera_jobs j ON j.job_id = o.job_id
-            ORDER BY o.rank, o.id
-            LIMIT $1`
-        : `SELECT o.id, o.job_id, o.component, o.limit_key, o.dedup_key, j.envelope::text AS envelope
-             FROM (SELECT * FROM tessera_outbox WHERE component = ANY($2::text[]) AND id NOT IN (SELECT unnest($3::bigint[])) ORDER BY id LIMIT $1) o
-             JOIN tessera_jobs j ON j.job_id = o.job_id
-            ORDER BY o.id`,
-      fair
-        ? [batchSize, blockedKeys, batchSize * OUTBOX_SCAN_FACTOR, components, skipIds]
-        : [batchSize, components, skipIds],
+      // Candidates first (fair: ranked within their key among the oldest eligible rows), then locked and
+      // claimed: SKIP LOCKED leaves rows another coordinator is claiming right now, and the claim condition
+      // is checked again on the locked row, so a row claimed since this statement's snapshot is left too.
+      `WITH candidates AS (
+         ${
+           fair
+             ? `SELECT id, rank FROM (
+                  SELECT id, row_number() OVER (PARTITION BY component, limit_key ORDER BY id) AS rank
+                    FROM (SELECT id, component, limit_key FROM tessera_outbox o
+                           WHERE component = ANY($4::text[]) AND id NOT IN (SELECT unnest($5::bigint[]))
+                             AND (component || '${KEY_SEPARATOR}' || coalesce(limit_key, '')) <> ALL($2::text[])
+                             AND ${CLAIMABLE}
+                           ORDER BY id LIMIT $3) eligible) ranked
+                ORDER BY rank, id LIMIT $1`
+             : `SELECT id, 0 AS rank FROM tessera_outbox o
+                 WHERE component = ANY($4::text[]) AND id NOT IN (SELECT unnest($5::bigint[])) AND ${CLAIMABLE}
+                   AND cardinality($2::text[]) >= 0
+                 ORDER BY id LIMIT least($1, $3::int)`
+         }
+       ), locked AS (
+         SELECT o.id FROM tessera_outbox o WHERE o.id IN (SELECT id FROM candidates) AND ${CLAIMABLE}
+            FOR UPDATE OF o SKIP LOCKED
+       ), claimed AS (
+         UPDATE tessera_outbox o SET claimed_by = $6 FROM locked l WHERE o.id = l.id AND o.claimed_by IS DISTINCT FROM $6
+       )
+       SELECT o.id, o.job_id, o.component, o.limit_key, o.dedup_key, j.envelope::text AS envelope
+         FROM tessera_outbox o
+         JOIN locked l ON l.id = o.id
+         JOIN candidates c ON c.id = o.id
+         JOIN tessera_jobs j ON j.job_id = o.job_id
+        ORDER BY c.rank, o.id`,
+      [batchSize, fair ? blockedKeys : [], batchSize * OUTBOX_SCAN_FACTOR, components, skipIds, this.claimant],
     );
     // The envelope was validated and encoded when submitted: its stored text is published as is.
     return res.rows.map((r) => ({
@@ -463,8 +496,9 @@ export class JobStore implements JobStorage {
          UPDATE tessera_jobs SET state = 'pending', updated_at = now() WHERE state = 'queued'
          RETURNING job_id, component, limit_key, dispatches
        )
-       INSERT INTO tessera_outbox (job_id, component, limit_key, dedup_key)
-       SELECT job_id, component, limit_key, job_id || ':restart:' || dispatches FROM requeued`,
+       INSERT INTO tessera_outbox (job_id, component, limit_key, dedup_key, claimed_by)
+       SELECT job_id, component, limit_key, job_id || ':restart:' || dispatches, $1 FROM requeued`,
+      [this.claimant],
     );
     return res.rowCount;
   }
@@ -612,7 +646,13 @@ export class JobStore implements JobStorage {
 
   async writeSetting(name: string, value: unknown): Promise<void> {
     await this.sql.query(
-      `INSERT INTO tessera_settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = now()`,
+      // Other coordinators on this database reload the setting when they hear of it.
+      `WITH written AS (
+         INSERT INTO tessera_settings (name, value) VALUES ($1, $2)
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = now()
+         RETURNING name
+       )
+       SELECT pg_notify('${SETTINGS_CHANNEL}', name) FROM written`,
       [name, JSON.stringify(value)],
     );
   }

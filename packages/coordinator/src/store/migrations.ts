@@ -88,4 +88,150 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE tessera_jobs SET (fillfactor = 50);
     `,
   },
+  {
+    id: 3,
+    name: "coordinators as replicas: claims, leases, shared limits, job events",
+    // Expand only (new tables, a nullable column, triggers and functions): release 2 keeps running beside it.
+    compatibleWith: 2,
+    sql: `
+      -- Coordinators alive on this database, each renewing its row. A claim or lease held by a coordinator
+      -- whose row has lapsed is free for the others.
+      CREATE TABLE tessera_coordinators (
+        id          text PRIMARY KEY,
+        started_at  timestamptz NOT NULL DEFAULT now(),
+        alive_until timestamptz NOT NULL
+      );
+      -- The coordinator publishing this row: its submitter, or whoever took it over; null: nobody yet.
+      ALTER TABLE tessera_outbox ADD COLUMN claimed_by text;
+
+      -- Work that runs on one coordinator at a time (retention, the slot sweep).
+      CREATE TABLE tessera_leases (
+        name       text PRIMARY KEY,
+        holder     text NOT NULL,
+        expires_at timestamptz NOT NULL
+      );
+
+      -- Per-key limits shared by every coordinator: a slot per dispatched, undecided job of a limited key, and
+      -- a row per key that serializes acquisitions and holds its rate bucket.
+      CREATE TABLE tessera_limit_keys (
+        component   text NOT NULL,
+        limit_key   text NOT NULL,
+        tokens      double precision NOT NULL,
+        refilled_at timestamptz NOT NULL,
+        PRIMARY KEY (component, limit_key)
+      );
+      CREATE TABLE tessera_limit_slots (
+        job_id      text PRIMARY KEY,
+        component   text NOT NULL,
+        limit_key   text NOT NULL,
+        acquired_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX tessera_limit_slots_key ON tessera_limit_slots (component, limit_key);
+
+      -- Takes slots and rate tokens for candidate jobs, in the order given, as far as each key has room. A job
+      -- holding a slot already (a republish) keeps it at no cost; a job no longer pending or queued gets none.
+      -- The key rows are locked first, in one order; every statement after that reads a fresh snapshot (as a
+      -- volatile function's statements do), so it sees the slots other coordinators committed meanwhile.
+      CREATE FUNCTION tessera_acquire_slots(
+        job_ids text[], components text[], limit_keys text[], concurrency int[], rate_limit double precision[],
+        rate_interval_ms double precision[]
+      ) RETURNS TABLE (job_id text, granted boolean, key_full boolean, key_tokens double precision)
+      LANGUAGE plpgsql AS $fn$
+      #variable_conflict use_column
+      DECLARE
+        at timestamptz;
+      BEGIN
+        INSERT INTO tessera_limit_keys (component, limit_key, tokens, refilled_at)
+        SELECT DISTINCT u.c, u.k, coalesce(u.rl, 0), clock_timestamp()
+          FROM unnest(components, limit_keys, rate_limit) AS u(c, k, rl)
+        ON CONFLICT DO NOTHING;
+        PERFORM 1 FROM tessera_limit_keys k
+         WHERE (k.component, k.limit_key) IN (SELECT u.c, u.k FROM unnest(components, limit_keys) AS u(c, k))
+         ORDER BY k.component, k.limit_key
+           FOR UPDATE;
+        at := clock_timestamp();
+        RETURN QUERY
+        WITH input AS (
+          SELECT u.* FROM unnest(job_ids, components, limit_keys, concurrency, rate_limit, rate_interval_ms)
+                          WITH ORDINALITY AS u(job_id, component, limit_key, concurrency, rate_limit, rate_interval_ms, ord)
+        ), held AS (
+          SELECT s.job_id FROM tessera_limit_slots s WHERE s.job_id = ANY(job_ids)
+        ), keys AS (
+          SELECT k.component, k.limit_key, l.concurrency, l.rate_limit,
+                 (SELECT count(*) FROM tessera_limit_slots s WHERE s.component = k.component AND s.limit_key = k.limit_key) AS used,
+                 CASE WHEN l.rate_limit IS NULL THEN NULL
+                      ELSE least(l.rate_limit, k.tokens + extract(epoch FROM at - k.refilled_at) * 1000 * l.rate_limit / l.rate_interval_ms)
+                 END AS tokens
+            FROM tessera_limit_keys k
+            JOIN (SELECT DISTINCT i.component, i.limit_key, i.concurrency, i.rate_limit, i.rate_interval_ms FROM input i) l
+              ON l.component = k.component AND l.limit_key = k.limit_key
+        ), ranked AS (
+          SELECT i.job_id, i.component, i.limit_key, h.job_id IS NOT NULL AS holding,
+                 row_number() OVER (PARTITION BY i.component, i.limit_key, h.job_id IS NOT NULL ORDER BY i.ord) AS rn
+            FROM input i
+            JOIN tessera_jobs j ON j.job_id = i.job_id AND j.state IN ('pending', 'queued')
+            LEFT JOIN held h ON h.job_id = i.job_id
+        ), decided AS (
+          SELECT r.job_id, r.component, r.limit_key, r.holding,
+                 r.holding OR r.rn <= least(coalesce(k.concurrency - k.used, 2147483647), coalesce(floor(k.tokens)::bigint, 2147483647)) AS granted
+            FROM ranked r JOIN keys k ON k.component = r.component AND k.limit_key = r.limit_key
+        ), taken AS (
+          INSERT INTO tessera_limit_slots (job_id, component, limit_key)
+          SELECT d.job_id, d.component, d.limit_key FROM decided d WHERE d.granted AND NOT d.holding
+          ON CONFLICT DO NOTHING
+          RETURNING component, limit_key
+        ), counted AS (
+          SELECT t.component, t.limit_key, count(*) AS n FROM taken t GROUP BY t.component, t.limit_key
+        ), spent AS (
+          UPDATE tessera_limit_keys k
+             SET tokens = ks.tokens - coalesce(c.n, 0), refilled_at = at
+            FROM keys ks LEFT JOIN counted c ON c.component = ks.component AND c.limit_key = ks.limit_key
+           WHERE ks.component = k.component AND ks.limit_key = k.limit_key AND ks.tokens IS NOT NULL
+          RETURNING k.component, k.limit_key, k.tokens
+        )
+        SELECT d.job_id, d.granted,
+               k.concurrency IS NOT NULL AND k.used + coalesce(c.n, 0) >= k.concurrency,
+               s.tokens
+          FROM decided d
+          JOIN keys k ON k.component = d.component AND k.limit_key = d.limit_key
+          LEFT JOIN counted c ON c.component = d.component AND c.limit_key = d.limit_key
+          LEFT JOIN spent s ON s.component = d.component AND s.limit_key = d.limit_key;
+      END $fn$;
+
+      -- Every change of a job's state, whoever made it: its limit slot is freed once it is decided, and the
+      -- other coordinators hear of it (waiters, job events, the dashboard) on the channel tessera_job_events,
+      -- with the writer's application_name, so each coordinator can skip its own. In chunks of 25 jobs,
+      -- which keeps a payload under NOTIFY's 8,000 bytes: the fields are bounded (uuid, component name,
+      -- state, a reason code of at most 64 bytes, a timestamp).
+      CREATE FUNCTION tessera_job_changes() RETURNS trigger LANGUAGE plpgsql AS $fn$
+      DECLARE
+        entries json[];
+        freed text[];
+      BEGIN
+        IF TG_OP = 'UPDATE' THEN
+          SELECT array_agg(json_build_array(c.job_id, c.component, c.state, c.reason_code, c.updated_at, c.limit_key IS NOT NULL)),
+                 array_agg(c.job_id) FILTER (WHERE c.limit_key IS NOT NULL AND c.state IN ('completed', 'failed', 'cancelled'))
+            INTO entries, freed
+            FROM changed c JOIN previous p ON p.job_id = c.job_id
+           WHERE p.state IS DISTINCT FROM c.state;
+          IF freed IS NOT NULL THEN
+            DELETE FROM tessera_limit_slots WHERE job_id = ANY(freed);
+          END IF;
+        ELSE
+          SELECT array_agg(json_build_array(c.job_id, c.component, c.state, c.reason_code, c.updated_at, c.limit_key IS NOT NULL))
+            INTO entries
+            FROM changed c;
+        END IF;
+        FOR chunk IN 0 .. (coalesce(array_length(entries, 1), 0) - 1) / 25 LOOP
+          PERFORM pg_notify('tessera_job_events',
+            json_build_object('o', current_setting('application_name'), 'e', to_json(entries[chunk * 25 + 1 : chunk * 25 + 25]))::text);
+        END LOOP;
+        RETURN NULL;
+      END $fn$;
+      CREATE TRIGGER tessera_jobs_inserted AFTER INSERT ON tessera_jobs
+        REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION tessera_job_changes();
+      CREATE TRIGGER tessera_jobs_changed AFTER UPDATE ON tessera_jobs
+        REFERENCING OLD TABLE AS previous NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION tessera_job_changes();
+    `,
+  },
 ];

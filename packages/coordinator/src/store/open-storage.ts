@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { AUDIT_MIGRATIONS } from "../audit/audit-migrations.js";
 import { SqlAuditLog } from "../audit/audit-store.js";
@@ -27,7 +28,11 @@ export type DatabaseOption =
 export interface OpenedStorage {
   /** Which kind of store: retention's default depends on it (decision 0017). */
   kind: "memory" | "sql";
+  /** The coordinator's id among those sharing the store: its SQL connections' application_name when it has one. */
+  id: string;
   jobs: JobStorage;
+  /** The SQL database, on the SQL stores. */
+  sql?: SqlClient;
   audit: AuditLog;
   /** Closes what was opened here (an SQL client), once the coordinator has stopped. */
   release(): Promise<void>;
@@ -39,6 +44,8 @@ export async function openStorage(
   settings: { url: string | null; dir: string | null },
   log: Logger,
 ): Promise<OpenedStorage> {
+  // Postgres connections carry it, so the job-change trigger's notifications name their writer.
+  const id = `tessera:${randomUUID()}`;
   const forms = ["url", "dataDir", "client", "memory"].filter(
     (k) => database !== undefined && k in database && (database as Record<string, unknown>)[k] !== undefined,
   );
@@ -49,33 +56,38 @@ export async function openStorage(
     );
   }
   // A key given as undefined counts as not given, as in the check above.
-  if (forms.includes("memory")) return onMemory((database as { memory: unknown }).memory);
-  if (forms.includes("client")) return onSql((database as { client: SqlClient }).client, false, log);
+  if (forms.includes("memory")) return onMemory((database as { memory: unknown }).memory, id);
+  if (forms.includes("client")) return onSql((database as { client: SqlClient }).client, false, log, id);
   const given = database as { url?: string; dataDir?: string } | undefined;
   const url = nonEmpty(given?.url) ?? nonEmpty(settings.url);
   const dataDir = nonEmpty(given?.dataDir) ?? nonEmpty(settings.dir);
-  if (url === undefined && dataDir === undefined) return onMemory(true);
+  if (url === undefined && dataDir === undefined) return onMemory(true, id);
   return onSql(
     await openSqlClient({
       ...(url !== undefined ? { databaseUrl: url } : {}),
       ...(dataDir !== undefined ? { dataDir } : {}),
+      applicationName: id,
     }),
     true,
     log,
+    id,
   );
 }
 
-function onMemory(memory: unknown): OpenedStorage {
+function onMemory(memory: unknown, id: string): OpenedStorage {
   const db = memory === true ? createMemoryDatabase() : memory;
   if (!isMemoryDatabase(db))
     throw new CoordinatorError(
       "invalid_request",
       `database.memory: expected true or a database from createMemoryDatabase(), got ${JSON.stringify(memory)}`,
     );
-  return { kind: "memory", jobs: db.jobs, audit: db.audit, release: () => Promise.resolve() };
+  return { kind: "memory", id, jobs: db.jobs, audit: db.audit, release: () => Promise.resolve() };
 }
 
-async function onSql(sql: SqlClient, owned: boolean, log: Logger): Promise<OpenedStorage> {
+async function onSql(sql: SqlClient, owned: boolean, log: Logger, fallbackId: string): Promise<OpenedStorage> {
+  // A client given by the caller keeps its own application_name (without one, its notifications cannot be
+  // told from other coordinators', and the coordinator does not listen for them).
+  const id = sql.origin ?? fallbackId;
   try {
     await migrate(sql, [...MIGRATIONS, ...AUDIT_MIGRATIONS]);
   } catch (err) {
@@ -84,7 +96,10 @@ async function onSql(sql: SqlClient, owned: boolean, log: Logger): Promise<Opene
   }
   return {
     kind: "sql",
+    id,
+    sql,
     jobs: new JobStore(sql, {
+      claimant: id,
       onMaintenanceError: (err) =>
         log.warn({ err }, "vacuuming or checkpointing the embedded database failed; the next pass will try again"),
     }),

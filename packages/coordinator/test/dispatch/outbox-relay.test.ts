@@ -1,7 +1,7 @@
 import { createInProcessBus, type Bus, type PublishAck } from "@tessera/bus";
 import { SCHEMA_VERSION, type Job } from "@tessera/contract";
 import { afterEach, describe, expect, it } from "vitest";
-import { KeyLimiter } from "../../src/dispatch/key-limiter.js";
+import { LocalLimiter } from "../../src/dispatch/dispatch-limiter.js";
 import { OutboxRelay } from "../../src/dispatch/outbox-relay.js";
 import type { Dispatched, DispatchRecord } from "../../src/store/job-storage.js";
 import { MemoryJobStore } from "../../src/store/memory-job-store.js";
@@ -49,7 +49,7 @@ describe("OutboxRelay", () => {
     const relay = new OutboxRelay({
       store,
       bus: recording,
-      limiter: new KeyLimiter(() => undefined),
+      limiter: new LocalLimiter(() => undefined),
       log: silent,
       batchSize: () => BATCH,
       fair: () => false,
