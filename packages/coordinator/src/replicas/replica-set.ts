@@ -116,7 +116,7 @@ export class ReplicaSet {
       this.opts.log.warn({ err }, "ignored a job-change notification that is not JSON");
       return;
     }
-    if (parsed.o === this.opts.sql.origin) return;
+    if (parsed.o === this.opts.sql.origin || !Array.isArray(parsed.e)) return;
     this.opts.onJobEvents(
       parsed.e.map(([jobId, component, state, reasonCode, at, limited]) => ({
         jobId,

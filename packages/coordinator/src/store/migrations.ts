@@ -222,10 +222,12 @@ export const MIGRATIONS: readonly Migration[] = [
             INTO entries
             FROM changed c;
         END IF;
-        FOR chunk IN 0 .. (coalesce(array_length(entries, 1), 0) - 1) / 25 LOOP
-          PERFORM pg_notify('tessera_job_events',
-            json_build_object('o', current_setting('application_name'), 'e', to_json(entries[chunk * 25 + 1 : chunk * 25 + 25]))::text);
-        END LOOP;
+        IF entries IS NOT NULL THEN
+          FOR chunk IN 0 .. (array_length(entries, 1) - 1) / 25 LOOP
+            PERFORM pg_notify('tessera_job_events',
+              json_build_object('o', current_setting('application_name'), 'e', to_json(entries[chunk * 25 + 1 : chunk * 25 + 25]))::text);
+          END LOOP;
+        END IF;
         RETURN NULL;
       END $fn$;
       CREATE TRIGGER tessera_jobs_inserted AFTER INSERT ON tessera_jobs
