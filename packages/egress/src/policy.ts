@@ -79,11 +79,11 @@ export function compilePolicy(allow: EgressAllowlist = OPEN_INTERNET): EgressPol
       // Metadata endpoints hand out credentials: no allowlist opens them, whatever CIDR it lists.
       if (verdict.addressClass === AddressClass.Metadata || verdict.addressClass === AddressClass.Invalid)
         return { rule: "address_class", ...seen };
-      if (!portListed(port)) return { rule: "port", ...seen };
-      if (inCidrs(verdict.address)) return undefined;
-      if (verdict.addressClass === AddressClass.Public)
-        return openInternet ? undefined : { rule: "not_allowlisted", ...seen };
-      return { rule: "address_class", ...seen };
+      // The address is judged before the port: "10.0.0.1 is private" says more than "port 80 is not listed".
+      const opened = inCidrs(verdict.address) || (openInternet && verdict.addressClass === AddressClass.Public);
+      if (!opened)
+        return { rule: verdict.addressClass === AddressClass.Public ? "not_allowlisted" : "address_class", ...seen };
+      return portListed(port) ? undefined : { rule: "port", ...seen };
     },
   };
 }

@@ -40,8 +40,8 @@ export function parseTarget(input: string | URL, base?: URL): Target {
  * them here too gives a clear error before any connection is attempted.
  */
 export function checkTarget(policy: EgressPolicy, target: Target): void {
-  const denial =
-    policy.checkPort(target.host, target.port) ??
-    (target.literal ? policy.checkAddress(target.host, target.port, target.host) : undefined);
+  const denial = target.literal
+    ? policy.checkAddress(target.host, target.port, target.host)
+    : policy.checkPort(target.host, target.port);
   if (denial !== undefined) throw new EgressDeniedError(denial);
 }
