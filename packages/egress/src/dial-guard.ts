@@ -1,5 +1,6 @@
 import { promises as dns, type LookupAddress, type LookupOptions } from "node:dns";
 import { isIP, type LookupFunction, type Socket } from "node:net";
+import type { ConnectionOptions } from "node:tls";
 import { Agent, buildConnector } from "undici";
 import { EgressDeniedError } from "./errors.js";
 import type { EgressPolicy } from "./policy.js";
@@ -49,8 +50,11 @@ function guardedLookup(policy: EgressPolicy, resolve: Resolver, port: number): L
 }
 
 export interface GuardedAgentOptions {
-  /** Passed to undici's connector: a connect timeout, TLS options (`ca` for a test's own CA). */
-  connect?: Omit<buildConnector.BuildOptions, "lookup" | "socketPath">;
+  /**
+   * Passed to undici's connector: whom TLS trusts (`ca`: a test's own certificate), a client certificate, and
+   * the connect timeout in ms (undici's default 10 s). Nothing that could change where a socket goes.
+   */
+  connect?: Pick<ConnectionOptions, "ca" | "cert" | "key"> & { timeout?: number };
 }
 
 // One connector per port so that the lookup knows the port it decides for; an unbounded map of them would let a
