@@ -86,6 +86,13 @@ export interface Bus {
    */
   consumeResults(handler: (event: ResultEvent) => void | Promise<void>): Promise<Subscription>;
 
+  /**
+   * Makes this coordinator known to the others on the bus (it answers their probes until `leave`), and
+   * returns those that answered a probe of its own: how a coordinator whose store cannot be shared finds out
+   * that it would run beside another. The in-process bus knows its coordinators without asking.
+   */
+  joinCoordinators(self: CoordinatorPresence, opts?: { waitMs?: number }): Promise<CoordinatorMembership>;
+
   /** Heartbeats are fire-and-forget (core NATS): a missed beat is information, not a loss. */
   publishHeartbeat(heartbeat: Heartbeat): Promise<void>;
   subscribeHeartbeats(handler: (event: HeartbeatEvent) => void): Promise<Subscription>;
@@ -133,6 +140,21 @@ export interface Bus {
    * BusClosedError. Settles called after close() are lost: those jobs come back after their ack wait.
    */
   close(): Promise<void>;
+}
+
+export interface CoordinatorPresence {
+  id: string;
+  /** Whether its store can be shared with other coordinators (Postgres), or is its alone (memory, PGlite). */
+  shareable: boolean;
+  /** What it stores jobs in, for the message of a refusal. */
+  store: string;
+}
+
+export interface CoordinatorMembership {
+  /** The coordinators that were already on the bus. */
+  readonly peers: CoordinatorPresence[];
+  /** Stops answering probes. */
+  leave(): Promise<void>;
 }
 
 export interface PublishAck {

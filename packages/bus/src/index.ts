@@ -20,6 +20,8 @@ export type {
   DeadLetter,
   Subscription,
   PayloadStore,
+  CoordinatorPresence,
+  CoordinatorMembership,
 } from "./bus.js";
 export { jobIdOf } from "./envelope-job-id.js";
 export {

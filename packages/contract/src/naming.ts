@@ -89,6 +89,12 @@ export function heartbeatSubject(component: string): string {
 }
 export const HEARTBEAT_SUBJECT_ALL = `${SUBJECT_ROOT}.heartbeat.*`;
 
+/**
+ * Coordinators ask who else runs on the bus here (core NATS request, every live coordinator answers), so
+ * one whose store cannot be shared refuses to run beside another.
+ */
+export const COORDINATOR_PROBE_SUBJECT = `${SUBJECT_ROOT}.coordinators.probe`;
+
 /** Captures JetStream's max-delivery advisories so none is lost while the coordinator is away. */
 export const ADVISORY_STREAM = "TESSERA_ADVISORIES";
 export const MAX_DELIVERIES_ADVISORY_SUBJECTS = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>";

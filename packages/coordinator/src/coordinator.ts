@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Bus, ResultEvent, Subscription } from "@tessera/bus";
+import type { Bus, CoordinatorMembership, ResultEvent, Subscription } from "@tessera/bus";
 import { ReasonCode, sanitizeReasonDetail, type Result } from "@tessera/contract";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
@@ -100,6 +100,7 @@ export class CoordinatorRuntime implements Coordinator {
     redriven: 0,
   };
   private closing: Promise<void> | undefined;
+  private membership: CoordinatorMembership | undefined;
 
   constructor(private readonly parts: CoordinatorParts) {
     for (const reg of parts.components) this.registrations.set(reg.name, reg);
@@ -158,6 +159,7 @@ export class CoordinatorRuntime implements Coordinator {
   /** Restores limiter state, subscribes to Results, exhaustion and heartbeats, and starts the relay. */
   async start(): Promise<void> {
     const { bus, log, store } = this.parts;
+    await this.joinBus();
     if (bus.kind === "inprocess") {
       // The in-process bus lost whatever it held when the last process ended; a kept store did not.
       const requeued = await store.requeueQueued();
@@ -186,6 +188,7 @@ export class CoordinatorRuntime implements Coordinator {
     } catch (err) {
       await Promise.allSettled(this.subscriptions.map((s) => s.stop()));
       await this.replicas?.stop();
+      await this.membership?.leave();
       throw err;
     }
     this.relay.start();
@@ -415,6 +418,7 @@ export class CoordinatorRuntime implements Coordinator {
       await Promise.allSettled(this.subscriptions.map((s) => s.stop()));
       // After the relay stopped, so nothing it claims outlives the retirement that frees its claims.
       await this.replicas?.stop();
+      await this.membership?.leave();
       this.listeners.clear();
       for (const waiters of [...this.waiters.values()]) for (const waiter of [...waiters]) waiter("closing");
       await this.parts.store.stopMaintenance();
@@ -463,6 +467,30 @@ export class CoordinatorRuntime implements Coordinator {
       this.stats.resultsApplied += 1;
       this.decided(outcome.job);
     }
+  }
+
+  /**
+   * Joins the coordinators on the bus, and refuses to run beside another when either one's store cannot be
+   * shared: two coordinators with stores of their own on one bus would each miss the other's jobs (Results
+   * for jobs they do not hold, limits counted twice) without either noticing.
+   */
+  private async joinBus(): Promise<void> {
+    const { bus, sql, id } = this.parts;
+    const shareable = sql?.dialect === "postgres";
+    const store = sql === undefined ? "the memory store" : sql.dialect === "postgres" ? "Postgres" : "PGlite";
+    const membership = await bus.joinCoordinators({ id, shareable, store });
+    const other = membership.peers.find((p) => !p.shareable) ?? (shareable ? undefined : membership.peers[0]);
+    if (other === undefined) {
+      this.membership = membership;
+      return;
+    }
+    await membership.leave();
+    const which = other.shareable ? `this coordinator's store (${store})` : `its store (${other.store})`;
+    throw new CoordinatorError(
+      "conflict",
+      `another coordinator (${other.id}, on ${other.store}) is running on this bus, and ${which} cannot be shared ` +
+        "between coordinators. Run every replica on one Postgres (DATABASE_URL), or stop the other coordinator.",
+    );
   }
 
   /** A job left pending/queued (Result, dead letter, cancel): its limit slot is free for the next job of its key. */

@@ -356,3 +356,17 @@ function holdingDispatchRecords(store: OpenStore, hold: () => Promise<void>): Da
   };
   return database;
 }
+
+describe("one coordinator per in-process bus", () => {
+  it("refuses a second coordinator on the same in-process bus while the first runs, and starts one once it closed", async () => {
+    const bus = createInProcessBus();
+    const components = [{ name: "echo", spec: spec() }];
+    const first = await createCoordinator({ bus, components, env: {}, logger: silent });
+    await expect(createCoordinator({ bus, components, env: {}, logger: silent })).rejects.toThrow(
+      /another coordinator \(tessera:[0-9a-f-]+, on the memory store\) is running on this bus, and its store \(the memory store\) cannot be shared/,
+    );
+    await first.close();
+    const second = await createCoordinator({ bus, components, env: {}, logger: silent });
+    await second.close();
+  });
+});

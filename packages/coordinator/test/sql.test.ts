@@ -199,6 +199,30 @@ describe.each(sqlBackends())("SqlClient on $name", (backend) => {
     );
   });
 
+  it("runs beside a newer release whose migrations say they stay compatible, and refuses one that does not", async () => {
+    const db = await backend.open();
+    // The newer release adds an expand step (compatible with code that knows migration 3) ...
+    const expand: Migration = {
+      id: 4,
+      name: "widget notes",
+      sql: "ALTER TABLE widgets ADD COLUMN notes text",
+      compatibleWith: 3,
+    };
+    await migrate(db, [...MIGRATIONS, expand]);
+    // ... so this release, which knows 1..3, keeps running on it (a rolling upgrade, or a rollback).
+    expect(await migrate(db, MIGRATIONS)).toEqual([]);
+    // Code that knows only 1 and 2 is older than what migration 4 stays compatible with.
+    await expect(migrate(db, MIGRATIONS.slice(0, 2))).rejects.toThrow(
+      'the database has migration(s) this code does not know: 3 "widget index", 4 "widget notes" (runs with code that knows migration 3 or later)',
+    );
+    // A contract step (no compatibility stated) stops every release that does not know it.
+    const contract: Migration = { id: 5, name: "drop widget size", sql: "ALTER TABLE widgets DROP COLUMN size" };
+    await migrate(db, [...MIGRATIONS, expand, contract]);
+    await expect(migrate(db, [...MIGRATIONS, expand])).rejects.toThrow(
+      '5 "drop widget size". It was migrated by a newer version',
+    );
+  });
+
   it("refuses migration ids that are not strictly increasing, before touching the database", async () => {
     const db = await backend.open();
     const [first, second] = MIGRATIONS;

@@ -18,6 +18,8 @@ import type {
   PublishJobOptions,
   ResultEvent,
   Subscription,
+  CoordinatorMembership,
+  CoordinatorPresence,
 } from "../bus.js";
 import { jobIdOf } from "../envelope-job-id.js";
 import { BusClosedError, BusNotProvisionedError } from "../errors.js";
@@ -72,6 +74,7 @@ class InProcessBus implements Bus {
   private readonly deadLetterKeys = new Set<string>();
   private readonly heartbeatHandlers = new Set<{ handler: (event: HeartbeatEvent) => void; stop: () => void }>();
   private closed = false;
+  private readonly coordinators = new Set<CoordinatorPresence>();
 
   constructor(opts: InProcessBusOptions) {
     this.now = opts.now ?? Date.now;
@@ -147,6 +150,19 @@ class InProcessBus implements Bus {
     return this.resultLog.consume((result) =>
       handler({ kind: "result", result, subject: resultSubject(result.component, result.job_id) }),
     );
+  }
+
+  async joinCoordinators(self: CoordinatorPresence): Promise<CoordinatorMembership> {
+    this.assertOpen();
+    const peers = [...this.coordinators];
+    this.coordinators.add(self);
+    return {
+      peers,
+      leave: () => {
+        this.coordinators.delete(self);
+        return Promise.resolve();
+      },
+    };
   }
 
   async publishHeartbeat(heartbeat: Parameters<Bus["publishHeartbeat"]>[0]): Promise<void> {

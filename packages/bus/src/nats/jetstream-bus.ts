@@ -24,6 +24,7 @@ import {
   encodeJob,
   encodeResult,
   heartbeatSubject,
+  COORDINATOR_PROBE_SUBJECT,
   jobStreamName,
   jobSubject,
   resultSubject,
@@ -32,6 +33,7 @@ import {
   type Job,
   type Result,
 } from "@tessera/contract";
+import { COORDINATOR_PROBE_WAIT_MS, parsePresence } from "../coordinator-presence.js";
 import type {
   Bus,
   ConsumeJobsOptions,
@@ -44,6 +46,8 @@ import type {
   QueueDepth,
   ResultEvent,
   Subscription,
+  CoordinatorMembership,
+  CoordinatorPresence,
 } from "../bus.js";
 import { BusClosedError, BusNotProvisionedError } from "../errors.js";
 import { letterFromEvent, publishLetter, readDeadLetters } from "./dead-letters.js";
@@ -489,6 +493,44 @@ class JetStreamBus implements Bus {
         }
       }
     });
+  }
+
+  // ---- coordinators ----------------------------------------------------------------------------
+
+  async joinCoordinators(self: CoordinatorPresence, opts: { waitMs?: number } = {}): Promise<CoordinatorMembership> {
+    this.guard();
+    const encode = (p: CoordinatorPresence): Uint8Array => new TextEncoder().encode(JSON.stringify(p));
+    // Answering first: two coordinators starting together then each see the other.
+    const responder = this.nc.subscribe(COORDINATOR_PROBE_SUBJECT, {
+      callback: (err, msg) => {
+        if (err === null) msg.respond(encode(self));
+      },
+    });
+    await this.nc.flush();
+    const peers: CoordinatorPresence[] = [];
+    try {
+      const answers = await this.nc.requestMany(COORDINATOR_PROBE_SUBJECT, encode(self), {
+        strategy: "timer",
+        maxWait: opts.waitMs ?? COORDINATOR_PROBE_WAIT_MS,
+      });
+      for await (const answer of answers) {
+        const peer = parsePresence(answer.data);
+        if (peer !== undefined && peer.id !== self.id) peers.push(peer);
+      }
+    } catch (err) {
+      if (!isNoResponders(err)) {
+        responder.unsubscribe();
+        throw err;
+      }
+    }
+    const handle = {
+      stop: async (): Promise<void> => {
+        this.coreSubs.delete(handle);
+        if (!responder.isClosed()) responder.unsubscribe();
+      },
+    };
+    this.coreSubs.add(handle);
+    return { peers, leave: () => handle.stop() };
   }
 
   // ---- heartbeats ------------------------------------------------------------------------------

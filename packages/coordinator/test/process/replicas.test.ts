@@ -7,10 +7,12 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { waitFor } from "@tessera/testkit";
 import { defineComponent } from "@tessera/worker";
 import { describe, expect, it } from "vitest";
+import { createCoordinator } from "../../src/create-coordinator.js";
 import { openSqlClient } from "../../src/sql/open-sql-client.js";
 import { MAINTENANCE_LEASE, PRESENCE_TTL_MS } from "../../src/replicas/replica-set.js";
 import { ReplicaStore } from "../../src/replicas/replica-store.js";
 import type { Coordinator, JobEvent, KeyLimits } from "../../src/types.js";
+import { silent } from "../harness.js";
 import { processSpec, processSuite } from "./support.js";
 
 const suite = processSuite();
@@ -180,5 +182,36 @@ describe("coordinators as replicas on one Postgres", () => {
     expect(await store.holdLease(MAINTENANCE_LEASE, "someone", PRESENCE_TTL_MS)).toBe(false);
     await sql.query("UPDATE tessera_leases SET expires_at = now() - interval '1 millisecond'");
     expect(await store.holdLease(MAINTENANCE_LEASE, "someone", PRESENCE_TTL_MS)).toBe(true);
+  });
+});
+
+describe("stores that cannot be shared", () => {
+  it("refuses to start a PGlite coordinator beside a Postgres one on the same bus, and a Postgres one beside a PGlite one", async () => {
+    const component = suite.componentName("lonely");
+    const components = [{ name: component, spec: processSpec() }];
+    const url = await suite.database();
+    const onPostgres = await suite.coordinator({ bus: await suite.bus("pg"), url, components });
+    const pglite = createCoordinator({
+      bus: await suite.bus("pglite"),
+      components,
+      database: { dataDir: "memory://" },
+      env: {},
+      logger: silent,
+    });
+    await expect(pglite).rejects.toThrow(
+      /another coordinator \(tessera:[0-9a-f-]+, on Postgres\) is running on this bus, and this coordinator's store \(PGlite\) cannot be shared/,
+    );
+    await onPostgres.close();
+    const alone = await createCoordinator({
+      bus: await suite.bus("pglite-2"),
+      components,
+      database: { dataDir: "memory://" },
+      env: {},
+      logger: silent,
+    });
+    suite.defer(() => alone.close());
+    await expect(suite.coordinator({ bus: await suite.bus("pg-2"), url, components })).rejects.toThrow(
+      /on PGlite\) is running on this bus, and its store \(PGlite\) cannot be shared/,
+    );
   });
 });

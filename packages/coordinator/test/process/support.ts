@@ -141,9 +141,7 @@ export function processSuite(): ProcessSuite {
 }
 
 /** What the store holds: every job's state and every outbox row (straight from SQL, no coordinator). */
-export async function storeSnapshot(
-  sql: SqlClient,
-): Promise<{
+export async function storeSnapshot(sql: SqlClient): Promise<{
   jobs: Array<{ jobId: string; state: JobState; dispatches: number; streamSeq: number | null }>;
   outbox: Array<{ jobId: string; dedupKey: string }>;
 }> {
