@@ -4,10 +4,11 @@ import type { Coordinator } from "../types.js";
 import { installAccessGuard, type AccessPolicy } from "./access-guard.js";
 import { installAuditLog } from "./audit-hooks.js";
 import { serveDashboard } from "./dashboard-assets.js";
-import { installErrorHandling } from "./error-handler.js";
+import { frameworkErrorHandler, installErrorHandling, MAX_PARAM_LENGTH } from "./error-handler.js";
 import { acceptEmptyJsonBodies } from "./json-body-parser.js";
 import { requireMutatingFlag } from "./mutating-routes.js";
 import { registerOpenApi } from "./openapi.js";
+import { installRequestTextChecks } from "./request-text.js";
 import { accessRoutes } from "./routes/access.js";
 import { componentRoutes } from "./routes/components.js";
 import { counterRoutes } from "./routes/counters.js";
@@ -68,12 +69,15 @@ export async function buildAdminApp(
     // A line per dashboard poll would drown the coordinator's own log; failures are logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: ADMIN_BODY_LIMIT_BYTES,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors: frameworkErrorHandler(ADMIN_BODY_LIMIT_BYTES),
     schemaController: { compilersFactory: { buildValidator: validatorFactory() } },
   });
   requireMutatingFlag(app);
   acceptEmptyJsonBodies(app);
   installErrorHandling(app, ADMIN_BODY_LIMIT_BYTES);
   installAccessGuard(app, policy);
+  installRequestTextChecks(app);
   installAuditLog(app, coordinator);
   for (const schema of NAMED_SCHEMAS) app.addSchema(schema);
   // Before the routes: the OpenAPI plugin collects the routes registered after it.

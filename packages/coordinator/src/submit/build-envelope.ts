@@ -115,6 +115,7 @@ export function buildEnvelope(args: {
 
 /** Where a NUL character sits in what the store keeps as text or jsonb (Postgres refuses both). */
 function nulCharacterPath(envelope: Job): string | undefined {
+  if (envelope.content_type.includes("\u0000")) return "contentType";
   for (const [key, value] of Object.entries(envelope.metadata ?? {}))
     if (key.includes("\u0000") || value.includes("\u0000")) return `metadata.${key.replaceAll("\u0000", "\\u0000")}`;
   if (holdsNul(envelope.input.inline)) return "input";
