@@ -1,4 +1,5 @@
 import type { ValidationIssue } from "@tessera/contract";
+import { ComponentDefaults } from "@tessera/contract";
 import type { InjectOptions } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { JobRecord, SubmitOutcome } from "../../src/types.js";
@@ -28,6 +29,35 @@ async function send(options: InjectOptions): Promise<Answer> {
 
 const submit = (body: Record<string, unknown>) => send({ method: "POST", url: "/api/v1/jobs", payload: body });
 const valid = { component: "idle", input: { json: 1 } };
+
+describe("per-job limits only lower the component's", () => {
+  // `idle` has the default max_bytes and a 10 s wall clock (harness spec()).
+  it("refuses maxBytes and wallClockMs above the component's, naming each", async () => {
+    const bytes = await submit({ ...valid, limits: { maxBytes: 1e300 } });
+    expect(bytes.status).toBe(400);
+    expect(bytes.body.error?.issues).toEqual([
+      {
+        path: "limits.maxBytes",
+        expected: `at most ${ComponentDefaults.maxBytes} bytes (the component's maxBytes); a job may only lower its component's limits`,
+        received: "1e+300",
+      },
+    ]);
+    const wall = await submit({ ...valid, limits: { wallClockMs: 1e20 } });
+    expect(wall.status).toBe(400);
+    expect(wall.body.error?.issues?.[0]).toMatchObject({
+      path: "limits.wallClockMs",
+      expected: expect.stringContaining("at most 10000 ms (the component's timeouts.wallClock)") as unknown,
+    });
+    expect((await submit({ ...valid, limits: { wallClockMs: 10_001 } })).status).toBe(400);
+  });
+
+  it("takes lower (and equal) limits into the envelope", async () => {
+    const res = await submit({ ...valid, limits: { maxBytes: 1_000, wallClockMs: 10_000 } });
+    expect(res.status).toBe(201);
+    const job = (await env.coordinator.getJob((res.body as unknown as SubmitOutcome).jobId)) as JobRecord;
+    expect(job.envelope.limits).toEqual({ max_bytes: 1_000, wall_clock: 10_000 });
+  });
+});
 
 describe("uploads up to the 16 MiB body limit", () => {
   it("takes base64 of 16 MiB less the JSON around it (regression: a 500 stack overflow past 4.2M characters)", async () => {
