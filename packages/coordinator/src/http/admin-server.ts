@@ -5,6 +5,7 @@ import { installAccessGuard, type AccessPolicy } from "./access-guard.js";
 import { installAuditLog } from "./audit-hooks.js";
 import { serveDashboard } from "./dashboard-assets.js";
 import { frameworkErrorHandler, installErrorHandling, MAX_PARAM_LENGTH } from "./error-handler.js";
+import { installHostCheck } from "./host-check.js";
 import { acceptEmptyJsonBodies } from "./json-body-parser.js";
 import { requireMutatingFlag } from "./mutating-routes.js";
 import { registerOpenApi } from "./openapi.js";
@@ -42,6 +43,12 @@ export interface AdminServerOptions {
   adminToken?: string;
   /** Directory of the built dashboard (`dashboardAssetsDir()` from @tessera/dashboard), served at `/`. */
   dashboard?: string;
+  /**
+   * Host names requests may name in their Host header besides localhost and IP addresses; others are
+   * refused with 403 (DNS rebinding). Default: the coordinator's `admin.allowedHosts` setting
+   * (TESSERA_ADMIN_ALLOWED_HOSTS); when none are configured, any name is taken if `host` is beyond loopback.
+   */
+  allowedHosts?: readonly string[];
 }
 
 export interface AdminServer {
@@ -76,6 +83,7 @@ export async function buildAdminApp(
   requireMutatingFlag(app);
   acceptEmptyJsonBodies(app);
   installErrorHandling(app, ADMIN_BODY_LIMIT_BYTES);
+  installHostCheck(app, policy);
   installAccessGuard(app, policy);
   installRequestTextChecks(app);
   installAuditLog(app, coordinator);
@@ -95,7 +103,14 @@ export async function buildAdminApp(
 /** Serves the admin HTTP API (docs/admin-api.md) for a coordinator. */
 export async function startAdminServer(coordinator: Coordinator, opts: AdminServerOptions = {}): Promise<AdminServer> {
   const host = opts.host ?? "127.0.0.1";
-  const policy: AccessPolicy = { host, token: opts.adminToken ?? coordinator.settings.secret("admin.token") };
+  // Checked when the coordinator resolved its settings (setting-definitions.ts).
+  const allowedHosts =
+    opts.allowedHosts ?? (coordinator.settings.get("admin.allowedHosts")?.value as string[] | null | undefined);
+  const policy: AccessPolicy = {
+    host,
+    token: opts.adminToken ?? coordinator.settings.secret("admin.token"),
+    allowedHosts: allowedHosts?.map((name) => name.toLowerCase().replace(/\.$/, "")),
+  };
   const app = await buildAdminApp(coordinator, { logger: opts.logger ?? false, policy, dashboard: opts.dashboard });
   const unusedSockets = trackUnusedSockets(app.server);
   try {
