@@ -2,7 +2,7 @@ import type { AddressInfo } from "node:net";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Coordinator } from "../types.js";
 import { installAccessGuard, type AccessPolicy } from "./access-guard.js";
-import { installAuditLog } from "./audit-hooks.js";
+import { installAuditLog, type RefusalLimits } from "./audit-hooks.js";
 import { serveDashboard } from "./dashboard-assets.js";
 import { frameworkErrorHandler, installErrorHandling, MAX_PARAM_LENGTH } from "./error-handler.js";
 import { installHostCheck } from "./host-check.js";
@@ -64,12 +64,14 @@ interface AppOptions {
   logger: FastifyBaseLogger | false;
   policy: AccessPolicy;
   dashboard: string | undefined;
+  /** How refused changes are written to the audit log (audit-hooks.ts); tests shorten the window. */
+  refusalLimits?: RefusalLimits;
 }
 
 /** The admin API as a Fastify app, not listening yet (tests inject requests into it). */
 export async function buildAdminApp(
   coordinator: Coordinator,
-  { logger, policy, dashboard }: AppOptions,
+  { logger, policy, dashboard, refusalLimits }: AppOptions,
 ): Promise<FastifyInstance> {
   const app = Fastify({
     ...(logger === false ? { logger: false } : { loggerInstance: logger }),
@@ -86,7 +88,7 @@ export async function buildAdminApp(
   installHostCheck(app, policy);
   installAccessGuard(app, policy);
   installRequestTextChecks(app);
-  installAuditLog(app, coordinator);
+  installAuditLog(app, coordinator, refusalLimits);
   for (const schema of NAMED_SCHEMAS) app.addSchema(schema);
   // Before the routes: the OpenAPI plugin collects the routes registered after it.
   await registerOpenApi(app);
