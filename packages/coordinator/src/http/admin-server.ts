@@ -1,5 +1,6 @@
 import type { AddressInfo } from "node:net";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { DEFAULT_MAX_EVENT_STREAMS } from "../settings/setting-definitions.js";
 import type { Coordinator } from "../types.js";
 import { installAccessGuard, type AccessPolicy } from "./access-guard.js";
 import { installAuditLog, type RefusalLimits } from "./audit-hooks.js";
@@ -49,6 +50,11 @@ export interface AdminServerOptions {
    * (TESSERA_ADMIN_ALLOWED_HOSTS); when none are configured, any name is taken if `host` is beyond loopback.
    */
   allowedHosts?: readonly string[];
+  /**
+   * Event streams (`GET /api/v1/events`) kept open at once; one more is answered 503. Default: the
+   * coordinator's `admin.maxEventStreams` setting (256).
+   */
+  maxEventStreams?: number;
 }
 
 export interface AdminServer {
@@ -64,6 +70,8 @@ interface AppOptions {
   logger: FastifyBaseLogger | false;
   policy: AccessPolicy;
   dashboard: string | undefined;
+  /** Default: the coordinator's `admin.maxEventStreams` setting. */
+  maxEventStreams?: number | undefined;
   /** How refused changes are written to the audit log (audit-hooks.ts); tests shorten the window. */
   refusalLimits?: RefusalLimits;
 }
@@ -71,7 +79,7 @@ interface AppOptions {
 /** The admin API as a Fastify app, not listening yet (tests inject requests into it). */
 export async function buildAdminApp(
   coordinator: Coordinator,
-  { logger, policy, dashboard, refusalLimits }: AppOptions,
+  { logger, policy, dashboard, maxEventStreams, refusalLimits }: AppOptions,
 ): Promise<FastifyInstance> {
   const app = Fastify({
     ...(logger === false ? { logger: false } : { loggerInstance: logger }),
@@ -94,9 +102,14 @@ export async function buildAdminApp(
   await registerOpenApi(app);
   await app.register(healthRoutes, { coordinator });
   await app.register(metricsRoutes, { coordinator });
-  for (const routes of [componentRoutes, jobRoutes, eventRoutes, dlqRoutes, settingsRoutes, counterRoutes]) {
+  const maxStreams =
+    maxEventStreams ??
+    (coordinator.settings.get("admin.maxEventStreams")?.value as number | undefined) ??
+    DEFAULT_MAX_EVENT_STREAMS;
+  for (const routes of [componentRoutes, jobRoutes]) await app.register(routes, { prefix: "/api/v1", coordinator });
+  await app.register(eventRoutes, { prefix: "/api/v1", coordinator, maxStreams });
+  for (const routes of [dlqRoutes, settingsRoutes, counterRoutes])
     await app.register(routes, { prefix: "/api/v1", coordinator });
-  }
   await app.register(accessRoutes, { prefix: "/api/v1", coordinator, policy });
   if (dashboard !== undefined) await serveDashboard(app, dashboard);
   return app;
@@ -113,7 +126,12 @@ export async function startAdminServer(coordinator: Coordinator, opts: AdminServ
     token: opts.adminToken ?? coordinator.settings.secret("admin.token"),
     allowedHosts: allowedHosts?.map((name) => name.toLowerCase().replace(/\.$/, "")),
   };
-  const app = await buildAdminApp(coordinator, { logger: opts.logger ?? false, policy, dashboard: opts.dashboard });
+  const app = await buildAdminApp(coordinator, {
+    logger: opts.logger ?? false,
+    policy,
+    dashboard: opts.dashboard,
+    maxEventStreams: opts.maxEventStreams,
+  });
   const unusedSockets = trackUnusedSockets(app.server);
   try {
     await app.listen({ host, port: opts.port ?? 0 });

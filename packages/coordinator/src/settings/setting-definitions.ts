@@ -121,6 +121,9 @@ function safeJson(value: string): unknown {
   }
 }
 
+/** How many event streams the admin API keeps open at once unless configured (`admin.maxEventStreams`). */
+export const DEFAULT_MAX_EVENT_STREAMS = 256;
+
 /** Read once at startup, from the environment or the settings file; never from the DB (the DB is found through them). */
 export const BOOTSTRAP_SETTINGS: readonly SettingDefinition[] = [
   {
@@ -171,6 +174,14 @@ export const BOOTSTRAP_SETTINGS: readonly SettingDefinition[] = [
       "Host names the admin API answers to besides localhost and IP addresses (others are refused: DNS rebinding); unset = any name when it listens beyond loopback, none when on loopback",
     default: null,
     parse: hostNames,
+  },
+  {
+    name: "admin.maxEventStreams",
+    category: "bootstrap",
+    env: "TESSERA_ADMIN_MAX_EVENT_STREAMS",
+    description: "Event streams (GET /api/v1/events) the admin API keeps open at once; one more is refused with 503",
+    default: DEFAULT_MAX_EVENT_STREAMS,
+    parse: integer(1, 100_000),
   },
   {
     name: "admin.token",

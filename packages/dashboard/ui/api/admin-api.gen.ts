@@ -658,6 +658,15 @@ export interface paths {
                     };
                 };
                 /** @description Body of every 4xx/5xx response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body of every 4xx/5xx response */
                 "5XX": {
                     headers: {
                         [name: string]: unknown;
