@@ -24,8 +24,11 @@ import { NAMED_SCHEMAS } from "./schemas.js";
 import { trackUnusedSockets } from "./unused-sockets.js";
 import { validatorFactory } from "./validator-compiler.js";
 
-/** Large enough for a base64 document submitted inline; anything bigger belongs in the payload store. */
-const ADMIN_BODY_LIMIT_BYTES = 16 * 1024 * 1024;
+/**
+ * Large enough for a base64 document submitted inline; anything bigger belongs in the payload store. Exported
+ * so that clients (the CLI) can refuse what would not fit before sending it.
+ */
+export const ADMIN_BODY_LIMIT_BYTES = 16 * 1024 * 1024;
 
 export interface AdminServerOptions {
   /**
