@@ -5,13 +5,15 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_SUBMIT_FILE_BYTES } from "../src/admin-client.js";
+import { loadComponentManifests, manifestExitCode } from "../src/manifests/load-component-manifests.js";
+import { loadProject } from "../src/project/load-project.js";
 import { startRealCoordinator, type RealCoordinator } from "./helpers/real-coordinator.js";
 import { runTessera } from "./helpers/run-tessera.js";
 import { tempFiles } from "./helpers/temp-files.js";
 
 /*
  * What was tried against the CLI (issue 16): a device or a FIFO given to --file, a file over the request
- * limit, a 413 from the coordinator.
+ * limit, a 413 from the coordinator, and YAML alias bombs given to validate, render and dev.
  */
 
 let rc: RealCoordinator;
@@ -137,5 +139,84 @@ describe("a 413 from the coordinator", () => {
     } finally {
       await new Promise((resolve) => proxy.close(resolve));
     }
+  });
+});
+
+/** Nine levels of nine aliases: 9^9 (387 million) strings once expanded. */
+const BILLION_LAUGHS = `apiVersion: tessera.dev/v1alpha1
+kind: Component
+metadata:
+  name: lol
+  a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
+  b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+  c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+  d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+  e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+  f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
+  g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
+  h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]
+  i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h]
+spec:
+  image: x:1
+`;
+
+describe("YAML that does not parse is a one-line error naming the file, exit 2", () => {
+  it("validate: an alias bomb (regression: an uncaught stack trace)", async () => {
+    const dir = await tempFiles({ "bomb.yaml": BILLION_LAUGHS });
+    const file = join(dir, "bomb.yaml");
+    const res = await runTessera(["validate", file]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toBe("");
+    const [problem, ...rest] = res.stdout.split("\n");
+    expect(problem).toBe(
+      `${file}:1: (yaml): expected valid YAML or JSON, got its aliases expand too far (over maxAliasCount 100): an alias bomb such as "billion laughs"`,
+    );
+    expect(rest).toEqual(["1 problem in 1 file; 0 valid components", ""]);
+  });
+
+  it("validate: a syntax error, and a device given as a manifest", async () => {
+    const dir = await tempFiles({ "broken.yaml": "apiVersion: [unclosed\n" });
+    const broken = await runTessera(["validate", join(dir, "broken.yaml")]);
+    expect(broken.code).toBe(2);
+    expect(broken.stdout).toMatch(/^\S+broken\.yaml:\d+: \(yaml\): expected valid YAML or JSON, got a syntax error: /);
+    const device = await runTessera(["validate", "/dev/zero"]);
+    expect(device).toMatchObject({ code: 2, stderr: "" });
+    expect(device.stdout).toContain("/dev/zero: expected a readable YAML or JSON file, got a character device\n");
+  });
+
+  it("render: an alias bomb", async () => {
+    const dir = await tempFiles({ "bomb.yaml": BILLION_LAUGHS });
+    const res = await runTessera(["render", join(dir, "bomb.yaml")]);
+    expect(res.code).toBe(2);
+    expect(res.stderr.trimEnd().split("\n")).toEqual([
+      `${join(dir, "bomb.yaml")}:1: (yaml): expected valid YAML or JSON, got its aliases expand too far (over maxAliasCount 100): an alias bomb such as "billion laughs"`,
+    ]);
+  });
+
+  it("dev (a project's manifests): an alias bomb", async () => {
+    const dir = await tempFiles({
+      "bomb.yaml": BILLION_LAUGHS,
+      "component.mjs": "export default {};\n",
+      "project.mjs": `export default { name: "p", components: [{ manifest: "bomb.yaml", module: "component.mjs" }] };\n`,
+    });
+    await expect(loadProject(join(dir, "project.mjs"))).rejects.toMatchObject({
+      exitCode: 2,
+      details: [
+        expect.stringMatching(/bomb\.yaml:1: \(yaml\): expected valid YAML or JSON, got its aliases expand too far/),
+      ],
+    });
+  });
+
+  it("the loader keeps checking the other files, and says which problems are usage errors", async () => {
+    const dir = await tempFiles({
+      "bomb.yaml": BILLION_LAUGHS,
+      "ok.yaml": BILLION_LAUGHS.replace(/^ {2}[a-i]: .*\n/gm, "").replace("name: lol", "name: ok"),
+    });
+    const { manifests, problems } = await loadComponentManifests([join(dir, "bomb.yaml"), join(dir, "ok.yaml")]);
+    expect(manifests.map((m) => m.name)).toEqual(["ok"]);
+    expect(problems.map((p) => p.kind)).toEqual(["syntax"]);
+    expect(manifestExitCode(problems)).toBe(2);
+    expect(manifestExitCode([{ ...problems[0]!, kind: "content" }])).toBe(1);
+    expect(manifestExitCode([])).toBe(0);
   });
 });
