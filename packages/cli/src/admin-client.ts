@@ -1,19 +1,30 @@
-import type {
-  ComponentStatus,
-  DeadLetterRecord,
-  JobEvent,
-  JobFilter,
-  JobRecord,
-  Page,
-  SubmitOutcome,
+import {
+  ADMIN_BODY_LIMIT_BYTES,
+  type ComponentStatus,
+  type DeadLetterRecord,
+  type JobEvent,
+  type JobFilter,
+  type JobRecord,
+  type Page,
+  type SubmitOutcome,
 } from "@tessera/coordinator";
 import { CliError, usageError } from "./cli-error.js";
 import { ExitCode } from "./exit-codes.js";
+import { formatMebibytes } from "./output/format.js";
 import { readServerSentEvents, type ServerSentEvent } from "./sse/read-server-sent-events.js";
 
 export const DEFAULT_ADMIN_URL = "http://127.0.0.1:7400";
 /** The largest page the list routes serve (`limit` is 1..500). */
 export const MAX_PAGE_SIZE = 500;
+
+/** Room in a submit's body for what surrounds a file: component, metadata (32 × 576 bytes at most), keys. */
+const REQUEST_ROOM_BYTES = 64 * 1024;
+
+/** The largest file one submit can carry: base64 turns every 3 bytes into 4 characters of the JSON body. */
+export const MAX_SUBMIT_FILE_BYTES = Math.floor((ADMIN_BODY_LIMIT_BYTES - REQUEST_ROOM_BYTES) / 4) * 3;
+
+/** What "too large" means for a submit, in the same words whether the CLI or the coordinator found it. */
+export const SUBMIT_SIZE_LIMIT = `limit ${formatMebibytes(ADMIN_BODY_LIMIT_BYTES)} per request, so ${formatMebibytes(MAX_SUBMIT_FILE_BYTES)} (${MAX_SUBMIT_FILE_BYTES} bytes) per file, which travels base64-encoded`;
 
 /** Plain requests give up after this long; a coordinator that accepts but never answers counts as unreachable. */
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -39,7 +50,8 @@ const EXIT_BY_CODE: Record<AdminErrorCode, ExitCode> = {
   invalid_request: ExitCode.Usage,
   unauthorized: ExitCode.Failed,
   forbidden: ExitCode.Failed,
-  payload_too_large: ExitCode.Usage,
+  // The request was well-formed and reached the coordinator; it is the input that cannot go this way.
+  payload_too_large: ExitCode.Failed,
   not_found: ExitCode.NotFound,
   conflict: ExitCode.Conflict,
   unavailable: ExitCode.Unreachable,
@@ -296,6 +308,11 @@ export class AdminClient {
       body = undefined;
     }
     const error = (body as { error?: { code?: unknown; message?: unknown; issues?: unknown } } | undefined)?.error;
+    if (response.status === 413) {
+      // A proxy in front may answer 413 too, with HTML; the coordinator's own message names its limit.
+      const said = typeof error?.message === "string" ? `; the coordinator said: ${error.message}` : "";
+      return new AdminApiError(413, "payload_too_large", `${what}: too large (${SUBMIT_SIZE_LIMIT})${said}`);
+    }
     if (error === undefined || typeof error.message !== "string") {
       return new AdminApiError(response.status, code, `${what} at ${this.displayUrl} answered HTTP ${response.status}`);
     }

@@ -278,7 +278,7 @@ describe("tessera jobs submit", () => {
     const contentType = await runTessera(["jobs", "submit", "word-count", "--text", "x", "--content-type", "", ...url]);
     expect(contentType).toMatchObject({
       code: 2,
-      stderr: 'error: invalid request: body.contentType: expected a non-empty string, got string ""\n',
+      stderr: 'error: invalid request: body.contentType: expected a string of 1 to 255 characters, got string ""\n',
     });
     expect(
       (await rc.coordinator.listJobs({ component: "word-count", limit: 500 })).items.filter(

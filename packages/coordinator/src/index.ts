@@ -22,5 +22,10 @@ export { CoordinatorError, type CoordinatorErrorCode } from "./errors.js";
 export { INLINE_INPUT_MAX_BYTES } from "./submit/build-envelope.js";
 export type { SqlClient, SqlExecutor, QueryResult } from "./sql/sql-client.js";
 export { openSqlClient } from "./sql/open-sql-client.js";
-export { startAdminServer, type AdminServer, type AdminServerOptions } from "./http/admin-server.js";
+export {
+  ADMIN_BODY_LIMIT_BYTES,
+  startAdminServer,
+  type AdminServer,
+  type AdminServerOptions,
+} from "./http/admin-server.js";
 export { isLoopbackHost } from "./http/access-guard.js";

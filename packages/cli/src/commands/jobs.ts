@@ -1,6 +1,6 @@
 import { Option, type Command } from "commander";
 import type { JobRecord, JobState } from "@tessera/coordinator";
-import { MAX_PAGE_SIZE, type AdminClient, type SubmitRequest } from "../admin-client.js";
+import { MAX_PAGE_SIZE, MAX_SUBMIT_FILE_BYTES, type AdminClient, type SubmitRequest } from "../admin-client.js";
 import { ExitStatus, usageError } from "../cli-error.js";
 import type { CliIo, RegisterCommands } from "../cli-io.js";
 import { ExitCode } from "../exit-codes.js";
@@ -10,7 +10,7 @@ import { describeJob, eventLine, jobsTable } from "../jobs/job-views.js";
 import { planSubmit, type SubmitInputFlags } from "../jobs/submit-input.js";
 import { adminClientFor, withAdminOptions, type AdminOptions } from "../options/admin-options.js";
 import { collect, deadline, jobState, jsonValue, metadataEntry, positiveInteger } from "../options/parsers.js";
-import { paintState } from "../output/format.js";
+import { formatMebibytes, paintState } from "../output/format.js";
 import { writeJson, writeJsonLine } from "../output/json.js";
 import { createProgress } from "../output/progress.js";
 import { styleFor } from "../output/style.js";
@@ -118,7 +118,10 @@ function registerSubmit(jobs: Command, io: CliIo): void {
       )
       .addOption(new Option("--text <text>", "the input as text").conflicts(["file", "files"]))
       .addOption(
-        new Option("--file <path>", "the input as a file's bytes; repeat for one job per file").argParser(collect),
+        new Option(
+          "--file <path>",
+          `the input as a file's bytes (a regular file of at most ${formatMebibytes(MAX_SUBMIT_FILE_BYTES)}); repeat for one job per file`,
+        ).argParser(collect),
       )
       .addOption(
         new Option(

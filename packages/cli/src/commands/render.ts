@@ -14,7 +14,11 @@ import { stringify } from "yaml";
 import type { CliIo } from "../cli-io.js";
 import { CliError, ExitStatus } from "../cli-error.js";
 import { ExitCode } from "../exit-codes.js";
-import { formatManifestProblem, loadComponentManifests } from "../manifests/load-component-manifests.js";
+import {
+  formatManifestProblem,
+  loadComponentManifests,
+  manifestExitCode,
+} from "../manifests/load-component-manifests.js";
 import { metadataEntry } from "../options/parsers.js";
 import { writeJson } from "../output/json.js";
 import { styleFor } from "../output/style.js";
@@ -78,13 +82,14 @@ Examples:
   $ tessera render components/extract.yaml --namespace docs | kubectl apply -f -
   $ tessera render components/*.yaml --install ghcr.io/example/tessera:0.1.0 -o deploy/
 
-Exit codes: 0 ok, 1 invalid manifests or validation problems, 2 usage error.`,
+Exit codes: 0 ok, 1 invalid manifests or validation problems, 2 usage error (a manifest that cannot be read or is
+not valid YAML or JSON included).`,
     )
     .action(async (files: string[], opts: RenderOptions) => {
       const { manifests, problems } = await loadComponentManifests(files);
       if (problems.length > 0) {
         for (const p of problems) io.stderr.write(`${formatManifestProblem(p)}\n`);
-        throw new ExitStatus(problems.some((p) => p.kind === "file") ? ExitCode.Usage : ExitCode.Failed);
+        throw new ExitStatus(manifestExitCode(problems));
       }
       const ctx: RenderContext = {
         nats: {

@@ -4,6 +4,7 @@ import { ExitCode } from "../exit-codes.js";
 import {
   formatManifestProblem,
   loadComponentManifests,
+  manifestExitCode,
   MANIFEST_API_VERSION,
 } from "../manifests/load-component-manifests.js";
 import { writeJson } from "../output/json.js";
@@ -24,7 +25,8 @@ export const registerValidateCommand: RegisterCommands = (program, io) => {
 Each document must be apiVersion ${MANIFEST_API_VERSION}, kind Component, with metadata.name (a DNS-1123 label)
 and a valid spec. Problems print as "file:line: field: expected X, got Y".
 
-Exit codes: 0 all valid, 1 problems found, 2 a file could not be read (the others are still checked).
+Exit codes: 0 all valid, 1 problems found, 2 a file could not be read or is not valid YAML or JSON (an alias bomb
+included); the others are still checked.
 
 Examples:
   $ tessera validate components/*.yaml
@@ -32,11 +34,7 @@ Examples:
     )
     .action(async (files: string[], opts: { json?: boolean }) => {
       const { manifests, problems } = await loadComponentManifests(files);
-      const code = problems.some((p) => p.kind === "file")
-        ? ExitCode.Usage
-        : problems.length > 0
-          ? ExitCode.Failed
-          : ExitCode.Ok;
+      const code = manifestExitCode(problems);
       if (opts.json === true) {
         writeJson(io.stdout, { ok: problems.length === 0, manifests, problems });
       } else {

@@ -3,7 +3,7 @@ import { AdminApiError, type AdminClient, type AdminErrorCode, type SubmitReques
 import type { CliIo } from "../cli-io.js";
 import { mapWithConcurrency } from "../concurrency/map-with-concurrency.js";
 import { createProgress } from "../output/progress.js";
-import { fileInput } from "./submit-input.js";
+import { fileInput, UnsendableFileError } from "./submit-input.js";
 
 const SUBMIT_CONCURRENCY = 8;
 const PER_FILE_ERRORS: ReadonlySet<AdminErrorCode> = new Set(["invalid_request", "payload_too_large", "conflict"]);
@@ -22,7 +22,7 @@ export interface BulkItem {
 
 /**
  * Submits one job per file, `SUBMIT_CONCURRENCY` at a time, with a progress line on stderr. A refusal that
- * concerns one file (invalid request, too large, conflict) is recorded and the rest go on; one that concerns them all
+ * concerns one file (not a regular file, too large, invalid request, conflict) is recorded and the rest go on; one that concerns them all
  * (unknown component, coordinator unreachable or unavailable) stops the run.
  */
 export async function bulkSubmit(
@@ -35,18 +35,20 @@ export async function bulkSubmit(
   let finished = 0;
   let rejected = 0;
   const items = await mapWithConcurrency(files, SUBMIT_CONCURRENCY, async (file): Promise<BulkItem> => {
-    const request: SubmitRequest = {
-      ...base,
-      input: await fileInput(file, "--file"),
-      // One key for many jobs would collapse them into one; each file gets its own, still stable across re-runs.
-      ...(base.idempotencyKey !== undefined ? { idempotencyKey: `${base.idempotencyKey}:${file}` } : {}),
-    };
     let item: BulkItem;
     try {
+      const request: SubmitRequest = {
+        ...base,
+        input: await fileInput(file, "--file"),
+        // One key for many jobs would collapse them into one; each file gets its own, still stable across re-runs.
+        ...(base.idempotencyKey !== undefined ? { idempotencyKey: `${base.idempotencyKey}:${file}` } : {}),
+      };
       const outcome = await client.submit(request);
       item = { file, jobId: outcome.jobId, created: outcome.created, state: outcome.state };
     } catch (err) {
-      if (!(err instanceof AdminApiError) || !PER_FILE_ERRORS.has(err.code)) {
+      const perFile =
+        err instanceof UnsendableFileError || (err instanceof AdminApiError && PER_FILE_ERRORS.has(err.code));
+      if (!perFile) {
         if (finished > 0) progress.done(`stopped after ${finished} of ${files.length} files`);
         throw err;
       }

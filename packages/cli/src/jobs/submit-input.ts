@@ -1,9 +1,16 @@
-import { readFile, stat } from "node:fs/promises";
-import type { SubmitInputBody } from "../admin-client.js";
-import { usageError } from "../cli-error.js";
+import { stat } from "node:fs/promises";
+import { MAX_SUBMIT_FILE_BYTES, SUBMIT_SIZE_LIMIT, type SubmitInputBody } from "../admin-client.js";
+import { CliError, usageError } from "../cli-error.js";
+import { ExitCode } from "../exit-codes.js";
 import { expandFilePattern } from "../files/expand-file-pattern.js";
+import { FileRefusedError, readRegularFile } from "../files/read-regular-file.js";
 
-/** The input flags of `jobs submit`; commander has already refused mixing --json-input, --text and files. */
+/** A file that cannot be a job's input (missing, not a regular file, too large); a bulk submit records it and goes on. */
+export class UnsendableFileError extends CliError {
+  override readonly name = "UnsendableFileError";
+}
+
+/** The flags of `jobs submit`; commander has already refused mixing --json-input, --text and files. */
 export interface SubmitInputFlags {
   jsonInput?: unknown;
   text?: string;
@@ -14,19 +21,23 @@ export interface SubmitInputFlags {
 /** One job with this input, or one job per file. */
 export type SubmitPlan = { kind: "single"; input: SubmitInputBody } | { kind: "bulk"; files: string[] };
 
-/** A file's bytes as the API carries them; an unreadable file is a usage error naming the flag. */
+/**
+ * A file's bytes as the API carries them. Only a regular file up to MAX_SUBMIT_FILE_BYTES is read (a device
+ * such as /dev/zero, a FIFO or a directory is refused before a byte is read); a file over the limit is refused
+ * with exit 1, as the coordinator's 413 would be, anything else unreadable is a usage error naming the flag.
+ */
 export async function fileInput(path: string, flag: string): Promise<SubmitInputBody> {
   try {
-    return { base64: (await readFile(path)).toString("base64") };
+    return { base64: (await readRegularFile(path, MAX_SUBMIT_FILE_BYTES)).toString("base64") };
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why =
-      code === "ENOENT"
-        ? "no such file"
-        : code === "EISDIR"
-          ? "it is a directory (use --files for every file in it)"
-          : (err as Error).message;
-    throw usageError(`${flag}: cannot read ${JSON.stringify(path)}: ${why}`);
+    if (!(err instanceof FileRefusedError)) throw err;
+    if (err.kind === "too_large")
+      throw new UnsendableFileError(
+        `${flag}: ${JSON.stringify(path)} is too large (${SUBMIT_SIZE_LIMIT}): ${err.reason}`,
+        ExitCode.Failed,
+      );
+    const hint = err.reason.startsWith("a directory") ? " (use --files for every file in it)" : "";
+    throw new UnsendableFileError(`${flag}: cannot read ${JSON.stringify(path)}: ${err.reason}${hint}`, ExitCode.Usage);
   }
 }
 

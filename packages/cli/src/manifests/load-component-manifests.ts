@@ -1,11 +1,23 @@
-import { readFile } from "node:fs/promises";
 import { componentNameProblem, validateComponentSpec, type ComponentSpec } from "@tessera/contract";
-import { LineCounter, parseAllDocuments } from "yaml";
+import { LineCounter, parseAllDocuments, type Document } from "yaml";
+import { ExitCode } from "../exit-codes.js";
+import { FileRefusedError, readRegularFile } from "../files/read-regular-file.js";
+import { formatMebibytes } from "../output/format.js";
 import { lineOf } from "./yaml-line.js";
 
 export const MANIFEST_API_VERSION = "tessera.dev/v1alpha1";
 export const MANIFEST_KIND = "Component";
 const TOP_LEVEL_FIELDS = ["apiVersion", "kind", "metadata", "spec"];
+
+/** A manifest file is a few KiB; a bigger one is not read (a device, a log given by mistake). */
+const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Alias expansions a document may make, weighted by what each alias holds (the `yaml` library's
+ * maxAliasCount, its default made explicit): a billion-laughs document, whose aliases expand to
+ * exponentially many nodes, is refused instead of filling the heap.
+ */
+const MAX_ALIAS_COUNT = 100;
 
 /** A Component manifest that passed every check. */
 export interface ComponentManifest {
@@ -22,7 +34,8 @@ export interface ComponentManifest {
 /**
  * One thing wrong with a manifest file.
  * - `file`: the file cannot be read (`path` is ""); a usage error for a command that was given the name.
- * - `syntax`: the YAML/JSON does not parse (`path` is "(yaml)").
+ * - `syntax`: the YAML/JSON does not parse, or its aliases expand without bound (`path` is "(yaml)"); a
+ *   usage error too.
  * - `content`: it parses but is not a valid Component manifest (`path` like `spec.allowlist.cidrs[0]`).
  */
 export interface ManifestProblem {
@@ -40,6 +53,12 @@ export interface ManifestProblem {
 export interface ManifestLoadResult {
   manifests: ComponentManifest[];
   problems: ManifestProblem[];
+}
+
+/** The exit code for a command whose manifests have these problems: 2 when a file is unreadable or not YAML, else 1. */
+export function manifestExitCode(problems: readonly ManifestProblem[]): ExitCode {
+  if (problems.some((p) => p.kind === "file" || p.kind === "syntax")) return ExitCode.Usage;
+  return problems.length > 0 ? ExitCode.Failed : ExitCode.Ok;
 }
 
 /** `file:line: path: expected X, got Y` — the shape editors and CI annotators recognise. */
@@ -136,30 +155,65 @@ function syntaxMessage(message: string): string {
   return (message.split("\n")[0] ?? message).replace(/ at line \d+, column \d+:?$/, "");
 }
 
+/** A document's value, or why it has none: an alias bomb, an alias to no anchor, or nesting too deep. */
+function valueOf(doc: Document): { ok: true; value: unknown } | { ok: false; message: string } {
+  try {
+    return { ok: true, value: doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) };
+  } catch (err) {
+    if (!(err instanceof Error)) throw err;
+    if (/alias count/i.test(err.message))
+      return {
+        ok: false,
+        message: `its aliases expand too far (over maxAliasCount ${MAX_ALIAS_COUNT}): an alias bomb such as "billion laughs"`,
+      };
+    return { ok: false, message: syntaxMessage(err.message) };
+  }
+}
+
 async function loadFile(file: string, result: ManifestLoadResult, seen: Map<string, string>): Promise<void> {
   let text: string;
   try {
-    text = await readFile(file, "utf8");
+    text = (await readRegularFile(file, MAX_MANIFEST_BYTES)).toString("utf8");
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const received = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "a directory" : (err as Error).message;
+    if (!(err instanceof FileRefusedError)) throw err;
     result.problems.push({
       kind: "file",
       file,
       document: 0,
       path: "",
       expected: "a readable YAML or JSON file",
-      received,
+      received:
+        err.kind === "too_large"
+          ? `${err.reason}, more than a manifest may have (${formatMebibytes(MAX_MANIFEST_BYTES)})`
+          : err.reason.replace(/, not a regular file$/, ""),
     });
     return;
   }
   const lines = new LineCounter();
-  // YAML 1.2 is a superset of JSON, so one parser covers both and gives line numbers for both.
-  const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false });
+  let docs: ReturnType<typeof parseAllDocuments>;
+  try {
+    // YAML 1.2 is a superset of JSON, so one parser covers both and gives line numbers for both.
+    docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false });
+  } catch (err) {
+    // The parser reports what it can as errors; what it throws (a stack overflow on deep nesting) is one too.
+    result.problems.push({
+      kind: "syntax",
+      file,
+      document: 0,
+      path: "(yaml)",
+      expected: "valid YAML or JSON",
+      received: `a syntax error: ${syntaxMessage((err as Error).message)}`,
+      line: 1,
+    });
+    return;
+  }
+  const values = docs.map((doc) => (doc.errors.length === 0 ? valueOf(doc) : undefined));
   // `---` with nothing after it (a trailing separator, a comment-only document) is not a manifest.
-  const isEmpty = (doc: (typeof docs)[number]): boolean =>
-    doc.errors.length === 0 && (doc.contents === null || doc.toJS() === null);
-  if (docs.every(isEmpty)) {
+  const isEmpty = (index: number): boolean => {
+    const value = values[index];
+    return value !== undefined && (docs[index]?.contents === null || (value.ok && value.value === null));
+  };
+  if (docs.every((_, index) => isEmpty(index))) {
     result.problems.push({
       kind: "content",
       file,
@@ -172,7 +226,8 @@ async function loadFile(file: string, result: ManifestLoadResult, seen: Map<stri
     return;
   }
   docs.forEach((doc, index) => {
-    if (doc.errors.length > 0) {
+    const value = values[index];
+    if (value === undefined) {
       for (const error of doc.errors) {
         result.problems.push({
           kind: "syntax",
@@ -186,8 +241,20 @@ async function loadFile(file: string, result: ManifestLoadResult, seen: Map<stri
       }
       return;
     }
-    if (isEmpty(doc)) return;
-    const checked = checkManifest(doc.toJS());
+    if (!value.ok) {
+      result.problems.push({
+        kind: "syntax",
+        file,
+        document: index,
+        path: "(yaml)",
+        expected: "valid YAML or JSON",
+        received: value.message,
+        line: lineOf(doc, lines, "") ?? 1,
+      });
+      return;
+    }
+    if (isEmpty(index)) return;
+    const checked = checkManifest(value.value);
     if (!checked.ok) {
       for (const issue of checked.issues)
         result.problems.push({

@@ -11,6 +11,11 @@ export function formatAge(iso: string, now: Date = new Date()): string {
   return `${Math.floor(seconds / 86_400)}d`;
 }
 
+/** "16 MiB", "11.9 MiB": a size as people say it. */
+export function formatMebibytes(bytes: number): string {
+  return `${(bytes / (1024 * 1024)).toFixed(1).replace(/\.0$/, "")} MiB`;
+}
+
 export function formatDuration(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)}ms` : `${(ms / 1000).toFixed(1)}s`;
 }

@@ -4,7 +4,11 @@ import { pathToFileURL } from "node:url";
 import type { ComponentRegistration } from "@tessera/coordinator";
 import { CliError } from "../cli-error.js";
 import { ExitCode } from "../exit-codes.js";
-import { formatManifestProblem, loadComponentManifests } from "../manifests/load-component-manifests.js";
+import {
+  formatManifestProblem,
+  loadComponentManifests,
+  manifestExitCode,
+} from "../manifests/load-component-manifests.js";
 import type { ProjectDefinition, ProjectSample } from "./define-project.js";
 
 export const PROJECT_FILE = "tessera.project.ts";
@@ -42,7 +46,11 @@ export async function loadProject(target: string): Promise<LoadedProject> {
     definition.components.map((c) => resolve(dir, c.manifest)),
   );
   if (problems.length > 0)
-    throw new CliError(`${file}: invalid component manifests`, ExitCode.Failed, problems.map(formatManifestProblem));
+    throw new CliError(
+      `${file}: invalid component manifests`,
+      manifestExitCode(problems),
+      problems.map(formatManifestProblem),
+    );
   const components = definition.components.map((c, i) => {
     const manifest = manifests.find((m) => m.file === resolve(dir, c.manifest));
     if (manifest === undefined)

@@ -1,10 +1,10 @@
+import { clipText } from "../clip-text.js";
 import type { AuditRecord } from "../types.js";
 
 /** Bounds what one entry can hold, whatever a client sent (a user agent, an error message). */
 const MAX_TEXT = 1_024;
 
-const clip = (text: string): string =>
-  (text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT - 1)}…` : text).replaceAll("\u0000", "");
+const clip = (text: string): string => clipText(text, MAX_TEXT).replaceAll("\u0000", "");
 
 /** An audit record as every audit log keeps it: the texts a client chose cut to 1 KiB and rid of NUL characters. */
 export function clipAuditRecord(entry: AuditRecord): AuditRecord {

@@ -9,6 +9,8 @@ export interface AccessPolicy {
   host: string;
   /** The admin token, when one is configured. */
   token: string | undefined;
+  /** Host names requests may name besides localhost and IP addresses (host-check.ts); undefined = none configured. */
+  allowedHosts?: readonly string[] | undefined;
 }
 
 /** The guard's answer for one request. */

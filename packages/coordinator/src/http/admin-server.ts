@@ -1,13 +1,16 @@
 import type { AddressInfo } from "node:net";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { DEFAULT_MAX_EVENT_STREAMS } from "../settings/setting-definitions.js";
 import type { Coordinator } from "../types.js";
 import { installAccessGuard, type AccessPolicy } from "./access-guard.js";
-import { installAuditLog } from "./audit-hooks.js";
+import { installAuditLog, type RefusalLimits } from "./audit-hooks.js";
 import { serveDashboard } from "./dashboard-assets.js";
-import { installErrorHandling } from "./error-handler.js";
+import { frameworkErrorHandler, installErrorHandling, MAX_PARAM_LENGTH } from "./error-handler.js";
+import { installHostCheck } from "./host-check.js";
 import { acceptEmptyJsonBodies } from "./json-body-parser.js";
 import { requireMutatingFlag } from "./mutating-routes.js";
 import { registerOpenApi } from "./openapi.js";
+import { installRequestTextChecks } from "./request-text.js";
 import { accessRoutes } from "./routes/access.js";
 import { componentRoutes } from "./routes/components.js";
 import { counterRoutes } from "./routes/counters.js";
@@ -21,8 +24,11 @@ import { NAMED_SCHEMAS } from "./schemas.js";
 import { trackUnusedSockets } from "./unused-sockets.js";
 import { validatorFactory } from "./validator-compiler.js";
 
-/** Large enough for a base64 document submitted inline; anything bigger belongs in the payload store. */
-const ADMIN_BODY_LIMIT_BYTES = 16 * 1024 * 1024;
+/**
+ * Large enough for a base64 document submitted inline; anything bigger belongs in the payload store. Exported
+ * so that clients (the CLI) can refuse what would not fit before sending it.
+ */
+export const ADMIN_BODY_LIMIT_BYTES = 16 * 1024 * 1024;
 
 export interface AdminServerOptions {
   /**
@@ -41,6 +47,17 @@ export interface AdminServerOptions {
   adminToken?: string;
   /** Directory of the built dashboard (`dashboardAssetsDir()` from @tessera/dashboard), served at `/`. */
   dashboard?: string;
+  /**
+   * Host names requests may name in their Host header besides localhost and IP addresses; others are
+   * refused with 403 (DNS rebinding). Default: the coordinator's `admin.allowedHosts` setting
+   * (TESSERA_ADMIN_ALLOWED_HOSTS); when none are configured, any name is taken if `host` is beyond loopback.
+   */
+  allowedHosts?: readonly string[];
+  /**
+   * Event streams (`GET /api/v1/events`) kept open at once; one more is answered 503. Default: the
+   * coordinator's `admin.maxEventStreams` setting (256).
+   */
+  maxEventStreams?: number;
 }
 
 export interface AdminServer {
@@ -56,33 +73,46 @@ interface AppOptions {
   logger: FastifyBaseLogger | false;
   policy: AccessPolicy;
   dashboard: string | undefined;
+  /** Default: the coordinator's `admin.maxEventStreams` setting. */
+  maxEventStreams?: number | undefined;
+  /** How refused changes are written to the audit log (audit-hooks.ts); tests shorten the window. */
+  refusalLimits?: RefusalLimits;
 }
 
 /** The admin API as a Fastify app, not listening yet (tests inject requests into it). */
 export async function buildAdminApp(
   coordinator: Coordinator,
-  { logger, policy, dashboard }: AppOptions,
+  { logger, policy, dashboard, maxEventStreams, refusalLimits }: AppOptions,
 ): Promise<FastifyInstance> {
   const app = Fastify({
     ...(logger === false ? { logger: false } : { loggerInstance: logger }),
     // A line per dashboard poll would drown the coordinator's own log; failures are logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: ADMIN_BODY_LIMIT_BYTES,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors: frameworkErrorHandler(ADMIN_BODY_LIMIT_BYTES),
     schemaController: { compilersFactory: { buildValidator: validatorFactory() } },
   });
   requireMutatingFlag(app);
   acceptEmptyJsonBodies(app);
   installErrorHandling(app, ADMIN_BODY_LIMIT_BYTES);
+  installHostCheck(app, policy);
   installAccessGuard(app, policy);
-  installAuditLog(app, coordinator);
+  installRequestTextChecks(app);
+  installAuditLog(app, coordinator, refusalLimits);
   for (const schema of NAMED_SCHEMAS) app.addSchema(schema);
   // Before the routes: the OpenAPI plugin collects the routes registered after it.
   await registerOpenApi(app);
   await app.register(healthRoutes, { coordinator });
   await app.register(metricsRoutes, { coordinator });
-  for (const routes of [componentRoutes, jobRoutes, eventRoutes, dlqRoutes, settingsRoutes, counterRoutes]) {
+  const maxStreams =
+    maxEventStreams ??
+    (coordinator.settings.get("admin.maxEventStreams")?.value as number | undefined) ??
+    DEFAULT_MAX_EVENT_STREAMS;
+  for (const routes of [componentRoutes, jobRoutes]) await app.register(routes, { prefix: "/api/v1", coordinator });
+  await app.register(eventRoutes, { prefix: "/api/v1", coordinator, maxStreams });
+  for (const routes of [dlqRoutes, settingsRoutes, counterRoutes])
     await app.register(routes, { prefix: "/api/v1", coordinator });
-  }
   await app.register(accessRoutes, { prefix: "/api/v1", coordinator, policy });
   if (dashboard !== undefined) await serveDashboard(app, dashboard);
   return app;
@@ -91,8 +121,20 @@ export async function buildAdminApp(
 /** Serves the admin HTTP API (docs/admin-api.md) for a coordinator. */
 export async function startAdminServer(coordinator: Coordinator, opts: AdminServerOptions = {}): Promise<AdminServer> {
   const host = opts.host ?? "127.0.0.1";
-  const policy: AccessPolicy = { host, token: opts.adminToken ?? coordinator.settings.secret("admin.token") };
-  const app = await buildAdminApp(coordinator, { logger: opts.logger ?? false, policy, dashboard: opts.dashboard });
+  // Checked when the coordinator resolved its settings (setting-definitions.ts).
+  const allowedHosts =
+    opts.allowedHosts ?? (coordinator.settings.get("admin.allowedHosts")?.value as string[] | null | undefined);
+  const policy: AccessPolicy = {
+    host,
+    token: opts.adminToken ?? coordinator.settings.secret("admin.token"),
+    allowedHosts: allowedHosts?.map((name) => name.toLowerCase().replace(/\.$/, "")),
+  };
+  const app = await buildAdminApp(coordinator, {
+    logger: opts.logger ?? false,
+    policy,
+    dashboard: opts.dashboard,
+    maxEventStreams: opts.maxEventStreams,
+  });
   const unusedSockets = trackUnusedSockets(app.server);
   try {
     await app.listen({ host, port: opts.port ?? 0 });

@@ -29,8 +29,11 @@ export function describeSchema(schema: SchemaLike | undefined): string {
       return "an array";
     case "string":
       if (schema["format"] === "date-time") return "an RFC 3339 date-time with a time zone, e.g. 2026-11-23T14:30:00Z";
+      if (schema["format"] === "byte") return description ?? "standard padded base64 (RFC 4648)";
       // A regex says little to a caller; the schema's description says what it means.
       if (typeof schema["pattern"] === "string") return description ?? `a string matching ${schema["pattern"]}`;
+      if (typeof schema["maxLength"] === "number")
+        return `a string of ${typeof schema["minLength"] === "number" ? schema["minLength"] : 0} to ${schema["maxLength"]} characters`;
       return typeof schema["minLength"] === "number" && schema["minLength"] > 0 ? "a non-empty string" : "a string";
     case "object": {
       const properties = Object.keys((schema["properties"] as SchemaLike | undefined) ?? {});

@@ -1,5 +1,6 @@
 import { ContractValidationError } from "@tessera/contract";
-import type { FastifyError, FastifyInstance } from "fastify";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { clipText } from "../clip-text.js";
 import { CoordinatorError, type CoordinatorErrorCode } from "../errors.js";
 import { ApiError, invalidRequest, type ErrorBody } from "./api-error.js";
 import { issuesFromValidation } from "./validation-issues.js";
@@ -65,6 +66,17 @@ function toApiError(error: unknown, bodyLimit: number): ApiError {
     if (error.validation !== undefined)
       return invalidRequest(issuesFromValidation(error.validation, error.validationContext ?? "body"));
     switch (error.code) {
+      // Fastify's own messages for these quote the whole path.
+      case "FST_ERR_BAD_URL":
+        return new ApiError(400, "invalid_request", "the request path is not valid percent-encoded UTF-8");
+      case "FST_ERR_MAX_PARAM_LENGTH":
+        return invalidRequest([
+          {
+            path: "params",
+            expected: `path parameters of at most ${MAX_PARAM_LENGTH} characters`,
+            received: "a longer one",
+          },
+        ]);
       case "FST_ERR_CTP_INVALID_JSON_BODY":
         return new ApiError(
           400,
@@ -85,6 +97,26 @@ function toApiError(error: unknown, bodyLimit: number): ApiError {
   return new ApiError(500, "internal", error instanceof Error ? error.message : String(error));
 }
 
+/**
+ * Longer path parameters are refused by the router before any schema sees them. Node refuses request lines
+ * over its 16 KiB header limit anyway, so at this length a too-long parameter reaches its route's schema,
+ * which names it (`params.jobId`).
+ */
+export const MAX_PARAM_LENGTH = 16 * 1024;
+
+/**
+ * Fastify's `frameworkErrors`: what the router refuses before any hook runs (a path that is not valid
+ * percent-encoding, an overlong path parameter), answered with the one error body too.
+ */
+export function frameworkErrorHandler(
+  bodyLimit: number,
+): (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => void {
+  return (error, _request, reply) => {
+    const apiError = toApiError(error, bodyLimit);
+    void reply.code(apiError.statusCode).send(apiError.toBody());
+  };
+}
+
 /** Every failure, from Fastify, Ajv, the contract or a handler, answers with the one error body. */
 export function installErrorHandling(app: FastifyInstance, bodyLimit: number): void {
   app.setErrorHandler((error: unknown, request, reply) => {
@@ -97,7 +129,7 @@ export function installErrorHandling(app: FastifyInstance, bodyLimit: number): v
     const body: ErrorBody = {
       error: {
         code: "not_found",
-        message: `no route ${request.method} ${request.url.split("?")[0] ?? ""}; the routes are listed at GET /openapi.json`,
+        message: `no route ${request.method} ${clipText(request.url.split("?")[0] ?? "", 200)}; the routes are listed at GET /openapi.json`,
       },
     };
     return reply.code(404).send(body);

@@ -402,9 +402,6 @@ export function withErrors(responses: Record<number, unknown>, ...errorStatuses:
 const NonEmpty = (description?: string) =>
   Type.String({ minLength: 1, ...(description === undefined ? {} : { description }) });
 
-// Standard (RFC 4648 §4) padded base64, checked here so a bad payload is a 400 naming the field.
-const BASE64_PATTERN = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$";
-
 export const SubmitJobBody = Type.Object(
   {
     component: NonEmpty("Name of a registered component"),
@@ -417,8 +414,9 @@ export const SubmitJobBody = Type.Object(
           Type.String({ description: "Text; inline in the envelope up to 64 KiB (UTF-8), by reference beyond" }),
         ),
         base64: Type.Optional(
+          // Checked by isPaddedBase64 (validator-compiler.ts), so a bad payload is a 400 naming the field.
           Type.String({
-            pattern: BASE64_PATTERN,
+            format: "byte",
             description: "standard padded base64 (RFC 4648); the decoded bytes always travel by reference",
           }),
         ),
@@ -448,7 +446,12 @@ export const SubmitJobBody = Type.Object(
         { additionalProperties: false, description: "Overrides of the component's limits for this job" },
       ),
     ),
-    contentType: Type.Optional(NonEmpty("Media type of the input, e.g. application/pdf")),
+    contentType: Type.Optional(
+      Type.String({
+        ...JobSchema.properties.content_type,
+        description: "Media type of the input, e.g. application/pdf",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -457,6 +460,9 @@ export type SubmitJobBody = Static<typeof SubmitJobBody>;
 /** A caller's trace context, carried into the job envelope so the worker's spans join the caller's trace. */
 export const SubmitJobHeaders = Type.Object({ traceparent: JobSchema.properties.traceparent });
 export type SubmitJobHeaders = Static<typeof SubmitJobHeaders>;
+
+/** A job id as the contract defines it, so a malformed one (NUL, too long) is a 400 naming the parameter. */
+const JobId = JobSchema.properties.job_id;
 
 const PageLimit = Type.Integer({ minimum: 1, maximum: 500, default: 50, description: "Page size" });
 const Cursor = NonEmpty("`nextCursor` of the previous page");
@@ -491,7 +497,7 @@ export type ListDeadLettersQuery = Static<typeof ListDeadLettersQuery>;
 
 export const ListAuditQuery = Type.Object(
   {
-    jobId: Type.Optional(NonEmpty("Only entries that changed this job")),
+    jobId: Type.Optional(JobId),
     cursor: Type.Optional(Cursor),
     limit: Type.Optional(PageLimit),
   },
@@ -500,12 +506,15 @@ export const ListAuditQuery = Type.Object(
 export type ListAuditQuery = Static<typeof ListAuditQuery>;
 
 export const JobEventsQuery = Type.Object(
-  { component: Type.Optional(NonEmpty("Only this component's jobs")), jobId: Type.Optional(NonEmpty("Only this job")) },
+  {
+    component: Type.Optional(NonEmpty("Only this component's jobs")),
+    jobId: Type.Optional(JobId),
+  },
   { additionalProperties: false },
 );
 export type JobEventsQuery = Static<typeof JobEventsQuery>;
 
-export const JobIdParams = Type.Object({ jobId: NonEmpty() });
+export const JobIdParams = Type.Object({ jobId: JobId });
 export type JobIdParams = Static<typeof JobIdParams>;
 
 export const NameParams = Type.Object({ name: NonEmpty() });

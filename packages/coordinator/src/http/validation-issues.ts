@@ -1,6 +1,7 @@
 import type { ValidationIssue } from "@tessera/contract";
 import type { FastifySchemaValidationError } from "fastify";
 import { describeValue, pointerToPath } from "@tessera/contract";
+import { clipText } from "../clip-text.js";
 import { describeSchema } from "./describe.js";
 
 /** An Ajv error from a validator built with `verbose: true` (see validator-compiler.ts). */
@@ -9,6 +10,9 @@ interface VerboseAjvError extends FastifySchemaValidationError {
   parentSchema?: Record<string, unknown>;
 }
 
+/** Field names are the client's own text: an unknown one is quoted only this far. */
+const MAX_FIELD_NAME = 64;
+
 /** Fastify's name for the part of the request that failed → the prefix of the issue's path. */
 const PART_NAMES: Readonly<Record<string, string>> = {
   body: "body",
@@ -16,9 +20,6 @@ const PART_NAMES: Readonly<Record<string, string>> = {
   params: "params",
   headers: "headers",
 };
-
-// A body with every field wrong would otherwise produce one line per field and per broken rule.
-const MAX_ISSUES = 20;
 
 function issueOf(error: VerboseAjvError, part: string): ValidationIssue {
   const at = pointerToPath(error.instancePath, part);
@@ -34,10 +35,11 @@ function issueOf(error: VerboseAjvError, part: string): ValidationIssue {
     }
     case "additionalProperties": {
       const field = String(error.params["additionalProperty"]);
+      const shown = clipText(field, MAX_FIELD_NAME);
       const known = Object.keys(properties);
       return {
-        path: `${at}.${field}`,
-        expected: `no additional properties (unknown field ${JSON.stringify(field)}; known fields: ${known.join(", ")})`,
+        path: `${at}.${shown}`,
+        expected: `no additional properties (unknown field ${JSON.stringify(shown)}; known fields: ${known.join(", ")})`,
         received: describeValue((error.data as Record<string, unknown> | undefined)?.[field]),
       };
     }
@@ -58,5 +60,5 @@ export function issuesFromValidation(
     // Ajv may report several rules for one field (type and then format); the first says enough.
     if (!byPath.has(issue.path)) byPath.set(issue.path, issue);
   }
-  return [...byPath.values()].slice(0, MAX_ISSUES);
+  return [...byPath.values()];
 }

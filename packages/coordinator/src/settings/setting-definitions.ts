@@ -48,6 +48,28 @@ function adminToken(value: unknown): string {
   return value;
 }
 
+// One DNS label after another; each label starts with a literal dot, so matching is linear.
+const HOST_NAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
+/** Host names, lower-cased and without a trailing dot; from the environment, a comma-separated list. */
+function hostNames(value: unknown, fromEnv: boolean): string[] {
+  const items =
+    fromEnv && typeof value === "string"
+      ? value
+          .split(",")
+          .map((item) => item.trim())
+          .filter((item) => item !== "")
+      : value;
+  const names = Array.isArray(items)
+    ? items.map((item) => (typeof item === "string" ? item.toLowerCase().replace(/\.$/, "") : item))
+    : [];
+  if (names.length === 0 || !names.every((name) => typeof name === "string" && HOST_NAME.test(name)))
+    throw new Error(
+      `expected a list of host names such as ["tessera.internal", "coordinator.tessera.svc"] (comma-separated in the environment), got ${JSON.stringify(value)}`,
+    );
+  return names as string[];
+}
+
 /** Shared values are any JSON; from the environment, a string that parses as JSON is taken as that JSON. */
 function anyJson(value: unknown, fromEnv: boolean): unknown {
   if (fromEnv && typeof value === "string") {
@@ -99,6 +121,9 @@ function safeJson(value: string): unknown {
   }
 }
 
+/** How many event streams the admin API keeps open at once unless configured (`admin.maxEventStreams`). */
+export const DEFAULT_MAX_EVENT_STREAMS = 256;
+
 /** Read once at startup, from the environment or the settings file; never from the DB (the DB is found through them). */
 export const BOOTSTRAP_SETTINGS: readonly SettingDefinition[] = [
   {
@@ -140,6 +165,23 @@ export const BOOTSTRAP_SETTINGS: readonly SettingDefinition[] = [
     description: "Port of the admin API (0 = any free port)",
     default: 7400,
     parse: integer(0, 65_535),
+  },
+  {
+    name: "admin.allowedHosts",
+    category: "bootstrap",
+    env: "TESSERA_ADMIN_ALLOWED_HOSTS",
+    description:
+      "Host names the admin API answers to besides localhost and IP addresses (others are refused: DNS rebinding); unset = any name when it listens beyond loopback, none when on loopback",
+    default: null,
+    parse: hostNames,
+  },
+  {
+    name: "admin.maxEventStreams",
+    category: "bootstrap",
+    env: "TESSERA_ADMIN_MAX_EVENT_STREAMS",
+    description: "Event streams (GET /api/v1/events) the admin API keeps open at once; one more is refused with 503",
+    default: DEFAULT_MAX_EVENT_STREAMS,
+    parse: integer(1, 100_000),
   },
   {
     name: "admin.token",

@@ -68,18 +68,21 @@ export function buildEnvelope(args: {
   now: Date;
 }): BuiltEnvelope {
   const { registration: reg, opts } = args;
+  const own = {
+    maxBytes: reg.spec.maxBytes ?? ComponentDefaults.maxBytes,
+    wallClockMs:
+      reg.spec.timeouts?.wallClock !== undefined
+        ? durationMs(reg.spec.timeouts.wallClock)
+        : ComponentDefaults.wallClockMs,
+  };
   const envelope: Job = {
     schema_version: SCHEMA_VERSION,
     job_id: args.jobId,
     component: reg.name,
     content_type: args.contentType,
     limits: {
-      max_bytes: opts.limits?.maxBytes ?? reg.spec.maxBytes ?? ComponentDefaults.maxBytes,
-      wall_clock:
-        opts.limits?.wallClockMs ??
-        (reg.spec.timeouts?.wallClock !== undefined
-          ? durationMs(reg.spec.timeouts.wallClock)
-          : ComponentDefaults.wallClockMs),
+      max_bytes: lowered("maxBytes", opts.limits?.maxBytes, own.maxBytes, "bytes", "maxBytes"),
+      wall_clock: lowered("wallClockMs", opts.limits?.wallClockMs, own.wallClockMs, "ms", "timeouts.wallClock"),
     },
     input: "inline" in args.input ? { inline: args.input.inline } : { content_ref: args.input.contentRef },
     submitted_at: args.now.toISOString(),
@@ -115,6 +118,7 @@ export function buildEnvelope(args: {
 
 /** Where a NUL character sits in what the store keeps as text or jsonb (Postgres refuses both). */
 function nulCharacterPath(envelope: Job): string | undefined {
+  if (envelope.content_type.includes("\u0000")) return "contentType";
   for (const [key, value] of Object.entries(envelope.metadata ?? {}))
     if (key.includes("\u0000") || value.includes("\u0000")) return `metadata.${key.replaceAll("\u0000", "\\u0000")}`;
   if (holdsNul(envelope.input.inline)) return "input";
@@ -129,6 +133,27 @@ function holdsNul(value: unknown): boolean {
   if (typeof value === "object" && value !== null)
     return Object.entries(value).some(([k, v]) => k.includes("\u0000") || holdsNul(v));
   return false;
+}
+
+/**
+ * A job's own limit: the component's, or a lower one the submitter chose. A submitter can shorten the leash
+ * for its job, never lengthen it past what the component was deployed (and sized) for.
+ */
+function lowered(
+  field: "maxBytes" | "wallClockMs",
+  requested: number | undefined,
+  own: number,
+  unit: string,
+  specField: string,
+): number {
+  if (requested === undefined) return own;
+  if (requested > own)
+    throw invalidRequest(
+      `limits.${field}`,
+      `at most ${own} ${unit} (the component's ${specField}); a job may only lower its component's limits`,
+      String(requested),
+    );
+  return requested;
 }
 
 /** A component's few durations, parsed once rather than by a regular expression on every submit. */

@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest
 import { startAdminServer } from "../../src/http/admin-server.js";
 import { SSE_HEARTBEAT_MS } from "../../src/http/routes/events.js";
 import type { JobEvent, SubmitOutcome } from "../../src/types.js";
+import { embedded, spec } from "../harness.js";
 import { makeCoordinator, type CoordinatorUnderTest } from "./coordinator-under-test.js";
 
 let env: CoordinatorUnderTest;
@@ -137,5 +138,50 @@ describe("GET /api/v1/events", () => {
     const res = await env.admin.app.inject({ method: "GET", url: "/api/v1/events?job=x" });
     expect(res.statusCode).toBe(400);
     expect(res.json()).toMatchObject({ error: { code: "invalid_request", issues: [{ path: "query.job" }] } });
+  });
+
+  it("caps the streams open at once: one more is a 503 with Retry-After, and a closed one frees its place", async () => {
+    const admin = await startAdminServer(env.coordinator, { maxEventStreams: 2 });
+    try {
+      const open = [await openStream(admin.url), await openStream(admin.url)];
+      for (const stream of open) await stream.until("the subscribed comment", (r) => r.includes(": subscribed"));
+      const refused = await fetch(`${admin.url}/api/v1/events`);
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get("retry-after")).toBe("5");
+      expect(await refused.json()).toMatchObject({
+        error: { code: "unavailable", message: expect.stringContaining("admin.maxEventStreams") as unknown },
+      });
+      open[0]?.close();
+      const again = await waitFor(
+        "a place to free up",
+        async () => {
+          const stream = await openStream(admin.url);
+          if (stream.status === 200) return stream;
+          stream.close();
+          return undefined;
+        },
+        5_000,
+      );
+      again.close();
+      open[1]?.close();
+    } finally {
+      await admin.close();
+    }
+  });
+
+  it("takes the cap from TESSERA_ADMIN_MAX_EVENT_STREAMS", async () => {
+    const local = await embedded({ memory: true }, [{ name: "idle", spec: spec() }], {
+      env: { TESSERA_ADMIN_MAX_EVENT_STREAMS: "1" },
+    });
+    const admin = await startAdminServer(local.coordinator);
+    try {
+      const first = await openStream(admin.url);
+      await first.until("the subscribed comment", (r) => r.includes(": subscribed"));
+      expect((await fetch(`${admin.url}/api/v1/events`)).status).toBe(503);
+      first.close();
+    } finally {
+      await admin.close();
+      await local.close();
+    }
   });
 });

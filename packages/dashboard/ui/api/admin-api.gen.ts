@@ -352,7 +352,10 @@ export interface paths {
                             json?: unknown;
                             /** @description Text; inline in the envelope up to 64 KiB (UTF-8), by reference beyond */
                             text?: string;
-                            /** @description standard padded base64 (RFC 4648); the decoded bytes always travel by reference */
+                            /**
+                             * Format: byte
+                             * @description standard padded base64 (RFC 4648); the decoded bytes always travel by reference
+                             */
                             base64?: string;
                         };
                         /** @description Same key (per component) returns the existing job and creates nothing */
@@ -445,6 +448,7 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
+                    /** @description 1-128 characters of [A-Za-z0-9_:-] */
                     jobId: string;
                 };
                 cookie?: never;
@@ -501,6 +505,7 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
+                    /** @description 1-128 characters of [A-Za-z0-9_:-] */
                     jobId: string;
                 };
                 cookie?: never;
@@ -559,6 +564,7 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
+                    /** @description 1-128 characters of [A-Za-z0-9_:-] */
                     jobId: string;
                 };
                 cookie?: never;
@@ -624,7 +630,7 @@ export interface paths {
                 query?: {
                     /** @description Only this component's jobs */
                     component?: string;
-                    /** @description Only this job */
+                    /** @description 1-128 characters of [A-Za-z0-9_:-] */
                     jobId?: string;
                 };
                 header?: never;
@@ -644,6 +650,15 @@ export interface paths {
                 };
                 /** @description Body of every 4xx/5xx response */
                 400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body of every 4xx/5xx response */
+                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -745,6 +760,7 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
+                    /** @description 1-128 characters of [A-Za-z0-9_:-] */
                     jobId: string;
                 };
                 cookie?: never;
@@ -1090,7 +1106,7 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
-                    /** @description Only entries that changed this job */
+                    /** @description 1-128 characters of [A-Za-z0-9_:-] */
                     jobId?: string;
                     /** @description `nextCursor` of the previous page */
                     cursor?: string;

@@ -1,6 +1,7 @@
 import type { ServerResponse } from "node:http";
 import type { FastifyPluginAsync } from "fastify";
 import type { Coordinator, JobEvent } from "../../types.js";
+import { ApiError } from "../api-error.js";
 import { JobEventSchema, JobEventsQuery, ref, withErrors } from "../schemas.js";
 
 /** Proxies and load balancers drop connections idle for ~30-60 s; a comment line keeps the stream alive. */
@@ -16,7 +17,13 @@ function matches(event: JobEvent, filter: JobEventsQuery): boolean {
   );
 }
 
-export const eventRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = async (app, { coordinator }) => {
+/** How long a client refused for too many open streams is asked to wait before it tries again. */
+const RETRY_AFTER_SECONDS = 5;
+
+export const eventRoutes: FastifyPluginAsync<{ coordinator: Coordinator; maxStreams: number }> = async (
+  app,
+  { coordinator, maxStreams },
+) => {
   const streams = new Set<ServerResponse>();
   // Streams never end by themselves; without this, close() would wait for every client to hang up.
   app.addHook("preClose", async () => {
@@ -39,10 +46,20 @@ export const eventRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = asy
             },
           },
           400,
+          503,
         ),
       },
     },
     (request, reply) => {
+      // Each stream holds a socket, a subscription and a timer for as long as the client likes.
+      if (streams.size >= maxStreams) {
+        const refusal = new ApiError(
+          503,
+          "unavailable",
+          `too many event streams are open (${maxStreams}, the admin.maxEventStreams limit); retry in ${RETRY_AFTER_SECONDS} s`,
+        );
+        return reply.code(503).header("retry-after", String(RETRY_AFTER_SECONDS)).send(refusal.toBody());
+      }
       const filter = request.query;
       reply.hijack();
       const stream = reply.raw;

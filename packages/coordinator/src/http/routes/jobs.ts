@@ -15,7 +15,7 @@ import {
   withErrors,
 } from "../schemas.js";
 
-/** The schema guarantees exactly one of the three; base64 has been checked against its pattern. */
+/** The schema guarantees exactly one of the three; base64 has been checked (format "byte"). */
 function toSubmitInput(input: SubmitJobBody["input"]): SubmitInput {
   if (input.base64 !== undefined) return { bytes: Buffer.from(input.base64, "base64") };
   if (input.text !== undefined) return { text: input.text };
@@ -26,7 +26,7 @@ export const jobRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = async
   app.post<{ Body: SubmitJobBody; Headers: SubmitJobHeaders; Reply: SubmitOutcome }>(
     "/jobs",
     {
-      config: { mutating: true },
+      config: { mutating: true, nulAllowedIn: ["input"] },
       schema: {
         summary: "Submit a job (201 when created, 200 when the idempotency key matched an existing job)",
         tags: ["jobs"],
