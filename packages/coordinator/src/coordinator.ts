@@ -582,7 +582,13 @@ export class CoordinatorRuntime implements Coordinator {
   }
 
   private emit(job: JobSummary): void {
-    this.publish({ jobId: job.jobId, component: job.component, state: job.state, reasonCode: job.reasonCode, at: job.updatedAt });
+    this.publish({
+      jobId: job.jobId,
+      component: job.component,
+      state: job.state,
+      reasonCode: job.reasonCode,
+      at: job.updatedAt,
+    });
   }
 
   /** One job event, made here or heard from another coordinator, to this process's waiters and listeners. */

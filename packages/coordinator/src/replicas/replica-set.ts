@@ -89,7 +89,8 @@ export class ReplicaSet {
     try {
       await store.renewPresence(id, PRESENCE_TTL_MS);
       const leading = await store.holdLease(MAINTENANCE_LEASE, id, PRESENCE_TTL_MS);
-      if (leading !== this.leader) log.info({ coordinator: id }, leading ? "took the maintenance lease" : "lost the maintenance lease");
+      if (leading !== this.leader)
+        log.info({ coordinator: id }, leading ? "took the maintenance lease" : "lost the maintenance lease");
       this.leader = leading;
       if (leading && Date.now() - this.lastSweep >= SWEEP_INTERVAL_MS) {
         this.lastSweep = Date.now();

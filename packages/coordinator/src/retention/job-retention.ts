@@ -69,7 +69,7 @@ export class JobRetention {
     let steps = 0;
     try {
       // A pass stops when this coordinator stops leading; the new leader's next pass starts over.
-      for (let after: number | undefined; !this.stopped && this.opts.isLeader?.() !== false; ) {
+      for (let after: number | undefined; !this.stopped && this.opts.isLeader?.() !== false;) {
         const step = await store.pruneDecided(before, { limit: PRUNE_STEP, ...(after !== undefined ? { after } : {}) });
         steps += 1;
         deleted += step.deleted;
