@@ -8,16 +8,25 @@
  * --ack-wait-ms N (2000), --coordinator-ack-wait-ms N (default: the product's 30 s), --timeout-ms N
  * (30 min), --nats-down-ms MIN-MAX (200-3000), --keep-dir, --json (print the report as JSON instead of the table).
  *
+ * The replicas topology: --coordinators N (default 1) coordinator processes on the one Postgres, with
+ * per-key limits (--limits JSON, default with replicas {"key":"tenant","concurrency":2,"rate":{"limit":10,
+ * "intervalMs":1000}}; "none" for none) over --tenants N keys (20); its default kills add lease-holder kills
+ * and one rolling restart of every coordinator.
+ *
  * Exit code 0 when the audit passed; 1 when any job was lost or duplicated (or another check failed);
  * 2 for bad arguments.
  */
 import { parseArgs } from "node:util";
+import type { KeyLimits } from "@tessera/coordinator";
 import { runFaults } from "./src/driver.js";
 import { reportJson, reportTable } from "./src/report.js";
 import { KILL_KINDS, type KillCounts } from "./src/schedule.js";
 
-/** Kills per run: per 1,000 jobs 3 worker, 3 mid-handler, 1 coordinator, 1 of each relay point, 1 nats (at least 1 each). */
-export function defaultKills(jobs: number): KillCounts {
+/**
+ * Kills per run: per 1,000 jobs 3 worker, 3 mid-handler, 1 coordinator, 1 of each relay point, 1 nats (at
+ * least 1 each); with several coordinators also 1 lease holder per 1,000 jobs and one rolling restart.
+ */
+export function defaultKills(jobs: number, coordinators = 1): KillCounts {
   const per = (n: number): number => Math.max(1, Math.round((n * jobs) / 1_000));
   return {
     worker: per(3),
@@ -26,8 +35,12 @@ export function defaultKills(jobs: number): KillCounts {
     commitBeforePublish: per(1),
     publishBeforeMark: per(1),
     nats: per(1),
+    leaseHolder: coordinators > 1 ? per(1) : 0,
+    rollingRestart: coordinators > 1 ? 1 : 0,
   };
 }
+
+const REPLICA_LIMITS: KeyLimits = { key: "tenant", concurrency: 2, rate: { limit: 10, intervalMs: 1_000 } };
 
 function usage(message: string): never {
   process.stderr.write(`faults: ${message}\n`);
@@ -40,8 +53,8 @@ function int(name: string, raw: string | undefined, fallback: number): number {
   return Number(raw);
 }
 
-function parseKills(raw: string | undefined, jobs: number): KillCounts {
-  const kills = defaultKills(jobs);
+function parseKills(raw: string | undefined, jobs: number, coordinators: number): KillCounts {
+  const kills = defaultKills(jobs, coordinators);
   if (raw === undefined) return kills;
   for (const part of raw.split(",")) {
     const [kind, n] = part.split("=");
@@ -64,6 +77,9 @@ const { values } = parseArgs({
     "timeout-ms": { type: "string" },
     "nats-down-ms": { type: "string" },
     "keep-dir": { type: "boolean" },
+    coordinators: { type: "string" },
+    limits: { type: "string" },
+    tenants: { type: "string" },
     json: { type: "boolean" },
   },
   strict: true,
@@ -78,10 +94,27 @@ const coordinatorAckWaitMs =
 const natsDown = values["nats-down-ms"]?.split("-").map((v) => int("nats-down-ms", v, 0));
 if (natsDown !== undefined && natsDown.length !== 2)
   usage(`--nats-down-ms: expected MIN-MAX, got ${JSON.stringify(values["nats-down-ms"])}`);
+const coordinators = int("coordinators", values.coordinators, 1);
+if (coordinators < 1) usage("--coordinators: expected at least 1");
+function parseLimits(raw: string | undefined): KeyLimits | undefined {
+  if (raw === "none") return undefined;
+  if (raw === undefined) return coordinators > 1 ? REPLICA_LIMITS : undefined;
+  try {
+    return JSON.parse(raw) as KeyLimits;
+  } catch {
+    return usage(
+      `--limits: expected JSON such as ${JSON.stringify(REPLICA_LIMITS)} or "none", got ${JSON.stringify(raw)}`,
+    );
+  }
+}
+const limits = parseLimits(values.limits);
 const report = await runFaults({
   jobs,
   seed,
-  kills: parseKills(values.kills, jobs),
+  kills: parseKills(values.kills, jobs, coordinators),
+  coordinators,
+  ...(limits !== undefined ? { limits } : {}),
+  tenants: int("tenants", values.tenants, 20),
   workers: int("workers", values.workers, 3),
   concurrency: int("concurrency", values.concurrency, 4),
   ackWaitMs: int("ack-wait-ms", values["ack-wait-ms"], 2_000),

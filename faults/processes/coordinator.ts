@@ -5,7 +5,11 @@
  * - DATABASE_URL, NATS_URL: the store and the real nats-server;
  * - FAULTS_COMPONENT, FAULTS_SPEC (JSON ComponentSpec): the one component it registers;
  * - FAULTS_DIR: the run directory (../src/side-effects.ts);
- * - FAULTS_ADMIN_PORT: the admin API's port, the same across restarts, so submitters find it again.
+ * - FAULTS_ADMIN_PORT: the admin API's port, the same across restarts, so submitters find it again;
+ * - FAULTS_LIMITS (JSON KeyLimits, optional): the component's per-key limits.
+ *
+ * Several of these may run at once on one database (the replicas topology): each records only the
+ * completions it applied itself, and its ready line names its coordinator id (the maintenance lease's holder).
  *
  * The product's code runs unchanged. The bus it gets is the real JetStream bus seen through a proxy that
  * wraps `publishJob`, the relay's only call to the bus: when the driver has armed `commit-before-publish`
@@ -20,7 +24,7 @@
 import { connectJetStreamBus, type PublishAck, type PublishJobOptions } from "@tessera/bus";
 import { withOverrides } from "@tessera/testkit";
 import type { ComponentSpec, Job } from "@tessera/contract";
-import { createCoordinator, startAdminServer } from "@tessera/coordinator";
+import { createCoordinator, startAdminServer, type KeyLimits } from "@tessera/coordinator";
 import { pino } from "pino";
 import { SideEffects } from "../src/side-effects.js";
 
@@ -40,6 +44,7 @@ process.on("unhandledRejection", (err) => fail("unhandled rejection", err));
 const effects = new SideEffects(required("FAULTS_DIR"));
 const component = required("FAULTS_COMPONENT");
 const spec = JSON.parse(required("FAULTS_SPEC")) as ComponentSpec;
+const limits = process.env["FAULTS_LIMITS"] ? (JSON.parse(process.env["FAULTS_LIMITS"]) as KeyLimits) : undefined;
 
 const real = await connectJetStreamBus({ servers: required("NATS_URL"), name: "faults-coordinator" }).catch(
   (err: unknown) => fail("cannot connect to NATS", err),
@@ -55,18 +60,18 @@ const bus = withOverrides(real, { publishJob });
 
 const coordinator = await createCoordinator({
   bus,
-  components: [{ name: component, spec }],
+  components: [{ name: component, spec, ...(limits !== undefined ? { limits } : {}) }],
   database: { url: required("DATABASE_URL") },
   env: {},
   logger: log,
 }).catch((err: unknown) => fail("cannot start the coordinator", err));
-coordinator.onJobEvent((event) => {
-  if (event.state === "completed") effects.recordedCompletion(event.jobId);
+coordinator.onJobEvent((event, origin) => {
+  if (event.state === "completed" && origin === "here") effects.recordedCompletion(event.jobId);
 });
 const admin = await startAdminServer(coordinator, { port: Number(required("FAULTS_ADMIN_PORT")), logger: log }).catch(
   (err: unknown) => fail("cannot start the admin API", err),
 );
-process.stdout.write(`${JSON.stringify({ event: "ready", url: admin.url, pid: process.pid })}\n`);
+process.stdout.write(`${JSON.stringify({ event: "ready", url: admin.url, pid: process.pid, id: coordinator.id })}\n`);
 
 process.once("SIGTERM", () => {
   void admin

@@ -20,6 +20,10 @@ export interface StoreJob {
   state: JobState;
   reasonCode: string | null;
   duplicateResults: number;
+  /** The job's limit key (metadata `tenant` when the component has limits). */
+  limitKey?: string | null;
+  /** When the store last changed the job (its decision, for a decided job), ms since the epoch. */
+  updatedAt?: number;
 }
 
 export interface AuditInput {

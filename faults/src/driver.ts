@@ -10,7 +10,9 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { NatsServerHandle } from "@tessera/testkit";
 import pg from "pg";
+import type { KeyLimits } from "@tessera/coordinator";
 import { audit, type Verdict } from "./audit.js";
+import { auditLimits, tenantOf, type LimitsVerdict } from "./limits-audit.js";
 import { completedResultsOnBus, storeJobs, StoreProgress, type StoredResult } from "./evidence.js";
 import { countKills, planChaos, type KillCounts, type KillEvent } from "./schedule.js";
 import type { ArmPoint, SideEffects } from "./side-effects.js";
@@ -45,6 +47,15 @@ export interface FaultRunOptions {
   log?: (line: string) => void;
   /** Keep the run directory (the side-effect logs) for inspection. */
   keepDir?: boolean;
+  /** Coordinator processes sharing the one database (replicas). Default 1. */
+  coordinators?: number;
+  /**
+   * Per-key limits of the component; jobs then carry metadata `tenant` (one of `tenants`), and the audit
+   * checks peak concurrency and rate per key.
+   */
+  limits?: KeyLimits;
+  /** Distinct limit keys the jobs are spread over (round-robin). Default 20. */
+  tenants?: number;
 }
 
 export interface FaultRunReport {
@@ -60,6 +71,9 @@ export interface FaultRunReport {
   unreachable: KillCounts;
   /** Process starts beyond the first (restarts after kills and after failed starts). */
   restarts: { coordinator: number; workers: number; failedStarts: number };
+  coordinators: number;
+  /** The per-key limits audit, when the run had limits. */
+  limits?: LimitsVerdict;
   submit: Omit<SubmitterStats, "refused"> & { refused: number };
   verdict: Verdict;
   lost: number;
@@ -92,21 +106,25 @@ export async function runFaults(opts: FaultRunOptions): Promise<FaultRunReport> 
     concurrency,
     handlerSleepMs: opts.handlerSleepMs ?? 20,
     ...(opts.coordinatorAckWaitMs !== undefined ? { coordinatorAckWaitMs: opts.coordinatorAckWaitMs } : {}),
+    coordinators: opts.coordinators ?? 1,
+    ...(opts.limits !== undefined ? { limits: opts.limits } : {}),
   });
-  const { coordinator, workers: pool, effects, nats, databaseUrl } = stack;
-  const children = [coordinator, ...pool];
+  const { coordinators, workers: pool, effects, nats, databaseUrl } = stack;
+  const children = [...coordinators, ...pool];
+  const tenants = opts.tenants ?? 20;
   let progress: StoreProgress | undefined;
   try {
     log(
-      `ready after ${Date.now() - started} ms: coordinator, ${workers} workers x ${concurrency}; ${events.length} kills planned`,
+      `ready after ${Date.now() - started} ms: ${coordinators.length} coordinator(s), ${workers} workers x ${concurrency}; ${events.length} kills planned`,
     );
 
     const keys = Array.from({ length: opts.jobs }, (_, i) => `fault-${opts.seed}-${i}`);
     const submitter = new Submitter({
-      url: stack.adminUrl,
+      urls: stack.adminUrls,
       component: COMPONENT,
       keys,
       input: (i) => ({ n: i }),
+      ...(opts.limits !== undefined ? { metadata: (i: number) => ({ tenant: tenantOf(i, tenants) }) } : {}),
       concurrency: opts.submitConcurrency ?? 8,
       deadline,
     });
@@ -144,7 +162,8 @@ export async function runFaults(opts: FaultRunOptions): Promise<FaultRunReport> 
           await sleep(100);
         }
         const outcome = await execute(event, {
-          coordinator,
+          coordinators,
+          databaseUrl,
           pool,
           nats,
           effects,
@@ -191,6 +210,14 @@ export async function runFaults(opts: FaultRunOptions): Promise<FaultRunReport> 
       completedResults,
       recordedCompletions: effects.jobIds("completions"),
     });
+    const limitsVerdict =
+      opts.limits === undefined
+        ? undefined
+        : auditLimits({ jobs, executions: effects.executions(), limits: opts.limits });
+    if (limitsVerdict !== undefined && !limitsVerdict.ok) {
+      verdict.problems.push(...limitsVerdict.problems);
+      verdict.ok = false;
+    }
     if (opts.keepDir === true) {
       // For the post-mortem: every completed Result of the jobs that have more than one.
       const counts = new Map<string, number>();
@@ -214,11 +241,13 @@ export async function runFaults(opts: FaultRunOptions): Promise<FaultRunReport> 
       planned: countKills(events),
       unreachable: countKills(unreachable),
       restarts: {
-        coordinator: coordinator.starts - 1,
+        coordinator: coordinators.reduce((n, c) => n + c.starts - 1, 0),
         workers: pool.reduce((n, w) => n + w.starts - 1, 0),
         failedStarts: children.reduce((n, c) => n + c.failedStarts, 0),
       },
       submit: { ...stats, refused: refused.length },
+      coordinators: coordinators.length,
+      ...(limitsVerdict !== undefined ? { limits: limitsVerdict } : {}),
       verdict,
       lost: verdict.lost + verdict.notAccepted,
       duplicateCompleted: verdict.duplicateCompleted,
@@ -236,7 +265,8 @@ export async function runFaults(opts: FaultRunOptions): Promise<FaultRunReport> 
 }
 
 interface ChaosParts {
-  coordinator: Supervised;
+  coordinators: readonly Supervised[];
+  databaseUrl: string;
   pool: readonly Supervised[];
   nats: NatsServerHandle;
   effects: SideEffects;
@@ -253,7 +283,7 @@ type KillOutcome = "killed" | "skipped" | "unreachable";
 
 /** Carries out one kill. */
 async function execute(event: KillEvent, parts: ChaosParts): Promise<KillOutcome> {
-  const { coordinator, pool, nats } = parts;
+  const { coordinators, pool, nats } = parts;
   switch (event.kind) {
     case "worker": {
       const worker = pool[(event.worker ?? 0) % pool.length] as Supervised;
@@ -266,15 +296,30 @@ async function execute(event: KillEvent, parts: ChaosParts): Promise<KillOutcome
       return armed(`mid-handler-${event.point ?? "before-effect"}`, parts);
     }
     case "coordinator": {
+      const coordinator = coordinators[(event.worker ?? 0) % coordinators.length] as Supervised;
       await coordinator.whenReady();
       await coordinator.kill(event.downMs);
       return "killed";
     }
+    case "leaseHolder": {
+      const holder = await leaseHolder(parts);
+      if (holder === undefined) return "skipped";
+      await holder.kill(event.downMs);
+      return "killed";
+    }
+    case "rollingRestart": {
+      for (const c of coordinators) {
+        await c.whenReady();
+        await c.restart();
+      }
+      return "killed";
+    }
     case "commitBeforePublish":
     case "publishBeforeMark": {
-      await coordinator.whenReady();
-      coordinator.delayNextRestart(event.downMs);
-      const dead = coordinator.exited();
+      // Whichever coordinator passes the point first takes it.
+      await Promise.all(coordinators.map((c) => c.whenReady()));
+      for (const c of coordinators) c.delayNextRestart(event.downMs);
+      const dead = Promise.race(coordinators.map((c) => c.exited()));
       const outcome = await armed(
         event.kind === "commitBeforePublish" ? "commit-before-publish" : "publish-before-mark",
         parts,
@@ -288,6 +333,22 @@ async function execute(event: KillEvent, parts: ChaosParts): Promise<KillOutcome
       await nats.start();
       return "killed";
     }
+  }
+}
+
+/** The coordinator process holding the maintenance lease (by the id its ready line named), if any is ready. */
+async function leaseHolder(parts: Pick<ChaosParts, "coordinators" | "databaseUrl">): Promise<Supervised | undefined> {
+  await Promise.all(parts.coordinators.map((c) => c.whenReady()));
+  const client = new pg.Client({ connectionString: parts.databaseUrl });
+  await client.connect();
+  try {
+    const res = await client.query<{ holder: string }>(
+      "SELECT holder FROM tessera_leases WHERE name = 'maintenance' AND expires_at > now()",
+    );
+    const holder = res.rows[0]?.holder;
+    return parts.coordinators.find((c) => (c.readyLine as { id?: unknown } | undefined)?.id === holder);
+  } finally {
+    await client.end();
   }
 }
 

@@ -18,13 +18,19 @@ export async function storeJobs(databaseUrl: string): Promise<StoreJob[]> {
       state: JobState;
       reason_code: string | null;
       duplicate_results: number;
-    }>("SELECT job_id, idempotency_key, state, reason_code, duplicate_results FROM tessera_jobs ORDER BY seq");
+      limit_key: string | null;
+      updated_at: Date;
+    }>(
+      "SELECT job_id, idempotency_key, state, reason_code, duplicate_results, limit_key, updated_at FROM tessera_jobs ORDER BY seq",
+    );
     return res.rows.map((r) => ({
       jobId: r.job_id,
       idempotencyKey: r.idempotency_key,
       state: r.state,
       reasonCode: r.reason_code,
       duplicateResults: r.duplicate_results,
+      limitKey: r.limit_key,
+      updatedAt: r.updated_at.getTime(),
     }));
   } finally {
     await client.end();

@@ -15,6 +15,8 @@ export function reportJson(r: FaultRunReport): Record<string, unknown> {
     seed: r.seed,
     workers: r.workers,
     concurrency: r.concurrency,
+    coordinators: r.coordinators,
+    ...(r.limits !== undefined ? { limits: r.limits } : {}),
     planned: r.planned,
     unreachable: r.unreachable,
     restarts: r.restarts,
@@ -38,8 +40,14 @@ export function reportTable(r: FaultRunReport): string {
     ["jobs", String(r.jobs)],
     ["seed", String(r.seed)],
     ["duration", `${(r.durationMs / 1000).toFixed(1)} s${r.timedOut ? " (timed out)" : ""}`],
-    ["processes", `coordinator + ${r.workers} workers x ${r.concurrency}`],
-    ["kills (SIGKILL)", `${Object.values(r.kills).reduce((a, b) => a + b, 0)}: ${killLine(r.kills)}`],
+    [
+      "processes",
+      `${r.coordinators === 1 ? "coordinator" : `${r.coordinators} coordinators on one Postgres`} + ${r.workers} workers x ${r.concurrency}`,
+    ],
+    [
+      "kills (SIGKILL; a rolling restart is SIGTERM)",
+      `${Object.values(r.kills).reduce((a, b) => a + b, 0)}: ${killLine(r.kills)}`,
+    ],
     ...(Object.values(r.unreachable).some((n) => n > 0)
       ? ([
           [
@@ -53,6 +61,14 @@ export function reportTable(r: FaultRunReport): string {
       `coordinator ${r.restarts.coordinator}, workers ${r.restarts.workers}, failed starts ${r.restarts.failedStarts}`,
     ],
     ["lost", String(r.lost)],
+    ...(r.limits !== undefined
+      ? ([
+          [
+            "per-key limits",
+            `${r.limits.keys} keys, peak concurrency ${r.limits.peakConcurrency}, worst rate ${r.limits.worstRateRatio}x of the bound, keys with open jobs ${r.limits.keysWithOpenJobs}`,
+          ],
+        ] as Array<[string, string]>)
+      : []),
     ["completed / failed", `${v.completed} / ${v.failed}${v.failed > 0 ? ` ${JSON.stringify(v.failedByReason)}` : ""}`],
     [
       "duplicate completed Results",

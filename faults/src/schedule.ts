@@ -26,7 +26,14 @@ export function prng(seed: number): () => number {
  *   relay's publish reaches the bus;
  * - `publishBeforeMark`: the coordinator, after the bus stored the job and before the relay deletes the
  *   outbox row (so the restarted relay publishes it again);
- * - `nats`: nats-server, restarted after `downMs` on the same port and store directory.
+ * - `nats`: nats-server, restarted after `downMs` on the same port and store directory;
+ * - `leaseHolder`: the coordinator holding the maintenance lease (with replicas: the one running retention
+ *   and the slot sweep), at a random moment;
+ * - `rollingRestart` (not a SIGKILL): every coordinator in turn stopped with SIGTERM and started again, the
+ *   next one only once the previous is ready, as a rolling update does.
+ *
+ * With several coordinators, `coordinator` kills one of them (slot `worker`, modulo their number), and the
+ * relay's kill points take whichever coordinator passes them first.
  */
 export const KILL_KINDS = [
   "worker",
@@ -35,6 +42,8 @@ export const KILL_KINDS = [
   "commitBeforePublish",
   "publishBeforeMark",
   "nats",
+  "leaseHolder",
+  "rollingRestart",
 ] as const;
 export type KillKind = (typeof KILL_KINDS)[number];
 export type KillCounts = Record<KillKind, number>;
@@ -67,7 +76,16 @@ export interface ScheduleOptions {
 }
 
 export function emptyKillCounts(): KillCounts {
-  return { worker: 0, midHandler: 0, coordinator: 0, commitBeforePublish: 0, publishBeforeMark: 0, nats: 0 };
+  return {
+    worker: 0,
+    midHandler: 0,
+    coordinator: 0,
+    commitBeforePublish: 0,
+    publishBeforeMark: 0,
+    nats: 0,
+    leaseHolder: 0,
+    rollingRestart: 0,
+  };
 }
 
 /**
@@ -104,7 +122,8 @@ export function planChaos(opts: ScheduleOptions): KillEvent[] {
         at: lo + slice * i + random() * slice,
         downMs: Math.round(kind === "nats" ? between(nLo, nHi) : between(rLo, rHi)),
       };
-      if (kind === "worker" || kind === "midHandler") event.worker = Math.floor(random() * 1_000);
+      if (kind === "worker" || kind === "midHandler" || kind === "coordinator")
+        event.worker = Math.floor(random() * 1_000);
       if (kind === "midHandler") event.point = random() < 0.5 ? "before-effect" : "after-effect";
       events.push(event);
     }

@@ -136,6 +136,14 @@ export class SideEffects {
     return this.lines(`${log}.log`).map((l) => l.split(" ")[0] ?? "");
   }
 
+  /** Every handler run: its job and when it started (ms since the epoch). */
+  executions(): Array<{ jobId: string; at: number }> {
+    return this.lines("executions.log").map((l) => {
+      const [jobId = "", , , at = "0"] = l.split(" ");
+      return { jobId, at: Number(at) };
+    });
+  }
+
   effects(): string[] {
     return readdirSync(this.effectsDir).filter((f) => !f.startsWith(".tmp-"));
   }

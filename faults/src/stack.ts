@@ -29,6 +29,7 @@ import {
   type PostgresHandle,
   type TsProcess,
 } from "@tessera/testkit";
+import type { KeyLimits } from "@tessera/coordinator";
 import { SideEffects } from "./side-effects.js";
 import { Supervised } from "./supervisor.js";
 
@@ -66,6 +67,10 @@ export interface StackOptions {
   coordinatorAckWaitMs?: number;
   /** Creates the coordinator's database and returns its URL. Default: a fresh database on the cluster. */
   database?: (postgres: PostgresHandle) => Promise<string>;
+  /** Coordinator processes on the one database (replicas), each with its own admin API. Default 1. */
+  coordinators?: number;
+  /** The component's per-key limits (its jobs carry the key in metadata `tenant`). Default: none. */
+  limits?: KeyLimits;
 }
 
 export interface SubmitReply {
@@ -79,11 +84,15 @@ export interface Stack {
   readonly databaseUrl: string;
   readonly dir: string;
   readonly effects: SideEffects;
+  /** The first coordinator (the only one unless `coordinators` was given). */
   readonly coordinator: Supervised;
+  readonly coordinators: readonly Supervised[];
   readonly workers: readonly Supervised[];
-  /** The admin API, e.g. `http://127.0.0.1:41234`. */
+  /** The first coordinator's admin API, e.g. `http://127.0.0.1:41234`. */
   readonly adminUrl: string;
-  /** One call to the admin API (no retry). */
+  /** Every coordinator's admin API, in the order of `coordinators`. */
+  readonly adminUrls: readonly string[];
+  /** One call to the admin API: the first coordinator that answers (no retry beyond that). */
   api(method: string, path: string, body?: unknown): Promise<SubmitReply>;
   /** One submit of `{ json: input }` through the admin API (no retry). */
   submit(key: string, input: unknown): Promise<SubmitReply>;
@@ -141,23 +150,29 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const databaseUrl = await (opts.database ?? ((p) => p.createDatabase("faults")))(postgres);
     const effects = new SideEffects(dir);
     await provision(nats.url, spec, opts.coordinatorAckWaitMs);
-    const adminPort = await freePort();
-    const coordinator = new Supervised({
-      name: "coordinator",
-      file: join(PROCESSES, "coordinator.ts"),
-      cwd: FAULTS_ROOT,
-      env: {
-        DATABASE_URL: databaseUrl,
-        NATS_URL: nats.url,
-        FAULTS_DIR: dir,
-        FAULTS_COMPONENT: COMPONENT,
-        FAULTS_SPEC: JSON.stringify(spec),
-        FAULTS_ADMIN_PORT: String(adminPort),
-        LOG_LEVEL: "warn",
-      },
-      ready: (child: TsProcess) => child.line("the coordinator to be ready", (l) => l["event"] === "ready", 60_000),
-    }).start();
-    children.push(coordinator);
+    const coordinatorCount = opts.coordinators ?? 1;
+    const adminPorts: number[] = [];
+    for (let i = 0; i < coordinatorCount; i++) adminPorts.push(await freePort());
+    const coordinators = adminPorts.map((adminPort, i) =>
+      new Supervised({
+        name: coordinatorCount === 1 ? "coordinator" : `coordinator-${i}`,
+        file: join(PROCESSES, "coordinator.ts"),
+        cwd: FAULTS_ROOT,
+        env: {
+          DATABASE_URL: databaseUrl,
+          NATS_URL: nats.url,
+          FAULTS_DIR: dir,
+          FAULTS_COMPONENT: COMPONENT,
+          FAULTS_SPEC: JSON.stringify(spec),
+          FAULTS_ADMIN_PORT: String(adminPort),
+          ...(opts.limits !== undefined ? { FAULTS_LIMITS: JSON.stringify(opts.limits) } : {}),
+          LOG_LEVEL: "warn",
+        },
+        ready: (child: TsProcess) => child.line("the coordinator to be ready", (l) => l["event"] === "ready", 60_000),
+      }).start(),
+    );
+    children.push(...coordinators);
+    const coordinator = coordinators[0] as Supervised;
     const workers = Array.from({ length: opts.workers ?? 2 }, (_, i) =>
       new Supervised({
         name: `worker-${i}`,
@@ -181,15 +196,26 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     children.push(...workers);
     await Promise.all(children.map((c) => c.whenReady()));
 
-    const adminUrl = `http://127.0.0.1:${adminPort}`;
+    const adminUrls = adminPorts.map((port) => `http://127.0.0.1:${port}`);
+    const adminUrl = adminUrls[0] as string;
     const api = async (method: string, path: string, body?: unknown): Promise<SubmitReply> => {
-      const res = await fetch(`${adminUrl}${path}`, {
-        method,
-        ...(body !== undefined ? { headers: { "content-type": "application/json" }, body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(15_000),
-      });
-      const text = await res.text();
-      return { status: res.status, body: text === "" ? {} : (JSON.parse(text) as Record<string, unknown>) };
+      let lastError: unknown;
+      for (const url of adminUrls) {
+        try {
+          const res = await fetch(`${url}${path}`, {
+            method,
+            ...(body !== undefined
+              ? { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }
+              : {}),
+            signal: AbortSignal.timeout(15_000),
+          });
+          const text = await res.text();
+          return { status: res.status, body: text === "" ? {} : (JSON.parse(text) as Record<string, unknown>) };
+        } catch (err) {
+          lastError = err;
+        }
+      }
+      throw lastError;
     };
     return {
       postgres,
@@ -198,8 +224,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       dir,
       effects,
       coordinator,
+      coordinators,
       workers,
       adminUrl,
+      adminUrls,
       api,
       submit: (key, input) =>
         api("POST", "/api/v1/jobs", { component: COMPONENT, input: { json: input }, idempotencyKey: key }),

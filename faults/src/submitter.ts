@@ -19,11 +19,16 @@ export interface SubmitterStats {
 }
 
 export interface SubmitterOptions {
-  /** The coordinator's admin API base URL (stable across coordinator restarts). */
-  url: string;
+  /**
+   * The coordinators' admin API base URLs (each stable across restarts). A key's first attempt goes to one
+   * of them in turn; a failed attempt is retried on the next, as a load balancer in front of replicas would.
+   */
+  urls: readonly string[];
   component: string;
   keys: readonly string[];
   input: (index: number) => unknown;
+  /** The job's metadata (e.g. the key its limits are counted by). */
+  metadata?: (index: number) => Record<string, string>;
   concurrency: number;
   /** Per-request timeout. Default 5 s. */
   requestTimeoutMs?: number;
@@ -57,13 +62,15 @@ export class Submitter {
       component: this.opts.component,
       input: { json: this.opts.input(index) },
       idempotencyKey: key,
+      ...(this.opts.metadata !== undefined ? { metadata: this.opts.metadata(index) } : {}),
     });
     for (let failures = 0; ; failures++) {
       if (this.opts.signal?.aborted === true || (this.opts.deadline !== undefined && Date.now() > this.opts.deadline))
         return;
       this.stats.attempts += 1;
       try {
-        const res = await fetch(`${this.opts.url}/api/v1/jobs`, {
+        const url = this.opts.urls[(index + failures) % this.opts.urls.length] as string;
+        const res = await fetch(`${url}/api/v1/jobs`, {
           method: "POST",
           headers: { "content-type": "application/json" },
           body,

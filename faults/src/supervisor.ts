@@ -23,6 +23,8 @@ export class Supervised {
   /** Starts that failed before the process was ready. */
   failedStarts = 0;
   private current: TsProcess | undefined;
+  /** What `ready` resolved with for the current process (its ready line), while it is ready. */
+  private readyWith: unknown;
   private isReady = false;
   private stopped = false;
   private nextDelayMs = 0;
@@ -84,6 +86,29 @@ export class Supervised {
     return this.current?.exited ?? Promise.resolve();
   }
 
+  /** The ready process's ready line (undefined while none is ready). */
+  get readyLine(): unknown {
+    return this.isReady ? this.readyWith : undefined;
+  }
+
+  /**
+   * A graceful restart, as a rolling update does it: SIGTERM (SIGKILL after `graceMs`), then the next
+   * process is started at once; resolves when it is ready.
+   */
+  async restart(graceMs = 10_000): Promise<void> {
+    const child = this.current;
+    this.nextDelayMs = 0;
+    if (child !== undefined && child.proc.exitCode === null && child.proc.signalCode === null) {
+      child.proc.kill("SIGTERM");
+      const timer = setTimeout(() => void child.kill(), graceMs);
+      await child.exited;
+      clearTimeout(timer);
+    }
+    // The loop notices the exit on its own turn: wait for its next process, not the old one's ready state.
+    while (this.current === child) await new Promise((resolve) => setTimeout(resolve, 10));
+    await this.whenReady();
+  }
+
   /** Stops supervising: SIGTERM (a graceful drain) and SIGKILL after `graceMs`. */
   async stop(graceMs = 10_000): Promise<void> {
     this.stopped = true;
@@ -108,7 +133,7 @@ export class Supervised {
       this.current = child;
       this.starts += 1;
       try {
-        await this.opts.ready(child);
+        this.readyWith = await this.opts.ready(child);
         failures = 0;
         this.isReady = true;
         for (const wake of [...this.waiters]) wake();
@@ -120,6 +145,7 @@ export class Supervised {
       }
       await child.exited;
       this.isReady = false;
+      this.readyWith = undefined;
       if (this.stopped) break;
       const delay =
         failures > 0 ? Math.min(2_000, (this.opts.retryDelayMs ?? 100) * 2 ** (failures - 1)) : this.nextDelayMs;

@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { runFaults } from "../src/driver.js";
 import { reportTable } from "../src/report.js";
+import { emptyKillCounts } from "../src/schedule.js";
 
 const seed = Number(process.env["FAULTS_SEED"] ?? "20261123");
 
@@ -18,7 +19,15 @@ describe("fault injection (short run)", () => {
       const report = await runFaults({
         jobs: 600,
         seed,
-        kills: { worker: 3, midHandler: 4, coordinator: 2, commitBeforePublish: 2, publishBeforeMark: 1, nats: 2 },
+        kills: {
+          ...emptyKillCounts(),
+          worker: 3,
+          midHandler: 4,
+          coordinator: 2,
+          commitBeforePublish: 2,
+          publishBeforeMark: 1,
+          nats: 2,
+        },
         // Results a killed coordinator held come back after 3 s instead of the product's 30 s.
         coordinatorAckWaitMs: 3_000,
         timeoutMs: 120_000,

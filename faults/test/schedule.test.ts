@@ -9,6 +9,8 @@ const kills: KillCounts = {
   commitBeforePublish: 2,
   publishBeforeMark: 2,
   nats: 3,
+  leaseHolder: 2,
+  rollingRestart: 1,
 };
 
 describe("prng", () => {

@@ -36,6 +36,7 @@ import {
   type CoordinatorHealth,
   type DeadLetterRecord,
   type JobEvent,
+  type JobEventOrigin,
   type JobFilter,
   type JobOutputBytes,
   type JobRecord,
@@ -86,7 +87,7 @@ export class CoordinatorRuntime implements Coordinator {
   private readonly retention: JobRetention;
   private readonly prom: CoordinatorMetrics;
   private readonly activity = new ActivityCounter();
-  private readonly listeners = new Set<(event: JobEvent) => void>();
+  private readonly listeners = new Set<(event: JobEvent, origin: JobEventOrigin) => void>();
   /** waitForJob callers by job id, so a state change wakes only its own waiters. */
   private readonly waiters = new Map<string, Set<(state: WaiterSignal) => void>>();
   private readonly subscriptions: Subscription[] = [];
@@ -142,6 +143,10 @@ export class CoordinatorRuntime implements Coordinator {
       onPass: (outcome) => this.prom.retentionPass(outcome),
       isLeader: () => this.replicas?.isLeader ?? true,
     });
+  }
+
+  get id(): string {
+    return this.parts.id;
   }
 
   get metrics(): Registry {
@@ -354,7 +359,7 @@ export class CoordinatorRuntime implements Coordinator {
       : { bytes: utf8.encode(JSON.stringify(data ?? null)), contentType: "application/json" };
   }
 
-  onJobEvent(listener: (event: JobEvent) => void): () => void {
+  onJobEvent(listener: (event: JobEvent, origin: JobEventOrigin) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -508,7 +513,7 @@ export class CoordinatorRuntime implements Coordinator {
         this.limiter.released(e.jobId, e.component);
         freed = true;
       }
-      this.publish({ jobId: e.jobId, component: e.component, state: e.state, reasonCode: e.reasonCode, at: e.at });
+      this.publish({ jobId: e.jobId, component: e.component, state: e.state, reasonCode: e.reasonCode, at: e.at }, "elsewhere");
     }
     // A slot freed elsewhere, or a job submitted or redriven elsewhere whose coordinator may be gone.
     if (freed) this.relay.notify();
@@ -592,12 +597,12 @@ export class CoordinatorRuntime implements Coordinator {
   }
 
   /** One job event, made here or heard from another coordinator, to this process's waiters and listeners. */
-  private publish(event: JobEvent): void {
+  private publish(event: JobEvent, origin: JobEventOrigin = "here"): void {
     for (const waiter of this.waiters.get(event.jobId) ?? []) waiter(event.state);
     this.activity.record(event, Date.now());
     for (const listener of this.listeners) {
       try {
-        listener(event);
+        listener(event, origin);
       } catch (err) {
         this.parts.log.warn({ err }, "a job event listener threw");
       }

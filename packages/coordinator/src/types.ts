@@ -198,6 +198,9 @@ export interface JobOutputBytes {
   contentType: string;
 }
 
+/** Who recorded a job event: this coordinator, or another replica sharing its database. */
+export type JobEventOrigin = "here" | "elsewhere";
+
 export interface JobEvent {
   jobId: string;
   component: string;
@@ -255,11 +258,16 @@ export interface Coordinator {
   jobOutput(jobId: string): Promise<JobOutputBytes | undefined>;
   /** Changes made through the admin API. */
   readonly audit: AuditLog;
-  /** Job state changes as they are recorded (for `jobs watch`, SSE). Returns an unsubscribe function. */
-  onJobEvent(listener: (event: JobEvent) => void): () => void;
+  /**
+   * Job state changes as they are recorded (for `jobs watch`, SSE), by this coordinator ("here") or by
+   * another replica on the same database ("elsewhere"). Returns an unsubscribe function.
+   */
+  onJobEvent(listener: (event: JobEvent, origin: JobEventOrigin) => void): () => void;
   /** Resolves with the job once it is completed, failed or cancelled. */
   waitForJob(jobId: string, opts?: { timeoutMs?: number }): Promise<JobRecord>;
   readonly settings: SettingsView;
+  /** This coordinator's id among the replicas sharing its store (`tessera:<uuid>`). */
+  readonly id: string;
   close(): Promise<void>;
 }
 
