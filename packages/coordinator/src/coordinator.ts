@@ -1,28 +1,34 @@
-import { randomUUID } from "node:crypto";
 import type { Bus, CoordinatorMembership, ResultEvent, Subscription } from "@tessera/bus";
-import { ReasonCode, sanitizeReasonDetail, type Result } from "@tessera/contract";
+import type { Result } from "@tessera/contract";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { ActivityCounter } from "./activity/activity-counter.js";
 import { chainIdempotencyKey } from "./chain-key.js";
 import { LocalLimiter, SharedLimiter, type DispatchLimiter } from "./dispatch/dispatch-limiter.js";
 import { limitKeyOf } from "./dispatch/key-limiter.js";
 import { OutboxRelay } from "./dispatch/outbox-relay.js";
 import { handleExhausted } from "./dead-letters/dead-letter-flow.js";
-import { CoordinatorError, invalidRequest, unknownComponent } from "./errors.js";
+import { CoordinatorError, unknownComponent } from "./errors.js";
 import { componentSummary, InstanceRegistry } from "./heartbeats/instance-registry.js";
 import { listInTimeRange } from "./jobs/list-in-time-range.js";
 import { CoordinatorMetrics } from "./metrics/coordinator-metrics.js";
 import { ReplicaSet, type RemoteJobEvent } from "./replicas/replica-set.js";
 import { ReplicaStore } from "./replicas/replica-store.js";
+import { JobEvents } from "./events/job-events.js";
+import { outputBytes } from "./results/job-output.js";
+import { recordResult } from "./results/record-result.js";
 import { JobRetention } from "./retention/job-retention.js";
-import { retentionMs } from "./settings/setting-definitions.js";
+import { recordJob } from "./submit/record-job.js";
+import {
+  JOBS_RETENTION,
+  limitsOf,
+  RELAY_BATCH_SIZE,
+  RELAY_POLL_INTERVAL_MS,
+  retentionMs,
+} from "./settings/setting-definitions.js";
 import type { Settings } from "./settings/settings.js";
 import type { SqlClient } from "./sql/sql-client.js";
 import type { JobSummary } from "./store/job-row.js";
-import { emptyCounts, type ApplyOutcome, type JobStorage } from "./store/job-storage.js";
-import { INT4_MAX } from "./store/storable-values.js";
-import { buildEnvelope, prepareInput } from "./submit/build-envelope.js";
+import { emptyCounts, type JobStorage } from "./store/job-storage.js";
 import {
   TERMINAL_STATES,
   type AuditLog,
@@ -40,7 +46,6 @@ import {
   type JobFilter,
   type JobOutputBytes,
   type JobRecord,
-  type JobState,
   type KeyLimits,
   type Page,
   type RedriveOutcome,
@@ -70,12 +75,6 @@ export interface CoordinatorParts {
 }
 
 const QUEUE_DEPTH_TIMEOUT_MS = 2_000;
-/** What wakes a waiter: its job's new state, the coordinator closing, or a possibly missed event. */
-type WaiterSignal = JobState | "closing" | "recheck";
-/** waitForJob listens to this process's job events; the poll is only a safety net, so it is slow. */
-const WAIT_POLL_MS = 10_000;
-const MAX_IDEMPOTENCY_KEY = 255;
-const utf8 = new TextEncoder();
 
 /** The coordinator at run time. Built by `createCoordinator`, which opens the store and the bus first. */
 export class CoordinatorRuntime implements Coordinator {
@@ -86,10 +85,7 @@ export class CoordinatorRuntime implements Coordinator {
   private readonly registry: InstanceRegistry;
   private readonly retention: JobRetention;
   private readonly prom: CoordinatorMetrics;
-  private readonly activity = new ActivityCounter();
-  private readonly listeners = new Set<(event: JobEvent, origin: JobEventOrigin) => void>();
-  /** waitForJob callers by job id, so a state change wakes only its own waiters. */
-  private readonly waiters = new Map<string, Set<(state: WaiterSignal) => void>>();
+  private readonly events: JobEvents;
   private readonly subscriptions: Subscription[] = [];
   private readonly stats: CoordinatorCounters = {
     submitted: 0,
@@ -104,6 +100,7 @@ export class CoordinatorRuntime implements Coordinator {
   private membership: CoordinatorMembership | undefined;
 
   constructor(private readonly parts: CoordinatorParts) {
+    this.events = new JobEvents(parts.log);
     for (const reg of parts.components) this.registrations.set(reg.name, reg);
     const limitsOf = (component: string): KeyLimits | undefined => this.limitsOf(component);
     this.limiter = parts.sql !== undefined ? new SharedLimiter(parts.sql, limitsOf) : new LocalLimiter(limitsOf);
@@ -125,10 +122,10 @@ export class CoordinatorRuntime implements Coordinator {
       bus: parts.bus,
       limiter: this.limiter,
       log: parts.log,
-      batchSize: () => parts.settings.value<number>("relay.batchSize"),
+      batchSize: () => parts.settings.read(RELAY_BATCH_SIZE),
       fair: () => parts.components.some((c) => this.limitsOf(c.name) !== undefined),
       components: parts.components.map((c) => c.name),
-      pollIntervalMs: () => parts.settings.value<number>("relay.pollIntervalMs"),
+      pollIntervalMs: () => parts.settings.read(RELAY_POLL_INTERVAL_MS),
       onDispatched: (jobs, published) => {
         this.stats.published += published;
         for (const job of jobs) this.emit(job);
@@ -138,7 +135,7 @@ export class CoordinatorRuntime implements Coordinator {
     this.retention = new JobRetention({
       store: parts.store,
       log: parts.log,
-      retentionMs: () => retentionMs(parts.settings.value<string>("jobs.retention")),
+      retentionMs: () => retentionMs(parts.settings.read(JOBS_RETENTION)),
       onPruned: (count) => this.prom.jobsPruned(count),
       onPass: (outcome) => this.prom.retentionPass(outcome),
       isLeader: () => this.replicas?.isLeader ?? true,
@@ -201,73 +198,22 @@ export class CoordinatorRuntime implements Coordinator {
   }
 
   async submit(component: string, input: SubmitInput, opts: SubmitOptions = {}): Promise<SubmitOutcome> {
-    const reg = this.registration(component);
-    const key = opts.idempotencyKey;
-    if (key !== undefined) {
-      if (typeof key !== "string" || key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY || key.includes("\u0000")) {
-        throw invalidRequest(
-          "idempotencyKey",
-          `a string of 1 to ${MAX_IDEMPOTENCY_KEY} characters without NUL`,
-          JSON.stringify(key),
-        );
-      }
-      const existing = await this.parts.store.findByIdempotencyKey(component, key);
-      if (existing !== undefined) return { jobId: existing.jobId, created: false, state: existing.state };
-    }
-    const prepared = prepareInput(input, opts.contentType);
-    const jobId = randomUUID();
-    const now = new Date();
-    const sharedConfig = this.parts.settings.shared();
-    const envelopeWith = (jobInput: Parameters<typeof buildEnvelope>[0]["input"]) =>
-      buildEnvelope({
-        jobId,
-        registration: reg,
-        input: jobInput,
-        contentType: prepared.contentType,
-        opts,
-        sharedConfig,
-        now,
-      });
-    let built;
-    if ("upload" in prepared) {
-      // Checked before the upload, so a bad option does not leave an orphan object behind.
-      const maxBytes = envelopeWith({
-        contentRef: { object_ref: `${jobId}/pending`, byte_size: prepared.upload.byteLength },
-      }).envelope.limits.max_bytes;
-      if (prepared.upload.byteLength > maxBytes)
-        throw invalidRequest(
-          "input",
-          `at most ${maxBytes} bytes (the job's max_bytes)`,
-          `${prepared.upload.byteLength} bytes`,
-        );
-      const contentRef = await this.parts.bus.payloads.put(jobId, prepared.upload, { maxBytes });
-      built = envelopeWith({ contentRef });
-    } else {
-      built = envelopeWith({ inline: prepared.inline });
-    }
+    const registration = this.registration(component);
     const limitKey = limitKeyOf(this.limitsOf(component), opts.metadata);
-    const { job, created, outboxId } = await this.parts.store.insertJob({
-      envelope: built.envelope,
-      envelopeJson: built.json,
+    const recorded = await recordJob(
+      { store: this.parts.store, bus: this.parts.bus, sharedConfig: () => this.parts.settings.shared() },
+      registration,
       limitKey,
-      idempotencyKey: key ?? null,
-    });
-    if (created) {
+      input,
+      opts,
+    );
+    if (recorded.created) {
       this.stats.submitted += 1;
-      this.emit(job);
-      if (outboxId !== undefined)
-        this.relay.offer({
-          id: outboxId,
-          jobId,
-          component,
-          limitKey,
-          dedupKey: jobId,
-          envelope: built.envelope,
-          encoded: utf8.encode(built.json),
-        });
+      this.emit(recorded.job);
+      if (recorded.entry !== undefined) this.relay.offer(recorded.entry);
       else this.relay.notify();
     }
-    return { jobId: job.jobId, created, state: job.state };
+    return { jobId: recorded.job.jobId, created: recorded.created, state: recorded.job.state };
   }
 
   getJob(jobId: string): Promise<JobRecord | undefined> {
@@ -342,78 +288,15 @@ export class CoordinatorRuntime implements Coordinator {
     const output = (await this.parts.store.getJob(jobId))?.output;
     if (output === null || output === undefined || (output.result_ref === undefined && output.data === undefined))
       return undefined;
-    return this.readOutput(jobId, output);
-  }
-
-  /** A Result's output as bytes: the object `result_ref` names, or the inline data (a string as is, anything else as JSON). */
-  private async readOutput(jobId: string, output: Result["output"]): Promise<JobOutputBytes> {
-    if (output?.result_ref !== undefined) {
-      return {
-        bytes: await this.parts.bus.payloads.get(output.result_ref, { jobId, maxBytes: Number.MAX_SAFE_INTEGER }),
-        contentType: "application/octet-stream",
-      };
-    }
-    const data = output?.data;
-    return typeof data === "string"
-      ? { bytes: utf8.encode(data), contentType: "text/plain; charset=utf-8" }
-      : { bytes: utf8.encode(JSON.stringify(data ?? null)), contentType: "application/json" };
+    return outputBytes(this.parts.bus.payloads, jobId, output);
   }
 
   onJobEvent(listener: (event: JobEvent, origin: JobEventOrigin) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.events.onJobEvent(listener);
   }
 
   waitForJob(jobId: string, opts: { timeoutMs?: number } = {}): Promise<JobRecord> {
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      const finish = (fn: () => void): void => {
-        if (settled) return;
-        settled = true;
-        unsubscribe();
-        clearInterval(poll);
-        clearTimeout(timeout);
-        fn();
-      };
-      const check = (): void => {
-        this.getJob(jobId).then(
-          (job) => {
-            if (job === undefined) finish(() => reject(new CoordinatorError("not_found", `no job ${jobId}`)));
-            else if (TERMINAL_STATES.includes(job.state)) finish(() => resolve(job));
-          },
-          (err: unknown) => finish(() => reject(err)),
-        );
-      };
-      const waiters = this.waiters.get(jobId) ?? new Set<(state: WaiterSignal) => void>();
-      const onState = (state: WaiterSignal): void => {
-        if (state === "closing")
-          finish(() =>
-            reject(new CoordinatorError("unavailable", `the coordinator closed before job ${jobId} finished`)),
-          );
-        else if (state === "recheck" || TERMINAL_STATES.includes(state)) check();
-      };
-      waiters.add(onState);
-      this.waiters.set(jobId, waiters);
-      const unsubscribe = (): void => {
-        waiters.delete(onState);
-        if (waiters.size === 0) this.waiters.delete(jobId);
-      };
-      const poll = setInterval(check, WAIT_POLL_MS);
-      poll.unref();
-      const timeout =
-        opts.timeoutMs === undefined
-          ? undefined
-          : setTimeout(
-              () =>
-                finish(() =>
-                  reject(
-                    new CoordinatorError("unavailable", `job ${jobId} did not finish within ${opts.timeoutMs} ms`),
-                  ),
-                ),
-              opts.timeoutMs,
-            );
-      check();
-    });
+    return this.events.waitForJob(jobId, (id) => this.getJob(id), opts);
   }
 
   close(): Promise<void> {
@@ -424,8 +307,7 @@ export class CoordinatorRuntime implements Coordinator {
       // After the relay stopped, so nothing it claims outlives the retirement that frees its claims.
       await this.replicas?.stop();
       await this.membership?.leave();
-      this.listeners.clear();
-      for (const waiters of [...this.waiters.values()]) for (const waiter of [...waiters]) waiter("closing");
+      this.events.close();
       await this.parts.store.stopMaintenance();
       await this.parts.release();
     })();
@@ -443,23 +325,12 @@ export class CoordinatorRuntime implements Coordinator {
     }
     const result = event.result;
     const hook = result.status === "completed" ? this.parts.onCompleted[result.component] : undefined;
-    let outcome: ApplyOutcome;
-    try {
-      outcome = await this.parts.store.applyResult(
-        result,
-        hook === undefined ? undefined : async (job) => hook(this.chainContext(job, result)),
-      );
-    } catch (err) {
-      // A value the database cannot hold (a NUL character in the output, a number out of range, JSON nested
-      // too deeply) would fail the same way on every redelivery: record the job failed with why, instead of
-      // retrying forever.
-      if (!isUnstorableValue(err)) throw err;
-      this.parts.log.warn(
-        { err, jobId: result.job_id, component: result.component },
-        "a Result could not be stored as sent; recording the job failed",
-      );
-      outcome = await this.parts.store.applyResult(unstorable(result, err as Error));
-    }
+    const outcome = await recordResult(
+      this.parts.store,
+      result,
+      hook === undefined ? undefined : async (job) => hook(this.chainContext(job, result)),
+      this.parts.log,
+    );
     if (outcome.kind === "unknown") {
       this.stats.invalidResults += 1;
       this.parts.log.warn(
@@ -513,7 +384,10 @@ export class CoordinatorRuntime implements Coordinator {
         this.limiter.released(e.jobId, e.component);
         freed = true;
       }
-      this.publish({ jobId: e.jobId, component: e.component, state: e.state, reasonCode: e.reasonCode, at: e.at }, "elsewhere");
+      this.events.publish(
+        { jobId: e.jobId, component: e.component, state: e.state, reasonCode: e.reasonCode, at: e.at },
+        "elsewhere",
+      );
     }
     // A slot freed elsewhere, or a job submitted or redriven elsewhere whose coordinator may be gone.
     if (freed) this.relay.notify();
@@ -535,7 +409,7 @@ export class CoordinatorRuntime implements Coordinator {
   private resync(): void {
     void this.reloadSetting("*");
     if (this.limiter instanceof SharedLimiter) this.limiter.forget();
-    for (const waiters of [...this.waiters.values()]) for (const waiter of [...waiters]) waiter("recheck");
+    this.events.recheckAll();
     this.relay.notify();
   }
 
@@ -548,7 +422,7 @@ export class CoordinatorRuntime implements Coordinator {
     return {
       job,
       result,
-      outputBytes: async () => (await this.readOutput(job.jobId, result.output)).bytes,
+      outputBytes: async () => (await outputBytes(this.parts.bus.payloads, job.jobId, result.output)).bytes,
       submit: (component, input, opts = {}) => {
         n += 1;
         return this.submit(component, input, {
@@ -572,7 +446,7 @@ export class CoordinatorRuntime implements Coordinator {
       jobs: counts,
       limits: this.limitsOf(reg.name) ?? null,
       maturity: reg.maturity ?? "experimental",
-      activity: this.activity.series(reg.name, Date.now()),
+      activity: this.events.activity.series(reg.name, Date.now()),
     };
   }
 
@@ -583,72 +457,15 @@ export class CoordinatorRuntime implements Coordinator {
   }
 
   private limitsOf(component: string): KeyLimits | undefined {
-    return (this.parts.settings.get(`limits.${component}`)?.value ?? undefined) as KeyLimits | undefined;
+    return this.parts.settings.read(limitsOf(component)) ?? undefined;
   }
 
   private emit(job: JobSummary): void {
-    this.publish({
-      jobId: job.jobId,
-      component: job.component,
-      state: job.state,
-      reasonCode: job.reasonCode,
-      at: job.updatedAt,
-    });
+    this.events.publish(
+      { jobId: job.jobId, component: job.component, state: job.state, reasonCode: job.reasonCode, at: job.updatedAt },
+      "here",
+    );
   }
-
-  /** One job event, made here or heard from another coordinator, to this process's waiters and listeners. */
-  private publish(event: JobEvent, origin: JobEventOrigin = "here"): void {
-    for (const waiter of this.waiters.get(event.jobId) ?? []) waiter(event.state);
-    this.activity.record(event, Date.now());
-    for (const listener of this.listeners) {
-      try {
-        listener(event, origin);
-      } catch (err) {
-        this.parts.log.warn({ err }, "a job event listener threw");
-      }
-    }
-  }
-}
-
-/**
- * A value no store can hold, whatever the retry: Postgres error class 22 (data exception: 22P05
- * untranslatable character, 22003 out of range, ...) or 54 (a limit exceeded: 54001, JSON nested past the
- * stack). The memory store refuses the same values with the same codes.
- */
-function isUnstorableValue(err: unknown): boolean {
-  const state = sqlStateOf(err);
-  return state !== undefined && (state.startsWith("22") || state.startsWith("54"));
-}
-
-/** The SQLSTATE an error carries (Postgres, PGlite and the memory store alike), if any. */
-function sqlStateOf(err: unknown): string | undefined {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === "string" ? code : undefined;
-}
-
-/** SQLSTATEs of a timestamp Postgres refuses: its syntax, a field out of range, its time zone offset. */
-const DATETIME_EXCEPTIONS = new Set(["22007", "22008", "22009"]);
-
-/** The Result reduced to what the store can hold: failed, no output, and the database's reason. */
-function unstorable(result: Result, err: Error): Result {
-  const clean = (text: string): string => text.replaceAll("\u0000", "");
-  // A finished_at of the contract's form that is no real time (February 30th, year 0, a +16:00 offset) fails
-  // the fallback too, so it is replaced with now, which also lets the job count as decided after a redrive.
-  const badTime = DATETIME_EXCEPTIONS.has(sqlStateOf(err) ?? "");
-  return {
-    ...result,
-    status: "failed",
-    reason_code: ReasonCode.InvalidOutput,
-    reason_detail: sanitizeReasonDetail(
-      clean(
-        `the Result could not be stored: ${err.message}${badTime ? ` (finished_at ${JSON.stringify(result.finished_at)})` : ""}`,
-      ),
-    ),
-    ...(badTime ? { finished_at: new Date().toISOString() } : {}),
-    output: undefined,
-    instance_id: result.instance_id === undefined ? undefined : clean(result.instance_id),
-    duration_ms: result.duration_ms === undefined ? undefined : Math.min(Math.max(0, result.duration_ms), INT4_MAX),
-  } as Result;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -5,6 +5,8 @@ import { CoordinatorRuntime } from "./coordinator.js";
 import { CoordinatorError } from "./errors.js";
 import {
   BOOTSTRAP_SETTINGS,
+  DATABASE_DIR,
+  DATABASE_URL,
   KEEP_FOREVER,
   OPERATIONAL_SETTINGS,
   jobRetentionSetting,
@@ -73,7 +75,7 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
   );
   const storage = await openStorage(
     opts.database,
-    { url: bootstrap.value<string | null>("database.url"), dir: bootstrap.value<string | null>("database.dir") },
+    { url: bootstrap.read(DATABASE_URL), dir: bootstrap.read(DATABASE_DIR) },
     log,
   );
   const store = storage.jobs;

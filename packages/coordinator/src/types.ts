@@ -286,9 +286,17 @@ export interface ResolvedSetting {
   secret?: boolean;
 }
 
+/** Names a setting and the type of its value (`T` is carried by the type only: `read` returns it). */
+export interface SettingKey<T> {
+  readonly name: string;
+  readonly valueType?: T;
+}
+
 export interface SettingsView {
   list(): ResolvedSetting[];
   get(name: string): ResolvedSetting | undefined;
+  /** A setting's value, typed by its key (e.g. `RELAY_BATCH_SIZE`: a number). */
+  read<T>(key: SettingKey<T>): T;
   /** The value of a secret setting (shown redacted by list and get), or undefined when unset. */
   secret(name: string): string | undefined;
   /** Writes an operational or shared setting to the DB. Refused for bootstrap settings. */

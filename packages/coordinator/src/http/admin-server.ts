@@ -1,6 +1,10 @@
 import type { AddressInfo } from "node:net";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
-import { DEFAULT_MAX_EVENT_STREAMS } from "../settings/setting-definitions.js";
+import {
+  ADMIN_ALLOWED_HOSTS,
+  ADMIN_MAX_EVENT_STREAMS,
+  DEFAULT_MAX_EVENT_STREAMS,
+} from "../settings/setting-definitions.js";
 import type { Coordinator } from "../types.js";
 import { installAccessGuard, type AccessPolicy } from "./access-guard.js";
 import { installAuditLog, type RefusalLimits } from "./audit-hooks.js";
@@ -105,10 +109,7 @@ export async function buildAdminApp(
   await registerOpenApi(app);
   await app.register(healthRoutes, { coordinator });
   await app.register(metricsRoutes, { coordinator });
-  const maxStreams =
-    maxEventStreams ??
-    (coordinator.settings.get("admin.maxEventStreams")?.value as number | undefined) ??
-    DEFAULT_MAX_EVENT_STREAMS;
+  const maxStreams = maxEventStreams ?? coordinator.settings.read(ADMIN_MAX_EVENT_STREAMS) ?? DEFAULT_MAX_EVENT_STREAMS;
   for (const routes of [componentRoutes, jobRoutes]) await app.register(routes, { prefix: "/api/v1", coordinator });
   await app.register(eventRoutes, { prefix: "/api/v1", coordinator, maxStreams });
   for (const routes of [dlqRoutes, settingsRoutes, counterRoutes])
@@ -122,8 +123,7 @@ export async function buildAdminApp(
 export async function startAdminServer(coordinator: Coordinator, opts: AdminServerOptions = {}): Promise<AdminServer> {
   const host = opts.host ?? "127.0.0.1";
   // Checked when the coordinator resolved its settings (setting-definitions.ts).
-  const allowedHosts =
-    opts.allowedHosts ?? (coordinator.settings.get("admin.allowedHosts")?.value as string[] | null | undefined);
+  const allowedHosts = opts.allowedHosts ?? coordinator.settings.read(ADMIN_ALLOWED_HOSTS);
   const policy: AccessPolicy = {
     host,
     token: opts.adminToken ?? coordinator.settings.secret("admin.token"),

@@ -1,12 +1,12 @@
 import { DURATION_PATTERN, parseDuration } from "@tessera/contract";
-import type { KeyLimits, SettingCategory } from "../types.js";
+import type { KeyLimits, SettingCategory, SettingKey } from "../types.js";
 
 /**
  * One setting: where it may come from and how its value is checked. `parse` gets a value from the DB,
  * the settings file or the API, or the raw string from the environment (`fromEnv`), and returns the
  * checked value or throws with what was expected.
  */
-export interface SettingDefinition {
+export interface SettingDefinition<T = unknown> extends SettingKey<T> {
   name: string;
   category: SettingCategory;
   env: string;
@@ -14,7 +14,8 @@ export interface SettingDefinition {
   default: unknown;
   /** Never shown: listed as "(set)" or null; read with `Settings.secret`. */
   secret?: boolean;
-  parse(value: unknown, fromEnv: boolean): unknown;
+  /** The checked value: its type is the setting's type, which `Settings.read(definition)` returns. */
+  parse(value: unknown, fromEnv: boolean): T;
 }
 
 export function envNameOf(prefix: string, name: string): string {
@@ -125,23 +126,46 @@ function safeJson(value: string): unknown {
 export const DEFAULT_MAX_EVENT_STREAMS = 256;
 
 /** Read once at startup, from the environment or the settings file; never from the DB (the DB is found through them). */
+export const DATABASE_URL: SettingDefinition<string | null> = {
+  name: "database.url",
+  category: "bootstrap",
+  env: "DATABASE_URL",
+  description: "Postgres connection URL; unset = embedded (PGlite in database.dir, else the memory store)",
+  default: null,
+  parse: text(/^postgres(ql)?:\/\//, "a postgres:// URL"),
+};
+
+export const DATABASE_DIR: SettingDefinition<string | null> = {
+  name: "database.dir",
+  category: "bootstrap",
+  env: "TESSERA_DATA_DIR",
+  description: "PGlite data directory (memory:// = PGlite in memory); unset = the memory store (lost on exit)",
+  default: null,
+  parse: text(),
+};
+
+export const ADMIN_ALLOWED_HOSTS: SettingDefinition<string[] | null> = {
+  name: "admin.allowedHosts",
+  category: "bootstrap",
+  env: "TESSERA_ADMIN_ALLOWED_HOSTS",
+  description:
+    "Host names the admin API answers to besides localhost and IP addresses (others are refused: DNS rebinding); unset = any name when it listens beyond loopback, none when on loopback",
+  default: null,
+  parse: hostNames,
+};
+
+export const ADMIN_MAX_EVENT_STREAMS: SettingDefinition<number> = {
+  name: "admin.maxEventStreams",
+  category: "bootstrap",
+  env: "TESSERA_ADMIN_MAX_EVENT_STREAMS",
+  description: "Event streams (GET /api/v1/events) the admin API keeps open at once; one more is refused with 503",
+  default: DEFAULT_MAX_EVENT_STREAMS,
+  parse: integer(1, 100_000),
+};
+
 export const BOOTSTRAP_SETTINGS: readonly SettingDefinition[] = [
-  {
-    name: "database.url",
-    category: "bootstrap",
-    env: "DATABASE_URL",
-    description: "Postgres connection URL; unset = embedded (PGlite in database.dir, else the memory store)",
-    default: null,
-    parse: text(/^postgres(ql)?:\/\//, "a postgres:// URL"),
-  },
-  {
-    name: "database.dir",
-    category: "bootstrap",
-    env: "TESSERA_DATA_DIR",
-    description: "PGlite data directory (memory:// = PGlite in memory); unset = the memory store (lost on exit)",
-    default: null,
-    parse: text(),
-  },
+  DATABASE_URL,
+  DATABASE_DIR,
   {
     name: "nats.url",
     category: "bootstrap",
@@ -166,23 +190,8 @@ export const BOOTSTRAP_SETTINGS: readonly SettingDefinition[] = [
     default: 7400,
     parse: integer(0, 65_535),
   },
-  {
-    name: "admin.allowedHosts",
-    category: "bootstrap",
-    env: "TESSERA_ADMIN_ALLOWED_HOSTS",
-    description:
-      "Host names the admin API answers to besides localhost and IP addresses (others are refused: DNS rebinding); unset = any name when it listens beyond loopback, none when on loopback",
-    default: null,
-    parse: hostNames,
-  },
-  {
-    name: "admin.maxEventStreams",
-    category: "bootstrap",
-    env: "TESSERA_ADMIN_MAX_EVENT_STREAMS",
-    description: "Event streams (GET /api/v1/events) the admin API keeps open at once; one more is refused with 503",
-    default: DEFAULT_MAX_EVENT_STREAMS,
-    parse: integer(1, 100_000),
-  },
+  ADMIN_ALLOWED_HOSTS,
+  ADMIN_MAX_EVENT_STREAMS,
   {
     name: "admin.token",
     category: "bootstrap",
@@ -196,24 +205,25 @@ export const BOOTSTRAP_SETTINGS: readonly SettingDefinition[] = [
 ];
 
 /** Kept in the DB and changeable at run time through the admin API; only the coordinator reads them. */
-export const OPERATIONAL_SETTINGS: readonly SettingDefinition[] = [
-  {
-    name: "relay.batchSize",
-    category: "operational",
-    env: "TESSERA_RELAY_BATCH_SIZE",
-    description: "Jobs the outbox relay publishes per round",
-    default: 256,
-    parse: integer(1, 10_000),
-  },
-  {
-    name: "relay.pollIntervalMs",
-    category: "operational",
-    env: "TESSERA_RELAY_POLL_INTERVAL_MS",
-    description: "How often the relay looks for jobs held back or left by a restart",
-    default: 500,
-    parse: integer(10, 60_000),
-  },
-];
+export const RELAY_BATCH_SIZE: SettingDefinition<number> = {
+  name: "relay.batchSize",
+  category: "operational",
+  env: "TESSERA_RELAY_BATCH_SIZE",
+  description: "Jobs the outbox relay publishes per round",
+  default: 256,
+  parse: integer(1, 10_000),
+};
+
+export const RELAY_POLL_INTERVAL_MS: SettingDefinition<number> = {
+  name: "relay.pollIntervalMs",
+  category: "operational",
+  env: "TESSERA_RELAY_POLL_INTERVAL_MS",
+  description: "How often the relay looks for jobs held back or left by a restart",
+  default: 500,
+  parse: integer(10, 60_000),
+};
+
+export const OPERATIONAL_SETTINGS: readonly SettingDefinition[] = [RELAY_BATCH_SIZE, RELAY_POLL_INTERVAL_MS];
 
 /** What `jobs.retention` takes besides a duration: decided jobs are never deleted by age. */
 export const KEEP_FOREVER = "forever";
@@ -230,6 +240,14 @@ function retention(value: unknown): string {
   return value;
 }
 
+/** `jobs.retention`, to read (its definition, with the store's default, is made by jobRetentionSetting). */
+export const JOBS_RETENTION: SettingKey<string> = { name: "jobs.retention" };
+
+/** `limits.<component>`, to read (its definition, with the project's default, is made by limitsSetting). */
+export function limitsOf(component: string): SettingKey<KeyLimits | null> {
+  return { name: `limits.${component}` };
+}
+
 /** A checked `jobs.retention` value in ms, or null for "forever". */
 export function retentionMs(value: string): number | null {
   return value === KEEP_FOREVER ? null : parseDuration(value);
@@ -240,9 +258,9 @@ export function retentionMs(value: string): number | null {
  * depends on the store (decision 0017): "1h" in memory, where every job held is the process's memory, and
  * "forever" on SQL, which kept every job before the setting existed.
  */
-export function jobRetentionSetting(fallback: string): SettingDefinition {
+export function jobRetentionSetting(fallback: string): SettingDefinition<string> {
   return {
-    name: "jobs.retention",
+    name: JOBS_RETENTION.name,
     category: "operational",
     env: "TESSERA_JOBS_RETENTION",
     description: `How long a completed, failed or cancelled job is kept after it was decided ("${KEEP_FOREVER}" = never deleted; a failed job in the DLQ is kept until redriven)`,
@@ -252,9 +270,9 @@ export function jobRetentionSetting(fallback: string): SettingDefinition {
 }
 
 /** Per-key limits of one component, an operational setting whose default comes from the project. */
-export function limitsSetting(component: string, fallback: KeyLimits | undefined): SettingDefinition {
+export function limitsSetting(component: string, fallback: KeyLimits | undefined): SettingDefinition<KeyLimits | null> {
   return {
-    name: `limits.${component}`,
+    name: limitsOf(component).name,
     category: "operational",
     env: envNameOf("TESSERA_LIMITS_", component),
     description: `Per-key concurrency and rate limits of ${component}, enforced at dispatch (null = none)`,

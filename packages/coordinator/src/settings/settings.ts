@@ -1,5 +1,5 @@
 import { CoordinatorError } from "../errors.js";
-import type { ResolvedSetting, SettingSource, SettingsView } from "../types.js";
+import type { ResolvedSetting, SettingKey, SettingSource, SettingsView } from "../types.js";
 import type { SettingDefinition } from "./setting-definitions.js";
 
 export interface SettingsSources {
@@ -51,9 +51,11 @@ export class Settings implements SettingsView {
     return this.secrets.get(name);
   }
 
-  value<T>(name: string): T {
-    const setting = this.resolved.get(name);
-    if (setting === undefined) throw new Error(`no setting named ${name}`);
+  /** A setting's value, typed by its definition (what its `parse` returns). */
+  read<T>(key: SettingKey<T>): T {
+    const setting = this.resolved.get(key.name);
+    if (setting === undefined) throw new Error(`no setting named ${key.name}`);
+    // Every value in `resolved` came out of its definition's parse (or is its checked default).
     return setting.value as T;
   }
 
