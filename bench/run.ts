@@ -1,7 +1,7 @@
 /**
  * The benchmark's one entry point (`npm run bench`, docs/performance.md). Measures, in one run on one
  * nats-server: raw job-only JetStream, the hand-written baseline (job + result), Tessera in process mode
- * (Postgres and PGlite) and embedded (the memory store and PGlite in memory), BullMQ and pg-boss when bench/peers is installed, then latency at
+ * (Postgres with one coordinator and with three replicas, and PGlite) and embedded (the memory store and PGlite in memory), BullMQ and pg-boss when bench/peers is installed, then latency at
  * fixed offered rates, scaling with worker processes and payload sizes; prints a table and the ratios to
  * the baselines (and to BullMQ), and JSON with --json.
  */
@@ -185,6 +185,11 @@ try {
           submitAndDrain(env, s, jobs, inline256),
         ),
       );
+      await measure("tessera process, Postgres, 3 coordinators", () =>
+        withSetup(tesseraProcess(env, { store: "postgres", workers: 1, warmup, coordinators: 3 }), (s) =>
+          submitAndDrain(env, s, jobs, inline256),
+        ),
+      );
       await measure("tessera process, PGlite", () =>
         withSetup(tesseraProcess(env, { store: "pglite", workers: 1, warmup }), (s) =>
           submitAndDrain(env, s, jobs, inline256),
@@ -214,6 +219,14 @@ try {
           report.latency.push({ system: `tessera process, ${store === "postgres" ? "Postgres" : "PGlite"}`, ...r });
         });
       }
+      await attempt(`latency: tessera process, Postgres, 3 coordinators, ${rate} jobs/s`, async () => {
+        const r = await withSetup(
+          tesseraProcess(env, { store: "postgres", workers: 1, warmup, coordinators: 3 }),
+          (s) => latencyAtRate(env, s, rate, sizes.latencySeconds, inline256),
+        );
+        log(`  p50 ${r.p50} ms, p99 ${r.p99} ms, max ${r.max} ms`);
+        report.latency.push({ system: "tessera process, Postgres, 3 coordinators", ...r });
+      });
       if (peers !== undefined) {
         await attempt(`latency: ${BULLMQ}, ${rate} jobs/s for ${sizes.latencySeconds} s`, async () => {
           const r = await peers.bullmqLatencyAtRate(rate, sizes.latencySeconds);

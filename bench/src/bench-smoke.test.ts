@@ -48,6 +48,7 @@ describe("bench --quick", () => {
         "raw JetStream, job only",
         "baseline: raw JetStream, job + result",
         "tessera process, Postgres",
+        "tessera process, Postgres, 3 coordinators",
         "tessera process, PGlite",
         "tessera embedded (memory store)",
         "tessera embedded, PGlite in memory",
@@ -72,6 +73,7 @@ describe("bench --quick", () => {
         expect(report.peers).toEqual({ skipped: skipPeers });
       }
       expect(report.latency.length).toBeGreaterThan(0);
+      expect(report.latency.map((r) => r.system)).toContain("tessera process, Postgres, 3 coordinators");
       for (const row of report.latency) expect(row.count, row.system).toBe(Math.round(row.offeredPerSecond * 2));
       expect(report.scaling.map((r) => r.workers)).toEqual([1, 2]);
       expect(report.payloads.map((r) => r.payloadBytes)).toEqual([256, 65_536, 5_242_880]);

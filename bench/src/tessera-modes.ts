@@ -38,20 +38,46 @@ export interface TesseraSetup {
 let names = 0;
 const quiet = pino({ level: "warn" });
 
-/** Process mode: coordinator here on NATS, `workers` worker processes. */
+/**
+ * Process mode: coordinators here on NATS, `workers` worker processes. With `coordinators` > 1 (Postgres
+ * only), that many replicas on one database, each on its own NATS connection: submits go to them in turn,
+ * and completions are counted on the first, which hears those the others record.
+ */
 export async function tesseraProcess(
   env: BenchEnv,
-  opts: { store: Store; workers: number; warmup: boolean },
+  opts: { store: Store; workers: number; warmup: boolean; coordinators?: number },
 ): Promise<TesseraSetup> {
   const component = `bench-${process.pid}-${++names}`;
-  const bus = await connectJetStreamBus({ servers: env.natsUrl, name: "bench-coordinator" });
-  const coordinator = await createCoordinator({
-    bus,
-    components: [{ name: component, spec: BENCH_SPEC }],
-    database: await database(opts.store, env),
-    env: {},
-    logger: quiet,
-  });
+  const db = await database(opts.store, env);
+  const buses: Bus[] = [];
+  const replicas: Coordinator[] = [];
+  for (let i = 0; i < (opts.coordinators ?? 1); i++) {
+    const bus = await connectJetStreamBus({ servers: env.natsUrl, name: `bench-coordinator-${i}` });
+    buses.push(bus);
+    replicas.push(
+      await createCoordinator({
+        bus,
+        components: [{ name: component, spec: BENCH_SPEC }],
+        database: db,
+        env: {},
+        logger: quiet,
+      }),
+    );
+  }
+  const first = replicas[0] as Coordinator;
+  let next = 0;
+  const coordinator: Coordinator =
+    replicas.length === 1
+      ? first
+      : new Proxy(first, {
+          get(target, prop) {
+            if (prop === "submit")
+              return (...args: Parameters<Coordinator["submit"]>) =>
+                (replicas[next++ % replicas.length] as Coordinator).submit(...args);
+            const value = Reflect.get(target, prop) as unknown;
+            return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+          },
+        });
   const children: TsProcess[] = [];
   for (let i = 0; i < opts.workers; i++)
     children.push(
@@ -69,9 +95,9 @@ export async function tesseraProcess(
     check: () => children.forEach((c, i) => assertRunning(c, `worker process ${i + 1} of ${component}`)),
     async close() {
       await Promise.allSettled(children.map((c) => c.kill()));
-      await coordinator.close();
-      await bus.removeComponent(component).catch(() => undefined);
-      await bus.close();
+      for (const replica of replicas) await replica.close();
+      await buses[0]?.removeComponent(component).catch(() => undefined);
+      for (const bus of buses) await bus.close();
     },
   };
 }

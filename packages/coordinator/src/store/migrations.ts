@@ -198,25 +198,34 @@ export const MIGRATIONS: readonly Migration[] = [
           LEFT JOIN spent s ON s.component = d.component AND s.limit_key = d.limit_key;
       END $fn$;
 
-      -- Every change of a job's state, whoever made it: its limit slot is freed once it is decided, and the
-      -- other coordinators hear of it (waiters, job events, the dashboard) on the channel tessera_job_events,
-      -- with the writer's application_name, so each coordinator can skip its own. In chunks of 25 jobs,
-      -- which keeps a payload under NOTIFY's 8,000 bytes: the fields are bounded (uuid, component name,
-      -- state, a reason code of at most 64 bytes, a timestamp).
+      -- A limited job's slot is freed in the statement that decides it, whoever runs it. A row trigger with
+      -- a WHEN clause: for a job without a limit key the function is never called.
+      CREATE FUNCTION tessera_free_slot() RETURNS trigger LANGUAGE plpgsql AS $fn$
+      BEGIN
+        DELETE FROM tessera_limit_slots WHERE job_id = NEW.job_id;
+        RETURN NULL;
+      END $fn$;
+      CREATE TRIGGER tessera_jobs_free_slot AFTER UPDATE OF state ON tessera_jobs FOR EACH ROW
+        WHEN (NEW.limit_key IS NOT NULL AND NEW.state IN ('completed', 'failed', 'cancelled') AND OLD.state IS DISTINCT FROM NEW.state)
+        EXECUTE FUNCTION tessera_free_slot();
+
+      -- Every change of a job's state, whoever made it, is announced to the other coordinators (waiters, job
+      -- events, the dashboard) on the channel tessera_job_events, with the writer's application_name so each
+      -- coordinator skips its own; only while more than one coordinator is present, so one alone pays no
+      -- NOTIFY. One notification per statement and 25 jobs, which keeps a payload under NOTIFY's 8,000 bytes:
+      -- the fields are bounded (uuid, component name, state, a reason code of at most 64 bytes, a timestamp).
       CREATE FUNCTION tessera_job_changes() RETURNS trigger LANGUAGE plpgsql AS $fn$
       DECLARE
         entries json[];
-        freed text[];
       BEGIN
+        IF NOT EXISTS (SELECT 1 FROM tessera_coordinators WHERE alive_until > now() OFFSET 1) THEN
+          RETURN NULL;
+        END IF;
         IF TG_OP = 'UPDATE' THEN
-          SELECT array_agg(json_build_array(c.job_id, c.component, c.state, c.reason_code, c.updated_at, c.limit_key IS NOT NULL)),
-                 array_agg(c.job_id) FILTER (WHERE c.limit_key IS NOT NULL AND c.state IN ('completed', 'failed', 'cancelled'))
-            INTO entries, freed
+          SELECT array_agg(json_build_array(c.job_id, c.component, c.state, c.reason_code, c.updated_at, c.limit_key IS NOT NULL))
+            INTO entries
             FROM changed c JOIN previous p ON p.job_id = c.job_id
            WHERE p.state IS DISTINCT FROM c.state;
-          IF freed IS NOT NULL THEN
-            DELETE FROM tessera_limit_slots WHERE job_id = ANY(freed);
-          END IF;
         ELSE
           SELECT array_agg(json_build_array(c.job_id, c.component, c.state, c.reason_code, c.updated_at, c.limit_key IS NOT NULL))
             INTO entries
