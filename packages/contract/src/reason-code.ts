@@ -19,6 +19,8 @@ export const ReasonCode = {
   InvalidOutput: "invalid_output",
   DeadLettered: "dead_lettered",
   HandlerError: "handler_error",
+  /** A completion hook (onCompleted) kept failing: the job is recorded failed instead of its Result coming back forever. */
+  ChainFailed: "chain_failed",
 } as const;
 export type PlatformReasonCode = (typeof ReasonCode)[keyof typeof ReasonCode];
 

@@ -15,7 +15,7 @@ import { ReplicaSet, type RemoteJobEvent } from "./replicas/replica-set.js";
 import { ReplicaStore } from "./replicas/replica-store.js";
 import { JobEvents } from "./events/job-events.js";
 import { outputBytes } from "./results/job-output.js";
-import { recordResult } from "./results/record-result.js";
+import { recordResult, runHook } from "./results/record-result.js";
 import { JobRetention } from "./retention/job-retention.js";
 import { recordJob } from "./submit/record-job.js";
 import {
@@ -171,7 +171,18 @@ export class CoordinatorRuntime implements Coordinator {
     // Present before the relay claims anything, so other coordinators leave this one's claims alone.
     await this.replicas?.start();
     try {
-      this.subscriptions.push(await bus.consumeResults((event) => this.onResult(event)));
+      this.subscriptions.push(
+        await bus.consumeResults((event) =>
+          this.onResult(event).catch((err: unknown) => {
+            // Redelivered by the bus (nothing is lost); said here, so a Result that keeps failing is seen.
+            log.warn(
+              { err, jobId: event.kind === "result" ? event.result.job_id : undefined },
+              "could not record a Result; it comes back",
+            );
+            throw err;
+          }),
+        ),
+      );
       this.subscriptions.push(
         await bus.observeExhausted(async (event) => {
           const failed = await handleExhausted(event, { bus, store, log });
@@ -328,7 +339,10 @@ export class CoordinatorRuntime implements Coordinator {
     const outcome = await recordResult(
       this.parts.store,
       result,
-      hook === undefined ? undefined : async (job) => hook(this.chainContext(job, result)),
+      hook === undefined
+        ? undefined
+        : (job) =>
+            runHook(result.component, async () => hook(this.chainContext(job, result)), this.parts.log, job.jobId),
       this.parts.log,
     );
     if (outcome.kind === "unknown") {

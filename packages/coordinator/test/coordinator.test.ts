@@ -397,6 +397,43 @@ describe.each(backends)("coordinator on $name", (backend) => {
     });
   });
 
+  it("fails the parent with chain_failed once its completion hook has failed every try, and retries a passing fault", async () => {
+    let calls = 0;
+    let flakyCalls = 0;
+    const { coordinator, run } = await start(
+      [
+        { name: "first", spec: spec() },
+        { name: "flaky", spec: spec() },
+        { name: "second", spec: spec() },
+      ],
+      {
+        onCompleted: {
+          first: () => {
+            calls += 1;
+            throw new Error("the next job's input is too large");
+          },
+          flaky: async (ctx) => {
+            flakyCalls += 1;
+            if (flakyCalls < 3) throw new Error("a passing fault");
+            await ctx.submit("second", { json: 1 });
+          },
+        },
+      },
+    );
+    await run({ name: "first", handle: () => "x" });
+    await run({ name: "flaky", handle: () => "y" });
+    await run({ name: "second", handle: () => "z" });
+    const { jobId } = await coordinator.submit("first", { json: 1 });
+    const failed = await coordinator.waitForJob(jobId, { timeoutMs: 10_000 });
+    expect(failed).toMatchObject({ state: "failed", reasonCode: "chain_failed" });
+    expect(failed.reasonDetail).toBe("the onCompleted hook of first failed 4 times: the next job's input is too large");
+    expect(calls).toBe(4);
+    const flaky = await coordinator.submit("flaky", { json: 1 });
+    expect(await coordinator.waitForJob(flaky.jobId, { timeoutMs: 10_000 })).toMatchObject({ state: "completed" });
+    expect(flakyCalls).toBe(3);
+    expect((await coordinator.listJobs({ component: "second" })).items).toHaveLength(1);
+  });
+
   it("chains: a completed job's hook submits the next job once, even when the Result is applied twice", async () => {
     const { coordinator, run } = await start(
       [

@@ -1,7 +1,9 @@
 import type { Subscription } from "../bus.js";
 import { Fifo } from "./fifo.js";
 
+/** A failed item comes back after 250 ms, then twice as late each time, at most every 5 s. */
 const RETRY_DELAY_MS = 250;
+const MAX_RETRY_DELAY_MS = 5_000;
 const MAX_OUTSTANDING = 256;
 
 /**
@@ -11,6 +13,8 @@ const MAX_OUTSTANDING = 256;
  */
 export class DurableLog<T> {
   private readonly waiting = new Fifo<T>();
+  /** Failed deliveries so far of the items that failed (by identity): their backoff. */
+  private readonly failures = new WeakMap<object, number>();
   private readonly consumers: LogConsumer<T>[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   private next = 0;
@@ -72,10 +76,17 @@ export class DurableLog<T> {
     try {
       await consumer.handler(item);
     } catch {
-      const timer = setTimeout(() => {
-        this.timers.delete(timer);
-        this.append(item);
-      }, RETRY_DELAY_MS);
+      // The handler says why (the coordinator logs what it cannot record); the item backs off so a failure
+      // that lasts (a store that is down) does not turn into a busy loop.
+      const failed = typeof item === "object" && item !== null ? (this.failures.get(item) ?? 0) + 1 : 1;
+      if (typeof item === "object" && item !== null) this.failures.set(item, failed);
+      const timer = setTimeout(
+        () => {
+          this.timers.delete(timer);
+          this.append(item);
+        },
+        Math.min(MAX_RETRY_DELAY_MS, RETRY_DELAY_MS * 2 ** (failed - 1)),
+      );
       this.timers.add(timer);
     } finally {
       consumer.outstanding--;

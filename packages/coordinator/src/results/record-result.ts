@@ -5,6 +5,52 @@ import type { ApplyOutcome, JobStorage } from "../store/job-storage.js";
 import { INT4_MAX } from "../store/storable-values.js";
 import type { JobRecord } from "../types.js";
 
+/** How often a completion hook is tried for one delivery of a Result, and the waits between tries. */
+export const HOOK_RETRY_DELAYS_MS = [100, 400, 1_600] as const;
+
+/** A completion hook that failed every try: the job is recorded failed (`chain_failed`) with its cause. */
+export class ChainHookFailed extends Error {
+  override readonly name = "ChainHookFailed";
+  constructor(
+    readonly component: string,
+    readonly tries: number,
+    cause: unknown,
+  ) {
+    super(`the onCompleted hook of ${component} failed ${tries} times: ${(cause as Error)?.message ?? String(cause)}`, {
+      cause,
+    });
+  }
+}
+
+/**
+ * Runs a completion hook, trying again after HOOK_RETRY_DELAYS_MS when it throws (a passing fault), and
+ * throws ChainHookFailed once every try failed: a hook that cannot succeed (its submit refused, a bug) must
+ * not hold its Result, and the relay behind it, in a retry loop forever.
+ */
+export async function runHook(component: string, hook: () => Promise<void>, log: Logger, jobId: string): Promise<void> {
+  for (let tries = 1; ; tries++) {
+    try {
+      await hook();
+      return;
+    } catch (err) {
+      const delay = HOOK_RETRY_DELAYS_MS[tries - 1];
+      log.warn({ err, jobId, component, tries }, `the onCompleted hook of ${component} failed`);
+      if (delay === undefined) throw new ChainHookFailed(component, tries, err);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
+/** The Result of a job whose completion hook failed for good: failed, `chain_failed`, naming the hook and why. */
+export function chainFailed(result: Result, err: ChainHookFailed): Result {
+  return {
+    ...result,
+    status: "failed",
+    reason_code: ReasonCode.ChainFailed,
+    reason_detail: sanitizeReasonDetail(err.message),
+  };
+}
+
 /**
  * Records a Result in the store, `beforeApply` (a chain hook) first. A Result the database cannot hold (a NUL
  * character in the output, a number out of range, JSON nested too deeply) would fail the same way on every
@@ -19,6 +65,10 @@ export async function recordResult(
   try {
     return await store.applyResult(result, beforeApply);
   } catch (err) {
+    if (err instanceof ChainHookFailed) {
+      log.error({ err, jobId: result.job_id, component: result.component }, "recording the job failed: chain_failed");
+      return recordResult(store, chainFailed(result, err), undefined, log);
+    }
     if (!isUnstorableValue(err)) throw err;
     log.warn(
       { err, jobId: result.job_id, component: result.component },

@@ -205,3 +205,25 @@ describe("per-key limits across worker processes", () => {
     expect(firstEndB).toBeLessThan(lastStartA);
   });
 });
+
+describe("completion hooks on real NATS", () => {
+  it("records the parent failed with chain_failed once its hook has failed every try", async () => {
+    const url = await suite.database();
+    const component = suite.componentName("hooked");
+    const coordinator = await suite.coordinator({
+      bus: await suite.bus("coordinator"),
+      url,
+      components: [{ name: component, spec: processSpec() }],
+      onCompleted: {
+        [component]: () => {
+          throw new Error("refused by the next component");
+        },
+      },
+    });
+    await suite.worker(defineComponent({ name: component, handle: () => "done" }), await suite.bus("worker"));
+    const { jobId } = await coordinator.submit(component, { json: 1 });
+    const job = await coordinator.waitForJob(jobId, { timeoutMs: 15_000 });
+    expect(job).toMatchObject({ state: "failed", reasonCode: "chain_failed" });
+    expect(job.reasonDetail).toContain("refused by the next component");
+  });
+});
