@@ -11,7 +11,7 @@ import {
 import { CliError, usageError } from "./cli-error.js";
 import { ExitCode } from "./exit-codes.js";
 import { formatMebibytes } from "./output/format.js";
-import { readServerSentEvents, type ServerSentEvent } from "./sse/read-server-sent-events.js";
+import { readServerSentEvents, type ServerSentEvent } from "@tessera/client";
 
 export const DEFAULT_ADMIN_URL = "http://127.0.0.1:7400";
 /** The largest page the list routes serve (`limit` is 1..500). */

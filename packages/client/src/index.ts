@@ -1,0 +1,2 @@
+export * from "./api-schemas.js";
+export { readServerSentEvents, type ServerSentEvent } from "./read-server-sent-events.js";
