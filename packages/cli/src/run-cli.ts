@@ -1,4 +1,5 @@
 import { CommanderError } from "commander";
+import { adminCliError } from "./admin-client.js";
 import { CliError, ExitStatus } from "./cli-error.js";
 import type { CliIo } from "./cli-io.js";
 import { ExitCode } from "./exit-codes.js";
@@ -21,10 +22,11 @@ function report(err: unknown, io: CliIo): ExitCode {
   // Commander has already printed its message (or the help); --help and --version are successes.
   if (err instanceof CommanderError) return err.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
   if (err instanceof ExitStatus) return err.exitCode;
-  if (err instanceof CliError) {
-    io.stderr.write(`error: ${err.message}\n`);
-    for (const line of err.details) io.stderr.write(`  ${line}\n`);
-    return err.exitCode;
+  const cliError = err instanceof CliError ? err : adminCliError(err);
+  if (cliError !== undefined) {
+    io.stderr.write(`error: ${cliError.message}\n`);
+    for (const line of cliError.details) io.stderr.write(`  ${line}\n`);
+    return cliError.exitCode;
   }
   // A bug in the CLI, not something the user did: show where, so it can be reported.
   io.stderr.write(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

@@ -1,4 +1,4 @@
-import type { ComponentStatus } from "@tessera/coordinator";
+import type { ComponentStatus } from "@tessera/client";
 import type { RegisterCommands } from "../cli-io.js";
 import { adminClientFor, withAdminOptions, type AdminOptions } from "../options/admin-options.js";
 import { formatCounts } from "../output/format.js";

@@ -1,5 +1,4 @@
-import type { DeadLetterRecord } from "@tessera/coordinator";
-import { MAX_PAGE_SIZE, type AdminClient } from "../admin-client.js";
+import { MAX_PAGE_SIZE, type AdminClient, type DeadLetterRecord } from "@tessera/client";
 import { CliError, usageError } from "../cli-error.js";
 import type { CliIo, RegisterCommands } from "../cli-io.js";
 import { ExitCode } from "../exit-codes.js";

@@ -1,6 +1,6 @@
 import { Option, type Command } from "commander";
-import type { JobRecord, JobState } from "@tessera/coordinator";
-import { MAX_PAGE_SIZE, MAX_SUBMIT_FILE_BYTES, type AdminClient, type SubmitRequest } from "../admin-client.js";
+import { MAX_PAGE_SIZE, type AdminClient, type JobRecord, type JobState, type SubmitJobBody } from "@tessera/client";
+import { MAX_SUBMIT_FILE_BYTES } from "../admin-client.js";
 import { ExitStatus, usageError } from "../cli-error.js";
 import type { CliIo, RegisterCommands } from "../cli-io.js";
 import { ExitCode } from "../exit-codes.js";
@@ -44,7 +44,7 @@ async function waitForJob(client: AdminClient, io: CliIo, jobId: string, lines: 
 async function submitAction(component: string, flags: SubmitFlags, io: CliIo): Promise<void> {
   const client = adminClientFor(flags, io);
   const plan = await planSubmit(flags);
-  const base: Omit<SubmitRequest, "input"> = {
+  const base: Omit<SubmitJobBody, "input"> = {
     component,
     ...(flags.idempotencyKey !== undefined ? { idempotencyKey: flags.idempotencyKey } : {}),
     ...(flags.meta !== undefined ? { metadata: flags.meta } : {}),

@@ -1,12 +1,12 @@
-import type { JobState } from "@tessera/coordinator";
-import { AdminApiError, type AdminClient, type AdminErrorCode, type SubmitRequest } from "../admin-client.js";
+import { AdminApiError, type AdminClient, type ErrorCode, type JobState, type SubmitJobBody } from "@tessera/client";
+import { apiErrorToCliError } from "../admin-client.js";
 import type { CliIo } from "../cli-io.js";
 import { mapWithConcurrency } from "../concurrency/map-with-concurrency.js";
 import { createProgress } from "../output/progress.js";
 import { fileInput, UnsendableFileError } from "./submit-input.js";
 
 const SUBMIT_CONCURRENCY = 8;
-const PER_FILE_ERRORS: ReadonlySet<AdminErrorCode> = new Set(["invalid_request", "payload_too_large", "conflict"]);
+const PER_FILE_ERRORS: ReadonlySet<ErrorCode> = new Set(["invalid_request", "payload_too_large", "conflict"]);
 
 export interface BulkItem {
   file: string;
@@ -29,7 +29,7 @@ export async function bulkSubmit(
   client: AdminClient,
   io: CliIo,
   files: readonly string[],
-  base: Omit<SubmitRequest, "input">,
+  base: Omit<SubmitJobBody, "input">,
 ): Promise<BulkItem[]> {
   const progress = createProgress(io.stderr);
   let finished = 0;
@@ -37,7 +37,7 @@ export async function bulkSubmit(
   const items = await mapWithConcurrency(files, SUBMIT_CONCURRENCY, async (file): Promise<BulkItem> => {
     let item: BulkItem;
     try {
-      const request: SubmitRequest = {
+      const request: SubmitJobBody = {
         ...base,
         input: await fileInput(file, "--file"),
         // One key for many jobs would collapse them into one; each file gets its own, still stable across re-runs.
@@ -53,7 +53,8 @@ export async function bulkSubmit(
         throw err;
       }
       rejected++;
-      item = { file, error: [err.message, ...err.details].join("; ") };
+      const shown = err instanceof AdminApiError ? apiErrorToCliError(err) : err;
+      item = { file, error: [shown.message, ...shown.details].join("; ") };
     }
     finished++;
     progress.update(

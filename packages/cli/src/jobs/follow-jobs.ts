@@ -1,6 +1,11 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { TERMINAL_STATES, type JobEvent, type JobState } from "@tessera/coordinator";
-import { CoordinatorUnreachableError, type AdminClient } from "../admin-client.js";
+import {
+  CoordinatorUnreachableError,
+  TERMINAL_STATES,
+  type AdminClient,
+  type JobEvent,
+  type JobState,
+} from "@tessera/client";
 import { mapWithConcurrency } from "../concurrency/map-with-concurrency.js";
 
 /** Pause before reopening an event stream the coordinator closed, so a restart loop does not spin. */

@@ -1,4 +1,4 @@
-import type { JobEvent, JobRecord } from "@tessera/coordinator";
+import type { JobEvent, JobRecord } from "@tessera/client";
 import { formatAge, formatDuration, formatReason, paintState } from "../output/format.js";
 import type { Style } from "../output/style.js";
 import { renderTable } from "../output/table.js";

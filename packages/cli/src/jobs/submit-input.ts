@@ -1,5 +1,6 @@
 import { stat } from "node:fs/promises";
-import { MAX_SUBMIT_FILE_BYTES, SUBMIT_SIZE_LIMIT, type SubmitInputBody } from "../admin-client.js";
+import type { SubmitJobBody } from "@tessera/client";
+import { MAX_SUBMIT_FILE_BYTES, SUBMIT_SIZE_LIMIT } from "../admin-client.js";
 import { CliError, usageError } from "../cli-error.js";
 import { ExitCode } from "../exit-codes.js";
 import { expandFilePattern } from "../files/expand-file-pattern.js";
@@ -19,6 +20,9 @@ export interface SubmitInputFlags {
 }
 
 /** One job with this input, or one job per file. */
+/** The `input` of a submit: exactly one of json, text or base64. */
+type SubmitInputBody = SubmitJobBody["input"];
+
 export type SubmitPlan = { kind: "single"; input: SubmitInputBody } | { kind: "bulk"; files: string[] };
 
 /**

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
-import { AdminClient, DEFAULT_ADMIN_URL, resolveAdminUrl } from "../admin-client.js";
+import { AdminClient } from "@tessera/client";
+import { DEFAULT_ADMIN_URL, resolveAdminUrl } from "../admin-client.js";
 import type { CliIo } from "../cli-io.js";
 
 /** The options every command that talks to the coordinator takes. */
@@ -16,5 +17,5 @@ export function withAdminOptions(command: Command): Command {
 
 export function adminClientFor(opts: AdminOptions, io: CliIo): AdminClient {
   const token = io.env["TESSERA_ADMIN_TOKEN"];
-  return new AdminClient(resolveAdminUrl(opts.url, io.env), token !== undefined && token !== "" ? token : undefined);
+  return new AdminClient(resolveAdminUrl(opts.url, io.env), token !== undefined && token !== "" ? { token } : {});
 }

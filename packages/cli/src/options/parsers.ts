@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from "commander";
 import { DURATION_PATTERN, parseDuration } from "@tessera/contract";
-import { JOB_STATES, type JobState } from "@tessera/coordinator";
+import { JOB_STATES, type JobState } from "@tessera/client";
 
 /*
  * Commander argument parsers. Throwing InvalidArgumentError makes commander print

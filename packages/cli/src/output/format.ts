@@ -1,4 +1,4 @@
-import type { JobRecord, JobState } from "@tessera/coordinator";
+import type { JobRecord, JobState } from "@tessera/client";
 import type { Style } from "./style.js";
 
 /** "12s", "5m", "3h", "2d": how long ago `iso` was. */

@@ -1,4 +1,4 @@
-import type { Page } from "@tessera/coordinator";
+import type { Page } from "@tessera/client";
 
 /**
  * Fetches the page at `cursor` and, with `all`, every page after it. Returns the items and the cursor

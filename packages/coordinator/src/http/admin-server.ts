@@ -24,15 +24,12 @@ import { healthRoutes } from "./routes/health.js";
 import { jobRoutes } from "./routes/jobs.js";
 import { metricsRoutes } from "./routes/metrics.js";
 import { settingsRoutes } from "./routes/settings.js";
-import { NAMED_SCHEMAS } from "./schemas.js";
+import { ADMIN_BODY_LIMIT_BYTES, NAMED_SCHEMAS } from "./schemas.js";
 import { trackUnusedSockets } from "./unused-sockets.js";
 import { validatorFactory } from "./validator-compiler.js";
 
-/**
- * Large enough for a base64 document submitted inline; anything bigger belongs in the payload store. Exported
- * so that clients (the CLI) can refuse what would not fit before sending it.
- */
-export const ADMIN_BODY_LIMIT_BYTES = 16 * 1024 * 1024;
+// Defined with the API's schemas (@tessera/client), so that clients can refuse what would not fit before sending it.
+export { ADMIN_BODY_LIMIT_BYTES };
 
 export interface AdminServerOptions {
   /**

@@ -1,28 +1,9 @@
 import { formatIssue, type ValidationIssue } from "@tessera/contract";
+import type { ErrorBody, ErrorCode } from "@tessera/client/schemas";
 import { clipText } from "../clip-text.js";
 
-export const ERROR_CODES = [
-  "invalid_request",
-  "unauthorized",
-  "forbidden",
-  "not_found",
-  "conflict",
-  "payload_too_large",
-  "unavailable",
-  "internal",
-] as const;
-export type ErrorCode = (typeof ERROR_CODES)[number];
-
-/** The body of every error response, whatever produced it. */
-export interface ErrorBody {
-  error: {
-    code: ErrorCode;
-    message: string;
-    issues?: ValidationIssue[];
-    /** Why a conflict happened, for clients that branch on it (`already_finished`, `not_failed`). */
-    reason?: string;
-  };
-}
+// The codes and the body's shape are the API's, defined with its schemas in @tessera/client.
+export { ERROR_CODES, type ErrorBody, type ErrorCode } from "@tessera/client/schemas";
 
 /*
  * What an error body may hold. Messages and issues quote what the client sent (a field name, a value, a URL);

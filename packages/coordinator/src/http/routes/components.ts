@@ -1,8 +1,7 @@
-import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsync } from "fastify";
 import type { ComponentStatus, Coordinator } from "../../types.js";
 import { notFound } from "../api-error.js";
-import { ComponentStatusSchema, NameParams, ref, withErrors } from "../schemas.js";
+import { ComponentStatusSchema, NameParams, componentListResponse, ref, withErrors } from "../schemas.js";
 
 export const componentRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = async (app, { coordinator }) => {
   app.get<{ Reply: { items: ComponentStatus[] } }>(
@@ -11,7 +10,7 @@ export const componentRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> =
       schema: {
         summary: "Registered components with their instances, queue depth and jobs by state",
         tags: ["components"],
-        response: withErrors({ 200: Type.Object({ items: Type.Array(ref(ComponentStatusSchema)) }) }),
+        response: withErrors({ 200: componentListResponse() }),
       },
     },
     async () => ({ items: await coordinator.components() }),

@@ -1,4 +1,3 @@
-import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsync } from "fastify";
 import type { Coordinator, DeadLetterRecord, JobRecord, Page } from "../../types.js";
 import { conflict, notFound } from "../api-error.js";
@@ -6,9 +5,10 @@ import { auditJobIds } from "../audit-hooks.js";
 import {
   DeadLetterPageSchema,
   JobIdParams,
-  JobRecordSchema,
   ListDeadLettersQuery,
   RedriveAllBody,
+  jobChangeResponse,
+  redriveAllResponse,
   ref,
   withErrors,
 } from "../schemas.js";
@@ -35,7 +35,7 @@ export const dlqRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = async
         summary: "Send a dead-lettered job back to pending (409 `not_failed` when it is not dead-lettered)",
         tags: ["dead letters"],
         params: JobIdParams,
-        response: withErrors({ 200: Type.Object({ job: ref(JobRecordSchema) }) }, 404, 409),
+        response: withErrors({ 200: jobChangeResponse() }, 404, 409),
       },
     },
     async (request) => {
@@ -58,11 +58,7 @@ export const dlqRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = async
         summary: "Redrive every dead-lettered, not yet redriven job of a component",
         tags: ["dead letters"],
         body: RedriveAllBody,
-        response: withErrors(
-          { 200: Type.Object({ jobIds: Type.Array(Type.String(), { description: "The jobs sent back to pending" }) }) },
-          400,
-          404,
-        ),
+        response: withErrors({ 200: redriveAllResponse() }, 400, 404),
       },
     },
     async (request) => {

@@ -1,4 +1,3 @@
-import { Type } from "@sinclair/typebox";
 import { PayloadMissingError } from "@tessera/bus";
 import type { FastifyPluginAsync } from "fastify";
 import type { Coordinator, JobRecord, Page, SubmitInput, SubmitOptions, SubmitOutcome } from "../../types.js";
@@ -11,6 +10,7 @@ import {
   SubmitJobBody,
   SubmitJobHeaders,
   SubmitOutcomeSchema,
+  jobChangeResponse,
   ref,
   withErrors,
 } from "../schemas.js";
@@ -121,7 +121,7 @@ export const jobRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = async
         summary: "Cancel a pending or queued job (409 `already_finished` once it is completed, failed or cancelled)",
         tags: ["jobs"],
         params: JobIdParams,
-        response: withErrors({ 200: Type.Object({ job: ref(JobRecordSchema) }) }, 404, 409),
+        response: withErrors({ 200: jobChangeResponse() }, 404, 409),
       },
     },
     async (request) => {

@@ -1,7 +1,6 @@
-import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsync } from "fastify";
 import type { Coordinator, ResolvedSetting } from "../../types.js";
-import { NameParams, PutSettingBody, ResolvedSettingSchema, ref, withErrors } from "../schemas.js";
+import { NameParams, PutSettingBody, ResolvedSettingSchema, ref, settingListResponse, withErrors } from "../schemas.js";
 
 export const settingsRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = async (app, { coordinator }) => {
   app.get<{ Reply: { items: ResolvedSetting[] } }>(
@@ -10,7 +9,7 @@ export const settingsRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = 
       schema: {
         summary: "Every setting with the value in force and its source",
         tags: ["settings"],
-        response: withErrors({ 200: Type.Object({ items: Type.Array(ref(ResolvedSettingSchema)) }) }),
+        response: withErrors({ 200: settingListResponse() }),
       },
     },
     () => ({ items: coordinator.settings.list() }),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { readServerSentEvents, type ServerSentEvent } from "../src/sse/read-server-sent-events.js";
+import { readServerSentEvents, type ServerSentEvent } from "../src/read-server-sent-events.js";
 
 function streamOf(chunks: string[]): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
