@@ -34,12 +34,13 @@ import { DecisionOrder, type Ordered } from "./decision-order.js";
 import { pageLimit, pageNewestFirst } from "./paging.js";
 import {
   jsonText,
-  SqlStateError,
+  ConstraintViolationError,
   storableInteger,
   storableJson,
   storableNullableText,
   storableText,
   storableTimestamp,
+  UnstorableValueError,
 } from "./storable-values.js";
 import { TombstoneList } from "./tombstone-list.js";
 
@@ -133,7 +134,7 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
 
 /**
- * The job store in this process's memory, for embedded mode without a database: the SQL `JobStore`'s
+ * The job store in this process's memory, for embedded mode without a database: `SqlJobStore`'s
  * semantics statement by statement (conditional transitions, idempotency keys per component, the outbox
  * and its fair batches, dead letters, redrive, paging), without its cost: PGlite spends 300-400 µs of
  * the coordinator's CPU per job, this store about 9. Nothing survives the process, as with PGlite in memory.
@@ -168,7 +169,6 @@ export class MemoryJobStore implements JobStorage {
   private readonly deadLetters = new TombstoneList<DeadLetterRow>(isDeleted);
   private readonly deadLetterKeys = new Map<string, Map<number, DeadLetterRow>>();
   private readonly deadLettersByJob = new Map<string, DeadLetterRow[]>();
-  private readonly settings = new Map<string, string>();
   private jobSeq = 0;
   private outboxSeq = 0;
   private deadLetterSeq = 0;
@@ -191,7 +191,7 @@ export class MemoryJobStore implements JobStorage {
       if (existing !== undefined) return { job: toRecord(existing), created: false };
     }
     if (this.jobs.has(jobId))
-      throw new SqlStateError("23505", 'duplicate key value violates unique constraint "tessera_jobs_pkey"');
+      throw new ConstraintViolationError("23505", 'duplicate key value violates unique constraint "tessera_jobs_pkey"');
     const now = Date.now();
     const row: JobRow = {
       seq: ++this.jobSeq,
@@ -272,7 +272,7 @@ export class MemoryJobStore implements JobStorage {
     components: readonly string[],
     skip: OutboxSkip = SKIP_NOTHING,
   ): Promise<OutboxEntry[]> {
-    if (batchSize < 0) throw new SqlStateError("2201W", "LIMIT must not be negative");
+    if (batchSize < 0) throw new UnstorableValueError("2201W", "LIMIT must not be negative");
     const wanted = new Set(components);
     const blocked = new Set(fair ? blockedKeys : []);
     const limit = fair ? batchSize * OUTBOX_SCAN_FACTOR : batchSize;
@@ -341,7 +341,7 @@ export class MemoryJobStore implements JobStorage {
       return { kind: "duplicate", job: toSummary(row) };
     }
     if (!(JOB_STATES as readonly string[]).includes(values.status))
-      throw new SqlStateError(
+      throw new ConstraintViolationError(
         "23514",
         'new row for relation "tessera_jobs" violates check constraint "tessera_jobs_state_check"',
       );
@@ -516,20 +516,6 @@ export class MemoryJobStore implements JobStorage {
     return out;
   }
 
-  async readSettings(): Promise<Map<string, unknown>> {
-    return new Map([...this.settings].map(([name, json]) => [name, JSON.parse(json) as unknown]));
-  }
-
-  async writeSetting(name: string, value: unknown): Promise<void> {
-    const json = JSON.stringify(value) as string | undefined;
-    if (json === undefined)
-      throw new SqlStateError(
-        "23502",
-        'null value in column "value" of relation "tessera_settings" violates not-null constraint',
-      );
-    this.settings.set(storableText(name), storableJson(json));
-  }
-
   /**
    * The SQL store's step, in decision order: the oldest decisions first, up to the first one recorded at or
    * after `before`. A job in the DLQ moves to the DLQ's own order instead, so it is not looked at again.
@@ -537,8 +523,8 @@ export class MemoryJobStore implements JobStorage {
   async pruneDecided(before: Date, step: PruneStepOptions): Promise<PruneStep> {
     const cutoff = before.getTime();
     if (Number.isNaN(cutoff))
-      throw new SqlStateError("22007", "invalid input syntax for type timestamp with time zone");
-    if (step.limit < 0) throw new SqlStateError("2201W", "LIMIT must not be negative");
+      throw new UnstorableValueError("22007", "invalid input syntax for type timestamp with time zone");
+    if (step.limit < 0) throw new UnstorableValueError("2201W", "LIMIT must not be negative");
     let deleted = 0;
     for (
       let looked = 0, row = this.decided.oldest();
@@ -555,16 +541,13 @@ export class MemoryJobStore implements JobStorage {
     return { deleted, next: next !== null && next.updatedAt < cutoff ? 0 : null };
   }
 
+  /** Decided jobs deleted to stay within `maxDecidedJobs` since the store was created. */
   evictedJobs(): number {
     return this.evicted;
   }
 
   async ping(): Promise<boolean> {
     return true;
-  }
-
-  async stopMaintenance(): Promise<void> {
-    // Nothing runs in the background: there is nothing to vacuum.
   }
 
   /** The oldest `limit` outbox rows of the wanted components, but the skipped ones. */
