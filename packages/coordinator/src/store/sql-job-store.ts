@@ -1,4 +1,4 @@
-import type { Job, Result } from "@tessera/contract";
+import type { Result } from "@tessera/contract";
 import { invalidRequest } from "../errors.js";
 import type { SqlClient, SqlExecutor } from "../sql/sql-client.js";
 import {
@@ -16,6 +16,7 @@ import {
   toDeadLetterRecord,
   toJobRecord,
   toJobSummary,
+  toOutboxEntry,
   type DeadLetterRow,
   type JobRow,
   type JobSummary,
@@ -45,7 +46,6 @@ import { decodeCursor, encodeCursor, pageLimit } from "./paging.js";
 import { PgliteMaintenance, type MaintenanceThresholds } from "./pglite-maintenance.js";
 import { jsonText } from "./storable-values.js";
 
-const utf8 = new TextEncoder();
 /** Most submits or Results one group-committed statement carries. */
 const WRITE_BATCH = 1_000;
 
@@ -283,16 +283,7 @@ export class SqlJobStore implements JobStorage {
         ORDER BY c.rank, o.id`,
       [batchSize, fair ? blockedKeys : [], batchSize * OUTBOX_SCAN_FACTOR, components, skipIds, this.claimant],
     );
-    // The envelope was validated and encoded when submitted: its stored text is published as is.
-    return res.rows.map((r) => ({
-      id: r.id,
-      jobId: r.job_id,
-      component: r.component,
-      limitKey: r.limit_key,
-      dedupKey: r.dedup_key,
-      envelope: JSON.parse(r.envelope) as Job,
-      encoded: utf8.encode(r.envelope),
-    }));
+    return res.rows.map((r) => toOutboxEntry(r.id, r.dedup_key, r));
   }
 
   /**
