@@ -26,6 +26,7 @@ import {
   retentionMs,
 } from "./settings/setting-definitions.js";
 import type { Settings } from "./settings/settings.js";
+import type { SettingsStore } from "./settings/settings-store.js";
 import type { SqlClient } from "./sql/sql-client.js";
 import type { JobSummary } from "./store/job-row.js";
 import { emptyCounts, type JobStorage } from "./store/job-storage.js";
@@ -65,12 +66,16 @@ export interface CoordinatorParts {
    */
   sql?: SqlClient;
   settings: Settings;
+  /** Where `settings` are stored: read again when another coordinator changed one. */
+  settingsStore: SettingsStore;
+  /** Decided jobs the store deleted to stay within its bound (the memory store's), for the metrics. */
+  evictedJobs: () => number;
   audit: AuditLog;
   components: readonly ComponentRegistration[];
   onCompleted: Readonly<Record<string, ChainHook>>;
   log: Logger;
   heartbeatIntervalMs?: number;
-  /** Closes what the factory opened (an SQL client) after the coordinator stopped. */
+  /** Ends the store's background work and closes what the factory opened (an SQL client) after the coordinator stopped. */
   release: () => Promise<void>;
 }
 
@@ -131,7 +136,7 @@ export class CoordinatorRuntime implements Coordinator {
         for (const job of jobs) this.emit(job);
       },
     });
-    this.prom = new CoordinatorMetrics(() => parts.store.evictedJobs());
+    this.prom = new CoordinatorMetrics(parts.evictedJobs);
     this.retention = new JobRetention({
       store: parts.store,
       log: parts.log,
@@ -319,7 +324,6 @@ export class CoordinatorRuntime implements Coordinator {
       await this.replicas?.stop();
       await this.membership?.leave();
       this.events.close();
-      await this.parts.store.stopMaintenance();
       await this.parts.release();
     })();
     return this.closing;
@@ -410,7 +414,7 @@ export class CoordinatorRuntime implements Coordinator {
   /** A setting another coordinator wrote: read again from the database, so every replica stamps the same config. */
   private async reloadSetting(name: string): Promise<void> {
     try {
-      await this.parts.settings.reload(name, await this.parts.store.readSettings());
+      await this.parts.settings.reload(name, await this.parts.settingsStore.readSettings());
     } catch (err) {
       this.parts.log.warn({ err, setting: name }, "could not reload a setting another coordinator changed");
     }

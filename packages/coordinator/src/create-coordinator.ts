@@ -78,7 +78,6 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
     { url: bootstrap.read(DATABASE_URL), dir: bootstrap.read(DATABASE_DIR) },
     log,
   );
-  const store = storage.jobs;
   const definitions = [
     ...BOOTSTRAP_SETTINGS,
     ...OPERATIONAL_SETTINGS,
@@ -88,8 +87,10 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
     ...Object.entries(opts.sharedConfig ?? {}).map(([name, value]) => sharedSetting(name, value)),
   ];
   try {
-    const settings = new Settings(definitions, { env, file, db: await store.readSettings() }, (name, value) =>
-      store.writeSetting(name, value),
+    const settings = new Settings(
+      definitions,
+      { env, file, db: await storage.settings.readSettings() },
+      (name, value) => storage.settings.writeSetting(name, value),
     );
     if (opts.provision !== false) {
       for (const c of components) await opts.bus.ensureComponent(busSettingsFromSpec(c.name, c.spec));
@@ -97,7 +98,9 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
     const coordinator = new CoordinatorRuntime({
       id: storage.id,
       bus: opts.bus,
-      store,
+      store: storage.jobs,
+      settingsStore: storage.settings,
+      evictedJobs: () => storage.evictedJobs(),
       ...(storage.sql !== undefined ? { sql: storage.sql } : {}),
       settings,
       audit: storage.audit,
@@ -110,7 +113,6 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
     await coordinator.start();
     return coordinator;
   } catch (err) {
-    await store.stopMaintenance().catch(() => undefined);
     await storage.release().catch(() => undefined);
     throw err;
   }

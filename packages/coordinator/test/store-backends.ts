@@ -2,8 +2,10 @@ import { AUDIT_MIGRATIONS } from "../src/audit/audit-migrations.js";
 import { SqlAuditLog } from "../src/audit/audit-store.js";
 import { migrate } from "../src/sql/migrate.js";
 import type { SqlClient } from "../src/sql/sql-client.js";
+import type { SettingsStore } from "../src/settings/settings-store.js";
+import { SqlSettingsStore } from "../src/settings/sql-settings-store.js";
 import type { JobStorage, OutboxSkip } from "../src/store/job-storage.js";
-import { JobStore } from "../src/store/job-store.js";
+import { SqlJobStore } from "../src/store/sql-job-store.js";
 import { createMemoryDatabase } from "../src/store/memory-database.js";
 import { MIGRATIONS } from "../src/store/migrations.js";
 import type { DatabaseOption } from "../src/store/open-storage.js";
@@ -21,6 +23,7 @@ export interface OpenStore {
   database: DatabaseOption;
   jobs: JobStorage;
   audit: AuditLog;
+  settings: SettingsStore;
   /** The SQL client underneath, on the SQL backends. */
   sql?: SqlClient;
 }
@@ -41,14 +44,20 @@ export function storeBackends(): StoreBackend[] {
     async open() {
       const client = await backend.open();
       await migrate(client, [...MIGRATIONS, ...AUDIT_MIGRATIONS]);
-      return { database: { client }, jobs: new JobStore(client), audit: new SqlAuditLog(client), sql: client };
+      return {
+        database: { client },
+        jobs: new SqlJobStore(client),
+        audit: new SqlAuditLog(client),
+        settings: new SqlSettingsStore(client),
+        sql: client,
+      };
     },
   }));
   const memory: StoreBackend = {
     name: "memory",
     async open() {
       const db = createMemoryDatabase();
-      return { database: { memory: db }, jobs: db.jobs, audit: db.audit };
+      return { database: { memory: db }, jobs: db.jobs, audit: db.audit, settings: db.settings };
     },
   };
   return [...sql, memory];

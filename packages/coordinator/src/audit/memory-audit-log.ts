@@ -1,6 +1,6 @@
 import { pageNewestFirst } from "../store/paging.js";
 import {
-  SqlStateError,
+  ConstraintViolationError,
   storableInteger,
   storableJson,
   storableNullableText,
@@ -31,7 +31,7 @@ export class MemoryAuditLog implements AuditLog {
   async record(entry: AuditRecord): Promise<AuditEntry> {
     const e = clipAuditRecord(entry);
     if (!OUTCOMES.has(e.outcome))
-      throw new SqlStateError(
+      throw new ConstraintViolationError(
         "23514",
         'new row for relation "tessera_audit" violates check constraint "tessera_audit_outcome_check"',
       );

@@ -12,7 +12,7 @@ export class CoordinatorMetrics {
   private readonly pruned: Counter<"reason">;
   private readonly passes: Counter<"outcome">;
 
-  /** `evictedJobs` is the store's own count of jobs deleted to stay within its bound (JobStorage.evictedJobs). */
+  /** `evictedJobs` is the store's own count of jobs deleted to stay within its bound (MemoryJobStore.evictedJobs; 0 on other stores). */
   constructor(evictedJobs: () => number) {
     // A memory database shared with an earlier coordinator of this process counts what that one evicted too.
     const evictedBefore = evictedJobs();

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { Listener, SqlClient } from "../sql/sql-client.js";
-import { SETTINGS_CHANNEL } from "../store/job-store.js";
+import { SETTINGS_CHANNEL } from "../settings/sql-settings-store.js";
 import type { JobEvent } from "../types.js";
 import type { ReplicaStore } from "./replica-store.js";
 

@@ -2,7 +2,7 @@ import type { Result } from "@tessera/contract";
 import { ReasonCode, sanitizeReasonDetail } from "@tessera/contract";
 import type { Logger } from "pino";
 import type { ApplyOutcome, JobStorage } from "../store/job-storage.js";
-import { INT4_MAX } from "../store/storable-values.js";
+import { INT4_MAX, isUnstorableSqlState, UnstorableValueError } from "../store/storable-values.js";
 import type { JobRecord } from "../types.js";
 
 /** How often a completion hook is tried for one delivery of a Result, and the waits between tries. */
@@ -79,16 +79,17 @@ export async function recordResult(
 }
 
 /**
- * A value no store can hold, whatever the retry: Postgres error class 22 (data exception: 22P05
- * untranslatable character, 22003 out of range, ...) or 54 (a limit exceeded: 54001, JSON nested past the
- * stack). The memory store refuses the same values with the same codes.
+ * A value no store can hold, whatever the retry: the memory store's UnstorableValueError, or a Postgres
+ * (or PGlite) error of class 22 (data exception: 22P05 untranslatable character, 22003 out of range, ...)
+ * or 54 (a limit exceeded: 54001, JSON nested past the stack).
  */
-function isUnstorableValue(err: unknown): boolean {
+export function isUnstorableValue(err: unknown): boolean {
+  if (err instanceof UnstorableValueError) return true;
   const state = sqlStateOf(err);
-  return state !== undefined && (state.startsWith("22") || state.startsWith("54"));
+  return state !== undefined && isUnstorableSqlState(state);
 }
 
-/** The SQLSTATE an error carries (Postgres, PGlite and the memory store alike), if any. */
+/** The SQLSTATE an error carries: a Postgres or PGlite error's, or the one an UnstorableValueError stands for. */
 function sqlStateOf(err: unknown): string | undefined {
   const code = (err as { code?: unknown }).code;
   return typeof code === "string" ? code : undefined;

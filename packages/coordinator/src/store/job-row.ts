@@ -1,52 +1,75 @@
 import type { Job, Result } from "@tessera/contract";
 import type { DeadLetterRecord, JobRecord, JobState } from "../types.js";
+import type { OutboxEntry } from "./job-storage.js";
 
-/** Columns of tessera_jobs as both drivers return them (timestamptz as Date, jsonb parsed, int8 as number). */
-export interface JobRow {
+/**
+ * How each store maps its rows to what it returns, written once: the SQL store's rows as the drivers return
+ * them, and the memory store's rows, which hold the same columns under the same names.
+ */
+
+/** A timestamptz column: a Date or text from the SQL drivers, epoch milliseconds in the memory store. */
+export type Timestamp = Date | string | number;
+
+/**
+ * A jsonb column: parsed by the SQL drivers, held as its JSON text by the memory store (so that nothing it
+ * hands out is shared). The values are objects (an envelope, an output), so a string is always JSON text.
+ */
+export type JsonColumn<T> = T | string;
+
+function fromJson<T>(value: JsonColumn<T>): T {
+  return typeof value === "string" ? (JSON.parse(value) as T) : value;
+}
+
+/** Columns of tessera_jobs, as both drivers and the memory store give them (int8 as number). */
+export interface JobColumns {
   seq: number;
   job_id: string;
   component: string;
   state: JobState;
   limit_key: string | null;
   idempotency_key: string | null;
-  envelope: Job;
+  envelope: JsonColumn<Job>;
   attempts: number;
   dispatches: number;
   redrives: number;
   reason_code: string | null;
   reason_detail: string | null;
-  output: Result["output"] | null;
+  output: JsonColumn<Result["output"]> | null;
   instance_id: string | null;
   duration_ms: number | null;
   duplicate_results: number;
   stream_seq: number | null;
-  created_at: Date | string;
-  dispatched_at: Date | string | null;
-  redriven_at: Date | string | null;
-  finished_at: Date | string | null;
-  updated_at: Date | string;
+  created_at: Timestamp;
+  dispatched_at: Timestamp | null;
+  redriven_at: Timestamp | null;
+  finished_at: Timestamp | null;
+  updated_at: Timestamp;
+}
+
+/** A row of tessera_jobs as the SQL drivers return it. */
+export interface JobRow extends JobColumns {
   [column: string]: unknown;
 }
 
-export function isoOrNull(value: Date | string | null): string | null {
+export function isoOrNull(value: Timestamp | null): string | null {
   if (value === null) return null;
   return value instanceof Date ? value.toISOString() : new Date(value).toISOString();
 }
 
-export function toJobRecord(row: JobRow): JobRecord {
+export function toJobRecord(row: JobColumns): JobRecord {
   return {
     jobId: row.job_id,
     component: row.component,
     state: row.state,
     limitKey: row.limit_key,
     idempotencyKey: row.idempotency_key,
-    envelope: row.envelope,
+    envelope: fromJson(row.envelope),
     attempts: row.attempts,
     dispatches: row.dispatches,
     redrives: row.redrives,
     reasonCode: row.reason_code,
     reasonDetail: row.reason_detail,
-    output: row.output,
+    output: row.output === null ? null : fromJson(row.output),
     instanceId: row.instance_id,
     durationMs: row.duration_ms,
     duplicateResults: row.duplicate_results,
@@ -68,7 +91,10 @@ export function summaryColumns(prefix = ""): string {
   return ["job_id", "component", "state", "limit_key", "reason_code", "updated_at"].map((c) => prefix + c).join(", ");
 }
 
-export type JobSummaryRow = Pick<JobRow, "job_id" | "component" | "state" | "limit_key" | "reason_code" | "updated_at">;
+export type JobSummaryRow = Pick<
+  JobColumns,
+  "job_id" | "component" | "state" | "limit_key" | "reason_code" | "updated_at"
+>;
 
 export function toJobSummary(row: JobSummaryRow): JobSummary {
   return {
@@ -81,19 +107,24 @@ export function toJobSummary(row: JobSummaryRow): JobSummary {
   };
 }
 
-export interface DeadLetterRow {
+/** Columns of tessera_dead_letters, as both drivers and the memory store give them. */
+export interface DeadLetterColumns {
   component: string;
   stream_seq: number;
   job_id: string;
   deliveries: number;
   reason_code: string;
   reason_detail: string;
-  dead_lettered_at: Date | string;
-  redriven_at: Date | string | null;
+  dead_lettered_at: Timestamp;
+  redriven_at: Timestamp | null;
+}
+
+/** A row of tessera_dead_letters as the SQL drivers return it. */
+export interface DeadLetterRow extends DeadLetterColumns {
   [column: string]: unknown;
 }
 
-export function toDeadLetterRecord(row: DeadLetterRow): DeadLetterRecord {
+export function toDeadLetterRecord(row: DeadLetterColumns): DeadLetterRecord {
   return {
     jobId: row.job_id,
     component: row.component,
@@ -102,5 +133,27 @@ export function toDeadLetterRecord(row: DeadLetterRow): DeadLetterRecord {
     reasonDetail: row.reason_detail,
     deadLetteredAt: isoOrNull(row.dead_lettered_at) as string,
     redrivenAt: isoOrNull(row.redriven_at),
+  };
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * An outbox row to publish, with its job's columns and envelope as stored (JSON text). The envelope was
+ * validated and encoded when submitted: its stored text is published as is.
+ */
+export function toOutboxEntry(
+  id: number,
+  dedupKey: string,
+  job: Pick<JobColumns, "job_id" | "component" | "limit_key"> & { envelope: string },
+): OutboxEntry {
+  return {
+    id,
+    jobId: job.job_id,
+    component: job.component,
+    limitKey: job.limit_key,
+    dedupKey,
+    envelope: JSON.parse(job.envelope) as Job,
+    encoded: utf8.encode(job.envelope),
   };
 }

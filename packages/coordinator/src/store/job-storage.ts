@@ -122,8 +122,10 @@ export interface PruneStep {
 
 /**
  * What the coordinator asks of its job store. Two implementations with the same observable behaviour:
- * `JobStore` (SQL, on Postgres or PGlite) and `MemoryJobStore` (plain data structures, for embedded mode
- * without a database); one contract suite (test/store/job-storage.test.ts) runs on all three.
+ * `SqlJobStore` (SQL, on Postgres or PGlite) and `MemoryJobStore` (plain data structures, for embedded mode
+ * without a database); one contract suite (test/store/job-storage.test.ts) runs on all three. Settings and the
+ * audit log have stores of their own (settings/settings-store.ts, AuditLog); what only one backend has (the
+ * memory store's eviction count, PGlite's maintenance) is on its class, not here.
  *
  * State transitions are conditional (a job moves only from the states named), so applying the same fact
  * twice changes nothing the second time: that is what makes the Result consumer and the dead-letter flow
@@ -162,8 +164,9 @@ export interface JobStorage {
    * Records a Result. Only a job still pending or queued, of the Result's component, and not redriven after
    * the Result finished (with REDRIVE_CLOCK_TOLERANCE_MS of slack), changes; any other Result for a known
    * job only counts in `duplicateResults`. `beforeApply` (a chain hook) runs first, and only for a Result
-   * that will be applied. A value the store cannot hold is refused with a Postgres data exception (an
-   * error whose `code` is SQLSTATE class 22).
+   * that will be applied. A value the store cannot hold is refused, before anything changes, with
+   * Postgres's data exception (SQLSTATE class 22 or 54) or the memory store's UnstorableValueError standing
+   * for it: results/record-result.ts (isUnstorableValue) tells both.
    */
   applyResult(result: Result, beforeApply?: (job: JobRecord) => Promise<void>): Promise<ApplyOutcome>;
   /**
@@ -185,8 +188,6 @@ export interface JobStorage {
   countsByComponent(): Promise<Map<string, Record<JobState, number>>>;
   /** Queued jobs with a limit key: the per-key limiter's slots to restore after a restart. */
   queuedWithKeys(): Promise<{ jobId: string; component: string; limitKey: string }[]>;
-  readSettings(): Promise<Map<string, unknown>>;
-  writeSetting(name: string, value: unknown): Promise<void>;
   /**
    * One bounded step of retention: deletes decided jobs (completed, failed, cancelled) whose decision was
    * recorded (`updated_at`) before `before`, with what is theirs (outbox rows, dead letters), looking at no
@@ -196,15 +197,8 @@ export interface JobStorage {
    * creates a new job.
    */
   pruneDecided(before: Date, step: PruneStepOptions): Promise<PruneStep>;
-  /**
-   * Decided jobs the store deleted on its own to stay within a bound on them (the memory store's
-   * `maxDecidedJobs`) since it was created; always 0 on a store without one.
-   */
-  evictedJobs(): number;
   /** True while the store can answer. */
   ping(): Promise<boolean>;
-  /** Ends the store's background work, if it has any: before its database is closed. */
-  stopMaintenance(): Promise<void>;
 }
 
 export function emptyCounts(): Record<JobState, number> {

@@ -6,9 +6,11 @@ import { CoordinatorError } from "../errors.js";
 import { migrate } from "../sql/migrate.js";
 import { openSqlClient } from "../sql/open-sql-client.js";
 import type { SqlClient } from "../sql/sql-client.js";
+import type { SettingsStore } from "../settings/settings-store.js";
+import { SqlSettingsStore } from "../settings/sql-settings-store.js";
 import type { AuditLog } from "../types.js";
 import type { JobStorage } from "./job-storage.js";
-import { JobStore } from "./job-store.js";
+import { SqlJobStore } from "./sql-job-store.js";
 import { createMemoryDatabase, type MemoryDatabase } from "./memory-database.js";
 import { MIGRATIONS } from "./migrations.js";
 
@@ -34,7 +36,16 @@ export interface OpenedStorage {
   /** The SQL database, on the SQL stores. */
   sql?: SqlClient;
   audit: AuditLog;
-  /** Closes what was opened here (an SQL client), once the coordinator has stopped. */
+  settings: SettingsStore;
+  /**
+   * Decided jobs the store deleted on its own to stay within a bound on them (the memory store's
+   * `maxDecidedJobs`) since it was created; always 0 on a store without one.
+   */
+  evictedJobs(): number;
+  /**
+   * Ends the store's background work (PGlite's vacuums and checkpoints), then closes what was opened here
+   * (an SQL client), once the coordinator has stopped.
+   */
   release(): Promise<void>;
 }
 
@@ -81,7 +92,15 @@ function onMemory(memory: unknown, id: string): OpenedStorage {
       "invalid_request",
       `database.memory: expected true or a database from createMemoryDatabase(), got ${JSON.stringify(memory)}`,
     );
-  return { kind: "memory", id, jobs: db.jobs, audit: db.audit, release: () => Promise.resolve() };
+  return {
+    kind: "memory",
+    id,
+    jobs: db.jobs,
+    audit: db.audit,
+    settings: db.settings,
+    evictedJobs: () => db.jobs.evictedJobs(),
+    release: () => Promise.resolve(),
+  };
 }
 
 async function onSql(sql: SqlClient, owned: boolean, log: Logger, fallbackId: string): Promise<OpenedStorage> {
@@ -94,22 +113,31 @@ async function onSql(sql: SqlClient, owned: boolean, log: Logger, fallbackId: st
     if (owned) await sql.close().catch(() => undefined);
     throw err;
   }
+  const jobs = new SqlJobStore(sql, {
+    claimant: id,
+    onMaintenanceError: (err) =>
+      log.warn({ err }, "vacuuming or checkpointing the embedded database failed; the next pass will try again"),
+  });
   return {
     kind: "sql",
     id,
     sql,
-    jobs: new JobStore(sql, {
-      claimant: id,
-      onMaintenanceError: (err) =>
-        log.warn({ err }, "vacuuming or checkpointing the embedded database failed; the next pass will try again"),
-    }),
+    jobs,
     audit: new SqlAuditLog(sql),
-    release: () => (owned ? sql.close() : Promise.resolve()),
+    settings: new SqlSettingsStore(sql),
+    evictedJobs: () => 0,
+    release: async () => {
+      try {
+        await jobs.stopMaintenance();
+      } finally {
+        if (owned) await sql.close();
+      }
+    },
   };
 }
 
 function isMemoryDatabase(value: unknown): value is MemoryDatabase {
-  return typeof value === "object" && value !== null && "jobs" in value && "audit" in value;
+  return typeof value === "object" && value !== null && "jobs" in value && "audit" in value && "settings" in value;
 }
 
 function nonEmpty(value: string | null | undefined): string | undefined {

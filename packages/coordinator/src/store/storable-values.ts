@@ -1,17 +1,41 @@
+/** SQLSTATE class 22 (data exception) or 54 (program limit exceeded): a value no retry can store. */
+export type UnstorableSqlState = `22${string}` | `54${string}`;
+
+/** Whether a Postgres SQLSTATE says the value itself cannot be stored (class 22 or 54), whatever the retry. */
+export function isUnstorableSqlState(state: string): state is UnstorableSqlState {
+  return state.startsWith("22") || state.startsWith("54");
+}
+
 /**
- * What the SQL store's columns refuse, refused the same way by the memory stores: the same SQLSTATE (class
- * 22, data exception, or 54, a limit exceeded) and message as Postgres. The coordinator tells "this Result can never be stored"
- * (recorded as failed with reason `invalid_output`) from a store that is down by that class, so the memory
- * store has to refuse exactly what Postgres refuses, and accept what it accepts.
+ * A value the SQL store refuses as data (a column's type, a LIMIT's), refused by the memory stores before
+ * anything changes: the
+ * coordinator records a Result it cannot store as failed (reason `invalid_output`) instead of taking it back
+ * forever, so the memory store has to refuse exactly what Postgres refuses, and accept what it accepts.
+ * `code` is the SQLSTATE Postgres reports for the same value (class 22, data exception, or 54, a limit
+ * exceeded), under the name Postgres errors give it, so a caller reads either alike; its message is
+ * Postgres's too.
  */
-export class SqlStateError extends Error {
+export class UnstorableValueError extends Error {
   constructor(
-    /** The SQLSTATE Postgres reports for the same refusal. */
-    readonly code: string,
+    readonly code: UnstorableSqlState,
     message: string,
   ) {
     super(message);
-    this.name = "SqlStateError";
+    this.name = "UnstorableValueError";
+  }
+}
+
+/**
+ * A write the SQL store's constraints refuse (SQLSTATE class 23: a duplicate key, a check, a NOT NULL),
+ * refused by the memory stores with the SQLSTATE and message Postgres gives.
+ */
+export class ConstraintViolationError extends Error {
+  constructor(
+    readonly code: `23${string}`,
+    message: string,
+  ) {
+    super(message);
+    this.name = "ConstraintViolationError";
   }
 }
 
@@ -25,7 +49,7 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
  * as the drivers' UTF-8 encoding of the parameter makes it.
  */
 export function storableText(value: string): string {
-  if (NUL.test(value)) throw new SqlStateError("22021", 'invalid byte sequence for encoding "UTF8": 0x00');
+  if (NUL.test(value)) throw new UnstorableValueError("22021", 'invalid byte sequence for encoding "UTF8": 0x00');
   return SURROGATE.test(value) ? value.replace(LONE_SURROGATE, "\ufffd") : value;
 }
 
@@ -43,7 +67,8 @@ export function jsonText(value: unknown): string {
   try {
     return JSON.stringify(value);
   } catch (err) {
-    if (err instanceof RangeError) throw new SqlStateError("54001", "the value nests too deeply to be encoded as JSON");
+    if (err instanceof RangeError)
+      throw new UnstorableValueError("54001", "the value nests too deeply to be encoded as JSON");
     throw err;
   }
 }
@@ -58,8 +83,8 @@ export function storableJson(json: string): string {
   if (!json.includes("\\u")) return json;
   const escape = /(?<!\\)(?:\\\\)*\\u(0000|d[89a-f][0-9a-f]{2})/i.exec(json);
   if (escape === null) return json;
-  if (escape[1] === "0000") throw new SqlStateError("22P05", "unsupported Unicode escape sequence");
-  throw new SqlStateError("22P02", "invalid input syntax for type json");
+  if (escape[1] === "0000") throw new UnstorableValueError("22P05", "unsupported Unicode escape sequence");
+  throw new UnstorableValueError("22P02", "invalid input syntax for type json");
 }
 
 /** The largest `integer` (int4) a column holds. */
@@ -68,10 +93,10 @@ export const INT4_MAX = 2_147_483_647;
 /** An `integer` (int4) or `bigint` (int8) column's value. */
 export function storableInteger(value: number, type: "integer" | "bigint"): number {
   if (!Number.isInteger(value))
-    throw new SqlStateError("22P02", `invalid input syntax for type ${type}: "${String(value)}"`);
+    throw new UnstorableValueError("22P02", `invalid input syntax for type ${type}: "${String(value)}"`);
   const max = type === "integer" ? INT4_MAX : Number.MAX_SAFE_INTEGER;
   if (value > max || value < -max - 1)
-    throw new SqlStateError("22003", `value "${String(value)}" is out of range for type ${type}`);
+    throw new UnstorableValueError("22003", `value "${String(value)}" is out of range for type ${type}`);
   return value;
 }
 
@@ -93,7 +118,8 @@ export function storableTimestamp(text: string): number {
     if (ms >= YEAR_ONE_MS && new Date(ms).toISOString() === text) return ms;
   }
   const m = TIMESTAMP.exec(text);
-  if (m === null) throw new SqlStateError("22007", `invalid input syntax for type timestamp with time zone: "${text}"`);
+  if (m === null)
+    throw new UnstorableValueError("22007", `invalid input syntax for type timestamp with time zone: "${text}"`);
   const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
     number,
     number,
@@ -115,11 +141,11 @@ export function storableTimestamp(text: string): number {
     hour <= 24 &&
     second <= 60 &&
     ((hour * 60 + minute) * 60 + second) * 1e6 + micros <= DAY_MICROS;
-  if (!fieldsOk) throw new SqlStateError("22008", `date/time field value out of range: "${text}"`);
+  if (!fieldsOk) throw new UnstorableValueError("22008", `date/time field value out of range: "${text}"`);
   const offsetHours = Number(m[9] ?? 0);
   const offsetMinutes = Number(m[10] ?? 0);
   if (offsetHours > 15 || offsetMinutes > 59)
-    throw new SqlStateError("22009", `time zone displacement out of range: "${text}"`);
+    throw new UnstorableValueError("22009", `time zone displacement out of range: "${text}"`);
   const at = new Date(0);
   // setUTCFullYear, unlike Date.UTC, takes years 1-99 as they are.
   at.setUTCFullYear(year, month - 1, day);

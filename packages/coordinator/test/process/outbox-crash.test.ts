@@ -157,7 +157,7 @@ describe("a coordinator SIGKILLed in the outbox relay", () => {
 });
 
 /**
- * Regression: JobStore.markDispatched once deleted the outbox rows before locking the job rows, while
+ * Regression: SqlJobStore.markDispatched once deleted the outbox rows before locking the job rows, while
  * applyResult (and recordDeadLetter, cancel) lock the job row first and then delete its outbox rows. A
  * Result applied while the relay recorded that job's publish deadlocked the two, and when Postgres aborted
  * markDispatched the dispatch was never recorded. Here the race is forced: a lock the test holds on the

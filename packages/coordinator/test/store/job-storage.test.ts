@@ -837,20 +837,20 @@ describe.each(storeBackends())("job storage on $name", (backend) => {
   });
 
   it("keeps settings as JSON values, the last write winning", async () => {
-    const { jobs } = await backend.open();
-    expect(await jobs.readSettings()).toEqual(new Map());
-    await jobs.writeSetting("relay.batchSize", 10);
-    await jobs.writeSetting("limits.echo", { key: "tenant", concurrency: 2 });
-    await jobs.writeSetting("relay.batchSize", 20);
-    await jobs.writeSetting("embedding.model", null);
-    expect(await jobs.readSettings()).toEqual(
+    const { jobs, settings } = await backend.open();
+    expect(await settings.readSettings()).toEqual(new Map());
+    await settings.writeSetting("relay.batchSize", 10);
+    await settings.writeSetting("limits.echo", { key: "tenant", concurrency: 2 });
+    await settings.writeSetting("relay.batchSize", 20);
+    await settings.writeSetting("embedding.model", null);
+    expect(await settings.readSettings()).toEqual(
       new Map<string, unknown>([
         ["relay.batchSize", 20],
         ["limits.echo", { key: "tenant", concurrency: 2 }],
         ["embedding.model", null],
       ]),
     );
-    await expect(jobs.writeSetting("x", { bad: "\u0000" })).rejects.toMatchObject({ code: "22P05" });
+    await expect(settings.writeSetting("x", { bad: "\u0000" })).rejects.toMatchObject({ code: "22P05" });
     expect(await jobs.ping()).toBe(true);
   });
 

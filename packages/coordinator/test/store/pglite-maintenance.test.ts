@@ -3,7 +3,7 @@ import type { Job, Result } from "@tessera/contract";
 import { describe, expect, it } from "vitest";
 import { migrate } from "../../src/sql/migrate.js";
 import type { SqlClient } from "../../src/sql/sql-client.js";
-import { JobStore } from "../../src/store/job-store.js";
+import { SqlJobStore } from "../../src/store/sql-job-store.js";
 import type { MaintenanceThresholds } from "../../src/store/pglite-maintenance.js";
 import { MIGRATIONS } from "../../src/store/migrations.js";
 import { sqlBackends } from "../sql-backends.js";
@@ -13,7 +13,7 @@ const JOBS = 4_000;
 const BATCH = 250;
 
 /** Jobs through the store as the coordinator drives them: submitted, dispatched, completed. */
-async function runJobs(store: JobStore): Promise<void> {
+async function runJobs(store: SqlJobStore): Promise<void> {
   for (let done = 0; done < JOBS; done += BATCH) {
     const ids = Array.from({ length: BATCH }, () => randomUUID());
     const inserted = await Promise.all(
@@ -46,9 +46,9 @@ async function runJobs(store: JobStore): Promise<void> {
   }
 }
 
-async function storeOn(db: SqlClient, maintenance: MaintenanceThresholds): Promise<JobStore> {
+async function storeOn(db: SqlClient, maintenance: MaintenanceThresholds): Promise<SqlJobStore> {
   await migrate(db, MIGRATIONS);
-  return new JobStore(db, {
+  return new SqlJobStore(db, {
     maintenance,
     onMaintenanceError: (err) => expect.fail(`maintenance failed: ${String(err)}`),
   });

@@ -1,4 +1,4 @@
-import type { Job, Result } from "@tessera/contract";
+import type { Result } from "@tessera/contract";
 import { invalidRequest } from "../errors.js";
 import type { SqlClient, SqlExecutor } from "../sql/sql-client.js";
 import {
@@ -16,6 +16,7 @@ import {
   toDeadLetterRecord,
   toJobRecord,
   toJobSummary,
+  toOutboxEntry,
   type DeadLetterRow,
   type JobRow,
   type JobSummary,
@@ -45,9 +46,6 @@ import { decodeCursor, encodeCursor, pageLimit } from "./paging.js";
 import { PgliteMaintenance, type MaintenanceThresholds } from "./pglite-maintenance.js";
 import { jsonText } from "./storable-values.js";
 
-const utf8 = new TextEncoder();
-/** Where a setting written to the database is announced (its name as the payload). */
-export const SETTINGS_CHANNEL = "tessera_settings";
 /** Most submits or Results one group-committed statement carries. */
 const WRITE_BATCH = 1_000;
 
@@ -73,7 +71,7 @@ const REDRIVE_CLOCK_TOLERANCE = `interval '${REDRIVE_CLOCK_TOLERANCE_MS} millise
  * conditional updates (`WHERE state IN (...)`), so applying the same fact twice changes nothing the second
  * time: that is what makes the result consumer and the dead-letter flow safe to replay.
  */
-export class JobStore implements JobStorage {
+export class SqlJobStore implements JobStorage {
   private readonly inserts: GroupCommit<NewJob, Settled<Inserted>>;
   private readonly results: GroupCommit<Result, Settled<ApplyOutcome>>;
 
@@ -285,16 +283,7 @@ export class JobStore implements JobStorage {
         ORDER BY c.rank, o.id`,
       [batchSize, fair ? blockedKeys : [], batchSize * OUTBOX_SCAN_FACTOR, components, skipIds, this.claimant],
     );
-    // The envelope was validated and encoded when submitted: its stored text is published as is.
-    return res.rows.map((r) => ({
-      id: r.id,
-      jobId: r.job_id,
-      component: r.component,
-      limitKey: r.limit_key,
-      dedupKey: r.dedup_key,
-      envelope: JSON.parse(r.envelope) as Job,
-      encoded: utf8.encode(r.envelope),
-    }));
+    return res.rows.map((r) => toOutboxEntry(r.id, r.dedup_key, r));
   }
 
   /**
@@ -613,10 +602,6 @@ export class JobStore implements JobStorage {
     return { deleted: row.deleted, next: done ? null : Number(row.last_seq) };
   }
 
-  evictedJobs(): number {
-    return 0;
-  }
-
   /** Job counts by component and state. */
   async countsByComponent(): Promise<Map<string, Record<JobState, number>>> {
     const res = await this.sql.query<{ component: string; state: JobState; n: number }>(
@@ -637,23 +622,5 @@ export class JobStore implements JobStorage {
       `SELECT job_id, component, limit_key FROM tessera_jobs WHERE state = 'queued' AND limit_key IS NOT NULL`,
     );
     return res.rows.map((r) => ({ jobId: r.job_id, component: r.component, limitKey: r.limit_key }));
-  }
-
-  async readSettings(): Promise<Map<string, unknown>> {
-    const res = await this.sql.query<{ name: string; value: unknown }>(`SELECT name, value FROM tessera_settings`);
-    return new Map(res.rows.map((r) => [r.name, r.value]));
-  }
-
-  async writeSetting(name: string, value: unknown): Promise<void> {
-    await this.sql.query(
-      // Other coordinators on this database reload the setting when they hear of it.
-      `WITH written AS (
-         INSERT INTO tessera_settings (name, value) VALUES ($1, $2)
-         ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = now()
-         RETURNING name
-       )
-       SELECT pg_notify('${SETTINGS_CHANNEL}', name) FROM written`,
-      [name, JSON.stringify(value)],
-    );
   }
 }
