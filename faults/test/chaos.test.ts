@@ -45,9 +45,10 @@ describe("fault injection (short run)", () => {
         ]),
       );
       expect(madeOrUnreachable, context).toEqual(report.planned);
-      // ... and every kind of kill was made at least once.
+      // ... and every kind of kill planned was made at least once.
       for (const [kind, n] of Object.entries(report.kills))
-        expect(n, `${kind} kills\n${context}`).toBeGreaterThanOrEqual(1);
+        if (report.planned[kind as keyof typeof report.planned] > 0)
+          expect(n, `${kind} kills\n${context}`).toBeGreaterThanOrEqual(1);
       expect(report.verdict.problems, context).toEqual([]);
       expect(report, context).toMatchObject({
         lost: 0,
