@@ -114,7 +114,8 @@ export class SharedLimiter implements DispatchLimiter {
         this.dryUntil.set(key, now + Math.ceil(((1 - row.key_tokens) * rate.intervalMs) / rate.limit));
       }
     });
-    return entries.filter((e) => !limited.includes(e) || granted.has(e.jobId));
+    const asked = new Set(limited);
+    return entries.filter((e) => !asked.has(e) || granted.has(e.jobId));
   }
 
   async refund(entries: readonly OutboxEntry[]): Promise<void> {
