@@ -14,6 +14,7 @@
  * one key, at most `burst + rate × (span + slack) + 1` jobs (the one token of tolerance across replicas).
  */
 import type { KeyLimits } from "@tessera/coordinator";
+import { peakOverlap } from "@tessera/testkit";
 import type { StoreJob } from "./audit.js";
 
 /** How long a first run may trail its dispatch in a fault run (worker restarts, nats-server downtime). */
@@ -86,18 +87,4 @@ export function auditLimits(input: {
     ok: problems.length === 0,
     problems,
   };
-}
-
-/** The most spans covering one instant; a span ending when another starts does not overlap it. */
-function peakOverlap(spans: ReadonlyArray<{ start: number; end: number }>): number {
-  const edges = spans
-    .flatMap((s) => [
-      { at: s.start, d: 1 },
-      { at: s.end, d: -1 },
-    ])
-    .sort((a, b) => a.at - b.at || a.d - b.d);
-  let now = 0;
-  let peak = 0;
-  for (const e of edges) peak = Math.max(peak, (now += e.d));
-  return peak;
 }

@@ -12,3 +12,4 @@ export { startPostgres, type PostgresHandle } from "./postgres.js";
 export { waitFor, sleep } from "./wait-for.js";
 export { spawnTsProcess, type TsProcess } from "./ts-process.js";
 export { withOverrides } from "./bus-overrides.js";
+export { peakOverlap } from "./peak-overlap.js";

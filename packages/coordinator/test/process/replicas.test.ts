@@ -4,7 +4,7 @@
  * one is in force on all, and the maintenance lease moves when its holder goes.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { waitFor } from "@tessera/testkit";
+import { peakOverlap, waitFor } from "@tessera/testkit";
 import { defineComponent } from "@tessera/worker";
 import { describe, expect, it } from "vitest";
 import { createCoordinator } from "../../src/create-coordinator.js";
@@ -23,24 +23,11 @@ interface Run {
   end: number;
 }
 
-/** The most runs of one key that overlapped in time. */
+/** The most runs of one key that overlapped in time, by key. */
 function peakPerKey(runs: readonly Run[]): Map<string, number> {
-  const peaks = new Map<string, number>();
-  for (const tenant of new Set(runs.map((r) => r.tenant))) {
-    const edges = runs
-      .filter((r) => r.tenant === tenant)
-      .flatMap((r) => [
-        { at: r.start, d: 1 },
-        { at: r.end, d: -1 },
-      ])
-      // An end and a start at the same instant do not overlap.
-      .sort((a, b) => a.at - b.at || a.d - b.d);
-    let now = 0;
-    let peak = 0;
-    for (const e of edges) peak = Math.max(peak, (now += e.d));
-    peaks.set(tenant, peak);
-  }
-  return peaks;
+  return new Map(
+    [...new Set(runs.map((r) => r.tenant))].map((t) => [t, peakOverlap(runs.filter((r) => r.tenant === t))]),
+  );
 }
 
 async function replicas(count: number, component: string, limits: KeyLimits) {
