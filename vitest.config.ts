@@ -10,6 +10,7 @@ export default defineConfig({
       "examples/*/test/**/*.test.ts",
       "faults/test/**/*.test.ts",
       "bench/src/**/*.test.ts",
+      "test/**/*.test.ts",
     ],
     testTimeout: 30_000,
     hookTimeout: 30_000,

@@ -4,6 +4,8 @@ import {
   ContractValidationError,
   PAYLOAD_BUCKET,
   SCHEMA_VERSION,
+  jobConsumerConfig,
+  jobStreamConfig,
   jobStreamName,
   resultSubject,
   type Heartbeat,
@@ -132,6 +134,16 @@ describe("jetstream bus: publishing", () => {
     const ci = await jsm.consumers.info(jobStreamName(c), "tessera-worker-ensure");
     expect(ci.config.max_deliver).toBe(4);
     expect(ci.config.ack_wait).toBe(nanos(700));
+    // What the server holds is the contract's config, which the controller renders for Kubernetes too.
+    const settings = {
+      name: c,
+      ackWaitMs: 700,
+      maxDeliver: 4,
+      duplicateWindowMs: 30_000,
+      jobSubjects: ["legacy.ensure"],
+    };
+    expect(si.config).toMatchObject({ ...jobStreamConfig(settings), subjects: expect.any(Array) as unknown });
+    expect(ci.config).toMatchObject(jobConsumerConfig(settings));
     await bus.removeComponent(c);
     await bus.removeComponent(c); // not found is fine
     await expect(bus.queueDepth(c)).rejects.toBeInstanceOf(BusNotProvisionedError);

@@ -96,3 +96,10 @@ export {
   type ComponentSpec,
   type ComponentBusSettings,
 } from "./component-spec.js";
+export {
+  JOB_MAX_ACK_PENDING,
+  jobConsumerConfig,
+  jobStreamConfig,
+  type JobConsumerConfig,
+  type JobStreamConfig,
+} from "./jetstream-config.js";

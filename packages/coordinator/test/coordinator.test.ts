@@ -1,10 +1,8 @@
 import { createInProcessBus } from "@tessera/bus";
 import type { Result } from "@tessera/contract";
-import { waitFor } from "@tessera/testkit";
+import { spyingBus, waitFor } from "@tessera/testkit";
 import { TerminalError } from "@tessera/worker";
 import { afterEach, describe, expect, it } from "vitest";
-// The worker suite's delivery spy: records every settle and can lose acks on the way to the bus.
-import { spyingBus } from "../../worker/test/helpers.js";
 import { CoordinatorError } from "../src/errors.js";
 import type { ComponentRegistration } from "../src/types.js";
 import { embedded, spec, type Embedded } from "./harness.js";

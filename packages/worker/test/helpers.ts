@@ -1,7 +1,9 @@
 import { afterEach } from "vitest";
-import { createInProcessBus, type Bus, type JobDelivery } from "@tessera/bus";
+import { createInProcessBus, type Bus } from "@tessera/bus";
 import { SCHEMA_VERSION, type Job, type Result } from "@tessera/contract";
-import { waitFor, withOverrides } from "@tessera/testkit";
+import { waitFor } from "@tessera/testkit";
+
+export { spyingBus, type SettleEvent } from "@tessera/testkit";
 import { pino } from "pino";
 import {
   defineComponent,
@@ -35,67 +37,6 @@ export function makeJob(component: string, overrides: Partial<Job> = {}): Job {
 export const utf8 = new TextEncoder();
 export const bytesOf = (value: unknown): Uint8Array =>
   utf8.encode(typeof value === "string" ? value : JSON.stringify(value));
-
-/** A bus whose methods are replaced by `overrides` where given (for failure injection and spying). */
-
-export interface SettleEvent {
-  action: "ack" | "nak" | "term";
-  streamSeq: number;
-  deliveryCount: number;
-  delayMs?: number;
-}
-
-/**
- * Wraps a bus so every delivery's ack/nak/term is recorded (and `working` calls counted) before being
- * forwarded. `dropAcks` swallows the first N acks, as if they were lost on the way to the server.
- */
-export function spyingBus(
-  bus: Bus,
-  opts: { dropAcks?: number } = {},
-): { bus: Bus; settles: SettleEvent[]; workingCalls: () => number } {
-  const settles: SettleEvent[] = [];
-  let working = 0;
-  let acksToDrop = opts.dropAcks ?? 0;
-  const wrap = (d: JobDelivery): JobDelivery => ({
-    component: d.component,
-    data: d.data,
-    dedupKey: d.dedupKey,
-    deliveryCount: d.deliveryCount,
-    streamSeq: d.streamSeq,
-    publishedAt: d.publishedAt,
-    ackWaitMs: d.ackWaitMs,
-    ack: () => {
-      settles.push({ action: "ack", streamSeq: d.streamSeq, deliveryCount: d.deliveryCount });
-      if (acksToDrop > 0) acksToDrop--;
-      else d.ack();
-    },
-    nak: (delayMs?: number) => {
-      settles.push({
-        action: "nak",
-        streamSeq: d.streamSeq,
-        deliveryCount: d.deliveryCount,
-        ...(delayMs !== undefined ? { delayMs } : {}),
-      });
-      d.nak(delayMs);
-    },
-    term: () => {
-      settles.push({ action: "term", streamSeq: d.streamSeq, deliveryCount: d.deliveryCount });
-      d.term();
-    },
-    working: () => {
-      working++;
-      d.working();
-    },
-  });
-  const spied = withOverrides(bus, {
-    consumeJobs: (
-      component: string,
-      o: Parameters<Bus["consumeJobs"]>[1],
-      handler: Parameters<Bus["consumeJobs"]>[2],
-    ) => bus.consumeJobs(component, o, (d) => handler(wrap(d))),
-  });
-  return { bus: spied, settles, workingCalls: () => working };
-}
 
 export interface Harness {
   bus: Bus;

@@ -1,7 +1,6 @@
 import {
   AckPolicy,
   DeliverPolicy,
-  DiscardPolicy,
   RetentionPolicy,
   StorageType,
   type ConsumerConfig,
@@ -18,9 +17,9 @@ import {
   MAX_DELIVERIES_ADVISORY_SUBJECTS,
   RESULTS_STREAM,
   RESULTS_SUBJECT_ALL,
-  durableConsumerName,
+  jobConsumerConfig,
+  jobStreamConfig,
   jobStreamName,
-  jobSubject,
   type ComponentBusSettings,
 } from "@tessera/contract";
 import { isConsumerNotFound, isStreamNotFound } from "./nats-errors.js";
@@ -33,7 +32,6 @@ export const DLQ_DUPLICATE_WINDOW_MS = DAY_MS;
 export const ADVISORY_MAX_AGE_MS = 7 * DAY_MS;
 /** Ack wait of the coordinator's own durable consumers (Results, advisories). */
 export const COORDINATOR_ACK_WAIT_MS = 30_000;
-export const JOB_MAX_ACK_PENDING = 10_000;
 
 type StreamSpec = Partial<StreamConfig> & { name: string; subjects: string[] };
 
@@ -65,23 +63,16 @@ export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Pro
   if (differs) await jsm.streams.update(spec.name, { ...current, ...spec });
 }
 
+/** The component's job stream, as the controller renders it too (the config is the contract's). */
 export function jobStreamSpec(s: ComponentBusSettings): StreamSpec {
-  const subjects = [...new Set([jobSubject(s.name), ...(s.jobSubjects ?? [])])];
-  return {
-    name: jobStreamName(s.name),
-    subjects,
-    retention: RetentionPolicy.Workqueue,
-    storage: StorageType.File,
-    discard: DiscardPolicy.Old,
-    num_replicas: 1,
-    duplicate_window: nanos(s.duplicateWindowMs),
-  };
+  // The contract spells the enums as the JetStream API does; the client's enum types are those strings.
+  return jobStreamConfig(s) as StreamSpec;
 }
 
 export async function ensureJobConsumer(jsm: JetStreamManager, s: ComponentBusSettings): Promise<void> {
   const stream = jobStreamName(s.name);
-  const durable = durableConsumerName(s.name);
-  const want = { max_deliver: s.maxDeliver, ack_wait: nanos(s.ackWaitMs), max_ack_pending: JOB_MAX_ACK_PENDING };
+  const { durable_name: durable, ...config } = jobConsumerConfig(s);
+  const want = { max_deliver: config.max_deliver, ack_wait: config.ack_wait, max_ack_pending: config.max_ack_pending };
   let current: ConsumerConfig | undefined;
   try {
     current = (await jsm.consumers.info(stream, durable)).config;
@@ -90,12 +81,7 @@ export async function ensureJobConsumer(jsm: JetStreamManager, s: ComponentBusSe
   }
   if (current === undefined) {
     try {
-      await jsm.consumers.add(stream, {
-        durable_name: durable,
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
-        ...want,
-      });
+      await jsm.consumers.add(stream, jobConsumerConfig(s) as Partial<ConsumerConfig>);
       return;
     } catch (err) {
       current = (await jsm.consumers.info(stream, durable).catch(() => Promise.reject(err))).config;

@@ -1,14 +1,5 @@
-import { JetStreamApiError } from "@nats-io/jetstream";
-import {
-  busSettingsFromSpec,
-  ComponentDefaults,
-  durableConsumerName,
-  jobStreamName,
-  jobSubject,
-} from "@tessera/contract";
+import { ComponentDefaults, durableConsumerName, jobStreamName, jobSubject } from "@tessera/contract";
 import { describe, expect, it } from "vitest";
-// The bus's own provisioning code: the controller's configs must equal what it creates.
-import { ensureJobConsumer, jobStreamSpec } from "../../../bus/src/nats/provisioning.js";
 import { renderConsumerConfig, renderStreamConfig } from "../../src/render/jetstream.js";
 import { spec } from "./fixtures.js";
 
@@ -49,32 +40,5 @@ describe("JetStream stream and consumer config", () => {
 
   it("rejects a component name that is not a DNS label", () => {
     expect(() => renderStreamConfig("Bad_Name", spec())).toThrow();
-  });
-
-  const specs = [spec(), spec({ timeouts: { ackWait: "2m" }, maxDeliver: 9, jobSubjects: ["other.subject"] })];
-
-  it("equals the stream the bus provisions", () => {
-    for (const s of specs)
-      expect(renderStreamConfig("extract", s)).toEqual({ ...jobStreamSpec(busSettingsFromSpec("extract", s)) });
-  });
-
-  it("equals the consumer the bus provisions", async () => {
-    for (const s of specs) {
-      const added: { stream: string; config: unknown }[] = [];
-      const jsm = {
-        consumers: {
-          info: () =>
-            Promise.reject(new JetStreamApiError({ code: 404, err_code: 10014, description: "consumer not found" })),
-          add: (stream: string, config: unknown) => {
-            added.push({ stream, config });
-            return Promise.resolve({});
-          },
-        },
-      };
-      await ensureJobConsumer(jsm as never, busSettingsFromSpec("extract", s));
-      expect(added).toHaveLength(1);
-      expect(added[0]?.stream).toBe(renderStreamConfig("extract", s).name);
-      expect(renderConsumerConfig("extract", s)).toEqual(added[0]?.config);
-    }
   });
 });
