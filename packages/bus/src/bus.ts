@@ -24,8 +24,19 @@ export interface PublishJobOptions {
   mayRepeat?: boolean;
 }
 
+/** How a bus is deployed, as the guard rails read it (`DeploymentFacts` in @tessera/contract). */
+export interface BusTopology {
+  /** The NATS server belongs to a cluster (its INFO names one); false in process. */
+  clustered: boolean;
+  /** Replicas of the streams this bus creates. */
+  streamReplicas: number;
+}
+
 export interface Bus {
   readonly kind: "jetstream" | "inprocess";
+
+  /** How this bus is deployed (for the environment's guard rails). */
+  topology(): BusTopology;
 
   /**
    * Creates (or updates to match) the component's job stream and its durable consumer. Idempotent.

@@ -9,6 +9,7 @@
  */
 export type {
   Bus,
+  BusTopology,
   PublishAck,
   PublishJobOptions,
   ConsumeJobsOptions,

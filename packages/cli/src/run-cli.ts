@@ -1,3 +1,4 @@
+import { ENVIRONMENT_VARIABLE, GuardRailError } from "@tessera/contract";
 import { CommanderError } from "commander";
 import { adminCliError } from "./admin-client.js";
 import { CliError, ExitStatus } from "./cli-error.js";
@@ -22,6 +23,11 @@ function report(err: unknown, io: CliIo): ExitCode {
   // Commander has already printed its message (or the help); --help and --version are successes.
   if (err instanceof CommanderError) return err.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
   if (err instanceof ExitStatus) return err.exitCode;
+  if (err instanceof GuardRailError) {
+    io.stderr.write(`error: refusing to ${err.action} in ${err.environment} (${ENVIRONMENT_VARIABLE}):\n`);
+    for (const f of err.findings) io.stderr.write(`  [${f.rule}] ${f.message}\n`);
+    return ExitCode.Usage;
+  }
   const cliError = err instanceof CliError ? err : adminCliError(err);
   if (cliError !== undefined) {
     io.stderr.write(`error: ${cliError.message}\n`);

@@ -102,6 +102,7 @@ describe("tessera dev, embedded", { timeout: RUN_TIMEOUT_MS }, () => {
     const result = await runTessera(["dev", DOCUMENTS, "--samples", "--exit", "--port", "0"], { env: ENV });
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^tessera dev documents \(/);
+    expect(result.stdout).toContain("\n  environment local (TESSERA_ENV unset): no guard rails\n");
     expect(result.stdout).toMatch(
       /\n {2}admin API {3}http:\/\/127\.0\.0\.1:\d+ {2}\(OpenAPI at http:\/\/127\.0\.0\.1:\d+\/openapi\.json\)\n/,
     );
@@ -118,6 +119,14 @@ describe("tessera dev, embedded", { timeout: RUN_TIMEOUT_MS }, () => {
 });
 
 describe("tessera dev usage and start errors", () => {
+  it("in production refuses to keep jobs in memory, exit 2, saying why", async () => {
+    const result = await runTessera(["dev", DOCUMENTS, "--port", "0"], { env: { ...ENV, TESSERA_ENV: "production" } });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(
+      /^error: refusing to start in production \(TESSERA_ENV\):\n {2}\[durable_store\] jobs are kept in memory/,
+    );
+  });
+
   it("--exit without --samples exits 2", async () => {
     expect(await runTessera(["dev", DOCUMENTS, "--exit"], { env: ENV })).toMatchObject({
       code: 2,

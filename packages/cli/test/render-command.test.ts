@@ -121,3 +121,33 @@ describe("tessera render", () => {
     expect(stderr).toMatch(/bad\.yaml:7: spec\.egres/);
   });
 });
+
+describe("tessera render --env (the environment's guard rails)", () => {
+  const bare = "apiVersion: tessera.dev/v1alpha1\nkind: Component\nmetadata:\n  name: bare\nspec:\n  image: x:1\n";
+
+  it("production refuses a component without resources, exit 2, naming what is missing", async () => {
+    const dir = await tempFiles({ "bare.yaml": bare });
+    const { code, stdout, stderr } = await runTessera(["render", join(dir, "bare.yaml"), "--env", "production"]);
+    expect(code).toBe(2);
+    expect(stdout).toBe("");
+    expect(stderr).toBe(
+      "error: refusing to render in production (TESSERA_ENV):\n" +
+        "  [component_resources] component bare: spec.resources requests.cpu, requests.memory, limits.memory not set, so the scheduler cannot place it safely and nothing bounds its memory\n",
+    );
+  });
+
+  it("staging renders and warns; TESSERA_ENV is the default; the examples pass production", async () => {
+    const dir = await tempFiles({ "bare.yaml": bare });
+    const staging = await runTessera(["render", join(dir, "bare.yaml")], { env: { TESSERA_ENV: "staging" } });
+    expect(staging.code).toBe(0);
+    expect(staging.stderr).toMatch(/^warning: staging: \[component_resources\] component bare: /);
+    expect(staging.stdout).toContain("kind: Deployment");
+    expect((await runTessera(["render", ...specs, "--env", "production"])).code).toBe(0);
+  });
+
+  it("an unknown environment is a usage error", async () => {
+    const { code, stderr } = await runTessera(["render", ...specs, "--env", "prod"]);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/--env: TESSERA_ENV: expected one of local, staging, production, got "prod"/);
+  });
+});

@@ -103,3 +103,17 @@ export {
   type JobConsumerConfig,
   type JobStreamConfig,
 } from "./jetstream-config.js";
+export {
+  DEFAULT_ENVIRONMENT,
+  ENVIRONMENTS,
+  ENVIRONMENT_VARIABLE,
+  GuardRailError,
+  enforceGuardRails,
+  guardRailFindings,
+  guardRailVerdict,
+  parseEnvironment,
+  type DeploymentFacts,
+  type GuardRailFinding,
+  type GuardRailRule,
+  type TesseraEnvironment,
+} from "./environment.js";

@@ -1,5 +1,11 @@
 import type { Bus } from "@tessera/bus";
-import { busSettingsFromSpec, componentNameProblem, validateComponentSpec } from "@tessera/contract";
+import {
+  busSettingsFromSpec,
+  componentNameProblem,
+  enforceGuardRails,
+  validateComponentSpec,
+  type DeploymentFacts,
+} from "@tessera/contract";
 import { pino, type Logger } from "pino";
 import { CoordinatorRuntime } from "./coordinator.js";
 import { CoordinatorError } from "./errors.js";
@@ -7,6 +13,7 @@ import {
   BOOTSTRAP_SETTINGS,
   DATABASE_DIR,
   DATABASE_URL,
+  ENVIRONMENT,
   KEEP_FOREVER,
   OPERATIONAL_SETTINGS,
   jobRetentionSetting,
@@ -14,7 +21,7 @@ import {
   sharedSetting,
 } from "./settings/setting-definitions.js";
 import { Settings } from "./settings/settings.js";
-import { openStorage, type DatabaseOption } from "./store/open-storage.js";
+import { openStorage, type DatabaseOption, type OpenedStorage } from "./store/open-storage.js";
 import { MATURITY_LEVELS, type ChainHook, type ComponentRegistration, type Coordinator } from "./types.js";
 
 /** `jobs.retention`'s default on the memory store (decision 0017). */
@@ -39,6 +46,12 @@ export interface CoordinatorOptions {
   env?: Readonly<Record<string, string | undefined>>;
   /** Per component: runs when one of its jobs completes (chaining). */
   onCompleted?: Readonly<Record<string, ChainHook>>;
+  /**
+   * Where the components' workers run: in this process, on this bus (`tessera dev`, a monolith embedding its
+   * workers), or elsewhere (worker processes, Kubernetes). Default: elsewhere. Only the guard rails read it:
+   * in production the in-process bus is refused unless the workers are said to run here (decision 0029).
+   */
+  workers?: "in-process" | "elsewhere";
   /** Create or update each component's stream and consumer on the bus (default true; false in Kubernetes, where the controller does). */
   provision?: boolean;
   heartbeatIntervalMs?: number;
@@ -73,11 +86,22 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
     },
     () => Promise.reject(new Error("bootstrap settings are not stored")),
   );
+  const environment = bootstrap.read(ENVIRONMENT);
   const storage = await openStorage(
     opts.database,
     { url: bootstrap.read(DATABASE_URL), dir: bootstrap.read(DATABASE_DIR) },
     log,
   );
+  try {
+    enforceGuardRails(
+      environment,
+      { store: { kind: storeKind(storage) }, bus: { kind: opts.bus.kind, workers: opts.workers ?? "elsewhere", ...opts.bus.topology() } },
+      (finding) => log.warn({ environment, rule: finding.rule }, finding.message),
+    );
+  } catch (err) {
+    await storage.release().catch(() => undefined);
+    throw err;
+  }
   const definitions = [
     ...BOOTSTRAP_SETTINGS,
     ...OPERATIONAL_SETTINGS,
@@ -156,6 +180,12 @@ function checkHooks(
       throw new CoordinatorError("invalid_request", `onCompleted.${name}: no component named "${name}" is registered`);
   }
   return hooks;
+}
+
+function storeKind(storage: OpenedStorage): NonNullable<DeploymentFacts["store"]>["kind"] {
+  if (storage.kind === "memory") return "memory";
+  if (storage.sql?.dialect === "postgres") return "postgres";
+  return storage.sql?.inMemory === true ? "embedded-memory" : "embedded-disk";
 }
 
 function pick(values: Record<string, unknown>, names: readonly string[]): Record<string, unknown> {

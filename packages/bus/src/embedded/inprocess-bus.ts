@@ -20,6 +20,7 @@ import type {
   Subscription,
   CoordinatorMembership,
   CoordinatorPresence,
+  BusTopology,
 } from "../bus.js";
 import { jobIdOf } from "../envelope-job-id.js";
 import { BusClosedError, BusNotProvisionedError } from "../errors.js";
@@ -87,6 +88,10 @@ class InProcessBus implements Bus {
       throw new RangeError(`resultsMaxCount: expected an integer >= 1, got ${resultsMaxCount}`);
     this.results = new DedupWindow(resultsMaxAgeMs, this.now, resultsMaxCount);
     this.resultDedup = new DedupWindow(Math.min(RESULT_DEDUP_WINDOW_MS, resultsMaxAgeMs), this.now, resultsMaxCount);
+  }
+
+  topology(): BusTopology {
+    return { clustered: false, streamReplicas: 1 };
   }
 
   async ensureComponent(settings: ComponentBusSettings): Promise<void> {

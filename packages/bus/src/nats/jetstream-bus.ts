@@ -48,6 +48,7 @@ import type {
   Subscription,
   CoordinatorMembership,
   CoordinatorPresence,
+  BusTopology,
 } from "../bus.js";
 import { BusClosedError, BusNotProvisionedError } from "../errors.js";
 import { letterFromEvent, publishLetter, readDeadLetters } from "./dead-letters.js";
@@ -80,6 +81,11 @@ export interface JetStreamBusOptions {
   /** How long Results are kept (the Results stream's max_age). Default 7 days. */
   resultsMaxAgeMs?: number;
   /**
+   * Replicas of every stream this bus creates (jobs, Results, dead letters, advisories). Default 1; on a
+   * clustered NATS use 3, so that losing one server loses no job (production refuses fewer: environment.ts).
+   */
+  streamReplicas?: number;
+  /**
    * Told of every repair of a job consumer after a server restart (see consumer-repair.ts), and of a check
    * that failed on every retry (`error` set), e.g. to log it.
    */
@@ -99,6 +105,10 @@ const REPAIR_AGAIN_MS = 15_000;
 const MAY_REPEAT_HEADERS: Readonly<Record<string, string>> = { [MAY_REPEAT_HEADER]: "1" };
 
 export async function connectJetStreamBus(opts: JetStreamBusOptions): Promise<Bus> {
+  const replicas = opts.streamReplicas;
+  // JetStream allows 1 to 5 replicas of a stream.
+  if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 1 || replicas > 5))
+    throw new RangeError(`streamReplicas: expected an integer from 1 to 5, got ${replicas}`);
   const nc = await connect({
     servers: opts.servers,
     ...(opts.name !== undefined ? { name: opts.name } : {}),
@@ -153,6 +163,7 @@ class JetStreamBus implements Bus {
   private readonly provision: boolean;
   private readonly payloadTtlMs: number;
   private readonly resultsMaxAgeMs: number;
+  private readonly streamReplicas: number;
   private closing: Promise<void> | undefined;
   private connected = true;
   private connectedAt = Date.now();
@@ -175,12 +186,19 @@ class JetStreamBus implements Bus {
     this.provision = opts.provision ?? true;
     this.payloadTtlMs = opts.payloadTtlMs ?? DAY_MS;
     this.resultsMaxAgeMs = opts.resultsMaxAgeMs ?? 7 * DAY_MS;
+    this.streamReplicas = opts.streamReplicas ?? 1;
     this.onConsumerRepair = opts.onConsumerRepair;
     this.payloads = new NatsPayloadStore(
       () => this.payloadBucket(),
       () => this.guard(),
     );
     void this.watchStatus();
+  }
+
+  topology(): BusTopology {
+    // A clustered server names its cluster in the INFO it sends on connect.
+    const cluster = this.nc.info?.cluster;
+    return { clustered: typeof cluster === "string" && cluster !== "", streamReplicas: this.streamReplicas };
   }
 
   private async watchStatus(): Promise<void> {
@@ -239,7 +257,7 @@ class JetStreamBus implements Bus {
   private ensureShared(): Promise<void> {
     if (!this.provision) return Promise.resolve();
     this.sharedReady ??= (async () => {
-      for (const spec of sharedStreamSpecs({ resultsMaxAgeMs: this.resultsMaxAgeMs }))
+      for (const spec of sharedStreamSpecs({ resultsMaxAgeMs: this.resultsMaxAgeMs, replicas: this.streamReplicas }))
         await ensureStream(this.jsm, spec);
       for (const c of COORDINATOR_CONSUMERS) await ensureCoordinatorConsumer(this.jsm, c.stream, c.durable);
     })().catch((err: unknown) => {
@@ -270,7 +288,7 @@ class JetStreamBus implements Bus {
 
   async ensureComponent(settings: ComponentBusSettings): Promise<void> {
     this.guard();
-    await ensureStream(this.jsm, jobStreamSpec(settings));
+    await ensureStream(this.jsm, jobStreamSpec(settings, this.streamReplicas));
     await ensureJobConsumer(this.jsm, settings);
     await this.ensureShared();
     await this.payloadBucket();

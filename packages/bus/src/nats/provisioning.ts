@@ -64,9 +64,9 @@ export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Pro
 }
 
 /** The component's job stream, as the controller renders it too (the config is the contract's). */
-export function jobStreamSpec(s: ComponentBusSettings): StreamSpec {
+export function jobStreamSpec(s: ComponentBusSettings, replicas = 1): StreamSpec {
   // The contract spells the enums as the JetStream API does; the client's enum types are those strings.
-  return jobStreamConfig(s) as StreamSpec;
+  return { ...(jobStreamConfig(s) as StreamSpec), num_replicas: replicas };
 }
 
 export async function ensureJobConsumer(jsm: JetStreamManager, s: ComponentBusSettings): Promise<void> {
@@ -96,14 +96,14 @@ export async function ensureJobConsumer(jsm: JetStreamManager, s: ComponentBusSe
   }
 }
 
-export function sharedStreamSpecs(opts: { resultsMaxAgeMs: number }): StreamSpec[] {
+export function sharedStreamSpecs(opts: { resultsMaxAgeMs: number; replicas: number }): StreamSpec[] {
   return [
     {
       name: RESULTS_STREAM,
       subjects: [RESULTS_SUBJECT_ALL],
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
-      num_replicas: 1,
+      num_replicas: opts.replicas,
       max_age: nanos(opts.resultsMaxAgeMs),
       duplicate_window: nanos(Math.min(RESULTS_DUPLICATE_WINDOW_MS, opts.resultsMaxAgeMs)),
     },
@@ -112,7 +112,7 @@ export function sharedStreamSpecs(opts: { resultsMaxAgeMs: number }): StreamSpec
       subjects: [DLQ_SUBJECT_ALL],
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
-      num_replicas: 1,
+      num_replicas: opts.replicas,
       duplicate_window: nanos(DLQ_DUPLICATE_WINDOW_MS),
     },
     {
@@ -120,7 +120,7 @@ export function sharedStreamSpecs(opts: { resultsMaxAgeMs: number }): StreamSpec
       subjects: [MAX_DELIVERIES_ADVISORY_SUBJECTS],
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
-      num_replicas: 1,
+      num_replicas: opts.replicas,
       max_age: nanos(ADVISORY_MAX_AGE_MS),
     },
   ];

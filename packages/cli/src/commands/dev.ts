@@ -1,5 +1,6 @@
 import { relative } from "node:path";
 import { NatsServerNotInstalledError } from "@tessera/bus";
+import { ENVIRONMENT_VARIABLE, GuardRailError, parseEnvironment } from "@tessera/contract";
 import { CoordinatorError, isLoopbackHost, type JobRecord } from "@tessera/coordinator";
 import { isDashboardBuilt } from "@tessera/dashboard";
 import { Option, type Command } from "commander";
@@ -183,12 +184,20 @@ function banner(
       : `process: nats ${session.natsUrl}${mode.nats === "auto" ? " (started for this session)" : ""}, ${store}, components as worker processes scaled 0..max by the KEDA formula`;
   return [
     `${style.bold("tessera dev")} ${project.definition.name} (${where})`,
+    `  environment ${environmentText(env)}`,
     `  mode        ${modeText}`,
     `  dashboard   ${style.bold(session.dashboardUrl)}${dashboardNote(opts, env, style)}`,
     `  admin API   ${session.adminUrl}  (OpenAPI at ${session.adminUrl}/openapi.json)`,
     `  components  ${project.components.map((c) => c.name).join(", ")}`,
     `  try         TESSERA_URL=${session.adminUrl} tessera components`,
   ].join("\n");
+}
+
+function environmentText(env: CliIo["env"]): string {
+  // The coordinator has already refused an unknown name before the banner is shown.
+  const environment = parseEnvironment(env[ENVIRONMENT_VARIABLE]);
+  const set = (env[ENVIRONMENT_VARIABLE] ?? "") !== "";
+  return `${environment}${set ? "" : ` (${ENVIRONMENT_VARIABLE} unset)`}${environment === "local" ? ": no guard rails" : environment === "staging" ? ": guard rails warn" : ": guard rails refuse"}`;
 }
 
 function dashboardNote(opts: DevOptions, env: CliIo["env"], style: Style): string {
@@ -259,8 +268,8 @@ function jsonReport(report: SamplesReport, session: DevSession): unknown {
   };
 }
 
-function startFailure(err: unknown, opts: DevOptions, port: number): CliError {
-  if (err instanceof CliError) return err;
+function startFailure(err: unknown, opts: DevOptions, port: number): CliError | GuardRailError {
+  if (err instanceof CliError || err instanceof GuardRailError) return err;
   if (err instanceof NatsServerNotInstalledError) return new CliError(err.message, ExitCode.Failed);
   const code = (err as { code?: string }).code;
   if (code === "EADDRINUSE")

@@ -9,10 +9,16 @@ import {
   type KubeObject,
   type RenderContext,
 } from "@tessera/controller";
+import {
+  ENVIRONMENT_VARIABLE,
+  enforceGuardRails,
+  parseEnvironment,
+  type TesseraEnvironment,
+} from "@tessera/contract";
 import type { Command } from "commander";
 import { stringify } from "yaml";
 import type { CliIo } from "../cli-io.js";
-import { CliError, ExitStatus } from "../cli-error.js";
+import { CliError, ExitStatus, usageError } from "../cli-error.js";
 import { ExitCode } from "../exit-codes.js";
 import {
   formatManifestProblem,
@@ -35,6 +41,15 @@ interface RenderOptions {
   json?: boolean;
   crd?: boolean;
   install?: string;
+  env?: string;
+}
+
+function environmentOption(value: string | undefined): TesseraEnvironment {
+  try {
+    return parseEnvironment(value);
+  } catch (err) {
+    throw usageError(`--env: ${(err as Error).message}`);
+  }
 }
 
 export function registerRenderCommand(program: Command, io: CliIo): void {
@@ -73,6 +88,10 @@ export function registerRenderCommand(program: Command, io: CliIo): void {
       "--install <image>",
       "also render the controller's install manifests (namespace tessera-system, CRD, ServiceAccount, least-privilege ClusterRole, controller Deployment running this tessera image)",
     )
+    .option(
+      "--env <environment>",
+      `the environment the manifests are for (local, staging, production; default ${ENVIRONMENT_VARIABLE}): production refuses components without resources, staging warns`,
+    )
     .option("--json", "print a machine-readable summary (and the problems) instead of YAML or tables")
     .addHelpText(
       "after",
@@ -86,11 +105,18 @@ Exit codes: 0 ok, 1 invalid manifests or validation problems, 2 usage error (a m
 not valid YAML or JSON included).`,
     )
     .action(async (files: string[], opts: RenderOptions) => {
+      const environment = environmentOption(opts.env ?? io.env[ENVIRONMENT_VARIABLE]);
       const { manifests, problems } = await loadComponentManifests(files);
       if (problems.length > 0) {
         for (const p of problems) io.stderr.write(`${formatManifestProblem(p)}\n`);
         throw new ExitStatus(manifestExitCode(problems));
       }
+      enforceGuardRails(
+        environment,
+        { manifests: manifests.map((m) => ({ name: m.name, spec: m.spec })) },
+        (f) => io.stderr.write(`warning: ${environment}: [${f.rule}] ${f.message}\n`),
+        "render",
+      );
       const ctx: RenderContext = {
         nats: {
           url: opts.natsUrl,

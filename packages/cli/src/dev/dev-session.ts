@@ -83,6 +83,7 @@ export async function startDevSession(opts: DevSessionOptions): Promise<DevSessi
       onCompleted: recordingChildren(opts.project.definition.onCompleted ?? {}, children),
       env: opts.env,
       logger: opts.log,
+      workers: opts.mode.kind === "embedded" ? "in-process" : "elsewhere",
     });
     cleanups.push(() => coordinator.close());
 

@@ -37,6 +37,11 @@ function bearer(request: FastifyRequest): string | undefined {
   return match?.[1];
 }
 
+/** Whether a request without the admin token may change state: only when none is configured and the API listens on loopback. */
+export function changesWithoutToken(policy: Pick<AccessPolicy, "host" | "token">): boolean {
+  return policy.token === undefined && isLoopbackHost(policy.host);
+}
+
 /**
  * With a token configured, a change needs `Authorization: Bearer <token>` wherever the server listens.
  * Without one, changes are allowed only when it listens on loopback; elsewhere the API is read-only.
@@ -53,7 +58,7 @@ export function decideAccess(policy: AccessPolicy, request: FastifyRequest): Acc
       message: `this coordinator requires its admin token (TESSERA_ADMIN_TOKEN) for changes: ${why}`,
     };
   }
-  if (isLoopbackHost(policy.host)) return { allowed: true, by: "loopback" };
+  if (changesWithoutToken(policy)) return { allowed: true, by: "loopback" };
   return {
     allowed: false,
     status: 403,

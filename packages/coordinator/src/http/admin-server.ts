@@ -1,12 +1,14 @@
 import type { AddressInfo } from "node:net";
+import { enforceGuardRails } from "@tessera/contract";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import {
   ADMIN_ALLOWED_HOSTS,
   ADMIN_MAX_EVENT_STREAMS,
   DEFAULT_MAX_EVENT_STREAMS,
+  ENVIRONMENT,
 } from "../settings/setting-definitions.js";
 import type { Coordinator } from "../types.js";
-import { installAccessGuard, type AccessPolicy } from "./access-guard.js";
+import { changesWithoutToken, installAccessGuard, isLoopbackHost, type AccessPolicy } from "./access-guard.js";
 import { installAuditLog, type RefusalLimits } from "./audit-hooks.js";
 import { serveDashboard } from "./dashboard-assets.js";
 import { frameworkErrorHandler, installErrorHandling, MAX_PARAM_LENGTH } from "./error-handler.js";
@@ -126,6 +128,13 @@ export async function startAdminServer(coordinator: Coordinator, opts: AdminServ
     token: opts.adminToken ?? coordinator.settings.secret("admin.token"),
     allowedHosts: allowedHosts?.map((name) => name.toLowerCase().replace(/\.$/, "")),
   };
+  // Refused before anything listens; the only rule here holds by construction (access-guard.ts), and is
+  // checked so that a change to the access rules cannot open a production API unnoticed.
+  enforceGuardRails(
+    coordinator.settings.read(ENVIRONMENT),
+    { admin: { host, loopback: isLoopbackHost(host), changesWithoutToken: changesWithoutToken(policy) } },
+    (finding) => (opts.logger === false ? undefined : opts.logger)?.warn({ rule: finding.rule }, finding.message),
+  );
   const app = await buildAdminApp(coordinator, {
     logger: opts.logger ?? false,
     policy,

@@ -1,4 +1,12 @@
-import { DURATION_PATTERN, parseDuration } from "@tessera/contract";
+import {
+  DEFAULT_ENVIRONMENT,
+  DURATION_PATTERN,
+  ENVIRONMENTS,
+  ENVIRONMENT_VARIABLE,
+  parseDuration,
+  parseEnvironment,
+  type TesseraEnvironment,
+} from "@tessera/contract";
 import type { KeyLimits, SettingCategory, SettingKey } from "../types.js";
 
 /**
@@ -163,7 +171,21 @@ export const ADMIN_MAX_EVENT_STREAMS: SettingDefinition<number> = {
   parse: integer(1, 100_000),
 };
 
+/** Where this deployment runs; production refuses what would lose jobs or open the API (@tessera/contract's environment.ts). */
+export const ENVIRONMENT: SettingDefinition<TesseraEnvironment> = {
+  name: "environment",
+  category: "bootstrap",
+  env: ENVIRONMENT_VARIABLE,
+  description: `The environment: ${ENVIRONMENTS.join(", ")}; production refuses to start with guard rails broken, staging warns`,
+  default: DEFAULT_ENVIRONMENT,
+  parse: (value) => {
+    if (typeof value !== "string") throw new Error(`expected one of ${ENVIRONMENTS.join(", ")}, got ${JSON.stringify(value)}`);
+    return parseEnvironment(value);
+  },
+};
+
 export const BOOTSTRAP_SETTINGS: readonly SettingDefinition[] = [
+  ENVIRONMENT,
   DATABASE_URL,
   DATABASE_DIR,
   {

@@ -34,6 +34,7 @@ export async function createPgliteClient(opts: { dataDir?: string; loadDataDir?:
   const { query } = executor(db);
   return {
     dialect: "pglite",
+    inMemory: opts.dataDir === undefined || opts.dataDir.startsWith("memory://"),
     query,
     transaction: (fn) => db.transaction((tx) => fn(executor(tx))),
     ping: () =>

@@ -32,6 +32,8 @@ export interface SqlClient {
    * notifications may have been missed. Resolves once the first connection listens.
    */
   listen?(channels: readonly string[], handlers: ListenHandlers): Promise<Listener>;
+  /** True when the database lives in this process's memory (PGlite without a data directory). */
+  readonly inMemory?: boolean;
   close(): Promise<void>;
 }
 

@@ -1,0 +1,132 @@
+import type { ComponentSpec } from "./component-spec.js";
+
+/**
+ * Where a deployment runs (`TESSERA_ENV`). The guard rails below are one rule set for every process that
+ * starts something: production refuses what would lose work or open the API, staging warns about the same
+ * things, local (the default, a laptop) checks nothing.
+ */
+export const ENVIRONMENTS = ["local", "staging", "production"] as const;
+export type TesseraEnvironment = (typeof ENVIRONMENTS)[number];
+export const DEFAULT_ENVIRONMENT: TesseraEnvironment = "local";
+export const ENVIRONMENT_VARIABLE = "TESSERA_ENV";
+
+/** The environment named by `value` (unset or empty: local); anything else throws, naming the variable. */
+export function parseEnvironment(value: string | undefined): TesseraEnvironment {
+  if (value === undefined || value.trim() === "") return DEFAULT_ENVIRONMENT;
+  const name = value.trim().toLowerCase();
+  if ((ENVIRONMENTS as readonly string[]).includes(name)) return name as TesseraEnvironment;
+  throw new Error(`${ENVIRONMENT_VARIABLE}: expected one of ${ENVIRONMENTS.join(", ")}, got ${JSON.stringify(value)}`);
+}
+
+/** What a starting process knows about how it is deployed; each rule reads only the facts it needs. */
+export interface DeploymentFacts {
+  /** Where the coordinator keeps jobs: in memory (the memory store, PGlite in memory) or durably. */
+  store?: { kind: "memory" | "embedded-memory" | "embedded-disk" | "postgres" };
+  /** The bus, and whether the component workers run in this process or elsewhere. */
+  bus?: {
+    kind: "inprocess" | "jetstream";
+    workers: "in-process" | "elsewhere";
+    /** The NATS server is part of a cluster (its INFO names one). */
+    clustered?: boolean;
+    /** Replicas of the streams the bus creates. */
+    streamReplicas?: number;
+  };
+  /** The admin API: where it listens, and whether a request without the admin token may change state. */
+  admin?: { host: string; changesWithoutToken: boolean; loopback: boolean };
+  /** Components about to be rendered as Kubernetes manifests. */
+  manifests?: ReadonlyArray<{ name: string; spec: ComponentSpec }>;
+}
+
+export type GuardRailRule =
+  | "durable_store"
+  | "bus_reaches_workers"
+  | "admin_token"
+  | "replicated_streams"
+  | "component_resources";
+
+export interface GuardRailFinding {
+  rule: GuardRailRule;
+  /** What is wrong and how to fix it, in one sentence a log line or a terminal can show. */
+  message: string;
+}
+
+/** Every rule the facts break, whatever the environment (`guardRailVerdict` decides what each means). */
+export function guardRailFindings(facts: DeploymentFacts): GuardRailFinding[] {
+  const found: GuardRailFinding[] = [];
+  const { store, bus, admin, manifests } = facts;
+  if (store !== undefined && (store.kind === "memory" || store.kind === "embedded-memory"))
+    found.push({
+      rule: "durable_store",
+      message: `jobs are kept in memory (${store.kind === "memory" ? "the memory store" : "PGlite in memory"}) and lost when the process ends; set DATABASE_URL to a Postgres`,
+    });
+  if (bus !== undefined && bus.kind === "inprocess" && bus.workers === "elsewhere")
+    found.push({
+      rule: "bus_reaches_workers",
+      message:
+        "the in-process bus reaches only workers in this process, and these components' workers run elsewhere; connect a JetStream bus (NATS_URL)",
+    });
+  if (bus !== undefined && bus.kind === "jetstream" && bus.clustered === true && (bus.streamReplicas ?? 1) < 2)
+    found.push({
+      rule: "replicated_streams",
+      message: `the NATS server is clustered but the bus creates streams with ${bus.streamReplicas ?? 1} replica, so losing one server loses its jobs; create the bus with streamReplicas: 3`,
+    });
+  if (admin !== undefined && !admin.loopback && admin.changesWithoutToken)
+    found.push({
+      rule: "admin_token",
+      message: `the admin API listens on ${admin.host}, beyond loopback, and allows changes without a token; set TESSERA_ADMIN_TOKEN`,
+    });
+  for (const m of manifests ?? []) {
+    const r = m.spec.resources;
+    const missing = [
+      ...(r?.requests?.cpu === undefined ? ["requests.cpu"] : []),
+      ...(r?.requests?.memory === undefined ? ["requests.memory"] : []),
+      ...(r?.limits?.memory === undefined ? ["limits.memory"] : []),
+    ];
+    if (missing.length > 0)
+      found.push({
+        rule: "component_resources",
+        message: `component ${m.name}: spec.resources ${missing.join(", ")} not set, so the scheduler cannot place it safely and nothing bounds its memory`,
+      });
+  }
+  return found;
+}
+
+/** What the environment makes of the findings: production refuses all of them, staging warns, local ignores them. */
+export function guardRailVerdict(
+  environment: TesseraEnvironment,
+  findings: readonly GuardRailFinding[],
+): { refuse: GuardRailFinding[]; warn: GuardRailFinding[] } {
+  if (environment === "production") return { refuse: [...findings], warn: [] };
+  if (environment === "staging") return { refuse: [], warn: [...findings] };
+  return { refuse: [], warn: [] };
+}
+
+/** A production process refusing to start (or render); the CLI exits with code 2 (a configuration error). */
+export class GuardRailError extends Error {
+  override readonly name = "GuardRailError";
+  constructor(
+    readonly environment: TesseraEnvironment,
+    readonly findings: readonly GuardRailFinding[],
+    /** What was refused, for the message: "start", "render". */
+    readonly action = "start",
+  ) {
+    super(
+      `refusing to ${action} in ${environment} (${ENVIRONMENT_VARIABLE}): ${findings.map((f) => `[${f.rule}] ${f.message}`).join("; ")}`,
+    );
+  }
+}
+
+/**
+ * Applies the environment's verdict: throws GuardRailError for what it refuses, hands each warning to `warn`.
+ * Called by every process that starts something, with the facts it knows.
+ */
+export function enforceGuardRails(
+  environment: TesseraEnvironment,
+  facts: DeploymentFacts,
+  warn: (finding: GuardRailFinding) => void,
+  action = "start",
+): void {
+  const { refuse, warn: warnings } = guardRailVerdict(environment, guardRailFindings(facts));
+  if (refuse.length > 0) throw new GuardRailError(environment, refuse, action);
+  for (const w of warnings) warn(w);
+}
