@@ -38,11 +38,7 @@ export interface DeploymentFacts {
 }
 
 export type GuardRailRule =
-  | "durable_store"
-  | "bus_reaches_workers"
-  | "admin_token"
-  | "replicated_streams"
-  | "component_resources";
+  "durable_store" | "bus_reaches_workers" | "admin_token" | "replicated_streams" | "component_resources";
 
 export interface GuardRailFinding {
   rule: GuardRailRule;

@@ -95,7 +95,10 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
   try {
     enforceGuardRails(
       environment,
-      { store: { kind: storeKind(storage) }, bus: { kind: opts.bus.kind, workers: opts.workers ?? "elsewhere", ...opts.bus.topology() } },
+      {
+        store: { kind: storeKind(storage) },
+        bus: { kind: opts.bus.kind, workers: opts.workers ?? "elsewhere", ...opts.bus.topology() },
+      },
       (finding) => log.warn({ environment, rule: finding.rule }, finding.message),
     );
   } catch (err) {

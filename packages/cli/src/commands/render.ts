@@ -9,12 +9,7 @@ import {
   type KubeObject,
   type RenderContext,
 } from "@tessera/controller";
-import {
-  ENVIRONMENT_VARIABLE,
-  enforceGuardRails,
-  parseEnvironment,
-  type TesseraEnvironment,
-} from "@tessera/contract";
+import { ENVIRONMENT_VARIABLE, enforceGuardRails, parseEnvironment, type TesseraEnvironment } from "@tessera/contract";
 import type { Command } from "commander";
 import { stringify } from "yaml";
 import type { CliIo } from "../cli-io.js";

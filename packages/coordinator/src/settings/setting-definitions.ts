@@ -179,7 +179,8 @@ export const ENVIRONMENT: SettingDefinition<TesseraEnvironment> = {
   description: `The environment: ${ENVIRONMENTS.join(", ")}; production refuses to start with guard rails broken, staging warns`,
   default: DEFAULT_ENVIRONMENT,
   parse: (value) => {
-    if (typeof value !== "string") throw new Error(`expected one of ${ENVIRONMENTS.join(", ")}, got ${JSON.stringify(value)}`);
+    if (typeof value !== "string")
+      throw new Error(`expected one of ${ENVIRONMENTS.join(", ")}, got ${JSON.stringify(value)}`);
     return parseEnvironment(value);
   },
 };
