@@ -117,3 +117,4 @@ export {
   type GuardRailRule,
   type TesseraEnvironment,
 } from "./environment.js";
+export { BUILD_INFO_METRIC, buildInfoLabels, type MetricName } from "./metric-names.js";

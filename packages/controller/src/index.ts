@@ -45,3 +45,9 @@ export {
   CONTROLLER_NAME,
   type InstallOptions,
 } from "./install/install-manifests.js";
+export {
+  ControllerMetrics,
+  CONTROLLER_METRICS,
+  CONTROLLER_METRIC_NAMES,
+  type ReconcileOutcome,
+} from "./metrics/controller-metrics.js";

@@ -10,7 +10,7 @@ import { handleExhausted } from "./dead-letters/dead-letter-flow.js";
 import { CoordinatorError, unknownComponent } from "./errors.js";
 import { componentSummary, InstanceRegistry } from "./heartbeats/instance-registry.js";
 import { listInTimeRange } from "./jobs/list-in-time-range.js";
-import { CoordinatorMetrics } from "./metrics/coordinator-metrics.js";
+import { CoordinatorMetrics, type ResultApplyOutcome } from "./metrics/coordinator-metrics.js";
 import { ReplicaSet, type RemoteJobEvent } from "./replicas/replica-set.js";
 import { ReplicaStore } from "./replicas/replica-store.js";
 import { JobEvents } from "./events/job-events.js";
@@ -136,7 +136,16 @@ export class CoordinatorRuntime implements Coordinator {
         for (const job of jobs) this.emit(job);
       },
     });
-    this.prom = new CoordinatorMetrics(parts.evictedJobs);
+    this.prom = new CoordinatorMetrics(
+      {
+        evictedJobs: parts.evictedJobs,
+        components: () => this.components(),
+        blockedKeys: () => this.limiter.blocked(Date.now()).keys,
+        settings: () => parts.settings.list(),
+      },
+      parts.components.map((c) => c.name),
+    );
+    this.events.onJobEvent((event, origin) => this.prom.jobEvent(event, origin));
     this.retention = new JobRetention({
       store: parts.store,
       log: parts.log,
@@ -177,16 +186,22 @@ export class CoordinatorRuntime implements Coordinator {
     await this.replicas?.start();
     try {
       this.subscriptions.push(
-        await bus.consumeResults((event) =>
-          this.onResult(event).catch((err: unknown) => {
-            // Redelivered by the bus (nothing is lost); said here, so a Result that keeps failing is seen.
-            log.warn(
-              { err, jobId: event.kind === "result" ? event.result.job_id : undefined },
-              "could not record a Result; it comes back",
-            );
-            throw err;
-          }),
-        ),
+        await bus.consumeResults((event) => {
+          const started = performance.now();
+          const took = (): number => (performance.now() - started) / 1000;
+          return this.onResult(event).then(
+            (outcome) => this.prom.resultApplied(outcome, took()),
+            (err: unknown) => {
+              this.prom.resultApplied("error", took());
+              // Redelivered by the bus (nothing is lost); said here, so a Result that keeps failing is seen.
+              log.warn(
+                { err, jobId: event.kind === "result" ? event.result.job_id : undefined },
+                "could not record a Result; it comes back",
+              );
+              throw err;
+            },
+          );
+        }),
       );
       this.subscriptions.push(
         await bus.observeExhausted(async (event) => {
@@ -225,6 +240,7 @@ export class CoordinatorRuntime implements Coordinator {
     );
     if (recorded.created) {
       this.stats.submitted += 1;
+      this.prom.submitted(component);
       this.emit(recorded.job);
       if (recorded.entry !== undefined) this.relay.offer(recorded.entry);
       else this.relay.notify();
@@ -329,14 +345,14 @@ export class CoordinatorRuntime implements Coordinator {
     return this.closing;
   }
 
-  private async onResult(event: ResultEvent): Promise<void> {
+  private async onResult(event: ResultEvent): Promise<ResultApplyOutcome> {
     if (event.kind === "invalid") {
       this.stats.invalidResults += 1;
       this.parts.log.warn(
         { subject: event.subject, err: event.error },
         "ignored a message on the results stream that is not a valid Result",
       );
-      return;
+      return "invalid";
     }
     const result = event.result;
     const hook = result.status === "completed" ? this.parts.onCompleted[result.component] : undefined;
@@ -355,12 +371,15 @@ export class CoordinatorRuntime implements Coordinator {
         { jobId: result.job_id, component: result.component },
         "ignored a Result for a job the store does not hold (not submitted here, or deleted by retention)",
       );
-    } else if (outcome.kind === "duplicate") {
-      this.stats.duplicateResults += 1;
-    } else {
-      this.stats.resultsApplied += 1;
-      this.decided(outcome.job);
+      return "unknown";
     }
+    if (outcome.kind === "duplicate") {
+      this.stats.duplicateResults += 1;
+      return "duplicate";
+    }
+    this.stats.resultsApplied += 1;
+    this.decided(outcome.job);
+    return "applied";
   }
 
   /**

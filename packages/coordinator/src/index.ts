@@ -30,3 +30,4 @@ export {
   type AdminServerOptions,
 } from "./http/admin-server.js";
 export { isLoopbackHost } from "./http/access-guard.js";
+export { COORDINATOR_METRICS, COORDINATOR_METRIC_NAMES } from "./metrics/coordinator-metric-names.js";

@@ -30,3 +30,4 @@ export { TerminalError } from "./terminal-error.js";
 export { retryDelayMs, DEFAULT_RETRY, type RetryPolicy } from "./backoff.js";
 export { runWorker, type RunWorkerOptions, type WorkerHandle } from "./run-worker.js";
 export { runWorkerProcess } from "./worker-process.js";
+export { WORKER_METRICS, WORKER_METRIC_NAMES } from "./metrics.js";

@@ -1,7 +1,28 @@
+import { BUILD_INFO_METRIC, buildInfoLabels, type MetricName } from "@tessera/contract";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 export const JOB_OUTCOMES = ["completed", "failed", "timeout", "retried", "invalid", "duplicate"] as const;
 export type JobOutcome = (typeof JOB_OUTCOMES)[number];
+
+/**
+ * The worker's metric names and help, written once: the metrics register them, and the checks of the
+ * dashboards and alert rules compare every name a PromQL expression uses with this list.
+ */
+export const WORKER_METRICS = {
+  jobs: {
+    name: "tessera_jobs_total",
+    help: "Deliveries handled by the worker, by outcome (retried: nak'd for redelivery; invalid: envelope termed; duplicate: already finished)",
+  },
+  handlerDuration: {
+    name: "tessera_handler_duration_seconds",
+    help: "Time from the start of the handler to its outcome, by outcome",
+  },
+  inFlight: { name: "tessera_jobs_in_flight", help: "Handlers running now" },
+  buildInfo: BUILD_INFO_METRIC,
+} as const satisfies Record<string, MetricName>;
+
+/** Every metric name the worker registers (a test checks the registry agrees). */
+export const WORKER_METRIC_NAMES: readonly string[] = Object.values(WORKER_METRICS).map((m) => m.name);
 
 /**
  * The worker's Prometheus metrics, in a registry of its own (not prom-client's global one) so several
@@ -16,22 +37,19 @@ export class WorkerMetrics {
 
   constructor(private readonly component: string) {
     this.jobs = new Counter({
-      name: "tessera_jobs_total",
-      help: "Deliveries handled by the worker, by outcome (retried: nak'd for redelivery; invalid: envelope termed; duplicate: already finished)",
+      ...WORKER_METRICS.jobs,
       labelNames: ["component", "outcome"],
       registers: [this.registry],
     });
     this.duration = new Histogram({
-      name: "tessera_handler_duration_seconds",
-      help: "Time from the start of the handler to its outcome, by outcome",
+      ...WORKER_METRICS.handlerDuration,
       labelNames: ["component", "outcome"],
       buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900],
       registers: [this.registry],
     });
     const running = (): number => this.running;
     this.inFlight = new Gauge({
-      name: "tessera_jobs_in_flight",
-      help: "Handlers running now",
+      ...WORKER_METRICS.inFlight,
       labelNames: ["component"],
       registers: [this.registry],
       // Read when scraped: a gauge write per job start and end would cost more than the scrape.
@@ -39,6 +57,10 @@ export class WorkerMetrics {
         this.set({ component }, running());
       },
     });
+    new Gauge({ ...WORKER_METRICS.buildInfo, labelNames: ["version", "commit"], registers: [this.registry] }).set(
+      buildInfoLabels(process.env),
+      1,
+    );
     // Export every series from the start, so a rate() over a fresh worker is 0 rather than absent.
     for (const outcome of JOB_OUTCOMES) this.jobs.inc({ component, outcome }, 0);
     this.inFlight.set({ component }, 0);

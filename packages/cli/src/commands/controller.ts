@@ -40,7 +40,7 @@ export function registerControllerCommand(program: Command, io: CliIo): void {
       "--kubeconfig <file>",
       "kubeconfig to use (default: in-cluster service account, else KUBECONFIG / ~/.kube/config)",
     )
-    .option("--port <port>", "port of /healthz and /readyz", io.env["TESSERA_HTTP_PORT"] ?? "8080")
+    .option("--port <port>", "port of /healthz, /readyz and /metrics", io.env["TESSERA_HTTP_PORT"] ?? "8080")
     .option("--concurrency <n>", "Components reconciled at once", positiveInteger(64), 4)
     .option("--resync-seconds <n>", "reconcile every Component again this often", positiveInteger(86_400), 300)
     .addHelpText(
@@ -108,6 +108,14 @@ Example:
                   ? "not ready: Components not listed yet\n"
                   : "not ready: NATS unreachable\n",
             );
+        }
+        if (path === "/metrics") {
+          const registry = controller.metrics.registry;
+          return void registry.metrics().then(
+            (text) => res.writeHead(200, { "content-type": registry.contentType }).end(text),
+            (err: unknown) =>
+              res.writeHead(500, { "content-type": "text/plain" }).end(`metrics unavailable: ${String(err)}\n`),
+          );
         }
         res.writeHead(404).end();
       });

@@ -5,6 +5,7 @@ import { COMPONENT_NAME_LABEL } from "../render/labels.js";
 import { isStatus, type ComponentObject, type KubeAccess } from "./kube-access.js";
 import { reconcileComponent, type ReconcileCounters, type StreamProvisioner } from "./reconciler.js";
 import { WorkQueue } from "./work-queue.js";
+import { ControllerMetrics } from "../metrics/controller-metrics.js";
 
 export interface ControllerOptions {
   kube: KubeAccess;
@@ -21,6 +22,8 @@ export interface ControllerOptions {
 
 export interface Controller {
   readonly counters: ReconcileCounters;
+  /** Reconciles, work queue and reachability, for a /metrics endpoint. */
+  readonly metrics: ControllerMetrics;
   /** Listed once and every key reconciled at least once since. */
   readonly synced: Promise<void>;
   /** Ready = the first list done, the latest list succeeded, and NATS reachable. */
@@ -48,18 +51,23 @@ export function startController(opts: ControllerOptions): Controller {
   const queue = new WorkQueue(
     async (key) => {
       const [namespace, name] = key.split("/") as [string, string];
+      const started = performance.now();
+      const took = (): number => (performance.now() - started) / 1000;
       try {
         await reconcileComponent(
           { kube: opts.kube, streams: opts.streams, render: opts.render, counters },
           namespace,
           name,
         );
+        metrics.reconciled("ok", took());
       } catch (err) {
         // A 409 means the object changed while we worked on it: not a failure, just run again on fresh data.
         if (isStatus(err, 409)) {
+          metrics.reconciled("conflict", took());
           queue.add(key);
           return;
         }
+        metrics.reconciled("error", took());
         log("reconcile failed; retrying with backoff", { key, err: (err as Error).message });
         throw err;
       }
@@ -84,6 +92,11 @@ export function startController(opts: ControllerOptions): Controller {
   /** The last list succeeded: readiness also needs the API server, not only NATS. */
   let apiReachable = false;
   let lastEvent = Date.now();
+  const metrics = new ControllerMetrics({
+    queueDepth: () => queue.length,
+    natsReachable: () => opts.streams.isConnected(),
+    apiReachable: () => apiReachable,
+  });
   let markSynced!: () => void;
   const synced = new Promise<void>((resolve) => (markSynced = resolve));
   const keyOf = (c: ComponentObject): string => `${c.metadata.namespace}/${c.metadata.name}`;
@@ -187,6 +200,7 @@ export function startController(opts: ControllerOptions): Controller {
 
   return {
     counters,
+    metrics,
     synced,
     ready: () => listed && apiReachable && opts.streams.isConnected(),
     resync: async () => {
