@@ -61,7 +61,6 @@ beforeAll(async () => {
     components: [{ name: component, spec }],
     database: { memory: true },
   });
-  await coordinator.start();
   admin = await startAdminServer(coordinator, { logger: false });
   worker = spawnTsProcess(join(here, "fixtures", "echo-worker.ts"), {
     cwd: join(here, "..", ".."),

@@ -89,10 +89,20 @@ describe("tessera controller (a real process against the in-memory API and a rea
         undefined,
       15_000,
     );
+    // /metrics on the same port: the reconcile counted once it finished (after the Deployment), NATS reachable.
+    const metrics = async (): Promise<string> => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    await waitFor(
+      "a successful reconcile on /metrics",
+      async () => /^tessera_controller_reconciles_total\{outcome="ok"\} [1-9]/m.test(await metrics()),
+      15_000,
+    );
+    expect(await metrics()).toMatch(/^tessera_controller_nats_reachable 1$/m);
 
     await nats.kill();
     await waitFor("/readyz 503 while NATS is down", async () => (await readyz(port)) === 503, 20_000, 100);
     expect(await (await fetch(`http://127.0.0.1:${port}/readyz`)).text()).toContain("NATS unreachable");
+    // The same fact on /metrics, for the TesseraNatsUnreachable alert.
+    expect(await metrics()).toMatch(/^tessera_controller_nats_reachable 0$/m);
     await nats.restart();
     await waitFor("/readyz 200 again", async () => (await readyz(port)) === 200, 30_000, 100);
   }, 90_000);
