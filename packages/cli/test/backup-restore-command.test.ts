@@ -7,7 +7,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectJetStreamBus } from "@tessera/bus";
-import { createCoordinator, type BackupManifest, type RestoreReport } from "@tessera/coordinator";
+import { createCoordinator, openSqlClient, type BackupManifest, type RestoreReport } from "@tessera/coordinator";
 import { startNatsServer, startPostgres, waitFor, type NatsServerHandle, type PostgresHandle } from "@tessera/testkit";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -55,6 +55,22 @@ describe("tessera backup / restore", () => {
 
     const after = (await coordinator.submit("backup-cli", { json: { late: true } })).jobId;
     await coordinator.close();
+    // After the backup point the bus loses one job's message (no Result: it is sent again) and another job
+    // is dead-lettered (recorded so), as the dead-letter flow would: publish to the DLQ, delete the source.
+    const seqOf = new Map((await bus.inventory(["backup-cli"])).stored.map((s) => [s.jobId, s.streamSeq]));
+    const [lostMessage, deadLettered] = [before[0] ?? "", before[1] ?? ""];
+    await bus.removeJob("backup-cli", seqOf.get(lostMessage) ?? 0);
+    await bus.publishDeadLetter({
+      component: "backup-cli",
+      jobId: deadLettered,
+      streamSeq: seqOf.get(deadLettered),
+      deliveries: 3,
+      reasonCode: "handler_error",
+      reasonDetail: "boom",
+      data: new Uint8Array(),
+      deadLetteredAt: new Date().toISOString(),
+    });
+    await bus.removeJob("backup-cli", seqOf.get(deadLettered) ?? 0);
     await bus.close();
 
     const again = await runTessera(["backup", "--database", source, "--out", out]);
@@ -69,21 +85,51 @@ describe("tessera backup / restore", () => {
     const table = await runTessera(["restore", out, "--database", await pg.createDatabase(), "--nats", nats.url]);
     expect(table.code, table.stderr).toBe(0);
     expect(table.stdout).toContain("3 jobs were pending or queued at the backup point");
-    expect(table.stdout).toMatch(/in_stream\s+3/);
+    for (const [outcome, n] of [
+      ["result_applied", 0],
+      ["dead_lettered", 1],
+      ["in_stream", 1],
+      ["republished", 1],
+    ])
+      expect(table.stdout).toMatch(new RegExp(`${outcome}\\s+${n}\\n`));
     expect(table.stdout).toContain(after);
     expect(table.stderr).toContain("jobs were lost by the restore");
 
-    const json = await runTessera([
-      "restore",
-      out,
-      "--database",
-      await pg.createDatabase(),
-      "--nats",
-      nats.url,
-      "--json",
-    ]);
+    const restored = await pg.createDatabase();
+    const json = await runTessera(["restore", out, "--database", restored, "--nats", nats.url, "--json"]);
     const report = JSON.parse(json.stdout) as RestoreReport;
-    expect(report.reconcile?.outcomes).toMatchObject({ in_stream: 3, result_applied: 0, republished: 0 });
+    expect(report.reconcile?.outcomes).toEqual({
+      result_applied: 0,
+      dead_lettered: 1,
+      in_stream: 1,
+      republished: 1,
+      outbox: 0,
+    });
     expect(report.reconcile?.lost).toEqual([{ job_id: after, component: "backup-cli", found_in: ["stream"] }]);
+    // What a coordinator starting on it finds: the lost message owed again (a fresh dedup key), the dead letter.
+    const sql = await openSqlClient({ databaseUrl: restored });
+    try {
+      const rows = await sql.query<{
+        job_id: string;
+        state: string;
+        reason_code: string | null;
+        dedup_key: string | null;
+      }>(
+        `SELECT j.job_id, j.state, j.reason_code, o.dedup_key FROM tessera_jobs j
+           LEFT JOIN tessera_outbox o USING (job_id) WHERE j.job_id = ANY($1::text[]) ORDER BY j.job_id`,
+        [[lostMessage, deadLettered]],
+      );
+      expect(rows.rows.find((r) => r.job_id === lostMessage)).toMatchObject({
+        state: "pending",
+        dedup_key: `${lostMessage}:restore:1`,
+      });
+      expect(rows.rows.find((r) => r.job_id === deadLettered)).toMatchObject({
+        state: "failed",
+        reason_code: "dead_lettered",
+        dedup_key: null,
+      });
+    } finally {
+      await sql.close();
+    }
   }, 90_000);
 });

@@ -1,5 +1,5 @@
 import type { Bus, BusInventory } from "@tessera/bus";
-import type { Result } from "@tessera/contract";
+import { ReasonCode, type Result } from "@tessera/contract";
 import { pino, type Logger } from "pino";
 import { recordResult } from "../results/record-result.js";
 import type { SqlClient } from "../sql/sql-client.js";
@@ -112,7 +112,8 @@ async function reconcileOne(
       component: job.component,
       streamSeq: letter.streamSeq,
       deliveries: letter.deliveries,
-      reasonCode: letter.reasonCode,
+      // As the dead-letter flow records it, whatever the letter says: redrive looks for this reason.
+      reasonCode: ReasonCode.DeadLettered,
       reasonDetail: letter.reasonDetail,
     });
     if (failed !== undefined) return "dead_lettered";
