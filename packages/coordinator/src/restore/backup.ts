@@ -2,7 +2,7 @@ import { mkdir, readdir, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createPgClient } from "../sql/pg-client.js";
 import { JOB_STATES } from "../types.js";
-import { BackupError, findPgTool, runPgTool } from "./pg-tools.js";
+import { BackupError, findPgTool, runPgTool, toolConnection } from "./pg-tools.js";
 import { BACKUP_FORMAT, type BackupManifest, type JobCounts } from "./restore-schemas.js";
 
 export const MANIFEST_FILE = "manifest.json";
@@ -57,14 +57,19 @@ export async function takeBackup(opts: BackupOptions): Promise<BackupManifest> {
         await tx.query<{ component: string }>("SELECT DISTINCT component FROM tessera_jobs ORDER BY 1")
       ).rows.map((r) => r.component);
       step(`dumping (snapshot ${snap.snapshot})`);
-      await runPgTool(pgDump, [
-        "--format=custom",
-        "--no-owner",
-        "--no-privileges",
-        `--snapshot=${snap.snapshot}`,
-        `--file=${join(opts.outDir, DUMP_FILE)}`,
-        `--dbname=${opts.databaseUrl}`,
-      ]);
+      const target = toolConnection(opts.databaseUrl);
+      await runPgTool(
+        pgDump,
+        [
+          "--format=custom",
+          "--no-owner",
+          "--no-privileges",
+          `--snapshot=${snap.snapshot}`,
+          `--file=${join(opts.outDir, DUMP_FILE)}`,
+          `--dbname=${target.dbname}`,
+        ],
+        target.env,
+      );
       return {
         format: BACKUP_FORMAT,
         taken_at: new Date(snap.taken_at).toISOString(),

@@ -60,6 +60,23 @@ export function runPgTool(
   });
 }
 
+/**
+ * The `--dbname` a tool gets and its environment: the password moves from the URL to PGPASSWORD, so it is not
+ * in the process list (argv is world-readable in /proc) nor in an error message quoting the command.
+ */
+export function toolConnection(url: string): { dbname: string; env: NodeJS.ProcessEnv } {
+  try {
+    const u = new URL(url);
+    if (u.password === "") return { dbname: url, env: process.env };
+    const password = decodeURIComponent(u.password);
+    u.password = "";
+    return { dbname: u.toString(), env: { ...process.env, PGPASSWORD: password } };
+  } catch {
+    // A libpq key=value string: handed over as it is.
+    return { dbname: url, env: process.env };
+  }
+}
+
 /** The URL without its password, for messages and reports. */
 export function redactUrl(url: string): string {
   try {

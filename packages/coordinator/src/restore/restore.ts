@@ -8,7 +8,7 @@ import type { SqlClient } from "../sql/sql-client.js";
 import { AUDIT_MIGRATIONS } from "../audit/audit-migrations.js";
 import { MIGRATIONS } from "../store/migrations.js";
 import { MANIFEST_FILE } from "./backup.js";
-import { BackupError, findPgTool, redactUrl, runPgTool } from "./pg-tools.js";
+import { BackupError, findPgTool, redactUrl, runPgTool, toolConnection } from "./pg-tools.js";
 import { reconcileRestored } from "./reconcile-restored.js";
 import { BackupManifest, type RestoreReport } from "./restore-schemas.js";
 
@@ -79,14 +79,19 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreReport
       );
     const started = Date.now();
     step(`restoring ${manifest.dump_bytes} bytes taken at ${manifest.taken_at}`);
-    await runPgTool(pgRestore, [
-      "--no-owner",
-      "--no-privileges",
-      "--exit-on-error",
-      "--single-transaction",
-      `--dbname=${opts.databaseUrl}`,
-      join(opts.fromDir, manifest.dump_file),
-    ]);
+    const target = toolConnection(opts.databaseUrl);
+    await runPgTool(
+      pgRestore,
+      [
+        "--no-owner",
+        "--no-privileges",
+        "--exit-on-error",
+        "--single-transaction",
+        `--dbname=${target.dbname}`,
+        join(opts.fromDir, manifest.dump_file),
+      ],
+      target.env,
+    );
     const restoreMs = Date.now() - started;
     const report: RestoreReport = { manifest, database: redactUrl(opts.databaseUrl), restore_ms: restoreMs };
     if (opts.bus === undefined) return report;
