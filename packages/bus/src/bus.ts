@@ -131,6 +131,13 @@ export interface Bus {
   /** Reads the component's dead letters (oldest first). */
   listDeadLetters(component: string): Promise<DeadLetter[]>;
 
+  /**
+   * Everything the bus holds about the jobs of `components`: the latest Result of each job in the Results
+   * stream, the jobs still stored in each job stream, and the dead letters. What a restored job store is
+   * reconciled against (a restore loses what happened after its backup; the bus still knows some of it).
+   */
+  inventory(components: readonly string[]): Promise<BusInventory>;
+
   /** Removes one message from the component's job stream by sequence; false if it was not there. */
   removeJob(component: string, streamSeq: number): Promise<boolean>;
 
@@ -205,6 +212,21 @@ export interface JobDelivery {
   term(): void;
   /** Resets the ack-wait clock: the job is alive. */
   working(): void;
+}
+
+export interface BusInventory {
+  /** The latest Result of each job, within the Results stream's retention. */
+  results: Result[];
+  /** Jobs still stored in their component's stream: not yet acked, running, or exhausted and not yet moved. */
+  stored: StoredJob[];
+  deadLetters: DeadLetter[];
+}
+
+export interface StoredJob {
+  component: string;
+  /** From the envelope, else the dedup key it was published with; undefined for bytes that name no job. */
+  jobId: string | undefined;
+  streamSeq: number;
 }
 
 export interface QueueDepth {

@@ -10,6 +10,8 @@
 export type {
   Bus,
   BusTopology,
+  BusInventory,
+  StoredJob,
   PublishAck,
   PublishJobOptions,
   ConsumeJobsOptions,

@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import type { CliIo } from "./cli-io.js";
+import { registerBackupCommands } from "./commands/backup.js";
 import { registerComponentsCommand } from "./commands/components.js";
 import { registerControllerCommand } from "./commands/controller.js";
 import { registerDevCommand } from "./commands/dev.js";
@@ -44,6 +45,7 @@ Examples:
   registerRenderCommand(program, io);
   registerControllerCommand(program, io);
   registerWorkerCommand(program, io);
+  registerBackupCommands(program, io);
 
   return program;
 }

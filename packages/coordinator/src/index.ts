@@ -31,3 +31,15 @@ export {
 } from "./http/admin-server.js";
 export { isLoopbackHost } from "./http/access-guard.js";
 export { COORDINATOR_METRICS, COORDINATOR_METRIC_NAMES } from "./metrics/coordinator-metric-names.js";
+export { takeBackup, MANIFEST_FILE, type BackupOptions } from "./restore/backup.js";
+export { restoreBackup, readManifest, type RestoreOptions } from "./restore/restore.js";
+export { reconcileRestored, type ReconcileOptions } from "./restore/reconcile-restored.js";
+export { BackupError } from "./restore/pg-tools.js";
+export {
+  BackupManifest,
+  LostJob,
+  ReconcileReport,
+  RestoreReport,
+  RECONCILE_OUTCOMES,
+  type ReconcileOutcome,
+} from "./restore/restore-schemas.js";

@@ -36,6 +36,12 @@ export class DedupWindow<V> {
     return entry !== undefined && entry.expiresAt > this.now() ? entry.value : undefined;
   }
 
+  /** The values not yet expired, oldest first. */
+  values(): V[] {
+    const now = this.now();
+    return [...this.keys.values()].filter((e) => e.expiresAt > now).map((e) => e.value);
+  }
+
   set(key: string, value: V): void {
     const now = this.now();
     const entry: Entry<V> = { key, value, expiresAt: now + this.windowMs };

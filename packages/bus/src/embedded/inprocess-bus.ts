@@ -10,6 +10,7 @@ import {
   type Result,
 } from "@tessera/contract";
 import type {
+  BusInventory,
   Bus,
   DeadLetter,
   ExhaustedDelivery,
@@ -230,6 +231,22 @@ class InProcessBus implements Bus {
   async listDeadLetters(component: string): Promise<DeadLetter[]> {
     this.assertOpen();
     return [...(this.deadLetters.get(component) ?? [])];
+  }
+
+  async inventory(components: readonly string[]): Promise<BusInventory> {
+    this.assertOpen();
+    const wanted = new Set(components);
+    return {
+      results: this.results.values().filter((r) => wanted.has(r.component)),
+      stored: components.flatMap((component) =>
+        (this.queues.get(component)?.stored() ?? []).map((m) => ({
+          component,
+          jobId: jobIdOf(m.data) ?? m.dedupKey,
+          streamSeq: m.seq,
+        })),
+      ),
+      deadLetters: components.flatMap((c) => this.deadLetters.get(c) ?? []),
+    };
   }
 
   async removeJob(component: string, streamSeq: number): Promise<boolean> {

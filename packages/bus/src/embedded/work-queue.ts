@@ -110,6 +110,11 @@ export class WorkQueue {
     return this.messages.get(seq);
   }
 
+  /** Every stored message (in whatever state), in publish order. */
+  stored(): Array<Pick<StoredMessage, "seq" | "data" | "dedupKey">> {
+    return [...this.messages.values()].sort((a, b) => a.seq - b.seq);
+  }
+
   remove(seq: number): boolean {
     const msg = this.messages.get(seq);
     if (msg === undefined) return false;

@@ -36,6 +36,7 @@ import {
 import { COORDINATOR_PROBE_WAIT_MS, parsePresence } from "../coordinator-presence.js";
 import type {
   Bus,
+  BusInventory,
   ConsumeJobsOptions,
   DeadLetter,
   ExhaustedDelivery,
@@ -55,6 +56,7 @@ import { letterFromEvent, publishLetter, readDeadLetters } from "./dead-letters.
 import { MAY_REPEAT_HEADER, startAckingLoop, startJobLoop } from "./job-consumer.js";
 import { isMessageNotFound, isNoResponders, isResourceNotFound, isStreamNotFound } from "./nats-errors.js";
 import { NatsPayloadStore } from "./payload-store.js";
+import { readResults, readStoredJobs } from "./stream-scan.js";
 import {
   COORDINATOR_CONSUMERS,
   ensureCoordinatorConsumer,
@@ -452,6 +454,18 @@ class JetStreamBus implements Bus {
         throw new BusNotProvisionedError(component, `durable consumer ${durableConsumerName(component)}`);
       throw err;
     }
+  }
+
+  async inventory(components: readonly string[]): Promise<BusInventory> {
+    this.guard();
+    const inventory: BusInventory = { results: [], stored: [], deadLetters: [] };
+    // One component at a time: a restore is not in a hurry, and the server keeps serving the workers.
+    for (const component of components) {
+      inventory.results.push(...(await readResults(this.js, component)));
+      inventory.stored.push(...(await readStoredJobs(this.jsm, component)));
+      inventory.deadLetters.push(...(await this.listDeadLetters(component)));
+    }
+    return inventory;
   }
 
   async removeJob(component: string, streamSeq: number): Promise<boolean> {
