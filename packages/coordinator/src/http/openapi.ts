@@ -1,6 +1,6 @@
 import swagger from "@fastify/swagger";
 import type { FastifyInstance, FastifySchema } from "fastify";
-import { ErrorBodySchema, ref } from "./schemas.js";
+import { ADMIN_BODY_LIMIT_BYTES, ErrorBodySchema, ref } from "./schemas.js";
 
 /** The security scheme of the routes flagged `config.mutating` (access-guard.ts). */
 const ADMIN_TOKEN_SCHEME = "adminToken";
@@ -32,7 +32,9 @@ function sharedResponses(schema: FastifySchema, mutating: boolean): Record<strin
         }),
     ...(schema.body !== undefined
       ? {
-          413: errorResponse("The body is larger than the admin API's limit (16 MiB)"),
+          413: errorResponse(
+            `The body is larger than the admin API's limit (${ADMIN_BODY_LIMIT_BYTES / 1024 ** 2} MiB)`,
+          ),
           // Fastify parses JSON and text/plain bodies (the latter then fails the body's schema: a 400).
           415: errorResponse("The body is of a media type the API does not parse (send application/json)"),
         }
@@ -43,7 +45,8 @@ function sharedResponses(schema: FastifySchema, mutating: boolean): Record<strin
 
 /**
  * Links from the answers that name a job or a component to the operations that take it: a generated client
- * can follow them, and the fuzzer's stateful phase chains a submit to a read, a cancel and a result.
+ * can follow them, and the fuzzer's stateful phase chains a submit to a read and a cancel, a listed job to its
+ * output, a component to its dead letters' redrive.
  */
 function links(): Record<string, Record<string, Record<string, unknown>>> {
   const op = (path: string, method: string) => `#/paths/${path.replaceAll("/", "~1")}/${method}`;
