@@ -20,8 +20,8 @@ const TOKEN = "fuzz-admin-token-0123456789abcdef";
 /** Fixed, so that CI is reproducible; TESSERA_FUZZ_SEED (and TESSERA_FUZZ_EXAMPLES) explore further by hand. */
 const SEED = process.env["TESSERA_FUZZ_SEED"] ?? "1";
 const EXAMPLES = process.env["TESSERA_FUZZ_EXAMPLES"];
-/** A run takes about a minute on two cores; past this it is stuck, and is ended. */
-const RUN_TIMEOUT_MS = 240_000;
+/** A run takes about a minute on two cores, two beside the rest of the suite; past this it is stuck, and is ended. */
+const RUN_TIMEOUT_MS = 420_000;
 
 function findSchemathesis(): { path: string } | { missing: string } {
   const found = spawnSync("bash", [INSTALL, "--path"], { cwd: ROOT, encoding: "utf8" });
