@@ -14,6 +14,7 @@ import { serveDashboard } from "./dashboard-assets.js";
 import { frameworkErrorHandler, installErrorHandling, MAX_PARAM_LENGTH } from "./error-handler.js";
 import { installHostCheck } from "./host-check.js";
 import { acceptEmptyJsonBodies } from "./json-body-parser.js";
+import { installMethodNotAllowed } from "./method-not-allowed.js";
 import { requireMutatingFlag } from "./mutating-routes.js";
 import { registerOpenApi } from "./openapi.js";
 import { installRequestTextChecks } from "./request-text.js";
@@ -100,6 +101,8 @@ export async function buildAdminApp(
   acceptEmptyJsonBodies(app);
   installErrorHandling(app, ADMIN_BODY_LIMIT_BYTES);
   installHostCheck(app, policy);
+  // After the Host check (a rebinding page learns nothing, not even which methods a path takes).
+  installMethodNotAllowed(app);
   installAccessGuard(app, policy);
   installRequestTextChecks(app);
   installAuditLog(app, coordinator, refusalLimits);

@@ -1,4 +1,4 @@
-import { startAdminServer, type AdminServer } from "../../src/http/admin-server.js";
+import { startAdminServer, type AdminServer, type AdminServerOptions } from "../../src/http/admin-server.js";
 import { embedded, spec, type Embedded } from "../harness.js";
 
 export interface CoordinatorUnderTest extends Embedded {
@@ -13,7 +13,7 @@ export interface CoordinatorUnderTest extends Embedded {
  * - `poison`: maxDeliver 1 and a worker that always throws, so its jobs are dead-lettered;
  * - `idle`: no worker, so its jobs stay pending or queued until cancelled.
  */
-export async function makeCoordinator(): Promise<CoordinatorUnderTest> {
+export async function makeCoordinator(adminOptions: AdminServerOptions = {}): Promise<CoordinatorUnderTest> {
   const env = await embedded({ memory: true }, [
     { name: "echo", spec: spec() },
     { name: "poison", spec: spec({ maxDeliver: 1 }) },
@@ -32,7 +32,7 @@ export async function makeCoordinator(): Promise<CoordinatorUnderTest> {
       throw new Error("boom");
     },
   });
-  const admin = await startAdminServer(env.coordinator);
+  const admin = await startAdminServer(env.coordinator, adminOptions);
   return {
     ...env,
     admin,

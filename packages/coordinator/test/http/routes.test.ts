@@ -266,6 +266,12 @@ describe("unknown routes", () => {
       status: 404,
       body: { error: { code: "not_found", message: expect.stringContaining("GET /api/v1/nope") } },
     });
-    expect(await call("PUT", "/api/v1/jobs")).toMatchObject({ status: 404, body: { error: { code: "not_found" } } });
+  });
+
+  it("answer 405 for a method a known path does not take (fuzz-findings.test.ts)", async () => {
+    expect(await call("PUT", "/api/v1/jobs")).toMatchObject({
+      status: 405,
+      body: { error: { code: "invalid_request" } },
+    });
   });
 });

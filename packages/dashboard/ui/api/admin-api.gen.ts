@@ -20,12 +20,43 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description Default Response */
+                /** @description An OpenAPI 3.1 document */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description The request is malformed; `issues` names each bad field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A Host header this server does not answer to (DNS rebinding) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The coordinator failed (500), or its store is unavailable (503: retry) */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
                 };
             };
         };
@@ -66,6 +97,33 @@ export interface paths {
                         };
                     };
                 };
+                /** @description The request is malformed; `issues` names each bad field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A Host header this server does not answer to (DNS rebinding) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The coordinator failed (500), or its store is unavailable (503: retry) */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
             };
         };
         put?: never;
@@ -102,6 +160,24 @@ export interface paths {
                         "application/json": components["schemas"]["CoordinatorHealth"];
                     };
                 };
+                /** @description The request is malformed; `issues` names each bad field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A Host header this server does not answer to (DNS rebinding) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description Default Response */
                 503: {
                     headers: {
@@ -111,7 +187,7 @@ export interface paths {
                         "application/json": components["schemas"]["CoordinatorHealth"];
                     };
                 };
-                /** @description Body of every 4xx/5xx response */
+                /** @description The coordinator failed (500), or its store is unavailable (503: retry) */
                 "5XX": {
                     headers: {
                         [name: string]: unknown;
@@ -156,6 +232,33 @@ export interface paths {
                         "text/plain": string;
                     };
                 };
+                /** @description The request is malformed; `issues` names each bad field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A Host header this server does not answer to (DNS rebinding) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The coordinator failed (500), or its store is unavailable (503: retry) */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
             };
         };
         put?: never;
@@ -194,7 +297,25 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Body of every 4xx/5xx response */
+                /** @description The request is malformed; `issues` names each bad field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A Host header this server does not answer to (DNS rebinding) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The coordinator failed (500), or its store is unavailable (503: retry) */
                 "5XX": {
                     headers: {
                         [name: string]: unknown;
@@ -241,6 +362,24 @@ export interface paths {
                         "application/json": components["schemas"]["ComponentStatus"];
                     };
                 };
+                /** @description The request is malformed; `issues` names each bad field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A Host header this server does not answer to (DNS rebinding) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description Body of every 4xx/5xx response */
                 404: {
                     headers: {
@@ -250,7 +389,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Body of every 4xx/5xx response */
+                /** @description The coordinator failed (500), or its store is unavailable (503: retry) */
                 "5XX": {
                     headers: {
                         [name: string]: unknown;
@@ -309,7 +448,7 @@ export interface paths {
                         "application/json": components["schemas"]["JobPage"];
                     };
                 };
-                /** @description Body of every 4xx/5xx response */
+                /** @description The request is malformed; `issues` names each bad field */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -318,7 +457,25 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description A Host header this server does not answer to (DNS rebinding) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description Body of every 4xx/5xx response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The coordinator failed (500), or its store is unavailable (503: retry) */
                 "5XX": {
                     headers: {
                         [name: string]: unknown;
@@ -400,8 +557,26 @@ export interface paths {
                         "application/json": components["schemas"]["SubmitOutcome"];
                     };
                 };
-                /** @description Body of every 4xx/5xx response */
+                /** @description The request is malformed; `issues` names each bad field */
                 400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description An admin token is configured and the request did not carry it, or not that one */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A Host header this server does not answer to (DNS rebinding), a change requested from another origin, or a read-only server (not on loopback, no admin token configured) */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -418,7 +593,25 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Body of every 4xx/5xx response */
+                /** @description The body is larger than the admin API's limit (16 MiB) */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The body is of a media type the API does not parse (send application/json) */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The coordinator failed (500), or its store is unavailable (503: retry) */
                 "5XX": {
                     headers: {
                         [name: string]: unknown;
@@ -464,6 +657,24 @@ export interface paths {
                         "application/json": components["schemas"]["JobRecord"];
                     };
                 };
+                /** @description The request is malformed; `issues` names each bad field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A Host header this server does not answer to (DNS rebinding) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description Body of every 4xx/5xx response */
                 404: {
                     headers: {
@@ -473,7 +684,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Body of every 4xx/5xx response */
+                /** @description The coordinator failed (500), or its store is unavailable (503: retry) */
                 "5XX": {
                     headers: {
                         [name: string]: unknown;
@@ -512,13 +723,33 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description The output bytes, with the content type of inline data (JSON or text) or application/octet-stream */
+                /** @description The output: inline data as JSON or as text, or the bytes a result_ref names as application/octet-stream */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
+                        "application/json": unknown;
+                        "text/plain": string;
                         "application/octet-stream": string;
+                    };
+                };
+                /** @description The request is malformed; `issues` names each bad field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A Host header this server does not answer to (DNS rebinding) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
                     };
                 };
                 /** @description Body of every 4xx/5xx response */
@@ -530,7 +761,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Body of every 4xx/5xx response */
+                /** @description The coordinator failed (500), or its store is unavailable (503: retry) */
                 "5XX": {
                     headers: {
                         [name: string]: unknown;
@@ -582,6 +813,33 @@ export interface paths {
                         };
                     };
                 };
+                /** @description The request is malformed; `issues` names each bad field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description An admin token is configured and the request did not carry it, or not that one */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A Host header this server does not answer to (DNS rebinding), a change requested from another origin, or a read-only server (not on loopback, no admin token configured) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description Body of every 4xx/5xx response */
                 404: {
                     headers: {
@@ -600,7 +858,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Body of every 4xx/5xx response */
+                /** @description The coordinator failed (500), or its store is unavailable (503: retry) */
                 "5XX": {
                     headers: {
                         [name: string]: unknown;
@@ -648,7 +906,7 @@ export interface paths {
                         "text/event-stream": components["schemas"]["JobEvent"];
                     };
                 };
-                /** @description Body of every 4xx/5xx response */
+                /** @description The request is malformed; `issues` names each bad field */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -657,8 +915,8 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Body of every 4xx/5xx response */
-                503: {
+                /** @description A Host header this server does not answer to (DNS rebinding) */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -666,7 +924,18 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Body of every 4xx/5xx response */
+                /** @description Too many event streams are open (admin.maxEventStreams); retry after `retry-after` seconds */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "retry-after"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The coordinator failed (500), or its store is unavailable (503: retry) */
                 "5XX": {
                     headers: {
                         [name: string]: unknown;
@@ -717,7 +986,7 @@ export interface paths {
                         "application/json": components["schemas"]["DeadLetterPage"];
                     };
                 };
-                /** @description Body of every 4xx/5xx response */
+                /** @description The request is malformed; `issues` names each bad field */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -726,7 +995,25 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description A Host header this server does not answer to (DNS rebinding) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description Body of every 4xx/5xx response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The coordinator failed (500), or its store is unavailable (503: retry) */
                 "5XX": {
                     headers: {
                         [name: string]: unknown;
@@ -778,6 +1065,33 @@ export interface paths {
                         };
                     };
                 };
+                /** @description The request is malformed; `issues` names each bad field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description An admin token is configured and the request did not carry it, or not that one */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A Host header this server does not answer to (DNS rebinding), a change requested from another origin, or a read-only server (not on loopback, no admin token configured) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description Body of every 4xx/5xx response */
                 404: {
                     headers: {
@@ -796,7 +1110,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Body of every 4xx/5xx response */
+                /** @description The coordinator failed (500), or its store is unavailable (503: retry) */
                 "5XX": {
                     headers: {
                         [name: string]: unknown;
@@ -851,8 +1165,26 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Body of every 4xx/5xx response */
+                /** @description The request is malformed; `issues` names each bad field */
                 400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description An admin token is configured and the request did not carry it, or not that one */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A Host header this server does not answer to (DNS rebinding), a change requested from another origin, or a read-only server (not on loopback, no admin token configured) */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -869,7 +1201,25 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Body of every 4xx/5xx response */
+                /** @description The body is larger than the admin API's limit (16 MiB) */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The body is of a media type the API does not parse (send application/json) */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The coordinator failed (500), or its store is unavailable (503: retry) */
                 "5XX": {
                     headers: {
                         [name: string]: unknown;
@@ -914,7 +1264,25 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Body of every 4xx/5xx response */
+                /** @description The request is malformed; `issues` names each bad field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A Host header this server does not answer to (DNS rebinding) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The coordinator failed (500), or its store is unavailable (503: retry) */
                 "5XX": {
                     headers: {
                         [name: string]: unknown;
@@ -969,8 +1337,26 @@ export interface paths {
                         "application/json": components["schemas"]["ResolvedSetting"];
                     };
                 };
-                /** @description Body of every 4xx/5xx response */
+                /** @description The request is malformed; `issues` names each bad field */
                 400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description An admin token is configured and the request did not carry it, or not that one */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A Host header this server does not answer to (DNS rebinding), a change requested from another origin, or a read-only server (not on loopback, no admin token configured) */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -987,7 +1373,25 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Body of every 4xx/5xx response */
+                /** @description The body is larger than the admin API's limit (16 MiB) */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The body is of a media type the API does not parse (send application/json) */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The coordinator failed (500), or its store is unavailable (503: retry) */
                 "5XX": {
                     headers: {
                         [name: string]: unknown;
@@ -1031,7 +1435,25 @@ export interface paths {
                         "application/json": components["schemas"]["CoordinatorCounters"];
                     };
                 };
-                /** @description Body of every 4xx/5xx response */
+                /** @description The request is malformed; `issues` names each bad field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A Host header this server does not answer to (DNS rebinding) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The coordinator failed (500), or its store is unavailable (503: retry) */
                 "5XX": {
                     headers: {
                         [name: string]: unknown;
@@ -1076,7 +1498,25 @@ export interface paths {
                         "application/json": components["schemas"]["AccessInfo"];
                     };
                 };
-                /** @description Body of every 4xx/5xx response */
+                /** @description The request is malformed; `issues` names each bad field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A Host header this server does not answer to (DNS rebinding) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The coordinator failed (500), or its store is unavailable (503: retry) */
                 "5XX": {
                     headers: {
                         [name: string]: unknown;
@@ -1128,7 +1568,7 @@ export interface paths {
                         "application/json": components["schemas"]["AuditPage"];
                     };
                 };
-                /** @description Body of every 4xx/5xx response */
+                /** @description The request is malformed; `issues` names each bad field */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1137,7 +1577,16 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Body of every 4xx/5xx response */
+                /** @description A Host header this server does not answer to (DNS rebinding) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The coordinator failed (500), or its store is unavailable (503: retry) */
                 "5XX": {
                     headers: {
                         [name: string]: unknown;

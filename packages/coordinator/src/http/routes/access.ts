@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from "fastify";
 import type { AuditEntry, Coordinator, Page } from "../../types.js";
 import { describeAccess, type AccessPolicy } from "../access-guard.js";
-import { AccessInfoSchema, AuditPageSchema, ListAuditQuery, ref, withErrors } from "../schemas.js";
+import { AccessInfoSchema, AuditPageSchema, ListAuditQuery, ref } from "../schemas.js";
 
 export const accessRoutes: FastifyPluginAsync<{ coordinator: Coordinator; policy: AccessPolicy }> = async (
   app,
@@ -13,7 +13,7 @@ export const accessRoutes: FastifyPluginAsync<{ coordinator: Coordinator; policy
       schema: {
         summary: "What the caller may do: whether changes (cancel, redrive, submit, settings) are allowed, and why",
         tags: ["access"],
-        response: withErrors({ 200: ref(AccessInfoSchema) }),
+        response: { 200: ref(AccessInfoSchema) },
       },
     },
     (request) => describeAccess(policy, request),
@@ -26,7 +26,7 @@ export const accessRoutes: FastifyPluginAsync<{ coordinator: Coordinator; policy
         summary: "Changes requested through the admin API (allowed or refused), newest first",
         tags: ["access"],
         querystring: ListAuditQuery,
-        response: withErrors({ 200: ref(AuditPageSchema) }, 400),
+        response: { 200: ref(AuditPageSchema) },
       },
     },
     (request) => coordinator.audit.list(request.query),

@@ -10,7 +10,7 @@ export const componentRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> =
       schema: {
         summary: "Registered components with their instances, queue depth and jobs by state",
         tags: ["components"],
-        response: withErrors({ 200: componentListResponse() }),
+        response: { 200: componentListResponse() },
       },
     },
     async () => ({ items: await coordinator.components() }),

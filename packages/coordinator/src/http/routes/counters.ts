@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from "fastify";
 import type { Coordinator, CoordinatorCounters } from "../../types.js";
-import { CoordinatorCountersSchema, ref, withErrors } from "../schemas.js";
+import { CoordinatorCountersSchema, ref } from "../schemas.js";
 
 export const counterRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = async (app, { coordinator }) => {
   app.get<{ Reply: CoordinatorCounters }>(
@@ -9,7 +9,7 @@ export const counterRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = a
       schema: {
         summary: "Counts since this coordinator process started",
         tags: ["counters"],
-        response: withErrors({ 200: ref(CoordinatorCountersSchema) }),
+        response: { 200: ref(CoordinatorCountersSchema) },
       },
     },
     () => coordinator.counters(),

@@ -21,7 +21,7 @@ export const dlqRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = async
         summary: "List dead letters, paginated",
         tags: ["dead letters"],
         querystring: ListDeadLettersQuery,
-        response: withErrors({ 200: ref(DeadLetterPageSchema) }, 400),
+        response: withErrors({ 200: ref(DeadLetterPageSchema) }, 404),
       },
     },
     (request) => coordinator.listDeadLetters(request.query),
@@ -58,7 +58,7 @@ export const dlqRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = async
         summary: "Redrive every dead-lettered, not yet redriven job of a component",
         tags: ["dead letters"],
         body: RedriveAllBody,
-        response: withErrors({ 200: redriveAllResponse() }, 400, 404),
+        response: withErrors({ 200: redriveAllResponse() }, 404),
       },
     },
     async (request) => {

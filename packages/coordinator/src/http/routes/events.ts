@@ -2,7 +2,7 @@ import type { ServerResponse } from "node:http";
 import type { FastifyPluginAsync } from "fastify";
 import type { Coordinator, JobEvent } from "../../types.js";
 import { ApiError } from "../api-error.js";
-import { JobEventSchema, JobEventsQuery, ref, withErrors } from "../schemas.js";
+import { ErrorBodySchema, JobEventSchema, JobEventsQuery, ref } from "../schemas.js";
 
 /** Proxies and load balancers drop connections idle for ~30-60 s; a comment line keeps the stream alive. */
 export const SSE_HEARTBEAT_MS = 15_000;
@@ -38,16 +38,17 @@ export const eventRoutes: FastifyPluginAsync<{ coordinator: Coordinator; maxStre
           "Job state changes as server-sent events (`event: job`, `data`: a JobEvent), with a comment heartbeat every 15 s",
         tags: ["jobs"],
         querystring: JobEventsQuery,
-        response: withErrors(
-          {
-            200: {
-              description: "An endless stream; each `data` is a JobEvent",
-              content: { "text/event-stream": { schema: ref(JobEventSchema) } },
-            },
+        response: {
+          200: {
+            description: "An endless stream; each `data` is a JobEvent",
+            content: { "text/event-stream": { schema: ref(JobEventSchema) } },
           },
-          400,
-          503,
-        ),
+          503: {
+            ...ref(ErrorBodySchema),
+            description: "Too many event streams are open (admin.maxEventStreams); retry after `retry-after` seconds",
+            headers: { "retry-after": { type: "integer", minimum: 1, description: "Seconds to wait" } },
+          },
+        },
       },
     },
     (request, reply) => {

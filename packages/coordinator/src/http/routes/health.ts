@@ -1,7 +1,7 @@
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsync } from "fastify";
 import type { Coordinator } from "../../types.js";
-import { CoordinatorHealthSchema, ref, withErrors } from "../schemas.js";
+import { CoordinatorHealthSchema, ref } from "../schemas.js";
 
 /** Probes, outside /api/v1 so a platform can use them without knowing the API version. */
 export const healthRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = async (app, { coordinator }) => {
@@ -23,7 +23,7 @@ export const healthRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = as
       schema: {
         summary: "Readiness: store, bus and consumers are up (503 with the same body when not)",
         tags: ["health"],
-        response: withErrors({ 200: ref(CoordinatorHealthSchema), 503: ref(CoordinatorHealthSchema) }),
+        response: { 200: ref(CoordinatorHealthSchema), 503: ref(CoordinatorHealthSchema) },
       },
     },
     async (_request, reply) => {

@@ -32,7 +32,7 @@ export const jobRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = async
         tags: ["jobs"],
         headers: SubmitJobHeaders,
         body: SubmitJobBody,
-        response: withErrors({ 201: ref(SubmitOutcomeSchema), 200: ref(SubmitOutcomeSchema) }, 400, 404),
+        response: withErrors({ 201: ref(SubmitOutcomeSchema), 200: ref(SubmitOutcomeSchema) }, 404),
       },
     },
     async (request, reply) => {
@@ -51,7 +51,7 @@ export const jobRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = async
         summary: "List jobs, filtered and paginated",
         tags: ["jobs"],
         querystring: ListJobsQuery,
-        response: withErrors({ 200: ref(JobPageSchema) }, 400),
+        response: withErrors({ 200: ref(JobPageSchema) }, 404),
       },
     },
     (request) => coordinator.listJobs(request.query),
@@ -86,8 +86,13 @@ export const jobRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = async
           {
             200: {
               description:
-                "The output bytes, with the content type of inline data (JSON or text) or application/octet-stream",
-              content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } },
+                "The output: inline data as JSON or as text, or the bytes a result_ref names as application/octet-stream",
+              // The types outputBytes (results/job-output.ts) answers with.
+              content: {
+                "application/json": { schema: {} },
+                "text/plain": { schema: { type: "string" } },
+                "application/octet-stream": { schema: { type: "string", format: "binary" } },
+              },
             },
           },
           404,

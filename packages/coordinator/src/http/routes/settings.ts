@@ -9,7 +9,7 @@ export const settingsRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = 
       schema: {
         summary: "Every setting with the value in force and its source",
         tags: ["settings"],
-        response: withErrors({ 200: settingListResponse() }),
+        response: { 200: settingListResponse() },
       },
     },
     () => ({ items: coordinator.settings.list() }),
@@ -24,7 +24,7 @@ export const settingsRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = 
         tags: ["settings"],
         params: NameParams,
         body: PutSettingBody,
-        response: withErrors({ 200: ref(ResolvedSettingSchema) }, 400, 404),
+        response: withErrors({ 200: ref(ResolvedSettingSchema) }, 404),
       },
     },
     (request) => coordinator.settings.set(request.params.name, request.body.value),
