@@ -195,10 +195,8 @@ export class OutboxRelay {
     for (const e of taken) this.inFlight.add(e.id);
     if (stage !== undefined && taken.length < publishable.length) {
       const took = new Set(taken);
-      stage.putBack(
-        publishable.filter((e) => !took.has(e)),
-        false,
-      );
+      const heldBack = publishable.filter((e) => !took.has(e));
+      stage.putBack(heldBack, false);
     }
     const results = await Promise.allSettled(
       taken.map((e) =>

@@ -253,7 +253,8 @@ export const FETCH_CONCURRENCY: SettingDefinition<number> = {
   name: "fetch.concurrency",
   category: "operational",
   env: "TESSERA_FETCH_CONCURRENCY",
-  description: "source_locator inputs this coordinator fetches at once (each holds up to its max_bytes in flight)",
+  description:
+    "source_locator inputs this coordinator fetches at once (each holds a connection to its source and an upload to the payload store)",
   default: 8,
   parse: integer(1, 1_000),
 };

@@ -3,7 +3,7 @@ import { FetchUrlError, parseTarget } from "@tessera/egress";
 import { invalidRequest } from "../errors.js";
 import type { ComponentRegistration } from "../types.js";
 import { MAX_FETCH_TIMEOUT_MS } from "./fetch-source.js";
-import { SOURCE_SECRET_NAME, type SourceSecretBook } from "./source-config.js";
+import type { SourceSecretBook } from "./source-config.js";
 
 const FIELD = "input.source_locator";
 
@@ -49,12 +49,6 @@ export function checkSourceLocator(
     );
   const name = locator.source_secret_ref;
   if (name === undefined) return;
-  if (!SOURCE_SECRET_NAME.test(name))
-    throw invalidRequest(
-      `${FIELD}.source_secret_ref`,
-      "a secret's name: up to 128 letters, digits, '_', '.' and '-', starting with a letter or digit",
-      JSON.stringify(name),
-    );
   const found = secrets.lookup(name, url);
   if ("problem" in found)
     throw invalidRequest(

@@ -15,6 +15,8 @@ export const DEFAULT_FETCH_REDIRECTS = 5;
 const RETRYABLE_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
 /** A Retry-After past this is not waited for: the job fails with the status instead of holding a slot for it. */
 const MAX_RETRY_AFTER_MS = 30_000;
+/** What an HTTP header may carry here: printable ASCII (a content type as the worker gets it, too). */
+export const HEADER_SAFE = /^[\x20-\x7e]{1,255}$/;
 
 export type FetchOutcome =
   | { ok: true; ref: ContentRef; contentType: string | null }
@@ -50,7 +52,8 @@ export async function fetchSource(
       detail: `the job's deadline ${job.deadline} passed before its source was fetched`,
       retryable: false,
     };
-  const headers: Record<string, string> = { accept: job.content_type };
+  // A content type no header can carry is still the job's; the source is then asked for anything.
+  const headers: Record<string, string> = { accept: HEADER_SAFE.test(job.content_type) ? job.content_type : "*/*" };
   if (request.authorization !== undefined) headers["authorization"] = request.authorization;
   let res;
   try {
@@ -62,7 +65,16 @@ export async function fetchSource(
       signal: request.signal,
     });
   } catch (err) {
-    return failure(err);
+    if (request.signal.aborted) throw err;
+    // Anything but the guard's own errors is the HTTP client refusing this request as given: the same every time.
+    return (
+      failure(err) ?? {
+        ok: false,
+        code: "fetch_bad_request",
+        detail: `fetch ${locator.source_url}: the request could not be made: ${(err as Error).message}`,
+        retryable: false,
+      }
+    );
   }
   if (!res.ok) {
     await res.body?.cancel().catch(() => undefined);
@@ -80,16 +92,19 @@ export async function fetchSource(
     const ref = await payloads.put(job.job_id, res.body ?? new Uint8Array(), { maxBytes });
     return { ok: true, ref, contentType: res.headers.get("content-type") };
   } catch (err) {
-    // The body broke while the store read it: the guard's own error, somewhere in the store's wrapping.
-    return failure(err);
+    // The body broke while the store read it (the guard's own error, somewhere in the store's wrapping), or the
+    // store failed, which is not the source's doing.
+    const outcome = failure(err);
+    if (outcome === undefined) throw err;
+    return outcome;
   }
 }
 
-/** The guard's error as an outcome (only a broken connection is worth another try); anything else is rethrown. */
-function failure(err: unknown): FetchOutcome {
+/** The guard's error as an outcome (only a broken connection is worth another try); undefined for any other. */
+function failure(err: unknown): Extract<FetchOutcome, { ok: false }> | undefined {
   let ours: EgressError | undefined;
   for (let at = err; at instanceof Error && ours === undefined; at = at.cause) if (at instanceof EgressError) ours = at;
-  if (ours === undefined) throw err;
+  if (ours === undefined) return undefined;
   // Named whatever the rule, so a job refused for its port still says what kind of address it pointed at.
   const detail =
     ours instanceof EgressDeniedError

@@ -3,7 +3,7 @@ import { Value } from "@sinclair/typebox/value";
 import { compilePolicy, EgressError, type EgressAllowlist } from "@tessera/egress";
 
 /** A source secret's name, as a job's `source_secret_ref` gives it. */
-export const SOURCE_SECRET_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const SOURCE_SECRET_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 /**
  * The secrets a job may name in `source_secret_ref`: each is the value of the Authorization header sent with the
@@ -17,6 +17,8 @@ export const SourceSecretsSchema = Type.Record(
       authorization: Type.String({
         minLength: 1,
         maxLength: 8192,
+        // Printable ASCII, as a header carries it: a value the HTTP client refused would fail every fetch.
+        pattern: "^[!-~][ -~]*$",
         description: "the Authorization header's value, e.g. `Bearer <token>`",
       }),
       origins: Type.Array(Type.String({ minLength: 1, maxLength: 2048 }), {

@@ -15,7 +15,7 @@ import { FETCH_ALLOW, FETCH_CONCURRENCY, FETCH_SECRETS } from "../settings/setti
 import type { Settings } from "../settings/settings.js";
 import type { JobSummary } from "../store/job-row.js";
 import type { JobStorage, OutboxEntry } from "../store/job-storage.js";
-import { ANY_CONTENT_TYPE, fetchSource, type FetchOutcome } from "./fetch-source.js";
+import { ANY_CONTENT_TYPE, fetchSource, HEADER_SAFE, type FetchOutcome } from "./fetch-source.js";
 import { SourceSecretBook } from "./source-config.js";
 
 export interface SourceStageOptions {
@@ -61,7 +61,6 @@ export const SOURCE_RETRY_DELAYS_MS = [1_000, 4_000] as const;
 const MAX_HELD = 10_000;
 /** Before a job whose fetch broke for a reason of ours (the payload store down) goes back to the outbox. */
 const RELEASE_DELAY_MS = 5_000;
-const SAFE_CONTENT_TYPE = /^[\x20-\x7e]{1,255}$/;
 
 type Attempt = { ok: true; entry: OutboxEntry } | (Extract<FetchOutcome, { ok: false }> & { tries: number });
 
@@ -164,7 +163,7 @@ export class SourceStage implements PublishStage {
       );
     let authorization: string | undefined;
     if (locator.source_secret_ref !== undefined) {
-      // Checked at submit; a job recorded before that check existed is failed rather than retried forever.
+      // Checked at submit; should a stored URL not parse all the same, the job fails as the fetch would fail it.
       const url = URL.canParse(locator.source_url) ? new URL(locator.source_url) : undefined;
       if (url === undefined) return refused("fetch_bad_url", `${JSON.stringify(locator.source_url)} is not a URL`);
       const found = this.opts.secrets.lookup(locator.source_secret_ref, url);
@@ -198,7 +197,7 @@ export class SourceStage implements PublishStage {
     const declared = entry.envelope.content_type;
     const served = fetched.contentType?.trim() ?? "";
     const contentType =
-      declared !== ANY_CONTENT_TYPE ? declared : SAFE_CONTENT_TYPE.test(served) ? served : "application/octet-stream";
+      declared !== ANY_CONTENT_TYPE ? declared : HEADER_SAFE.test(served) ? served : "application/octet-stream";
     const envelope: Job = { ...entry.envelope, content_type: contentType, input: { content_ref: fetched.ref } };
     const made: OutboxEntry = { ...entry, envelope, encoded: encodeJob(envelope) };
     this.produced.add(made);
