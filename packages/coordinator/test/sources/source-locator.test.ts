@@ -5,7 +5,7 @@
  */
 import { connectJetStreamBus, type Bus } from "@tessera/bus";
 import { inputModeOf, type SourceLocator } from "@tessera/contract";
-import { startNatsServer, type NatsServerHandle } from "@tessera/testkit";
+import { peakOverlap, startNatsServer, type NatsServerHandle } from "@tessera/testkit";
 import { defineComponent, runWorker, type WorkerHandle } from "@tessera/worker";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -23,9 +23,11 @@ let elsewhere: SourceServer;
 let bus: Bus;
 let workerBus: Bus;
 let coordinator: Coordinator;
-let worker: WorkerHandle;
+let workers: WorkerHandle[] = [];
 /** Jobs the worker ran: a job whose fetch failed must never reach it. */
 const ran: string[] = [];
+/** When each job of the `limited` component ran. */
+const spans: Array<{ start: number; end: number }> = [];
 
 beforeAll(async () => {
   [nats, docs, elsewhere] = await Promise.all([startNatsServer(), startSourceServer(), startSourceServer()]);
@@ -37,6 +39,11 @@ beforeAll(async () => {
       { name: "docs", spec: spec({ inputMode: "source-locator", egress: "fetch-controlled", maxBytes: 64 * 1024 }) },
       { name: "sealed", spec: spec({ egress: "none" }) },
       { name: "direct", spec: spec({ egress: "allowlist", allowlist: { openInternet: true } }) },
+      {
+        name: "limited",
+        spec: spec({ inputMode: "source-locator", egress: "fetch-controlled" }),
+        limits: { key: "tenant", concurrency: 1 },
+      },
     ],
     database: { memory: true },
     env: {},
@@ -46,20 +53,37 @@ beforeAll(async () => {
     },
     logger: pino({ level: "debug" }, { write: (line: string) => void logs.push(line) }),
   });
-  worker = await runWorker(
-    defineComponent({
-      name: "docs",
-      async handle(ctx) {
-        ran.push(ctx.jobId);
-        return { mode: inputModeOf(ctx.job), contentType: ctx.job.content_type, text: await ctx.input.text() };
-      },
-    }),
-    { bus: workerBus, logger: pino({ level: "silent" }), heartbeatIntervalMs: 60_000 },
-  );
+  const options = { bus: workerBus, logger: pino({ level: "silent" }), heartbeatIntervalMs: 60_000 };
+  workers = [
+    await runWorker(
+      defineComponent({
+        name: "docs",
+        async handle(ctx) {
+          ran.push(ctx.jobId);
+          return { mode: inputModeOf(ctx.job), contentType: ctx.job.content_type, text: await ctx.input.text() };
+        },
+      }),
+      options,
+    ),
+    await runWorker(
+      defineComponent({
+        name: "limited",
+        concurrency: 4,
+        async handle(ctx) {
+          const span = { start: Date.now(), end: Infinity };
+          spans.push(span);
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          span.end = Date.now();
+          return { text: await ctx.input.text() };
+        },
+      }),
+      options,
+    ),
+  ];
 });
 
 afterAll(async () => {
-  await worker?.stop();
+  await Promise.all(workers.map((w) => w.stop()));
   await coordinator?.close();
   await Promise.all([bus?.close(), workerBus?.close()]);
   await Promise.all([docs?.close(), elsewhere?.close(), nats?.stop()]);
@@ -109,6 +133,22 @@ describe("a fetch-controlled component's source", () => {
     expect(job.envelope.input.source_locator?.source_secret_ref).toBe("docs-token");
     expect(JSON.stringify(await coordinator.listJobs({ limit: 500 }))).not.toContain("s3cret");
     expect(JSON.stringify(coordinator.settings.list())).not.toContain("s3cret");
+  });
+
+  it("is fetched, then held to its component's per-key limits like any job", async () => {
+    docs.route("/tenant-doc", serve("limited"));
+    const submitted = await Promise.all(
+      [1, 2, 3].map(() =>
+        coordinator.submit(
+          "limited",
+          { source_locator: { source_url: `${docs.origin}/tenant-doc` } },
+          { metadata: { tenant: "acme" } },
+        ),
+      ),
+    );
+    const jobs = await Promise.all(submitted.map((s) => coordinator.waitForJob(s.jobId, { timeoutMs: 20_000 })));
+    expect(jobs.map((j) => j.state)).toEqual(["completed", "completed", "completed"]);
+    expect(peakOverlap(spans)).toBe(1);
   });
 
   it("is fetched again when the source answers 503 once, and the job completes", async () => {
