@@ -1,13 +1,15 @@
 /**
  * What a source_locator job costs over a content_ref job of the same document (docs/performance.md, "source_locator
  * jobs"). One coordinator (the memory store) and one worker in this process on a real nats-server, a document server
- * on 127.0.0.1 that the coordinator is allowed to fetch from, and for each size interleaved pairs of jobs, one at a
- * time, submit to completed: the latency of each kind, this process's CPU per job, and the bytes each kind moves
- * through the coordinator (in from the source, out to the payload store).
+ * on 127.0.0.1 in a process of its own (its CPU is not counted) that the coordinator is allowed to fetch from, and
+ * for each size interleaved pairs of jobs, one at a time, submit to completed: the latency of each kind and the
+ * median of the pairs' differences, this process's CPU per job, and the bytes each kind moves through the
+ * coordinator (in from the source, out to the payload store).
  *
  *   node --conditions=@tessera/source --import tsx bench/source-cost.ts [--pairs 20] [--json]
  */
-import { createServer } from "node:http";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { parseArgs } from "node:util";
 import { connectJetStreamBus, type PayloadStore } from "@tessera/bus";
 import { createCoordinator, type SubmitInput } from "@tessera/coordinator";
@@ -46,15 +48,28 @@ function counting(real: PayloadStore): PayloadStore {
 }
 
 const documents = new Map(SIZES.map((size) => [size, new Uint8Array(size).fill(0x61)]));
-let served = 0;
-const source = createServer((req, res) => {
-  const body = documents.get(Number(req.url?.slice(1)));
-  if (body === undefined) return void res.writeHead(404).end();
-  served += body.byteLength;
-  res.writeHead(200, { "content-type": "text/plain", "content-length": body.byteLength }).end(body);
+// GET /<n> answers n bytes; it prints its port, then one line per body it sent (its byte count).
+const SOURCE_SERVER = `
+const body = (n) => Buffer.alloc(n, 0x61);
+const server = require("node:http").createServer((req, res) => {
+  const n = Number(req.url.slice(1));
+  res.writeHead(200, { "content-type": "text/plain", "content-length": n }).end(body(n));
+  process.stdout.write(n + "\\n");
 });
-await new Promise<void>((resolve) => source.listen(0, "127.0.0.1", resolve));
-const { port } = source.address() as { port: number };
+server.listen(0, "127.0.0.1", () => process.stdout.write(server.address().port + "\\n"));`;
+const source = spawn(process.execPath, ["-e", SOURCE_SERVER], { stdio: ["ignore", "pipe", "inherit"] });
+let served = 0;
+let port = 0;
+let pending = "";
+source.stdout.on("data", (chunk: Buffer) => {
+  const lines = (pending + chunk.toString()).split("\n");
+  pending = lines.pop() ?? "";
+  for (const line of lines) {
+    if (port === 0) port = Number(line);
+    else served += Number(line);
+  }
+});
+while (port === 0) await once(source.stdout, "data");
 
 const nats = await startNatsServer();
 const silent = pino({ level: "silent" });
@@ -110,6 +125,8 @@ for (const size of SIZES) {
     const order = i % 2 === 0 ? (["contentRef", "sourceLocator"] as const) : (["sourceLocator", "contentRef"] as const);
     for (const kind of order) kinds[kind].push(await run[kind]());
   }
+  const pairDifference = (of: (s: Sample) => number) =>
+    round(median(kinds.sourceLocator.map((s, i) => of(s) - of(kinds.contentRef[i] as Sample))));
   const summary = (samples: Sample[]) => ({
     medianMs: round(median(samples.map((s) => s.ms))),
     cpuMsPerJob: round(median(samples.map((s) => s.cpuMs))),
@@ -122,8 +139,8 @@ for (const size of SIZES) {
     size,
     contentRef,
     sourceLocator,
-    extraMs: round(sourceLocator.medianMs - contentRef.medianMs),
-    extraCpuMs: round(sourceLocator.cpuMsPerJob - contentRef.cpuMsPerJob),
+    extraMs: pairDifference((s) => s.ms),
+    extraCpuMs: pairDifference((s) => s.cpuMs),
   });
 }
 
@@ -131,16 +148,18 @@ await worker.stop();
 await coordinator.close();
 await Promise.all([real.close(), workerBus.close()]);
 await nats.stop();
-source.close();
+source.kill();
 
 if (values.json === true) process.stdout.write(`${JSON.stringify({ pairs: PAIRS, rows }, null, 2)}\n`);
 else {
-  process.stdout.write(`${PAIRS} interleaved pairs per size, one job at a time, medians\n`);
   process.stdout.write(
-    "| size | content_ref ms | source_locator ms | extra ms | content_ref CPU ms | source_locator CPU ms | bytes in from source | bytes into payload store |\n|---|---|---|---|---|---|---|---|\n",
+    `${PAIRS} interleaved pairs per size, one job at a time, medians (extra: of the pairs' differences)\n`,
+  );
+  process.stdout.write(
+    "| size | content_ref ms | source_locator ms | extra ms | content_ref CPU ms | source_locator CPU ms | extra CPU ms | bytes in from source | bytes into payload store |\n|---|---|---|---|---|---|---|---|---|\n",
   );
   for (const r of rows)
     process.stdout.write(
-      `| ${r.size} | ${r.contentRef.medianMs} | ${r.sourceLocator.medianMs} | ${r.extraMs} | ${r.contentRef.cpuMsPerJob} | ${r.sourceLocator.cpuMsPerJob} | ${r.contentRef.bytesFromSource} / ${r.sourceLocator.bytesFromSource} | ${r.contentRef.bytesIntoPayloadStore} / ${r.sourceLocator.bytesIntoPayloadStore} |\n`,
+      `| ${r.size} | ${r.contentRef.medianMs} | ${r.sourceLocator.medianMs} | ${r.extraMs} | ${r.contentRef.cpuMsPerJob} | ${r.sourceLocator.cpuMsPerJob} | ${r.extraCpuMs} | ${r.contentRef.bytesFromSource} / ${r.sourceLocator.bytesFromSource} | ${r.contentRef.bytesIntoPayloadStore} / ${r.sourceLocator.bytesIntoPayloadStore} |\n`,
     );
 }
