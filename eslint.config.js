@@ -15,7 +15,7 @@ const LAYERS = {
   bus: ["contract"],
   testkit: ["bus"],
   worker: ["contract", "bus"],
-  coordinator: ["contract", "bus", "client"],
+  coordinator: ["contract", "bus", "client", "egress", "connectors"],
   controller: ["contract"],
   connectors: ["contract", "egress"],
   gateway: ["contract", "bus", "egress", "connectors"],

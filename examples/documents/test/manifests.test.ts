@@ -13,7 +13,7 @@ describe.each([
     apiVersion: unknown;
     kind: unknown;
     metadata: { name: unknown };
-    spec: { concurrency?: number; egress?: string };
+    spec: { concurrency?: number; egress?: string; inputMode?: string };
   };
 
   it("is a valid Component manifest", () => {
@@ -23,9 +23,10 @@ describe.each([
     if (!checked.ok) throw checked.error;
   });
 
-  it("matches its component definition and has no egress", () => {
+  it("matches its component definition and has no direct egress", () => {
     expect(doc.metadata.name).toBe(definition.name);
     expect(doc.spec.concurrency).toBe(definition.concurrency);
-    expect(doc.spec.egress).toBe("none");
+    // fetch-controlled: the coordinator fetches a source_locator job's input; the component reaches nothing.
+    expect(doc.spec.egress).toBe(doc.spec.inputMode === "source-locator" ? "fetch-controlled" : "none");
   });
 });

@@ -42,7 +42,19 @@ describe("usage errors exit 2 and name the flag", () => {
     ],
     [
       ["jobs", "submit", "c", ...url],
-      /no input: give --json-input <json>, --text <text>, --file <path> or --files <glob\|dir>/,
+      /no input: give --json-input <json>, --text <text>, --file <path>, --files <glob\|dir> or --source-url <url>/,
+    ],
+    [
+      ["jobs", "submit", "c", "--source-url", "https://docs.example.com/a.pdf", "--file", "f", ...url],
+      /option '--source-url <url>' cannot be used with option '--file <path>'/,
+    ],
+    [
+      ["jobs", "submit", "c", "--text", "x", "--source-url", "https://docs.example.com/a.pdf", ...url],
+      /option '--text <text>' cannot be used with option '--source-url <url>'/,
+    ],
+    [
+      ["jobs", "submit", "c", "--text", "x", "--source-secret", "docs", ...url],
+      /--source-secret: only with --source-url/,
     ],
     [
       ["jobs", "submit", "c", "--file", "/nonexistent/input.pdf", ...url],

@@ -1,4 +1,4 @@
-import { Type, type Static, type TInteger, type TSchema } from "@sinclair/typebox";
+import { CloneType, Type, type Static, type TInteger, type TSchema } from "@sinclair/typebox";
 import { JobSchema, ResultSchema, type Result } from "@tessera/contract";
 
 /*
@@ -511,12 +511,16 @@ export const SubmitJobBody = Type.Object(
             description: "standard padded base64 (RFC 4648); the decoded bytes always travel by reference",
           }),
         ),
+        source_locator: CloneType(JobSchema.properties.input.properties.source_locator, {
+          description:
+            "Where the coordinator fetches the input from (fetch-controlled components only), through its egress guard, before the job is dispatched; the component gets the bytes by reference",
+        }),
       },
       {
         additionalProperties: false,
         minProperties: 1,
         maxProperties: 1,
-        description: "Exactly one of json, text or base64",
+        description: "Exactly one of json, text, base64 or source_locator",
       },
     ),
     idempotencyKey: Type.Optional(NonEmpty("Same key (per component) returns the existing job and creates nothing")),

@@ -17,6 +17,7 @@ import { JobEvents } from "./events/job-events.js";
 import { outputBytes } from "./results/job-output.js";
 import { recordResult, runHook } from "./results/record-result.js";
 import { JobRetention } from "./retention/job-retention.js";
+import { createSourceStage, type SourceStage } from "./sources/source-stage.js";
 import { recordJob } from "./submit/record-job.js";
 import {
   JOBS_RETENTION,
@@ -87,6 +88,7 @@ export class CoordinatorRuntime implements Coordinator {
   private readonly limiter: DispatchLimiter;
   private readonly replicas: ReplicaSet | undefined;
   private readonly relay: OutboxRelay;
+  private readonly sources: SourceStage;
   private readonly registry: InstanceRegistry;
   private readonly retention: JobRetention;
   private readonly prom: CoordinatorMetrics;
@@ -122,6 +124,11 @@ export class CoordinatorRuntime implements Coordinator {
             onResync: () => this.resync(),
           });
     this.registry = new InstanceRegistry(parts.heartbeatIntervalMs);
+    this.sources = createSourceStage(parts, {
+      egressOf: (component) => this.registrations.get(component)?.spec.egress,
+      onChange: () => this.relay.notify(),
+      onFailed: (job) => this.decided(job),
+    });
     this.relay = new OutboxRelay({
       store: parts.store,
       bus: parts.bus,
@@ -135,6 +142,7 @@ export class CoordinatorRuntime implements Coordinator {
         this.stats.published += published;
         for (const job of jobs) this.emit(job);
       },
+      stage: this.sources,
     });
     this.prom = new CoordinatorMetrics(
       {
@@ -232,7 +240,12 @@ export class CoordinatorRuntime implements Coordinator {
     const registration = this.registration(component);
     const limitKey = limitKeyOf(this.limitsOf(component), opts.metadata);
     const recorded = await recordJob(
-      { store: this.parts.store, bus: this.parts.bus, sharedConfig: () => this.parts.settings.shared() },
+      {
+        store: this.parts.store,
+        bus: this.parts.bus,
+        sharedConfig: () => this.parts.settings.shared(),
+        sourceSecrets: this.sources.secrets,
+      },
       registration,
       limitKey,
       input,
@@ -334,6 +347,7 @@ export class CoordinatorRuntime implements Coordinator {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.relay.stop();
+      await this.sources.stop();
       await this.retention.stop();
       await Promise.allSettled(this.subscriptions.map((s) => s.stop()));
       // After the relay stopped, so nothing it claims outlives the retirement that frees its claims.

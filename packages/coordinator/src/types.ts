@@ -1,4 +1,4 @@
-import type { ComponentSpec, Result } from "@tessera/contract";
+import type { ComponentSpec, Result, SourceLocator } from "@tessera/contract";
 import type { Registry } from "prom-client";
 import type {
   AuditEntry,
@@ -45,8 +45,12 @@ export {
   type SubmitOutcome,
 } from "@tessera/client/schemas";
 
-/** Input to submit: JSON (carried inline when small) or bytes (always by reference through the payload store). */
-export type SubmitInput = { json: unknown } | { text: string } | { bytes: Uint8Array };
+/**
+ * Input to submit: JSON (carried inline when small), bytes (always by reference through the payload store), or
+ * where to fetch it from (a fetch-controlled component only: the coordinator fetches it before dispatch).
+ */
+export type SubmitInput =
+  { json: unknown } | { text: string } | { bytes: Uint8Array } | { source_locator: SourceLocator };
 
 export interface SubmitOptions {
   /** Same key (per component) returns the same job and creates nothing new. */

@@ -31,6 +31,7 @@ export { compilePolicy, OPEN_INTERNET, type EgressAllowlist, type EgressPolicy }
 export { AddressClass, classifyAddress, type AddressVerdict } from "./address-class.js";
 export { EmbeddingForm } from "./ipv4-embedding.js";
 export { systemResolver, type Resolver, type ResolvedAddress } from "./dial-guard.js";
+export { parseTarget, type Target } from "./target.js";
 export {
   EgressError,
   EgressDeniedError,

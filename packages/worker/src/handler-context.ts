@@ -140,10 +140,10 @@ async function readInput(job: Job, payloads: PayloadStore): Promise<Uint8Array> 
   if (input.content_ref !== undefined)
     return payloads.get(input.content_ref, { jobId: job.job_id, maxBytes: job.limits.max_bytes });
   if (input.source_locator !== undefined) {
-    // Deliberately loud: fetching must go through the shared egress guard, which does not exist yet.
+    // A worker never fetches: the coordinator fetches a fetch-controlled component's source before dispatch.
     throw new TerminalError(
       ReasonCode.InputModeUnsupported,
-      "source_locator input is not implemented yet: fetching through the egress guard is still to be built; submit the input inline or by content_ref",
+      "source_locator input reached a worker: workers never fetch; the coordinator fetches the source of a fetch-controlled component's job and dispatches it by content_ref (decision 0026), so this job was published by something else",
     );
   }
   return utf8.encode(typeof input.inline === "string" ? input.inline : JSON.stringify(input.inline));

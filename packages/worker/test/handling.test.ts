@@ -247,13 +247,13 @@ describe("inputs", () => {
     expect(calls).toBe(1);
   });
 
-  it("source_locator: visibly unimplemented, failed with reason input_mode_unsupported", async () => {
+  it("source_locator: never fetched by a worker, failed with reason input_mode_unsupported", async () => {
     const h = await harness({ handle: (ctx) => ctx.input.text() });
     const job = makeJob(h.name, { input: { source_locator: { source_url: "https://example.com/doc.pdf" } } });
     await h.bus.publishJob(job);
     const result = await h.result(job.job_id);
     expect(result).toMatchObject({ status: "failed", reason_code: ReasonCode.InputModeUnsupported });
-    expect(result.reason_detail).toMatch(/not implemented yet/);
+    expect(result.reason_detail).toMatch(/workers never fetch/);
   });
 });
 

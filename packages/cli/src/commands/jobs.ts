@@ -116,7 +116,17 @@ function registerSubmit(jobs: Command, io: CliIo): void {
           .argParser(jsonValue)
           .conflicts(["text", "file", "files"]),
       )
-      .addOption(new Option("--text <text>", "the input as text").conflicts(["file", "files"]))
+      .addOption(new Option("--text <text>", "the input as text").conflicts(["file", "files", "sourceUrl"]))
+      .addOption(
+        new Option(
+          "--source-url <url>",
+          "the input is fetched from this http(s) URL by the coordinator, through its egress guard (fetch-controlled components only)",
+        ).conflicts(["jsonInput", "file", "files"]),
+      )
+      .option(
+        "--source-secret <name>",
+        "with --source-url: a secret the coordinator holds (fetch.secrets), sent as the Authorization header to its origins",
+      )
       .addOption(
         new Option(
           "--file <path>",
@@ -149,6 +159,7 @@ Examples:
   $ tessera jobs submit word-count --text "hello world" --wait
   $ tessera jobs submit extract --json-input '{"url":"https://example.com/a.pdf"}' --meta tenant=acme
   $ tessera jobs submit extract --file report.pdf --content-type application/pdf --key report-2024
+  $ tessera jobs submit extract --source-url https://docs.example.com/report.pdf --wait
   $ tessera jobs submit extract --files 'inbox/*.pdf' --wait --json`,
     )
     .action((component: string, flags: SubmitFlags) => submitAction(component, flags, io));

@@ -4,6 +4,22 @@ import type { Dispatched, DispatchRecord, JobStorage, OutboxEntry, OutboxSkip } 
 import type { JobSummary } from "../store/job-row.js";
 import type { DispatchLimiter } from "./dispatch-limiter.js";
 
+/**
+ * A step some entries go through before they can be published (the source stage: a source_locator job's input
+ * is fetched first). The relay hands it every batch; what it keeps, it holds (the relay's outbox reads skip those
+ * rows) until it hands them back ready, and they are published like any other entry.
+ */
+export interface PublishStage {
+  holds(id: number): boolean;
+  heldIds(): number[];
+  /** Keeps the entries that cannot be published as they are; returns the others. */
+  admit(batch: OutboxEntry[]): OutboxEntry[];
+  /** Up to `max` entries it made publishable, handed over: it no longer holds them. */
+  takeReady(max: number): OutboxEntry[];
+  /** Its own entries the relay could not publish now (held back by a limit, or refused by the bus). */
+  putBack(entries: readonly OutboxEntry[], mayHaveBeenPublished: boolean): void;
+}
+
 export interface OutboxRelayOptions {
   store: JobStorage;
   bus: Bus;
@@ -17,6 +33,7 @@ export interface OutboxRelayOptions {
   pollIntervalMs: () => number;
   /** `jobs` moved pending → queued; `published` counts every publish the bus stored. */
   onDispatched: (jobs: JobSummary[], published: number) => void;
+  stage?: PublishStage;
   now?: () => number;
 }
 
@@ -68,10 +85,14 @@ export class OutboxRelay {
   private settledDuringRead: Set<number> | undefined;
   /** Fresh jobs already taken into the batch being built (not in flight until it is published). */
   private readonly taking = new Set<number>();
-  /** What an outbox read leaves out: fresh jobs, taken or not, and those in flight; read where they are, never copied. */
+  /**
+   * What an outbox read leaves out: fresh jobs, taken or not, those in flight and those the stage holds; read
+   * where they are, never copied.
+   */
   private readonly held: OutboxSkip = {
-    has: (id) => this.fresh.has(id) || this.inFlight.has(id) || this.taking.has(id),
-    ids: () => [...this.fresh.keys(), ...this.inFlight, ...this.taking],
+    has: (id) =>
+      this.fresh.has(id) || this.inFlight.has(id) || this.taking.has(id) || this.opts.stage?.holds(id) === true,
+    ids: () => [...this.fresh.keys(), ...this.inFlight, ...this.taking, ...(this.opts.stage?.heldIds() ?? [])],
   };
   private lastOutboxPass = Number.NEGATIVE_INFINITY;
   /** Something only the outbox holds is waiting: read it on the next pass, not only when the poll interval says. */
@@ -168,8 +189,15 @@ export class OutboxRelay {
     if (this.inFlight.size >= MAX_UNRECORDED) await this.recording;
     const batchSize = this.opts.batchSize();
     const batch = await this.nextBatch(batchSize);
-    const taken = await limiter.acquire(batch, this.now());
+    const stage = this.opts.stage;
+    const publishable = stage === undefined ? batch : stage.admit(batch);
+    const taken = await limiter.acquire(publishable, this.now());
     for (const e of taken) this.inFlight.add(e.id);
+    if (stage !== undefined && taken.length < publishable.length) {
+      const took = new Set(taken);
+      const heldBack = publishable.filter((e) => !took.has(e));
+      stage.putBack(heldBack, false);
+    }
     const results = await Promise.allSettled(
       taken.map((e) =>
         bus.publishJob(e.envelope, {
@@ -198,7 +226,10 @@ export class OutboxRelay {
         this.settle(entry.id);
       }
     });
-    if (refused.length > 0) await limiter.refund(refused).catch(() => undefined);
+    if (refused.length > 0) {
+      stage?.putBack(refused, true);
+      await limiter.refund(refused).catch(() => undefined);
+    }
     if (sent > 0 && !this.recorderRunning) {
       this.recorderRunning = true;
       this.recording = this.recordAll();
@@ -270,6 +301,11 @@ export class OutboxRelay {
     const due = fair || now - this.lastOutboxPass >= this.opts.pollIntervalMs();
     // A due read comes first, so a steady stream of fresh jobs cannot keep the outbox waiting.
     if (due) batch.push(...(await this.readOutbox(batchSize, now)));
+    // Then what the stage made ready: read from the outbox (or submitted) before any fresh job still here.
+    for (const entry of this.opts.stage?.takeReady(batchSize - batch.length) ?? []) {
+      this.taking.add(entry.id);
+      batch.push(entry);
+    }
     for (const [id, entry] of this.fresh) {
       if (batch.length >= batchSize) break;
       this.fresh.delete(id);

@@ -7,6 +7,8 @@ import {
   parseEnvironment,
   type TesseraEnvironment,
 } from "@tessera/contract";
+import type { EgressAllowlist } from "@tessera/egress";
+import { parseFetchAllow, parseSourceSecrets } from "../sources/source-config.js";
 import type { KeyLimits, SettingCategory, SettingKey } from "../types.js";
 
 /**
@@ -185,6 +187,28 @@ export const ENVIRONMENT: SettingDefinition<TesseraEnvironment> = {
   },
 };
 
+/** Bootstrap: what the coordinator may reach is decided where it is deployed, never through the admin API. */
+export const FETCH_ALLOW: SettingDefinition<EgressAllowlist> = {
+  name: "fetch.allow",
+  category: "bootstrap",
+  env: "TESSERA_FETCH_ALLOW",
+  description:
+    'Where the coordinator may fetch source_locator inputs from, in the Component spec\'s allowlist shape (JSON: cidrs, openInternet, ports); default {"openInternet": true}, the public internet only',
+  default: { openInternet: true },
+  parse: parseFetchAllow,
+};
+
+export const FETCH_SECRETS: SettingDefinition<string> = {
+  name: "fetch.secrets",
+  category: "bootstrap",
+  env: "TESSERA_FETCH_SECRETS",
+  description:
+    'Secrets a source_locator may name in source_secret_ref (JSON {"<name>": {"authorization": "<header value>", "origins": ["https://host"]}}); sent as the Authorization header, only to those origins',
+  default: null,
+  secret: true,
+  parse: parseSourceSecrets,
+};
+
 export const BOOTSTRAP_SETTINGS: readonly SettingDefinition[] = [
   ENVIRONMENT,
   DATABASE_URL,
@@ -215,6 +239,8 @@ export const BOOTSTRAP_SETTINGS: readonly SettingDefinition[] = [
   },
   ADMIN_ALLOWED_HOSTS,
   ADMIN_MAX_EVENT_STREAMS,
+  FETCH_ALLOW,
+  FETCH_SECRETS,
   {
     name: "admin.token",
     category: "bootstrap",
@@ -246,7 +272,21 @@ export const RELAY_POLL_INTERVAL_MS: SettingDefinition<number> = {
   parse: integer(10, 60_000),
 };
 
-export const OPERATIONAL_SETTINGS: readonly SettingDefinition[] = [RELAY_BATCH_SIZE, RELAY_POLL_INTERVAL_MS];
+export const FETCH_CONCURRENCY: SettingDefinition<number> = {
+  name: "fetch.concurrency",
+  category: "operational",
+  env: "TESSERA_FETCH_CONCURRENCY",
+  description:
+    "source_locator inputs this coordinator fetches at once (each holds a connection to its source and an upload to the payload store)",
+  default: 8,
+  parse: integer(1, 1_000),
+};
+
+export const OPERATIONAL_SETTINGS: readonly SettingDefinition[] = [
+  RELAY_BATCH_SIZE,
+  RELAY_POLL_INTERVAL_MS,
+  FETCH_CONCURRENCY,
+];
 
 /** What `jobs.retention` takes besides a duration: decided jobs are never deleted by age. */
 export const KEEP_FOREVER = "forever";

@@ -5,8 +5,10 @@ import {
   validateJob,
   type ContentRef,
   type Job,
+  type SourceLocator,
 } from "@tessera/contract";
 import { CoordinatorError, invalidRequest } from "../errors.js";
+import { ANY_CONTENT_TYPE } from "../sources/fetch-source.js";
 import type { ComponentRegistration, SubmitInput, SubmitOptions } from "../types.js";
 
 /** Inputs up to this size travel inside the envelope; larger ones go through the payload store. */
@@ -14,20 +16,27 @@ export const INLINE_INPUT_MAX_BYTES = 64 * 1024;
 
 const utf8 = new TextEncoder();
 
-/** How the input will travel: inline in the envelope, or as bytes to upload first. */
-export type PreparedInput = { inline: unknown; contentType: string } | { upload: Uint8Array; contentType: string };
+/** How the input will travel: inline in the envelope, as bytes to upload first, or as a source to fetch later. */
+export type PreparedInput =
+  | { inline: unknown; contentType: string }
+  | { upload: Uint8Array; contentType: string }
+  | { source: SourceLocator; contentType: string };
+
+const INPUT_KINDS = ["json", "text", "bytes", "source_locator"] as const;
 
 /** Decides inline vs by reference. Pure; the caller uploads. */
 export function prepareInput(input: SubmitInput, contentType: string | undefined): PreparedInput {
   if (typeof input !== "object" || input === null)
-    throw invalidRequest("input", "one of {json}, {text} or {bytes}", JSON.stringify(input));
-  const kinds = (["json", "text", "bytes"] as const).filter((k) => k in input);
+    throw invalidRequest("input", "one of {json}, {text}, {bytes} or {source_locator}", JSON.stringify(input));
+  const kinds = INPUT_KINDS.filter((k) => k in input);
   if (kinds.length !== 1)
     throw invalidRequest(
       "input",
-      "exactly one of json, text or bytes",
+      "exactly one of json, text, bytes or source_locator",
       kinds.length === 0 ? "none of them" : kinds.join(" and "),
     );
+  // Its shape is the envelope's to check; with no type given, the fetch takes the type the source serves.
+  if ("source_locator" in input) return { source: input.source_locator, contentType: contentType ?? ANY_CONTENT_TYPE };
   if ("bytes" in input) {
     if (!(input.bytes instanceof Uint8Array)) throw invalidRequest("input.bytes", "a Uint8Array", typeof input.bytes);
     return { upload: input.bytes, contentType: contentType ?? "application/octet-stream" };
@@ -61,7 +70,7 @@ export interface BuiltEnvelope {
 export function buildEnvelope(args: {
   jobId: string;
   registration: ComponentRegistration;
-  input: { inline: unknown } | { contentRef: ContentRef };
+  input: { inline: unknown } | { contentRef: ContentRef } | { sourceLocator: SourceLocator };
   contentType: string;
   opts: SubmitOptions;
   sharedConfig: Record<string, unknown>;
@@ -84,7 +93,12 @@ export function buildEnvelope(args: {
       max_bytes: lowered("maxBytes", opts.limits?.maxBytes, own.maxBytes, "bytes", "maxBytes"),
       wall_clock: lowered("wallClockMs", opts.limits?.wallClockMs, own.wallClockMs, "ms", "timeouts.wallClock"),
     },
-    input: "inline" in args.input ? { inline: args.input.inline } : { content_ref: args.input.contentRef },
+    input:
+      "inline" in args.input
+        ? { inline: args.input.inline }
+        : "contentRef" in args.input
+          ? { content_ref: args.input.contentRef }
+          : { source_locator: args.input.sourceLocator },
     submitted_at: args.now.toISOString(),
   };
   if (opts.deadline !== undefined) envelope.deadline = deadlineOf(opts.deadline);
@@ -122,6 +136,7 @@ function nulCharacterPath(envelope: Job): string | undefined {
   for (const [key, value] of Object.entries(envelope.metadata ?? {}))
     if (key.includes("\u0000") || value.includes("\u0000")) return `metadata.${key.replaceAll("\u0000", "\\u0000")}`;
   if (holdsNul(envelope.input.inline)) return "input";
+  if (holdsNul(envelope.input.source_locator)) return "input.source_locator";
   if (holdsNul(envelope.shared_config)) return "shared_config";
   return undefined;
 }

@@ -1,6 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { Bus } from "@tessera/bus";
+import type { SourceLocator } from "@tessera/contract";
 import { invalidRequest } from "../errors.js";
+import { checkSourceLocator } from "../sources/check-source-locator.js";
+import type { SourceSecretBook } from "../sources/source-config.js";
 import type { JobSummary } from "../store/job-row.js";
 import type { JobStorage, OutboxEntry } from "../store/job-storage.js";
 import type { ComponentRegistration, SubmitInput, SubmitOptions } from "../types.js";
@@ -14,6 +17,8 @@ export interface RecordJobParts {
   bus: Bus;
   /** The shared config every job is stamped with, as of now. */
   sharedConfig(): Record<string, unknown>;
+  /** The secrets a source locator may name (checked at submit). */
+  sourceSecrets: SourceSecretBook;
 }
 
 /**
@@ -67,6 +72,10 @@ export async function recordJob(
       );
     const contentRef = await parts.bus.payloads.put(jobId, prepared.upload, { maxBytes });
     built = envelopeWith({ contentRef });
+  } else if ("source" in prepared) {
+    built = envelopeWith({ sourceLocator: prepared.source });
+    const { input, limits } = built.envelope;
+    checkSourceLocator(input.source_locator as SourceLocator, registration, limits.max_bytes, parts.sourceSecrets);
   } else {
     built = envelopeWith({ inline: prepared.inline });
   }

@@ -82,7 +82,11 @@ describe("a bad submit body is a 400 naming the field", () => {
     const none = await submit({ component: "idle", input: {} });
     expect(none.status).toBe(400);
     expect(none.error.issues).toEqual([
-      { path: "body.input", expected: "an object with exactly one of json, text, base64", received: "an object" },
+      {
+        path: "body.input",
+        expected: "an object with exactly one of json, text, base64, source_locator",
+        received: "an object",
+      },
     ]);
     expect((await submit({ component: "idle", input: { json: 1, text: "x" } })).error.issues?.[0]?.path).toBe(
       "body.input",

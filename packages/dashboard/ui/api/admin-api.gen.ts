@@ -503,7 +503,7 @@ export interface paths {
                     "application/json": {
                         /** @description Name of a registered component */
                         component: string;
-                        /** @description Exactly one of json, text or base64 */
+                        /** @description Exactly one of json, text, base64 or source_locator */
                         input: {
                             /** @description Any JSON value; inline in the envelope up to 64 KiB, by reference beyond */
                             json?: unknown;
@@ -514,6 +514,16 @@ export interface paths {
                              * @description standard padded base64 (RFC 4648); the decoded bytes always travel by reference
                              */
                             base64?: string;
+                            /** @description Where the coordinator fetches the input from (fetch-controlled components only), through its egress guard, before the job is dispatched; the component gets the bytes by reference */
+                            source_locator?: {
+                                source_url: string;
+                                source_secret_ref?: string;
+                                fetch_limits?: {
+                                    max_bytes?: number;
+                                    timeout_ms?: number;
+                                    max_redirects?: number;
+                                };
+                            };
                         };
                         /** @description Same key (per component) returns the existing job and creates nothing */
                         idempotencyKey?: string;

@@ -15,9 +15,10 @@ import {
   withErrors,
 } from "../schemas.js";
 
-/** The schema guarantees exactly one of the three; base64 has been checked (format "byte"). */
+/** The schema guarantees exactly one of the four; base64 has been checked (format "byte"). */
 function toSubmitInput(input: SubmitJobBody["input"]): SubmitInput {
   if (input.base64 !== undefined) return { bytes: Buffer.from(input.base64, "base64") };
+  if (input.source_locator !== undefined) return { source_locator: input.source_locator };
   if (input.text !== undefined) return { text: input.text };
   return { json: input.json };
 }
