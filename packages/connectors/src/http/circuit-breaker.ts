@@ -54,14 +54,22 @@ export class CircuitBreaker {
     this.trialInFlight = false;
   }
 
-  /** A 5xx or a network failure; `retryAfterMs` from the provider's Retry-After, when it sent one. */
+  /**
+   * A 5xx or a network failure. `retryAfterMs`, from the provider's Retry-After, is the provider saying when
+   * to come back: the breaker opens until then at once, threshold or not (a retry that waits it out is the
+   * half-open trial). At the threshold it opens for `openMs`, or the Retry-After if longer.
+   */
   failure(retryAfterMs?: number): void {
     this.failures++;
     const trialFailed = this.state === BreakerState.HalfOpen;
     this.trialInFlight = false;
+    const now = this.now();
     if (trialFailed || this.failures >= this.options.failureThreshold) {
       this.state = BreakerState.Open;
-      this.openUntil = this.now() + Math.max(this.options.openMs, retryAfterMs ?? 0);
+      this.openUntil = now + Math.max(this.options.openMs, retryAfterMs ?? 0);
+    } else if (retryAfterMs !== undefined && retryAfterMs > 0) {
+      this.state = BreakerState.Open;
+      this.openUntil = Math.max(this.openUntil, now + retryAfterMs);
     }
   }
 

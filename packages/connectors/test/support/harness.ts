@@ -59,13 +59,14 @@ export function recordingLog(): ConnectorLogger & { lines: string[] } {
   return { lines, info: write, warn: write };
 }
 
-/** A clock the test moves; backoff waits are recorded and skipped. */
+/** A clock the test moves; a backoff wait is recorded and moves it instead of waiting. */
 export class TestClock {
   at = Date.now();
   readonly waits: number[] = [];
   now = () => this.at;
   sleep = async (ms: number) => {
     this.waits.push(ms);
+    this.at += ms;
   };
   advance(ms: number): void {
     this.at += ms;
