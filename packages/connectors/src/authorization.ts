@@ -39,6 +39,8 @@ export class AuthorizationFlow {
   constructor(private readonly o: AuthorizationFlowOptions) {}
 
   async begin(userId: string): Promise<{ redirectUrl: string; state: string }> {
+    // Authorizations never finished are forgotten here, by whoever starts the next one (an indexed delete).
+    await this.o.store.prunePending(this.o.now());
     const request = await this.o.oauth.authorizationRequest();
     const hash = stateHash(request.state);
     await this.o.store.putPending({

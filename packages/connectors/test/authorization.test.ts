@@ -1,15 +1,14 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { ConnectorError } from "../src/index.js";
-import { TestAuthServer } from "./support/auth-server.js";
-import { FaultProxy } from "./support/fault-proxy.js";
+import { FaultProxy, OAuthTestServer } from "@tessera/testkit";
 import { connect, mockConnector, mockProviderConfig, type ConnectorFixture } from "./support/harness.js";
 
-let auth: TestAuthServer;
+let auth: OAuthTestServer;
 let proxy: FaultProxy;
 const fixtures: ConnectorFixture[] = [];
 
 beforeAll(async () => {
-  auth = await TestAuthServer.start();
+  auth = await OAuthTestServer.start();
   proxy = await FaultProxy.start(auth.issuer);
 });
 afterAll(async () => {

@@ -1,17 +1,16 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ConnectorError } from "../src/index.js";
-import { TestAuthServer } from "./support/auth-server.js";
-import { FaultProxy } from "./support/fault-proxy.js";
+import { FaultProxy, OAuthTestServer } from "@tessera/testkit";
 import { connect, mockConnector, mockProviderConfig, type ConnectorFixture } from "./support/harness.js";
 import { ResourceServer, collect } from "./support/resource-server.js";
 
-let auth: TestAuthServer;
+let auth: OAuthTestServer;
 let proxy: FaultProxy;
 let api: ResourceServer;
 const fixtures: ConnectorFixture[] = [];
 
 beforeAll(async () => {
-  auth = await TestAuthServer.start();
+  auth = await OAuthTestServer.start();
   proxy = await FaultProxy.start(auth.issuer);
   api = await ResourceServer.start(auth);
 });

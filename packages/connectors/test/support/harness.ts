@@ -12,7 +12,7 @@ import {
   type ProviderApi,
   type ProviderConfig,
 } from "../../src/index.js";
-import type { TestAuthServer } from "./auth-server.js";
+import type { OAuthTestServer } from "@tessera/testkit";
 
 /** The egress policy of every test: loopback test servers, allowed explicitly, and nothing else. */
 export const LOOPBACK_ONLY = { cidrs: ["127.0.0.1/32"] };
@@ -30,7 +30,7 @@ export async function testVault(...entries: string[]): Promise<Vault> {
 }
 
 /** A generic OIDC provider on the test authorization server, its token endpoint behind `tokenOrigin` (a proxy). */
-export function mockProviderConfig(auth: TestAuthServer, tokenOrigin: string, extra: Partial<ProviderConfig> = {}) {
+export function mockProviderConfig(auth: OAuthTestServer, tokenOrigin: string, extra: Partial<ProviderConfig> = {}) {
   return {
     id: "mock",
     issuer: auth.issuer,
@@ -113,7 +113,7 @@ export async function mockConnector(
 }
 
 /** Runs the whole authorization: begin, the browser's trip to the server, the callback. */
-export async function connect(fixture: ConnectorFixture, auth: TestAuthServer, userId: string) {
+export async function connect(fixture: ConnectorFixture, auth: OAuthTestServer, userId: string) {
   const { redirectUrl } = await fixture.connector.beginOAuth(userId);
   const callback = await auth.authorize(redirectUrl);
   return fixture.connector.finishOAuth(callback.get("code")!, callback.get("state")!);

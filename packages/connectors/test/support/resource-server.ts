@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { ProviderApi } from "../../src/index.js";
-import type { TestAuthServer } from "./auth-server.js";
+import type { OAuthTestServer } from "@tessera/testkit";
 
 /**
  * A provider's API for the generic test provider: `GET /events?after=<n>` answers the events after n (one page
@@ -15,7 +15,7 @@ export class ResourceServer {
     readonly origin: string,
   ) {}
 
-  static async start(auth: TestAuthServer): Promise<ResourceServer> {
+  static async start(auth: OAuthTestServer): Promise<ResourceServer> {
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const address = server.address();

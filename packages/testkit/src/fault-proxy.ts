@@ -1,13 +1,19 @@
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 
-/** What the proxy does to the next request: answer it itself, drop it, or let it through and drop the answer. */
+/**
+ * What the proxy does to the next request: answer it itself, drop it, let it through and drop the answer, or
+ * let it through and hold the answer back (a slow provider, so that requests overlap).
+ */
 export type Fault =
-  { kind: "status"; status: number; retryAfter?: string } | { kind: "reset" } | { kind: "lose_response" };
+  | { kind: "status"; status: number; retryAfter?: string }
+  | { kind: "reset" }
+  | { kind: "lose_response" }
+  | { kind: "delay"; ms: number };
 
 /**
  * An HTTP proxy on 127.0.0.1 in front of a server, for the failures a provider and the network cause: 5xx with
- * Retry-After, a connection reset before anything is sent (the server never saw the request), and a
- * response lost in transit (the server did the work; the client sees only a reset).
+ * Retry-After, a connection reset before anything is sent (the server never saw the request), a response lost
+ * in transit (the server did the work; the client sees only a reset), and a slow answer.
  */
 export class FaultProxy {
   private readonly faults: Fault[] = [];
@@ -72,8 +78,12 @@ export class FaultProxy {
         answer.on("end", () => {
           // The server has done the work and answered; the client never hears of it.
           if (fault?.kind === "lose_response") return void req.socket.destroy();
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          res.end(Buffer.concat(chunks));
+          const send = () => {
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            res.end(Buffer.concat(chunks));
+          };
+          if (fault?.kind === "delay") setTimeout(send, fault.ms);
+          else send();
         });
       },
     );

@@ -14,7 +14,7 @@ interface Grant {
  * refresh token; the old one stays good for `graceMs` (0: reuse is refused), and a refused one is answered
  * `invalid_grant` (with HTTP 200 when `errorsWith200`, the quirk). Revoking a token ends its grant.
  */
-export class TestAuthServer {
+export class OAuthTestServer {
   readonly issuerKeys = new OAuth2Issuer();
   readonly service = new OAuth2Service(this.issuerKeys);
   private server: Server | undefined;
@@ -31,8 +31,8 @@ export class TestAuthServer {
   /** Every token this server issued, for the no-plaintext checks. */
   readonly issued: string[] = [];
 
-  static async start(): Promise<TestAuthServer> {
-    const auth = new TestAuthServer();
+  static async start(): Promise<OAuthTestServer> {
+    const auth = new OAuthTestServer();
     await auth.issuerKeys.keys.generate("RS256");
     // Revocation is answered here: the mock's revocation route reads only JSON, and RFC 7009 posts a form.
     const handler = auth.service.requestHandler;
