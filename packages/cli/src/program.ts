@@ -7,6 +7,7 @@ import { registerDlqCommands } from "./commands/dlq.js";
 import { registerJobsCommands } from "./commands/jobs.js";
 import { registerRenderCommand } from "./commands/render.js";
 import { registerValidateCommand } from "./commands/validate.js";
+import { registerVaultCommands } from "./commands/vault.js";
 import { registerWorkerCommand } from "./commands/worker.js";
 
 /**
@@ -44,6 +45,7 @@ Examples:
   registerRenderCommand(program, io);
   registerControllerCommand(program, io);
   registerWorkerCommand(program, io);
+  registerVaultCommands(program, io);
 
   return program;
 }

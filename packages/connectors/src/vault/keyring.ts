@@ -4,7 +4,8 @@ import { ConnectorError, ConnectorErrorCode } from "../errors.js";
 
 /** XChaCha20-Poly1305 keys are 32 bytes. */
 export const VAULT_KEY_BYTES = 32;
-const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
+/** What a key id may be: it is stored beside every box and written in key files. */
+export const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** Where the vault's keys come from when nothing is passed: one of these, read by `keyringSourceFromEnv`. */
 export const VAULT_ENV = {

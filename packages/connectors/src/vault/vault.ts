@@ -3,7 +3,7 @@ import { Value } from "@sinclair/typebox/value";
 import type { TSchema, Static } from "@sinclair/typebox";
 import { ConnectorError, ConnectorErrorCode } from "../errors.js";
 import type { SealedBox } from "../schemas.js";
-import type { KeyringSource } from "./keyring.js";
+import { KEY_ID, type KeyringSource } from "./keyring.js";
 
 /** First byte of every box: the format, so a later format can be read beside this one. */
 const FORMAT_V1 = 1;
@@ -112,6 +112,11 @@ export class Vault {
 
 /** A new random key entry for a key file or TESSERA_VAULT_KEYS: `<key id>:<base64>`. */
 export async function generateKeyEntry(keyId: string): Promise<string> {
+  if (!KEY_ID.test(keyId))
+    throw new ConnectorError(
+      ConnectorErrorCode.Vault,
+      `vault key id ${JSON.stringify(keyId)}: expected 1-64 of [A-Za-z0-9._-]`,
+    );
   await sodium.ready;
   return `${keyId}:${Buffer.from(sodium.crypto_aead_xchacha20poly1305_ietf_keygen()).toString("base64")}`;
 }
