@@ -1,9 +1,22 @@
-import sodium from "libsodium-wrappers";
+import type Sodium from "libsodium-wrappers";
 import { Value } from "@sinclair/typebox/value";
 import type { TSchema, Static } from "@sinclair/typebox";
 import { ConnectorError, ConnectorErrorCode } from "../errors.js";
 import type { SealedBox } from "../schemas.js";
 import { KEY_ID, type KeyringSource } from "./keyring.js";
+
+/**
+ * libsodium's WebAssembly, loaded on first use rather than on import: importing this package (the coordinator
+ * and the CLI do, for every command) costs nothing until a vault is made.
+ */
+let loaded: Promise<typeof Sodium> | undefined;
+async function loadSodium(): Promise<typeof Sodium> {
+  loaded ??= import("libsodium-wrappers").then(async (m) => {
+    await m.default.ready;
+    return m.default;
+  });
+  return loaded;
+}
 
 /** First byte of every box: the format, so a later format can be read beside this one. */
 const FORMAT_V1 = 1;
@@ -28,13 +41,16 @@ function associatedData(keyId: string, context: SealContext): string {
  * sealed it; the store keeps the two side by side. Decision 0027 says why this and not sealed boxes.
  */
 export class Vault {
-  private constructor(private readonly source: KeyringSource) {}
+  private constructor(
+    private readonly source: KeyringSource,
+    private readonly sodium: typeof Sodium,
+  ) {}
 
   /** libsodium's WebAssembly loads once, asynchronously; a vault exists only after it has. */
   static async create(source: KeyringSource): Promise<Vault> {
-    await sodium.ready;
+    const sodium = await loadSodium();
     source.keyring(); // A missing or malformed key fails at startup, not at the first connection.
-    return new Vault(source);
+    return new Vault(source, sodium);
   }
 
   /** The key new boxes are sealed under. */
@@ -48,6 +64,7 @@ export class Vault {
   }
 
   seal(plaintext: string, context: SealContext): SealedBox {
+    const sodium = this.sodium;
     const keyring = this.source.keyring();
     const keyId = keyring.currentKeyId;
     const nonce = sodium.randombytes_buf(sodium.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
@@ -72,6 +89,7 @@ export class Vault {
         ConnectorErrorCode.Vault,
         `a box is sealed under vault key ${sealed.keyId}, which ${this.source.describe} does not hold`,
       );
+    const sodium = this.sodium;
     const nonceBytes = sodium.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
     if (sealed.box[0] !== FORMAT_V1 || sealed.box.length < 1 + nonceBytes + 16)
       throw new ConnectorError(ConnectorErrorCode.Vault, `a box under key ${sealed.keyId} has an unknown format`);
@@ -117,6 +135,6 @@ export async function generateKeyEntry(keyId: string): Promise<string> {
       ConnectorErrorCode.Vault,
       `vault key id ${JSON.stringify(keyId)}: expected 1-64 of [A-Za-z0-9._-]`,
     );
-  await sodium.ready;
+  const sodium = await loadSodium();
   return `${keyId}:${Buffer.from(sodium.crypto_aead_xchacha20poly1305_ietf_keygen()).toString("base64")}`;
 }
