@@ -174,8 +174,8 @@ export class OAuthConnector implements Connector {
       if (record === undefined) return { existed: false, providerRevoked: false };
       let outcome: RevokeOutcome = { existed: true, providerRevoked: false };
       if (record.sealed !== null) {
-        const tokens = this.o.vault.openJson(TokenSetSchema, record.sealed, credentialContext(key));
         try {
+          const tokens = this.o.vault.openJson(TokenSetSchema, record.sealed, credentialContext(key));
           const revokeToken = this.o.provider.api?.revokeToken;
           if (revokeToken !== undefined) {
             await revokeToken({ http: this.http, client: this.o.client }, tokens);
@@ -187,6 +187,7 @@ export class OAuthConnector implements Connector {
             outcome.providerRevoked = await this.oauth.revoke(tokens.accessToken, "access_token");
           }
         } catch (err) {
+          // A provider that fails, or a box that does not open: the local credentials are wiped all the same.
           const code = err instanceof ConnectorError ? err.code : "revoke_failed";
           outcome = { existed: true, providerRevoked: false, providerError: code };
           this.log.warn({ provider: this.provider, userId, code }, "the provider's revocation failed; wiping locally");

@@ -64,6 +64,12 @@ export class TokenKeeper {
     if (shared === undefined) {
       shared = this.o.store
         .withLock(key, (locked) => this.refreshLocked(key, locked, seenVersion, force))
+        // Thrown only once the lock is released: a holder that throws may have its writes rolled back (a SQL
+        // store's transaction), and needs_reauth or last_error must be kept.
+        .then((outcome) => {
+          if ("failure" in outcome) throw outcome.failure;
+          return outcome;
+        })
         .finally(() => this.inFlight.delete(id));
       this.inFlight.set(id, shared);
     }
@@ -89,17 +95,26 @@ export class TokenKeeper {
     locked: LockedConnection,
     seenVersion: number,
     force: boolean,
-  ): Promise<CurrentTokens> {
+  ): Promise<CurrentTokens | { failure: unknown }> {
     const record = locked.record;
-    const tokens = this.usable(key, record);
+    let tokens: TokenSet;
+    try {
+      tokens = this.usable(key, record);
+    } catch (failure) {
+      return { failure };
+    }
     // Re-checked after the lock: whoever held it before may have refreshed already.
     if (!this.expiring(tokens) && (!force || record!.version !== seenVersion))
       return { tokens, version: record!.version };
     if (tokens.refreshToken === undefined) {
       await this.needsReauth(key, locked, record!, "no_refresh_token");
-      throw new ConnectorError(ConnectorErrorCode.NeedsReauth, `${key.provider} gave no refresh token: connect again`, {
-        provider: key.provider,
-      });
+      return {
+        failure: new ConnectorError(
+          ConnectorErrorCode.NeedsReauth,
+          `${key.provider} gave no refresh token: connect again`,
+          { provider: key.provider },
+        ),
+      };
     }
     let next: TokenSet;
     try {
@@ -112,7 +127,7 @@ export class TokenKeeper {
         await locked.write({ ...writeOf(record!), lastError: `${code}: ${errorText(err)}` });
         this.o.log.warn({ provider: key.provider, userId: key.userId, code }, "refreshing a connection failed");
       }
-      throw err;
+      return { failure: err };
     }
     // A provider that does not rotate refresh tokens answers without one: the old one stays good.
     const merged: TokenSet = { ...next, refreshToken: next.refreshToken ?? tokens.refreshToken };

@@ -57,7 +57,9 @@ export interface ConnectionStore {
   /**
    * Runs `fn` holding this connection's lock, shared by every store instance on the same database (every
    * coordinator replica), and gives it the connection as read under the lock. The lock is released when `fn`
-   * settles. This is what makes one refresh in flight per connection.
+   * settles. This is what makes one refresh in flight per connection. A SQL store commits `fn`'s writes only
+   * if it resolves (they are one transaction), the memory store as they are made: a holder that has written
+   * returns its failure rather than throwing it.
    */
   withLock<T>(key: ConnectionKey, fn: (locked: LockedConnection) => Promise<T>): Promise<T>;
   /** Sets the sync cursor only; the version is unchanged (it counts credential writes). */

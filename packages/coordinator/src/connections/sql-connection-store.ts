@@ -170,8 +170,10 @@ export class SqlConnectionStore implements ConnectionStore {
       key_id: string;
       sealed: Uint8Array;
     }>(
+      // "< or >" rather than "<>": a btree index serves the two ranges, so late in a rotation, when almost
+      // every row is under the new key, a step reads the few left instead of scanning the table.
       `(SELECT 'connection' AS kind, provider || '/' || user_id AS subject, key_id, sealed FROM tessera_connections
-         WHERE key_id IS NOT NULL AND key_id <> $1 LIMIT $2)
+         WHERE key_id < $1 OR key_id > $1 LIMIT $2)
        UNION ALL
        (SELECT 'pending_authorization', state_hash, key_id, sealed FROM tessera_oauth_pending WHERE key_id <> $1 LIMIT $2)
        LIMIT $2`,
@@ -185,18 +187,21 @@ export class SqlConnectionStore implements ConnectionStore {
   }
 
   async replaceSealed(entry: SealedEntry, next: SealedBox): Promise<boolean> {
-    const params = [next.keyId, bytes(next.box), entry.sealed.keyId, bytes(entry.sealed.box)];
-    const res =
-      entry.kind === "connection"
-        ? await this.sql.query(
-            `UPDATE tessera_connections SET key_id = $1, sealed = $2
-              WHERE provider || '/' || user_id = $5 AND key_id = $3 AND sealed = $4`,
-            [...params, entry.subject],
-          )
-        : await this.sql.query(
-            `UPDATE tessera_oauth_pending SET key_id = $1, sealed = $2 WHERE state_hash = $5 AND key_id = $3 AND sealed = $4`,
-            [...params, entry.subject],
-          );
+    const swap = [next.keyId, bytes(next.box), entry.sealed.keyId, bytes(entry.sealed.box)];
+    if (entry.kind === "pending_authorization") {
+      const res = await this.sql.query(
+        `UPDATE tessera_oauth_pending SET key_id = $1, sealed = $2 WHERE state_hash = $5 AND key_id = $3 AND sealed = $4`,
+        [...swap, entry.subject],
+      );
+      return res.rowCount === 1;
+    }
+    // Provider ids have no "/" (their schema says so); a user id may.
+    const slash = entry.subject.indexOf("/");
+    const res = await this.sql.query(
+      `UPDATE tessera_connections SET key_id = $1, sealed = $2
+        WHERE provider = $5 AND user_id = $6 AND key_id = $3 AND sealed = $4`,
+      [...swap, entry.subject.slice(0, slash), entry.subject.slice(slash + 1)],
+    );
     return res.rowCount === 1;
   }
 

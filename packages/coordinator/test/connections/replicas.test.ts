@@ -117,4 +117,36 @@ describe("connections on coordinator replicas (two coordinators, one Postgres)",
     const listed = await a.coordinator.connections!.list();
     expect(listed.map((c) => [c.keyId, c.state])).toEqual(users.map(() => ["k2", "connected"]));
   });
+
+  it("what a failed refresh records is kept on Postgres and seen by both: last_error, then needs_reauth", async () => {
+    const keys = await KeyFile.create(keyEntry("k1"));
+    open.push(keys);
+    const [a, b, clock] = await twoReplicas(keys);
+    await connect(a, a, "erin");
+    clock.at += 3600_000;
+    proxy.always({ kind: "status", status: 500 });
+    await expect(collect(a.coordinator.connections!.connector("mock").fetchSignals("erin"))).rejects.toMatchObject({
+      code: "provider_unavailable",
+    });
+    expect(await b.coordinator.connections!.get("mock", "erin")).toMatchObject({
+      state: "connected",
+      lastError: expect.stringMatching(/^provider_unavailable/) as unknown,
+    });
+    proxy.clear();
+    auth.revokeAllGrants();
+    await expect(collect(b.coordinator.connections!.connector("mock").fetchSignals("erin"))).rejects.toMatchObject({
+      code: "needs_reauth",
+    });
+    expect(await a.coordinator.connections!.get("mock", "erin")).toMatchObject({
+      state: "needs_reauth",
+      lastError: "invalid_grant",
+      keyId: null,
+    });
+    // Nothing left to try: no request reaches the provider until a new consent.
+    const before = refreshes();
+    await expect(collect(a.coordinator.connections!.connector("mock").fetchSignals("erin"))).rejects.toMatchObject({
+      code: "needs_reauth",
+    });
+    expect(refreshes()).toBe(before);
+  });
 });
