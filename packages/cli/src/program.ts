@@ -8,6 +8,7 @@ import { registerDlqCommands } from "./commands/dlq.js";
 import { registerJobsCommands } from "./commands/jobs.js";
 import { registerRenderCommand } from "./commands/render.js";
 import { registerValidateCommand } from "./commands/validate.js";
+import { registerVaultCommands } from "./commands/vault.js";
 import { registerWorkerCommand } from "./commands/worker.js";
 
 /**
@@ -46,6 +47,7 @@ Examples:
   registerControllerCommand(program, io);
   registerWorkerCommand(program, io);
   registerBackupCommands(program, io);
+  registerVaultCommands(program, io);
 
   return program;
 }

@@ -1,3 +1,4 @@
+import type { ConnectionService } from "@tessera/connectors";
 import type { Bus, CoordinatorMembership, ResultEvent, Subscription } from "@tessera/bus";
 import type { Result } from "@tessera/contract";
 import type { Logger } from "pino";
@@ -76,6 +77,8 @@ export interface CoordinatorParts {
   onCompleted: Readonly<Record<string, ChainHook>>;
   log: Logger;
   heartbeatIntervalMs?: number;
+  /** Users' connections to providers, when connectors were configured. */
+  connections?: ConnectionService;
   /** Ends the store's background work and closes what the factory opened (an SQL client) after the coordinator stopped. */
   release: () => Promise<void>;
 }
@@ -162,6 +165,10 @@ export class CoordinatorRuntime implements Coordinator {
       onPass: (outcome) => this.prom.retentionPass(outcome),
       isLeader: () => this.replicas?.isLeader ?? true,
     });
+  }
+
+  get connections(): ConnectionService | undefined {
+    return this.parts.connections;
   }
 
   get id(): string {

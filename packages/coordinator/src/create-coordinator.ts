@@ -7,6 +7,11 @@ import {
   type DeploymentFacts,
 } from "@tessera/contract";
 import { pino, type Logger } from "pino";
+import {
+  openConnections,
+  type CoordinatorConnectorsOptions,
+  type OpenedConnections,
+} from "./connections/open-connections.js";
 import { CoordinatorRuntime } from "./coordinator.js";
 import { CoordinatorError } from "./errors.js";
 import {
@@ -56,6 +61,8 @@ export interface CoordinatorOptions {
   provision?: boolean;
   heartbeatIntervalMs?: number;
   logger?: Logger;
+  /** Providers users may connect to; needs a vault key (TESSERA_VAULT_KEY_FILE or TESSERA_VAULT_KEYS). */
+  connectors?: CoordinatorConnectorsOptions;
 }
 
 /**
@@ -113,7 +120,10 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
     ...components.map((c) => limitsSetting(c.name, c.limits)),
     ...Object.entries(opts.sharedConfig ?? {}).map(([name, value]) => sharedSetting(name, value)),
   ];
+  let connections: OpenedConnections | undefined;
   try {
+    if (opts.connectors !== undefined)
+      connections = await openConnections(opts.connectors, storage.connections, env, log);
     const settings = new Settings(
       definitions,
       { env, file, db: await storage.settings.readSettings() },
@@ -135,11 +145,16 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
       onCompleted: checkHooks(opts.onCompleted ?? {}, components),
       log,
       ...(opts.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: opts.heartbeatIntervalMs } : {}),
-      release: () => storage.release(),
+      ...(connections !== undefined ? { connections: connections.service } : {}),
+      release: async () => {
+        await connections?.close();
+        await storage.release();
+      },
     });
     await coordinator.start();
     return coordinator;
   } catch (err) {
+    await connections?.close().catch(() => undefined);
     await storage.release().catch(() => undefined);
     throw err;
   }

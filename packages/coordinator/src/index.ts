@@ -16,6 +16,8 @@
 export * from "./types.js";
 export { createCoordinator, type CoordinatorOptions } from "./create-coordinator.js";
 export type { DatabaseOption } from "./store/open-storage.js";
+export type { CoordinatorConnectorsOptions } from "./connections/open-connections.js";
+export { SqlConnectionStore, type SqlConnectionStoreOptions } from "./connections/sql-connection-store.js";
 export { createMemoryDatabase, type MemoryDatabase } from "./store/memory-database.js";
 export { DEFAULT_MAX_DECIDED_JOBS } from "./store/memory-decided-bound.js";
 export type { MemoryJobStoreOptions } from "./store/memory-job-store.js";

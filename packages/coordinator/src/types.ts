@@ -1,3 +1,4 @@
+import type { ConnectionService } from "@tessera/connectors";
 import type { ComponentSpec, Result, SourceLocator } from "@tessera/contract";
 import type { Registry } from "prom-client";
 import type {
@@ -139,6 +140,11 @@ export interface Coordinator {
   readonly settings: SettingsView;
   /** This coordinator's id among the replicas sharing its store (`tessera:<uuid>`). */
   readonly id: string;
+  /**
+   * Users' connections to providers (begin, callback, list, disconnect), when `connectors` were configured:
+   * what the admin API's connection routes call.
+   */
+  readonly connections?: ConnectionService;
   close(): Promise<void>;
 }
 

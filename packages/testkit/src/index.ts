@@ -13,3 +13,5 @@ export { waitFor, sleep } from "./wait-for.js";
 export { spawnTsProcess, type TsProcess } from "./ts-process.js";
 export { spyingBus, withOverrides, type SettleEvent } from "./bus-overrides.js";
 export { peakOverlap } from "./peak-overlap.js";
+export { OAuthTestServer } from "./oauth-test-server.js";
+export { FaultProxy, type Fault } from "./fault-proxy.js";

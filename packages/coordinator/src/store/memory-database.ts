@@ -1,3 +1,4 @@
+import { MemoryConnectionStore } from "@tessera/connectors";
 import { MemoryAuditLog } from "../audit/memory-audit-log.js";
 import { MemorySettingsStore } from "../settings/memory-settings-store.js";
 import { MemoryJobStore, type MemoryJobStoreOptions } from "./memory-job-store.js";
@@ -11,8 +12,14 @@ export interface MemoryDatabase {
   readonly jobs: MemoryJobStore;
   readonly audit: MemoryAuditLog;
   readonly settings: MemorySettingsStore;
+  readonly connections: MemoryConnectionStore;
 }
 
 export function createMemoryDatabase(opts: MemoryJobStoreOptions = {}): MemoryDatabase {
-  return { jobs: new MemoryJobStore(opts), audit: new MemoryAuditLog(), settings: new MemorySettingsStore() };
+  return {
+    jobs: new MemoryJobStore(opts),
+    audit: new MemoryAuditLog(),
+    settings: new MemorySettingsStore(),
+    connections: new MemoryConnectionStore(),
+  };
 }

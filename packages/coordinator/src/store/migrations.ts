@@ -245,4 +245,47 @@ export const MIGRATIONS: readonly Migration[] = [
         REFERENCING OLD TABLE AS previous NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION tessera_job_changes();
     `,
   },
+  {
+    id: 4,
+    name: "connections and their sealed credentials, authorizations in progress",
+    // Expand only (new tables): release 3 keeps running beside it and ignores them.
+    compatibleWith: 3,
+    sql: `
+      -- A user's connection to a provider. Tokens only as a box sealed by the vault (key_id names the key,
+      -- sealed holds format, nonce, ciphertext and tag); everything else is metadata the admin API may show.
+      -- version counts credential writes: a refresher that finds it moved after taking the lock knows another
+      -- coordinator refreshed. Refreshes serialize on an advisory lock per connection, not on this row.
+      CREATE TABLE tessera_connections (
+        provider     text NOT NULL,
+        user_id      text NOT NULL,
+        state        text NOT NULL CHECK (state IN ('connected', 'needs_reauth')),
+        scopes       text[] NOT NULL DEFAULT '{}',
+        expires_at   timestamptz,
+        refreshed_at timestamptz,
+        last_error   text,
+        cursor       text,
+        version      bigint NOT NULL DEFAULT 1,
+        key_id       text,
+        sealed       bytea,
+        created_at   timestamptz NOT NULL DEFAULT now(),
+        updated_at   timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (provider, user_id),
+        CHECK ((key_id IS NULL) = (sealed IS NULL))
+      );
+      -- What a key rotation has left: boxes under another key than the new one.
+      CREATE INDEX tessera_connections_key_id ON tessera_connections (key_id) WHERE key_id IS NOT NULL;
+
+      -- Authorizations begun and not yet finished, found by the hash of their state (the state itself is not
+      -- kept), PKCE verifier and nonce sealed; taken (deleted) by the callback, used or not.
+      CREATE TABLE tessera_oauth_pending (
+        state_hash text PRIMARY KEY,
+        provider   text NOT NULL,
+        user_id    text NOT NULL,
+        key_id     text NOT NULL,
+        sealed     bytea NOT NULL,
+        expires_at timestamptz NOT NULL
+      );
+      CREATE INDEX tessera_oauth_pending_expires ON tessera_oauth_pending (expires_at);
+    `,
+  },
 ];

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { ConnectionStore } from "@tessera/connectors";
 import type { Logger } from "pino";
 import { AUDIT_MIGRATIONS } from "../audit/audit-migrations.js";
 import { SqlAuditLog } from "../audit/audit-store.js";
@@ -9,6 +10,7 @@ import type { SqlClient } from "../sql/sql-client.js";
 import type { SettingsStore } from "../settings/settings-store.js";
 import { SqlSettingsStore } from "../settings/sql-settings-store.js";
 import type { AuditLog } from "../types.js";
+import { SqlConnectionStore } from "../connections/sql-connection-store.js";
 import type { JobStorage } from "./job-storage.js";
 import { SqlJobStore } from "./sql-job-store.js";
 import { createMemoryDatabase, type MemoryDatabase } from "./memory-database.js";
@@ -37,6 +39,8 @@ export interface OpenedStorage {
   sql?: SqlClient;
   audit: AuditLog;
   settings: SettingsStore;
+  /** Connections to providers and their sealed credentials (used when connectors are configured). */
+  connections: ConnectionStore;
   /**
    * Decided jobs the store deleted on its own to stay within a bound on them (the memory store's
    * `maxDecidedJobs`) since it was created; always 0 on a store without one.
@@ -98,6 +102,7 @@ function onMemory(memory: unknown, id: string): OpenedStorage {
     jobs: db.jobs,
     audit: db.audit,
     settings: db.settings,
+    connections: db.connections,
     evictedJobs: () => db.jobs.evictedJobs(),
     release: () => Promise.resolve(),
   };
@@ -125,6 +130,7 @@ async function onSql(sql: SqlClient, owned: boolean, log: Logger, fallbackId: st
     jobs,
     audit: new SqlAuditLog(sql),
     settings: new SqlSettingsStore(sql),
+    connections: new SqlConnectionStore(sql),
     evictedJobs: () => 0,
     release: async () => {
       try {
