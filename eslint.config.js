@@ -20,7 +20,7 @@ const LAYERS = {
   connectors: ["contract", "egress"],
   gateway: ["contract", "bus", "egress", "connectors"],
   dashboard: [],
-  cli: ["contract", "bus", "client", "coordinator", "worker", "controller", "dashboard"],
+  cli: ["contract", "bus", "client", "coordinator", "worker", "controller", "dashboard", "connectors"],
 };
 
 /** Packages that talk to third parties: their only way out is `@tessera/egress` (decision 0019). */
