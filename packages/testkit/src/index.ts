@@ -11,5 +11,6 @@ export { startNatsServer, freePort, type NatsServerHandle } from "./nats-server.
 export { startPostgres, type PostgresHandle } from "./postgres.js";
 export { waitFor, sleep } from "./wait-for.js";
 export { spawnTsProcess, type TsProcess } from "./ts-process.js";
+export { startTesseraDev, type DevProcess } from "./tessera-dev.js";
 export { withOverrides } from "./bus-overrides.js";
 export { peakOverlap } from "./peak-overlap.js";

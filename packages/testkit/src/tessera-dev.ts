@@ -1,11 +1,12 @@
 import { fileURLToPath } from "node:url";
-import { spawnTsProcess, waitFor, type TsProcess } from "@tessera/testkit";
+import { spawnTsProcess, type TsProcess } from "./ts-process.js";
+import { waitFor } from "./wait-for.js";
 
-const CLI_MAIN = fileURLToPath(new URL("../../../cli/src/main.ts", import.meta.url));
-const REPO = fileURLToPath(new URL("../../../../", import.meta.url));
+const CLI_MAIN = fileURLToPath(new URL("../../cli/src/main.ts", import.meta.url));
+const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 
 export interface DevProcess {
-  /** The dashboard URL `tessera dev` printed, e.g. http://127.0.0.1:41234/ */
+  /** The dashboard URL `tessera dev` printed, e.g. http://127.0.0.1:41234/ (the admin API's base URL too). */
   dashboardUrl: string;
   process: TsProcess;
   stop(): Promise<void>;
