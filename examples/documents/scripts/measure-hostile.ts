@@ -22,7 +22,7 @@ const rss = (pid: number): number =>
 async function row(doc: HostileDocument, label: string, warm: boolean): Promise<void> {
   // A host of its own for each document: one still busy with the last would blur the next one's figures.
   // `--samples` first has it parse one document of each format, as a host that has been running would.
-  const dev = await startTesseraDev(DOCUMENTS, warm ? ["--samples"] : []);
+  const dev = await startTesseraDev(DOCUMENTS, warm ? ["--samples"] : [], {}, { readyTimeoutMs: 300_000 });
   const pid = dev.process.proc.pid ?? 0;
   const before = rss(pid);
   const run = await runHostile(dev, doc, { waitMs: 180_000 });

@@ -20,6 +20,7 @@ export async function startTesseraDev(
   project: string,
   args: readonly string[],
   env: Record<string, string> = {},
+  { readyTimeoutMs = 60_000 } = {},
 ): Promise<DevProcess> {
   const child = spawnTsProcess(CLI_MAIN, {
     cwd: REPO,
@@ -35,7 +36,7 @@ export async function startTesseraDev(
         const out = child.output();
         return out.includes("Ctrl-C to stop") ? /dashboard\s+(http:\/\/127\.0\.0\.1:\d+\/)/.exec(out)?.[1] : undefined;
       },
-      60_000,
+      readyTimeoutMs,
     );
     return {
       dashboardUrl,
