@@ -2,10 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import extract, { ExtractReason } from "../src/extract.js";
 import { DOCX_MEDIA_TYPE } from "../src/formats/registry.js";
 import { loadSamples } from "../src/samples.js";
-import { docx } from "./fixtures/docx.js";
+import { docx, docxBomb } from "./fixtures/docx.js";
 import { startInProcessPipeline, type InProcessPipeline } from "./in-process-pipeline.js";
 
 const utf8 = new TextEncoder();
+// Before extract has seen a PDF: pdf.js must never replace these in the process that hosts extract.
+const { parse: nativeParse, stringify: nativeStringify } = JSON;
 let pipeline: InProcessPipeline;
 beforeAll(async () => {
   pipeline = await startInProcessPipeline([extract]);
@@ -62,6 +64,16 @@ describe("extract on the in-process bus: the samples", () => {
     expect((md.output?.data as { text: string }).text).not.toMatch(/^#|\*\*|\]\(|```/m);
   });
 
+  it("leaves the host's JSON.parse and JSON.stringify alone after a PDF (pdf.js runs in a parser thread)", async () => {
+    const result = await pipeline.run("extract", {
+      contentType: "application/pdf",
+      input: samples.get("invoice.pdf")?.bytes,
+    });
+    expect(result).toMatchObject({ status: "completed" });
+    expect(JSON.parse).toBe(nativeParse);
+    expect(JSON.stringify).toBe(nativeStringify);
+  });
+
   it("fails the image sample terminally, on the first attempt, with unsupported_content_type", async () => {
     const png = samples.get("scan.png");
     const result = await pipeline.run("extract", { contentType: png?.contentType ?? "", input: png?.bytes });
@@ -79,6 +91,14 @@ describe("extract on the in-process bus: documents it cannot read", () => {
   ])("fails %s as unparseable_document", async (_what, contentType, input) => {
     const result = await pipeline.run("extract", { contentType, input });
     expect(result).toMatchObject({ status: "failed", attempt: 1, reason_code: ExtractReason.UnparseableDocument });
+  });
+
+  it("fails a 1 GiB zip bomb as document_too_large, naming the limit", async () => {
+    const result = await pipeline.run("extract", { contentType: DOCX_MEDIA_TYPE, input: docxBomb(2 ** 30) });
+    expect(result).toMatchObject({ status: "failed", attempt: 1, reason_code: ExtractReason.DocumentTooLarge });
+    expect(result.reason_detail).toMatch(
+      /^the docx document is more than extract reads: part word\/document\.xml declares 1,073,74\d,\d{3} bytes, past the limit of 8,388,608 bytes/,
+    );
   });
 
   it("fails an unknown charset as unsupported_charset", async () => {

@@ -3,10 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
+import { startTesseraDev, type DevProcess } from "@tessera/testkit";
 import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CHROMIUM_ARGS, findChromium, MISSING_CHROMIUM } from "./support/chromium.js";
-import { startTesseraDev, type DevProcess } from "./support/dev-process.js";
 
 const DASHBOARD = fileURLToPath(new URL("../", import.meta.url));
 const DOCUMENTS = fileURLToPath(new URL("../../../examples/documents", import.meta.url));

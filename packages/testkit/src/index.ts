@@ -11,6 +11,7 @@ export { startNatsServer, freePort, type NatsServerHandle } from "./nats-server.
 export { startPostgres, type PostgresHandle } from "./postgres.js";
 export { waitFor, sleep } from "./wait-for.js";
 export { spawnTsProcess, type TsProcess } from "./ts-process.js";
+export { startTesseraDev, type DevProcess } from "./tessera-dev.js";
 export { spyingBus, withOverrides, type SettleEvent } from "./bus-overrides.js";
 export { peakOverlap } from "./peak-overlap.js";
 export { OAuthTestServer } from "./oauth-test-server.js";

@@ -1,4 +1,4 @@
-import { convert, type HtmlToTextOptions, type SelectorDefinition } from "html-to-text";
+import type { HtmlToTextOptions, SelectorDefinition } from "html-to-text";
 import { extractedText, type ExtractedText } from "./extracted-text.js";
 
 const HEADINGS: SelectorDefinition[] = ["h1", "h2", "h3", "h4", "h5", "h6"].map((selector) => ({
@@ -35,6 +35,8 @@ const TITLE_OPTIONS: HtmlToTextOptions = {
 };
 
 /** HTML to plain text: visible text only (no script, style or URLs), entities decoded; the title from `<title>`, else the first `<h1>`. */
-export function htmlToText(html: string): ExtractedText {
+export async function htmlToText(html: string): Promise<ExtractedText> {
+  // Loaded with the first HTML or Markdown document: a parser thread that only reads PDFs never loads it.
+  const { convert } = await import("html-to-text");
   return extractedText(convert(html, BODY_OPTIONS), convert(html, TITLE_OPTIONS));
 }

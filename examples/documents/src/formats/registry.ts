@@ -1,38 +1,16 @@
-import { decodeText } from "./decode-text.js";
-import { docxToText } from "./docx.js";
-import { extractedText, type ExtractedText } from "./extracted-text.js";
-import { htmlToText } from "./html.js";
-import { markdownToText } from "./markdown.js";
-import { pdfToText } from "./pdf.js";
-
 export type DocumentFormat = "text" | "html" | "markdown" | "docx" | "pdf";
-
-export interface FormatConverter {
-  format: DocumentFormat;
-  /** `charset` is the content type's parameter, if any; binary formats ignore it. `signal` aborts a slow conversion. */
-  convert(bytes: Uint8Array, charset: string | undefined, signal?: AbortSignal): ExtractedText | Promise<ExtractedText>;
-}
 
 export const DOCX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
 
-const TEXT: FormatConverter = {
-  format: "text",
-  convert: (bytes, charset) => extractedText(decodeText(bytes, charset)),
-};
-const MARKDOWN: FormatConverter = {
-  format: "markdown",
-  convert: (bytes, charset) => markdownToText(decodeText(bytes, charset)),
-};
-
-/** The media types extract reads, each to its converter. */
-export const CONVERTERS: ReadonlyMap<string, FormatConverter> = new Map([
-  ["text/plain", TEXT],
-  ["text/html", { format: "html", convert: (bytes, charset) => htmlToText(decodeText(bytes, charset)) }],
-  ["text/markdown", MARKDOWN],
+/** The media types extract reads, each to its format. */
+export const FORMATS: ReadonlyMap<string, DocumentFormat> = new Map([
+  ["text/plain", "text"],
+  ["text/html", "html"],
+  ["text/markdown", "markdown"],
   // The pre-RFC 7763 name, still what many tools send.
-  ["text/x-markdown", MARKDOWN],
-  [DOCX_MEDIA_TYPE, { format: "docx", convert: (bytes) => docxToText(bytes) }],
-  ["application/pdf", { format: "pdf", convert: (bytes, _charset, signal) => pdfToText(bytes, signal) }],
+  ["text/x-markdown", "markdown"],
+  [DOCX_MEDIA_TYPE, "docx"],
+  ["application/pdf", "pdf"],
 ]);
 
 /** A Content-Type value split into its lower-cased media type and its charset parameter (RFC 9110 §8.3). */

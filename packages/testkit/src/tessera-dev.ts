@@ -1,11 +1,12 @@
 import { fileURLToPath } from "node:url";
-import { spawnTsProcess, waitFor, type TsProcess } from "@tessera/testkit";
+import { spawnTsProcess, type TsProcess } from "./ts-process.js";
+import { waitFor } from "./wait-for.js";
 
-const CLI_MAIN = fileURLToPath(new URL("../../../cli/src/main.ts", import.meta.url));
-const REPO = fileURLToPath(new URL("../../../../", import.meta.url));
+const CLI_MAIN = fileURLToPath(new URL("../../cli/src/main.ts", import.meta.url));
+const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 
 export interface DevProcess {
-  /** The dashboard URL `tessera dev` printed, e.g. http://127.0.0.1:41234/ */
+  /** The dashboard URL `tessera dev` printed, e.g. http://127.0.0.1:41234/ (the admin API's base URL too). */
   dashboardUrl: string;
   process: TsProcess;
   stop(): Promise<void>;
@@ -19,6 +20,7 @@ export async function startTesseraDev(
   project: string,
   args: readonly string[],
   env: Record<string, string> = {},
+  { readyTimeoutMs = 60_000 } = {},
 ): Promise<DevProcess> {
   const child = spawnTsProcess(CLI_MAIN, {
     cwd: REPO,
@@ -34,7 +36,7 @@ export async function startTesseraDev(
         const out = child.output();
         return out.includes("Ctrl-C to stop") ? /dashboard\s+(http:\/\/127\.0\.0\.1:\d+\/)/.exec(out)?.[1] : undefined;
       },
-      60_000,
+      readyTimeoutMs,
     );
     return {
       dashboardUrl,
