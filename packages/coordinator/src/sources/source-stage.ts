@@ -28,7 +28,10 @@ export interface SourceStageOptions {
   log: Logger;
   /** Fetches at once (`fetch.concurrency`), read before each one starts. */
   concurrency: () => number;
-  /** The component's egress as registered now (a spec can change between a submit and its dispatch). */
+  /**
+   * The component's egress as this coordinator registers it: a job submitted under another spec (before a restart,
+   * or through a replica running another version) may meet this one.
+   */
   egressOf: (component: string) => ComponentSpec["egress"] | undefined;
   /** A held job became publishable or was let go: the relay should look again. */
   onChange: () => void;
@@ -57,7 +60,7 @@ export function createSourceStage(
 
 /** Two retries, after about 1 s and 4 s (jittered): enough for a restart or a blip, not a slot held for long. */
 export const SOURCE_RETRY_DELAYS_MS = [1_000, 4_000] as const;
-/** Most source-locator jobs one coordinator holds at once; beyond that they wait in the outbox, unclaimed by it. */
+/** Most source-locator jobs one coordinator holds at once; beyond that they stay in the outbox until there is room. */
 const MAX_HELD = 10_000;
 /** Before a job whose fetch broke for a reason of ours (the payload store down) goes back to the outbox. */
 const RELEASE_DELAY_MS = 5_000;

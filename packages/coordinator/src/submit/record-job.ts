@@ -31,7 +31,8 @@ export type Recorded =
 
 /**
  * Checks a submit, uploads an input too large to travel inline (after every option is checked, so a bad one
- * leaves no orphan object), builds and encodes the envelope once, and records the job with its outbox row.
+ * leaves no orphan object), builds and encodes the envelope once, and records the job with its outbox row. A
+ * source locator is checked and recorded as given: its input is fetched before dispatch (sources/source-stage.ts).
  */
 export async function recordJob(
   parts: RecordJobParts,
