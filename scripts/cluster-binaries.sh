@@ -14,9 +14,11 @@
 set -euo pipefail
 
 ETCD_VERSION=v3.5.36
-# One minor for both: the CRD's CEL rules use the CIDR library (new expressions may use it from 1.31), and 1.31
-# is the newest minor KEDA 2.16 supports (its own client libraries are k8s.io v0.31).
-KUBERNETES_VERSION=v1.31.14
+# One minor >= 1.31 for both (the CRD's CEL rules use the CIDR library, usable in new expressions from 1.31). The
+# proxy serves k8s.io/kubernetes at only some patches, and not every staging module at each: 1.31.14 lacks
+# k8s.io/kube-scheduler, kube-controller-manager and endpointslice v0.31.14 (403 "not available"), which the
+# controller-manager imports, and 1.32.13 lacks endpointslice v0.32.13. 1.33.13 has all that the two binaries import.
+KUBERNETES_VERSION=v1.33.13
 # The newest 2.1x KEDA: 2.17+ is not served here or needs a newer Go than the machines have (2.21.1 needs 1.27.4).
 KEDA_VERSION=v2.16.1
 NATS_VERSION=v2.15.3
@@ -89,28 +91,34 @@ exec 9>"$CACHE/.lock"
 flock 9
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tessera-cluster-bin.XXXXXX")
-# Module copies are read-only by design; make them deletable before removing the scratch folder.
-trap 'chmod -R u+w "$WORK" 2>/dev/null; rm -rf "$WORK"' EXIT
+KEEP_WORK=0
+# Module copies are read-only by design; make them deletable before removing the scratch folder. A failed
+# build's folder is kept for its logs.
+trap 'chmod -R u+w "$WORK" 2>/dev/null; [ "$KEEP_WORK" = 1 ] || rm -rf "$WORK"' EXIT
 
-# Builds "$dest_dir" with the function "$2" unless it exists; the function writes into a staging folder.
+# Builds the cache folder "$1" with the function "$2" unless it exists, then checks that "$3" (a path in it) is an
+# executable that runs (with "$4", default --version). The function writes into a staging folder. (Bash ignores `set -e` inside a function
+# called from a condition, so the functions chain their steps with && and the result is checked here.)
 build_once() {
-  local dest=$CACHE/$1 fn=$2 stage started
-  if [ -d "$dest" ]; then
+  local dest=$CACHE/$1 fn=$2 binary=$3 check=${4:---version} stage started
+  if [ -x "$dest/$binary" ]; then
     log "$1: cached"
     return 0
   fi
   stage=$WORK/stage-$1
+  rm -rf "$stage"
   mkdir -p "$stage"
   started=$(now)
   log "$1: building"
-  if "$fn" "$stage" >"$WORK/$1.log" 2>&1; then
-    rm -rf "$dest.partial"
+  if "$fn" "$stage" >"$WORK/$1.log" 2>&1 && [ -x "$stage/$binary" ] && "$stage/$binary" "$check" >>"$WORK/$1.log" 2>&1; then
+    rm -rf "$dest" "$dest.partial"
     mv "$stage" "$dest.partial"
     mv "$dest.partial" "$dest"
     log "$1: built in $(($(now) - started)) s"
   else
-    log "$1: FAILED after $(($(now) - started)) s; last lines of its log:"
-    tail -n 30 "$WORK/$1.log" >&2
+    log "$1: FAILED after $(($(now) - started)) s; last lines of its log (all of it: $WORK/$1.log, kept):"
+    grep -v '^go: downloading' "$WORK/$1.log" | tail -n 30 >&2
+    KEEP_WORK=1
     FAILED+=("$1")
   fi
 }
@@ -126,31 +134,40 @@ scratch_module() {
 
 build_etcd() {
   local out=$1 dir=$WORK/etcd
-  scratch_module "$dir" 1.26.0
-  (cd "$dir" && go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" &&
-    go build "${BUILD_FLAGS[@]}" -ldflags "$LDFLAGS_BASE" -o "$out/etcd" go.etcd.io/etcd/server/v3)
-  "$out/etcd" --version
+  scratch_module "$dir" 1.26.0 &&
+    (cd "$dir" && go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" &&
+      go build "${BUILD_FLAGS[@]}" -ldflags "$LDFLAGS_BASE" -o "$out/etcd" go.etcd.io/etcd/server/v3)
 }
 
-# kube-apiserver and kube-controller-manager come from one build so they share compiled packages; the second
-# folder is filled by copying.
+# kube-apiserver and kube-controller-manager come from one build so they share compiled packages.
 build_kubernetes() {
-  local out=$1 dir=$WORK/kubernetes gomod minor staging ldflags
+  local out=$1 dir=$WORK/kubernetes gomod minor staging m v ldflags
   gomod=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
   [ -n "$gomod" ] || { echo "no go.mod for k8s.io/kubernetes@$KUBERNETES_VERSION"; return 1; }
-  scratch_module "$dir" "$(sed -n 's/^go //p' "$gomod")"
+  scratch_module "$dir" "$(sed -n 's/^go //p' "$gomod")" || return 1
   # Kubernetes' go.mod sets GODEBUG defaults for its binaries; keep them.
-  grep '^godebug ' "$gomod" >>"$dir/go.mod" || true
+  grep '^godebug ' "$gomod" >>"$dir/go.mod"
   minor=${KUBERNETES_VERSION#v1.}
   minor=${minor%%.*}
+  v=v0.${KUBERNETES_VERSION#v1.}
   echo "require k8s.io/kubernetes $KUBERNETES_VERSION" >>"$dir/go.mod"
   # Every staging module (replaced by ./staging/src/k8s.io/X upstream) is published as k8s.io/X v0.<minor>.<patch>.
+  # Kubernetes requires some that neither binary imports (code-generator, sample-apiserver); one the proxy does
+  # not serve at this version gets an empty local stand-in, which only the module graph sees (a binary that
+  # imported it would fail to build, loudly).
   staging=$(sed -n 's|^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/src/.*|\1|p' "$gomod")
-  {
-    echo "replace ("
-    for m in $staging; do echo "	$m => $m v0.${KUBERNETES_VERSION#v1.}"; done
-    echo ")"
-  } >>"$dir/go.mod"
+  echo "replace (" >>"$dir/go.mod"
+  for m in $staging; do
+    if go list -m "$m@$v" >/dev/null 2>&1; then
+      echo "	$m => $m $v" >>"$dir/go.mod"
+    else
+      echo "$m $v is not served: an empty stand-in module"
+      mkdir -p "$dir/stub/$m"
+      printf 'module %s\n\ngo 1.24\n' "$m" >"$dir/stub/$m/go.mod"
+      echo "	$m => ./stub/$m" >>"$dir/go.mod"
+    fi
+  done
+  echo ")" >>"$dir/go.mod"
   ldflags="$LDFLAGS_BASE"
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ldflags+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
@@ -161,51 +178,54 @@ build_kubernetes() {
       "k8s.io/kubernetes/cmd/kube-controller-manager@$KUBERNETES_VERSION" &&
     go build "${BUILD_FLAGS[@]}" -ldflags "$ldflags" -o "$out/" \
       k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager)
-  "$out/kube-apiserver" --version
+}
+
+# Builds both Kubernetes binaries once per run, for whichever of the two is missing first; a failure is not
+# retried for the second.
+kubernetes_once() {
+  local out=$WORK/kubernetes-out
+  [ -e "$out/.failed" ] && { echo "the Kubernetes build failed earlier in this run"; return 1; }
+  [ -x "$out/kube-apiserver" ] && return 0
+  mkdir -p "$out"
+  build_kubernetes "$out" || { touch "$out/.failed"; return 1; }
 }
 
 build_kube_apiserver() {
-  local out=$1
-  [ -x "$WORK/kubernetes-out/kube-apiserver" ] || { mkdir -p "$WORK/kubernetes-out" && build_kubernetes "$WORK/kubernetes-out"; }
-  cp "$WORK/kubernetes-out/kube-apiserver" "$out/"
+  kubernetes_once && cp "$WORK/kubernetes-out/kube-apiserver" "$1/"
 }
 
 build_kube_controller_manager() {
-  local out=$1
-  [ -x "$WORK/kubernetes-out/kube-controller-manager" ] || { mkdir -p "$WORK/kubernetes-out" && build_kubernetes "$WORK/kubernetes-out"; }
-  cp "$WORK/kubernetes-out/kube-controller-manager" "$out/"
-  "$out/kube-controller-manager" --version
+  kubernetes_once && cp "$WORK/kubernetes-out/kube-controller-manager" "$1/"
 }
 
 # KEDA's go.mod pins dependencies with replace directives, which hold only when KEDA is the main module: build
 # inside a writable copy of its downloaded module. The CRDs come from the same module, so they match the operator.
+# Its module zip keeps vendor/modules.txt but not the vendored code, so -mod=mod (go.sum is in the zip).
 build_keda() {
   local out=$1 src dir=$WORK/keda
   src=$(go mod download -json "github.com/kedacore/keda/v2@$KEDA_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
   [ -n "$src" ] || { echo "KEDA $KEDA_VERSION could not be downloaded"; return 1; }
-  cp -r "$src" "$dir"
-  chmod -R u+w "$dir"
-  (cd "$dir" && go build "${BUILD_FLAGS[@]}" \
-    -ldflags "$LDFLAGS_BASE -X github.com/kedacore/keda/v2/version.Version=${KEDA_VERSION#v}" \
-    -o "$out/keda" ./cmd/operator)
-  mkdir -p "$out/crds"
-  cp "$dir"/config/crd/bases/*.yaml "$out/crds/"
+  cp -r "$src" "$dir" && chmod -R u+w "$dir" &&
+    (cd "$dir" && go build -mod=mod "${BUILD_FLAGS[@]}" \
+      -ldflags "$LDFLAGS_BASE -X github.com/kedacore/keda/v2/version.Version=${KEDA_VERSION#v}" \
+      -o "$out/keda" ./cmd/operator) &&
+    mkdir -p "$out/crds" && cp "$dir"/config/crd/bases/*.yaml "$out/crds/"
 }
 
 build_nats() {
   local out=$1
   # Its go.mod has no replace directives, so a plain install works; the go command names the binary nats-server.
   GOBIN=$out go install "${BUILD_FLAGS[@]}" -ldflags "$LDFLAGS_BASE" "github.com/nats-io/nats-server/v2@$NATS_VERSION"
-  "$out/nats-server" --version
 }
 
 FAILED=()
 started_all=$(now)
-build_once "etcd-$ETCD_VERSION" build_etcd
-build_once "nats-server-$NATS_VERSION" build_nats
-build_once "kube-apiserver-$KUBERNETES_VERSION" build_kube_apiserver
-build_once "kube-controller-manager-$KUBERNETES_VERSION" build_kube_controller_manager
-build_once "keda-$KEDA_VERSION" build_keda
+build_once "etcd-$ETCD_VERSION" build_etcd etcd
+build_once "nats-server-$NATS_VERSION" build_nats nats-server
+build_once "kube-apiserver-$KUBERNETES_VERSION" build_kube_apiserver kube-apiserver
+build_once "kube-controller-manager-$KUBERNETES_VERSION" build_kube_controller_manager kube-controller-manager
+# The operator has no --version; --help parses its flags and exits 0.
+build_once "keda-$KEDA_VERSION" build_keda keda --help
 write_manifest
 log "done in $(($(now) - started_all)) s ($(go env GOVERSION))"
 print_manifest || true
