@@ -5,6 +5,12 @@
  * const nats = await startNatsServer();
  * // ... connect to nats.url ...
  * await nats.stop();
+ *
+ * // The cluster tier: a real etcd + kube-apiserver (+ controller-manager, KEDA), built by
+ * // scripts/cluster-binaries.sh.
+ * const cp = await startControlPlane({ controllerManager: true });
+ * // ... new KubeConfig().loadFromFile(cp.kubeconfigPath) ...
+ * await cp.stop();
  * ```
  */
 export { startNatsServer, freePort, type NatsServerHandle } from "./nats-server.js";
@@ -16,3 +22,15 @@ export { spyingBus, withOverrides, type SettleEvent } from "./bus-overrides.js";
 export { peakOverlap } from "./peak-overlap.js";
 export { OAuthTestServer } from "./oauth-test-server.js";
 export { FaultProxy, type Fault } from "./fault-proxy.js";
+export {
+  startControlPlane,
+  clusterBinaries,
+  clusterBinDir,
+  kubeRequest,
+  type ControlPlane,
+  type ControlPlaneOptions,
+  type Kubeconfig,
+  type ClusterBinaries,
+  type KubeCredentials,
+  type KubeResponse,
+} from "./control-plane/index.js";

@@ -14,7 +14,8 @@ import {
   componentSpecCelRules,
   type StructuralSchema,
 } from "../../src/crd/index.js";
-import { CEL_SUBSET_FUNCTIONS, calledFunctions, evaluateCel, parseCel, selfPaths } from "./cel-subset.js";
+import { CEL_SUBSET_FUNCTIONS, calledFunctions, parseCel, selfPaths } from "./cel-subset.js";
+import { CEL_RULE_CASES, defaulted, failingRules } from "./rule-cases.js";
 import { structuralViolations, withClosedObjects } from "./structural-checker.js";
 
 const examplesDir = fileURLToPath(new URL("../../../../examples/documents/components/", import.meta.url));
@@ -40,23 +41,6 @@ async function exampleManifests(): Promise<{ file: string; doc: Record<string, u
     }
   }
   return out;
-}
-
-/** The spec as the API server validates it: after the schema's defaults are applied. */
-function defaulted(spec: Record<string, unknown>): Record<string, unknown> {
-  return { inputMode: "content-ref", egress: "none", ...spec };
-}
-
-function failingRules(
-  spec: Record<string, unknown>,
-): { fieldPath: string | undefined; message: string; error?: string }[] {
-  return componentSpecCelRules().flatMap((r) => {
-    const result = evaluateCel(r.rule, defaulted(spec));
-    if (result === true) return [];
-    return [
-      { fieldPath: r.fieldPath, message: r.message, ...(typeof result === "object" ? { error: result.error } : {}) },
-    ];
-  });
 }
 
 describe("componentCrd", () => {
@@ -249,151 +233,7 @@ describe("the CEL rules", () => {
     expect(text).toContain("cidr(c).prefixLength() > 0");
   });
 
-  // Each case: a spec (before defaulting), the fieldPath(s) of the CEL rules that must fail, and the contract
-  // issue path(s) componentSpecRuleIssues must report. Valid specs fail neither.
-  const cases: { name: string; spec: Record<string, unknown>; cel: string[]; contract: string[] }[] = [
-    { name: "minimal", spec: { image: "x" }, cel: [], contract: [] },
-    {
-      name: "allowlist with cidrs",
-      spec: { image: "x", egress: "allowlist", allowlist: { cidrs: ["203.0.113.0/24", "2001:db8::/32"] } },
-      cel: [],
-      contract: [],
-    },
-    {
-      name: "allowlist with peers only",
-      spec: { image: "x", egress: "allowlist", allowlist: { clusterPeers: [{ namespace: "db" }] } },
-      cel: [],
-      contract: [],
-    },
-    {
-      name: "allowlist with openInternet",
-      spec: { image: "x", egress: "allowlist", allowlist: { openInternet: true } },
-      cel: [],
-      contract: [],
-    },
-    {
-      name: "allowlist missing",
-      spec: { image: "x", egress: "allowlist" },
-      cel: [".allowlist"],
-      contract: ["allowlist"],
-    },
-    {
-      name: "allowlist empty",
-      spec: { image: "x", egress: "allowlist", allowlist: { cidrs: [], openInternet: false, ports: [{ port: 443 }] } },
-      cel: [".allowlist"],
-      contract: ["allowlist"],
-    },
-    {
-      name: "allowlist without egress allowlist",
-      spec: { image: "x", egress: "fetch-controlled", allowlist: { openInternet: true } },
-      cel: [".allowlist"],
-      contract: ["allowlist"],
-    },
-    {
-      name: "not a CIDR",
-      spec: { image: "x", egress: "allowlist", allowlist: { cidrs: ["example.com"] } },
-      cel: [".allowlist.cidrs"],
-      contract: ["allowlist.cidrs[0]"],
-    },
-    {
-      name: "prefix too long",
-      spec: { image: "x", egress: "allowlist", allowlist: { cidrs: ["10.0.0.0/33"] } },
-      cel: [".allowlist.cidrs"],
-      contract: ["allowlist.cidrs[0]"],
-    },
-    {
-      name: "/0",
-      spec: { image: "x", egress: "allowlist", allowlist: { cidrs: ["0.0.0.0/0"] } },
-      cel: [".allowlist.cidrs", ".allowlist.cidrs"],
-      contract: ["allowlist.cidrs[0]"],
-    },
-    {
-      name: "IPv6 /0",
-      spec: { image: "x", egress: "allowlist", allowlist: { cidrs: ["::/0"] } },
-      cel: [".allowlist.cidrs"],
-      contract: ["allowlist.cidrs[0]"],
-    },
-    {
-      name: "metadata /16",
-      spec: { image: "x", egress: "allowlist", allowlist: { cidrs: ["169.254.0.0/16"] } },
-      cel: [".allowlist.cidrs"],
-      contract: ["allowlist.cidrs[0]"],
-    },
-    {
-      name: "metadata /32",
-      spec: { image: "x", egress: "allowlist", allowlist: { cidrs: ["169.254.169.254/32"] } },
-      cel: [".allowlist.cidrs"],
-      contract: ["allowlist.cidrs[0]"],
-    },
-    {
-      name: "covering 160.0.0.0/3",
-      spec: { image: "x", egress: "allowlist", allowlist: { cidrs: ["203.0.113.0/24", "160.0.0.0/3"] } },
-      cel: [".allowlist.cidrs"],
-      contract: ["allowlist.cidrs[1]"],
-    },
-    {
-      name: "covering 128.0.0.0/1",
-      spec: { image: "x", egress: "allowlist", allowlist: { cidrs: ["128.0.0.0/1"] } },
-      cel: [".allowlist.cidrs"],
-      contract: ["allowlist.cidrs[0]"],
-    },
-    {
-      name: "near the metadata address",
-      spec: { image: "x", egress: "allowlist", allowlist: { cidrs: ["169.254.170.0/24", "169.255.0.0/16"] } },
-      cel: [],
-      contract: [],
-    },
-    {
-      name: "source-locator with egress none",
-      spec: { image: "x", inputMode: "source-locator" },
-      cel: [".egress"],
-      contract: ["egress"],
-    },
-    {
-      name: "source-locator with fetch-controlled",
-      spec: { image: "x", inputMode: "source-locator", egress: "fetch-controlled" },
-      cel: [],
-      contract: [],
-    },
-    {
-      name: "minReplicas above maxReplicas",
-      spec: { image: "x", scaling: { minReplicas: 5, maxReplicas: 2 } },
-      cel: [".scaling.minReplicas"],
-      contract: ["scaling.minReplicas"],
-    },
-    {
-      name: "minReplicas above the default max",
-      spec: { image: "x", scaling: { minReplicas: 11 } },
-      cel: [".scaling.minReplicas"],
-      contract: ["scaling.minReplicas"],
-    },
-    {
-      name: "minReplicas equal to maxReplicas",
-      spec: { image: "x", scaling: { minReplicas: 3, maxReplicas: 3 } },
-      cel: [],
-      contract: [],
-    },
-    {
-      name: "zero wallClock",
-      spec: { image: "x", timeouts: { wallClock: "0s", ackWait: "30s" } },
-      cel: [".timeouts"],
-      contract: ["timeouts.wallClock"],
-    },
-    {
-      name: "zero ackWait",
-      spec: { image: "x", timeouts: { ackWait: "0m00s" } },
-      cel: [".timeouts"],
-      contract: ["timeouts.ackWait"],
-    },
-    {
-      name: "non-zero durations",
-      spec: { image: "x", timeouts: { wallClock: "0h10s", ackWait: "100ms" } },
-      cel: [],
-      contract: [],
-    },
-  ];
-
-  it.each(cases)("agree with componentSpecRuleIssues: $name", ({ spec, cel, contract }) => {
+  it.each(CEL_RULE_CASES)("agree with componentSpecRuleIssues: $name", ({ spec, cel, contract }) => {
     const failing = failingRules(spec);
     // A rule must fail on its own condition, never with a CEL runtime error (missing field, bad CIDR).
     expect(failing.filter((f) => f.error !== undefined)).toEqual([]);

@@ -1,0 +1,36 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { defineConfig } from "vitest/config";
+import { clusterBinDir } from "./packages/testkit/src/control-plane/binaries.js";
+
+/**
+ * The cluster tier (`npm run test:cluster`): real etcd, kube-apiserver, kube-controller-manager, KEDA and
+ * nats-server, built by scripts/cluster-binaries.sh. Not part of `npm test`: each file starts its own control
+ * plane, so files run one at a time (two cores) with generous timeouts.
+ */
+function builtNatsServer(): string | undefined {
+  try {
+    const manifest = JSON.parse(readFileSync(join(clusterBinDir(), "manifest.json"), "utf8")) as {
+      binaries: Record<string, { path: string } | undefined>;
+    };
+    return manifest.binaries["nats-server"]?.path;
+  } catch {
+    return undefined;
+  }
+}
+
+const natsServer = builtNatsServer();
+
+export default defineConfig({
+  resolve: { conditions: ["@tessera/source"] },
+  ssr: { resolve: { conditions: ["@tessera/source"], externalConditions: ["@tessera/source"] } },
+  test: {
+    include: ["packages/*/test-cluster/**/*.test.ts"],
+    fileParallelism: false,
+    testTimeout: 120_000,
+    hookTimeout: 180_000,
+    // The nats-server the tier built (the latest 2.x) rather than Debian's on the PATH.
+    env: natsServer !== undefined ? { NATS_SERVER_BIN: natsServer } : {},
+    reporters: ["default", "./packages/testkit/src/summary-reporter.ts"],
+  },
+});
