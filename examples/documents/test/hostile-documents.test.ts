@@ -32,6 +32,7 @@ describe("tessera dev examples/documents against hostile documents", { timeout: 
     expect(host.healthz.requests).toBeGreaterThan(0);
     // The host's own part of each answer (see HostFigures): the raw figure measures the machine's load too.
     expect(host.healthz.maxOwnMs, `slowest /healthz ${Math.round(host.healthz.maxMs)} ms`).toBeLessThan(100);
-    expect(host.peakRssBytes).toBeLessThan(600 * 1024 * 1024);
+    // A warm host (two parser threads holding every parser) is about 550 MB; the 60 MB DOCX took it to 2.8 GB.
+    expect(host.peakRssBytes).toBeLessThan(800 * 1024 * 1024);
   });
 });
