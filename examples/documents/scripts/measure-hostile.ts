@@ -10,7 +10,7 @@ import { startTesseraDev } from "@tessera/testkit";
 import extract from "../src/extract.js";
 import { loadSamples } from "../src/samples.js";
 import { HOSTILE_DOCUMENTS, type HostileDocument } from "../test/fixtures/hostile.js";
-import { runHostile } from "../test/hostile-run.js";
+import { runHostile, warmHost } from "../test/hostile-run.js";
 import { startInProcessPipeline } from "../test/in-process-pipeline.js";
 
 const DOCUMENTS = fileURLToPath(new URL("..", import.meta.url));
@@ -21,8 +21,9 @@ const rss = (pid: number): number =>
 
 async function row(doc: HostileDocument, label: string, warm: boolean): Promise<void> {
   // A host of its own for each document: one still busy with the last would blur the next one's figures.
-  // `--samples` first has it parse one document of each format, as a host that has been running would.
-  const dev = await startTesseraDev(DOCUMENTS, warm ? ["--samples"] : [], {}, { readyTimeoutMs: 300_000 });
+  // Warmed, as a host that has been running would be; else its parser threads start with the document.
+  const dev = await startTesseraDev(DOCUMENTS, [], {}, { readyTimeoutMs: 300_000 });
+  await warmHost(dev, { parsers: warm });
   const pid = dev.process.proc.pid ?? 0;
   const before = rss(pid);
   const run = await runHostile(dev, doc, { waitMs: 180_000 });

@@ -1,5 +1,6 @@
 import { AdminClient, type JobRecord } from "@tessera/client";
 import { sleep, waitFor, type DevProcess } from "@tessera/testkit";
+import { loadSamples } from "../src/samples.js";
 import type { HostileDocument } from "./fixtures/hostile.js";
 import { watchHost, type HostFigures } from "./host-watch.js";
 
@@ -12,6 +13,30 @@ export interface HostileRun {
 }
 
 const DECIDED = new Set(["completed", "failed", "cancelled"]);
+
+/**
+ * Has a fresh host run the admin API's submit path (its first submit costs the host's thread tens of
+ * milliseconds of one-off work, 85 ms on a busy machine) and, with `parsers`, both of extract's parser
+ * threads load each parser (a sample of each format twice at once): what a document then costs is its
+ * own, not a cold start's (pdf.js alone took seconds to load on a busy machine).
+ */
+export async function warmHost(dev: DevProcess, { parsers = true } = {}): Promise<void> {
+  const client = new AdminClient(dev.dashboardUrl);
+  const samples = loadSamples(new URL("../samples/", import.meta.url));
+  const rounds = parsers
+    ? ["welcome.txt", "invoice.pdf", "quarterly-report.docx", "release-notes.html"]
+    : ["welcome.txt"];
+  for (const label of rounds) {
+    const sample = samples.find((s) => s.label === label);
+    if (sample === undefined) throw new Error(`samples/${label} is missing`);
+    const input = { base64: Buffer.from(sample.bytes).toString("base64") };
+    const jobs = await Promise.all(
+      [1, 2].map(() => client.submit({ component: "extract", input, contentType: sample.contentType })),
+    );
+    for (const { jobId } of jobs)
+      await waitFor(`warm-up job ${jobId}`, async () => DECIDED.has((await client.job(jobId)).state), 120_000);
+  }
+}
 
 /**
  * Submits `doc` to `tessera dev examples/documents` (`dev`) and watches the host from this process until
