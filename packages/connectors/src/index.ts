@@ -42,7 +42,6 @@ export {
 } from "./connection-service.js";
 export type { ApiContext, ProviderApi, ProviderDefinition, RevokeContext, SignalPage } from "./provider.js";
 export { todoistProvider, TODOIST_ENDPOINTS, type TodoistOptions } from "./providers/todoist.js";
-export { ConnectorError, ConnectorErrorCode } from "./errors.js";
 export { BreakerState, BREAKER_DEFAULTS, type BreakerOptions } from "./http/circuit-breaker.js";
 export { RETRY_DEFAULTS, type RetryOptions } from "./http/provider-http.js";
 export type { ConnectorLogger } from "./logger.js";
@@ -59,35 +58,12 @@ export {
   SealedBoxSchema,
   StoredCredentialSchema,
   type ActionResult,
-  type ConnectionRecord,
-  type ConnectionState,
-  type ConnectionWrite,
   type ConnectorAction,
   type NormalizedEvent,
   type OAuthClientConfig,
-  type PendingAuthorization,
   type ProviderConfig,
-  type SealedBox,
   type StoredCredential,
 } from "./schemas.js";
-export type {
-  ConnectionFilter,
-  ConnectionKey,
-  ConnectionStore,
-  LockedConnection,
-  SealedEntry,
-} from "./store/connection-store.js";
-export { MemoryConnectionStore } from "./store/memory-connection-store.js";
+// The vault and the store, also their own entry (`@tessera/connectors/storage`): listed once, there.
+export * from "./storage.js";
 export { toStoredCredential } from "./credential-view.js";
-export {
-  Keyring,
-  parseKeyring,
-  keyFileSource,
-  keyringSourceFromEnv,
-  staticKeyring,
-  VAULT_ENV,
-  VAULT_KEY_BYTES,
-  type KeyringSource,
-} from "./vault/keyring.js";
-export { Vault, generateKeyEntry, type SealContext } from "./vault/vault.js";
-export { rotateVaultKey, type RotationOptions, type RotationReport } from "./vault/rotate-key.js";

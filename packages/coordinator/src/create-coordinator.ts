@@ -7,11 +7,7 @@ import {
   type DeploymentFacts,
 } from "@tessera/contract";
 import { pino, type Logger } from "pino";
-import {
-  openConnections,
-  type CoordinatorConnectorsOptions,
-  type OpenedConnections,
-} from "./connections/open-connections.js";
+import type { CoordinatorConnectorsOptions, OpenedConnections } from "./connections/open-connections.js";
 import { CoordinatorRuntime } from "./coordinator.js";
 import { CoordinatorError } from "./errors.js";
 import {
@@ -122,8 +118,11 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
   ];
   let connections: OpenedConnections | undefined;
   try {
-    if (opts.connectors !== undefined)
+    if (opts.connectors !== undefined) {
+      // Loaded only when configured: the OAuth client and the egress guard are not every coordinator's cost.
+      const { openConnections } = await import("./connections/open-connections.js");
       connections = await openConnections(opts.connectors, storage.connections, env, log);
+    }
     const settings = new Settings(
       definitions,
       { env, file, db: await storage.settings.readSettings() },

@@ -5,7 +5,7 @@ import {
   generateKeyEntry,
   keyringSourceFromEnv,
   rotateVaultKey,
-} from "@tessera/connectors";
+} from "@tessera/connectors/storage";
 import { SqlConnectionStore, openSqlClient, type SqlClient } from "@tessera/coordinator";
 import { InvalidArgumentError, type Command } from "commander";
 import { CliError, usageError } from "../cli-error.js";

@@ -1,4 +1,4 @@
-import { MemoryConnectionStore } from "@tessera/connectors";
+import { MemoryConnectionStore } from "@tessera/connectors/storage";
 import { MemoryAuditLog } from "../audit/memory-audit-log.js";
 import { MemorySettingsStore } from "../settings/memory-settings-store.js";
 import { MemoryJobStore, type MemoryJobStoreOptions } from "./memory-job-store.js";
