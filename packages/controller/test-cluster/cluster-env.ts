@@ -107,3 +107,37 @@ export async function fakeBackend(): Promise<ApiBackend> {
   };
   return backend;
 }
+
+const PLURALS: Record<string, string> = {
+  Namespace: "namespaces",
+  CustomResourceDefinition: "customresourcedefinitions",
+  ServiceAccount: "serviceaccounts",
+  ClusterRole: "clusterroles",
+  ClusterRoleBinding: "clusterrolebindings",
+  Role: "roles",
+  RoleBinding: "rolebindings",
+  Deployment: "deployments",
+};
+
+/**
+ * Server-side apply of a manifest as `kubectl apply --server-side` sends it: the object as written. Not through
+ * client-node's KubernetesObjectApi, whose typed serializer drops what its models spell differently (a CRD
+ * schema's `default`, seen on the real server: the defaults vanished and `inputMode` became required).
+ */
+export async function applyManifest(
+  backend: Pick<ApiBackend, "request">,
+  object: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } },
+): Promise<void> {
+  const plural = PLURALS[object.kind];
+  if (plural === undefined) throw new Error(`applyManifest: no plural known for ${object.kind}`);
+  const base = object.apiVersion.includes("/") ? `/apis/${object.apiVersion}` : `/api/${object.apiVersion}`;
+  const ns = object.metadata.namespace !== undefined ? `/namespaces/${object.metadata.namespace}` : "";
+  const res = await backend.request(
+    "PATCH",
+    `${base}${ns}/${plural}/${object.metadata.name}?fieldManager=kubectl&force=true`,
+    JSON.stringify(object),
+    "application/apply-patch+yaml",
+  );
+  if (res.status !== 200 && res.status !== 201)
+    throw new Error(`apply ${object.kind}/${object.metadata.name}: ${res.status} ${JSON.stringify(res.body)}`);
+}
