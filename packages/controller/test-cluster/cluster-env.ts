@@ -8,8 +8,19 @@ import {
   type KubeResponse,
 } from "@tessera/testkit";
 import { COMPONENT_CRD_NAME, componentCrdYaml } from "../src/crd/index.js";
+import type { RenderContext } from "../src/render/context.js";
 
 const CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
+
+/** Where rendered objects say NATS is when nothing reads it (no pod runs); the KEDA test names its real server. */
+export const IN_CLUSTER_NATS: RenderContext = {
+  nats: {
+    url: "nats://nats.nats.svc:4222",
+    monitoringEndpoint: "nats.nats.svc:8222",
+    namespace: "nats",
+    podLabels: { "app.kubernetes.io/name": "nats" },
+  },
+};
 
 export interface InstalledCrd {
   metadata: { name: string };

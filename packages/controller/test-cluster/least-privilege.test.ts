@@ -9,22 +9,14 @@ import {
   controllerPolicyRules,
   installManifests,
 } from "../src/install/install-manifests.js";
-import type { RenderContext } from "../src/render/context.js";
 import { startController } from "../src/reconcile/controller.js";
 import { KubeAccess, type KubeObjectLike } from "../src/reconcile/kube-access.js";
-import { applyManifest, realBackend, type ApiBackend } from "./cluster-env.js";
+import { IN_CLUSTER_NATS, applyManifest, realBackend, type ApiBackend } from "./cluster-env.js";
 
 const NS = "apps";
 const SA = DEFAULT_INSTALL_NAMESPACE;
 const user = `system:serviceaccount:${SA}:${CONTROLLER_NAME}`;
-const render: RenderContext = {
-  nats: {
-    url: "nats://nats.nats.svc:4222",
-    monitoringEndpoint: "nats.nats.svc:8222",
-    namespace: "nats",
-    podLabels: { "app.kubernetes.io/name": "nats" },
-  },
-};
+const render = IN_CLUSTER_NATS;
 
 let api: ApiBackend;
 let nats: NatsServerHandle;

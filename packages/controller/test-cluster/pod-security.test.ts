@@ -2,20 +2,12 @@ import { waitFor } from "@tessera/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { installManifests } from "../src/install/install-manifests.js";
 import { renderComponent } from "../src/render/render-component.js";
-import type { RenderContext } from "../src/render/context.js";
 import { KubeAccess, type KubeObjectLike } from "../src/reconcile/kube-access.js";
-import { realBackend, type ApiBackend } from "./cluster-env.js";
+import { IN_CLUSTER_NATS, realBackend, type ApiBackend } from "./cluster-env.js";
 
 // No kubelet: the ReplicaSet controller creates the pods and admission decides; admitted pods stay Pending.
 const NS = "restricted";
-const render: RenderContext = {
-  nats: {
-    url: "nats://nats.nats.svc:4222",
-    monitoringEndpoint: "nats.nats.svc:8222",
-    namespace: "nats",
-    podLabels: { "app.kubernetes.io/name": "nats" },
-  },
-};
+const render = IN_CLUSTER_NATS;
 
 interface PodSpecLike {
   securityContext?: Record<string, unknown>;

@@ -3,22 +3,14 @@ import { durableConsumerName, type ComponentSpec } from "@tessera/contract";
 import { startNatsServer, waitFor, type NatsServerHandle } from "@tessera/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { COMPONENT_GROUP, COMPONENT_PLURAL, COMPONENT_VERSION } from "../src/crd/index.js";
-import type { RenderContext } from "../src/render/context.js";
 import { startController, type Controller } from "../src/reconcile/controller.js";
 import { FIELD_MANAGER, KubeAccess, type ComponentObject } from "../src/reconcile/kube-access.js";
 import { STREAM_FINALIZER } from "../src/reconcile/reconciler.js";
-import { fakeBackend, realBackend, type ApiBackend } from "./cluster-env.js";
+import { IN_CLUSTER_NATS, fakeBackend, realBackend, type ApiBackend } from "./cluster-env.js";
 
 // The scenarios the controller's unit tests run on kube-fake, here through a real kube-apiserver with the real
 // garbage collector (kube-controller-manager), and on kube-fake again with the same assertions (parity).
-const render: RenderContext = {
-  nats: {
-    url: "nats://nats.nats.svc:4222",
-    monitoringEndpoint: "nats.nats.svc:8222",
-    namespace: "nats",
-    podLabels: { "app.kubernetes.io/name": "nats" },
-  },
-};
+const render = IN_CLUSTER_NATS;
 const spec = (over: Partial<ComponentSpec> = {}): ComponentSpec => ({
   image: "example/worker:1",
   inputMode: "content-ref",

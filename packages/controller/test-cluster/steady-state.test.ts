@@ -2,22 +2,14 @@ import { connectJetStreamBus, type Bus } from "@tessera/bus";
 import { startNatsServer, waitFor, type NatsServerHandle } from "@tessera/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { COMPONENT_GROUP, COMPONENT_PLURAL, COMPONENT_VERSION } from "../src/crd/index.js";
-import type { RenderContext } from "../src/render/context.js";
 import { startController } from "../src/reconcile/controller.js";
 import { KubeAccess } from "../src/reconcile/kube-access.js";
-import { realBackend, type ApiBackend } from "./cluster-env.js";
+import { IN_CLUSTER_NATS, realBackend, type ApiBackend } from "./cluster-env.js";
 
 const COUNT = Number(process.env["TESSERA_STEADY_COUNT"] ?? 100);
 const RESYNCS = 3;
 const NS = "fleet";
-const render: RenderContext = {
-  nats: {
-    url: "nats://nats.nats.svc:4222",
-    monitoringEndpoint: "nats.nats.svc:8222",
-    namespace: "nats",
-    podLabels: { "app.kubernetes.io/name": "nats" },
-  },
-};
+const render = IN_CLUSTER_NATS;
 const LISTS = {
   components: `/apis/${COMPONENT_GROUP}/${COMPONENT_VERSION}/namespaces/${NS}/${COMPONENT_PLURAL}`,
   deployments: `/apis/apps/v1/namespaces/${NS}/deployments`,
