@@ -58,7 +58,7 @@ write_manifest() {
     done
     echo
     echo "  },"
-    echo "  \"kedaCrds\": \"$CACHE/keda-$KEDA_VERSION/crds\""
+    echo "  \"kedaCrds\": \"$CACHE/keda-crds-$KEDA_VERSION\""
     echo "}"
   } >"$tmp"
   mv "$tmp" "$MANIFEST"
@@ -96,6 +96,14 @@ KEEP_WORK=0
 # build's folder is kept for its logs.
 trap 'chmod -R u+w "$WORK" 2>/dev/null; [ "$KEEP_WORK" = 1 ] || rm -rf "$WORK"' EXIT
 
+# The binary starts and answers the flag. pflag's --help prints the usage and exits 2, which counts here.
+runs() {
+  local out rc=0
+  out=$("$1" "$2" 2>&1) || rc=$?
+  echo "$out"
+  [ $rc = 0 ] || { [ "$2" = --help ] && [[ "$out" == *Usage* ]]; }
+}
+
 # Builds the cache folder "$1" with the function "$2" unless it exists, then checks that "$3" (a path in it) is an
 # executable that runs (with "$4", default --version). The function writes into a staging folder. (Bash ignores `set -e` inside a function
 # called from a condition, so the functions chain their steps with && and the result is checked here.)
@@ -110,7 +118,7 @@ build_once() {
   mkdir -p "$stage"
   started=$(now)
   log "$1: building"
-  if "$fn" "$stage" >"$WORK/$1.log" 2>&1 && [ -x "$stage/$binary" ] && "$stage/$binary" "$check" >>"$WORK/$1.log" 2>&1; then
+  if "$fn" "$stage" >"$WORK/$1.log" 2>&1 && [ -x "$stage/$binary" ] && runs "$stage/$binary" "$check" >>"$WORK/$1.log" 2>&1; then
     rm -rf "$dest" "$dest.partial"
     mv "$stage" "$dest.partial"
     mv "$dest.partial" "$dest"
@@ -199,7 +207,7 @@ build_kube_controller_manager() {
 }
 
 # KEDA's go.mod pins dependencies with replace directives, which hold only when KEDA is the main module: build
-# inside a writable copy of its downloaded module. The CRDs come from the same module, so they match the operator.
+# inside a writable copy of its downloaded module.
 # Its module zip keeps vendor/modules.txt but not the vendored code, so -mod=mod (go.sum is in the zip).
 build_keda() {
   local out=$1 src dir=$WORK/keda
@@ -208,8 +216,26 @@ build_keda() {
   cp -r "$src" "$dir" && chmod -R u+w "$dir" &&
     (cd "$dir" && go build -mod=mod "${BUILD_FLAGS[@]}" \
       -ldflags "$LDFLAGS_BASE -X github.com/kedacore/keda/v2/version.Version=${KEDA_VERSION#v}" \
-      -o "$out/keda" ./cmd/operator) &&
-    mkdir -p "$out/crds" && cp "$dir"/config/crd/bases/*.yaml "$out/crds/"
+      -o "$out/keda" ./cmd/operator)
+}
+
+# KEDA's CRDs from the same module as the operator, cached apart from it: a test that only writes ScaledObjects
+# needs them and not the operator (a long build).
+keda_crds_once() {
+  local dest=$CACHE/keda-crds-$KEDA_VERSION src
+  if ls "$dest"/*.yaml >/dev/null 2>&1; then
+    log "keda-crds-$KEDA_VERSION: cached"
+    return 0
+  fi
+  src=$(go mod download -json "github.com/kedacore/keda/v2@$KEDA_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  if [ -n "$src" ] && mkdir -p "$WORK/keda-crds" && cp "$src"/config/crd/bases/*.yaml "$WORK/keda-crds/"; then
+    rm -rf "$dest"
+    mv "$WORK/keda-crds" "$dest"
+    log "keda-crds-$KEDA_VERSION: copied from the module"
+  else
+    log "keda-crds-$KEDA_VERSION: FAILED (KEDA $KEDA_VERSION could not be downloaded)"
+    FAILED+=("keda-crds-$KEDA_VERSION")
+  fi
 }
 
 build_nats() {
@@ -220,11 +246,12 @@ build_nats() {
 
 FAILED=()
 started_all=$(now)
+keda_crds_once
 build_once "etcd-$ETCD_VERSION" build_etcd etcd
 build_once "nats-server-$NATS_VERSION" build_nats nats-server
 build_once "kube-apiserver-$KUBERNETES_VERSION" build_kube_apiserver kube-apiserver
 build_once "kube-controller-manager-$KUBERNETES_VERSION" build_kube_controller_manager kube-controller-manager
-# The operator has no --version; --help parses its flags and exits 0.
+# The operator has no --version; --help shows that it starts and parses its flags.
 build_once "keda-$KEDA_VERSION" build_keda keda --help
 write_manifest
 log "done in $(($(now) - started_all)) s ($(go env GOVERSION))"

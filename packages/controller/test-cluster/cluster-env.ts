@@ -8,8 +8,19 @@ import {
   type KubeResponse,
 } from "@tessera/testkit";
 import { COMPONENT_CRD_NAME, componentCrdYaml } from "../src/crd/index.js";
+import type { RenderContext } from "../src/render/context.js";
 
 const CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
+
+/** Where rendered objects say NATS is when nothing reads it (no pod runs); the KEDA test names its real server. */
+export const IN_CLUSTER_NATS: RenderContext = {
+  nats: {
+    url: "nats://nats.nats.svc:4222",
+    monitoringEndpoint: "nats.nats.svc:8222",
+    namespace: "nats",
+    podLabels: { "app.kubernetes.io/name": "nats" },
+  },
+};
 
 export interface InstalledCrd {
   metadata: { name: string };
@@ -106,4 +117,38 @@ export async function fakeBackend(): Promise<ApiBackend> {
     stop: () => fake.close(),
   };
   return backend;
+}
+
+const PLURALS: Record<string, string> = {
+  Namespace: "namespaces",
+  CustomResourceDefinition: "customresourcedefinitions",
+  ServiceAccount: "serviceaccounts",
+  ClusterRole: "clusterroles",
+  ClusterRoleBinding: "clusterrolebindings",
+  Role: "roles",
+  RoleBinding: "rolebindings",
+  Deployment: "deployments",
+};
+
+/**
+ * Server-side apply of a manifest as `kubectl apply --server-side` sends it: the object as written. Not through
+ * client-node's KubernetesObjectApi, whose typed serializer drops what its models spell differently (a CRD
+ * schema's `default`, seen on the real server: the defaults vanished and `inputMode` became required).
+ */
+export async function applyManifest(
+  backend: Pick<ApiBackend, "request">,
+  object: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } },
+): Promise<void> {
+  const plural = PLURALS[object.kind];
+  if (plural === undefined) throw new Error(`applyManifest: no plural known for ${object.kind}`);
+  const base = object.apiVersion.includes("/") ? `/apis/${object.apiVersion}` : `/api/${object.apiVersion}`;
+  const ns = object.metadata.namespace !== undefined ? `/namespaces/${object.metadata.namespace}` : "";
+  const res = await backend.request(
+    "PATCH",
+    `${base}${ns}/${plural}/${object.metadata.name}?fieldManager=kubectl&force=true`,
+    JSON.stringify(object),
+    "application/apply-patch+yaml",
+  );
+  if (res.status !== 200 && res.status !== 201)
+    throw new Error(`apply ${object.kind}/${object.metadata.name}: ${res.status} ${JSON.stringify(res.body)}`);
 }

@@ -61,7 +61,7 @@ describe("startControlPlane", () => {
       spec: { containers: [{ name: "c", image: "x", securityContext: { privileged: true } }] },
     });
     expect(pod.status).toBe(403);
-    expect(JSON.stringify(pod.body)).toContain('violates PodSecurity "restricted:latest"');
+    expect((pod.body as { message: string }).message).toContain('violates PodSecurity "restricted:latest"');
   });
 
   it("runs the controller-manager: the ServiceAccount controller and the garbage collector", async () => {
@@ -103,7 +103,9 @@ describe("reaping", () => {
       100,
     );
     expect(started.pids.every(alive)).toBe(true);
+    const exited = new Promise((resolve) => child.once("exit", resolve));
     child.kill("SIGKILL");
+    await exited;
     // The parent-death signal reaches the servers at once; the folder goes with the next start in this process.
     await waitFor("the servers to die", () => started.pids.every((pid) => !alive(pid)), 10_000);
     expect(existsSync(started.dir)).toBe(true);

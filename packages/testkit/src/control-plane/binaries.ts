@@ -9,7 +9,7 @@ export interface ClusterBinaries {
   kubeControllerManager: string;
   keda: string;
   natsServer: string;
-  /** The folder holding KEDA's CRDs, from the same module as the operator. */
+  /** The folder holding KEDA's CRDs, from the same module as the operator (cached apart from it). */
   kedaCrds: string;
   versions: Record<string, string>;
 }

@@ -97,7 +97,7 @@ const certUser = (pair: CertPair): Kubeconfig["users"][number]["user"] => ({
 export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const wanted = ["etcd", "kube-apiserver"];
   if (opts.controllerManager === true) wanted.push("kube-controller-manager");
-  if (opts.keda === true || opts.kedaCrds === true) wanted.push("keda");
+  if (opts.keda === true) wanted.push("keda");
   const binaries = await clusterBinaries(wanted);
   const dir = await controlPlaneDir();
   const processes: Record<string, Supervised> = {};
@@ -278,7 +278,9 @@ const CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
 
 /** KEDA's CRDs from the module the operator was built from, created as YAML and waited on until Established. */
 async function installKedaCrds(binaries: ClusterBinaries, request: Request): Promise<void> {
-  const files = (await readdir(binaries.kedaCrds)).filter((f) => f.endsWith(".yaml")).sort();
+  const files = (await readdir(binaries.kedaCrds).catch(() => [])).filter((f) => f.endsWith(".yaml")).sort();
+  if (files.length === 0)
+    throw new Error(`no KEDA CRDs in ${binaries.kedaCrds || "(none listed)"}: run scripts/cluster-binaries.sh`);
   const names: string[] = [];
   for (const file of files) {
     const res = await request("POST", CRDS, await readFile(join(binaries.kedaCrds, file), "utf8"), "application/yaml");

@@ -67,12 +67,13 @@ export function releaseDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
+/** Running and not a zombie (a killed process stays one until its parent reaps it); Linux /proc. */
 function processAlive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
   }
 }
 
