@@ -84,6 +84,7 @@ export {
 export { DURATION_PATTERN, parseDuration } from "./duration.js";
 export {
   ComponentSpecSchema,
+  HandlerLimitsSchema,
   ComponentDefaults,
   EgressMode,
   InputMode,
@@ -95,4 +96,5 @@ export {
   componentSpecJsonSchema,
   type ComponentSpec,
   type ComponentBusSettings,
+  type HandlerLimits,
 } from "./component-spec.js";
