@@ -1,12 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { BusNotProvisionedError, type Bus, type JobDelivery, type Subscription } from "@tessera/bus";
-import { HEARTBEAT_INTERVAL_MS } from "@tessera/contract";
+import { ComponentDefaults, HEARTBEAT_INTERVAL_MS, type HandlerLimits } from "@tessera/contract";
 import { pino, type Logger } from "pino";
 import type { Registry } from "prom-client";
 import type { ComponentDefinition } from "./define-component.js";
 import { startHealthServer, type HealthServer, type Readiness } from "./health-server.js";
 import { startHeartbeats } from "./heartbeat.js";
+import { inlineExecutor } from "./inline-executor.js";
 import { JobRunner } from "./job-runner.js";
 import { WorkerMetrics } from "./metrics.js";
 
@@ -22,6 +23,8 @@ export interface RunWorkerOptions {
   http?: { host: string; port: number };
   /** How long stop() waits for running jobs before aborting and nak'ing them. Default 30 s. */
   drainGraceMs?: number;
+  /** The Component's `handlerLimits` (heap and output size per job); defaults in docs/contract.md. */
+  handlerLimits?: HandlerLimits;
   /** Kubernetes mode: only bind the durable consumer the controller created; never create anything. */
   bindOnly?: boolean;
   /** Default: pino at LOG_LEVEL (info), to stdout. */
@@ -71,7 +74,9 @@ export async function runWorker(definition: ComponentDefinition, opts: RunWorker
     instanceId,
   });
   const metrics = new WorkerMetrics(definition.name);
-  const runner = new JobRunner({ definition, bus, instanceId, metrics, log });
+  const maxOutputBytes = opts.handlerLimits?.maxOutputBytes ?? ComponentDefaults.maxOutputBytes;
+  const executor = inlineExecutor(definition.handle, bus.payloads, maxOutputBytes);
+  const runner = new JobRunner({ definition, bus, executor, maxOutputBytes, instanceId, metrics, log });
 
   let subscription: Subscription | undefined;
   let notBoundBecause = "the job consumer is not bound yet";
@@ -196,6 +201,7 @@ export async function runWorker(definition: ComponentDefinition, opts: RunWorker
           );
       }
       heartbeats.stop();
+      await executor.close();
       await http?.close();
       log.info("worker stopped");
     })());
