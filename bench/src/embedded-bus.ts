@@ -21,6 +21,7 @@ export async function embeddedBusOnly(env: BenchEnv, jobs: number): Promise<Thro
     defineComponent({
       name: component,
       concurrency: WORKER_CONCURRENCY,
+      isolation: "none",
       handle: async (ctx) => ({ bytes: (await ctx.input.bytes()).byteLength }),
     }),
     { bus, logger: pino({ level: "warn" }) },

@@ -120,6 +120,7 @@ export async function tesseraEmbedded(
     defineComponent({
       name: component,
       concurrency: WORKER_CONCURRENCY,
+      isolation: "none",
       handle: async (ctx) => ({ bytes: (await ctx.input.bytes()).byteLength }),
     }),
     { bus, logger: quiet },

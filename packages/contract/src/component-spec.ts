@@ -53,6 +53,8 @@ export const HandlerLimitsSchema = Type.Object(
   { additionalProperties: false },
 );
 export type HandlerLimits = Static<typeof HandlerLimitsSchema>;
+/** Checks handler limits given apart from a spec (a worker's environment). */
+export const validateHandlerLimits = compileValidator<HandlerLimits>(HandlerLimitsSchema, "handlerLimits");
 
 export const ComponentSpecSchema = Type.Object(
   {

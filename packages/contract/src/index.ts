@@ -92,6 +92,7 @@ export {
   componentNameProblem,
   componentSpecRuleIssues,
   validateComponentSpec,
+  validateHandlerLimits,
   busSettingsFromSpec,
   componentSpecJsonSchema,
   type ComponentSpec,

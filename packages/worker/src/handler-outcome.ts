@@ -1,4 +1,3 @@
-import { PayloadMissingError, PayloadNotOwnedError, PayloadTooLargeError } from "@tessera/bus";
 import type { Job } from "@tessera/contract";
 import type { Logger } from "pino";
 import type { Handler } from "./define-component.js";
@@ -16,6 +15,8 @@ export type HandlerOutcome =
 
 /** The outcomes the host decides itself, from outside the handler. */
 export type Interruption = Extract<HandlerOutcome, { kind: "timeout" | "shutdown" }>;
+/** The outcomes the handler's own end decides. */
+export type HandlerEnd = Exclude<HandlerOutcome, Interruption>;
 
 /** One job for an executor: the job and the host's side of its context. */
 export interface RunRequest {
@@ -29,6 +30,8 @@ export interface RunRequest {
 
 /** A handler started by an executor. */
 export interface HandlerRun {
+  /** Resolves when the handler starts (a handler thread may have to start first); never rejects. */
+  readonly started: Promise<void>;
   /** How the handler ended; never rejects. Not awaited once the run was interrupted. */
   readonly outcome: Promise<HandlerOutcome>;
   /** The host ended the run (its time is up, or the worker shuts down): abort the handler's signal and stop it. */
@@ -42,12 +45,17 @@ export interface HandlerExecutor {
   close(): Promise<void>;
 }
 
-/** Runs `handle` in the calling thread and says how it ended, its output serialized within `maxOutputBytes`. */
+/**
+ * Runs `handle` in the calling thread and says how it ended, its output serialized within `maxOutputBytes`.
+ * `terminalCodeOf` tells the errors no retry fixes: a handler thread has only TerminalErrors (the host's
+ * refusals reach it as those), the host also the payload store's refusals.
+ */
 export async function invokeHandler(
   handle: Handler,
   ctx: HandlerContext,
   maxOutputBytes: number,
-): Promise<HandlerOutcome> {
+  terminalCodeOf: (error: unknown) => string | undefined = reasonCodeOf,
+): Promise<HandlerEnd> {
   try {
     return { kind: "returned", output: serializeOutput(await handle(ctx), maxOutputBytes) };
   } catch (error) {
@@ -57,14 +65,7 @@ export async function invokeHandler(
   }
 }
 
-/** The reason code of an error that retrying cannot fix (a TerminalError, a refused payload), else undefined. */
-export function terminalCodeOf(error: unknown): string | undefined {
-  if (error instanceof TerminalError) return error.reasonCode;
-  if (
-    error instanceof PayloadTooLargeError ||
-    error instanceof PayloadNotOwnedError ||
-    error instanceof PayloadMissingError
-  )
-    return error.code;
-  return undefined;
+/** A TerminalError's reason code, else undefined. */
+export function reasonCodeOf(error: unknown): string | undefined {
+  return error instanceof TerminalError ? error.reasonCode : undefined;
 }

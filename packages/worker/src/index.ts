@@ -24,7 +24,13 @@
  * await runWorkerProcess(extract);
  * ```
  */
-export { defineComponent, type ComponentDefinition, type ComponentOptions, type Handler } from "./define-component.js";
+export {
+  defineComponent,
+  Isolation,
+  type ComponentDefinition,
+  type ComponentOptions,
+  type Handler,
+} from "./define-component.js";
 export type { HandlerContext, HandlerInput } from "./handler-context.js";
 export { TerminalError } from "./terminal-error.js";
 export { retryDelayMs, DEFAULT_RETRY, type RetryPolicy } from "./backoff.js";

@@ -2,6 +2,7 @@ import type { PayloadStore } from "@tessera/bus";
 import type { Handler } from "./define-component.js";
 import { createHandlerContext, storeIo } from "./handler-context.js";
 import { invokeHandler, type HandlerExecutor, type HandlerRun, type RunRequest } from "./handler-outcome.js";
+import { terminalCodeOf } from "./terminal-codes.js";
 
 /**
  * `isolation: "none"`: the handler runs in the host's own thread. An interrupted handler only has its signal
@@ -29,7 +30,8 @@ export function inlineExecutor(handle: Handler, payloads: PayloadStore, maxOutpu
         log: request.log,
       });
       return {
-        outcome: invokeHandler(handle, ctx, maxOutputBytes),
+        started: Promise.resolve(),
+        outcome: invokeHandler(handle, ctx, maxOutputBytes, terminalCodeOf),
         interrupt(reason) {
           abortReason = reason;
           controller?.abort(reason);

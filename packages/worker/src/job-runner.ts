@@ -121,19 +121,15 @@ export class JobRunner {
 
     // A job that got past its lookup after interruptAll() must not start a handler nobody will abort.
     if (this.shuttingDown) return this.settle(job, delivery, { kind: "shutdown" }, 0, log);
-    const budget = timeBudget(job);
-    if (budget.ms <= 0) return this.settle(job, delivery, { kind: "timeout", detail: budget.detail }, 0, log);
+    const late = timeBudget(job);
+    if (late.ms <= 0) return this.settle(job, delivery, { kind: "timeout", detail: late.detail }, 0, log);
     const started = performance.now();
-    const outcome = await this.runHandler(job, delivery, budget, log);
+    const outcome = await this.runHandler(job, delivery, log);
     await this.settle(job, delivery, outcome, (performance.now() - started) / 1000, log);
   }
 
-  private async runHandler(
-    job: Job,
-    delivery: JobDelivery,
-    budget: TimeBudget,
-    log: () => Logger,
-  ): Promise<HandlerOutcome> {
+  private async runHandler(job: Job, delivery: JobDelivery, log: () => Logger): Promise<HandlerOutcome> {
+    let budgetMs = 0;
     const outcome = await new Promise<HandlerOutcome>((resolve) => {
       const run = this.deps.executor.start({
         job,
@@ -142,6 +138,7 @@ export class JobRunner {
         log,
       });
       let ended = false;
+      let cancelTimer = (): void => undefined;
       const end = (o: HandlerOutcome): void => {
         if (ended) return;
         ended = true;
@@ -163,11 +160,21 @@ export class JobRunner {
       };
       this.active.add(active);
       this.metrics.setInFlight(this.active.size);
-      const cancelTimer = setLongTimeout(() => active.interrupt({ kind: "timeout", detail: budget.detail }), budget.ms);
-      // Settled callbacks run later than this, so `end` never sees the timer or `active` undefined.
+      // The wall clock is the handler's: it runs from the handler's start, not from waiting for a thread to
+      // start (the deadline, absolute, is checked again here). Settled callbacks run later than this, so
+      // `end` never sees `active` undefined.
+      void run.started.then(() => {
+        if (ended) return;
+        const budget = timeBudget(job);
+        budgetMs = budget.ms;
+        cancelTimer = setLongTimeout(
+          () => active.interrupt({ kind: "timeout", detail: budget.detail }),
+          Math.max(0, budget.ms),
+        );
+      });
       void run.outcome.then(end);
     });
-    if (outcome.kind === "timeout") log().warn({ budgetMs: budget.ms }, "handler timed out; it was stopped");
+    if (outcome.kind === "timeout") log().warn({ budgetMs }, "handler timed out; it was stopped");
     return outcome;
   }
 

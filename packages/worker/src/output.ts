@@ -39,9 +39,10 @@ export function serializeOutput(value: unknown, maxBytes: number): HandlerOutput
       ReasonCode.InvalidOutput,
       `the handler returned a ${typeof value}, which is not a JSON value; return undefined, bytes or JSON`,
     );
-  // A UTF-16 code unit is at most 3 UTF-8 bytes: a string far over the limit is refused before encoding it.
-  if (json.length > maxBytes) throw tooLarge(`at least ${json.length}`, maxBytes);
-  return checkSize({ kind: "json", utf8: utf8.encode(json) }, maxBytes);
+  // Measured before encoding: an output over the limit is refused without a copy of it.
+  const size = Buffer.byteLength(json);
+  if (size > maxBytes) throw tooLarge(size, maxBytes);
+  return { kind: "json", utf8: utf8.encode(json) };
 }
 
 /**
@@ -65,11 +66,11 @@ export async function storeOutput(
 
 function checkSize<T extends Exclude<HandlerOutput, { kind: "none" }>>(output: T, maxBytes: number): T {
   const size = output.kind === "bytes" ? output.bytes.byteLength : output.utf8.byteLength;
-  if (size > maxBytes) throw tooLarge(String(size), maxBytes);
+  if (size > maxBytes) throw tooLarge(size, maxBytes);
   return output;
 }
 
-function tooLarge(size: string, maxBytes: number): TerminalError {
+function tooLarge(size: number, maxBytes: number): TerminalError {
   return new TerminalError(
     ReasonCode.OutputTooLarge,
     `the handler returned ${size} bytes of output, over the limit of ${maxBytes} bytes (the Component's handlerLimits.maxOutputBytes)`,
