@@ -56,6 +56,22 @@ export type HandlerLimits = Static<typeof HandlerLimitsSchema>;
 /** Checks handler limits given apart from a spec (a worker's environment). */
 export const validateHandlerLimits = compileValidator<HandlerLimits>(HandlerLimitsSchema, "handlerLimits");
 
+/** The environment variables a worker process reads its handlerLimits from; the controller and `tessera dev` set them. */
+export const HANDLER_LIMITS_ENV = {
+  maxHeapMiB: "TESSERA_HANDLER_MAX_HEAP_MIB",
+  maxOutputBytes: "TESSERA_HANDLER_MAX_OUTPUT_BYTES",
+} as const satisfies Record<keyof HandlerLimits, string>;
+
+/** A spec's handlerLimits as a worker process's environment (only the limits it sets). */
+export function handlerLimitsEnv(limits: HandlerLimits | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [field, name] of Object.entries(HANDLER_LIMITS_ENV) as Array<[keyof HandlerLimits, string]>) {
+    const value = limits?.[field];
+    if (value !== undefined) env[name] = String(value);
+  }
+  return env;
+}
+
 export const ComponentSpecSchema = Type.Object(
   {
     image: Type.String({ minLength: 1, maxLength: 1024 }),

@@ -93,6 +93,8 @@ export {
   componentSpecRuleIssues,
   validateComponentSpec,
   validateHandlerLimits,
+  HANDLER_LIMITS_ENV,
+  handlerLimitsEnv,
   busSettingsFromSpec,
   componentSpecJsonSchema,
   type ComponentSpec,

@@ -1,5 +1,5 @@
 import { connectJetStreamBus, type Bus } from "@tessera/bus";
-import { validateHandlerLimits, type HandlerLimits } from "@tessera/contract";
+import { HANDLER_LIMITS_ENV, validateHandlerLimits, type HandlerLimits } from "@tessera/contract";
 import { pino } from "pino";
 import type { ComponentDefinition } from "./define-component.js";
 import { inHandlerThread } from "./isolation/thread-marker.js";
@@ -136,15 +136,10 @@ export async function runWorkerProcess(
   return worker;
 }
 
-const HANDLER_LIMIT_ENV = [
-  ["maxHeapMiB", "TESSERA_HANDLER_MAX_HEAP_MIB"],
-  ["maxOutputBytes", "TESSERA_HANDLER_MAX_OUTPUT_BYTES"],
-] as const satisfies ReadonlyArray<readonly [keyof HandlerLimits, string]>;
-
 /** The Component's handlerLimits as the controller and `tessera dev` pass them, checked by the contract's schema. */
 function handlerLimitsFromEnv(fatal: (message: string) => never): HandlerLimits {
   const limits: HandlerLimits = {};
-  for (const [field, name] of HANDLER_LIMIT_ENV) {
+  for (const [field, name] of Object.entries(HANDLER_LIMITS_ENV)) {
     const raw = process.env[name];
     if (raw === undefined || raw === "") continue;
     const checked = validateHandlerLimits({ [field]: /^\d+$/.test(raw.trim()) ? Number(raw) : raw });
