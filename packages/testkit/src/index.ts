@@ -13,3 +13,4 @@ export { waitFor, sleep } from "./wait-for.js";
 export { spawnTsProcess, type TsProcess } from "./ts-process.js";
 export { withOverrides } from "./bus-overrides.js";
 export { peakOverlap } from "./peak-overlap.js";
+export { pollHealth, type HealthPoll } from "./health-poll.js";

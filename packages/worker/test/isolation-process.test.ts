@@ -5,11 +5,10 @@
  */
 import { connectJetStreamBus, type Bus } from "@tessera/bus";
 import { ReasonCode, type Job, type Result } from "@tessera/contract";
-import { startNatsServer, waitFor, type NatsServerHandle } from "@tessera/testkit";
+import { pollHealth, startNatsServer, waitFor, type NatsServerHandle } from "@tessera/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { killWorker, spawnWorker, type ChildWorker } from "./child-worker.js";
 import { mixed, type MixedInput } from "./fixtures/isolated-components.js";
-import { pollHealth } from "./health-poll.js";
 import { makeJob } from "./helpers.js";
 
 /** From the sources through tsx, on a busy machine, a process and each of its threads take seconds to start. */
@@ -59,7 +58,7 @@ afterAll(async () => {
 
 describe("a worker process with handler threads", { timeout: 150_000 }, () => {
   it("stops a busy loop at its 100 ms wall clock well under a second, and keeps serving /healthz and its other job", async () => {
-    const health = pollHealth(port);
+    const health = pollHealth(`http://127.0.0.1:${port}/healthz`);
     const quick = job({ mode: "busy" }, limits(100));
     const long = job({ mode: "busy" }, limits(1_500));
     const other = job({ mode: "echo", sleepMs: 300 });
@@ -82,7 +81,7 @@ describe("a worker process with handler threads", { timeout: 150_000 }, () => {
   });
 
   it("ends a handler allocating without bound with memory_limit at the heap from TESSERA_HANDLER_MAX_HEAP_MIB; the process lives on", async () => {
-    const health = pollHealth(port);
+    const health = pollHealth(`http://127.0.0.1:${port}/healthz`);
     const hog = job({ mode: "hog" });
     const other = job({ mode: "echo", sleepMs: 500 });
     for (const j of [hog, other]) await bus.publishJob(j);

@@ -4,13 +4,12 @@
  */
 import { createInProcessBus, type Bus } from "@tessera/bus";
 import { ReasonCode, type Job, type Result } from "@tessera/contract";
-import { waitFor } from "@tessera/testkit";
+import { pollHealth, waitFor } from "@tessera/testkit";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defineComponent, runWorker, type WorkerHandle } from "../src/index.js";
 import { mixed, type MixedInput } from "./fixtures/isolated-components.js";
 import { bytesOf, makeJob } from "./helpers.js";
-import { pollHealth } from "./health-poll.js";
 
 const MAX_HEAP_MIB = 64;
 const MAX_OUTPUT_BYTES = 10_000;
@@ -114,7 +113,7 @@ describe("a handler in a thread", slow, () => {
 
 describe("limits the host enforces from outside the handler", slow, () => {
   it("a busy loop past a 100 ms wall clock ends timeout well under a second; the host's other job and /healthz keep answering", async () => {
-    const health = pollHealth(worker.httpPort as number);
+    const health = pollHealth(`http://127.0.0.1:${worker.httpPort}/healthz`);
     const quick = job({ mode: "busy" }, limits(100));
     // A second busy loop that lasts long enough for the health checks to run while it spins.
     const long = job({ mode: "busy" }, limits(1_500));
@@ -149,7 +148,7 @@ describe("limits the host enforces from outside the handler", slow, () => {
   });
 
   it("a handler allocating without bound ends memory_limit; the host keeps serving and its other job completes", async () => {
-    const health = pollHealth(worker.httpPort as number);
+    const health = pollHealth(`http://127.0.0.1:${worker.httpPort}/healthz`);
     const other = job({ mode: "echo", sleepMs: 500 });
     const hog = job({ mode: "hog" }, limits(60_000));
     await bus.publishJob(hog);

@@ -1,4 +1,4 @@
-/** Polls a worker's /healthz while something runs, to show the host kept answering. */
+/** Polls a health endpoint while something runs, to show that the process serving it kept answering. */
 export interface HealthPoll {
   /** Resolves once `n` answers came, with how long after the poll began. */
   answers(n: number): Promise<{ duringMs: number }>;
@@ -6,7 +6,7 @@ export interface HealthPoll {
   stop(): Promise<{ answered: number; maxMs: number; failures: string[] }>;
 }
 
-export function pollHealth(port: number, everyMs = 20): HealthPoll {
+export function pollHealth(url: string, everyMs = 20): HealthPoll {
   const began = performance.now();
   let answered = 0;
   let maxMs = 0;
@@ -17,7 +17,7 @@ export function pollHealth(port: number, everyMs = 20): HealthPoll {
     while (running) {
       const started = performance.now();
       try {
-        const res = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(5_000) });
+        const res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
         await res.arrayBuffer();
         if (res.status === 200) answered++;
         else failures.push(`status ${res.status}`);
