@@ -1,10 +1,11 @@
 /**
  * A Tessera worker process whose handler reads its input (so by-reference payloads are fetched) and
  * returns a small output: the benchmarks measure the platform, not the work.
- * Env: NATS_URL, COMPONENT, CONCURRENCY, ISOLATION ("none", the default here: the platform's own cost with the
- * handler in the worker's thread; or "thread").
+ * The handler runs in the worker's own thread: these rows measure the platform; the isolation rows measure
+ * what handler threads add. Env: NATS_URL, COMPONENT, CONCURRENCY.
  */
-import { defineComponent, runWorkerProcess, type Isolation } from "@tessera/worker";
+import { defineComponent, runWorkerProcess } from "@tessera/worker";
+import { noopHandler } from "../src/isolation-components.js";
 
 const component = process.env["COMPONENT"] ?? "";
 const concurrency = Number(process.env["CONCURRENCY"] ?? "64");
@@ -12,8 +13,8 @@ await runWorkerProcess(
   defineComponent({
     name: component,
     concurrency,
-    isolation: (process.env["ISOLATION"] ?? "none") as Isolation,
-    handle: async (ctx) => ({ bytes: (await ctx.input.bytes()).byteLength }),
+    isolation: "none",
+    handle: noopHandler,
   }),
 );
 process.stdout.write(`${JSON.stringify({ event: "ready" })}\n`);
