@@ -8,7 +8,8 @@ import { pollHealth, waitFor } from "@tessera/testkit";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defineComponent, runWorker, type WorkerHandle } from "../src/index.js";
-import { mixed, type MixedInput } from "./fixtures/isolated-components.js";
+import { heapMiBFor } from "../src/isolation/thread-executor.js";
+import { mixed, single, type MixedInput } from "./fixtures/isolated-components.js";
 import { bytesOf, makeJob } from "./helpers.js";
 
 const MAX_HEAP_MIB = 64;
@@ -217,10 +218,33 @@ describe("stopping", slow, () => {
 });
 
 describe("starting", slow, () => {
+  it("derives a job's heap from its max_bytes unless the Component sets it, in powers of two from 256 MiB to 4 GiB", () => {
+    const MiB = 2 ** 20;
+    expect([1_000, 20 * MiB, 32 * MiB, 33 * MiB, 64 * MiB, 2 ** 40].map((b) => heapMiBFor(b, undefined))).toEqual([
+      256, 256, 256, 512, 512, 4_096,
+    ]);
+    expect(heapMiBFor(64 * MiB, { maxHeapMiB: 100 })).toBe(100);
+  });
+
+  it("starts even when a job that needs another heap takes the place of the thread it was warming", async () => {
+    const own = createInProcessBus();
+    await own.ensureComponent({ name: single.name, ackWaitMs: 5_000, maxDeliver: 2, duplicateWindowMs: 60_000 });
+    const big = makeJob(single.name, { limits: { max_bytes: 64 * 2 ** 20, wall_clock: 60_000 } });
+    await own.publishJob(big);
+    const w = await runWorker(single, { bus: own, logger: pino({ level: "silent" }) });
+    try {
+      const result = await waitFor("the Result", () => own.getResult(single.name, big.job_id), 120_000);
+      expect(result).toMatchObject({ status: "completed", output: { data: { isMainThread: false } } });
+    } finally {
+      await w.stop();
+      await own.close();
+    }
+  });
+
   it("rejects with why when the module does not define the component", async () => {
     const definition = defineComponent({ name: "iso-missing", module: mixed.module, handle: () => undefined });
     await expect(runWorker(definition, { bus, logger: pino({ level: "silent" }) })).rejects.toThrow(
-      /defined no component named "iso-missing" when a handler thread imported it \(it defined: "iso-mixed"\)/,
+      /defined no component named "iso-missing" when a handler thread imported it \(it defined: "iso-mixed", "iso-single"\)/,
     );
   });
 

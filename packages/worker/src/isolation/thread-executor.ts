@@ -5,7 +5,7 @@ import type { ComponentDefinition } from "../define-component.js";
 import { readInput } from "../handler-context.js";
 import type { HandlerExecutor, HandlerOutcome, HandlerRun, RunRequest } from "../handler-outcome.js";
 import { terminalCodeOf } from "../terminal-codes.js";
-import { fromWireError, toWireError, type HostMessage, type JobMessage } from "./protocol.js";
+import { fromWireError, toWireError, type HostMessage, type JobMessage, type WireError } from "./protocol.js";
 import { forwardLog } from "./thread-log.js";
 import { ThreadPool, type HandlerThread, type ThreadEnd, type ThreadListener } from "./thread-pool.js";
 
@@ -114,8 +114,8 @@ export function threadExecutor(opts: {
   };
 }
 
-function post(thread: HandlerThread, m: HostMessage): void {
-  thread.worker.postMessage(m);
+function post(thread: HandlerThread, m: HostMessage, transfer: ArrayBuffer[] = []): void {
+  thread.worker.postMessage(m, transfer);
 }
 
 /** Answers what a running handler asks of the host: its input, storing a payload, keepalive, logging. */
@@ -133,23 +133,31 @@ function serve(
   if (m.t === "log") return forwardLog(m.line, (from) => (from === at.run ? at.request.log() : at.log));
   // Requests from a job that already ended (something its handler left running) get no answer.
   if (m.run !== at.run) return;
+  if (m.t === "working") return at.request.working();
   const { job } = at.request;
   // Answered only while the thread still runs this job: an interrupted one is being terminated.
-  const answer = (reply: HostMessage): void => {
-    if (at.thread.listener === at.listener) post(at.thread, reply);
+  const answer = (reply: HostMessage, transfer?: ArrayBuffer[]): void => {
+    if (at.thread.listener === at.listener) post(at.thread, reply, transfer);
   };
-  const failure = (err: unknown) => toWireError(err, terminalCodeOf(err));
-  if (m.t === "working") at.request.working();
-  else if (m.t === "input")
-    readInput(job, at.payloads).then(
-      (bytes) => answer({ t: "input", run: at.run, bytes }),
-      (err: unknown) => answer({ t: "input", run: at.run, error: failure(err) }),
-    );
+  const failure = (err: unknown): WireError => toWireError(err, terminalCodeOf(err));
+  if (m.t === "input")
+    void Promise.resolve()
+      .then(() => readInput(job, at.payloads))
+      .then(
+        (bytes) => {
+          // An exact copy, transferred: what the store returned may be a view of a larger buffer, or shared.
+          const copy = bytes.slice();
+          answer({ t: "input", run: at.run, bytes: copy }, [copy.buffer]);
+        },
+        (err: unknown) => answer({ t: "input", run: at.run, error: failure(err) }),
+      );
   else
-    at.payloads.put(job.job_id, m.bytes).then(
-      (ref) => answer({ t: "put", run: at.run, id: m.id, ref }),
-      (err: unknown) => answer({ t: "put", run: at.run, id: m.id, error: failure(err) }),
-    );
+    void Promise.resolve()
+      .then(() => at.payloads.put(job.job_id, m.bytes))
+      .then(
+        (ref) => answer({ t: "put", run: at.run, id: m.id, ref }),
+        (err: unknown) => answer({ t: "put", run: at.run, id: m.id, error: failure(err) }),
+      );
 }
 
 function endedOutcome(end: ThreadEnd, heapMiB: number, job: Job, limits: HandlerLimits | undefined): HandlerOutcome {

@@ -25,6 +25,8 @@ interface PooledThread extends HandlerThread {
   /** Set by the first 'error' event: what the 'exit' that follows reports. */
   failure: ThreadEnd | undefined;
   gone: boolean;
+  /** Stopped while idle to make room for a thread with another heap limit: not a failure to start. */
+  evicted: boolean;
 }
 
 export interface ThreadPoolOptions {
@@ -51,9 +53,15 @@ export class ThreadPool {
 
   constructor(private readonly opts: ThreadPoolOptions) {}
 
-  /** Starts a thread to have one warm; resolves once it has loaded the component, rejects if it cannot. */
+  /**
+   * Starts a thread to have one warm; resolves once it has loaded the component (or once a job that needed
+   * another heap limit took its place), rejects if it cannot load the component.
+   */
   warm(heapMiB: number): Promise<void> {
-    return this.spawnIdle(heapMiB).ready;
+    const thread = this.spawnIdle(heapMiB);
+    return thread.ready.catch((err: unknown) => {
+      if (!thread.evicted) throw err;
+    });
   }
 
   /** A thread ready for a job with this heap limit; rejects if a new one cannot load the component. */
@@ -66,7 +74,11 @@ export class ThreadPool {
       clearTimeout(thread.idleTimer);
     } else {
       // Room for a thread with this limit: the idle thread with another limit that waited longest goes.
-      if (this.all.size >= this.opts.maxThreads && this.idle.length > 0) this.stop(this.idle.shift() as PooledThread);
+      const evicted = this.all.size >= this.opts.maxThreads ? this.idle.shift() : undefined;
+      if (evicted !== undefined) {
+        evicted.evicted = true;
+        this.stop(evicted);
+      }
       thread = this.spawn(heapMiB);
     }
     await thread.ready;
@@ -114,6 +126,7 @@ export class ThreadPool {
       idleTimer: undefined,
       failure: undefined,
       gone: false,
+      evicted: false,
       ready: new Promise<void>((resolve, reject) => {
         started = resolve;
         notStarted = reject;
