@@ -174,7 +174,8 @@ export class JobRunner {
       });
       void run.outcome.then(end);
     });
-    if (outcome.kind === "timeout") log().warn({ budgetMs }, "handler timed out; it was stopped");
+    if (outcome.kind === "timeout")
+      log().warn({ budgetMs }, "handler timed out; its signal is aborted (and a handler thread terminated)");
     return outcome;
   }
 

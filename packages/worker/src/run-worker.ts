@@ -89,8 +89,13 @@ export async function runWorker(definition: ComponentDefinition, opts: RunWorker
   if (definition.isolation === Isolation.None) {
     executor = inlineExecutor(definition.handle, bus.payloads, maxOutputBytes);
   } else {
+    if (definition.module === undefined)
+      throw new TypeError(
+        `runWorker: component ${definition.name}: no module for its handler threads (made by another copy of @tessera/worker?); define it with this one's defineComponent`,
+      );
     const threads = threadExecutor({
       definition,
+      module: definition.module,
       payloads: bus.payloads,
       limits: opts.handlerLimits,
       maxOutputBytes,

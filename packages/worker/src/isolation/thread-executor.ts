@@ -17,7 +17,7 @@ const MiB = 1024 * 1024;
  * threads. The floor is the same for every `max_bytes` up to the default 32 MiB, so that the thread a
  * worker warms at start fits the jobs it is likely to get.
  */
-export const DefaultHeap = { minMiB: 256, perInputByte: 8, maxMiB: 4_096 } as const;
+const DefaultHeap = { minMiB: 256, perInputByte: 8, maxMiB: 4_096 } as const;
 
 /** The heap limit of the thread that runs a job, in MiB: the Component's, else derived from the job's `max_bytes`. */
 export function heapMiBFor(maxBytes: number, limits: HandlerLimits | undefined): number {
@@ -39,6 +39,8 @@ export interface ThreadExecutor extends HandlerExecutor {
 /** `isolation: "thread"`: each job's handler runs in a handler thread the host stops at the job's limits. */
 export function threadExecutor(opts: {
   definition: ComponentDefinition;
+  /** The module the threads import (the definition's). */
+  module: string;
   payloads: PayloadStore;
   limits: HandlerLimits | undefined;
   maxOutputBytes: number;
@@ -46,7 +48,7 @@ export function threadExecutor(opts: {
 }): ThreadExecutor {
   const { definition, limits, log } = opts;
   const pool = new ThreadPool({
-    target: { module: definition.module as string, component: definition.name, logLevel: log.level },
+    target: { module: opts.module, component: definition.name, logLevel: log.level },
     maxThreads: definition.concurrency,
     idleMs: IDLE_THREAD_MS,
     startTimeoutMs: THREAD_START_TIMEOUT_MS,
