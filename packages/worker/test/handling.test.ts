@@ -159,24 +159,6 @@ describe("outputs", () => {
     expect(calls).toBe(1);
   });
 
-  it("an output over handlerLimits.maxOutputBytes fails output_too_large, in the host's thread too", async () => {
-    const h = await harness(
-      { handle: async (ctx) => ((await ctx.input.json()) === "bytes" ? new Uint8Array(101) : "x".repeat(99)) },
-      { worker: { handlerLimits: { maxOutputBytes: 100 } } },
-    );
-    const json = makeJob(h.name, { input: { inline: "json" } });
-    const bytes = makeJob(h.name, { input: { inline: "bytes" } });
-    await h.bus.publishJob(json);
-    await h.bus.publishJob(bytes);
-    expect(await h.result(json.job_id)).toMatchObject({
-      status: "failed",
-      reason_code: "output_too_large",
-      reason_detail:
-        "the handler returned 101 bytes of output, over the limit of 100 bytes (the Component's handlerLimits.maxOutputBytes)",
-    });
-    expect(await h.result(bytes.job_id)).toMatchObject({ status: "failed", reason_code: "output_too_large" });
-  });
-
   it("ctx.payloads.put stores bytes owned by the job", async () => {
     const h = await harness({ handle: async (ctx) => ({ ref: await ctx.payloads.put(bytesOf("intermediate")) }) });
     const job = makeJob(h.name);
