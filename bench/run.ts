@@ -2,8 +2,8 @@
  * The benchmark's one entry point (`npm run bench`, docs/performance.md). Measures, in one run on one
  * nats-server: raw job-only JetStream, the hand-written baseline (job + result), Tessera in process mode
  * (Postgres with one coordinator and with three replicas, and PGlite) and embedded (the memory store and PGlite in memory), BullMQ and pg-boss when bench/peers is installed, then latency at
- * fixed offered rates, scaling with worker processes and payload sizes; prints a table and the ratios to
- * the baselines (and to BullMQ), and JSON with --json.
+ * fixed offered rates, scaling with worker processes, payload sizes and the cost of handler threads against
+ * the in-thread path; prints a table and the ratios to the baselines (and to BullMQ), and JSON with --json.
  */
 import { writeFile, mkdir } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { PACKAGES, startBenchEnv } from "./src/bench-env.js";
 import { embeddedBusOnly } from "./src/embedded-bus.js";
+import { isolationCost } from "./src/isolation.js";
 import { latencyAtRate, submitAndDrain } from "./src/drive-coordinator.js";
 import { payloadOf, textPayload } from "./src/payloads.js";
 import { BULLMQ, loadPeers, peersMissing, PG_BOSS, type Peers } from "./src/peers.js";
@@ -22,7 +23,7 @@ import type { SubmitInput } from "@tessera/coordinator";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-const USAGE = `usage: npm run bench -- [--quick] [--json] [--only throughput,latency,scaling,payloads] [--jobs n,...]
+const USAGE = `usage: npm run bench -- [--quick] [--json] [--only throughput,latency,scaling,payloads,isolation] [--jobs n,...]
 
   --quick   small sizes, finishes in under a minute (CI smoke: checks it runs, not its timings)
   --json    print the report as JSON only (it is always written to bench/results/latest.json,
@@ -33,7 +34,7 @@ const USAGE = `usage: npm run bench -- [--quick] [--json] [--only throughput,lat
 BullMQ and pg-boss join the throughput and latency groups when bench/peers is installed
 (npm run bench:peers:install, and redis-server: apt-get install -y redis-server).`;
 
-const GROUPS = ["throughput", "latency", "scaling", "payloads"] as const;
+const GROUPS = ["throughput", "latency", "scaling", "payloads", "isolation"] as const;
 type Group = (typeof GROUPS)[number];
 
 function parse(): { quick: boolean; json: boolean; groups: Set<Group>; jobs: number[] | undefined } {
@@ -89,6 +90,7 @@ const sizes = args.quick
       scaling: [1, 2],
       scalingJobs: 2_000,
       payloadJobs: { 256: 1_000, 65_536: 200, 5_242_880: 4 },
+      isolation: { jobs: 1_000, rate: 200, seconds: 1, warmupJobs: 200 },
     }
   : {
       throughput: [20_000, 100_000],
@@ -97,6 +99,7 @@ const sizes = args.quick
       scaling: [1, 2, 4],
       scalingJobs: 20_000,
       payloadJobs: { 256: 20_000, 65_536: 2_000, 5_242_880: 40 },
+      isolation: { jobs: 20_000, rate: 1_000, seconds: 10, warmupJobs: 2_000 },
     };
 if (args.jobs !== undefined) sizes.throughput = args.jobs;
 const log = (text: string): void => void (args.json ? process.stderr : process.stdout).write(`${text}\n`);
@@ -265,6 +268,17 @@ try {
         report.payloads.push({ payloadBytes: bytes, byReference: bytes > 256, ...r });
       });
     }
+  }
+  if (args.groups.has("isolation")) {
+    const { jobs, rate, seconds } = sizes.isolation;
+    await attempt(
+      `isolation: in-thread and handler threads, ${jobs} jobs, then ${rate} jobs/s for ${seconds} s`,
+      async () => {
+        report.isolation = await isolationCost(env, sizes.isolation);
+        for (const r of report.isolation.rows)
+          log(`  ${r.path}: ${r.jobsPerSecond} jobs/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms`);
+      },
+    );
   }
 } finally {
   await peers?.close();

@@ -36,7 +36,8 @@ if (skipPeers !== undefined && process.env["CI"] === "true")
 describe("bench --quick", () => {
   it(
     `runs every scenario and prints a JSON report with the ratios to the raw baselines (peers: ${skipPeers ?? "measured"})`,
-    { timeout: 180_000 },
+    // Every group, each starting its own servers and processes: minutes on a shared 2-core machine.
+    { timeout: 300_000 },
     async () => {
       const { code, stdout, stderr } = await runQuickBench();
       expect(code, stderr).toBe(0);
@@ -77,6 +78,12 @@ describe("bench --quick", () => {
       for (const row of report.latency) expect(row.count, row.system).toBe(Math.round(row.offeredPerSecond * 2));
       expect(report.scaling.map((r) => r.workers)).toEqual([1, 2]);
       expect(report.payloads.map((r) => r.payloadBytes)).toEqual([256, 65_536, 5_242_880]);
+      expect(report.isolation?.rows.map((r) => r.path)).toEqual(["in-thread", "handler threads"]);
+      for (const row of report.isolation?.rows ?? []) {
+        expect(row.jobsPerSecond, row.path).toBeGreaterThan(0);
+        expect(row.latency.count, row.path).toBe(200);
+      }
+      expect(report.isolation?.ratio?.jobsPerSecond).toBeGreaterThan(0);
     },
   );
 });

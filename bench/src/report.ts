@@ -1,3 +1,4 @@
+import type { IsolationReport } from "./isolation.js";
 import type { LatencyResult } from "./open-loop.js";
 import { BULLMQ } from "./peers.js";
 import { round } from "./stats.js";
@@ -18,6 +19,8 @@ export interface BenchReport {
   latency: Array<LatencyResult & { system: string }>;
   scaling: Array<ThroughputResult & { workers: number }>;
   payloads: Array<ThroughputResult & { payloadBytes: number; byReference: boolean }>;
+  /** What running handlers in handler threads costs per job, against the in-thread path (when measured). */
+  isolation?: IsolationReport;
   /** The peers' versions, or why they were not measured (bench/peers not installed, no redis-server). */
   peers?: { bullmq: string; pgBoss: string; redisServer: string } | { skipped: string };
   ratios?: RatioRow[];
@@ -157,7 +160,36 @@ export function renderReport(report: BenchReport): string {
       ),
     );
   }
+  if (report.isolation !== undefined) parts.push("", ...renderIsolation(report.isolation));
   if (report.errors.length > 0)
     parts.push("", "failed scenarios", ...report.errors.map((e) => `  ${e.scenario}: ${e.error}`));
   return parts.join("\n");
+}
+
+function renderIsolation(isolation: IsolationReport): string[] {
+  const lines = [
+    "handler isolation (embedded bus + worker, no-op handler, same concurrency; latency: publish -> Result seen)",
+    table(
+      ["path", "concurrency", "jobs", "jobs/s", "CPU us/job", "offered/s", "p50", "p99", "max", "start ms", "RSS MiB"],
+      isolation.rows.map((r) => [
+        r.path,
+        r.concurrency,
+        r.jobs,
+        r.jobsPerSecond,
+        r.cpuUsPerJob?.main ?? "-",
+        r.latency.offeredPerSecond,
+        r.latency.p50,
+        r.latency.p99,
+        r.latency.max,
+        r.startMs,
+        r.rssMiB,
+      ]),
+    ),
+  ];
+  const ratio = isolation.ratio;
+  if (ratio !== undefined)
+    lines.push(
+      `handler threads / in-thread: jobs/s x${ratio.jobsPerSecond}, CPU per job x${ratio.cpuUsPerJob ?? "-"}, p50 x${ratio.p50}, p99 x${ratio.p99}`,
+    );
+  return lines;
 }

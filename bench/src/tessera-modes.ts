@@ -5,6 +5,7 @@ import type { TsProcess } from "@tessera/testkit";
 import { defineComponent, runWorker, type WorkerHandle } from "@tessera/worker";
 import { pino } from "pino";
 import { assertRunning, type BenchEnv } from "./bench-env.js";
+import { noopHandler } from "./isolation-components.js";
 
 export const BENCH_SPEC: ComponentSpec = {
   image: "bench/noop:1",
@@ -120,7 +121,8 @@ export async function tesseraEmbedded(
     defineComponent({
       name: component,
       concurrency: WORKER_CONCURRENCY,
-      handle: async (ctx) => ({ bytes: (await ctx.input.bytes()).byteLength }),
+      isolation: "none",
+      handle: noopHandler,
     }),
     { bus, logger: quiet },
   );

@@ -36,6 +36,9 @@ const nap = (signal: AbortSignal): Promise<void> =>
 
 const component = defineComponent({
   name: required("FAULTS_COMPONENT"),
+  // The suite restarts workers all the time; a handler thread per concurrent job, loading the sources through
+  // tsx, would add seconds to each restart. Isolation has its own tests (packages/worker).
+  isolation: "none",
   concurrency: Number(process.env["FAULTS_CONCURRENCY"] ?? "4"),
   retry: { baseDelayMs: 50, maxDelayMs: 500 },
   async handle(ctx) {

@@ -73,8 +73,8 @@ function expectDocumentsOutcome(report: JsonReport, repeat = 1): void {
   expect(report.jobs).toBe(repeat * (2 * (SAMPLES.length - 1) + 1));
 }
 
-// Each run starts a coordinator (PGlite) and the components; allow for a loaded machine.
-const RUN_TIMEOUT_MS = 45_000;
+// Each run starts a coordinator (PGlite), the components and their handler threads; allow for a loaded machine.
+const RUN_TIMEOUT_MS = 90_000;
 
 describe("tessera dev, embedded", { timeout: RUN_TIMEOUT_MS }, () => {
   it("--samples --exit --json runs every sample with its chained job and exits 0", async () => {
@@ -192,7 +192,8 @@ describe("tessera dev usage and start errors", () => {
 });
 
 describe("tessera dev, process mode", () => {
-  it("--nats auto runs the samples on worker processes the autoscaler starts", { timeout: 60_000 }, async () => {
+  // Each worker process also starts its handler threads, which load the sources through tsx.
+  it("--nats auto runs the samples on worker processes the autoscaler starts", { timeout: 120_000 }, async () => {
     const result = await runTessera(
       ["dev", DOCUMENTS, "--nats", "auto", "--samples", "--exit", "--port", "0", "--json"],
       { env: ENV },

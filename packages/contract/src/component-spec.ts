@@ -36,6 +36,42 @@ const ClusterPeer = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * Limits the worker runtime enforces on each job's handler from outside it. One schema: the spec's
+ * `handlerLimits` and the runtime option (`runWorker`'s `handlerLimits`) are this type.
+ */
+export const HandlerLimitsSchema = Type.Object(
+  {
+    /**
+     * The V8 heap of the thread a job's handler runs in, in MiB. Default: derived from the job's
+     * `max_bytes` (see docs/decisions/0022-handler-isolation.md). Buffers and typed arrays live outside it.
+     */
+    maxHeapMiB: Type.Optional(Type.Integer({ minimum: 16, maximum: 65_536 })),
+    /** The largest output a handler may return, in bytes (bytes as they are, anything else as JSON). */
+    maxOutputBytes: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  { additionalProperties: false },
+);
+export type HandlerLimits = Static<typeof HandlerLimitsSchema>;
+/** Checks handler limits given apart from a spec (a worker's environment). */
+export const validateHandlerLimits = compileValidator<HandlerLimits>(HandlerLimitsSchema, "handlerLimits");
+
+/** The environment variables a worker process reads its handlerLimits from; the controller and `tessera dev` set them. */
+export const HANDLER_LIMITS_ENV = {
+  maxHeapMiB: "TESSERA_HANDLER_MAX_HEAP_MIB",
+  maxOutputBytes: "TESSERA_HANDLER_MAX_OUTPUT_BYTES",
+} as const satisfies Record<keyof HandlerLimits, string>;
+
+/** A spec's handlerLimits as a worker process's environment (only the limits it sets). */
+export function handlerLimitsEnv(limits: HandlerLimits | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [field, name] of Object.entries(HANDLER_LIMITS_ENV) as Array<[keyof HandlerLimits, string]>) {
+    const value = limits?.[field];
+    if (value !== undefined) env[name] = String(value);
+  }
+  return env;
+}
+
 export const ComponentSpecSchema = Type.Object(
   {
     image: Type.String({ minLength: 1, maxLength: 1024 }),
@@ -87,6 +123,7 @@ export const ComponentSpecSchema = Type.Object(
     maxDeliver: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
     /** Largest input a worker reads, in bytes. */
     maxBytes: Type.Optional(Type.Integer({ minimum: 1 })),
+    handlerLimits: Type.Optional(HandlerLimitsSchema),
     scratchVolume: Type.Optional(
       Type.Object(
         { mountPath: Type.String({ pattern: "^/", description: "an absolute path" }), sizeLimit: Quantity },
@@ -127,6 +164,7 @@ export const ComponentDefaults = {
   ackWaitMs: 30_000,
   maxDeliver: 5,
   maxBytes: 32 * 1024 * 1024,
+  maxOutputBytes: 32 * 1024 * 1024,
   concurrency: 1,
   minReplicas: 0,
   maxReplicas: 10,

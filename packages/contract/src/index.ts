@@ -84,6 +84,7 @@ export {
 export { DURATION_PATTERN, parseDuration } from "./duration.js";
 export {
   ComponentSpecSchema,
+  HandlerLimitsSchema,
   ComponentDefaults,
   EgressMode,
   InputMode,
@@ -91,10 +92,14 @@ export {
   componentNameProblem,
   componentSpecRuleIssues,
   validateComponentSpec,
+  validateHandlerLimits,
+  HANDLER_LIMITS_ENV,
+  handlerLimitsEnv,
   busSettingsFromSpec,
   componentSpecJsonSchema,
   type ComponentSpec,
   type ComponentBusSettings,
+  type HandlerLimits,
 } from "./component-spec.js";
 export {
   JOB_MAX_ACK_PENDING,

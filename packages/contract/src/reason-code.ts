@@ -19,6 +19,10 @@ export const ReasonCode = {
   InvalidOutput: "invalid_output",
   DeadLettered: "dead_lettered",
   HandlerError: "handler_error",
+  /** The handler's thread reached its heap limit and was stopped; the same input would reach it again. */
+  MemoryLimit: "memory_limit",
+  /** The handler returned more than the component's output limit. */
+  OutputTooLarge: "output_too_large",
   /** A completion hook (onCompleted) kept failing: the job is recorded failed instead of its Result coming back forever. */
   ChainFailed: "chain_failed",
 } as const;

@@ -35,6 +35,17 @@ describe("Component spec", () => {
     expect(messages({ ...base, egress: "everything" })).toContain("egress");
   });
 
+  it("takes handler limits, and names a bad one by its path", () => {
+    expect(messages({ ...base, handlerLimits: { maxHeapMiB: 256, maxOutputBytes: 1_048_576 } })).toBe("ok");
+    expect(messages({ ...base, handlerLimits: { maxHeapMiB: 8 } })).toContain(
+      "handlerLimits.maxHeapMiB: expected integer to be greater or equal to 16",
+    );
+    expect(messages({ ...base, handlerLimits: { maxOutputBytes: 0 } })).toContain("handlerLimits.maxOutputBytes");
+    expect(messages({ ...base, handlerLimits: { heap: "256Mi" } })).toContain(
+      "handlerLimits.heap: expected no such field",
+    );
+  });
+
   it("requires an allowlist target when egress is allowlist", () => {
     expect(messages({ ...base, egress: "allowlist" })).toContain(
       "allowlist: expected at least one of cidrs, clusterPeers or openInternet",

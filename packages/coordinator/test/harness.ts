@@ -41,7 +41,12 @@ export async function embedded(
     coordinator,
     workers,
     async run(options) {
-      const worker = await runWorker(defineComponent(options), { bus, logger: silent, heartbeatIntervalMs: 200 });
+      // The tests' handlers are closures over their state: they run in the test's own thread.
+      const worker = await runWorker(defineComponent({ isolation: "none", ...options }), {
+        bus,
+        logger: silent,
+        heartbeatIntervalMs: 200,
+      });
       workers.push(worker);
       return worker;
     },

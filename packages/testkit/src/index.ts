@@ -34,3 +34,4 @@ export {
   type KubeCredentials,
   type KubeResponse,
 } from "./control-plane/index.js";
+export { pollHealth, type HealthPoll } from "./health-poll.js";

@@ -23,8 +23,18 @@
  * // or, as the last line of a component's own file (process mode, Kubernetes): NATS_URL from the environment
  * await runWorkerProcess(extract);
  * ```
+ *
+ * The handler runs in a handler thread (isolation "thread", the default), which imports this module again and
+ * runs the component of that name; runWorker and runWorkerProcess do nothing there. The worker stops the thread
+ * at the job's wall clock or deadline, at its heap limit and past the output limit (docs/decisions/0022).
  */
-export { defineComponent, type ComponentDefinition, type ComponentOptions, type Handler } from "./define-component.js";
+export {
+  defineComponent,
+  Isolation,
+  type ComponentDefinition,
+  type ComponentOptions,
+  type Handler,
+} from "./define-component.js";
 export type { HandlerContext, HandlerInput } from "./handler-context.js";
 export { TerminalError } from "./terminal-error.js";
 export { retryDelayMs, DEFAULT_RETRY, type RetryPolicy } from "./backoff.js";

@@ -1,38 +1,28 @@
-import {
-  PayloadMissingError,
-  PayloadNotOwnedError,
-  PayloadTooLargeError,
-  type Bus,
-  type JobDelivery,
-} from "@tessera/bus";
+import type { Bus, JobDelivery } from "@tessera/bus";
 import { ReasonCode, SCHEMA_VERSION, type Job, type Result } from "@tessera/contract";
 import type { Logger } from "pino";
 import { retryDelayMs } from "./backoff.js";
 import type { ComponentDefinition } from "./define-component.js";
-import { createHandlerContext, type HandlerContext } from "./handler-context.js";
+import type { HandlerExecutor, HandlerOutcome, Interruption } from "./handler-outcome.js";
 import { decodeDelivery, recordInvalidEnvelope, type DecodedDelivery } from "./invalid-envelope.js";
 import { Keepalive } from "./keepalive.js";
 import { setLongTimeout } from "./long-timeout.js";
 import type { JobOutcome, WorkerMetrics } from "./metrics.js";
-import { InvalidOutputError, toResultOutput } from "./output.js";
+import { storeOutput } from "./output.js";
 import { TerminalError } from "./terminal-error.js";
 
-/** How a handler run ended. */
-type HandlerOutcome =
-  | { kind: "returned"; value: unknown }
-  | { kind: "terminal"; code: string; detail: string }
-  | { kind: "error"; error: unknown }
-  | { kind: "timeout"; detail: string }
-  | { kind: "shutdown" };
-
 interface ActiveJob {
-  /** Ends the run now with `outcome` and aborts the handler's signal; the handler is not waited for. */
-  interrupt(outcome: Extract<HandlerOutcome, { kind: "timeout" | "shutdown" }>): void;
+  /** Ends the run now with `outcome` and stops the handler (see HandlerRun.interrupt); it is not waited for. */
+  interrupt(outcome: Interruption): void;
 }
 
 export interface JobRunnerDeps {
   definition: ComponentDefinition;
   bus: Bus;
+  /** Where the handler runs (the host's thread, or a handler thread). */
+  executor: HandlerExecutor;
+  /** Checked again here, in the host, on the output a handler returned. */
+  maxOutputBytes: number;
   instanceId: string;
   metrics: WorkerMetrics;
   log: Logger;
@@ -131,31 +121,24 @@ export class JobRunner {
 
     // A job that got past its lookup after interruptAll() must not start a handler nobody will abort.
     if (this.shuttingDown) return this.settle(job, delivery, { kind: "shutdown" }, 0, log);
-    const budget = timeBudget(job);
-    if (budget.ms <= 0) return this.settle(job, delivery, { kind: "timeout", detail: budget.detail }, 0, log);
+    const late = timeBudget(job);
+    if (late.ms <= 0) return this.settle(job, delivery, { kind: "timeout", detail: late.detail }, 0, log);
     const started = performance.now();
-    const outcome = await this.runHandler(job, delivery, budget, log);
+    const outcome = await this.runHandler(job, delivery, log);
     await this.settle(job, delivery, outcome, (performance.now() - started) / 1000, log);
   }
 
-  private async runHandler(
-    job: Job,
-    delivery: JobDelivery,
-    budget: TimeBudget,
-    log: () => Logger,
-  ): Promise<HandlerOutcome> {
-    // The signal is made only if the handler reads it; an interrupt before that hands it out already aborted.
-    let controller: AbortController | undefined;
-    let abortReason: DOMException | undefined;
-    const signal = (): AbortSignal => {
-      if (controller === undefined) {
-        controller = new AbortController();
-        if (abortReason !== undefined) controller.abort(abortReason);
-      }
-      return controller.signal;
-    };
+  private async runHandler(job: Job, delivery: JobDelivery, log: () => Logger): Promise<HandlerOutcome> {
+    let budgetMs = 0;
     const outcome = await new Promise<HandlerOutcome>((resolve) => {
+      const run = this.deps.executor.start({
+        job,
+        attempt: delivery.deliveryCount,
+        working: () => delivery.working(),
+        log,
+      });
       let ended = false;
+      let cancelTimer = (): void => undefined;
       const end = (o: HandlerOutcome): void => {
         if (ended) return;
         ended = true;
@@ -166,47 +149,34 @@ export class JobRunner {
       };
       const active: ActiveJob = {
         interrupt: (o) => {
-          // End the run first, then abort: the run ends now even if the handler reacts to the abort at once.
+          // End the run first, then stop the handler: the run ends now even if the handler reacts at once.
           end(o);
-          abortReason =
+          run.interrupt(
             o.kind === "timeout"
               ? new DOMException(o.detail, "TimeoutError")
-              : new DOMException("the worker is shutting down", "AbortError");
-          controller?.abort(abortReason);
+              : new DOMException("the worker is shutting down", "AbortError"),
+          );
         },
       };
       this.active.add(active);
       this.metrics.setInFlight(this.active.size);
-      const cancelTimer = setLongTimeout(() => active.interrupt({ kind: "timeout", detail: budget.detail }), budget.ms);
-      const ctx = createHandlerContext({
-        job,
-        attempt: delivery.deliveryCount,
-        signal,
-        payloads: this.bus.payloads,
-        working: () => delivery.working(),
-        log,
+      // The wall clock is the handler's: it runs from the handler's start, not from waiting for a thread to
+      // start (the deadline, absolute, is checked again here). Settled callbacks run later than this, so
+      // `end` never sees `active` undefined.
+      void run.started.then(() => {
+        if (ended) return;
+        const budget = timeBudget(job);
+        budgetMs = budget.ms;
+        cancelTimer = setLongTimeout(
+          () => active.interrupt({ kind: "timeout", detail: budget.detail }),
+          Math.max(0, budget.ms),
+        );
       });
-      void this.invoke(ctx).then(end);
+      void run.outcome.then(end);
     });
     if (outcome.kind === "timeout")
-      log().warn({ budgetMs: budget.ms }, "handler timed out; abandoning it (its signal is aborted)");
+      log().warn({ budgetMs }, "handler timed out; its signal is aborted (and a handler thread terminated)");
     return outcome;
-  }
-
-  private async invoke(ctx: HandlerContext): Promise<HandlerOutcome> {
-    try {
-      return { kind: "returned", value: await this.definition.handle(ctx) };
-    } catch (error) {
-      if (error instanceof TerminalError) return { kind: "terminal", code: error.reasonCode, detail: error.message };
-      if (
-        error instanceof PayloadTooLargeError ||
-        error instanceof PayloadNotOwnedError ||
-        error instanceof PayloadMissingError
-      ) {
-        return { kind: "terminal", code: error.code, detail: error.message };
-      }
-      return { kind: "error", error };
-    }
   }
 
   private async settle(
@@ -237,10 +207,10 @@ export class JobRunner {
       let output: Result["output"];
       if (outcome.kind === "returned") {
         try {
-          output = await toResultOutput(outcome.value, job.job_id, this.bus.payloads);
+          output = await storeOutput(outcome.output, job.job_id, this.bus.payloads, this.deps.maxOutputBytes);
         } catch (err) {
-          if (!(err instanceof InvalidOutputError)) throw err;
-          outcome = { kind: "terminal", code: ReasonCode.InvalidOutput, detail: err.message };
+          if (!(err instanceof TerminalError)) throw err;
+          outcome = { kind: "terminal", code: err.reasonCode, detail: err.message };
         }
       }
       // reason_detail is sanitized by the Result's validation on publish.

@@ -1,35 +1,78 @@
 import type { PayloadStore } from "@tessera/bus";
-import { INLINE_OUTPUT_MAX_BYTES, type Result } from "@tessera/contract";
-
-/** The return value cannot be serialized: a bug in the handler that no retry fixes. */
-export class InvalidOutputError extends Error {
-  override readonly name = "InvalidOutputError";
-}
-
-const utf8 = new TextEncoder();
+import { INLINE_OUTPUT_MAX_BYTES, ReasonCode, type Result } from "@tessera/contract";
+import { TerminalError } from "./terminal-error.js";
 
 /**
- * Turns a handler's return value into a Result's `output`: nothing for undefined, a reference for bytes
- * or for JSON larger than INLINE_OUTPUT_MAX_BYTES, inline `data` otherwise. Throws InvalidOutputError for
- * values JSON cannot carry; payload store errors propagate (they are transient: the job is retried).
+ * A handler's return value, serialized where the handler ran (its thread, when isolated): what crosses to
+ * the host is bytes, so the host never holds the handler's objects.
  */
-export async function toResultOutput(value: unknown, jobId: string, payloads: PayloadStore): Promise<Result["output"]> {
-  if (value === undefined) return undefined;
-  if (value instanceof Uint8Array) return { result_ref: await payloads.put(jobId, value) };
+export type HandlerOutput =
+  | { kind: "none" }
+  /** The handler returned bytes: stored as they are. */
+  | { kind: "bytes"; bytes: Uint8Array }
+  /** Any other JSON value, as UTF-8 JSON. */
+  | { kind: "json"; utf8: Uint8Array };
+
+const utf8 = new TextEncoder();
+const utf8Decoder = new TextDecoder();
+
+/**
+ * Turns a handler's return value into a HandlerOutput of at most `maxBytes`. Throws a TerminalError
+ * (`invalid_output` for a value JSON cannot carry, `output_too_large` past the limit): a bug or an input
+ * that no retry fixes.
+ */
+export function serializeOutput(value: unknown, maxBytes: number): HandlerOutput {
+  if (value === undefined) return { kind: "none" };
+  if (value instanceof Uint8Array) return checkSize({ kind: "bytes", bytes: value }, maxBytes);
   let json: string | undefined;
   try {
     json = JSON.stringify(value);
   } catch (err) {
-    throw new InvalidOutputError(
+    throw new TerminalError(
+      ReasonCode.InvalidOutput,
       `the handler returned a value that is not JSON-serializable: ${(err as Error).message}`,
       { cause: err },
     );
   }
   if (json === undefined)
-    throw new InvalidOutputError(
+    throw new TerminalError(
+      ReasonCode.InvalidOutput,
       `the handler returned a ${typeof value}, which is not a JSON value; return undefined, bytes or JSON`,
     );
-  const bytes = utf8.encode(json);
-  if (bytes.byteLength <= INLINE_OUTPUT_MAX_BYTES) return { data: JSON.parse(json) as unknown };
-  return { result_ref: await payloads.put(jobId, bytes) };
+  // Measured before encoding: an output over the limit is refused without a copy of it.
+  const size = Buffer.byteLength(json);
+  if (size > maxBytes) throw tooLarge(size, maxBytes);
+  return { kind: "json", utf8: utf8.encode(json) };
+}
+
+/**
+ * Stores a serialized output and returns the Result's `output`: nothing, inline `data` for JSON up to
+ * INLINE_OUTPUT_MAX_BYTES, a reference beyond it and for bytes. The size is checked again here, in the host,
+ * whatever the handler's side did. Payload store errors propagate (transient: the job is retried).
+ */
+export async function storeOutput(
+  output: HandlerOutput,
+  jobId: string,
+  payloads: PayloadStore,
+  maxBytes: number,
+): Promise<Result["output"]> {
+  if (output.kind === "none") return undefined;
+  checkSize(output, maxBytes);
+  if (output.kind === "bytes") return { result_ref: await payloads.put(jobId, output.bytes) };
+  if (output.utf8.byteLength <= INLINE_OUTPUT_MAX_BYTES)
+    return { data: JSON.parse(utf8Decoder.decode(output.utf8)) as unknown };
+  return { result_ref: await payloads.put(jobId, output.utf8) };
+}
+
+function checkSize<T extends Exclude<HandlerOutput, { kind: "none" }>>(output: T, maxBytes: number): T {
+  const size = output.kind === "bytes" ? output.bytes.byteLength : output.utf8.byteLength;
+  if (size > maxBytes) throw tooLarge(size, maxBytes);
+  return output;
+}
+
+function tooLarge(size: number, maxBytes: number): TerminalError {
+  return new TerminalError(
+    ReasonCode.OutputTooLarge,
+    `the handler returned ${size} bytes of output, over the limit of ${maxBytes} bytes (the Component's handlerLimits.maxOutputBytes)`,
+  );
 }

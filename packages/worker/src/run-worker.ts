@@ -1,12 +1,16 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { BusNotProvisionedError, type Bus, type JobDelivery, type Subscription } from "@tessera/bus";
-import { HEARTBEAT_INTERVAL_MS } from "@tessera/contract";
+import { ComponentDefaults, HEARTBEAT_INTERVAL_MS, type HandlerLimits } from "@tessera/contract";
 import { pino, type Logger } from "pino";
-import type { Registry } from "prom-client";
-import type { ComponentDefinition } from "./define-component.js";
+import { Registry } from "prom-client";
+import { Isolation, type ComponentDefinition } from "./define-component.js";
 import { startHealthServer, type HealthServer, type Readiness } from "./health-server.js";
 import { startHeartbeats } from "./heartbeat.js";
+import type { HandlerExecutor } from "./handler-outcome.js";
+import { inlineExecutor } from "./inline-executor.js";
+import { threadExecutor } from "./isolation/thread-executor.js";
+import { inHandlerThread } from "./isolation/thread-marker.js";
 import { JobRunner } from "./job-runner.js";
 import { WorkerMetrics } from "./metrics.js";
 
@@ -22,6 +26,8 @@ export interface RunWorkerOptions {
   http?: { host: string; port: number };
   /** How long stop() waits for running jobs before aborting and nak'ing them. Default 30 s. */
   drainGraceMs?: number;
+  /** The Component's `handlerLimits` (heap and output size per job); defaults in docs/contract.md. */
+  handlerLimits?: HandlerLimits;
   /** Kubernetes mode: only bind the durable consumer the controller created; never create anything. */
   bindOnly?: boolean;
   /** Default: pino at LOG_LEVEL (info), to stdout. */
@@ -53,9 +59,15 @@ const ABORT_SETTLE_MS = 5_000;
 /**
  * Runs a component's worker on `bus` until `stop()`. Resolves once started, after the first attempt to bind
  * the consumer: if that failed (not provisioned yet, bus down) the handle is not ready and binding is
- * retried with backoff in the background.
+ * retried with backoff in the background. With isolation "thread" (the default) it also waits for a first
+ * handler thread to load the component's module; if that fails, the worker is stopped and this rejects
+ * with why.
+ *
+ * In a handler thread, where the component's module is imported only for its handler, it starts nothing
+ * and returns an inert handle.
  */
 export async function runWorker(definition: ComponentDefinition, opts: RunWorkerOptions): Promise<WorkerHandle> {
+  if (inHandlerThread()) return inertHandle();
   const { bus } = opts;
   const instanceId = opts.instanceId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`.slice(-253);
   const heartbeatIntervalMs = opts.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
@@ -71,7 +83,30 @@ export async function runWorker(definition: ComponentDefinition, opts: RunWorker
     instanceId,
   });
   const metrics = new WorkerMetrics(definition.name);
-  const runner = new JobRunner({ definition, bus, instanceId, metrics, log });
+  const maxOutputBytes = opts.handlerLimits?.maxOutputBytes ?? ComponentDefaults.maxOutputBytes;
+  let executor: HandlerExecutor;
+  let warming = Promise.resolve();
+  if (definition.isolation === Isolation.None) {
+    executor = inlineExecutor(definition.handle, bus.payloads, maxOutputBytes);
+  } else {
+    if (definition.module === undefined)
+      throw new TypeError(
+        `runWorker: component ${definition.name}: no module for its handler threads (made by another copy of @tessera/worker?); define it with this one's defineComponent`,
+      );
+    const threads = threadExecutor({
+      definition,
+      module: definition.module,
+      payloads: bus.payloads,
+      limits: opts.handlerLimits,
+      maxOutputBytes,
+      log,
+    });
+    // Loaded while the consumer binds; a job delivered meanwhile waits for this thread.
+    warming = threads.warm();
+    warming.catch(() => undefined);
+    executor = threads;
+  }
+  const runner = new JobRunner({ definition, bus, executor, maxOutputBytes, instanceId, metrics, log });
 
   let subscription: Subscription | undefined;
   let notBoundBecause = "the job consumer is not bound yet";
@@ -196,9 +231,17 @@ export async function runWorker(definition: ComponentDefinition, opts: RunWorker
           );
       }
       heartbeats.stop();
+      await executor.close();
       await http?.close();
       log.info("worker stopped");
     })());
+
+  try {
+    await warming;
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 
   return {
     instanceId,
@@ -211,5 +254,17 @@ export async function runWorker(definition: ComponentDefinition, opts: RunWorker
     httpPort: http?.port,
     metrics: metrics.registry,
     stop,
+  };
+}
+
+/** What runWorker returns in a handler thread: never ready, nothing to stop. */
+export function inertHandle(): WorkerHandle {
+  return {
+    instanceId: "handler-thread",
+    ready: false,
+    inFlight: 0,
+    httpPort: undefined,
+    metrics: new Registry(),
+    stop: () => Promise.resolve(),
   };
 }

@@ -1,7 +1,9 @@
 import { connectJetStreamBus, type Bus } from "@tessera/bus";
+import { HANDLER_LIMITS_ENV, validateHandlerLimits, type HandlerLimits } from "@tessera/contract";
 import { pino } from "pino";
 import type { ComponentDefinition } from "./define-component.js";
-import { runWorker, type RunWorkerOptions, type WorkerHandle } from "./run-worker.js";
+import { inHandlerThread } from "./isolation/thread-marker.js";
+import { inertHandle, runWorker, type RunWorkerOptions, type WorkerHandle } from "./run-worker.js";
 
 /**
  * The entry point of a worker process (process mode and Kubernetes). A component file ends with
@@ -13,15 +15,19 @@ import { runWorker, type RunWorkerOptions, type WorkerHandle } from "./run-worke
  * - `TESSERA_HTTP_PORT` / `TESSERA_HTTP_HOST` (default 127.0.0.1): serve /healthz, /readyz and /metrics;
  *   no server when the port is unset. `0` picks a free port (logged in the "worker started" line).
  * - `TESSERA_INSTANCE_ID`, `TESSERA_DRAIN_GRACE_MS`, `TESSERA_HEARTBEAT_INTERVAL_MS`, `LOG_LEVEL`.
+ * - `TESSERA_HANDLER_MAX_HEAP_MIB`, `TESSERA_HANDLER_MAX_OUTPUT_BYTES`: the Component's `handlerLimits`.
  *
  * SIGTERM or SIGINT drains (see WorkerHandle.stop), closes the bus and exits 0; a second signal exits 1 at
  * once. A fatal error (bad configuration, no connection, an uncaught exception) logs one `fatal` line and
  * exits 1.
+ *
+ * In a handler thread (the component's module imported again there for its handler) it does nothing.
  */
 export async function runWorkerProcess(
   definition: ComponentDefinition,
   opts: Partial<Omit<RunWorkerOptions, "bus">> = {},
 ): Promise<WorkerHandle> {
+  if (inHandlerThread()) return inertHandle();
   const env = process.env;
   const log = opts.logger ?? pino({ level: env["LOG_LEVEL"] ?? "info" });
   const fatal = (message: string, err?: unknown): never => {
@@ -57,6 +63,7 @@ export async function runWorkerProcess(
     ...(env["TESSERA_HEARTBEAT_INTERVAL_MS"]
       ? { heartbeatIntervalMs: intFromEnv("TESSERA_HEARTBEAT_INTERVAL_MS", 1, 3_600_000, fatal) }
       : {}),
+    handlerLimits: handlerLimitsFromEnv(fatal),
   };
 
   let bus: Bus;
@@ -127,6 +134,19 @@ export async function runWorkerProcess(
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
   return worker;
+}
+
+/** The Component's handlerLimits as the controller and `tessera dev` pass them, checked by the contract's schema. */
+function handlerLimitsFromEnv(fatal: (message: string) => never): HandlerLimits {
+  const limits: HandlerLimits = {};
+  for (const [field, name] of Object.entries(HANDLER_LIMITS_ENV)) {
+    const raw = process.env[name];
+    if (raw === undefined || raw === "") continue;
+    const checked = validateHandlerLimits({ [field]: /^\d+$/.test(raw.trim()) ? Number(raw) : raw });
+    if (!checked.ok) return fatal(`${name}=${JSON.stringify(raw)}: ${checked.error.message}`);
+    Object.assign(limits, checked.value);
+  }
+  return limits;
 }
 
 function intFromEnv(name: string, min: number, max: number, fatal: (message: string) => never): number {

@@ -25,6 +25,25 @@ describe("defineComponent", () => {
     expect(def).toMatchObject({ version: "1.2.3", concurrency: 4, retry: { baseDelayMs: 50, maxDelayMs: 60_000 } });
   });
 
+  it("runs the handler in a thread by default and names the module that called defineComponent", () => {
+    const def = defineComponent({ name: "extract", handle });
+    expect(def).toMatchObject({ isolation: "thread", module: import.meta.url });
+    expect(defineComponent({ name: "x", handle, isolation: "none" }).isolation).toBe("none");
+  });
+
+  it("takes the module as a file: URL or an absolute path, and refuses anything else", () => {
+    const url = new URL("./fixtures/isolated-components.ts", import.meta.url);
+    expect(defineComponent({ name: "x", handle, module: url }).module).toBe(url.href);
+    expect(defineComponent({ name: "x", handle, module: url.pathname }).module).toBe(url.href);
+    expect(() => defineComponent({ name: "x", handle, module: "./relative.ts" })).toThrow(
+      /module: expected a file: URL \(import.meta.url\) or an absolute path, got "\.\/relative\.ts"/,
+    );
+    expect(() => defineComponent({ name: "x", handle, module: "https://example.com/x.js" })).toThrow(/file: URL/);
+    expect(() => defineComponent({ name: "x", handle, isolation: "process" as "none" })).toThrow(
+      /isolation: expected "thread" or "none", got "process"/,
+    );
+  });
+
   it.each([
     ["", /name: expected a non-empty string/],
     ["Extract", /DNS-1123/],

@@ -73,7 +73,13 @@ export async function startHarness<T>(
     maxDeliver: opts.maxDeliver ?? 5,
     duplicateWindowMs: 60_000,
   });
-  const definition = defineComponent({ retry: { baseDelayMs: 20, maxDelayMs: 100 }, ...options, name });
+  // A test's handlers are closures over its state: they run in the test's own thread unless it says otherwise.
+  const definition = defineComponent({
+    retry: { baseDelayMs: 20, maxDelayMs: 100 },
+    isolation: "none",
+    ...options,
+    name,
+  });
   const worker = await runWorker(definition, {
     logger: silent,
     heartbeatIntervalMs: 60_000,

@@ -55,32 +55,46 @@ function child(fixture: string, env: Record<string, string | undefined>): ChildW
 }
 const resultOf = (component: string, jobId: string, timeoutMs = 15_000): Promise<Result> =>
   waitFor(`a Result for ${jobId}`, () => bus.getResult(component, jobId), timeoutMs);
+/**
+ * A worker process of napping-worker.ts runs its handler in a handler thread (the default), which loads the
+ * sources through tsx: on a busy machine a process and its first thread can take many seconds to start.
+ */
+const PROCESS_START_MS = 60_000;
+const processTest = { timeout: 180_000 };
 
 describe("crash and redelivery across processes", () => {
-  it("a worker SIGKILLed mid-job: the job is redelivered to another worker and exactly one completed Result exists", async () => {
-    const name = await provision({ ackWaitMs: 1_000 });
-    const a = child("napping-worker.ts", { TEST_COMPONENT: name, TESSERA_INSTANCE_ID: "worker-a" });
-    await a.line("worker A bound", (l) => l["msg"] === "job consumer bound; ready");
-    const job = makeJob(name, { input: { inline: { sleepMs: 1_500 } } });
-    await bus.publishJob(job);
-    await a.line("worker A started the job", (l) => l["event"] === "job-started" && l["jobId"] === job.job_id);
-    a.proc.kill("SIGKILL");
-    expect((await a.exited).signal).toBe("SIGKILL");
+  it(
+    "a worker SIGKILLed mid-job: the job is redelivered to another worker and exactly one completed Result exists",
+    processTest,
+    async () => {
+      const name = await provision({ ackWaitMs: 1_000 });
+      const a = child("napping-worker.ts", { TEST_COMPONENT: name, TESSERA_INSTANCE_ID: "worker-a" });
+      await a.line("worker A bound", (l) => l["msg"] === "job consumer bound; ready", PROCESS_START_MS);
+      const job = makeJob(name, { input: { inline: { sleepMs: 1_500 } } });
+      await bus.publishJob(job);
+      await a.line(
+        "worker A started the job",
+        (l) => l["event"] === "job-started" && l["jobId"] === job.job_id,
+        PROCESS_START_MS,
+      );
+      a.proc.kill("SIGKILL");
+      expect((await a.exited).signal).toBe("SIGKILL");
 
-    const b = child("napping-worker.ts", { TEST_COMPONENT: name, TESSERA_INSTANCE_ID: "worker-b" });
-    const result = await resultOf(name, job.job_id, 20_000);
-    expect(result).toMatchObject({
-      status: "completed",
-      instance_id: "worker-b",
-      output: { data: { ranBy: "worker-b" } },
-    });
-    // Let any stray duplicate arrive before counting.
-    await waitFor("the Result on the coordinator's consumer", () => results.some((r) => r.job_id === job.job_id));
-    await sleep(1_500);
-    expect(results.filter((r) => r.job_id === job.job_id)).toHaveLength(1);
-    expect(b.lines.filter((l) => l["event"] === "job-started" && l["jobId"] === job.job_id)).toHaveLength(1);
-    expect(await bus.queueDepth(name)).toMatchObject({ total: 0 });
-  });
+      const b = child("napping-worker.ts", { TEST_COMPONENT: name, TESSERA_INSTANCE_ID: "worker-b" });
+      const result = await resultOf(name, job.job_id, PROCESS_START_MS);
+      expect(result).toMatchObject({
+        status: "completed",
+        instance_id: "worker-b",
+        output: { data: { ranBy: "worker-b" } },
+      });
+      // Let any stray duplicate arrive before counting.
+      await waitFor("the Result on the coordinator's consumer", () => results.some((r) => r.job_id === job.job_id));
+      await sleep(1_500);
+      expect(results.filter((r) => r.job_id === job.job_id)).toHaveLength(1);
+      expect(b.lines.filter((l) => l["event"] === "job-started" && l["jobId"] === job.job_id)).toHaveLength(1);
+      expect(await bus.queueDepth(name)).toMatchObject({ total: 0 });
+    },
+  );
 });
 
 describe("retries and exhaustion", () => {
@@ -92,6 +106,7 @@ describe("retries and exhaustion", () => {
     const attempts: Array<{ attempt: number; at: number }> = [];
     const w = await worker(
       defineComponent({
+        isolation: "none",
         name,
         retry: { baseDelayMs: 50, maxDelayMs: 400 },
         handle: (ctx) => {
@@ -119,7 +134,7 @@ describe("retries and exhaustion", () => {
 describe("limits on JetStream", () => {
   it("a wall-clock timeout gives a failed Result with reason `timeout` and the job leaves the queue", async () => {
     const name = await provision();
-    await worker(defineComponent({ name, handle: () => new Promise(() => undefined) }), {
+    await worker(defineComponent({ isolation: "none", name, handle: () => new Promise(() => undefined) }), {
       bus,
       logger: silent,
       heartbeatIntervalMs: 60_000,
@@ -134,6 +149,7 @@ describe("limits on JetStream", () => {
     const name = await provision();
     await worker(
       defineComponent({
+        isolation: "none",
         name,
         handle: async (ctx) => {
           const bytes = await ctx.input.bytes();
@@ -191,6 +207,7 @@ describe("malformed envelopes on JetStream", () => {
     let calls = 0;
     await worker(
       defineComponent({
+        isolation: "none",
         name,
         handle: (ctx) => {
           calls++;
@@ -254,36 +271,44 @@ describe("malformed envelopes on JetStream", () => {
 });
 
 describe("the worker process entry", () => {
-  it("SIGTERM drains: the running job finishes, its Result is stored, the process exits 0", async () => {
+  it("SIGTERM drains: the running job finishes, its Result is stored, the process exits 0", processTest, async () => {
     const name = await provision();
     const w = child("napping-worker.ts", { TEST_COMPONENT: name, TESSERA_INSTANCE_ID: "drainer" });
-    await w.line("bound", (l) => l["msg"] === "job consumer bound; ready");
+    await w.line("bound", (l) => l["msg"] === "job consumer bound; ready", PROCESS_START_MS);
     const job = makeJob(name, { input: { inline: { sleepMs: 800 } } });
     await bus.publishJob(job);
-    await w.line("job started", (l) => l["event"] === "job-started");
+    await w.line("job started", (l) => l["event"] === "job-started", PROCESS_START_MS);
     w.proc.kill("SIGTERM");
     expect(await w.exited).toEqual({ code: 0, signal: null });
     expect(await bus.getResult(name, job.job_id)).toMatchObject({ status: "completed", instance_id: "drainer" });
     expect(w.lines.some((l) => l["msg"] === "draining before exit")).toBe(true);
   });
 
-  it("Kubernetes mode only binds: not ready (503 with the reason) until the consumer exists, then ready", async () => {
-    const name = componentName("k8s");
-    const w = child("napping-worker.ts", { TEST_COMPONENT: name, TESSERA_MODE: "kubernetes", TESSERA_HTTP_PORT: "0" });
-    const started = await w.line("started", (l) => l["msg"] === "worker started");
-    expect(started).toMatchObject({ mode: "kubernetes" });
-    const port = started["httpPort"] as number;
-    const r = await fetch(`http://127.0.0.1:${port}/readyz`);
-    expect(r.status).toBe(503);
-    expect(((await r.json()) as { reason: string }).reason).toMatch(/not provisioned/);
-    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+  it(
+    "Kubernetes mode only binds: not ready (503 with the reason) until the consumer exists, then ready",
+    processTest,
+    async () => {
+      const name = componentName("k8s");
+      const w = child("napping-worker.ts", {
+        TEST_COMPONENT: name,
+        TESSERA_MODE: "kubernetes",
+        TESSERA_HTTP_PORT: "0",
+      });
+      const started = await w.line("started", (l) => l["msg"] === "worker started", PROCESS_START_MS);
+      expect(started).toMatchObject({ mode: "kubernetes" });
+      const port = started["httpPort"] as number;
+      const r = await fetch(`http://127.0.0.1:${port}/readyz`);
+      expect(r.status).toBe(503);
+      expect(((await r.json()) as { reason: string }).reason).toMatch(/not provisioned/);
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
 
-    await bus.ensureComponent({ name, ackWaitMs: 1_000, maxDeliver: 5, duplicateWindowMs: 60_000 });
-    await waitFor("ready", async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, 15_000);
-    const job = makeJob(name);
-    await bus.publishJob(job);
-    expect(await resultOf(name, job.job_id)).toMatchObject({ status: "completed" });
-  });
+      await bus.ensureComponent({ name, ackWaitMs: 1_000, maxDeliver: 5, duplicateWindowMs: 60_000 });
+      await waitFor("ready", async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, 15_000);
+      const job = makeJob(name);
+      await bus.publishJob(job);
+      expect(await resultOf(name, job.job_id)).toMatchObject({ status: "completed" });
+    },
+  );
 
   it("without NATS_URL it exits 1 with a clear fatal line", async () => {
     const w = spawnWorker("napping-worker.ts", { NATS_URL: "", TEST_COMPONENT: "no-nats" });

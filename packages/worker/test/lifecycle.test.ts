@@ -66,7 +66,7 @@ describe("HTTP endpoints (real HTTP on 127.0.0.1, ephemeral port)", () => {
   it("/readyz is 503 with the reason while the component is not provisioned, 200 once it is bound", async () => {
     const bus = newBus();
     const name = componentName("late");
-    const w = await worker(defineComponent({ name, handle: () => "late" }), {
+    const w = await worker(defineComponent({ isolation: "none", name, handle: () => "late" }), {
       bus,
       logger: silent,
       http: { host: "127.0.0.1", port: 0 },
@@ -120,12 +120,15 @@ describe("heartbeats", () => {
       if (e.kind === "heartbeat" && e.heartbeat.component === name) beats.push(e.heartbeat);
     });
     cleanups.push(() => sub.stop());
-    const w = await worker(defineComponent({ name, version: "2.1.0", concurrency: 3, handle: () => undefined }), {
-      bus,
-      logger: silent,
-      instanceId: "beat-1",
-      heartbeatIntervalMs: 40,
-    });
+    const w = await worker(
+      defineComponent({ isolation: "none", name, version: "2.1.0", concurrency: 3, handle: () => undefined }),
+      {
+        bus,
+        logger: silent,
+        instanceId: "beat-1",
+        heartbeatIntervalMs: 40,
+      },
+    );
     await waitFor("three beats", () => beats.length >= 3);
     expect(beats[0]).toMatchObject({
       schema_version: 1,
@@ -258,11 +261,14 @@ describe("drain", () => {
     expect(settles).toEqual([{ action: "nak", streamSeq: 1, deliveryCount: 1, delayMs: 0 }]);
     expect(await h.bus.getResult(h.name, job.job_id)).toBeUndefined();
 
-    const next = await worker(defineComponent({ name: h.name, handle: (ctx) => `rerun on attempt ${ctx.attempt}` }), {
-      bus: h.bus,
-      logger: silent,
-      heartbeatIntervalMs: 60_000,
-    });
+    const next = await worker(
+      defineComponent({ isolation: "none", name: h.name, handle: (ctx) => `rerun on attempt ${ctx.attempt}` }),
+      {
+        bus: h.bus,
+        logger: silent,
+        heartbeatIntervalMs: 60_000,
+      },
+    );
     expect(await h.result(job.job_id)).toMatchObject({
       status: "completed",
       attempt: 2,
@@ -284,7 +290,7 @@ describe("a bus that fails in odd places", () => {
         return bus.consumeJobs(...args);
       },
     });
-    const w = await worker(defineComponent({ name, handle: () => undefined }), {
+    const w = await worker(defineComponent({ isolation: "none", name, handle: () => undefined }), {
       bus: flaky,
       logger: silent,
       heartbeatIntervalMs: 60_000,

@@ -93,6 +93,26 @@ describe("time limits", () => {
   });
 });
 
+describe("output limit", () => {
+  it("an output over handlerLimits.maxOutputBytes fails output_too_large, in the host's thread too", async () => {
+    const h = await harness(
+      { handle: async (ctx) => ((await ctx.input.json()) === "bytes" ? new Uint8Array(101) : "x".repeat(99)) },
+      { worker: { handlerLimits: { maxOutputBytes: 100 } } },
+    );
+    const json = makeJob(h.name, { input: { inline: "json" } });
+    const bytes = makeJob(h.name, { input: { inline: "bytes" } });
+    await h.bus.publishJob(json);
+    await h.bus.publishJob(bytes);
+    expect(await h.result(json.job_id)).toMatchObject({
+      status: "failed",
+      reason_code: "output_too_large",
+      reason_detail:
+        "the handler returned 101 bytes of output, over the limit of 100 bytes (the Component's handlerLimits.maxOutputBytes)",
+    });
+    expect(await h.result(bytes.job_id)).toMatchObject({ status: "failed", reason_code: "output_too_large" });
+  });
+});
+
 describe("keepalive", () => {
   it("a job running 3x longer than the ack wait is not redelivered: the runtime calls working()", async () => {
     let calls = 0;

@@ -21,10 +21,13 @@ describe("the duplicate guard and redrive", () => {
     });
     await bus.publishJob(job);
     let runs = 0;
-    const worker = await runWorker(defineComponent({ name: "republished", handle: () => void runs++ }), {
-      bus,
-      logger: pino({ level: "silent" }),
-    });
+    const worker = await runWorker(
+      defineComponent({ isolation: "none", name: "republished", handle: () => void runs++ }),
+      {
+        bus,
+        logger: pino({ level: "silent" }),
+      },
+    );
     try {
       await waitFor("the job to be acked", async () => (await bus.queueDepth("republished")).total === 0, 5_000);
       expect(runs).toBe(0);
@@ -51,6 +54,7 @@ describe("the duplicate guard and redrive", () => {
     let runs = 0;
     const worker = await runWorker(
       defineComponent({
+        isolation: "none",
         name: "redriven",
         retry: { baseDelayMs: 10, maxDelayMs: 20 },
         handle: (ctx) => {

@@ -6,7 +6,7 @@ import {
   type Bus,
   type LocalNatsServer,
 } from "@tessera/bus";
-import { ComponentDefaults, parseDuration } from "@tessera/contract";
+import { ComponentDefaults, handlerLimitsEnv, parseDuration } from "@tessera/contract";
 import { createCoordinator, startAdminServer, type ChainHook, type Coordinator } from "@tessera/coordinator";
 import { dashboardAssetsDir } from "@tessera/dashboard";
 import { runWorker, type WorkerHandle } from "@tessera/worker";
@@ -100,12 +100,16 @@ export async function startDevSession(opts: DevSessionOptions): Promise<DevSessi
           throw new Error(
             `${c.modulePath} defines component "${definition.name}" but its manifest is named "${c.name}"`,
           );
-        workers.push(await runWorker(definition, { bus, logger: opts.log }));
+        workers.push(await runWorker(definition, { bus, logger: opts.log, handlerLimits: c.spec.handlerLimits }));
       }
     } else {
       const pool: WorkerPool = createWorkerProcessPool({
         natsUrl: natsUrl as string,
-        components: opts.project.components.map((c) => ({ name: c.name, modulePath: c.modulePath })),
+        components: opts.project.components.map((c) => ({
+          name: c.name,
+          modulePath: c.modulePath,
+          env: handlerLimitsEnv(c.spec.handlerLimits),
+        })),
         env: { LOG_LEVEL: opts.env["LOG_LEVEL"] ?? "warn" },
         ...(opts.onWorkerExit !== undefined ? { onExit: opts.onWorkerExit } : {}),
         ...(opts.onWorkerOutput !== undefined ? { onOutput: opts.onWorkerOutput } : {}),

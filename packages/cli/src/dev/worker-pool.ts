@@ -27,8 +27,11 @@ export interface WorkerExit {
 export interface WorkerProcessPoolOptions {
   /** Given to every worker as NATS_URL. */
   natsUrl: string;
-  /** `modulePath`: a module whose default export is the component (defineComponent(...)). */
-  components: ReadonlyArray<{ name: string; modulePath: string }>;
+  /**
+   * `modulePath`: a module whose default export is the component (defineComponent(...)); `env`: extra
+   * environment for this component's workers (its handler limits).
+   */
+  components: ReadonlyArray<{ name: string; modulePath: string; env?: Record<string, string> }>;
   /** Extra environment for every worker, over this process's own. */
   env?: Record<string, string>;
   /** One line of a worker's stdout or stderr. Default: written to stdout prefixed with `component/instance`. */
@@ -62,6 +65,7 @@ export function createWorkerProcessPool(opts: WorkerProcessPoolOptions): WorkerP
     opts.onOutput ?? ((component, instanceId, line) => process.stdout.write(`${component}/${instanceId} | ${line}\n`));
   const nodeArgs = workerNodeArgs();
   const modules = new Map(opts.components.map((c) => [c.name, c.modulePath]));
+  const componentEnv = new Map(opts.components.map((c) => [c.name, c.env ?? {}]));
   const running = new Map<string, Running[]>(opts.components.map((c) => [c.name, []]));
   const started = new Map<string, number>();
   let stopped = false;
@@ -88,6 +92,7 @@ export function createWorkerProcessPool(opts: WorkerProcessPoolOptions): WorkerP
       env: {
         ...process.env,
         ...opts.env,
+        ...componentEnv.get(component),
         NATS_URL: opts.natsUrl,
         TESSERA_INSTANCE_ID: instanceId,
         TESSERA_HTTP_PORT: "0",

@@ -81,7 +81,8 @@ export async function startRealCoordinator(components: readonly TestComponent[])
     for (const c of components) {
       if (c.worker !== undefined)
         workers.push(
-          await runWorker(defineComponent({ ...c.worker, name: c.name }), {
+          // The tests' handlers are closures: they run in the test's own thread.
+          await runWorker(defineComponent({ isolation: "none", ...c.worker, name: c.name }), {
             bus,
             logger: silent,
             heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,

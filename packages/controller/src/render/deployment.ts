@@ -1,4 +1,10 @@
-import { ComponentDefaults, parseDuration, type ComponentSpec } from "@tessera/contract";
+import {
+  ComponentDefaults,
+  HANDLER_LIMITS_ENV,
+  handlerLimitsEnv,
+  parseDuration,
+  type ComponentSpec,
+} from "@tessera/contract";
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "./hardening.js";
 import type { IDeployment } from "kubernetes-models/apps/v1";
 import type { IEnvVar } from "kubernetes-models/v1";
@@ -26,6 +32,7 @@ export const BOOTSTRAP_ENV = [
   "TESSERA_HTTP_PORT",
   "TESSERA_INSTANCE_ID",
   "TESSERA_DRAIN_GRACE_MS",
+  ...Object.values(HANDLER_LIMITS_ENV),
 ] as const;
 
 /** Portable env var names (the rule Kubernetes applied before 1.30; newer API servers accept more). */
@@ -61,7 +68,7 @@ export function terminationGracePeriodSeconds(spec: ComponentSpec): number {
 
 /**
  * The container env, sorted by name (a stable order, so re-rendering never looks like a change):
- * the NATS bootstrap, `config` as plain values, `secretRefs` only as secretKeyRef (a secret value is never
+ * the NATS bootstrap, the handler limits the spec sets, `config` as plain values, `secretRefs` only as secretKeyRef (a secret value is never
  * inlined). A secretRef without `key` reads the key named like the Secret; its env name is `env`, else the
  * upper-snake form of the key (or name). A name used twice is an error, not a silent override.
  */
@@ -73,8 +80,12 @@ export function renderEnv(name: string, spec: ComponentSpec, ctx: RenderContext)
     { name: "TESSERA_HTTP_PORT", value: String(WORKER_HTTP_PORT) },
     { name: "TESSERA_INSTANCE_ID", valueFrom: { fieldRef: { apiVersion: "v1", fieldPath: "metadata.name" } } },
     { name: "TESSERA_DRAIN_GRACE_MS", value: String(drainGraceMs(spec)) },
+    ...Object.entries(handlerLimitsEnv(spec.handlerLimits)).map(([name, value]) => ({ name, value })),
   ];
   const origin = new Map<string, string>(env.map((e) => [e.name, "set by the platform"]));
+  // Read by the worker whether or not the spec sets them: config may not set them behind handlerLimits' back.
+  for (const name of Object.values(HANDLER_LIMITS_ENV))
+    if (!origin.has(name)) origin.set(name, "reserved for the spec's handlerLimits");
   const add = (entry: IEnvVar, from: string): void => {
     if (!ENV_NAME.test(entry.name)) {
       throw new RenderError(

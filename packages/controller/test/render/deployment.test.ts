@@ -126,6 +126,17 @@ describe("renderDeployment", () => {
     });
   });
 
+  it("passes the spec's handlerLimits to the worker, and only those it sets", () => {
+    const env = envMap(spec({ handlerLimits: { maxHeapMiB: 384, maxOutputBytes: 1_048_576 } }));
+    expect(env.get("TESSERA_HANDLER_MAX_HEAP_MIB")?.value).toBe("384");
+    expect(env.get("TESSERA_HANDLER_MAX_OUTPUT_BYTES")?.value).toBe("1048576");
+    expect(envMap(spec({ handlerLimits: { maxHeapMiB: 384 } })).has("TESSERA_HANDLER_MAX_OUTPUT_BYTES")).toBe(false);
+    expect(envMap().has("TESSERA_HANDLER_MAX_HEAP_MIB")).toBe(false);
+    expect(() => renderEnv("extract", spec({ config: { TESSERA_HANDLER_MAX_HEAP_MIB: "99999" } }), ctx)).toThrow(
+      /TESSERA_HANDLER_MAX_HEAP_MIB is already reserved for the spec's handlerLimits/,
+    );
+  });
+
   it("passes config as plain env and secrets only as secretKeyRef", () => {
     const env = envMap(full);
     expect(env.get("ALPHA")?.value).toBe("a");

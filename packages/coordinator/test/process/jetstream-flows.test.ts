@@ -63,6 +63,7 @@ describe("dead letters on real NATS", () => {
     const attempts: Array<{ jobId: string; attempt: number; fixed: boolean }> = [];
     await suite.worker(
       defineComponent({
+        isolation: "none",
         name: component,
         retry: { baseDelayMs: 10, maxDelayMs: 20 },
         handle(ctx) {
@@ -220,7 +221,10 @@ describe("completion hooks on real NATS", () => {
         },
       },
     });
-    await suite.worker(defineComponent({ name: component, handle: () => "done" }), await suite.bus("worker"));
+    await suite.worker(
+      defineComponent({ isolation: "none", name: component, handle: () => "done" }),
+      await suite.bus("worker"),
+    );
     const { jobId } = await coordinator.submit(component, { json: 1 });
     const job = await coordinator.waitForJob(jobId, { timeoutMs: 15_000 });
     expect(job).toMatchObject({ state: "failed", reasonCode: "chain_failed" });

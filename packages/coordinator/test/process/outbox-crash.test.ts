@@ -56,7 +56,12 @@ async function recordingWorker(component: string): Promise<string[]> {
   const ran: string[] = [];
   const bus = await suite.bus("worker");
   await suite.worker(
-    defineComponent({ name: component, concurrency: 2, handle: (ctx) => (ran.push(ctx.jobId), { ran: ctx.jobId }) }),
+    defineComponent({
+      isolation: "none",
+      name: component,
+      concurrency: 2,
+      handle: (ctx) => (ran.push(ctx.jobId), { ran: ctx.jobId }),
+    }),
     bus,
   );
   return ran;

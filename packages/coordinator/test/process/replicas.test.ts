@@ -50,6 +50,7 @@ async function replicas(count: number, component: string, limits: KeyLimits) {
 async function timedWorker(component: string, runs: Run[], sleepMs: () => number): Promise<void> {
   await suite.worker(
     defineComponent({
+      isolation: "none",
       name: component,
       concurrency: 16,
       async handle(ctx) {
