@@ -1,37 +1,10 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import { ConnectorError } from "../src/index.js";
-import { FaultProxy, OAuthTestServer } from "@tessera/testkit";
-import { connect, mockConnector, mockProviderConfig, type ConnectorFixture } from "./support/harness.js";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { connect, type mockProviderConfig } from "./support/harness.js";
+import { codeOf, useOAuthWorld } from "./support/oauth-world.js";
 
-let auth: OAuthTestServer;
-let proxy: FaultProxy;
-const fixtures: ConnectorFixture[] = [];
+const world = useOAuthWorld();
 
-beforeAll(async () => {
-  auth = await OAuthTestServer.start();
-  proxy = await FaultProxy.start(auth.issuer);
-});
-afterAll(async () => {
-  await proxy.stop();
-  await auth.stop();
-});
-afterEach(async () => {
-  proxy.clear();
-  await Promise.all(fixtures.splice(0).map((f) => f.egress.close()));
-});
-
-async function fixture(extra: Parameters<typeof mockProviderConfig>[2] = {}) {
-  const f = await mockConnector(mockProviderConfig(auth, proxy.origin, extra));
-  fixtures.push(f);
-  return f;
-}
-
-async function codeOf(err: Promise<unknown>): Promise<string> {
-  return err.then(
-    () => "resolved",
-    (e: unknown) => (e instanceof ConnectorError ? e.code : String(e)),
-  );
-}
+const fixture = (extra: Parameters<typeof mockProviderConfig>[2] = {}) => world.connector({ extra });
 
 describe("authorization code with PKCE against a real authorization server", () => {
   it("connects: S256 challenge, state and nonce sent, verifier and nonce checked, no token in the answer", async () => {
@@ -44,18 +17,18 @@ describe("authorization code with PKCE against a real authorization server", () 
     expect(url.searchParams.get("nonce")).toMatch(/.{20,}/);
     expect(url.searchParams.get("scope")).toBe("openid tasks:read");
 
-    const callback = await auth.authorize(redirectUrl);
+    const callback = await world.auth.authorize(redirectUrl);
     const credential = await f.connector.finishOAuth(callback.get("code")!, callback.get("state")!);
     expect(credential).toMatchObject({ provider: "mock", userId: "alice", state: "connected", lastError: null });
     expect(credential.expiresAt).not.toBeNull();
     const shown = JSON.stringify(credential);
-    for (const token of auth.issued) expect(shown).not.toContain(token);
+    for (const token of world.auth.issued) expect(shown).not.toContain(token);
   });
 
   it("takes a state once: a second callback with it is refused", async () => {
     const f = await fixture();
     const { redirectUrl } = await f.connector.beginOAuth("bob");
-    const callback = await auth.authorize(redirectUrl);
+    const callback = await world.auth.authorize(redirectUrl);
     await f.connector.finishOAuth(callback.get("code")!, callback.get("state")!);
     expect(await codeOf(f.connector.finishOAuth(callback.get("code")!, callback.get("state")!))).toBe("invalid_state");
   });
@@ -64,7 +37,7 @@ describe("authorization code with PKCE against a real authorization server", () 
     const f = await fixture();
     expect(await codeOf(f.connector.finishOAuth("code", "not-a-state-we-made"))).toBe("invalid_state");
     const { redirectUrl } = await f.connector.beginOAuth("carol");
-    const callback = await auth.authorize(redirectUrl);
+    const callback = await world.auth.authorize(redirectUrl);
     f.clock.advance(11 * 60_000);
     expect(await codeOf(f.connector.finishOAuth(callback.get("code")!, callback.get("state")!))).toBe("invalid_state");
     // Expired and taken: gone from the store either way.
@@ -74,13 +47,13 @@ describe("authorization code with PKCE against a real authorization server", () 
   it("refuses an ID token whose nonce is not the one sent", async () => {
     const f = await fixture();
     const { redirectUrl } = await f.connector.beginOAuth("dave");
-    const callback = await auth.authorize(redirectUrl);
+    const callback = await world.auth.authorize(redirectUrl);
     // Only the ID token carries the nonce (the access token is signed first, without one).
     const swapNonce = (token: { payload: Record<string, unknown> }) => {
       if ("nonce" in token.payload) token.payload["nonce"] = "someone-elses-nonce";
     };
-    auth.service.on("beforeTokenSigning", swapNonce);
-    onTestFinished(() => void auth.service.off("beforeTokenSigning", swapNonce));
+    world.auth.service.on("beforeTokenSigning", swapNonce);
+    onTestFinished(() => void world.auth.service.off("beforeTokenSigning", swapNonce));
     expect(await codeOf(f.connector.finishOAuth(callback.get("code")!, callback.get("state")!))).toBe("invalid_state");
     expect(await f.connector.connection("dave")).toBeUndefined();
   });
@@ -89,7 +62,7 @@ describe("authorization code with PKCE against a real authorization server", () 
     const f = await fixture();
     const first = await f.connector.beginOAuth("erin");
     const second = await f.connector.beginOAuth("erin");
-    const callback = await auth.authorize(first.redirectUrl);
+    const callback = await world.auth.authorize(first.redirectUrl);
     // The code of the first flow with the second flow's state: the second verifier does not match.
     expect(await codeOf(f.connector.finishOAuth(callback.get("code")!, second.state))).not.toBe("resolved");
     expect(await f.connector.connection("erin")).toBeUndefined();
@@ -104,11 +77,11 @@ describe("authorization code with PKCE against a real authorization server", () 
 
   it("revokes at the provider (RFC 7009) and wipes the local credentials", async () => {
     const f = await fixture();
-    await connect(f, auth, "grace");
-    const revokedBefore = auth.revoked.length;
+    await connect(f, world.auth, "grace");
+    const revokedBefore = world.auth.revoked.length;
     const outcome = await f.connector.revoke("grace");
     expect(outcome).toEqual({ existed: true, providerRevoked: true });
-    expect(auth.revoked.slice(revokedBefore)).toEqual(["refresh_token", "access_token"]);
+    expect(world.auth.revoked.slice(revokedBefore)).toEqual(["refresh_token", "access_token"]);
     expect(await f.connector.connection("grace")).toBeUndefined();
     expect(await f.store.countByKey()).toEqual({});
     expect(await f.connector.revoke("grace")).toEqual({ existed: false, providerRevoked: false });
@@ -116,8 +89,8 @@ describe("authorization code with PKCE against a real authorization server", () 
 
   it("wipes the local credentials even when the provider's revocation fails", async () => {
     const f = await fixture();
-    await connect(f, auth, "heidi");
-    proxy.always({ kind: "status", status: 500 });
+    await connect(f, world.auth, "heidi");
+    world.proxy.always({ kind: "status", status: 500 });
     const outcome = await f.connector.revoke("heidi");
     expect(outcome).toMatchObject({ existed: true, providerRevoked: false, providerError: "provider_unavailable" });
     expect(await f.connector.connection("heidi")).toBeUndefined();

@@ -1,49 +1,23 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { ConnectorError } from "../src/index.js";
-import { FaultProxy, OAuthTestServer } from "@tessera/testkit";
-import { connect, mockConnector, mockProviderConfig, type ConnectorFixture } from "./support/harness.js";
-import { ResourceServer, collect } from "./support/resource-server.js";
+import { beforeEach, describe, expect, it } from "vitest";
+import { connect, type mockProviderConfig } from "./support/harness.js";
+import { codeOf, useOAuthWorld } from "./support/oauth-world.js";
+import { collect } from "./support/resource-server.js";
 
-let auth: OAuthTestServer;
-let proxy: FaultProxy;
-let api: ResourceServer;
-const fixtures: ConnectorFixture[] = [];
+const world = useOAuthWorld({ resourceServer: true });
 
-beforeAll(async () => {
-  auth = await OAuthTestServer.start();
-  proxy = await FaultProxy.start(auth.issuer);
-  api = await ResourceServer.start(auth);
-});
-afterAll(async () => {
-  await api.stop();
-  await proxy.stop();
-  await auth.stop();
-});
 beforeEach(() => {
-  auth.graceMs = 0;
-  auth.errorsWith200 = false;
-  auth.expiresIn = 3600;
-});
-afterEach(async () => {
-  proxy.clear();
-  await Promise.all(fixtures.splice(0).map((f) => f.egress.close()));
+  world.auth.graceMs = 0;
+  world.auth.errorsWith200 = false;
+  world.auth.expiresIn = 3600;
 });
 
 async function connected(userId: string, extra: Parameters<typeof mockProviderConfig>[2] = {}) {
-  const f = await mockConnector(mockProviderConfig(auth, proxy.origin, extra), { api: api.api() });
-  fixtures.push(f);
-  await connect(f, auth, userId);
+  const f = await world.connector({ extra });
+  await connect(f, world.auth, userId);
   return f;
 }
 
-const refreshes = () => auth.requests["refresh_token"] ?? 0;
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  return promise.then(
-    () => "resolved",
-    (e: unknown) => (e instanceof ConnectorError ? e.code : String(e)),
-  );
-}
+const refreshes = () => world.auth.requests["refresh_token"] ?? 0;
 
 describe("refresh", () => {
   it("refreshes a token about to expire before using it, and not before", async () => {
@@ -75,7 +49,7 @@ describe("refresh", () => {
   it("refreshes once when the provider answers 401 to a token that looked good, then repeats the call", async () => {
     const f = await connected("carol");
     const before = refreshes();
-    auth.revokeAllGrants();
+    world.auth.revokeAllGrants();
     // The access token is dead at the provider and so is the grant: one refresh, invalid_grant, needs_reauth.
     expect(await codeOf(collect(f.connector.fetchSignals("carol")))).toBe("needs_reauth");
     expect(refreshes()).toBe(before + 1);
@@ -92,7 +66,7 @@ describe("refresh", () => {
 
   it("invalid_grant: the connection becomes needs_reauth, its tokens wiped, until a new consent", async () => {
     const f = await connected("erin");
-    auth.revokeAllGrants();
+    world.auth.revokeAllGrants();
     f.clock.advance(3600_000);
     expect(await codeOf(collect(f.connector.fetchSignals("erin", "0")))).toBe("needs_reauth");
     const credential = await f.connector.connection("erin");
@@ -100,14 +74,14 @@ describe("refresh", () => {
     const before = refreshes();
     expect(await codeOf(collect(f.connector.fetchSignals("erin", "0")))).toBe("needs_reauth");
     expect(refreshes()).toBe(before); // nothing left to try
-    await connect(f, auth, "erin");
+    await connect(f, world.auth, "erin");
     expect(await collect(f.connector.fetchSignals("erin", "0"))).toHaveLength(3);
   });
 
   it("reads an error answered with HTTP 200 (a provider quirk) as the error it is", async () => {
     const f = await connected("frank", { quirks: { errorsWithStatus200: true } });
-    auth.errorsWith200 = true;
-    auth.revokeAllGrants();
+    world.auth.errorsWith200 = true;
+    world.auth.revokeAllGrants();
     f.clock.advance(3600_000);
     expect(await codeOf(collect(f.connector.fetchSignals("frank", "0")))).toBe("needs_reauth");
     expect((await f.connector.connection("frank"))!.lastError).toBe("invalid_grant");
@@ -115,8 +89,8 @@ describe("refresh", () => {
 
   it("without the quirk declared, the same answer is a provider error, not a silent success", async () => {
     const f = await connected("gina");
-    auth.errorsWith200 = true;
-    auth.revokeAllGrants();
+    world.auth.errorsWith200 = true;
+    world.auth.revokeAllGrants();
     f.clock.advance(3600_000);
     expect(await codeOf(collect(f.connector.fetchSignals("gina", "0")))).toBe("provider_error");
     expect((await f.connector.connection("gina"))!.state).toBe("connected");
@@ -126,10 +100,10 @@ describe("refresh", () => {
 describe("a refresh response lost in transit", () => {
   it("is retried with the same refresh token, which the provider honours within its reuse grace", async () => {
     const f = await connected("hank");
-    auth.graceMs = 60_000;
+    world.auth.graceMs = 60_000;
     f.clock.advance(3600_000);
     const before = refreshes();
-    proxy.inject({ kind: "lose_response" });
+    world.proxy.inject({ kind: "lose_response" });
     expect(await collect(f.connector.fetchSignals("hank", "0"))).toHaveLength(3);
     expect(refreshes()).toBe(before + 2); // the lost one and the retry
     expect((await f.connector.connection("hank"))!.state).toBe("connected");
@@ -142,7 +116,7 @@ describe("a refresh response lost in transit", () => {
   it("becomes needs_reauth when the provider refuses any reuse of a rotated refresh token", async () => {
     const f = await connected("iris");
     f.clock.advance(3600_000);
-    proxy.inject({ kind: "lose_response" });
+    world.proxy.inject({ kind: "lose_response" });
     expect(await codeOf(collect(f.connector.fetchSignals("iris", "0")))).toBe("needs_reauth");
     expect((await f.connector.connection("iris"))!.state).toBe("needs_reauth");
   });

@@ -35,3 +35,4 @@ export {
   type KubeResponse,
 } from "./control-plane/index.js";
 export { pollHealth, type HealthPoll } from "./health-poll.js";
+export { findExecutable } from "./find-executable.js";

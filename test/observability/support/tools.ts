@@ -1,31 +1,9 @@
 import { execFile } from "node:child_process";
-import { accessSync, constants } from "node:fs";
-import { delimiter, join } from "node:path";
+import { findExecutable } from "@tessera/testkit";
 
-/**
- * Prometheus's own tools from Debian's `prometheus` package: `promtool` (check metrics, check rules, test
- * rules) and the `prometheus` server. PROMTOOL_PATH / PROMETHEUS_PATH, else on the PATH, else /usr/bin.
- */
-export function findTool(name: "promtool" | "prometheus", env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const candidates = [
-    env[`${name.toUpperCase()}_PATH`],
-    ...(env["PATH"] ?? "")
-      .split(delimiter)
-      .filter(Boolean)
-      .map((dir) => join(dir, name)),
-    `/usr/bin/${name}`,
-  ];
-  for (const candidate of candidates) {
-    if (candidate === undefined || candidate === "") continue;
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not this one
-    }
-  }
-  return undefined;
-}
+/** Prometheus's own tools from Debian's `prometheus` package: PROMTOOL_PATH / PROMETHEUS_PATH, else on the PATH. */
+export const findTool = (name: "promtool" | "prometheus", env: NodeJS.ProcessEnv = process.env): string | undefined =>
+  findExecutable(name, env);
 
 export const MISSING_PROMETHEUS =
   "the observability tests need Debian's prometheus package (promtool and the server): apt-get install -y prometheus (or set PROMTOOL_PATH / PROMETHEUS_PATH); .ci/run installs it";

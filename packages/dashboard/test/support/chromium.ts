@@ -1,27 +1,8 @@
-import { accessSync, constants } from "node:fs";
-import { delimiter, join } from "node:path";
+import { findExecutable } from "@tessera/testkit";
 
 /** Debian's `chromium` (apt-get install -y chromium): CHROMIUM_PATH, else `chromium` on the PATH, else /usr/bin/chromium. */
-export function findChromium(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const candidates = [
-    env["CHROMIUM_PATH"],
-    ...(env["PATH"] ?? "")
-      .split(delimiter)
-      .filter(Boolean)
-      .map((dir) => join(dir, "chromium")),
-    "/usr/bin/chromium",
-  ];
-  for (const candidate of candidates) {
-    if (candidate === undefined || candidate === "") continue;
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not this one
-    }
-  }
-  return undefined;
-}
+export const findChromium = (env: NodeJS.ProcessEnv = process.env): string | undefined =>
+  findExecutable("chromium", env);
 
 /** The launch flags that work headless in a container, without a browser download or a GPU. */
 export const CHROMIUM_ARGS = [
