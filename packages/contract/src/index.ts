@@ -80,6 +80,7 @@ export {
   PAYLOAD_BUCKET,
   COORDINATOR_RESULTS_CONSUMER,
   COORDINATOR_ADVISORIES_CONSUMER,
+  componentOfJobStream,
 } from "./naming.js";
 export { DURATION_PATTERN, parseDuration } from "./duration.js";
 export {

@@ -51,9 +51,21 @@ export function jobSubject(component: string): string {
   return `${SUBJECT_ROOT}.jobs.${encodeNameToken(component)}`;
 }
 
+const JOB_STREAM_PREFIX = "TESSERA_JOBS_";
+
 /** The WorkQueue stream holding one component's jobs. */
 export function jobStreamName(component: string): string {
-  return `TESSERA_JOBS_${encodeNameToken(component)}`;
+  return `${JOB_STREAM_PREFIX}${encodeNameToken(component)}`;
+}
+
+/** The component whose job stream `stream` is (jobStreamName's inverse); undefined for any other stream. */
+export function componentOfJobStream(stream: string): string | undefined {
+  if (!stream.startsWith(JOB_STREAM_PREFIX)) return undefined;
+  try {
+    return decodeNameToken(stream.slice(JOB_STREAM_PREFIX.length));
+  } catch {
+    return undefined;
+  }
 }
 
 /** The durable pull consumer the component's workers share (and KEDA scales on). */

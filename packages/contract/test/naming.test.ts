@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  componentOfJobStream,
   decodeNameToken,
   dlqSubject,
   durableConsumerName,
@@ -71,5 +72,17 @@ describe("naming", () => {
       }),
       { numRuns: 1000 },
     );
+  });
+});
+
+describe("componentOfJobStream", () => {
+  it("inverts jobStreamName for any component name and refuses other streams", () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 1, maxLength: 40 }), (name) => {
+        expect(componentOfJobStream(jobStreamName(name))).toBe(name);
+      }),
+    );
+    expect(componentOfJobStream("TESSERA_RESULTS")).toBeUndefined();
+    expect(componentOfJobStream("TESSERA_JOBS_%zz")).toBeUndefined();
   });
 });

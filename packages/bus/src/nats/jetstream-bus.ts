@@ -13,18 +13,15 @@ import {
   ADVISORY_STREAM,
   COORDINATOR_ADVISORIES_CONSUMER,
   COORDINATOR_RESULTS_CONSUMER,
-  HEARTBEAT_SUBJECT_ALL,
   PAYLOAD_BUCKET,
   RESULTS_STREAM,
-  decodeHeartbeat,
-  decodeNameToken,
+  componentOfJobStream,
   decodeResult,
   durableConsumerName,
   encodeHeartbeat,
   encodeJob,
   encodeResult,
   heartbeatSubject,
-  COORDINATOR_PROBE_SUBJECT,
   jobStreamName,
   jobSubject,
   resultSubject,
@@ -33,7 +30,6 @@ import {
   type Job,
   type Result,
 } from "@tessera/contract";
-import { COORDINATOR_PROBE_WAIT_MS, parsePresence } from "../coordinator-presence.js";
 import type {
   Bus,
   BusInventory,
@@ -68,6 +64,8 @@ import {
 import { PipelinedPublisher } from "./pipelined-publisher.js";
 import { repairWorkQueueConsumer, type RepairOutcome } from "./consumer-repair.js";
 import type { PullLoop } from "./pull-loop.js";
+import { parseMaxDeliveriesAdvisory } from "./advisories.js";
+import { joinCoordinators, subscribeHeartbeats, type CoreSubscriptions } from "./core-subscriptions.js";
 
 export interface JetStreamBusOptions {
   servers: string | string[];
@@ -95,7 +93,6 @@ export interface JetStreamBusOptions {
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-const JOB_STREAM_PREFIX = "TESSERA_JOBS_";
 /**
  * Messages the coordinator's consumers (Results, advisories) hold at once. Large, because the coordinator
  * writes concurrent Results to its store together: the more it holds, the fewer statements it runs. The consumers' max_ack_pending is 1,000 too.
@@ -133,30 +130,6 @@ async function ackWaitOf(consumer: Consumer): Promise<number> {
   return millis(info.config.ack_wait ?? nanos(30_000));
 }
 
-interface AdvisoryFields {
-  stream: string;
-  consumer: string;
-  stream_seq: number;
-  deliveries: number;
-}
-
-function parseAdvisory(data: Uint8Array): AdvisoryFields | undefined {
-  try {
-    const v = JSON.parse(new TextDecoder().decode(data)) as Partial<Record<keyof AdvisoryFields, unknown>>;
-    if (typeof v.stream === "string" && typeof v.stream_seq === "number" && typeof v.deliveries === "number") {
-      return {
-        stream: v.stream,
-        consumer: typeof v.consumer === "string" ? v.consumer : "",
-        stream_seq: v.stream_seq,
-        deliveries: v.deliveries,
-      };
-    }
-  } catch {
-    // not an advisory
-  }
-  return undefined;
-}
-
 class JetStreamBus implements Bus {
   readonly kind = "jetstream" as const;
   readonly payloads: NatsPayloadStore;
@@ -176,7 +149,7 @@ class JetStreamBus implements Bus {
   private readonly jobConsumers = new Map<PullLoop, { component: string; mayRecreate: boolean }>();
   private readonly repairs = new Map<string, Promise<void>>();
   private readonly onConsumerRepair: JetStreamBusOptions["onConsumerRepair"];
-  private readonly coreSubs = new Set<{ stop(): Promise<void> }>();
+  private readonly coreSubs: CoreSubscriptions = new Set();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -527,45 +500,12 @@ class JetStreamBus implements Bus {
     });
   }
 
-  // ---- coordinators ----------------------------------------------------------------------------
+  // ---- coordinators and heartbeats (core NATS) ------------------------------------------------
 
   async joinCoordinators(self: CoordinatorPresence, opts: { waitMs?: number } = {}): Promise<CoordinatorMembership> {
     this.guard();
-    const encode = (p: CoordinatorPresence): Uint8Array => new TextEncoder().encode(JSON.stringify(p));
-    // Answering first: two coordinators starting together then each see the other.
-    const responder = this.nc.subscribe(COORDINATOR_PROBE_SUBJECT, {
-      callback: (err, msg) => {
-        if (err === null) msg.respond(encode(self));
-      },
-    });
-    await this.nc.flush();
-    const peers: CoordinatorPresence[] = [];
-    try {
-      const answers = await this.nc.requestMany(COORDINATOR_PROBE_SUBJECT, encode(self), {
-        strategy: "timer",
-        maxWait: opts.waitMs ?? COORDINATOR_PROBE_WAIT_MS,
-      });
-      for await (const answer of answers) {
-        const peer = parsePresence(answer.data);
-        if (peer !== undefined && peer.id !== self.id) peers.push(peer);
-      }
-    } catch (err) {
-      if (!isNoResponders(err)) {
-        responder.unsubscribe();
-        throw err;
-      }
-    }
-    const handle = {
-      stop: async (): Promise<void> => {
-        this.coreSubs.delete(handle);
-        if (!responder.isClosed()) responder.unsubscribe();
-      },
-    };
-    this.coreSubs.add(handle);
-    return { peers, leave: () => handle.stop() };
+    return joinCoordinators(this.nc, this.coreSubs, self, opts.waitMs);
   }
-
-  // ---- heartbeats ------------------------------------------------------------------------------
 
   async publishHeartbeat(heartbeat: Heartbeat): Promise<void> {
     this.guard();
@@ -574,51 +514,16 @@ class JetStreamBus implements Bus {
 
   async subscribeHeartbeats(handler: (event: HeartbeatEvent) => void): Promise<Subscription> {
     this.guard();
-    let resolveClosed!: () => void;
-    const closed = new Promise<void>((r) => (resolveClosed = r));
-    const sub = this.nc.subscribe(HEARTBEAT_SUBJECT_ALL, {
-      callback: (err, msg) => {
-        if (err !== null) return;
-        const decoded = decodeHeartbeat(msg.data);
-        try {
-          handler(
-            decoded.ok
-              ? { kind: "heartbeat", heartbeat: decoded.value }
-              : { kind: "invalid", subject: msg.subject, error: decoded.error },
-          );
-        } catch {
-          // fire-and-forget: a throwing handler loses only this beat
-        }
-      },
-    });
-    void sub.closed.then(resolveClosed, resolveClosed);
-    // Resolve only once the server knows the subscription, so beats published right after are not lost.
-    await this.nc.flush();
-    const handle = {
-      closed,
-      stop: async (): Promise<void> => {
-        this.coreSubs.delete(handle);
-        if (!sub.isClosed()) sub.unsubscribe();
-        resolveClosed();
-        await closed;
-      },
-    };
-    this.coreSubs.add(handle);
-    return handle;
+    return subscribeHeartbeats(this.nc, this.coreSubs, handler);
   }
 
   // ---- exhaustion and dead letters -------------------------------------------------------------
 
   async observeExhausted(handler: (event: ExhaustedDelivery) => void | Promise<void>): Promise<Subscription> {
     return this.coordinatorLoop(ADVISORY_STREAM, COORDINATOR_ADVISORIES_CONSUMER, async (m: JsMsg) => {
-      const adv = parseAdvisory(m.data);
-      if (adv === undefined || !adv.stream.startsWith(JOB_STREAM_PREFIX)) return;
-      let component: string;
-      try {
-        component = decodeNameToken(adv.stream.slice(JOB_STREAM_PREFIX.length));
-      } catch {
-        return;
-      }
+      const adv = parseMaxDeliveriesAdvisory(m.data);
+      const component = adv === undefined ? undefined : componentOfJobStream(adv.stream);
+      if (adv === undefined || component === undefined) return;
       const stored = await this.readJobMessage(adv.stream, adv.stream_seq);
       await handler({
         component,
