@@ -9,6 +9,7 @@ import { createEgress, type Egress } from "@tessera/egress";
 import type { OAuthTestServer } from "@tessera/testkit";
 import { pino, type Logger } from "pino";
 import { createCoordinator } from "../../src/create-coordinator.js";
+import type { DatabaseOption } from "../../src/store/open-storage.js";
 import type { Coordinator } from "../../src/types.js";
 
 export const CLIENT = {
@@ -100,9 +101,9 @@ export interface ConnectorCoordinator {
   close(): Promise<void>;
 }
 
-/** A coordinator on `url` with the mock provider configured, its vault keys from `keys`. */
+/** A coordinator on `database` (a Postgres URL, or any store) with the mock provider configured, its vault keys from `keys`. */
 export async function coordinatorWithConnectors(
-  url: string,
+  database: string | DatabaseOption,
   provider: ReturnType<typeof mockProvider>,
   keys: KeyFile,
   clock: SharedClock,
@@ -113,7 +114,7 @@ export async function coordinatorWithConnectors(
   const coordinator = await createCoordinator({
     bus,
     components: [],
-    database: { url },
+    database: typeof database === "string" ? { url: database } : database,
     env: {},
     logger,
     connectors: {
