@@ -37,7 +37,6 @@ const CODE_BY_STATUS: Readonly<Record<number, ErrorCode>> = {
   404: "not_found",
   409: "conflict",
   413: "payload_too_large",
-  502: "bad_gateway",
   503: "unavailable",
 };
 

@@ -95,87 +95,91 @@ const stores: { name: string; database: () => Promise<DatabaseOption | string> }
   { name: "postgres", database: () => postgres.createDatabase() },
 ];
 
-describe.each(stores)("connections through the admin API on the $name store", ({ database }) => {
-  it("begin → consent at the provider → callback → listed; disconnect revokes at the provider", async () => {
-    const { admin } = await withConnectors(await database());
-    const callback = await consent(admin, "alice");
+describe.each(stores)(
+  "connections through the admin API on the $name store",
+  ({ database }) => {
+    it("begin → consent at the provider → callback → listed; disconnect revokes at the provider", async () => {
+      const { admin } = await withConnectors(await database());
+      const callback = await consent(admin, "alice");
 
-    const finished = await call(admin, "GET", `/oauth/callback?${callback}`);
-    expect(finished.status).toBe(200);
-    expect(finished.json["connection"]).toMatchObject({ id: "mock:alice", state: "connected" });
+      const finished = await call(admin, "GET", `/oauth/callback?${callback}`);
+      expect(finished.status).toBe(200);
+      expect(finished.json["connection"]).toMatchObject({ id: "mock:alice", state: "connected" });
 
-    const list = await call(admin, "GET", "/api/v1/connections");
-    expect(list.status).toBe(200);
-    expect(list.json).toMatchObject({ configured: true, providers: ["mock"] });
-    const [item] = list.json["items"] as Record<string, unknown>[];
-    expect(item).toMatchObject({
-      id: "mock:alice",
-      provider: "mock",
-      userId: "alice",
-      state: "connected",
-      // What the server granted (oauth2-mock-server answers every token request with scope "dummy").
-      scopes: ["dummy"],
-      refreshedAt: null,
-      lastError: null,
-      keyId: "k1",
+      const list = await call(admin, "GET", "/api/v1/connections");
+      expect(list.status).toBe(200);
+      expect(list.json).toMatchObject({ configured: true, providers: ["mock"] });
+      const [item] = list.json["items"] as Record<string, unknown>[];
+      expect(item).toMatchObject({
+        id: "mock:alice",
+        provider: "mock",
+        userId: "alice",
+        state: "connected",
+        // What the server granted (oauth2-mock-server answers every token request with scope "dummy").
+        scopes: ["dummy"],
+        refreshedAt: null,
+        lastError: null,
+        keyId: "k1",
+      });
+      expect(Date.parse(String(item!["expiresAt"]))).toBeGreaterThan(Date.now());
+      expect(await call(admin, "GET", "/api/v1/connections?state=needs_reauth")).toMatchObject({
+        json: { items: [] },
+      });
+      expect((await call(admin, "GET", "/api/v1/connections/mock/alice")).json).toEqual(item);
+
+      const revokedBefore = auth.revoked.length;
+      const gone = await call(admin, "DELETE", "/api/v1/connections/mock/alice");
+      expect(gone.status).toBe(200);
+      expect(gone.json).toEqual({ provider: "mock", userId: "alice", providerRevoked: true, providerError: null });
+      expect(auth.revoked.length).toBeGreaterThan(revokedBefore);
+      expect((await call(admin, "GET", "/api/v1/connections")).json["items"]).toEqual([]);
+      const again = await call(admin, "DELETE", "/api/v1/connections/mock/alice");
+      expect([again.status, reasonOf(again)]).toEqual([404, undefined]);
+      expect((await call(admin, "GET", "/api/v1/connections/mock/alice")).status).toBe(404);
     });
-    expect(Date.parse(String(item!["expiresAt"]))).toBeGreaterThan(Date.now());
-    expect(await call(admin, "GET", "/api/v1/connections?state=needs_reauth")).toMatchObject({
-      json: { items: [] },
+
+    it("the callback refuses a replayed, unknown or missing state and a provider's error with a 400 naming it", async () => {
+      const { admin } = await withConnectors(await database());
+      const callback = await consent(admin, "bob");
+      expect((await call(admin, "GET", `/oauth/callback?${callback}`)).status).toBe(200);
+
+      const replayed = await call(admin, "GET", `/oauth/callback?${callback}`);
+      expect([replayed.status, reasonOf(replayed)]).toEqual([400, "invalid_state"]);
+      expect(String((replayed.json["error"] as { message: string }).message)).toMatch(/already used state/);
+
+      const unknown = await call(admin, "GET", "/oauth/callback?code=abc&state=never-issued");
+      expect([unknown.status, reasonOf(unknown)]).toEqual([400, "invalid_state"]);
+      const missing = await call(admin, "GET", "/oauth/callback?code=abc");
+      expect([missing.status, reasonOf(missing)]).toEqual([400, "invalid_state"]);
+      expect(String((missing.json["error"] as { message: string }).message)).toMatch(/no state/);
+
+      // The provider sends the user back with an error (they denied access) and the state of a real begin.
+      const begun = await consent(admin, "carol");
+      const denied = await call(
+        admin,
+        "GET",
+        `/oauth/callback?error=access_denied&error_description=${encodeURIComponent("<b>nope</b>")}&state=${begun.get("state")!}`,
+      );
+      expect([denied.status, reasonOf(denied)]).toEqual([400, "authorization_denied"]);
+      expect(denied.text).toContain("access_denied");
+      expect(denied.text).not.toContain("<b>");
+
+      // A browser gets a page saying the same; never a 5xx.
+      const page = await call(admin, "GET", `/oauth/callback?${callback}`, { accept: "text/html,*/*;q=0.8" });
+      expect(page.status).toBe(400);
+      expect(page.type).toMatch(/^text\/html/);
+      expect(page.text).toContain("This connection link is not valid any more");
+      expect(page.text).toContain("already used state");
+
+      // None of these made a connection.
+      const users = ((await call(admin, "GET", "/api/v1/connections")).json["items"] as { userId: string }[]).map(
+        (c) => c.userId,
+      );
+      expect(users).toEqual(["bob"]);
     });
-    expect((await call(admin, "GET", "/api/v1/connections/mock/alice")).json).toEqual(item);
-
-    const revokedBefore = auth.revoked.length;
-    const gone = await call(admin, "DELETE", "/api/v1/connections/mock/alice");
-    expect(gone.status).toBe(200);
-    expect(gone.json).toEqual({ provider: "mock", userId: "alice", providerRevoked: true, providerError: null });
-    expect(auth.revoked.length).toBeGreaterThan(revokedBefore);
-    expect((await call(admin, "GET", "/api/v1/connections")).json["items"]).toEqual([]);
-    const again = await call(admin, "DELETE", "/api/v1/connections/mock/alice");
-    expect([again.status, reasonOf(again)]).toEqual([404, undefined]);
-    expect((await call(admin, "GET", "/api/v1/connections/mock/alice")).status).toBe(404);
-  });
-
-  it("the callback refuses a replayed, unknown or missing state and a provider's error with a 400 naming it", async () => {
-    const { admin } = await withConnectors(await database());
-    const callback = await consent(admin, "bob");
-    expect((await call(admin, "GET", `/oauth/callback?${callback}`)).status).toBe(200);
-
-    const replayed = await call(admin, "GET", `/oauth/callback?${callback}`);
-    expect([replayed.status, reasonOf(replayed)]).toEqual([400, "invalid_state"]);
-    expect(String((replayed.json["error"] as { message: string }).message)).toMatch(/already used state/);
-
-    const unknown = await call(admin, "GET", "/oauth/callback?code=abc&state=never-issued");
-    expect([unknown.status, reasonOf(unknown)]).toEqual([400, "invalid_state"]);
-    const missing = await call(admin, "GET", "/oauth/callback?code=abc");
-    expect([missing.status, reasonOf(missing)]).toEqual([400, "invalid_state"]);
-    expect(String((missing.json["error"] as { message: string }).message)).toMatch(/no state/);
-
-    // The provider sends the user back with an error (they denied access) and the state of a real begin.
-    const begun = await consent(admin, "carol");
-    const denied = await call(
-      admin,
-      "GET",
-      `/oauth/callback?error=access_denied&error_description=${encodeURIComponent("<b>nope</b>")}&state=${begun.get("state")!}`,
-    );
-    expect([denied.status, reasonOf(denied)]).toEqual([400, "authorization_denied"]);
-    expect(denied.text).toContain("access_denied");
-    expect(denied.text).not.toContain("<b>");
-
-    // A browser gets a page saying the same; never a 5xx.
-    const page = await call(admin, "GET", `/oauth/callback?${callback}`, { accept: "text/html,*/*;q=0.8" });
-    expect(page.status).toBe(400);
-    expect(page.type).toMatch(/^text\/html/);
-    expect(page.text).toContain("This connection link is not valid any more");
-    expect(page.text).toContain("already used state");
-
-    // None of these made a connection.
-    const users = ((await call(admin, "GET", "/api/v1/connections")).json["items"] as { userId: string }[]).map(
-      (c) => c.userId,
-    );
-    expect(users).toEqual(["bob"]);
-  });
-}, 60_000);
+  },
+  60_000,
+);
 
 describe("connections: errors, the access guard, the audit log and what answers hold", () => {
   it("answers 404 connectors_not_configured on a coordinator without connectors; the list says configured: false", async () => {
@@ -195,12 +199,7 @@ describe("connections: errors, the access guard, the audit log and what answers 
       ["GET", "/oauth/callback?code=a&state=b", undefined],
     ] as const) {
       const answer = await call(admin, method, path, body !== undefined ? { body } : {});
-      expect([method, path, answer.status, reasonOf(answer)]).toEqual([
-        method,
-        path,
-        404,
-        "connectors_not_configured",
-      ]);
+      expect([method, path, answer.status, reasonOf(answer)]).toEqual([method, path, 404, "connectors_not_configured"]);
     }
     const page = await call(admin, "GET", "/oauth/callback?code=a&state=b", { accept: "text/html" });
     expect([page.status, page.text.includes("Connections are not configured here")]).toEqual([404, true]);

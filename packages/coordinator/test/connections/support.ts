@@ -58,16 +58,7 @@ export const keyEntry = (id: string) => `${id}:${randomBytes(32).toString("base6
 /** The generic test provider on the test authorization server (token and revocation through `tokenOrigin`). */
 export function mockProvider(auth: OAuthTestServer, tokenOrigin: string): { config: ProviderConfig; api: ProviderApi } {
   return {
-    config: {
-      id: "mock",
-      issuer: auth.issuer,
-      authorizationEndpoint: `${auth.issuer}/authorize`,
-      tokenEndpoint: `${tokenOrigin}/token`,
-      revocationEndpoint: `${tokenOrigin}/revoke`,
-      scopes: ["openid", "tasks:read"],
-      clientAuth: "client_secret_basic",
-      oidc: true,
-    },
+    config: auth.providerConfig("mock", tokenOrigin),
     api: {
       // One page: the server's userinfo, read with the user's token (a 401 would refresh and repeat).
       async *sync(ctx) {

@@ -101,7 +101,12 @@ export const connectionRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> 
       const service = connectionsOf(coordinator);
       const outcome = await connectionCall(() => service.disconnect(provider, userId));
       if (!outcome.existed) throw notFound(`${userId} has no connection to ${provider}`);
-      return { provider, userId, providerRevoked: outcome.providerRevoked, providerError: outcome.providerError ?? null };
+      return {
+        provider,
+        userId,
+        providerRevoked: outcome.providerRevoked,
+        providerError: outcome.providerError ?? null,
+      };
     },
   );
 };

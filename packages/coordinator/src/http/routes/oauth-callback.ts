@@ -2,13 +2,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import type { Coordinator } from "../../types.js";
 import { ApiError } from "../api-error.js";
 import { auditTarget } from "../audit-hooks.js";
-import {
-  ConnectionCallbackSchema,
-  ErrorBodySchema,
-  OAUTH_CALLBACK_PATH,
-  OAuthCallbackQuery,
-  ref,
-} from "../schemas.js";
+import { ConnectionCallbackSchema, ErrorBodySchema, OAUTH_CALLBACK_PATH, OAuthCallbackQuery, ref } from "../schemas.js";
 import { CALLBACK_PAGE_CSP, renderCallbackPage } from "./callback-page.js";
 import { connectionsOf, toConnectionApiError } from "./connection-errors.js";
 import { toConnection } from "./connections.js";
@@ -88,7 +82,8 @@ export const oauthCallbackRoutes: FastifyPluginAsync<{ coordinator: Coordinator;
       try {
         const service = connectionsOf(coordinator);
         const params = new URLSearchParams();
-        for (const [name, value] of Object.entries(request.query)) if (typeof value === "string") params.set(name, value);
+        for (const [name, value] of Object.entries(request.query))
+          if (typeof value === "string") params.set(name, value);
         if (!params.has("state"))
           throw new ApiError(
             400,
