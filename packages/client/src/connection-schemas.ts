@@ -138,15 +138,27 @@ export const BeginConnectionBody = Type.Object(
 );
 export type BeginConnectionBody = Static<typeof BeginConnectionBody>;
 
-const CallbackParam = (description: string) => Type.Optional(Type.String({ maxLength: 4096, description }));
+/**
+ * A callback parameter: visible ASCII, as RFC 6749 (appendix A) defines codes, states and error codes, and
+ * bounded so that the largest callback, percent-encoded, stays well inside Node's 16 KiB request head.
+ */
+const CallbackParam = (maxLength: number, description: string) =>
+  Type.Optional(
+    Type.String({
+      maxLength,
+      pattern: "^[\\x20-\\x7e]*$",
+      description: `${description} (visible ASCII, at most ${maxLength})`,
+    }),
+  );
 
-/** What a provider's redirect carries (RFC 6749 4.1.2, RFC 9207); providers may add more, which are ignored. */
+/**
+ * What a provider's redirect carries (RFC 6749 4.1.2, RFC 9207). Other parameters (`error_description`,
+ * `error_uri`, a provider's own) are ignored: never read, never repeated back.
+ */
 export const OAuthCallbackQuery = Type.Object({
-  code: CallbackParam("The authorization code"),
-  state: CallbackParam("The state the begin put in the authorization URL"),
-  iss: CallbackParam("The issuer (RFC 9207), checked when the provider sends it"),
-  error: CallbackParam("The provider's error code (access_denied, ...) instead of a code"),
-  error_description: CallbackParam("The provider's words for the error (not repeated back)"),
-  error_uri: CallbackParam("A page about the error"),
+  code: CallbackParam(2048, "The authorization code"),
+  state: CallbackParam(512, "The state the begin put in the authorization URL"),
+  iss: CallbackParam(512, "The issuer (RFC 9207), checked when the provider sends it"),
+  error: CallbackParam(128, "The provider's error code (access_denied, ...) instead of a code"),
 });
 export type OAuthCallbackQuery = Static<typeof OAuthCallbackQuery>;

@@ -1935,18 +1935,14 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
-                    /** @description The authorization code */
+                    /** @description The authorization code (visible ASCII, at most 2048) */
                     code?: string;
-                    /** @description The state the begin put in the authorization URL */
+                    /** @description The state the begin put in the authorization URL (visible ASCII, at most 512) */
                     state?: string;
-                    /** @description The issuer (RFC 9207), checked when the provider sends it */
+                    /** @description The issuer (RFC 9207), checked when the provider sends it (visible ASCII, at most 512) */
                     iss?: string;
-                    /** @description The provider's error code (access_denied, ...) instead of a code */
+                    /** @description The provider's error code (access_denied, ...) instead of a code (visible ASCII, at most 128) */
                     error?: string;
-                    /** @description The provider's words for the error (not repeated back) */
-                    error_description?: string;
-                    /** @description A page about the error */
-                    error_uri?: string;
                 };
                 header?: never;
                 path?: never;

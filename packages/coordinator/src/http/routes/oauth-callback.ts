@@ -61,6 +61,8 @@ export const oauthCallbackRoutes: FastifyPluginAsync<{ coordinator: Coordinator;
     OAUTH_CALLBACK_PATH,
     {
       config: { audit: "connection.finish", open: true },
+      // A HEAD (a link checker, a prefetch) must not spend the state: only GET finishes (HEAD is a 405).
+      exposeHeadRoute: false,
       schema: {
         summary:
           "The OAuth redirect target of every provider: finishes the connection the state names (once), then answers a page (Accept: text/html) or JSON",
