@@ -150,8 +150,8 @@ describe.each(stores)(
       const unknown = await call(admin, "GET", "/oauth/callback?code=abc&state=never-issued");
       expect([unknown.status, reasonOf(unknown)]).toEqual([400, "invalid_state"]);
       const head = await fetch(`${admin.url}/oauth/callback?${callback}`, { method: "HEAD" });
-    expect([head.status, head.headers.get("allow")]).toEqual([405, "GET"]);
-    const missing = await call(admin, "GET", "/oauth/callback?code=abc");
+      expect([head.status, head.headers.get("allow")]).toEqual([405, "GET"]);
+      const missing = await call(admin, "GET", "/oauth/callback?code=abc");
       expect([missing.status, reasonOf(missing)]).toEqual([400, "invalid_state"]);
       expect(String((missing.json["error"] as { message: string }).message)).toMatch(/no state/);
 
