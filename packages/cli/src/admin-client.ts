@@ -34,6 +34,8 @@ const EXIT_BY_CODE: Record<ErrorCode, ExitCode> = {
   not_found: ExitCode.NotFound,
   conflict: ExitCode.Conflict,
   unavailable: ExitCode.Unreachable,
+  // A third-party provider (a connection's) answered with an error: the operation ran and failed.
+  bad_gateway: ExitCode.Failed,
   internal: ExitCode.Failed,
 };
 

@@ -2,6 +2,7 @@ import { Command } from "commander";
 import type { CliIo } from "./cli-io.js";
 import { registerBackupCommands } from "./commands/backup.js";
 import { registerComponentsCommand } from "./commands/components.js";
+import { registerConnectionsCommands } from "./commands/connections.js";
 import { registerControllerCommand } from "./commands/controller.js";
 import { registerDevCommand } from "./commands/dev.js";
 import { registerDlqCommands } from "./commands/dlq.js";
@@ -48,6 +49,7 @@ Examples:
   registerWorkerCommand(program, io);
   registerBackupCommands(program, io);
   registerVaultCommands(program, io);
+  registerConnectionsCommands(program, io);
 
   return program;
 }

@@ -4,6 +4,11 @@ import {
   ERROR_CODES,
   type ApiIssue,
   type ComponentStatus,
+  type ConnectionBegin,
+  type ConnectionList,
+  type Connection,
+  type DisconnectOutcome,
+  type ListConnectionsQuery,
   type DeadLetterFilter,
   type DeadLetterRecord,
   type ErrorCode,
@@ -117,6 +122,25 @@ export class AdminClient {
     const body = { component };
     return (await this.json<Static<ReturnType<typeof redriveAllResponse>>>("POST", "/api/v1/dlq/redrive", { body }))
       .jobIds;
+  }
+
+  /** Connections to providers and the providers configured; `configured: false` when the coordinator has no connectors. */
+  connections(filter: ListConnectionsQuery = {}): Promise<ConnectionList> {
+    return this.json("GET", "/api/v1/connections", { query: { ...filter } });
+  }
+
+  connection(provider: string, userId: string): Promise<Connection> {
+    return this.json("GET", connectionPath(provider, userId));
+  }
+
+  /** Begins a connection: the answer's `redirectUrl` is where the user gives consent (good once, for 10 minutes). */
+  beginConnection(provider: string, userId: string): Promise<ConnectionBegin> {
+    return this.json("POST", "/api/v1/connections", { body: { provider, userId } });
+  }
+
+  /** Revokes the connection at the provider (when it can) and wipes its tokens here. */
+  disconnect(provider: string, userId: string): Promise<DisconnectOutcome> {
+    return this.json("DELETE", connectionPath(provider, userId));
   }
 
   /**
@@ -236,6 +260,10 @@ export class AdminClient {
     const message = serverMessage ?? `${request} at ${this.displayUrl} answered HTTP ${status}`;
     return new AdminApiError({ ...fields, code, message });
   }
+}
+
+function connectionPath(provider: string, userId: string): string {
+  return `/api/v1/connections/${encodeURIComponent(provider)}/${encodeURIComponent(userId)}`;
 }
 
 function failureCause(err: unknown, timeoutMs: number): string {

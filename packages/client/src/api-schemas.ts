@@ -1,5 +1,16 @@
-import { CloneType, Type, type Static, type TInteger, type TSchema } from "@sinclair/typebox";
+import { CloneType, Type, type Static, type TInteger } from "@sinclair/typebox";
 import { JobSchema, ResultSchema, type Result } from "@tessera/contract";
+import {
+  ConnectionBeginSchema,
+  ConnectionCallbackSchema,
+  ConnectionListSchema,
+  ConnectionSchema,
+  DisconnectOutcomeSchema,
+} from "./connection-schemas.js";
+import { named, nullable, ref, timestamp, type Named } from "./schema-naming.js";
+
+export { ref } from "./schema-naming.js";
+export * from "./connection-schemas.js";
 
 /*
  * The admin API's schemas: the coordinator validates requests and serializes responses with them and
@@ -45,6 +56,7 @@ export const ERROR_CODES = [
   "conflict",
   "payload_too_large",
   "unavailable",
+  "bad_gateway",
   "internal",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -57,23 +69,6 @@ export const ADMIN_BODY_LIMIT_BYTES = 16 * 1024 * 1024;
 
 /** The largest page the list routes serve (`limit` is 1..MAX_PAGE_SIZE, default 50). */
 export const MAX_PAGE_SIZE = 500;
-
-type Named = TSchema & { $id: string };
-
-function named<T extends TSchema>($id: string, schema: T): T & { $id: string } {
-  return Object.assign(schema, { $id });
-}
-
-/** A reference to a named schema (`{$ref: "JobRecord"}`) whose static type is the named schema's. */
-export function ref<T extends Named>(schema: T) {
-  return Type.Unsafe<Static<T>>(Type.Ref(schema.$id));
-}
-
-function nullable<T extends TSchema>(schema: T, description?: string) {
-  return Type.Union([schema, Type.Null()], description === undefined ? {} : { description });
-}
-
-const timestamp = (description: string) => Type.String({ format: "date-time", description });
 
 const jobState = (description: string) => Type.Unsafe<JobState>({ type: "string", enum: [...JOB_STATES], description });
 
@@ -105,7 +100,8 @@ export const ErrorBodySchema = named(
         ),
         reason: Type.Optional(
           Type.String({
-            description: "Why a conflict happened: `already_finished` (cancel) or `not_failed` (redrive)",
+            description:
+              "The specific cause: `already_finished` (cancel) or `not_failed` (redrive); for connections `connectors_not_configured`, `unknown_provider`, `not_connected`, `needs_reauth`, `invalid_state`, `authorization_denied`, `provider_unavailable`, `provider_error`",
           }),
         ),
       }),
@@ -382,8 +378,13 @@ export const AuditEntrySchema = named(
     {
       id: Type.Integer({ minimum: 1 }),
       at: timestamp("When the request was answered"),
-      action: Type.String({ description: "job.cancel, dlq.redrive, dlq.redrive_all or settings.put" }),
-      target: Type.String({ description: "The job id, component or setting the request named" }),
+      action: Type.String({
+        description:
+          "job.cancel, dlq.redrive, dlq.redrive_all, settings.put, connection.begin, connection.finish (the OAuth callback) or connection.disconnect",
+      }),
+      target: Type.String({
+        description: "The job id, component or setting the request named, or a connection (`provider:userId`)",
+      }),
       jobIds: Type.Array(Type.String(), { description: "The jobs it changed or tried to change" }),
       actor: Type.Object({
         remoteAddress: Type.String({ description: "The client's address as the server saw it" }),
@@ -452,6 +453,11 @@ export const NAMED_SCHEMAS: readonly Named[] = [
   AuditEntrySchema,
   AuditPageSchema,
   AccessInfoSchema,
+  ConnectionSchema,
+  ConnectionListSchema,
+  ConnectionBeginSchema,
+  DisconnectOutcomeSchema,
+  ConnectionCallbackSchema,
 ];
 
 // ---- types derived from the schemas ----------------------------------------------------------------

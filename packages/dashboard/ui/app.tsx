@@ -6,6 +6,7 @@ import { useLiveStatus } from "./live.js";
 import { LockIcon } from "./components/ui.js";
 import { AuditPage } from "./pages/audit.js";
 import { ComponentsPage } from "./pages/components.js";
+import { ConnectionsPage } from "./pages/connections.js";
 import { DeadLettersPage } from "./pages/dead-letters.js";
 import { JobPage } from "./pages/job.js";
 import { JobsPage } from "./pages/jobs.js";
@@ -15,6 +16,7 @@ const NAV = [
   { href: "/components", label: "Components", matches: (p: string) => p === "/" || p.startsWith("/components") },
   { href: "/jobs", label: "Jobs", matches: (p: string) => p.startsWith("/jobs") },
   { href: "/dlq", label: "Dead letters", matches: (p: string) => p.startsWith("/dlq") },
+  { href: "/connections", label: "Connections", matches: (p: string) => p.startsWith("/connections") },
   { href: "/audit", label: "Audit log", matches: (p: string) => p.startsWith("/audit") },
 ];
 
@@ -36,6 +38,9 @@ function Page(): JSX.Element {
   } else if (path === "/dlq") {
     page = <DeadLettersPage />;
     title = "Dead letters";
+  } else if (path === "/connections") {
+    page = <ConnectionsPage />;
+    title = "Connections";
   } else if (path === "/audit") {
     page = <AuditPage />;
     title = "Audit log";

@@ -10,6 +10,17 @@ export function ago(iso: string | null | undefined, now = Date.now()): string {
   return `${Math.floor(s / 86_400)} d ago`;
 }
 
+/** When a token expires, from now: "in 59 min", "expired 3 min ago"; "never" for null. */
+export function expiry(iso: string | null, now = Date.now()): string {
+  if (iso === null) return "never";
+  const s = Math.round((Date.parse(iso) - now) / 1000);
+  if (s <= 0) return `expired ${ago(iso, now)}`;
+  if (s < 60) return `in ${s} s`;
+  if (s < 3600) return `in ${Math.floor(s / 60)} min`;
+  if (s < 86_400) return `in ${Math.floor(s / 3600)} h`;
+  return `in ${Math.floor(s / 86_400)} d`;
+}
+
 /** Local date and time to the second: 2026-11-23 14:30:05. */
 export function when(iso: string | null | undefined): string {
   if (iso === null || iso === undefined) return "—";

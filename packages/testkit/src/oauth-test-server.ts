@@ -57,6 +57,24 @@ export class OAuthTestServer {
     return this.issuerKeys.url!;
   }
 
+  /**
+   * This server as a provider's configuration for @tessera/connectors (its ProviderConfig, as plain data):
+   * OpenID Connect with PKCE and RFC 7009 revocation; token and revocation requests go to `tokenOrigin`
+   * (a FaultProxy in front of this server) when given.
+   */
+  providerConfig(id = "mock", tokenOrigin = this.issuer) {
+    return {
+      id,
+      issuer: this.issuer,
+      authorizationEndpoint: `${this.issuer}/authorize`,
+      tokenEndpoint: `${tokenOrigin}/token`,
+      revocationEndpoint: `${tokenOrigin}/revoke`,
+      scopes: ["openid", "tasks:read"],
+      clientAuth: "client_secret_basic" as const,
+      oidc: true,
+    };
+  }
+
   /** Whether an access token is one this server issued and its grant still stands (the resource server asks). */
   accessTokenLive(token: string): boolean {
     const family = this.accessTokens.get(token);

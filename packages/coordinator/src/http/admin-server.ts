@@ -20,12 +20,14 @@ import { registerOpenApi } from "./openapi.js";
 import { installRequestTextChecks } from "./request-text.js";
 import { accessRoutes } from "./routes/access.js";
 import { componentRoutes } from "./routes/components.js";
+import { connectionRoutes } from "./routes/connections.js";
 import { counterRoutes } from "./routes/counters.js";
 import { dlqRoutes } from "./routes/dlq.js";
 import { eventRoutes } from "./routes/events.js";
 import { healthRoutes } from "./routes/health.js";
 import { jobRoutes } from "./routes/jobs.js";
 import { metricsRoutes } from "./routes/metrics.js";
+import { oauthCallbackRoutes } from "./routes/oauth-callback.js";
 import { settingsRoutes } from "./routes/settings.js";
 import { ADMIN_BODY_LIMIT_BYTES, NAMED_SCHEMAS } from "./schemas.js";
 import { trackUnusedSockets } from "./unused-sockets.js";
@@ -117,6 +119,8 @@ export async function buildAdminApp(
   for (const routes of [dlqRoutes, settingsRoutes, counterRoutes])
     await app.register(routes, { prefix: "/api/v1", coordinator });
   await app.register(accessRoutes, { prefix: "/api/v1", coordinator, policy });
+  await app.register(connectionRoutes, { prefix: "/api/v1", coordinator });
+  await app.register(oauthCallbackRoutes, { coordinator, dashboard: dashboard !== undefined });
   if (dashboard !== undefined) await serveDashboard(app, dashboard);
   return app;
 }

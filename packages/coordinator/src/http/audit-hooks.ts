@@ -1,3 +1,4 @@
+import { connectionId } from "@tessera/client/schemas";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { AuditEntry, AuditRecord, Coordinator } from "../types.js";
 import { accessOf } from "./access-guard.js";
@@ -9,9 +10,21 @@ export function auditJobIds(request: FastifyRequest, jobIds: string[]): void {
   jobIdsOf.set(request, jobIds);
 }
 
+const targetsOf = new WeakMap<FastifyRequest, string>();
+
+/** A route handler names what its request changed when no parameter does (the OAuth callback's connection). */
+export function auditTarget(request: FastifyRequest, target: string): void {
+  targetsOf.set(request, target);
+}
+
 function targetOf(request: FastifyRequest): string {
+  const named = targetsOf.get(request);
+  if (named !== undefined) return named;
   const params = (request.params ?? {}) as Record<string, unknown>;
   const body = (request.body ?? {}) as Record<string, unknown>;
+  for (const at of [params, body])
+    if (typeof at["provider"] === "string" && typeof at["userId"] === "string")
+      return connectionId(at["provider"], at["userId"]);
   for (const value of [params["jobId"], params["name"], body["component"]]) if (typeof value === "string") return value;
   return "";
 }
@@ -141,6 +154,8 @@ export function installAuditLog(
     const params = (request.params ?? {}) as Record<string, unknown>;
     const outcome: AuditEntry["outcome"] =
       status < 400 ? "ok" : status === 401 || status === 403 ? "refused" : "failed";
+    // A route anyone may call (its one-time secret is the check) gets its 4xx answers counted like refusals.
+    const bounded = outcome === "refused" || (request.routeOptions.config.open === true && status < 500);
     const entry: AuditRecord = {
       action,
       target: targetOf(request),
@@ -154,7 +169,7 @@ export function installAuditLog(
       status,
       detail: status < 400 ? null : errorMessage(payload),
     };
-    await write(outcome === "refused" ? refusals.admit(entry, Date.now()) : [entry], request.log);
+    await write(bounded ? refusals.admit(entry, Date.now()) : [entry], request.log);
     return payload;
   });
 }

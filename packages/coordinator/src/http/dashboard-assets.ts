@@ -7,7 +7,16 @@ import type { FastifyInstance, FastifyReply } from "fastify";
  * The dashboard's pages (client-side routes): each answers the single-page app's index.html. Listed
  * rather than a catch-all, so an unknown path (and anything under /api) still gets the JSON 404.
  */
-export const DASHBOARD_PAGES = ["/", "/components", "/components/*", "/jobs", "/jobs/*", "/dlq", "/audit"] as const;
+export const DASHBOARD_PAGES = [
+  "/",
+  "/components",
+  "/components/*",
+  "/jobs",
+  "/jobs/*",
+  "/dlq",
+  "/audit",
+  "/connections",
+] as const;
 
 // The app talks only to this origin and is never framed (its buttons change state).
 const CONTENT_SECURITY_POLICY =

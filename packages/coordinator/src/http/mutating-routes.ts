@@ -9,6 +9,12 @@ declare module "fastify" {
     mutating?: boolean;
     /** Write each request of this route to the audit log as this action (`job.cancel`, `dlq.redrive`, …). */
     audit?: string;
+    /**
+     * The route changes state for any caller holding a one-time secret it checks itself (the OAuth
+     * callback, reached by a browser the provider redirected): not behind the admin token. Its refused
+     * requests (4xx) are written to the audit log like the access guard's refusals, bounded per client.
+     */
+    open?: boolean;
   }
 }
 

@@ -9,6 +9,7 @@ import { createEgress, type Egress } from "@tessera/egress";
 import type { OAuthTestServer } from "@tessera/testkit";
 import { pino, type Logger } from "pino";
 import { createCoordinator } from "../../src/create-coordinator.js";
+import type { DatabaseOption } from "../../src/store/open-storage.js";
 import type { Coordinator } from "../../src/types.js";
 
 export const CLIENT = {
@@ -57,16 +58,7 @@ export const keyEntry = (id: string) => `${id}:${randomBytes(32).toString("base6
 /** The generic test provider on the test authorization server (token and revocation through `tokenOrigin`). */
 export function mockProvider(auth: OAuthTestServer, tokenOrigin: string): { config: ProviderConfig; api: ProviderApi } {
   return {
-    config: {
-      id: "mock",
-      issuer: auth.issuer,
-      authorizationEndpoint: `${auth.issuer}/authorize`,
-      tokenEndpoint: `${tokenOrigin}/token`,
-      revocationEndpoint: `${tokenOrigin}/revoke`,
-      scopes: ["openid", "tasks:read"],
-      clientAuth: "client_secret_basic",
-      oidc: true,
-    },
+    config: auth.providerConfig("mock", tokenOrigin),
     api: {
       // One page: the server's userinfo, read with the user's token (a 401 would refresh and repeat).
       async *sync(ctx) {
@@ -100,9 +92,9 @@ export interface ConnectorCoordinator {
   close(): Promise<void>;
 }
 
-/** A coordinator on `url` with the mock provider configured, its vault keys from `keys`. */
+/** A coordinator on `database` (a Postgres URL, or any store) with the mock provider configured, its vault keys from `keys`. */
 export async function coordinatorWithConnectors(
-  url: string,
+  database: string | DatabaseOption,
   provider: ReturnType<typeof mockProvider>,
   keys: KeyFile,
   clock: SharedClock,
@@ -113,7 +105,7 @@ export async function coordinatorWithConnectors(
   const coordinator = await createCoordinator({
     bus,
     components: [],
-    database: { url },
+    database: typeof database === "string" ? { url: database } : database,
     env: {},
     logger,
     connectors: {

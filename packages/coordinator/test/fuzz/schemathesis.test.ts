@@ -9,7 +9,10 @@
  * and fails in CI. Findings become fast tests in test/http/fuzz-findings.test.ts.
  */
 import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
+import { createEgress, type Egress } from "@tessera/egress";
+import { OAuthTestServer } from "@tessera/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeCoordinator, type CoordinatorUnderTest } from "../http/coordinator-under-test.js";
 
@@ -58,10 +61,39 @@ if ("missing" in schemathesis) {
 
 describe.skipIf("missing" in schemathesis)("schemathesis against the served OpenAPI document", () => {
   let env: CoordinatorUnderTest;
+  let auth: OAuthTestServer;
+  let egress: Egress;
   beforeAll(async () => {
-    env = await makeCoordinator({ adminToken: TOKEN });
+    // Connectors configured (provider `mock` on a real authorization server), so the connection routes are
+    // fuzzed past "not configured": begins, callbacks with made-up states, disconnects.
+    auth = await OAuthTestServer.start();
+    egress = createEgress({ allow: { cidrs: ["127.0.0.1/32"] } });
+    env = await makeCoordinator(
+      { adminToken: TOKEN },
+      {
+        env: { TESSERA_VAULT_KEYS: `k1:${randomBytes(32).toString("base64")}` },
+        connectors: {
+          providers: [
+            {
+              provider: { config: auth.providerConfig("mock") },
+              client: {
+                clientId: "tesserafuzz",
+                clientSecret: "fuzz-client-secret",
+                redirectUri: "http://127.0.0.1:1/cb",
+              },
+            },
+          ],
+          egress,
+          allowInsecureRequests: true,
+        },
+      },
+    );
   });
-  afterAll(() => env?.close());
+  afterAll(async () => {
+    await env?.close();
+    await egress?.close();
+    await auth?.stop();
+  });
 
   it(
     "finds no 5xx, no undocumented or off-schema response, no accepted invalid request and no hang",

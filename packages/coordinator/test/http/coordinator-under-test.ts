@@ -1,4 +1,5 @@
 import { startAdminServer, type AdminServer, type AdminServerOptions } from "../../src/http/admin-server.js";
+import type { CoordinatorOptions } from "../../src/create-coordinator.js";
 import { embedded, spec, type Embedded } from "../harness.js";
 
 export interface CoordinatorUnderTest extends Embedded {
@@ -13,12 +14,19 @@ export interface CoordinatorUnderTest extends Embedded {
  * - `poison`: maxDeliver 1 and a worker that always throws, so its jobs are dead-lettered;
  * - `idle`: no worker, so its jobs stay pending or queued until cancelled.
  */
-export async function makeCoordinator(adminOptions: AdminServerOptions = {}): Promise<CoordinatorUnderTest> {
-  const env = await embedded({ memory: true }, [
-    { name: "echo", spec: spec() },
-    { name: "poison", spec: spec({ maxDeliver: 1 }) },
-    { name: "idle", spec: spec() },
-  ]);
+export async function makeCoordinator(
+  adminOptions: AdminServerOptions = {},
+  extra: Pick<CoordinatorOptions, "connectors" | "env"> = {},
+): Promise<CoordinatorUnderTest> {
+  const env = await embedded(
+    { memory: true },
+    [
+      { name: "echo", spec: spec() },
+      { name: "poison", spec: spec({ maxDeliver: 1 }) },
+      { name: "idle", spec: spec() },
+    ],
+    extra,
+  );
   await env.run({
     name: "echo",
     async handle(ctx) {

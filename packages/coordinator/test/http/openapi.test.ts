@@ -25,7 +25,7 @@ afterAll(() => env.close());
 /** `| GET | /api/v1/jobs/{jobId} | …` rows of the route table in docs/admin-api.md. */
 async function documentedRoutes(): Promise<string[]> {
   const text = await readFile(new URL("../../../../docs/admin-api.md", import.meta.url), "utf8");
-  return [...text.matchAll(/^\| (GET|POST|PUT) \| (\/\S+) \|/gm)].map((m) => `${m[1]} ${m[2]}`);
+  return [...text.matchAll(/^\| (GET|POST|PUT|DELETE) \| (\/\S+) \|/gm)].map((m) => `${m[1]} ${m[2]}`);
 }
 
 it("is an OpenAPI 3.1 document titled for the coordinator", () => {

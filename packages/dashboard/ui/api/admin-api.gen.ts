@@ -1615,6 +1615,399 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/connections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Connections to providers (never a token) and the providers configured */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Only this provider's connections (a lower-case letter, then up to 62 of a-z, 0-9, _ and -) */
+                    provider?: string;
+                    /** @description Only this user's connections */
+                    userId?: string;
+                    /** @description Only connections in this state */
+                    state?: "connected" | "needs_reauth";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Connections and the providers they can be made to */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ConnectionList"];
+                    };
+                };
+                /** @description The request is malformed; `issues` names each bad field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A Host header this server does not answer to (DNS rebinding) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The coordinator failed (500), or its store is unavailable (503: retry) */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Begin connecting a user to a provider: answers the provider's authorization URL to send the user to; the provider then redirects to GET /oauth/callback */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The provider to connect to (a lower-case letter, then up to 62 of a-z, 0-9, _ and -) */
+                        provider: string;
+                        /** @description The platform user who is connecting */
+                        userId: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description A connection begun: where the user gives consent */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ConnectionBegin"];
+                    };
+                };
+                /** @description The request is malformed; `issues` names each bad field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description An admin token is configured and the request did not carry it, or not that one */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A Host header this server does not answer to (DNS rebinding), a change requested from another origin, or a read-only server (not on loopback, no admin token configured) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body of every 4xx/5xx response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The body is larger than the admin API's limit (16 MiB) */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The body is of a media type the API does not parse (send application/json) */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The coordinator failed (500), or its store is unavailable (503: retry) */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/connections/{provider}/{userId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One connection (404 when the user has none with the provider) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description A configured provider: todoist, ... (a lower-case letter, then up to 62 of a-z, 0-9, _ and -) */
+                    provider: string;
+                    /** @description The platform user (not the provider's account id) */
+                    userId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A user's connection to a provider: metadata only, never a token */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Connection"];
+                    };
+                };
+                /** @description The request is malformed; `issues` names each bad field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A Host header this server does not answer to (DNS rebinding) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body of every 4xx/5xx response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The coordinator failed (500), or its store is unavailable (503: retry) */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Disconnect: revoke the tokens at the provider (when it has a revocation) and wipe them here, even if the provider's revocation failed */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description A configured provider: todoist, ... (a lower-case letter, then up to 62 of a-z, 0-9, _ and -) */
+                    provider: string;
+                    /** @description The platform user (not the provider's account id) */
+                    userId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A connection ended: revoked at the provider when it could be, wiped here in every case */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DisconnectOutcome"];
+                    };
+                };
+                /** @description The request is malformed; `issues` names each bad field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description An admin token is configured and the request did not carry it, or not that one */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A Host header this server does not answer to (DNS rebinding), a change requested from another origin, or a read-only server (not on loopback, no admin token configured) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body of every 4xx/5xx response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The coordinator failed (500), or its store is unavailable (503: retry) */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The OAuth redirect target of every provider: finishes the connection the state names (once), then answers a page (Accept: text/html) or JSON */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description The authorization code (visible ASCII, at most 2048) */
+                    code?: string;
+                    /** @description The state the begin put in the authorization URL (visible ASCII, at most 512) */
+                    state?: string;
+                    /** @description The issuer (RFC 9207), checked when the provider sends it (visible ASCII, at most 512) */
+                    iss?: string;
+                    /** @description The provider's error code (access_denied, ...) instead of a code (visible ASCII, at most 128) */
+                    error?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The connection is made */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ConnectionCallback"];
+                        "text/html": string;
+                    };
+                };
+                /** @description No state, or a state unknown, expired or used already (`reason: invalid_state`); or the provider answered with an error (`authorization_denied`) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                        "text/html": string;
+                    };
+                };
+                /** @description A Host header this server does not answer to (DNS rebinding) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description This coordinator has no connectors configured */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                        "text/html": string;
+                    };
+                };
+                /** @description The coordinator failed (500), or its store is unavailable (503: retry) */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1626,7 +2019,7 @@ export interface components {
                  * @description Machine-readable class of the failure
                  * @enum {string}
                  */
-                code: "invalid_request" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "payload_too_large" | "unavailable" | "internal";
+                code: "invalid_request" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "payload_too_large" | "unavailable" | "bad_gateway" | "internal";
                 /** @description Human-readable; names the field and the problem for invalid requests */
                 message: string;
                 /** @description One entry per bad field (invalid_request only) */
@@ -1638,7 +2031,7 @@ export interface components {
                     /** @description What arrived instead */
                     received: string;
                 }[];
-                /** @description Why a conflict happened: `already_finished` (cancel) or `not_failed` (redrive) */
+                /** @description The specific cause: `already_finished` (cancel) or `not_failed` (redrive); for connections `connectors_not_configured`, `unknown_provider`, `not_connected`, `needs_reauth`, `invalid_state`, `authorization_denied`, `provider_unavailable`, `provider_error` */
                 reason?: string;
             };
         };
@@ -1916,9 +2309,9 @@ export interface components {
              * @description When the request was answered
              */
             at: string;
-            /** @description job.cancel, dlq.redrive, dlq.redrive_all or settings.put */
+            /** @description job.cancel, dlq.redrive, dlq.redrive_all, settings.put, connection.begin, connection.finish (the OAuth callback) or connection.disconnect */
             action: string;
-            /** @description The job id, component or setting the request named */
+            /** @description The job id, component or setting the request named, or a connection (`provider:userId`) */
             target: string;
             /** @description The jobs it changed or tried to change */
             jobIds: string[];
@@ -1958,6 +2351,68 @@ export interface components {
             tokenAccepted: boolean;
             /** @description Why, in words for the dashboard */
             message: string;
+        };
+        /** @description A user's connection to a provider: metadata only, never a token */
+        Connection: {
+            /** @description `<provider>:<userId>`: what `tessera connections disconnect` takes */
+            id: string;
+            provider: string;
+            /** @description The platform user the connection belongs to */
+            userId: string;
+            /**
+             * @description connected: tokens held (sealed) and usable; needs_reauth: the provider refused the refresh token, the tokens were wiped and only a new consent (connect again) helps
+             * @enum {string}
+             */
+            state: "connected" | "needs_reauth";
+            /** @description What the provider granted */
+            scopes: string[];
+            /** @description When the access token expires; null: it does not */
+            expiresAt: string | null;
+            /** @description The last refresh of the access token */
+            refreshedAt: string | null;
+            /** @description The last failure talking to the provider: an error code and short text */
+            lastError: string | null;
+            /** @description The vault key its tokens are sealed under; null once wiped */
+            keyId: string | null;
+            /**
+             * Format: date-time
+             * @description When the connection was first made
+             */
+            connectedAt: string;
+            /**
+             * Format: date-time
+             * @description The last change to it
+             */
+            updatedAt: string;
+        };
+        /** @description Connections and the providers they can be made to */
+        ConnectionList: {
+            /** @description Whether this coordinator has connectors configured; false: no provider, no connection */
+            configured: boolean;
+            /** @description The providers users can connect to here */
+            providers: string[];
+            /** @description Every connection matching the filter */
+            items: components["schemas"]["Connection"][];
+        };
+        /** @description A connection begun: where the user gives consent */
+        ConnectionBegin: {
+            provider: string;
+            userId: string;
+            /** @description The provider's authorization URL: send the user there. It carries a state that is good once, for 10 minutes; the provider then sends the user to GET /oauth/callback */
+            redirectUrl: string;
+        };
+        /** @description A connection ended: revoked at the provider when it could be, wiped here in every case */
+        DisconnectOutcome: {
+            provider: string;
+            userId: string;
+            /** @description The provider confirmed the revocation; false when it has none or it failed (see providerError) */
+            providerRevoked: boolean;
+            /** @description Why the provider's revocation failed; the local tokens are wiped anyway */
+            providerError: string | null;
+        };
+        /** @description The connection the OAuth callback completed (to a client that asked for JSON) */
+        ConnectionCallback: {
+            connection: components["schemas"]["Connection"];
         };
     };
     responses: never;

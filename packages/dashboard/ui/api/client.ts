@@ -10,6 +10,7 @@ export type AuditEntry = Schemas["AuditEntry"];
 export type AccessInfo = Schemas["AccessInfo"];
 export type JobEvent = Schemas["JobEvent"];
 export type ErrorBody = Schemas["Error"];
+export type Connection = Schemas["Connection"];
 
 export const JOB_STATES: readonly JobState[] = ["pending", "queued", "completed", "failed", "cancelled"];
 
