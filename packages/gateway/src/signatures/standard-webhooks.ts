@@ -18,11 +18,11 @@ export function standardWebhooksKey(secret: string): Buffer {
   return Buffer.from(encoded, "base64");
 }
 
-export interface StandardWebhookHeaders {
+export type StandardWebhookHeaders = {
   "webhook-id": string;
   "webhook-timestamp": string;
   "webhook-signature": string;
-}
+};
 
 /** The `v1,<base64>` signature of one message. */
 export function signStandardWebhook(
