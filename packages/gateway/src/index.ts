@@ -56,6 +56,12 @@ export { standardWebhooksInbound, webhookSender, type WebhookSenderOptions } fro
 export { deliveryErrorFromStatus, deliveryErrorFromThrown, parseRetryAfter } from "./outbound/delivery-errors.js";
 export { messageId } from "./inbound/message.js";
 export {
+  startInboundConsumer,
+  type InboundConsumer,
+  type InboundConsumerEvent,
+  type InboundConsumerOptions,
+} from "./inbound/consumer.js";
+export {
   buildInboundApp,
   startInboundServer,
   webhookPath,
