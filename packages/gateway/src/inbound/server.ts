@@ -79,7 +79,12 @@ export function buildInboundApp(options: InboundServerOptions): FastifyInstance 
   const ackDeadlineMs = options.ackDeadlineMs ?? INBOUND_DEFAULTS.ackDeadlineMs;
   const maxBodyBytes = options.maxBodyBytes ?? INBOUND_DEFAULTS.maxBodyBytes;
   const routes = new WeakMap<FastifyRequest, Route>();
-  const app = Fastify({ logger: false, bodyLimit: maxBodyBytes });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: maxBodyBytes,
+    // A platform sends a webhook in one go; a client dribbling a body must not hold a connection for minutes.
+    requestTimeout: 10_000,
+  });
 
   // Signatures are computed over the exact bytes: every body is kept raw, whatever it claims to be.
   app.removeAllContentTypeParsers();
