@@ -1,7 +1,7 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { createInProcessBus } from "@tessera/bus";
-import { gatewayStreamName } from "@tessera/contract";
+import { gatewayStreamName, inboundSubject } from "@tessera/contract";
 import { createCoordinator, type Coordinator } from "@tessera/coordinator";
 import {
   createAdapterRegistry,
@@ -119,5 +119,16 @@ describe("the second idempotency layer: the coordinator's unique key on consumin
     await waitFor("handled after a retry", () => handled(id) === 1);
     expect(events.find((e) => e.type === "retry" && e.messageId === id)).toMatchObject({ attempt: 1 });
     expect((await coordinator.listJobs({ component: "chat" })).items).toHaveLength(2);
+  });
+
+  it("skips a Message of a schema version it does not read, without a job", async () => {
+    const jobsBefore = (await coordinator.listJobs({ component: "chat" })).items.length;
+    const future = { schema_version: 2, id: "msg_future", scope: { tenant: "acme", account: "T1DC2JH3J" } };
+    await jetstream(nc).publish(
+      inboundSubject({ channelType: "slack", tenant: "acme", account: "T1DC2JH3J" }),
+      new TextEncoder().encode(JSON.stringify(future)),
+    );
+    await waitFor("skipped", () => events.some((e) => e.type === "skipped" && /schema_version/.test(e.detail)));
+    expect((await coordinator.listJobs({ component: "chat" })).items).toHaveLength(jobsBefore);
   });
 });

@@ -17,12 +17,14 @@ import {
   slackOutbound,
   startSenderPool,
   staticAccounts,
+  verifyStandardWebhook,
   webhookSender,
   type GatewayAccount,
   type SenderEvent,
   type SenderPool,
 } from "@tessera/gateway";
 import { freePort, startNatsServer, waitFor, type NatsServerHandle } from "@tessera/testkit";
+import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeSlack } from "./support/fake-slack.js";
 
@@ -34,6 +36,10 @@ let jsm: JetStreamManager;
 let slack: FakeSlack;
 let egress: Egress;
 let pool: SenderPool;
+let receiver: Server;
+let receiverUrl = "";
+const received: { verified: boolean; body: Record<string, unknown> }[] = [];
+const RECEIVER_SECRET = "whsec_" + Buffer.from("the receiver's key, 32 bytes....").toString("base64");
 const events: SenderEvent[] = [];
 let seq = 0;
 
@@ -57,6 +63,14 @@ async function accounts(): Promise<GatewayAccount[]> {
       // Nothing listens there: every attempt is a network error.
       settings: { url: `http://127.0.0.1:${await freePort()}/hook` },
     },
+    {
+      channelType: "webhook",
+      tenant: "acme",
+      account: "crm",
+      signingSecrets: [],
+      credentials: { signingSecret: RECEIVER_SECRET },
+      settings: { url: receiverUrl },
+    },
   ];
 }
 
@@ -67,6 +81,21 @@ beforeAll(async () => {
   jsm = await jetstreamManager(nc);
   await ensureGatewayStreams(jsm, { duplicateWindowMs: 60_000 });
   slack = await new FakeSlack(TOKEN).start();
+  // A receiver of the generic webhook channel, verifying the Standard Webhooks signature as a customer would.
+  receiver = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks);
+      const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]));
+      const verified = verifyStandardWebhook({ headers, body, secrets: [RECEIVER_SECRET], now: new Date() }).ok;
+      received.push({ verified, body: JSON.parse(body.toString("utf8")) as Record<string, unknown> });
+      res.writeHead(verified ? 200 : 401, { "content-type": "application/json" });
+      res.end(JSON.stringify({ id: "ext-1" }));
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+  receiverUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`;
   // The fake Slack is on loopback, which the egress guard denies unless a test allows it by name.
   egress = createEgress({ allow: { cidrs: ["127.0.0.1/32"] }, timeoutMs: 5_000 });
   pool = await startSenderPool({
@@ -85,6 +114,8 @@ afterAll(async () => {
   await pool?.stop();
   await egress?.close();
   await slack?.stop();
+  receiver?.closeAllConnections();
+  await new Promise((resolve) => receiver?.close(resolve));
   await nc?.close();
   await nats?.stop();
 });
@@ -232,6 +263,27 @@ describe("sender pool routing against a fake Slack API and a real nats-server", 
       );
       expect(denials.length).toBeLessThanOrEqual(1);
     }
+  });
+
+  it("the generic webhook sender posts the command signed with Standard Webhooks", async () => {
+    const c = command({ channel_type: "webhook", scope: { tenant: "acme", account: "crm" }, conversation: "ticket-9" });
+    await submit(c);
+    expect(await settled(c.id)).toMatchObject({ type: "delivered", platformMessageId: "ext-1" });
+    expect(received.at(-1)).toMatchObject({
+      verified: true,
+      body: { type: "message.send", id: c.id, destination: { conversation: "ticket-9" }, text: "hello" },
+    });
+  });
+
+  it("terms an envelope it cannot read and says so", async () => {
+    await js.publish(
+      outboundSubject({ channelType: "slack", tenant: "acme", account: "W1" }),
+      new TextEncoder().encode(JSON.stringify({ schema_version: 2, id: "cmd-future" })),
+    );
+    await waitFor("invalid reported", () =>
+      events.some((e) => e.type === "invalid" && /schema_version/.test(e.detail)),
+    );
+    await waitFor("outbound queue empty", async () => (await outboundLeft()) === 0);
   });
 
   it("a command published twice under one id is sent once", async () => {
