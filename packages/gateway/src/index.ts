@@ -18,6 +18,8 @@
  * const inbound = await gw.startInboundServer({ jetstream: jetstream(nc), registry, accounts, port: 7500 });
  * // Slack posts to inbound.url + gw.webhookPath("slack", "acme", "T0001")
  * const senders = await gw.startSenderPool({ nats: nc, registry, accounts, egress: createEgress() });
+ * await gw.publishSendCommand(jetstream(nc), { schema_version: 1, id: "reply-1", scope: { tenant: "acme", account: "T0001" },
+ *   channel_type: "slack", destination: { conversation: "C1" }, text: "on it" });
  * ```
  *
  * Inbound: verify the signature on the raw body → normalize to a `Message` → publish with Nats-Msg-Id =
@@ -77,6 +79,7 @@ export {
 } from "./streams.js";
 export { RateLimiter, type RateLimiterOptions, type TakeResult } from "./outbound/rate-limiter.js";
 export { routeAttempt, jitterDelay, type AttemptOutcome, type Route, type RoutingPolicy } from "./outbound/routing.js";
+export { publishSendCommand } from "./outbound/publish.js";
 export {
   startSenderPool,
   SENDER_DEFAULTS,

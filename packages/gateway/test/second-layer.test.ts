@@ -94,7 +94,7 @@ describe("the second idempotency layer: the coordinator's unique key on consumin
   it("makes a platform retry after the duplicate window one job", async () => {
     const body = slackEvent("Ev-late-retry", { type: "message", channel: "C1", user: "U1", text: "hi", ts: "5.1" });
     const first = await post(body);
-    await new Promise((r) => setTimeout(r, WINDOW_MS + 500));
+    await new Promise((r) => setTimeout(r, WINDOW_MS + 1_000));
     const late = await post(body, { "x-slack-retry-num": "3" });
     // The first layer no longer catches it: the stream stored it twice, under the same Message id.
     expect(first).toMatchObject({ ok: true, duplicate: false });

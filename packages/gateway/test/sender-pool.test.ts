@@ -3,7 +3,6 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import {
   decodeDeliveryRecord,
   deliverySubject,
-  encodeSendCommand,
   gatewayDeadLetterSubject,
   gatewayStreamName,
   outboundSubject,
@@ -14,6 +13,7 @@ import { createEgress, type Egress } from "@tessera/egress";
 import {
   createAdapterRegistry,
   ensureGatewayStreams,
+  publishSendCommand,
   slackOutbound,
   startSenderPool,
   staticAccounts,
@@ -134,11 +134,7 @@ function command(over: Partial<SendCommand> & { conversation?: string } = {}): S
 }
 
 async function submit(c: SendCommand): Promise<void> {
-  await js.publish(
-    outboundSubject({ channelType: c.channel_type, tenant: c.scope.tenant, account: c.scope.account }),
-    encodeSendCommand(c),
-    { msgID: c.id },
-  );
+  await publishSendCommand(js, c);
 }
 
 const finished = (id: string) =>
@@ -288,8 +284,8 @@ describe("sender pool routing against a fake Slack API and a real nats-server", 
 
   it("a command published twice under one id is sent once", async () => {
     const c = command({ conversation: "C_ONCE" });
-    await submit(c);
-    await submit(c);
+    expect(await publishSendCommand(js, c)).toMatchObject({ duplicate: false });
+    expect(await publishSendCommand(js, c)).toMatchObject({ duplicate: true });
     await settled(c.id);
     await new Promise((r) => setTimeout(r, 300));
     expect(slack.callsTo("C_ONCE")).toHaveLength(1);
