@@ -1,4 +1,4 @@
-import { SCHEMA_VERSION, isSupportedSchemaVersion } from "./schema-version.js";
+import { SUPPORTED_SCHEMA_VERSIONS } from "./schema-version.js";
 import { ContractValidationError, describeValue, type Validated } from "./validation-error.js";
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -29,6 +29,8 @@ export function parseEnvelopeBytes(bytes: Uint8Array, subject: string): Validate
 export function envelopePreamble(
   value: unknown,
   subject: string,
+  /** The versions this build reads: the job contract's by default, the gateway contract passes its own. */
+  supported: readonly number[] = SUPPORTED_SCHEMA_VERSIONS,
 ): { problem: "invalid_envelope" | "unsupported_schema_version"; error: ContractValidationError } | undefined {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     return {
@@ -39,13 +41,13 @@ export function envelopePreamble(
     };
   }
   const version = (value as { schema_version?: unknown }).schema_version;
-  if (!isSupportedSchemaVersion(version)) {
+  if (typeof version !== "number" || !supported.includes(version)) {
     return {
       problem: "unsupported_schema_version",
       error: new ContractValidationError(subject, [
         {
           path: "schema_version",
-          expected: `a supported schema version (${SCHEMA_VERSION})`,
+          expected: `a supported schema version (${supported.join(", ")})`,
           received: describeValue(version),
         },
       ]),
