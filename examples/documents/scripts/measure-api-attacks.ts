@@ -2,7 +2,8 @@
  * Measures what the admin-API and CLI attacks of issue 16 do now to `tessera dev examples/documents`
  * (embedded: the coordinator, the admin API and the components share one process), watched from this
  * process as measure-hostile.ts watches the documents; prints a Markdown table:
- *   node --conditions=@tessera/source --import tsx examples/documents/scripts/measure-api-attacks.ts
+ *   node --conditions=@tessera/source --import tsx examples/documents/scripts/measure-api-attacks.ts [word]
+ * With a word, only the attacks whose name contains it.
  * The regression tests for each attack live with the code they guard; this script only measures.
  */
 import { spawnSync } from "node:child_process";
@@ -257,7 +258,8 @@ const start = cli(["--version"]);
 console.log(`The CLI from source (tsx) takes ${ms(start.ms)} to print its version on this machine now.\n`);
 console.log("| attack | before | now | host RSS before → peak | /healthz slowest, host's part | /healthz failed |");
 console.log("|---|---|---|---:|---:|---:|");
-for (const attack of ATTACKS) {
+const only = process.argv[2];
+for (const attack of ATTACKS.filter((a) => only === undefined || a.name.includes(only))) {
   const env: Record<string, string> = attack.tokenless === true ? {} : { TESSERA_ADMIN_TOKEN: TOKEN };
   const dev = await startTesseraDev(DOCUMENTS, [], env, { readyTimeoutMs: 300_000 });
   const pid = dev.process.proc.pid ?? 0;
