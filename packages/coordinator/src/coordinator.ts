@@ -1,18 +1,19 @@
 import type { ConnectionService } from "@tessera/connectors";
 import type { Bus, CoordinatorMembership, ResultEvent, Subscription } from "@tessera/bus";
-import type { Result } from "@tessera/contract";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { chainIdempotencyKey } from "./chain-key.js";
+import { chainContext } from "./chain-key.js";
 import { LocalLimiter, SharedLimiter, type DispatchLimiter } from "./dispatch/dispatch-limiter.js";
 import { limitKeyOf } from "./dispatch/key-limiter.js";
 import { OutboxRelay } from "./dispatch/outbox-relay.js";
 import { handleExhausted } from "./dead-letters/dead-letter-flow.js";
-import { CoordinatorError, unknownComponent } from "./errors.js";
-import { componentSummary, InstanceRegistry } from "./heartbeats/instance-registry.js";
+import { unknownComponent } from "./errors.js";
+import { componentStatus } from "./heartbeats/component-status.js";
+import { InstanceRegistry } from "./heartbeats/instance-registry.js";
 import { listInTimeRange } from "./jobs/list-in-time-range.js";
 import { CoordinatorMetrics, type ResultApplyOutcome } from "./metrics/coordinator-metrics.js";
-import { ReplicaSet, type RemoteJobEvent } from "./replicas/replica-set.js";
+import { joinCoordinatorsOnBus, replicaHooks } from "./replicas/replica-hooks.js";
+import { ReplicaSet } from "./replicas/replica-set.js";
 import { ReplicaStore } from "./replicas/replica-store.js";
 import { JobEvents } from "./events/job-events.js";
 import { outputBytes } from "./results/job-output.js";
@@ -33,10 +34,8 @@ import type { SqlClient } from "./sql/sql-client.js";
 import type { JobSummary } from "./store/job-row.js";
 import { emptyCounts, type JobStorage } from "./store/job-storage.js";
 import {
-  TERMINAL_STATES,
   type AuditLog,
   type CancelOutcome,
-  type ChainContext,
   type ChainHook,
   type ComponentRegistration,
   type ComponentStatus,
@@ -83,8 +82,6 @@ export interface CoordinatorParts {
   release: () => Promise<void>;
 }
 
-const QUEUE_DEPTH_TIMEOUT_MS = 2_000;
-
 /** The coordinator at run time. Built by `createCoordinator`, which opens the store and the bus first. */
 export class CoordinatorRuntime implements Coordinator {
   private readonly registrations = new Map<string, ComponentRegistration>();
@@ -122,9 +119,14 @@ export class CoordinatorRuntime implements Coordinator {
             store: new ReplicaStore(parts.sql),
             sql: parts.sql,
             log: parts.log,
-            onJobEvents: (events) => this.heardJobEvents(events),
-            onSetting: (name) => void this.reloadSetting(name),
-            onResync: () => this.resync(),
+            ...replicaHooks({
+              limiter: this.limiter,
+              events: this.events,
+              settings: parts.settings,
+              settingsStore: parts.settingsStore,
+              log: parts.log,
+              wakeRelay: () => this.relay.notify(),
+            }),
           });
     this.registry = new InstanceRegistry(parts.heartbeatIntervalMs);
     this.sources = createSourceStage(parts, {
@@ -190,7 +192,7 @@ export class CoordinatorRuntime implements Coordinator {
   /** Restores limiter state, subscribes to Results, exhaustion and heartbeats, and starts the relay. */
   async start(): Promise<void> {
     const { bus, log, store } = this.parts;
-    await this.joinBus();
+    this.membership = await joinCoordinatorsOnBus(bus, this.parts.id, this.parts.sql);
     if (bus.kind === "inprocess") {
       // The in-process bus lost whatever it held when the last process ended; a kept store did not.
       const requeued = await store.requeueQueued();
@@ -383,7 +385,12 @@ export class CoordinatorRuntime implements Coordinator {
       hook === undefined
         ? undefined
         : (job) =>
-            runHook(result.component, async () => hook(this.chainContext(job, result)), this.parts.log, job.jobId),
+            runHook(
+              result.component,
+              async () => hook(chainContext(job, result, this.parts.bus.payloads, (c, i, o) => this.submit(c, i, o))),
+              this.parts.log,
+              job.jobId,
+            ),
       this.parts.log,
     );
     if (outcome.kind === "unknown") {
@@ -403,30 +410,6 @@ export class CoordinatorRuntime implements Coordinator {
     return "applied";
   }
 
-  /**
-   * Joins the coordinators on the bus, and refuses to run beside another when either one's store cannot be
-   * shared: two coordinators with stores of their own on one bus would each miss the other's jobs (Results
-   * for jobs they do not hold, limits counted twice) without either noticing.
-   */
-  private async joinBus(): Promise<void> {
-    const { bus, sql, id } = this.parts;
-    const shareable = sql?.dialect === "postgres";
-    const store = sql === undefined ? "the memory store" : sql.dialect === "postgres" ? "Postgres" : "PGlite";
-    const membership = await bus.joinCoordinators({ id, shareable, store });
-    const other = membership.peers.find((p) => !p.shareable) ?? (shareable ? undefined : membership.peers[0]);
-    if (other === undefined) {
-      this.membership = membership;
-      return;
-    }
-    await membership.leave();
-    const which = other.shareable ? `this coordinator's store (${store})` : `its store (${other.store})`;
-    throw new CoordinatorError(
-      "conflict",
-      `another coordinator (${other.id}, on ${other.store}) is running on this bus, and ${which} cannot be shared ` +
-        "between coordinators. Run every replica on one Postgres (DATABASE_URL), or stop the other coordinator.",
-    );
-  }
-
   /** A job left pending/queued (Result, dead letter, cancel): its limit slot is free for the next job of its key. */
   private decided(job: JobSummary): void {
     this.limiter.released(job.jobId, job.component, job.limitKey);
@@ -434,78 +417,14 @@ export class CoordinatorRuntime implements Coordinator {
     this.emit(job);
   }
 
-  /** State changes other coordinators wrote: their waiters and listeners here hear of them as of local ones. */
-  private heardJobEvents(events: readonly RemoteJobEvent[]): void {
-    let freed = false;
-    for (const e of events) {
-      if (e.limited && TERMINAL_STATES.includes(e.state)) {
-        this.limiter.released(e.jobId, e.component);
-        freed = true;
-      }
-      this.events.publish(
-        { jobId: e.jobId, component: e.component, state: e.state, reasonCode: e.reasonCode, at: e.at },
-        "elsewhere",
-      );
-    }
-    // A slot freed elsewhere, or a job submitted or redriven elsewhere whose coordinator may be gone.
-    if (freed) this.relay.notify();
-  }
-
-  /** A setting another coordinator wrote: read again from the database, so every replica stamps the same config. */
-  private async reloadSetting(name: string): Promise<void> {
-    try {
-      await this.parts.settings.reload(name, await this.parts.settingsStore.readSettings());
-    } catch (err) {
-      this.parts.log.warn({ err, setting: name }, "could not reload a setting another coordinator changed");
-    }
-  }
-
-  /**
-   * Notifications may have been missed while the listening connection was down: settings are read again,
-   * waiters look at their jobs, and the relay reads the outbox and the limits afresh.
-   */
-  private resync(): void {
-    void this.reloadSetting("*");
-    if (this.limiter instanceof SharedLimiter) this.limiter.forget();
-    this.events.recheckAll();
-    this.relay.notify();
-  }
-
-  /**
-   * Runs before the Result is recorded, so a crash replays it: its submits carry idempotency keys
-   * derived from the parent job, and a replay finds the jobs it already created.
-   */
-  private chainContext(job: JobRecord, result: Result): ChainContext {
-    let n = 0;
-    return {
-      job,
-      result,
-      outputBytes: async () => (await outputBytes(this.parts.bus.payloads, job.jobId, result.output)).bytes,
-      submit: (component, input, opts = {}) => {
-        n += 1;
-        return this.submit(component, input, {
-          ...opts,
-          idempotencyKey: opts.idempotencyKey ?? chainIdempotencyKey(job.jobId, component, n),
-        });
-      },
-    };
-  }
-
-  private async status(reg: ComponentRegistration, counts = emptyCounts()): Promise<ComponentStatus> {
-    const instances = this.registry.instances(reg.name, Date.now());
-    const healthy = instances.filter((i) => !i.stale).length;
-    const queueDepth = await withTimeout(this.parts.bus.queueDepth(reg.name), QUEUE_DEPTH_TIMEOUT_MS).catch(() => null);
-    return {
-      name: reg.name,
-      ...componentSummary(healthy),
-      healthyInstances: healthy,
-      instances,
-      queueDepth,
-      jobs: counts,
-      limits: this.limitsOf(reg.name) ?? null,
-      maturity: reg.maturity ?? "experimental",
-      activity: this.events.activity.series(reg.name, Date.now()),
-    };
+  private status(reg: ComponentRegistration, counts = emptyCounts()): Promise<ComponentStatus> {
+    const { registry, parts } = this;
+    return componentStatus(reg, counts, {
+      registry,
+      bus: parts.bus,
+      limits: this.limitsOf(reg.name),
+      activity: this.events.activity,
+    });
   }
 
   private registration(component: string): ComponentRegistration {
@@ -524,20 +443,4 @@ export class CoordinatorRuntime implements Coordinator {
       "here",
     );
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-    promise.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        reject(err);
-      },
-    );
-  });
 }
