@@ -2,6 +2,7 @@ import { Command } from "commander";
 import type { CliIo } from "./cli-io.js";
 import { registerBackupCommands } from "./commands/backup.js";
 import { registerComponentsCommand } from "./commands/components.js";
+import { registerConfigCommand } from "./commands/config.js";
 import { registerControllerCommand } from "./commands/controller.js";
 import { registerDevCommand } from "./commands/dev.js";
 import { registerDlqCommands } from "./commands/dlq.js";
@@ -43,6 +44,7 @@ Examples:
   registerJobsCommands(program, io);
   registerDlqCommands(program, io);
   registerComponentsCommand(program, io);
+  registerConfigCommand(program, io);
   registerRenderCommand(program, io);
   registerControllerCommand(program, io);
   registerWorkerCommand(program, io);

@@ -97,6 +97,13 @@ export {
   handlerLimitsEnv,
   busSettingsFromSpec,
   componentSpecJsonSchema,
+  componentConfigClasses,
+  secretRefEnvName,
+  upperSnake,
+  MATURITY_LEVELS,
+  MaturitySchema,
+  DEFAULT_MATURITY,
+  type Maturity,
   type ComponentSpec,
   type ComponentBusSettings,
   type HandlerLimits,
@@ -123,3 +130,13 @@ export {
   type TesseraEnvironment,
 } from "./environment.js";
 export { BUILD_INFO_METRIC, buildInfoLabels, type MetricName } from "./metric-names.js";
+export {
+  CONFIG_CLASSES,
+  ConfigClassSchema,
+  DEFAULT_CONFIG_CLASS,
+  REDACTED,
+  redactedValue,
+  scrubSecrets,
+  type ConfigClass,
+} from "./config-class.js";
+export { buildInfo, provenanceAnnotations, tesseraAnnotation, type BuildInfo } from "./build-info.js";

@@ -1,6 +1,6 @@
 import type { ConnectionService } from "@tessera/connectors";
 import type { Bus, CoordinatorMembership, ResultEvent, Subscription } from "@tessera/bus";
-import type { Result } from "@tessera/contract";
+import { DEFAULT_MATURITY, type Result } from "@tessera/contract";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { chainIdempotencyKey } from "./chain-key.js";
@@ -503,7 +503,7 @@ export class CoordinatorRuntime implements Coordinator {
       queueDepth,
       jobs: counts,
       limits: this.limitsOf(reg.name) ?? null,
-      maturity: reg.maturity ?? "experimental",
+      maturity: reg.spec.maturity ?? DEFAULT_MATURITY,
       activity: this.events.activity.series(reg.name, Date.now()),
     };
   }

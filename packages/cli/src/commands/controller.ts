@@ -1,5 +1,6 @@
 import { createServer } from "node:http";
 import { connectJetStreamBus } from "@tessera/bus";
+import { buildInfo } from "@tessera/contract";
 import { KubeAccess, LazyProvisioner, startController, type RenderContext } from "@tessera/controller";
 import * as k8s from "@kubernetes/client-node";
 import type { Command } from "commander";
@@ -71,7 +72,9 @@ Example:
       const kubeConfig = new k8s.KubeConfig();
       if (opts.kubeconfig !== undefined) kubeConfig.loadFromFile(opts.kubeconfig);
       else kubeConfig.loadFromDefault();
+      const build = buildInfo(io.env);
       const render: RenderContext = {
+        build,
         nats: {
           url: natsUrl,
           monitoringEndpoint: monitoring,
@@ -96,7 +99,10 @@ Example:
 
       const health = createServer((req, res) => {
         const path = (req.url ?? "").split("?")[0];
-        if (path === "/healthz") return void res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
+        if (path === "/healthz")
+          return void res
+            .writeHead(200, { "content-type": "application/json" })
+            .end(`${JSON.stringify({ status: "ok", ...build })}\n`);
         if (path === "/readyz") {
           const ready = controller.ready();
           return void res
