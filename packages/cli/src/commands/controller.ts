@@ -1,6 +1,6 @@
 import { createServer } from "node:http";
 import { connectJetStreamBus } from "@tessera/bus";
-import { buildInfo } from "@tessera/contract";
+import { ENVIRONMENT_VARIABLE, buildInfo, parseEnvironment } from "@tessera/contract";
 import { KubeAccess, LazyProvisioner, startController, type RenderContext } from "@tessera/controller";
 import * as k8s from "@kubernetes/client-node";
 import type { Command } from "commander";
@@ -73,8 +73,15 @@ Example:
       if (opts.kubeconfig !== undefined) kubeConfig.loadFromFile(opts.kubeconfig);
       else kubeConfig.loadFromDefault();
       const build = buildInfo(io.env);
+      let environment;
+      try {
+        environment = parseEnvironment(io.env[ENVIRONMENT_VARIABLE]);
+      } catch (err) {
+        throw new CliError((err as Error).message, ExitCode.Usage);
+      }
       const render: RenderContext = {
         build,
+        environment,
         nats: {
           url: natsUrl,
           monitoringEndpoint: monitoring,
