@@ -59,10 +59,11 @@ export class Settings implements SettingsView {
     return scrubSecrets(text, this.secretValues());
   }
 
+  /** Each secret's value, and each string inside one that is JSON (fetch.secrets' header values). */
   private secretValues(): string[] {
     return [...this.resolved.values()]
       .filter((s) => s.class === "secret" && typeof s.value === "string")
-      .map((s) => s.value as string);
+      .flatMap((s) => [s.value as string, ...stringsIn(s.value as string)]);
   }
 
   /** A setting's value, typed by its definition (what its `parse` returns). */
@@ -183,6 +184,24 @@ export class Settings implements SettingsView {
       env: def.env,
     };
   }
+}
+
+/** The strings of at least 8 characters inside `text` when it is JSON (none when it is not). */
+function stringsIn(text: string): string[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text) as unknown;
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  const walk = (v: unknown): void => {
+    if (typeof v === "string") {
+      if (v.length >= 8) out.push(v);
+    } else if (typeof v === "object" && v !== null) Object.values(v).forEach(walk);
+  };
+  walk(value);
+  return out;
 }
 
 /** A setting as every output shows it: the one redaction rule (`redactedValue`) applied to its value. */
