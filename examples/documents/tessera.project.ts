@@ -12,13 +12,12 @@ import { loadSamples } from "./src/samples.js";
 export default defineProject({
   name: "documents",
   components: [
-    { manifest: "components/extract.yaml", module: "src/extract.ts", maturity: "stable" },
+    { manifest: "components/extract.yaml", module: "src/extract.ts" },
     // One embedding job per tenant at a time: a stand-in for a provider's per-account quota.
     {
       manifest: "components/chunk-embed.yaml",
       module: "src/chunk-embed.ts",
       limits: { key: "tenant", concurrency: 1 },
-      maturity: "beta",
     },
   ],
   sharedConfig: { "embedding.model": LOCAL_EMBEDDING_MODEL, "embedding.dimension": 256 },

@@ -2,6 +2,7 @@ import { Command } from "commander";
 import type { CliIo } from "./cli-io.js";
 import { registerBackupCommands } from "./commands/backup.js";
 import { registerComponentsCommand } from "./commands/components.js";
+import { registerConfigCommand } from "./commands/config.js";
 import { registerConnectionsCommands } from "./commands/connections.js";
 import { registerControllerCommand } from "./commands/controller.js";
 import { registerDevCommand } from "./commands/dev.js";
@@ -44,6 +45,7 @@ Examples:
   registerJobsCommands(program, io);
   registerDlqCommands(program, io);
   registerComponentsCommand(program, io);
+  registerConfigCommand(program, io);
   registerRenderCommand(program, io);
   registerControllerCommand(program, io);
   registerWorkerCommand(program, io);

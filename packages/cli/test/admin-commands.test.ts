@@ -70,7 +70,7 @@ const COMPONENTS: TestComponent[] = [
     },
   },
   { name: "tally", worker: { handle: (ctx) => tally(ctx.input.text()) } },
-  { name: "counted", worker: { handle: (ctx) => tally(ctx.input.text()) } },
+  { name: "counted", spec: { maturity: "hardened" }, worker: { handle: (ctx) => tally(ctx.input.text()) } },
   {
     name: "gated",
     worker: {
@@ -121,16 +121,16 @@ async function deadLetter(component: string, text: string): Promise<string> {
 }
 
 describe("tessera components", () => {
-  it("tabulates state, instances, queue depth and jobs by state", async () => {
+  it("tabulates state, maturity, instances, queue depth and jobs by state", async () => {
     await Promise.all(["one", "two", "boom"].map((t) => submitAndWait("counted", t)));
     const result = await runTessera(["components", ...url]);
     expect(result.code).toBe(0);
     const lines = result.stdout.trimEnd().split("\n");
-    expect(lines[0]).toMatch(/^NAME\s+STATE\s+INSTANCES\s+QUEUE\s+JOBS$/);
+    expect(lines[0]).toMatch(/^NAME\s+STATE\s+MATURITY\s+INSTANCES\s+QUEUE\s+JOBS$/);
     expect(lines.slice(1).map((l) => l.split(/\s{2,}/)[0])).toEqual(COMPONENTS.map((c) => c.name));
     const row = (name: string): string | undefined => lines.find((l) => l.startsWith(`${name} `));
-    expect(row("counted")).toMatch(/^counted\s+1 healthy instance\s+1\/1\s+0\/0\s+completed 2, failed 1$/);
-    expect(row("extract")).toMatch(/^extract\s+declared, no healthy instance\s+0\/0\s+0\/0\s+none$/);
+    expect(row("counted")).toMatch(/^counted\s+1 healthy instance\s+hardened\s+1\/1\s+0\/0\s+completed 2, failed 1$/);
+    expect(row("extract")).toMatch(/^extract\s+declared, no healthy instance\s+experimental\s+0\/0\s+0\/0\s+none$/);
   });
 
   it("--json and a single component; an unknown one exits 4", async () => {

@@ -111,6 +111,7 @@ describe("help", () => {
     ["dlq", "list"],
     ["dlq", "redrive"],
     ["components"],
+    ["config"],
   ])("tessera %s --help shows examples and exits 0", async (...command) => {
     const result = await runTessera([...command, "--help"]);
     expect(result.code).toBe(0);

@@ -63,7 +63,10 @@ describe("tessera controller (a real process against the in-memory API and a rea
         "--port",
         String(port),
       ],
-      { stdio: ["ignore", "ignore", "pipe"] },
+      {
+        stdio: ["ignore", "ignore", "pipe"],
+        env: { ...process.env, TESSERA_VERSION: "0.9.1", TESSERA_COMMIT: "deadbee" },
+      },
     );
     let stderr = "";
     child.stderr?.on("data", (b: Buffer) => (stderr += b.toString()));
@@ -97,6 +100,22 @@ describe("tessera controller (a real process against the in-memory API and a rea
       15_000,
     );
     expect(await metrics()).toMatch(/^tessera_controller_nats_reachable 1$/m);
+    // The build, from one source: /healthz, tessera_build_info and the rendered objects' annotations.
+    expect(await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()).toEqual({
+      status: "ok",
+      version: "0.9.1",
+      commit: "deadbee",
+    });
+    expect(await metrics()).toMatch(/^tessera_build_info\{version="0\.9\.1",commit="deadbee"\} 1$/m);
+    expect(
+      fake.store.get({ apiVersion: "apps/v1", kind: "Deployment", namespace: "docs", name: "extract" })?.metadata?.[
+        "annotations"
+      ],
+    ).toEqual({
+      "tessera.dev/version": "0.9.1",
+      "tessera.dev/commit": "deadbee",
+      "tessera.dev/maturity": "experimental",
+    });
 
     await nats.kill();
     await waitFor("/readyz 503 while NATS is down", async () => (await readyz(port)) === 503, 20_000, 100);

@@ -17,11 +17,13 @@ import {
   type JobFilter,
   type JobRecord,
   type Page,
+  type ResolvedSetting,
   type SubmitJobBody,
   type SubmitOutcome,
   type componentListResponse,
   type jobChangeResponse,
   type redriveAllResponse,
+  type settingListResponse,
 } from "./api-schemas.js";
 import { AdminApiError, CoordinatorUnreachableError, UnexpectedAnswerError } from "./errors.js";
 import { readServerSentEvents, type ServerSentEvent } from "./read-server-sent-events.js";
@@ -86,6 +88,11 @@ export class AdminClient {
 
   component(name: string): Promise<ComponentStatus> {
     return this.json("GET", `/api/v1/components/${encodeURIComponent(name)}`);
+  }
+
+  /** Every setting with its class, source and value in force (a secret's value is "(set)" or null). */
+  async settings(): Promise<ResolvedSetting[]> {
+    return (await this.json<Static<ReturnType<typeof settingListResponse>>>("GET", "/api/v1/settings")).items;
   }
 
   /** Answers 201 for a new job and 200 when the idempotency key matched an existing one (`created: false`). */

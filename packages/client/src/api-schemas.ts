@@ -1,5 +1,13 @@
 import { CloneType, Type, type Static, type TInteger } from "@sinclair/typebox";
-import { JobSchema, ResultSchema, type Result } from "@tessera/contract";
+import {
+  CONFIG_CLASSES,
+  JobSchema,
+  MATURITY_LEVELS,
+  ResultSchema,
+  type ConfigClass,
+  type Maturity,
+  type Result,
+} from "@tessera/contract";
 import {
   ConnectionBeginSchema,
   ConnectionCallbackSchema,
@@ -43,9 +51,8 @@ export type JobState = (typeof JobState)[keyof typeof JobState];
 export const JOB_STATES: readonly JobState[] = Object.values(JobState);
 export const TERMINAL_STATES: readonly JobState[] = [JobState.Completed, JobState.Failed, JobState.Cancelled];
 
-/** How far a component is along: shown beside it (dashboard, `tessera components`) so nobody mistakes a trial for production. */
-export const MATURITY_LEVELS = ["experimental", "beta", "stable", "deprecated"] as const;
-export type Maturity = (typeof MATURITY_LEVELS)[number];
+/** How far a component is along (its spec's `maturity`): shown beside it so nobody mistakes a trial for production. */
+export { MATURITY_LEVELS, type Maturity };
 
 /** The `code` of every error body, by class of failure. */
 export const ERROR_CODES = [
@@ -332,11 +339,12 @@ export const ResolvedSettingSchema = named(
       }),
       description: Type.String(),
       env: Type.String({ description: "The environment variable that overrides it" }),
-      secret: Type.Optional(
-        Type.Boolean({
-          description: 'A secret (the admin token): its value is shown as "(set)" or null, never itself',
-        }),
-      ),
+      class: Type.Unsafe<ConfigClass>({
+        type: "string",
+        enum: [...CONFIG_CLASSES],
+        description:
+          'Who may see the value: public (anyone), internal (operators), secret (nobody: the value is "(set)" or null), local-only (refused outside local)',
+      }),
     },
     { description: "A setting with the value in force and where it came from" },
   ),

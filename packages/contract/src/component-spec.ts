@@ -1,5 +1,6 @@
 import { BlockList, isIP } from "node:net";
 import { Type, type Static } from "@sinclair/typebox";
+import { ConfigClassSchema, DEFAULT_CONFIG_CLASS, type ConfigClass } from "./config-class.js";
 import { DURATION_PATTERN, parseDuration } from "./duration.js";
 import { ContractValidationError, compileValidator, type Validated, type ValidationIssue } from "./validation-error.js";
 
@@ -72,6 +73,20 @@ export function handlerLimitsEnv(limits: HandlerLimits | undefined): Record<stri
   return env;
 }
 
+/**
+ * How far a component is along the ladder (docs/contract.md#maturity), lowest first; `deprecated` is the way
+ * off it. Shown beside the component (dashboard, `tessera components`, `kubectl get components`).
+ */
+export const MATURITY_LEVELS = ["experimental", "beta", "stable", "hardened", "deprecated"] as const;
+export const MaturitySchema = Type.Union(
+  MATURITY_LEVELS.map((m) => Type.Literal(m)),
+  { description: "experimental, beta, stable, hardened or deprecated (default experimental)" },
+);
+export type Maturity = Static<typeof MaturitySchema>;
+export const DEFAULT_MATURITY: Maturity = "experimental";
+
+const ConfigKey = Type.String({ minLength: 1, maxLength: 253 });
+
 export const ComponentSpecSchema = Type.Object(
   {
     image: Type.String({ minLength: 1, maxLength: 1024 }),
@@ -92,7 +107,12 @@ export const ComponentSpecSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
-    config: Type.Optional(Type.Record(Type.String({ minLength: 1, maxLength: 253 }), Type.String())),
+    config: Type.Optional(Type.Record(ConfigKey, Type.String())),
+    /**
+     * The class of each `config` key and `secretRefs` env (docs/contract.md#config-classes); a key not listed
+     * is internal, a secretRef is secret. A `config` value is written in the manifest, so it is never secret.
+     */
+    configClasses: Type.Optional(Type.Record(ConfigKey, ConfigClassSchema)),
     secretRefs: Type.Optional(
       Type.Array(
         Type.Object(
@@ -142,6 +162,7 @@ export const ComponentSpecSchema = Type.Object(
       ),
     ),
     concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+    maturity: Type.Optional(MaturitySchema),
     /** Reserved for interactive components (request/reply); only "job" exists in this version. */
     interactionType: Type.Optional(Type.Literal("job")),
   },
@@ -243,6 +264,7 @@ export function componentSpecRuleIssues(spec: ComponentSpec): ValidationIssue[] 
       expected: `at most scaling.maxReplicas (${max})`,
       received: `number ${min}`,
     });
+  issues.push(...configClassIssues(spec));
   const wall = spec.timeouts?.wallClock;
   const ack = spec.timeouts?.ackWait;
   for (const [field, value] of [
@@ -251,6 +273,59 @@ export function componentSpecRuleIssues(spec: ComponentSpec): ValidationIssue[] 
   ] as const) {
     if (value !== undefined && parseDuration(value) === 0)
       issues.push({ path: field, expected: "a duration above zero", received: JSON.stringify(value) });
+  }
+  return issues;
+}
+
+/** "openai-api-key" → "OPENAI_API_KEY"; a leading digit gets a "_" prefix; "" when nothing is left. */
+export function upperSnake(text: string): string {
+  const snake = text
+    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+    .replace(/[^A-Za-z0-9]+/g, "_")
+    .replace(/^_+|_+$/g, "")
+    .toUpperCase();
+  if (snake === "") return "";
+  return /^[0-9]/.test(snake) ? `_${snake}` : snake;
+}
+
+/** The env name a secretRef gives its value: `env`, else the upper-snake form of its key (or name). */
+export function secretRefEnvName(ref: { name: string; key?: string | undefined; env?: string | undefined }): string {
+  return ref.env ?? upperSnake(ref.key ?? ref.name);
+}
+
+/** Every config key and secretRef env of a spec with its class (secretRefs are secret; undeclared keys internal). */
+export function componentConfigClasses(spec: ComponentSpec): Array<{ key: string; class: ConfigClass }> {
+  const declared = spec.configClasses ?? {};
+  return [
+    ...Object.keys(spec.config ?? {}).map((key) => ({ key, class: declared[key] ?? DEFAULT_CONFIG_CLASS })),
+    ...(spec.secretRefs ?? []).map((ref) => ({ key: secretRefEnvName(ref), class: "secret" as const })),
+  ];
+}
+
+/** configClasses must name keys that exist, may not call a value written in the manifest secret, nor a secretRef anything else. */
+function configClassIssues(spec: ComponentSpec): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  const secretEnvs = new Set((spec.secretRefs ?? []).map(secretRefEnvName));
+  for (const [key, cls] of Object.entries(spec.configClasses ?? {})) {
+    const path = `configClasses.${key}`;
+    if (Object.hasOwn(spec.config ?? {}, key)) {
+      // The value is in the manifest (and so in every copy of it): it cannot be a secret. Never repeat it.
+      if (cls === "secret")
+        issues.push({
+          path,
+          expected: `public, internal or local-only for a value written in config (put a secret in a Kubernetes Secret and name it in secretRefs with env ${key})`,
+          received: `"secret" (config.${key} holds a value, not shown)`,
+        });
+    } else if (secretEnvs.has(key)) {
+      if (cls !== "secret")
+        issues.push({ path, expected: `"secret" (a secretRefs entry is secret)`, received: JSON.stringify(cls) });
+    } else {
+      issues.push({
+        path,
+        expected: "a key of config or the env of a secretRefs entry",
+        received: `a class for ${JSON.stringify(key)}, which neither declares`,
+      });
+    }
   }
   return issues;
 }

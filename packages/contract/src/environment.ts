@@ -1,4 +1,4 @@
-import type { ComponentSpec } from "./component-spec.js";
+import { componentConfigClasses, type ComponentSpec } from "./component-spec.js";
 
 /**
  * Where a deployment runs (`TESSERA_ENV`). The guard rails below are one rule set for every process that
@@ -33,12 +33,24 @@ export interface DeploymentFacts {
   };
   /** The admin API: where it listens, and whether a request without the admin token may change state. */
   admin?: { host: string; changesWithoutToken: boolean; loopback: boolean };
-  /** Components about to be rendered as Kubernetes manifests. */
+  /** Settings that have a value in force, with their class (a local-only one is refused outside local). */
+  settings?: ReadonlyArray<{ name: string; class: string; source: string }>;
+  /** Components this process registers or runs: only their local-only config is checked. */
+  components?: ReadonlyArray<{ name: string; spec: ComponentSpec }>;
+  /** Components about to be rendered as Kubernetes manifests (their local-only config is checked too). */
   manifests?: ReadonlyArray<{ name: string; spec: ComponentSpec }>;
 }
 
 export type GuardRailRule =
-  "durable_store" | "bus_reaches_workers" | "admin_token" | "replicated_streams" | "component_resources";
+  | "durable_store"
+  | "bus_reaches_workers"
+  | "admin_token"
+  | "replicated_streams"
+  | "component_resources"
+  | "local_only_config";
+
+/** Rules refused in staging too, not only warned about: a local-only value has no business beyond a laptop. */
+const REFUSED_OUTSIDE_LOCAL: ReadonlySet<GuardRailRule> = new Set(["local_only_config"]);
 
 export interface GuardRailFinding {
   rule: GuardRailRule;
@@ -49,7 +61,7 @@ export interface GuardRailFinding {
 /** Every rule the facts break, whatever the environment (`guardRailVerdict` decides what each means). */
 export function guardRailFindings(facts: DeploymentFacts): GuardRailFinding[] {
   const found: GuardRailFinding[] = [];
-  const { store, bus, admin, manifests } = facts;
+  const { store, bus, admin, manifests, settings, components } = facts;
   if (store !== undefined && (store.kind === "memory" || store.kind === "embedded-memory"))
     found.push({
       rule: "durable_store",
@@ -71,6 +83,20 @@ export function guardRailFindings(facts: DeploymentFacts): GuardRailFinding[] {
       rule: "admin_token",
       message: `the admin API listens on ${admin.host}, beyond loopback, and allows changes without a token; set TESSERA_ADMIN_TOKEN`,
     });
+  for (const s of settings ?? [])
+    if (s.class === "local-only")
+      found.push({
+        rule: "local_only_config",
+        message: `setting ${s.name} is local-only and has a value (from ${s.source}); unset it outside local`,
+      });
+  for (const c of [...(components ?? []), ...(manifests ?? [])]) {
+    const localOnly = componentConfigClasses(c.spec).filter((k) => k.class === "local-only");
+    if (localOnly.length > 0)
+      found.push({
+        rule: "local_only_config",
+        message: `component ${c.name}: config ${localOnly.map((k) => k.key).join(", ")} is local-only; remove it from the manifest outside local`,
+      });
+  }
   for (const m of manifests ?? []) {
     const r = m.spec.resources;
     const missing = [
@@ -87,13 +113,20 @@ export function guardRailFindings(facts: DeploymentFacts): GuardRailFinding[] {
   return found;
 }
 
-/** What the environment makes of the findings: production refuses all of them, staging warns, local ignores them. */
+/**
+ * What the environment makes of the findings: production refuses all of them, staging warns (but refuses
+ * local-only values, like production), local ignores them.
+ */
 export function guardRailVerdict(
   environment: TesseraEnvironment,
   findings: readonly GuardRailFinding[],
 ): { refuse: GuardRailFinding[]; warn: GuardRailFinding[] } {
   if (environment === "production") return { refuse: [...findings], warn: [] };
-  if (environment === "staging") return { refuse: [], warn: [...findings] };
+  if (environment === "staging")
+    return {
+      refuse: findings.filter((f) => REFUSED_OUTSIDE_LOCAL.has(f.rule)),
+      warn: findings.filter((f) => !REFUSED_OUTSIDE_LOCAL.has(f.rule)),
+    };
   return { refuse: [], warn: [] };
 }
 

@@ -98,6 +98,13 @@ export {
   handlerLimitsEnv,
   busSettingsFromSpec,
   componentSpecJsonSchema,
+  componentConfigClasses,
+  secretRefEnvName,
+  upperSnake,
+  MATURITY_LEVELS,
+  MaturitySchema,
+  DEFAULT_MATURITY,
+  type Maturity,
   type ComponentSpec,
   type ComponentBusSettings,
   type HandlerLimits,
@@ -169,3 +176,13 @@ export {
   type GatewayStreamKind,
   type GatewayDurableRole,
 } from "./gateway-naming.js";
+export {
+  CONFIG_CLASSES,
+  ConfigClassSchema,
+  DEFAULT_CONFIG_CLASS,
+  REDACTED,
+  redactedValue,
+  scrubSecrets,
+  type ConfigClass,
+} from "./config-class.js";
+export { buildInfo, provenanceAnnotations, tesseraAnnotation, type BuildInfo } from "./build-info.js";

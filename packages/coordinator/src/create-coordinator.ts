@@ -4,6 +4,8 @@ import {
   componentNameProblem,
   enforceGuardRails,
   validateComponentSpec,
+  CONFIG_CLASSES,
+  type ConfigClass,
   type DeploymentFacts,
 } from "@tessera/contract";
 import { pino, type Logger } from "pino";
@@ -20,10 +22,11 @@ import {
   jobRetentionSetting,
   limitsSetting,
   sharedSetting,
+  type SettingDefinition,
 } from "./settings/setting-definitions.js";
 import { Settings } from "./settings/settings.js";
 import { openStorage, type DatabaseOption, type OpenedStorage } from "./store/open-storage.js";
-import { MATURITY_LEVELS, type ChainHook, type ComponentRegistration, type Coordinator } from "./types.js";
+import { type ChainHook, type ComponentRegistration, type Coordinator } from "./types.js";
 
 /** `jobs.retention`'s default on the memory store (decision 0017). */
 const MEMORY_RETENTION = "1h";
@@ -41,6 +44,11 @@ export interface CoordinatorOptions {
   database?: DatabaseOption;
   /** Shared config defaults (stamped into every job), overridable by env, the settings file and the DB. */
   sharedConfig?: Record<string, unknown>;
+  /**
+   * The class of each shared setting (default internal). Never secret: shared config is stamped into every
+   * job; local-only ones are refused outside local when they have a value (docs/contract.md#config-classes).
+   */
+  sharedConfigClasses?: Readonly<Record<string, ConfigClass>>;
   /** Values from the settings file, by setting name. */
   settingsFile?: Record<string, unknown>;
   /** Default: process.env. */
@@ -114,7 +122,7 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
     // In memory every decided job held is the process's memory; SQL kept every job before retention existed.
     jobRetentionSetting(storage.kind === "memory" ? MEMORY_RETENTION : KEEP_FOREVER),
     ...components.map((c) => limitsSetting(c.name, c.limits)),
-    ...Object.entries(opts.sharedConfig ?? {}).map(([name, value]) => sharedSetting(name, value)),
+    ...sharedDefinitions(opts.sharedConfig ?? {}, opts.sharedConfigClasses ?? {}),
   ];
   let connections: OpenedConnections | undefined;
   try {
@@ -127,6 +135,17 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
       definitions,
       { env, file, db: await storage.settings.readSettings() },
       (name, value) => storage.settings.writeSetting(name, value),
+    );
+    enforceGuardRails(
+      environment,
+      {
+        settings: settings
+          .list()
+          .filter((s) => s.value !== null && s.value !== undefined)
+          .map((s) => ({ name: s.name, class: s.class, source: s.source })),
+        components,
+      },
+      (finding) => log.warn({ environment, rule: finding.rule }, finding.message),
     );
     if (opts.provision !== false) {
       for (const c of components) await opts.bus.ensureComponent(busSettingsFromSpec(c.name, c.spec));
@@ -171,12 +190,6 @@ function checkRegistrations(components: readonly ComponentRegistration[]): Compo
     if (seen.has(c.name))
       throw new CoordinatorError("invalid_request", `components[${i}].name: "${c.name}" is registered twice`);
     seen.add(c.name);
-    if (c.maturity !== undefined && !MATURITY_LEVELS.includes(c.maturity)) {
-      throw new CoordinatorError(
-        "invalid_request",
-        `components[${i}].maturity: expected one of ${MATURITY_LEVELS.join(", ")}, got ${JSON.stringify(c.maturity)}`,
-      );
-    }
     const checked = validateComponentSpec(c.spec);
     if (!checked.ok)
       throw new CoordinatorError(
@@ -186,6 +199,26 @@ function checkRegistrations(components: readonly ComponentRegistration[]): Compo
       );
     return { ...c, spec: checked.value };
   });
+}
+
+function sharedDefinitions(
+  values: Readonly<Record<string, unknown>>,
+  classes: Readonly<Record<string, ConfigClass>>,
+): SettingDefinition[] {
+  for (const [name, cls] of Object.entries(classes)) {
+    if (!Object.hasOwn(values, name))
+      throw new CoordinatorError("invalid_request", `sharedConfigClasses.${name}: no shared setting named "${name}"`);
+    if (!CONFIG_CLASSES.includes(cls))
+      throw new CoordinatorError(
+        "invalid_request",
+        `sharedConfigClasses.${name}: expected one of ${CONFIG_CLASSES.join(", ")}, got ${JSON.stringify(cls)}`,
+      );
+  }
+  try {
+    return Object.entries(values).map(([name, value]) => sharedSetting(name, value, classes[name]));
+  } catch (err) {
+    throw new CoordinatorError("invalid_request", (err as Error).message);
+  }
 }
 
 function checkHooks(

@@ -11,7 +11,6 @@ import type {
   JobFilter,
   JobRecord,
   KeyLimits,
-  Maturity,
   Page,
   ResolvedSetting,
   SubmitOutcome,
@@ -71,13 +70,11 @@ export type CancelOutcome =
 export type RedriveOutcome =
   { redriven: true; job: JobRecord } | { redriven: false; reason: "not_found" | "not_failed"; job?: JobRecord };
 
-/** A component the coordinator knows: its name, its spec (defaults applied where needed) and its key limits. */
+/** A component the coordinator knows: its name, its spec (defaults applied where needed; its maturity too) and its key limits. */
 export interface ComponentRegistration {
   name: string;
   spec: ComponentSpec;
   limits?: KeyLimits;
-  /** Default: experimental. */
-  maturity?: Maturity;
 }
 
 export type AuditRecord = Omit<AuditEntry, "id" | "at">;
@@ -159,6 +156,8 @@ export interface SettingsView {
   get(name: string): ResolvedSetting | undefined;
   /** A setting's value, typed by its key (e.g. `RELAY_BATCH_SIZE`: a number). */
   read<T>(key: SettingKey<T>): T;
+  /** `text` with every secret setting's value scrubbed out (error bodies, messages quoting a request). */
+  scrub(text: string): string;
   /** The value of a secret setting (shown redacted by list and get), or undefined when unset. */
   secret(name: string): string | undefined;
   /** Writes an operational or shared setting to the DB. Refused for bootstrap settings. */

@@ -91,7 +91,7 @@ describe.each(storeBackends())("through the coordinator on $name", (backend) => 
   let env: Embedded;
   beforeAll(async () => {
     env = await embedded((await backend.open()).database, [
-      { name: "echo", spec: spec(), maturity: "beta" },
+      { name: "echo", spec: { ...spec(), maturity: "beta" } },
       { name: "plain", spec: spec() },
     ]);
     await env.run({

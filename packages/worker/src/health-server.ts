@@ -1,3 +1,4 @@
+import { buildInfo } from "@tessera/contract";
 import { createServer, type Server } from "node:http";
 import type { Registry } from "prom-client";
 
@@ -40,7 +41,7 @@ export async function startHealthServer(opts: {
     switch (path) {
       case "/healthz":
         // Answering at all proves the event loop runs; that is what liveness means for a worker.
-        json(200, { status: "ok" });
+        json(200, { status: "ok", ...buildInfo(process.env) });
         return;
       case "/readyz": {
         const r = opts.readiness();

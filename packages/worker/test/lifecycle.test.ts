@@ -43,7 +43,14 @@ describe("HTTP endpoints (real HTTP on 127.0.0.1, ephemeral port)", () => {
     await h.bus.publishJob(job);
     await h.result(job.job_id);
 
-    expect(await get(port, "/healthz")).toMatchObject({ status: 200 });
+    const health = await get(port, "/healthz");
+    expect(health.status).toBe(200);
+    const build = JSON.parse(health.body) as { status: string; version: string; commit: string };
+    expect(build).toEqual({
+      status: "ok",
+      version: expect.any(String) as string,
+      commit: expect.any(String) as string,
+    });
     const ready = await get(port, "/readyz");
     expect(ready.status).toBe(200);
     expect(JSON.parse(ready.body)).toEqual({ ready: true, reason: "consuming" });
@@ -56,6 +63,8 @@ describe("HTTP endpoints (real HTTP on 127.0.0.1, ephemeral port)", () => {
     expect(metrics.body).toContain(`tessera_jobs_total{${c},outcome="failed"} 0`);
     expect(metrics.body).toMatch(new RegExp(`tessera_handler_duration_seconds_count\\{${c},outcome="completed"\\} 1`));
     expect(metrics.body).toContain(`tessera_jobs_in_flight{${c}} 0`);
+    // /healthz and tessera_build_info answer from one source.
+    expect(metrics.body).toContain(`tessera_build_info{version="${build.version}",commit="${build.commit}"} 1`);
 
     const missing = await get(port, "/nope");
     expect(missing.status).toBe(404);

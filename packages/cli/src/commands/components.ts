@@ -15,13 +15,14 @@ export const registerComponentsCommand: RegisterCommands = (program, io) => {
   withAdminOptions(
     program
       .command("components")
-      .description("list components: health, instances, queue depth and jobs by state")
+      .description("list components: health, maturity, instances, queue depth and jobs by state")
       .argument("[name]", "show only this component (exit 4 if the coordinator does not know it)"),
   )
     .addHelpText(
       "after",
       `
 QUEUE is pending/ack-pending on the bus (what the autoscaler scales on); "unknown" when the bus could not be asked.
+MATURITY is the spec's place on the ladder: experimental, beta, stable, hardened (or deprecated).
 INSTANCES is healthy/total (an instance that missed three heartbeats is not healthy).
 
 Examples:
@@ -43,10 +44,11 @@ Examples:
       const rows = items.map((c) => [
         c.name,
         c.state === "running" ? style.green(c.summary) : style.yellow(c.summary),
+        c.maturity === "experimental" || c.maturity === "deprecated" ? style.yellow(c.maturity) : c.maturity,
         `${c.healthyInstances}/${c.instances.length}`,
         queueDepth(c),
         formatCounts(c.jobs),
       ]);
-      io.stdout.write(renderTable(["name", "state", "instances", "queue", "jobs"], rows, style));
+      io.stdout.write(renderTable(["name", "state", "maturity", "instances", "queue", "jobs"], rows, style));
     });
 };

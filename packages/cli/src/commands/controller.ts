@@ -1,5 +1,6 @@
 import { createServer } from "node:http";
 import { connectJetStreamBus } from "@tessera/bus";
+import { ENVIRONMENT_VARIABLE, buildInfo, parseEnvironment } from "@tessera/contract";
 import { KubeAccess, LazyProvisioner, startController, type RenderContext } from "@tessera/controller";
 import * as k8s from "@kubernetes/client-node";
 import type { Command } from "commander";
@@ -71,7 +72,16 @@ Example:
       const kubeConfig = new k8s.KubeConfig();
       if (opts.kubeconfig !== undefined) kubeConfig.loadFromFile(opts.kubeconfig);
       else kubeConfig.loadFromDefault();
+      const build = buildInfo(io.env);
+      let environment;
+      try {
+        environment = parseEnvironment(io.env[ENVIRONMENT_VARIABLE]);
+      } catch (err) {
+        throw new CliError((err as Error).message, ExitCode.Usage);
+      }
       const render: RenderContext = {
+        build,
+        environment,
         nats: {
           url: natsUrl,
           monitoringEndpoint: monitoring,
@@ -96,7 +106,10 @@ Example:
 
       const health = createServer((req, res) => {
         const path = (req.url ?? "").split("?")[0];
-        if (path === "/healthz") return void res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
+        if (path === "/healthz")
+          return void res
+            .writeHead(200, { "content-type": "application/json" })
+            .end(`${JSON.stringify({ status: "ok", ...build })}\n`);
         if (path === "/readyz") {
           const ready = controller.ready();
           return void res

@@ -9,7 +9,13 @@ import {
   type KubeObject,
   type RenderContext,
 } from "@tessera/controller";
-import { ENVIRONMENT_VARIABLE, enforceGuardRails, parseEnvironment, type TesseraEnvironment } from "@tessera/contract";
+import {
+  ENVIRONMENT_VARIABLE,
+  buildInfo,
+  enforceGuardRails,
+  parseEnvironment,
+  type TesseraEnvironment,
+} from "@tessera/contract";
 import type { Command } from "commander";
 import { stringify } from "yaml";
 import type { CliIo } from "../cli-io.js";
@@ -113,6 +119,7 @@ not valid YAML or JSON included).`,
         "render",
       );
       const ctx: RenderContext = {
+        build: buildInfo(io.env),
         nats: {
           url: opts.natsUrl,
           monitoringEndpoint: opts.natsMonitoring,

@@ -80,6 +80,7 @@ export async function startDevSession(opts: DevSessionOptions): Promise<DevSessi
       components: opts.project.components.map(({ modulePath: _modulePath, ...registration }) => registration),
       ...(opts.dataDir !== undefined ? { database: { dataDir: opts.dataDir } } : {}),
       sharedConfig: opts.project.definition.sharedConfig ?? {},
+      sharedConfigClasses: opts.project.definition.sharedConfigClasses ?? {},
       onCompleted: recordingChildren(opts.project.definition.onCompleted ?? {}, children),
       env: opts.env,
       logger: opts.log,

@@ -1,4 +1,5 @@
-import type { ChainHook, KeyLimits, Maturity, SubmitInput } from "@tessera/coordinator";
+import type { ConfigClass } from "@tessera/contract";
+import type { ChainHook, KeyLimits, SubmitInput } from "@tessera/coordinator";
 
 /**
  * A Tessera project: what `tessera dev` runs. Paths are relative to the project file
@@ -9,6 +10,8 @@ export interface ProjectDefinition {
   components: ProjectComponent[];
   /** Shared config stamped into every job envelope (overridable by env/file/db settings). */
   sharedConfig?: Record<string, unknown>;
+  /** The class of each shared setting (default internal; never secret, see docs/contract.md#config-classes). */
+  sharedConfigClasses?: Record<string, ConfigClass>;
   /** Per component: runs when one of its jobs completes; may submit follow-up jobs (chaining). */
   onCompleted?: Record<string, ChainHook>;
   /** Sample jobs `tessera dev --samples` submits and reports on (a function is called once, at startup). */
@@ -24,8 +27,6 @@ export interface ProjectComponent {
   module: string;
   /** Per-key concurrency and rate limits enforced by the coordinator at dispatch. */
   limits?: KeyLimits;
-  /** experimental (the default), beta, stable or deprecated: shown beside the component in the dashboard. */
-  maturity?: Maturity;
 }
 
 export interface ProjectSample {

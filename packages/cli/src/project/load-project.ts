@@ -63,7 +63,6 @@ export async function loadProject(target: string): Promise<LoadedProject> {
       spec: manifest.spec,
       modulePath,
       ...(c.limits !== undefined ? { limits: c.limits } : {}),
-      ...(c.maturity !== undefined ? { maturity: c.maturity } : {}),
     };
   });
   const samples = typeof definition.samples === "function" ? await definition.samples() : (definition.samples ?? []);

@@ -173,6 +173,12 @@ export const COMPONENT_PRINTER_COLUMNS = [
     description: "The egress posture: none, fetch-controlled or allowlist.",
   },
   {
+    name: "Maturity",
+    type: "string",
+    jsonPath: ".spec.maturity",
+    description: "experimental, beta, stable, hardened or deprecated (empty: experimental).",
+  },
+  {
     name: "Ready",
     type: "string",
     jsonPath: '.status.conditions[?(@.type=="Ready")].status',

@@ -1,6 +1,10 @@
 import {
+  DEFAULT_ENVIRONMENT,
+  GuardRailError,
   busSettingsFromSpec,
   componentNameProblem,
+  guardRailFindings,
+  guardRailVerdict,
   validateComponentSpec,
   type ComponentBusSettings,
 } from "@tessera/contract";
@@ -86,6 +90,24 @@ export async function reconcileComponent(deps: ReconcilerDeps, namespace: string
     return;
   }
   const spec = checked.value;
+  // Outside local, a local-only config value is refused here too (a Component applied with kubectl never
+  // went through `tessera render --env`): reported in status, nothing provisioned.
+  const environment = deps.render.environment ?? DEFAULT_ENVIRONMENT;
+  const refused = guardRailVerdict(environment, guardRailFindings({ components: [{ name, spec }] })).refuse;
+  if (refused.length > 0) {
+    const message = new GuardRailError(environment, refused, "reconcile").message;
+    await writeStatus(deps, component, [
+      { type: "Valid", status: "False", reason: "RefusedInEnvironment", message },
+      {
+        type: "StreamReady",
+        status: "Unknown",
+        reason: "RefusedInEnvironment",
+        message: "not provisioned while the spec is refused",
+      },
+      { type: "Ready", status: "False", reason: "RefusedInEnvironment", message },
+    ]);
+    return;
+  }
   const valid: ConditionUpdate = {
     type: "Valid",
     status: "True",

@@ -1,5 +1,11 @@
+import type { BuildInfo, TesseraEnvironment } from "@tessera/contract";
+
 /** What the renderers need to know about the cluster (not about the component). */
 export interface RenderContext {
+  /** The build rendering the objects (the controller's, `tessera render`'s): annotated on each of them. */
+  build?: BuildInfo;
+  /** Where the cluster is (`TESSERA_ENV`, default local): outside local, local-only config is refused. */
+  environment?: TesseraEnvironment;
   nats: {
     /** NATS_URL for the workers, e.g. nats://nats.nats.svc:4222 (comma-separated for several servers). */
     url: string;

@@ -3,6 +3,7 @@ import {
   HANDLER_LIMITS_ENV,
   handlerLimitsEnv,
   parseDuration,
+  upperSnake as contractUpperSnake,
   type ComponentSpec,
 } from "@tessera/contract";
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "./hardening.js";
@@ -38,18 +39,14 @@ export const BOOTSTRAP_ENV = [
 /** Portable env var names (the rule Kubernetes applied before 1.30; newer API servers accept more). */
 const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 
-/** "openai-api-key" → "OPENAI_API_KEY"; a leading digit gets a "_" prefix. */
+/** "openai-api-key" → "OPENAI_API_KEY" (the contract's rule); text with no letter or digit is an error. */
 export function upperSnake(text: string): string {
-  const snake = text
-    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
-    .replace(/[^A-Za-z0-9]+/g, "_")
-    .replace(/^_+|_+$/g, "")
-    .toUpperCase();
+  const snake = contractUpperSnake(text);
   if (snake === "")
     throw new RenderError(
       `cannot derive an environment variable name from ${JSON.stringify(text)}: set secretRefs[].env`,
     );
-  return /^[0-9]/.test(snake) ? `_${snake}` : snake;
+  return snake;
 }
 
 /**

@@ -9,6 +9,8 @@ export interface ComponentRef {
   namespace: string;
   /** metadata.uid of the Component; without it (offline `tessera render`) no ownerReference is rendered. */
   uid?: string;
+  /** Annotations every child carries: the build that rendered it and the component's maturity. */
+  annotations?: Record<string, string>;
 }
 
 export const COMPONENT_API_VERSION = "tessera.dev/v1alpha1";
@@ -58,6 +60,7 @@ export function childMetadata(
     name,
     namespace: component.namespace,
     labels: componentLabels(component.name),
+    ...(component.annotations !== undefined ? { annotations: { ...component.annotations } } : {}),
     ...(owner !== undefined ? { ownerReferences: [owner] } : {}),
   };
 }

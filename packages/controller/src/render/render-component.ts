@@ -1,4 +1,10 @@
-import { ContractValidationError, componentSpecRuleIssues, type ComponentSpec } from "@tessera/contract";
+import {
+  ContractValidationError,
+  DEFAULT_MATURITY,
+  componentSpecRuleIssues,
+  provenanceAnnotations,
+  type ComponentSpec,
+} from "@tessera/contract";
 import type { RenderContext } from "./context.js";
 import { renderDeployment, type DeploymentObject } from "./deployment.js";
 import { renderConsumerConfig, renderStreamConfig, type ConsumerConfig, type StreamConfig } from "./jetstream.js";
@@ -41,6 +47,9 @@ export function renderComponent(component: ComponentInput, ctx: RenderContext): 
     name: component.name,
     namespace: component.namespace,
     ...(component.uid !== undefined ? { uid: component.uid } : {}),
+    ...(ctx.build !== undefined
+      ? { annotations: provenanceAnnotations(ctx.build, component.spec.maturity ?? DEFAULT_MATURITY) }
+      : {}),
   };
   return {
     deployment: renderDeployment(ref, component.spec, ctx),

@@ -59,6 +59,7 @@ describe("componentCrd", () => {
     expect(version).toMatchObject({ name: "v1alpha1", served: true, storage: true, subresources: { status: {} } });
     expect(version?.additionalPrinterColumns.map((c) => [c.name, c.type, c.jsonPath])).toEqual([
       ["Egress", "string", ".spec.egress"],
+      ["Maturity", "string", ".spec.maturity"],
       ["Ready", "string", '.status.conditions[?(@.type=="Ready")].status'],
       ["Replicas", "integer", ".status.replicas"],
       ["Age", "date", ".metadata.creationTimestamp"],

@@ -180,6 +180,30 @@ describe("reconcileComponent against the in-memory API and a real nats-server", 
     }
   });
 
+  it("refuses a local-only config value outside local, in status, and provisions nothing", async () => {
+    const e = await env();
+    const name = unique("stub");
+    try {
+      await e.create("docs", name, spec({ config: { FAKE: "1" }, configClasses: { FAKE: "local-only" } }));
+      await reconcileComponent(
+        { kube: e.kube, streams: bus, render: { ...render, environment: "staging" }, counters: e.counters },
+        "docs",
+        name,
+      );
+      const component = (await e.kube.getComponent("docs", name))!;
+      expect(component.status?.conditions?.[0]).toMatchObject({
+        type: "Valid",
+        status: "False",
+        reason: "RefusedInEnvironment",
+        message: expect.stringContaining(`[local_only_config] component ${name}: config FAKE is local-only`),
+      });
+      expect(e.fake.store.list("apps/v1", "Deployment", "docs")).toHaveLength(0);
+      await expect(bus.queueDepth(name)).rejects.toBeInstanceOf(BusNotProvisionedError);
+    } finally {
+      await e.close();
+    }
+  });
+
   it("reports NATS unreachable in status and fails the pass so it is retried", async () => {
     const e = await env();
     const name = unique("nonats");

@@ -29,6 +29,20 @@ function validateAll(objects: ReturnType<typeof kubernetesObjects>): void {
 }
 
 describe("renderComponent", () => {
+  it("annotates every object with the build that rendered it and the component's maturity", () => {
+    const build = { version: "1.4.0", commit: "0a1b2c3" };
+    const objects = kubernetesObjects(renderComponent(component(spec({ maturity: "stable" })), { ...ctx, build }));
+    for (const o of objects)
+      expect(o.metadata.annotations).toEqual({
+        "tessera.dev/version": "1.4.0",
+        "tessera.dev/commit": "0a1b2c3",
+        "tessera.dev/maturity": "stable",
+      });
+    // Not on the pod template: a new controller build must not restart every worker.
+    const deployment = objects.find((o) => o.kind === "Deployment") as { spec: { template: { metadata: object } } };
+    expect(deployment.spec.template.metadata).not.toHaveProperty("annotations");
+  });
+
   it("renders the example project's specs into valid objects", () => {
     expect(examples.map((e) => e.name).sort()).toEqual(["chunk-embed", "extract"]);
     for (const e of examples) {

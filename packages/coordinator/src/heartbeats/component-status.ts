@@ -1,4 +1,5 @@
 import type { Bus } from "@tessera/bus";
+import { DEFAULT_MATURITY } from "@tessera/contract";
 import type { ActivityCounter } from "../activity/activity-counter.js";
 import type { ComponentRegistration, ComponentStatus, JobState, KeyLimits } from "../types.js";
 import { componentSummary, type InstanceRegistry } from "./instance-registry.js";
@@ -24,7 +25,7 @@ export async function componentStatus(
     queueDepth,
     jobs: counts,
     limits: from.limits ?? null,
-    maturity: reg.maturity ?? "experimental",
+    maturity: reg.spec.maturity ?? DEFAULT_MATURITY,
     activity: from.activity.series(reg.name, now),
   };
 }

@@ -90,18 +90,19 @@ export async function buildAdminApp(
   coordinator: Coordinator,
   { logger, policy, dashboard, maxEventStreams, refusalLimits }: AppOptions,
 ): Promise<FastifyInstance> {
+  const scrub = (text: string): string => coordinator.settings.scrub(text);
   const app = Fastify({
     ...(logger === false ? { logger: false } : { loggerInstance: logger }),
     // A line per dashboard poll would drown the coordinator's own log; failures are logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: ADMIN_BODY_LIMIT_BYTES,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
-    frameworkErrors: frameworkErrorHandler(ADMIN_BODY_LIMIT_BYTES),
+    frameworkErrors: frameworkErrorHandler(ADMIN_BODY_LIMIT_BYTES, scrub),
     schemaController: { compilersFactory: { buildValidator: validatorFactory() } },
   });
   requireMutatingFlag(app);
   acceptEmptyJsonBodies(app);
-  installErrorHandling(app, ADMIN_BODY_LIMIT_BYTES);
+  installErrorHandling(app, ADMIN_BODY_LIMIT_BYTES, scrub);
   installHostCheck(app, policy);
   // After the Host check (a rebinding page learns nothing, not even which methods a path takes).
   installMethodNotAllowed(app);

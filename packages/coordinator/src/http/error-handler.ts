@@ -110,20 +110,41 @@ export const MAX_PARAM_LENGTH = 16 * 1024;
  */
 export function frameworkErrorHandler(
   bodyLimit: number,
+  scrub: Scrub = (text) => text,
 ): (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => void {
   return (error, _request, reply) => {
     const apiError = toApiError(error, bodyLimit);
-    void reply.code(apiError.statusCode).send(apiError.toBody());
+    void reply.code(apiError.statusCode).send(scrubbed(apiError.toBody(), scrub));
   };
 }
 
-/** Every failure, from Fastify, Ajv, the contract or a handler, answers with the one error body. */
-export function installErrorHandling(app: FastifyInstance, bodyLimit: number): void {
+/** Removes secret values from text (the coordinator's `settings.scrub`). */
+export type Scrub = (text: string) => string;
+
+/**
+ * An error body with every secret scrubbed out: messages quote what the request sent and what a parser
+ * saw, and a secret pasted into the wrong field must not come back in the answer or the audit log.
+ */
+function scrubbed(body: ErrorBody, scrub: Scrub): ErrorBody {
+  return JSON.parse(scrub(JSON.stringify(body))) as ErrorBody;
+}
+
+/** Every failure, from Fastify, Ajv, the contract or a handler, answers with the one error body, secrets scrubbed. */
+export function installErrorHandling(app: FastifyInstance, bodyLimit: number, scrub: Scrub = (text) => text): void {
   app.setErrorHandler((error: unknown, request, reply) => {
     const apiError = toApiError(error, bodyLimit);
     if (apiError.statusCode >= 500)
-      request.log.error({ err: error }, `admin API: ${request.method} ${request.url} failed`);
-    return reply.code(apiError.statusCode).send(apiError.toBody());
+      request.log.error(
+        {
+          err: {
+            type: error instanceof Error ? error.name : typeof error,
+            message: scrub(apiError.message),
+            stack: error instanceof Error ? scrub(error.stack ?? "") : undefined,
+          },
+        },
+        `admin API: ${request.method} ${scrub(request.url)} failed`,
+      );
+    return reply.code(apiError.statusCode).send(scrubbed(apiError.toBody(), scrub));
   });
   app.setNotFoundHandler((request, reply) => {
     const body: ErrorBody = {
@@ -132,6 +153,6 @@ export function installErrorHandling(app: FastifyInstance, bodyLimit: number): v
         message: `no route ${request.method} ${clipText(request.url.split("?")[0] ?? "", 200)}; the routes are listed at GET /openapi.json`,
       },
     };
-    return reply.code(404).send(body);
+    return reply.code(404).send(scrubbed(body, scrub));
   });
 }

@@ -133,7 +133,7 @@ export class CoordinatorMetrics {
         this.reset();
         for (const s of source.settings()) {
           // Only numbers and flags: strings are not measurements, and a secret is never exported.
-          if (s.secret === true) continue;
+          if (s.class === "secret") continue;
           if (typeof s.value === "number") this.set({ name: s.name }, s.value);
           else if (typeof s.value === "boolean") this.set({ name: s.name }, s.value ? 1 : 0);
         }

@@ -5,6 +5,7 @@ import {
   ENVIRONMENT_VARIABLE,
   parseDuration,
   parseEnvironment,
+  type ConfigClass,
   type TesseraEnvironment,
 } from "@tessera/contract";
 import type { EgressAllowlist } from "@tessera/egress";
@@ -22,8 +23,11 @@ export interface SettingDefinition<T = unknown> extends SettingKey<T> {
   env: string;
   description: string;
   default: unknown;
-  /** Never shown: listed as "(set)" or null; read with `Settings.secret`. */
-  secret?: boolean;
+  /**
+   * Who may see the value (docs/contract.md#config-classes): a secret is listed as "(set)" or null and
+   * scrubbed from error messages; a local-only one is refused outside local when it has a value.
+   */
+  class: ConfigClass;
   /** The checked value: its type is the setting's type, which `Settings.read(definition)` returns. */
   parse(value: unknown, fromEnv: boolean): T;
 }
@@ -139,6 +143,7 @@ export const DEFAULT_MAX_EVENT_STREAMS = 256;
 export const DATABASE_URL: SettingDefinition<string | null> = {
   name: "database.url",
   category: "bootstrap",
+  class: "secret",
   env: "DATABASE_URL",
   description: "Postgres connection URL; unset = embedded (PGlite in database.dir, else the memory store)",
   default: null,
@@ -148,6 +153,7 @@ export const DATABASE_URL: SettingDefinition<string | null> = {
 export const DATABASE_DIR: SettingDefinition<string | null> = {
   name: "database.dir",
   category: "bootstrap",
+  class: "internal",
   env: "TESSERA_DATA_DIR",
   description: "PGlite data directory (memory:// = PGlite in memory); unset = the memory store (lost on exit)",
   default: null,
@@ -157,6 +163,7 @@ export const DATABASE_DIR: SettingDefinition<string | null> = {
 export const ADMIN_ALLOWED_HOSTS: SettingDefinition<string[] | null> = {
   name: "admin.allowedHosts",
   category: "bootstrap",
+  class: "internal",
   env: "TESSERA_ADMIN_ALLOWED_HOSTS",
   description:
     "Host names the admin API answers to besides localhost and IP addresses (others are refused: DNS rebinding); unset = any name when it listens beyond loopback, none when on loopback",
@@ -167,6 +174,7 @@ export const ADMIN_ALLOWED_HOSTS: SettingDefinition<string[] | null> = {
 export const ADMIN_MAX_EVENT_STREAMS: SettingDefinition<number> = {
   name: "admin.maxEventStreams",
   category: "bootstrap",
+  class: "internal",
   env: "TESSERA_ADMIN_MAX_EVENT_STREAMS",
   description: "Event streams (GET /api/v1/events) the admin API keeps open at once; one more is refused with 503",
   default: DEFAULT_MAX_EVENT_STREAMS,
@@ -177,6 +185,7 @@ export const ADMIN_MAX_EVENT_STREAMS: SettingDefinition<number> = {
 export const ENVIRONMENT: SettingDefinition<TesseraEnvironment> = {
   name: "environment",
   category: "bootstrap",
+  class: "public",
   env: ENVIRONMENT_VARIABLE,
   description: `The environment: ${ENVIRONMENTS.join(", ")}; production refuses to start with guard rails broken, staging warns`,
   default: DEFAULT_ENVIRONMENT,
@@ -191,6 +200,7 @@ export const ENVIRONMENT: SettingDefinition<TesseraEnvironment> = {
 export const FETCH_ALLOW: SettingDefinition<EgressAllowlist> = {
   name: "fetch.allow",
   category: "bootstrap",
+  class: "internal",
   env: "TESSERA_FETCH_ALLOW",
   description:
     'Where the coordinator may fetch source_locator inputs from, in the Component spec\'s allowlist shape (JSON: cidrs, openInternet, ports); default {"openInternet": true}, the public internet only',
@@ -201,11 +211,11 @@ export const FETCH_ALLOW: SettingDefinition<EgressAllowlist> = {
 export const FETCH_SECRETS: SettingDefinition<string> = {
   name: "fetch.secrets",
   category: "bootstrap",
+  class: "secret",
   env: "TESSERA_FETCH_SECRETS",
   description:
     'Secrets a source_locator may name in source_secret_ref (JSON {"<name>": {"authorization": "<header value>", "origins": ["https://host"]}}); sent as the Authorization header, only to those origins',
   default: null,
-  secret: true,
   parse: parseSourceSecrets,
 };
 
@@ -216,6 +226,7 @@ export const BOOTSTRAP_SETTINGS: readonly SettingDefinition[] = [
   {
     name: "nats.url",
     category: "bootstrap",
+    class: "secret",
     env: "NATS_URL",
     description: "NATS server URL; unset = the in-process bus",
     default: null,
@@ -224,6 +235,7 @@ export const BOOTSTRAP_SETTINGS: readonly SettingDefinition[] = [
   {
     name: "admin.host",
     category: "bootstrap",
+    class: "internal",
     env: "TESSERA_ADMIN_HOST",
     description: "Address the admin API listens on",
     default: "127.0.0.1",
@@ -232,6 +244,7 @@ export const BOOTSTRAP_SETTINGS: readonly SettingDefinition[] = [
   {
     name: "admin.port",
     category: "bootstrap",
+    class: "internal",
     env: "TESSERA_ADMIN_PORT",
     description: "Port of the admin API (0 = any free port)",
     default: 7400,
@@ -244,11 +257,11 @@ export const BOOTSTRAP_SETTINGS: readonly SettingDefinition[] = [
   {
     name: "admin.token",
     category: "bootstrap",
+    class: "secret",
     env: "TESSERA_ADMIN_TOKEN",
     description:
       "Bearer token the admin API requires for changes (cancel, redrive, submit, settings); unset = changes only when it listens on loopback",
     default: null,
-    secret: true,
     parse: adminToken,
   },
 ];
@@ -257,6 +270,7 @@ export const BOOTSTRAP_SETTINGS: readonly SettingDefinition[] = [
 export const RELAY_BATCH_SIZE: SettingDefinition<number> = {
   name: "relay.batchSize",
   category: "operational",
+  class: "internal",
   env: "TESSERA_RELAY_BATCH_SIZE",
   description: "Jobs the outbox relay publishes per round",
   default: 256,
@@ -266,6 +280,7 @@ export const RELAY_BATCH_SIZE: SettingDefinition<number> = {
 export const RELAY_POLL_INTERVAL_MS: SettingDefinition<number> = {
   name: "relay.pollIntervalMs",
   category: "operational",
+  class: "internal",
   env: "TESSERA_RELAY_POLL_INTERVAL_MS",
   description: "How often the relay looks for jobs held back or left by a restart",
   default: 500,
@@ -275,6 +290,7 @@ export const RELAY_POLL_INTERVAL_MS: SettingDefinition<number> = {
 export const FETCH_CONCURRENCY: SettingDefinition<number> = {
   name: "fetch.concurrency",
   category: "operational",
+  class: "internal",
   env: "TESSERA_FETCH_CONCURRENCY",
   description:
     "source_locator inputs this coordinator fetches at once (each holds a connection to its source and an upload to the payload store)",
@@ -325,6 +341,7 @@ export function jobRetentionSetting(fallback: string): SettingDefinition<string>
   return {
     name: JOBS_RETENTION.name,
     category: "operational",
+    class: "internal",
     env: "TESSERA_JOBS_RETENTION",
     description: `How long a completed, failed or cancelled job is kept after it was decided ("${KEEP_FOREVER}" = never deleted; a failed job in the DLQ is kept until redriven)`,
     default: fallback,
@@ -337,6 +354,7 @@ export function limitsSetting(component: string, fallback: KeyLimits | undefined
   return {
     name: limitsOf(component).name,
     category: "operational",
+    class: "internal",
     env: envNameOf("TESSERA_LIMITS_", component),
     description: `Per-key concurrency and rate limits of ${component}, enforced at dispatch (null = none)`,
     default: fallback ?? null,
@@ -344,11 +362,19 @@ export function limitsSetting(component: string, fallback: KeyLimits | undefined
   };
 }
 
-/** A shared setting: stamped into every job envelope as `shared_config[name]`. */
-export function sharedSetting(name: string, fallback: unknown): SettingDefinition {
+/**
+ * A shared setting: stamped into every job envelope as `shared_config[name]`. Never a secret: a job's
+ * envelope is on the bus, in the store and in the admin API's job view (a secret goes in a secretRef).
+ */
+export function sharedSetting(name: string, fallback: unknown, cls: ConfigClass = "internal"): SettingDefinition {
+  if (cls === "secret")
+    throw new Error(
+      `shared setting ${name}: a secret cannot be shared config, which is stamped into every job envelope; give the component a secretRef instead`,
+    );
   return {
     name,
     category: "shared",
+    class: cls,
     env: envNameOf("TESSERA_SHARED_", name),
     description: "Shared config, stamped into every job",
     default: fallback,

@@ -1,3 +1,4 @@
+import { redactedValue, scrubSecrets } from "@tessera/contract";
 import { CoordinatorError } from "../errors.js";
 import type { ResolvedSetting, SettingKey, SettingSource, SettingsView } from "../types.js";
 import type { SettingDefinition } from "./setting-definitions.js";
@@ -17,10 +18,9 @@ export interface SettingsSources {
  */
 export class Settings implements SettingsView {
   private readonly byName = new Map<string, SettingDefinition>();
+  /** Every setting with its real value; what leaves this class goes through `shown` (secrets redacted). */
   private readonly resolved = new Map<string, ResolvedSetting>();
   private readonly db = new Map<string, unknown>();
-  /** Secret settings' real values; `resolved` holds them redacted. */
-  private readonly secrets = new Map<string, string>();
 
   constructor(
     definitions: readonly SettingDefinition[],
@@ -39,16 +39,31 @@ export class Settings implements SettingsView {
     for (const def of definitions) this.resolved.set(def.name, this.resolve(def));
   }
 
+  /** Every setting as it may be shown: a secret's value is "(set)" or null. */
   list(): ResolvedSetting[] {
-    return [...this.resolved.values()];
+    return [...this.resolved.values()].map(shown);
   }
 
   get(name: string): ResolvedSetting | undefined {
-    return this.resolved.get(name);
+    const setting = this.resolved.get(name);
+    return setting === undefined ? undefined : shown(setting);
   }
 
   secret(name: string): string | undefined {
-    return this.secrets.get(name);
+    const setting = this.resolved.get(name);
+    return setting?.class === "secret" && typeof setting.value === "string" ? setting.value : undefined;
+  }
+
+  /** Text with every secret setting's value scrubbed out: for messages built before anyone knew what they held. */
+  scrub(text: string): string {
+    return scrubSecrets(text, this.secretValues());
+  }
+
+  /** Each secret's value, and each string inside one that is JSON (fetch.secrets' header values). */
+  private secretValues(): string[] {
+    return [...this.resolved.values()]
+      .filter((s) => s.class === "secret" && typeof s.value === "string")
+      .flatMap((s) => [s.value as string, ...stringsIn(s.value as string)]);
   }
 
   /** A setting's value, typed by its definition (what its `parse` returns). */
@@ -90,15 +105,20 @@ export class Settings implements SettingsView {
     try {
       parsed = def.parse(value, false);
     } catch (err) {
-      throw new CoordinatorError("invalid_request", `${name}: ${(err as Error).message}`, [
-        { path: "value", expected: (err as Error).message.replace(/^expected /, ""), received: JSON.stringify(value) },
+      const message = this.scrub((err as Error).message);
+      throw new CoordinatorError("invalid_request", `${name}: ${message}`, [
+        {
+          path: "value",
+          expected: message.replace(/^expected /, ""),
+          received: this.scrub(JSON.stringify(redactedValue(def.class, value)) ?? "nothing"),
+        },
       ]);
     }
     await this.writeDb(name, parsed);
     this.db.set(name, parsed);
     const resolved = this.resolve(def);
     this.resolved.set(name, resolved);
-    return resolved;
+    return shown(resolved);
   }
 
   /**
@@ -119,7 +139,7 @@ export class Settings implements SettingsView {
       } catch (err) {
         if (had) this.db.set(def.name, before);
         else this.db.delete(def.name);
-        problems.push((err as Error).message);
+        problems.push(this.scrub((err as Error).message));
       }
     }
     if (problems.length > 0) throw new CoordinatorError("invalid_request", problems.join("; "));
@@ -146,21 +166,45 @@ export class Settings implements SettingsView {
               : source === "db"
                 ? "the DB"
                 : "the project's defaults";
-        throw new CoordinatorError("invalid_request", `setting ${def.name} from ${where}: ${(err as Error).message}`);
+        // The raw value may be this very secret (or another one): the message never repeats it.
+        const secrets = [...this.secretValues(), ...(def.class === "secret" && typeof raw === "string" ? [raw] : [])];
+        throw new CoordinatorError(
+          "invalid_request",
+          scrubSecrets(`setting ${def.name} from ${where}: ${(err as Error).message}`, secrets),
+        );
       }
     }
-    if (def.secret === true) {
-      if (typeof value === "string") this.secrets.set(def.name, value);
-      return {
-        name: def.name,
-        category: def.category,
-        value: typeof value === "string" ? "(set)" : null,
-        source,
-        description: def.description,
-        env: def.env,
-        secret: true,
-      };
-    }
-    return { name: def.name, category: def.category, value, source, description: def.description, env: def.env };
+    return {
+      name: def.name,
+      category: def.category,
+      class: def.class,
+      value,
+      source,
+      description: def.description,
+      env: def.env,
+    };
   }
+}
+
+/** The strings of at least 8 characters inside `text` when it is JSON (none when it is not). */
+function stringsIn(text: string): string[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text) as unknown;
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  const walk = (v: unknown): void => {
+    if (typeof v === "string") {
+      if (v.length >= 8) out.push(v);
+    } else if (typeof v === "object" && v !== null) Object.values(v).forEach(walk);
+  };
+  walk(value);
+  return out;
+}
+
+/** A setting as every output shows it: the one redaction rule (`redactedValue`) applied to its value. */
+function shown(setting: ResolvedSetting): ResolvedSetting {
+  return setting.class === "secret" ? { ...setting, value: redactedValue(setting.class, setting.value) } : setting;
 }

@@ -228,9 +228,9 @@ it("audits redrive-all with every job it redrove, and pages the log newest first
 
 it("takes the token from the admin.token setting and never shows it", async () => {
   const settings = (await env.admin.app.inject({ method: "GET", url: "/api/v1/settings" })).json() as {
-    items: { name: string; value: unknown; secret?: boolean }[];
+    items: { name: string; value: unknown; class?: string }[];
   };
-  expect(settings.items.find((s) => s.name === "admin.token")).toMatchObject({ value: null, secret: true });
+  expect(settings.items.find((s) => s.name === "admin.token")).toMatchObject({ value: null, class: "secret" });
 });
 
 it("reads the token from TESSERA_ADMIN_TOKEN, shows it only as (set), and never echoes a bad one", async () => {
@@ -242,7 +242,7 @@ it("reads the token from TESSERA_ADMIN_TOKEN, shows it only as (set), and never 
     expect(local.coordinator.settings.get("admin.token")).toMatchObject({
       value: "(set)",
       source: "env",
-      secret: true,
+      class: "secret",
     });
     expect(JSON.stringify(local.coordinator.settings.list())).not.toContain(TOKEN);
     const { jobId } = await local.coordinator.submit("idle", { json: 1 });

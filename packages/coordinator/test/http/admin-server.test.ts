@@ -16,7 +16,7 @@ it("binds loopback on a free port by default and answers over HTTP", async () =>
   expect(env.admin.url).toBe(`http://127.0.0.1:${env.admin.port}`);
   expect(env.admin.port).toBeGreaterThan(0);
   const res = await fetch(`${env.admin.url}/healthz`);
-  expect(await res.json()).toEqual({ live: true });
+  expect(await res.json()).toMatchObject({ live: true, version: expect.any(String), commit: expect.any(String) });
 });
 
 it("answers a failure of the coordinator with a 500 internal, and logs it", async () => {

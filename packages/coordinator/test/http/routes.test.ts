@@ -27,8 +27,16 @@ async function submit(component: string, input: unknown, extra: Record<string, u
 }
 
 describe("health", () => {
-  it("GET /healthz answers live", async () => {
-    expect(await call("GET", "/healthz")).toEqual({ status: 200, body: { live: true } });
+  it("GET /healthz answers live, with the build that tessera_build_info names", async () => {
+    const health = await call("GET", "/healthz");
+    expect(health).toEqual({
+      status: 200,
+      body: { live: true, version: expect.any(String) as string, commit: expect.any(String) as string },
+    });
+    const metrics = (await env.admin.app.inject({ method: "GET", url: "/metrics" })).body;
+    expect(metrics).toContain(
+      `tessera_build_info{version="${health.body["version"]}",commit="${health.body["commit"]}"} 1`,
+    );
   });
 
   it("GET /readyz answers the coordinator's health", async () => {

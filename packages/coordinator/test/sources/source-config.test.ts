@@ -80,7 +80,11 @@ describe("fetch.secrets", () => {
       logger: silent,
     });
     try {
-      expect(coordinator.settings.get("fetch.secrets")).toMatchObject({ value: "(set)", source: "env", secret: true });
+      expect(coordinator.settings.get("fetch.secrets")).toMatchObject({
+        value: "(set)",
+        source: "env",
+        class: "secret",
+      });
       expect(JSON.stringify(coordinator.settings.list())).not.toContain("very-secret");
     } finally {
       await coordinator.close();

@@ -75,7 +75,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Liveness: the process answers */
+        /** Liveness: the process answers, with the build it runs */
         get: {
             parameters: {
                 query?: never;
@@ -94,6 +94,10 @@ export interface paths {
                         "application/json": {
                             /** @enum {boolean} */
                             live: true;
+                            /** @description TESSERA_VERSION of the image (dev when unset) */
+                            version: string;
+                            /** @description TESSERA_COMMIT of the image (unknown when unset) */
+                            commit: string;
                         };
                     };
                 };
@@ -2200,7 +2204,7 @@ export interface components {
              * @description How far along the component is (from the project; default experimental)
              * @enum {string}
              */
-            maturity: "experimental" | "beta" | "stable" | "deprecated";
+            maturity: "experimental" | "beta" | "stable" | "hardened" | "deprecated";
             activity: components["schemas"]["ComponentActivity"];
         };
         /** @description A job that exhausted its deliveries or was otherwise given up on */
@@ -2272,8 +2276,11 @@ export interface components {
             description: string;
             /** @description The environment variable that overrides it */
             env: string;
-            /** @description A secret (the admin token): its value is shown as "(set)" or null, never itself */
-            secret?: boolean;
+            /**
+             * @description Who may see the value: public (anyone), internal (operators), secret (nobody: the value is "(set)" or null), local-only (refused outside local)
+             * @enum {string}
+             */
+            class: "public" | "internal" | "secret" | "local-only";
         };
         /** @description Counts since this coordinator process started */
         CoordinatorCounters: {
