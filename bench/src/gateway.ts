@@ -9,7 +9,10 @@ import { windowed } from "./windowed.js";
 
 export type GatewaySystem = "gateway inbound (Standard Webhooks -> JetStream)" | "bare node:http, 202";
 
-/** One server under the same client: requests/s over `jobs` requests, then latency at a fixed offered rate. */
+/**
+ * One server under the same client: requests/s over `jobs` requests (the throughput fields keep the other groups'
+ * names: a job here is one request), then latency at a fixed offered rate; `cpuUsPerJob.worker` is the server's.
+ */
 export interface GatewayRow extends ThroughputResult {
   system: GatewaySystem;
   /** Keep-alive connections the client holds open (the throughput run keeps each busy). */
