@@ -3,7 +3,7 @@
  * nats-server: raw job-only JetStream, the hand-written baseline (job + result), Tessera in process mode
  * (Postgres with one coordinator and with three replicas, and PGlite) and embedded (the memory store and PGlite in memory), BullMQ and pg-boss when bench/peers is installed, then latency at
  * fixed offered rates, scaling with worker processes, payload sizes and the cost of handler threads against
- * the in-thread path; prints a table and the ratios to the baselines (and to BullMQ), and JSON with --json.
+ * the in-thread path, and the gateway's inbound server against a bare HTTP server; prints a table and the ratios to the baselines (and to BullMQ), and JSON with --json.
  */
 import { writeFile, mkdir } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { PACKAGES, startBenchEnv } from "./src/bench-env.js";
 import { embeddedBusOnly } from "./src/embedded-bus.js";
+import { gatewayCost } from "./src/gateway.js";
 import { isolationCost } from "./src/isolation.js";
 import { latencyAtRate, submitAndDrain } from "./src/drive-coordinator.js";
 import { payloadOf, textPayload } from "./src/payloads.js";
@@ -23,7 +24,7 @@ import type { SubmitInput } from "@tessera/coordinator";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-const USAGE = `usage: npm run bench -- [--quick] [--json] [--only throughput,latency,scaling,payloads,isolation] [--jobs n,...]
+const USAGE = `usage: npm run bench -- [--quick] [--json] [--only throughput,latency,scaling,payloads,isolation,gateway] [--jobs n,...]
 
   --quick   small sizes, finishes in under a minute (CI smoke: checks it runs, not its timings)
   --json    print the report as JSON only (it is always written to bench/results/latest.json,
@@ -34,7 +35,7 @@ const USAGE = `usage: npm run bench -- [--quick] [--json] [--only throughput,lat
 BullMQ and pg-boss join the throughput and latency groups when bench/peers is installed
 (npm run bench:peers:install, and redis-server: apt-get install -y redis-server).`;
 
-const GROUPS = ["throughput", "latency", "scaling", "payloads", "isolation"] as const;
+const GROUPS = ["throughput", "latency", "scaling", "payloads", "isolation", "gateway"] as const;
 type Group = (typeof GROUPS)[number];
 
 function parse(): { quick: boolean; json: boolean; groups: Set<Group>; jobs: number[] | undefined } {
@@ -91,6 +92,7 @@ const sizes = args.quick
       scalingJobs: 2_000,
       payloadJobs: { 256: 1_000, 65_536: 200, 5_242_880: 4 },
       isolation: { jobs: 1_000, rate: 200, seconds: 1, warmupJobs: 200 },
+      gateway: { requests: 1_000, rate: 1_000, seconds: 1, warmupRequests: 200 },
     }
   : {
       throughput: [20_000, 100_000],
@@ -100,6 +102,7 @@ const sizes = args.quick
       scalingJobs: 20_000,
       payloadJobs: { 256: 20_000, 65_536: 2_000, 5_242_880: 40 },
       isolation: { jobs: 20_000, rate: 1_000, seconds: 10, warmupJobs: 2_000 },
+      gateway: { requests: 20_000, rate: 1_000, seconds: 10, warmupRequests: 2_000 },
     };
 if (args.jobs !== undefined) sizes.throughput = args.jobs;
 const log = (text: string): void => void (args.json ? process.stderr : process.stdout).write(`${text}\n`);
@@ -277,6 +280,17 @@ try {
         report.isolation = await isolationCost(env, sizes.isolation);
         for (const r of report.isolation.rows)
           log(`  ${r.path}: ${r.jobsPerSecond} jobs/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms`);
+      },
+    );
+  }
+  if (args.groups.has("gateway")) {
+    const { requests, rate, seconds } = sizes.gateway;
+    await attempt(
+      `gateway: signed webhooks against a bare HTTP server, ${requests} requests, then ${rate} requests/s for ${seconds} s`,
+      async () => {
+        report.gateway = await gatewayCost(env, sizes.gateway);
+        for (const r of report.gateway.rows)
+          log(`  ${r.system}: ${r.jobsPerSecond} requests/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms`);
       },
     );
   }

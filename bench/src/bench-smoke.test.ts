@@ -84,6 +84,16 @@ describe("bench --quick", () => {
         expect(row.latency.count, row.path).toBe(200);
       }
       expect(report.isolation?.ratio?.jobsPerSecond).toBeGreaterThan(0);
+      expect(report.gateway?.rows.map((r) => r.system)).toEqual([
+        "bare node:http, 202",
+        "gateway inbound (Standard Webhooks -> JetStream)",
+      ]);
+      for (const row of report.gateway?.rows ?? []) {
+        expect(row.jobsPerSecond, row.system).toBeGreaterThan(0);
+        expect(row.latency.count, row.system).toBe(1_000);
+      }
+      expect(report.gateway?.ratio?.requestsPerSecond).toBeGreaterThan(0);
+      expect(report.gateway?.slo.throughputMet).toBeTypeOf("boolean");
     },
   );
 });

@@ -1,3 +1,4 @@
+import type { GatewayReport } from "./gateway.js";
 import type { IsolationReport } from "./isolation.js";
 import type { LatencyResult } from "./open-loop.js";
 import { BULLMQ } from "./peers.js";
@@ -21,6 +22,8 @@ export interface BenchReport {
   payloads: Array<ThroughputResult & { payloadBytes: number; byReference: boolean }>;
   /** What running handlers in handler threads costs per job, against the in-thread path (when measured). */
   isolation?: IsolationReport;
+  /** The gateway's inbound server against a bare HTTP server, and issue 20's SLO judged on them (when measured). */
+  gateway?: GatewayReport;
   /** The peers' versions, or why they were not measured (bench/peers not installed, no redis-server). */
   peers?: { bullmq: string; pgBoss: string; redisServer: string } | { skipped: string };
   ratios?: RatioRow[];
@@ -161,6 +164,7 @@ export function renderReport(report: BenchReport): string {
     );
   }
   if (report.isolation !== undefined) parts.push("", ...renderIsolation(report.isolation));
+  if (report.gateway !== undefined) parts.push("", ...renderGateway(report.gateway));
   if (report.errors.length > 0)
     parts.push("", "failed scenarios", ...report.errors.map((e) => `  ${e.scenario}: ${e.error}`));
   return parts.join("\n");
@@ -190,6 +194,32 @@ function renderIsolation(isolation: IsolationReport): string[] {
   if (ratio !== undefined)
     lines.push(
       `handler threads / in-thread: jobs/s x${ratio.jobsPerSecond}, CPU per job x${ratio.cpuUsPerJob ?? "-"}, p50 x${ratio.p50}, p99 x${ratio.p99}`,
+    );
+  return lines;
+}
+
+function renderGateway(gateway: GatewayReport): string[] {
+  const lines = [
+    "gateway inbound (signed Standard Webhooks posts from the bench process; latency: request -> response)",
+    table(
+      ["system", "connections", "requests", "requests/s", "CPU us/req (server)", "offered/s", "p50", "p99", "max"],
+      gateway.rows.map((r) => [
+        r.system,
+        r.connections,
+        r.jobs,
+        r.jobsPerSecond,
+        r.cpuUsPerJob?.worker ?? "-",
+        r.latency.offeredPerSecond,
+        r.latency.p50,
+        r.latency.p99,
+        r.latency.max,
+      ]),
+    ),
+  ];
+  const { ratio, slo } = gateway;
+  if (ratio !== undefined)
+    lines.push(
+      `gateway / bare: requests/s x${ratio.requestsPerSecond}, p50 x${ratio.p50}, p99 x${ratio.p99}; SLO (>= x${slo.minThroughputRatio}, p99 < ${slo.maxP99Ms} ms at ${slo.atRate}/s): throughput ${slo.throughputMet === true ? "met" : "missed"}, p99 ${slo.p99Met === undefined ? "not measured at that rate" : slo.p99Met ? "met" : "missed"}`,
     );
   return lines;
 }
