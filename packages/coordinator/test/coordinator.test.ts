@@ -264,6 +264,11 @@ describe.each(backends)("coordinator on $name", (backend) => {
     const log: { tenant: string; event: "start" | "end"; at: number }[] = [];
     let running = 0;
     let maxRunning = 0;
+    // The first jobs wait (up to 5 s) for the other key's first job: side by side even when dispatch is slower
+    // than a job (a loaded machine), and 5 s apart when one key held the other back.
+    const started = new Set<string>();
+    let bothStarted!: () => void;
+    const both = new Promise<void>((resolve) => (bothStarted = resolve));
     await run({
       name: "echo",
       concurrency: 8,
@@ -272,6 +277,9 @@ describe.each(backends)("coordinator on $name", (backend) => {
         running += 1;
         maxRunning = Math.max(maxRunning, running);
         log.push({ tenant, event: "start", at: performance.now() });
+        started.add(tenant);
+        if (started.size === 2) bothStarted();
+        await Promise.race([both, new Promise((r) => setTimeout(r, 5_000))]);
         await new Promise((r) => setTimeout(r, 15));
         log.push({ tenant, event: "end", at: performance.now() });
         running -= 1;
@@ -282,7 +290,7 @@ describe.each(backends)("coordinator on $name", (backend) => {
     for (let i = 0; i < 6; i++)
       for (const tenant of ["a", "b"])
         ids.push((await coordinator.submit("echo", { json: i }, { metadata: { tenant } })).jobId);
-    for (const id of ids) await coordinator.waitForJob(id, { timeoutMs: 10_000 });
+    for (const id of ids) await coordinator.waitForJob(id, { timeoutMs: 20_000 });
     for (const tenant of ["a", "b"]) {
       const events = log.filter((e) => e.tenant === tenant).map((e) => e.event);
       expect(events).toEqual(Array.from({ length: 6 }, () => ["start", "end"]).flat());

@@ -55,9 +55,11 @@ describe.skipIf(executablePath === undefined)("the dashboard in Chromium", { tim
     fixDir = mkdtempSync(join(tmpdir(), "tessera-dashboard-"));
     // The coordinator serves dist/: build it from the current sources, so the test never sees a stale build.
     await build({ configFile: join(DASHBOARD, "vite.config.ts"), root: DASHBOARD, logLevel: "warn" });
+    // Two `tessera dev` from the sources at once: on a busy machine each takes minutes to be ready.
+    const ready = { readyTimeoutMs: 240_000 };
     [documents, ops, browser] = await Promise.all([
-      startTesseraDev(DOCUMENTS, ["--samples"]),
-      startTesseraDev(OPS, [], { TESSERA_ADMIN_TOKEN: TOKEN, DASHBOARD_FIXTURE_FIXED: join(fixDir, "fixed") }),
+      startTesseraDev(DOCUMENTS, ["--samples"], {}, ready),
+      startTesseraDev(OPS, [], { TESSERA_ADMIN_TOKEN: TOKEN, DASHBOARD_FIXTURE_FIXED: join(fixDir, "fixed") }, ready),
       chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS }),
     ]);
     page = await browser.newPage({ viewport: { width: 1360, height: 860 } });
@@ -66,7 +68,7 @@ describe.skipIf(executablePath === undefined)("the dashboard in Chromium", { tim
     page.on("console", (message) => {
       if (message.type() === "error") pageErrors.push(message.text());
     });
-  }, 120_000);
+  }, 300_000);
 
   afterAll(async () => {
     await browser?.close();

@@ -37,6 +37,7 @@ describe("backup and restore, drilled", () => {
     const gates = { beforeRestore: gate(), afterRestore: gate() };
     await suite.worker(
       defineComponent({
+        isolation: "none",
         name: component,
         concurrency: 16,
         async handle(ctx) {

@@ -25,7 +25,7 @@ async function textWorker(component: string): Promise<string[]> {
     ran.push(ctx.jobId);
     return { text: await ctx.input.text() };
   };
-  await suite.worker(defineComponent({ name: component, handle }), await suite.bus("worker"));
+  await suite.worker(defineComponent({ isolation: "none", name: component, handle }), await suite.bus("worker"));
   return ran;
 }
 

@@ -57,6 +57,7 @@ beforeAll(async () => {
   workers = [
     await runWorker(
       defineComponent({
+        isolation: "none",
         name: "docs",
         async handle(ctx) {
           ran.push(ctx.jobId);
@@ -67,6 +68,7 @@ beforeAll(async () => {
     ),
     await runWorker(
       defineComponent({
+        isolation: "none",
         name: "limited",
         concurrency: 4,
         async handle(ctx) {
