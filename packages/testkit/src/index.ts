@@ -35,3 +35,10 @@ export {
   type KubeResponse,
 } from "./control-plane/index.js";
 export { pollHealth, type HealthPoll } from "./health-poll.js";
+export {
+  startOtlpReceiver,
+  OtlpSpanKind,
+  type OtlpReceiver,
+  type ReceivedSpan,
+  type OtlpValue,
+} from "./otlp-receiver.js";
