@@ -34,7 +34,6 @@ export function startProcessSpan(
   let parent = extractTrace(delivery.traceHeaders);
   if (!hasSpan(parent)) parent = contextFromTraceparent(traceparent);
   const created = parseTraceparent(traceparent);
-  const jobId = decoded.ok ? decoded.job.job_id : decoded.jobId;
   const span = startMessagingSpan(
     SpanKind.CONSUMER,
     jobSpan("process", component),

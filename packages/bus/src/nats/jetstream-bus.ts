@@ -528,8 +528,7 @@ class JetStreamBus implements Bus {
           subject: m.subject,
           ...(traceHeaders !== undefined ? { traceHeaders } : {}),
         });
-      }
-      else {
+      } else {
         try {
           await handler({ kind: "invalid", subject: m.subject, data: m.data, error: decoded.error });
         } catch {
