@@ -32,8 +32,9 @@ export function activeContext(): Context {
   return context.active();
 }
 
-/** Runs `fn` with `span` as the active span (in `parent`'s context). */
+/** Runs `fn` with `span` as the active span (in `parent`'s context); a span with no valid context has nothing to carry. */
 export function withSpan<T>(span: Span, fn: () => T, parent: Context = context.active()): T {
+  if (!trace.isSpanContextValid(span.spanContext())) return fn();
   return context.with(trace.setSpan(parent, span), fn);
 }
 
