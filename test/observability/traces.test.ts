@@ -85,10 +85,18 @@ beforeAll(async () => {
 }, 150_000);
 
 afterAll(async () => {
-  await dev?.stop();
+  // SIGTERM, so that `tessera dev` stops its worker processes (a SIGKILL would leave them running).
+  if (dev !== undefined && dev.process.proc.exitCode === null) {
+    dev.process.proc.kill("SIGTERM");
+    const exited = await Promise.race([
+      dev.process.exited.then(() => true),
+      new Promise<boolean>((r) => setTimeout(() => r(false), 30_000)),
+    ]);
+    if (!exited) await dev.stop();
+  }
   await receiver?.close();
   await nats?.stop();
-});
+}, 60_000);
 
 const one = (name: string): ReceivedSpan => {
   const found = trace.filter((s) => s.name === name);
