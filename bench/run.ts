@@ -14,6 +14,7 @@ import { PACKAGES, startBenchEnv } from "./src/bench-env.js";
 import { embeddedBusOnly } from "./src/embedded-bus.js";
 import { gatewayCost } from "./src/gateway.js";
 import { isolationCost } from "./src/isolation.js";
+import { tracingCost } from "./src/tracing.js";
 import { latencyAtRate, submitAndDrain } from "./src/drive-coordinator.js";
 import { payloadOf, textPayload } from "./src/payloads.js";
 import { BULLMQ, loadPeers, peersMissing, PG_BOSS, type Peers } from "./src/peers.js";
@@ -24,7 +25,7 @@ import type { SubmitInput } from "@tessera/coordinator";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-const USAGE = `usage: npm run bench -- [--quick] [--json] [--only throughput,latency,scaling,payloads,isolation,gateway] [--jobs n,...]
+const USAGE = `usage: npm run bench -- [--quick] [--json] [--only throughput,latency,scaling,payloads,isolation,gateway,tracing] [--jobs n,...]
 
   --quick   small sizes, finishes in under a minute (CI smoke: checks it runs, not its timings)
   --json    print the report as JSON only (it is always written to bench/results/latest.json,
@@ -35,7 +36,7 @@ const USAGE = `usage: npm run bench -- [--quick] [--json] [--only throughput,lat
 BullMQ and pg-boss join the throughput and latency groups when bench/peers is installed
 (npm run bench:peers:install, and redis-server: apt-get install -y redis-server).`;
 
-const GROUPS = ["throughput", "latency", "scaling", "payloads", "isolation", "gateway"] as const;
+const GROUPS = ["throughput", "latency", "scaling", "payloads", "isolation", "gateway", "tracing"] as const;
 type Group = (typeof GROUPS)[number];
 
 function parse(): { quick: boolean; json: boolean; groups: Set<Group>; jobs: number[] | undefined } {
@@ -93,6 +94,7 @@ const sizes = args.quick
       payloadJobs: { 256: 1_000, 65_536: 200, 5_242_880: 4 },
       isolation: { jobs: 1_000, rate: 200, seconds: 1, warmupJobs: 200 },
       gateway: { requests: 1_000, rate: 1_000, seconds: 1, warmupRequests: 200 },
+      tracing: { jobs: 1_000, passes: 1, warmupJobs: 200 },
     }
   : {
       throughput: [20_000, 100_000],
@@ -103,6 +105,7 @@ const sizes = args.quick
       payloadJobs: { 256: 20_000, 65_536: 2_000, 5_242_880: 40 },
       isolation: { jobs: 20_000, rate: 1_000, seconds: 10, warmupJobs: 2_000 },
       gateway: { requests: 20_000, rate: 1_000, seconds: 10, warmupRequests: 2_000 },
+      tracing: { jobs: 20_000, passes: 3, warmupJobs: 2_000 },
     };
 if (args.jobs !== undefined) sizes.throughput = args.jobs;
 const log = (text: string): void => void (args.json ? process.stderr : process.stdout).write(`${text}\n`);
@@ -293,6 +296,14 @@ try {
           log(`  ${r.system}: ${r.jobsPerSecond} requests/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms`);
       },
     );
+  }
+
+  if (args.groups.has("tracing")) {
+    const { jobs, passes } = sizes.tracing;
+    await attempt(`tracing: off and on, embedded, ${jobs} jobs x ${passes} passes`, async () => {
+      report.tracing = await tracingCost(env, inline256, sizes.tracing);
+      for (const r of report.tracing.rows) log(`  pass ${r.pass} ${r.mode}: ${r.jobsPerSecond} jobs/s`);
+    });
   }
 } finally {
   await peers?.close();

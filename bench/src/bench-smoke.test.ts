@@ -94,6 +94,13 @@ describe("bench --quick", () => {
       }
       expect(report.gateway?.ratio?.requestsPerSecond).toBeGreaterThan(0);
       expect(report.gateway?.slo.throughputMet).toBeTypeOf("boolean");
+      expect(report.tracing?.rows.map((r) => r.mode)).toEqual(["off", "on"]);
+      const traced = report.tracing?.rows.find((r) => r.mode === "on");
+      // Five spans a job (create, publish, process, Result publish, apply); the last applies may end after the flush.
+      expect(traced?.spans).toBeGreaterThanOrEqual(4 * (traced?.jobs ?? 1));
+      expect(report.tracing?.rows.find((r) => r.mode === "off")?.spans).toBeUndefined();
+      expect(report.tracing?.noopNsPerJob).toBeGreaterThan(0);
+      expect(report.tracing?.ratio?.onVsOff.jobsPerSecond).toBeGreaterThan(0);
     },
   );
 });

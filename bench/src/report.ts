@@ -1,5 +1,6 @@
 import type { GatewayReport } from "./gateway.js";
 import type { IsolationReport } from "./isolation.js";
+import type { TracingReport } from "./tracing.js";
 import type { LatencyResult } from "./open-loop.js";
 import { BULLMQ } from "./peers.js";
 import { round } from "./stats.js";
@@ -24,6 +25,8 @@ export interface BenchReport {
   isolation?: IsolationReport;
   /** The gateway's inbound server against a bare HTTP server, and issue 20's SLO judged on them (when measured). */
   gateway?: GatewayReport;
+  /** What tracing costs: no SDK against an SDK registered, in the same run (when measured). */
+  tracing?: TracingReport;
   /** The peers' versions, or why they were not measured (bench/peers not installed, no redis-server). */
   peers?: { bullmq: string; pgBoss: string; redisServer: string } | { skipped: string };
   ratios?: RatioRow[];
@@ -165,6 +168,7 @@ export function renderReport(report: BenchReport): string {
   }
   if (report.isolation !== undefined) parts.push("", ...renderIsolation(report.isolation));
   if (report.gateway !== undefined) parts.push("", ...renderGateway(report.gateway));
+  if (report.tracing !== undefined) parts.push("", ...renderTracing(report.tracing));
   if (report.errors.length > 0)
     parts.push("", "failed scenarios", ...report.errors.map((e) => `  ${e.scenario}: ${e.error}`));
   return parts.join("\n");
@@ -220,6 +224,23 @@ function renderGateway(gateway: GatewayReport): string[] {
   if (ratio !== undefined)
     lines.push(
       `gateway / bare: requests/s x${ratio.requestsPerSecond}, p50 x${ratio.p50}, p99 x${ratio.p99}; SLO (>= x${slo.minThroughputRatio}, p99 < ${slo.maxP99Ms} ms at ${slo.atRate}/s): throughput ${slo.throughputMet === true ? "met" : "missed"}, p99 ${slo.p99Met === undefined ? "not measured at that rate" : slo.p99Met ? "met" : "missed"}`,
+    );
+  return lines;
+}
+
+function renderTracing(tracing: TracingReport): string[] {
+  const lines = [
+    "tracing (embedded, memory store, no-op handler; off: no SDK; on: SDK with a batch processor, export discarded)",
+    table(
+      ["pass", "tracing", "jobs", "jobs/s", "CPU us/job", "spans"],
+      tracing.rows.map((r) => [r.pass, r.mode, r.jobs, r.jobsPerSecond, r.cpuUsPerJob?.main ?? "-", r.spans ?? "-"]),
+    ),
+    `tracing off: the API's no-op calls of one job take ${tracing.noopNsPerJob} ns`,
+  ];
+  const ratio = tracing.ratio;
+  if (ratio !== undefined)
+    lines.push(
+      `on / off (medians): jobs/s x${ratio.onVsOff.jobsPerSecond}, CPU per job x${ratio.onVsOff.cpuUsPerJob ?? "-"}; off's no-op calls are ${ratio.offNoopShareOfCpu !== undefined ? `${round(ratio.offNoopShareOfCpu * 100, 3)} %` : "-"} of an off job's CPU`,
     );
   return lines;
 }

@@ -1,4 +1,5 @@
 import type { ComponentBusSettings, ContentRef, Heartbeat, Job, Result } from "@tessera/contract";
+import type { TraceCarrier } from "./tracing/trace-context.js";
 
 /**
  * The one bus interface. Two backends implement it (`jetstream`, `inprocess`) and one conformance suite
@@ -51,7 +52,8 @@ export interface Bus {
   /**
    * Publishes a job to `jobSubject(job.component)`. The dedup key is `job.job_id` unless `dedupKey` is
    * given (redrive uses a fresh key so the duplicate window does not swallow it). Validates the job first,
-   * unless the caller passes it `encoded`. Fails if the component's stream does not exist.
+   * unless the caller passes it `encoded`. Fails if the component's stream does not exist. The active trace
+   * context (the caller's span) travels with it in the message headers (`JobDelivery.traceHeaders`).
    */
   publishJob(job: Job, opts?: PublishJobOptions): Promise<PublishAck>;
 
@@ -83,7 +85,8 @@ export interface Bus {
    * Publishes a Result on `resultSubject(component, job_id)` (validated first). Publishing the same
    * Result again (same job, status and finished_at: a retried publish) stores nothing new; a Result of
    * another run of the job (a redrive, a double execution) is stored, and the coordinator decides.
-   * Resolves only once the bus has stored it durably.
+   * Resolves only once the bus has stored it durably. The active trace context travels with it in the
+   * message headers (`ResultEvent.traceHeaders`).
    */
   publishResult(result: Result): Promise<void>;
 
@@ -205,6 +208,8 @@ export interface JobDelivery {
   readonly ackWaitMs: number;
   /** Published with `mayRepeat`: the job may have run before, whatever the delivery count says. */
   readonly mayRepeat?: boolean;
+  /** The trace context its publish carried (W3C `traceparent`, …); undefined when untraced. */
+  readonly traceHeaders?: TraceCarrier;
   ack(): void;
   /** Redeliver after `delayMs` (0 or undefined: as soon as possible). Counts as a delivery. */
   nak(delayMs?: number): void;
@@ -237,7 +242,7 @@ export interface QueueDepth {
 }
 
 export type ResultEvent =
-  | { kind: "result"; result: Result; subject: string }
+  | { kind: "result"; result: Result; subject: string; traceHeaders?: TraceCarrier }
   | { kind: "invalid"; subject: string; data: Uint8Array; error: Error };
 
 export type HeartbeatEvent =

@@ -27,6 +27,7 @@ export type {
   CoordinatorMembership,
 } from "./bus.js";
 export { jobIdOf } from "./envelope-job-id.js";
+export { resultDedupKey } from "./result-dedup-key.js";
 export {
   BusError,
   BusNotProvisionedError,
@@ -44,3 +45,49 @@ export {
   type LocalNatsServerOptions,
 } from "./nats/local-server.js";
 export { freePort } from "./nats/free-port.js";
+export {
+  TRACER_NAME,
+  MESSAGING_SYSTEM,
+  MessagingAttr,
+  TesseraAttr,
+  HttpAttr,
+  OPERATION_NAME,
+  jobSpan,
+  resultSpan,
+  type MessagingOperation,
+  type MessagingSpanName,
+} from "./tracing/trace-names.js";
+export {
+  SpanKind,
+  SpanStatusCode,
+  activeContext,
+  withSpan,
+  withContext,
+  injectTrace,
+  extractTrace,
+  traceHeadersFrom,
+  parseTraceparent,
+  formatTraceparent,
+  contextFromTraceparent,
+  hasSpan,
+  isRecording,
+  setActiveAttributes,
+  setActiveError,
+  startMessagingSpan,
+  startServerSpan,
+  endWithError,
+  traceLogFields,
+  type TraceCarrier,
+  type Context as TraceContext,
+  type Span,
+} from "./tracing/trace-context.js";
+export {
+  startTracing,
+  tracingConfig,
+  TracingConfigError,
+  type StartTracingOptions,
+  type TracingConfig,
+  type TracingEnv,
+  type TracingHandle,
+  type TraceExporterKind,
+} from "./tracing/start-tracing.js";

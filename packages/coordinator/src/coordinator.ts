@@ -21,6 +21,7 @@ import { recordResult, runHook } from "./results/record-result.js";
 import { JobRetention } from "./retention/job-retention.js";
 import { createSourceStage, type SourceStage } from "./sources/source-stage.js";
 import { recordJob } from "./submit/record-job.js";
+import { inApplySpan, inCreateSpan } from "./tracing/job-spans.js";
 import {
   JOBS_RETENTION,
   limitsOf,
@@ -206,7 +207,7 @@ export class CoordinatorRuntime implements Coordinator {
         await bus.consumeResults((event) => {
           const started = performance.now();
           const took = (): number => (performance.now() - started) / 1000;
-          return this.onResult(event).then(
+          return inApplySpan(event, () => this.onResult(event)).then(
             (outcome) => this.prom.resultApplied(outcome, took()),
             (err: unknown) => {
               this.prom.resultApplied("error", took());
@@ -245,7 +246,11 @@ export class CoordinatorRuntime implements Coordinator {
     this.retention.start();
   }
 
-  async submit(component: string, input: SubmitInput, opts: SubmitOptions = {}): Promise<SubmitOutcome> {
+  submit(component: string, input: SubmitInput, opts: SubmitOptions = {}): Promise<SubmitOutcome> {
+    return inCreateSpan(component, opts, (traced) => this.record(component, input, traced));
+  }
+
+  private async record(component: string, input: SubmitInput, opts: SubmitOptions): Promise<SubmitOutcome> {
     const registration = this.registration(component);
     const limitKey = limitKeyOf(this.limitsOf(component), opts.metadata);
     const recorded = await recordJob(

@@ -1,4 +1,4 @@
-import type { Bus } from "@tessera/bus";
+import { traceLogFields, type Bus } from "@tessera/bus";
 import {
   busSettingsFromSpec,
   componentNameProblem,
@@ -81,7 +81,8 @@ export interface CoordinatorOptions {
  */
 export async function createCoordinator(opts: CoordinatorOptions): Promise<Coordinator> {
   const env = opts.env ?? process.env;
-  const log = opts.logger ?? pino({ name: "tessera-coordinator", level: env.LOG_LEVEL ?? "info" });
+  const log =
+    opts.logger ?? pino({ name: "tessera-coordinator", level: env.LOG_LEVEL ?? "info", mixin: traceLogFields });
   const components = checkRegistrations(opts.components);
   const file = opts.settingsFile ?? {};
   // Bootstrap settings decide which database to open, so they are resolved before it is.

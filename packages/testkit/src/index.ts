@@ -36,3 +36,10 @@ export {
 } from "./control-plane/index.js";
 export { pollHealth, type HealthPoll } from "./health-poll.js";
 export { findExecutable } from "./find-executable.js";
+export {
+  startOtlpReceiver,
+  OtlpSpanKind,
+  type OtlpReceiver,
+  type ReceivedSpan,
+  type OtlpValue,
+} from "./otlp-receiver.js";

@@ -1,10 +1,24 @@
-import type { Bus, JobDelivery } from "@tessera/bus";
-import { ReasonCode, SCHEMA_VERSION, type Job, type Result } from "@tessera/contract";
+import {
+  activeContext,
+  endWithError,
+  isRecording,
+  resultDedupKey,
+  startMessagingSpan,
+  resultSpan,
+  SpanKind,
+  TesseraAttr,
+  MessagingAttr,
+  withSpan,
+  type Bus,
+  type JobDelivery,
+} from "@tessera/bus";
+import { ReasonCode, SCHEMA_VERSION, resultSubject, type Job, type Result } from "@tessera/contract";
 import type { Logger } from "pino";
 import { retryDelayMs } from "./backoff.js";
 import type { ComponentDefinition } from "./define-component.js";
 import type { HandlerExecutor, HandlerOutcome, Interruption } from "./handler-outcome.js";
 import { decodeDelivery, recordInvalidEnvelope, type DecodedDelivery } from "./invalid-envelope.js";
+import { markOutcome, startProcessSpan } from "./job-span.js";
 import { Keepalive } from "./keepalive.js";
 import { setLongTimeout } from "./long-timeout.js";
 import type { JobOutcome, WorkerMetrics } from "./metrics.js";
@@ -83,8 +97,20 @@ export class JobRunner {
     }
   }
 
+  /** Runs the delivery in its `process` span (job-span.ts), which every log line and the Result's publish sit in. */
   private async process(delivery: JobDelivery): Promise<void> {
     const decoded = decodeDelivery(delivery, this.definition.name);
+    const { span, parent } = startProcessSpan(delivery, decoded, this.definition.name);
+    try {
+      await withSpan(span, () => this.processDecoded(delivery, decoded), parent);
+      span.end();
+    } catch (err) {
+      endWithError(span, err);
+      throw err;
+    }
+  }
+
+  private async processDecoded(delivery: JobDelivery, decoded: DecodedDelivery): Promise<void> {
     if (!decoded.ok) return this.reject(delivery, decoded);
     const { job } = decoded;
     const log = this.jobLog(job.job_id, delivery.deliveryCount);
@@ -105,7 +131,7 @@ export class JobRunner {
           "could not check whether the job already has a Result; redelivering it later",
         );
         delivery.nak(delay);
-        this.metrics.count("retried");
+        this.count("retried");
         return;
       }
       if (existing !== undefined && finishes(existing, delivery, job.job_id)) {
@@ -114,7 +140,7 @@ export class JobRunner {
           "redelivered job already has a Result; acking without running it again",
         );
         delivery.ack();
-        this.metrics.count("duplicate");
+        this.count("duplicate");
         return;
       }
     }
@@ -190,14 +216,14 @@ export class JobRunner {
     if (outcome.kind === "shutdown") {
       log().warn("handler aborted by shutdown; the job goes back to the queue");
       delivery.nak(0);
-      this.metrics.count("retried", seconds);
+      this.count("retried", seconds);
       return;
     }
     if (outcome.kind === "error") {
       const delay = this.backoff(attempt);
       log().warn({ err: outcome.error, retryInMs: delay }, "handler failed; the job will be retried");
       delivery.nak(delay);
-      this.metrics.count("retried", seconds);
+      this.count("retried", seconds);
       return;
     }
 
@@ -235,12 +261,12 @@ export class JobRunner {
         });
         metric = "failed";
       }
-      await this.bus.publishResult(result);
+      await this.publishResult(result);
     } catch (err) {
       const delay = this.backoff(attempt);
       log().error({ err, retryInMs: delay }, "could not store the Result; the job will be redelivered");
       delivery.nak(delay);
-      this.metrics.count("retried", seconds);
+      this.count("retried", seconds);
       return;
     }
     if (result.status === "completed") {
@@ -250,7 +276,33 @@ export class JobRunner {
       delivery.term();
       log().info({ reasonCode: result.reason_code, reasonDetail: result.reason_detail }, "job failed");
     }
-    this.metrics.count(metric, seconds);
+    this.count(metric, seconds);
+  }
+
+  /** Counts the delivery's outcome, and says it on its span. */
+  private count(outcome: JobOutcome, seconds?: number): void {
+    this.metrics.count(outcome, seconds);
+    markOutcome(outcome);
+  }
+
+  /** Publishes the Result in its own `publish` span (a child of the delivery's), whose context it carries. */
+  private async publishResult(result: Result): Promise<void> {
+    const parent = activeContext();
+    if (!isRecording(parent)) return this.bus.publishResult(result);
+    const span = startMessagingSpan(SpanKind.PRODUCER, resultSpan("send", result.component), parent, {
+      [MessagingAttr.destinationName]: resultSubject(result.component, result.job_id),
+      [MessagingAttr.messageId]: resultDedupKey(result),
+      [TesseraAttr.jobId]: result.job_id,
+      [TesseraAttr.resultStatus]: result.status,
+      ...(result.reason_code !== undefined ? { [TesseraAttr.reasonCode]: result.reason_code } : {}),
+    });
+    try {
+      await withSpan(span, () => this.bus.publishResult(result), parent);
+      span.end();
+    } catch (err) {
+      endWithError(span, err);
+      throw err;
+    }
   }
 
   private result(
@@ -290,7 +342,7 @@ export class JobRunner {
         "invalid job envelope, and recording why failed; it will be redelivered",
       );
       delivery.nak(delay);
-      this.metrics.count("retried");
+      this.count("retried");
       return;
     }
     log.warn(
@@ -302,7 +354,7 @@ export class JobRunner {
       "invalid job envelope; terming it",
     );
     delivery.term();
-    this.metrics.count("invalid");
+    this.count("invalid");
   }
 
   /** The job's child logger, made on first use: most jobs never log. */

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import { BusNotProvisionedError, type Bus, type JobDelivery, type Subscription } from "@tessera/bus";
+import { BusNotProvisionedError, traceLogFields, type Bus, type JobDelivery, type Subscription } from "@tessera/bus";
 import { ComponentDefaults, HEARTBEAT_INTERVAL_MS, type HandlerLimits } from "@tessera/contract";
 import { pino, type Logger } from "pino";
 import { Registry } from "prom-client";
@@ -78,7 +78,7 @@ export async function runWorker(definition: ComponentDefinition, opts: RunWorker
     throw new RangeError(`runWorker: heartbeatIntervalMs: expected an integer >= 1, got ${heartbeatIntervalMs}`);
   if (!(drainGraceMs >= 0))
     throw new RangeError(`runWorker: drainGraceMs: expected a number >= 0, got ${drainGraceMs}`);
-  const log = (opts.logger ?? pino({ level: process.env["LOG_LEVEL"] ?? "info" })).child({
+  const log = (opts.logger ?? pino({ level: process.env["LOG_LEVEL"] ?? "info", mixin: traceLogFields })).child({
     component: definition.name,
     instanceId,
   });

@@ -1,4 +1,4 @@
-import { connectJetStreamBus, type Bus } from "@tessera/bus";
+import { connectJetStreamBus, startTracing, traceLogFields, type Bus, type TracingHandle } from "@tessera/bus";
 import { HANDLER_LIMITS_ENV, validateHandlerLimits, type HandlerLimits } from "@tessera/contract";
 import { pino } from "pino";
 import type { ComponentDefinition } from "./define-component.js";
@@ -16,6 +16,8 @@ import { inertHandle, runWorker, type RunWorkerOptions, type WorkerHandle } from
  *   no server when the port is unset. `0` picks a free port (logged in the "worker started" line).
  * - `TESSERA_INSTANCE_ID`, `TESSERA_DRAIN_GRACE_MS`, `TESSERA_HEARTBEAT_INTERVAL_MS`, `LOG_LEVEL`.
  * - `TESSERA_HANDLER_MAX_HEAP_MIB`, `TESSERA_HANDLER_MAX_OUTPUT_BYTES`: the Component's `handlerLimits`.
+ * - `OTEL_*`: with an OTLP endpoint (or `OTEL_TRACES_EXPORTER`) set, traces are exported over OTLP/HTTP
+ *   (docs/observability.md); without, no SDK is loaded.
  *
  * SIGTERM or SIGINT drains (see WorkerHandle.stop), closes the bus and exits 0; a second signal exits 1 at
  * once. A fatal error (bad configuration, no connection, an uncaught exception) logs one `fatal` line and
@@ -29,7 +31,7 @@ export async function runWorkerProcess(
 ): Promise<WorkerHandle> {
   if (inHandlerThread()) return inertHandle();
   const env = process.env;
-  const log = opts.logger ?? pino({ level: env["LOG_LEVEL"] ?? "info" });
+  const log = opts.logger ?? pino({ level: env["LOG_LEVEL"] ?? "info", mixin: traceLogFields });
   const fatal = (message: string, err?: unknown): never => {
     log.fatal(
       { component: definition.name, ...(err !== undefined ? { err } : {}) },
@@ -65,6 +67,19 @@ export async function runWorkerProcess(
       : {}),
     handlerLimits: handlerLimitsFromEnv(fatal),
   };
+
+  let tracing: TracingHandle | undefined;
+  try {
+    tracing = await startTracing({
+      serviceName: `tessera-worker-${definition.name}`,
+      attributes: {
+        "tessera.component": definition.name,
+        ...(fromEnv.instanceId !== undefined ? { "service.instance.id": fromEnv.instanceId } : {}),
+      },
+    });
+  } catch (err) {
+    return fatal("cannot set up tracing", err);
+  }
 
   let bus: Bus;
   try {
@@ -111,6 +126,7 @@ export async function runWorkerProcess(
       instanceId: worker.instanceId,
       httpPort: worker.httpPort,
       mode: kubernetes ? "kubernetes" : "process",
+      traces: tracing?.exporters ?? "off",
     },
     "worker started",
   );
@@ -126,6 +142,7 @@ export async function runWorkerProcess(
     worker
       .stop()
       .then(() => bus.close())
+      .then(() => tracing?.shutdown())
       .then(
         () => process.exit(0),
         (err: unknown) => fatal("draining failed", err),

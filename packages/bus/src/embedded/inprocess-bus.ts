@@ -29,6 +29,7 @@ import { DedupWindow } from "./dedup-window.js";
 import { DurableLog } from "./durable-log.js";
 import { InMemoryPayloadStore } from "./payload-store.js";
 import { WorkQueue } from "./work-queue.js";
+import { injectTrace, type TraceCarrier } from "../tracing/trace-context.js";
 
 export interface InProcessBusOptions {
   /** How long payloads live. Default 24 h, as in the JetStream backend. */
@@ -69,7 +70,7 @@ class InProcessBus implements Bus {
   private readonly now: () => number;
   private readonly queues = new Map<string, WorkQueue>();
   private readonly results: DedupWindow<Result>;
-  private readonly resultLog = new DurableLog<Result>();
+  private readonly resultLog = new DurableLog<{ result: Result; traceHeaders: TraceCarrier | undefined }>();
   private readonly resultDedup: DedupWindow<true>;
   private readonly exhaustedLog = new DurableLog<ExhaustedDelivery>();
   private readonly deadLetters = new Map<string, DeadLetter[]>();
@@ -113,6 +114,7 @@ class InProcessBus implements Bus {
       opts.encoded ?? encodeJob(job),
       opts.dedupKey ?? job.job_id,
       opts.mayRepeat === true,
+      injectTrace(),
     );
   }
 
@@ -143,7 +145,7 @@ class InProcessBus implements Bus {
     if (this.resultDedup.get(key) !== undefined) return;
     this.resultDedup.set(key, true);
     this.results.set(resultKey(result.component, result.job_id), checked.value);
-    this.resultLog.append(checked.value);
+    this.resultLog.append({ result: checked.value, traceHeaders: injectTrace() });
   }
 
   async getResult(component: string, jobId: string): Promise<Result | undefined> {
@@ -153,8 +155,13 @@ class InProcessBus implements Bus {
 
   async consumeResults(handler: (event: ResultEvent) => void | Promise<void>): Promise<Subscription> {
     this.assertOpen();
-    return this.resultLog.consume((result) =>
-      handler({ kind: "result", result, subject: resultSubject(result.component, result.job_id) }),
+    return this.resultLog.consume(({ result, traceHeaders }) =>
+      handler({
+        kind: "result",
+        result,
+        subject: resultSubject(result.component, result.job_id),
+        ...(traceHeaders !== undefined ? { traceHeaders } : {}),
+      }),
     );
   }
 

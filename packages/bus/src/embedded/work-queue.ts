@@ -2,6 +2,7 @@ import type { ComponentBusSettings } from "@tessera/contract";
 import type { ExhaustedDelivery, JobDelivery, PublishAck, QueueDepth, Subscription } from "../bus.js";
 import { DedupWindow } from "./dedup-window.js";
 import { Fifo } from "./fifo.js";
+import type { TraceCarrier } from "../tracing/trace-context.js";
 
 /**
  * Most publish ids a queue's duplicate window holds. JetStream bounds its window by time only, on the server;
@@ -16,6 +17,7 @@ interface StoredMessage {
   data: Uint8Array;
   dedupKey: string | undefined;
   mayRepeat: boolean;
+  traceHeaders: TraceCarrier | undefined;
   deliveries: number;
   publishedAt: number;
   state: MessageState;
@@ -67,7 +69,12 @@ export class WorkQueue {
     this.settings = settings;
   }
 
-  publish(data: Uint8Array, dedupKey: string | undefined, mayRepeat = false): PublishAck {
+  publish(
+    data: Uint8Array,
+    dedupKey: string | undefined,
+    mayRepeat = false,
+    traceHeaders: TraceCarrier | undefined = undefined,
+  ): PublishAck {
     if (dedupKey !== undefined) {
       const original = this.dedup.get(dedupKey);
       if (original !== undefined) return { seq: original, duplicate: true };
@@ -79,6 +86,7 @@ export class WorkQueue {
       data,
       dedupKey,
       mayRepeat,
+      traceHeaders,
       deliveries: 0,
       publishedAt: this.now(),
       state: "pending",
@@ -187,6 +195,7 @@ export class WorkQueue {
       publishedAt: msg.publishedAt,
       ackWaitMs: this.settings.ackWaitMs,
       mayRepeat: msg.mayRepeat,
+      ...(msg.traceHeaders !== undefined ? { traceHeaders: msg.traceHeaders } : {}),
       ack: () => settle(() => this.messages.get(msg.seq) === msg && this.remove(msg.seq)),
       term: () => settle(() => this.messages.get(msg.seq) === msg && this.remove(msg.seq)),
       nak: (delayMs?: number) => settle(() => current() && this.retry(msg, delayMs ?? 0)),

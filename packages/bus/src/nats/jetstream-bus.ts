@@ -49,7 +49,7 @@ import type {
 } from "../bus.js";
 import { BusClosedError, BusNotProvisionedError } from "../errors.js";
 import { letterFromEvent, publishLetter, readDeadLetters } from "./dead-letters.js";
-import { MAY_REPEAT_HEADER, startAckingLoop, startJobLoop } from "./job-consumer.js";
+import { MAY_REPEAT_HEADER, startAckingLoop, startJobLoop, traceHeadersOf } from "./job-consumer.js";
 import { isMessageNotFound, isNoResponders, isResourceNotFound, isStreamNotFound } from "./nats-errors.js";
 import { NatsPayloadStore } from "./payload-store.js";
 import { readResults, readStoredJobs } from "./stream-scan.js";
@@ -66,6 +66,7 @@ import { repairWorkQueueConsumer, type RepairOutcome } from "./consumer-repair.j
 import type { PullLoop } from "./pull-loop.js";
 import { parseMaxDeliveriesAdvisory } from "./advisories.js";
 import { joinCoordinators, subscribeHeartbeats, type CoreSubscriptions } from "./core-subscriptions.js";
+import { injectTrace, type TraceCarrier } from "../tracing/trace-context.js";
 
 export interface JetStreamBusOptions {
   servers: string | string[];
@@ -102,6 +103,10 @@ const SHARED = "(shared)";
 /** The second check of the job consumers after a reconnect (see watchStatus). */
 const REPAIR_AGAIN_MS = 15_000;
 const MAY_REPEAT_HEADERS: Readonly<Record<string, string>> = { [MAY_REPEAT_HEADER]: "1" };
+
+function withMayRepeat(trace: TraceCarrier, mayRepeat: boolean): TraceCarrier {
+  return mayRepeat ? { ...trace, ...MAY_REPEAT_HEADERS } : trace;
+}
 
 export async function connectJetStreamBus(opts: JetStreamBusOptions): Promise<Bus> {
   const replicas = opts.streamReplicas;
@@ -283,27 +288,25 @@ class JetStreamBus implements Bus {
   async publishJob(job: Job, opts?: PublishJobOptions): Promise<PublishAck> {
     this.guard();
     const bytes = opts?.encoded ?? encodeJob(job);
-    return this.publishJobBytes(job.component, bytes, opts?.dedupKey ?? job.job_id, opts?.mayRepeat === true);
+    const trace = injectTrace();
+    const mayRepeat = opts?.mayRepeat === true;
+    const extra = trace === undefined ? (mayRepeat ? MAY_REPEAT_HEADERS : undefined) : withMayRepeat(trace, mayRepeat);
+    return this.publishJobBytes(job.component, bytes, opts?.dedupKey ?? job.job_id, extra);
   }
 
   async publishRawJob(component: string, data: Uint8Array, opts?: { dedupKey?: string }): Promise<PublishAck> {
     this.guard();
-    return this.publishJobBytes(component, data, opts?.dedupKey);
+    return this.publishJobBytes(component, data, opts?.dedupKey, undefined);
   }
 
   private async publishJobBytes(
     component: string,
     data: Uint8Array,
     msgID: string | undefined,
-    mayRepeat = false,
+    extra: Readonly<Record<string, string>> | undefined,
   ): Promise<PublishAck> {
     try {
-      const ack = await this.publisher.publish(
-        jobSubject(component),
-        data,
-        msgID,
-        mayRepeat ? MAY_REPEAT_HEADERS : undefined,
-      );
+      const ack = await this.publisher.publish(jobSubject(component), data, msgID, extra);
       return { seq: ack.seq, duplicate: ack.duplicate };
     } catch (err) {
       if (isNoResponders(err)) throw new BusNotProvisionedError(component, `job stream ${jobStreamName(component)}`);
@@ -460,8 +463,9 @@ class JetStreamBus implements Bus {
   async publishResult(result: Result): Promise<void> {
     this.guard();
     const bytes = encodeResult(result);
+    const trace = injectTrace();
     const publish = (): Promise<unknown> =>
-      this.publisher.publish(resultSubject(result.component, result.job_id), bytes, resultDedupKey(result));
+      this.publisher.publish(resultSubject(result.component, result.job_id), bytes, resultDedupKey(result), trace);
     try {
       await publish();
     } catch (err) {
@@ -489,8 +493,15 @@ class JetStreamBus implements Bus {
   async consumeResults(handler: (event: ResultEvent) => void | Promise<void>): Promise<Subscription> {
     return this.coordinatorLoop(RESULTS_STREAM, COORDINATOR_RESULTS_CONSUMER, async (m: JsMsg) => {
       const decoded = decodeResult(m.data);
-      if (decoded.ok) await handler({ kind: "result", result: decoded.value, subject: m.subject });
-      else {
+      if (decoded.ok) {
+        const traceHeaders = traceHeadersOf(m);
+        await handler({
+          kind: "result",
+          result: decoded.value,
+          subject: m.subject,
+          ...(traceHeaders !== undefined ? { traceHeaders } : {}),
+        });
+      } else {
         try {
           await handler({ kind: "invalid", subject: m.subject, data: m.data, error: decoded.error });
         } catch {

@@ -1,9 +1,16 @@
 import type { Consumer, JsMsg } from "@nats-io/jetstream";
 import type { JobDelivery } from "../bus.js";
 import { PullLoop } from "./pull-loop.js";
+import { traceHeadersFrom, type TraceCarrier } from "../tracing/trace-context.js";
 
 /** Set on a job published with `mayRepeat` (a header, so the envelope stays as the contract says). */
 export const MAY_REPEAT_HEADER = "Tessera-May-Repeat";
+
+/** The trace headers of a stored message (none are read when nothing traces: see traceHeadersFrom). */
+export function traceHeadersOf(m: Pick<JsMsg, "headers">): TraceCarrier | undefined {
+  const h = m.headers;
+  return h === undefined ? undefined : traceHeadersFrom((name) => h.get(name) || undefined);
+}
 
 /**
  * One delivery handed to a job handler. Settles at most once; later calls are ignored. Its slot in the
@@ -17,6 +24,7 @@ class NatsJobDelivery implements JobDelivery {
   readonly streamSeq: number;
   readonly publishedAt: number;
   readonly mayRepeat: boolean;
+  readonly traceHeaders: TraceCarrier | undefined;
   private settled = false;
 
   constructor(
@@ -33,6 +41,7 @@ class NatsJobDelivery implements JobDelivery {
     // The stream's timestamp of the stored message (the delivery's metadata, in nanoseconds).
     this.publishedAt = Math.floor(m.info.timestampNanos / 1e6);
     this.mayRepeat = m.headers?.get(MAY_REPEAT_HEADER) === "1";
+    this.traceHeaders = traceHeadersOf(m);
   }
 
   ack(): void {

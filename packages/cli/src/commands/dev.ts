@@ -1,5 +1,5 @@
 import { relative } from "node:path";
-import { NatsServerNotInstalledError } from "@tessera/bus";
+import { NatsServerNotInstalledError, startTracing, traceLogFields, TracingConfigError } from "@tessera/bus";
 import { ENVIRONMENT_VARIABLE, GuardRailError, parseEnvironment } from "@tessera/contract";
 import { CoordinatorError, isLoopbackHost, type JobRecord } from "@tessera/coordinator";
 import { isDashboardBuilt } from "@tessera/dashboard";
@@ -79,58 +79,74 @@ Examples:
           `--port: expected a port number from 0 to 65535, got ${JSON.stringify(opts.port)}`,
           ExitCode.Usage,
         );
-      const style = styleFor(io.stdout, io.env);
-      const out = (line = ""): void => void io.stdout.write(`${line}\n`);
-      const say = opts.json === true ? () => undefined : out;
-      const project = await loadProject(target);
-      const mode: DevMode = opts.nats === undefined ? { kind: "embedded" } : { kind: "process", nats: opts.nats };
-      const log = pino(
-        { name: "tessera-dev", level: opts.verbose === true ? "info" : (io.env["LOG_LEVEL"] ?? "warn") },
-        pino.destination(2),
-      );
-      const session = await startDevSession({
-        project,
-        mode,
-        admin: { host: opts.host, port },
-        ...(opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {}),
-        env: io.env,
-        log,
-        onScale: (e) =>
-          say(style.dim(`scale ${e.component}: ${e.from} → ${e.to} worker${e.to === 1 ? "" : "s"} (lag ${e.lag})`)),
-        onWorkerExit: (e) => {
-          if (!e.requested)
-            say(
-              style.yellow(
-                `worker ${e.instanceId} exited on its own (code ${e.code ?? "-"}, signal ${e.signal ?? "-"}); the autoscaler replaces it if still needed`,
-              ),
-            );
-        },
-      }).catch((err: unknown) => {
-        throw startFailure(err, opts, port);
+      const tracing = await startTracing({ serviceName: "tessera-coordinator", env: io.env }).catch((err: unknown) => {
+        throw err instanceof TracingConfigError ? new CliError(err.message, ExitCode.Usage) : err;
       });
-      say(banner(project, session, mode, opts, io.env, style));
-
-      if (opts.samples === true) {
-        let unexpected: SamplesReport["outcomes"];
-        try {
-          unexpected = await reportSamples(session, project, opts, io, style);
-        } catch (err) {
-          await session.stop();
-          throw err instanceof CoordinatorError
-            ? new CliError(`samples did not finish: ${err.message}`, ExitCode.Failed)
-            : err;
-        }
-        if (opts.exit === true) {
-          await session.stop();
-          if (unexpected.length > 0) throw new ExitStatus(ExitCode.Failed);
-          return;
-        }
+      try {
+        await runDev(target, opts, io, port);
+      } finally {
+        await tracing?.shutdown();
       }
-      say(style.dim("Ctrl-C to stop."));
-      await untilSignal();
-      say(style.dim("stopping: draining workers …"));
-      await session.stop();
     });
+}
+
+/** `tessera dev` once its options are checked (and tracing is set up, when `OTEL_*` asks for it). */
+async function runDev(target: string, opts: DevOptions, io: CliIo, port: number): Promise<void> {
+  const style = styleFor(io.stdout, io.env);
+  const out = (line = ""): void => void io.stdout.write(`${line}\n`);
+  const say = opts.json === true ? () => undefined : out;
+  const project = await loadProject(target);
+  const mode: DevMode = opts.nats === undefined ? { kind: "embedded" } : { kind: "process", nats: opts.nats };
+  const log = pino(
+    {
+      name: "tessera-dev",
+      level: opts.verbose === true ? "info" : (io.env["LOG_LEVEL"] ?? "warn"),
+      mixin: traceLogFields,
+    },
+    pino.destination(2),
+  );
+  const session = await startDevSession({
+    project,
+    mode,
+    admin: { host: opts.host, port },
+    ...(opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {}),
+    env: io.env,
+    log,
+    onScale: (e) =>
+      say(style.dim(`scale ${e.component}: ${e.from} → ${e.to} worker${e.to === 1 ? "" : "s"} (lag ${e.lag})`)),
+    onWorkerExit: (e) => {
+      if (!e.requested)
+        say(
+          style.yellow(
+            `worker ${e.instanceId} exited on its own (code ${e.code ?? "-"}, signal ${e.signal ?? "-"}); the autoscaler replaces it if still needed`,
+          ),
+        );
+    },
+  }).catch((err: unknown) => {
+    throw startFailure(err, opts, port);
+  });
+  say(banner(project, session, mode, opts, io.env, style));
+
+  if (opts.samples === true) {
+    let unexpected: SamplesReport["outcomes"];
+    try {
+      unexpected = await reportSamples(session, project, opts, io, style);
+    } catch (err) {
+      await session.stop();
+      throw err instanceof CoordinatorError
+        ? new CliError(`samples did not finish: ${err.message}`, ExitCode.Failed)
+        : err;
+    }
+    if (opts.exit === true) {
+      await session.stop();
+      if (unexpected.length > 0) throw new ExitStatus(ExitCode.Failed);
+      return;
+    }
+  }
+  say(style.dim("Ctrl-C to stop."));
+  await untilSignal();
+  say(style.dim("stopping: draining workers …"));
+  await session.stop();
 }
 
 /** Runs the samples, prints the report; returns the samples that did not end as expected. */

@@ -2,6 +2,7 @@ import type { Bus } from "@tessera/bus";
 import type { Logger } from "pino";
 import type { Dispatched, DispatchRecord, JobStorage, OutboxEntry, OutboxSkip } from "../store/job-storage.js";
 import type { JobSummary } from "../store/job-row.js";
+import { inPublishSpan } from "../tracing/job-spans.js";
 import type { DispatchLimiter } from "./dispatch-limiter.js";
 
 /**
@@ -200,11 +201,13 @@ export class OutboxRelay {
     }
     const results = await Promise.allSettled(
       taken.map((e) =>
-        bus.publishJob(e.envelope, {
-          dedupKey: e.dedupKey,
-          mayRepeat: e.mayRepeat === true,
-          ...(e.encoded !== undefined ? { encoded: e.encoded } : {}),
-        }),
+        inPublishSpan(e, () =>
+          bus.publishJob(e.envelope, {
+            dedupKey: e.dedupKey,
+            mayRepeat: e.mayRepeat === true,
+            ...(e.encoded !== undefined ? { encoded: e.encoded } : {}),
+          }),
+        ),
       ),
     );
     let sent = 0;

@@ -30,6 +30,7 @@ import { metricsRoutes } from "./routes/metrics.js";
 import { oauthCallbackRoutes } from "./routes/oauth-callback.js";
 import { settingsRoutes } from "./routes/settings.js";
 import { ADMIN_BODY_LIMIT_BYTES, NAMED_SCHEMAS } from "./schemas.js";
+import { installTracing } from "./trace-hooks.js";
 import { trackUnusedSockets } from "./unused-sockets.js";
 import { validatorFactory } from "./validator-compiler.js";
 
@@ -100,6 +101,8 @@ export async function buildAdminApp(
     frameworkErrors: frameworkErrorHandler(ADMIN_BODY_LIMIT_BYTES, scrub),
     schemaController: { compilersFactory: { buildValidator: validatorFactory() } },
   });
+  // First: every request gets its span, refused ones too.
+  installTracing(app);
   requireMutatingFlag(app);
   acceptEmptyJsonBodies(app);
   installErrorHandling(app, ADMIN_BODY_LIMIT_BYTES, scrub);

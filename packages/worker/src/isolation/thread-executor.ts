@@ -1,4 +1,4 @@
-import type { PayloadStore } from "@tessera/bus";
+import { activeContext, withContext, type PayloadStore } from "@tessera/bus";
 import { ComponentDefaults, ReasonCode, type HandlerLimits, type Job } from "@tessera/contract";
 import type { Logger } from "pino";
 import type { ComponentDefinition } from "../define-component.js";
@@ -59,6 +59,8 @@ export function threadExecutor(opts: {
     warm: () => pool.warm(heapMiBFor(ComponentDefaults.maxBytes, limits)),
     start(request: RunRequest): HandlerRun {
       const run = ++runs;
+      // The delivery's span: what the thread asks of the host (logging, payloads) is done in it.
+      const ctx = activeContext();
       const heapMiB = heapMiBFor(request.job.limits.max_bytes, limits);
       let thread: HandlerThread | undefined;
       let interrupted = false;
@@ -81,7 +83,9 @@ export function threadExecutor(opts: {
           const listener: ThreadListener = {
             message: (m) => {
               if (m.t !== "done")
-                return serve(m, { run, request, thread: acquired, listener, payloads: opts.payloads, log });
+                return withContext(ctx, () =>
+                  serve(m, { run, request, thread: acquired, listener, payloads: opts.payloads, log }),
+                );
               if (m.run !== run) return;
               pool.release(acquired);
               resolve(
