@@ -1,0 +1,106 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connectJetStreamBus, freePort } from "@tessera/bus";
+
+export interface NatsClusterHandle {
+  /** One client URL per node, `nats://127.0.0.1:<port>`, in node order (server names n0, n1, n2). */
+  urls: string[];
+  /** Server names, in node order: what JetStream reports as a stream's leader and replicas. */
+  names: string[];
+  /** SIGKILL node `i` (no goodbye to its peers or clients); its store stays. */
+  kill(i: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A three-node JetStream cluster on loopback (JetStream needs a quorum, so one node is not enough), with
+ * `nats-server` from `$NATS_SERVER_BIN` (as startNatsServer) or the PATH. Resolves once a metadata leader
+ * is known to every node and an R3 stream can be placed, so each answers JetStream requests.
+ */
+export async function startNatsCluster(): Promise<NatsClusterHandle> {
+  const dir = await mkdtemp(join(tmpdir(), "tessera-cluster-"));
+  const nodes = [];
+  for (let i = 0; i < 3; i++) nodes.push({ port: await freePort("127.0.0.1"), route: await freePort("127.0.0.1") });
+  const routes = nodes.map((n) => `"nats://127.0.0.1:${n.route}"`).join(", ");
+  const children: ChildProcess[] = [];
+  const ready = nodes.map(async (node, i) => {
+    const conf = join(dir, `n${i}.conf`);
+    await writeFile(
+      conf,
+      [
+        `server_name: n${i}`,
+        `listen: "127.0.0.1:${node.port}"`,
+        `jetstream { store_dir: ${JSON.stringify(join(dir, `n${i}`))} }`,
+        `cluster { name: tessera-test, listen: "127.0.0.1:${node.route}", routes: [${routes}] }`,
+      ].join("\n"),
+    );
+    const child = spawn(process.env["NATS_SERVER_BIN"] ?? "nats-server", ["-c", conf], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    children[i] = child;
+    await new Promise<void>((resolve, reject) => {
+      let log = "";
+      child.stderr?.on("data", (d: Buffer) => {
+        log += d.toString();
+        if (log.length > 100_000) log = log.slice(-50_000);
+        // A metadata leader elected somewhere: the cluster answers JetStream requests.
+        if (/JetStream cluster new metadata leader|Self is new JetStream cluster metadata leader/.test(log)) resolve();
+      });
+      child.once("exit", (code) => reject(new Error(`nats-server n${i} exited with ${code}: ${log}`)));
+    });
+  });
+  // Every node, not just one: a node that has not yet heard of the metadata leader lets a client's JetStream
+  // request time out (seen with 2.15: the client connected to the node that was a moment late).
+  try {
+    await Promise.all(ready);
+  } catch (err) {
+    for (const c of children) c.kill("SIGKILL");
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const urls = nodes.map((n) => `nats://127.0.0.1:${n.port}`);
+  await placementReady(urls);
+  const exited = (c: ChildProcess): boolean => c.exitCode !== null || c.signalCode !== null;
+  const kill = async (i: number): Promise<void> => {
+    const child = children[i];
+    if (child === undefined || exited(child)) return;
+    const gone = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGKILL");
+    await gone;
+  };
+  return {
+    urls,
+    names: nodes.map((_, i) => `n${i}`),
+    kill,
+    async stop() {
+      await Promise.all(children.map((_, i) => kill(i)));
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A leader being elected is not enough: until the metadata leader has heard from both peers, an R3 stream
+ * is refused with "no suitable peers for placement". Create (and remove) a probe stream until it is placed.
+ */
+async function placementReady(urls: string[]): Promise<void> {
+  const bus = await connectJetStreamBus({ servers: urls, streamReplicas: 3, provision: true, name: "cluster-probe" });
+  try {
+    const until = Date.now() + 30_000;
+    for (;;) {
+      try {
+        await bus.ensureComponent({ name: "cluster-probe", ackWaitMs: 1_000, maxDeliver: 1, duplicateWindowMs: 1_000 });
+        await bus.removeComponent("cluster-probe");
+        return;
+      } catch (err) {
+        if (Date.now() > until)
+          throw new Error(`the 3-node cluster never placed an R3 stream: ${(err as Error).message}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  } finally {
+    await bus.close();
+  }
+}
