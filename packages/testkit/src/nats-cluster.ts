@@ -7,6 +7,8 @@ import { connectJetStreamBus, freePort } from "@tessera/bus";
 export interface NatsClusterHandle {
   /** One client URL per node, `nats://127.0.0.1:<port>`, in node order (server names n0, n1, n2). */
   urls: string[];
+  /** Each node's HTTP monitoring port (127.0.0.1), in node order. */
+  monitorPorts: number[];
   /** Server names, in node order: what JetStream reports as a stream's leader and replicas. */
   names: string[];
   /** SIGKILL node `i` (no goodbye to its peers or clients); its store stays. */
@@ -22,7 +24,12 @@ export interface NatsClusterHandle {
 export async function startNatsCluster(): Promise<NatsClusterHandle> {
   const dir = await mkdtemp(join(tmpdir(), "tessera-cluster-"));
   const nodes = [];
-  for (let i = 0; i < 3; i++) nodes.push({ port: await freePort("127.0.0.1"), route: await freePort("127.0.0.1") });
+  for (let i = 0; i < 3; i++)
+    nodes.push({
+      port: await freePort("127.0.0.1"),
+      route: await freePort("127.0.0.1"),
+      monitor: await freePort("127.0.0.1"),
+    });
   const routes = nodes.map((n) => `"nats://127.0.0.1:${n.route}"`).join(", ");
   const children: ChildProcess[] = [];
   const ready = nodes.map(async (node, i) => {
@@ -32,6 +39,7 @@ export async function startNatsCluster(): Promise<NatsClusterHandle> {
       [
         `server_name: n${i}`,
         `listen: "127.0.0.1:${node.port}"`,
+        `http: "127.0.0.1:${node.monitor}"`,
         `jetstream { store_dir: ${JSON.stringify(join(dir, `n${i}`))} }`,
         `cluster { name: tessera-test, listen: "127.0.0.1:${node.route}", routes: [${routes}] }`,
       ].join("\n"),
@@ -72,6 +80,7 @@ export async function startNatsCluster(): Promise<NatsClusterHandle> {
   };
   return {
     urls,
+    monitorPorts: nodes.map((n) => n.monitor),
     names: nodes.map((_, i) => `n${i}`),
     kill,
     async stop() {
