@@ -22,14 +22,32 @@ export interface NatsClusterHandle {
  * is known to every node and an R3 stream can be placed, so each answers JetStream requests.
  */
 export async function startNatsCluster(): Promise<NatsClusterHandle> {
+  // A free port can be taken by another process before the node binds it (nine of them here, on a machine
+  // other suites share): start again on fresh ports rather than fail.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce();
+    } catch (err) {
+      if (attempt >= 3 || !/address already in use/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+/** Nine distinct free ports: freePort alone may hand out the same one twice (it closes what it probed). */
+async function distinctPorts(count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < count) ports.add(await freePort("127.0.0.1"));
+  return [...ports];
+}
+
+async function startOnce(): Promise<NatsClusterHandle> {
   const dir = await mkdtemp(join(tmpdir(), "tessera-cluster-"));
-  const nodes = [];
-  for (let i = 0; i < 3; i++)
-    nodes.push({
-      port: await freePort("127.0.0.1"),
-      route: await freePort("127.0.0.1"),
-      monitor: await freePort("127.0.0.1"),
-    });
+  const free = await distinctPorts(9);
+  const nodes = [0, 1, 2].map((i) => ({
+    port: free[3 * i] as number,
+    route: free[3 * i + 1] as number,
+    monitor: free[3 * i + 2] as number,
+  }));
   const routes = nodes.map((n) => `"nats://127.0.0.1:${n.route}"`).join(", ");
   const children: ChildProcess[] = [];
   const ready = nodes.map(async (node, i) => {
