@@ -87,7 +87,13 @@ async function startOnce(): Promise<NatsClusterHandle> {
     throw err;
   }
   const urls = nodes.map((n) => `nats://127.0.0.1:${n.port}`);
-  await placementReady(urls);
+  try {
+    await placementReady(urls);
+  } catch (err) {
+    for (const c of children) c.kill("SIGKILL");
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
   const exited = (c: ChildProcess): boolean => c.exitCode !== null || c.signalCode !== null;
   const kill = async (i: number): Promise<void> => {
     const child = children[i];
@@ -109,25 +115,33 @@ async function startOnce(): Promise<NatsClusterHandle> {
 }
 
 /**
- * A leader being elected is not enough: until the metadata leader has heard from both peers, an R3 stream
- * is refused with "no suitable peers for placement". Create (and remove) a probe stream until it is placed.
+ * A leader being elected is not enough: a node that has not caught up lets a client's JetStream requests time
+ * out (seen under load), and until the metadata leader has heard from both peers an R3 stream is refused with
+ * "no suitable peers for placement". So: every node answers a JetStream request through its own connection,
+ * and a probe R3 stream is created and removed, each retried until it works (30 s in all).
  */
 async function placementReady(urls: string[]): Promise<void> {
-  const bus = await connectJetStreamBus({ servers: urls, streamReplicas: 3, provision: true, name: "cluster-probe" });
-  try {
-    const until = Date.now() + 30_000;
+  const until = Date.now() + 30_000;
+  const retry = async (what: string, attempt: () => Promise<void>): Promise<void> => {
     for (;;) {
       try {
-        await bus.ensureComponent({ name: "cluster-probe", ackWaitMs: 1_000, maxDeliver: 1, duplicateWindowMs: 1_000 });
-        await bus.removeComponent("cluster-probe");
-        return;
+        return await attempt();
       } catch (err) {
-        if (Date.now() > until)
-          throw new Error(`the 3-node cluster never placed an R3 stream: ${(err as Error).message}`);
+        if (Date.now() > until) throw new Error(`the 3-node cluster never ${what}: ${(err as Error).message}`);
         await new Promise((r) => setTimeout(r, 200));
       }
     }
-  } finally {
-    await bus.close();
-  }
+  };
+  const probe = async (servers: string | string[], place: boolean): Promise<void> => {
+    const bus = await connectJetStreamBus({ servers, streamReplicas: 3, provision: true, name: "cluster-probe" });
+    try {
+      if (!place) return;
+      await bus.ensureComponent({ name: "cluster-probe", ackWaitMs: 1_000, maxDeliver: 1, duplicateWindowMs: 1_000 });
+      await bus.removeComponent("cluster-probe");
+    } finally {
+      await bus.close();
+    }
+  };
+  for (const url of urls) await retry(`answered JetStream on ${url}`, () => probe(url, false));
+  await retry("placed an R3 stream", () => probe(urls, true));
 }
