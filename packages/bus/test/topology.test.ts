@@ -1,57 +1,10 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { jobStreamName } from "@tessera/contract";
-import { startNatsServer, type NatsServerHandle } from "@tessera/testkit";
+import { startNatsCluster, startNatsServer, type NatsServerHandle } from "@tessera/testkit";
 import { afterAll, describe, expect, it } from "vitest";
 import { createInProcessBus } from "../src/embedded/inprocess-bus.js";
-import { freePort } from "../src/nats/free-port.js";
 import { connectJetStreamBus } from "../src/nats/jetstream-bus.js";
-
-/** A three-node JetStream cluster on loopback (JetStream needs a quorum, so one node is not enough). */
-async function startCluster(): Promise<{ urls: string[]; stop(): Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), "tessera-cluster-"));
-  const nodes = [];
-  for (let i = 0; i < 3; i++) nodes.push({ port: await freePort("127.0.0.1"), route: await freePort("127.0.0.1") });
-  const routes = nodes.map((n) => `"nats://127.0.0.1:${n.route}"`).join(", ");
-  const children: ChildProcess[] = [];
-  const ready = nodes.map(async (node, i) => {
-    const conf = join(dir, `n${i}.conf`);
-    await writeFile(
-      conf,
-      [
-        `server_name: n${i}`,
-        `listen: "127.0.0.1:${node.port}"`,
-        `jetstream { store_dir: ${JSON.stringify(join(dir, `n${i}`))} }`,
-        `cluster { name: tessera-test, listen: "127.0.0.1:${node.route}", routes: [${routes}] }`,
-      ].join("\n"),
-    );
-    const child = spawn(process.env["NATS_SERVER_BIN"] ?? "nats-server", ["-c", conf], {
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    children.push(child);
-    await new Promise<void>((resolve, reject) => {
-      let log = "";
-      child.stderr?.on("data", (d: Buffer) => {
-        log += d.toString();
-        // A metadata leader elected somewhere: the cluster answers JetStream requests.
-        if (/JetStream cluster new metadata leader|Self is new JetStream cluster metadata leader/.test(log)) resolve();
-      });
-      child.once("exit", (code) => reject(new Error(`nats-server n${i} exited with ${code}: ${log}`)));
-    });
-  });
-  await Promise.any(ready);
-  return {
-    urls: nodes.map((n) => `nats://127.0.0.1:${n.port}`),
-    async stop() {
-      for (const c of children) c.kill("SIGKILL");
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 describe("bus topology (what the environment's guard rails read)", () => {
   const stops: Array<() => Promise<void>> = [];
@@ -70,7 +23,7 @@ describe("bus topology (what the environment's guard rails read)", () => {
     stops.push(() => plain.close());
     expect(plain.topology()).toEqual({ clustered: false, streamReplicas: 1 });
 
-    const cluster = await startCluster();
+    const cluster = await startNatsCluster();
     stops.push(() => cluster.stop());
     const clustered = await connectJetStreamBus({ servers: cluster.urls, streamReplicas: 3 });
     stops.push(() => clustered.close());

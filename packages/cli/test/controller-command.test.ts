@@ -131,4 +131,22 @@ describe("tessera controller (a real process against the in-memory API and a rea
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain("--nats (or NATS_URL) is required");
   });
+
+  it("refuses leader-election timings where the renew deadline is not shorter than the lease", async () => {
+    const bad = await runTessera([
+      "controller",
+      "--nats",
+      "nats://127.0.0.1:4222",
+      "--nats-monitoring",
+      "127.0.0.1:8222",
+      "--lease-duration-seconds",
+      "10",
+      "--renew-deadline-seconds",
+      "10",
+    ]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain(
+      "--retry-period-seconds (2) < --renew-deadline-seconds (10) < --lease-duration-seconds (10) must hold",
+    );
+  });
 });

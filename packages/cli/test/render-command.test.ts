@@ -78,7 +78,7 @@ describe("tessera render", () => {
       out,
     ]);
     expect(code).toBe(0);
-    expect(stderr).toContain("validated 10 objects: no problems");
+    expect(stderr).toContain("validated 12 objects: no problems");
     const kinds = parseAllDocuments(await readFile(join(out, "tessera-install.yaml"), "utf8")).map(
       (d) => (d.toJSON() as { kind: string }).kind,
     );
@@ -88,6 +88,8 @@ describe("tessera render", () => {
       "ServiceAccount",
       "ClusterRole",
       "ClusterRoleBinding",
+      "Role",
+      "RoleBinding",
       "Deployment",
     ]);
   });

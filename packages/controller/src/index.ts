@@ -31,16 +31,27 @@ export { validateManifests, type KubeObject, type ManifestProblem } from "./vali
 export { startController, type Controller, type ControllerOptions } from "./reconcile/controller.js";
 export {
   reconcileComponent,
+  NotLeaderError,
   STREAM_FINALIZER,
   type StreamProvisioner,
   type ReconcileCounters,
 } from "./reconcile/reconciler.js";
 export { KubeAccess, FIELD_MANAGER } from "./reconcile/kube-access.js";
+export {
+  startLeaderElection,
+  controllerLeaseName,
+  leaseVerdict,
+  DEFAULT_LEADER_ELECTION_TIMING,
+  type LeaderElector,
+  type LeaderElectionOptions,
+  type LeaderElectionTiming,
+} from "./reconcile/leader-election.js";
 export { LazyProvisioner, type ClosableProvisioner } from "./reconcile/lazy-provisioner.js";
 export {
   installManifests,
   installManifestsYaml,
   controllerPolicyRules,
+  controllerLeaseRules,
   DEFAULT_INSTALL_NAMESPACE,
   CONTROLLER_NAME,
   type InstallOptions,

@@ -6,9 +6,11 @@ import { COMPONENT_GROUP, COMPONENT_PLURAL, COMPONENT_VERSION } from "../src/crd
 import {
   CONTROLLER_NAME,
   DEFAULT_INSTALL_NAMESPACE,
+  controllerLeaseRules,
   controllerPolicyRules,
   installManifests,
 } from "../src/install/install-manifests.js";
+import { controllerLeaseName } from "../src/reconcile/leader-election.js";
 import { startController } from "../src/reconcile/controller.js";
 import { KubeAccess, type KubeObjectLike } from "../src/reconcile/kube-access.js";
 import { IN_CLUSTER_NATS, applyManifest, realBackend, type ApiBackend } from "./cluster-env.js";
@@ -33,7 +35,12 @@ afterAll(async () => {
 });
 
 /** Whether the controller's ServiceAccount may do `verb` on `resource` (a SubjectAccessReview, as kubectl auth can-i). */
-async function allowed(group: string, resource: string, verb: string): Promise<boolean> {
+async function allowed(
+  group: string,
+  resource: string,
+  verb: string,
+  where: { namespace?: string; name?: string } = {},
+): Promise<boolean> {
   const [plural, subresource] = resource.split("/");
   const res = await api.request("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", {
     apiVersion: "authorization.k8s.io/v1",
@@ -41,7 +48,14 @@ async function allowed(group: string, resource: string, verb: string): Promise<b
     spec: {
       user,
       groups: ["system:serviceaccounts", `system:serviceaccounts:${SA}`, "system:authenticated"],
-      resourceAttributes: { group, resource: plural, ...(subresource ? { subresource } : {}), verb, namespace: NS },
+      resourceAttributes: {
+        group,
+        resource: plural,
+        ...(subresource ? { subresource } : {}),
+        verb,
+        namespace: where.namespace ?? NS,
+        ...(where.name !== undefined ? { name: where.name } : {}),
+      },
     },
   });
   return (res.body as { status: { allowed: boolean } }).status.allowed;
@@ -60,6 +74,8 @@ describe("least privilege on a real API server", () => {
       "ServiceAccount",
       "ClusterRole",
       "ClusterRoleBinding",
+      "Role",
+      "RoleBinding",
       "Deployment",
     ]);
   });
@@ -69,6 +85,28 @@ describe("least privilege on a real API server", () => {
       for (const group of rule.apiGroups)
         for (const resource of rule.resources)
           for (const verb of rule.verbs) expect(await allowed(group, resource, verb), `${verb} ${resource}`).toBe(true);
+  });
+
+  it("allows the Lease verbs in the controller's namespace, get and update only on its own Lease", async () => {
+    for (const rule of controllerLeaseRules())
+      for (const verb of rule.verbs)
+        for (const name of rule.resourceNames ?? [undefined])
+          expect(
+            await allowed("coordination.k8s.io", "leases", verb, { namespace: SA, ...(name ? { name } : {}) }),
+            `${verb} leases ${name ?? ""}`,
+          ).toBe(true);
+  });
+
+  it.each([
+    ["get", SA, "another-lease"],
+    ["update", SA, "another-lease"],
+    ["list", SA, undefined],
+    ["watch", SA, undefined],
+    ["delete", SA, controllerLeaseName()],
+    ["create", NS, undefined],
+    ["update", NS, controllerLeaseName()],
+  ])("refuses %s leases in %s (name %s)", async (verb, namespace, name) => {
+    expect(await allowed("coordination.k8s.io", "leases", verb, { namespace, ...(name ? { name } : {}) })).toBe(false);
   });
 
   it.each([
@@ -90,7 +128,7 @@ describe("least privilege on a real API server", () => {
     expect(await allowed(group, resource, verb)).toBe(false);
   });
 
-  it("reconciles a Component while running under that ServiceAccount's token", async () => {
+  it("reconciles a Component while running under that ServiceAccount's token, as the Lease holder", async () => {
     const token = await api.request("POST", `/api/v1/namespaces/${SA}/serviceaccounts/${CONTROLLER_NAME}/token`, {
       spec: { expirationSeconds: 3600 },
     });
@@ -102,7 +140,13 @@ describe("least privilege on a real API server", () => {
         CONTROLLER_NAME,
       ),
     );
-    const controller = startController({ kube: new KubeAccess(kc), streams: bus, render, concurrency: 2 });
+    const controller = startController({
+      kube: new KubeAccess(kc),
+      streams: bus,
+      render,
+      concurrency: 2,
+      leaderElection: { namespace: SA, identity: "least-privilege", retryPeriodMs: 500 },
+    });
     try {
       const name = "rbac-probe";
       const path = `/apis/${COMPONENT_GROUP}/${COMPONENT_VERSION}/namespaces/${NS}/${COMPONENT_PLURAL}`;
@@ -127,6 +171,12 @@ describe("least privilege on a real API server", () => {
       const deployment = await api.request("GET", `/apis/apps/v1/namespaces/${NS}/deployments/${name}`);
       expect(deployment.status).toBe(200);
       expect(controller.ready()).toBe(true);
+      expect(controller.isLeader()).toBe(true);
+      const lease = await api.request(
+        "GET",
+        `/apis/coordination.k8s.io/v1/namespaces/${SA}/leases/${controllerLeaseName()}`,
+      );
+      expect((lease.body as { spec: { holderIdentity: string } }).spec.holderIdentity).toBe("least-privilege");
       await api.request("DELETE", `${path}/${name}`);
       await waitFor("the finalizer removed", async () => (await api.request("GET", `${path}/${name}`)).status === 404);
     } finally {

@@ -193,6 +193,51 @@ describe.each([
     );
   });
 
+  it("a second pass writes nothing: no resourceVersion moves, not even the Component's status", async () => {
+    const name = unique("steady");
+    await create(name, spec());
+    await converged(name);
+    const p = paths(name);
+    await controller.idle();
+    const versions = async (): Promise<(string | undefined)[]> =>
+      Promise.all(
+        [p.component, p.deployment, p.scaledObject, p.denyPolicy, p.egressPolicy].map(
+          async (path) => (await get<Managed>(path))?.metadata.resourceVersion,
+        ),
+      );
+    const before = await versions();
+    const counters = { ...controller.counters };
+    await controller.resync();
+    await controller.idle();
+    expect(await versions()).toEqual(before);
+    expect(controller.counters.applies).toBe(counters.applies);
+    expect(controller.counters.statusWrites).toBe(counters.statusWrites);
+  });
+
+  it("a name Kubernetes accepts but the contract refuses is reported in status; nothing is provisioned", async () => {
+    // A DNS subdomain (dots allowed) is a valid object name; component names are DNS labels.
+    const name = `${unique("dotted")}.v2`;
+    await create(name, spec());
+    const c = await waitFor(
+      `${name} reported invalid`,
+      async () => {
+        const got = await get<ComponentObject>(paths(name).component);
+        return condition(got, "Valid")?.status === "False" ? got : undefined;
+      },
+      30_000,
+      50,
+    );
+    expect(condition(c, "Valid")).toMatchObject({ reason: "InvalidSpec" });
+    expect(c.status?.observedGeneration).toBe(c.metadata.generation);
+    expect(condition(c, "StreamReady")).toMatchObject({ status: "Unknown", reason: "InvalidSpec" });
+    expect(await get(paths(name).deployment)).toBeUndefined();
+    expect(await get(paths(name).scaledObject)).toBeUndefined();
+    // The finalizer is on (a later valid rename is impossible, but deletion must still pass through us).
+    const deleted = await api.request("DELETE", paths(name).component);
+    expect(deleted.status, JSON.stringify(deleted.body)).toBe(200);
+    await waitFor("the invalid Component to go", async () => (await get(paths(name).component)) === undefined, 30_000);
+  });
+
   it("on delete removes the stream and consumer, then its finalizer; what it owned is garbage-collected", async () => {
     const name = unique("gone");
     await create(name, spec());

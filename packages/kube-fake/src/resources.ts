@@ -102,6 +102,7 @@ export const BUILTIN_RESOURCES: ResourceDef[] = [
     namespaced: true,
     shortNames: ["netpol"],
   },
+  { group: "coordination.k8s.io", version: "v1", plural: "leases", kind: "Lease", namespaced: true },
   { group: "events.k8s.io", version: "v1", plural: "events", kind: "Event", namespaced: true, shortNames: ["ev"] },
   {
     group: "apiextensions.k8s.io",

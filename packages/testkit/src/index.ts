@@ -22,6 +22,7 @@ export { spyingBus, withOverrides, type SettleEvent } from "./bus-overrides.js";
 export { peakOverlap } from "./peak-overlap.js";
 export { OAuthTestServer } from "./oauth-test-server.js";
 export { FaultProxy, type Fault } from "./fault-proxy.js";
+export { startNatsCluster, type NatsClusterHandle } from "./nats-cluster.js";
 export {
   startControlPlane,
   clusterBinaries,

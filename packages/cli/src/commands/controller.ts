@@ -1,7 +1,16 @@
+import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
+import { hostname } from "node:os";
 import { connectJetStreamBus } from "@tessera/bus";
 import { ENVIRONMENT_VARIABLE, buildInfo, parseEnvironment } from "@tessera/contract";
-import { KubeAccess, LazyProvisioner, startController, type RenderContext } from "@tessera/controller";
+import {
+  DEFAULT_INSTALL_NAMESPACE,
+  DEFAULT_LEADER_ELECTION_TIMING,
+  KubeAccess,
+  LazyProvisioner,
+  startController,
+  type RenderContext,
+} from "@tessera/controller";
 import * as k8s from "@kubernetes/client-node";
 import type { Command } from "commander";
 import type { CliIo } from "../cli-io.js";
@@ -18,6 +27,11 @@ interface ControllerOptions {
   port: string;
   concurrency: number;
   resyncSeconds: number;
+  leaderElect: boolean;
+  leaseNamespace: string;
+  leaseDurationSeconds: number;
+  renewDeadlineSeconds: number;
+  retryPeriodSeconds: number;
 }
 
 export function registerControllerCommand(program: Command, io: CliIo): void {
@@ -44,10 +58,36 @@ export function registerControllerCommand(program: Command, io: CliIo): void {
     .option("--port <port>", "port of /healthz, /readyz and /metrics", io.env["TESSERA_HTTP_PORT"] ?? "8080")
     .option("--concurrency <n>", "Components reconciled at once", positiveInteger(64), 4)
     .option("--resync-seconds <n>", "reconcile every Component again this often", positiveInteger(86_400), 300)
+    .option("--no-leader-elect", "reconcile without taking the Lease (only when exactly one controller runs)")
+    .option(
+      "--lease-namespace <ns>",
+      "namespace of the leader-election Lease (env POD_NAMESPACE)",
+      io.env["POD_NAMESPACE"] ?? DEFAULT_INSTALL_NAMESPACE,
+    )
+    .option(
+      "--lease-duration-seconds <n>",
+      "a leader that stopped renewing is replaced after this long",
+      positiveInteger(3600),
+      DEFAULT_LEADER_ELECTION_TIMING.leaseDurationMs / 1000,
+    )
+    .option(
+      "--renew-deadline-seconds <n>",
+      "the leader stops reconciling when it could not renew for this long (< lease duration)",
+      positiveInteger(3600),
+      DEFAULT_LEADER_ELECTION_TIMING.renewDeadlineMs / 1000,
+    )
+    .option(
+      "--retry-period-seconds <n>",
+      "between attempts to take or renew the Lease (< renew deadline)",
+      positiveInteger(3600),
+      DEFAULT_LEADER_ELECTION_TIMING.retryPeriodMs / 1000,
+    )
     .addHelpText(
       "after",
       `
 /readyz answers 503 until the first list of Components is done and while NATS cannot be reached.
+Several replicas may run: only the holder of the Lease tessera-controller (in --lease-namespace) reconciles;
+the others stay ready and take over once it stops renewing.
 
 Example:
   $ tessera controller --nats nats://nats.nats.svc:4222 --nats-monitoring nats.nats.svc:8222`,
@@ -60,6 +100,14 @@ Example:
       if (monitoring === undefined || monitoring === "")
         throw new CliError(
           "--nats-monitoring (or TESSERA_NATS_MONITORING) is required: host:port of the NATS monitoring endpoint KEDA reads",
+          ExitCode.Usage,
+        );
+      if (
+        opts.leaderElect &&
+        !(opts.retryPeriodSeconds < opts.renewDeadlineSeconds && opts.renewDeadlineSeconds < opts.leaseDurationSeconds)
+      )
+        throw new CliError(
+          `--retry-period-seconds (${opts.retryPeriodSeconds}) < --renew-deadline-seconds (${opts.renewDeadlineSeconds}) < --lease-duration-seconds (${opts.leaseDurationSeconds}) must hold`,
           ExitCode.Usage,
         );
       const port = Number(opts.port);
@@ -102,6 +150,18 @@ Example:
         concurrency: opts.concurrency,
         resyncMs: opts.resyncSeconds * 1000,
         log,
+        ...(opts.leaderElect
+          ? {
+              leaderElection: {
+                namespace: opts.leaseNamespace,
+                // A restarted pod keeps its name; the suffix makes it a new candidate, not the old holder.
+                identity: `${io.env["POD_NAME"] ?? hostname()}_${randomUUID().slice(0, 8)}`,
+                leaseDurationMs: opts.leaseDurationSeconds * 1000,
+                renewDeadlineMs: opts.renewDeadlineSeconds * 1000,
+                retryPeriodMs: opts.retryPeriodSeconds * 1000,
+              },
+            }
+          : {}),
       });
 
       const health = createServer((req, res) => {

@@ -2,6 +2,7 @@ import { stringify } from "yaml";
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "../render/hardening.js";
 import { COMPONENT_GROUP, COMPONENT_PLURAL, componentCrd } from "../crd/index.js";
 import type { KubeObject } from "../validate/validate-manifests.js";
+import { controllerLeaseName } from "../reconcile/leader-election.js";
 
 export const DEFAULT_INSTALL_NAMESPACE = "tessera-system";
 /** The controller's name: ServiceAccount, (Cluster)Role, bindings and Deployment all use it. */
@@ -33,6 +34,8 @@ export interface InstallOptions {
 export interface PolicyRule {
   apiGroups: string[];
   resources: string[];
+  /** Only these objects (an API server cannot restrict `create` this way: it has no name to check yet). */
+  resourceNames?: string[];
   verbs: string[];
 }
 
@@ -74,6 +77,22 @@ export function controllerPolicyRules(): PolicyRule[] {
 }
 
 /**
+ * Leader election, granted only in the controller's own namespace (a Role, not the ClusterRole): create the
+ * Lease, and read and renew that one Lease by name. No list, watch or delete.
+ */
+export function controllerLeaseRules(): PolicyRule[] {
+  return [
+    { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
+    {
+      apiGroups: ["coordination.k8s.io"],
+      resources: ["leases"],
+      resourceNames: [controllerLeaseName()],
+      verbs: ["get", "update"],
+    },
+  ];
+}
+
+/**
  * The install manifests, in apply order: Namespace, the Component CRD, the controller's ServiceAccount,
  * its least-privilege RBAC (a ClusterRole + ClusterRoleBinding, or a Role + RoleBinding per watched
  * namespace), and the controller Deployment.
@@ -81,6 +100,21 @@ export function controllerPolicyRules(): PolicyRule[] {
 export function installManifests(opts: InstallOptions): KubeObject[] {
   const namespace = opts.namespace ?? DEFAULT_INSTALL_NAMESPACE;
   const subjects = [{ kind: "ServiceAccount", name: CONTROLLER_NAME, namespace }];
+  const leaseRole: KubeObject[] = [
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "Role",
+      metadata: { name: `${CONTROLLER_NAME}-leader-election`, namespace, labels: controllerLabels },
+      rules: controllerLeaseRules(),
+    },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata: { name: `${CONTROLLER_NAME}-leader-election`, namespace, labels: controllerLabels },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: `${CONTROLLER_NAME}-leader-election` },
+      subjects,
+    },
+  ];
   const rbac: KubeObject[] =
     opts.watchNamespaces === undefined
       ? [
@@ -127,6 +161,7 @@ export function installManifests(opts: InstallOptions): KubeObject[] {
       metadata: { name: CONTROLLER_NAME, namespace, labels: controllerLabels },
     },
     ...rbac,
+    ...leaseRole,
     controllerDeployment(namespace, opts),
   ];
 }
@@ -138,10 +173,11 @@ function controllerDeployment(namespace: string, opts: InstallOptions): KubeObje
     metadata: { name: CONTROLLER_NAME, namespace, labels: controllerLabels },
     spec: {
       // Unlike a worker Deployment (whose replicas KEDA owns and which never sets this field), this is the
-      // controller itself: nothing scales it, and it has no leader election, so exactly one copy must run.
+      // controller itself: nothing scales it. One replica is enough (a standby only shortens a failover).
       replicas: 1,
-      // Recreate, not RollingUpdate: a rollout must not run the old and the new controller side by side.
-      strategy: { type: "Recreate" },
+      // Old and new side by side during a rollout are safe: only the Lease holder reconciles, and the old
+      // one gives the Lease up on SIGTERM, so the new (already listed and ready) takes over within a retry.
+      strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
       selector: { matchLabels: selectorLabels },
       template: {
         metadata: { labels: controllerLabels },
@@ -161,6 +197,9 @@ function controllerDeployment(namespace: string, opts: InstallOptions): KubeObje
               env: [
                 { name: "NATS_URL", value: opts.nats.url },
                 { name: "TESSERA_NATS_MONITORING", value: opts.nats.monitoringEndpoint },
+                // Where its Lease lives and who it is in it (leader election).
+                { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+                { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
               ],
               resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
               // Not ready while NATS is unreachable or the first list has not completed.

@@ -3,7 +3,8 @@ import { COMPONENT_GROUP, COMPONENT_PLURAL, COMPONENT_VERSION } from "../crd/ind
 import type { RenderContext } from "../render/context.js";
 import { COMPONENT_NAME_LABEL } from "../render/labels.js";
 import { isStatus, type ComponentObject, type KubeAccess } from "./kube-access.js";
-import { reconcileComponent, type ReconcileCounters, type StreamProvisioner } from "./reconciler.js";
+import { startLeaderElection, type LeaderElectionOptions, type LeaderElector } from "./leader-election.js";
+import { NotLeaderError, reconcileComponent, type ReconcileCounters, type StreamProvisioner } from "./reconciler.js";
 import { WorkQueue } from "./work-queue.js";
 import { ControllerMetrics } from "../metrics/controller-metrics.js";
 
@@ -18,6 +19,11 @@ export interface ControllerOptions {
   /** No watch event (not even a bookmark) for this long: the watch is presumed dead and re-listed. Default 2 min. */
   watchdogMs?: number;
   log?: (message: string, fields?: Record<string, unknown>) => void;
+  /**
+   * Run as one of several replicas: only the holder of this Lease reconciles (the others list and watch, so
+   * they are ready to take over). Omitted: this controller always reconciles (one replica, or a test).
+   */
+  leaderElection?: LeaderElectionOptions;
 }
 
 export interface Controller {
@@ -28,6 +34,8 @@ export interface Controller {
   readonly synced: Promise<void>;
   /** Ready = the first list done, the latest list succeeded, and NATS reachable. */
   ready(): boolean;
+  /** Holds the lease (always true without leader election): only the leader reconciles. */
+  isLeader(): boolean;
   /** Enqueues every known Component now (what the periodic resync does). */
   resync(): Promise<void>;
   /** Resolves when no reconcile is queued or running. */
@@ -48,19 +56,25 @@ const COMPONENTS_PATH = `/apis/${COMPONENT_GROUP}/${COMPONENT_VERSION}/${COMPONE
 export function startController(opts: ControllerOptions): Controller {
   const log = opts.log ?? (() => undefined);
   const counters: ReconcileCounters = { applies: 0, skipped: 0, statusWrites: 0, finalizerWrites: 0 };
+  let elector: LeaderElector | undefined;
+  const leading = (): boolean => elector?.isLeader() ?? opts.leaderElection === undefined;
   const queue = new WorkQueue(
     async (key) => {
+      // A standby drops what it is told: on taking the lease it lists everything again.
+      if (!leading()) return;
       const [namespace, name] = key.split("/") as [string, string];
       const started = performance.now();
       const took = (): number => (performance.now() - started) / 1000;
       try {
         await reconcileComponent(
-          { kube: opts.kube, streams: opts.streams, render: opts.render, counters },
+          { kube: opts.kube, streams: opts.streams, render: opts.render, counters, mayWrite: leading },
           namespace,
           name,
         );
         metrics.reconciled("ok", took());
       } catch (err) {
+        // The lease was lost mid-pass: not retried here; the new leader redoes the key.
+        if (err instanceof NotLeaderError) return;
         // A 409 means the object changed while we worked on it: not a failure, just run again on fresh data.
         if (isStatus(err, 409)) {
           metrics.reconciled("conflict", took());
@@ -195,6 +209,13 @@ export function startController(opts: ControllerOptions): Controller {
     Math.max(100, Math.min(watchdogMs / 4, 10_000)),
   );
   watchdog.unref();
+  if (opts.leaderElection !== undefined)
+    elector = startLeaderElection(opts.kube.kubeConfig, opts.leaderElection, {
+      // Whatever changed while another replica led is picked up by a full pass.
+      onStartedLeading: () => void listAll().catch(() => undefined),
+      onStoppedLeading: () => undefined,
+      log,
+    });
   const resyncTimer = setInterval(() => void listAll().catch(() => undefined), opts.resyncMs ?? 300_000);
   resyncTimer.unref();
 
@@ -203,6 +224,7 @@ export function startController(opts: ControllerOptions): Controller {
     metrics,
     synced,
     ready: () => listed && apiReachable && opts.streams.isConnected(),
+    isLeader: leading,
     resync: async () => {
       await listAll();
     },
@@ -216,6 +238,11 @@ export function startController(opts: ControllerOptions): Controller {
       deploymentsWatch?.cancel();
       queue.stop();
       await Promise.all([loop, deploymentsLoop]);
+      if (elector !== undefined) {
+        // Release the lease only once nothing of ours is in flight, so the successor never overlaps a write.
+        await queue.idle();
+        await elector.stop();
+      }
     },
   };
 }

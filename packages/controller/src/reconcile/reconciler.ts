@@ -40,6 +40,20 @@ export interface ReconcilerDeps {
   render: RenderContext;
   counters: ReconcileCounters;
   now?: () => Date;
+  /** Checked before every write (API server and NATS): false once this replica lost its lease. */
+  mayWrite?: () => boolean;
+}
+
+/** A reconcile cut short because this replica is no longer the leader; the new leader redoes it. */
+export class NotLeaderError extends Error {
+  constructor() {
+    super("not the leader: this replica lost its lease, so it writes nothing");
+    this.name = "NotLeaderError";
+  }
+}
+
+function fence(deps: ReconcilerDeps): void {
+  if (deps.mayWrite !== undefined && !deps.mayWrite()) throw new NotLeaderError();
 }
 
 /**
@@ -60,14 +74,17 @@ export async function reconcileComponent(deps: ReconcilerDeps, namespace: string
   if (component.metadata.deletionTimestamp !== undefined) {
     if (!finalizers.includes(STREAM_FINALIZER)) return;
     // A name that was never valid never had a stream; a missing stream is not an error for the bus either.
+    fence(deps);
     if (componentNameProblem(name) === undefined) await streams.removeComponent(name);
     component.metadata.finalizers = finalizers.filter((f) => f !== STREAM_FINALIZER);
+    fence(deps);
     await kube.replaceComponent(component);
     counters.finalizerWrites += 1;
     return;
   }
   if (!finalizers.includes(STREAM_FINALIZER)) {
     component.metadata.finalizers = [...finalizers, STREAM_FINALIZER];
+    fence(deps);
     component = await kube.replaceComponent(component);
     counters.finalizerWrites += 1;
   }
@@ -115,6 +132,7 @@ export async function reconcileComponent(deps: ReconcilerDeps, namespace: string
     message: "the spec passed validation",
   };
 
+  fence(deps);
   try {
     await streams.ensureComponent(busSettingsFromSpec(name, spec));
   } catch (err) {
@@ -140,6 +158,7 @@ export async function reconcileComponent(deps: ReconcilerDeps, namespace: string
       counters.skipped += 1;
       continue;
     }
+    fence(deps);
     await kube.apply(object);
     counters.applies += 1;
   }
@@ -181,6 +200,7 @@ async function writeStatus(
     conditions: nextConditions(previous, updates, generation, (deps.now ?? (() => new Date()))()),
   };
   if (isDeepStrictEqual(next, component.status ?? {})) return;
+  fence(deps);
   await deps.kube.replaceComponentStatus({ ...component, status: next });
   deps.counters.statusWrites += 1;
 }

@@ -3,6 +3,7 @@ import { parseAllDocuments } from "yaml";
 import { componentCrd } from "../../src/crd/index.js";
 import {
   CONTROLLER_NAME,
+  controllerLeaseRules,
   controllerPolicyRules,
   installManifests,
   installManifestsYaml,
@@ -29,9 +30,17 @@ function controllerContainer(deployment: KubeObject): Record<string, unknown> {
   return (podSpec(deployment)["containers"] as Record<string, unknown>[])[0] as Record<string, unknown>;
 }
 
+const LEASE_ROLE = `${CONTROLLER_NAME}-leader-election`;
+
 function rulesOf(objects: readonly KubeObject[]): PolicyRule[] {
   return objects
     .filter((o) => o.kind === "ClusterRole" || o.kind === "Role")
+    .flatMap((o) => o["rules"] as PolicyRule[]);
+}
+
+function rulesOfRole(objects: readonly KubeObject[], name: string): PolicyRule[] {
+  return objects
+    .filter((o) => (o.kind === "ClusterRole" || o.kind === "Role") && o.metadata.name === name)
     .flatMap((o) => o["rules"] as PolicyRule[]);
 }
 
@@ -48,6 +57,8 @@ const TOUCHED: [group: string, resource: string, verbs: string[]][] = [
   ["networking.k8s.io", "networkpolicies", ["get", "list", "watch", "patch", "create"]],
   ["keda.sh", "scaledobjects", ["get", "list", "watch", "patch", "create"]],
   ["", "events", ["create", "patch"]],
+  // Leader election, in the install namespace only (get/update restricted to the one Lease by name).
+  ["coordination.k8s.io", "leases", ["create", "get", "update"]],
 ];
 
 describe("installManifests (cluster-wide)", () => {
@@ -60,6 +71,8 @@ describe("installManifests (cluster-wide)", () => {
       "ServiceAccount/tessera-controller",
       "ClusterRole/tessera-controller",
       "ClusterRoleBinding/tessera-controller",
+      "Role/tessera-controller-leader-election",
+      "RoleBinding/tessera-controller-leader-election",
       "Deployment/tessera-controller",
     ]);
   });
@@ -93,15 +106,19 @@ describe("installManifests (cluster-wide)", () => {
   });
 
   it("the ClusterRole grants exactly the controller's rules: no wildcards, no secrets, nothing else", () => {
+    expect(rulesOfRole(objects, CONTROLLER_NAME)).toEqual(controllerPolicyRules());
     const rules = rulesOf(objects);
-    expect(rules).toEqual(controllerPolicyRules());
     for (const rule of rules) {
       for (const field of [rule.apiGroups, rule.resources, rule.verbs]) expect(field).not.toContain("*");
       expect(rule.resources.some((r) => r === "secrets" || r.startsWith("secrets/"))).toBe(false);
       expect(rule.verbs).not.toContain("delete");
       expect(rule.verbs).not.toContain("deletecollection");
       for (const verb of ["escalate", "bind", "impersonate"]) expect(rule.verbs).not.toContain(verb);
-      expect(Object.keys(rule).sort()).toEqual(["apiGroups", "resources", "verbs"]);
+      expect(
+        Object.keys(rule)
+          .filter((k) => k !== "resourceNames")
+          .sort(),
+      ).toEqual(["apiGroups", "resources", "verbs"]);
     }
     const grantsOnSecrets = ["get", "list", "watch", "create", "update", "patch"].some((v) =>
       granted(rules, "", "secrets", v),
@@ -122,6 +139,27 @@ describe("installManifests (cluster-wide)", () => {
     expect(new Set(actual)).toEqual(allowed);
   });
 
+  it("leader election: a Role in the install namespace that creates the Lease and reads and renews only that one", () => {
+    const role = objects.find((o) => o.kind === "Role" && o.metadata.name === LEASE_ROLE) as KubeObject;
+    expect(role.metadata.namespace).toBe("tessera-system");
+    expect(role["rules"]).toEqual(controllerLeaseRules());
+    expect(controllerLeaseRules()).toEqual([
+      { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
+      {
+        apiGroups: ["coordination.k8s.io"],
+        resources: ["leases"],
+        resourceNames: ["tessera-controller"],
+        verbs: ["get", "update"],
+      },
+    ]);
+    const binding = objects.find((o) => o.kind === "RoleBinding" && o.metadata.name === LEASE_ROLE) as KubeObject;
+    expect(binding.metadata.namespace).toBe("tessera-system");
+    expect(binding["roleRef"]).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: LEASE_ROLE });
+    expect(binding["subjects"]).toEqual([
+      { kind: "ServiceAccount", name: CONTROLLER_NAME, namespace: "tessera-system" },
+    ]);
+  });
+
   it("binds the ClusterRole to the controller's ServiceAccount", () => {
     const binding = objects.find((o) => o.kind === "ClusterRoleBinding") as KubeObject;
     expect(binding["roleRef"]).toEqual({
@@ -134,11 +172,13 @@ describe("installManifests (cluster-wide)", () => {
     ]);
   });
 
-  it("the controller Deployment: one replica, its token, the CLI args, NATS env and probes on 8080", () => {
+  it("the controller Deployment: one replica, a surge-first rollout, its token, the CLI args, NATS and pod env, probes on 8080", () => {
     const deployment = objects.at(-1) as KubeObject;
     const spec = deployment["spec"] as Record<string, unknown>;
     expect(deployment.metadata.namespace).toBe("tessera-system");
     expect(spec["replicas"]).toBe(1);
+    // Safe with leader election: the new pod stands by until the old one gives the Lease up.
+    expect(spec["strategy"]).toEqual({ type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
     const pod = podSpec(deployment);
     expect(pod["serviceAccountName"]).toBe(CONTROLLER_NAME);
     expect(pod["automountServiceAccountToken"]).toBe(true);
@@ -148,6 +188,8 @@ describe("installManifests (cluster-wide)", () => {
     expect(container["env"]).toEqual([
       { name: "NATS_URL", value: "nats://nats.nats.svc:4222" },
       { name: "TESSERA_NATS_MONITORING", value: "nats.nats.svc:8222" },
+      { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+      { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
     ]);
     expect(container["readinessProbe"]).toMatchObject({ httpGet: { path: "/readyz", port: 8080 } });
     expect(container["livenessProbe"]).toMatchObject({ httpGet: { path: "/healthz", port: 8080 } });
@@ -190,6 +232,8 @@ describe("installManifests (watchNamespaces)", () => {
       "RoleBinding/docs/tessera-controller",
       "Role/search/tessera-controller",
       "RoleBinding/search/tessera-controller",
+      "Role/platform/tessera-controller-leader-election",
+      "RoleBinding/platform/tessera-controller-leader-election",
       "Deployment/platform/tessera-controller",
     ]);
     expect(objects.some((o) => o.kind === "ClusterRole" || o.kind === "ClusterRoleBinding")).toBe(false);
@@ -200,8 +244,10 @@ describe("installManifests (watchNamespaces)", () => {
   });
 
   it("each Role has exactly the controller's rules and each RoleBinding binds it to the ServiceAccount in the install namespace", () => {
-    for (const role of objects.filter((o) => o.kind === "Role")) expect(role["rules"]).toEqual(controllerPolicyRules());
-    for (const binding of objects.filter((o) => o.kind === "RoleBinding")) {
+    const watched = (o: KubeObject): boolean => o.metadata.name === CONTROLLER_NAME;
+    for (const role of objects.filter((o) => o.kind === "Role" && watched(o)))
+      expect(role["rules"]).toEqual(controllerPolicyRules());
+    for (const binding of objects.filter((o) => o.kind === "RoleBinding" && watched(o))) {
       expect(binding["roleRef"]).toEqual({
         apiGroup: "rbac.authorization.k8s.io",
         kind: "Role",
