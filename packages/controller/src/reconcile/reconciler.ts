@@ -94,16 +94,7 @@ export async function reconcileComponent(deps: ReconcilerDeps, namespace: string
   if (nameProblem !== undefined || !checked.ok) {
     const message =
       nameProblem !== undefined ? `metadata.name: ${nameProblem}` : checked.ok ? "" : checked.error.message;
-    await writeStatus(deps, component, [
-      { type: "Valid", status: "False", reason: "InvalidSpec", message },
-      {
-        type: "StreamReady",
-        status: "Unknown",
-        reason: "InvalidSpec",
-        message: "not provisioned while the spec is invalid",
-      },
-      { type: "Ready", status: "False", reason: "InvalidSpec", message },
-    ]);
+    await writeStatus(deps, component, notProvisioned("InvalidSpec", message, "invalid"));
     return;
   }
   const spec = checked.value;
@@ -113,16 +104,7 @@ export async function reconcileComponent(deps: ReconcilerDeps, namespace: string
   const refused = guardRailVerdict(environment, guardRailFindings({ components: [{ name, spec }] })).refuse;
   if (refused.length > 0) {
     const message = new GuardRailError(environment, refused, "reconcile").message;
-    await writeStatus(deps, component, [
-      { type: "Valid", status: "False", reason: "RefusedInEnvironment", message },
-      {
-        type: "StreamReady",
-        status: "Unknown",
-        reason: "RefusedInEnvironment",
-        message: "not provisioned while the spec is refused",
-      },
-      { type: "Ready", status: "False", reason: "RefusedInEnvironment", message },
-    ]);
+    await writeStatus(deps, component, notProvisioned("RefusedInEnvironment", message, "refused"));
     return;
   }
   const valid: ConditionUpdate = {
@@ -203,4 +185,13 @@ async function writeStatus(
   fence(deps);
   await deps.kube.replaceComponentStatus({ ...component, status: next });
   deps.counters.statusWrites += 1;
+}
+
+/** The conditions of a Component whose spec is not provisioned (`reason`, `message`), its stream left alone. */
+function notProvisioned(reason: string, message: string, spec: "invalid" | "refused"): ConditionUpdate[] {
+  return [
+    { type: "Valid", status: "False", reason, message },
+    { type: "StreamReady", status: "Unknown", reason, message: `not provisioned while the spec is ${spec}` },
+    { type: "Ready", status: "False", reason, message },
+  ];
 }
