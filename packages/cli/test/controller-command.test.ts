@@ -4,7 +4,16 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
 import { startFakeKubeApi, type FakeKubeApi } from "@tessera/kube-fake";
-import { freePort, startNatsServer, waitFor, type NatsServerHandle } from "@tessera/testkit";
+import { ReconcileTrace } from "@tessera/controller";
+import {
+  OtlpSpanKind,
+  freePort,
+  startNatsServer,
+  startOtlpReceiver,
+  waitFor,
+  type NatsServerHandle,
+  type OtlpReceiver,
+} from "@tessera/testkit";
 import { stringify } from "yaml";
 import { afterEach, describe, expect, it } from "vitest";
 import { runTessera } from "./helpers/run-tessera.js";
@@ -24,8 +33,10 @@ describe("tessera controller (a real process against the in-memory API and a rea
   let child: ChildProcess | undefined;
   let fake: FakeKubeApi | undefined;
   let nats: NatsServerHandle | undefined;
+  let otlp: OtlpReceiver | undefined;
   afterEach(async () => {
     child?.kill("SIGTERM");
+    await otlp?.close();
     await fake?.close();
     await nats?.stop();
   });
@@ -33,6 +44,7 @@ describe("tessera controller (a real process against the in-memory API and a rea
   it("is ready once it listed and NATS answers, reconciles a new Component, and is not ready while NATS is down", async () => {
     nats = await startNatsServer();
     fake = await startFakeKubeApi({ namespaces: "auto" });
+    otlp = await startOtlpReceiver();
     const options = fake.kubeConfigOptions("default");
     const cluster = options.clusters[0] as { name: string; server: string };
     const kubeconfig = {
@@ -65,7 +77,14 @@ describe("tessera controller (a real process against the in-memory API and a rea
       ],
       {
         stdio: ["ignore", "ignore", "pipe"],
-        env: { ...process.env, TESSERA_VERSION: "0.9.1", TESSERA_COMMIT: "deadbee" },
+        env: {
+          ...process.env,
+          TESSERA_VERSION: "0.9.1",
+          TESSERA_COMMIT: "deadbee",
+          OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
+          OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+          OTEL_BSP_SCHEDULE_DELAY: "100",
+        },
       },
     );
     let stderr = "";
@@ -100,6 +119,21 @@ describe("tessera controller (a real process against the in-memory API and a rea
       15_000,
     );
     expect(await metrics()).toMatch(/^tessera_controller_nats_reachable 1$/m);
+    // With OTEL_* set, the controller exports a span per reconcile.
+    const reconciled = await waitFor(
+      "the reconcile's span at the OTLP receiver",
+      () =>
+        otlp
+          ?.spans()
+          .find((s) => s.name === ReconcileTrace.span && s.attributes[ReconcileTrace.component] === "extract"),
+      15_000,
+    );
+    expect(reconciled).toMatchObject({
+      kind: OtlpSpanKind.internal,
+      resource: { "service.name": "tessera-controller" },
+      attributes: { [ReconcileTrace.namespace]: "docs", [ReconcileTrace.outcome]: "ok" },
+    });
+    expect(otlp?.rejected()).toEqual([]);
     // The build, from one source: /healthz, tessera_build_info and the rendered objects' annotations.
     expect(await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()).toEqual({
       status: "ok",

@@ -29,6 +29,7 @@ export * from "./crd/index.js";
 export { COMPONENT_NAME_LABEL } from "./render/labels.js";
 export { validateManifests, type KubeObject, type ManifestProblem } from "./validate/validate-manifests.js";
 export { startController, type Controller, type ControllerOptions } from "./reconcile/controller.js";
+export { ReconcileTrace } from "./reconcile/reconcile-span.js";
 export {
   reconcileComponent,
   NotLeaderError,

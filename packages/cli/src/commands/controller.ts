@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import { hostname } from "node:os";
-import { connectJetStreamBus } from "@tessera/bus";
+import { connectJetStreamBus, startTracing, TracingConfigError } from "@tessera/bus";
 import { ENVIRONMENT_VARIABLE, buildInfo, parseEnvironment } from "@tessera/contract";
 import {
   DEFAULT_INSTALL_NAMESPACE,
@@ -117,6 +117,9 @@ Example:
           ExitCode.Usage,
         );
 
+      const tracing = await startTracing({ serviceName: "tessera-controller", env: io.env }).catch((err: unknown) => {
+        throw err instanceof TracingConfigError ? new CliError(err.message, ExitCode.Usage) : err;
+      });
       const kubeConfig = new k8s.KubeConfig();
       if (opts.kubeconfig !== undefined) kubeConfig.loadFromFile(opts.kubeconfig);
       else kubeConfig.loadFromDefault();
@@ -210,5 +213,6 @@ Example:
       await controller.stop();
       await new Promise((r) => health.close(r));
       await streams.close();
+      await tracing?.shutdown();
     });
 }

@@ -4,6 +4,7 @@ import type { RenderContext } from "../render/context.js";
 import { COMPONENT_NAME_LABEL } from "../render/labels.js";
 import { isStatus, type ComponentObject, type KubeAccess } from "./kube-access.js";
 import { startLeaderElection, type LeaderElectionOptions, type LeaderElector } from "./leader-election.js";
+import { inReconcileSpan } from "./reconcile-span.js";
 import { NotLeaderError, reconcileComponent, type ReconcileCounters, type StreamProvisioner } from "./reconciler.js";
 import { WorkQueue } from "./work-queue.js";
 import { ControllerMetrics } from "../metrics/controller-metrics.js";
@@ -65,26 +66,31 @@ export function startController(opts: ControllerOptions): Controller {
       const [namespace, name] = key.split("/") as [string, string];
       const started = performance.now();
       const took = (): number => (performance.now() - started) / 1000;
-      try {
-        await reconcileComponent(
-          { kube: opts.kube, streams: opts.streams, render: opts.render, counters, mayWrite: leading },
-          namespace,
-          name,
-        );
-        metrics.reconciled("ok", took());
-      } catch (err) {
-        // The lease was lost mid-pass: not retried here; the new leader redoes the key.
-        if (err instanceof NotLeaderError) return;
-        // A 409 means the object changed while we worked on it: not a failure, just run again on fresh data.
-        if (isStatus(err, 409)) {
-          metrics.reconciled("conflict", took());
-          queue.add(key);
-          return;
+      await inReconcileSpan(namespace, name, async (outcome) => {
+        try {
+          await reconcileComponent(
+            { kube: opts.kube, streams: opts.streams, render: opts.render, counters, mayWrite: leading },
+            namespace,
+            name,
+          );
+          metrics.reconciled("ok", took());
+          outcome("ok");
+        } catch (err) {
+          // The lease was lost mid-pass: not retried here; the new leader redoes the key.
+          if (err instanceof NotLeaderError) return outcome("not_leader");
+          // A 409 means the object changed while we worked on it: not a failure, just run again on fresh data.
+          if (isStatus(err, 409)) {
+            metrics.reconciled("conflict", took());
+            outcome("conflict");
+            queue.add(key);
+            return;
+          }
+          metrics.reconciled("error", took());
+          outcome("error");
+          log("reconcile failed; retrying with backoff", { key, err: (err as Error).message });
+          throw err;
         }
-        metrics.reconciled("error", took());
-        log("reconcile failed; retrying with backoff", { key, err: (err as Error).message });
-        throw err;
-      }
+      });
     },
     { concurrency: opts.concurrency ?? 4 },
   );
