@@ -1,5 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
+import { SpanKind } from "@opentelemetry/api";
+import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { createInProcessBus } from "@tessera/bus";
 import { REDACTED, type ComponentSpec } from "@tessera/contract";
 import { createCoordinator, startAdminServer, type AdminServer, type Coordinator } from "@tessera/coordinator";
@@ -13,12 +16,17 @@ import { tempFiles } from "./helpers/temp-files.js";
  * Config classes, proved by planting markers (docs/contract.md#config-classes): a secret marker is the admin
  * token, part of fetch.secrets, pasted into wrong fields of requests, a database URL's password and a secret
  * component config value; every output is collected and searched for it. A public marker (a shared setting
- * of class public) must show where settings are shown, so the search is not vacuous.
+ * of class public) must show where settings are shown, so the search is not vacuous. An OpenTelemetry SDK is
+ * registered in this process, as `tessera dev` registers one when OTEL_* asks, so the traces are searched too.
  */
 
 const SECRET = `marker-secret-${randomBytes(24).toString("hex")}`;
 const FETCH_SECRET = `marker-fetch-${randomBytes(16).toString("hex")}`;
 const PUBLIC = `marker-public-${randomBytes(8).toString("hex")}`;
+
+// Every span this process makes, kept in memory: what an OTLP exporter would send a collector.
+const spans = new InMemorySpanExporter();
+new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] }).register();
 
 const logLines: string[] = [];
 const logger = pino({ level: "trace" }, { write: (line: string) => void logLines.push(line) });
@@ -203,6 +211,23 @@ describe("a secret never leaves", () => {
     expect(logLines.length).toBeGreaterThan(0);
     const logs = logLines.join("");
     for (const marker of [SECRET, SECRET.slice(0, 40), FETCH_SECRET]) expect(logs).not.toContain(marker);
+  });
+
+  it("the traces of everything above: names, attributes, events, status, links, resource", () => {
+    const finished = spans.getFinishedSpans();
+    // The admin API's requests above made server spans: the search below looks at something.
+    expect(finished.filter((s) => s.kind === SpanKind.SERVER).length).toBeGreaterThan(5);
+    const exported = JSON.stringify(
+      finished.map((s) => ({
+        name: s.name,
+        attributes: s.attributes,
+        events: s.events,
+        status: s.status,
+        links: s.links,
+        resource: s.resource.attributes,
+      })),
+    );
+    for (const marker of [SECRET, SECRET.slice(0, 40), FETCH_SECRET]) expect(exported).not.toContain(marker);
   });
 });
 

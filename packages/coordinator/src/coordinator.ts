@@ -246,12 +246,23 @@ export class CoordinatorRuntime implements Coordinator {
     this.retention.start();
   }
 
-  submit(component: string, input: SubmitInput, opts: SubmitOptions = {}): Promise<SubmitOutcome> {
-    return inCreateSpan(component, opts, (traced) => this.record(component, input, traced));
+  async submit(component: string, input: SubmitInput, opts: SubmitOptions = {}): Promise<SubmitOutcome> {
+    // Before the span: an unknown name is the caller's text, never a span name or a destination.
+    const registration = this.registration(component);
+    return inCreateSpan(
+      component,
+      opts,
+      (traced) => this.record(registration, input, traced),
+      (text) => this.parts.settings.scrub(text),
+    );
   }
 
-  private async record(component: string, input: SubmitInput, opts: SubmitOptions): Promise<SubmitOutcome> {
-    const registration = this.registration(component);
+  private async record(
+    registration: ComponentRegistration,
+    input: SubmitInput,
+    opts: SubmitOptions,
+  ): Promise<SubmitOutcome> {
+    const component = registration.name;
     const limitKey = limitKeyOf(this.limitsOf(component), opts.metadata);
     const recorded = await recordJob(
       {

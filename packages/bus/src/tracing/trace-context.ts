@@ -145,10 +145,19 @@ export function startServerSpan(name: string, parent: Context, attributes: Attri
 }
 
 /** Ends a span with an error status (and the exception recorded), as every hop does on failure. */
-export function endWithError(span: Span, err: unknown): void {
+export function endWithError(span: Span, err: unknown, scrub: (text: string) => string = (text) => text): void {
   if (span.isRecording()) {
-    if (err instanceof Error) span.recordException(err);
-    span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+    const message = scrub(err instanceof Error ? err.message : String(err));
+    if (err instanceof Error) {
+      const code = (err as { code?: unknown }).code;
+      span.recordException({
+        name: err.name,
+        message,
+        ...(typeof code === "string" || typeof code === "number" ? { code } : {}),
+        ...(err.stack !== undefined ? { stack: scrub(err.stack) } : {}),
+      });
+    }
+    span.setStatus({ code: SpanStatusCode.ERROR, message });
   }
   span.end();
 }

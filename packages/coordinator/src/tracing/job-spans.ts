@@ -38,6 +38,7 @@ export async function inCreateSpan(
   component: string,
   opts: SubmitOptions,
   submit: (opts: SubmitOptions) => Promise<SubmitOutcome>,
+  scrub: (text: string) => string,
 ): Promise<SubmitOutcome> {
   const active = activeContext();
   const parent = hasSpan(active) ? active : contextFromTraceparent(opts.traceparent);
@@ -54,7 +55,8 @@ export async function inCreateSpan(
     span.end();
     return outcome;
   } catch (err) {
-    endWithError(span, err);
+    // A submit's error may quote what the caller sent (a secret pasted into the wrong field among it).
+    endWithError(span, err, scrub);
     throw err;
   }
 }
