@@ -52,6 +52,8 @@ const MAX_UNRECORDED = 4_096;
 const MAX_RECORD_BATCH = 1_000;
 /** Most outbox row ids remembered as never published (ids only); past that, such rows count as republishes. */
 const MAX_UNPUBLISHED = 1_000_000;
+/** Most row ids remembered as read before this process offered them (an offer follows its commit within ms). */
+const MAX_READ_UNOFFERED = 10_000;
 
 /**
  * Publishes what the outbox owes the bus. Runs until stopped: wakes on `notify()` (a submit or a
@@ -84,6 +86,12 @@ export class OutboxRelay {
    * snapshot may predate their deletion, and a failed one is left to a later read, as a republish.
    */
   private settledDuringRead: Set<number> | undefined;
+  /**
+   * Rows an outbox read returned that this process had not been offered: a submit's row is committed before
+   * its `offer()` runs, so a read in between takes it, and the offer that follows must not publish it again
+   * from memory. Oldest first, at most MAX_READ_UNOFFERED.
+   */
+  private readonly readUnoffered = new Set<number>();
   /** Fresh jobs already taken into the batch being built (not in flight until it is published). */
   private readonly taking = new Set<number>();
   /**
@@ -128,6 +136,8 @@ export class OutboxRelay {
 
   /** A job this process submitted; its outbox row is committed. */
   offer(entry: OutboxEntry): void {
+    // An outbox read already took it (and published it, or is publishing it).
+    if (this.readUnoffered.delete(entry.id)) return;
     // With per-key limits the batch is chosen fairly in SQL, so the outbox pass takes every job. Once
     // memory is full, later submits go through the outbox too until the reads have caught up: held ones
     // would jump ahead of older jobs that only the outbox has.
@@ -349,7 +359,20 @@ export class OutboxRelay {
     // in both, and a row settled meanwhile may still be in the read's snapshot: keep one.
     return rows
       .filter((r) => !this.held.has(r.id) && !settled.has(r.id))
-      .map((r) => ({ ...r, mayRepeat: !this.unpublished.delete(r.id) }));
+      .map((r) => {
+        const known = this.unpublished.delete(r.id);
+        if (!known) this.rememberReadUnoffered(r.id);
+        return { ...r, mayRepeat: !known };
+      });
+  }
+
+  private rememberReadUnoffered(id: number): void {
+    this.readUnoffered.add(id);
+    if (this.readUnoffered.size <= MAX_READ_UNOFFERED) return;
+    for (const oldest of this.readUnoffered) {
+      this.readUnoffered.delete(oldest);
+      break;
+    }
   }
 
   /**
