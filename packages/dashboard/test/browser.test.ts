@@ -199,6 +199,12 @@ describe.skipIf(executablePath === undefined)("the dashboard in Chromium", { tim
     await page.getByRole("button", { name: "Redrive selected (2)" }).click();
     await dialog.getByRole("button", { name: "Redrive" }).click();
     await page.getByText("Redrove 2 jobs.").waitFor();
+    // Completed before the fixture breaks again for the next dead letter: a redriven job still running then
+    // would be dead-lettered again and counted in "redrive all".
+    for (const id of selection)
+      await expect
+        .poll(async () => (await api(ops, "GET", `/api/v1/jobs/${id}`)).state, { timeout: 20_000 })
+        .toBe("completed");
 
     const rest = await deadLettered(1);
     await page.goto(new URL("/dlq", ops.dashboardUrl).href);
@@ -208,7 +214,7 @@ describe.skipIf(executablePath === undefined)("the dashboard in Chromium", { tim
     await dialog.locator('select[name="redrive-component"]').selectOption("flaky");
     await dialog.getByRole("button", { name: "Redrive" }).click();
     await page.getByText("Redrove 1 job of flaky.").waitFor();
-    for (const id of [...selection, ...rest])
+    for (const id of rest)
       await expect
         .poll(async () => (await api(ops, "GET", `/api/v1/jobs/${id}`)).state, { timeout: 20_000 })
         .toBe("completed");
