@@ -1,11 +1,18 @@
 import { createInProcessBus } from "@tessera/bus";
-import { OAuthTestServer, startPostgres, type PostgresHandle } from "@tessera/testkit";
 import { pino } from "pino";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createCoordinator } from "../../src/create-coordinator.js";
 import { startAdminServer, type AdminServer, type AdminServerOptions } from "../../src/http/admin-server.js";
 import type { DatabaseOption } from "../../src/store/open-storage.js";
-import { CLIENT, KeyFile, SharedClock, coordinatorWithConnectors, keyEntry, mockProvider } from "./support.js";
+import {
+  CLIENT,
+  KeyFile,
+  SharedClock,
+  coordinatorWithConnectors,
+  keyEntry,
+  mockProvider,
+  useConnectorServers,
+} from "./support.js";
 
 /*
  * The admin API's connection routes and the OAuth callback, against a real authorization server
@@ -13,20 +20,7 @@ import { CLIENT, KeyFile, SharedClock, coordinatorWithConnectors, keyEntry, mock
  * listed, the callback's refusals, disconnect, the audit log, the access guard, and no token in any answer.
  */
 
-let postgres: PostgresHandle;
-let auth: OAuthTestServer;
-const open: { close(): Promise<unknown> }[] = [];
-
-beforeAll(async () => {
-  [postgres, auth] = await Promise.all([startPostgres(), OAuthTestServer.start()]);
-}, 120_000);
-afterAll(async () => {
-  await auth?.stop();
-  await postgres?.stop();
-});
-afterEach(async () => {
-  for (const o of open.splice(0).reverse()) await o.close();
-});
+const servers = useConnectorServers();
 
 /** Every answer body a test saw, to look for token material in. */
 const answered: string[] = [];
@@ -66,12 +60,12 @@ async function withConnectors(
   adminOptions: AdminServerOptions = {},
 ): Promise<{ admin: AdminServer; clock: SharedClock }> {
   const keys = await KeyFile.create(keyEntry("k1"));
-  open.push(keys);
+  servers.keep(keys);
   const clock = new SharedClock();
-  const node = await coordinatorWithConnectors(database, mockProvider(auth, auth.issuer), keys, clock);
-  open.push(node);
+  const node = await coordinatorWithConnectors(database, mockProvider(servers.auth, servers.auth.issuer), keys, clock);
+  servers.keep(node);
   const admin = await startAdminServer(node.coordinator, adminOptions);
-  open.push(admin);
+  servers.keep(admin);
   return { admin, clock };
 }
 
@@ -84,15 +78,15 @@ async function consent(admin: AdminServer, userId: string, token?: string): Prom
   expect(begun.status).toBe(200);
   expect(begun.json).toMatchObject({ provider: "mock", userId });
   const redirectUrl = String(begun.json["redirectUrl"]);
-  expect(redirectUrl.startsWith(`${auth.issuer}/authorize?`)).toBe(true);
-  const callback = await auth.authorize(redirectUrl);
+  expect(redirectUrl.startsWith(`${servers.auth.issuer}/authorize?`)).toBe(true);
+  const callback = await servers.auth.authorize(redirectUrl);
   expect(callback.get("code")).not.toBeNull();
   return callback;
 }
 
 const stores: { name: string; database: () => Promise<DatabaseOption | string> }[] = [
   { name: "memory", database: async () => ({ memory: true }) },
-  { name: "postgres", database: () => postgres.createDatabase() },
+  { name: "postgres", database: () => servers.postgres.createDatabase() },
 ];
 
 describe.each(stores)(
@@ -127,11 +121,11 @@ describe.each(stores)(
       });
       expect((await call(admin, "GET", "/api/v1/connections/mock/alice")).json).toEqual(item);
 
-      const revokedBefore = auth.revoked.length;
+      const revokedBefore = servers.auth.revoked.length;
       const gone = await call(admin, "DELETE", "/api/v1/connections/mock/alice");
       expect(gone.status).toBe(200);
       expect(gone.json).toEqual({ provider: "mock", userId: "alice", providerRevoked: true, providerError: null });
-      expect(auth.revoked.length).toBeGreaterThan(revokedBefore);
+      expect(servers.auth.revoked.length).toBeGreaterThan(revokedBefore);
       expect((await call(admin, "GET", "/api/v1/connections")).json["items"]).toEqual([]);
       const again = await call(admin, "DELETE", "/api/v1/connections/mock/alice");
       expect([again.status, reasonOf(again)]).toEqual([404, undefined]);
@@ -188,7 +182,7 @@ describe("connections: errors, the access guard, the audit log and what answers 
     const bus = createInProcessBus();
     const coordinator = await createCoordinator({ bus, components: [], env: {}, logger: pino({ level: "silent" }) });
     const admin = await startAdminServer(coordinator);
-    open.push({ close: () => bus.close() }, coordinator, admin);
+    servers.keep({ close: () => bus.close() }, coordinator, admin);
     expect((await call(admin, "GET", "/api/v1/connections")).json).toEqual({
       configured: false,
       providers: [],
@@ -259,9 +253,9 @@ describe("connections: errors, the access guard, the audit log and what answers 
   });
 
   it("no answer of this file held a token the authorization server issued, or the client secret", () => {
-    expect(auth.issued.length).toBeGreaterThan(4);
+    expect(servers.auth.issued.length).toBeGreaterThan(4);
     const text = answered.join("\n");
     expect(answered.length).toBeGreaterThan(30);
-    for (const secret of [...auth.issued, CLIENT.clientSecret]) expect(text.includes(secret)).toBe(false);
+    for (const secret of [...servers.auth.issued, CLIENT.clientSecret]) expect(text.includes(secret)).toBe(false);
   });
 });

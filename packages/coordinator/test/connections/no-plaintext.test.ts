@@ -1,8 +1,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { ConnectorError } from "@tessera/connectors";
-import { FaultProxy, OAuthTestServer, startPostgres, type PostgresHandle } from "@tessera/testkit";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   CLIENT,
   KeyFile,
@@ -12,22 +11,11 @@ import {
   coordinatorWithConnectors,
   keyEntry,
   mockProvider,
+  useConnectorServers,
 } from "./support.js";
 
 const run = promisify(execFile);
-let postgres: PostgresHandle;
-let auth: OAuthTestServer;
-let proxy: FaultProxy;
-
-beforeAll(async () => {
-  [postgres, auth] = await Promise.all([startPostgres(), OAuthTestServer.start()]);
-  proxy = await FaultProxy.start(auth.issuer);
-}, 120_000);
-afterAll(async () => {
-  await proxy?.stop();
-  await auth?.stop();
-  await postgres?.stop();
-});
+const servers = useConnectorServers();
 
 /** pg_dump of the whole database, as text (bytea as hex): what a stolen backup holds. */
 async function dump(url: string): Promise<string> {
@@ -48,13 +36,19 @@ function forms(secret: string): string[] {
 
 describe("no plaintext credential anywhere: database, logs, the service's answers and errors", () => {
   it("after connecting, refreshing, failing, needing re-auth, disconnecting and rotating the key", async () => {
-    const url = await postgres.createDatabase();
+    const url = await servers.postgres.createDatabase();
     const k1 = keyEntry("k1");
     const k2 = keyEntry("k2");
     const keys = await KeyFile.create(k1);
     const clock = new SharedClock();
     const log = capturedLogger();
-    const node = await coordinatorWithConnectors(url, mockProvider(auth, proxy.origin), keys, clock, log.logger);
+    const node = await coordinatorWithConnectors(
+      url,
+      mockProvider(servers.auth, servers.proxy.origin),
+      keys,
+      clock,
+      log.logger,
+    );
     const service = node.coordinator.connections!;
     const outputs: unknown[] = [];
     const record = async <T>(promise: Promise<T>): Promise<T | undefined> => {
@@ -69,7 +63,7 @@ describe("no plaintext credential anywhere: database, logs, the service's answer
     };
     const connect = async (userId: string) => {
       const begun = (await record(service.begin("mock", userId)))!;
-      await record(service.finish(await auth.authorize(begun.redirectUrl)));
+      await record(service.finish(await servers.auth.authorize(begun.redirectUrl)));
       return begun.state;
     };
     const signals = (userId: string) => record(collect(service.connector("mock").fetchSignals(userId)));
@@ -77,12 +71,12 @@ describe("no plaintext credential anywhere: database, logs, the service's answer
       const states = [await connect("alice"), await connect("bob"), await connect("carol")];
       clock.at += 3600_000;
       await signals("alice"); // refreshed
-      proxy.always({ kind: "status", status: 503 });
+      servers.proxy.always({ kind: "status", status: 503 });
       clock.at += 3600_000;
       await signals("bob"); // refresh failed: last_error recorded
-      proxy.clear();
+      servers.proxy.clear();
       await record(service.disconnect("mock", "alice")); // RFC 7009 revocation, wiped
-      auth.revokeAllGrants();
+      servers.auth.revokeAllGrants();
       await signals("carol"); // invalid_grant: needs_reauth
       const pending = await record(service.begin("mock", "dave")); // left pending: a sealed verifier in the database
       states.push(pending!.state);
@@ -92,13 +86,13 @@ describe("no plaintext credential anywhere: database, logs, the service's answer
       await record(service.get("mock", "bob"));
       await record(service.vaultStatus());
       await record(service.finish({ code: "x", state: "forged" }));
-      expect(auth.issued.length).toBeGreaterThanOrEqual(9);
+      expect(servers.auth.issued.length).toBeGreaterThanOrEqual(9);
 
       const places = { database: await dump(url), logs: log.text(), outputs: JSON.stringify(outputs) };
       expect(places.database).toContain("tessera_connections"); // the dump is real
       expect(places.logs).toContain("refreshed a connection");
       const secrets = [
-        ...auth.issued.map((token) => ({ what: "token", token })),
+        ...servers.auth.issued.map((token) => ({ what: "token", token })),
         { what: "client secret", token: CLIENT.clientSecret },
         { what: "vault key k1", token: k1.split(":")[1]! },
         { what: "vault key k2", token: k2.split(":")[1]! },

@@ -1,6 +1,5 @@
 import { Vault, keyFileSource, rotateVaultKey } from "@tessera/connectors";
-import { FaultProxy, OAuthTestServer, startPostgres, type PostgresHandle } from "@tessera/testkit";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { SqlConnectionStore } from "../../src/connections/sql-connection-store.js";
 import { openSqlClient } from "../../src/sql/open-sql-client.js";
 import {
@@ -11,56 +10,40 @@ import {
   keyEntry,
   mockProvider,
   type ConnectorCoordinator,
+  useConnectorServers,
 } from "./support.js";
 
-let postgres: PostgresHandle;
-let auth: OAuthTestServer;
-let proxy: FaultProxy;
-const open: { close(): Promise<unknown> }[] = [];
-
-beforeAll(async () => {
-  [postgres, auth] = await Promise.all([startPostgres(), OAuthTestServer.start()]);
-  proxy = await FaultProxy.start(auth.issuer);
-}, 120_000);
-afterAll(async () => {
-  await proxy?.stop();
-  await auth?.stop();
-  await postgres?.stop();
-});
-afterEach(async () => {
-  proxy.clear();
-  for (const o of open.splice(0).reverse()) await o.close();
-});
+const servers = useConnectorServers();
 
 /** Two coordinators on one fresh Postgres database, sharing a key file and a clock. */
 async function twoReplicas(keys: KeyFile): Promise<[ConnectorCoordinator, ConnectorCoordinator, SharedClock, string]> {
-  const url = await postgres.createDatabase();
+  const url = await servers.postgres.createDatabase();
   const clock = new SharedClock();
-  const provider = mockProvider(auth, proxy.origin);
+  const provider = mockProvider(servers.auth, servers.proxy.origin);
   const a = await coordinatorWithConnectors(url, provider, keys, clock);
-  open.push(a);
+  servers.keep(a);
   const b = await coordinatorWithConnectors(url, provider, keys, clock);
-  open.push(b);
+  servers.keep(b);
   return [a, b, clock, url];
 }
 
 /** Begins on one replica, finishes on the other: the callback may land on any of them. */
 async function connect(begin: ConnectorCoordinator, finish: ConnectorCoordinator, userId: string): Promise<void> {
   const { redirectUrl } = await begin.coordinator.connections!.begin("mock", userId);
-  await finish.coordinator.connections!.finish(await auth.authorize(redirectUrl));
+  await finish.coordinator.connections!.finish(await servers.auth.authorize(redirectUrl));
 }
 
-const refreshes = () => auth.requests["refresh_token"] ?? 0;
+const refreshes = () => servers.auth.requests["refresh_token"] ?? 0;
 
 describe("connections on coordinator replicas (two coordinators, one Postgres)", () => {
   it("20 concurrent callers on two replicas share one refresh: the lock is shared, the row re-read after it", async () => {
     const keys = await KeyFile.create(keyEntry("k1"));
-    open.push(keys);
+    servers.keep(keys);
     const [a, b, clock] = await twoReplicas(keys);
     await connect(a, b, "alice");
     clock.at += 3600_000;
     // A slow token endpoint: the refresh is still in flight when every caller has asked.
-    proxy.always({ kind: "delay", ms: 400 });
+    servers.proxy.always({ kind: "delay", ms: 400 });
     const before = refreshes();
     const callers = Array.from({ length: 20 }, (_, i) =>
       collect((i % 2 === 0 ? a : b).coordinator.connections!.connector("mock").fetchSignals("alice")),
@@ -79,7 +62,7 @@ describe("connections on coordinator replicas (two coordinators, one Postgres)",
   it("rotates the vault key while both replicas keep refreshing: no error, no refresh lost, every box moved", async () => {
     const k1 = keyEntry("k1");
     const keys = await KeyFile.create(k1);
-    open.push(keys);
+    servers.keep(keys);
     const [a, b, clock, url] = await twoReplicas(keys);
     const users = Array.from({ length: 12 }, (_, i) => `user${i}`);
     for (const [i, user] of users.entries()) await connect(i % 2 ? a : b, i % 2 ? b : a, user);
@@ -120,11 +103,11 @@ describe("connections on coordinator replicas (two coordinators, one Postgres)",
 
   it("what a failed refresh records is kept on Postgres and seen by both: last_error, then needs_reauth", async () => {
     const keys = await KeyFile.create(keyEntry("k1"));
-    open.push(keys);
+    servers.keep(keys);
     const [a, b, clock] = await twoReplicas(keys);
     await connect(a, a, "erin");
     clock.at += 3600_000;
-    proxy.always({ kind: "status", status: 500 });
+    servers.proxy.always({ kind: "status", status: 500 });
     await expect(collect(a.coordinator.connections!.connector("mock").fetchSignals("erin"))).rejects.toMatchObject({
       code: "provider_unavailable",
     });
@@ -132,8 +115,8 @@ describe("connections on coordinator replicas (two coordinators, one Postgres)",
       state: "connected",
       lastError: expect.stringMatching(/^provider_unavailable/) as unknown,
     });
-    proxy.clear();
-    auth.revokeAllGrants();
+    servers.proxy.clear();
+    servers.auth.revokeAllGrants();
     await expect(collect(b.coordinator.connections!.connector("mock").fetchSignals("erin"))).rejects.toMatchObject({
       code: "needs_reauth",
     });

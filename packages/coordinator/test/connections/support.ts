@@ -6,8 +6,9 @@ import { Writable } from "node:stream";
 import { createInProcessBus } from "@tessera/bus";
 import { keyFileSource, type ProviderApi, type ProviderConfig } from "@tessera/connectors";
 import { createEgress, type Egress } from "@tessera/egress";
-import type { OAuthTestServer } from "@tessera/testkit";
+import { FaultProxy, OAuthTestServer, startPostgres, type PostgresHandle } from "@tessera/testkit";
 import { pino, type Logger } from "pino";
+import { afterAll, afterEach, beforeAll } from "vitest";
 import { createCoordinator } from "../../src/create-coordinator.js";
 import type { DatabaseOption } from "../../src/store/open-storage.js";
 import type { Coordinator } from "../../src/types.js";
@@ -132,4 +133,51 @@ export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
   for await (const item of iterable) out.push(item);
   return out;
+}
+
+/** What a connections test file talks to: started once for the file, stopped after it. */
+export interface ConnectorServers {
+  readonly postgres: PostgresHandle;
+  readonly auth: OAuthTestServer;
+  /** In front of the token and revocation endpoints, so a test can inject faults (cleared after each test). */
+  readonly proxy: FaultProxy;
+  /** Closes `things` after the current test, the last kept first. */
+  keep(...things: Array<{ close(): Promise<unknown> }>): void;
+}
+
+/** Registers the file's hooks: Postgres, the authorization server and its proxy for the file; faults cleared and what was kept closed after each test. */
+export function useConnectorServers(): ConnectorServers {
+  let postgres: PostgresHandle | undefined;
+  let auth: OAuthTestServer | undefined;
+  let proxy: FaultProxy | undefined;
+  const kept: Array<{ close(): Promise<unknown> }> = [];
+  const started = <T>(value: T | undefined, name: string): T => {
+    if (value === undefined) throw new Error(`the ${name} is not started (use it inside a test)`);
+    return value;
+  };
+  beforeAll(async () => {
+    [postgres, auth] = await Promise.all([startPostgres(), OAuthTestServer.start()]);
+    proxy = await FaultProxy.start(auth.issuer);
+  }, 120_000);
+  afterAll(async () => {
+    await proxy?.stop();
+    await auth?.stop();
+    await postgres?.stop();
+  });
+  afterEach(async () => {
+    proxy?.clear();
+    for (const thing of kept.splice(0).reverse()) await thing.close();
+  });
+  return {
+    get postgres() {
+      return started(postgres, "Postgres server");
+    },
+    get auth() {
+      return started(auth, "authorization server");
+    },
+    get proxy() {
+      return started(proxy, "fault proxy");
+    },
+    keep: (...things) => void kept.push(...things),
+  };
 }
