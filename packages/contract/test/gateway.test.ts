@@ -1,6 +1,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  archiveFileName,
+  archivePartition,
+  attachmentBucketName,
+  attachmentStorageKey,
+  enrichedSubject,
   decodeMessage,
   decodeSendCommand,
   deliverySubject,
@@ -105,6 +110,27 @@ describe("gateway names", () => {
     expect(gatewayDurableName("sender")).toBe("tessera-gw-sender");
     expect(gatewayDurableName("sender", "slack")).toBe("tessera-gw-sender-slack");
     expect(() => inboundSubject({ ...scope, tenant: "" })).toThrow(/tenant: expected a non-empty string/);
+  });
+
+  it("names the attachment and archive pieces (issue 20 items 5-6)", () => {
+    expect(enrichedSubject({ ...scope, account: "w1" })).toBe("tessera.gw.enriched.slack.acme.w1");
+    expect(gatewaySubjectFilter("enriched", "slack")).toBe("tessera.gw.enriched.slack.>");
+    expect(gatewayStreamName("enriched")).toBe("TESSERA_GW_ENRICHED");
+    expect(gatewayDurableName("attachments")).toBe("tessera-gw-attachments");
+    expect(gatewayDurableName("archive", "github")).toBe("tessera-gw-archive-github");
+    expect(attachmentBucketName()).toBe("TESSERA_GW_ATTACHMENTS");
+    const sha = "ab".repeat(32);
+    expect(attachmentStorageKey(sha)).toBe(`sha256/${sha}`);
+    expect(() => attachmentStorageKey("AB".repeat(32))).toThrow(/64 lower-case hex/);
+    expect(() => attachmentStorageKey("../x")).toThrow(/64 lower-case hex/);
+    // The date is the UTC day of received_at, whatever offset it was written with.
+    expect(archivePartition("slack", "2026-12-06T23:30:00-02:00")).toBe("channel_type=slack/date=2026-12-07");
+    expect(archivePartition("github", "2026-01-02T00:00:00Z")).toBe("channel_type=github/date=2026-01-02");
+    expect(() => archivePartition("../etc", "2026-01-02T00:00:00Z")).toThrow(/not a slug/);
+    expect(() => archivePartition("slack", "yesterday")).toThrow(/received_at/);
+    expect(archiveFileName("tessera-gw-archive", 1, 250)).toBe("tessera-gw-archive-1-250.ndjson");
+    expect(() => archiveFileName("tessera-gw-archive", 5, 4)).toThrow(RangeError);
+    expect(() => archiveFileName("a/b", 1, 1)).toThrow(/durable name/);
   });
 
   it("keeps wildcard characters out of subjects", () => {

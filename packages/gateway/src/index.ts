@@ -87,3 +87,36 @@ export {
   type SenderPoolOptions,
   type SenderEvent,
 } from "./outbound/sender-pool.js";
+export {
+  type AttachmentStore,
+  type StoredAttachment,
+  type StoredObjectInfo,
+  sha256Hex,
+  shouldRewrite,
+} from "./attachments/store.js";
+export { natsAttachmentStore, type NatsAttachmentStoreOptions } from "./attachments/nats-store.js";
+export { s3AttachmentStore, type S3AttachmentStoreOptions } from "./attachments/s3-store.js";
+export { fetchAttachment, type AttachmentFetch, type AttachmentFetchLimits } from "./attachments/fetch.js";
+export {
+  startAttachmentEnricher,
+  enrichMessage,
+  publishEnriched,
+  AttachmentStoreError,
+  ENRICHER_DEFAULTS,
+  type AttachmentEnricher,
+  type AttachmentEnricherOptions,
+  type EnrichOptions,
+  type EnricherEvent,
+} from "./attachments/enricher.js";
+export { type ArchiveTarget, type ArchiveCheckpoint } from "./archive/target.js";
+export { directoryTarget } from "./archive/directory-target.js";
+export { s3ArchiveTarget, type S3ArchiveTargetOptions } from "./archive/s3-target.js";
+export { planArchiveFiles, type ArchiveFile, type ArchiveRecord } from "./archive/batch.js";
+export {
+  startArchiveSink,
+  ARCHIVE_DEFAULTS,
+  type ArchiveSink,
+  type ArchiveSinkOptions,
+  type ArchiveStep,
+  type ArchiveEvent,
+} from "./archive/sink.js";

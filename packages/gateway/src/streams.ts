@@ -27,13 +27,23 @@ export const GATEWAY_STREAM_DEFAULTS = {
 
 type Spec = Partial<StreamConfig> & { name: string; subjects: string[] };
 
-/** The three gateway streams as JetStream configs. */
+/** The gateway streams as JetStream configs. */
 export function gatewayStreamSpecs(options: GatewayStreamOptions = {}): Spec[] {
   const o = { ...GATEWAY_STREAM_DEFAULTS, ...options };
   return [
     {
       name: gatewayStreamName("inbound"),
       subjects: [gatewaySubjectFilter("in")],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      num_replicas: o.replicas,
+      max_age: nanos(o.inboundMaxAgeMs),
+      duplicate_window: nanos(Math.min(o.duplicateWindowMs, o.inboundMaxAgeMs)),
+    },
+    {
+      // The attachment enricher's output: the same Messages, attachments stored; read like the inbound stream.
+      name: gatewayStreamName("enriched"),
+      subjects: [gatewaySubjectFilter("enriched")],
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
       num_replicas: o.replicas,

@@ -26,10 +26,11 @@ export type InboundConsumerEvent =
 
 export interface InboundConsumerOptions {
   nats: NatsConnection;
-  role?: Extract<GatewayDurableRole, "inbound-recorder" | "archive">;
+  role?: Extract<GatewayDurableRole, "inbound-recorder" | "archive" | "attachments">;
   /** Only this channel type's Messages (its own durable, filtered). */
   channelType?: string;
-  handle(message: Message): Promise<void>;
+  /** `attempt` is the delivery count (1 = first), for a handler that gives up on something after a few tries. */
+  handle(message: Message, context: { attempt: number }): Promise<void>;
   concurrency?: number;
   ackWaitMs?: number;
   random?: () => number;
@@ -71,7 +72,7 @@ export async function startInboundConsumer(options: InboundConsumerOptions): Pro
     }
     const attempt = m.info.deliveryCount;
     try {
-      await options.handle(decoded.value);
+      await options.handle(decoded.value, { attempt });
     } catch (error) {
       const delayMs = jitterDelay({ attempt, maxAttempts: Infinity, random: options.random ?? Math.random });
       options.onEvent?.({ type: "retry", messageId: decoded.value.id, attempt, delayMs, error });

@@ -1,0 +1,159 @@
+import { DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { decodeMessage, gatewayDurableName, gatewayStreamName, gatewaySubjectFilter } from "@tessera/contract";
+import { planArchiveFiles, type ArchiveRecord } from "./batch.js";
+import type { ArchiveTarget } from "./target.js";
+
+/*
+ * The archive sink: reads a gateway stream in order and writes NDJSON files named by stream sequences under hive
+ * partitions. Crash safety (decision 0041): the target holds a checkpoint per consumer, and the sink's position is
+ * the checkpoint, never a consumer's ack state. For each batch:
+ *   1. checkpoint {committed: C, pending: [the batch's files]}   (the intent)
+ *   2. write each file atomically and durably
+ *   3. checkpoint {committed: last seq of the batch, pending: []} (the commit)
+ * A restart removes whatever `pending` names (a crash inside 2 may have left some of them) and reads again from
+ * C + 1 with an ordered consumer, so every record ends up in exactly one committed file: no gap (nothing after C
+ * was counted as written) and no duplicate (no file of an uncommitted batch survives, and committed files cover
+ * disjoint ranges).
+ */
+
+export const ARCHIVE_DEFAULTS = {
+  maxRecords: 1000,
+  maxDelayMs: 10_000,
+} as const;
+
+export type ArchiveStep =
+  | { type: "intent"; batch: number; files: string[] }
+  | { type: "file"; batch: number; index: number; path: string }
+  | { type: "committed"; batch: number; seq: number };
+
+export type ArchiveEvent =
+  | ArchiveStep
+  | { type: "resumed"; committed: number; removedPending: number }
+  | { type: "retention_gap"; from: number; to: number }
+  | { type: "skipped"; seq: number; detail: string }
+  | { type: "error"; error: unknown };
+
+export interface ArchiveSinkOptions {
+  nats: NatsConnection;
+  target: ArchiveTarget;
+  /** Which stream to archive: the inbound Messages, or the enriched ones (with stored attachments). */
+  stream?: "inbound" | "enriched";
+  /** Only this channel type (its own consumer name and checkpoint). */
+  channelType?: string;
+  /** The file name prefix and checkpoint name; default `gatewayDurableName("archive", channelType)`. */
+  consumer?: string;
+  /** A batch is written once it holds this many Messages… */
+  maxRecords?: number;
+  /** …or this long after its first Message arrived. */
+  maxDelayMs?: number;
+  /** Awaited at each step of the commit protocol (the crash tests kill the process here). */
+  onStep?: (step: ArchiveStep) => void | Promise<void>;
+  onEvent?: (event: ArchiveEvent) => void;
+}
+
+export interface ArchiveSink {
+  readonly consumer: string;
+  /** The last stream sequence whose batch is committed. */
+  committed(): number;
+  /** Writes what is buffered, then stops. */
+  stop(): Promise<void>;
+}
+
+export async function startArchiveSink(options: ArchiveSinkOptions): Promise<ArchiveSink> {
+  const kind = options.stream ?? "inbound";
+  const subjectKind = kind === "inbound" ? "in" : "enriched";
+  const stream = gatewayStreamName(kind);
+  const consumer = options.consumer ?? gatewayDurableName("archive", options.channelType);
+  const maxRecords = options.maxRecords ?? ARCHIVE_DEFAULTS.maxRecords;
+  const maxDelayMs = options.maxDelayMs ?? ARCHIVE_DEFAULTS.maxDelayMs;
+  const { target } = options;
+  const emit = (event: ArchiveEvent) => options.onEvent?.(event);
+  const step = async (s: ArchiveStep) => {
+    await options.onStep?.(s);
+    emit(s);
+  };
+
+  // Recover: drop what an interrupted batch may have left, then resume after the last commit.
+  const saved = (await target.readCheckpoint(consumer)) ?? { committed: 0, pending: [] };
+  for (const path of saved.pending) await target.remove(path);
+  if (saved.pending.length > 0) await target.writeCheckpoint(consumer, { committed: saved.committed, pending: [] });
+  let committed = saved.committed;
+  emit({ type: "resumed", committed, removedPending: saved.pending.length });
+
+  const info = await (await jetstreamManager(options.nats)).streams.info(stream);
+  if (info.state.messages > 0 && info.state.first_seq > committed + 1)
+    emit({ type: "retention_gap", from: committed + 1, to: info.state.first_seq - 1 });
+
+  const ordered = await jetstream(options.nats).consumers.get(stream, {
+    filter_subjects: [gatewaySubjectFilter(subjectKind, options.channelType)],
+    deliver_policy: DeliverPolicy.StartSequence,
+    opt_start_seq: committed + 1,
+  });
+  const messages = await ordered.consume({ max_messages: Math.min(maxRecords, 1000) });
+
+  let buffer: ArchiveRecord[] = [];
+  let bufferedUpTo = committed;
+  let batchNo = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let chain: Promise<void> = Promise.resolve();
+  let failed: unknown;
+
+  const flush = async (): Promise<void> => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    if (bufferedUpTo === committed) return;
+    const records = buffer;
+    const upTo = bufferedUpTo;
+    buffer = [];
+    const batch = ++batchNo;
+    const files = planArchiveFiles(consumer, records);
+    const paths = files.map((f) => f.path);
+    await target.writeCheckpoint(consumer, { committed, pending: paths });
+    await step({ type: "intent", batch, files: paths });
+    for (const [index, file] of files.entries()) {
+      await target.write(file.path, file.bytes);
+      await step({ type: "file", batch, index, path: file.path });
+    }
+    await target.writeCheckpoint(consumer, { committed: upTo, pending: [] });
+    committed = upTo;
+    await step({ type: "committed", batch, seq: upTo });
+  };
+  const schedule = (): Promise<void> => {
+    chain = chain.then(flush).catch((error: unknown) => {
+      // A target that failed leaves the checkpoint's intent behind; stop reading and say so. The next start
+      // recovers from the checkpoint.
+      failed = error;
+      emit({ type: "error", error });
+      void messages.close();
+    });
+    return chain;
+  };
+
+  const add = (m: JsMsg) => {
+    const decoded = decodeMessage(m.data);
+    if (decoded.ok) buffer.push({ seq: m.seq, message: decoded.value });
+    else emit({ type: "skipped", seq: m.seq, detail: decoded.error.message });
+    bufferedUpTo = m.seq;
+  };
+
+  const loop = (async () => {
+    for await (const m of messages) {
+      if (failed !== undefined) break;
+      add(m);
+      if (buffer.length >= maxRecords) await schedule();
+      else if (timer === undefined) timer = setTimeout(() => void schedule(), maxDelayMs);
+    }
+  })();
+
+  return {
+    consumer,
+    committed: () => committed,
+    async stop() {
+      await messages.close().catch(() => undefined);
+      await loop.catch(() => undefined);
+      await schedule();
+      if (timer !== undefined) clearTimeout(timer);
+    },
+  };
+}
