@@ -86,7 +86,8 @@ export async function startArchiveSink(options: ArchiveSinkOptions): Promise<Arc
     emit({ type: "retention_gap", from: committed + 1, to: info.state.first_seq - 1 });
 
   const ordered = await jetstream(options.nats).consumers.get(stream, {
-    filter_subjects: [gatewaySubjectFilter(subjectKind, options.channelType)],
+    // One subject as a string: a list needs nats-server 2.10.
+    filter_subjects: gatewaySubjectFilter(subjectKind, options.channelType),
     deliver_policy: DeliverPolicy.StartSequence,
     opt_start_seq: committed + 1,
   });
