@@ -78,7 +78,13 @@ export function gatewayStreamName(kind: GatewayStreamKind): string {
   return name;
 }
 
-export const GATEWAY_DURABLE_ROLES = ["sender", "inbound-recorder", "archive", "attachments"] as const;
+export const GATEWAY_DURABLE_ROLES = [
+  "sender",
+  "inbound-recorder",
+  "archive",
+  "enriched-archive",
+  "attachments",
+] as const;
 export type GatewayDurableRole = (typeof GATEWAY_DURABLE_ROLES)[number];
 
 /**

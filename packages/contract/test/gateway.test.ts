@@ -118,6 +118,7 @@ describe("gateway names", () => {
     expect(gatewayStreamName("enriched")).toBe("TESSERA_GW_ENRICHED");
     expect(gatewayDurableName("attachments")).toBe("tessera-gw-attachments");
     expect(gatewayDurableName("archive", "github")).toBe("tessera-gw-archive-github");
+    expect(gatewayDurableName("enriched-archive")).toBe("tessera-gw-enriched-archive");
     expect(attachmentBucketName()).toBe("TESSERA_GW_ATTACHMENTS");
     const sha = "ab".repeat(32);
     expect(attachmentStorageKey(sha)).toBe(`sha256/${sha}`);

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { gatewayStreamName, inboundSubject } from "@tessera/contract";
+import { decodeMessage, encodeMessage, enrichedSubject, gatewayStreamName, inboundSubject } from "@tessera/contract";
 import {
   directoryTarget,
   ensureGatewayStreams,
@@ -111,13 +111,53 @@ describe.each([
     const lastGithub = Math.max(...github.values());
     await waitFor("the github archive", () => sink.committed() >= lastGithub, 15_000);
     await sink.stop();
-    const own = directoryLike(target, "tessera-gw-archive-github");
+    const own = onlyConsumer(target, "tessera-gw-archive-github");
     await expectExactArchive(own, "tessera-gw-archive-github", github);
   });
 });
 
+describe("archive sink on the enriched stream", () => {
+  it("archives enriched Messages under its own consumer name beside the inbound archive", async () => {
+    const root = await tempDir();
+    const target = directoryTarget(root);
+    const inbound = await streamContents(jsm);
+    const js = jetstream(nc);
+    const enriched = new Map<string, number>();
+    for (const id of [...inbound.keys()].slice(0, 5)) {
+      const stored = await jsm.streams.getMessage(gatewayStreamName("inbound"), { seq: inbound.get(id)! });
+      if (stored === null) throw new Error(`inbound message ${id} is gone`);
+      const message = decodeMessage(stored.data);
+      if (!message.ok) throw message.error;
+      const ack = await js.publish(
+        enrichedSubject({ channelType: message.value.channel_type, ...message.value.scope }),
+        encodeMessage(message.value),
+        { msgID: id },
+      );
+      enriched.set(id, ack.seq);
+    }
+    const sinks = await Promise.all([
+      startArchiveSink({ nats: nc, target, stream: "enriched", maxDelayMs: 50 }),
+      startArchiveSink({ nats: nc, target, maxDelayMs: 50 }),
+    ]);
+    expect(sinks.map((s) => s.consumer)).toEqual(["tessera-gw-enriched-archive", "tessera-gw-archive"]);
+    const ends = [Math.max(...enriched.values()), await lastSeq()];
+    await waitFor("both archives", () => sinks.every((s, i) => s.committed() === ends[i]), 15_000);
+    await Promise.all(sinks.map((s) => s.stop()));
+    await expectExactArchive(
+      onlyConsumer(target, "tessera-gw-enriched-archive"),
+      "tessera-gw-enriched-archive",
+      enriched,
+    );
+    await expectExactArchive(
+      onlyConsumer(target, "tessera-gw-archive"),
+      "tessera-gw-archive",
+      await streamContents(jsm),
+    );
+  });
+});
+
 /** The target's files of one consumer only (two consumers share the partitions). */
-function directoryLike(target: ArchiveTarget, consumer: string): ArchiveTarget {
+function onlyConsumer(target: ArchiveTarget, consumer: string): ArchiveTarget {
   return {
     ...target,
     list: async () => (await target.list()).filter((p) => new RegExp(`/${consumer}-\\d+-\\d+\\.ndjson$`).test(p)),

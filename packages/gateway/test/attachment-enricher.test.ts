@@ -136,7 +136,7 @@ async function enrichedCopies(id: string): Promise<Message[]> {
   const info = await jsm.streams.info(gatewayStreamName("enriched"));
   for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
     const m = await jsm.streams.getMessage(gatewayStreamName("enriched"), { seq }).catch(() => undefined);
-    if (m === undefined) continue;
+    if (m === undefined || m === null) continue;
     expect(m.subject).toBe(enrichedSubject(SCOPE));
     const decoded = decodeMessage(m.data);
     if (decoded.ok && decoded.value.id === id) found.push(decoded.value);

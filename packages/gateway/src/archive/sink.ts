@@ -41,7 +41,10 @@ export interface ArchiveSinkOptions {
   stream?: "inbound" | "enriched";
   /** Only this channel type (its own consumer name and checkpoint). */
   channelType?: string;
-  /** The file name prefix and checkpoint name; default `gatewayDurableName("archive", channelType)`. */
+  /**
+   * The file name prefix and checkpoint name; default `tessera-gw-archive[-<channel>]` for the inbound stream and
+   * `tessera-gw-enriched-archive[-<channel>]` for the enriched one, so both can share a target.
+   */
   consumer?: string;
   /** A batch is written once it holds this many Messages… */
   maxRecords?: number;
@@ -64,7 +67,8 @@ export async function startArchiveSink(options: ArchiveSinkOptions): Promise<Arc
   const kind = options.stream ?? "inbound";
   const subjectKind = kind === "inbound" ? "in" : "enriched";
   const stream = gatewayStreamName(kind);
-  const consumer = options.consumer ?? gatewayDurableName("archive", options.channelType);
+  const consumer =
+    options.consumer ?? gatewayDurableName(kind === "inbound" ? "archive" : "enriched-archive", options.channelType);
   const maxRecords = options.maxRecords ?? ARCHIVE_DEFAULTS.maxRecords;
   const maxDelayMs = options.maxDelayMs ?? ARCHIVE_DEFAULTS.maxDelayMs;
   const { target } = options;

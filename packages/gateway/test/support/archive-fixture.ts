@@ -48,7 +48,7 @@ export async function streamContents(jsm: JetStreamManager, channelType?: string
   const bySeq = new Map<string, number>();
   for (let seq = state.first_seq; state.messages > 0 && seq <= state.last_seq; seq++) {
     const m = await jsm.streams.getMessage(stream, { seq }).catch(() => undefined);
-    const decoded = m === undefined ? undefined : decodeMessage(m.data);
+    const decoded = m === undefined || m === null ? undefined : decodeMessage(m.data);
     if (decoded?.ok && (channelType === undefined || decoded.value.channel_type === channelType))
       bySeq.set(decoded.value.id, seq);
   }
