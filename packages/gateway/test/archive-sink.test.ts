@@ -156,6 +156,45 @@ describe("archive sink on the enriched stream", () => {
   });
 });
 
+describe("archive sink when the target fails", () => {
+  it("starts over from its checkpoint after a failed write, and still writes every Message once", async () => {
+    const inner = directoryTarget(await tempDir());
+    let writes = 0;
+    let advancing = 0;
+    let lastCommitted = 0;
+    const flaky: ArchiveTarget = {
+      ...inner,
+      write: async (path, bytes) => {
+        // The 3rd file write fails (mid-batch: earlier files of that batch are written).
+        if (++writes === 3) throw new Error("disk full");
+        await inner.write(path, bytes);
+      },
+      writeCheckpoint: async (consumer, checkpoint) => {
+        // The 3rd commit fails too, after all of its batch's files were written.
+        const commits = checkpoint.pending.length === 0 && checkpoint.committed > lastCommitted;
+        if (commits && ++advancing === 3) throw new Error("network partition");
+        await inner.writeCheckpoint(consumer, checkpoint);
+        if (commits) lastCommitted = checkpoint.committed;
+      },
+    };
+    const events: ArchiveEvent[] = [];
+    const sink = await startArchiveSink({
+      nats: nc,
+      target: flaky,
+      maxRecords: 6,
+      maxDelayMs: 50,
+      onEvent: (e) => events.push(e),
+    });
+    const end = await lastSeq();
+    await waitFor("the archive to catch up after two failures", () => sink.committed() === end, 20_000);
+    await sink.stop();
+    expect(events.filter((e) => e.type === "error")).toHaveLength(2);
+    expect(events.filter((e) => e.type === "restarted")).toHaveLength(2);
+    expect(events.filter((e) => e.type === "resumed" && e.removedPending > 0)).toHaveLength(2);
+    await expectExactArchive(inner, "tessera-gw-archive", await streamContents(jsm));
+  });
+});
+
 /** The target's files of one consumer only (two consumers share the partitions). */
 function onlyConsumer(target: ArchiveTarget, consumer: string): ArchiveTarget {
   return {
