@@ -20,6 +20,7 @@ import {
   ensureGatewayStreams,
   messageId,
   natsAttachmentStore,
+  s3AttachmentStore,
   sha256Hex,
   startAttachmentEnricher,
   type AttachmentEnricher,
@@ -28,6 +29,7 @@ import {
 } from "@tessera/gateway";
 import { startNatsServer, waitFor, type NatsServerHandle } from "@tessera/testkit";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { startLocalS3 } from "./support/s3-server.js";
 
 const ALPHA = new TextEncoder().encode("alpha: the bytes of a small attached file\n");
 const SCOPE = { channelType: "webhook", tenant: "globex", account: "crm" };
@@ -229,6 +231,26 @@ describe("attachment enricher", () => {
     const published = events.filter((e) => e.type === "published") as Array<{ duplicate: boolean }>;
     expect(published.map((p) => p.duplicate)).toEqual([false, false, true]);
     expect(await enrichedCopies(first.id)).toHaveLength(1);
+  });
+
+  it("stores to an S3-compatible bucket the same way (s3rver)", async () => {
+    const s3 = await startLocalS3(["gw"]);
+    try {
+      const s3Store = s3AttachmentStore({ client: s3.client, bucket: "gw", prefix: "attachments/", ttlMs: 3_600_000 });
+      running.push(await startAttachmentEnricher({ nats: nc, store: s3Store, egress }));
+      const message = inbound("evt-s3", [
+        { name: "alpha.txt", source_url: `${base}/file/alpha.txt` },
+        { name: "private.pdf", source_url: `${base}/to-private` },
+      ]);
+      await publishInbound(message);
+      const out = await enriched(message.id);
+      expect(out.attachments[0]).toMatchObject({ storage_key: `sha256/${sha256Hex(ALPHA)}`, sha256: sha256Hex(ALPHA) });
+      expect(out.attachments[1]).toMatchObject({ error_code: "egress_denied" });
+      expect(await s3Store.get(out.attachments[0]!.storage_key!)).toEqual(ALPHA);
+      await Promise.all(running.splice(0).map((e) => e.stop()));
+    } finally {
+      await s3.stop();
+    }
   });
 
   it("retries a message whose store fails, and after storeAttempts publishes it with attachment_store_failed", async () => {
