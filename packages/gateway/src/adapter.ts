@@ -40,6 +40,11 @@ export interface InboundAdapter {
   /** Called after `verify`; a reply here is sent as is and nothing is published. */
   handshake?(request: InboundRequest, account: GatewayAccount): HandshakeReply | undefined;
   normalize(request: InboundRequest, account: GatewayAccount): NormalizeOutcome;
+  /**
+   * Headers the attachment enricher sends when it fetches this platform's files (Slack's `url_private` wants the
+   * bot token). The egress guard drops them on a redirect to another origin.
+   */
+  attachmentHeaders?(account: GatewayAccount): Record<string, string> | undefined;
 }
 
 export interface OutboundCapabilities {

@@ -17,8 +17,11 @@ import {
 } from "@tessera/contract";
 import { createEgress, type Egress } from "@tessera/egress";
 import {
+  createAdapterRegistry,
   ensureGatewayStreams,
   messageId,
+  slackInbound,
+  staticAccounts,
   natsAttachmentStore,
   s3AttachmentStore,
   sha256Hex,
@@ -53,6 +56,10 @@ function startOrigin(): Promise<Server> {
     if (path === "/file/alpha.txt" || path === "/file/alpha-copy.txt") {
       res.writeHead(200, { "content-type": "text/plain", "content-length": ALPHA.byteLength });
       res.end(ALPHA);
+    } else if (path === "/slack/F123/report.txt") {
+      const authorized = req.headers.authorization === "Bearer xoxb-bot-token";
+      res.writeHead(authorized ? 200 : 403, { "content-type": "text/plain" });
+      res.end(authorized ? "slack file" : "");
     } else if (path === "/huge") {
       // No Content-Length: the cap must stop it while reading.
       res.writeHead(200, { "content-type": "application/octet-stream" });
@@ -139,9 +146,10 @@ async function enrichedCopies(id: string): Promise<Message[]> {
   for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
     const m = await jsm.streams.getMessage(gatewayStreamName("enriched"), { seq }).catch(() => undefined);
     if (m === undefined || m === null) continue;
-    expect(m.subject).toBe(enrichedSubject(SCOPE));
     const decoded = decodeMessage(m.data);
-    if (decoded.ok && decoded.value.id === id) found.push(decoded.value);
+    if (!decoded.ok || decoded.value.id !== id) continue;
+    expect(m.subject).toBe(enrichedSubject({ channelType: decoded.value.channel_type, ...decoded.value.scope }));
+    found.push(decoded.value);
   }
   return found;
 }
@@ -251,6 +259,32 @@ describe("attachment enricher", () => {
     } finally {
       await s3.stop();
     }
+  });
+
+  it("fetches a platform's private files with the credentials its adapter names (Slack's bot token)", async () => {
+    const slack = { channelType: "slack", tenant: "acme", account: "T1" };
+    const registry = createAdapterRegistry({ inbound: [slackInbound()] });
+    const accounts = staticAccounts([{ ...slack, signingSecrets: ["s"], credentials: { botToken: "xoxb-bot-token" } }]);
+    running.push(await startAttachmentEnricher({ nats: nc, store, egress, registry, accounts }));
+    const message: Message = {
+      ...inbound("evt-slack-file", [{ name: "report.txt", source_url: `${base}/slack/F123/report.txt` }]),
+      id: messageId("slack", "acme", "T1", "evt-slack-file"),
+      scope: { tenant: "acme", account: "T1", conversation: "C1" },
+      channel_type: "slack",
+    };
+    await jetstream(nc).publish(inboundSubject(slack), encodeMessage(message), { msgID: message.id });
+    const out = await enriched(message.id);
+    expect(out.attachments[0]).toMatchObject({ sha256: sha256Hex(Buffer.from("slack file")), byte_size: 10 });
+    // Without the adapter's headers the same file is refused by the platform.
+    await Promise.all(running.splice(0).map((e) => e.stop()));
+    running.push(await startAttachmentEnricher({ nats: nc, store, egress }));
+    const again = {
+      ...message,
+      id: messageId("slack", "acme", "T1", "evt-slack-file-2"),
+      source_message_id: "evt-slack-file-2",
+    };
+    await jetstream(nc).publish(inboundSubject(slack), encodeMessage(again), { msgID: again.id });
+    expect((await enriched(again.id)).attachments[0]).toMatchObject({ error_code: "fetch_http_403" });
   });
 
   it("retries a message whose store fails, and after storeAttempts publishes it with attachment_store_failed", async () => {

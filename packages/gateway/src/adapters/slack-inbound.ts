@@ -184,5 +184,10 @@ export function slackInbound(): InboundAdapter {
       const parsed = jsonObject(request);
       return parsed.ok ? normalizeEvents(parsed.value, account) : parsed.outcome;
     },
+    // `url_private` files are served to the app's bot token only.
+    attachmentHeaders(account) {
+      const token = account.credentials?.["botToken"];
+      return token === undefined ? undefined : { authorization: `Bearer ${token}` };
+    },
   };
 }

@@ -2,6 +2,8 @@ import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { encodeMessage, enrichedSubject, type Message } from "@tessera/contract";
 import type { Egress } from "@tessera/egress";
+import type { AccountDirectory } from "../accounts.js";
+import type { AdapterRegistry } from "../registry.js";
 import { startInboundConsumer, type InboundConsumer, type InboundConsumerEvent } from "../inbound/consumer.js";
 import { fetchAttachment } from "./fetch.js";
 import type { AttachmentStore } from "./store.js";
@@ -39,7 +41,13 @@ export interface EnrichOptions {
   maxRedirects?: number;
   /** Tries of a fetch that failed retryably (a dropped connection, 5xx, 429) within one delivery. */
   fetchAttempts?: number;
-  /** Headers for one attachment's fetch, e.g. Slack's `Authorization: Bearer <bot token>` for `url_private`. */
+  /**
+   * With both, each Message's fetches carry its inbound adapter's `attachmentHeaders(account)` (Slack: the bot
+   * token for `url_private`).
+   */
+  registry?: AdapterRegistry;
+  accounts?: AccountDirectory;
+  /** Headers for one attachment's fetch, over the adapter's. */
   headers?: (message: Message, attachment: MessageAttachmentValue) => Record<string, string> | undefined;
   onEvent?: (event: EnricherEvent) => void;
   sleep?: (ms: number) => Promise<void>;
@@ -61,6 +69,7 @@ async function enrichOne(
   message: Message,
   attachment: MessageAttachmentValue,
   o: EnrichOptions,
+  adapterHeaders: Record<string, string> | undefined,
 ): Promise<MessageAttachmentValue> {
   // Already stored, already failed, or nothing to fetch: as it is.
   if (
@@ -77,7 +86,8 @@ async function enrichOne(
   if (attachment.byte_size !== undefined && attachment.byte_size > maxBytes)
     return failed("fetch_too_large", `announced ${attachment.byte_size} bytes, over ${maxBytes}`);
   const attempts = Math.max(1, o.fetchAttempts ?? ENRICHER_DEFAULTS.fetchAttempts);
-  const headers = o.headers?.(message, attachment);
+  const own = o.headers?.(message, attachment);
+  const headers = adapterHeaders === undefined && own === undefined ? undefined : { ...adapterHeaders, ...own };
   for (let attempt = 1; ; attempt++) {
     const got = await fetchAttachment(o.egress, attachment.source_url, {
       maxBytes,
@@ -116,15 +126,24 @@ async function enrichOne(
   }
 }
 
+async function headersOfAdapter(message: Message, o: EnrichOptions): Promise<Record<string, string> | undefined> {
+  const adapter = o.registry?.inbound(message.channel_type);
+  if (adapter?.attachmentHeaders === undefined || o.accounts === undefined) return undefined;
+  const account = await o.accounts.get(message.channel_type, message.scope.tenant, message.scope.account);
+  return account === undefined ? undefined : adapter.attachmentHeaders(account);
+}
+
 /**
  * The Message with every fetchable attachment fetched and stored, or marked with its error code. Throws
  * `AttachmentStoreError` only when the store fails; `storeFailed` turns that into `attachment_store_failed` on the
  * attachments not yet stored (the last delivery's answer).
  */
 export async function enrichMessage(message: Message, o: EnrichOptions, storeFailed = false): Promise<Message> {
+  if (message.attachments.length === 0) return message;
+  const adapterHeaders = await headersOfAdapter(message, o);
   const attachments = await Promise.all(
     message.attachments.map((a) =>
-      enrichOne(message, a, o).catch((err: unknown) => {
+      enrichOne(message, a, o, adapterHeaders).catch((err: unknown) => {
         if (!(err instanceof AttachmentStoreError) || !storeFailed) throw err;
         return { ...a, error_code: "attachment_store_failed" };
       }),
