@@ -101,7 +101,10 @@ async function ensureSenderConsumer(
     // Unlimited at the server: the pool dead-letters on its own count, so no command is stranded on the queue
     // after max_deliver (a WorkQueue stream keeps those, docs/shared toolchain notes).
     max_deliver: -1,
-    max_ack_pending: o.concurrency * 4,
+    // Unlimited too: a command denied a token waits out its nak delay on the server, still pending, so any cap
+    // here is a backlog size at which one account bursting past its limit stops every other account's commands
+    // from being delivered at all. In-process concurrency is bounded by the pull size instead.
+    max_ack_pending: -1,
     ...(o.channelType !== undefined ? { filter_subject: gatewaySubjectFilter("out", o.channelType) } : {}),
   };
   const existing = await jsm.consumers.info(stream, durable).catch(() => undefined);

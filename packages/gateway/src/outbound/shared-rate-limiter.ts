@@ -14,13 +14,17 @@ import {
 } from "./rate-limiter.js";
 
 /*
- * Token buckets every sender replica shares, one key-value entry per bucket, each take a compare-and-set on
+ * Token buckets every sender replica shares, one key-value entry per bucket, each write a compare-and-set on
  * the entry's revision: two replicas taking from one bucket at once cannot both spend the same token, so N
- * senders together keep the rate one sender would. The price is two round trips to the NATS server per send
- * (read, then write), small beside the platform call it guards.
+ * senders together keep the rate one sender would.
  *
- * Time is each replica's own clock: a bucket's refill is as exact as the replicas' clocks agree (NTP keeps
- * them within milliseconds; a tenth of a token at 100 per second).
+ * Within a process the takes of one key are batched: one compare-and-set per key is in flight at a time, and
+ * the takes that arrive meanwhile go together in the next (group commit). Without it a burst on one key puts
+ * every sender slot into the same compare-and-set race, each retry a round trip, and the other accounts'
+ * commands wait for a free slot behind it. So a key costs two round trips to the NATS server per batch (read,
+ * then write), and replicas only race each other.
+ *
+ * Time is each replica's own clock: a bucket's refill is as exact as the replicas' clocks agree.
  *
  * The bucket's entries expire a day after their last write (the store's own age limit), which is the idle
  * eviction: checkRateLimit refuses a limit that would not refill within that time, and MAX_RESERVE_MS bounds
@@ -30,11 +34,17 @@ import {
 export const SHARED_RATE_BUCKET_TTL_MS = MAX_REFILL_MS + MAX_RESERVE_MS;
 
 /**
- * How long a take keeps retrying its compare-and-set. Each conflict means another take won (takes on one key are
- * served one at a time), so a burst of concurrent takes needs as many rounds as it has takes; past this the take
- * is denied without a booking and asks again later.
+ * How long a batch keeps retrying its compare-and-set against other replicas; past this its takes are denied
+ * without a booking and ask again later.
  */
 const CAS_PATIENCE_MS = 2_000;
+
+interface PendingTake {
+  limit: RateLimit;
+  booking: string | undefined;
+  resolve: (result: TakeResult) => void;
+  reject: (err: unknown) => void;
+}
 
 export interface SharedRateLimiterOptions {
   /** Replicas of the store's stream (3 on a clustered NATS). Default 1. */
@@ -75,6 +85,9 @@ function isConflict(err: unknown): boolean {
 }
 
 export class SharedRateLimiter implements TokenBuckets {
+  /** Takes waiting per store key while that key's batch is in flight. */
+  private readonly queues = new Map<string, PendingTake[]>();
+
   private constructor(
     private readonly kv: KV,
     private readonly now: () => number,
@@ -94,30 +107,74 @@ export class SharedRateLimiter implements TokenBuckets {
   async take(key: string, limit: RateLimit, holder?: TakeHolder): Promise<TakeResult> {
     const booking = holder === undefined ? undefined : sharedBucketKey("booking", holder.id);
     if (booking !== undefined && holder?.returning === true && (await this.spendBooking(booking))) return { ok: true };
-    const k = sharedBucketKey("bucket", key);
+    return new Promise<TakeResult>((resolve, reject) => {
+      const k = sharedBucketKey("bucket", key);
+      const queue = this.queues.get(k);
+      const take = { limit, booking, resolve, reject };
+      if (queue !== undefined) queue.push(take);
+      else {
+        this.queues.set(k, [take]);
+        void this.drain(k);
+      }
+    });
+  }
+
+  /** Serves a key's takes, a batch per compare-and-set, until none is waiting. */
+  private async drain(k: string): Promise<void> {
+    const queue = this.queues.get(k) as PendingTake[];
+    while (queue.length > 0) {
+      const batch = queue.splice(0);
+      try {
+        const results = await this.takeBatch(k, batch);
+        batch.forEach((t, i) => t.resolve(results[i] as TakeResult));
+      } catch (err) {
+        for (const t of batch) t.reject(err);
+      }
+    }
+    this.queues.delete(k);
+  }
+
+  private async takeBatch(k: string, batch: PendingTake[]): Promise<TakeResult[]> {
     const giveUpAt = performance.now() + CAS_PATIENCE_MS;
     while (performance.now() < giveUpAt) {
       const entry = await this.kv.get(k);
-      const state = decodeState(entry);
-      const { next, result } = takeToken(state, limit, this.now());
-      // A take that reserved nothing changed nothing worth writing.
-      if (!result.ok && !result.reserved) return result;
-      const value = JSON.stringify(next);
+      let state = decodeState(entry);
+      const results: TakeResult[] = [];
+      let changed = false;
+      const now = this.now();
+      for (const t of batch) {
+        const { next, result } = takeToken(state, t.limit, now);
+        state = next;
+        results.push(result);
+        // A take that reserved nothing changed nothing worth writing.
+        changed ||= result.ok || result.reserved;
+      }
+      if (!changed) return results;
+      const value = JSON.stringify(state);
       try {
         if (entry === null) await this.kv.create(k, value);
         else await this.kv.update(k, value, entry.revision);
       } catch (err) {
         if (!isConflict(err)) throw err;
-        // A moment's random pause keeps the losers from colliding again in lockstep.
+        // Another replica wrote first; a moment's random pause keeps the two from colliding again in lockstep.
         await new Promise((r) => setTimeout(r, this.random() * 2));
         continue;
       }
-      // Lost in a crash before this write, the booking only makes its holder pay twice: slower, never faster.
-      if (!result.ok && booking !== undefined) await this.kv.put(booking, "1");
-      return result;
+      // Lost in a crash before these writes, a booking only makes its holder pay twice: slower, never faster.
+      await Promise.all(
+        batch.map((t, i) => {
+          const r = results[i] as TakeResult;
+          return !r.ok && r.reserved && t.booking !== undefined ? this.kv.put(t.booking, "1") : undefined;
+        }),
+      );
+      return results;
     }
     // Every attempt lost to another replica: the bucket is that busy, so waiting a little is the right answer.
-    return { ok: false, waitMs: Math.ceil((1 + this.random()) * (1000 / limit.perSecond)), reserved: false };
+    return batch.map((t) => ({
+      ok: false,
+      waitMs: Math.ceil((1 + this.random()) * (1000 / t.limit.perSecond)),
+      reserved: false,
+    }));
   }
 
   /** Spends the holder's booking if it has one (one sender holds a command at a time, so no race to spend it). */
