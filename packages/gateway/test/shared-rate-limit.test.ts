@@ -181,4 +181,51 @@ describe("shared token buckets on a real nats-server", () => {
     expect(local.times).toHaveLength(8);
     expect(worstExcess(local.times, 4, 1)).toBeGreaterThan(1);
   });
+  it("an account's backlog of rate-denied commands does not hold back another account's commands", async () => {
+    const registry = createAdapterRegistry({ outbound: [slackOutbound({ apiBase: `${slack.url}/api/` })] });
+    const accounts = staticAccounts(
+      ["flood", "calm"].map((account) => ({
+        channelType: "slack",
+        tenant: "acme",
+        account,
+        signingSecrets: [],
+        credentials: { botToken: TOKEN },
+        rateLimit: account === "flood" ? { perSecond: 1, burst: 1 } : { perSecond: 50, burst: 5 },
+      })),
+    );
+    const events: SenderEvent[] = [];
+    // Two slots: the old cap on pending commands (4 x the slots) was 8, so the flood's 30 denied commands, waiting
+    // out their delays on the server, stopped deliveries for about half a minute.
+    const pool = await startSenderPool({
+      nats: await connection(),
+      registry,
+      accounts,
+      egress,
+      concurrency: 2,
+      onEvent: (e) => events.push(e),
+    });
+    const js = (await import("@nats-io/jetstream")).jetstream(await connection());
+    const make = (account: string, i: number): SendCommand => ({
+      schema_version: 1,
+      id: `cmd-${account}-${i}`,
+      scope: { tenant: "acme", account },
+      channel_type: "slack",
+      destination: { conversation: `C_${account.toUpperCase()}` },
+      text: "hi",
+    });
+    try {
+      for (let i = 0; i < 30; i++) await publishSendCommand(js, make("flood", i));
+      await waitFor("the flood's commands denied", () => events.filter((e) => e.type === "retry").length >= 8);
+      const sentAt = performance.now();
+      await publishSendCommand(js, make("calm", 1));
+      await waitFor("the calm account's command delivered", () =>
+        events.some((e) => e.type === "delivered" && e.command.id === "cmd-calm-1"),
+      );
+      expect(performance.now() - sentAt).toBeLessThan(3_000);
+    } finally {
+      await pool.stop();
+      const jsm = await jetstreamManager(await connection());
+      await jsm.streams.purge("TESSERA_GW_OUTBOUND", { filter: "tessera.gw.out.slack.acme.flood" });
+    }
+  });
 });
