@@ -13,6 +13,7 @@ import { parseArgs } from "node:util";
 import { PACKAGES, startBenchEnv } from "./src/bench-env.js";
 import { embeddedBusOnly } from "./src/embedded-bus.js";
 import { gatewayCost } from "./src/gateway.js";
+import { gatewayFairness } from "./src/gateway-fairness.js";
 import { isolationCost } from "./src/isolation.js";
 import { tracingCost } from "./src/tracing.js";
 import { latencyAtRate, submitAndDrain } from "./src/drive-coordinator.js";
@@ -94,6 +95,7 @@ const sizes = args.quick
       payloadJobs: { 256: 1_000, 65_536: 200, 5_242_880: 4 },
       isolation: { jobs: 1_000, rate: 200, seconds: 1, warmupJobs: 200 },
       gateway: { requests: 1_000, rate: 1_000, seconds: 1, warmupRequests: 200 },
+      fairnessSeconds: 2,
       tracing: { jobs: 1_000, passes: 1, warmupJobs: 200 },
     }
   : {
@@ -105,6 +107,7 @@ const sizes = args.quick
       payloadJobs: { 256: 20_000, 65_536: 2_000, 5_242_880: 40 },
       isolation: { jobs: 20_000, rate: 1_000, seconds: 10, warmupJobs: 2_000 },
       gateway: { requests: 20_000, rate: 1_000, seconds: 10, warmupRequests: 2_000 },
+      fairnessSeconds: 10,
       tracing: { jobs: 20_000, passes: 3, warmupJobs: 2_000 },
     };
 if (args.jobs !== undefined) sizes.throughput = args.jobs;
@@ -294,6 +297,17 @@ try {
         report.gateway = await gatewayCost(env, sizes.gateway);
         for (const r of report.gateway.rows)
           log(`  ${r.system}: ${r.jobsPerSecond} requests/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms`);
+      },
+    );
+    const seconds2 = sizes.fairnessSeconds;
+    await attempt(
+      `gateway fairness: one account quiet, then another bursting at 10x its rate limit, ${seconds2} s each`,
+      async () => {
+        const f = await gatewayFairness(env, { seconds: seconds2 });
+        report.gatewayFairness = f;
+        log(
+          `  quiet account p99 ${f.unburdened.quiet.p99} ms alone, ${f.burdened.quiet.p99} ms beside the burst (x${f.ratio.p99})`,
+        );
       },
     );
   }

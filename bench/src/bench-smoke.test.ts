@@ -94,6 +94,12 @@ describe("bench --quick", () => {
       }
       expect(report.gateway?.ratio?.requestsPerSecond).toBeGreaterThan(0);
       expect(report.gateway?.slo.throughputMet).toBeTypeOf("boolean");
+      // Quick runs offer 2 s a phase: 40 quiet commands alone and 40 beside 400 from the noisy account.
+      expect(report.gatewayFairness?.unburdened.quiet.count).toBe(40);
+      expect(report.gatewayFairness?.burdened.quiet.count).toBe(40);
+      expect(report.gatewayFairness?.burdened.noisy?.offered).toBe(400);
+      expect(report.gatewayFairness?.burdened.noisy?.delivered).toBeGreaterThan(0);
+      expect(report.gatewayFairness?.slo.met).toBeTypeOf("boolean");
       expect(report.tracing?.rows.map((r) => r.mode)).toEqual(["off", "on"]);
       const traced = report.tracing?.rows.find((r) => r.mode === "on");
       // Five spans a job (create, publish, process, Result publish, apply); the last applies may end after the flush.

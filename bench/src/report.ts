@@ -1,4 +1,5 @@
 import type { GatewayReport } from "./gateway.js";
+import type { FairnessReport } from "./gateway-fairness.js";
 import type { IsolationReport } from "./isolation.js";
 import type { TracingReport } from "./tracing.js";
 import type { LatencyResult } from "./open-loop.js";
@@ -25,6 +26,8 @@ export interface BenchReport {
   isolation?: IsolationReport;
   /** The gateway's inbound server against a bare HTTP server, and issue 20's SLO judged on them (when measured). */
   gateway?: GatewayReport;
+  /** One account bursting past its rate limit beside a quiet one: the quiet one's outbound latency, alone and beside it. */
+  gatewayFairness?: FairnessReport;
   /** What tracing costs: no SDK against an SDK registered, in the same run (when measured). */
   tracing?: TracingReport;
   /** The peers' versions, or why they were not measured (bench/peers not installed, no redis-server). */
@@ -168,6 +171,7 @@ export function renderReport(report: BenchReport): string {
   }
   if (report.isolation !== undefined) parts.push("", ...renderIsolation(report.isolation));
   if (report.gateway !== undefined) parts.push("", ...renderGateway(report.gateway));
+  if (report.gatewayFairness !== undefined) parts.push("", ...renderFairness(report.gatewayFairness));
   if (report.tracing !== undefined) parts.push("", ...renderTracing(report.tracing));
   if (report.errors.length > 0)
     parts.push("", "failed scenarios", ...report.errors.map((e) => `  ${e.scenario}: ${e.error}`));
@@ -226,6 +230,25 @@ function renderGateway(gateway: GatewayReport): string[] {
       `gateway / bare: requests/s x${ratio.requestsPerSecond}, p50 x${ratio.p50}, p99 x${ratio.p99}; SLO (>= x${slo.minThroughputRatio}, p99 < ${slo.maxP99Ms} ms at ${slo.atRate}/s): throughput ${slo.throughputMet === true ? "met" : "missed"}, p99 ${slo.p99Met === undefined ? "not measured at that rate" : slo.p99Met ? "met" : "missed"}`,
     );
   return lines;
+}
+
+function renderFairness(f: FairnessReport): string[] {
+  const row = (phase: string, p: FairnessReport["burdened"]) => [
+    phase,
+    p.quiet.sent,
+    p.quiet.p50,
+    p.quiet.p99,
+    p.quiet.max,
+    p.noisy === undefined ? "-" : `${p.noisy.offered} offered, ${p.noisy.deliveredPerSecond}/s delivered`,
+  ];
+  return [
+    `gateway fairness (one sender pool, shared buckets; quiet account ${f.quiet.offeredPerSecond}/s under its ${f.quiet.limit.perSecond}/s limit; noisy account ${f.noisy.offeredPerSecond}/s against its ${f.noisy.limit.perSecond}/s; latency: publish -> platform)`,
+    table(
+      ["phase", "quiet sent", "quiet p50", "quiet p99", "quiet max", "noisy account"],
+      [row("quiet alone", f.unburdened), row("beside the burst", f.burdened)],
+    ),
+    `beside / alone: p50 x${f.ratio.p50}, p99 x${f.ratio.p99}; SLO (p99 within x${f.slo.maxP99Ratio}): ${f.slo.met ? "met" : "missed"}`,
+  ];
 }
 
 function renderTracing(tracing: TracingReport): string[] {

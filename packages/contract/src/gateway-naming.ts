@@ -78,6 +78,11 @@ export function gatewayStreamName(kind: GatewayStreamKind): string {
   return name;
 }
 
+/** The key-value store that holds the sender pool's token buckets, shared by every sender replica. */
+export function gatewayRateBucketName(): string {
+  return "tessera_gw_rate";
+}
+
 export const GATEWAY_DURABLE_ROLES = [
   "sender",
   "inbound-recorder",

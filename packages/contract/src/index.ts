@@ -171,6 +171,7 @@ export {
   gatewaySubjectFilter,
   gatewayStreamName,
   gatewayDurableName,
+  gatewayRateBucketName,
   inboundDedupKey,
   enrichedSubject,
   attachmentBucketName,

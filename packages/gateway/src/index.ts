@@ -77,7 +77,21 @@ export {
   GATEWAY_STREAM_DEFAULTS,
   type GatewayStreamOptions,
 } from "./streams.js";
-export { RateLimiter, type RateLimiterOptions, type TakeResult } from "./outbound/rate-limiter.js";
+export {
+  RateLimiter,
+  takeToken,
+  MAX_RESERVE_MS,
+  MAX_REFILL_MS,
+  type RateLimiterOptions,
+  type TakeResult,
+  type TokenBuckets,
+  type BucketState,
+} from "./outbound/rate-limiter.js";
+export {
+  SharedRateLimiter,
+  SHARED_RATE_BUCKET_TTL_MS,
+  type SharedRateLimiterOptions,
+} from "./outbound/shared-rate-limiter.js";
 export { routeAttempt, jitterDelay, type AttemptOutcome, type Route, type RoutingPolicy } from "./outbound/routing.js";
 export { publishSendCommand } from "./outbound/publish.js";
 export {

@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { RateLimiter, routeAttempt, type AttemptOutcome, type DeliveryError } from "@tessera/gateway";
+import {
+  MAX_RESERVE_MS,
+  RateLimiter,
+  routeAttempt,
+  takeToken,
+  type AttemptOutcome,
+  type BucketState,
+  type DeliveryError,
+} from "@tessera/gateway";
 
 describe("RateLimiter", () => {
   const clock = { ms: 0 };
@@ -10,11 +18,11 @@ describe("RateLimiter", () => {
     const l = limiter();
     const limit = { perSecond: 2, burst: 3 };
     expect([1, 2, 3].map(() => l.take("a", limit).ok)).toEqual([true, true, true]);
-    expect(l.take("a", limit)).toEqual({ ok: false, waitMs: 500 });
+    expect(l.take("a", limit)).toEqual({ ok: false, waitMs: 500, reserved: true });
     // The denied take reserved its token: the next one waits behind it.
-    expect(l.take("a", limit)).toEqual({ ok: false, waitMs: 1000 });
+    expect(l.take("a", limit)).toEqual({ ok: false, waitMs: 1000, reserved: true });
     clock.ms = 1000;
-    expect(l.take("a", limit)).toEqual({ ok: false, waitMs: 500 });
+    expect(l.take("a", limit)).toEqual({ ok: false, waitMs: 500, reserved: true });
     clock.ms = 2000;
     expect(l.take("a", limit).ok).toBe(true);
   });
@@ -27,7 +35,39 @@ describe("RateLimiter", () => {
     expect(l.take("quiet", { perSecond: 1, burst: 1 }).ok).toBe(true);
     // The reservation made under the old limit stands; the faster override shortens what comes after it.
     clock.ms = 1000;
-    expect(l.take("busy", { perSecond: 100, burst: 5 })).toEqual({ ok: false, waitMs: 10 });
+    expect(l.take("busy", { perSecond: 100, burst: 5 })).toEqual({ ok: false, waitMs: 10, reserved: true });
+  });
+
+  it("a returning holder spends its booking instead of a new token; a booking is spent once", () => {
+    clock.ms = 0;
+    const l = limiter();
+    const limit = { perSecond: 1, burst: 1 };
+    expect(l.take("k", limit, { id: "c1", returning: false })).toEqual({ ok: true });
+    expect(l.take("k", limit, { id: "c2", returning: false })).toEqual({ ok: false, waitMs: 1000, reserved: true });
+    clock.ms = 1000;
+    expect(l.take("k", limit, { id: "c2", returning: true })).toEqual({ ok: true });
+    // The booked token was the one that accrued: the next holder waits for the one after it.
+    expect(l.take("k", limit, { id: "c3", returning: false })).toEqual({ ok: false, waitMs: 1000, reserved: true });
+    clock.ms = 2000;
+    expect(l.take("k", limit, { id: "c2", returning: true })).toEqual({ ok: false, waitMs: 1000, reserved: true });
+  });
+
+  it("books no token more than MAX_RESERVE_MS ahead: deeper debt is denied without reserving", () => {
+    const limit = { perSecond: 1, burst: 1 };
+    let state: BucketState | undefined;
+    const waits: [number, boolean][] = [];
+    for (let i = 0; i < 3_603; i++) {
+      const { next, result } = takeToken(state, limit, 0);
+      state = next;
+      if (!result.ok) waits.push([result.waitMs, result.reserved]);
+    }
+    expect(waits[0]).toEqual([1000, true]);
+    expect(waits[3_599]).toEqual([MAX_RESERVE_MS, true]);
+    expect(waits.slice(3_600)).toEqual([
+      [MAX_RESERVE_MS, false],
+      [MAX_RESERVE_MS, false],
+    ]);
+    expect(state).toEqual({ tokens: -3_600, atMs: 0, limit });
   });
 
   it("evicts a bucket idle for idleMs once it has refilled, and never one still in debt", () => {

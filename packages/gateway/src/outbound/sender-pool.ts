@@ -26,7 +26,8 @@ import type { Egress } from "@tessera/egress";
 import type { DeliveryResult, OutboundAdapter, RateLimit } from "../adapter.js";
 import type { AccountDirectory, GatewayAccount } from "../accounts.js";
 import type { AdapterRegistry } from "../registry.js";
-import { RateLimiter, checkRateLimit } from "./rate-limiter.js";
+import { RateLimiter, checkRateLimit, type TokenBuckets } from "./rate-limiter.js";
+import { SharedRateLimiter } from "./shared-rate-limiter.js";
 import { routeAttempt, type AttemptOutcome, type Route } from "./routing.js";
 
 /*
@@ -66,15 +67,23 @@ export interface SenderPoolOptions {
   channelType?: string;
   /** The limit of a key whose account sets none and whose adapter has no default. */
   defaultRateLimit?: RateLimit;
-  /** Buckets unused for this long are dropped. */
+  /**
+   * Where the token buckets live: `shared` (default) in a NATS key-value store every sender replica uses, so
+   * N replicas together keep each key's rate; `local` in this process only (N replicas allow N times the rate),
+   * for a single sender that wants no store round trips; or buckets of your own.
+   */
+  buckets?: "shared" | "local" | TokenBuckets;
+  /** `local` buckets unused for this long are dropped (shared ones expire in the store). */
   bucketIdleMs?: number;
+  /** Replicas of the shared buckets' stream (3 on a clustered NATS). Default 1. */
+  bucketReplicas?: number;
   random?: () => number;
   now?: () => Date;
   onEvent?: (event: SenderEvent) => void;
 }
 
 export interface SenderPool {
-  readonly limiter: RateLimiter;
+  readonly limiter: TokenBuckets;
   stop(): Promise<void>;
 }
 
@@ -92,7 +101,10 @@ async function ensureSenderConsumer(
     // Unlimited at the server: the pool dead-letters on its own count, so no command is stranded on the queue
     // after max_deliver (a WorkQueue stream keeps those, docs/shared toolchain notes).
     max_deliver: -1,
-    max_ack_pending: o.concurrency * 4,
+    // Unlimited too: a command denied a token waits out its nak delay on the server, still pending, so any cap
+    // here is a backlog size at which one account bursting past its limit stops every other account's commands
+    // from being delivered at all. In-process concurrency is bounded by the pull size instead.
+    max_ack_pending: -1,
     ...(o.channelType !== undefined ? { filter_subject: gatewaySubjectFilter("out", o.channelType) } : {}),
   };
   const existing = await jsm.consumers.info(stream, durable).catch(() => undefined);
@@ -102,13 +114,11 @@ async function ensureSenderConsumer(
 }
 
 class Sender {
-  private readonly reserved = new Map<string, number>();
-
   constructor(
     private readonly o: SenderPoolOptions,
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
-    readonly limiter: RateLimiter,
+    readonly limiter: TokenBuckets,
     private readonly signal: AbortSignal,
   ) {}
 
@@ -129,7 +139,7 @@ class Sender {
       m.ack();
       return;
     }
-    const outcome = await this.attempt(command);
+    const outcome = await this.attempt(command, attempt);
     const route = routeAttempt(outcome, {
       attempt,
       maxAttempts: this.o.maxAttempts ?? SENDER_DEFAULTS.maxAttempts,
@@ -138,7 +148,7 @@ class Sender {
     await this.settle(m, command, attempt, outcome, route);
   }
 
-  private async attempt(command: SendCommand): Promise<AttemptOutcome> {
+  private async attempt(command: SendCommand, attempt: number): Promise<AttemptOutcome> {
     const adapter = this.o.registry.outbound(command.channel_type);
     if (adapter === undefined) return { kind: "unknown_channel", channelType: command.channel_type };
     const account = await this.o.accounts.get(command.channel_type, command.scope.tenant, command.scope.account);
@@ -155,7 +165,7 @@ class Sender {
     const send = command.edit_target === undefined ? adapter.send : adapter.edit;
     if (send === undefined || (command.edit_target !== undefined && !adapter.capabilities.edit))
       return permanent("edit_unsupported", `${command.channel_type} cannot edit a message`);
-    const denied = this.spendToken(command, adapter, account);
+    const denied = await this.spendToken(command, attempt, adapter, account);
     if (denied !== undefined) return denied;
     let result: DeliveryResult;
     try {
@@ -170,23 +180,16 @@ class Sender {
     return { kind: "delivery", result };
   }
 
-  private spendToken(
+  private async spendToken(
     command: SendCommand,
+    attempt: number,
     adapter: OutboundAdapter,
     account: GatewayAccount,
-  ): AttemptOutcome | undefined {
-    // A command that was denied earlier already holds a reserved token; it is not charged twice.
-    if (this.reserved.delete(command.id)) return undefined;
+  ): Promise<AttemptOutcome | undefined> {
     const key = adapter.rateLimitKey?.(command) ?? JSON.stringify([command.scope.tenant, command.scope.account]);
     const limit = account.rateLimit ?? adapter.defaultRateLimit ?? this.o.defaultRateLimit ?? SENDER_DEFAULTS.rateLimit;
-    const taken = this.limiter.take(key, limit);
-    if (taken.ok) return undefined;
-    const now = Date.now();
-    // A reservation another replica's delivery made unnecessary is forgotten after a while.
-    if (this.reserved.size > 10_000)
-      for (const [id, due] of this.reserved) if (due < now - 10 * 60 * 1000) this.reserved.delete(id);
-    this.reserved.set(command.id, now + taken.waitMs);
-    return { kind: "rate_denied", waitMs: taken.waitMs };
+    const taken = await this.limiter.take(key, limit, { id: command.id, returning: attempt > 1 });
+    return taken.ok ? undefined : { kind: "rate_denied", waitMs: taken.waitMs };
   }
 
   private async settle(m: JsMsg, command: SendCommand, attempt: number, outcome: AttemptOutcome, route: Route) {
@@ -285,7 +288,15 @@ export async function startSenderPool(options: SenderPoolOptions): Promise<Sende
     concurrency,
     ...(options.channelType !== undefined ? { channelType: options.channelType } : {}),
   });
-  const limiter = new RateLimiter(options.bucketIdleMs !== undefined ? { idleMs: options.bucketIdleMs } : {});
+  const buckets = options.buckets ?? "shared";
+  const limiter: TokenBuckets =
+    buckets === "local"
+      ? new RateLimiter(options.bucketIdleMs !== undefined ? { idleMs: options.bucketIdleMs } : {})
+      : buckets === "shared"
+        ? await SharedRateLimiter.open(options.nats, {
+            ...(options.bucketReplicas !== undefined ? { replicas: options.bucketReplicas } : {}),
+          })
+        : buckets;
   const abort = new AbortController();
   const sender = new Sender(options, js, jsm, limiter, abort.signal);
   const consumer = await js.consumers.get(gatewayStreamName("outbound"), durable);
