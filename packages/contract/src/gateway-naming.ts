@@ -43,6 +43,14 @@ export function deliverySubject(channelType: string, commandId: string): string 
   return `${ROOT}.delivery.${token("channel type", channelType)}.${token("command id", commandId)}`;
 }
 
+/**
+ * Core NATS (no stream): a coordinator announces an account it changed (the payload is its
+ * `<channel>/<tenant>/<account>`), and gateway processes drop what they cached of it.
+ */
+export function gatewayAccountChangesSubject(): string {
+  return `${ROOT}.control.accounts`;
+}
+
 /** The wildcard of one kind, optionally narrowed to one channel type. */
 export function gatewaySubjectFilter(kind: "in" | "out" | "dlq" | "delivery", channelType?: string): string {
   return channelType === undefined ? `${ROOT}.${kind}.>` : `${ROOT}.${kind}.${token("channel type", channelType)}.>`;

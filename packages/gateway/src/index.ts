@@ -69,6 +69,7 @@ export {
   webhookPath,
   INBOUND_DEFAULTS,
   type InboundServer,
+  type InboundPublisher,
   type InboundServerOptions,
 } from "./inbound/server.js";
 export {
@@ -87,3 +88,15 @@ export {
   type SenderPoolOptions,
   type SenderEvent,
 } from "./outbound/sender-pool.js";
+export { sampleInbound, SAMPLE_CHANNEL } from "./adapters/sample.js";
+export { InProcessInboundStream, type InProcessInboundStreamOptions } from "./inbound/in-process-stream.js";
+export { natsGatewayFeed, type NatsGatewayFeed } from "./control/nats-feed.js";
+export {
+  ACCOUNT_CACHE_TTL_MS,
+  cachedAccounts,
+  sealedAccountLoader,
+  toGatewayAccount,
+  type AccountRecordSource,
+  type CachedAccountDirectory,
+  type CachedAccountsOptions,
+} from "./control/vault-accounts.js";
