@@ -100,3 +100,4 @@ export {
   type CachedAccountDirectory,
   type CachedAccountsOptions,
 } from "./control/vault-accounts.js";
+export { startGatewayRuntime, type GatewayRuntime, type GatewayRuntimeOptions } from "./control/gateway-process.js";

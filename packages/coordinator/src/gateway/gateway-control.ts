@@ -45,10 +45,19 @@ export interface RotateCredentials {
 
 /** The control plane's operations on tenants and accounts; the admin API's gateway routes call it. */
 export class GatewayControl {
-  constructor(private readonly o: GatewayControlOptions) {}
+  private readonly o: GatewayControlOptions;
+
+  constructor(options: GatewayControlOptions) {
+    this.o = { ...options };
+  }
 
   get feed(): GatewayFeed | undefined {
     return this.o.feed;
+  }
+
+  /** Sets the feed once a gateway is mounted after the coordinator started (`tessera dev`). */
+  attachFeed(feed: GatewayFeed): void {
+    this.o.feed = feed;
   }
 
   async list(filter: { tenant?: string; channelType?: string } = {}): Promise<GatewayAccountView[]> {
