@@ -90,7 +90,7 @@ export {
 } from "./outbound/sender-pool.js";
 export { sampleInbound, SAMPLE_CHANNEL } from "./adapters/sample.js";
 export { InProcessInboundStream, type InProcessInboundStreamOptions } from "./inbound/in-process-stream.js";
-export { natsGatewayFeed, type NatsGatewayFeed } from "./control/nats-feed.js";
+export { connectGatewayFeed, natsGatewayFeed, type NatsGatewayFeed } from "./control/nats-feed.js";
 export {
   ACCOUNT_CACHE_TTL_MS,
   cachedAccounts,

@@ -218,7 +218,7 @@ export function registerGatewayAdminCommands(gateway: Command, io: CliIo): void 
       ...(flags.tenant !== undefined ? { tenant: flags.tenant } : {}),
       ...(flags.channel !== undefined ? { channelType: flags.channel } : {}),
     });
-    if (flags.json !== true) io.stderr.write("following inbound messages (Ctrl-C to stop)\n");
+    io.stderr.write("following inbound messages (Ctrl-C to stop)\n");
     const stop = (): void => stream.close();
     process.once("SIGINT", stop);
     let seen = 0;

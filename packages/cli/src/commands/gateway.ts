@@ -23,7 +23,7 @@ import { registerGatewayAdminCommands } from "./gateway-admin.js";
 
 interface RunFlags {
   nats?: string;
-  url?: string;
+  adminUrl?: string;
   host: string;
   port: string;
   send: boolean;
@@ -42,7 +42,8 @@ export function registerGatewayCommands(program: Command, io: CliIo): void {
       "run the channel gateway (webhooks in, messages out) against NATS; or manage its tenants and accounts (subcommands)",
     )
     .option("--nats <url>", "the NATS server with JetStream (env NATS_URL)", io.env["NATS_URL"])
-    .option("--url <url>", "the coordinator's admin API, where accounts come from (env TESSERA_URL)")
+    // Not --url: commander would take a subcommand's --url (`tessera gateway tail --url …`) for this one.
+    .option("--admin-url <url>", "the coordinator's admin API, where accounts come from (env TESSERA_URL)")
     .option("--host <address>", "address of the webhook server", io.env["TESSERA_GATEWAY_HOST"] ?? "127.0.0.1")
     .option("--port <port>", "port of the webhook server", io.env["TESSERA_GATEWAY_PORT"] ?? "7500")
     .option("--no-send", "inbound only: do not run the sender pool")
@@ -54,7 +55,7 @@ Credentials are sealed by the coordinator's vault; the gateway opens them with t
 (TESSERA_VAULT_KEY_FILE or TESSERA_VAULT_KEYS).
 
 Examples:
-  $ tessera gateway --nats nats://127.0.0.1:4222 --url http://127.0.0.1:7400
+  $ tessera gateway --nats nats://127.0.0.1:4222 --admin-url http://127.0.0.1:7400
   $ tessera gateway accounts
   $ tessera gateway install slack/acme/T123 --setting appId=A123
   $ SLACK_SIGNING=… SLACK_BOT=… tessera gateway rotate slack/acme/T123 --signing-secret-env SLACK_SIGNING --credential botToken=SLACK_BOT
@@ -76,7 +77,7 @@ async function runGateway(flags: RunFlags, io: CliIo): Promise<void> {
   const keys = keyringSourceFromEnv(io.env);
   const vault = keys === undefined ? undefined : await Vault.create(keys);
   if (vault === undefined) log.warn("no vault key: accounts with credentials cannot be served (TESSERA_VAULT_KEY_FILE)");
-  const admin = adminClientFor({ ...(flags.url !== undefined ? { url: flags.url } : {}) }, io);
+  const admin = adminClientFor({ ...(flags.adminUrl !== undefined ? { url: flags.adminUrl } : {}) }, io);
   const loader = sealedAccountLoader(
     {
       account: (c, t, a) =>

@@ -1,5 +1,5 @@
-import type { JetStreamManager } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { GatewayStreamHealth } from "@tessera/client/schemas";
 import {
   GATEWAY_STREAMS,
@@ -72,4 +72,18 @@ export function natsGatewayFeed(nc: NatsConnection, jsm: JetStreamManager): Nats
       nc.publish(gatewayAccountChangesSubject(), accountId);
     },
   };
+}
+
+/**
+ * A feed on a connection of its own, for a coordinator's `gateway.feed`:
+ * `createCoordinator({ …, gateway: { feed: (await connectGatewayFeed(natsUrl)).feed } })`.
+ */
+export async function connectGatewayFeed(natsUrl: string): Promise<{ feed: NatsGatewayFeed; close(): Promise<void> }> {
+  const nc = await connect({ servers: natsUrl, name: "tessera-gateway-feed", maxReconnectAttempts: -1 });
+  try {
+    return { feed: natsGatewayFeed(nc, await jetstreamManager(nc)), close: () => nc.drain() };
+  } catch (err) {
+    await nc.close();
+    throw err;
+  }
 }
