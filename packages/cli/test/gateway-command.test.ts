@@ -84,7 +84,10 @@ describe("tessera dev mounts the gateway", { timeout: 180_000 }, () => {
 
     const tailed = await tail.result;
     expect(tailed.code).toBe(0);
-    const messages = tailed.stdout.trim().split("\n").map((l) => JSON.parse(l) as Message);
+    const messages = tailed.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Message);
     expect(messages.map((m) => [m.text, m.sender.id, m.channel_type, m.scope.tenant, m.scope.account])).toEqual([
       ["hello", "curl", "sample", "dev", "local"],
       ["second", "ann", "sample", "dev", "local"],
@@ -102,7 +105,13 @@ describe("tessera dev mounts the gateway", { timeout: 180_000 }, () => {
 
   it("production refuses the embedded inbound stream; staging warns and mounts no unsigned sample", async () => {
     const bus = createInProcessBus();
-    const coordinator = await createCoordinator({ bus, components: [], database: { memory: true }, env: {}, logger: silent });
+    const coordinator = await createCoordinator({
+      bus,
+      components: [],
+      database: { memory: true },
+      env: {},
+      logger: silent,
+    });
     cleanups.push(() => coordinator.close().then(() => bus.close()));
     const mount = (environment: "production" | "staging", warnings: string[] = []) =>
       mountDevGateway({
@@ -121,7 +130,11 @@ describe("tessera dev mounts the gateway", { timeout: 180_000 }, () => {
     cleanups.push(() => staging.stop());
     expect(warnings).toEqual(["gateway_inbound_stream"]);
     expect(staging.sampleWebhookUrl).toBeUndefined();
-    const res = await fetch(`${staging.url}/hooks/sample/dev/local`, { method: "POST", body: "{}", headers: { "content-type": "application/json" } });
+    const res = await fetch(`${staging.url}/hooks/sample/dev/local`, {
+      method: "POST",
+      body: "{}",
+      headers: { "content-type": "application/json" },
+    });
     expect(res.status).toBe(404);
   });
 });
@@ -146,7 +159,8 @@ describe("tessera gateway as its own process, accounts from the control plane", 
     const admin = await startAdminServer(coordinator);
     cleanups.push(() => admin.close());
     const secret = `whsec_${randomBytes(24).toString("base64")}`;
-    const cli = (args: string[], env: Record<string, string> = {}) => runTessera([...args, "--url", admin.url], { env });
+    const cli = (args: string[], env: Record<string, string> = {}) =>
+      runTessera([...args, "--url", admin.url], { env });
 
     expect((await cli(["gateway", "install", "webhook/globex/crm"])).code).toBe(0);
     const rotated = await cli(["gateway", "rotate", "webhook/globex/crm", "--signing-secret-env", "HOOK_SECRET"], {
@@ -158,7 +172,18 @@ describe("tessera gateway as its own process, accounts from the control plane", 
     const port = await freePort();
     // A long cache: only the announcement on NATS can make the disable visible in time.
     const gateway = tesseraProcess(
-      ["gateway", "--nats", nats.url, "--admin-url", admin.url, "--port", String(port), "--cache-ms", "600000", "--no-send"],
+      [
+        "gateway",
+        "--nats",
+        nats.url,
+        "--admin-url",
+        admin.url,
+        "--port",
+        String(port),
+        "--cache-ms",
+        "600000",
+        "--no-send",
+      ],
       { TESSERA_VAULT_KEYS: vaultKeys },
     );
     await expect.poll(gateway.output, { timeout: 120_000, interval: 200 }).toContain("tessera gateway: webhooks on");
@@ -170,7 +195,10 @@ describe("tessera gateway as its own process, accounts from the control plane", 
     const tail = await startTail(admin.url);
     expect(await post("msg_1")).toMatchObject({ status: 200, json: { ok: true, duplicate: false } });
     await expect.poll(() => tail.seen.map((m) => m.text), { timeout: 10_000 }).toEqual(["from msg_1"]);
-    const health = JSON.parse((await cli(["gateway", "health", "--json"])).stdout) as { mode: string; streams: { name: string; messages: number }[] };
+    const health = JSON.parse((await cli(["gateway", "health", "--json"])).stdout) as {
+      mode: string;
+      streams: { name: string; messages: number }[];
+    };
     expect(health.mode).toBe("jetstream");
     expect(health.streams.find((s) => s.name === "TESSERA_GW_INBOUND")?.messages).toBe(1);
 

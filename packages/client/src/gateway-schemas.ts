@@ -19,7 +19,10 @@ export function gatewayWebhookPath(channelType: string, tenant: string, account:
   return `/hooks/${[channelType, tenant, account].map(encodeURIComponent).join("/")}`;
 }
 
-const ChannelTypeParam = Type.String({ pattern: CHANNEL_TYPE_PATTERN, description: "An adapter's slug: slack, github, webhook, sample" });
+const ChannelTypeParam = Type.String({
+  pattern: CHANNEL_TYPE_PATTERN,
+  description: "An adapter's slug: slack, github, webhook, sample",
+});
 const ScopeIdParam = (what: string) =>
   Type.String({ pattern: SCOPE_ID_PATTERN, description: `The ${what}: 1-128 characters of A-Z a-z 0-9 _ . : @ -` });
 
@@ -32,9 +35,13 @@ export const GatewayRateLimitSchema = Type.Object(
 );
 
 /** Setting values are not secret (Slack's `appId`, a webhook's `url`): at most 32, short. */
-const SettingsMap = Type.Record(Type.String({ pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,63}$" }), Type.String({ maxLength: 2048 }), {
-  maxProperties: 32,
-});
+const SettingsMap = Type.Record(
+  Type.String({ pattern: "^[A-Za-z][A-Za-z0-9_.-]{0,63}$" }),
+  Type.String({ maxLength: 2048 }),
+  {
+    maxProperties: 32,
+  },
+);
 
 export const GatewayAccountSchema = named(
   "GatewayAccount",
@@ -44,20 +51,29 @@ export const GatewayAccountSchema = named(
       channelType: Type.String(),
       tenant: Type.String(),
       account: Type.String(),
-      disabled: Type.Boolean({ description: "A disabled account's webhooks are answered 403 and nothing is sent for it" }),
+      disabled: Type.Boolean({
+        description: "A disabled account's webhooks are answered 403 and nothing is sent for it",
+      }),
       rateLimit: nullable(GatewayRateLimitSchema, "Its own outbound limit; null: the adapter's default"),
       settings: Type.Record(Type.String(), Type.String(), { description: "Adapter settings, not secret" }),
       credentials: Type.Object(
         {
-          names: Type.Array(Type.String(), { description: "Which credentials are held (botToken, signingSecret, …); never their values" }),
-          signingSecrets: Type.Integer({ description: "How many inbound signing secrets are held (more than one while rotating)" }),
+          names: Type.Array(Type.String(), {
+            description: "Which credentials are held (botToken, signingSecret, …); never their values",
+          }),
+          signingSecrets: Type.Integer({
+            description: "How many inbound signing secrets are held (more than one while rotating)",
+          }),
           keyId: nullable(Type.String(), "The vault key they are sealed under; null: none held"),
           rotatedAt: nullable(Type.String({ format: "date-time" }), "When they were last set"),
         },
         { description: "Credential metadata: never a secret" },
       ),
       webhookPath: Type.String({ description: "Where the platform posts, on the gateway" }),
-      webhookUrl: nullable(Type.String(), "The full webhook URL, when the gateway's public URL is known (gateway.publicUrl)"),
+      webhookUrl: nullable(
+        Type.String(),
+        "The full webhook URL, when the gateway's public URL is known (gateway.publicUrl)",
+      ),
       createdAt: timestamp("When the account was installed"),
       updatedAt: timestamp("The last change to it"),
     },
@@ -81,14 +97,19 @@ export const GatewayTenantSchema = named(
 );
 export const GatewayTenantListSchema = named(
   "GatewayTenantList",
-  Type.Object({ items: Type.Array(ref(GatewayTenantSchema)) }, { description: "Tenants: every tenant with an account" }),
+  Type.Object(
+    { items: Type.Array(ref(GatewayTenantSchema)) },
+    { description: "Tenants: every tenant with an account" },
+  ),
 );
 
 export const GatewayStreamHealthSchema = named(
   "GatewayStreamHealth",
   Type.Object({
     name: Type.String(),
-    present: Type.Boolean({ description: "false: the stream does not exist (the gateway never started against this NATS)" }),
+    present: Type.Boolean({
+      description: "false: the stream does not exist (the gateway never started against this NATS)",
+    }),
     messages: Type.Integer(),
     bytes: Type.Integer(),
     firstSeq: Type.Integer(),
@@ -103,7 +124,8 @@ export const GatewayHealthSchema = named(
   "GatewayHealth",
   Type.Object({
     mode: Type.Union([Type.Literal("jetstream"), Type.Literal("in-process"), Type.Literal("none")], {
-      description: "jetstream: the gateway's streams on NATS; in-process: `tessera dev`'s stand-in (never in production); none: no gateway mounted",
+      description:
+        "jetstream: the gateway's streams on NATS; in-process: `tessera dev`'s stand-in (never in production); none: no gateway mounted",
     }),
     streams: Type.Array(ref(GatewayStreamHealthSchema)),
     error: nullable(Type.String(), "Why the streams could not be read"),
@@ -117,7 +139,9 @@ export const GatewaySealedSchema = named(
       keyId: Type.String({ description: "The vault key that sealed it" }),
       box: Type.String({ description: "The sealed credentials, base64; only the vault key opens them" }),
     },
-    { description: "An account's credentials as a box sealed by the vault, for the gateway process (it holds the key)" },
+    {
+      description: "An account's credentials as a box sealed by the vault, for the gateway process (it holds the key)",
+    },
   ),
 );
 
@@ -166,7 +190,8 @@ export const RotateGatewayCredentialsBody = Type.Object(
     ),
     keepPrevious: Type.Optional(
       Type.Boolean({
-        description: "Keep the current signing secrets after the new ones (while the platform switches over); at most 5 kept",
+        description:
+          "Keep the current signing secrets after the new ones (while the platform switches over); at most 5 kept",
       }),
     ),
     credentials: Type.Optional(

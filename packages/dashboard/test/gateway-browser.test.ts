@@ -133,7 +133,9 @@ describe.skipIf(executablePath === undefined)("the gateway page in Chromium", { 
     await sample.getByRole("button", { name: "Enable" }).click();
     await expect.poll(() => sample.locator("[data-state]").textContent()).toBe("enabled");
     expect((await post("let in again")).status).toBe(200);
-    await expect.poll(() => page.getByTestId("tail-row").first().getByTestId("tail-text").textContent()).toBe("let in again");
+    await expect
+      .poll(() => page.getByTestId("tail-row").first().getByTestId("tail-text").textContent())
+      .toBe("let in again");
     expect(await page.getByTestId("tail-row").count()).toBe(2);
     expect(pageErrors).toEqual([]);
   });

@@ -31,7 +31,14 @@ describe("the in-process stand-in for the inbound stream", () => {
     expect([late.duplicate, late.seq]).toEqual([false, 2]);
     expect(seen.map((x) => x.id)).toEqual([m.id, m.id]);
     const [health] = await stream.streams();
-    expect(health).toMatchObject({ name: "TESSERA_GW_INBOUND", messages: 2, lastSeq: 2, firstSeq: 1, consumers: 1, duplicateWindowMs: 60_000 });
+    expect(health).toMatchObject({
+      name: "TESSERA_GW_INBOUND",
+      messages: 2,
+      lastSeq: 2,
+      firstSeq: 1,
+      consumers: 1,
+      duplicateWindowMs: 60_000,
+    });
     unsubscribe();
     expect((await stream.streams())[0]!.consumers).toBe(0);
   });
@@ -43,9 +50,7 @@ describe("the in-process stand-in for the inbound stream", () => {
     expect(stream.messages().map((m) => m.source_message_id)).toEqual(["b", "c"]);
     const [health] = await stream.streams();
     expect(health).toMatchObject({ messages: 2, firstSeq: 2, lastSeq: 3 });
-    expect(health!.bytes).toBe(
-      stream.messages().reduce((n, m) => n + encodeMessage(m).byteLength, 0),
-    );
+    expect(health!.bytes).toBe(stream.messages().reduce((n, m) => n + encodeMessage(m).byteLength, 0));
     expect(decodeMessage(encodeMessage(stream.messages()[0]!)).ok).toBe(true);
   });
 });
@@ -72,10 +77,16 @@ describe("the credential adapter", () => {
 
   it("opens the sealed credentials with the vault; caches lookups for the TTL; drops one when told", async () => {
     const vault = await Vault.create(staticKeyring(parseKeyring(keyLine)));
-    const sealed = sealGatewaySecrets(vault, "slack/acme/T1", { signingSecrets: ["sig"], credentials: { botToken: "xoxb" } });
+    const sealed = sealGatewaySecrets(vault, "slack/acme/T1", {
+      signingSecrets: ["sig"],
+      credentials: { botToken: "xoxb" },
+    });
     let calls = 0;
     const source: AccountRecordSource = {
-      account: async (c, t, a) => (calls++, `${c}/${t}/${a}` === "slack/acme/T1" ? view("slack/acme/T1", "k1") : undefined),
+      account: async (c, t, a) => (
+        calls++,
+        `${c}/${t}/${a}` === "slack/acme/T1" ? view("slack/acme/T1", "k1") : undefined
+      ),
       sealed: async () => ({ keyId: sealed.keyId, box: Buffer.from(sealed.box).toString("base64") }),
     };
     let now = 0;

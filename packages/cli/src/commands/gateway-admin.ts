@@ -90,7 +90,11 @@ export function registerGatewayAdminCommands(gateway: Command, io: CliIo): void 
     io.stdout.write(
       list.items.length === 0
         ? "no accounts\n"
-        : renderTable(["account", "state", "rate limit", "credentials", "rotated", "webhook"], accountRows(list.items), style),
+        : renderTable(
+            ["account", "state", "rate limit", "credentials", "rotated", "webhook"],
+            accountRows(list.items),
+            style,
+          ),
     );
   });
 
@@ -103,7 +107,12 @@ export function registerGatewayAdminCommands(gateway: Command, io: CliIo): void 
   ).action(async (id: string, flags: AdminOptions & { setting?: Record<string, string> }) => {
     const k = parseAccountId(id);
     const body: PutGatewayAccountBody = flags.setting !== undefined ? { settings: flags.setting } : {};
-    printAccount(io, flags, await adminClientFor(flags, io).putGatewayAccount(k.channelType, k.tenant, k.account, body), "installed");
+    printAccount(
+      io,
+      flags,
+      await adminClientFor(flags, io).putGatewayAccount(k.channelType, k.tenant, k.account, body),
+      "installed",
+    );
   });
 
   for (const [name, disabled] of [
@@ -113,13 +122,20 @@ export function registerGatewayAdminCommands(gateway: Command, io: CliIo): void 
     withAdminOptions(
       gateway
         .command(name)
-        .description(disabled ? "disable an account: its webhooks are answered 403, nothing is sent" : "enable an account again")
+        .description(
+          disabled ? "disable an account: its webhooks are answered 403, nothing is sent" : "enable an account again",
+        )
         .argument("<account>", "<channel>/<tenant>/<account>"),
     ).action(async (id: string, flags: AdminOptions) => {
       const k = parseAccountId(id);
       const client = adminClientFor(flags, io);
       await client.gatewayAccount(k.channelType, k.tenant, k.account); // 404 rather than installing by accident
-      printAccount(io, flags, await client.putGatewayAccount(k.channelType, k.tenant, k.account, { disabled }), `${name}d`);
+      printAccount(
+        io,
+        flags,
+        await client.putGatewayAccount(k.channelType, k.tenant, k.account, { disabled }),
+        `${name}d`,
+      );
     });
 
   withAdminOptions(
@@ -137,21 +153,40 @@ export function registerGatewayAdminCommands(gateway: Command, io: CliIo): void 
     const client = adminClientFor(flags, io);
     await client.gatewayAccount(k.channelType, k.tenant, k.account);
     const rateLimit = flags.default === true ? null : { perSecond: flags.perSecond!, burst: flags.burst! };
-    printAccount(io, flags, await client.putGatewayAccount(k.channelType, k.tenant, k.account, { rateLimit }), "limited");
+    printAccount(
+      io,
+      flags,
+      await client.putGatewayAccount(k.channelType, k.tenant, k.account, { rateLimit }),
+      "limited",
+    );
   });
 
   withAdminOptions(
     gateway
       .command("rotate")
-      .description("set or rotate an account's credentials, read from environment variables (sealed by the coordinator's vault)")
+      .description(
+        "set or rotate an account's credentials, read from environment variables (sealed by the coordinator's vault)",
+      )
       .argument("<account>", "<channel>/<tenant>/<account>")
-      .option("--signing-secret-env <VAR>", "a signing secret from this environment variable (repeatable, newest first)", collect)
+      .option(
+        "--signing-secret-env <VAR>",
+        "a signing secret from this environment variable (repeatable, newest first)",
+        collect,
+      )
       .option("--keep-previous", "keep the current signing secrets after the new ones while the platform switches")
-      .option("--credential <name=VAR>", "an outbound credential from an environment variable (repeatable): botToken=SLACK_BOT_TOKEN", metadataEntry),
+      .option(
+        "--credential <name=VAR>",
+        "an outbound credential from an environment variable (repeatable): botToken=SLACK_BOT_TOKEN",
+        metadataEntry,
+      ),
   ).action(
     async (
       id: string,
-      flags: AdminOptions & { signingSecretEnv?: string[]; keepPrevious?: boolean; credential?: Record<string, string> },
+      flags: AdminOptions & {
+        signingSecretEnv?: string[];
+        keepPrevious?: boolean;
+        credential?: Record<string, string>;
+      },
     ) => {
       const k = parseAccountId(id);
       if (flags.signingSecretEnv === undefined && flags.credential === undefined)
@@ -164,17 +199,28 @@ export function registerGatewayAdminCommands(gateway: Command, io: CliIo): void 
         ...(flags.credential !== undefined
           ? {
               credentials: Object.fromEntries(
-                Object.entries(flags.credential).map(([name, v]) => [name, secretFromEnv(io, v, `--credential ${name}`)]),
+                Object.entries(flags.credential).map(([name, v]) => [
+                  name,
+                  secretFromEnv(io, v, `--credential ${name}`),
+                ]),
               ),
             }
           : {}),
       };
-      printAccount(io, flags, await adminClientFor(flags, io).rotateGatewayCredentials(k.channelType, k.tenant, k.account, body), "rotated credentials of");
+      printAccount(
+        io,
+        flags,
+        await adminClientFor(flags, io).rotateGatewayCredentials(k.channelType, k.tenant, k.account, body),
+        "rotated credentials of",
+      );
     },
   );
 
   withAdminOptions(
-    gateway.command("remove").description("uninstall an account and drop its credentials").argument("<account>", "<channel>/<tenant>/<account>"),
+    gateway
+      .command("remove")
+      .description("uninstall an account and drop its credentials")
+      .argument("<account>", "<channel>/<tenant>/<account>"),
   ).action(async (id: string, flags: AdminOptions) => {
     const k = parseAccountId(id);
     const outcome = await adminClientFor(flags, io).deleteGatewayAccount(k.channelType, k.tenant, k.account);
@@ -182,29 +228,29 @@ export function registerGatewayAdminCommands(gateway: Command, io: CliIo): void 
     else io.stdout.write(`removed ${id}\n`);
   });
 
-  withAdminOptions(gateway.command("health").description("the gateway's streams: messages, last stored, consumers")).action(
-    async (flags: AdminOptions) => {
-      const health = await adminClientFor(flags, io).gatewayHealth();
-      if (flags.json === true) return writeJson(io.stdout, health);
-      const style = styleFor(io.stdout, io.env);
-      io.stdout.write(`mode ${health.mode}${health.error !== null ? ` (error: ${health.error})` : ""}\n`);
-      if (health.streams.length > 0)
-        io.stdout.write(
-          renderTable(
-            ["stream", "messages", "bytes", "last seq", "last stored", "consumers"],
-            health.streams.map((s) => [
-              s.present ? s.name : `${s.name} (missing)`,
-              String(s.messages),
-              String(s.bytes),
-              String(s.lastSeq),
-              s.lastAt === null ? "" : `${formatAge(s.lastAt)} ago`,
-              String(s.consumers),
-            ]),
-            style,
-          ),
-        );
-    },
-  );
+  withAdminOptions(
+    gateway.command("health").description("the gateway's streams: messages, last stored, consumers"),
+  ).action(async (flags: AdminOptions) => {
+    const health = await adminClientFor(flags, io).gatewayHealth();
+    if (flags.json === true) return writeJson(io.stdout, health);
+    const style = styleFor(io.stdout, io.env);
+    io.stdout.write(`mode ${health.mode}${health.error !== null ? ` (error: ${health.error})` : ""}\n`);
+    if (health.streams.length > 0)
+      io.stdout.write(
+        renderTable(
+          ["stream", "messages", "bytes", "last seq", "last stored", "consumers"],
+          health.streams.map((s) => [
+            s.present ? s.name : `${s.name} (missing)`,
+            String(s.messages),
+            String(s.bytes),
+            String(s.lastSeq),
+            s.lastAt === null ? "" : `${formatAge(s.lastAt)} ago`,
+            String(s.consumers),
+          ]),
+          style,
+        ),
+      );
+  });
 
   withAdminOptions(
     gateway

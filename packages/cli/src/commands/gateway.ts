@@ -1,7 +1,6 @@
 import { AdminApiError } from "@tessera/client";
 import { ENVIRONMENT_VARIABLE, GuardRailError, parseEnvironment } from "@tessera/contract";
 import { keyringSourceFromEnv, Vault } from "@tessera/connectors/storage";
-import { createEgress } from "@tessera/egress";
 import {
   cachedAccounts,
   createAdapterRegistry,
@@ -47,7 +46,11 @@ export function registerGatewayCommands(program: Command, io: CliIo): void {
     .option("--host <address>", "address of the webhook server", io.env["TESSERA_GATEWAY_HOST"] ?? "127.0.0.1")
     .option("--port <port>", "port of the webhook server", io.env["TESSERA_GATEWAY_PORT"] ?? "7500")
     .option("--no-send", "inbound only: do not run the sender pool")
-    .option("--cache-ms <ms>", "how long an account lookup is reused (changes announced on NATS drop it at once)", "5000")
+    .option(
+      "--cache-ms <ms>",
+      "how long an account lookup is reused (changes announced on NATS drop it at once)",
+      "5000",
+    )
     .addHelpText(
       "after",
       `
@@ -66,17 +69,25 @@ Examples:
 }
 
 async function runGateway(flags: RunFlags, io: CliIo): Promise<void> {
-  if (flags.nats === undefined || flags.nats === "") throw new CliError("--nats (or NATS_URL) is required", ExitCode.Usage);
+  if (flags.nats === undefined || flags.nats === "")
+    throw new CliError("--nats (or NATS_URL) is required", ExitCode.Usage);
   const port = Number(flags.port);
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
-    throw new CliError(`--port: expected a port number from 0 to 65535, got ${JSON.stringify(flags.port)}`, ExitCode.Usage);
+    throw new CliError(
+      `--port: expected a port number from 0 to 65535, got ${JSON.stringify(flags.port)}`,
+      ExitCode.Usage,
+    );
   const cacheMs = Number(flags.cacheMs);
   if (!Number.isInteger(cacheMs) || cacheMs < 0)
-    throw new CliError(`--cache-ms: expected a whole number of milliseconds, got ${JSON.stringify(flags.cacheMs)}`, ExitCode.Usage);
+    throw new CliError(
+      `--cache-ms: expected a whole number of milliseconds, got ${JSON.stringify(flags.cacheMs)}`,
+      ExitCode.Usage,
+    );
   const log = pino({ name: "tessera-gateway", level: io.env["LOG_LEVEL"] ?? "info" }, pino.destination(2));
   const keys = keyringSourceFromEnv(io.env);
   const vault = keys === undefined ? undefined : await Vault.create(keys);
-  if (vault === undefined) log.warn("no vault key: accounts with credentials cannot be served (TESSERA_VAULT_KEY_FILE)");
+  if (vault === undefined)
+    log.warn("no vault key: accounts with credentials cannot be served (TESSERA_VAULT_KEY_FILE)");
   const admin = adminClientFor({ ...(flags.adminUrl !== undefined ? { url: flags.adminUrl } : {}) }, io);
   const loader = sealedAccountLoader(
     {
@@ -89,7 +100,6 @@ async function runGateway(flags: RunFlags, io: CliIo): Promise<void> {
     },
     vault,
   );
-  const egress = createEgress();
   const runtime = await startGatewayRuntime({
     natsUrl: flags.nats,
     registry: createAdapterRegistry({
@@ -97,18 +107,18 @@ async function runGateway(flags: RunFlags, io: CliIo): Promise<void> {
       outbound: [slackOutbound(), webhookSender()],
     }),
     accounts: (nc) => cachedAccounts(loader, { ttlMs: cacheMs, nats: nc }),
-    egress,
     environment: parseEnvironment(io.env[ENVIRONMENT_VARIABLE]),
     host: flags.host,
     port,
     send: flags.send,
     onWarning: (finding) => log.warn({ rule: finding.rule }, finding.message),
     onPublishFailure: (err) => log.warn({ err }, "an inbound message was not stored; answered 503"),
-  }).catch(async (err: unknown) => {
-    await egress.close();
+  }).catch((err: unknown) => {
     throw err instanceof GuardRailError ? new CliError(err.message, ExitCode.Usage) : err;
   });
-  io.stdout.write(`tessera gateway: webhooks on ${runtime.url}/hooks/<channel>/<tenant>/<account>, NATS ${flags.nats}\n`);
+  io.stdout.write(
+    `tessera gateway: webhooks on ${runtime.url}/hooks/<channel>/<tenant>/<account>, NATS ${flags.nats}\n`,
+  );
   await new Promise<void>((resolve) => {
     const done = (): void => {
       process.off("SIGINT", done);
@@ -119,5 +129,4 @@ async function runGateway(flags: RunFlags, io: CliIo): Promise<void> {
     process.once("SIGTERM", done);
   });
   await runtime.stop();
-  await egress.close();
 }

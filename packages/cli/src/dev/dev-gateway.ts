@@ -1,8 +1,6 @@
 import { enforceGuardRails, type GuardRailFinding, type TesseraEnvironment } from "@tessera/contract";
 import type { Coordinator } from "@tessera/coordinator";
-import { createEgress } from "@tessera/egress";
 import {
-  InProcessInboundStream,
   SAMPLE_CHANNEL,
   createAdapterRegistry,
   githubInbound,
@@ -16,6 +14,7 @@ import {
   webhookPath,
   webhookSender,
   type AccountDirectory,
+  type InProcessInboundStream,
 } from "@tessera/gateway";
 
 /*
@@ -70,31 +69,33 @@ export async function mountDevGateway(o: DevGatewayOptions): Promise<DevGateway>
       { gateway: { inbound: "in-process", unsignedAdapters: registry.unsignedInbound } },
       o.onWarning,
     );
-    const server = await startInboundServer({ jetstream: o.inbound.stream, registry, accounts, host: o.host, port: o.port });
+    const server = await startInboundServer({
+      jetstream: o.inbound.stream,
+      registry,
+      accounts,
+      host: o.host,
+      port: o.port,
+    });
     o.coordinator.gateway.attachFeed(o.inbound.stream);
-    return { url: server.url, sampleWebhookUrl: sample ? server.url + samplePath : undefined, stop: () => server.close() };
+    return {
+      url: server.url,
+      sampleWebhookUrl: sample ? server.url + samplePath : undefined,
+      stop: () => server.close(),
+    };
   }
-  const egress = createEgress();
   const runtime = await startGatewayRuntime({
     natsUrl: o.inbound.natsUrl,
     registry,
     accounts: () => accounts,
-    egress,
     environment: o.environment,
     host: o.host,
     port: o.port,
     onWarning: o.onWarning,
-  }).catch(async (err: unknown) => {
-    await egress.close();
-    throw err;
   });
   o.coordinator.gateway.attachFeed(runtime.feed);
   return {
     url: runtime.url,
     sampleWebhookUrl: sample ? runtime.url + samplePath : undefined,
-    stop: async () => {
-      await runtime.stop();
-      await egress.close();
-    },
+    stop: () => runtime.stop(),
   };
 }

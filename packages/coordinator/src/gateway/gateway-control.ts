@@ -1,4 +1,10 @@
-import type { GatewayAccountView, GatewayHealth, GatewaySealed, GatewayStreamHealth, GatewayTenant } from "@tessera/client/schemas";
+import type {
+  GatewayAccountView,
+  GatewayHealth,
+  GatewaySealed,
+  GatewayStreamHealth,
+  GatewayTenant,
+} from "@tessera/client/schemas";
 import { gatewayAccountId, gatewayWebhookPath } from "@tessera/client/schemas";
 import { openGatewaySecrets, sealGatewaySecrets, type GatewaySecrets, type Vault } from "@tessera/connectors/storage";
 import type { Message } from "@tessera/contract";

@@ -65,7 +65,10 @@ export class SqlGatewayAccountStore implements GatewayAccountStore {
   }
 
   async get(key: GatewayAccountKey): Promise<StoredGatewayAccount | undefined> {
-    const res = await this.sql.query<Row>(`SELECT ${COLUMNS} FROM tessera_gateway_accounts WHERE ${KEY}`, keyParams(key));
+    const res = await this.sql.query<Row>(
+      `SELECT ${COLUMNS} FROM tessera_gateway_accounts WHERE ${KEY}`,
+      keyParams(key),
+    );
     return res.rows[0] === undefined ? undefined : toAccount(res.rows[0]);
   }
 

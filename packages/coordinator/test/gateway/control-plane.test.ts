@@ -7,6 +7,7 @@ import { createCoordinator, type CoordinatorOptions } from "../../src/create-coo
 import type { GatewayFeed } from "../../src/gateway/gateway-control.js";
 import { startAdminServer, type AdminServer } from "../../src/http/admin-server.js";
 import type { Coordinator } from "../../src/types.js";
+import type { Message } from "@tessera/contract";
 import { silent } from "../harness.js";
 
 const keyLine = `k1:${randomBytes(32).toString("base64")}`;
@@ -16,10 +17,14 @@ afterEach(async () => {
   for (const c of open.splice(0).reverse()) await c.close();
 });
 
+// The answers are read by path and checked against literal expectations: their shape is what the test asserts.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Answer = any;
+
 interface Api {
   coordinator: Coordinator;
   admin: AdminServer;
-  call(method: string, path: string, body?: unknown): Promise<{ status: number; text: string; json: any }>;
+  call(method: string, path: string, body?: unknown): Promise<{ status: number; text: string; json: Answer }>;
 }
 
 async function start(
@@ -84,7 +89,9 @@ describe.each([
     expect(acme.json.items.map((a: { id: string }) => a.id)).toEqual(["slack/acme/T123", "webhook/acme/hooks-1"]);
 
     // The public URL is a setting: every account's webhook URL follows it.
-    expect((await api.call("PUT", "/settings/gateway.publicUrl", { value: "https://hooks.example.com/" })).status).toBe(200);
+    expect((await api.call("PUT", "/settings/gateway.publicUrl", { value: "https://hooks.example.com/" })).status).toBe(
+      200,
+    );
     expect((await api.call("GET", SLACK)).json.webhookUrl).toBe("https://hooks.example.com/hooks/slack/acme/T123");
 
     expect((await api.call("DELETE", SLACK)).json).toEqual({ deleted: true });
@@ -152,16 +159,30 @@ describe.each([
 
 describe("gateway tail and health", () => {
   it("streams the feed's messages as server-sent events, filtered by tenant; health reports the feed's streams", async () => {
-    const listeners = new Set<(m: any) => void>();
+    const listeners = new Set<(m: Message) => void>();
     const feed: GatewayFeed = {
       mode: "in-process",
       onMessage: (l) => (listeners.add(l), () => void listeners.delete(l)),
       streams: async () => [
-        { name: "TESSERA_GW_INBOUND", present: true, messages: 2, bytes: 10, firstSeq: 1, lastSeq: 2, lastAt: null, consumers: 1, duplicateWindowMs: 1000 },
+        {
+          name: "TESSERA_GW_INBOUND",
+          present: true,
+          messages: 2,
+          bytes: 10,
+          firstSeq: 1,
+          lastSeq: 2,
+          lastAt: null,
+          consumers: 1,
+          duplicateWindowMs: 1000,
+        },
       ],
     };
     const api = await start({ memory: true }, {}, feed);
-    expect((await api.call("GET", "/gateway/health")).json).toMatchObject({ mode: "in-process", error: null, streams: [{ messages: 2 }] });
+    expect((await api.call("GET", "/gateway/health")).json).toMatchObject({
+      mode: "in-process",
+      error: null,
+      streams: [{ messages: 2 }],
+    });
     const abort = new AbortController();
     const res = await fetch(`${api.admin.url}/api/v1/gateway/tail?tenant=acme`, { signal: abort.signal });
     expect(res.headers.get("content-type")).toContain("text/event-stream");
@@ -169,8 +190,8 @@ describe("gateway tail and health", () => {
     await reader.read(); // ": subscribed"
     expect(listeners.size).toBe(1);
     for (const listener of listeners) {
-      listener({ id: "m-other", scope: { tenant: "other" }, channel_type: "sample" });
-      listener({ id: "m-acme", scope: { tenant: "acme" }, channel_type: "sample" });
+      listener({ id: "m-other", scope: { tenant: "other" }, channel_type: "sample" } as Message);
+      listener({ id: "m-acme", scope: { tenant: "acme" }, channel_type: "sample" } as Message);
     }
     const { value } = await reader.read();
     const text = new TextDecoder().decode(value);
@@ -196,7 +217,11 @@ describe("gateway accounts on two coordinator replicas (one Postgres)", { timeou
     await b.call("PUT", SLACK, { disabled: true });
     const [fromA, fromB] = await Promise.all([a.call("GET", SLACK), b.call("GET", SLACK)]);
     expect(fromA.json).toEqual(fromB.json);
-    expect(fromB.json).toMatchObject({ disabled: true, rateLimit: { perSecond: 2, burst: 4 }, credentials: { signingSecrets: 1 } });
+    expect(fromB.json).toMatchObject({
+      disabled: true,
+      rateLimit: { perSecond: 2, burst: 4 },
+      credentials: { signingSecrets: 1 },
+    });
     expect((await b.call("GET", `${SLACK}/sealed`)).json).toEqual((await a.call("GET", `${SLACK}/sealed`)).json);
     const resolved = await b.coordinator.gateway.resolve({ channelType: "slack", tenant: "acme", account: "T123" });
     expect(resolved?.secrets).toEqual({ signingSecrets: ["s1"], credentials: { botToken: "t" } });

@@ -88,7 +88,8 @@ export function GatewayPage(): JSX.Element {
         <Loading what="accounts" />
       ) : (accounts.data?.items.length ?? 0) === 0 ? (
         <Empty>
-          No accounts. Install one with <code>tessera gateway install &lt;channel&gt;/&lt;tenant&gt;/&lt;account&gt;</code>.
+          No accounts. Install one with{" "}
+          <code>tessera gateway install &lt;channel&gt;/&lt;tenant&gt;/&lt;account&gt;</code>.
         </Empty>
       ) : (
         <table class="data" data-testid="gateway-accounts">
@@ -112,7 +113,13 @@ export function GatewayPage(): JSX.Element {
                 <td>
                   <StateBadge state={a.disabled ? "disabled" : "enabled"} />
                 </td>
-                <td>{a.rateLimit === null ? <span class="muted">default</span> : `${a.rateLimit.perSecond}/s, burst ${a.rateLimit.burst}`}</td>
+                <td>
+                  {a.rateLimit === null ? (
+                    <span class="muted">default</span>
+                  ) : (
+                    `${a.rateLimit.perSecond}/s, burst ${a.rateLimit.burst}`
+                  )}
+                </td>
                 <td class="small" data-testid="credentials">
                   {a.credentials.keyId === null
                     ? "none"
@@ -185,7 +192,10 @@ export function GatewayPage(): JSX.Element {
         </>
       )}
       <h2>
-        Live tail <span class={`live live-${tail.open ? "live" : "connecting"}`} data-testid="tail-status">{tail.open ? "live" : "connecting…"}</span>
+        Live tail{" "}
+        <span class={`live live-${tail.open ? "live" : "connecting"}`} data-testid="tail-status">
+          {tail.open ? "live" : "connecting…"}
+        </span>
       </h2>
       {tail.messages.length === 0 ? (
         <Empty>No message since this page opened.</Empty>

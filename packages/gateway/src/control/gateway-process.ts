@@ -1,7 +1,7 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { enforceGuardRails, type GuardRailFinding, type TesseraEnvironment } from "@tessera/contract";
-import type { Egress } from "@tessera/egress";
+import { createEgress, type Egress } from "@tessera/egress";
 import type { AccountDirectory } from "../accounts.js";
 import type { AdapterRegistry } from "../registry.js";
 import { startInboundServer, type InboundServer } from "../inbound/server.js";
@@ -20,7 +20,8 @@ export interface GatewayRuntimeOptions {
   registry: AdapterRegistry;
   /** Built once the NATS connection is up (a cached directory listens there for account changes). */
   accounts: (nc: NatsConnection) => AccountDirectory & { close?(): void };
-  egress: Egress;
+  /** The way out for the sender pool. Default: one of its own (the public internet only), closed on stop. */
+  egress?: Egress;
   environment: TesseraEnvironment;
   host?: string;
   port?: number;
@@ -48,6 +49,8 @@ export async function startGatewayRuntime(options: GatewayRuntimeOptions): Promi
   );
   const nc = await connect({ servers: options.natsUrl, name: "tessera-gateway", maxReconnectAttempts: -1 });
   const cleanups: (() => Promise<unknown> | unknown)[] = [() => nc.drain()];
+  const egress = options.egress ?? createEgress();
+  if (options.egress === undefined) cleanups.push(() => egress.close());
   const stop = async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   };
@@ -67,7 +70,7 @@ export async function startGatewayRuntime(options: GatewayRuntimeOptions): Promi
     cleanups.push(() => inbound.close());
     let sender: SenderPool | undefined;
     if (options.send !== false) {
-      sender = await startSenderPool({ nats: nc, registry: options.registry, accounts, egress: options.egress });
+      sender = await startSenderPool({ nats: nc, registry: options.registry, accounts, egress });
       const pool = sender;
       cleanups.push(() => pool.stop());
     }

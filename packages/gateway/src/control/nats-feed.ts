@@ -52,7 +52,17 @@ export function natsGatewayFeed(nc: NatsConnection, jsm: JetStreamManager): Nats
             throw err;
           });
           if (info === undefined)
-            return { name, present: false, messages: 0, bytes: 0, firstSeq: 0, lastSeq: 0, lastAt: null, consumers: 0, duplicateWindowMs: null };
+            return {
+              name,
+              present: false,
+              messages: 0,
+              bytes: 0,
+              firstSeq: 0,
+              lastSeq: 0,
+              lastAt: null,
+              consumers: 0,
+              duplicateWindowMs: null,
+            };
           const s = info.state;
           return {
             name,

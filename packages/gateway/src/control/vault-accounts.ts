@@ -47,7 +47,10 @@ export function sealedAccountLoader(source: AccountRecordSource, vault: Vault | 
     const secrets =
       sealed === undefined || vault === undefined
         ? { signingSecrets: [], credentials: {} }
-        : openGatewaySecrets(vault, view.id, { keyId: sealed.keyId, box: new Uint8Array(Buffer.from(sealed.box, "base64")) });
+        : openGatewaySecrets(vault, view.id, {
+            keyId: sealed.keyId,
+            box: new Uint8Array(Buffer.from(sealed.box, "base64")),
+          });
     return toGatewayAccount(view, secrets);
   };
 }

@@ -50,7 +50,11 @@ export class InProcessInboundStream implements InboundPublisher {
     this.now = options.now ?? Date.now;
   }
 
-  async publish(_subject: string, payload?: Uint8Array | string, options?: Partial<JetStreamPublishOptions>): Promise<PubAck> {
+  async publish(
+    _subject: string,
+    payload?: Uint8Array | string,
+    options?: Partial<JetStreamPublishOptions>,
+  ): Promise<PubAck> {
     const data = typeof payload === "string" ? new TextEncoder().encode(payload) : (payload ?? new Uint8Array());
     const decoded = decodeMessage(data);
     if (!decoded.ok) throw new Error(`not a Message: ${decoded.error.message}`);
