@@ -16,6 +16,8 @@ export interface StoredGatewayAccount extends GatewayAccountKey {
   credentialNames: string[];
   signingSecretCount: number;
   sealed: SealedBox | null;
+  /** Counts credential writes (a rotation writes only over the version it read). */
+  credentialsVersion: number;
   rotatedAt: number | null;
   createdAt: number;
   updatedAt: number;
@@ -38,8 +40,15 @@ export interface GatewayAccountStore {
   get(key: GatewayAccountKey): Promise<StoredGatewayAccount | undefined>;
   /** Creates the account or changes the given fields; answers it as stored. */
   put(key: GatewayAccountKey, patch: GatewayAccountPatch): Promise<StoredGatewayAccount>;
-  /** Replaces the sealed credentials of an existing account; undefined when there is none. */
-  setCredentials(key: GatewayAccountKey, write: GatewayCredentialsWrite): Promise<StoredGatewayAccount | undefined>;
+  /**
+   * Replaces the sealed credentials if they are still at `expectedVersion` (what the caller read and built
+   * on): "written", or "moved" (another replica rotated meanwhile), or "missing" (no such account).
+   */
+  setCredentials(
+    key: GatewayAccountKey,
+    write: GatewayCredentialsWrite,
+    expectedVersion: number,
+  ): Promise<{ outcome: "written"; account: StoredGatewayAccount } | { outcome: "moved" | "missing" }>;
   delete(key: GatewayAccountKey): Promise<boolean>;
 }
 
@@ -80,6 +89,7 @@ export class MemoryGatewayAccountStore implements GatewayAccountStore {
       credentialNames: [],
       signingSecretCount: 0,
       sealed: null,
+      credentialsVersion: 0,
       rotatedAt: null,
       createdAt: now,
       updatedAt: now,
@@ -89,16 +99,14 @@ export class MemoryGatewayAccountStore implements GatewayAccountStore {
     return copy(next);
   }
 
-  async setCredentials(
-    key: GatewayAccountKey,
-    write: GatewayCredentialsWrite,
-  ): Promise<StoredGatewayAccount | undefined> {
+  async setCredentials(key: GatewayAccountKey, write: GatewayCredentialsWrite, expectedVersion: number) {
     const current = this.rows.get(accountKeyOf(key));
-    if (current === undefined) return undefined;
+    if (current === undefined) return { outcome: "missing" as const };
+    if (current.credentialsVersion !== expectedVersion) return { outcome: "moved" as const };
     const now = Date.now();
-    const next = { ...current, ...write, rotatedAt: now, updatedAt: now };
+    const next = { ...current, ...write, credentialsVersion: expectedVersion + 1, rotatedAt: now, updatedAt: now };
     this.rows.set(accountKeyOf(key), next);
-    return copy(next);
+    return { outcome: "written" as const, account: copy(next) };
   }
 
   async delete(key: GatewayAccountKey): Promise<boolean> {

@@ -19,6 +19,9 @@ import type {
 /** How many signing secrets an account keeps at most (the newest first) while a platform rotates its key. */
 export const MAX_SIGNING_SECRETS = 5;
 
+/** Rotations of one account racing on several replicas: each loser reads again, this many times at most. */
+const MAX_ROTATION_ATTEMPTS = 5;
+
 /**
  * Where the inbound messages and the streams' figures come from: the gateway's JetStream streams (any process
  * on the NATS sees every message, so every coordinator replica serves the same tail), or `tessera dev`'s
@@ -107,25 +110,40 @@ export class GatewayControl {
         "conflict",
         "credentials cannot be stored: the coordinator has no vault key (set TESSERA_VAULT_KEY_FILE or TESSERA_VAULT_KEYS)",
       );
-    const current = await this.o.store.get(key);
-    if (current === undefined) return undefined;
     const id = idOf(key);
-    const held: GatewaySecrets =
-      current.sealed === null ? { signingSecrets: [], credentials: {} } : openGatewaySecrets(vault, id, current.sealed);
-    const signingSecrets =
-      change.signingSecrets === undefined
-        ? held.signingSecrets
-        : [...change.signingSecrets, ...(change.keepPrevious === true ? held.signingSecrets : [])]
-            .filter((s, i, all) => all.indexOf(s) === i)
-            .slice(0, MAX_SIGNING_SECRETS);
-    const credentials = change.credentials ?? held.credentials;
-    const stored = await this.o.store.setCredentials(key, {
-      sealed: sealGatewaySecrets(vault, id, { signingSecrets, credentials }),
-      credentialNames: Object.keys(credentials).sort(),
-      signingSecretCount: signingSecrets.length,
-    });
-    if (stored !== undefined) this.o.feed?.accountChanged?.(id);
-    return stored === undefined ? undefined : this.view(stored);
+    // Built on what was read, written only over that: a rotation another replica made meanwhile is read again
+    // and kept (keepPrevious), never overwritten.
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.o.store.get(key);
+      if (current === undefined) return undefined;
+      const held: GatewaySecrets =
+        current.sealed === null
+          ? { signingSecrets: [], credentials: {} }
+          : openGatewaySecrets(vault, id, current.sealed);
+      const signingSecrets =
+        change.signingSecrets === undefined
+          ? held.signingSecrets
+          : [...change.signingSecrets, ...(change.keepPrevious === true ? held.signingSecrets : [])]
+              .filter((s, i, all) => all.indexOf(s) === i)
+              .slice(0, MAX_SIGNING_SECRETS);
+      const credentials = change.credentials ?? held.credentials;
+      const written = await this.o.store.setCredentials(
+        key,
+        {
+          sealed: sealGatewaySecrets(vault, id, { signingSecrets, credentials }),
+          credentialNames: Object.keys(credentials).sort(),
+          signingSecretCount: signingSecrets.length,
+        },
+        current.credentialsVersion,
+      );
+      if (written.outcome === "missing") return undefined;
+      if (written.outcome === "written") {
+        this.o.feed?.accountChanged?.(id);
+        return this.view(written.account);
+      }
+      if (attempt >= MAX_ROTATION_ATTEMPTS)
+        throw new CoordinatorError("conflict", `the credentials of ${id} kept changing while rotating them; retry`);
+    }
   }
 
   /** The credentials as the vault sealed them, for a gateway process holding the key; undefined: none held. */

@@ -8,7 +8,7 @@ import type {
 } from "./account-store.js";
 
 const COLUMNS = `channel_type, tenant, account, disabled, rate_limit, settings, credential_names, signing_secret_count,
-  key_id, sealed,
+  credentials_version, key_id, sealed,
   (extract(epoch FROM rotated_at) * 1000)::float8 AS rotated_at,
   (extract(epoch FROM created_at) * 1000)::float8 AS created_at,
   (extract(epoch FROM updated_at) * 1000)::float8 AS updated_at`;
@@ -22,6 +22,7 @@ interface Row extends Record<string, unknown> {
   settings: Record<string, string>;
   credential_names: string[];
   signing_secret_count: number;
+  credentials_version: number;
   key_id: string | null;
   sealed: Uint8Array | null;
   rotated_at: number | null;
@@ -41,6 +42,7 @@ function toAccount(r: Row): StoredGatewayAccount {
     signingSecretCount: r.signing_secret_count,
     // pg gives a Buffer, PGlite a Uint8Array: both are handed on as a plain Uint8Array.
     sealed: r.key_id === null || r.sealed === null ? null : { keyId: r.key_id, box: new Uint8Array(r.sealed) },
+    credentialsVersion: r.credentials_version,
     rotatedAt: r.rotated_at,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
@@ -94,23 +96,22 @@ export class SqlGatewayAccountStore implements GatewayAccountStore {
     return toAccount(res.rows[0]!);
   }
 
-  async setCredentials(
-    key: GatewayAccountKey,
-    write: GatewayCredentialsWrite,
-  ): Promise<StoredGatewayAccount | undefined> {
+  async setCredentials(key: GatewayAccountKey, write: GatewayCredentialsWrite, expectedVersion: number) {
     const res = await this.sql.query<Row>(
       `UPDATE tessera_gateway_accounts SET key_id = $4, sealed = $5, credential_names = $6, signing_secret_count = $7,
-         rotated_at = now(), updated_at = now()
-       WHERE ${KEY} RETURNING ${COLUMNS}`,
+         credentials_version = credentials_version + 1, rotated_at = now(), updated_at = now()
+       WHERE ${KEY} AND credentials_version = $8 RETURNING ${COLUMNS}`,
       [
         ...keyParams(key),
         write.sealed.keyId,
         Buffer.from(write.sealed.box.buffer, write.sealed.box.byteOffset, write.sealed.box.byteLength),
         write.credentialNames,
         write.signingSecretCount,
+        expectedVersion,
       ],
     );
-    return res.rows[0] === undefined ? undefined : toAccount(res.rows[0]);
+    if (res.rows[0] !== undefined) return { outcome: "written" as const, account: toAccount(res.rows[0]) };
+    return { outcome: (await this.get(key)) === undefined ? ("missing" as const) : ("moved" as const) };
   }
 
   async delete(key: GatewayAccountKey): Promise<boolean> {

@@ -306,6 +306,8 @@ export const MIGRATIONS: readonly Migration[] = [
         settings             jsonb NOT NULL DEFAULT '{}',
         credential_names     text[] NOT NULL DEFAULT '{}',
         signing_secret_count integer NOT NULL DEFAULT 0,
+        -- Counts credential writes: a rotation that read version n writes only if it is still n.
+        credentials_version  integer NOT NULL DEFAULT 0,
         key_id               text,
         sealed               bytea,
         rotated_at           timestamptz,

@@ -223,7 +223,18 @@ describe("gateway accounts on two coordinator replicas (one Postgres)", { timeou
       credentials: { signingSecrets: 1 },
     });
     expect((await b.call("GET", `${SLACK}/sealed`)).json).toEqual((await a.call("GET", `${SLACK}/sealed`)).json);
-    const resolved = await b.coordinator.gateway.resolve({ channelType: "slack", tenant: "acme", account: "T123" });
+    const key = { channelType: "slack", tenant: "acme", account: "T123" };
+    const resolved = await b.coordinator.gateway.resolve(key);
     expect(resolved?.secrets).toEqual({ signingSecrets: ["s1"], credentials: { botToken: "t" } });
+
+    // Rotations racing on both replicas, each keeping the previous secrets: none is lost to another.
+    await Promise.all(
+      ["s2", "s3", "s4", "s5"].map((secret, i) =>
+        (i % 2 === 0 ? a : b).coordinator.gateway.rotate(key, { signingSecrets: [secret], keepPrevious: true }),
+      ),
+    );
+    const after = await a.coordinator.gateway.resolve(key);
+    expect([...after!.secrets.signingSecrets].sort()).toEqual(["s1", "s2", "s3", "s4", "s5"]);
+    expect(after!.view.credentials.signingSecrets).toBe(5);
   });
 });
