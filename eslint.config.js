@@ -18,9 +18,9 @@ const LAYERS = {
   coordinator: ["contract", "bus", "client", "egress", "connectors"],
   controller: ["contract"],
   connectors: ["contract", "egress"],
-  gateway: ["contract", "bus", "egress", "connectors"],
+  gateway: ["contract", "bus", "client", "egress", "connectors"],
   dashboard: [],
-  cli: ["contract", "bus", "client", "coordinator", "worker", "controller", "dashboard", "connectors"],
+  cli: ["contract", "bus", "client", "coordinator", "worker", "controller", "dashboard", "connectors", "gateway"],
 };
 
 /** Packages that talk to third parties: their only way out is `@tessera/egress` (decision 0019). */

@@ -7,6 +7,7 @@ import { registerConnectionsCommands } from "./commands/connections.js";
 import { registerControllerCommand } from "./commands/controller.js";
 import { registerDevCommand } from "./commands/dev.js";
 import { registerDlqCommands } from "./commands/dlq.js";
+import { registerGatewayCommands } from "./commands/gateway.js";
 import { registerJobsCommands } from "./commands/jobs.js";
 import { registerRenderCommand } from "./commands/render.js";
 import { registerValidateCommand } from "./commands/validate.js";
@@ -52,6 +53,7 @@ Examples:
   registerBackupCommands(program, io);
   registerVaultCommands(program, io);
   registerConnectionsCommands(program, io);
+  registerGatewayCommands(program, io);
 
   return program;
 }

@@ -1,4 +1,5 @@
 import type { Static } from "@sinclair/typebox";
+import type { Message } from "@tessera/contract";
 import {
   ADMIN_BODY_LIMIT_BYTES,
   ERROR_CODES,
@@ -12,6 +13,14 @@ import {
   type DeadLetterFilter,
   type DeadLetterRecord,
   type ErrorCode,
+  type GatewayAccountList,
+  type GatewayAccountView,
+  type GatewayHealth,
+  type GatewaySealed,
+  type GatewayTenantList,
+  type ListGatewayAccountsQuery,
+  type PutGatewayAccountBody,
+  type RotateGatewayCredentialsBody,
   type JobEvent,
   type JobEventsQuery,
   type JobFilter,
@@ -52,10 +61,13 @@ export interface AdminClientOptions {
   timeoutMs?: number;
 }
 
-/** Job events as they are recorded; `close()` ends the connection (also when never iterated). */
-export interface JobEventStream extends AsyncIterable<JobEvent> {
+/** Events as they happen; `close()` ends the connection (also when never iterated). */
+export interface EventStream<T> extends AsyncIterable<T> {
   close(): void;
 }
+
+/** Job events as they are recorded; `close()` ends the connection (also when never iterated). */
+export type JobEventStream = EventStream<JobEvent>;
 
 function formatMebibytes(bytes: number): string {
   return `${(bytes / (1024 * 1024)).toFixed(1).replace(/\.0$/, "")} MiB`;
@@ -155,12 +167,81 @@ export class AdminClient {
    * after that is seen. Iterate for job events; `close()` (or leaving the loop) ends the connection.
    */
   async events(filter: JobEventsQuery = {}): Promise<JobEventStream> {
+    return this.eventStream<JobEvent>("/api/v1/events", { ...filter }, "job");
+  }
+
+  // ---- the gateway's control plane (docs/gateway.md#control-plane) ----
+
+  gatewayTenants(): Promise<GatewayTenantList> {
+    return this.json("GET", "/api/v1/gateway/tenants");
+  }
+
+  gatewayAccounts(filter: ListGatewayAccountsQuery = {}): Promise<GatewayAccountList> {
+    return this.json("GET", "/api/v1/gateway/accounts", { query: { ...filter } });
+  }
+
+  gatewayAccount(channelType: string, tenant: string, account: string): Promise<GatewayAccountView> {
+    return this.json("GET", gatewayAccountPath(channelType, tenant, account));
+  }
+
+  /** Installs an account or changes the fields given (disabled, rateLimit, settings). */
+  putGatewayAccount(
+    channelType: string,
+    tenant: string,
+    account: string,
+    body: PutGatewayAccountBody,
+  ): Promise<GatewayAccountView> {
+    return this.json("PUT", gatewayAccountPath(channelType, tenant, account), { body });
+  }
+
+  /** Sets or rotates an account's credentials; the answer is metadata only. */
+  rotateGatewayCredentials(
+    channelType: string,
+    tenant: string,
+    account: string,
+    body: RotateGatewayCredentialsBody,
+  ): Promise<GatewayAccountView> {
+    return this.json("POST", `${gatewayAccountPath(channelType, tenant, account)}/credentials`, { body });
+  }
+
+  deleteGatewayAccount(channelType: string, tenant: string, account: string): Promise<{ deleted: true }> {
+    return this.json("DELETE", gatewayAccountPath(channelType, tenant, account));
+  }
+
+  /** The account's credentials sealed by the vault (undefined when it holds none or does not exist). */
+  async gatewaySealed(channelType: string, tenant: string, account: string): Promise<GatewaySealed | undefined> {
+    try {
+      return await this.json<GatewaySealed>("GET", `${gatewayAccountPath(channelType, tenant, account)}/sealed`);
+    } catch (err) {
+      if (err instanceof AdminApiError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  gatewayHealth(): Promise<GatewayHealth> {
+    return this.json("GET", "/api/v1/gateway/health");
+  }
+
+  /** The gateway's inbound messages as they are stored, from now on; `close()` ends the stream. */
+  gatewayTail(filter: ListGatewayAccountsQuery = {}): Promise<EventStream<Message>> {
+    return this.eventStream<Message>("/api/v1/gateway/tail", { ...filter }, "message");
+  }
+
+  /**
+   * Opens a server-sent event stream and resolves once the coordinator has answered, so every event after that
+   * is seen. Iterate for the `event` type's data; `close()` (or leaving the loop) ends the connection.
+   */
+  private async eventStream<T>(
+    route: string,
+    query: Record<string, string | undefined>,
+    eventType: string,
+  ): Promise<EventStream<T>> {
     const abort = new AbortController();
-    const response = await this.send("GET", "/api/v1/events", { query: { ...filter }, stream: abort.signal });
+    const response = await this.send("GET", route, { query, stream: abort.signal });
     const body = response.body;
     const url = this.displayUrl;
     if (body === null) throw new UnexpectedAnswerError(`the coordinator at ${url} sent an empty event stream`);
-    async function* jobEvents(): AsyncGenerator<JobEvent> {
+    async function* events(): AsyncGenerator<T> {
       const messages = readServerSentEvents(body as ReadableStream<Uint8Array>);
       try {
         for (;;) {
@@ -172,13 +253,13 @@ export class AdminClient {
             throw new CoordinatorUnreachableError(url, `event stream cut off: ${failureCause(err, 0)}`);
           }
           if (next.done === true) return;
-          if (next.value.event !== "job") continue;
-          let event: JobEvent;
+          if (next.value.event !== eventType) continue;
+          let event: T;
           try {
-            event = JSON.parse(next.value.data) as JobEvent;
+            event = JSON.parse(next.value.data) as T;
           } catch {
             throw new UnexpectedAnswerError(
-              `the coordinator at ${url} sent a job event that is not JSON: ${next.value.data.slice(0, 80)}`,
+              `the coordinator at ${url} sent a ${eventType} event that is not JSON: ${next.value.data.slice(0, 80)}`,
             );
           }
           yield event;
@@ -187,7 +268,7 @@ export class AdminClient {
         await messages.return(undefined);
       }
     }
-    return { [Symbol.asyncIterator]: jobEvents, close: () => abort.abort() };
+    return { [Symbol.asyncIterator]: events, close: () => abort.abort() };
   }
 
   private async json<T>(
@@ -267,6 +348,10 @@ export class AdminClient {
     const message = serverMessage ?? `${request} at ${this.displayUrl} answered HTTP ${status}`;
     return new AdminApiError({ ...fields, code, message });
   }
+}
+
+function gatewayAccountPath(channelType: string, tenant: string, account: string): string {
+  return `/api/v1/gateway/accounts/${[channelType, tenant, account].map(encodeURIComponent).join("/")}`;
 }
 
 function connectionPath(provider: string, userId: string): string {

@@ -15,10 +15,20 @@ import {
   ConnectionSchema,
   DisconnectOutcomeSchema,
 } from "./connection-schemas.js";
+import {
+  GatewayAccountListSchema,
+  GatewayAccountSchema,
+  GatewayHealthSchema,
+  GatewaySealedSchema,
+  GatewayStreamHealthSchema,
+  GatewayTenantListSchema,
+  GatewayTenantSchema,
+} from "./gateway-schemas.js";
 import { named, nullable, ref, timestamp, type Named } from "./schema-naming.js";
 
 export { ref } from "./schema-naming.js";
 export * from "./connection-schemas.js";
+export * from "./gateway-schemas.js";
 
 /*
  * The admin API's schemas: the coordinator validates requests and serializes responses with them and
@@ -466,6 +476,13 @@ export const NAMED_SCHEMAS: readonly Named[] = [
   ConnectionBeginSchema,
   DisconnectOutcomeSchema,
   ConnectionCallbackSchema,
+  GatewayAccountSchema,
+  GatewayAccountListSchema,
+  GatewayTenantSchema,
+  GatewayTenantListSchema,
+  GatewayStreamHealthSchema,
+  GatewayHealthSchema,
+  GatewaySealedSchema,
 ];
 
 // ---- types derived from the schemas ----------------------------------------------------------------

@@ -25,6 +25,7 @@ export {
   AdminClient,
   DEFAULT_REQUEST_TIMEOUT_MS,
   type AdminClientOptions,
+  type EventStream,
   type JobEventStream,
 } from "./admin-client.js";
 export { AdminApiError, AdminClientError, CoordinatorUnreachableError, UnexpectedAnswerError } from "./errors.js";

@@ -29,5 +29,12 @@ export {
   type KeyringSource,
 } from "./vault/keyring.js";
 export { Vault, generateKeyEntry, type SealContext } from "./vault/vault.js";
+export {
+  GatewaySecretsSchema,
+  gatewaySecretsContext,
+  openGatewaySecrets,
+  sealGatewaySecrets,
+  type GatewaySecrets,
+} from "./vault/gateway-secrets.js";
 export { rotateVaultKey, type RotationOptions, type RotationReport } from "./vault/rotate-key.js";
 export type { ConnectionRecord, ConnectionState, ConnectionWrite, PendingAuthorization, SealedBox } from "./schemas.js";

@@ -39,6 +39,11 @@ export interface DeploymentFacts {
   components?: ReadonlyArray<{ name: string; spec: ComponentSpec }>;
   /** Components about to be rendered as Kubernetes manifests (their local-only config is checked too). */
   manifests?: ReadonlyArray<{ name: string; spec: ComponentSpec }>;
+  /**
+   * The channel gateway: whether its inbound stream is JetStream or `tessera dev`'s in-process stand-in (a
+   * duplicate window in this process's memory), and which mounted adapters take webhooks unsigned.
+   */
+  gateway?: { inbound: "jetstream" | "in-process"; unsignedAdapters: readonly string[] };
 }
 
 export type GuardRailRule =
@@ -47,10 +52,15 @@ export type GuardRailRule =
   | "admin_token"
   | "replicated_streams"
   | "component_resources"
-  | "local_only_config";
+  | "local_only_config"
+  | "gateway_inbound_stream"
+  | "unsigned_webhooks";
 
-/** Rules refused in staging too, not only warned about: a local-only value has no business beyond a laptop. */
-const REFUSED_OUTSIDE_LOCAL: ReadonlySet<GuardRailRule> = new Set(["local_only_config"]);
+/**
+ * Rules refused in staging too, not only warned about: a local-only value has no business beyond a laptop,
+ * nor has an endpoint that takes anybody's webhook.
+ */
+const REFUSED_OUTSIDE_LOCAL: ReadonlySet<GuardRailRule> = new Set(["local_only_config", "unsigned_webhooks"]);
 
 export interface GuardRailFinding {
   rule: GuardRailRule;
@@ -61,7 +71,18 @@ export interface GuardRailFinding {
 /** Every rule the facts break, whatever the environment (`guardRailVerdict` decides what each means). */
 export function guardRailFindings(facts: DeploymentFacts): GuardRailFinding[] {
   const found: GuardRailFinding[] = [];
-  const { store, bus, admin, manifests, settings, components } = facts;
+  const { store, bus, admin, manifests, settings, components, gateway } = facts;
+  if (gateway?.inbound === "in-process")
+    found.push({
+      rule: "gateway_inbound_stream",
+      message:
+        "the gateway stores inbound messages in this process's memory (the embedded stand-in for its JetStream stream): a restart loses them and their duplicate window; run `tessera gateway --nats <url>`",
+    });
+  if (gateway !== undefined && gateway.unsignedAdapters.length > 0)
+    found.push({
+      rule: "unsigned_webhooks",
+      message: `the gateway mounts ${gateway.unsignedAdapters.join(", ")}, which take webhooks without a signature; mount only signing adapters outside local`,
+    });
   if (store !== undefined && (store.kind === "memory" || store.kind === "embedded-memory"))
     found.push({
       rule: "durable_store",

@@ -51,6 +51,14 @@ export function deliverySubject(channelType: string, commandId: string): string 
   return `${ROOT}.delivery.${token("channel type", channelType)}.${token("command id", commandId)}`;
 }
 
+/**
+ * Core NATS (no stream): a coordinator announces an account it changed (the payload is its
+ * `<channel>/<tenant>/<account>`), and gateway processes drop what they cached of it.
+ */
+export function gatewayAccountChangesSubject(): string {
+  return `${ROOT}.control.accounts`;
+}
+
 /** The wildcard of one kind, optionally narrowed to one channel type. */
 export function gatewaySubjectFilter(
   kind: "in" | "enriched" | "out" | "dlq" | "delivery",

@@ -169,6 +169,7 @@ export {
   gatewayDeadLetterSubject,
   deliverySubject,
   gatewaySubjectFilter,
+  gatewayAccountChangesSubject,
   gatewayStreamName,
   gatewayDurableName,
   gatewayRateBucketName,

@@ -21,6 +21,23 @@ describe("environments and their guard rails", () => {
     );
   });
 
+  it("finds the gateway's in-process inbound stream (refused in production) and unsigned adapters (refused outside local)", () => {
+    expect(rules({ gateway: { inbound: "jetstream", unsignedAdapters: [] } })).toEqual([]);
+    const embedded: DeploymentFacts = { gateway: { inbound: "in-process", unsignedAdapters: ["sample"] } };
+    expect(rules(embedded)).toEqual(["gateway_inbound_stream", "unsigned_webhooks"]);
+    const findings = guardRailFindings(embedded);
+    expect(guardRailVerdict("production", findings).refuse.map((f) => f.rule)).toEqual([
+      "gateway_inbound_stream",
+      "unsigned_webhooks",
+    ]);
+    const staging = guardRailVerdict("staging", findings);
+    expect([staging.refuse.map((f) => f.rule), staging.warn.map((f) => f.rule)]).toEqual([
+      ["unsigned_webhooks"],
+      ["gateway_inbound_stream"],
+    ]);
+    expect(guardRailVerdict("local", findings)).toEqual({ refuse: [], warn: [] });
+  });
+
   it("finds a store that keeps jobs in memory", () => {
     expect(rules({ store: { kind: "memory" } })).toEqual(["durable_store"]);
     expect(rules({ store: { kind: "embedded-memory" } })).toEqual(["durable_store"]);

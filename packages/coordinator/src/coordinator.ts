@@ -1,3 +1,4 @@
+import type { GatewayControl } from "./gateway/gateway-control.js";
 import type { ConnectionService } from "@tessera/connectors";
 import type { Bus, CoordinatorMembership, ResultEvent, Subscription } from "@tessera/bus";
 import type { Logger } from "pino";
@@ -79,6 +80,8 @@ export interface CoordinatorParts {
   heartbeatIntervalMs?: number;
   /** Users' connections to providers, when connectors were configured. */
   connections?: ConnectionService;
+  /** The gateway's control plane: tenants, accounts, their sealed credentials, the tail and the streams' health. */
+  gateway: GatewayControl;
   /** Ends the store's background work and closes what the factory opened (an SQL client) after the coordinator stopped. */
   release: () => Promise<void>;
 }
@@ -172,6 +175,10 @@ export class CoordinatorRuntime implements Coordinator {
 
   get connections(): ConnectionService | undefined {
     return this.parts.connections;
+  }
+
+  get gateway(): GatewayControl {
+    return this.parts.gateway;
   }
 
   get id(): string {

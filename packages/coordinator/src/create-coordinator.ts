@@ -8,15 +8,18 @@ import {
   type ConfigClass,
   type DeploymentFacts,
 } from "@tessera/contract";
+import type { Vault } from "@tessera/connectors/storage";
 import { pino, type Logger } from "pino";
 import type { CoordinatorConnectorsOptions, OpenedConnections } from "./connections/open-connections.js";
 import { CoordinatorRuntime } from "./coordinator.js";
+import { GatewayControl, type GatewayFeed } from "./gateway/gateway-control.js";
 import { CoordinatorError } from "./errors.js";
 import {
   BOOTSTRAP_SETTINGS,
   DATABASE_DIR,
   DATABASE_URL,
   ENVIRONMENT,
+  GATEWAY_PUBLIC_URL,
   KEEP_FOREVER,
   OPERATIONAL_SETTINGS,
   jobRetentionSetting,
@@ -67,6 +70,12 @@ export interface CoordinatorOptions {
   logger?: Logger;
   /** Providers users may connect to; needs a vault key (TESSERA_VAULT_KEY_FILE or TESSERA_VAULT_KEYS). */
   connectors?: CoordinatorConnectorsOptions;
+  /**
+   * The gateway's control plane (decision 0042): where its inbound messages and streams' figures come from
+   * (`natsGatewayFeed` or `tessera dev`'s in-process stand-in, from @tessera/gateway). Accounts are served
+   * without it; the tail and stream health need it.
+   */
+  gateway?: { feed?: GatewayFeed };
 }
 
 /**
@@ -132,6 +141,7 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
       const { openConnections } = await import("./connections/open-connections.js");
       connections = await openConnections(opts.connectors, storage.connections, env, log);
     }
+    const vault = await gatewayVault(opts, env);
     const settings = new Settings(
       definitions,
       { env, file, db: await storage.settings.readSettings() },
@@ -165,6 +175,12 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
       log,
       ...(opts.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: opts.heartbeatIntervalMs } : {}),
       ...(connections !== undefined ? { connections: connections.service } : {}),
+      gateway: new GatewayControl({
+        store: storage.gatewayAccounts,
+        ...(vault !== undefined ? { vault } : {}),
+        ...(opts.gateway?.feed !== undefined ? { feed: opts.gateway.feed } : {}),
+        publicUrl: () => settings.read(GATEWAY_PUBLIC_URL),
+      }),
       release: async () => {
         await connections?.close();
         await storage.release();
@@ -241,4 +257,14 @@ function storeKind(storage: OpenedStorage): NonNullable<DeploymentFacts["store"]
 
 function pick(values: Record<string, unknown>, names: readonly string[]): Record<string, unknown> {
   return Object.fromEntries(Object.entries(values).filter(([k]) => names.includes(k)));
+}
+
+/** Gateway accounts' credentials are sealed by the vault the connectors use, when a key is configured. */
+async function gatewayVault(
+  opts: CoordinatorOptions,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<Vault | undefined> {
+  const { keyringSourceFromEnv, Vault: VaultClass } = await import("@tessera/connectors/storage");
+  const keys = opts.connectors?.keys ?? keyringSourceFromEnv(env);
+  return keys === undefined ? undefined : VaultClass.create(keys);
 }

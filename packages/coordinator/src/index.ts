@@ -19,6 +19,13 @@ export type { DatabaseOption } from "./store/open-storage.js";
 export type { CoordinatorConnectorsOptions } from "./connections/open-connections.js";
 export { SqlConnectionStore, type SqlConnectionStoreOptions } from "./connections/sql-connection-store.js";
 export { createMemoryDatabase, type MemoryDatabase } from "./store/memory-database.js";
+export {
+  GatewayControl,
+  MAX_SIGNING_SECRETS,
+  type GatewayFeed,
+  type RotateCredentials,
+} from "./gateway/gateway-control.js";
+export type { GatewayAccountKey, StoredGatewayAccount } from "./gateway/account-store.js";
 export { DEFAULT_MAX_DECIDED_JOBS } from "./store/memory-decided-bound.js";
 export type { MemoryJobStoreOptions } from "./store/memory-job-store.js";
 export { CoordinatorError, type CoordinatorErrorCode } from "./errors.js";

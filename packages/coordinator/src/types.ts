@@ -1,4 +1,5 @@
 import type { ConnectionService } from "@tessera/connectors";
+import type { GatewayControl } from "./gateway/gateway-control.js";
 import type { ComponentSpec, Result, SourceLocator } from "@tessera/contract";
 import type { Registry } from "prom-client";
 import type {
@@ -142,6 +143,8 @@ export interface Coordinator {
    * what the admin API's connection routes call.
    */
   readonly connections?: ConnectionService;
+  /** The gateway's control plane (decision 0042): what the admin API's gateway routes call. */
+  readonly gateway: GatewayControl;
   close(): Promise<void>;
 }
 

@@ -8,6 +8,7 @@ import { AuditPage } from "./pages/audit.js";
 import { ComponentsPage } from "./pages/components.js";
 import { ConnectionsPage } from "./pages/connections.js";
 import { DeadLettersPage } from "./pages/dead-letters.js";
+import { GatewayPage } from "./pages/gateway.js";
 import { JobPage } from "./pages/job.js";
 import { JobsPage } from "./pages/jobs.js";
 import { Link, useRoute } from "./router.js";
@@ -17,6 +18,7 @@ const NAV = [
   { href: "/jobs", label: "Jobs", matches: (p: string) => p.startsWith("/jobs") },
   { href: "/dlq", label: "Dead letters", matches: (p: string) => p.startsWith("/dlq") },
   { href: "/connections", label: "Connections", matches: (p: string) => p.startsWith("/connections") },
+  { href: "/gateway", label: "Gateway", matches: (p: string) => p.startsWith("/gateway") },
   { href: "/audit", label: "Audit log", matches: (p: string) => p.startsWith("/audit") },
 ];
 
@@ -41,6 +43,9 @@ function Page(): JSX.Element {
   } else if (path === "/connections") {
     page = <ConnectionsPage />;
     title = "Connections";
+  } else if (path === "/gateway") {
+    page = <GatewayPage />;
+    title = "Gateway";
   } else if (path === "/audit") {
     page = <AuditPage />;
     title = "Audit log";

@@ -35,6 +35,8 @@ export interface InboundAdapter {
   readonly channelType: string;
   /** Media types the platform posts; anything else is answered 415. */
   readonly mediaTypes: readonly string[];
+  /** Takes webhooks without checking a signature (the dev sample): refused outside local (the guard rails). */
+  readonly unsigned?: boolean;
   /** Checks the signature on the raw body; `now` comes from the gateway's injectable clock. */
   verify(request: InboundRequest, account: GatewayAccount, now: Date): VerifyOutcome;
   /** Called after `verify`; a reply here is sent as is and nothing is published. */

@@ -69,6 +69,7 @@ export {
   webhookPath,
   INBOUND_DEFAULTS,
   type InboundServer,
+  type InboundPublisher,
   type InboundServerOptions,
 } from "./inbound/server.js";
 export {
@@ -134,3 +135,16 @@ export {
   type ArchiveStep,
   type ArchiveEvent,
 } from "./archive/sink.js";
+export { sampleInbound, SAMPLE_CHANNEL } from "./adapters/sample.js";
+export { InProcessInboundStream, type InProcessInboundStreamOptions } from "./inbound/in-process-stream.js";
+export { connectGatewayFeed, natsGatewayFeed, type NatsGatewayFeed } from "./control/nats-feed.js";
+export {
+  ACCOUNT_CACHE_TTL_MS,
+  cachedAccounts,
+  sealedAccountLoader,
+  toGatewayAccount,
+  type AccountRecordSource,
+  type CachedAccountDirectory,
+  type CachedAccountsOptions,
+} from "./control/vault-accounts.js";
+export { startGatewayRuntime, type GatewayRuntime, type GatewayRuntimeOptions } from "./control/gateway-process.js";

@@ -12,6 +12,8 @@ export interface AdapterRegistry {
   inbound(channelType: string): InboundAdapter | undefined;
   outbound(channelType: string): OutboundAdapter | undefined;
   readonly channelTypes: readonly string[];
+  /** Inbound adapters that check no signature (the guard rails refuse them outside local). */
+  readonly unsignedInbound: readonly string[];
 }
 
 /**
@@ -41,5 +43,6 @@ export function createAdapterRegistry(adapters: {
     inbound: (c) => inbound.get(c),
     outbound: (c) => outbound.get(c),
     channelTypes: [...new Set([...inbound.keys(), ...outbound.keys()])].sort(),
+    unsignedInbound: [...inbound.values()].filter((a) => a.unsigned === true).map((a) => a.channelType),
   };
 }

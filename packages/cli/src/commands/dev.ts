@@ -28,6 +28,8 @@ interface DevOptions {
   exit?: boolean;
   json?: boolean;
   verbose?: boolean;
+  gateway: boolean;
+  gatewayPort: string;
 }
 
 export function registerDevCommand(program: Command, io: CliIo): void {
@@ -61,6 +63,8 @@ export function registerDevCommand(program: Command, io: CliIo): void {
     )
     .option("--json", "with --samples --exit: print the report as JSON")
     .option("--verbose", "log coordinator and worker activity (info level)")
+    .option("--gateway-port <port>", "port of the gateway's webhook server (0 = any free port)", "0")
+    .option("--no-gateway", "do not mount the channel gateway")
     .addHelpText(
       "after",
       `
@@ -90,6 +94,13 @@ Examples:
     });
 }
 
+function portOption(flag: string, value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new CliError(`${flag}: expected a port number from 0 to 65535, got ${JSON.stringify(value)}`, ExitCode.Usage);
+  return port;
+}
+
 /** `tessera dev` once its options are checked (and tracing is set up, when `OTEL_*` asks for it). */
 async function runDev(target: string, opts: DevOptions, io: CliIo, port: number): Promise<void> {
   const style = styleFor(io.stdout, io.env);
@@ -109,6 +120,7 @@ async function runDev(target: string, opts: DevOptions, io: CliIo, port: number)
     project,
     mode,
     admin: { host: opts.host, port },
+    gateway: opts.gateway ? { port: portOption("--gateway-port", opts.gatewayPort) } : false,
     ...(opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {}),
     env: io.env,
     log,
@@ -205,8 +217,23 @@ function banner(
     `  dashboard   ${style.bold(session.dashboardUrl)}${dashboardNote(opts, env, style)}`,
     `  admin API   ${session.adminUrl}  (OpenAPI at ${session.adminUrl}/openapi.json)`,
     `  components  ${project.components.map((c) => c.name).join(", ")}`,
+    ...gatewayLines(session, style),
     `  try         TESSERA_URL=${session.adminUrl} tessera components`,
   ].join("\n");
+}
+
+function gatewayLines(session: DevSession, style: Style): string[] {
+  const gateway = session.gateway;
+  if (gateway === undefined) return [];
+  return [
+    `  gateway     ${style.bold(gateway.url)}  (webhooks: POST /hooks/<channel>/<tenant>/<account>)`,
+    ...(gateway.sampleWebhookUrl !== undefined
+      ? [
+          `  webhook     curl -H 'content-type: application/json' -d '{"text":"hello"}' ${gateway.sampleWebhookUrl}`,
+          `  tail        TESSERA_URL=${session.adminUrl} tessera gateway tail`,
+        ]
+      : []),
+  ];
 }
 
 function environmentText(env: CliIo["env"]): string {

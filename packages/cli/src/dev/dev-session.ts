@@ -6,14 +6,22 @@ import {
   type Bus,
   type LocalNatsServer,
 } from "@tessera/bus";
-import { ComponentDefaults, handlerLimitsEnv, parseDuration } from "@tessera/contract";
+import {
+  ComponentDefaults,
+  ENVIRONMENT_VARIABLE,
+  handlerLimitsEnv,
+  parseDuration,
+  parseEnvironment,
+} from "@tessera/contract";
 import { createCoordinator, startAdminServer, type ChainHook, type Coordinator } from "@tessera/coordinator";
 import { dashboardAssetsDir } from "@tessera/dashboard";
+import { InProcessInboundStream } from "@tessera/gateway";
 import { runWorker, type WorkerHandle } from "@tessera/worker";
 import type { Logger } from "pino";
 import type { LoadedProject } from "../project/load-project.js";
 import { createAutoscaler, type Autoscaler, type ScaleEvent } from "./autoscaler.js";
 import { componentFromModule } from "./component-from-module.js";
+import { mountDevGateway, type DevGateway } from "./dev-gateway.js";
 import { createWorkerProcessPool, type WorkerExit, type WorkerPool } from "./worker-pool.js";
 
 export type DevMode = { kind: "embedded" } | { kind: "process"; nats: "auto" | string };
@@ -22,6 +30,8 @@ export interface DevSessionOptions {
   project: LoadedProject;
   mode: DevMode;
   admin: { host: string; port: number };
+  /** The gateway's inbound server (decision 0042); false: not mounted. Default: on the admin host, any free port. */
+  gateway?: { host?: string; port?: number } | false;
   /** PGlite data directory; undefined = the coordinator's default (TESSERA_DATA_DIR, else the memory store). DATABASE_URL wins. */
   dataDir?: string;
   env: Readonly<Record<string, string | undefined>>;
@@ -40,6 +50,8 @@ export interface DevSession {
   /** The dashboard, served by the admin API: `${adminUrl}/`. */
   dashboardUrl: string;
   natsUrl: string | undefined;
+  /** The mounted gateway (its URL, the sample account's webhook URL), unless `gateway: false`. */
+  gateway: DevGateway | undefined;
   /** Chained jobs each job's onCompleted hook submitted (this process's hooks only). */
   children(jobId: string): string[];
   autoscaler: Autoscaler | undefined;
@@ -138,6 +150,23 @@ export async function startDevSession(opts: DevSessionOptions): Promise<DevSessi
       autoscaler.start();
     }
 
+    let gateway: DevGateway | undefined;
+    if (opts.gateway !== false) {
+      const mounted = await mountDevGateway({
+        coordinator,
+        environment: parseEnvironment(opts.env[ENVIRONMENT_VARIABLE]),
+        inbound:
+          natsUrl === undefined
+            ? { kind: "in-process", stream: new InProcessInboundStream() }
+            : { kind: "jetstream", natsUrl },
+        host: opts.gateway?.host ?? opts.admin.host,
+        port: opts.gateway?.port ?? 0,
+        onWarning: (finding) => opts.log.warn({ rule: finding.rule }, finding.message),
+      });
+      cleanups.push(() => mounted.stop());
+      gateway = mounted;
+    }
+
     const admin = await startAdminServer(coordinator, {
       host: opts.admin.host,
       port: opts.admin.port,
@@ -150,6 +179,7 @@ export async function startDevSession(opts: DevSessionOptions): Promise<DevSessi
       adminUrl: admin.url,
       dashboardUrl: `${admin.url}/`,
       natsUrl,
+      gateway,
       autoscaler,
       children: (id) => children.get(id) ?? [],
       stop,

@@ -26,8 +26,11 @@ const FORMAT_V1 = 1;
  * connection's row, or from a pending authorization onto a connection, does not open there.
  */
 export interface SealContext {
-  purpose: "credential" | "pending_authorization";
-  /** The row it belongs to: `<provider>/<user>` for a credential, the state hash for a pending authorization. */
+  purpose: "credential" | "pending_authorization" | "gateway_account";
+  /**
+   * The row it belongs to: `<provider>/<user>` for a credential, the state hash for a pending authorization,
+   * `<channelType>/<tenant>/<account>` for a gateway account's credentials.
+   */
   subject: string;
 }
 

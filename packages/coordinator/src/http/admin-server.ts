@@ -24,6 +24,7 @@ import { connectionRoutes } from "./routes/connections.js";
 import { counterRoutes } from "./routes/counters.js";
 import { dlqRoutes } from "./routes/dlq.js";
 import { eventRoutes } from "./routes/events.js";
+import { gatewayRoutes } from "./routes/gateway.js";
 import { healthRoutes } from "./routes/health.js";
 import { jobRoutes } from "./routes/jobs.js";
 import { metricsRoutes } from "./routes/metrics.js";
@@ -124,6 +125,7 @@ export async function buildAdminApp(
     await app.register(routes, { prefix: "/api/v1", coordinator });
   await app.register(accessRoutes, { prefix: "/api/v1", coordinator, policy });
   await app.register(connectionRoutes, { prefix: "/api/v1", coordinator });
+  await app.register(gatewayRoutes, { prefix: "/api/v1", coordinator });
   await app.register(oauthCallbackRoutes, { coordinator, dashboard: dashboard !== undefined });
   if (dashboard !== undefined) await serveDashboard(app, dashboard);
   return app;

@@ -16,6 +16,7 @@ export const DASHBOARD_PAGES = [
   "/dlq",
   "/audit",
   "/connections",
+  "/gateway",
 ] as const;
 
 // The app talks only to this origin and is never framed (its buttons change state).

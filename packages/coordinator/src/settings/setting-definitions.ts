@@ -298,10 +298,28 @@ export const FETCH_CONCURRENCY: SettingDefinition<number> = {
   parse: integer(1, 1_000),
 };
 
+/** The gateway's public base URL, so the control plane can show each account's full webhook URL (decision 0042). */
+export const GATEWAY_PUBLIC_URL: SettingDefinition<string | null> = {
+  name: "gateway.publicUrl",
+  category: "operational",
+  class: "public",
+  env: "TESSERA_GATEWAY_PUBLIC_URL",
+  description:
+    "Where platforms reach the gateway (https://hooks.example.com): each account's webhook URL is this plus its path; unset = paths only",
+  default: null,
+  parse: (value) => {
+    if (value === null || value === "") return null;
+    if (typeof value !== "string" || !/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(value))
+      throw new Error(`expected an http(s) URL without query or fragment, got ${JSON.stringify(value)}`);
+    return value.replace(/\/$/, "");
+  },
+};
+
 export const OPERATIONAL_SETTINGS: readonly SettingDefinition[] = [
   RELAY_BATCH_SIZE,
   RELAY_POLL_INTERVAL_MS,
   FETCH_CONCURRENCY,
+  GATEWAY_PUBLIC_URL,
 ];
 
 /** What `jobs.retention` takes besides a duration: decided jobs are never deleted by age. */

@@ -1,4 +1,5 @@
 import { MemoryConnectionStore } from "@tessera/connectors/storage";
+import { MemoryGatewayAccountStore } from "../gateway/account-store.js";
 import { MemoryAuditLog } from "../audit/memory-audit-log.js";
 import { MemorySettingsStore } from "../settings/memory-settings-store.js";
 import { MemoryJobStore, type MemoryJobStoreOptions } from "./memory-job-store.js";
@@ -13,6 +14,7 @@ export interface MemoryDatabase {
   readonly audit: MemoryAuditLog;
   readonly settings: MemorySettingsStore;
   readonly connections: MemoryConnectionStore;
+  readonly gatewayAccounts: MemoryGatewayAccountStore;
 }
 
 export function createMemoryDatabase(opts: MemoryJobStoreOptions = {}): MemoryDatabase {
@@ -21,5 +23,6 @@ export function createMemoryDatabase(opts: MemoryJobStoreOptions = {}): MemoryDa
     audit: new MemoryAuditLog(),
     settings: new MemorySettingsStore(),
     connections: new MemoryConnectionStore(),
+    gatewayAccounts: new MemoryGatewayAccountStore(),
   };
 }

@@ -288,4 +288,35 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX tessera_oauth_pending_expires ON tessera_oauth_pending (expires_at);
     `,
   },
+  {
+    id: 5,
+    name: "gateway accounts",
+    // Expand only (a new table): release 4 keeps running beside it and ignores it.
+    compatibleWith: 4,
+    sql: `
+      -- The gateway's accounts (decision 0042): one tenant's installation on one platform. Credentials only as
+      -- one box sealed by the vault (signing secrets and outbound tokens together); the rest is metadata the
+      -- admin API shows. Tenants are the distinct tenant values.
+      CREATE TABLE tessera_gateway_accounts (
+        channel_type         text NOT NULL,
+        tenant               text NOT NULL,
+        account              text NOT NULL,
+        disabled             boolean NOT NULL DEFAULT false,
+        rate_limit           jsonb,
+        settings             jsonb NOT NULL DEFAULT '{}',
+        credential_names     text[] NOT NULL DEFAULT '{}',
+        signing_secret_count integer NOT NULL DEFAULT 0,
+        -- Counts credential writes: a rotation that read version n writes only if it is still n.
+        credentials_version  integer NOT NULL DEFAULT 0,
+        key_id               text,
+        sealed               bytea,
+        rotated_at           timestamptz,
+        created_at           timestamptz NOT NULL DEFAULT now(),
+        updated_at           timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (channel_type, tenant, account),
+        CHECK ((key_id IS NULL) = (sealed IS NULL))
+      );
+      CREATE INDEX tessera_gateway_accounts_tenant ON tessera_gateway_accounts (tenant);
+    `,
+  },
 ];

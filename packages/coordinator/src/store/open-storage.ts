@@ -11,6 +11,8 @@ import type { SettingsStore } from "../settings/settings-store.js";
 import { SqlSettingsStore } from "../settings/sql-settings-store.js";
 import type { AuditLog } from "../types.js";
 import { SqlConnectionStore } from "../connections/sql-connection-store.js";
+import type { GatewayAccountStore } from "../gateway/account-store.js";
+import { SqlGatewayAccountStore } from "../gateway/sql-account-store.js";
 import type { JobStorage } from "./job-storage.js";
 import { SqlJobStore } from "./sql-job-store.js";
 import { createMemoryDatabase, type MemoryDatabase } from "./memory-database.js";
@@ -41,6 +43,8 @@ export interface OpenedStorage {
   settings: SettingsStore;
   /** Connections to providers and their sealed credentials (used when connectors are configured). */
   connections: ConnectionStore;
+  /** The gateway's tenants and accounts (decision 0042). */
+  gatewayAccounts: GatewayAccountStore;
   /**
    * Decided jobs the store deleted on its own to stay within a bound on them (the memory store's
    * `maxDecidedJobs`) since it was created; always 0 on a store without one.
@@ -103,6 +107,7 @@ function onMemory(memory: unknown, id: string): OpenedStorage {
     audit: db.audit,
     settings: db.settings,
     connections: db.connections,
+    gatewayAccounts: db.gatewayAccounts,
     evictedJobs: () => db.jobs.evictedJobs(),
     release: () => Promise.resolve(),
   };
@@ -131,6 +136,7 @@ async function onSql(sql: SqlClient, owned: boolean, log: Logger, fallbackId: st
     audit: new SqlAuditLog(sql),
     settings: new SqlSettingsStore(sql),
     connections: new SqlConnectionStore(sql),
+    gatewayAccounts: new SqlGatewayAccountStore(sql),
     evictedJobs: () => 0,
     release: async () => {
       try {

@@ -968,6 +968,85 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/gateway/tail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The gateway's inbound messages as they are stored, as server-sent events (`event: message`, `data`: a Message), by tenant and channel type */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description The tenant whose accounts to list: 1-128 characters of A-Z a-z 0-9 _ . : @ - */
+                    tenant?: string;
+                    /** @description An adapter's slug: slack, github, webhook, sample */
+                    channelType?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description An endless stream; each `data` is a Message (docs/gateway-contract.md) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/event-stream": Record<string, never>;
+                    };
+                };
+                /** @description The request is malformed; `issues` names each bad field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A Host header this server does not answer to (DNS rebinding) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many event streams are open (admin.maxEventStreams); retry after `retry-after` seconds */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "retry-after"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The coordinator failed (500), or its store is unavailable (503: retry) */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/dlq": {
         parameters: {
             query?: never;
@@ -1928,6 +2007,658 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/gateway/tenants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Tenants: every tenant with a gateway account, with its account counts */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Tenants: every tenant with an account */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["GatewayTenantList"];
+                    };
+                };
+                /** @description The request is malformed; `issues` names each bad field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A Host header this server does not answer to (DNS rebinding) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The coordinator failed (500), or its store is unavailable (503: retry) */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/gateway/accounts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Gateway accounts (credential metadata only, never a secret), by tenant and channel type */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description The tenant whose accounts to list: 1-128 characters of A-Z a-z 0-9 _ . : @ - */
+                    tenant?: string;
+                    /** @description An adapter's slug: slack, github, webhook, sample */
+                    channelType?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Accounts matching the filter */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["GatewayAccountList"];
+                    };
+                };
+                /** @description The request is malformed; `issues` names each bad field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A Host header this server does not answer to (DNS rebinding) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The coordinator failed (500), or its store is unavailable (503: retry) */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/gateway/accounts/{channelType}/{tenant}/{account}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One gateway account and its webhook URL */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description An adapter's slug: slack, github, webhook, sample */
+                    channelType: string;
+                    /** @description The tenant: 1-128 characters of A-Z a-z 0-9 _ . : @ - */
+                    tenant: string;
+                    /** @description The account: 1-128 characters of A-Z a-z 0-9 _ . : @ - */
+                    account: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description One tenant's installation on one platform, as the control plane shows it */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["GatewayAccount"];
+                    };
+                };
+                /** @description The request is malformed; `issues` names each bad field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A Host header this server does not answer to (DNS rebinding) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body of every 4xx/5xx response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The coordinator failed (500), or its store is unavailable (503: retry) */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        /** Install an account, or change it: disable / enable, its own rate limit, its settings */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description An adapter's slug: slack, github, webhook, sample */
+                    channelType: string;
+                    /** @description The tenant: 1-128 characters of A-Z a-z 0-9 _ . : @ - */
+                    tenant: string;
+                    /** @description The account: 1-128 characters of A-Z a-z 0-9 _ . : @ - */
+                    account: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        disabled?: boolean;
+                        /** @description null: back to the adapter's default */
+                        rateLimit?: {
+                            /** @description Sends per second, sustained */
+                            perSecond: number;
+                            /** @description Sends at once after a quiet spell */
+                            burst: number;
+                        } | null;
+                        settings?: {
+                            [key: string]: string;
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description One tenant's installation on one platform, as the control plane shows it */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["GatewayAccount"];
+                    };
+                };
+                /** @description The request is malformed; `issues` names each bad field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description An admin token is configured and the request did not carry it, or not that one */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A Host header this server does not answer to (DNS rebinding), a change requested from another origin, or a read-only server (not on loopback, no admin token configured) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The body is larger than the admin API's limit (16 MiB) */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The body is of a media type the API does not parse (send application/json) */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The coordinator failed (500), or its store is unavailable (503: retry) */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** Uninstall an account: its webhooks are answered 404 and its credentials are gone */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description An adapter's slug: slack, github, webhook, sample */
+                    channelType: string;
+                    /** @description The tenant: 1-128 characters of A-Z a-z 0-9 _ . : @ - */
+                    tenant: string;
+                    /** @description The account: 1-128 characters of A-Z a-z 0-9 _ . : @ - */
+                    account: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {boolean} */
+                            deleted: true;
+                        };
+                    };
+                };
+                /** @description The request is malformed; `issues` names each bad field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description An admin token is configured and the request did not carry it, or not that one */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A Host header this server does not answer to (DNS rebinding), a change requested from another origin, or a read-only server (not on loopback, no admin token configured) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body of every 4xx/5xx response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The coordinator failed (500), or its store is unavailable (503: retry) */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/gateway/accounts/{channelType}/{tenant}/{account}/credentials": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Set or rotate an account's credentials (sealed by the vault; answered as metadata). keepPrevious keeps the current signing secrets after the new ones while the platform switches */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description An adapter's slug: slack, github, webhook, sample */
+                    channelType: string;
+                    /** @description The tenant: 1-128 characters of A-Z a-z 0-9 _ . : @ - */
+                    tenant: string;
+                    /** @description The account: 1-128 characters of A-Z a-z 0-9 _ . : @ - */
+                    account: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description Inbound signing secrets, newest first */
+                        signingSecrets?: string[];
+                        /** @description Keep the current signing secrets after the new ones (while the platform switches over); at most 5 kept */
+                        keepPrevious?: boolean;
+                        /** @description Outbound credentials by the adapter's names (botToken, signingSecret); replaces those held */
+                        credentials?: {
+                            [key: string]: string;
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description One tenant's installation on one platform, as the control plane shows it */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["GatewayAccount"];
+                    };
+                };
+                /** @description The request is malformed; `issues` names each bad field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description An admin token is configured and the request did not carry it, or not that one */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A Host header this server does not answer to (DNS rebinding), a change requested from another origin, or a read-only server (not on loopback, no admin token configured) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body of every 4xx/5xx response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body of every 4xx/5xx response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The body is larger than the admin API's limit (16 MiB) */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The body is of a media type the API does not parse (send application/json) */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The coordinator failed (500), or its store is unavailable (503: retry) */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/gateway/accounts/{channelType}/{tenant}/{account}/sealed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The account's credentials as the vault sealed them, for a gateway process holding the vault key (404: none held) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description An adapter's slug: slack, github, webhook, sample */
+                    channelType: string;
+                    /** @description The tenant: 1-128 characters of A-Z a-z 0-9 _ . : @ - */
+                    tenant: string;
+                    /** @description The account: 1-128 characters of A-Z a-z 0-9 _ . : @ - */
+                    account: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description An account's credentials as a box sealed by the vault, for the gateway process (it holds the key) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["GatewaySealed"];
+                    };
+                };
+                /** @description The request is malformed; `issues` names each bad field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A Host header this server does not answer to (DNS rebinding) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body of every 4xx/5xx response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The coordinator failed (500), or its store is unavailable (503: retry) */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/gateway/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The gateway's streams: messages, bytes, last sequence and time, consumers, duplicate window */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["GatewayHealth"];
+                    };
+                };
+                /** @description The request is malformed; `issues` names each bad field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A Host header this server does not answer to (DNS rebinding) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The coordinator failed (500), or its store is unavailable (503: retry) */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/oauth/callback": {
         parameters: {
             query?: never;
@@ -2420,6 +3151,96 @@ export interface components {
         /** @description The connection the OAuth callback completed (to a client that asked for JSON) */
         ConnectionCallback: {
             connection: components["schemas"]["Connection"];
+        };
+        /** @description One tenant's installation on one platform, as the control plane shows it */
+        GatewayAccount: {
+            /** @description `<channelType>/<tenant>/<account>` */
+            id: string;
+            channelType: string;
+            tenant: string;
+            account: string;
+            /** @description A disabled account's webhooks are answered 403 and nothing is sent for it */
+            disabled: boolean;
+            /** @description Its own outbound limit; null: the adapter's default */
+            rateLimit: {
+                /** @description Sends per second, sustained */
+                perSecond: number;
+                /** @description Sends at once after a quiet spell */
+                burst: number;
+            } | null;
+            /** @description Adapter settings, not secret */
+            settings: {
+                [key: string]: string;
+            };
+            /** @description Credential metadata: never a secret */
+            credentials: {
+                /** @description Which credentials are held (botToken, signingSecret, …); never their values */
+                names: string[];
+                /** @description How many inbound signing secrets are held (more than one while rotating) */
+                signingSecrets: number;
+                /** @description The vault key they are sealed under; null: none held */
+                keyId: string | null;
+                /** @description When they were last set */
+                rotatedAt: string | null;
+            };
+            /** @description Where the platform posts, on the gateway */
+            webhookPath: string;
+            /** @description The full webhook URL, when the gateway's public URL is known (gateway.publicUrl) */
+            webhookUrl: string | null;
+            /**
+             * Format: date-time
+             * @description When the account was installed
+             */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description The last change to it
+             */
+            updatedAt: string;
+        };
+        /** @description Accounts matching the filter */
+        GatewayAccountList: {
+            items: components["schemas"]["GatewayAccount"][];
+        };
+        GatewayTenant: {
+            tenant: string;
+            /** @description Accounts the tenant has installed */
+            accounts: number;
+            /** @description How many of them are disabled */
+            disabled: number;
+            channelTypes: string[];
+        };
+        /** @description Tenants: every tenant with an account */
+        GatewayTenantList: {
+            items: components["schemas"]["GatewayTenant"][];
+        };
+        GatewayStreamHealth: {
+            name: string;
+            /** @description false: the stream does not exist (the gateway never started against this NATS) */
+            present: boolean;
+            messages: number;
+            bytes: number;
+            firstSeq: number;
+            lastSeq: number;
+            /** @description When the newest message was stored */
+            lastAt: string | null;
+            consumers: number;
+            /** @description The stream's duplicate window */
+            duplicateWindowMs: number | null;
+        };
+        GatewayHealth: {
+            /** @description jetstream: the gateway's streams on NATS; in-process: `tessera dev`'s stand-in (never in production); none: no gateway mounted */
+            mode: "jetstream" | "in-process" | "none";
+            streams: components["schemas"]["GatewayStreamHealth"][];
+            /** @description Why the streams could not be read */
+            error: string | null;
+        };
+        /** @description An account's credentials as a box sealed by the vault, for the gateway process (it holds the key) */
+        GatewaySealed: {
+            /** @description The vault key that sealed it */
+            keyId: string;
+            /** @description The sealed credentials, base64; only the vault key opens them */
+            box: string;
         };
     };
     responses: never;

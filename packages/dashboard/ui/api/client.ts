@@ -11,6 +11,8 @@ export type AccessInfo = Schemas["AccessInfo"];
 export type JobEvent = Schemas["JobEvent"];
 export type ErrorBody = Schemas["Error"];
 export type Connection = Schemas["Connection"];
+export type GatewayAccount = Schemas["GatewayAccount"];
+export type GatewayHealth = Schemas["GatewayHealth"];
 
 export const JOB_STATES: readonly JobState[] = ["pending", "queued", "completed", "failed", "cancelled"];
 

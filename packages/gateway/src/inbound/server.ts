@@ -21,8 +21,14 @@ export const INBOUND_DEFAULTS = {
   maxBodyBytes: 1024 * 1024,
 } as const;
 
+/**
+ * Where inbound Messages are stored: a JetStream client, or `tessera dev`'s in-process stand-in
+ * (in-process-stream.ts), which keeps the same promises (a duplicate window, an ack once stored).
+ */
+export type InboundPublisher = Pick<JetStreamClient, "publish">;
+
 export interface InboundServerOptions {
-  jetstream: JetStreamClient;
+  jetstream: InboundPublisher;
   registry: AdapterRegistry;
   accounts: AccountDirectory;
   /** The clock signatures' timestamps are checked against and `received_at` is taken from. */

@@ -1,14 +1,9 @@
-import type { ServerResponse } from "node:http";
 import type { FastifyPluginAsync } from "fastify";
 import type { Coordinator, JobEvent } from "../../types.js";
-import { ApiError } from "../api-error.js";
-import { ErrorBodySchema, JobEventSchema, JobEventsQuery, ref } from "../schemas.js";
+import { ErrorBodySchema, JobEventSchema, JobEventsQuery, ListGatewayAccountsQuery, ref } from "../schemas.js";
+import { EventStreams } from "../sse-stream.js";
 
-/** Proxies and load balancers drop connections idle for ~30-60 s; a comment line keeps the stream alive. */
-export const SSE_HEARTBEAT_MS = 15_000;
-
-// A client that stops reading would make the coordinator buffer every event for it; it is cut off instead.
-const MAX_BUFFERED_BYTES = 1024 * 1024;
+export { SSE_HEARTBEAT_MS } from "../sse-stream.js";
 
 function matches(event: JobEvent, filter: JobEventsQuery): boolean {
   return (
@@ -17,18 +12,18 @@ function matches(event: JobEvent, filter: JobEventsQuery): boolean {
   );
 }
 
-/** How long a client refused for too many open streams is asked to wait before it tries again. */
-const RETRY_AFTER_SECONDS = 5;
+const TOO_MANY = {
+  ...ref(ErrorBodySchema),
+  description: "Too many event streams are open (admin.maxEventStreams); retry after `retry-after` seconds",
+  headers: { "retry-after": { type: "integer", minimum: 1, description: "Seconds to wait" } },
+};
 
+/** The admin API's event streams: job state changes, and the gateway's live tail of inbound messages. */
 export const eventRoutes: FastifyPluginAsync<{ coordinator: Coordinator; maxStreams: number }> = async (
   app,
   { coordinator, maxStreams },
 ) => {
-  const streams = new Set<ServerResponse>();
-  // Streams never end by themselves; without this, close() would wait for every client to hang up.
-  app.addHook("preClose", async () => {
-    for (const stream of streams) stream.end();
-  });
+  const streams = new EventStreams(app, maxStreams);
 
   app.get<{ Querystring: JobEventsQuery }>(
     "/events",
@@ -43,51 +38,49 @@ export const eventRoutes: FastifyPluginAsync<{ coordinator: Coordinator; maxStre
             description: "An endless stream; each `data` is a JobEvent",
             content: { "text/event-stream": { schema: ref(JobEventSchema) } },
           },
-          503: {
-            ...ref(ErrorBodySchema),
-            description: "Too many event streams are open (admin.maxEventStreams); retry after `retry-after` seconds",
-            headers: { "retry-after": { type: "integer", minimum: 1, description: "Seconds to wait" } },
+          503: TOO_MANY,
+        },
+      },
+    },
+    (request, reply) =>
+      streams.serve(reply, (send) =>
+        coordinator.onJobEvent((event) => {
+          if (matches(event, request.query)) send("job", event);
+        }),
+      ),
+  );
+
+  app.get<{ Querystring: ListGatewayAccountsQuery }>(
+    "/gateway/tail",
+    {
+      schema: {
+        summary:
+          "The gateway's inbound messages as they are stored, as server-sent events (`event: message`, `data`: a Message), by tenant and channel type",
+        tags: ["gateway"],
+        querystring: ListGatewayAccountsQuery,
+        response: {
+          200: {
+            description: "An endless stream; each `data` is a Message (docs/gateway-contract.md)",
+            content: { "text/event-stream": { schema: { type: "object" } } },
           },
+          503: TOO_MANY,
         },
       },
     },
     (request, reply) => {
-      // Each stream holds a socket, a subscription and a timer for as long as the client likes.
-      if (streams.size >= maxStreams) {
-        const refusal = new ApiError(
-          503,
-          "unavailable",
-          `too many event streams are open (${maxStreams}, the admin.maxEventStreams limit); retry in ${RETRY_AFTER_SECONDS} s`,
-        );
-        return reply.code(503).header("retry-after", String(RETRY_AFTER_SECONDS)).send(refusal.toBody());
-      }
-      const filter = request.query;
-      reply.hijack();
-      const stream = reply.raw;
-      stream.writeHead(200, {
-        "content-type": "text/event-stream; charset=utf-8",
-        "cache-control": "no-store",
-        "x-accel-buffering": "no",
-      });
-      // Flushes the headers at once, so the client knows it is subscribed before the first event.
-      stream.write(": subscribed\n\n");
-      const send = (chunk: string): void => {
-        if (stream.writableLength > MAX_BUFFERED_BYTES) stream.destroy();
-        else stream.write(chunk);
-      };
-      const unsubscribe = coordinator.onJobEvent((event) => {
-        if (matches(event, filter)) send(`event: job\ndata: ${JSON.stringify(event)}\n\n`);
-      });
-      const heartbeat = setInterval(() => send(": heartbeat\n\n"), SSE_HEARTBEAT_MS);
-      const stop = (): void => {
-        clearInterval(heartbeat);
-        unsubscribe();
-        streams.delete(stream);
-      };
-      streams.add(stream);
-      stream.on("close", stop);
-      // A client gone while an (async) hook ran has already had its "close".
-      if (stream.destroyed) stop();
+      const feed = coordinator.gateway.feed;
+      const { tenant, channelType } = request.query;
+      return streams.serve(
+        reply,
+        (send) =>
+          feed?.onMessage((message) => {
+            if (
+              (tenant === undefined || message.scope.tenant === tenant) &&
+              (channelType === undefined || message.channel_type === channelType)
+            )
+              send("message", message);
+          }) ?? (() => undefined),
+      );
     },
   );
 };

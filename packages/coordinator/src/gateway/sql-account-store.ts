@@ -1,0 +1,121 @@
+import type { SqlExecutor } from "../sql/sql-client.js";
+import type {
+  GatewayAccountKey,
+  GatewayAccountPatch,
+  GatewayAccountStore,
+  GatewayCredentialsWrite,
+  StoredGatewayAccount,
+} from "./account-store.js";
+
+const COLUMNS = `channel_type, tenant, account, disabled, rate_limit, settings, credential_names, signing_secret_count,
+  credentials_version, key_id, sealed,
+  (extract(epoch FROM rotated_at) * 1000)::float8 AS rotated_at,
+  (extract(epoch FROM created_at) * 1000)::float8 AS created_at,
+  (extract(epoch FROM updated_at) * 1000)::float8 AS updated_at`;
+
+interface Row extends Record<string, unknown> {
+  channel_type: string;
+  tenant: string;
+  account: string;
+  disabled: boolean;
+  rate_limit: { perSecond: number; burst: number } | null;
+  settings: Record<string, string>;
+  credential_names: string[];
+  signing_secret_count: number;
+  credentials_version: number;
+  key_id: string | null;
+  sealed: Uint8Array | null;
+  rotated_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+function toAccount(r: Row): StoredGatewayAccount {
+  return {
+    channelType: r.channel_type,
+    tenant: r.tenant,
+    account: r.account,
+    disabled: r.disabled,
+    rateLimit: r.rate_limit,
+    settings: r.settings,
+    credentialNames: r.credential_names,
+    signingSecretCount: r.signing_secret_count,
+    // pg gives a Buffer, PGlite a Uint8Array: both are handed on as a plain Uint8Array.
+    sealed: r.key_id === null || r.sealed === null ? null : { keyId: r.key_id, box: new Uint8Array(r.sealed) },
+    credentialsVersion: r.credentials_version,
+    rotatedAt: r.rotated_at,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+const KEY = `channel_type = $1 AND tenant = $2 AND account = $3`;
+const keyParams = (k: GatewayAccountKey) => [k.channelType, k.tenant, k.account];
+
+/** Gateway accounts in the coordinator's SQL database (migration 5), shared by every replica on it. */
+export class SqlGatewayAccountStore implements GatewayAccountStore {
+  constructor(private readonly sql: SqlExecutor) {}
+
+  async list(filter: { tenant?: string; channelType?: string } = {}): Promise<StoredGatewayAccount[]> {
+    const res = await this.sql.query<Row>(
+      `SELECT ${COLUMNS} FROM tessera_gateway_accounts
+       WHERE ($1::text IS NULL OR tenant = $1) AND ($2::text IS NULL OR channel_type = $2)
+       ORDER BY tenant, channel_type, account`,
+      [filter.tenant ?? null, filter.channelType ?? null],
+    );
+    return res.rows.map(toAccount);
+  }
+
+  async get(key: GatewayAccountKey): Promise<StoredGatewayAccount | undefined> {
+    const res = await this.sql.query<Row>(
+      `SELECT ${COLUMNS} FROM tessera_gateway_accounts WHERE ${KEY}`,
+      keyParams(key),
+    );
+    return res.rows[0] === undefined ? undefined : toAccount(res.rows[0]);
+  }
+
+  async put(key: GatewayAccountKey, patch: GatewayAccountPatch): Promise<StoredGatewayAccount> {
+    // One statement: two replicas creating the same account at once end with one row and both changes applied.
+    const res = await this.sql.query<Row>(
+      `INSERT INTO tessera_gateway_accounts AS a (channel_type, tenant, account, disabled, rate_limit, settings)
+       VALUES ($1, $2, $3, coalesce($4, false), $5::jsonb, coalesce($6::jsonb, '{}'::jsonb))
+       ON CONFLICT (channel_type, tenant, account) DO UPDATE SET
+         disabled = coalesce($4, a.disabled),
+         rate_limit = CASE WHEN $7 THEN $5::jsonb ELSE a.rate_limit END,
+         settings = coalesce($6::jsonb, a.settings),
+         updated_at = now()
+       RETURNING ${COLUMNS}`,
+      [
+        ...keyParams(key),
+        patch.disabled ?? null,
+        patch.rateLimit === undefined || patch.rateLimit === null ? null : JSON.stringify(patch.rateLimit),
+        patch.settings === undefined ? null : JSON.stringify(patch.settings),
+        patch.rateLimit !== undefined,
+      ],
+    );
+    return toAccount(res.rows[0]!);
+  }
+
+  async setCredentials(key: GatewayAccountKey, write: GatewayCredentialsWrite, expectedVersion: number) {
+    const res = await this.sql.query<Row>(
+      `UPDATE tessera_gateway_accounts SET key_id = $4, sealed = $5, credential_names = $6, signing_secret_count = $7,
+         credentials_version = credentials_version + 1, rotated_at = now(), updated_at = now()
+       WHERE ${KEY} AND credentials_version = $8 RETURNING ${COLUMNS}`,
+      [
+        ...keyParams(key),
+        write.sealed.keyId,
+        Buffer.from(write.sealed.box.buffer, write.sealed.box.byteOffset, write.sealed.box.byteLength),
+        write.credentialNames,
+        write.signingSecretCount,
+        expectedVersion,
+      ],
+    );
+    if (res.rows[0] !== undefined) return { outcome: "written" as const, account: toAccount(res.rows[0]) };
+    return { outcome: (await this.get(key)) === undefined ? ("missing" as const) : ("moved" as const) };
+  }
+
+  async delete(key: GatewayAccountKey): Promise<boolean> {
+    const res = await this.sql.query(`DELETE FROM tessera_gateway_accounts WHERE ${KEY}`, keyParams(key));
+    return res.rowCount > 0;
+  }
+}
