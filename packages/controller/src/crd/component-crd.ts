@@ -87,6 +87,12 @@ export function componentSpecCelRules(): CelValidationRule[] {
       message: 'timeouts.wallClock and timeouts.ackWait must be above zero, e.g. "30s"',
       fieldPath: ".timeouts",
     },
+    {
+      rule: "!has(self.canary) || (has(self.canary.image) && self.canary.image != self.image) || has(self.canary.config)",
+      message:
+        "canary needs an image different from image, or config: a canary has to run something else (remove canary to end it)",
+      fieldPath: ".canary",
+    },
   ];
 }
 
