@@ -48,7 +48,12 @@ export function canaryWorkloadName(component: string): string {
  * name, and a canary pod's name starts with its Deployment's. Elsewhere (no canary) every instance is stable.
  */
 export function revisionOfInstance(component: string, instanceId: string): Revision {
-  return instanceId.startsWith(`${canaryWorkloadName(component)}-`) ? "canary" : "stable";
+  return instanceId.startsWith(canaryInstancePrefix(component)) ? "canary" : "stable";
+}
+
+/** What the instance id (pod name) of every canary worker of `component` starts with. */
+export function canaryInstancePrefix(component: string): string {
+  return `${canaryWorkloadName(component)}-`;
 }
 
 /** The spec the canary runs: the component's, with the canary's image and its config merged over, no canary. */

@@ -15,6 +15,7 @@ export {
   revisionFromEnv,
   canaryWorkloadName,
   revisionOfInstance,
+  canaryInstancePrefix,
   canaryEffectiveSpec,
   promotedSpec,
   abortedSpec,
