@@ -196,6 +196,12 @@ export const COMPONENT_PRINTER_COLUMNS = [
     jsonPath: ".status.replicas",
     description: "Worker pods (KEDA decides how many).",
   },
+  {
+    name: "Canary",
+    type: "integer",
+    jsonPath: ".spec.canary.weight",
+    description: "The canary's share of the workers in percent, while the component has one (docs/deploy.md#canary).",
+  },
   { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
 ] as const;
 
