@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import type { CliIo } from "./cli-io.js";
 import { registerBackupCommands } from "./commands/backup.js";
+import { registerCanaryCommands } from "./commands/canary.js";
 import { registerComponentsCommand } from "./commands/components.js";
 import { registerConfigCommand } from "./commands/config.js";
 import { registerConnectionsCommands } from "./commands/connections.js";
@@ -49,6 +50,7 @@ Examples:
   registerConfigCommand(program, io);
   registerRenderCommand(program, io);
   registerControllerCommand(program, io);
+  registerCanaryCommands(program, io);
   registerWorkerCommand(program, io);
   registerBackupCommands(program, io);
   registerVaultCommands(program, io);

@@ -222,6 +222,15 @@ export const ComponentActivitySchema = named(
   ),
 );
 
+const revisionOutcomes = (who: string) =>
+  Type.Object(
+    {
+      completed: Type.Integer({ minimum: 0, description: "Completed Results" }),
+      failed: Type.Integer({ minimum: 0, description: "Failed Results" }),
+    },
+    { description: `Results produced by instances of ${who}` },
+  );
+
 export const ComponentStatusSchema = named(
   "ComponentStatus",
   Type.Object(
@@ -267,6 +276,19 @@ export const ComponentStatusSchema = named(
         description: "How far along the component is (from the project; default experimental)",
       }),
       activity: ref(ComponentActivitySchema),
+      revisions: Type.Optional(
+        Type.Object(
+          {
+            windowMs: Type.Integer({ minimum: 1, description: "How far back Results are counted" }),
+            stable: revisionOutcomes("the component's own Deployment"),
+            canary: revisionOutcomes("its canary Deployment (`<name>.canary`)"),
+          },
+          {
+            description:
+              "Results over the last minutes by the revision of the instance that produced them; present while the component has a canary instance (docs/deploy.md#canary)",
+          },
+        ),
+      ),
     },
     { description: "A registered component, its instances, queue depth and jobs" },
   ),

@@ -1,5 +1,6 @@
 import { BlockList, isIP } from "node:net";
 import { Type, type Static } from "@sinclair/typebox";
+import { CanarySpecSchema, canaryIssues } from "./canary.js";
 import { ConfigClassSchema, DEFAULT_CONFIG_CLASS, type ConfigClass } from "./config-class.js";
 import { DURATION_PATTERN, parseDuration } from "./duration.js";
 import { ContractValidationError, compileValidator, type Validated, type ValidationIssue } from "./validation-error.js";
@@ -165,6 +166,8 @@ export const ComponentSpecSchema = Type.Object(
     maturity: Type.Optional(MaturitySchema),
     /** Reserved for interactive components (request/reply); only "job" exists in this version. */
     interactionType: Type.Optional(Type.Literal("job")),
+    /** A second Deployment on the same stream and consumer (docs/deploy.md#canary); ended by promote or abort. */
+    canary: Type.Optional(CanarySpecSchema),
   },
   { additionalProperties: false },
 );
@@ -265,6 +268,7 @@ export function componentSpecRuleIssues(spec: ComponentSpec): ValidationIssue[] 
       received: `number ${min}`,
     });
   issues.push(...configClassIssues(spec));
+  issues.push(...canaryIssues(spec));
   const wall = spec.timeouts?.wallClock;
   const ack = spec.timeouts?.ackWait;
   for (const [field, value] of [

@@ -8,6 +8,20 @@
  * if (!job.ok) console.error(job.error.message); // "invalid Job: limits.max_bytes: expected integer ..."
  * ```
  */
+export {
+  CanarySpecSchema,
+  REVISIONS,
+  REVISION_ENV,
+  revisionFromEnv,
+  canaryWorkloadName,
+  revisionOfInstance,
+  canaryInstancePrefix,
+  canaryEffectiveSpec,
+  promotedSpec,
+  abortedSpec,
+  type CanarySpec,
+  type Revision,
+} from "./canary.js";
 export { SCHEMA_VERSION, SUPPORTED_SCHEMA_VERSIONS, isSupportedSchemaVersion } from "./schema-version.js";
 export {
   ContractValidationError,

@@ -26,7 +26,8 @@ export {
   type ConsumerConfig,
 } from "./render/render-component.js";
 export * from "./crd/index.js";
-export { COMPONENT_NAME_LABEL } from "./render/labels.js";
+export { COMPONENT_NAME_LABEL, REVISION_LABEL } from "./render/labels.js";
+export { scalingShares, type ScalingShare, type RenderedCanary } from "./render/canary.js";
 export { validateManifests, type KubeObject, type ManifestProblem } from "./validate/validate-manifests.js";
 export { startController, type Controller, type ControllerOptions } from "./reconcile/controller.js";
 export { ReconcileTrace } from "./reconcile/reconcile-span.js";

@@ -447,6 +447,7 @@ export class CoordinatorRuntime implements Coordinator {
       bus: parts.bus,
       limits: this.limitsOf(reg.name),
       activity: this.events.activity,
+      store: parts.store,
     });
   }
 

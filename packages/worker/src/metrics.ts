@@ -1,4 +1,4 @@
-import { BUILD_INFO_METRIC, buildInfoLabels, type MetricName } from "@tessera/contract";
+import { BUILD_INFO_METRIC, buildInfoLabels, type MetricName, type Revision } from "@tessera/contract";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 export const JOB_OUTCOMES = ["completed", "failed", "timeout", "retried", "invalid", "duplicate"] as const;
@@ -11,11 +11,11 @@ export type JobOutcome = (typeof JOB_OUTCOMES)[number];
 export const WORKER_METRICS = {
   jobs: {
     name: "tessera_jobs_total",
-    help: "Deliveries handled by the worker, by outcome (retried: nak'd for redelivery; invalid: envelope termed; duplicate: already finished)",
+    help: "Deliveries handled by the worker, by outcome (retried: nak'd for redelivery; invalid: envelope termed; duplicate: already finished) and revision (stable, or a canary's)",
   },
   handlerDuration: {
     name: "tessera_handler_duration_seconds",
-    help: "Time from the start of the handler to its outcome, by outcome",
+    help: "Time from the start of the handler to its outcome, by outcome and revision",
   },
   inFlight: { name: "tessera_jobs_in_flight", help: "Handlers running now" },
   buildInfo: BUILD_INFO_METRIC,
@@ -30,20 +30,23 @@ export const WORKER_METRIC_NAMES: readonly string[] = Object.values(WORKER_METRI
  */
 export class WorkerMetrics {
   readonly registry = new Registry();
-  private readonly jobs: Counter<"component" | "outcome">;
-  private readonly duration: Histogram<"component" | "outcome">;
+  private readonly jobs: Counter<"component" | "outcome" | "revision">;
+  private readonly duration: Histogram<"component" | "outcome" | "revision">;
   private readonly inFlight: Gauge<"component">;
   private running = 0;
 
-  constructor(private readonly component: string) {
+  constructor(
+    private readonly component: string,
+    private readonly revision: Revision = "stable",
+  ) {
     this.jobs = new Counter({
       ...WORKER_METRICS.jobs,
-      labelNames: ["component", "outcome"],
+      labelNames: ["component", "outcome", "revision"],
       registers: [this.registry],
     });
     this.duration = new Histogram({
       ...WORKER_METRICS.handlerDuration,
-      labelNames: ["component", "outcome"],
+      labelNames: ["component", "outcome", "revision"],
       buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900],
       registers: [this.registry],
     });
@@ -62,13 +65,14 @@ export class WorkerMetrics {
       1,
     );
     // Export every series from the start, so a rate() over a fresh worker is 0 rather than absent.
-    for (const outcome of JOB_OUTCOMES) this.jobs.inc({ component, outcome }, 0);
+    for (const outcome of JOB_OUTCOMES) this.jobs.inc({ component, outcome, revision }, 0);
     this.inFlight.set({ component }, 0);
   }
 
   count(outcome: JobOutcome, handlerSeconds?: number): void {
-    this.jobs.inc({ component: this.component, outcome });
-    if (handlerSeconds !== undefined) this.duration.observe({ component: this.component, outcome }, handlerSeconds);
+    const labels = { component: this.component, outcome, revision: this.revision };
+    this.jobs.inc(labels);
+    if (handlerSeconds !== undefined) this.duration.observe(labels, handlerSeconds);
   }
 
   setInFlight(n: number): void {

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { BusNotProvisionedError, traceLogFields, type Bus, type JobDelivery, type Subscription } from "@tessera/bus";
-import { ComponentDefaults, HEARTBEAT_INTERVAL_MS, type HandlerLimits } from "@tessera/contract";
+import { ComponentDefaults, HEARTBEAT_INTERVAL_MS, type HandlerLimits, type Revision } from "@tessera/contract";
 import { pino, type Logger } from "pino";
 import { Registry } from "prom-client";
 import { Isolation, type ComponentDefinition } from "./define-component.js";
@@ -28,6 +28,8 @@ export interface RunWorkerOptions {
   drainGraceMs?: number;
   /** The Component's `handlerLimits` (heap and output size per job); defaults in docs/contract.md. */
   handlerLimits?: HandlerLimits;
+  /** Which of the component's Deployments this is (a canary's pods say so); labels the job metrics. Default stable. */
+  revision?: Revision;
   /** Kubernetes mode: only bind the durable consumer the controller created; never create anything. */
   bindOnly?: boolean;
   /** Default: pino at LOG_LEVEL (info), to stdout. */
@@ -82,7 +84,7 @@ export async function runWorker(definition: ComponentDefinition, opts: RunWorker
     component: definition.name,
     instanceId,
   });
-  const metrics = new WorkerMetrics(definition.name);
+  const metrics = new WorkerMetrics(definition.name, opts.revision ?? "stable");
   const maxOutputBytes = opts.handlerLimits?.maxOutputBytes ?? ComponentDefaults.maxOutputBytes;
   let executor: HandlerExecutor;
   let warming = Promise.resolve();

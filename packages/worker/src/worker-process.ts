@@ -1,5 +1,5 @@
 import { connectJetStreamBus, startTracing, traceLogFields, type Bus, type TracingHandle } from "@tessera/bus";
-import { HANDLER_LIMITS_ENV, validateHandlerLimits, type HandlerLimits } from "@tessera/contract";
+import { HANDLER_LIMITS_ENV, revisionFromEnv, validateHandlerLimits, type HandlerLimits } from "@tessera/contract";
 import { pino } from "pino";
 import type { ComponentDefinition } from "./define-component.js";
 import { inHandlerThread } from "./isolation/thread-marker.js";
@@ -66,6 +66,8 @@ export async function runWorkerProcess(
       ? { heartbeatIntervalMs: intFromEnv("TESSERA_HEARTBEAT_INTERVAL_MS", 1, 3_600_000, fatal) }
       : {}),
     handlerLimits: handlerLimitsFromEnv(fatal),
+    // The controller sets TESSERA_REVISION=canary on a canary's pods only.
+    revision: revisionFromEnv(env),
   };
 
   let tracing: TracingHandle | undefined;

@@ -59,9 +59,11 @@ describe("HTTP endpoints (real HTTP on 127.0.0.1, ephemeral port)", () => {
     expect(metrics.status).toBe(200);
     expect(metrics.type).toMatch(/^text\/plain/);
     const c = `component="${h.name}"`;
-    expect(metrics.body).toContain(`tessera_jobs_total{${c},outcome="completed"} 1`);
-    expect(metrics.body).toContain(`tessera_jobs_total{${c},outcome="failed"} 0`);
-    expect(metrics.body).toMatch(new RegExp(`tessera_handler_duration_seconds_count\\{${c},outcome="completed"\\} 1`));
+    expect(metrics.body).toContain(`tessera_jobs_total{${c},outcome="completed",revision="stable"} 1`);
+    expect(metrics.body).toContain(`tessera_jobs_total{${c},outcome="failed",revision="stable"} 0`);
+    expect(metrics.body).toMatch(
+      new RegExp(`tessera_handler_duration_seconds_count\\{${c},outcome="completed",revision="stable"\\} 1`),
+    );
     expect(metrics.body).toContain(`tessera_jobs_in_flight{${c}} 0`);
     // /healthz and tessera_build_info answer from one source.
     expect(metrics.body).toContain(`tessera_build_info{version="${build.version}",commit="${build.commit}"} 1`);

@@ -87,6 +87,12 @@ export function componentSpecCelRules(): CelValidationRule[] {
       message: 'timeouts.wallClock and timeouts.ackWait must be above zero, e.g. "30s"',
       fieldPath: ".timeouts",
     },
+    {
+      rule: "!has(self.canary) || (has(self.canary.image) && self.canary.image != self.image) || has(self.canary.config)",
+      message:
+        "canary needs an image different from image, or config: a canary has to run something else (remove canary to end it)",
+      fieldPath: ".canary",
+    },
   ];
 }
 
@@ -189,6 +195,12 @@ export const COMPONENT_PRINTER_COLUMNS = [
     type: "integer",
     jsonPath: ".status.replicas",
     description: "Worker pods (KEDA decides how many).",
+  },
+  {
+    name: "Canary",
+    type: "integer",
+    jsonPath: ".spec.canary.weight",
+    description: "The canary's share of the workers in percent, while the component has one (docs/deploy.md#canary).",
   },
   { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
 ] as const;

@@ -99,6 +99,23 @@ export class KubeAccess {
     );
   }
 
+  /** DELETE with foreground propagation (a canary Deployment's ReplicaSets and pods go with it). */
+  async remove(object: KubeObjectLike): Promise<true> {
+    await this.objects.delete(
+      {
+        apiVersion: object.apiVersion,
+        kind: object.kind,
+        metadata: { name: object.metadata.name, namespace: object.metadata.namespace ?? "default" },
+      },
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      "Foreground",
+    );
+    return true;
+  }
+
   /** Server-side apply, forcing ownership of the fields we send (and only those: never spec.replicas). */
   async apply(object: KubeObjectLike): Promise<void> {
     await this.objects.patch(
@@ -110,6 +127,11 @@ export class KubeAccess {
       k8s.PatchStrategy.ServerSideApply,
     );
   }
+}
+
+/** Deletes an object; one already gone is not an error. */
+export async function deleteObject(kube: KubeAccess, object: KubeObjectLike): Promise<boolean> {
+  return (await notFoundAsUndefined(() => kube.remove(object))) !== undefined;
 }
 
 export function isStatus(err: unknown, code: number): boolean {

@@ -11,6 +11,7 @@ import {
 import { isDeepStrictEqual } from "node:util";
 import type { RenderContext } from "../render/context.js";
 import { kubernetesObjects, renderComponent } from "../render/render-component.js";
+import { removeCanaryLeftovers } from "./canary-cleanup.js";
 import { nextConditions, type Condition, type ConditionUpdate } from "./conditions.js";
 import { isContained } from "./contained.js";
 import type { ComponentObject, KubeAccess, KubeObjectLike } from "./kube-access.js";
@@ -30,6 +31,8 @@ export interface ReconcileCounters {
   applies: number;
   /** Objects already as rendered: no write. */
   skipped: number;
+  /** Objects deleted because the spec no longer renders them (a promoted or aborted canary). */
+  deletes?: number;
   statusWrites: number;
   finalizerWrites: number;
 }
@@ -143,6 +146,10 @@ export async function reconcileComponent(deps: ReconcilerDeps, namespace: string
     fence(deps);
     await kube.apply(object);
     counters.applies += 1;
+  }
+  if (rendered.canary === undefined) {
+    const removed = await removeCanaryLeftovers(kube, namespace, name, () => fence(deps));
+    if (removed > 0) counters.deletes = (counters.deletes ?? 0) + removed;
   }
 
   const deployment = await kube.read<

@@ -3,15 +3,17 @@ import {
   HANDLER_LIMITS_ENV,
   handlerLimitsEnv,
   parseDuration,
+  REVISION_ENV,
   upperSnake as contractUpperSnake,
   type ComponentSpec,
+  type Revision,
 } from "@tessera/contract";
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "./hardening.js";
 import type { IDeployment } from "kubernetes-models/apps/v1";
 import type { IEnvVar } from "kubernetes-models/v1";
 import type { RenderContext } from "./context.js";
 import { RenderError } from "./errors.js";
-import { childMetadata, componentLabels, selectorLabels, type ComponentRef } from "./labels.js";
+import { childMetadata, stableWorkload, type ComponentRef, type Workload } from "./labels.js";
 
 export type DeploymentObject = IDeployment & { metadata: ReturnType<typeof childMetadata> };
 
@@ -33,6 +35,7 @@ export const BOOTSTRAP_ENV = [
   "TESSERA_HTTP_PORT",
   "TESSERA_INSTANCE_ID",
   "TESSERA_DRAIN_GRACE_MS",
+  REVISION_ENV,
   ...Object.values(HANDLER_LIMITS_ENV),
 ] as const;
 
@@ -69,7 +72,12 @@ export function terminationGracePeriodSeconds(spec: ComponentSpec): number {
  * inlined). A secretRef without `key` reads the key named like the Secret; its env name is `env`, else the
  * upper-snake form of the key (or name). A name used twice is an error, not a silent override.
  */
-export function renderEnv(name: string, spec: ComponentSpec, ctx: RenderContext): IEnvVar[] {
+export function renderEnv(
+  name: string,
+  spec: ComponentSpec,
+  ctx: RenderContext,
+  revision: Revision = "stable",
+): IEnvVar[] {
   const env: IEnvVar[] = [
     { name: "NATS_URL", value: ctx.nats.url },
     { name: "TESSERA_MODE", value: "kubernetes" },
@@ -78,8 +86,11 @@ export function renderEnv(name: string, spec: ComponentSpec, ctx: RenderContext)
     { name: "TESSERA_INSTANCE_ID", valueFrom: { fieldRef: { apiVersion: "v1", fieldPath: "metadata.name" } } },
     { name: "TESSERA_DRAIN_GRACE_MS", value: String(drainGraceMs(spec)) },
     ...Object.entries(handlerLimitsEnv(spec.handlerLimits)).map(([name, value]) => ({ name, value })),
+    // Only on the canary: the stable Deployment renders as it did before canaries existed (no rollout).
+    ...(revision === "canary" ? [{ name: REVISION_ENV, value: revision }] : []),
   ];
   const origin = new Map<string, string>(env.map((e) => [e.name, "set by the platform"]));
+  if (!origin.has(REVISION_ENV)) origin.set(REVISION_ENV, "reserved for the canary's revision");
   // Read by the worker whether or not the spec sets them: config may not set them behind handlerLimits' back.
   for (const name of Object.values(HANDLER_LIMITS_ENV))
     if (!origin.has(name)) origin.set(name, "reserved for the spec's handlerLimits");
@@ -115,17 +126,22 @@ export function renderEnv(name: string, spec: ComponentSpec, ctx: RenderContext)
  * No writable space except the declared scratch volume: no /tmp emptyDir (TMPDIR points at the scratch
  * volume when there is one), the root filesystem is read-only.
  */
-export function renderDeployment(component: ComponentRef, spec: ComponentSpec, ctx: RenderContext): DeploymentObject {
+export function renderDeployment(
+  component: ComponentRef,
+  spec: ComponentSpec,
+  ctx: RenderContext,
+  workload: Workload = stableWorkload(component.name),
+): DeploymentObject {
   const scratch = spec.scratchVolume;
   const resources = spec.resources;
   return {
     apiVersion: "apps/v1",
     kind: "Deployment",
-    metadata: childMetadata(component),
+    metadata: { ...childMetadata(component, workload.name), labels: workload.labels },
     spec: {
-      selector: { matchLabels: selectorLabels(component.name) },
+      selector: { matchLabels: workload.selector },
       template: {
-        metadata: { labels: componentLabels(component.name) },
+        metadata: { labels: workload.labels },
         spec: {
           automountServiceAccountToken: false,
           // Service links would add one env var per Service in the namespace: noise, and an information leak.
@@ -137,7 +153,7 @@ export function renderDeployment(component: ComponentRef, spec: ComponentSpec, c
               name: WORKER_CONTAINER,
               image: spec.image,
               ports: [{ name: "http", containerPort: WORKER_HTTP_PORT, protocol: "TCP" }],
-              env: renderEnv(component.name, spec, ctx),
+              env: renderEnv(component.name, spec, ctx, workload.revision),
               ...(resources !== undefined
                 ? {
                     resources: {

@@ -1,3 +1,4 @@
+import { canaryWorkloadName, type Revision } from "@tessera/contract";
 import type { IDeployment } from "kubernetes-models/apps/v1";
 
 type ObjectMeta = NonNullable<IDeployment["metadata"]>;
@@ -36,6 +37,41 @@ export function componentLabels(name: string): Record<string, string> {
  */
 export function selectorLabels(name: string): Record<string, string> {
   return { "app.kubernetes.io/name": APP_NAME, [COMPONENT_NAME_LABEL]: name };
+}
+
+/** Set on the canary's Deployment, ScaledObject and pods only (the stable ones render as before canaries existed). */
+export const REVISION_LABEL = "tessera.dev/revision";
+
+/** One of a component's worker Deployments (with its ScaledObject): its name, labels and pod selector. */
+export interface Workload {
+  name: string;
+  revision: Revision;
+  labels: Record<string, string>;
+  selector: Record<string, string>;
+}
+
+export function stableWorkload(component: string): Workload {
+  return {
+    name: component,
+    revision: "stable",
+    labels: componentLabels(component),
+    selector: selectorLabels(component),
+  };
+}
+
+/**
+ * The canary's Deployment: its selector adds the revision label, so it never adopts the stable pods. The stable
+ * selector (immutable, so unchanged) does match canary pods; that is harmless (a Deployment only counts pods of
+ * ReplicaSets it owns) and wanted for the NetworkPolicies, which select both revisions by `selectorLabels`.
+ */
+export function canaryWorkload(component: string): Workload {
+  const revision = { [REVISION_LABEL]: "canary" };
+  return {
+    name: canaryWorkloadName(component),
+    revision: "canary",
+    labels: { ...componentLabels(component), ...revision },
+    selector: { ...selectorLabels(component), ...revision },
+  };
 }
 
 export function ownerReference(component: ComponentRef): OwnerReference | undefined {

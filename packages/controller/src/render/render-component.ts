@@ -5,6 +5,7 @@ import {
   provenanceAnnotations,
   type ComponentSpec,
 } from "@tessera/contract";
+import { renderCanary, scalingShares, withScaling, type RenderedCanary } from "./canary.js";
 import type { RenderContext } from "./context.js";
 import { renderDeployment, type DeploymentObject } from "./deployment.js";
 import { renderConsumerConfig, renderStreamConfig, type ConsumerConfig, type StreamConfig } from "./jetstream.js";
@@ -19,6 +20,7 @@ export type { DeploymentObject } from "./deployment.js";
 export type { ScaledObjectObject } from "./scaled-object.js";
 export type { NetworkPolicyObject } from "./network-policies.js";
 export type { StreamConfig, ConsumerConfig } from "./jetstream.js";
+export type { RenderedCanary } from "./canary.js";
 
 export interface ComponentInput extends ComponentRef {
   spec: ComponentSpec;
@@ -31,6 +33,8 @@ export interface RenderedComponent {
   networkPolicies: NetworkPolicyObject[];
   stream: StreamConfig;
   consumer: ConsumerConfig;
+  /** `spec.canary`'s Deployment and ScaledObject (`<name>.canary`), on the same stream and consumer. */
+  canary?: RenderedCanary;
 }
 
 /**
@@ -51,12 +55,18 @@ export function renderComponent(component: ComponentInput, ctx: RenderContext): 
       ? { annotations: provenanceAnnotations(ctx.build, component.spec.maturity ?? DEFAULT_MATURITY) }
       : {}),
   };
+  const spec = component.spec;
+  // With a canary the stable revision keeps only its share of the scaling; its Deployment is unchanged.
+  const stableScaling =
+    spec.canary !== undefined ? withScaling(spec, scalingShares(spec, spec.canary.weight).stable) : spec;
+  const canary = renderCanary(ref, spec, ctx);
   return {
     deployment: renderDeployment(ref, component.spec, ctx),
-    scaledObject: renderScaledObject(ref, component.spec, ctx),
+    scaledObject: renderScaledObject(ref, stableScaling, ctx),
     networkPolicies: renderNetworkPolicies(ref, component.spec, ctx),
     stream: renderStreamConfig(component.name, component.spec),
     consumer: renderConsumerConfig(component.name, component.spec),
+    ...(canary !== undefined ? { canary } : {}),
   };
 }
 
@@ -64,5 +74,6 @@ export function renderComponent(component: ComponentInput, ctx: RenderContext): 
 export function kubernetesObjects(
   rendered: RenderedComponent,
 ): (DeploymentObject | ScaledObjectObject | NetworkPolicyObject)[] {
-  return [...rendered.networkPolicies, rendered.deployment, rendered.scaledObject];
+  const canary = rendered.canary !== undefined ? [rendered.canary.deployment, rendered.canary.scaledObject] : [];
+  return [...rendered.networkPolicies, rendered.deployment, rendered.scaledObject, ...canary];
 }

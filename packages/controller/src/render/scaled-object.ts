@@ -8,7 +8,7 @@ import {
 } from "@tessera/contract";
 import type { RenderContext } from "./context.js";
 import { RenderError } from "./errors.js";
-import { childMetadata, type ComponentRef } from "./labels.js";
+import { childMetadata, stableWorkload, type ComponentRef, type Workload } from "./labels.js";
 
 export type ScaledObjectObject = IScaledObject & { metadata: ReturnType<typeof childMetadata> };
 
@@ -44,6 +44,7 @@ export function renderScaledObject(
   component: ComponentRef,
   spec: ComponentSpec,
   ctx: RenderContext,
+  workload: Workload = stableWorkload(component.name),
 ): ScaledObjectObject {
   const scaling = spec.scaling;
   const min = scaling?.minReplicas ?? ComponentDefaults.minReplicas;
@@ -66,9 +67,9 @@ export function renderScaledObject(
   return {
     apiVersion: "keda.sh/v1alpha1",
     kind: "ScaledObject",
-    metadata: childMetadata(component),
+    metadata: { ...childMetadata(component, workload.name), labels: workload.labels },
     spec: {
-      scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: component.name },
+      scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: workload.name },
       minReplicaCount: min,
       maxReplicaCount: max,
       // Omitted when not declared: KEDA's default (300 s) applies.

@@ -1,4 +1,4 @@
-import { durableConsumerName, jobStreamName } from "@tessera/contract";
+import { canaryWorkloadName, durableConsumerName, jobStreamName } from "@tessera/contract";
 import { ScaledObject } from "@kubernetes-models/keda/keda.sh/v1alpha1";
 import { CustomResourceDefinition } from "kubernetes-models/apiextensions.k8s.io/v1";
 import { Deployment } from "kubernetes-models/apps/v1";
@@ -94,65 +94,75 @@ function unknownBuiltIn(object: KubeObject): string[] {
 function invariantProblems(component: string, group: readonly KubeObject[]): ManifestProblem[] {
   const problems: ManifestProblem[] = [];
   const deployments = group.filter((o) => o.kind === "Deployment");
-  const deployment = deployments[0];
-  if (deployments.length !== 1 || deployment === undefined)
+  // One Deployment, plus the canary's (`<name>.canary`) when the spec has one: same stream, same consumer.
+  const canaryName = canaryWorkloadName(component);
+  const main = deployments.filter((d) => d.metadata.name !== canaryName);
+  if (main.length !== 1 || deployments.length > 2)
     return [
       {
         object: `Component/${component}`,
         path: "",
-        message: `expected exactly one Deployment, found ${deployments.length}`,
+        message: `expected exactly one Deployment (and at most its canary ${canaryName}), found ${deployments.length}`,
       },
     ];
-  const spec = (deployment["spec"] ?? {}) as Record<string, unknown>;
-  if ("replicas" in spec)
-    problems.push({
-      object: `Deployment/${deployment.metadata.name}`,
-      path: "spec.replicas",
-      message: "must not be set: KEDA owns the replica count",
-    });
-  const podLabels =
-    (
-      ((spec["template"] ?? {}) as Record<string, unknown>)["metadata"] as
-        { labels?: Record<string, string> } | undefined
-    )?.labels ?? {};
-  for (const policy of group.filter((o) => o.kind === "NetworkPolicy")) {
-    const selector =
-      (
-        (policy["spec"] as Record<string, unknown> | undefined)?.["podSelector"] as
-          { matchLabels?: Record<string, string> } | undefined
-      )?.matchLabels ?? {};
-    const mismatched = Object.entries(selector).filter(([k, v]) => podLabels[k] !== v);
-    if (Object.keys(selector).length === 0 || mismatched.length > 0) {
+  for (const deployment of deployments) {
+    const spec = (deployment["spec"] ?? {}) as Record<string, unknown>;
+    if ("replicas" in spec)
       problems.push({
-        object: `NetworkPolicy/${policy.metadata.name}`,
-        path: "spec.podSelector.matchLabels",
-        message: `must select the component's pods (labels ${JSON.stringify(podLabels)})`,
+        object: `Deployment/${deployment.metadata.name}`,
+        path: "spec.replicas",
+        message: "must not be set: KEDA owns the replica count",
       });
+    const podLabels =
+      (
+        ((spec["template"] ?? {}) as Record<string, unknown>)["metadata"] as
+          { labels?: Record<string, string> } | undefined
+      )?.labels ?? {};
+    for (const policy of group.filter((o) => o.kind === "NetworkPolicy")) {
+      const selector =
+        (
+          (policy["spec"] as Record<string, unknown> | undefined)?.["podSelector"] as
+            { matchLabels?: Record<string, string> } | undefined
+        )?.matchLabels ?? {};
+      const mismatched = Object.entries(selector).filter(([k, v]) => podLabels[k] !== v);
+      if (Object.keys(selector).length === 0 || mismatched.length > 0) {
+        problems.push({
+          object: `NetworkPolicy/${policy.metadata.name}`,
+          path: "spec.podSelector.matchLabels",
+          message: `must select the component's pods (labels ${JSON.stringify(podLabels)} of Deployment ${deployment.metadata.name})`,
+        });
+      }
     }
   }
   const scaled = group.filter((o) => o.kind === "ScaledObject");
-  if (scaled.length !== 1)
+  if (scaled.length !== deployments.length)
     problems.push({
       object: `Component/${component}`,
       path: "",
-      message: `expected exactly one ScaledObject, found ${scaled.length}`,
+      message: `expected exactly one ScaledObject per Deployment (${deployments.length}), found ${scaled.length}`,
     });
+  const targets = deployments.map((d) => d.metadata.name);
+  const targeted = new Set<string>();
   for (const so of scaled) {
     const id = `ScaledObject/${so.metadata.name}`;
     const soSpec = (so["spec"] ?? {}) as {
       scaleTargetRef?: { name?: string; kind?: string };
       triggers?: { type?: string; metadata?: Record<string, unknown> }[];
     };
+    const target = soSpec.scaleTargetRef?.name;
     if (
-      soSpec.scaleTargetRef?.name !== deployment.metadata.name ||
-      (soSpec.scaleTargetRef.kind ?? "Deployment") !== "Deployment"
+      target === undefined ||
+      !targets.includes(target) ||
+      targeted.has(target) ||
+      (soSpec.scaleTargetRef?.kind ?? "Deployment") !== "Deployment"
     ) {
       problems.push({
         object: id,
         path: "spec.scaleTargetRef",
-        message: `must target Deployment ${deployment.metadata.name}`,
+        message: `must target Deployment ${targets.filter((t) => !targeted.has(t)).join(" or ")}`,
       });
     }
+    if (target !== undefined) targeted.add(target);
     for (const [i, trigger] of (soSpec.triggers ?? []).entries()) {
       if (trigger.type !== "nats-jetstream") continue;
       const meta = trigger.metadata ?? {};

@@ -62,6 +62,7 @@ describe("componentCrd", () => {
       ["Maturity", "string", ".spec.maturity"],
       ["Ready", "string", '.status.conditions[?(@.type=="Ready")].status'],
       ["Replicas", "integer", ".status.replicas"],
+      ["Canary", "integer", ".spec.canary.weight"],
       ["Age", "date", ".metadata.creationTimestamp"],
     ]);
   });

@@ -171,4 +171,28 @@ export const CEL_RULE_CASES: RuleCase[] = [
     cel: [],
     contract: [],
   },
+  {
+    name: "canary with a new image",
+    spec: { image: "x:1", canary: { image: "x:2", weight: 10 } },
+    cel: [],
+    contract: [],
+  },
+  {
+    name: "canary with config only",
+    spec: { image: "x", config: { MODE: "a" }, canary: { config: { MODE: "b" }, weight: 50 } },
+    cel: [],
+    contract: [],
+  },
+  {
+    name: "canary with neither image nor config",
+    spec: { image: "x", canary: { weight: 10 } },
+    cel: [".canary"],
+    contract: ["canary"],
+  },
+  {
+    name: "canary with the component's own image",
+    spec: { image: "x:1", canary: { image: "x:1", weight: 10 } },
+    cel: [".canary"],
+    contract: ["canary"],
+  },
 ];

@@ -1,6 +1,7 @@
 import type { Bus } from "@tessera/bus";
-import { DEFAULT_MATURITY } from "@tessera/contract";
-import type { ActivityCounter } from "../activity/activity-counter.js";
+import { DEFAULT_MATURITY, canaryInstancePrefix, revisionOfInstance } from "@tessera/contract";
+import { ACTIVITY_BUCKETS, ACTIVITY_BUCKET_MS, type ActivityCounter } from "../activity/activity-counter.js";
+import type { JobStorage } from "../store/job-storage.js";
 import type { ComponentRegistration, ComponentStatus, JobState, KeyLimits } from "../types.js";
 import { componentSummary, type InstanceRegistry } from "./instance-registry.js";
 
@@ -11,12 +12,28 @@ const QUEUE_DEPTH_TIMEOUT_MS = 2_000;
 export async function componentStatus(
   reg: ComponentRegistration,
   counts: Record<JobState, number>,
-  from: { registry: InstanceRegistry; bus: Bus; limits: KeyLimits | undefined; activity: ActivityCounter },
+  from: {
+    registry: InstanceRegistry;
+    bus: Bus;
+    limits: KeyLimits | undefined;
+    activity: ActivityCounter;
+    store?: Pick<JobStorage, "outcomesByRevision">;
+  },
 ): Promise<ComponentStatus> {
   const now = Date.now();
   const instances = from.registry.instances(reg.name, now);
   const healthy = instances.filter((i) => !i.stale).length;
   const queueDepth = await withTimeout(from.bus.queueDepth(reg.name), QUEUE_DEPTH_TIMEOUT_MS).catch(() => null);
+  // Only while a canary runs (one of its instances is listed): the query is not paid for otherwise.
+  const canary = instances.some((i) => revisionOfInstance(reg.name, i.instanceId) === "canary");
+  const windowMs = ACTIVITY_BUCKET_MS * ACTIVITY_BUCKETS;
+  const revisions =
+    canary && from.store !== undefined
+      ? {
+          windowMs,
+          ...(await from.store.outcomesByRevision(reg.name, canaryInstancePrefix(reg.name), new Date(now - windowMs))),
+        }
+      : undefined;
   return {
     name: reg.name,
     ...componentSummary(healthy),
@@ -27,6 +44,7 @@ export async function componentStatus(
     limits: from.limits ?? null,
     maturity: reg.spec.maturity ?? DEFAULT_MATURITY,
     activity: from.activity.series(reg.name, now),
+    ...(revisions !== undefined ? { revisions } : {}),
   };
 }
 

@@ -186,6 +186,12 @@ export interface JobStorage {
   listDeadLetters(filter?: { component?: string; cursor?: string; limit?: number }): Promise<Page<DeadLetterRecord>>;
   /** Job counts by component and state; components without jobs are absent. */
   countsByComponent(): Promise<Map<string, Record<JobState, number>>>;
+  /**
+   * Completed and failed Results of `component` finished since `since`, split by whether the instance that
+   * produced them is one of its canary's (its id starts with `canaryInstancePrefix`, see `revisionOfInstance`).
+   * Jobs decided without a worker's Result (no instance id) are not counted.
+   */
+  outcomesByRevision(component: string, canaryInstancePrefix: string, since: Date): Promise<RevisionOutcomes>;
   /** Queued jobs with a limit key: the per-key limiter's slots to restore after a restart. */
   queuedWithKeys(): Promise<{ jobId: string; component: string; limitKey: string }[]>;
   /**
@@ -203,4 +209,10 @@ export interface JobStorage {
 
 export function emptyCounts(): Record<JobState, number> {
   return Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
+}
+
+/** Results by revision: the dashboard's failure rate of a canary beside its stable revision's. */
+export interface RevisionOutcomes {
+  stable: { completed: number; failed: number };
+  canary: { completed: number; failed: number };
 }

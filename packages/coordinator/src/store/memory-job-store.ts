@@ -24,6 +24,7 @@ import {
   type PruneStep,
   type PruneStepOptions,
   type RedriveResult,
+  type RevisionOutcomes,
 } from "./job-storage.js";
 import { DecidedJobs, DEFAULT_MAX_DECIDED_JOBS } from "./memory-decided-bound.js";
 import { MemoryDeadLetters } from "./memory-dead-letters.js";
@@ -296,6 +297,18 @@ export class MemoryJobStore implements JobStorage {
 
   async countsByComponent(): Promise<Map<string, Record<JobState, number>>> {
     return this.jobs.countsByComponent();
+  }
+
+  async outcomesByRevision(component: string, canaryInstancePrefix: string, since: Date): Promise<RevisionOutcomes> {
+    const out: RevisionOutcomes = { stable: { completed: 0, failed: 0 }, canary: { completed: 0, failed: 0 } };
+    const from = since.getTime();
+    for (const row of this.jobs.rows) {
+      if (row.deleted || row.component !== component || row.instance_id === null) continue;
+      if (row.state !== "completed" && row.state !== "failed") continue;
+      if (row.finished_at === null || row.finished_at < from) continue;
+      out[row.instance_id.startsWith(canaryInstancePrefix) ? "canary" : "stable"][row.state] += 1;
+    }
+    return out;
   }
 
   async queuedWithKeys(): Promise<{ jobId: string; component: string; limitKey: string }[]> {

@@ -41,6 +41,7 @@ import {
   type PruneStep,
   type PruneStepOptions,
   type RedriveResult,
+  type RevisionOutcomes,
 } from "./job-storage.js";
 import { decodeCursor, encodeCursor, pageLimit } from "./paging.js";
 import { PgliteMaintenance, type MaintenanceThresholds } from "./pglite-maintenance.js";
@@ -613,6 +614,18 @@ export class SqlJobStore implements JobStorage {
       counts[row.state] = row.n;
       out.set(row.component, counts);
     }
+    return out;
+  }
+
+  async outcomesByRevision(component: string, canaryInstancePrefix: string, since: Date): Promise<RevisionOutcomes> {
+    const res = await this.sql.query<{ canary: boolean; state: "completed" | "failed"; n: number }>(
+      `SELECT starts_with(instance_id, $2) AS canary, state, count(*)::int AS n FROM tessera_jobs
+        WHERE component = $1 AND state IN ('completed', 'failed') AND instance_id IS NOT NULL AND finished_at >= $3
+        GROUP BY 1, 2`,
+      [component, canaryInstancePrefix, since.toISOString()],
+    );
+    const out: RevisionOutcomes = { stable: { completed: 0, failed: 0 }, canary: { completed: 0, failed: 0 } };
+    for (const row of res.rows) out[row.canary ? "canary" : "stable"][row.state] = row.n;
     return out;
   }
 

@@ -675,6 +675,37 @@ describe.each(storeBackends())("job storage on $name", (backend) => {
     });
   });
 
+  describe("outcomes by revision", () => {
+    it("splits recent Results by whether a canary instance produced them, leaving out old ones and other components", async () => {
+      const { jobs } = await backend.open();
+      const since = new Date(Date.now() - 60_000);
+      const prefix = "echo.canary-";
+      const none = { completed: 0, failed: 0 };
+      expect(await jobs.outcomesByRevision("echo", prefix, since)).toEqual({ stable: none, canary: none });
+      const outcomes: Array<[string, Partial<Result>]> = [
+        ["echo-5d9c7-a", {}],
+        ["echo-5d9c7-a", { status: "failed", reason_code: "boom" }],
+        ["echo.canary-7f2b1-c", {}],
+        ["echo.canary-7f2b1-c", { status: "failed", reason_code: "boom" }],
+        ["echo.canary-7f2b1-d", { status: "failed", reason_code: "boom" }],
+        // Before the window: not counted.
+        ["echo.canary-7f2b1-c", { status: "failed", reason_code: "boom", finished_at: "2026-01-01T00:00:00Z" }],
+      ];
+      for (const [i, [instance, over]] of outcomes.entries()) {
+        const { jobId } = await queued(jobs, i + 1);
+        await jobs.applyResult(result(jobId, "echo", { instance_id: instance, ...over }));
+      }
+      // Another component's canary-looking instance, and a job still open.
+      const other = await submit(jobs, "other");
+      await jobs.applyResult(result(other.jobId, "other", { instance_id: "echo.canary-7f2b1-c" }));
+      await submit(jobs);
+      expect(await jobs.outcomesByRevision("echo", prefix, since)).toEqual({
+        stable: { completed: 1, failed: 1 },
+        canary: { completed: 1, failed: 2 },
+      });
+    });
+  });
+
   describe("retention", () => {
     it("deletes decided jobs recorded before the cutoff, in bounded steps, and never an open or a younger one", async () => {
       const { jobs, sql } = await backend.open();

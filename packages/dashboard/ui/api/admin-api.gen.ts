@@ -2937,6 +2937,25 @@ export interface components {
              */
             maturity: "experimental" | "beta" | "stable" | "hardened" | "deprecated";
             activity: components["schemas"]["ComponentActivity"];
+            /** @description Results over the last minutes by the revision of the instance that produced them; present while the component has a canary instance (docs/deploy.md#canary) */
+            revisions?: {
+                /** @description How far back Results are counted */
+                windowMs: number;
+                /** @description Results produced by instances of the component's own Deployment */
+                stable: {
+                    /** @description Completed Results */
+                    completed: number;
+                    /** @description Failed Results */
+                    failed: number;
+                };
+                /** @description Results produced by instances of its canary Deployment (`<name>.canary`) */
+                canary: {
+                    /** @description Completed Results */
+                    completed: number;
+                    /** @description Failed Results */
+                    failed: number;
+                };
+            };
         };
         /** @description A job that exhausted its deliveries or was otherwise given up on */
         DeadLetterRecord: {

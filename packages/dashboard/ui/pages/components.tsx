@@ -27,6 +27,39 @@ function Activity(props: { component: ComponentStatus }): JSX.Element {
   );
 }
 
+type Revisions = NonNullable<ComponentStatus["revisions"]>;
+
+function failureRate(outcomes: Revisions["stable"]): string {
+  const decided = outcomes.completed + outcomes.failed;
+  return decided === 0 ? "–" : `${Math.round((outcomes.failed / decided) * 1000) / 10}%`;
+}
+
+/** A canary's results beside the stable revision's (docs/deploy.md#canary): only while a canary runs. */
+function RevisionOutcomes(props: { revisions: Revisions }): JSX.Element {
+  const { revisions } = props;
+  const minutes = Math.round(revisions.windowMs / 60_000);
+  return (
+    <div class="stat revisions" data-testid="revisions" title={`Results of the last ${minutes} minutes by revision`}>
+      <span class="label">failure rate by revision</span>
+      <table>
+        <tbody>
+          {(["stable", "canary"] as const).map((revision) => (
+            <tr key={revision} data-testid={`revision-${revision}`}>
+              <th>{revision}</th>
+              <td>
+                <strong data-testid="failure-rate">{failureRate(revisions[revision])}</strong>
+              </td>
+              <td class="muted" data-testid="decided">
+                {revisions[revision].failed} of {revisions[revision].completed + revisions[revision].failed}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
 function ComponentCard(props: { component: ComponentStatus }): JSX.Element {
   const c = props.component;
   const jobsLink = (state?: string) => `/jobs${queryString({ component: c.name, state })}`;
@@ -55,6 +88,7 @@ function ComponentCard(props: { component: ComponentStatus }): JSX.Element {
           </span>
         </div>
         <Activity component={c} />
+        {c.revisions !== undefined && <RevisionOutcomes revisions={c.revisions} />}
       </div>
       <ul class="state-counts">
         {JOB_STATES.map((state) => (
