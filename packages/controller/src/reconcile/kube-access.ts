@@ -99,6 +99,30 @@ export class KubeAccess {
     );
   }
 
+  /** The names of the objects of one kind in `namespace` whose labels match `labelSelector`. */
+  async listNames(
+    type: { apiVersion: string; kind: string },
+    namespace: string,
+    labelSelector: string,
+  ): Promise<string[]> {
+    const list = await this.objects.list(
+      type.apiVersion,
+      type.kind,
+      namespace,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      labelSelector,
+    );
+    return list.items.map((o) => o.metadata?.name ?? "").filter((n) => n !== "");
+  }
+
+  /** Deletes one object; already gone is not an error. */
+  async delete(object: KubeObjectLike): Promise<void> {
+    await notFoundAsUndefined(() => this.objects.delete(object as k8s.KubernetesObject));
+  }
+
   /** Server-side apply, forcing ownership of the fields we send (and only those: never spec.replicas). */
   async apply(object: KubeObjectLike): Promise<void> {
     await this.objects.patch(

@@ -12,8 +12,10 @@ import { isDeepStrictEqual } from "node:util";
 import type { RenderContext } from "../render/context.js";
 import { kubernetesObjects, renderComponent } from "../render/render-component.js";
 import { nextConditions, type Condition, type ConditionUpdate } from "./conditions.js";
+import { COMPONENT_NAME_LABEL } from "../render/labels.js";
+import { RBAC_KINDS } from "../render/rbac.js";
 import { isContained } from "./contained.js";
-import type { ComponentObject, KubeAccess, KubeObjectLike } from "./kube-access.js";
+import { isStatus, type ComponentObject, type KubeAccess, type KubeObjectLike } from "./kube-access.js";
 
 /** Held on every Component until its stream and consumer are gone. */
 export const STREAM_FINALIZER = "tessera.dev/stream";
@@ -32,6 +34,8 @@ export interface ReconcileCounters {
   skipped: number;
   statusWrites: number;
   finalizerWrites: number;
+  /** RBAC objects an earlier spec rendered and this one no longer does, deleted. */
+  deletes: number;
 }
 
 export interface ReconcilerDeps {
@@ -141,9 +145,24 @@ export async function reconcileComponent(deps: ReconcilerDeps, namespace: string
       continue;
     }
     fence(deps);
-    await kube.apply(object);
+    try {
+      await kube.apply(object);
+    } catch (err) {
+      // The API server's escalation check: the spec asks for more than the controller may grant.
+      if (isStatus(err, 403) && RBAC_KINDS.some((k) => k.kind === object.kind)) {
+        const message = `${object.kind} ${object.metadata.name} refused: ${apiMessage(err)}`;
+        await writeStatus(deps, component, [
+          valid,
+          streamReady,
+          { type: "Ready", status: "False", reason: "RbacNotGrantable", message },
+        ]);
+      }
+      throw err;
+    }
     counters.applies += 1;
   }
+  // After the Deployment stopped naming them: what an earlier spec's rbac rendered and this one does not.
+  await pruneRbac(deps, namespace, name, new Set(rendered.rbac.map((o) => `${o.kind}/${o.metadata.name}`)));
 
   const deployment = await kube.read<
     KubeObjectLike & { spec?: { replicas?: number }; status?: { replicas?: number; readyReplicas?: number } }
@@ -162,6 +181,33 @@ export async function reconcileComponent(deps: ReconcilerDeps, namespace: string
         ? { type: "Ready", status: "True", reason: "WorkersReady", message: `${ready} of ${wanted} workers ready` }
         : { type: "Ready", status: "False", reason: "WorkersStarting", message: `0 of ${wanted} workers ready` };
   await writeStatus(deps, component, [valid, streamReady, readiness], deployment?.status?.replicas ?? 0);
+}
+
+/**
+ * Deletes the ServiceAccount, Role and RoleBindings labelled for this component that the spec no longer
+ * renders: a permission removed from the spec is revoked now, not when the Component is deleted.
+ */
+async function pruneRbac(deps: ReconcilerDeps, namespace: string, name: string, keep: Set<string>): Promise<void> {
+  for (const type of RBAC_KINDS) {
+    for (const stale of await deps.kube.listNames(type, namespace, `${COMPONENT_NAME_LABEL}=${name}`)) {
+      if (keep.has(`${type.kind}/${stale}`)) continue;
+      fence(deps);
+      await deps.kube.delete({ ...type, metadata: { name: stale, namespace } });
+      deps.counters.deletes += 1;
+    }
+  }
+}
+
+/** The API server's own message of a failed request (client-node puts the Status in `body`). */
+function apiMessage(err: unknown): string {
+  const body = (err as { body?: unknown }).body;
+  try {
+    const parsed = (typeof body === "string" ? JSON.parse(body) : body) as { message?: unknown } | undefined;
+    if (typeof parsed?.message === "string") return parsed.message;
+  } catch {
+    // not JSON
+  }
+  return (err as Error).message;
 }
 
 async function writeStatus(

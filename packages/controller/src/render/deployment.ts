@@ -12,6 +12,7 @@ import type { IEnvVar } from "kubernetes-models/v1";
 import type { RenderContext } from "./context.js";
 import { RenderError } from "./errors.js";
 import { childMetadata, componentLabels, selectorLabels, type ComponentRef } from "./labels.js";
+import { DEFAULT_SERVICE_ACCOUNT, componentServiceAccountName } from "./rbac.js";
 
 export type DeploymentObject = IDeployment & { metadata: ReturnType<typeof childMetadata> };
 
@@ -127,7 +128,11 @@ export function renderDeployment(component: ComponentRef, spec: ComponentSpec, c
       template: {
         metadata: { labels: componentLabels(component.name) },
         spec: {
-          automountServiceAccountToken: false,
+          // Always explicit (so dropping spec.rbac changes the live object back): the component's own account,
+          // with its token, only when the spec declares RBAC; otherwise the namespace default, no token.
+          serviceAccountName:
+            spec.rbac !== undefined ? componentServiceAccountName(component.name) : DEFAULT_SERVICE_ACCOUNT,
+          automountServiceAccountToken: spec.rbac !== undefined,
           // Service links would add one env var per Service in the namespace: noise, and an information leak.
           enableServiceLinks: false,
           terminationGracePeriodSeconds: terminationGracePeriodSeconds(spec),

@@ -57,7 +57,7 @@ async function env(fakeOptions: FakeKubeApiOptions = {}): Promise<Env> {
   const kc = await fake.kubeConfig();
   const kube = new KubeAccess(kc);
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-  const counters: ReconcileCounters = { applies: 0, skipped: 0, statusWrites: 0, finalizerWrites: 0 };
+  const counters: ReconcileCounters = { applies: 0, skipped: 0, statusWrites: 0, finalizerWrites: 0, deletes: 0 };
   return {
     fake,
     kube,
