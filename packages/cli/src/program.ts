@@ -9,6 +9,7 @@ import { registerDevCommand } from "./commands/dev.js";
 import { registerDlqCommands } from "./commands/dlq.js";
 import { registerJobsCommands } from "./commands/jobs.js";
 import { registerRenderCommand } from "./commands/render.js";
+import { registerSecretsCommands } from "./commands/secrets.js";
 import { registerValidateCommand } from "./commands/validate.js";
 import { registerVaultCommands } from "./commands/vault.js";
 import { registerWorkerCommand } from "./commands/worker.js";
@@ -52,6 +53,7 @@ Examples:
   registerBackupCommands(program, io);
   registerVaultCommands(program, io);
   registerConnectionsCommands(program, io);
+  registerSecretsCommands(program, io);
 
   return program;
 }
