@@ -262,6 +262,20 @@ describe("RBAC from the Component spec on a real API server", () => {
     expect(await can(name, "create", "", "configmaps")).toBe(false);
   });
 
+  it.each([
+    ["escalate", { rules: [{ apiGroups: ["rbac.authorization.k8s.io"], resources: ["roles"], verbs: ["escalate"] }] }],
+    ["a wildcard", { rules: [{ apiGroups: [""], resources: ["*"], verbs: ["get"] }] }],
+  ])("the CRD refuses %s before the controller sees it", async (_what, rbac) => {
+    const res = await api.request("POST", COMPONENTS, {
+      apiVersion: `${COMPONENT_GROUP}/${COMPONENT_VERSION}`,
+      kind: "Component",
+      metadata: { name: "refused" },
+      spec: { ...spec(), rbac },
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(422);
+    expect(JSON.stringify(res.body)).toContain("spec.rbac.rules[0]");
+  });
+
   it("the garbage collector removes the ServiceAccount, Role and RoleBinding with the Component", async () => {
     expect(await exists(role("reader"))).toBe(true);
     expect((await api.request("DELETE", `${COMPONENTS}/reader`)).status).toBe(200);

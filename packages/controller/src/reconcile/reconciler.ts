@@ -13,7 +13,7 @@ import type { RenderContext } from "../render/context.js";
 import { kubernetesObjects, renderComponent } from "../render/render-component.js";
 import { nextConditions, type Condition, type ConditionUpdate } from "./conditions.js";
 import { COMPONENT_NAME_LABEL } from "../render/labels.js";
-import { RBAC_KINDS } from "../render/rbac.js";
+import { DEFAULT_SERVICE_ACCOUNT, RBAC_KINDS } from "../render/rbac.js";
 import { isContained } from "./contained.js";
 import { isStatus, type ComponentObject, type KubeAccess, type KubeObjectLike } from "./kube-access.js";
 
@@ -140,6 +140,12 @@ export async function reconcileComponent(deps: ReconcilerDeps, namespace: string
   const rendered = renderComponent({ name, namespace, uid: component.metadata.uid, spec }, deps.render);
   for (const object of kubernetesObjects(rendered) as unknown as KubeObjectLike[]) {
     const live = await kube.read(object);
+    if (object.kind === "Deployment" && rbacMayExist(spec.rbac !== undefined, live)) {
+      // Before the Deployment changes: should the prune fail, the live Deployment still names the account and
+      // the retry prunes again (after it, a retry would see the default account and skip this).
+      const keep = new Set(rendered.rbac.map((o) => `${o.kind}/${o.metadata.name}`));
+      await pruneRbac(deps, namespace, name, keep);
+    }
     if (live !== undefined && isContained(object, live)) {
       counters.skipped += 1;
       continue;
@@ -161,8 +167,6 @@ export async function reconcileComponent(deps: ReconcilerDeps, namespace: string
     }
     counters.applies += 1;
   }
-  // After the Deployment stopped naming them: what an earlier spec's rbac rendered and this one does not.
-  await pruneRbac(deps, namespace, name, new Set(rendered.rbac.map((o) => `${o.kind}/${o.metadata.name}`)));
 
   const deployment = await kube.read<
     KubeObjectLike & { spec?: { replicas?: number }; status?: { replicas?: number; readyReplicas?: number } }
@@ -181,6 +185,18 @@ export async function reconcileComponent(deps: ReconcilerDeps, namespace: string
         ? { type: "Ready", status: "True", reason: "WorkersReady", message: `${ready} of ${wanted} workers ready` }
         : { type: "Ready", status: "False", reason: "WorkersStarting", message: `0 of ${wanted} workers ready` };
   await writeStatus(deps, component, [valid, streamReady, readiness], deployment?.status?.replicas ?? 0);
+}
+
+/**
+ * Whether this component may have RBAC objects to prune: it declares rbac, or its live Deployment runs as an
+ * account of its own (an earlier spec declared rbac). Otherwise nothing is listed, so a component without rbac
+ * costs no request more than before RBAC existed.
+ */
+function rbacMayExist(declared: boolean, liveDeployment: KubeObjectLike | undefined): boolean {
+  if (declared) return true;
+  const account = (liveDeployment as { spec?: { template?: { spec?: { serviceAccountName?: string } } } } | undefined)
+    ?.spec?.template?.spec?.serviceAccountName;
+  return account !== undefined && account !== "" && account !== DEFAULT_SERVICE_ACCOUNT;
 }
 
 /**

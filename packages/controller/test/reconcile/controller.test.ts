@@ -121,6 +121,59 @@ describe("reconcileComponent against the in-memory API and a real nats-server", 
     }
   });
 
+  it("applies a declared rbac, writes nothing on a second pass, and prunes what the spec drops", async () => {
+    const e = await env();
+    const name = unique("rbac");
+    const names = (apiVersion: string, kind: string) =>
+      e.fake.store
+        .list(apiVersion, kind, "docs")
+        .map((o) => o.metadata?.name)
+        .sort();
+    const respec = async (s: ComponentSpec) => {
+      const c = (await e.kube.getComponent("docs", name))!;
+      await e.kube.replaceComponent({ ...c, spec: s });
+    };
+    const rbac = "rbac.authorization.k8s.io/v1";
+    try {
+      await e.create(
+        "docs",
+        name,
+        spec({
+          rbac: { rules: [{ apiGroups: [""], resources: ["configmaps"], verbs: ["get"] }], clusterRoles: ["view"] },
+        }),
+      );
+      await e.reconcile("docs", name);
+      expect(names("v1", "ServiceAccount")).toEqual([name]);
+      expect(names(rbac, "Role")).toEqual([name]);
+      expect(names(rbac, "RoleBinding")).toEqual([name, `${name}-view`]);
+
+      e.fake.resetCounts();
+      await e.reconcile("docs", name);
+      expect(e.fake.writes().total).toBe(0);
+
+      await respec(spec({ rbac: {} }));
+      await e.reconcile("docs", name);
+      expect(names("v1", "ServiceAccount")).toEqual([name]);
+      expect(names(rbac, "Role")).toEqual([]);
+      expect(names(rbac, "RoleBinding")).toEqual([]);
+      expect(e.counters.deletes).toBe(3);
+
+      await respec(spec());
+      await e.reconcile("docs", name);
+      expect(names("v1", "ServiceAccount")).toEqual([]);
+      const deployment = e.fake.store.get({ apiVersion: "apps/v1", kind: "Deployment", namespace: "docs", name }) as {
+        spec: { template: { spec: { serviceAccountName: string; automountServiceAccountToken: boolean } } };
+      };
+      expect(deployment.spec.template.spec).toMatchObject({
+        serviceAccountName: "default",
+        automountServiceAccountToken: false,
+      });
+      expect(e.counters.deletes).toBe(4);
+    } finally {
+      await e.close();
+    }
+  });
+
   it("writes nothing on a second pass, and keeps the replica count KEDA set", async () => {
     const e = await env();
     const name = unique("steady");
