@@ -11,6 +11,7 @@ import { registerDlqCommands } from "./commands/dlq.js";
 import { registerGatewayCommands } from "./commands/gateway.js";
 import { registerJobsCommands } from "./commands/jobs.js";
 import { registerRenderCommand } from "./commands/render.js";
+import { registerSecretsCommands } from "./commands/secrets.js";
 import { registerValidateCommand } from "./commands/validate.js";
 import { registerVaultCommands } from "./commands/vault.js";
 import { registerWorkerCommand } from "./commands/worker.js";
@@ -56,6 +57,7 @@ Examples:
   registerVaultCommands(program, io);
   registerConnectionsCommands(program, io);
   registerGatewayCommands(program, io);
+  registerSecretsCommands(program, io);
 
   return program;
 }

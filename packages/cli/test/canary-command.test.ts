@@ -55,7 +55,7 @@ beforeEach(async () => {
   const kc = await fake.kubeConfig();
   custom = kc.makeApiClient(k8s.CustomObjectsApi);
   const kube = new KubeAccess(kc);
-  counters = { applies: 0, skipped: 0, statusWrites: 0, finalizerWrites: 0 };
+  counters = { applies: 0, skipped: 0, statusWrites: 0, finalizerWrites: 0, deletes: 0 };
   reconcile = () => reconcileComponent({ kube, streams, render, counters }, "docs", "extract");
   const options = fake.kubeConfigOptions("docs");
   const cluster = options.clusters[0]!;

@@ -94,6 +94,48 @@ describe("tessera render", () => {
     ]);
   });
 
+  it("--grant and --grant-cluster-role put the Components' grants ceiling into the controller's ClusterRole", async () => {
+    const { code, stdout, stderr } = await runTessera([
+      "render",
+      specs[0] as string,
+      "--install",
+      "example/tessera:1",
+      "--grant",
+      "configmaps=get,list",
+      "--grant",
+      "leases.coordination.k8s.io=get,update",
+      "--grant-cluster-role",
+      "view",
+      "--validate",
+    ]);
+    expect(code, stderr).toBe(0);
+    const role = parseAllDocuments(stdout)
+      .map((d) => d.toJSON() as { kind: string; rules?: unknown[] })
+      .find((o) => o.kind === "ClusterRole");
+    expect(role?.rules).toContainEqual({ apiGroups: [""], resources: ["configmaps"], verbs: ["get", "list"] });
+    expect(role?.rules).toContainEqual({
+      apiGroups: ["coordination.k8s.io"],
+      resources: ["leases"],
+      verbs: ["get", "update"],
+    });
+    expect(role?.rules).toContainEqual({
+      apiGroups: ["rbac.authorization.k8s.io"],
+      resources: ["clusterroles"],
+      resourceNames: ["view"],
+      verbs: ["bind"],
+    });
+  });
+
+  it.each([
+    [["--install", "x:1", "--grant", "secrets=*"], "no wildcard"],
+    [["--install", "x:1", "--grant", "pods=escalate"], 'Unknown verb "escalate"'],
+    [["--grant", "configmaps=get"], "use them with --install"],
+  ])("refuses %j (exit 2)", async (args, message) => {
+    const run = await runTessera(["render", specs[0] as string, ...args]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(message);
+  });
+
   it("prints YAML to stdout without -o, and a JSON summary with --json", async () => {
     const yaml = await runTessera(["render", specs[0] as string]);
     expect(yaml.code).toBe(0);

@@ -88,6 +88,50 @@ export const DEFAULT_MATURITY: Maturity = "experimental";
 
 const ConfigKey = Type.String({ minLength: 1, maxLength: 253 });
 
+/**
+ * The verbs a Component's RBAC may grant. No "*", and never escalate, bind or impersonate: those let the
+ * workload grant itself more than the spec declares (docs/decisions/0039-rbac-and-secrets-from-the-spec.md).
+ */
+export const RBAC_VERBS = ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"] as const;
+const NoWildcard = (minLength: number) =>
+  Type.String({ minLength, maxLength: 253, pattern: "^[^*]*$", description: 'a name, never the wildcard "*"' });
+export const RbacRuleSchema = Type.Object(
+  {
+    /** "" is the core group (configmaps, secrets, pods). */
+    apiGroups: Type.Array(NoWildcard(0), { minItems: 1 }),
+    resources: Type.Array(NoWildcard(1), { minItems: 1 }),
+    /** Only these objects; omitted: every object of the resources in the namespace. */
+    resourceNames: Type.Optional(Type.Array(NoWildcard(1), { minItems: 1 })),
+    verbs: Type.Array(
+      Type.Union(
+        RBAC_VERBS.map((v) => Type.Literal(v)),
+        { description: RBAC_VERBS.join(", ") },
+      ),
+      { minItems: 1 },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type RbacRule = Static<typeof RbacRuleSchema>;
+/**
+ * What a component's workload may do against the Kubernetes API. Declared: the controller renders a
+ * ServiceAccount for it, a Role with `rules` and RoleBindings (to that Role and to each named ClusterRole,
+ * bound in the component's namespace only), and mounts the token. Not declared: no token at all.
+ */
+export const RbacSchema = Type.Object(
+  {
+    rules: Type.Optional(Type.Array(RbacRuleSchema, { minItems: 1 })),
+    /** ClusterRoles (e.g. "view") bound with a RoleBinding, so they apply in the component's namespace only. */
+    clusterRoles: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 253, pattern: "^[a-z0-9]([-a-z0-9.:]*[a-z0-9])?$" }), {
+        minItems: 1,
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type Rbac = Static<typeof RbacSchema>;
+
 export const ComponentSpecSchema = Type.Object(
   {
     image: Type.String({ minLength: 1, maxLength: 1024 }),
@@ -164,6 +208,8 @@ export const ComponentSpecSchema = Type.Object(
     ),
     concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
     maturity: Type.Optional(MaturitySchema),
+    /** The workload's Kubernetes API permissions (a ServiceAccount and its token only when declared). */
+    rbac: Type.Optional(RbacSchema),
     /** Reserved for interactive components (request/reply); only "job" exists in this version. */
     interactionType: Type.Optional(Type.Literal("job")),
     /** A second Deployment on the same stream and consumer (docs/deploy.md#canary); ended by promote or abort. */

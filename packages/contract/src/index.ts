@@ -122,6 +122,11 @@ export {
   type ComponentSpec,
   type ComponentBusSettings,
   type HandlerLimits,
+  RBAC_VERBS,
+  RbacRuleSchema,
+  RbacSchema,
+  type Rbac,
+  type RbacRule,
 } from "./component-spec.js";
 export {
   JOB_MAX_ACK_PENDING,

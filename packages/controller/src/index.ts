@@ -22,6 +22,8 @@ export {
   type DeploymentObject,
   type ScaledObjectObject,
   type NetworkPolicyObject,
+  type RbacObject,
+  componentServiceAccountName,
   type StreamConfig,
   type ConsumerConfig,
 } from "./render/render-component.js";
@@ -57,6 +59,8 @@ export {
   DEFAULT_INSTALL_NAMESPACE,
   CONTROLLER_NAME,
   type InstallOptions,
+  type ComponentGrants,
+  type PolicyRule,
 } from "./install/install-manifests.js";
 export {
   ControllerMetrics,

@@ -123,7 +123,13 @@ describe("least privilege on a real API server", () => {
     [COMPONENT_GROUP, COMPONENT_PLURAL, "delete"],
     [COMPONENT_GROUP, COMPONENT_PLURAL, "create"],
     ["rbac.authorization.k8s.io", "clusterroles", "escalate"],
-    ["rbac.authorization.k8s.io", "rolebindings", "create"],
+    // A Component's rbac (decision 0039) is namespaced: no cluster-wide RBAC writes, and with no grants
+    // ceiling no bind either.
+    ["rbac.authorization.k8s.io", "clusterrolebindings", "create"],
+    ["rbac.authorization.k8s.io", "clusterroles", "create"],
+    ["rbac.authorization.k8s.io", "roles", "escalate"],
+    ["rbac.authorization.k8s.io", "clusterroles", "bind"],
+    ["rbac.authorization.k8s.io", "rolebindings", "update"],
   ])("refuses %s %s %s", async (group, resource, verb) => {
     expect(await allowed(group, resource, verb)).toBe(false);
   });

@@ -139,6 +139,7 @@ describe("steady state on a real API server", () => {
         applies: counters.applies,
         statusWrites: counters.statusWrites,
         finalizerWrites: counters.finalizerWrites,
+        deletes: counters.deletes,
       });
       expect(skipped).toBeGreaterThanOrEqual(counters.skipped + 4 * COUNT * RESYNCS);
       console.log(

@@ -103,6 +103,8 @@ export const BUILTIN_RESOURCES: ResourceDef[] = [
     shortNames: ["netpol"],
   },
   { group: "coordination.k8s.io", version: "v1", plural: "leases", kind: "Lease", namespaced: true },
+  { group: "rbac.authorization.k8s.io", version: "v1", plural: "roles", kind: "Role", namespaced: true },
+  { group: "rbac.authorization.k8s.io", version: "v1", plural: "rolebindings", kind: "RoleBinding", namespaced: true },
   { group: "events.k8s.io", version: "v1", plural: "events", kind: "Event", namespaced: true, shortNames: ["ev"] },
   {
     group: "apiextensions.k8s.io",

@@ -14,6 +14,7 @@ import {
   buildInfo,
   enforceGuardRails,
   parseEnvironment,
+  type RbacRule,
   type TesseraEnvironment,
 } from "@tessera/contract";
 import type { Command } from "commander";
@@ -26,7 +27,7 @@ import {
   loadComponentManifests,
   manifestExitCode,
 } from "../manifests/load-component-manifests.js";
-import { metadataEntry } from "../options/parsers.js";
+import { collect, grantRule, metadataEntry } from "../options/parsers.js";
 import { writeJson } from "../output/json.js";
 import { styleFor } from "../output/style.js";
 import { renderTable } from "../output/table.js";
@@ -42,6 +43,8 @@ interface RenderOptions {
   json?: boolean;
   crd?: boolean;
   install?: string;
+  grant?: RbacRule[];
+  grantClusterRole?: string[];
   env?: string;
 }
 
@@ -90,6 +93,16 @@ export function registerRenderCommand(program: Command, io: CliIo): void {
       "also render the controller's install manifests (namespace tessera-system, CRD, ServiceAccount, least-privilege ClusterRole, controller Deployment running this tessera image)",
     )
     .option(
+      "--grant <resource[.group]=verbs>",
+      "with --install: a rule Components may grant their workloads in spec.rbac.rules (repeatable; the controller holds it itself, see docs/deploy.md#rbac)",
+      grantRule,
+    )
+    .option(
+      "--grant-cluster-role <name>",
+      "with --install: a ClusterRole Components may bind in their namespace with spec.rbac.clusterRoles (repeatable)",
+      collect,
+    )
+    .option(
       "--env <environment>",
       `the environment the manifests are for (local, staging, production; default ${ENVIRONMENT_VARIABLE}): production refuses components without resources, staging warns`,
     )
@@ -107,6 +120,8 @@ not valid YAML or JSON included).`,
     )
     .action(async (files: string[], opts: RenderOptions) => {
       const environment = environmentOption(opts.env ?? io.env[ENVIRONMENT_VARIABLE]);
+      if ((opts.grant !== undefined || opts.grantClusterRole !== undefined) && opts.install === undefined)
+        throw usageError("--grant and --grant-cluster-role shape the controller's install: use them with --install");
       const { manifests, problems } = await loadComponentManifests(files);
       if (problems.length > 0) {
         for (const p of problems) io.stderr.write(`${formatManifestProblem(p)}\n`);
@@ -143,6 +158,7 @@ not valid YAML or JSON included).`,
         opts.install !== undefined
           ? (installManifests({
               image: opts.install,
+              componentGrants: { rules: opts.grant ?? [], clusterRoles: opts.grantClusterRole ?? [] },
               nats: { url: opts.natsUrl, monitoringEndpoint: opts.natsMonitoring },
             }) as unknown as KubeObject[])
           : [];

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from "commander";
-import { DURATION_PATTERN, parseDuration } from "@tessera/contract";
+import { DURATION_PATTERN, RBAC_VERBS, parseDuration, type RbacRule } from "@tessera/contract";
 import { JOB_STATES, type JobState } from "@tessera/client";
 
 /*
@@ -54,4 +54,25 @@ export function deadline(value: string): string {
       "Expected an ISO-8601 time such as 2030-01-01T12:00:00Z or a duration from now such as 30s, 5m or 1h30m.",
     );
   return new Date(at).toISOString();
+}
+
+/**
+ * Repeatable `--grant <resource>[.<group>]=<verb>[,<verb>]` (kubectl's resource.group form, e.g.
+ * `configmaps=get,list` or `leases.coordination.k8s.io=get,update`): one rule of the Component grants ceiling.
+ */
+export function grantRule(value: string, previous: RbacRule[] | undefined): RbacRule[] {
+  const eq = value.lastIndexOf("=");
+  const target = value.slice(0, eq);
+  const verbs = value.slice(eq + 1).split(",");
+  const dot = target.indexOf(".");
+  const resource = dot < 0 ? target : target.slice(0, dot);
+  const group = dot < 0 ? "" : target.slice(dot + 1);
+  if (eq <= 0 || resource === "" || value.includes("*"))
+    throw new InvalidArgumentError(
+      "Expected <resource>[.<group>]=<verb>[,<verb>] with no wildcard, e.g. configmaps=get,list or leases.coordination.k8s.io=get.",
+    );
+  const unknown = verbs.filter((v) => !(RBAC_VERBS as readonly string[]).includes(v));
+  if (unknown.length > 0)
+    throw new InvalidArgumentError(`Unknown verb ${JSON.stringify(unknown[0])}: expected ${RBAC_VERBS.join(", ")}.`);
+  return [...(previous ?? []), { apiGroups: [group], resources: [resource], verbs: verbs as RbacRule["verbs"] }];
 }

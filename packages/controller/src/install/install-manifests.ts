@@ -29,6 +29,21 @@ export interface InstallOptions {
    * namespace, only the default (a ClusterRole) works. `tessera render --install` does not offer it.
    */
   watchNamespaces?: string[];
+  /** What a Component's `rbac` may grant its workload; see {@link ComponentGrants}. Default: nothing. */
+  componentGrants?: ComponentGrants;
+}
+
+/**
+ * The ceiling of what Components may grant their workloads (docs/decisions/0039-rbac-and-secrets-from-the-spec.md).
+ * Kubernetes lets a client create a Role only with permissions it holds itself, and bind a ClusterRole only
+ * when it holds `bind` on it: so the controller is given exactly this ceiling, never `escalate`, and the API
+ * server refuses (403) a Component that declares more (the controller reports it as `RbacNotGrantable`).
+ */
+export interface ComponentGrants {
+  /** Rules a Component's `rbac.rules` may include (the controller holds them itself, in every namespace it watches). */
+  rules?: PolicyRule[];
+  /** ClusterRoles a Component's `rbac.clusterRoles` may name (the controller holds `bind` on these names only). */
+  clusterRoles?: string[];
 }
 
 export interface PolicyRule {
@@ -57,10 +72,14 @@ const selectorLabels = { "app.kubernetes.io/name": CONTROLLER_NAME };
  *   when the object does not exist yet, so create is granted too). Never delete: the children carry owner
  *   references to their Component and the garbage collector removes them.
  * - Events: create/patch, to report on Components.
- * No secrets (the worker Deployment only *references* Secrets by name; the kubelet resolves them), no
- * wildcards, no escalate/bind/impersonate.
+ * - ServiceAccounts, Roles, RoleBindings (a Component's declared `rbac`): read, apply, and delete, which prunes
+ *   what an earlier spec declared and the current one no longer does (a revoked permission goes now).
+ * - The Component grants ceiling, if any ({@link ComponentGrants}): its rules, and `bind` on its ClusterRoles by name.
+ * No secrets (the worker Deployment only *references* Secrets by name; the kubelet resolves them) unless the
+ * grants ceiling names them, no wildcards, no escalate/impersonate, no ClusterRole or ClusterRoleBinding writes.
  */
-export function controllerPolicyRules(): PolicyRule[] {
+export function controllerPolicyRules(grants: ComponentGrants = {}): PolicyRule[] {
+  const clusterRoles = [...new Set(grants.clusterRoles ?? [])];
   return [
     { apiGroups: [COMPONENT_GROUP], resources: [COMPONENT_PLURAL], verbs: ["get", "list", "watch", "update", "patch"] },
     { apiGroups: [COMPONENT_GROUP], resources: [`${COMPONENT_PLURAL}/status`], verbs: ["get", "update", "patch"] },
@@ -73,6 +92,28 @@ export function controllerPolicyRules(): PolicyRule[] {
     },
     { apiGroups: ["keda.sh"], resources: ["scaledobjects"], verbs: ["get", "list", "watch", "patch", "create"] },
     { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
+    { apiGroups: [""], resources: ["serviceaccounts"], verbs: ["get", "list", "patch", "create", "delete"] },
+    {
+      apiGroups: ["rbac.authorization.k8s.io"],
+      resources: ["roles", "rolebindings"],
+      verbs: ["get", "list", "patch", "create", "delete"],
+    },
+    ...(clusterRoles.length > 0
+      ? [
+          {
+            apiGroups: ["rbac.authorization.k8s.io"],
+            resources: ["clusterroles"],
+            resourceNames: clusterRoles,
+            verbs: ["bind"],
+          },
+        ]
+      : []),
+    ...(grants.rules ?? []).map((r) => ({
+      apiGroups: [...r.apiGroups],
+      resources: [...r.resources],
+      ...(r.resourceNames !== undefined ? { resourceNames: [...r.resourceNames] } : {}),
+      verbs: [...r.verbs],
+    })),
   ];
 }
 
@@ -122,7 +163,7 @@ export function installManifests(opts: InstallOptions): KubeObject[] {
             apiVersion: "rbac.authorization.k8s.io/v1",
             kind: "ClusterRole",
             metadata: { name: CONTROLLER_NAME, labels: controllerLabels },
-            rules: controllerPolicyRules(),
+            rules: controllerPolicyRules(opts.componentGrants),
           },
           {
             apiVersion: "rbac.authorization.k8s.io/v1",
@@ -137,7 +178,7 @@ export function installManifests(opts: InstallOptions): KubeObject[] {
             apiVersion: "rbac.authorization.k8s.io/v1",
             kind: "Role",
             metadata: { name: CONTROLLER_NAME, namespace: watched, labels: controllerLabels },
-            rules: controllerPolicyRules(),
+            rules: controllerPolicyRules(opts.componentGrants),
           },
           {
             apiVersion: "rbac.authorization.k8s.io/v1",

@@ -1,5 +1,5 @@
 import { canaryWorkloadName } from "@tessera/contract";
-import { deleteObject, type KubeAccess, type KubeObjectLike } from "./kube-access.js";
+import type { KubeAccess, KubeObjectLike } from "./kube-access.js";
 
 /** The canary's objects by name, for a Component whose spec no longer has one (promoted or aborted). */
 export function canaryObjectRefs(namespace: string, component: string): KubeObjectLike[] {
@@ -25,7 +25,7 @@ export async function removeCanaryLeftovers(
   for (const ref of canaryObjectRefs(namespace, component)) {
     if ((await kube.read(ref)) === undefined) continue;
     beforeWrite();
-    if (await deleteObject(kube, ref)) deleted += 1;
+    if (await kube.delete(ref)) deleted += 1;
   }
   return deleted;
 }

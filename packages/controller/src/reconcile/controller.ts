@@ -56,7 +56,7 @@ const COMPONENTS_PATH = `/apis/${COMPONENT_GROUP}/${COMPONENT_VERSION}/${COMPONE
  */
 export function startController(opts: ControllerOptions): Controller {
   const log = opts.log ?? (() => undefined);
-  const counters: ReconcileCounters = { applies: 0, skipped: 0, statusWrites: 0, finalizerWrites: 0 };
+  const counters: ReconcileCounters = { applies: 0, skipped: 0, statusWrites: 0, finalizerWrites: 0, deletes: 0 };
   let elector: LeaderElector | undefined;
   const leading = (): boolean => elector?.isLeader() ?? opts.leaderElection === undefined;
   const queue = new WorkQueue(

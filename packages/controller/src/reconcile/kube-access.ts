@@ -99,21 +99,39 @@ export class KubeAccess {
     );
   }
 
-  /** DELETE with foreground propagation (a canary Deployment's ReplicaSets and pods go with it). */
-  async remove(object: KubeObjectLike): Promise<true> {
-    await this.objects.delete(
-      {
-        apiVersion: object.apiVersion,
-        kind: object.kind,
-        metadata: { name: object.metadata.name, namespace: object.metadata.namespace ?? "default" },
-      },
+  /** The names of the objects of one kind in `namespace` whose labels match `labelSelector`. */
+  async listNames(
+    type: { apiVersion: string; kind: string },
+    namespace: string,
+    labelSelector: string,
+  ): Promise<string[]> {
+    const list = await this.objects.list(
+      type.apiVersion,
+      type.kind,
+      namespace,
       undefined,
       undefined,
       undefined,
       undefined,
-      "Foreground",
+      labelSelector,
     );
-    return true;
+    return list.items.map((o) => o.metadata?.name ?? "").filter((n) => n !== "");
+  }
+
+  /**
+   * Deletes one object with foreground propagation (a canary Deployment's ReplicaSets and pods go with it);
+   * already gone is not an error. Says whether it deleted anything.
+   */
+  async delete(object: KubeObjectLike): Promise<boolean> {
+    const ref = {
+      apiVersion: object.apiVersion,
+      kind: object.kind,
+      metadata: { name: object.metadata.name, namespace: object.metadata.namespace ?? "default" },
+    };
+    const gone = await notFoundAsUndefined(() =>
+      this.objects.delete(ref, undefined, undefined, undefined, undefined, "Foreground"),
+    );
+    return gone !== undefined;
   }
 
   /** Server-side apply, forcing ownership of the fields we send (and only those: never spec.replicas). */
@@ -127,11 +145,6 @@ export class KubeAccess {
       k8s.PatchStrategy.ServerSideApply,
     );
   }
-}
-
-/** Deletes an object; one already gone is not an error. */
-export async function deleteObject(kube: KubeAccess, object: KubeObjectLike): Promise<boolean> {
-  return (await notFoundAsUndefined(() => kube.remove(object))) !== undefined;
 }
 
 export function isStatus(err: unknown, code: number): boolean {

@@ -13,8 +13,10 @@ import type { RenderContext } from "../render/context.js";
 import { kubernetesObjects, renderComponent } from "../render/render-component.js";
 import { removeCanaryLeftovers } from "./canary-cleanup.js";
 import { nextConditions, type Condition, type ConditionUpdate } from "./conditions.js";
+import { COMPONENT_NAME_LABEL } from "../render/labels.js";
+import { DEFAULT_SERVICE_ACCOUNT, RBAC_KINDS } from "../render/rbac.js";
 import { isContained } from "./contained.js";
-import type { ComponentObject, KubeAccess, KubeObjectLike } from "./kube-access.js";
+import { isStatus, type ComponentObject, type KubeAccess, type KubeObjectLike } from "./kube-access.js";
 
 /** Held on every Component until its stream and consumer are gone. */
 export const STREAM_FINALIZER = "tessera.dev/stream";
@@ -31,10 +33,10 @@ export interface ReconcileCounters {
   applies: number;
   /** Objects already as rendered: no write. */
   skipped: number;
-  /** Objects deleted because the spec no longer renders them (a promoted or aborted canary). */
-  deletes?: number;
   statusWrites: number;
   finalizerWrites: number;
+  /** Objects an earlier spec rendered and this one no longer does, deleted (a promoted or aborted canary, RBAC no longer declared). */
+  deletes: number;
 }
 
 export interface ReconcilerDeps {
@@ -139,17 +141,35 @@ export async function reconcileComponent(deps: ReconcilerDeps, namespace: string
   const rendered = renderComponent({ name, namespace, uid: component.metadata.uid, spec }, deps.render);
   for (const object of kubernetesObjects(rendered) as unknown as KubeObjectLike[]) {
     const live = await kube.read(object);
+    if (object.kind === "Deployment" && rbacMayExist(spec.rbac !== undefined, live)) {
+      // Before the Deployment changes: should the prune fail, the live Deployment still names the account and
+      // the retry prunes again (after it, a retry would see the default account and skip this).
+      const keep = new Set(rendered.rbac.map((o) => `${o.kind}/${o.metadata.name}`));
+      await pruneRbac(deps, namespace, name, keep);
+    }
     if (live !== undefined && isContained(object, live)) {
       counters.skipped += 1;
       continue;
     }
     fence(deps);
-    await kube.apply(object);
+    try {
+      await kube.apply(object);
+    } catch (err) {
+      // The API server's escalation check: the spec asks for more than the controller may grant.
+      if (isStatus(err, 403) && RBAC_KINDS.some((k) => k.kind === object.kind)) {
+        const message = `${object.kind} ${object.metadata.name} refused: ${apiMessage(err)}`;
+        await writeStatus(deps, component, [
+          valid,
+          streamReady,
+          { type: "Ready", status: "False", reason: "RbacNotGrantable", message },
+        ]);
+      }
+      throw err;
+    }
     counters.applies += 1;
   }
   if (rendered.canary === undefined) {
-    const removed = await removeCanaryLeftovers(kube, namespace, name, () => fence(deps));
-    if (removed > 0) counters.deletes = (counters.deletes ?? 0) + removed;
+    counters.deletes += await removeCanaryLeftovers(kube, namespace, name, () => fence(deps));
   }
 
   const deployment = await kube.read<
@@ -169,6 +189,45 @@ export async function reconcileComponent(deps: ReconcilerDeps, namespace: string
         ? { type: "Ready", status: "True", reason: "WorkersReady", message: `${ready} of ${wanted} workers ready` }
         : { type: "Ready", status: "False", reason: "WorkersStarting", message: `0 of ${wanted} workers ready` };
   await writeStatus(deps, component, [valid, streamReady, readiness], deployment?.status?.replicas ?? 0);
+}
+
+/**
+ * Whether this component may have RBAC objects to prune: it declares rbac, or its live Deployment runs as an
+ * account of its own (an earlier spec declared rbac). Otherwise nothing is listed, so a component without rbac
+ * costs no request more than before RBAC existed.
+ */
+function rbacMayExist(declared: boolean, liveDeployment: KubeObjectLike | undefined): boolean {
+  if (declared) return true;
+  const account = (liveDeployment as { spec?: { template?: { spec?: { serviceAccountName?: string } } } } | undefined)
+    ?.spec?.template?.spec?.serviceAccountName;
+  return account !== undefined && account !== "" && account !== DEFAULT_SERVICE_ACCOUNT;
+}
+
+/**
+ * Deletes the ServiceAccount, Role and RoleBindings labelled for this component that the spec no longer
+ * renders: a permission removed from the spec is revoked now, not when the Component is deleted.
+ */
+async function pruneRbac(deps: ReconcilerDeps, namespace: string, name: string, keep: Set<string>): Promise<void> {
+  for (const type of RBAC_KINDS) {
+    for (const stale of await deps.kube.listNames(type, namespace, `${COMPONENT_NAME_LABEL}=${name}`)) {
+      if (keep.has(`${type.kind}/${stale}`)) continue;
+      fence(deps);
+      await deps.kube.delete({ ...type, metadata: { name: stale, namespace } });
+      deps.counters.deletes += 1;
+    }
+  }
+}
+
+/** The API server's own message of a failed request (client-node puts the Status in `body`). */
+function apiMessage(err: unknown): string {
+  const body = (err as { body?: unknown }).body;
+  try {
+    const parsed = (typeof body === "string" ? JSON.parse(body) : body) as { message?: unknown } | undefined;
+    if (typeof parsed?.message === "string") return parsed.message;
+  } catch {
+    // not JSON
+  }
+  return (err as Error).message;
 }
 
 async function writeStatus(

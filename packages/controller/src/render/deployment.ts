@@ -14,6 +14,7 @@ import type { IEnvVar } from "kubernetes-models/v1";
 import type { RenderContext } from "./context.js";
 import { RenderError } from "./errors.js";
 import { childMetadata, stableWorkload, type ComponentRef, type Workload } from "./labels.js";
+import { DEFAULT_SERVICE_ACCOUNT, componentServiceAccountName } from "./rbac.js";
 
 export type DeploymentObject = IDeployment & { metadata: ReturnType<typeof childMetadata> };
 
@@ -143,7 +144,11 @@ export function renderDeployment(
       template: {
         metadata: { labels: workload.labels },
         spec: {
-          automountServiceAccountToken: false,
+          // Always explicit (so dropping spec.rbac changes the live object back): the component's own account,
+          // with its token, only when the spec declares RBAC; otherwise the namespace default, no token.
+          serviceAccountName:
+            spec.rbac !== undefined ? componentServiceAccountName(component.name) : DEFAULT_SERVICE_ACCOUNT,
+          automountServiceAccountToken: spec.rbac !== undefined,
           // Service links would add one env var per Service in the namespace: noise, and an information leak.
           enableServiceLinks: false,
           terminationGracePeriodSeconds: terminationGracePeriodSeconds(spec),

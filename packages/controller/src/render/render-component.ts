@@ -11,6 +11,7 @@ import { renderDeployment, type DeploymentObject } from "./deployment.js";
 import { renderConsumerConfig, renderStreamConfig, type ConsumerConfig, type StreamConfig } from "./jetstream.js";
 import type { ComponentRef } from "./labels.js";
 import { renderNetworkPolicies, type NetworkPolicyObject } from "./network-policies.js";
+import { renderRbac, type RbacObject } from "./rbac.js";
 import { renderScaledObject, type ScaledObjectObject } from "./scaled-object.js";
 
 export type { RenderContext } from "./context.js";
@@ -19,6 +20,15 @@ export { componentLabels, selectorLabels, ownerReference, type ComponentRef } fr
 export type { DeploymentObject } from "./deployment.js";
 export type { ScaledObjectObject } from "./scaled-object.js";
 export type { NetworkPolicyObject } from "./network-policies.js";
+export {
+  RBAC_KINDS,
+  clusterRoleBindingName,
+  componentServiceAccountName,
+  type RbacObject,
+  type RoleBindingObject,
+  type RoleObject,
+  type ServiceAccountObject,
+} from "./rbac.js";
 export type { StreamConfig, ConsumerConfig } from "./jetstream.js";
 export type { RenderedCanary } from "./canary.js";
 
@@ -31,6 +41,8 @@ export interface RenderedComponent {
   scaledObject: ScaledObjectObject;
   /** [default-deny backstop, egress posture] */
   networkPolicies: NetworkPolicyObject[];
+  /** ServiceAccount, Role and RoleBindings when the spec declares `rbac`; empty otherwise. */
+  rbac: RbacObject[];
   stream: StreamConfig;
   consumer: ConsumerConfig;
   /** `spec.canary`'s Deployment and ScaledObject (`<name>.canary`), on the same stream and consumer. */
@@ -64,16 +76,17 @@ export function renderComponent(component: ComponentInput, ctx: RenderContext): 
     deployment: renderDeployment(ref, component.spec, ctx),
     scaledObject: renderScaledObject(ref, stableScaling, ctx),
     networkPolicies: renderNetworkPolicies(ref, component.spec, ctx),
+    rbac: renderRbac(ref, component.spec),
     stream: renderStreamConfig(component.name, component.spec),
     consumer: renderConsumerConfig(component.name, component.spec),
     ...(canary !== undefined ? { canary } : {}),
   };
 }
 
-/** The Kubernetes objects of a rendering, in apply order. */
+/** The Kubernetes objects of a rendering, in apply order (the ServiceAccount exists before pods name it). */
 export function kubernetesObjects(
   rendered: RenderedComponent,
-): (DeploymentObject | ScaledObjectObject | NetworkPolicyObject)[] {
+): (DeploymentObject | ScaledObjectObject | NetworkPolicyObject | RbacObject)[] {
   const canary = rendered.canary !== undefined ? [rendered.canary.deployment, rendered.canary.scaledObject] : [];
-  return [...rendered.networkPolicies, rendered.deployment, rendered.scaledObject, ...canary];
+  return [...rendered.networkPolicies, ...rendered.rbac, rendered.deployment, rendered.scaledObject, ...canary];
 }

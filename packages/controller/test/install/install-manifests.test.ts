@@ -57,6 +57,10 @@ const TOUCHED: [group: string, resource: string, verbs: string[]][] = [
   ["networking.k8s.io", "networkpolicies", ["get", "list", "watch", "patch", "create"]],
   ["keda.sh", "scaledobjects", ["get", "list", "watch", "patch", "create"]],
   ["", "events", ["create", "patch"]],
+  // A Component's declared rbac (decision 0039): applied, and deleted when the spec no longer declares it.
+  ["", "serviceaccounts", ["get", "list", "patch", "create", "delete"]],
+  ["rbac.authorization.k8s.io", "roles", ["get", "list", "patch", "create", "delete"]],
+  ["rbac.authorization.k8s.io", "rolebindings", ["get", "list", "patch", "create", "delete"]],
   // Leader election, in the install namespace only (get/update restricted to the one Lease by name).
   ["coordination.k8s.io", "leases", ["create", "get", "update"]],
 ];
@@ -111,7 +115,9 @@ describe("installManifests (cluster-wide)", () => {
     for (const rule of rules) {
       for (const field of [rule.apiGroups, rule.resources, rule.verbs]) expect(field).not.toContain("*");
       expect(rule.resources.some((r) => r === "secrets" || r.startsWith("secrets/"))).toBe(false);
-      expect(rule.verbs).not.toContain("delete");
+      // Delete only prunes a Component's own RBAC objects; every other child goes with the garbage collector.
+      if (rule.verbs.includes("delete"))
+        expect(rule.resources.every((r) => ["serviceaccounts", "roles", "rolebindings"].includes(r))).toBe(true);
       expect(rule.verbs).not.toContain("deletecollection");
       for (const verb of ["escalate", "bind", "impersonate"]) expect(rule.verbs).not.toContain(verb);
       expect(
@@ -124,6 +130,29 @@ describe("installManifests (cluster-wide)", () => {
       granted(rules, "", "secrets", v),
     );
     expect(grantsOnSecrets).toBe(false);
+  });
+
+  it("componentGrants: the ceiling's rules and bind on the named ClusterRoles only, never escalate or ClusterRole writes", () => {
+    const grants = {
+      rules: [{ apiGroups: [""], resources: ["configmaps"], verbs: ["get", "list"] }],
+      clusterRoles: ["view", "view"],
+    };
+    const rules = rulesOfRole(installManifests({ ...base, componentGrants: grants }), CONTROLLER_NAME);
+    expect(rules).toEqual(controllerPolicyRules(grants));
+    expect(rules).toContainEqual({ apiGroups: [""], resources: ["configmaps"], verbs: ["get", "list"] });
+    expect(rules).toContainEqual({
+      apiGroups: ["rbac.authorization.k8s.io"],
+      resources: ["clusterroles"],
+      resourceNames: ["view"],
+      verbs: ["bind"],
+    });
+    for (const rule of rules) {
+      expect(rule.verbs).not.toContain("escalate");
+      expect(rule.resources).not.toContain("clusterrolebindings");
+      if (rule.resources.includes("clusterroles")) expect(rule.verbs).toEqual(["bind"]);
+    }
+    // Without grants: no bind at all.
+    expect(controllerPolicyRules().some((r) => r.verbs.includes("bind"))).toBe(false);
   });
 
   it.each(TOUCHED)("grants %s %s %j", (group, resource, verbs) => {

@@ -59,7 +59,8 @@ async function reconciled(name: string): Promise<boolean> {
   return c.status?.conditions?.some((x) => x.type === "StreamReady" && x.status === "True") === true;
 }
 
-const writesOf = (c: Controller): number => c.counters.applies + c.counters.statusWrites + c.counters.finalizerWrites;
+const writesOf = (c: Controller): number =>
+  c.counters.applies + c.counters.statusWrites + c.counters.finalizerWrites + c.counters.deletes;
 
 describe("two controllers with leader election (kube-fake)", () => {
   it("only the Lease holder reconciles; when it stops, the other takes over and reconciles", async () => {

@@ -57,7 +57,7 @@ async function env(fakeOptions: FakeKubeApiOptions = {}): Promise<Env> {
   const kc = await fake.kubeConfig();
   const kube = new KubeAccess(kc);
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-  const counters: ReconcileCounters = { applies: 0, skipped: 0, statusWrites: 0, finalizerWrites: 0 };
+  const counters: ReconcileCounters = { applies: 0, skipped: 0, statusWrites: 0, finalizerWrites: 0, deletes: 0 };
   return {
     fake,
     kube,
@@ -116,6 +116,59 @@ describe("reconcileComponent against the in-memory API and a real nats-server", 
         // The API server defaulted replicas to 1 and nothing runs pods here: workers are starting.
         expect.objectContaining({ type: "Ready", status: "False", reason: "WorkersStarting" }),
       ]);
+    } finally {
+      await e.close();
+    }
+  });
+
+  it("applies a declared rbac, writes nothing on a second pass, and prunes what the spec drops", async () => {
+    const e = await env();
+    const name = unique("rbac");
+    const names = (apiVersion: string, kind: string) =>
+      e.fake.store
+        .list(apiVersion, kind, "docs")
+        .map((o) => o.metadata?.name)
+        .sort();
+    const respec = async (s: ComponentSpec) => {
+      const c = (await e.kube.getComponent("docs", name))!;
+      await e.kube.replaceComponent({ ...c, spec: s });
+    };
+    const rbac = "rbac.authorization.k8s.io/v1";
+    try {
+      await e.create(
+        "docs",
+        name,
+        spec({
+          rbac: { rules: [{ apiGroups: [""], resources: ["configmaps"], verbs: ["get"] }], clusterRoles: ["view"] },
+        }),
+      );
+      await e.reconcile("docs", name);
+      expect(names("v1", "ServiceAccount")).toEqual([name]);
+      expect(names(rbac, "Role")).toEqual([name]);
+      expect(names(rbac, "RoleBinding")).toEqual([name, `${name}-view`]);
+
+      e.fake.resetCounts();
+      await e.reconcile("docs", name);
+      expect(e.fake.writes().total).toBe(0);
+
+      await respec(spec({ rbac: {} }));
+      await e.reconcile("docs", name);
+      expect(names("v1", "ServiceAccount")).toEqual([name]);
+      expect(names(rbac, "Role")).toEqual([]);
+      expect(names(rbac, "RoleBinding")).toEqual([]);
+      expect(e.counters.deletes).toBe(3);
+
+      await respec(spec());
+      await e.reconcile("docs", name);
+      expect(names("v1", "ServiceAccount")).toEqual([]);
+      const deployment = e.fake.store.get({ apiVersion: "apps/v1", kind: "Deployment", namespace: "docs", name }) as {
+        spec: { template: { spec: { serviceAccountName: string; automountServiceAccountToken: boolean } } };
+      };
+      expect(deployment.spec.template.spec).toMatchObject({
+        serviceAccountName: "default",
+        automountServiceAccountToken: false,
+      });
+      expect(e.counters.deletes).toBe(4);
     } finally {
       await e.close();
     }
