@@ -2,7 +2,7 @@ import { createServer, type Server } from "node:http";
 import { randomUUID } from "node:crypto";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { gatewayStreamName, outboundSubject, type SendCommand } from "@tessera/contract";
+import { gatewayStreamName, NATS_CLIENT_OPTIONS, outboundSubject, type SendCommand } from "@tessera/contract";
 import { createEgress } from "@tessera/egress";
 import {
   createAdapterRegistry,
@@ -79,7 +79,7 @@ export async function gatewayFairness(env: BenchEnv, opts: { seconds: number }):
   });
   await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
   const url = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`;
-  const nc = await connect({ servers: env.natsUrl });
+  const nc = await connect({ ...NATS_CLIENT_OPTIONS, servers: env.natsUrl });
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
   await ensureGatewayStreams(jsm);

@@ -7,6 +7,7 @@
 import { createServer } from "node:http";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { NATS_CLIENT_OPTIONS } from "@tessera/contract";
 import {
   createAdapterRegistry,
   ensureGatewayStreams,
@@ -29,7 +30,7 @@ if (mode === "bare") {
   const address = server.address();
   url = `http://127.0.0.1:${typeof address === "object" && address !== null ? address.port : 0}`;
 } else if (mode === "gateway") {
-  const nc = await connect({ servers: process.env["NATS_URL"] ?? "", name: "bench-gateway" });
+  const nc = await connect({ ...NATS_CLIENT_OPTIONS, servers: process.env["NATS_URL"] ?? "", name: "bench-gateway" });
   await ensureGatewayStreams(await jetstreamManager(nc));
   const server = await startInboundServer({
     jetstream: jetstream(nc),

@@ -130,6 +130,7 @@ export {
 } from "./component-spec.js";
 export {
   JOB_MAX_ACK_PENDING,
+  NATS_CLIENT_OPTIONS,
   jobConsumerConfig,
   jobStreamConfig,
   type JobConsumerConfig,

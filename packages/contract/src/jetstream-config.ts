@@ -8,6 +8,14 @@ import { durableConsumerName, jobStreamName, jobSubject } from "./naming.js";
  * the other made.
  */
 
+/**
+ * Options every Tessera NATS connection sets. `noAsyncTraces`: otherwise the client builds two Errors, stacks
+ * captured, for every request (each JetStream publish is one) only to lengthen the stack of a failure that
+ * rarely comes; our callers name the operation in their own errors, and those stacks were a large share of a
+ * publish's CPU (docs/performance.md).
+ */
+export const NATS_CLIENT_OPTIONS = { noAsyncTraces: true } as const;
+
 /** Most jobs handed to the component's workers and not yet acknowledged, across all of them. */
 export const JOB_MAX_ACK_PENDING = 10_000;
 

@@ -5,9 +5,10 @@
  * import { connect } from "@nats-io/transport-node";
  * import { jetstream, jetstreamManager } from "@nats-io/jetstream";
  * import { createEgress } from "@tessera/egress";
+ * import { NATS_CLIENT_OPTIONS } from "@tessera/contract";
  * import * as gw from "@tessera/gateway";
  *
- * const nc = await connect({ servers: process.env.NATS_URL });
+ * const nc = await connect({ ...NATS_CLIENT_OPTIONS, servers: process.env.NATS_URL });
  * await gw.ensureGatewayStreams(await jetstreamManager(nc));
  * const registry = gw.createAdapterRegistry({
  *   inbound: [gw.slackInbound(), gw.githubInbound(), gw.standardWebhooksInbound()],

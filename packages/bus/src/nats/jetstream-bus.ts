@@ -24,6 +24,7 @@ import {
   heartbeatSubject,
   jobStreamName,
   jobSubject,
+  NATS_CLIENT_OPTIONS,
   resultSubject,
   type ComponentBusSettings,
   type Heartbeat,
@@ -114,6 +115,7 @@ export async function connectJetStreamBus(opts: JetStreamBusOptions): Promise<Bu
   if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 1 || replicas > 5))
     throw new RangeError(`streamReplicas: expected an integer from 1 to 5, got ${replicas}`);
   const nc = await connect({
+    ...NATS_CLIENT_OPTIONS,
     servers: opts.servers,
     ...(opts.name !== undefined ? { name: opts.name } : {}),
     maxReconnectAttempts: -1,

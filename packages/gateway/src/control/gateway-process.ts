@@ -1,6 +1,11 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { enforceGuardRails, type GuardRailFinding, type TesseraEnvironment } from "@tessera/contract";
+import {
+  enforceGuardRails,
+  NATS_CLIENT_OPTIONS,
+  type GuardRailFinding,
+  type TesseraEnvironment,
+} from "@tessera/contract";
 import { createEgress, type Egress } from "@tessera/egress";
 import type { AccountDirectory } from "../accounts.js";
 import type { AdapterRegistry } from "../registry.js";
@@ -47,7 +52,12 @@ export async function startGatewayRuntime(options: GatewayRuntimeOptions): Promi
     { gateway: { inbound: "jetstream", unsignedAdapters: options.registry.unsignedInbound } },
     (finding) => options.onWarning?.(finding),
   );
-  const nc = await connect({ servers: options.natsUrl, name: "tessera-gateway", maxReconnectAttempts: -1 });
+  const nc = await connect({
+    ...NATS_CLIENT_OPTIONS,
+    servers: options.natsUrl,
+    name: "tessera-gateway",
+    maxReconnectAttempts: -1,
+  });
   const cleanups: (() => Promise<unknown> | unknown)[] = [() => nc.drain()];
   const egress = options.egress ?? createEgress();
   if (options.egress === undefined) cleanups.push(() => egress.close());

@@ -7,6 +7,7 @@ import {
   gatewayAccountChangesSubject,
   gatewayStreamName,
   gatewaySubjectFilter,
+  NATS_CLIENT_OPTIONS,
   type GatewayStreamKind,
   type Message,
 } from "@tessera/contract";
@@ -89,7 +90,12 @@ export function natsGatewayFeed(nc: NatsConnection, jsm: JetStreamManager): Nats
  * `createCoordinator({ …, gateway: { feed: (await connectGatewayFeed(natsUrl)).feed } })`.
  */
 export async function connectGatewayFeed(natsUrl: string): Promise<{ feed: NatsGatewayFeed; close(): Promise<void> }> {
-  const nc = await connect({ servers: natsUrl, name: "tessera-gateway-feed", maxReconnectAttempts: -1 });
+  const nc = await connect({
+    ...NATS_CLIENT_OPTIONS,
+    servers: natsUrl,
+    name: "tessera-gateway-feed",
+    maxReconnectAttempts: -1,
+  });
   try {
     return { feed: natsGatewayFeed(nc, await jetstreamManager(nc)), close: () => nc.drain() };
   } catch (err) {
