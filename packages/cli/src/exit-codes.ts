@@ -9,6 +9,7 @@
  * | 3 | cannot reach the coordinator (connection refused, DNS, timeout) or it answered that it is unavailable |
  * | 4 | not found: the job, component or dead letter does not exist |
  * | 5 | conflict: the job is already finished (cancel) or not dead-lettered (redrive) |
+ * | 6 | locked: another `tessera deploy` or `rollback` holds the component's deploy lock (the message names the holder and when it expires) |
  */
 export const ExitCode = {
   Ok: 0,
@@ -17,5 +18,6 @@ export const ExitCode = {
   Unreachable: 3,
   NotFound: 4,
   Conflict: 5,
+  Locked: 6,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

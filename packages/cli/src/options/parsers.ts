@@ -76,3 +76,12 @@ export function grantRule(value: string, previous: RbacRule[] | undefined): Rbac
     throw new InvalidArgumentError(`Unknown verb ${JSON.stringify(unknown[0])}: expected ${RBAC_VERBS.join(", ")}.`);
   return [...(previous ?? []), { apiGroups: [group], resources: [resource], verbs: verbs as RbacRule["verbs"] }];
 }
+
+/** `--timeout 5m`: a duration ("30s", "5m", "1h30m") in milliseconds. */
+export function durationMs(value: string): number {
+  if (!new RegExp(DURATION_PATTERN).test(value))
+    throw new InvalidArgumentError("Expected a duration such as 30s, 5m or 1h30m.");
+  const ms = parseDuration(value);
+  if (ms <= 0) throw new InvalidArgumentError("Expected a duration above zero.");
+  return ms;
+}
