@@ -7,12 +7,16 @@ import { registerConfigCommand } from "./commands/config.js";
 import { registerConnectionsCommands } from "./commands/connections.js";
 import { registerControllerCommand } from "./commands/controller.js";
 import { registerDevCommand } from "./commands/dev.js";
+import { registerDeployCommand } from "./commands/deploy.js";
 import { registerDlqCommands } from "./commands/dlq.js";
 import { registerGatewayCommands } from "./commands/gateway.js";
 import { registerJobsCommands } from "./commands/jobs.js";
+import { registerListCommand } from "./commands/list.js";
 import { registerRenderCommand } from "./commands/render.js";
+import { registerRollbackCommand } from "./commands/rollback.js";
 import { registerSecretsCommands } from "./commands/secrets.js";
 import { registerValidateCommand } from "./commands/validate.js";
+import { registerVersionsCommand } from "./commands/versions.js";
 import { registerVaultCommands } from "./commands/vault.js";
 import { registerWorkerCommand } from "./commands/worker.js";
 
@@ -33,7 +37,8 @@ Commands that talk to the coordinator take --url (or TESSERA_URL; default http:/
 \`tessera dev\` serves) and --json for scripts.
 
 Exit codes: 0 ok, 1 the operation failed (a job failed, validation found problems), 2 usage error,
-3 cannot reach the coordinator, 4 not found, 5 conflict (already finished, not dead-lettered).
+3 cannot reach the coordinator, 4 not found, 5 conflict (already finished, not dead-lettered), 6 locked (another
+deploy holds the component's deploy lock).
 
 Examples:
   $ tessera validate components/*.yaml
@@ -51,6 +56,10 @@ Examples:
   registerConfigCommand(program, io);
   registerRenderCommand(program, io);
   registerControllerCommand(program, io);
+  registerDeployCommand(program, io);
+  registerListCommand(program, io);
+  registerVersionsCommand(program, io);
+  registerRollbackCommand(program, io);
   registerCanaryCommands(program, io);
   registerWorkerCommand(program, io);
   registerBackupCommands(program, io);

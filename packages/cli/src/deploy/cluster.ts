@@ -145,6 +145,24 @@ export class Cluster {
     }
   }
 
+  /** Why KEDA is not acting on a component's ScaledObject (its Ready condition when False), else undefined. */
+  async kedaProblem(namespace: string, name: string): Promise<string | undefined> {
+    try {
+      const so = (await this.custom.getNamespacedCustomObject({
+        group: "keda.sh",
+        version: "v1alpha1",
+        namespace,
+        plural: "scaledobjects",
+        name,
+      })) as { status?: { conditions?: Condition[] } };
+      const ready = so.status?.conditions?.find((c) => c.type === "Ready");
+      return ready?.status === "False" ? (ready.message ?? ready.reason ?? "not ready") : undefined;
+    } catch {
+      // No KEDA (or no ScaledObject yet): nothing to add.
+      return undefined;
+    }
+  }
+
   /**
    * Creates the Component, or replaces it carrying the resourceVersion read. A conflict caused by the
    * controller (its finalizer or status write moved the resourceVersion) is retried on a fresh read as long as

@@ -82,3 +82,11 @@ export async function provenanceFor(
     tesseraVersion: tesseraVersion(env),
   };
 }
+
+/** Who runs a command that has no spec file (rollback): the git user of the working directory, else $USER. */
+export async function whoDeploys(
+  env: Readonly<Record<string, string | undefined>>,
+  facts = new GitFacts(),
+): Promise<string> {
+  return (await facts.of(process.cwd())).email ?? env["USER"] ?? "unknown";
+}

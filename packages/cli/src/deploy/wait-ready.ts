@@ -37,10 +37,15 @@ export async function waitReady(
       if (last.get(key(item))?.state === "ready") continue;
       const component = await cluster.readComponent(item.namespace, item.name);
       const deployment = await cluster.readDeployment(item.namespace, item.name);
-      const now: Readiness =
+      let now: Readiness =
         component === undefined
           ? { state: "waiting", detail: "the Component is gone" }
           : readiness(component, deployment, item.target);
+      // Workers that never start are often KEDA unable to act (e.g. a Secret its env names is missing): say so.
+      if (now.state === "waiting" && (deployment?.spec?.replicas ?? 0) > 0) {
+        const keda = await cluster.kedaProblem(item.namespace, item.name);
+        if (keda !== undefined) now = { ...now, detail: `${now.detail}; KEDA ScaledObject not ready: ${keda}` };
+      }
       const before = last.get(key(item));
       if (before === undefined || before.state !== now.state || before.detail !== now.detail)
         progress.write(
