@@ -127,6 +127,7 @@ describe("tessera deploy: groups and several clusters", () => {
         60_000,
         100,
       );
+      expect(failing.stdout).toMatch(/^beta\s+updated\s+.*rolled back .*\(Deployment re-pointed\)$/m);
       expect(await image(a, "beta")).toBe("example/beta:1");
       await waitFor(
         "gamma deleted on a",

@@ -55,6 +55,9 @@ export interface DeploymentResource {
   };
 }
 
+/** The field manager of every write the CLI makes (what `managedFields` shows for the Component). */
+export const CLI_FIELD_MANAGER = "tessera-cli";
+
 export function statusCode(err: unknown): number | undefined {
   const code = (err as { code?: unknown }).code ?? (err as { statusCode?: unknown }).statusCode;
   return typeof code === "number" ? code : undefined;
@@ -180,6 +183,7 @@ export class Cluster {
       try {
         return (await this.custom.createNamespacedCustomObject({
           ...this.componentRef(namespace),
+          fieldManager: CLI_FIELD_MANAGER,
           body: {
             apiVersion: `${COMPONENT_GROUP}/${COMPONENT_VERSION}`,
             kind: "Component",
@@ -206,6 +210,7 @@ export class Cluster {
         return (await this.custom.replaceNamespacedCustomObject({
           ...this.componentRef(namespace),
           name,
+          fieldManager: CLI_FIELD_MANAGER,
           body: { ...current, metadata: { ...current.metadata, annotations: { ...kept, ...annotations } }, spec },
         })) as ComponentResource;
       } catch (err) {

@@ -51,6 +51,9 @@ export interface DeployGroupOptions {
   identity: string;
 }
 
+/** How long a failed group's rollback waits for the controller to re-point the Deployments it restored. */
+const ROLLBACK_REPOINT_WAIT_MS = 60_000;
+
 /** A spec as YAML with sorted keys: the API server re-encodes objects, so order must not look like a change. */
 export function specYaml(spec: unknown): string {
   return stringify(spec ?? {}, { sortMapEntries: true });
@@ -161,6 +164,7 @@ export async function deployGroup(
     if (outcomes.every((o) => o.state === "ready"))
       return { ...base, outcome: "deployed", components: outcomes, waitedMs: waited.ms };
 
+    const restored: { outcome: ComponentOutcome; image: string }[] = [];
     // Not all ready: put back every component this deploy changed, the ready ones too (a group moves together).
     for (const [i, p] of planned.entries()) {
       const o = outcomes[i]!;
@@ -187,6 +191,23 @@ export async function deployGroup(
         p.live.status?.revision !== undefined ? ` to revision ${p.live.status.revision}` : " to the previous spec"
       }`;
       o.state = "rolled-back";
+      restored.push({ outcome: o, image: previous.image });
+    }
+    // The rollback is only done once the controller re-pointed each Deployment: say whether that happened.
+    const deadline = Date.now() + Math.min(opts.timeoutMs, ROLLBACK_REPOINT_WAIT_MS);
+    for (const r of restored) {
+      for (;;) {
+        const d = await cluster.readDeployment(namespace, r.outcome.name);
+        if (d?.spec?.template?.spec?.containers?.[0]?.image === r.image) {
+          r.outcome.detail += " (Deployment re-pointed)";
+          break;
+        }
+        if (Date.now() > deadline) {
+          r.outcome.detail += " (written; the Deployment was not re-pointed yet)";
+          break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
     }
     return { ...base, outcome: "rolled-back", components: outcomes, waitedMs: waited.ms };
   } finally {

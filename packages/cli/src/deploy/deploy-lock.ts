@@ -4,6 +4,7 @@ import { CliError } from "../cli-error.js";
 import { ExitCode } from "../exit-codes.js";
 import { kubeError } from "../secrets/kube-secrets.js";
 import { formatAge } from "../output/format.js";
+import { CLI_FIELD_MANAGER } from "./cluster.js";
 
 /** The one name of a component's deploy lock (a Lease in the component's namespace). */
 export function deployLockName(component: string): string {
@@ -138,6 +139,7 @@ export class DeployLocks {
       if (existing === undefined)
         lease = (await this.api.createNamespacedCustomObject({
           ...this.ref(namespace),
+          fieldManager: CLI_FIELD_MANAGER,
           body: {
             apiVersion: "coordination.k8s.io/v1",
             kind: "Lease",
@@ -150,6 +152,7 @@ export class DeployLocks {
         lease = (await this.api.replaceNamespacedCustomObject({
           ...this.ref(namespace),
           name,
+          fieldManager: CLI_FIELD_MANAGER,
           body: { ...existing, spec },
         })) as LeaseObject;
       }
@@ -174,6 +177,7 @@ export class DeployLocks {
         lease = (await this.api.replaceNamespacedCustomObject({
           ...this.ref(namespace),
           name: lease.metadata.name,
+          fieldManager: CLI_FIELD_MANAGER,
           body: { ...lease, spec: { ...lease.spec, renewTime: microTime(Date.now()) } },
         })) as LeaseObject;
       } catch {
