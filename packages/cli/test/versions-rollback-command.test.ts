@@ -100,13 +100,13 @@ describe("tessera rollback", () => {
     await deployed();
     cluster.fake.resetCounts();
     const stop = cluster.run();
-    const r = await runTessera(["rollback", "extract", "--to", "1", "--wait", "--kubeconfig", cluster.kubeconfig], {
+    const r = await runTessera(["rollback", "extract", "--wait", "--kubeconfig", cluster.kubeconfig], {
       env: { USER: "ada" },
     });
     await stop();
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(
-      /^rolled back docs\/extract from revision \? to 1 \(example\/extract:1\): Deployment re-pointed \S+ after the command started; ready: scaled to zero/,
+      /^rolled back docs\/extract from revision 2 to 1 \(example\/extract:1\): Deployment re-pointed \S+ after the command started; ready: scaled to zero/,
     );
     const componentWrites = cluster.fake
       .writeLog()

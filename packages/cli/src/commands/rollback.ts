@@ -66,11 +66,12 @@ server, 4 component or revision not found, 5 conflict (changed meanwhile), 6 loc
       const namespace = opts.namespace ?? cluster.namespace;
       const live = await cluster.requireComponent(namespace, component);
       const revisions = await listRevisions(cluster, namespace, component);
-      const current = live.status?.revision;
+      // Before the controller has reported one, the newest recorded revision is the live one.
+      const current = live.status?.revision ?? revisions.at(-1)?.revision;
       const target =
         opts.to !== undefined
           ? revisions.find((r) => r.revision === opts.to)
-          : [...revisions].reverse().find((r) => current === undefined || r.revision < current);
+          : [...revisions].reverse().find((r) => current !== undefined && r.revision < current);
       if (target === undefined)
         throw new CliError(
           opts.to !== undefined
