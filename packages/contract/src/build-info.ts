@@ -16,8 +16,27 @@ export function buildInfo(env: Readonly<Record<string, string | undefined>>): Bu
   return { version: pick(env["TESSERA_VERSION"], "dev"), commit: pick(env["TESSERA_COMMIT"], "unknown") };
 }
 
-/** The annotation every rendered object carries for `field` (one naming rule: `tessera.dev/<field>`). */
-export function tesseraAnnotation(field: "version" | "commit" | "maturity"): string {
+/**
+ * Every field Tessera annotates objects with: the build and maturity on every rendered object, the deploy
+ * provenance a deploy stamps on the Component (docs/deploy.md#revisions-and-config), the config hash on pod templates.
+ */
+export const ANNOTATION_FIELDS = [
+  "version",
+  "commit",
+  "maturity",
+  "deployed-by",
+  "git-commit",
+  "git-dirty",
+  "deployed-at",
+  "source-file",
+  "tessera-version",
+  "rollback-of",
+  "config-hash",
+] as const;
+export type AnnotationField = (typeof ANNOTATION_FIELDS)[number];
+
+/** The annotation for `field` (one naming rule: `tessera.dev/<field>`). */
+export function tesseraAnnotation(field: AnnotationField): string {
   return `tessera.dev/${field}`;
 }
 

@@ -154,6 +154,20 @@ export const ComponentSpecSchema = Type.Object(
     ),
     config: Type.Optional(Type.Record(ConfigKey, Type.String())),
     /**
+     * A ConfigMap in the component's namespace whose data is merged over `config` (a key there wins) without a new
+     * image; a change to it records a new revision and rolls the pods (docs/deploy.md#config-overlays).
+     */
+    configOverlay: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 253,
+        pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description: "the name of a ConfigMap in the component's namespace",
+      }),
+    ),
+    /** Deploy revisions kept (the live one always among them); default 10. */
+    revisionHistoryLimit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+    /**
      * The class of each `config` key and `secretRefs` env (docs/contract.md#config-classes); a key not listed
      * is internal, a secretRef is secret. A `config` value is written in the manifest, so it is never secret.
      */
@@ -240,6 +254,7 @@ export const ComponentDefaults = {
   maxReplicas: 10,
   queueDepthTarget: 10,
   duplicateWindowMs: 120_000,
+  revisionHistoryLimit: 10,
 } as const;
 
 const METADATA_IP = "169.254.169.254";
