@@ -2,7 +2,14 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { createInProcessBus } from "@tessera/bus";
 import { Vault, parseKeyring, staticKeyring } from "@tessera/connectors";
-import { SqlConnectionStore, createCoordinator, openSqlClient } from "@tessera/coordinator";
+import { openGatewaySecrets } from "@tessera/connectors/storage";
+import {
+  GatewayControl,
+  SqlConnectionStore,
+  SqlGatewayAccountStore,
+  createCoordinator,
+  openSqlClient,
+} from "@tessera/coordinator";
 import { startPostgres, type PostgresHandle } from "@tessera/testkit";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -46,6 +53,14 @@ beforeAll(async () => {
       }),
     );
   }
+  // Gateway accounts' credentials are boxes of the same vault: the rotation walks them too.
+  const accounts = new SqlGatewayAccountStore(sql);
+  const control = new GatewayControl({ store: accounts, vault, publicUrl: () => null });
+  for (let i = 0; i < 4; i++) {
+    const account = { channelType: "slack", tenant: "acme", account: `T${i}` };
+    await accounts.put(account, {});
+    await control.rotate(account, { signingSecrets: [`signing-${i}`], credentials: { botToken: `xoxb-${i}` } });
+  }
   await sql.close();
 }, 120_000);
 afterAll(async () => {
@@ -62,13 +77,26 @@ describe("tessera vault", () => {
     const env = { DATABASE_URL: url, TESSERA_VAULT_KEY_FILE: file };
     const before = await runTessera(["vault", "status", "--json"], { env });
     expect(before.code).toBe(0);
-    expect(JSON.parse(before.stdout)).toEqual({ currentKeyId: "k2", keyIds: ["k2", "k1"], boxesByKey: { k1: 30 } });
+    expect(JSON.parse(before.stdout)).toEqual({
+      currentKeyId: "k2",
+      keyIds: ["k2", "k1"],
+      boxesByKey: { k1: 30 },
+      gatewayBoxesByKey: { k1: 4 },
+    });
 
     const rotated = await runTessera(["vault", "rotate-key", "--batch-size", "8"], { env });
     expect(rotated.code).toBe(0);
     expect(rotated.stdout).toContain("resealed 30 box(es) under k2");
     expect(rotated.stdout).toContain("sealed boxes by key: k2: 30");
-    expect(rotated.stderr.trim().split("\n")).toEqual(["resealed 8", "resealed 16", "resealed 24", "resealed 30"]);
+    expect(rotated.stdout).toContain("resealed 4 gateway account box(es) under k2");
+    expect(rotated.stdout).toContain("gateway account credentials by key: k2: 4");
+    expect(rotated.stderr.trim().split("\n")).toEqual([
+      "resealed 8",
+      "resealed 16",
+      "resealed 24",
+      "resealed 30",
+      "resealed 4 gateway account box(es)",
+    ]);
     for (const out of [before.stdout, rotated.stdout, rotated.stderr]) {
       expect(out).not.toContain(k1.split(":")[1]);
       expect(out).not.toContain(k2.split(":")[1]);
@@ -79,11 +107,21 @@ describe("tessera vault", () => {
       const row = await new SqlConnectionStore(sql).get({ provider: "todoist", userId: "u29" });
       const k2Only = await Vault.create(staticKeyring(parseKeyring(k2)));
       expect(k2Only.open(row!.sealed!, { purpose: "credential", subject: "todoist/u29" })).toContain("token-29");
+      const account = await new SqlGatewayAccountStore(sql).get({
+        channelType: "slack",
+        tenant: "acme",
+        account: "T3",
+      });
+      expect(openGatewaySecrets(k2Only, "slack/acme/T3", account!.sealed!)).toEqual({
+        signingSecrets: ["signing-3"],
+        credentials: { botToken: "xoxb-3" },
+      });
     } finally {
       await sql.close();
     }
     const again = await runTessera(["vault", "rotate-key"], { env });
     expect(again.stdout).toContain("resealed 0 box(es)");
+    expect(again.stdout).toContain("resealed 0 gateway account box(es)");
   });
 
   it("refuses to start when a key still sealing boxes is missing from the key file", async () => {

@@ -36,5 +36,11 @@ export {
   sealGatewaySecrets,
   type GatewaySecrets,
 } from "./vault/gateway-secrets.js";
-export { rotateVaultKey, type RotationOptions, type RotationReport } from "./vault/rotate-key.js";
+export {
+  rotateSealedBoxes,
+  rotateVaultKey,
+  type RotationOptions,
+  type RotationReport,
+  type SealedBoxSource,
+} from "./vault/rotate-key.js";
 export type { ConnectionRecord, ConnectionState, ConnectionWrite, PendingAuthorization, SealedBox } from "./schemas.js";

@@ -25,7 +25,15 @@ export {
   type GatewayFeed,
   type RotateCredentials,
 } from "./gateway/gateway-control.js";
-export type { GatewayAccountKey, StoredGatewayAccount } from "./gateway/account-store.js";
+export type {
+  GatewayAccountKey,
+  GatewayAccountStore,
+  GatewayConnectionRef,
+  StoredGatewayAccount,
+} from "./gateway/account-store.js";
+export { MemoryGatewayAccountStore } from "./gateway/account-store.js";
+export { SqlGatewayAccountStore } from "./gateway/sql-account-store.js";
+export { rotateGatewayCredentials } from "./gateway/rotate-gateway-key.js";
 export { DEFAULT_MAX_DECIDED_JOBS } from "./store/memory-decided-bound.js";
 export type { MemoryJobStoreOptions } from "./store/memory-job-store.js";
 export { CoordinatorError, type CoordinatorErrorCode } from "./errors.js";

@@ -6,7 +6,13 @@ import {
   keyringSourceFromEnv,
   rotateVaultKey,
 } from "@tessera/connectors/storage";
-import { SqlConnectionStore, openSqlClient, type SqlClient } from "@tessera/coordinator";
+import {
+  SqlConnectionStore,
+  SqlGatewayAccountStore,
+  openSqlClient,
+  rotateGatewayCredentials,
+  type SqlClient,
+} from "@tessera/coordinator";
 import { InvalidArgumentError, type Command } from "commander";
 import { CliError, usageError } from "../cli-error.js";
 import type { CliIo, RegisterCommands } from "../cli-io.js";
@@ -71,6 +77,14 @@ async function vaultErrors<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** The gateway's accounts, when the database has them (migration 5): their credentials are boxes of the same vault. */
+async function gatewayStore(sql: SqlClient): Promise<SqlGatewayAccountStore | undefined> {
+  const found = await sql.query<{ table: string | null }>(
+    `SELECT to_regclass('tessera_gateway_accounts')::text AS table`,
+  );
+  return found.rows[0]?.table === null ? undefined : new SqlGatewayAccountStore(sql);
+}
+
 function describeCounts(byKey: Record<string, number>): string {
   const entries = Object.entries(byKey);
   return entries.length === 0 ? "no sealed boxes" : entries.map(([id, n]) => `${id}: ${n}`).join(", ");
@@ -81,10 +95,17 @@ async function statusAction(flags: DatabaseFlags, io: CliIo): Promise<void> {
   const sql = await openDatabase(flags, io);
   try {
     const byKey = await new SqlConnectionStore(sql).countByKey();
-    const status = { currentKeyId: vault.currentKeyId(), keyIds: vault.keyIds(), boxesByKey: byKey };
+    const gatewayByKey = (await (await gatewayStore(sql))?.countByKey()) ?? {};
+    const status = {
+      currentKeyId: vault.currentKeyId(),
+      keyIds: vault.keyIds(),
+      boxesByKey: byKey,
+      gatewayBoxesByKey: gatewayByKey,
+    };
     if (flags.json === true) return writeJson(io.stdout, status);
     io.stdout.write(`current key: ${status.currentKeyId} (keys held: ${status.keyIds.join(", ")})\n`);
     io.stdout.write(`sealed boxes by key: ${describeCounts(byKey)}\n`);
+    io.stdout.write(`gateway account credentials by key: ${describeCounts(gatewayByKey)}\n`);
   } finally {
     await sql.close();
   }
@@ -95,9 +116,11 @@ async function rotateAction(flags: RotateFlags, io: CliIo): Promise<void> {
   const sql = await openDatabase(flags, io);
   try {
     const store = new SqlConnectionStore(sql);
+    const gateway = await gatewayStore(sql);
     // Every key still sealing something must be in the key file, or boxes under it cannot move: checked
     // before anything is rewritten.
-    const missing = Object.keys(await store.countByKey()).filter((id) => !vault.keyIds().includes(id));
+    const sealing = [...Object.keys(await store.countByKey()), ...Object.keys((await gateway?.countByKey()) ?? {})];
+    const missing = [...new Set(sealing)].filter((id) => !vault.keyIds().includes(id));
     if (missing.length > 0)
       throw new CliError(
         `boxes are sealed under key(s) the key file does not hold: ${missing.join(", ")}`,
@@ -112,11 +135,25 @@ async function rotateAction(flags: RotateFlags, io: CliIo): Promise<void> {
         },
       }),
     );
-    if (flags.json === true) return writeJson(io.stdout, report);
+    const gatewayReport =
+      gateway === undefined
+        ? { keyId: report.keyId, resealed: 0, raced: 0, byKey: {} }
+        : await vaultErrors(() =>
+            rotateGatewayCredentials(gateway, vault, {
+              ...(flags.batchSize !== undefined ? { batchSize: flags.batchSize } : {}),
+              onProgress: (done) => {
+                if (flags.json !== true) io.stderr.write(`resealed ${done} gateway account box(es)\n`);
+              },
+            }),
+          );
+    if (flags.json === true) return writeJson(io.stdout, { ...report, gateway: gatewayReport });
     io.stdout.write(
       `resealed ${report.resealed} box(es) under ${report.keyId}` +
         (report.raced > 0 ? ` (${report.raced} rewritten meanwhile by a refresh, then resealed)` : "") +
+        `\nresealed ${gatewayReport.resealed} gateway account box(es) under ${report.keyId}` +
+        (gatewayReport.raced > 0 ? ` (${gatewayReport.raced} rotated meanwhile, then resealed)` : "") +
         `\nsealed boxes by key: ${describeCounts(report.byKey)}\n` +
+        `gateway account credentials by key: ${describeCounts(gatewayReport.byKey)}\n` +
         `every box is under ${report.keyId}: the other keys can be removed from the key file\n`,
     );
   } finally {
@@ -163,8 +200,8 @@ Rotating without downtime:
   3. $ tessera vault rotate-key          # with the same key file; reseals the rest, a batch at a time
   4. Once it reports only the new key, remove the old one from the key files.
 
-A credential refreshed while this runs keeps its refresh (each box is swapped only if unchanged) and is
-resealed on the next step. Exit codes: 0 done, 1 a key is missing or boxes keep appearing under an old key,
+It walks the connections' boxes, then the gateway accounts' credentials. A credential refreshed or rotated
+while this runs keeps its change (each box is swapped only if unchanged) and is resealed on the next step. Exit codes: 0 done, 1 a key is missing or boxes keep appearing under an old key,
 2 usage.`,
     )
     .action((flags: RotateFlags) => rotateAction(flags, io));

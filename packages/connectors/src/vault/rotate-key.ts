@@ -1,6 +1,19 @@
 import { ConnectorError, ConnectorErrorCode } from "../errors.js";
+import type { SealedBox } from "../schemas.js";
 import type { ConnectionStore, SealedEntry } from "../store/connection-store.js";
 import type { SealContext, Vault } from "./vault.js";
+
+/**
+ * Any table of sealed boxes a rotation walks: the connection store, the gateway's accounts. `replace` is a
+ * compare-and-swap against what `notUnder` read, so a concurrent write to one box is never overwritten.
+ */
+export interface SealedBoxSource<E extends { sealed: SealedBox }> {
+  notUnder(keyId: string, limit: number): Promise<E[]>;
+  replace(entry: E, next: SealedBox): Promise<boolean>;
+  countByKey(): Promise<Record<string, number>>;
+  /** The associated data the box was sealed with. */
+  contextOf(entry: E): SealContext;
+}
 
 export interface RotationOptions {
   /** Boxes read and resealed per step (default 100): each step is short, so nothing waits on it for long. */
@@ -34,8 +47,26 @@ function contextOf(entry: SealedEntry): SealContext {
  * stay readable throughout, so coordinators keep serving while it runs; once it reports only the current key,
  * the old keys can be removed from the key file.
  */
-export async function rotateVaultKey(
+export function rotateVaultKey(
   store: ConnectionStore,
+  vault: Vault,
+  options: RotationOptions = {},
+): Promise<RotationReport> {
+  return rotateSealedBoxes(
+    {
+      notUnder: (keyId, limit) => store.sealedNotUnder(keyId, limit),
+      replace: (entry, next) => store.replaceSealed(entry, next),
+      countByKey: () => store.countByKey(),
+      contextOf,
+    },
+    vault,
+    options,
+  );
+}
+
+/** The rotation loop over any source of sealed boxes (see `rotateVaultKey`). */
+export async function rotateSealedBoxes<E extends { sealed: SealedBox }>(
+  store: SealedBoxSource<E>,
   vault: Vault,
   options: RotationOptions = {},
 ): Promise<RotationReport> {
@@ -45,11 +76,11 @@ export async function rotateVaultKey(
   let resealed = 0;
   let raced = 0;
   for (let fruitless = 0; ;) {
-    const entries = await store.sealedNotUnder(keyId, batchSize);
+    const entries = await store.notUnder(keyId, batchSize);
     if (entries.length === 0) break;
     let moved = 0;
     for (const entry of entries) {
-      if (await store.replaceSealed(entry, vault.reseal(entry.sealed, contextOf(entry)))) moved++;
+      if (await store.replace(entry, vault.reseal(entry.sealed, store.contextOf(entry)))) moved++;
       else raced++;
     }
     resealed += moved;

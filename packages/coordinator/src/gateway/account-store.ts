@@ -16,11 +16,30 @@ export interface StoredGatewayAccount extends GatewayAccountKey {
   credentialNames: string[];
   signingSecretCount: number;
   sealed: SealedBox | null;
+  /**
+   * The connection whose access token the account uses as the credential `credential` (an OAuth install):
+   * read when the credentials are asked for, so the connection's refreshes reach the gateway.
+   */
+  connection: GatewayConnectionRef | null;
   /** Counts credential writes (a rotation writes only over the version it read). */
   credentialsVersion: number;
   rotatedAt: number | null;
   createdAt: number;
   updatedAt: number;
+}
+
+/** An account's OAuth connection (`provider` + `userId` in the connection store) and the credential it fills. */
+export interface GatewayConnectionRef {
+  provider: string;
+  userId: string;
+  credential: string;
+}
+
+/** One account's box as a vault key rotation reads it: replaced only if the version is unchanged. */
+export interface GatewaySealedEntry {
+  key: GatewayAccountKey;
+  sealed: SealedBox;
+  credentialsVersion: number;
 }
 
 export type GatewayAccountPatch = Partial<Pick<StoredGatewayAccount, "disabled" | "rateLimit" | "settings">>;
@@ -49,7 +68,14 @@ export interface GatewayAccountStore {
     write: GatewayCredentialsWrite,
     expectedVersion: number,
   ): Promise<{ outcome: "written"; account: StoredGatewayAccount } | { outcome: "moved" | "missing" }>;
+  /** Creates the account if absent and points its token credential at a connection (an OAuth install). */
+  setConnection(key: GatewayAccountKey, connection: GatewayConnectionRef): Promise<StoredGatewayAccount>;
   delete(key: GatewayAccountKey): Promise<boolean>;
+  /** Up to `limit` boxes sealed under another key than `keyId` (a vault key rotation's next batch). */
+  sealedNotUnder(keyId: string, limit: number): Promise<GatewaySealedEntry[]>;
+  /** Replaces the box if the credentials are still at the entry's version (a rotation meanwhile wins). */
+  replaceSealed(entry: GatewaySealedEntry, next: SealedBox): Promise<boolean>;
+  countByKey(): Promise<Record<string, number>>;
 }
 
 export const accountKeyOf = (a: GatewayAccountKey): string => JSON.stringify([a.channelType, a.tenant, a.account]);
@@ -89,6 +115,7 @@ export class MemoryGatewayAccountStore implements GatewayAccountStore {
       credentialNames: [],
       signingSecretCount: 0,
       sealed: null,
+      connection: null,
       credentialsVersion: 0,
       rotatedAt: null,
       createdAt: now,
@@ -109,10 +136,48 @@ export class MemoryGatewayAccountStore implements GatewayAccountStore {
     return { outcome: "written" as const, account: copy(next) };
   }
 
+  async setConnection(key: GatewayAccountKey, connection: GatewayConnectionRef): Promise<StoredGatewayAccount> {
+    await this.put(key, {});
+    const current = this.rows.get(accountKeyOf(key))!;
+    const next = { ...current, connection: { ...connection }, updatedAt: Date.now() };
+    this.rows.set(accountKeyOf(key), next);
+    return copy(next);
+  }
+
   async delete(key: GatewayAccountKey): Promise<boolean> {
     return this.rows.delete(accountKeyOf(key));
   }
+
+  async sealedNotUnder(keyId: string, limit: number): Promise<GatewaySealedEntry[]> {
+    return [...this.rows.values()]
+      .filter((a) => a.sealed !== null && a.sealed.keyId !== keyId)
+      .slice(0, limit)
+      .map((a) => ({ key: keyOf(a), sealed: a.sealed!, credentialsVersion: a.credentialsVersion }));
+  }
+
+  async replaceSealed(entry: GatewaySealedEntry, next: SealedBox): Promise<boolean> {
+    const current = this.rows.get(accountKeyOf(entry.key));
+    if (current === undefined || current.credentialsVersion !== entry.credentialsVersion) return false;
+    this.rows.set(accountKeyOf(entry.key), {
+      ...current,
+      sealed: next,
+      credentialsVersion: current.credentialsVersion + 1,
+    });
+    return true;
+  }
+
+  async countByKey(): Promise<Record<string, number>> {
+    const byKey: Record<string, number> = {};
+    for (const a of this.rows.values()) if (a.sealed !== null) byKey[a.sealed.keyId] = (byKey[a.sealed.keyId] ?? 0) + 1;
+    return byKey;
+  }
 }
+
+const keyOf = (a: GatewayAccountKey): GatewayAccountKey => ({
+  channelType: a.channelType,
+  tenant: a.tenant,
+  account: a.account,
+});
 
 function definedOnly(patch: GatewayAccountPatch): GatewayAccountPatch {
   return Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
@@ -124,5 +189,6 @@ function copy(a: StoredGatewayAccount): StoredGatewayAccount {
     settings: { ...a.settings },
     credentialNames: [...a.credentialNames],
     rateLimit: a.rateLimit === null ? null : { ...a.rateLimit },
+    connection: a.connection === null ? null : { ...a.connection },
   };
 }

@@ -1,14 +1,17 @@
 import type { SqlExecutor } from "../sql/sql-client.js";
+import type { SealedBox } from "@tessera/connectors";
 import type {
   GatewayAccountKey,
+  GatewayConnectionRef,
   GatewayAccountPatch,
   GatewayAccountStore,
   GatewayCredentialsWrite,
+  GatewaySealedEntry,
   StoredGatewayAccount,
 } from "./account-store.js";
 
 const COLUMNS = `channel_type, tenant, account, disabled, rate_limit, settings, credential_names, signing_secret_count,
-  credentials_version, key_id, sealed,
+  credentials_version, key_id, sealed, connection,
   (extract(epoch FROM rotated_at) * 1000)::float8 AS rotated_at,
   (extract(epoch FROM created_at) * 1000)::float8 AS created_at,
   (extract(epoch FROM updated_at) * 1000)::float8 AS updated_at`;
@@ -25,6 +28,7 @@ interface Row extends Record<string, unknown> {
   credentials_version: number;
   key_id: string | null;
   sealed: Uint8Array | null;
+  connection: GatewayConnectionRef | null;
   rotated_at: number | null;
   created_at: number;
   updated_at: number;
@@ -42,6 +46,7 @@ function toAccount(r: Row): StoredGatewayAccount {
     signingSecretCount: r.signing_secret_count,
     // pg gives a Buffer, PGlite a Uint8Array: both are handed on as a plain Uint8Array.
     sealed: r.key_id === null || r.sealed === null ? null : { keyId: r.key_id, box: new Uint8Array(r.sealed) },
+    connection: r.connection,
     credentialsVersion: r.credentials_version,
     rotatedAt: r.rotated_at,
     createdAt: r.created_at,
@@ -49,10 +54,12 @@ function toAccount(r: Row): StoredGatewayAccount {
   };
 }
 
+const bytes = (box: Uint8Array): Buffer => Buffer.from(box.buffer, box.byteOffset, box.byteLength);
+
 const KEY = `channel_type = $1 AND tenant = $2 AND account = $3`;
 const keyParams = (k: GatewayAccountKey) => [k.channelType, k.tenant, k.account];
 
-/** Gateway accounts in the coordinator's SQL database (migration 5), shared by every replica on it. */
+/** Gateway accounts in the coordinator's SQL database (migrations 5 and 6), shared by every replica on it. */
 export class SqlGatewayAccountStore implements GatewayAccountStore {
   constructor(private readonly sql: SqlExecutor) {}
 
@@ -104,7 +111,7 @@ export class SqlGatewayAccountStore implements GatewayAccountStore {
       [
         ...keyParams(key),
         write.sealed.keyId,
-        Buffer.from(write.sealed.box.buffer, write.sealed.box.byteOffset, write.sealed.box.byteLength),
+        bytes(write.sealed.box),
         write.credentialNames,
         write.signingSecretCount,
         expectedVersion,
@@ -114,8 +121,57 @@ export class SqlGatewayAccountStore implements GatewayAccountStore {
     return { outcome: (await this.get(key)) === undefined ? ("missing" as const) : ("moved" as const) };
   }
 
+  async setConnection(key: GatewayAccountKey, connection: GatewayConnectionRef): Promise<StoredGatewayAccount> {
+    const res = await this.sql.query<Row>(
+      `INSERT INTO tessera_gateway_accounts AS a (channel_type, tenant, account, connection)
+       VALUES ($1, $2, $3, $4::jsonb)
+       ON CONFLICT (channel_type, tenant, account) DO UPDATE SET connection = $4::jsonb, updated_at = now()
+       RETURNING ${COLUMNS}`,
+      [...keyParams(key), JSON.stringify(connection)],
+    );
+    return toAccount(res.rows[0]!);
+  }
+
   async delete(key: GatewayAccountKey): Promise<boolean> {
     const res = await this.sql.query(`DELETE FROM tessera_gateway_accounts WHERE ${KEY}`, keyParams(key));
     return res.rowCount > 0;
+  }
+
+  async sealedNotUnder(keyId: string, limit: number): Promise<GatewaySealedEntry[]> {
+    // Only the columns of migration 5: `tessera vault rotate-key` of this version also walks a database a
+    // release-5 coordinator migrated.
+    const res = await this.sql.query<
+      Pick<Row, "channel_type" | "tenant" | "account" | "credentials_version"> & {
+        key_id: string;
+        sealed: Uint8Array;
+      }
+    >(
+      `SELECT channel_type, tenant, account, credentials_version, key_id, sealed FROM tessera_gateway_accounts
+       WHERE key_id IS NOT NULL AND key_id <> $1 ORDER BY channel_type, tenant, account LIMIT $2`,
+      [keyId, limit],
+    );
+    return res.rows.map((r) => ({
+      key: { channelType: r.channel_type, tenant: r.tenant, account: r.account },
+      sealed: { keyId: r.key_id, box: new Uint8Array(r.sealed) },
+      credentialsVersion: r.credentials_version,
+    }));
+  }
+
+  async replaceSealed(entry: GatewaySealedEntry, next: SealedBox): Promise<boolean> {
+    // The version, not the bytes, is compared: every credential write bumps it, and a rotation of the account
+    // that happened meanwhile must win over this reseal of what it replaced.
+    const res = await this.sql.query(
+      `UPDATE tessera_gateway_accounts SET key_id = $4, sealed = $5, credentials_version = credentials_version + 1
+       WHERE ${KEY} AND credentials_version = $6`,
+      [...keyParams(entry.key), next.keyId, bytes(next.box), entry.credentialsVersion],
+    );
+    return res.rowCount > 0;
+  }
+
+  async countByKey(): Promise<Record<string, number>> {
+    const res = await this.sql.query<{ key_id: string; n: number }>(
+      `SELECT key_id, count(*)::int AS n FROM tessera_gateway_accounts WHERE key_id IS NOT NULL GROUP BY key_id`,
+    );
+    return Object.fromEntries(res.rows.map((r) => [r.key_id, r.n]));
   }
 }

@@ -319,4 +319,16 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX tessera_gateway_accounts_tenant ON tessera_gateway_accounts (tenant);
     `,
   },
+  {
+    id: 6,
+    name: "gateway accounts installed through OAuth",
+    // Expand only (a nullable column): release 5 keeps running beside it; it serves such an account's own box
+    // without the connection's token, so finish the upgrade before installing accounts through OAuth.
+    compatibleWith: 5,
+    sql: `
+      -- The connection an account installed through OAuth takes its token from (decision 0042's addendum):
+      -- {provider, userId, credential}. A reference, not a copy, so the connection's refreshes reach the gateway.
+      ALTER TABLE tessera_gateway_accounts ADD COLUMN connection jsonb;
+    `,
+  },
 ];
