@@ -20,7 +20,7 @@ const spec: ComponentSpec = { image: "x:1", inputMode: "content-ref", egress: "n
 
 describe("deploy revision contract", () => {
   it("hashes a spec the same whatever its key order, defaults or history limit", () => {
-    const reordered = { config: { B: "2", A: "1" }, image: "x:1" } as ComponentSpec;
+    const reordered = { config: { B: "2", A: "1" }, image: "x:1" } as unknown as ComponentSpec;
     expect(specHash(reordered)).toBe(specHash(spec));
     expect(specHash({ ...spec, revisionHistoryLimit: 3 })).toBe(specHash(spec));
     expect(specHash({ ...spec, image: "x:2" })).not.toBe(specHash(spec));

@@ -1,6 +1,7 @@
 import { ComponentDefaults, canaryEffectiveSpec, type ComponentSpec } from "@tessera/contract";
 import type { RenderContext } from "./context.js";
-import { renderDeployment, type DeploymentObject } from "./deployment.js";
+import { renderDeployment, type DeploymentObject, type WorkloadConfig } from "./deployment.js";
+import { workloadConfig } from "./config-map.js";
 import { canaryWorkload, type ComponentRef } from "./labels.js";
 import { renderScaledObject, type ScaledObjectObject } from "./scaled-object.js";
 
@@ -51,24 +52,29 @@ export function withScaling(spec: ComponentSpec, share: ScalingShare): Component
 export interface RenderedCanary {
   deployment: DeploymentObject;
   scaledObject: ScaledObjectObject;
+  config: WorkloadConfig;
 }
 
 /**
  * The canary's Deployment and ScaledObject (`<name>.canary`): the spec the canary runs (contract
- * `canaryEffectiveSpec`) with its share of the scaling, on the component's own stream and consumer. Undefined
- * without a canary.
+ * `canaryEffectiveSpec`) with its share of the scaling, on the component's own stream and consumer. Its config is
+ * the stable workers' effective config (`stableConfig`, overlay included) with the canary's keys over it, in a
+ * hashed ConfigMap of its own. Undefined without a canary.
  */
 export function renderCanary(
   component: ComponentRef,
   spec: ComponentSpec,
   ctx: RenderContext,
+  stableConfig: Readonly<Record<string, string>>,
 ): RenderedCanary | undefined {
   const effective = canaryEffectiveSpec(spec);
   if (effective === undefined || spec.canary === undefined) return undefined;
   const canarySpec = withScaling(effective, scalingShares(spec, spec.canary.weight).canary);
   const workload = canaryWorkload(component.name);
+  const config = workloadConfig(component.name, { ...stableConfig, ...(spec.canary.config ?? {}) });
   return {
-    deployment: renderDeployment(component, canarySpec, ctx, workload),
+    deployment: renderDeployment(component, canarySpec, ctx, config, workload),
     scaledObject: renderScaledObject(component, canarySpec, ctx, workload),
+    config,
   };
 }

@@ -1,4 +1,5 @@
 import {
+  CONFIG_HASH_ANNOTATION,
   ComponentDefaults,
   HANDLER_LIMITS_ENV,
   handlerLimitsEnv,
@@ -67,16 +68,25 @@ export function terminationGracePeriodSeconds(spec: ComponentSpec): number {
   return Math.ceil(drainGraceMs(spec) / 1000) + TERMINATION_MARGIN_SECONDS;
 }
 
+/** Where a workload reads its config: the content-hashed immutable ConfigMap (render/config-map.ts). */
+export interface WorkloadConfig {
+  /** The effective config (spec.config, the overlay, the canary's keys): one env var per key. */
+  data: Readonly<Record<string, string>>;
+  hash: string;
+  configMapName: string;
+}
+
 /**
  * The container env, sorted by name (a stable order, so re-rendering never looks like a change):
- * the NATS bootstrap, the handler limits the spec sets, `config` as plain values, `secretRefs` only as secretKeyRef (a secret value is never
- * inlined). A secretRef without `key` reads the key named like the Secret; its env name is `env`, else the
+ * the NATS bootstrap, the handler limits the spec sets, each config key as a configMapKeyRef into the workload's
+ * hashed ConfigMap, `secretRefs` only as secretKeyRef (a secret value is never inlined). A secretRef without `key` reads the key named like the Secret; its env name is `env`, else the
  * upper-snake form of the key (or name). A name used twice is an error, not a silent override.
  */
 export function renderEnv(
   name: string,
   spec: ComponentSpec,
   ctx: RenderContext,
+  config: WorkloadConfig,
   revision: Revision = "stable",
 ): IEnvVar[] {
   const env: IEnvVar[] = [
@@ -109,7 +119,10 @@ export function renderEnv(
     origin.set(entry.name, from);
     env.push(entry);
   };
-  for (const [key, value] of Object.entries(spec.config ?? {})) add({ name: key, value }, `config.${key}`);
+  // One key reference per key rather than envFrom: a key that is no valid env name is an error here, where
+  // envFrom would skip it silently, and a key colliding with the platform's env is refused the same way.
+  for (const key of Object.keys(config.data))
+    add({ name: key, valueFrom: { configMapKeyRef: { name: config.configMapName, key } } }, `config.${key}`);
   for (const [i, ref] of (spec.secretRefs ?? []).entries()) {
     const key = ref.key ?? ref.name;
     add({ name: ref.env ?? upperSnake(key), valueFrom: { secretKeyRef: { name: ref.name, key } } }, `secretRefs[${i}]`);
@@ -131,6 +144,7 @@ export function renderDeployment(
   component: ComponentRef,
   spec: ComponentSpec,
   ctx: RenderContext,
+  config: WorkloadConfig,
   workload: Workload = stableWorkload(component.name),
 ): DeploymentObject {
   const scratch = spec.scratchVolume;
@@ -142,7 +156,8 @@ export function renderDeployment(
     spec: {
       selector: { matchLabels: workload.selector },
       template: {
-        metadata: { labels: workload.labels },
+        // The hash changes the template whenever the config does (an overlay edit included), so the pods roll.
+        metadata: { labels: workload.labels, annotations: { [CONFIG_HASH_ANNOTATION]: config.hash } },
         spec: {
           // Always explicit (so dropping spec.rbac changes the live object back): the component's own account,
           // with its token, only when the spec declares RBAC; otherwise the namespace default, no token.
@@ -158,7 +173,7 @@ export function renderDeployment(
               name: WORKER_CONTAINER,
               image: spec.image,
               ports: [{ name: "http", containerPort: WORKER_HTTP_PORT, protocol: "TCP" }],
-              env: renderEnv(component.name, spec, ctx, workload.revision),
+              env: renderEnv(component.name, spec, ctx, config, workload.revision),
               ...(resources !== undefined
                 ? {
                     resources: {

@@ -1,4 +1,4 @@
-import { canaryWorkloadName, type Revision } from "@tessera/contract";
+import { COMPONENT_LABEL, canaryWorkloadName, type Revision } from "@tessera/contract";
 import type { IDeployment } from "kubernetes-models/apps/v1";
 
 type ObjectMeta = NonNullable<IDeployment["metadata"]>;
@@ -17,7 +17,7 @@ export interface ComponentRef {
 export const COMPONENT_API_VERSION = "tessera.dev/v1alpha1";
 export const COMPONENT_KIND = "Component";
 /** Every rendered object carries it; validation groups objects by it, the controller maps Deployments back by it. */
-export const COMPONENT_NAME_LABEL = "tessera.dev/component";
+export const COMPONENT_NAME_LABEL = COMPONENT_LABEL;
 export const APP_NAME = "tessera-component";
 export const MANAGED_BY = "tessera";
 

@@ -2,12 +2,16 @@ import {
   ContractValidationError,
   DEFAULT_MATURITY,
   componentSpecRuleIssues,
+  deployProvenanceAnnotations,
+  effectiveConfig,
   provenanceAnnotations,
   type ComponentSpec,
+  type DeployProvenance,
 } from "@tessera/contract";
+import { renderConfigMap, workloadConfig, type ConfigMapObject } from "./config-map.js";
 import { renderCanary, scalingShares, withScaling, type RenderedCanary } from "./canary.js";
 import type { RenderContext } from "./context.js";
-import { renderDeployment, type DeploymentObject } from "./deployment.js";
+import { renderDeployment, type DeploymentObject, type WorkloadConfig } from "./deployment.js";
 import { renderConsumerConfig, renderStreamConfig, type ConsumerConfig, type StreamConfig } from "./jetstream.js";
 import type { ComponentRef } from "./labels.js";
 import { renderNetworkPolicies, type NetworkPolicyObject } from "./network-policies.js";
@@ -17,7 +21,8 @@ import { renderScaledObject, type ScaledObjectObject } from "./scaled-object.js"
 export type { RenderContext } from "./context.js";
 export { RenderError } from "./errors.js";
 export { componentLabels, selectorLabels, ownerReference, type ComponentRef } from "./labels.js";
-export type { DeploymentObject } from "./deployment.js";
+export type { DeploymentObject, WorkloadConfig } from "./deployment.js";
+export { workloadConfig, type ConfigMapObject } from "./config-map.js";
 export type { ScaledObjectObject } from "./scaled-object.js";
 export type { NetworkPolicyObject } from "./network-policies.js";
 export {
@@ -34,9 +39,16 @@ export type { RenderedCanary } from "./canary.js";
 
 export interface ComponentInput extends ComponentRef {
   spec: ComponentSpec;
+  /** Merged over spec.config for every workload: the overlay ConfigMap's data (or, re-pointing, a revision's config). */
+  overlay?: Readonly<Record<string, string>>;
+  /** The deploy provenance on the Component, annotated on every rendered object. */
+  provenance?: DeployProvenance;
 }
 
 export interface RenderedComponent {
+  /** The stable workers' config and its immutable ConfigMap, then the canary's when it differs. */
+  configMaps: ConfigMapObject[];
+  config: WorkloadConfig;
   deployment: DeploymentObject;
   scaledObject: ScaledObjectObject;
   /** [default-deny backstop, egress posture] */
@@ -59,21 +71,29 @@ export interface RenderedComponent {
 export function renderComponent(component: ComponentInput, ctx: RenderContext): RenderedComponent {
   const issues = componentSpecRuleIssues(component.spec);
   if (issues.length > 0) throw new ContractValidationError(`Component ${component.name}`, issues);
+  const annotations = {
+    ...(ctx.build !== undefined ? provenanceAnnotations(ctx.build, component.spec.maturity ?? DEFAULT_MATURITY) : {}),
+    ...deployProvenanceAnnotations(component.provenance ?? {}),
+  };
   const ref: ComponentRef = {
     name: component.name,
     namespace: component.namespace,
     ...(component.uid !== undefined ? { uid: component.uid } : {}),
-    ...(ctx.build !== undefined
-      ? { annotations: provenanceAnnotations(ctx.build, component.spec.maturity ?? DEFAULT_MATURITY) }
-      : {}),
+    ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
   };
   const spec = component.spec;
   // With a canary the stable revision keeps only its share of the scaling; its Deployment is unchanged.
   const stableScaling =
     spec.canary !== undefined ? withScaling(spec, scalingShares(spec, spec.canary.weight).stable) : spec;
-  const canary = renderCanary(ref, spec, ctx);
+  const config = workloadConfig(component.name, effectiveConfig(spec.config, component.overlay));
+  const canary = renderCanary(ref, spec, ctx, config.data);
+  const configMaps = [renderConfigMap(ref, config)];
+  if (canary !== undefined && canary.config.configMapName !== config.configMapName)
+    configMaps.push(renderConfigMap(ref, canary.config));
   return {
-    deployment: renderDeployment(ref, component.spec, ctx),
+    configMaps,
+    config,
+    deployment: renderDeployment(ref, component.spec, ctx, config),
     scaledObject: renderScaledObject(ref, stableScaling, ctx),
     networkPolicies: renderNetworkPolicies(ref, component.spec, ctx),
     rbac: renderRbac(ref, component.spec),
@@ -83,10 +103,18 @@ export function renderComponent(component: ComponentInput, ctx: RenderContext): 
   };
 }
 
-/** The Kubernetes objects of a rendering, in apply order (the ServiceAccount exists before pods name it). */
+/** The Kubernetes objects of a rendering, in apply order (the ServiceAccount and ConfigMaps exist before pods name them). */
 export function kubernetesObjects(
   rendered: RenderedComponent,
-): (DeploymentObject | ScaledObjectObject | NetworkPolicyObject | RbacObject)[] {
+): (ConfigMapObject | DeploymentObject | ScaledObjectObject | NetworkPolicyObject | RbacObject)[] {
   const canary = rendered.canary !== undefined ? [rendered.canary.deployment, rendered.canary.scaledObject] : [];
-  return [...rendered.networkPolicies, ...rendered.rbac, rendered.deployment, rendered.scaledObject, ...canary];
+  return [
+    ...rendered.networkPolicies,
+    ...rendered.rbac,
+    // Before the Deployments that read them: a pod never starts against a ConfigMap not there yet.
+    ...rendered.configMaps,
+    rendered.deployment,
+    rendered.scaledObject,
+    ...canary,
+  ];
 }

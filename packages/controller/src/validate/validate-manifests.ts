@@ -4,7 +4,7 @@ import { CustomResourceDefinition } from "kubernetes-models/apiextensions.k8s.io
 import { Deployment } from "kubernetes-models/apps/v1";
 import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
 import { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1";
-import { Namespace, ServiceAccount } from "kubernetes-models/v1";
+import { ConfigMap, Namespace, ServiceAccount } from "kubernetes-models/v1";
 import { COMPONENT_NAME_LABEL } from "../render/labels.js";
 import { unknownScaledObjectFields } from "./keda-fields.js";
 import { restrictedPodSecurityViolations } from "./pod-security.js";
@@ -30,6 +30,7 @@ const SCHEMA_MODELS: Record<string, (data: Record<string, unknown>) => Validatab
   "keda.sh/v1alpha1/ScaledObject": (d) => new ScaledObject(d as never),
   "apiextensions.k8s.io/v1/CustomResourceDefinition": (d) => new CustomResourceDefinition(d as never),
   "v1/Namespace": (d) => new Namespace(d as never),
+  "v1/ConfigMap": (d) => new ConfigMap(d as never),
   "v1/ServiceAccount": (d) => new ServiceAccount(d as never),
   "rbac.authorization.k8s.io/v1/ClusterRole": (d) => new ClusterRole(d as never),
   "rbac.authorization.k8s.io/v1/ClusterRoleBinding": (d) => new ClusterRoleBinding(d as never),
@@ -113,6 +114,7 @@ function invariantProblems(component: string, group: readonly KubeObject[]): Man
         path: "spec.replicas",
         message: "must not be set: KEDA owns the replica count",
       });
+    problems.push(...configReferenceProblems(deployment, group));
     const podLabels =
       (
         ((spec["template"] ?? {}) as Record<string, unknown>)["metadata"] as
@@ -190,6 +192,36 @@ function invariantProblems(component: string, group: readonly KubeObject[]): Man
           message: `must be host:port with no scheme, got ${JSON.stringify(endpoint)}`,
         });
       }
+    }
+  }
+  return problems;
+}
+
+/**
+ * Every config key a Deployment reads by configMapKeyRef is in a rendered ConfigMap that is immutable and labelled
+ * for the same component: an applied set never leaves a pod waiting for a ConfigMap or key that is not there.
+ */
+function configReferenceProblems(deployment: KubeObject, group: readonly KubeObject[]): ManifestProblem[] {
+  const spec = deployment["spec"] as
+    | {
+        template?: {
+          spec?: { containers?: { env?: { valueFrom?: { configMapKeyRef?: { name?: string; key?: string } } }[] }[] };
+        };
+      }
+    | undefined;
+  const problems: ManifestProblem[] = [];
+  for (const [c, container] of (spec?.template?.spec?.containers ?? []).entries()) {
+    for (const [i, env] of (container.env ?? []).entries()) {
+      const ref = env.valueFrom?.configMapKeyRef;
+      if (ref === undefined) continue;
+      const map = group.find((o) => o.kind === "ConfigMap" && o.metadata.name === ref.name) as
+        (KubeObject & { immutable?: boolean; data?: Record<string, string> }) | undefined;
+      const path = `spec.template.spec.containers[${c}].env[${i}].valueFrom.configMapKeyRef`;
+      const object = `Deployment/${deployment.metadata.name}`;
+      if (map === undefined)
+        problems.push({ object, path, message: `names ConfigMap ${String(ref.name)}, which is not rendered` });
+      else if (map.immutable !== true || ref.key === undefined || !Object.hasOwn(map.data ?? {}, ref.key))
+        problems.push({ object, path, message: `must name a key of the immutable ConfigMap ${map.metadata.name}` });
     }
   }
   return problems;

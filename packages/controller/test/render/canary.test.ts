@@ -6,7 +6,7 @@ import { scalingShares } from "../../src/render/canary.js";
 import { REVISION_LABEL } from "../../src/render/labels.js";
 import { kubernetesObjects, renderComponent } from "../../src/render/render-component.js";
 import { validateManifests, type KubeObject } from "../../src/validate/validate-manifests.js";
-import { component, ctx, spec } from "./fixtures.js";
+import { component, ctx, resolvedEnv, spec } from "./fixtures.js";
 
 const withCanary = spec({
   config: { MODE: "fast", LEVEL: "1" },
@@ -24,11 +24,9 @@ function replicasAt(
   return Math.min(scaled.spec!.maxReplicaCount!, Math.max(scaled.spec!.minReplicaCount!, wanted));
 }
 
-const envOf = (d: { spec?: { template: { spec?: { containers: { env?: { name: string; value?: string }[] }[] } } } }) =>
-  Object.fromEntries((d.spec!.template.spec!.containers[0]!.env ?? []).map((e) => [e.name, e.value]));
-
 describe("a Component with spec.canary", () => {
   const rendered = renderComponent(component(withCanary, { uid: "u-1" }), ctx);
+  const envOf = (d: Parameters<typeof resolvedEnv>[0]) => resolvedEnv(d, rendered.configMaps);
   const canary = rendered.canary!;
 
   it("renders a second Deployment and ScaledObject on the same stream and consumer, named apart", () => {
@@ -47,6 +45,8 @@ describe("a Component with spec.canary", () => {
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
       "NetworkPolicy/extract-default-deny",
       "NetworkPolicy/extract-egress",
+      `ConfigMap/${rendered.config.configMapName}`,
+      `ConfigMap/${canary.config.configMapName}`,
       "Deployment/extract",
       "ScaledObject/extract",
       "Deployment/extract.canary",
@@ -60,6 +60,9 @@ describe("a Component with spec.canary", () => {
   it("runs the canary's image with its config merged over, and tells its pods which revision they are", () => {
     expect(canary.deployment.spec?.template.spec?.containers[0]?.image).toBe("ghcr.io/example/worker:2.0.0");
     expect(envOf(canary.deployment)).toMatchObject({ MODE: "careful", LEVEL: "1", [REVISION_ENV]: "canary" });
+    // Each revision reads its own content-hashed ConfigMap.
+    expect(canary.config.configMapName).not.toBe(rendered.config.configMapName);
+    expect(rendered.configMaps.map((c) => c.immutable)).toEqual([true, true]);
     expect(envOf(rendered.deployment)).toMatchObject({ MODE: "fast", LEVEL: "1" });
     expect(envOf(rendered.deployment)).not.toHaveProperty(REVISION_ENV);
     // The canary's selector cannot adopt stable pods; the NetworkPolicies (selecting by component) cover both.
@@ -76,7 +79,7 @@ describe("a Component with spec.canary", () => {
     const before = renderComponent(component(plain, { uid: "u-1" }), ctx);
     expect(rendered.deployment).toEqual(before.deployment);
     expect(before.canary).toBeUndefined();
-    expect(kubernetesObjects(before)).toHaveLength(4);
+    expect(kubernetesObjects(before)).toHaveLength(5);
   });
 
   it("splits the scaling so that at any backlog the replicas follow the weight, and add up to the component's", () => {
@@ -103,6 +106,7 @@ describe("a Component with spec.canary", () => {
 
   it("promote renders the canary's spec as the component's, with no canary left", () => {
     const promoted = renderComponent(component(promotedSpec(withCanary)), ctx);
+    const envOf = (d: Parameters<typeof resolvedEnv>[0]) => resolvedEnv(d, promoted.configMaps);
     expect(promoted.canary).toBeUndefined();
     expect(promoted.deployment.spec?.template.spec?.containers[0]?.image).toBe("ghcr.io/example/worker:2.0.0");
     expect(envOf(promoted.deployment)).toMatchObject({ MODE: "careful", LEVEL: "1" });

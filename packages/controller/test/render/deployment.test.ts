@@ -3,11 +3,13 @@ import type { IEnvVar } from "kubernetes-models/v1";
 import { describe, expect, it } from "vitest";
 import { RenderError } from "../../src/render/errors.js";
 import { WORKER_DEFAULT_DRAIN_GRACE_MS, renderDeployment, renderEnv, upperSnake } from "../../src/render/deployment.js";
+import { workloadConfig } from "../../src/render/config-map.js";
 import { componentLabels, selectorLabels } from "../../src/render/labels.js";
 import { ctx, keyPaths, spec } from "./fixtures.js";
 
 const ref = { name: "extract", namespace: "docs", uid: "uid-1" };
-const render = (s = spec()) => renderDeployment(ref, s, ctx);
+const render = (s = spec()) => renderDeployment(ref, s, ctx, workloadConfig("extract", s.config));
+const envFor = (s: ReturnType<typeof spec>) => renderEnv("extract", s, ctx, workloadConfig("extract", s.config));
 const pod = (s = spec()) => render(s).spec?.template.spec;
 const container = (s = spec()) => {
   const c = pod(s)?.containers[0];
@@ -132,15 +134,21 @@ describe("renderDeployment", () => {
     expect(env.get("TESSERA_HANDLER_MAX_OUTPUT_BYTES")?.value).toBe("1048576");
     expect(envMap(spec({ handlerLimits: { maxHeapMiB: 384 } })).has("TESSERA_HANDLER_MAX_OUTPUT_BYTES")).toBe(false);
     expect(envMap().has("TESSERA_HANDLER_MAX_HEAP_MIB")).toBe(false);
-    expect(() => renderEnv("extract", spec({ config: { TESSERA_HANDLER_MAX_HEAP_MIB: "99999" } }), ctx)).toThrow(
+    expect(() => envFor(spec({ config: { TESSERA_HANDLER_MAX_HEAP_MIB: "99999" } }))).toThrow(
       /TESSERA_HANDLER_MAX_HEAP_MIB is already reserved for the spec's handlerLimits/,
     );
   });
 
-  it("passes config as plain env and secrets only as secretKeyRef", () => {
+  it("passes config by reference into its hashed ConfigMap and secrets only as secretKeyRef", () => {
     const env = envMap(full);
-    expect(env.get("ALPHA")?.value).toBe("a");
-    expect(env.get("log.level")?.value).toBe("debug");
+    const configMap = workloadConfig("extract", full.config).configMapName;
+    expect(configMap).toMatch(/^extract-config-[0-9a-f]{10}$/);
+    expect(env.get("ALPHA")?.valueFrom).toEqual({ configMapKeyRef: { name: configMap, key: "ALPHA" } });
+    expect(env.get("log.level")?.valueFrom).toEqual({ configMapKeyRef: { name: configMap, key: "log.level" } });
+    expect(render(full).spec?.template.metadata?.annotations?.["tessera.dev/config-hash"]).toBe(
+      workloadConfig("extract", full.config).hash,
+    );
+    for (const e of envOf(full)) expect(e.value ?? "").not.toBe("a");
     expect(env.get("API_KEY")).toEqual({
       name: "API_KEY",
       valueFrom: { secretKeyRef: { name: "openai", key: "api-key" } },
@@ -159,22 +167,18 @@ describe("renderDeployment", () => {
   });
 
   it("rejects env name collisions instead of overriding", () => {
-    expect(() => renderEnv("extract", spec({ config: { NATS_URL: "nats://elsewhere:4222" } }), ctx)).toThrow(
-      RenderError,
+    expect(() => envFor(spec({ config: { NATS_URL: "nats://elsewhere:4222" } }))).toThrow(RenderError);
+    expect(() => envFor(spec({ config: { API_KEY: "x" }, secretRefs: [{ name: "a", key: "api-key" }] }))).toThrow(
+      /API_KEY is already/,
     );
-    expect(() =>
-      renderEnv("extract", spec({ config: { API_KEY: "x" }, secretRefs: [{ name: "a", key: "api-key" }] }), ctx),
-    ).toThrow(/API_KEY is already/);
-    expect(() => renderEnv("extract", spec({ config: { "1BAD": "x" } }), ctx)).toThrow(
-      /not a valid environment variable name/,
-    );
+    expect(() => envFor(spec({ config: { "1BAD": "x" } }))).toThrow(/not a valid environment variable name/);
   });
 
   it("keeps a TMPDIR from config", () => {
     const env = envMap(
       spec({ config: { TMPDIR: "/scratch/tmp" }, scratchVolume: { mountPath: "/scratch", sizeLimit: "1Gi" } }),
     );
-    expect(env.get("TMPDIR")?.value).toBe("/scratch/tmp");
+    expect(env.get("TMPDIR")?.valueFrom?.configMapKeyRef?.key).toBe("TMPDIR");
   });
 
   it("derives upper-snake env names", () => {

@@ -1,5 +1,5 @@
 import type { ComponentSpec } from "@tessera/contract";
-import type { RenderContext } from "../../src/render/render-component.js";
+import type { DeploymentObject, RenderContext } from "../../src/render/render-component.js";
 
 export const ctx: RenderContext = {
   nats: {
@@ -25,4 +25,19 @@ export const component = (s: ComponentSpec = spec(), extra: { uid?: string; name
 export function keyPaths(value: unknown, prefix = ""): string[] {
   if (typeof value !== "object" || value === null) return [];
   return Object.entries(value).flatMap(([k, v]) => [prefix + k, ...keyPaths(v, `${prefix}${k}.`)]);
+}
+
+
+/** A Deployment's env as its pods see it: configMapKeyRefs read from the rendered ConfigMaps. */
+export function resolvedEnv(
+  deployment: DeploymentObject,
+  configMaps: readonly { metadata: { name: string }; data?: Record<string, string> }[],
+): Record<string, string | undefined> {
+  return Object.fromEntries(
+    (deployment.spec!.template.spec!.containers[0]!.env ?? []).map((e) => {
+      const ref = e.valueFrom?.configMapKeyRef;
+      if (ref === undefined) return [e.name, e.value];
+      return [e.name, configMaps.find((c) => c.metadata.name === ref.name)?.data?.[ref.key]];
+    }),
+  );
 }

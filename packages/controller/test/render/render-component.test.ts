@@ -4,11 +4,12 @@ import { ScaledObject } from "@kubernetes-models/keda/keda.sh/v1alpha1";
 import { ContractValidationError, durableConsumerName, jobStreamName, validateComponentSpec } from "@tessera/contract";
 import { Deployment } from "kubernetes-models/apps/v1";
 import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
+import { ConfigMap } from "kubernetes-models/v1";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { kubernetesObjects, renderComponent } from "../../src/render/render-component.js";
 import { validateManifests, type KubeObject } from "../../src/validate/validate-manifests.js";
-import { component, ctx, keyPaths, spec } from "./fixtures.js";
+import { component, ctx, keyPaths, resolvedEnv, spec } from "./fixtures.js";
 
 const examplesDir = fileURLToPath(new URL("../../../../examples/documents/components/", import.meta.url));
 const examples = readdirSync(examplesDir)
@@ -24,6 +25,7 @@ function validateAll(objects: ReturnType<typeof kubernetesObjects>): void {
   for (const o of objects) {
     if (o.kind === "Deployment") new Deployment(o).validate();
     else if (o.kind === "ScaledObject") new ScaledObject(o).validate();
+    else if (o.kind === "ConfigMap") new ConfigMap(o).validate();
     else new NetworkPolicy(o).validate();
   }
 }
@@ -38,9 +40,41 @@ describe("renderComponent", () => {
         "tessera.dev/commit": "0a1b2c3",
         "tessera.dev/maturity": "stable",
       });
-    // Not on the pod template: a new controller build must not restart every worker.
-    const deployment = objects.find((o) => o.kind === "Deployment") as { spec: { template: { metadata: object } } };
-    expect(deployment.spec.template.metadata).not.toHaveProperty("annotations");
+    // Not on the pod template (only the config hash is): a new controller build must not restart every worker.
+    const deployment = objects.find((o) => o.kind === "Deployment") as {
+      spec: { template: { metadata: { annotations?: Record<string, string> } } };
+    };
+    expect(Object.keys(deployment.spec.template.metadata.annotations ?? {})).toEqual(["tessera.dev/config-hash"]);
+  });
+
+  it("copies the deploy provenance onto every object, not onto the pod template", () => {
+    const provenance = { deployedBy: "ana@example.com", gitCommit: "abc", gitDirty: "false" as const, rollbackOf: 2 };
+    const r = renderComponent({ ...component(spec()), provenance }, ctx);
+    for (const o of kubernetesObjects(r))
+      expect(o.metadata.annotations).toMatchObject({
+        "tessera.dev/deployed-by": "ana@example.com",
+        "tessera.dev/git-commit": "abc",
+        "tessera.dev/git-dirty": "false",
+        "tessera.dev/rollback-of": "2",
+      });
+    expect(Object.keys(r.deployment.spec?.template.metadata?.annotations ?? {})).toEqual(["tessera.dev/config-hash"]);
+  });
+
+  it("merges the overlay over spec.config into a new hashed ConfigMap, which rolls the pods", () => {
+    const s = spec({ config: { MODE: "fast", LEVEL: "1" } });
+    const plain = renderComponent(component(s), ctx);
+    const overlaid = renderComponent({ ...component(s), overlay: { LEVEL: "2", EXTRA: "x" } }, ctx);
+    expect(overlaid.configMaps[0]?.data).toEqual({ MODE: "fast", LEVEL: "2", EXTRA: "x" });
+    expect(overlaid.config.configMapName).not.toBe(plain.config.configMapName);
+    expect(overlaid.deployment.spec?.template.metadata?.annotations).not.toEqual(
+      plain.deployment.spec?.template.metadata?.annotations,
+    );
+    expect(resolvedEnv(overlaid.deployment, overlaid.configMaps)).toMatchObject({
+      MODE: "fast",
+      LEVEL: "2",
+      EXTRA: "x",
+    });
+    expect(validateManifests(kubernetesObjects(overlaid) as unknown as KubeObject[])).toEqual([]);
   });
 
   it("renders the example project's specs into valid objects", () => {
@@ -51,7 +85,13 @@ describe("renderComponent", () => {
         ctx,
       );
       const objects = kubernetesObjects(rendered);
-      expect(objects.map((o) => o.kind)).toEqual(["NetworkPolicy", "NetworkPolicy", "Deployment", "ScaledObject"]);
+      expect(objects.map((o) => o.kind)).toEqual([
+        "NetworkPolicy",
+        "NetworkPolicy",
+        "ConfigMap",
+        "Deployment",
+        "ScaledObject",
+      ]);
       expect(() => validateAll(objects)).not.toThrow();
       // What `tessera render --validate` checks: unknown fields, restricted PSS and the cross-object invariants.
       expect(validateManifests(objects as unknown as KubeObject[])).toEqual([]);
@@ -82,7 +122,10 @@ describe("renderComponent", () => {
   });
 
   it("owns every object only when the uid is known", () => {
-    const owned = kubernetesObjects(renderComponent(component(spec(), { uid: "u-9" }), ctx));
+    // ConfigMaps excepted: the controller makes them dependents of the deploy revisions that use them.
+    const owned = kubernetesObjects(renderComponent(component(spec(), { uid: "u-9" }), ctx)).filter(
+      (o) => o.kind !== "ConfigMap",
+    );
     for (const o of owned)
       expect(o.metadata.ownerReferences).toEqual([
         expect.objectContaining({ kind: "Component", name: "extract", uid: "u-9", controller: true }),
