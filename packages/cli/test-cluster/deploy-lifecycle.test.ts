@@ -96,15 +96,33 @@ describe("the deploy lifecycle on a real control plane", () => {
       console.log(`no-change redeploy: ${changed.length} objects written (of ${Object.keys(after).length} counted)`);
       expect(changed).toEqual([]);
 
-      const second = await tessera(["deploy", join(dir, "v2.yaml"), "--timeout", "3m"]);
+      // A second deploy while the first holds the lock is refused with who holds it, not a 409.
+      const holding = startTessera(
+        ["deploy", join(dir, "v2.yaml"), "--timeout", "3m", "--kubeconfig", cluster.kubeconfigPath, "-n", NS],
+        {
+          env: { USER: "ada" },
+        },
+      );
+      await waitFor("the first deploy's lock", () => getObject(cluster.api, LEASE), 60_000, 20);
+      const refused = await tessera(["deploy", join(dir, "v3.yaml")], "grace");
+      const held = await holding.result;
+      printed.push(`$ tessera deploy v2.yaml (holding the lock, exit ${held.code})\n${held.stdout}${held.stderr}`);
+      expect(held.code, held.stderr).toBe(0);
+      expect(refused.code).toBe(6);
+      expect(refused.stderr).toMatch(/component docs\/extract is being deployed by ada@\S+\+\d+/);
+      expect(held.stdout).toMatch(/extract\s+updated\s+1 → 2\s+ready/);
+      expect(await getObject(cluster.api, LEASE)).toBeUndefined();
+
+      const second = await tessera(["deploy", join(dir, "v3.yaml"), "--timeout", "3m"]);
       expect(second.code, second.stderr).toBe(0);
-      expect(second.stdout).toMatch(/extract\s+updated\s+1 → 2\s+ready/);
-      expect(await image()).toBe("example/extract:2");
+      expect(second.stdout).toMatch(/extract\s+updated\s+2 → 3\s+ready/);
+      expect(await image()).toBe("example/extract:3");
 
       const versions = await tessera(["versions", NAME]);
       expect(versions.code, versions.stderr).toBe(0);
       expect(versions.stdout).toMatch(/^1\s+\S+\s+\S+\s+unknown\s+example\/extract:1\s*$/m);
-      expect(versions.stdout).toMatch(/^2\s+\S+\s+\S+\s+unknown\s+example\/extract:2\s+\*\s*$/m);
+      expect(versions.stdout).toMatch(/^2\s+\S+\s+\S+\s+unknown\s+example\/extract:2\s*$/m);
+      expect(versions.stdout).toMatch(/^3\s+\S+\s+\S+\s+unknown\s+example\/extract:3\s+\*\s*$/m);
 
       const diff = await tessera(["versions", NAME, "--diff", "1", "2"]);
       expect(diff.code, diff.stderr).toBe(0);
@@ -113,22 +131,6 @@ describe("the deploy lifecycle on a real control plane", () => {
       expect(diff.stdout).toContain("-config MODE=fast");
       expect(diff.stdout).toContain("+config MODE=careful");
       expect(diff.stdout).toContain("secret API_KEY from Secret openai key api-key (value never shown)");
-
-      // A second deploy while the first holds the lock is refused with who holds it, not a 409.
-      const holding = startTessera(
-        ["deploy", join(dir, "v3.yaml"), "--timeout", "3m", "--kubeconfig", cluster.kubeconfigPath, "-n", NS],
-        {
-          env: { USER: "ada" },
-        },
-      );
-      await waitFor("the first deploy's lock", () => getObject(cluster.api, LEASE), 60_000, 20);
-      const refused = await tessera(["deploy", join(dir, "v2.yaml")], "grace");
-      const held = await holding.result;
-      printed.push(`$ tessera deploy v3.yaml (concurrent, exit ${held.code})\n${held.stdout}${held.stderr}`);
-      expect(held.code, held.stderr).toBe(0);
-      expect(refused.code).toBe(6);
-      expect(refused.stderr).toMatch(/component docs\/extract is being deployed by ada@\S+\+\d+/);
-      expect(await getObject(cluster.api, LEASE)).toBeUndefined();
 
       const started = performance.now();
       const rollback = await tessera(["rollback", NAME, "--to", "2", "--wait", "--timeout", "3m"]);

@@ -5,9 +5,9 @@
  */
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
+import { DEPLOY_PROVENANCE_ANNOTATION_KEYS } from "@tessera/contract";
 import { COMPONENT_GROUP, COMPONENT_PLURAL, COMPONENT_VERSION } from "@tessera/controller";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { PROVENANCE_ANNOTATION_KEYS } from "../src/deploy/annotations.js";
 import { deployLockName } from "../src/deploy/deploy-lock.js";
 import { kubeconfigFile, startFakeCluster, type FakeCluster } from "./helpers/fake-cluster.js";
 import { runTessera } from "./helpers/run-tessera.js";
@@ -69,7 +69,7 @@ describe("tessera deploy", () => {
     expect(first.stderr).toContain(`[fake] ${NS}/extract: created (generation 1); waiting for the controller`);
     expect(first.stderr).toMatch(/deploy of extract \(1 component\): fake: all 1 ready in/);
     const annotations = (await live("extract")).metadata.annotations;
-    expect(Object.keys(annotations)).toEqual(expect.arrayContaining(PROVENANCE_ANNOTATION_KEYS.slice(0, 6)));
+    expect(Object.keys(annotations)).toEqual(expect.arrayContaining(DEPLOY_PROVENANCE_ANNOTATION_KEYS.slice(0, 6)));
     // Who: the git user's email where git knows one, else $USER.
     expect(Object.values(annotations)).toContain(gitEmail(dir) ?? "ada");
     expect(Object.values(annotations)).toContain(join(dir, "extract.yaml"));

@@ -3,11 +3,23 @@
  * controller records them (ControllerRevisions labelled for the component) and the controller's reconcile
  * running beside the commands. The real control plane is in test-cluster/deploy-lifecycle.test.ts.
  */
+import { execFileSync } from "node:child_process";
 import { join } from "node:path";
-import type { ComponentSpec } from "@tessera/contract";
+import {
+  DEPLOY_PROVENANCE_ANNOTATIONS,
+  configHash,
+  configMapName,
+  deployRevisionLabels,
+  deployRevisionName,
+  effectiveConfig,
+  normalizeSpec,
+  revisionContentHash,
+  specHash,
+  type ComponentSpec,
+  type DeployRevisionData,
+} from "@tessera/contract";
 import { COMPONENT_GROUP, COMPONENT_PLURAL, COMPONENT_VERSION } from "@tessera/controller";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { provenanceAnnotations, revisionSelector } from "../src/deploy/annotations.js";
 import { startFakeCluster, type FakeCluster } from "./helpers/fake-cluster.js";
 import { runTessera } from "./helpers/run-tessera.js";
 import { tempFiles } from "./helpers/temp-files.js";
@@ -22,6 +34,15 @@ const spec = (image: string, mode: string): ComponentSpec => ({
   secretRefs: [{ name: "openai", key: "api-key" }],
 });
 
+/** Who the CLI records outside a git work tree: the git user's email where git has one, else $USER. */
+const WHO = (() => {
+  try {
+    return execFileSync("git", ["config", "user.email"], { encoding: "utf8" }).trim() || "ada";
+  } catch {
+    return "ada";
+  }
+})();
+
 let cluster: FakeCluster;
 beforeEach(async () => {
   cluster = await startFakeCluster(NS);
@@ -30,39 +51,67 @@ afterEach(async () => {
   await cluster.close();
 });
 
-/** A revision record as the controller writes it (see the contract's deploy-revision module). */
-function putRevision(n: number, s: ComponentSpec, by: string, commit: string): void {
-  const [key, value] = revisionSelector("extract").split("=") as [string, string];
+/** A revision record as the controller writes it, unless the controller already recorded that one. */
+function putRevision(
+  n: number,
+  s: ComponentSpec,
+  by: string,
+  commit: string,
+  dirty: NonNullable<DeployRevisionData["provenance"]["gitDirty"]>,
+): void {
+  const name = deployRevisionName("extract", n);
+  if (cluster.fake.store.get({ apiVersion: "apps/v1", kind: "ControllerRevision", namespace: NS, name }) !== undefined)
+    return;
+  const config = effectiveConfig(s.config, undefined);
+  const hash = configHash(config);
+  const data: DeployRevisionData = {
+    schemaVersion: 1,
+    spec: normalizeSpec(s),
+    specHash: specHash(s),
+    contentHash: revisionContentHash(s, undefined),
+    provenance: {
+      deployedBy: by,
+      gitCommit: commit,
+      gitDirty: dirty,
+      deployedAt: new Date().toISOString(),
+      sourceFile: "/src/extract.yaml",
+      tesseraVersion: "0.1.0",
+    },
+    effectiveConfig: config,
+    config: { hash, configMapName: configMapName("extract", hash) },
+    images: [s.image],
+  };
   cluster.fake.store.put({
     apiVersion: "apps/v1",
     kind: "ControllerRevision",
-    metadata: { name: `extract-${n}`, namespace: NS, labels: { [key]: value } },
+    metadata: { name, namespace: NS, labels: deployRevisionLabels("extract", n) },
     revision: n,
-    data: {
-      spec: s,
-      provenance: provenanceAnnotations({
-        deployedBy: by,
-        gitCommit: commit,
-        gitDirty: n === 2,
-        deployedAt: new Date().toISOString(),
-        sourceFile: "/src/extract.yaml",
-        tesseraVersion: "0.1.0",
-      }),
-      images: [s.image],
-    },
+    data,
   });
 }
 
+const manifest = (image: string, mode: string) =>
+  `apiVersion: tessera.dev/v1alpha1\nkind: Component\nmetadata: { name: extract }\nspec: { image: ${image}, config: { MODE: ${mode} }, secretRefs: [{ name: openai, key: api-key }] }\n`;
+
+/**
+ * Two real deploys (v1, v2). Where the controller records revisions itself they are its records; the ones it did
+ * not record are put as it would have (provenance as the CLI stamps it outside a git work tree).
+ */
 async function deployed(): Promise<void> {
   const dir = await tempFiles({
-    "extract.yaml": `apiVersion: tessera.dev/v1alpha1\nkind: Component\nmetadata: { name: extract }\nspec: { image: example/extract:2, config: { MODE: careful }, secretRefs: [{ name: openai, key: api-key }] }\n`,
+    "v1.yaml": manifest("example/extract:1", "fast"),
+    "v2.yaml": manifest("example/extract:2", "careful"),
   });
-  const stop = cluster.run();
-  const r = await runTessera(["deploy", join(dir, "extract.yaml"), "--kubeconfig", cluster.kubeconfig]);
-  await stop();
-  expect(r.code, r.stderr).toBe(0);
-  putRevision(1, spec("example/extract:1", "fast"), "ada@example.com", "0123456789abcdef0123");
-  putRevision(2, spec("example/extract:2", "careful"), "grace@example.com", "fedcba9876543210fedc");
+  for (const file of ["v1.yaml", "v2.yaml"]) {
+    const stop = cluster.run();
+    const r = await runTessera(["deploy", join(dir, file), "--kubeconfig", cluster.kubeconfig], {
+      env: { USER: "ada" },
+    });
+    await stop();
+    expect(r.code, r.stderr).toBe(0);
+  }
+  putRevision(1, spec("example/extract:1", "fast"), WHO, "unknown", "unknown");
+  putRevision(2, spec("example/extract:2", "careful"), WHO, "unknown", "unknown");
 }
 
 describe("tessera versions", () => {
@@ -72,8 +121,13 @@ describe("tessera versions", () => {
     expect(table.code, table.stderr).toBe(0);
     const lines = table.stdout.trimEnd().split("\n");
     expect(lines[0]).toMatch(/^REVISION\s+AGE\s+DEPLOYED BY\s+COMMIT\s+IMAGE\s+LIVE\s+NOTE$/);
-    expect(lines[1]).toMatch(/^1\s+\d+s\s+ada@example\.com\s+0123456789ab\s+example\/extract:1$/);
-    expect(lines[2]).toMatch(/^2\s+\d+s\s+grace@example\.com\s+fedcba987654 \(dirty\)\s+example\/extract:2/);
+    const who = WHO.replace(/[.+]/g, "\\$&");
+    expect(lines[1]).toMatch(new RegExp(`^1\\s+\\d+s\\s+${who}\\s+unknown\\s+example/extract:1$`));
+    expect(lines[2]).toMatch(new RegExp(`^2\\s+\\d+s\\s+${who}\\s+unknown\\s+example/extract:2`));
+    // A revision from a dirty work tree says so next to its commit.
+    putRevision(90, spec("example/extract:9", "fast"), "grace@example.com", "fedcba9876543210fedc", "true");
+    const dirty = await runTessera(["versions", "extract", "--kubeconfig", cluster.kubeconfig]);
+    expect(dirty.stdout).toMatch(/^90\s+\d+s\s+grace@example\.com\s+fedcba987654 \(dirty\)\s+example\/extract:9/m);
 
     const diff = await runTessera(["versions", "extract", "--diff", "1", "2", "--kubeconfig", cluster.kubeconfig]);
     expect(diff.code, diff.stderr).toBe(0);
@@ -85,12 +139,13 @@ describe("tessera versions", () => {
 
     const missing = await runTessera(["versions", "extract", "--diff", "1", "9", "--kubeconfig", cluster.kubeconfig]);
     expect(missing.code).toBe(4);
-    expect(missing.stderr).toContain("component docs/extract has no revision 9 (it has 1, 2)");
+    expect(missing.stderr).toContain("component docs/extract has no revision 9 (it has 1, 2, 90)");
     const json = await runTessera(["versions", "extract", "--json", "--kubeconfig", cluster.kubeconfig]);
     const doc = JSON.parse(json.stdout) as { revisions: { revision: number; images: string[] }[] };
     expect(doc.revisions.map((r) => [r.revision, r.images])).toEqual([
       [1, ["example/extract:1"]],
       [2, ["example/extract:2"]],
+      [90, ["example/extract:9"]],
     ]);
   });
 });
@@ -118,8 +173,9 @@ describe("tessera rollback", () => {
       spec: ComponentSpec;
     };
     expect(live.spec).toEqual(spec("example/extract:1", "fast"));
-    expect(Object.values(live.metadata.annotations)).toContain("0123456789abcdef0123");
-    expect(Object.entries(live.metadata.annotations)).toContainEqual([expect.stringContaining("rollback-of"), "1"]);
+    expect(live.metadata.annotations[DEPLOY_PROVENANCE_ANNOTATIONS.deployedBy]).toBe(WHO);
+    expect(live.metadata.annotations[DEPLOY_PROVENANCE_ANNOTATIONS.gitCommit]).toBe("unknown");
+    expect(live.metadata.annotations[DEPLOY_PROVENANCE_ANNOTATIONS.rollbackOf]).toBe("1");
     const lease = cluster.fake.store.list("coordination.k8s.io/v1", "Lease", NS);
     expect(lease).toEqual([]);
 

@@ -1,9 +1,8 @@
-import { DEFAULT_MATURITY } from "@tessera/contract";
+import { DEFAULT_MATURITY, deployProvenanceFromAnnotations } from "@tessera/contract";
 import { COMPONENT_NAME_LABEL } from "@tessera/controller";
 import type { Command } from "commander";
 import type { CliIo } from "../cli-io.js";
 import { usageError } from "../cli-error.js";
-import { readProvenance } from "../deploy/annotations.js";
 import { Cluster, liveSpec, type ComponentResource, type DeploymentResource } from "../deploy/cluster.js";
 import { clusterOptions } from "../deploy/load-units.js";
 import { kubeError } from "../secrets/kube-secrets.js";
@@ -48,7 +47,7 @@ function row(c: ComponentResource, d: DeploymentResource | undefined): ListRow {
   const spec = liveSpec(c);
   const image = spec?.image ?? (c.spec as { image?: string } | undefined)?.image;
   const ready = c.status?.conditions?.find((x) => x.type === "Ready");
-  const provenance = readProvenance(c.metadata.annotations);
+  const provenance = deployProvenanceFromAnnotations(c.metadata.annotations);
   return {
     component: c.metadata.name,
     namespace: c.metadata.namespace,

@@ -1,12 +1,16 @@
+import {
+  CONFIG_HASH_ANNOTATION,
+  DEPLOY_PROVENANCE_ANNOTATION_KEYS,
+  deployProvenanceAnnotations,
+} from "@tessera/contract";
 import type { Command } from "commander";
 import type { CliIo } from "../cli-io.js";
 import { CliError } from "../cli-error.js";
 import { ExitCode } from "../exit-codes.js";
-import { PROVENANCE_ANNOTATION_KEYS, recordedAnnotations, rollbackAnnotations } from "../deploy/annotations.js";
 import { Cluster, type DeploymentResource } from "../deploy/cluster.js";
 import { DeployLocks, lockHolderIdentity } from "../deploy/deploy-lock.js";
 import { clusterOptions } from "../deploy/load-units.js";
-import { whoDeploys } from "../deploy/provenance.js";
+import { rollbackProvenance, whoDeploys } from "../deploy/provenance.js";
 import { listRevisions, type RevisionView } from "../deploy/revisions.js";
 import { waitReady } from "../deploy/wait-ready.js";
 import { durationMs, positiveInteger } from "../options/parsers.js";
@@ -23,11 +27,15 @@ interface RollbackOptions {
   json?: boolean;
 }
 
-/** Whether the live Deployment runs `target`: its image, and its revision's ConfigMap when it has one. */
+/**
+ * Whether the live Deployment runs `target`: its image, and its config (the pod template's config-hash annotation,
+ * where the controller renders one).
+ */
 export function deploymentRunsRevision(deployment: DeploymentResource | undefined, target: RevisionView): boolean {
   const template = deployment?.spec?.template;
   if (template?.spec?.containers?.[0]?.image !== target.spec.image) return false;
-  return target.configMapName === undefined || JSON.stringify(template).includes(target.configMapName);
+  const hash = template.metadata?.annotations?.[CONFIG_HASH_ANNOTATION];
+  return hash === undefined || hash === target.config.hash;
 }
 
 export function registerRollbackCommand(program: Command, io: CliIo): void {
@@ -92,8 +100,8 @@ server, 4 component or revision not found, 5 conflict (changed meanwhile), 6 loc
           namespace,
           component,
           target.spec,
-          rollbackAnnotations(recordedAnnotations(target.provenance), await whoDeploys(io.env), target.revision),
-          PROVENANCE_ANNOTATION_KEYS,
+          deployProvenanceAnnotations(rollbackProvenance(target.provenance, await whoDeploys(io.env), target.revision)),
+          DEPLOY_PROVENANCE_ANNOTATION_KEYS,
           live,
         );
         const writtenMs = performance.now() - started;

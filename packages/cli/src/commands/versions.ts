@@ -40,14 +40,21 @@ const OFFLINE_RENDER: RenderContext = {
 const shortCommit = (commit: string | undefined): string =>
   commit === undefined ? "-" : commit === "unknown" ? "unknown" : commit.slice(0, 12);
 
-/** The config of a revision as lines: values of `config` (never secret), secretRefs by name and key only. */
+/**
+ * The config of a revision as lines: its ConfigMap and hash, the overlay merged in, every effective config value
+ * (never secret: a secret cannot be written in config), and secretRefs by Secret name and key only.
+ */
 export function configText(r: RevisionView): string {
   const lines = [
-    `configMap: ${r.configMapName ?? "-"}`,
-    `configHash: ${r.configHash ?? "-"}`,
-    ...Object.entries(r.spec.config ?? {})
+    `configMap: ${r.config.configMapName}`,
+    `configHash: ${r.config.hash}`,
+    ...(r.overlay !== undefined ? [`overlay: ConfigMap ${r.overlay.name} (data sha256 ${r.overlay.dataHash})`] : []),
+    ...Object.entries(r.effectiveConfig)
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([k, v]) => `config ${k}=${v}`),
+    ...(r.canaryConfig !== undefined
+      ? [`canary configMap: ${r.canaryConfig.configMapName}`, `canary configHash: ${r.canaryConfig.hash}`]
+      : []),
     ...(r.spec.secretRefs ?? []).map(
       (ref) => `secret ${secretRefEnvName(ref)} from Secret ${ref.name} key ${ref.key ?? ref.name} (value never shown)`,
     ),
@@ -151,7 +158,8 @@ Exit codes: 0 ok, 2 usage error, 3 cannot reach the API server, 4 component or r
             createdAt: r.createdAt,
             live: r.revision === liveRevision,
             images: r.images,
-            configHash: r.configHash ?? null,
+            configHash: r.config.hash,
+            configMapName: r.config.configMapName,
             provenance: r.provenance,
           })),
         });

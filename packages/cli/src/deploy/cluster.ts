@@ -31,6 +31,8 @@ export interface ComponentResource {
   status?: {
     observedGeneration?: number;
     revision?: number;
+    /** The live revision's immutable ConfigMap (the controller writes it with the revision). */
+    configMapName?: string;
     replicas?: number;
     conditions?: Condition[];
     [k: string]: unknown;

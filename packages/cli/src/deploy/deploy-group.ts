@@ -1,12 +1,17 @@
-import type { ComponentSpec } from "@tessera/contract";
+import {
+  DEPLOY_PROVENANCE_ANNOTATION_KEYS,
+  deployProvenanceAnnotations,
+  deployProvenanceFromAnnotations,
+  type ComponentSpec,
+  type DeployProvenance,
+} from "@tessera/contract";
 import { stringify } from "yaml";
 import type { CliIo } from "../cli-io.js";
 import type { CliError } from "../cli-error.js";
 import { ExitCode } from "../exit-codes.js";
-import { PROVENANCE_ANNOTATION_KEYS, provenanceAnnotations, rollbackAnnotations } from "./annotations.js";
 import { liveSpec, sameSpec, type Cluster, type ComponentResource } from "./cluster.js";
 import { DeployLocks, type HeldLock } from "./deploy-lock.js";
-import type { DeployProvenance } from "./provenance.js";
+import { rollbackProvenance } from "./provenance.js";
 import { unifiedDiff } from "./unified-diff.js";
 import { waitReady, type WaitItem } from "./wait-ready.js";
 
@@ -110,7 +115,7 @@ export async function deployGroup(
             p.live === undefined
               ? "/dev/null"
               : `${namespace}/${p.unit.name} (live${p.live.status?.revision !== undefined ? `, revision ${p.live.status.revision}` : ""})`,
-            `${namespace}/${p.unit.name} (${p.unit.provenance.sourceFile})`,
+            `${namespace}/${p.unit.name} (${p.unit.provenance.sourceFile ?? "new"})`,
           ),
         })),
     };
@@ -131,8 +136,8 @@ export async function deployGroup(
           namespace,
           p.unit.name,
           p.unit.spec,
-          provenanceAnnotations(p.unit.provenance),
-          PROVENANCE_ANNOTATION_KEYS,
+          deployProvenanceAnnotations(p.unit.provenance),
+          DEPLOY_PROVENANCE_ANNOTATION_KEYS,
           p.live,
         );
         written.set(p.unit.name, after);
@@ -176,15 +181,18 @@ export async function deployGroup(
         continue;
       }
       const previous = liveSpec(p.live) ?? (p.live.spec as ComponentSpec);
-      const restoreAnnotations = Object.fromEntries(
-        Object.entries(p.live.metadata.annotations ?? {}).filter(([k]) => PROVENANCE_ANNOTATION_KEYS.includes(k)),
-      );
       await cluster.writeComponent(
         namespace,
         p.unit.name,
         previous,
-        rollbackAnnotations(restoreAnnotations, p.unit.provenance.deployedBy, p.live.status?.revision),
-        PROVENANCE_ANNOTATION_KEYS,
+        deployProvenanceAnnotations(
+          rollbackProvenance(
+            deployProvenanceFromAnnotations(p.live.metadata.annotations),
+            p.unit.provenance.deployedBy ?? "unknown",
+            p.live.status?.revision,
+          ),
+        ),
+        DEPLOY_PROVENANCE_ANNOTATION_KEYS,
         written.get(p.unit.name) ?? p.live,
       );
       o.detail = `${o.state}: ${o.detail}; rolled back${

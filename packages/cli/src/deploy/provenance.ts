@@ -1,19 +1,7 @@
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { buildInfo } from "@tessera/contract";
-
-/** Where a spec came from and who sent it: what a deploy records on the Component (and the controller on its revision). */
-export interface DeployProvenance {
-  deployedBy: string;
-  /** The commit of the spec file's repository, or "unknown" outside a git work tree. */
-  gitCommit: string;
-  /** Whether the work tree had uncommitted changes: the commit alone does not describe what was deployed. */
-  gitDirty: boolean | "unknown";
-  deployedAt: string;
-  sourceFile: string;
-  tesseraVersion: string;
-}
+import { buildInfo, type DeployProvenance } from "@tessera/contract";
 
 function git(args: string[], cwd: string): Promise<string | undefined> {
   return new Promise((resolve) => {
@@ -40,11 +28,17 @@ export function tesseraVersion(env: Readonly<Record<string, string | undefined>>
   return built !== "dev" ? built : (packageVersion() ?? built);
 }
 
+interface GitFactsOfDir {
+  commit: string;
+  dirty: NonNullable<DeployProvenance["gitDirty"]>;
+  email?: string;
+}
+
 /** The git facts of one directory, asked once per directory however many specs it holds. */
 export class GitFacts {
-  private readonly cache = new Map<string, Promise<{ commit: string; dirty: boolean | "unknown"; email?: string }>>();
+  private readonly cache = new Map<string, Promise<GitFactsOfDir>>();
 
-  of(dir: string): Promise<{ commit: string; dirty: boolean | "unknown"; email?: string }> {
+  of(dir: string): Promise<GitFactsOfDir> {
     let facts = this.cache.get(dir);
     if (facts === undefined) {
       facts = (async () => {
@@ -55,7 +49,7 @@ export class GitFacts {
         ]);
         return {
           commit: commit !== undefined && commit !== "" ? commit : "unknown",
-          dirty: status === undefined ? ("unknown" as const) : status !== "",
+          dirty: status === undefined ? ("unknown" as const) : status !== "" ? ("true" as const) : ("false" as const),
           ...(email !== undefined && email !== "" ? { email } : {}),
         };
       })();
@@ -65,7 +59,10 @@ export class GitFacts {
   }
 }
 
-/** Provenance for a spec read from `sourceFile` (absolute), deployed now. */
+/**
+ * Provenance for a spec read from `sourceFile` (absolute), deployed now: who (the git user of its directory, else
+ * $USER), its repository's commit and whether the tree was dirty ("unknown" outside a work tree), the Tessera version.
+ */
 export async function provenanceFor(
   sourceFile: string,
   env: Readonly<Record<string, string | undefined>>,
@@ -89,4 +86,22 @@ export async function whoDeploys(
   facts = new GitFacts(),
 ): Promise<string> {
   return (await facts.of(process.cwd())).email ?? env["USER"] ?? "unknown";
+}
+
+/**
+ * What a rollback records: the provenance of the revision it goes back to (commit, source file, version: where that
+ * spec came from), with who rolls back, when, and `rollbackOf` the revision re-pointed to.
+ */
+export function rollbackProvenance(
+  origin: DeployProvenance,
+  deployedBy: string,
+  rollbackOf: number | undefined,
+): DeployProvenance {
+  const { rollbackOf: _previous, ...rest } = origin;
+  return {
+    ...rest,
+    deployedBy,
+    deployedAt: new Date().toISOString(),
+    ...(rollbackOf !== undefined ? { rollbackOf } : {}),
+  };
 }

@@ -1,48 +1,37 @@
-import type { ComponentSpec } from "@tessera/contract";
+import {
+  DEPLOY_REVISION_LABEL,
+  decodeDeployRevisionData,
+  deployRevisionSelector,
+  type DeployRevisionData,
+} from "@tessera/contract";
 import { kubeError } from "../secrets/kube-secrets.js";
-import { readProvenance, revisionSelector, type RecordedProvenance } from "./annotations.js";
 import type { Cluster } from "./cluster.js";
 
-/** One recorded revision of a component, as `versions` and `rollback` use it. */
-export interface RevisionView {
+/** One recorded revision of a component (a ControllerRevision the controller wrote), as versions and rollback read it. */
+export interface RevisionView extends DeployRevisionData {
+  /** The ControllerRevision's name. */
   name: string;
   revision: number;
   createdAt: string;
-  spec: ComponentSpec;
-  provenance: RecordedProvenance;
-  configHash?: string;
-  configMapName?: string;
-  images: string[];
 }
 
 interface ControllerRevision {
-  metadata: { name: string; creationTimestamp?: string | Date; annotations?: Record<string, string> };
+  metadata: { name: string; creationTimestamp?: string | Date; labels?: Record<string, string> };
   revision: number;
   data?: unknown;
 }
 
-/** A ControllerRevision's record, or undefined when its data is not one (written by something else). */
+/** A ControllerRevision's record, or undefined when its data is not a deploy revision this CLI can read. */
 function parse(cr: ControllerRevision): RevisionView | undefined {
-  const data = cr.data as
-    | {
-        spec?: ComponentSpec;
-        provenance?: Record<string, string>;
-        configHash?: string;
-        configMapName?: string;
-        images?: string[];
-      }
-    | undefined;
-  if (data?.spec === undefined) return undefined;
+  const decoded = decodeDeployRevisionData(cr.data);
+  if (!decoded.ok) return undefined;
   const created = cr.metadata.creationTimestamp;
+  const labelled = Number(cr.metadata.labels?.[DEPLOY_REVISION_LABEL]);
   return {
+    ...decoded.value,
     name: cr.metadata.name,
-    revision: Number(cr.revision),
+    revision: Number(cr.revision) > 0 ? Number(cr.revision) : labelled,
     createdAt: created instanceof Date ? created.toISOString() : (created ?? ""),
-    spec: data.spec,
-    provenance: readProvenance(data.provenance ?? cr.metadata.annotations),
-    ...(data.configHash !== undefined ? { configHash: data.configHash } : {}),
-    ...(data.configMapName !== undefined ? { configMapName: data.configMapName } : {}),
-    images: data.images ?? [data.spec.image],
   };
 }
 
@@ -52,7 +41,7 @@ export async function listRevisions(cluster: Cluster, namespace: string, compone
   try {
     const list = await cluster.apps.listNamespacedControllerRevision({
       namespace,
-      labelSelector: revisionSelector(component),
+      labelSelector: deployRevisionSelector(component),
     });
     items = list.items as unknown as ControllerRevision[];
   } catch (err) {
