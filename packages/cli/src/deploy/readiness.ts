@@ -1,8 +1,10 @@
+import { CONFIG_HASH_ANNOTATION, configMapName } from "@tessera/contract";
 import type { ComponentResource, Condition, DeploymentResource } from "./cluster.js";
 
 /**
  * Where one component's rollout stands:
- * - `ready`: the controller observed the spec, re-pointed the Deployment, and the workers are up (or KEDA
+ * - `ready`: the controller observed the spec, re-pointed the Deployment (image, and config hash where the controller
+ *   records revisions), and the workers are up (or KEDA
  *   scaled it to zero, which is healthy for an idle queue);
  * - `failed`: it cannot become ready without another spec (invalid, refused, RBAC not grantable);
  * - `waiting`: neither yet, with what is missing.
@@ -49,6 +51,14 @@ export function readiness(
   const image = deployment.spec?.template?.spec?.containers?.[0]?.image;
   if (image !== target.image)
     return { state: "waiting", detail: `the Deployment runs ${image ?? "nothing"}, not ${target.image} yet` };
+  // With revisions, the controller names the live revision's ConfigMap in status: the pod template must carry its hash.
+  const liveConfigMap = component.status?.configMapName;
+  const templateHash = deployment.spec?.template?.metadata?.annotations?.[CONFIG_HASH_ANNOTATION];
+  if (
+    liveConfigMap !== undefined &&
+    (templateHash === undefined || configMapName(component.metadata.name, templateHash) !== liveConfigMap)
+  )
+    return { state: "waiting", detail: `the Deployment does not read ConfigMap ${liveConfigMap} yet` };
   const revision = component.status?.revision;
   const withRevision = (r: Readiness): Readiness =>
     r.state === "ready" && revision !== undefined ? { ...r, revision } : r;
