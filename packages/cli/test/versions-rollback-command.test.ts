@@ -133,7 +133,9 @@ describe("tessera versions", () => {
     expect(diff.code, diff.stderr).toBe(0);
     expect(diff.stdout).toContain("# spec\n--- docs/extract revision 1\n+++ docs/extract revision 2\n");
     expect(diff.stdout).toContain("-image: example/extract:1\n+image: example/extract:2");
-    expect(diff.stdout).toContain("-config MODE=fast\n+config MODE=careful");
+    expect(diff.stdout).toContain("\n-config MODE=fast\n");
+    expect(diff.stdout).toContain("\n+config MODE=careful\n");
+    expect(diff.stdout).toMatch(/^-configMap: extract-config-[0-9a-f]{10}$/m);
     expect(diff.stdout).toContain("secret API_KEY from Secret openai key api-key (value never shown)");
     expect(diff.stdout).toMatch(/# rendered manifests\n[\s\S]*-\s+image: example\/extract:1/);
 
