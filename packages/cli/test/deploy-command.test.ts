@@ -5,7 +5,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
-import { DEPLOY_PROVENANCE_ANNOTATION_KEYS } from "@tessera/contract";
+import { DEPLOY_PROVENANCE_ANNOTATIONS, DEPLOY_PROVENANCE_ANNOTATION_KEYS } from "@tessera/contract";
 import { COMPONENT_GROUP, COMPONENT_PLURAL, COMPONENT_VERSION } from "@tessera/controller";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { deployLockName } from "../src/deploy/deploy-lock.js";
@@ -85,6 +85,27 @@ describe("tessera deploy", () => {
     expect(cluster.fake.writes().total).toBe(0);
     expect(cluster.fake.mutatingRequests().total).toBe(0);
     expect((await live("extract")).metadata.resourceVersion).toBe(before);
+  });
+
+  it("deploys a project directory (tessera.project.ts) as one group named after the project", async () => {
+    const dir = await tempFiles({
+      "tessera.project.ts": `export default { name: "documents", components: [
+        { manifest: "extract.yaml", module: "extract.ts" },
+        { manifest: "embed.yaml", module: "embed.ts" },
+      ] };\n`,
+      "extract.yaml": manifest("extract", "example/extract:1"),
+      "embed.yaml": manifest("embed", "example/embed:1"),
+      "extract.ts": "export default {};\n",
+      "embed.ts": "export default {};\n",
+    });
+    const r = await deploy([dir]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^extract\s+created\s+.*ready/m);
+    expect(r.stdout).toMatch(/^embed\s+created\s+.*ready/m);
+    expect(r.stderr).toMatch(/deploy of documents \(2 components\): fake: all 2 ready in/);
+    expect((await live("embed")).metadata.annotations[DEPLOY_PROVENANCE_ANNOTATIONS.sourceFile]).toBe(
+      join(dir, "embed.yaml"),
+    );
   });
 
   it("--dry-run prints the spec diff (secret values never exist in it) and writes nothing", async () => {
