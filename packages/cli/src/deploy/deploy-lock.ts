@@ -1,4 +1,5 @@
 import { hostname, userInfo } from "node:os";
+import { COMPONENT_LABEL } from "@tessera/contract";
 import * as k8s from "@kubernetes/client-node";
 import { CliError } from "../cli-error.js";
 import { ExitCode } from "../exit-codes.js";
@@ -143,7 +144,7 @@ export class DeployLocks {
           body: {
             apiVersion: "coordination.k8s.io/v1",
             kind: "Lease",
-            metadata: { name, namespace, labels: { "tessera.dev/component": component } },
+            metadata: { name, namespace, labels: { [COMPONENT_LABEL]: component } },
             spec,
           },
         })) as LeaseObject;
