@@ -112,7 +112,11 @@ describe("least privilege on a real API server", () => {
   it.each([
     ["", "secrets", "get"],
     ["", "secrets", "list"],
-    ["", "configmaps", "get"],
+    // ConfigMaps: read and applied (overlays, hashed config), never rewritten or deleted (decision 0038).
+    ["", "configmaps", "update"],
+    ["", "configmaps", "delete"],
+    ["apps", "controllerrevisions", "update"],
+    ["apps", "controllerrevisions", "patch"],
     ["", "pods", "create"],
     ["", "serviceaccounts", "impersonate"],
     ["apps", "deployments", "delete"],

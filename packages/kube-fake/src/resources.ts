@@ -14,6 +14,8 @@ export interface ResourceDef {
    * object, list items carry apiVersion/kind, strategic merge patch is refused (415).
    */
   custom?: boolean;
+  /** Update validation: a message refuses the write with 422 Invalid (as the real server's ValidateUpdate does). */
+  validateUpdate?: (live: JsonObject, next: JsonObject) => string | undefined;
   /** Server-side defaulting, run after every write (like the real API server's decode-time defaulting). */
   defaults?: (obj: JsonObject) => void;
   singular?: string;
@@ -61,6 +63,16 @@ export function defaultDeployment(d: JsonObject): void {
   }
 }
 
+/** An immutable ConfigMap or Secret keeps its data, and stays immutable (the real server's message). */
+export function immutableData(live: JsonObject, next: JsonObject): string | undefined {
+  if (live.immutable !== true) return undefined;
+  if (next.immutable !== true) return "immutable: Forbidden: field is immutable when `immutable` is set";
+  for (const field of ["data", "binaryData", "stringData"])
+    if (JSON.stringify(live[field] ?? null) !== JSON.stringify(next[field] ?? null))
+      return `${field}: Forbidden: field is immutable when \`immutable\` is set`;
+  return undefined;
+}
+
 export const BUILTIN_RESOURCES: ResourceDef[] = [
   {
     group: "",
@@ -71,8 +83,16 @@ export const BUILTIN_RESOURCES: ResourceDef[] = [
     statusSubresource: true,
     shortNames: ["ns"],
   },
-  { group: "", version: "v1", plural: "configmaps", kind: "ConfigMap", namespaced: true, shortNames: ["cm"] },
-  { group: "", version: "v1", plural: "secrets", kind: "Secret", namespaced: true },
+  {
+    group: "",
+    version: "v1",
+    plural: "configmaps",
+    kind: "ConfigMap",
+    namespaced: true,
+    shortNames: ["cm"],
+    validateUpdate: immutableData,
+  },
+  { group: "", version: "v1", plural: "secrets", kind: "Secret", namespaced: true, validateUpdate: immutableData },
   { group: "", version: "v1", plural: "events", kind: "Event", namespaced: true, shortNames: ["ev"] },
   { group: "", version: "v1", plural: "serviceaccounts", kind: "ServiceAccount", namespaced: true, shortNames: ["sa"] },
   {
@@ -94,6 +114,7 @@ export const BUILTIN_RESOURCES: ResourceDef[] = [
     defaults: defaultDeployment,
     shortNames: ["deploy"],
   },
+  { group: "apps", version: "v1", plural: "controllerrevisions", kind: "ControllerRevision", namespaced: true },
   {
     group: "networking.k8s.io",
     version: "v1",

@@ -749,6 +749,8 @@ export class FakeStore {
         `metadata.name: Invalid value: "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character`,
       );
     if (def.defaults) def.defaults(o);
+    const refused = prev && def.validateUpdate ? def.validateUpdate(prev.obj, o) : undefined;
+    if (refused !== undefined) throw this.invalid(def, name, refused);
     if (def.group === "" && def.plural === "namespaces") {
       const st = isObject(o.status) ? o.status : {};
       if (st.phase === undefined) o.status = { ...st, phase: "Active" };

@@ -1,4 +1,4 @@
-import { ComponentDefaults, componentSpecJsonSchema } from "@tessera/contract";
+import { ComponentDefaults, DeployStatusSchema, componentSpecJsonSchema } from "@tessera/contract";
 import { stringify } from "yaml";
 import { toStructuralSchema, type CelValidationRule, type StructuralSchema } from "./structural-schema.js";
 
@@ -115,10 +115,13 @@ export function componentSpecStructuralSchema(): StructuralSchema {
 }
 
 function statusSchema(): StructuralSchema {
+  // The deploy fields come from the contract (the CLI reads them); the rest is the controller's own.
+  const deploy = toStructuralSchema(JSON.parse(JSON.stringify(DeployStatusSchema)));
   return {
     type: "object",
     description: "What the controller last observed; written only through the status subresource.",
     properties: {
+      ...deploy.properties,
       observedGeneration: {
         type: "integer",
         format: "int64",
@@ -201,6 +204,12 @@ export const COMPONENT_PRINTER_COLUMNS = [
     type: "integer",
     jsonPath: ".spec.canary.weight",
     description: "The canary's share of the workers in percent, while the component has one (docs/deploy.md#canary).",
+  },
+  {
+    name: "Revision",
+    type: "integer",
+    jsonPath: ".status.revision",
+    description: "The live deploy revision (docs/deploy.md#revisions-and-config).",
   },
   { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
 ] as const;

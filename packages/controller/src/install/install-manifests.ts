@@ -72,6 +72,8 @@ const selectorLabels = { "app.kubernetes.io/name": CONTROLLER_NAME };
  *   when the object does not exist yet, so create is granted too). Never delete: the children carry owner
  *   references to their Component and the garbage collector removes them.
  * - Events: create/patch, to report on Components.
+ * - ConfigMaps: read and watch (overlays), and apply (the content-hashed, immutable config of each revision).
+ * - ControllerRevisions: list, create (one per deploy revision) and delete (pruning beyond revisionHistoryLimit).
  * - ServiceAccounts, Roles, RoleBindings (a Component's declared `rbac`): read, apply, and delete, which prunes
  *   what an earlier spec declared and the current one no longer does (a revoked permission goes now).
  * - The Component grants ceiling, if any ({@link ComponentGrants}): its rules, and `bind` on its ClusterRoles by name.
@@ -92,6 +94,10 @@ export function controllerPolicyRules(grants: ComponentGrants = {}): PolicyRule[
     },
     { apiGroups: ["keda.sh"], resources: ["scaledobjects"], verbs: ["get", "list", "watch", "patch", "create"] },
     { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
+    // Overlays are read (and watched, to roll on an edit); hashed ConfigMaps applied. Never updated or deleted:
+    // they are immutable, and the garbage collector removes them with their revision.
+    { apiGroups: [""], resources: ["configmaps"], verbs: ["get", "list", "watch", "patch", "create"] },
+    { apiGroups: ["apps"], resources: ["controllerrevisions"], verbs: ["list", "create", "delete"] },
     { apiGroups: [""], resources: ["serviceaccounts"], verbs: ["get", "list", "patch", "create", "delete"] },
     {
       apiGroups: ["rbac.authorization.k8s.io"],

@@ -171,16 +171,20 @@ export function startController(opts: ControllerOptions): Controller {
     }
   })();
 
-  // The Deployments the controller manages: a change in their status (workers ready, KEDA scaling)
-  // re-reconciles the owning Component so its Ready condition and replicas follow without waiting for a
-  // resync. Without a resourceVersion the server first sends every existing object as ADDED.
-  let deploymentsWatch: OpenWatch | undefined;
-  const deploymentsLoop = (async () => {
+  /**
+   * Objects labelled with a component's name re-reconcile it. Deployments: a change in their status (workers
+   * ready, KEDA scaling) makes the Ready condition and replicas follow without waiting for a resync. ConfigMaps:
+   * an overlay labelled `tessera.dev/component: <name>` rolls the component as soon as it is edited (an unlabelled
+   * overlay is read on every reconcile, so at the latest on the next resync), and a hashed ConfigMap deleted by
+   * hand is recreated. Without a resourceVersion the server first sends every existing object as ADDED.
+   */
+  const labelledWatches = new Map<string, OpenWatch>();
+  const watchLabelled = async (path: string): Promise<void> => {
     let failures = 0;
     while (!stopped) {
-      deploymentsWatch = openWatch(
+      const watch = openWatch(
         opts.kube.kubeConfig,
-        "/apis/apps/v1/deployments",
+        path,
         { labelSelector: COMPONENT_NAME_LABEL },
         (phase, object: { metadata?: { namespace?: string; labels?: Record<string, string> } }) => {
           failures = 0;
@@ -194,13 +198,15 @@ export function startController(opts: ControllerOptions): Controller {
             queue.add(`${object.metadata.namespace}/${component}`);
         },
       );
-      if (stopped) deploymentsWatch.cancel();
-      await deploymentsWatch.ended;
+      labelledWatches.set(path, watch);
+      if (stopped) watch.cancel();
+      await watch.ended;
       if (stopped) break;
       failures += 1;
       await pause(Math.min(MAX_WATCH_BACKOFF_MS, 100 * 2 ** Math.min(failures, 9)));
     }
-  })();
+  };
+  const labelledLoops = Promise.all(["/apis/apps/v1/deployments", "/api/v1/configmaps"].map(watchLabelled));
 
   const watchdogMs = opts.watchdogMs ?? 120_000;
   const watchdog = setInterval(
@@ -241,9 +247,9 @@ export function startController(opts: ControllerOptions): Controller {
       clearInterval(watchdog);
       clearInterval(resyncTimer);
       componentsWatch?.cancel();
-      deploymentsWatch?.cancel();
+      for (const watch of labelledWatches.values()) watch.cancel();
       queue.stop();
-      await Promise.all([loop, deploymentsLoop]);
+      await Promise.all([loop, labelledLoops]);
       if (elector !== undefined) {
         // Release the lease only once nothing of ours is in flight, so the successor never overlaps a write.
         await queue.idle();

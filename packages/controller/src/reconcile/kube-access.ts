@@ -1,4 +1,5 @@
 import * as k8s from "@kubernetes/client-node";
+import type { DeployStatus } from "@tessera/contract";
 import { COMPONENT_GROUP, COMPONENT_PLURAL, COMPONENT_VERSION } from "../crd/index.js";
 
 /** The one field manager every write of the controller uses (server-side apply owns fields by manager). */
@@ -11,13 +12,14 @@ export interface ComponentObject {
     name: string;
     namespace: string;
     uid: string;
+    annotations?: Record<string, string>;
     generation?: number;
     resourceVersion?: string;
     finalizers?: string[];
     deletionTimestamp?: string;
   };
   spec: unknown;
-  status?: { observedGeneration?: number; replicas?: number; conditions?: unknown[] };
+  status?: DeployStatus & { observedGeneration?: number; replicas?: number; conditions?: unknown[] };
 }
 
 export interface KubeObjectLike {
@@ -118,18 +120,47 @@ export class KubeAccess {
     return list.items.map((o) => o.metadata?.name ?? "").filter((n) => n !== "");
   }
 
+  /** The objects of one kind in `namespace` whose labels match `labelSelector`. */
+  async list<T extends KubeObjectLike>(
+    type: { apiVersion: string; kind: string },
+    namespace: string,
+    labelSelector: string,
+  ): Promise<T[]> {
+    const list = await this.objects.list(
+      type.apiVersion,
+      type.kind,
+      namespace,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      labelSelector,
+    );
+    return list.items as unknown as T[];
+  }
+
+  /** POST: an object that exists already is a 409, so two writers never both think they created it. */
+  async create<T extends KubeObjectLike>(object: KubeObjectLike): Promise<T> {
+    return (await this.objects.create(
+      object as k8s.KubernetesObject,
+      undefined,
+      undefined,
+      FIELD_MANAGER,
+    )) as unknown as T;
+  }
+
   /**
-   * Deletes one object with foreground propagation (a canary Deployment's ReplicaSets and pods go with it);
-   * already gone is not an error. Says whether it deleted anything.
+   * Deletes one object, by default with foreground propagation (a canary Deployment's ReplicaSets and pods go
+   * with it); already gone is not an error. Says whether it deleted anything.
    */
-  async delete(object: KubeObjectLike): Promise<boolean> {
+  async delete(object: KubeObjectLike, propagation: "Foreground" | "Background" = "Foreground"): Promise<boolean> {
     const ref = {
       apiVersion: object.apiVersion,
       kind: object.kind,
       metadata: { name: object.metadata.name, namespace: object.metadata.namespace ?? "default" },
     };
     const gone = await notFoundAsUndefined(() =>
-      this.objects.delete(ref, undefined, undefined, undefined, undefined, "Foreground"),
+      this.objects.delete(ref, undefined, undefined, undefined, undefined, propagation),
     );
     return gone !== undefined;
   }

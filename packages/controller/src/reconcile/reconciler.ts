@@ -7,16 +7,18 @@ import {
   guardRailVerdict,
   validateComponentSpec,
   type ComponentBusSettings,
+  type DeployStatus,
 } from "@tessera/contract";
 import { isDeepStrictEqual } from "node:util";
 import type { RenderContext } from "../render/context.js";
-import { kubernetesObjects, renderComponent } from "../render/render-component.js";
+import { RenderError, kubernetesObjects, renderComponent } from "../render/render-component.js";
 import { removeCanaryLeftovers } from "./canary-cleanup.js";
 import { nextConditions, type Condition, type ConditionUpdate } from "./conditions.js";
 import { COMPONENT_NAME_LABEL } from "../render/labels.js";
 import { DEFAULT_SERVICE_ACCOUNT, RBAC_KINDS } from "../render/rbac.js";
 import { isContained } from "./contained.js";
 import { isStatus, type ComponentObject, type KubeAccess, type KubeObjectLike } from "./kube-access.js";
+import { planRevision, pruneRevisions, recordRevision, revisionOwner } from "./revisions.js";
 
 /** Held on every Component until its stream and consumer are gone. */
 export const STREAM_FINALIZER = "tessera.dev/stream";
@@ -138,7 +140,43 @@ export async function reconcileComponent(deps: ReconcilerDeps, namespace: string
     message: "stream and durable consumer exist",
   };
 
-  const rendered = renderComponent({ name, namespace, uid: component.metadata.uid, spec }, deps.render);
+  const plan = await planRevision(kube, component, spec);
+  if (plan.kind === "overlay-missing") {
+    // Nothing rolls: the live revision's objects stay as they are until the overlay exists (its watch requeues).
+    await writeStatus(deps, component, [
+      valid,
+      streamReady,
+      { type: "ConfigReady", status: "False", reason: "OverlayNotFound", message: plan.message },
+    ]);
+    return;
+  }
+  let rendered: ReturnType<typeof renderComponent>;
+  try {
+    rendered = renderComponent(
+      { name, namespace, uid: component.metadata.uid, spec, overlay: plan.overlay, provenance: plan.provenance },
+      deps.render,
+    );
+  } catch (err) {
+    // Typically an overlay key that is no environment variable name: not retried, the next change is.
+    if (!(err instanceof RenderError)) throw err;
+    await writeStatus(deps, component, [
+      valid,
+      streamReady,
+      { type: "ConfigReady", status: "False", reason: "CannotRender", message: err.message },
+    ]);
+    return;
+  }
+  if (plan.kind === "new") fence(deps);
+  const revision = plan.kind === "new" ? await recordRevision(kube, component, spec, plan, rendered) : plan.live;
+  const revisions = plan.kind === "new" ? [...plan.revisions, revision] : plan.revisions;
+  for (const configMap of rendered.configMaps) configMap.metadata.ownerReferences = [revisionOwner(revision)];
+  const configReady: ConditionUpdate = {
+    type: "ConfigReady",
+    status: "True",
+    reason: "Revision",
+    message: `revision ${revision.revision} reads its config from ConfigMap ${rendered.config.configMapName}`,
+  };
+
   for (const object of kubernetesObjects(rendered) as unknown as KubeObjectLike[]) {
     const live = await kube.read(object);
     if (object.kind === "Deployment" && rbacMayExist(spec.rbac !== undefined, live)) {
@@ -171,6 +209,7 @@ export async function reconcileComponent(deps: ReconcilerDeps, namespace: string
   if (rendered.canary === undefined) {
     counters.deletes += await removeCanaryLeftovers(kube, namespace, name, () => fence(deps));
   }
+  counters.deletes += await pruneRevisions(kube, namespace, spec, revisions, () => fence(deps));
 
   const deployment = await kube.read<
     KubeObjectLike & { spec?: { replicas?: number }; status?: { replicas?: number; readyReplicas?: number } }
@@ -188,7 +227,10 @@ export async function reconcileComponent(deps: ReconcilerDeps, namespace: string
       : ready > 0
         ? { type: "Ready", status: "True", reason: "WorkersReady", message: `${ready} of ${wanted} workers ready` }
         : { type: "Ready", status: "False", reason: "WorkersStarting", message: `0 of ${wanted} workers ready` };
-  await writeStatus(deps, component, [valid, streamReady, readiness], deployment?.status?.replicas ?? 0);
+  await writeStatus(deps, component, [valid, streamReady, configReady, readiness], deployment?.status?.replicas ?? 0, {
+    revision: revision.revision,
+    configMapName: rendered.config.configMapName,
+  });
 }
 
 /**
@@ -235,11 +277,15 @@ async function writeStatus(
   component: ComponentObject,
   updates: ConditionUpdate[],
   replicas?: number,
+  deploy?: DeployStatus,
 ): Promise<void> {
   const generation = component.metadata.generation ?? 0;
   const previous = (component.status?.conditions ?? []) as Condition[];
+  const { revision, configMapName } = deploy ?? component.status ?? {};
   const next = {
     observedGeneration: generation,
+    ...(revision !== undefined ? { revision } : {}),
+    ...(configMapName !== undefined ? { configMapName } : {}),
     ...(replicas !== undefined
       ? { replicas }
       : component.status?.replicas !== undefined

@@ -63,6 +63,7 @@ describe("componentCrd", () => {
       ["Ready", "string", '.status.conditions[?(@.type=="Ready")].status'],
       ["Replicas", "integer", ".status.replicas"],
       ["Canary", "integer", ".spec.canary.weight"],
+      ["Revision", "integer", ".status.revision"],
       ["Age", "date", ".metadata.creationTimestamp"],
     ]);
   });

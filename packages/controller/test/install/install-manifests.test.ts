@@ -61,6 +61,10 @@ const TOUCHED: [group: string, resource: string, verbs: string[]][] = [
   ["", "serviceaccounts", ["get", "list", "patch", "create", "delete"]],
   ["rbac.authorization.k8s.io", "roles", ["get", "list", "patch", "create", "delete"]],
   ["rbac.authorization.k8s.io", "rolebindings", ["get", "list", "patch", "create", "delete"]],
+  // Deploy revisions (decision 0038): overlays read and watched, hashed ConfigMaps applied; revisions recorded
+  // and pruned.
+  ["", "configmaps", ["get", "list", "watch", "patch", "create"]],
+  ["apps", "controllerrevisions", ["list", "create", "delete"]],
   // Leader election, in the install namespace only (get/update restricted to the one Lease by name).
   ["coordination.k8s.io", "leases", ["create", "get", "update"]],
 ];
@@ -115,9 +119,12 @@ describe("installManifests (cluster-wide)", () => {
     for (const rule of rules) {
       for (const field of [rule.apiGroups, rule.resources, rule.verbs]) expect(field).not.toContain("*");
       expect(rule.resources.some((r) => r === "secrets" || r.startsWith("secrets/"))).toBe(false);
-      // Delete only prunes a Component's own RBAC objects; every other child goes with the garbage collector.
+      // Delete only prunes a Component's own RBAC objects and old revisions; every other child goes with the
+      // garbage collector.
       if (rule.verbs.includes("delete"))
-        expect(rule.resources.every((r) => ["serviceaccounts", "roles", "rolebindings"].includes(r))).toBe(true);
+        expect(
+          rule.resources.every((r) => ["serviceaccounts", "roles", "rolebindings", "controllerrevisions"].includes(r)),
+        ).toBe(true);
       expect(rule.verbs).not.toContain("deletecollection");
       for (const verb of ["escalate", "bind", "impersonate"]) expect(rule.verbs).not.toContain(verb);
       expect(

@@ -113,6 +113,7 @@ describe("reconcileComponent against the in-memory API and a real nats-server", 
       expect(component.status?.conditions).toEqual([
         expect.objectContaining({ type: "Valid", status: "True" }),
         expect.objectContaining({ type: "StreamReady", status: "True" }),
+        expect.objectContaining({ type: "ConfigReady", status: "True", reason: "Revision" }),
         // The API server defaulted replicas to 1 and nothing runs pods here: workers are starting.
         expect.objectContaining({ type: "Ready", status: "False", reason: "WorkersStarting" }),
       ]);
@@ -448,8 +449,8 @@ describe("the controller loop", () => {
       watchdogMs: 400,
     });
     try {
-      // No Components and no Deployments: neither watch ever sends a byte.
-      await waitFor("both watches open", () => e.fake.openWatches() === 2, 10_000);
+      // No Components, Deployments or ConfigMaps: no watch ever sends a byte.
+      await waitFor("the three watches open", () => e.fake.openWatches() === 3, 10_000);
       await waitFor("the watchdog to give up on the silent watch and list again", () => lists >= 2, 10_000);
       const started = performance.now();
       await controller.stop();
