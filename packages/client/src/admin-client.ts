@@ -16,8 +16,10 @@ import {
   type GatewayAccountList,
   type GatewayAccountView,
   type GatewayHealth,
+  type GatewayInstall,
   type GatewaySealed,
   type GatewayTenantList,
+  type InstallGatewayAccountBody,
   type ListGatewayAccountsQuery,
   type PutGatewayAccountBody,
   type RotateGatewayCredentialsBody,
@@ -202,6 +204,16 @@ export class AdminClient {
     body: RotateGatewayCredentialsBody,
   ): Promise<GatewayAccountView> {
     return this.json("POST", `${gatewayAccountPath(channelType, tenant, account)}/credentials`, { body });
+  }
+
+  /** Begins installing an account through a connector's OAuth flow: the provider's consent URL to open. */
+  installGatewayAccount(
+    channelType: string,
+    tenant: string,
+    account: string,
+    body: InstallGatewayAccountBody,
+  ): Promise<GatewayInstall> {
+    return this.json("POST", `${gatewayAccountPath(channelType, tenant, account)}/install`, { body });
   }
 
   deleteGatewayAccount(channelType: string, tenant: string, account: string): Promise<{ deleted: true }> {

@@ -19,6 +19,7 @@ import {
   GatewayAccountListSchema,
   GatewayAccountSchema,
   GatewayHealthSchema,
+  GatewayInstallSchema,
   GatewaySealedSchema,
   GatewayStreamHealthSchema,
   GatewayTenantListSchema,
@@ -505,6 +506,7 @@ export const NAMED_SCHEMAS: readonly Named[] = [
   GatewayStreamHealthSchema,
   GatewayHealthSchema,
   GatewaySealedSchema,
+  GatewayInstallSchema,
 ];
 
 // ---- types derived from the schemas ----------------------------------------------------------------

@@ -106,7 +106,12 @@ export const DisconnectOutcomeSchema = named(
 export const ConnectionCallbackSchema = named(
   "ConnectionCallback",
   Type.Object(
-    { connection: ref(ConnectionSchema) },
+    {
+      connection: ref(ConnectionSchema),
+      gatewayAccount: Type.Optional(
+        Type.String({ description: "The gateway account this connection installed (`<channel>/<tenant>/<account>`)" }),
+      ),
+    },
     { description: "The connection the OAuth callback completed (to a client that asked for JSON)" },
   ),
 );

@@ -66,6 +66,14 @@ export const GatewayAccountSchema = named(
           }),
           keyId: nullable(Type.String(), "The vault key they are sealed under; null: none held"),
           rotatedAt: nullable(Type.String({ format: "date-time" }), "When they were last set"),
+          connection: nullable(
+            Type.Object({
+              id: Type.String({ description: "The connection, `<provider>:<userId>` (GET /api/v1/connections)" }),
+              credential: Type.String({ description: "The credential its current access token fills (botToken)" }),
+              installedAt: Type.String({ format: "date-time", description: "When the OAuth install completed" }),
+            }),
+            "Installed through OAuth: the connection whose current access token the gateway is handed (refreshes included); null: none",
+          ),
         },
         { description: "Credential metadata: never a secret" },
       ),
@@ -154,6 +162,23 @@ export type GatewayStreamHealth = Static<typeof GatewayStreamHealthSchema>;
 export type GatewayHealth = Static<typeof GatewayHealthSchema>;
 export type GatewaySealed = Static<typeof GatewaySealedSchema>;
 
+export const GatewayInstallSchema = named(
+  "GatewayInstall",
+  Type.Object(
+    {
+      account: Type.String({ description: "`<channelType>/<tenant>/<account>`" }),
+      connection: Type.String({ description: "The connection the install makes, `<provider>:<userId>`" }),
+      authorizationUrl: Type.String({ description: "Open it in a browser: the provider's consent page" }),
+      startedAt: timestamp("When the install began: it is complete once credentials.connection.installedAt is later"),
+    },
+    {
+      description:
+        "An OAuth install begun: the account exists (created if absent) once the provider's redirect reaches /oauth/callback",
+    },
+  ),
+);
+export type GatewayInstall = Static<typeof GatewayInstallSchema>;
+
 // ---- requests -------------------------------------------------------------------------------------
 
 export const GatewayAccountParams = Type.Object({
@@ -204,3 +229,14 @@ export const RotateGatewayCredentialsBody = Type.Object(
   { additionalProperties: false, minProperties: 1 },
 );
 export type RotateGatewayCredentialsBody = Static<typeof RotateGatewayCredentialsBody>;
+
+export const InstallGatewayAccountBody = Type.Object(
+  {
+    connector: Type.String({
+      pattern: "^[a-z][a-z0-9_-]{0,62}$",
+      description: "The configured connector (OAuth provider) to install through: GET /api/v1/connections lists them",
+    }),
+  },
+  { additionalProperties: false },
+);
+export type InstallGatewayAccountBody = Static<typeof InstallGatewayAccountBody>;

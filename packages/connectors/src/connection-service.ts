@@ -88,6 +88,11 @@ export class ConnectionService {
     return this.connector(pending.provider).complete(pending, params);
   }
 
+  /** The connection's current access token (refreshed if about to expire); for the gateway's OAuth-installed accounts. */
+  accessToken(provider: string, userId: string): Promise<string> {
+    return this.connector(provider).accessToken(userId);
+  }
+
   disconnect(provider: string, userId: string): Promise<RevokeOutcome> {
     return this.connector(provider).revoke(userId);
   }

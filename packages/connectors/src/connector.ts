@@ -199,6 +199,14 @@ export class OAuthConnector implements Connector {
     });
   }
 
+  /**
+   * The user's current access token, refreshed first when it is about to expire (one refresh in flight per
+   * connection, across replicas): for a holder that makes its own calls with it, such as the gateway's senders.
+   */
+  async accessToken(userId: string): Promise<string> {
+    return (await this.tokens.current(userId)).tokens.accessToken;
+  }
+
   async connection(userId: string): Promise<StoredCredential | undefined> {
     const record = await this.o.store.get({ provider: this.provider, userId });
     return record && toStoredCredential(record);

@@ -178,6 +178,7 @@ export async function createCoordinator(opts: CoordinatorOptions): Promise<Coord
       gateway: new GatewayControl({
         store: storage.gatewayAccounts,
         ...(vault !== undefined ? { vault } : {}),
+        ...(connections !== undefined ? { connections: connections.service } : {}),
         ...(opts.gateway?.feed !== undefined ? { feed: opts.gateway.feed } : {}),
         publicUrl: () => settings.read(GATEWAY_PUBLIC_URL),
       }),

@@ -67,7 +67,7 @@ describe("the credential adapter", () => {
       disabled: false,
       rateLimit: { perSecond: 2, burst: 3 },
       settings: { appId: "A1" },
-      credentials: { names: ["botToken"], signingSecrets: 1, keyId, rotatedAt: null },
+      credentials: { names: ["botToken"], signingSecrets: 1, keyId, rotatedAt: null, connection: null },
       webhookPath: `/hooks/${id}`,
       webhookUrl: null,
       createdAt: "2026-12-07T00:00:00.000Z",

@@ -6,6 +6,7 @@ import type { CliIo } from "../cli-io.js";
 import { adminClientFor, withAdminOptions, type AdminOptions } from "../options/admin-options.js";
 import { collect, metadataEntry, positiveInteger } from "../options/parsers.js";
 import { formatAge } from "../output/format.js";
+import { installThroughOAuth } from "./gateway-oauth-install.js";
 import { writeJson } from "../output/json.js";
 import { styleFor } from "../output/style.js";
 import { renderTable } from "../output/table.js";
@@ -31,9 +32,13 @@ function accountRows(items: readonly GatewayAccountView[]): string[][] {
     a.id,
     a.disabled ? "disabled" : "enabled",
     a.rateLimit === null ? "default" : `${a.rateLimit.perSecond}/s burst ${a.rateLimit.burst}`,
-    a.credentials.keyId === null
+    a.credentials.keyId === null && a.credentials.connection === null
       ? "none"
-      : `${a.credentials.signingSecrets} signing, ${a.credentials.names.join(" ") || "no tokens"} (${a.credentials.keyId})`,
+      : `${a.credentials.signingSecrets} signing, ${a.credentials.names.join(" ") || "no tokens"}` +
+        (a.credentials.keyId === null ? "" : ` (${a.credentials.keyId})`) +
+        (a.credentials.connection === null
+          ? ""
+          : ` ${a.credentials.connection.credential} from ${a.credentials.connection.id}`),
     a.credentials.rotatedAt === null ? "" : `${formatAge(a.credentials.rotatedAt)} ago`,
     a.webhookUrl ?? a.webhookPath,
   ]);
@@ -101,19 +106,57 @@ export function registerGatewayAdminCommands(gateway: Command, io: CliIo): void 
   withAdminOptions(
     gateway
       .command("install")
-      .description("install an account (or change its settings)")
+      .description("install an account (or change its settings); --oauth: through a connector's OAuth consent")
       .argument("<account>", "<channel>/<tenant>/<account>")
-      .option("--setting <key=value>", "an adapter setting, not secret (repeatable): appId=…, url=…", metadataEntry),
-  ).action(async (id: string, flags: AdminOptions & { setting?: Record<string, string> }) => {
-    const k = parseAccountId(id);
-    const body: PutGatewayAccountBody = flags.setting !== undefined ? { settings: flags.setting } : {};
-    printAccount(
-      io,
-      flags,
-      await adminClientFor(flags, io).putGatewayAccount(k.channelType, k.tenant, k.account, body),
-      "installed",
-    );
-  });
+      .option("--setting <key=value>", "an adapter setting, not secret (repeatable): appId=…, url=…", metadataEntry)
+      .option("--oauth <connector>", "install through this connector: prints the consent URL, waits for the callback")
+      .option("--no-wait", "with --oauth: print the URL and return")
+      .option("--timeout <seconds>", "with --oauth: how long to wait for the consent", positiveInteger(3600), 600)
+      .option("--poll-ms <ms>", "with --oauth: how often to look", positiveInteger(60_000), 1000),
+  ).action(
+    async (
+      id: string,
+      flags: AdminOptions & {
+        setting?: Record<string, string>;
+        oauth?: string;
+        wait: boolean;
+        timeout: number;
+        pollMs: number;
+      },
+    ) => {
+      const k = parseAccountId(id);
+      const client = adminClientFor(flags, io);
+      const body: PutGatewayAccountBody = flags.setting !== undefined ? { settings: flags.setting } : {};
+      if (flags.oauth === undefined)
+        return printAccount(
+          io,
+          flags,
+          await client.putGatewayAccount(k.channelType, k.tenant, k.account, body),
+          "installed",
+        );
+      // Settings are written once the account exists: a consent refused must leave no account behind.
+      if (flags.setting !== undefined && !flags.wait)
+        throw usageError("--setting with --oauth needs the wait (drop --no-wait)");
+      const installed = await installThroughOAuth(
+        client,
+        k,
+        {
+          connector: flags.oauth,
+          wait: flags.wait,
+          timeoutMs: flags.timeout * 1000,
+          pollMs: flags.pollMs,
+          json: flags.json === true,
+        },
+        io,
+      );
+      if (installed === undefined) return;
+      const account =
+        flags.setting !== undefined
+          ? await client.putGatewayAccount(k.channelType, k.tenant, k.account, body)
+          : installed;
+      printAccount(io, flags, account, `installed through ${flags.oauth}:`);
+    },
+  );
 
   for (const [name, disabled] of [
     ["disable", true],

@@ -33,6 +33,8 @@ export interface GatewayConnectionRef {
   provider: string;
   userId: string;
   credential: string;
+  /** When the install's callback completed (ms): what `tessera gateway install` waits for. */
+  installedAt: number;
 }
 
 /** One account's box as a vault key rotation reads it: replaced only if the version is unchanged. */

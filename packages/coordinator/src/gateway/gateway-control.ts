@@ -1,11 +1,13 @@
 import type {
   GatewayAccountView,
   GatewayHealth,
+  GatewayInstall,
   GatewaySealed,
   GatewayStreamHealth,
   GatewayTenant,
 } from "@tessera/client/schemas";
-import { gatewayAccountId, gatewayWebhookPath } from "@tessera/client/schemas";
+import { connectionId, gatewayAccountId, gatewayWebhookPath } from "@tessera/client/schemas";
+import type { ConnectionService, StoredCredential } from "@tessera/connectors";
 import { openGatewaySecrets, sealGatewaySecrets, type GatewaySecrets, type Vault } from "@tessera/connectors/storage";
 import type { Message } from "@tessera/contract";
 import { CoordinatorError } from "../errors.js";
@@ -15,6 +17,7 @@ import type {
   GatewayAccountStore,
   StoredGatewayAccount,
 } from "./account-store.js";
+import { accountOfInstall, beginInstall, connectionRefOf } from "./oauth-install.js";
 
 /** How many signing secrets an account keeps at most (the newest first) while a platform rotates its key. */
 export const MAX_SIGNING_SECRETS = 5;
@@ -42,6 +45,8 @@ export interface GatewayControlOptions {
   /** Seals credentials; without it (no vault key) credentials cannot be set. */
   vault?: Vault;
   feed?: GatewayFeed;
+  /** The connectors' connections: OAuth installs, and the tokens of the accounts they installed. */
+  connections?: ConnectionService;
   /** The gateway's public base URL (the `gateway.publicUrl` setting), for each account's webhook URL. */
   publicUrl: () => string | null;
 }
@@ -104,12 +109,7 @@ export class GatewayControl {
 
   /** Replaces the account's credentials (keeping the current signing secrets after the new ones when asked). */
   async rotate(key: GatewayAccountKey, change: RotateCredentials): Promise<GatewayAccountView | undefined> {
-    const vault = this.o.vault;
-    if (vault === undefined)
-      throw new CoordinatorError(
-        "conflict",
-        "credentials cannot be stored: the coordinator has no vault key (set TESSERA_VAULT_KEY_FILE or TESSERA_VAULT_KEYS)",
-      );
+    const vault = this.requireVault();
     const id = idOf(key);
     // Built on what was read, written only over that: a rotation another replica made meanwhile is read again
     // and kept (keepPrevious), never overwritten.
@@ -146,11 +146,39 @@ export class GatewayControl {
     }
   }
 
-  /** The credentials as the vault sealed them, for a gateway process holding the key; undefined: none held. */
+  /** Begins an OAuth install of the account through `connector`: the provider's consent URL. */
+  install(key: GatewayAccountKey, connector: string): Promise<GatewayInstall> {
+    return beginInstall(this.o.connections, key, connector, Date.now());
+  }
+
+  /**
+   * Called with every connection the OAuth callback completed: one an install began becomes its account's
+   * credential reference (the account created if absent). Undefined for any other connection.
+   */
+  async completeInstall(
+    connection: Pick<StoredCredential, "provider" | "userId">,
+  ): Promise<GatewayAccountView | undefined> {
+    const key = accountOfInstall(connection.userId);
+    if (key === undefined) return undefined;
+    const stored = await this.o.store.setConnection(key, connectionRefOf(key, connection.provider, Date.now()));
+    this.o.feed?.accountChanged?.(idOf(key));
+    return this.view(stored);
+  }
+
+  /**
+   * The credentials as the vault sealed them, for a gateway process holding the key; undefined: none held. An
+   * account installed through OAuth gets a box sealed now, with its connection's current access token in it.
+   */
   async sealed(key: GatewayAccountKey): Promise<GatewaySealed | undefined> {
     const found = await this.o.store.get(key);
-    if (found?.sealed == null) return undefined;
-    return { keyId: found.sealed.keyId, box: Buffer.from(found.sealed.box).toString("base64") };
+    if (found === undefined) return undefined;
+    let sealed = found.sealed;
+    if (found.connection !== null) {
+      const vault = this.requireVault();
+      sealed = sealGatewaySecrets(vault, idOf(key), await this.secretsOf(found, vault));
+    }
+    if (sealed === null) return undefined;
+    return { keyId: sealed.keyId, box: Buffer.from(sealed.box).toString("base64") };
   }
 
   /** The account with its secrets opened: for a gateway mounted in this process (`tessera dev`), never the API. */
@@ -158,10 +186,32 @@ export class GatewayControl {
     const found = await this.o.store.get(key);
     if (found === undefined) return undefined;
     const secrets =
-      found.sealed === null || this.o.vault === undefined
-        ? { signingSecrets: [], credentials: {} }
-        : openGatewaySecrets(this.o.vault, idOf(key), found.sealed);
+      this.o.vault === undefined ? { signingSecrets: [], credentials: {} } : await this.secretsOf(found, this.o.vault);
     return { view: this.view(found), secrets };
+  }
+
+  /** The account's own box opened, and its connection's access token, read now, as the credential it fills. */
+  private async secretsOf(a: StoredGatewayAccount, vault: Vault): Promise<GatewaySecrets> {
+    const own =
+      a.sealed === null ? { signingSecrets: [], credentials: {} } : openGatewaySecrets(vault, idOf(a), a.sealed);
+    const ref = a.connection;
+    if (ref === null) return own;
+    if (this.o.connections === undefined)
+      throw new CoordinatorError(
+        "conflict",
+        `${idOf(a)} takes its token from the connection ${ref.provider}:${ref.userId} and this coordinator has no connectors configured`,
+      );
+    const token = await this.o.connections.accessToken(ref.provider, ref.userId);
+    return { signingSecrets: own.signingSecrets, credentials: { ...own.credentials, [ref.credential]: token } };
+  }
+
+  private requireVault(): Vault {
+    if (this.o.vault === undefined)
+      throw new CoordinatorError(
+        "conflict",
+        "credentials cannot be stored: the coordinator has no vault key (set TESSERA_VAULT_KEY_FILE or TESSERA_VAULT_KEYS)",
+      );
+    return this.o.vault;
   }
 
   async health(): Promise<GatewayHealth> {
@@ -186,10 +236,21 @@ export class GatewayControl {
       rateLimit: a.rateLimit,
       settings: a.settings,
       credentials: {
-        names: a.credentialNames,
+        names:
+          a.connection === null
+            ? a.credentialNames
+            : [...new Set([...a.credentialNames, a.connection.credential])].sort(),
         signingSecrets: a.signingSecretCount,
         keyId: a.sealed?.keyId ?? null,
         rotatedAt: a.rotatedAt === null ? null : new Date(a.rotatedAt).toISOString(),
+        connection:
+          a.connection === null
+            ? null
+            : {
+                id: connectionId(a.connection.provider, a.connection.userId),
+                credential: a.connection.credential,
+                installedAt: new Date(a.connection.installedAt).toISOString(),
+              },
       },
       webhookPath: path,
       webhookUrl: base === null ? null : `${base.replace(/\/$/, "")}${path}`,

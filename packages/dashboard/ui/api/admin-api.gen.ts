@@ -2517,6 +2517,128 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/gateway/accounts/{channelType}/{tenant}/{account}/install": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Install an account through a connector's OAuth flow: answers the provider's consent URL; the callback (/oauth/callback) creates the account (if absent) with its token taken from the connection */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description An adapter's slug: slack, github, webhook, sample */
+                    channelType: string;
+                    /** @description The tenant: 1-128 characters of A-Z a-z 0-9 _ . : @ - */
+                    tenant: string;
+                    /** @description The account: 1-128 characters of A-Z a-z 0-9 _ . : @ - */
+                    account: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The configured connector (OAuth provider) to install through: GET /api/v1/connections lists them */
+                        connector: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description An OAuth install begun: the account exists (created if absent) once the provider's redirect reaches /oauth/callback */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["GatewayInstall"];
+                    };
+                };
+                /** @description The request is malformed; `issues` names each bad field */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description An admin token is configured and the request did not carry it, or not that one */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A Host header this server does not answer to (DNS rebinding), a change requested from another origin, or a read-only server (not on loopback, no admin token configured) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body of every 4xx/5xx response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The body is larger than the admin API's limit (16 MiB) */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The body is of a media type the API does not parse (send application/json) */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body of every 4xx/5xx response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The coordinator failed (500), or its store is unavailable (503: retry) */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/gateway/accounts/{channelType}/{tenant}/{account}/sealed": {
         parameters: {
             query?: never;
@@ -2570,6 +2692,33 @@ export interface paths {
                 };
                 /** @description Body of every 4xx/5xx response */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body of every 4xx/5xx response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body of every 4xx/5xx response */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body of every 4xx/5xx response */
+                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3170,6 +3319,8 @@ export interface components {
         /** @description The connection the OAuth callback completed (to a client that asked for JSON) */
         ConnectionCallback: {
             connection: components["schemas"]["Connection"];
+            /** @description The gateway account this connection installed (`<channel>/<tenant>/<account>`) */
+            gatewayAccount?: string;
         };
         /** @description One tenant's installation on one platform, as the control plane shows it */
         GatewayAccount: {
@@ -3201,6 +3352,18 @@ export interface components {
                 keyId: string | null;
                 /** @description When they were last set */
                 rotatedAt: string | null;
+                /** @description Installed through OAuth: the connection whose current access token the gateway is handed (refreshes included); null: none */
+                connection: {
+                    /** @description The connection, `<provider>:<userId>` (GET /api/v1/connections) */
+                    id: string;
+                    /** @description The credential its current access token fills (botToken) */
+                    credential: string;
+                    /**
+                     * Format: date-time
+                     * @description When the OAuth install completed
+                     */
+                    installedAt: string;
+                } | null;
             };
             /** @description Where the platform posts, on the gateway */
             webhookPath: string;
@@ -3260,6 +3423,20 @@ export interface components {
             keyId: string;
             /** @description The sealed credentials, base64; only the vault key opens them */
             box: string;
+        };
+        /** @description An OAuth install begun: the account exists (created if absent) once the provider's redirect reaches /oauth/callback */
+        GatewayInstall: {
+            /** @description `<channelType>/<tenant>/<account>` */
+            account: string;
+            /** @description The connection the install makes, `<provider>:<userId>` */
+            connection: string;
+            /** @description Open it in a browser: the provider's consent page */
+            authorizationUrl: string;
+            /**
+             * Format: date-time
+             * @description When the install began: it is complete once credentials.connection.installedAt is later
+             */
+            startedAt: string;
         };
     };
     responses: never;

@@ -39,7 +39,10 @@ export function sealedAccountLoader(source: AccountRecordSource, vault: Vault | 
   return async (channelType: string, tenant: string, account: string): Promise<GatewayAccount | undefined> => {
     const view = await source.account(channelType, tenant, account);
     if (view === undefined) return undefined;
-    const sealed = view.credentials.keyId === null ? undefined : await source.sealed(channelType, tenant, account);
+    // An account installed through OAuth holds its token by reference: its box is sealed when asked for, with
+    // the connection's current access token, so it is asked for even when the account holds no box of its own.
+    const held = view.credentials.keyId !== null || view.credentials.connection !== null;
+    const sealed = held ? await source.sealed(channelType, tenant, account) : undefined;
     if (sealed !== undefined && vault === undefined)
       throw new Error(
         `account ${view.id} has sealed credentials and this gateway has no vault key (TESSERA_VAULT_KEY_FILE or TESSERA_VAULT_KEYS)`,

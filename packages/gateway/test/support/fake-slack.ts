@@ -22,7 +22,13 @@ export class FakeSlack {
   private seq = 0;
   url = "";
 
-  constructor(private readonly token: string) {}
+  /** `token`: the one bot token it accepts, or a check (tokens an authorization server issued). */
+  constructor(private readonly token: string | ((bearer: string) => boolean)) {}
+
+  private accepts(authorization: string | undefined): boolean {
+    if (typeof this.token === "string") return authorization === `Bearer ${this.token}`;
+    return authorization?.startsWith("Bearer ") === true && this.token(authorization.slice("Bearer ".length));
+  }
 
   script(channel: string, answers: FakeAnswer[]): void {
     this.scripts.set(channel, [...answers]);
@@ -42,8 +48,7 @@ export class FakeSlack {
           res.writeHead(status, { "content-type": "application/json", ...headers });
           res.end(JSON.stringify(payload));
         };
-        if (req.headers.authorization !== `Bearer ${this.token}`)
-          return send(200, { ok: false, error: "invalid_auth" });
+        if (!this.accepts(req.headers.authorization)) return send(200, { ok: false, error: "invalid_auth" });
         const next = this.scripts.get(channel)?.shift();
         if (next === undefined) {
           const ts =

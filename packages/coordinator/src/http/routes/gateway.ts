@@ -2,12 +2,15 @@ import type { FastifyPluginAsync } from "fastify";
 import type { Coordinator } from "../../types.js";
 import { notFound } from "../api-error.js";
 import { auditTarget } from "../audit-hooks.js";
+import { connectionCall } from "./connection-errors.js";
 import {
   GatewayAccountListSchema,
   GatewayAccountParams,
   GatewayAccountSchema,
   GatewayHealthSchema,
+  GatewayInstallSchema,
   GatewaySealedSchema,
+  InstallGatewayAccountBody,
   GatewayTenantListSchema,
   ListGatewayAccountsQuery,
   PutGatewayAccountBody,
@@ -18,6 +21,7 @@ import {
   type GatewayAccountList,
   type GatewayAccountView,
   type GatewayHealth,
+  type GatewayInstall,
   type GatewaySealed,
   type GatewayTenantList,
 } from "../schemas.js";
@@ -112,6 +116,26 @@ export const gatewayRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = a
     },
   );
 
+  app.post<{ Params: GatewayAccountParams; Body: InstallGatewayAccountBody; Reply: GatewayInstall }>(
+    "/gateway/accounts/:channelType/:tenant/:account/install",
+    {
+      config: { mutating: true, audit: "gateway.account.install" },
+      schema: {
+        summary:
+          "Install an account through a connector's OAuth flow: answers the provider's consent URL; the callback (/oauth/callback) creates the account (if absent) with its token taken from the connection",
+        tags: TAGS,
+        params: GatewayAccountParams,
+        body: InstallGatewayAccountBody,
+        response: withErrors({ 200: ref(GatewayInstallSchema) }, 404, 503),
+      },
+    },
+    async (request) => {
+      const p = request.params;
+      auditTarget(request, gatewayAccountId(p.channelType, p.tenant, p.account));
+      return connectionCall(() => gateway.install(p, request.body.connector));
+    },
+  );
+
   app.delete<{ Params: GatewayAccountParams; Reply: { deleted: true } }>(
     "/gateway/accounts/:channelType/:tenant/:account",
     {
@@ -142,11 +166,11 @@ export const gatewayRoutes: FastifyPluginAsync<{ coordinator: Coordinator }> = a
           "The account's credentials as the vault sealed them, for a gateway process holding the vault key (404: none held)",
         tags: TAGS,
         params: GatewayAccountParams,
-        response: withErrors({ 200: ref(GatewaySealedSchema) }, 404),
+        response: withErrors({ 200: ref(GatewaySealedSchema) }, 404, 409, 502, 503),
       },
     },
     async (request) => {
-      const sealed = await gateway.sealed(request.params);
+      const sealed = await connectionCall(() => gateway.sealed(request.params));
       if (sealed === undefined) throw notFound(`${describe(request.params)} with credentials`);
       return sealed;
     },

@@ -96,8 +96,13 @@ export const oauthCallbackRoutes: FastifyPluginAsync<{ coordinator: Coordinator;
         const credential = await service.finish(params);
         const connection = toConnection(credential);
         auditTarget(request, connection.id);
-        if (!html) return { connection };
-        const detail = `${connection.userId} is connected to ${connection.provider} (scopes: ${connection.scopes.join(" ") || "none"}).`;
+        // A connection begun by a gateway install: its account is written now, only after the callback succeeded.
+        const installed = await coordinator.gateway.completeInstall(credential);
+        if (!html) return installed === undefined ? { connection } : { connection, gatewayAccount: installed.id };
+        const detail =
+          installed === undefined
+            ? `${connection.userId} is connected to ${connection.provider} (scopes: ${connection.scopes.join(" ") || "none"}).`
+            : `The gateway account ${installed.id} is installed through ${connection.provider}.`;
         return sendPage(reply, 200, renderCallbackPage({ ok: true, title: "Connected", detail, dashboardHref }));
       } catch (err) {
         const error = toConnectionApiError(err);
