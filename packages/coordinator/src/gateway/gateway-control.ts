@@ -8,7 +8,14 @@ import type {
 } from "@tessera/client/schemas";
 import { connectionId, gatewayAccountId, gatewayWebhookPath } from "@tessera/client/schemas";
 import type { ConnectionService, StoredCredential } from "@tessera/connectors";
-import { openGatewaySecrets, sealGatewaySecrets, type GatewaySecrets, type Vault } from "@tessera/connectors/storage";
+import {
+  ConnectorError,
+  ConnectorErrorCode,
+  openGatewaySecrets,
+  sealGatewaySecrets,
+  type GatewaySecrets,
+  type Vault,
+} from "@tessera/connectors/storage";
 import type { Message } from "@tessera/contract";
 import { CoordinatorError } from "../errors.js";
 import type {
@@ -21,6 +28,9 @@ import { accountOfInstall, beginInstall, connectionRefOf } from "./oauth-install
 
 /** How many signing secrets an account keeps at most (the newest first) while a platform rotates its key. */
 export const MAX_SIGNING_SECRETS = 5;
+
+/** Connection errors that mean no token until an operator acts (reinstall), not a transient failure. */
+const LOST = new Set<string>([ConnectorErrorCode.NotConnected, ConnectorErrorCode.NeedsReauth]);
 
 /** Rotations of one account racing on several replicas: each loser reads again, this many times at most. */
 const MAX_ROTATION_ATTEMPTS = 5;
@@ -201,7 +211,15 @@ export class GatewayControl {
         "conflict",
         `${idOf(a)} takes its token from the connection ${ref.provider}:${ref.userId} and this coordinator has no connectors configured`,
       );
-    const token = await this.o.connections.accessToken(ref.provider, ref.userId);
+    let token: string;
+    try {
+      token = await this.o.connections.accessToken(ref.provider, ref.userId);
+    } catch (err) {
+      // A connection gone or needing a new consent leaves the account without that credential (its sends are
+      // refused as credentials_missing) but still verifying webhooks; a provider down is an error worth a retry.
+      if (err instanceof ConnectorError && LOST.has(err.code)) return own;
+      throw err;
+    }
     return { signingSecrets: own.signingSecrets, credentials: { ...own.credentials, [ref.credential]: token } };
   }
 
