@@ -38,7 +38,14 @@ interface Workload {
   spec: {
     replicas?: number;
     selector: { matchLabels: Record<string, string> };
-    template: { spec: { containers: { image: string; env?: { name: string; value?: string }[] }[] } };
+    template: {
+      spec: {
+        containers: {
+          image: string;
+          env?: { name: string; value?: string; valueFrom?: { configMapKeyRef?: { name: string; key: string } } }[];
+        }[];
+      };
+    };
   };
 }
 
@@ -114,8 +121,18 @@ async function putSpec(next: ComponentSpec): Promise<void> {
   expect(res.status, JSON.stringify(res.body)).toBe(200);
 }
 
-const envOf = (w: Workload) =>
-  Object.fromEntries((w.spec.template.spec.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
+/** The env a workload's pods get: config keys read from its content-hashed ConfigMap on the API server. */
+async function envOf(w: Workload): Promise<Record<string, string | undefined>> {
+  const out: Record<string, string | undefined> = {};
+  for (const e of w.spec.template.spec.containers[0]?.env ?? []) {
+    const ref = e.valueFrom?.configMapKeyRef;
+    if (ref === undefined) out[e.name] = e.value;
+    else
+      out[e.name] = (await get<{ data?: Record<string, string> }>(`/api/v1/namespaces/${NS}/configmaps/${ref.name}`))
+        ?.data?.[ref.key];
+  }
+  return out;
+}
 
 describe("a canary on the real control plane", () => {
   // Two `tessera` processes start through tsx: on a loaded machine each can take a minute before it runs.
@@ -134,9 +151,9 @@ describe("a canary on the real control plane", () => {
       const canary = await waitFor("the canary Deployment", () => get<Workload>(deploymentPath(CANARY)), 60_000, 100);
       const stable = (await get<Workload>(deploymentPath(NAME)))!;
       expect(canary.spec.template.spec.containers[0]?.image).toBe("example/extract:2");
-      expect(envOf(canary)).toMatchObject({ MODE: "careful", [REVISION_ENV]: "canary" });
+      expect(await envOf(canary)).toMatchObject({ MODE: "careful", [REVISION_ENV]: "canary" });
       expect(stable.spec.template.spec.containers[0]?.image).toBe("example/extract:1");
-      expect(envOf(stable)).not.toHaveProperty(REVISION_ENV);
+      expect(await envOf(stable)).not.toHaveProperty(REVISION_ENV);
       const scaled = await waitFor("both ScaledObjects", async () => {
         const both = await Promise.all([NAME, CANARY].map((n) => get<Record<string, never>>(scaledObjectPath(n))));
         return both.every((s) => s !== undefined)
@@ -189,8 +206,8 @@ describe("a canary on the real control plane", () => {
       await gone(scaledObjectPath(CANARY), "the canary ScaledObject to be deleted");
       const promoted = (await get<Workload>(deploymentPath(NAME)))!;
       expect(promoted.spec.template.spec.containers[0]?.image).toBe("example/extract:2");
-      expect(envOf(promoted)).toMatchObject({ MODE: "careful" });
-      expect(envOf(promoted)).not.toHaveProperty(REVISION_ENV);
+      expect(await envOf(promoted)).toMatchObject({ MODE: "careful" });
+      expect(await envOf(promoted)).not.toHaveProperty(REVISION_ENV);
       const component = (await get<{ spec: ComponentSpec }>(COMPONENT))!;
       expect(component.spec.canary).toBeUndefined();
       expect(component.spec.image).toBe("example/extract:2");

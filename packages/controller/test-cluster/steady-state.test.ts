@@ -15,6 +15,9 @@ const LISTS = {
   deployments: `/apis/apps/v1/namespaces/${NS}/deployments`,
   scaledobjects: `/apis/keda.sh/v1alpha1/namespaces/${NS}/scaledobjects`,
   networkpolicies: `/apis/networking.k8s.io/v1/namespaces/${NS}/networkpolicies`,
+  // Each Component's hashed config and its one deploy revision (decision 0038).
+  configmaps: `/api/v1/namespaces/${NS}/configmaps`,
+  controllerrevisions: `/apis/apps/v1/namespaces/${NS}/controllerrevisions`,
 };
 const MUTATING = new Set(["POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION"]);
 
@@ -117,7 +120,7 @@ describe("steady state on a real API server", () => {
       await controller.idle();
       const convergeMs = Math.round(performance.now() - started);
       const before = await snapshot();
-      expect(Object.keys(before)).toHaveLength(COUNT * 5);
+      expect(Object.keys(before)).toHaveLength(COUNT * 7);
       const writesBefore = await serverWrites();
       const counters = { ...controller.counters };
 
