@@ -61,12 +61,7 @@ export async function kubeconfigFile(fakes: Record<string, FakeKubeApi>, namespa
 }
 
 export async function startFakeCluster(namespace = "docs"): Promise<FakeCluster> {
-  const fake = await startFakeKubeApi({
-    namespaces: "auto",
-    resources: [
-      { group: "apps", version: "v1", plural: "controllerrevisions", kind: "ControllerRevision", namespaced: true },
-    ],
-  });
+  const fake = await startFakeKubeApi({ namespaces: "auto" });
   const kc = await fake.kubeConfig();
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
   const apps = kc.makeApiClient(k8s.AppsV1Api);
