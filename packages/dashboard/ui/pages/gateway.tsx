@@ -121,9 +121,13 @@ export function GatewayPage(): JSX.Element {
                   )}
                 </td>
                 <td class="small" data-testid="credentials">
-                  {a.credentials.keyId === null
+                  {a.credentials.keyId === null && a.credentials.connection === null
                     ? "none"
-                    : `${a.credentials.signingSecrets} signing; ${a.credentials.names.join(", ") || "no tokens"} (key ${a.credentials.keyId})`}
+                    : `${a.credentials.signingSecrets} signing; ${a.credentials.names.join(", ") || "no tokens"}` +
+                      (a.credentials.keyId === null ? "" : ` (key ${a.credentials.keyId})`) +
+                      (a.credentials.connection === null
+                        ? ""
+                        : `; ${a.credentials.connection.credential} from ${a.credentials.connection.id}`)}
                 </td>
                 <td>
                   <Time at={a.credentials.rotatedAt} />
