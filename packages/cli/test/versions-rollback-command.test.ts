@@ -138,6 +138,7 @@ describe("tessera versions", () => {
     expect(diff.stdout).toMatch(/^-configMap: extract-config-[0-9a-f]{10}$/m);
     expect(diff.stdout).toContain("secret API_KEY from Secret openai key api-key (value never shown)");
     expect(diff.stdout).toMatch(/# rendered manifests\n[\s\S]*-\s+image: example\/extract:1/);
+    expect(diff.stdout).not.toMatch(/: \*a\d/);
 
     const missing = await runTessera(["versions", "extract", "--diff", "1", "9", "--kubeconfig", cluster.kubeconfig]);
     expect(missing.code).toBe(4);

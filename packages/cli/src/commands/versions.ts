@@ -65,7 +65,7 @@ export function configText(r: RevisionView): string {
 function renderedText(component: string, namespace: string, spec: ComponentSpec): string {
   try {
     const objects = kubernetesObjects(renderComponent({ name: component, namespace, spec }, OFFLINE_RENDER));
-    return objects.map((o) => stringify(o, { sortMapEntries: true })).join("---\n");
+    return objects.map((o) => stringify(o, { sortMapEntries: true, aliasDuplicateObjects: false })).join("---\n");
   } catch (err) {
     return `(cannot render: ${(err as Error).message})\n`;
   }

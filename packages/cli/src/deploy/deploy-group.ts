@@ -59,9 +59,12 @@ export interface DeployGroupOptions {
 /** How long a failed group's rollback waits for the controller to re-point the Deployments it restored. */
 const ROLLBACK_REPOINT_WAIT_MS = 60_000;
 
-/** A spec as YAML with sorted keys: the API server re-encodes objects, so order must not look like a change. */
+/**
+ * A spec as YAML with sorted keys (the API server re-encodes objects, so order must not look like a change) and no
+ * anchors (a diff line reading `labels: *a1` says nothing).
+ */
 export function specYaml(spec: unknown): string {
-  return stringify(spec ?? {}, { sortMapEntries: true });
+  return stringify(spec ?? {}, { sortMapEntries: true, aliasDuplicateObjects: false });
 }
 
 interface Planned {
