@@ -12,6 +12,8 @@ import { COMPONENT_GROUP, COMPONENT_PLURAL, COMPONENT_VERSION } from "../../src/
 import type { RenderContext } from "../../src/render/context.js";
 import { KubeAccess, type ComponentObject } from "../../src/reconcile/kube-access.js";
 import { reconcileComponent, type ReconcileCounters } from "../../src/reconcile/reconciler.js";
+import { startController } from "../../src/reconcile/controller.js";
+import { waitFor } from "@tessera/testkit";
 
 const render: RenderContext = {
   nats: { url: "nats://nats:4222", monitoringEndpoint: "nats:8222", namespace: "nats", podLabels: { app: "nats" } },
@@ -69,8 +71,13 @@ const deployment = () =>
     };
   };
 const configMaps = () => fake.store.list("v1", "ConfigMap", NS).map((c) => c.metadata!.name!);
-const putOverlay = (data: Record<string, string>) =>
-  fake.store.put({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "extract-overlay", namespace: NS }, data });
+const putOverlay = (data: Record<string, string>, labels: Record<string, string> = {}) =>
+  fake.store.put({
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: "extract-overlay", namespace: NS, labels },
+    data,
+  });
 
 beforeEach(async () => {
   fake = await startFakeKubeApi({ namespaces: "auto" });
@@ -205,5 +212,42 @@ describe("deploy revisions (kube-fake)", () => {
     const names = configMaps();
     for (const r of kept) expect(names).toContain(r.data.config.configMapName);
     expect(names).toHaveLength(2);
+  });
+  it("records the canary's own ConfigMap and image in the revision, both owned by it", async () => {
+    await write({ ...base, canary: { image: "ex/worker:2", config: { MODE: "careful" }, weight: 20 } });
+    await reconcile();
+    const [r1] = revisions();
+    expect(r1!.data.images).toEqual(["ex/worker:1", "ex/worker:2"]);
+    expect(r1!.data.canaryConfig?.configMapName).not.toBe(r1!.data.config.configMapName);
+    for (const name of [r1!.data.config.configMapName, r1!.data.canaryConfig!.configMapName]) {
+      const cm = fake.store.get({ apiVersion: "v1", kind: "ConfigMap", namespace: NS, name });
+      expect(cm?.metadata?.ownerReferences).toEqual([expect.objectContaining({ name: "extract-r1" })]);
+    }
+  });
+
+  it("a rollback-of naming a revision that is gone is an ordinary change, recorded once", async () => {
+    await write(base);
+    await reconcile();
+    await write({ ...base, image: "ex/worker:0" }, { [DEPLOY_PROVENANCE_ANNOTATIONS.rollbackOf]: "7" });
+    await reconcile();
+    await reconcile();
+    expect(revisions().map((r) => [r.revision, r.data.provenance.rollbackOf])).toEqual([
+      [1, undefined],
+      [2, 7],
+    ]);
+  });
+
+  it("the controller's ConfigMap watch rolls a labelled overlay's edit without waiting for a resync", async () => {
+    putOverlay({ LEVEL: "1" }, { "tessera.dev/component": NAME });
+    await write({ ...base, configOverlay: "extract-overlay" });
+    const controller = startController({ kube, streams, render, resyncMs: 3_600_000 });
+    try {
+      await waitFor("revision 1", async () => ((await component()).status?.revision === 1 ? true : undefined), 10_000);
+      putOverlay({ LEVEL: "2" }, { "tessera.dev/component": NAME });
+      await waitFor("revision 2", async () => ((await component()).status?.revision === 2 ? true : undefined), 10_000);
+      expect(revisions().at(-1)?.data.effectiveConfig).toEqual({ MODE: "fast", LEVEL: "2" });
+    } finally {
+      await controller.stop();
+    }
   });
 });
