@@ -4,7 +4,9 @@
  * versions --diff → a concurrent deploy refused by the lock → rollback (timed, printed) → list → canary → promote.
  * The printed outputs are collected and logged at the end for the closing note.
  */
+import { spawn } from "node:child_process";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { connectJetStreamBus, type Bus } from "@tessera/bus";
 import { startNatsServer, waitFor, type NatsServerHandle } from "@tessera/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -20,6 +22,7 @@ import {
 } from "./deploy-env.js";
 
 const NS = "docs";
+const TESSERA_BIN = fileURLToPath(new URL("../bin/tessera.js", import.meta.url));
 const NAME = "extract";
 const DEPLOYMENT = `/apis/apps/v1/namespaces/${NS}/deployments/${NAME}`;
 const LEASE = `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/${deployLockName(NAME)}`;
@@ -149,6 +152,31 @@ describe("the deploy lifecycle on a real control plane", () => {
       expect(list.code, list.stderr).toBe(0);
       expect(list.stdout).toMatch(/^extract\s+docs\s+4\s+2\s+experimental\s+0\/0\s+True \(idle\)\s+\S+\s+\d+s ago$/m);
 
+      // The same as a user runs it: a separate `tessera` process (Node and tsx start included), default target (the
+      // revision before the live one: 3), timed by this test from the spawn to the Deployment re-pointed.
+      const spawned = performance.now();
+      const child = spawn(process.execPath, [TESSERA_BIN, "rollback", NAME, "-n", NS], {
+        env: { ...process.env, KUBECONFIG: cluster.kubeconfigPath },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let childOut = "";
+      child.stdout.on("data", (b: Buffer) => (childOut += b.toString()));
+      child.stderr.on("data", (b: Buffer) => (childOut += b.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+      await waitFor(
+        "the Deployment re-pointed to revision 3",
+        async () => ((await image()) === "example/extract:3" ? true : undefined),
+        120_000,
+        10,
+      );
+      const repointedMs = Math.round(performance.now() - spawned);
+      expect(await exited).toBe(0);
+      printed.push(`$ tessera rollback extract (a separate process, exit 0)\n${childOut}`);
+      console.log(
+        `rollback as a separate process: Deployment re-pointed ${repointedMs} ms after the spawn; it printed: ${childOut.trim()}`,
+      );
+      expect(childOut).toMatch(/rolled back docs\/extract from revision 4 to 3 \(example\/extract:3\)/);
+
       const canary = await tessera(["deploy", join(dir, "canary.yaml"), "--timeout", "3m"]);
       expect(canary.code, canary.stderr).toBe(0);
       const promote = await tessera(["promote", NAME, "--wait", "120"]);
@@ -161,7 +189,7 @@ describe("the deploy lifecycle on a real control plane", () => {
         100,
       );
       const finalVersions = await tessera(["versions", NAME]);
-      expect(finalVersions.stdout).toMatch(/^6\s+.*example\/extract:4\s+\*/m);
+      expect(finalVersions.stdout).toMatch(/^7\s+.*example\/extract:4\s+\*/m);
 
       for (const text of printed) expect(text).not.toContain("S3CRET");
       console.log(`\n===== what each command printed =====\n${printed.join("\n")}`);
