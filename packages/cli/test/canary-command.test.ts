@@ -90,7 +90,22 @@ afterEach(async () => {
 
 const deployment = (name: string) =>
   fake.store.get({ apiVersion: "apps/v1", kind: "Deployment", namespace: "docs", name }) as
-    | { spec: { template: { spec: { containers: { image: string; env: { name: string; value?: string }[] }[] } } } }
+    | {
+        spec: {
+          template: {
+            spec: {
+              containers: {
+                image: string;
+                env: {
+                  name: string;
+                  value?: string;
+                  valueFrom?: { configMapKeyRef?: { name: string; key: string } };
+                }[];
+              }[];
+            };
+          };
+        };
+      }
     | undefined;
 const scaledObject = (name: string) =>
   fake.store.get({ apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject", namespace: "docs", name });
@@ -148,7 +163,15 @@ describe("tessera promote and abort", () => {
     expect(promoted.config).toEqual({ MODE: "careful", LEVEL: "1" });
     const env = deployment("extract")?.spec.template.spec.containers[0]?.env ?? [];
     expect(deployment("extract")?.spec.template.spec.containers[0]?.image).toBe("example/extract:2");
-    expect(env.find((e) => e.name === "MODE")?.value).toBe("careful");
+    // Config reaches the workers from the revision's immutable ConfigMap (configMapKeyRef), not as a literal value.
+    const mode = env.find((e) => e.name === "MODE")?.valueFrom?.configMapKeyRef;
+    const configMap = fake.store.get({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      namespace: "docs",
+      name: mode?.name ?? "",
+    }) as { data?: Record<string, string> } | undefined;
+    expect(configMap?.data?.[mode?.key ?? ""]).toBe("careful");
     expect(deployment(canary)).toBeUndefined();
   });
 
