@@ -248,7 +248,9 @@ describe("a local-only value is refused outside local", () => {
     }
     const local = await runTessera(["render", join(dir, "stub.json"), "--env", "local"]);
     expect(local.code).toBe(0);
-    expect(local.stdout).toMatch(/name: FAKE_PAYMENTS\n\s+value: "1"/);
+    // In the component's ConfigMap (the Deployment reads it by configMapKeyRef).
+    expect(local.stdout).toMatch(/^kind: ConfigMap$/m);
+    expect(local.stdout).toMatch(/^\s+FAKE_PAYMENTS: "1"$/m);
   });
 
   it("as a setting or a registered component's config: the coordinator refuses to start in staging", async () => {

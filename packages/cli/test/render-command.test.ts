@@ -24,7 +24,7 @@ describe("tessera render", () => {
       "docs",
     ]);
     expect(code).toBe(0);
-    expect(stderr).toContain("validated 8 objects: no problems");
+    expect(stderr).toContain("validated 10 objects: no problems");
     expect(stdout).toContain("extract");
     expect((await readdir(out)).sort()).toEqual([
       "chunk-embed.jetstream.json",
@@ -40,7 +40,14 @@ describe("tessera render", () => {
     const objects = parseAllDocuments(await readFile(join(out, "extract.yaml"), "utf8")).map(
       (d) => d.toJSON() as Manifest,
     );
-    expect(objects.map((o) => o.kind).sort()).toEqual(["Deployment", "NetworkPolicy", "NetworkPolicy", "ScaledObject"]);
+    // The config is its own immutable, content-hashed ConfigMap (what a rollback re-points the Deployment to).
+    expect(objects.map((o) => o.kind).sort()).toEqual([
+      "ConfigMap",
+      "Deployment",
+      "NetworkPolicy",
+      "NetworkPolicy",
+      "ScaledObject",
+    ]);
     const deployment = objects.find((o) => o.kind === "Deployment");
     expect(deployment?.spec.replicas).toBeUndefined();
     expect(deployment?.metadata.namespace).toBe("docs");
@@ -63,7 +70,7 @@ describe("tessera render", () => {
     expect(code).toBe(0);
     expect(stdout).toContain("kind: CustomResourceDefinition");
     expect(stdout).toContain("name: components.tessera.dev");
-    expect(stderr).toContain("validated 5 objects: no problems");
+    expect(stderr).toContain("validated 6 objects: no problems");
   });
 
   it("renders the controller's install manifests with --install, all valid", async () => {
@@ -78,7 +85,7 @@ describe("tessera render", () => {
       out,
     ]);
     expect(code).toBe(0);
-    expect(stderr).toContain("validated 12 objects: no problems");
+    expect(stderr).toContain("validated 13 objects: no problems");
     const kinds = parseAllDocuments(await readFile(join(out, "tessera-install.yaml"), "utf8")).map(
       (d) => (d.toJSON() as { kind: string }).kind,
     );
