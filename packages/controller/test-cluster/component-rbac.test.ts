@@ -227,7 +227,13 @@ describe("RBAC from the Component spec on a real API server", () => {
     await createComponent("viewer", spec({ rbac: { clusterRoles: ["view"] } }));
     await readyCondition("viewer", PROVISIONED);
     expect(await exists(binding("viewer-view"))).toBe(true);
-    expect(await can("viewer", "list", "", "pods")).toBe(true);
+    // The RBAC authorizer reads bindings and the aggregated "view" rules from caches: eventually consistent.
+    await waitFor(
+      "view to apply",
+      async () => ((await can("viewer", "list", "", "pods")) ? true : undefined),
+      30_000,
+      100,
+    );
     expect(await can("viewer", "list", "", "pods", { namespace: OTHER_NS })).toBe(false);
     expect(await can("viewer", "create", "", "configmaps")).toBe(false);
 
@@ -238,6 +244,13 @@ describe("RBAC from the Component spec on a real API server", () => {
 
     await replaceSpec("viewer", spec());
     await waitFor("the ServiceAccount pruned", async () => !(await exists(sa("viewer"))), 60_000, 100);
+    // The controller prunes before it changes the Deployment (so a failed prune is retried): the Deployment follows.
+    await waitFor(
+      "the Deployment back on the default account",
+      async () => ((await podSpecOf("viewer")).serviceAccountName === "default" ? true : undefined),
+      60_000,
+      100,
+    );
     expect(await podSpecOf("viewer")).toMatchObject({
       serviceAccountName: "default",
       automountServiceAccountToken: false,
