@@ -27,7 +27,6 @@ export function keyPaths(value: unknown, prefix = ""): string[] {
   return Object.entries(value).flatMap(([k, v]) => [prefix + k, ...keyPaths(v, `${prefix}${k}.`)]);
 }
 
-
 /** A Deployment's env as its pods see it: configMapKeyRefs read from the rendered ConfigMaps. */
 export function resolvedEnv(
   deployment: DeploymentObject,
