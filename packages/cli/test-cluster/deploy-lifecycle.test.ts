@@ -99,6 +99,11 @@ describe("the deploy lifecycle on a real control plane", () => {
       console.log(`no-change redeploy: ${changed.length} objects written (of ${Object.keys(after).length} counted)`);
       expect(changed).toEqual([]);
 
+      const dry = await tessera(["deploy", join(dir, "v2.yaml"), "--dry-run"]);
+      expect(dry.code, dry.stderr).toBe(0);
+      expect(dry.stdout).toContain("-image: example/extract:1\n+image: example/extract:2");
+      expect(await resourceVersions(cluster.api, NS, NAME)).toEqual(after);
+
       // A second deploy while the first holds the lock is refused with who holds it, not a 409.
       const holding = startTessera(
         ["deploy", join(dir, "v2.yaml"), "--timeout", "3m", "--kubeconfig", cluster.kubeconfigPath, "-n", NS],
