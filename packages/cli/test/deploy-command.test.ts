@@ -175,6 +175,23 @@ describe("tessera deploy", () => {
 });
 
 describe("tessera deploy --context a,b", () => {
+  it("checks every context before writing anything: an unknown one is a usage error and nothing is written", async () => {
+    const kubeconfig = await kubeconfigFile({ a: cluster.fake }, NS);
+    const dir = await tempFiles({ "extract.yaml": manifest("extract", "example/extract:1") });
+    cluster.fake.resetCounts();
+    const r = await runTessera([
+      "deploy",
+      join(dir, "extract.yaml"),
+      "--kubeconfig",
+      kubeconfig,
+      "--context",
+      "a,nope",
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`--context: no context "nope" in the kubeconfig (it has a)`);
+    expect(cluster.fake.mutatingRequests().total).toBe(0);
+  });
+
   it("deploys cluster by cluster and stops at the first whose group fails, rolling that one back", async () => {
     const other = await startFakeCluster(NS);
     try {
