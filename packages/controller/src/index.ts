@@ -45,6 +45,7 @@ export {
   startLeaderElection,
   controllerLeaseName,
   leaseVerdict,
+  microTime,
   DEFAULT_LEADER_ELECTION_TIMING,
   type LeaderElector,
   type LeaderElectionOptions,

@@ -1,5 +1,6 @@
 import { hostname, userInfo } from "node:os";
 import { COMPONENT_LABEL } from "@tessera/contract";
+import { microTime } from "@tessera/controller";
 import * as k8s from "@kubernetes/client-node";
 import { CliError } from "../cli-error.js";
 import { ExitCode } from "../exit-codes.js";
@@ -39,11 +40,6 @@ interface LeaseObject {
   kind: "Lease";
   metadata: { name: string; namespace: string; resourceVersion?: string; labels?: Record<string, string> };
   spec?: { holderIdentity?: string; leaseDurationSeconds?: number; acquireTime?: string; renewTime?: string };
-}
-
-/** Lease times are MicroTime: RFC 3339 with exactly six fractional digits (the API server refuses three). */
-function microTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/Z$/, "000Z");
 }
 
 /** When a lease stops holding: its last renewal plus its duration (by our clock: a one-shot CLI cannot observe). */

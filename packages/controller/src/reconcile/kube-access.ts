@@ -107,17 +107,8 @@ export class KubeAccess {
     namespace: string,
     labelSelector: string,
   ): Promise<string[]> {
-    const list = await this.objects.list(
-      type.apiVersion,
-      type.kind,
-      namespace,
-      undefined,
-      undefined,
-      undefined,
-      undefined,
-      labelSelector,
-    );
-    return list.items.map((o) => o.metadata?.name ?? "").filter((n) => n !== "");
+    const items = await this.list(type, namespace, labelSelector);
+    return items.map((o) => o.metadata?.name ?? "").filter((n) => n !== "");
   }
 
   /** The objects of one kind in `namespace` whose labels match `labelSelector`. */
