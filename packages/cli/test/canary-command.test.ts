@@ -161,6 +161,16 @@ describe("tessera promote and abort", () => {
     expect(promoted.canary).toBeUndefined();
     expect(promoted.image).toBe("example/extract:2");
     expect(promoted.config).toEqual({ MODE: "careful", LEVEL: "1" });
+    // The write names who promoted and when, so the revision the controller records for it does too.
+    const annotations =
+      (
+        (await custom.getNamespacedCustomObject({ ...ref, name: "extract" })) as {
+          metadata: { annotations?: Record<string, string> };
+        }
+      ).metadata.annotations ?? {};
+    expect(annotations["tessera.dev/deployed-by"]).toMatch(/.+/);
+    expect(Date.now() - Date.parse(annotations["tessera.dev/deployed-at"] ?? "")).toBeLessThan(60_000);
+    expect(annotations["tessera.dev/rollback-of"]).toBeUndefined();
     const env = deployment("extract")?.spec.template.spec.containers[0]?.env ?? [];
     expect(deployment("extract")?.spec.template.spec.containers[0]?.image).toBe("example/extract:2");
     // Config reaches the workers from the revision's immutable ConfigMap (configMapKeyRef), not as a literal value.

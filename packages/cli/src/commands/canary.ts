@@ -1,6 +1,9 @@
 import {
   abortedSpec,
   canaryWorkloadName,
+  DEPLOY_PROVENANCE_ANNOTATION_KEYS,
+  deployProvenanceAnnotations,
+  deployProvenanceFromAnnotations,
   promotedSpec,
   validateComponentSpec,
   type ComponentSpec,
@@ -11,6 +14,7 @@ import type { Command } from "commander";
 import type { CliIo } from "../cli-io.js";
 import { CliError } from "../cli-error.js";
 import { ExitCode } from "../exit-codes.js";
+import { rollbackProvenance, whoDeploys } from "../deploy/provenance.js";
 import { positiveInteger } from "../options/parsers.js";
 
 interface CanaryOptions {
@@ -25,7 +29,13 @@ type Ending = "promote" | "abort";
 interface ComponentResource {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace: string; resourceVersion?: string; generation?: number };
+  metadata: {
+    name: string;
+    namespace: string;
+    resourceVersion?: string;
+    generation?: number;
+    annotations?: Record<string, string>;
+  };
   spec: unknown;
   status?: { observedGeneration?: number };
 }
@@ -90,11 +100,29 @@ async function endCanary(ending: Ending, name: string, opts: CanaryOptions, io: 
   if (spec.canary === undefined)
     throw new CliError(`component ${namespace}/${name} has no canary (spec.canary) to ${ending}`, ExitCode.Conflict);
   const next = ending === "promote" ? promotedSpec(spec) : abortedSpec(spec);
+  // Ending a canary changes what runs, so the revision the controller records names who ended it and when, as a
+  // rollback's does; where the spec came from (commit, file) stays the deploy's that started the canary.
+  const stamped = deployProvenanceAnnotations(
+    rollbackProvenance(
+      deployProvenanceFromAnnotations(component.metadata.annotations),
+      await whoDeploys(io.env),
+      undefined,
+    ),
+  );
+  const annotations = Object.fromEntries(
+    Object.entries(component.metadata.annotations ?? {}).filter(
+      ([k]) => !DEPLOY_PROVENANCE_ANNOTATION_KEYS.includes(k),
+    ),
+  );
   let written: ComponentResource;
   try {
     written = (await custom.replaceNamespacedCustomObject({
       ...ref,
-      body: { ...component, spec: next },
+      body: {
+        ...component,
+        metadata: { ...component.metadata, annotations: { ...annotations, ...stamped } },
+        spec: next,
+      },
     })) as ComponentResource;
   } catch (err) {
     if (statusCode(err) === 409)
