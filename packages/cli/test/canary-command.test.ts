@@ -12,28 +12,14 @@ import {
   KubeAccess,
   reconcileComponent,
   type ReconcileCounters,
-  type RenderContext,
-  type StreamProvisioner,
 } from "@tessera/controller";
 import { startFakeKubeApi, type FakeKubeApi } from "@tessera/kube-fake";
 import { stringify } from "yaml";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { runTessera, startTessera } from "./helpers/run-tessera.js";
+import { NO_STREAMS, RENDER } from "./helpers/fake-cluster.js";
 import { tempFiles } from "./helpers/temp-files.js";
 
-const render: RenderContext = {
-  nats: {
-    url: "nats://nats.nats.svc:4222",
-    monitoringEndpoint: "nats.nats.svc:8222",
-    namespace: "nats",
-    podLabels: { "app.kubernetes.io/name": "nats" },
-  },
-};
-const streams: StreamProvisioner = {
-  ensureComponent: async () => undefined,
-  removeComponent: async () => undefined,
-  isConnected: () => true,
-};
 const spec: ComponentSpec = {
   image: "example/extract:1",
   inputMode: "content-ref",
@@ -56,7 +42,7 @@ beforeEach(async () => {
   custom = kc.makeApiClient(k8s.CustomObjectsApi);
   const kube = new KubeAccess(kc);
   counters = { applies: 0, skipped: 0, statusWrites: 0, finalizerWrites: 0, deletes: 0 };
-  reconcile = () => reconcileComponent({ kube, streams, render, counters }, "docs", "extract");
+  reconcile = () => reconcileComponent({ kube, streams: NO_STREAMS, render: RENDER, counters }, "docs", "extract");
   const options = fake.kubeConfigOptions("docs");
   const cluster = options.clusters[0]!;
   const dir = await tempFiles({

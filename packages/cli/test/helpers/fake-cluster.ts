@@ -21,7 +21,8 @@ export const RENDER: RenderContext = {
     podLabels: { "app.kubernetes.io/name": "nats" },
   },
 };
-const streams: StreamProvisioner = {
+/** Stream provisioning stubbed: these tests are about the Kubernetes objects. */
+export const NO_STREAMS: StreamProvisioner = {
   ensureComponent: async () => undefined,
   removeComponent: async () => undefined,
   isConnected: () => true,
@@ -77,7 +78,7 @@ export async function startFakeCluster(namespace = "docs"): Promise<FakeCluster>
       namespace,
     })) as { items: { metadata: { name: string } }[] };
     for (const c of list.items) {
-      await reconcileComponent({ kube, streams, render: RENDER, counters }, namespace, c.metadata.name);
+      await reconcileComponent({ kube, streams: NO_STREAMS, render: RENDER, counters }, namespace, c.metadata.name);
       if (stuck.has(c.metadata.name)) continue;
       const d = fake.store.get({ apiVersion: "apps/v1", kind: "Deployment", namespace, name: c.metadata.name }) as
         { spec?: { replicas?: number } } | undefined;
@@ -86,7 +87,7 @@ export async function startFakeCluster(namespace = "docs"): Promise<FakeCluster>
           { name: c.metadata.name, namespace, body: { spec: { replicas: 0 } }, fieldManager: "keda" },
           k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
         );
-        await reconcileComponent({ kube, streams, render: RENDER, counters }, namespace, c.metadata.name);
+        await reconcileComponent({ kube, streams: NO_STREAMS, render: RENDER, counters }, namespace, c.metadata.name);
       }
     }
   };
