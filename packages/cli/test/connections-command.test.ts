@@ -1,10 +1,10 @@
-import { randomBytes } from "node:crypto";
 import { createInProcessBus } from "@tessera/bus";
 import { createCoordinator, startAdminServer, type AdminServer, type Coordinator } from "@tessera/coordinator";
 import { createEgress, type Egress } from "@tessera/egress";
 import { OAuthTestServer } from "@tessera/testkit";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startConnectorsCoordinator } from "./helpers/connectors-coordinator.js";
 import { runTessera } from "./helpers/run-tessera.js";
 
 /*
@@ -25,24 +25,7 @@ const bareBus = createInProcessBus();
 beforeAll(async () => {
   auth = await OAuthTestServer.start();
   egress = createEgress({ allow: { cidrs: ["127.0.0.1/32"] } });
-  coordinator = await createCoordinator({
-    bus,
-    components: [],
-    database: { memory: true },
-    env: { TESSERA_VAULT_KEYS: `k1:${randomBytes(32).toString("base64")}` },
-    logger: pino({ level: "silent" }),
-    connectors: {
-      providers: [
-        {
-          provider: { config: auth.providerConfig("mock") },
-          client: { clientId: "tesseracli", clientSecret: "cli-test-secret", redirectUri: "http://127.0.0.1:1/cb" },
-        },
-      ],
-      egress,
-      allowInsecureRequests: true,
-    },
-  });
-  admin = await startAdminServer(coordinator);
+  ({ coordinator, admin } = await startConnectorsCoordinator(bus, auth, egress));
   const plain = await createCoordinator({ bus: bareBus, components: [], env: {}, logger: pino({ level: "silent" }) });
   bare = { coordinator: plain, admin: await startAdminServer(plain) };
 }, 60_000);

@@ -1,10 +1,9 @@
-import { randomBytes } from "node:crypto";
 import { createInProcessBus } from "@tessera/bus";
-import { createCoordinator, startAdminServer, type AdminServer, type Coordinator } from "@tessera/coordinator";
+import type { AdminServer, Coordinator } from "@tessera/coordinator";
 import { createEgress, type Egress } from "@tessera/egress";
 import { OAuthTestServer } from "@tessera/testkit";
-import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startConnectorsCoordinator } from "./helpers/connectors-coordinator.js";
 import { runTessera, startTessera } from "./helpers/run-tessera.js";
 
 /*
@@ -22,24 +21,7 @@ const bus = createInProcessBus();
 beforeAll(async () => {
   auth = await OAuthTestServer.start();
   egress = createEgress({ allow: { cidrs: ["127.0.0.1/32"] } });
-  coordinator = await createCoordinator({
-    bus,
-    components: [],
-    database: { memory: true },
-    env: { TESSERA_VAULT_KEYS: `k1:${randomBytes(32).toString("base64")}` },
-    logger: pino({ level: "silent" }),
-    connectors: {
-      providers: [
-        {
-          provider: { config: auth.providerConfig("mock") },
-          client: { clientId: "tesseracli", clientSecret: "cli-test-secret", redirectUri: "http://127.0.0.1:1/cb" },
-        },
-      ],
-      egress,
-      allowInsecureRequests: true,
-    },
-  });
-  admin = await startAdminServer(coordinator);
+  ({ coordinator, admin } = await startConnectorsCoordinator(bus, auth, egress));
 }, 60_000);
 
 afterAll(async () => {
