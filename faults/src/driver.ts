@@ -87,6 +87,8 @@ export interface FaultRunReport {
 }
 
 const ARM_TIMEOUT_MS = 10_000;
+/** How long a `leaseHolder` kill waits for a live holder: past the lease's TTL plus a renewal tick on a loaded machine. */
+const LEASE_HOLDER_WAIT_MS = 20_000;
 
 export async function runFaults(opts: FaultRunOptions): Promise<FaultRunReport> {
   const started = Date.now();
@@ -336,17 +338,27 @@ async function execute(event: KillEvent, parts: ChaosParts): Promise<KillOutcome
   }
 }
 
-/** The coordinator process holding the maintenance lease (by the id its ready line named), if any is ready. */
+/**
+ * The coordinator process holding the maintenance lease (by the id its ready line named). Right after a
+ * holder died (an earlier kill, or a restart) nobody holds it until the lease expires and another replica
+ * takes it, and on a loaded machine that can take a while: it waits for a live holder among the ready
+ * processes, for up to LEASE_HOLDER_WAIT_MS, before it gives up.
+ */
 async function leaseHolder(parts: Pick<ChaosParts, "coordinators" | "databaseUrl">): Promise<Supervised | undefined> {
-  await Promise.all(parts.coordinators.map((c) => c.whenReady()));
   const client = new pg.Client({ connectionString: parts.databaseUrl });
   await client.connect();
   try {
-    const res = await client.query<{ holder: string }>(
-      "SELECT holder FROM tessera_leases WHERE name = 'maintenance' AND expires_at > now()",
-    );
-    const holder = res.rows[0]?.holder;
-    return parts.coordinators.find((c) => (c.readyLine as { id?: unknown } | undefined)?.id === holder);
+    const until = Date.now() + LEASE_HOLDER_WAIT_MS;
+    for (;;) {
+      await Promise.all(parts.coordinators.map((c) => c.whenReady()));
+      const res = await client.query<{ holder: string }>(
+        "SELECT holder FROM tessera_leases WHERE name = 'maintenance' AND expires_at > now()",
+      );
+      const holder = res.rows[0]?.holder;
+      const found = parts.coordinators.find((c) => (c.readyLine as { id?: unknown } | undefined)?.id === holder);
+      if (found !== undefined || Date.now() > until) return found;
+      await sleep(250);
+    }
   } finally {
     await client.end();
   }
