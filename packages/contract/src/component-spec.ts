@@ -216,6 +216,11 @@ export const ComponentSpecSchema = Type.Object(
           maxReplicas: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
           queueDepthTarget: Type.Optional(Type.Integer({ minimum: 1 })),
           cooldownPeriod: Type.Optional(Duration),
+          /**
+           * How often KEDA reads the consumer's lag (KEDA's default: 30 s); a component at zero replicas wakes
+           * up at most this long after a job is queued. Whole seconds, at least 1.
+           */
+          pollingInterval: Type.Optional(Duration),
         },
         { additionalProperties: false },
       ),

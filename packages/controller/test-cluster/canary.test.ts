@@ -29,7 +29,7 @@ const spec: ComponentSpec = {
   inputMode: "content-ref",
   egress: "none",
   config: { MODE: "fast" },
-  scaling: { minReplicas: 0, maxReplicas: 4, queueDepthTarget: 5, cooldownPeriod: "300s" },
+  scaling: { minReplicas: 0, maxReplicas: 4, queueDepthTarget: 5, cooldownPeriod: "300s", pollingInterval: "2s" },
   canary: { image: "example/extract:2", config: { MODE: "careful" }, weight: 25 },
 };
 

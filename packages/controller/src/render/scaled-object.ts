@@ -72,11 +72,15 @@ export function renderScaledObject(
       scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: workload.name },
       minReplicaCount: min,
       maxReplicaCount: max,
-      // Omitted when not declared: KEDA's default (300 s) applies.
-      ...(scaling?.cooldownPeriod !== undefined
-        ? { cooldownPeriod: Math.max(1, Math.ceil(parseDuration(scaling.cooldownPeriod) / 1000)) }
-        : {}),
+      // Each omitted when not declared, so KEDA's defaults (30 s and 300 s) apply.
+      ...(scaling?.pollingInterval !== undefined ? { pollingInterval: wholeSeconds(scaling.pollingInterval) } : {}),
+      ...(scaling?.cooldownPeriod !== undefined ? { cooldownPeriod: wholeSeconds(scaling.cooldownPeriod) } : {}),
       triggers: [{ type: "nats-jetstream", metadata }],
     },
   };
+}
+
+/** KEDA's periods are whole seconds, at least 1: a duration rounds up. */
+function wholeSeconds(duration: string): number {
+  return Math.max(1, Math.ceil(parseDuration(duration) / 1000));
 }

@@ -65,11 +65,15 @@ describe("renderScaledObject", () => {
     expect(d.minReplicaCount).toBe(ComponentDefaults.minReplicas);
     expect(d.maxReplicaCount).toBe(ComponentDefaults.maxReplicas);
     expect(d.cooldownPeriod).toBeUndefined();
+    expect(d.pollingInterval).toBeUndefined();
     expect((trigger().metadata as Record<string, string>)["lagThreshold"]).toBe(
       String(ComponentDefaults.queueDepthTarget),
     );
     const s = render(spec({ scaling: { minReplicas: 1, maxReplicas: 3, cooldownPeriod: "2m30s" } })).spec;
     expect([s.minReplicaCount, s.maxReplicaCount, s.cooldownPeriod]).toEqual([1, 3, 150]);
+    // KEDA's periods are whole seconds: a fraction rounds up, and nothing goes below 1 s.
+    expect(render(spec({ scaling: { pollingInterval: "2500ms" } })).spec.pollingInterval).toBe(3);
+    expect(render(spec({ scaling: { pollingInterval: "10ms" } })).spec.pollingInterval).toBe(1);
     expect(() => render(spec({ scaling: { minReplicas: 5, maxReplicas: 3 } }))).toThrow(RenderError);
   });
 
