@@ -6,7 +6,7 @@ import { clusterBinDir } from "./packages/testkit/src/control-plane/binaries.js"
 /**
  * The cluster tier (`npm run test:cluster`): real etcd, kube-apiserver, kube-controller-manager, KEDA and
  * nats-server, built by scripts/cluster-binaries.sh. Not part of `npm test`: each file starts its own control
- * plane, so files run one at a time (two cores) with generous timeouts.
+ * plane, with generous timeouts.
  */
 function builtNatsServer(): string | undefined {
   try {
@@ -33,7 +33,9 @@ export default defineConfig({
       "packages/bus/test/cluster-failover.test.ts",
       "packages/bus/test/topology.test.ts",
     ],
-    fileParallelism: false,
+    // Two files at a time: each starts its own control plane (ports and directories of its own), and most of
+    // a file's time is spent waiting on the API server, KEDA's polls and the controllers.
+    maxWorkers: 2,
     testTimeout: 120_000,
     hookTimeout: 180_000,
     // The nats-server the tier built (the latest 2.x) rather than Debian's on the PATH; the conformance suite
