@@ -76,6 +76,14 @@ describe("bench --quick", () => {
       expect(report.latency.length).toBeGreaterThan(0);
       expect(report.latency.map((r) => r.system)).toContain("tessera process, Postgres, 3 coordinators");
       for (const row of report.latency) expect(row.count, row.system).toBe(Math.round(row.offeredPerSecond * 2));
+      // Each latency row says what its jobs cost each process at that rate (Linux: read from /proc).
+      for (const row of report.latency.filter((r) => r.system.startsWith("tessera process, Postgres")))
+        expect(row.cpuUsPerJob, row.system).toMatchObject({
+          main: expect.any(Number),
+          worker: expect.any(Number),
+          nats: expect.any(Number),
+          postgres: expect.any(Number),
+        });
       expect(report.scaling.map((r) => r.workers)).toEqual([1, 2]);
       expect(report.payloads.map((r) => r.payloadBytes)).toEqual([256, 65_536, 5_242_880]);
       expect(report.isolation?.rows.map((r) => r.path)).toEqual(["in-thread", "handler threads"]);

@@ -1,9 +1,15 @@
 import type { BenchEnv } from "./bench-env.js";
+import { cpuByRole, cpuPerJob, type CpuByRole } from "./process-cpu.js";
 import { summarize, type LatencySummary } from "./stats.js";
 
 export interface LatencyResult extends LatencySummary {
   offeredPerSecond: number;
   achievedPerSecond: number;
+  /**
+   * CPU microseconds per job by process role over the run (Linux). At a fixed rate this is what each job costs
+   * when the system is not busy enough to batch: it is the load behind the latency.
+   */
+  cpuUsPerJob?: CpuByRole;
 }
 
 /**
@@ -23,6 +29,7 @@ export async function openLoopLatency(
 ): Promise<LatencyResult> {
   const submittedAt = new Map<string, number>();
   const total = Math.round(rate * seconds);
+  const cpuBefore = cpuByRole();
   const started = performance.now();
   let sent = 0;
   const pending: Promise<unknown>[] = [];
@@ -45,6 +52,12 @@ export async function openLoopLatency(
     return completedAt.size >= total;
   });
   const elapsed = (performance.now() - started) / 1000;
+  const cpu = cpuPerJob(cpuBefore, cpuByRole(), total);
   const samples = [...submittedAt].map(([id, t0]) => (completedAt.get(id) as number) - t0);
-  return { offeredPerSecond: rate, achievedPerSecond: Math.round(total / elapsed), ...summarize(samples) };
+  return {
+    offeredPerSecond: rate,
+    achievedPerSecond: Math.round(total / elapsed),
+    ...summarize(samples),
+    ...(cpu !== undefined ? { cpuUsPerJob: cpu } : {}),
+  };
 }

@@ -5,7 +5,7 @@ import type { TracingReport } from "./tracing.js";
 import type { LatencyResult } from "./open-loop.js";
 import { BULLMQ } from "./peers.js";
 import { round } from "./stats.js";
-import type { Role } from "./process-cpu.js";
+import type { CpuByRole, Role } from "./process-cpu.js";
 import type { ThroughputResult } from "./throughput.js";
 
 export interface ThroughputRow extends ThroughputResult {
@@ -117,31 +117,35 @@ export function renderReport(report: BenchReport): string {
   const withCpu = report.throughput.filter((r) => r.cpuUsPerJob !== undefined);
   if (withCpu.length > 0) {
     parts.push("", "CPU per job, microseconds, by process (main = the producer or the coordinator)");
-    const roles: Array<[Role, string]> = [
-      ["main", "main"],
-      ["worker", "worker"],
-      ["nats", "nats-server"],
-      ["postgres", "postgres"],
-    ];
-    // redis-server runs only when the peers are measured.
-    if (withCpu.some((r) => r.cpuUsPerJob?.redis !== undefined)) roles.push(["redis", "redis-server"]);
-    const total = (r: ThroughputRow): number => Object.values(r.cpuUsPerJob ?? {}).reduce((a, b) => a + (b ?? 0), 0);
+    const roles = cpuRoles(withCpu);
     parts.push(
       table(
         ["system", "jobs", ...roles.map(([, header]) => header), "total"],
-        withCpu.map((r) => [r.system, r.jobs, ...roles.map(([role]) => r.cpuUsPerJob?.[role] ?? "-"), total(r)]),
+        withCpu.map((r) => [r.system, r.jobs, ...cpuCells(roles, r.cpuUsPerJob)]),
       ),
     );
   }
   if (report.latency.length > 0) {
     parts.push(
       "",
-      `latency, submit -> Result recorded (ms${report.latency.some((r) => r.system === BULLMQ) ? "; bullmq: add -> completed event seen by the producer" : ""})`,
+      `latency, submit -> Result recorded (ms${report.latency.some((r) => r.system === BULLMQ) ? "; bullmq: add -> completed event seen by the producer" : ""}; CPU: microseconds per job by process over the run)`,
     );
+    const latencyRoles = cpuRoles(report.latency);
     parts.push(
       table(
-        ["system", "offered/s", "achieved/s", "p50", "p99", "max"],
-        report.latency.map((r) => [r.system, r.offeredPerSecond, r.achievedPerSecond, r.p50, r.p99, r.max]),
+        [
+          ...["system", "offered/s", "achieved/s", "p50", "p99", "max"],
+          ...(latencyRoles.length > 0 ? [...latencyRoles.map(([, h]) => `CPU ${h}`), "CPU total"] : []),
+        ],
+        report.latency.map((r) => [
+          r.system,
+          r.offeredPerSecond,
+          r.achievedPerSecond,
+          r.p50,
+          r.p99,
+          r.max,
+          ...cpuCells(latencyRoles, r.cpuUsPerJob),
+        ]),
       ),
     );
   }
@@ -266,4 +270,23 @@ function renderTracing(tracing: TracingReport): string[] {
       `on / off (medians): jobs/s x${ratio.onVsOff.jobsPerSecond}, CPU per job x${ratio.onVsOff.cpuUsPerJob ?? "-"}; off's no-op calls are ${ratio.offNoopShareOfCpu !== undefined ? `${round(ratio.offNoopShareOfCpu * 100, 3)} %` : "-"} of an off job's CPU`,
     );
   return lines;
+}
+
+/** The CPU columns of rows that carry CPU by role; redis-server only when the peers were measured. */
+function cpuRoles(rows: ReadonlyArray<{ cpuUsPerJob?: CpuByRole }>): Array<[Role, string]> {
+  const roles: Array<[Role, string]> = [
+    ["main", "main"],
+    ["worker", "worker"],
+    ["nats", "nats-server"],
+    ["postgres", "postgres"],
+  ];
+  if (rows.some((r) => r.cpuUsPerJob?.redis !== undefined)) roles.push(["redis", "redis-server"]);
+  return rows.some((r) => r.cpuUsPerJob !== undefined) ? roles : [];
+}
+
+/** One row's cells for `roles`, then their total ("-" where not measured). */
+function cpuCells(roles: Array<[Role, string]>, cpu: CpuByRole | undefined): Array<number | string> {
+  if (roles.length === 0) return [];
+  if (cpu === undefined) return [...roles.map(() => "-"), "-"];
+  return [...roles.map(([role]) => cpu[role] ?? "-"), Object.values(cpu).reduce((a, b) => a + (b ?? 0), 0)];
 }

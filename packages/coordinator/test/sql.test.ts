@@ -66,6 +66,35 @@ describe.each(sqlBackends())("SqlClient on $name", (backend) => {
     ]);
   });
 
+  it.runIf(backend.name === "postgres")(
+    "plans a prepared statement for each run, so a plan made on a young table is not kept as it grows",
+    async () => {
+      const db = await backend.open();
+      await db.query("CREATE TABLE g (id int PRIMARY KEY, label text)");
+      const lookup = "SELECT g.id FROM unnest($1::int[]) AS u(id) JOIN g USING (id)";
+      const counts = await db.transaction(async (tx) => {
+        // Past Postgres's five custom plans, after which it would switch to a generic one; the table grows between runs.
+        for (let run = 0; run < 8; run++) {
+          await tx.query("INSERT INTO g SELECT n, 'x' FROM generate_series($1::int, $2::int) n", [
+            run * 2_000 + 1,
+            (run + 1) * 2_000,
+          ]);
+          const found = await tx.query<{ id: number }>(lookup, [[1, (run + 1) * 2_000]], {
+            prepareAs: "test_lookup_g",
+          });
+          expect(found.rows.map((r) => r.id).sort((a, b) => a - b)).toEqual([1, (run + 1) * 2_000]);
+        }
+        const mode = await tx.query<{ plan_cache_mode: string }>("SHOW plan_cache_mode");
+        const plans = await tx.query<{ generic_plans: number; custom_plans: number }>(
+          "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = $1",
+          ["test_lookup_g"],
+        );
+        return { mode: mode.rows[0]?.plan_cache_mode, ...plans.rows[0] };
+      });
+      expect(counts).toEqual({ mode: "force_custom_plan", generic_plans: 0, custom_plans: 8 });
+    },
+  );
+
   it("answers a parameterless script with its last statement's result", async () => {
     const db = await backend.open();
     const r = await db.query("CREATE TABLE s (x int); INSERT INTO s VALUES (1), (2); SELECT count(*) AS c FROM s");

@@ -43,6 +43,12 @@ export function createPgClient(opts: { connectionString: string; max?: number; a
   // An idle connection that dies (server restart, network) is reported here; without a listener that would be an
   // uncaught 'error' event and end the process. The pool drops it, and the next query connects afresh or fails.
   pool.on("error", () => undefined);
+  // The hot statements are prepared, and Postgres would move each to a generic plan after five runs, costed on
+  // the table as it was then: on a young job table that is a sequential scan and a hash join, kept while the
+  // table grows until an autovacuum ANALYZE replaces it, so every Result and dispatch record read the whole
+  // table. A plan made for each run sees the table's current size and the batch's, and uses the primary key.
+  // Queued on the new connection before anything else it runs (docs/performance.md).
+  pool.on("connect", (client) => void client.query("SET plan_cache_mode = force_custom_plan").catch(() => undefined));
   const { query } = executor(pool);
   return {
     dialect: "postgres",
