@@ -47,7 +47,7 @@ export function createPgClient(opts: { connectionString: string; max?: number; a
   // the table as it was then: on a young job table that is a sequential scan and a hash join, kept while the
   // table grows until an autovacuum ANALYZE replaces it, so every Result and dispatch record read the whole
   // table. A plan made for each run sees the table's current size and the batch's, and uses the primary key.
-  // Queued on the new connection before anything else it runs (docs/performance.md).
+  // Queued on the new connection before anything else it runs (decision 0043).
   pool.on("connect", (client) => void client.query("SET plan_cache_mode = force_custom_plan").catch(() => undefined));
   const { query } = executor(pool);
   return {
