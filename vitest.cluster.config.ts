@@ -32,6 +32,8 @@ export default defineConfig({
       "packages/bus/test/conformance/**/*.test.ts",
       "packages/bus/test/cluster-failover.test.ts",
       "packages/bus/test/topology.test.ts",
+      // The fault suite's short run: SIGKILLs of workers, the coordinator and nats-server itself.
+      "faults/test/chaos.test.ts",
     ],
     // Two files at a time: each starts its own control plane (ports and directories of its own), and most of
     // a file's time is spent waiting on the API server, KEDA's polls and the controllers.
