@@ -31,7 +31,6 @@ const LONGEST_FIRST = [
   "packages/controller/test-cluster/steady-state.test.ts",
   "packages/controller/test-cluster/canary.test.ts",
   "packages/controller/test-cluster/reconcile.test.ts",
-  "faults/test/chaos.test.ts",
   "packages/controller/test-cluster/keda.test.ts",
 ];
 
@@ -57,8 +56,6 @@ export default defineConfig({
       "packages/bus/test/conformance/**/*.test.ts",
       "packages/bus/test/cluster-failover.test.ts",
       "packages/bus/test/topology.test.ts",
-      // The fault suite's short run: SIGKILLs of workers, the coordinator and nats-server itself.
-      "faults/test/chaos.test.ts",
     ],
     // Three files at a time on two cores: each starts its own control plane (ports and directories of its own),
     // and most of a file's time is spent waiting on the API server, KEDA's polls and the controllers.

@@ -1,8 +1,7 @@
 /**
- * The cluster tier runs the bus conformance suite, the R3 failover test, the topology test and the fault suite's
- * short run a second time (vitest.cluster.config.ts includes them), on the nats-server scripts/cluster-binaries.sh
- * built instead of Debian's 2.9.10 that `npm test` uses. This file proves that second run really is on the built
- * server.
+ * The cluster tier runs the bus conformance suite, the R3 failover test and the topology test a second time
+ * (vitest.cluster.config.ts includes them), on the nats-server scripts/cluster-binaries.sh built instead of
+ * Debian's 2.9.10 that `npm test` uses. This file proves that second run really is on the built server.
  */
 import { clusterBinaries, startNatsCluster, startNatsServer } from "@tessera/testkit";
 import { describe, expect, it } from "vitest";
