@@ -57,9 +57,10 @@ export default defineConfig({
       "packages/bus/test/cluster-failover.test.ts",
       "packages/bus/test/topology.test.ts",
     ],
-    // Three files at a time on two cores: each starts its own control plane (ports and directories of its own),
-    // and most of a file's time is spent waiting on the API server, KEDA's polls and the controllers.
-    maxWorkers: 3,
+    // Two files at a time: each starts its own control plane (ports and directories of its own), and most of
+    // a file's time is spent waiting on the API server, KEDA's polls and the controllers. Three were slower in
+    // a clean-clone .ci/run (the control planes' own CPU then competes) and closer to the leader test's bound.
+    maxWorkers: 2,
     sequence: { sequencer: LongestFirst },
     testTimeout: 120_000,
     hookTimeout: 180_000,
