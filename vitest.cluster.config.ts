@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { defineConfig } from "vitest/config";
-import { BaseSequencer, type TestSpecification } from "vitest/node";
 import { clusterBinDir } from "./packages/testkit/src/control-plane/binaries.js";
+import { longestFirst } from "./packages/testkit/src/longest-first.js";
 
 /**
  * The cluster tier (`npm run test:cluster`): real etcd, kube-apiserver, kube-controller-manager, KEDA and
@@ -23,27 +23,16 @@ function builtNatsServer(): string | undefined {
 const natsServer = builtNatsServer();
 
 /**
- * The tier's longest files, longest first. A clean clone has no results cache, so vitest would order the files
- * by size and could leave the longest for last, with the tier waiting on one of them at the end.
+ * The tier's longest files, longest first (two run at a time, so the two longest overlap instead of one of them
+ * running alone at the end).
  */
-const LONGEST_FIRST = [
+const LONGEST_FIRST = longestFirst([
   "packages/cli/test-cluster/deploy-group.test.ts",
   "packages/controller/test-cluster/steady-state.test.ts",
   "packages/controller/test-cluster/canary.test.ts",
   "packages/controller/test-cluster/reconcile.test.ts",
   "packages/controller/test-cluster/keda.test.ts",
-];
-
-class LongestFirst extends BaseSequencer {
-  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
-    const rank = (file: TestSpecification): number => {
-      const i = LONGEST_FIRST.findIndex((path) => file.moduleId.endsWith(path));
-      return i === -1 ? LONGEST_FIRST.length : i;
-    };
-    // A stable sort: the other files keep vitest's own order.
-    return (await super.sort(files)).sort((a, b) => rank(a) - rank(b));
-  }
-}
+]);
 
 export default defineConfig({
   resolve: { conditions: ["@tessera/source"] },
@@ -61,7 +50,7 @@ export default defineConfig({
     // a file's time is spent waiting on the API server, KEDA's polls and the controllers. Three were slower in
     // a clean-clone .ci/run (the control planes' own CPU then competes) and closer to the leader test's bound.
     maxWorkers: 2,
-    sequence: { sequencer: LongestFirst },
+    sequence: { sequencer: LONGEST_FIRST },
     testTimeout: 120_000,
     hookTimeout: 180_000,
     // The nats-server the tier built (the latest 2.x) rather than Debian's on the PATH; the conformance suite
