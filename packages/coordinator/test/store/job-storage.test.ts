@@ -1,61 +1,16 @@
-import { randomUUID } from "node:crypto";
-import type { Job, Result } from "@tessera/contract";
+import type { Result } from "@tessera/contract";
 import { describe, expect, it } from "vitest";
 import type { JobStorage, OutboxEntry } from "../../src/store/job-storage.js";
 import { KEY_SEPARATOR } from "../../src/store/job-storage.js";
 import type { AuditRecord } from "../../src/types.js";
 import { skipping, storeBackends } from "../store-backends.js";
+import { envelope, result, submit } from "./job-fixtures.js";
 
 /**
  * The job store's contract, on the SQL store (PGlite and Postgres) and on the memory store: the same calls,
  * the same answers. What the coordinator suites cannot reach easily is here: races, orderings, stale facts,
  * the values a column refuses.
  */
-
-function envelope(
-  component: string,
-  opts: { jobId?: string; input?: unknown; metadata?: Record<string, string> } = {},
-): Job {
-  return {
-    schema_version: 1,
-    job_id: opts.jobId ?? randomUUID(),
-    component,
-    content_type: "application/json",
-    limits: { max_bytes: 1_048_576, wall_clock: 60_000 },
-    input: { inline: opts.input ?? null },
-    ...(opts.metadata !== undefined ? { metadata: opts.metadata } : {}),
-  } as Job;
-}
-
-function result(jobId: string, component: string, overrides: Partial<Result> = {}): Result {
-  return {
-    schema_version: 1,
-    job_id: jobId,
-    component,
-    status: "completed",
-    attempt: 1,
-    instance_id: "w-1",
-    finished_at: new Date().toISOString(),
-    duration_ms: 3,
-    output: { data: { ok: true } },
-    ...overrides,
-  } as Result;
-}
-
-async function submit(
-  store: JobStorage,
-  component = "echo",
-  opts: { limitKey?: string | null; idempotencyKey?: string; input?: unknown } = {},
-): Promise<{ jobId: string; outboxId: number }> {
-  const env = envelope(component, { input: opts.input });
-  const inserted = await store.insertJob({
-    envelope: env,
-    limitKey: opts.limitKey ?? null,
-    idempotencyKey: opts.idempotencyKey ?? null,
-  });
-  expect(inserted.created).toBe(true);
-  return { jobId: env.job_id, outboxId: inserted.outboxId as number };
-}
 
 /** Submitted and recorded as published at `streamSeq`. */
 async function queued(
@@ -432,6 +387,61 @@ describe.each(storeBackends())("job storage on $name", (backend) => {
       ]);
       expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
       expect((await jobs.countsByComponent()).get("echo")).toMatchObject({ completed: 2, queued: 1 });
+    });
+
+    it("records publishes and Results issued together, a job's record and its own Result in either order", async () => {
+      const { jobs } = await backend.open();
+      const [a, b, c, d] = [await submit(jobs), await submit(jobs), await submit(jobs), await submit(jobs)];
+      // In one tick, so the order the store writes them in is its own: a record and a Result of one job may
+      // land either way round, and each record reports what it found.
+      const [recordAB, resultC, resultA, recordCD] = await Promise.all([
+        jobs.markDispatched([
+          { ...a, streamSeq: 1 },
+          { ...b, streamSeq: 2 },
+        ]),
+        jobs.applyResult(result(c.jobId, "echo")),
+        jobs.applyResult(result(a.jobId, "echo")),
+        jobs.markDispatched([
+          { ...c, streamSeq: 3 },
+          { ...d, streamSeq: 4 },
+        ]),
+      ]);
+      expect(resultC.kind).toBe("applied");
+      expect(resultA.kind).toBe("applied");
+      for (const [record, decided, open] of [
+        [recordAB, a, b],
+        [recordCD, c, d],
+      ] as const) {
+        const queuedIds = record.queued.map((j) => j.jobId);
+        expect(queuedIds).toContain(open.jobId);
+        // The decided job was found pending (its Result came later) or completed (it came first), never both.
+        expect(sorted([...queuedIds, ...record.settled])).toEqual(sorted([decided.jobId, open.jobId]));
+        expect(record.cancelled).toEqual([]);
+      }
+      for (const [job, state, seq] of [
+        [a, "completed", 1],
+        [b, "queued", 2],
+        [c, "completed", 3],
+        [d, "queued", 4],
+      ] as const) {
+        expect(await jobs.getJob(job.jobId)).toMatchObject({ state, dispatches: 1 });
+        expect(await jobs.jobIdAtStreamSeq("echo", seq)).toBe(job.jobId);
+      }
+      expect(await jobs.nextOutboxBatch(10, [], false, ["echo"])).toEqual([]);
+    });
+
+    it("records a publish written beside a Result the database refuses", async () => {
+      const { jobs } = await backend.open();
+      const bad = await queued(jobs, 1);
+      const fresh = await submit(jobs);
+      const [refused, record] = await Promise.allSettled([
+        jobs.applyResult(result(bad.jobId, "echo", { output: { data: "\u0000" } })),
+        jobs.markDispatched([{ ...fresh, streamSeq: 2 }]),
+      ]);
+      expect(refused.status).toBe("rejected");
+      expect(record).toMatchObject({ status: "fulfilled", value: { queued: [{ jobId: fresh.jobId }] } });
+      expect(await jobs.getJob(bad.jobId)).toMatchObject({ state: "queued" });
+      expect(await jobs.getJob(fresh.jobId)).toMatchObject({ state: "queued", dispatches: 1 });
     });
   });
 
