@@ -4,17 +4,15 @@
  * statement locks the job row first and rechecks it after the other commits; neither may be lost.
  */
 import { describe, expect, it } from "vitest";
-import { migrate } from "../../src/sql/migrate.js";
-import { MIGRATIONS } from "../../src/store/migrations.js";
-import { SqlJobStore } from "../../src/store/sql-job-store.js";
-import { sqlBackends } from "../sql-backends.js";
+import { storeBackends } from "../store-backends.js";
 import { result, submit } from "./job-fixtures.js";
 
-describe.each(sqlBackends())("a dispatch record racing its Result on $name", (backend) => {
+const sqlStores = storeBackends().filter((backend) => backend.name !== "memory");
+
+describe.each(sqlStores)("a dispatch record racing its Result on $name", (backend) => {
   it("loses neither a record nor a Result when the two race in concurrent statements", async () => {
-    const client = await backend.open();
-    await migrate(client, MIGRATIONS);
-    const store = new SqlJobStore(client);
+    const { jobs: store, sql: client } = await backend.open();
+    if (client === undefined) throw new Error(`${backend.name} opened without its SQL client`);
     const jobs = await Promise.all(Array.from({ length: 400 }, () => submit(store)));
     // Records of a few jobs at a time, as the relay writes them, and every job's Result, interleaved: with
     // two statements in flight on Postgres, a job's record and its Result often run at the same moment.
@@ -33,6 +31,5 @@ describe.each(sqlBackends())("a dispatch record racing its Result on $name", (ba
     );
     expect(rows.rows).toEqual([{ state: "completed", dispatches: 1, duplicate_results: 0, n: jobs.length }]);
     expect((await client.query(`SELECT count(*)::int AS n FROM tessera_outbox`)).rows).toEqual([{ n: 0 }]);
-    await client.close();
   });
 });
