@@ -95,6 +95,23 @@ describe.each(sqlBackends())("SqlClient on $name", (backend) => {
     },
   );
 
+  it.runIf(backend.name === "postgres")(
+    "never compiles a statement with JIT, however expensive its plan looks",
+    async () => {
+      const db = await backend.open();
+      const plan = await db.transaction(async (tx) => {
+        // Every statement is past the threshold now: a connection that allowed JIT would compile this one.
+        await tx.query("SET LOCAL jit_above_cost = 0");
+        const jit = await tx.query<{ jit: string }>("SHOW jit");
+        const explained = await tx.query<{ "QUERY PLAN": unknown }>(
+          "EXPLAIN (ANALYZE, FORMAT JSON) SELECT sum(n) FROM generate_series(1, 1000) n",
+        );
+        return { jit: jit.rows[0]?.jit, compiled: JSON.stringify(explained.rows[0]?.["QUERY PLAN"]).includes('"JIT"') };
+      });
+      expect(plan).toEqual({ jit: "off", compiled: false });
+    },
+  );
+
   it("answers a parameterless script with its last statement's result", async () => {
     const db = await backend.open();
     const r = await db.query("CREATE TABLE s (x int); INSERT INTO s VALUES (1), (2); SELECT count(*) AS c FROM s");

@@ -47,8 +47,13 @@ export function createPgClient(opts: { connectionString: string; max?: number; a
   // the table as it was then: on a young job table that is a sequential scan and a hash join, kept while the
   // table grows until an autovacuum ANALYZE replaces it, so every Result and dispatch record read the whole
   // table. A plan made for each run sees the table's current size and the batch's, and uses the primary key.
+  // JIT compilation is off too: the outbox read, with thousands of held ids to leave out, is costed past
+  // jit_above_cost, and compiling it took far longer than running it, on every pass (decision 0045).
   // Queued on the new connection before anything else it runs (decision 0043).
-  pool.on("connect", (client) => void client.query("SET plan_cache_mode = force_custom_plan").catch(() => undefined));
+  pool.on(
+    "connect",
+    (client) => void client.query("SET plan_cache_mode = force_custom_plan; SET jit = off").catch(() => undefined),
+  );
   const { query } = executor(pool);
   return {
     dialect: "postgres",
