@@ -52,8 +52,15 @@ export class MemoryJobTable {
 
   /** A pending job, indexed and counted. */
   insert(job: NewJobColumns, now: number): MemoryJobRow {
+    // Field by field rather than `...job` and then the rest: V8 copies a spread with its source's shape and
+    // then adds each further field to that copy, which made this the costliest line of an embedded job
+    // (decision 0045).
     const row: MemoryJobRow = {
-      ...job,
+      job_id: job.job_id,
+      component: job.component,
+      limit_key: job.limit_key,
+      idempotency_key: job.idempotency_key,
+      envelope: job.envelope,
       seq: ++this.seq,
       state: "pending",
       attempts: 0,
