@@ -54,7 +54,7 @@ export class MemoryJobTable {
   insert(job: NewJobColumns, now: number): MemoryJobRow {
     // Field by field rather than `...job` and then the rest: V8 copies a spread with its source's shape and
     // then adds each further field to that copy, which made this the costliest line of an embedded job
-    // (decision 0045).
+    // (docs/performance.md, "Regressions found").
     const row: MemoryJobRow = {
       job_id: job.job_id,
       component: job.component,
