@@ -149,6 +149,52 @@ export function deployRevisionSelector(component: string): string {
   return `${COMPONENT_LABEL}=${component},${DEPLOY_REVISION_LABEL}`;
 }
 
+/** The fields of a ControllerRevision a deploy revision is read from (as the API server or a client returns it). */
+export interface ControllerRevisionFields {
+  metadata: { name: string; uid?: string; creationTimestamp?: string | Date; labels?: Record<string, string> };
+  revision?: number;
+  data?: unknown;
+}
+
+/** One deploy revision as the cluster keeps it: its ControllerRevision's name, uid and number, and its record. */
+export interface RecordedDeployRevision {
+  name: string;
+  uid: string | undefined;
+  revision: number;
+  /** RFC 3339; empty when the object carries no creation time. */
+  createdAt: string;
+  data: DeployRevisionData;
+}
+
+/**
+ * The deploy revisions among ControllerRevisions, oldest first. One whose data is not a deploy revision record, or
+ * that has no revision number (in the object, else in its label), is left out: the controller and the CLI read
+ * history through this one function.
+ */
+export function recordedDeployRevisions(items: readonly ControllerRevisionFields[]): RecordedDeployRevision[] {
+  const out: RecordedDeployRevision[] = [];
+  for (const item of items) {
+    const data = decodeDeployRevisionData(item.data);
+    const revision = revisionNumber(item);
+    if (!data.ok || revision === undefined) continue;
+    const created = item.metadata.creationTimestamp;
+    out.push({
+      name: item.metadata.name,
+      uid: item.metadata.uid,
+      revision,
+      createdAt: created instanceof Date ? created.toISOString() : (created ?? ""),
+      data: data.value,
+    });
+  }
+  return out.sort((a, b) => a.revision - b.revision);
+}
+
+function revisionNumber(item: ControllerRevisionFields): number | undefined {
+  const labelled = Number(item.metadata.labels?.[DEPLOY_REVISION_LABEL]);
+  const n = typeof item.revision === "number" && item.revision > 0 ? item.revision : labelled;
+  return Number.isSafeInteger(n) && n > 0 ? n : undefined;
+}
+
 /** The labels of a component's revision `revision`. */
 export function deployRevisionLabels(component: string, revision: number): Record<string, string> {
   return { [COMPONENT_LABEL]: component, [DEPLOY_REVISION_LABEL]: String(revision) };

@@ -246,6 +246,9 @@ export {
   revisionHistoryLimit,
   type DeployProvenance,
   type RevisionConfig,
+  recordedDeployRevisions,
+  type ControllerRevisionFields,
   type DeployRevisionData,
   type DeployStatus,
+  type RecordedDeployRevision,
 } from "./deploy-revision.js";

@@ -9,6 +9,7 @@ import {
   deployRevisionName,
   deployRevisionSelector,
   effectiveConfig,
+  recordedDeployRevisions,
   revisionContentHash,
   specHash,
   stableJson,
@@ -76,6 +77,39 @@ describe("deploy revision contract", () => {
     };
     expect(decodeDeployRevisionData(data).ok).toBe(true);
     expect(decodeDeployRevisionData({ ...data, images: [] }).ok).toBe(false);
+  });
+
+  it("reads a component's revisions from ControllerRevisions, oldest first, leaving out what is not one", () => {
+    const h = specHash(spec);
+    const data = (image: string) => ({
+      schemaVersion: 1,
+      spec: { ...spec, image },
+      specHash: h,
+      contentHash: h,
+      provenance: {},
+      effectiveConfig: {},
+      config: { hash: h, configMapName: configMapName("x", h) },
+      images: [image],
+    });
+    const labels = (n: string) => ({ "tessera.dev/component": "x", "tessera.dev/deploy-revision": n });
+    const read = recordedDeployRevisions([
+      {
+        metadata: { name: "x-r2", uid: "u2", creationTimestamp: "2026-12-07T10:00:00Z" },
+        revision: 2,
+        data: data("x:2"),
+      },
+      // No revision field: its label numbers it.
+      {
+        metadata: { name: "x-r1", creationTimestamp: new Date("2026-12-06T10:00:00Z"), labels: labels("1") },
+        data: data("x:1"),
+      },
+      { metadata: { name: "x-r3", uid: "u3" }, revision: 3, data: { ...data("x:3"), images: [] } },
+      { metadata: { name: "x-r4", uid: "u4", labels: labels("four") }, data: data("x:4") },
+    ]);
+    expect(read.map((r) => [r.name, r.uid, r.revision, r.createdAt, r.data.images])).toEqual([
+      ["x-r1", undefined, 1, "2026-12-06T10:00:00.000Z", ["x:1"]],
+      ["x-r2", "u2", 2, "2026-12-07T10:00:00Z", ["x:2"]],
+    ]);
   });
 
   it("accepts configOverlay and revisionHistoryLimit in the spec", () => {

@@ -1,6 +1,6 @@
 import {
   configHash,
-  decodeDeployRevisionData,
+  recordedDeployRevisions,
   deployProvenanceAnnotations,
   deployProvenanceFromAnnotations,
   deployRevisionLabels,
@@ -11,8 +11,10 @@ import {
   revisionHistoryLimit,
   specHash,
   type ComponentSpec,
+  type ControllerRevisionFields,
   type DeployProvenance,
   type DeployRevisionData,
+  type RecordedDeployRevision,
 } from "@tessera/contract";
 import type { RenderedComponent } from "../render/render-component.js";
 import { componentLabels, ownerReference, type OwnerReference } from "../render/labels.js";
@@ -21,17 +23,11 @@ import { isStatus, type ComponentObject, type KubeAccess, type KubeObjectLike } 
 /** Deploy revisions (docs/decisions/0038-deploy-revisions.md): what one Component deploy ran, kept by the cluster. */
 export const CONTROLLER_REVISION = { apiVersion: "apps/v1", kind: "ControllerRevision" } as const;
 
-export interface RecordedRevision {
-  name: string;
-  uid: string;
-  revision: number;
-  data: DeployRevisionData;
-}
+/** A deploy revision the controller can own and prune: one the API server gave a uid. */
+export type RecordedRevision = RecordedDeployRevision & { uid: string };
 
-interface ControllerRevisionObject extends KubeObjectLike {
-  metadata: { name: string; namespace?: string; uid?: string };
-  revision?: number;
-  data?: unknown;
+interface ControllerRevisionObject extends KubeObjectLike, ControllerRevisionFields {
+  metadata: ControllerRevisionFields["metadata"] & { namespace?: string };
 }
 
 /** A component's deploy revisions, oldest first; one whose data is not a revision record is left out. */
@@ -45,13 +41,7 @@ export async function listDeployRevisions(
     namespace,
     deployRevisionSelector(component),
   );
-  const out: RecordedRevision[] = [];
-  for (const item of items) {
-    const data = decodeDeployRevisionData(item.data);
-    if (!data.ok || typeof item.revision !== "number" || item.metadata.uid === undefined) continue;
-    out.push({ name: item.metadata.name, uid: item.metadata.uid, revision: item.revision, data: data.value });
-  }
-  return out.sort((a, b) => a.revision - b.revision);
+  return recordedDeployRevisions(items).filter((r): r is RecordedRevision => r.uid !== undefined);
 }
 
 interface PlannedRevision {
@@ -161,7 +151,11 @@ export async function recordRevision(
     revision,
     data,
   });
-  return { name: created.metadata.name, uid: created.metadata.uid ?? "", revision, data };
+  const [recorded] = recordedDeployRevisions([created]);
+  // An owner reference needs the uid, and the record is read back as any other revision is.
+  if (recorded?.uid === undefined)
+    throw new Error(`the API server returned ControllerRevision ${created.metadata.name} without a uid or its record`);
+  return { ...recorded, uid: recorded.uid };
 }
 
 /**
