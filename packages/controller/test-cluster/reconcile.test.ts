@@ -1,6 +1,6 @@
 import { BusNotProvisionedError, connectJetStreamBus, type Bus } from "@tessera/bus";
 import { durableConsumerName, type ComponentSpec } from "@tessera/contract";
-import { startNatsServer, waitFor, type NatsServerHandle } from "@tessera/testkit";
+import { sleep, startNatsServer, waitFor, type NatsServerHandle } from "@tessera/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { COMPONENT_GROUP, COMPONENT_PLURAL, COMPONENT_VERSION } from "../src/crd/index.js";
 import { startController, type Controller } from "../src/reconcile/controller.js";
@@ -205,7 +205,21 @@ describe.each([
           async (path) => (await get<Managed>(path))?.metadata.resourceVersion,
         ),
       );
-    const before = await versions();
+    // The Deployment's own controller (kube-controller-manager) may still be writing its status, and each write
+    // wakes ours to copy the replica counts into the Component's status: wait until neither moves any more, so
+    // only the resync below is measured.
+    const before = await waitFor(
+      `${name}'s objects to settle`,
+      async () => {
+        const first = await versions();
+        await controller.idle();
+        await sleep(300);
+        const second = await versions();
+        return JSON.stringify(first) === JSON.stringify(second) ? second : undefined;
+      },
+      15_000,
+      50,
+    );
     const counters = { ...controller.counters };
     await controller.resync();
     await controller.idle();
