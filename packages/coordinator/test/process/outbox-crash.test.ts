@@ -258,9 +258,10 @@ describe("lock order of the outbox relay and the Result consumer", () => {
     unlock();
     await holding;
     expect(await coordinator.waitForJob(jobId, { timeoutMs: 10_000 })).toMatchObject({ state: "completed" });
+    // The publish count follows the record's answer, a moment after its commit is visible here.
     await waitFor(
-      "the dispatch to be recorded",
-      async () => (await storeSnapshot(watch)).jobs[0]?.dispatches === 1,
+      "the dispatch to be recorded and counted",
+      async () => (await storeSnapshot(watch)).jobs[0]?.dispatches === 1 && coordinator.counters().published >= 1,
       5_000,
     );
     expect(deadlocks).toEqual([]);
