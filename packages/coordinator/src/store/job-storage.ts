@@ -41,6 +41,11 @@ export interface Dispatched {
   outboxId: number;
   jobId: string;
   streamSeq: number;
+  /**
+   * When the bus stored it (epoch ms, this process's clock), if earlier than the record: the job's
+   * `dispatched_at` is set that long before the store's now. A record waits for more publishes to join it.
+   */
+  publishedAt?: number;
 }
 
 export interface DispatchRecord {
@@ -84,6 +89,11 @@ export const REDRIVE_CLOCK_TOLERANCE_MS = 5_000;
 export const KEY_SEPARATOR = "\u001f";
 
 /** A job's key as limits and the relay's blocked-key list name it: a null limit key is the key "". */
+/** How long before `now` the entry was published: 0 when not said, or said to be later. */
+export function publishedAgoMs(entry: Dispatched, now: number): number {
+  return Math.max(0, now - (entry.publishedAt ?? now));
+}
+
 export function blockedKey(component: string, limitKey: string | null): string {
   return component + KEY_SEPARATOR + (limitKey ?? "");
 }
@@ -157,7 +167,8 @@ export interface JobStorage {
   ): Promise<OutboxEntry[]>;
   /**
    * Records published outbox rows: deletes them and counts a dispatch on their jobs (a pending job becomes
-   * queued). A job decided before this runs keeps its state and is reported in `settled`.
+   * queued) dated at its publish. A job decided before this runs keeps its state and is reported in `settled`;
+   * its publish date is set only if it had none, so a job whose Result beat the record still shows when it went out.
    */
   markDispatched(entries: readonly Dispatched[]): Promise<DispatchRecord>;
   /**

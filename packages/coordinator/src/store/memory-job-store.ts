@@ -10,6 +10,7 @@ import {
 } from "../types.js";
 import { toJobRecord, toJobSummary, type JobSummary } from "./job-row.js";
 import {
+  publishedAgoMs,
   SKIP_NOTHING,
   type ApplyOutcome,
   type CancelResult,
@@ -144,7 +145,8 @@ export class MemoryJobStore implements JobStorage {
       before.set(row.job_id, was);
       row.dispatches += 1;
       row.stream_seq = seqs[i] as number;
-      if (OPEN.has(was)) row.dispatched_at = now;
+      if (OPEN.has(was) || row.dispatched_at === null)
+        row.dispatched_at = now - publishedAgoMs(entries[i] as Dispatched, now);
       if (was === "pending") {
         this.jobs.setState(row, "queued");
         row.updated_at = now;

@@ -27,6 +27,7 @@ import {
   KEY_SEPARATOR,
   OUTBOX_SCAN_FACTOR,
   REDRIVE_CLOCK_TOLERANCE_MS,
+  publishedAgoMs,
   SKIP_NOTHING,
   type ApplyOutcome,
   type CancelResult,
@@ -295,18 +296,19 @@ export class SqlJobStore implements JobStorage {
    */
   async markDispatched(entries: readonly Dispatched[]): Promise<DispatchRecord> {
     if (entries.length === 0) return { queued: [], settled: [], cancelled: [] };
+    const now = Date.now();
     // One statement: job rows locked first, in job id order (the order applyResult, recordDeadLetter and
     // cancel take them in, so a Result arriving now cannot deadlock it), then the outbox rows deleted.
     const res = await this.sql.query<JobSummaryRow & { before: JobState }>(
       `WITH input AS (
-         SELECT * FROM unnest($1::text[], $2::bigint[]) AS u(job_id, seq)
+         SELECT * FROM unnest($1::text[], $2::bigint[], $4::float8[]) AS u(job_id, seq, age_ms)
        ), locked AS (
-         SELECT i.job_id, i.seq, j.state AS before FROM input i JOIN tessera_jobs j ON j.job_id = i.job_id ORDER BY j.job_id FOR UPDATE OF j
+         SELECT i.job_id, i.seq, i.age_ms, j.state AS before FROM input i JOIN tessera_jobs j ON j.job_id = i.job_id ORDER BY j.job_id FOR UPDATE OF j
        ), marked AS (
          UPDATE tessera_jobs j
             SET state = CASE WHEN l.before = 'pending' THEN 'queued' ELSE j.state END,
                 dispatches = j.dispatches + 1, stream_seq = l.seq,
-                dispatched_at = CASE WHEN l.before IN ('pending', 'queued') THEN now() ELSE j.dispatched_at END,
+                dispatched_at = CASE WHEN l.before IN ('pending', 'queued') OR j.dispatched_at IS NULL THEN now() - l.age_ms * interval '1 millisecond' ELSE j.dispatched_at END,
                 updated_at = CASE WHEN l.before = 'pending' THEN now() ELSE j.updated_at END
            FROM locked l
           WHERE j.job_id = l.job_id
@@ -315,7 +317,12 @@ export class SqlJobStore implements JobStorage {
          DELETE FROM tessera_outbox WHERE id = ANY($3::bigint[]) AND job_id IN (SELECT job_id FROM marked)
        )
        SELECT * FROM marked`,
-      [entries.map((e) => e.jobId), entries.map((e) => e.streamSeq), entries.map((e) => e.outboxId)],
+      [
+        entries.map((e) => e.jobId),
+        entries.map((e) => e.streamSeq),
+        entries.map((e) => e.outboxId),
+        entries.map((e) => publishedAgoMs(e, now)),
+      ],
       { prepareAs: "tessera_mark_dispatched" },
     );
     this.maintenance?.noteWrites(res.rows.length, res.rows.length);

@@ -1,6 +1,6 @@
 import { createInProcessBus, type Bus, type PublishAck } from "@tessera/bus";
 import { SCHEMA_VERSION, type Job } from "@tessera/contract";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { LocalLimiter } from "../../src/dispatch/dispatch-limiter.js";
 import { OutboxRelay } from "../../src/dispatch/outbox-relay.js";
 import type { Dispatched, DispatchRecord } from "../../src/store/job-storage.js";
@@ -118,13 +118,44 @@ describe("OutboxRelay", () => {
     };
     const { relay, published, submit } = await setup(store);
     await submit(5 * BATCH);
-    for (let pass = 0; pass < 5; pass++) await relay.relayOnce();
+    await relay.relayOnce();
+    await vi.waitFor(() => expect(sizes).toEqual([BATCH])); // once its linger is over
+    for (let pass = 0; pass < 4; pass++) await relay.relayOnce();
     expect(published.length).toBe(5 * BATCH);
     expect(sizes).toEqual([BATCH]); // the first record is still running; the other four passes wait for the next
     release();
     await relay.stop();
     expect(sizes).toEqual([BATCH, 1_000, 4 * BATCH - 1_000]); // at most 1,000 jobs a record
     expect((await store.countsByComponent()).get(COMPONENT)).toMatchObject({ pending: 0, queued: 5 * BATCH });
+  });
+
+  it("lets a record wait a moment for more publishes to join it, but not past a stop", async () => {
+    const store = new MemoryJobStore();
+    const markDispatched = store.markDispatched.bind(store);
+    const sizes: number[] = [];
+    store.markDispatched = (entries: readonly Dispatched[]): Promise<DispatchRecord> => {
+      sizes.push(entries.length);
+      return markDispatched(entries);
+    };
+    const { relay, submit } = await setup(store);
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      for (let pass = 0; pass < 3; pass++) {
+        await submit(1);
+        await relay.relayOnce();
+      }
+      await vi.advanceTimersByTimeAsync(19);
+      expect(sizes).toEqual([]);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(sizes).toEqual([3]);
+      await submit(1);
+      await relay.relayOnce();
+      await relay.stop(); // with the timer never advanced: the stop ends the linger
+      expect(sizes).toEqual([3, 1]);
+      expect((await store.countsByComponent()).get(COMPONENT)).toMatchObject({ pending: 0, queued: 4 });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("waits for the records once 4,096 publishes are unrecorded, instead of running further ahead of them", async () => {

@@ -3,14 +3,28 @@
  * only (the job's outbox row stays claimed by the replica fetching it), and a coordinator SIGKILLed in the middle
  * of a fetch leaves the job to the next one, which fetches it again and dispatches it once.
  */
+import type { JobRecord } from "@tessera/client";
 import { waitFor } from "@tessera/testkit";
 import { defineComponent } from "@tessera/worker";
 import { describe, expect, it } from "vitest";
 import { startSourceServer, type SourceServer } from "../sources/source-server.js";
+import type { Coordinator } from "../../src/types.js";
 import { processSpec, processSuite } from "./support.js";
 
 const suite = processSuite();
 const spec = processSpec({ inputMode: "source-locator", egress: "fetch-controlled" });
+
+/** The job once its dispatch is recorded: the record follows the publish by a moment, and may follow the Result. */
+async function dispatchRecorded(coordinator: Coordinator, jobId: string): Promise<JobRecord> {
+  return waitFor(
+    "the dispatch to be recorded",
+    async () => {
+      const job = await coordinator.getJob(jobId);
+      return job !== undefined && job.dispatches > 0 ? job : undefined;
+    },
+    5_000,
+  );
+}
 
 async function sourceServer(): Promise<{ server: SourceServer; allow: string }> {
   const server = await startSourceServer();
@@ -64,7 +78,8 @@ describe("source fetches across coordinators", () => {
         env: { TESSERA_FETCH_ALLOW: allow },
       });
       // The dead coordinator's claim lapses with its presence (5 s); then this one takes the row.
-      const job = await coordinator.waitForJob(jobId, { timeoutMs: 20_000 });
+      await coordinator.waitForJob(jobId, { timeoutMs: 20_000 });
+      const job = await dispatchRecorded(coordinator, jobId);
       expect(job).toMatchObject({
         state: "completed",
         dispatches: 1,
@@ -94,7 +109,8 @@ describe("source fetches across coordinators", () => {
       });
     const [a, b] = [await replica("a"), await replica("b")];
     const { jobId } = await a.submit(component, { source_locator: { source_url: `${server.origin}/slow` } });
-    const job = await b.waitForJob(jobId, { timeoutMs: 20_000 });
+    await b.waitForJob(jobId, { timeoutMs: 20_000 });
+    const job = await dispatchRecorded(a, jobId);
     expect(job).toMatchObject({ state: "completed", dispatches: 1, output: { data: { text: "fetched once" } } });
     expect(server.hits("/slow")).toBe(1);
     expect(ran).toEqual([jobId]);

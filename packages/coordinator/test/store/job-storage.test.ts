@@ -209,8 +209,17 @@ describe.each(storeBackends())("job storage on $name", (backend) => {
         dispatches: 1,
         dispatchedAt: expect.any(String),
       });
-      expect(await jobs.getJob(done.jobId)).toMatchObject({ state: "completed", dispatches: 1, dispatchedAt: null });
-      expect(await jobs.getJob(gone.jobId)).toMatchObject({ state: "cancelled", dispatches: 1, dispatchedAt: null });
+      // Decided before the record: it still went out, and says when.
+      expect(await jobs.getJob(done.jobId)).toMatchObject({
+        state: "completed",
+        dispatches: 1,
+        dispatchedAt: expect.any(String),
+      });
+      expect(await jobs.getJob(gone.jobId)).toMatchObject({
+        state: "cancelled",
+        dispatches: 1,
+        dispatchedAt: expect.any(String),
+      });
       expect(await jobs.getJob(requeued.jobId)).toMatchObject({ state: "queued", dispatches: 2 });
       expect(await jobs.jobIdAtStreamSeq("echo", 12)).toBe(done.jobId);
       expect(await jobs.jobIdAtStreamSeq("echo", 1)).toBeUndefined();
@@ -219,6 +228,24 @@ describe.each(storeBackends())("job storage on $name", (backend) => {
       expect(await jobs.markDispatched([])).toEqual({ queued: [], settled: [], cancelled: [] });
     });
 
+    it("dates a dispatch at its publish, not at its record, and never after the record", async () => {
+      const { jobs } = await backend.open();
+      const early = await submit(jobs);
+      const later = await submit(jobs);
+      const now = Date.now();
+      await jobs.markDispatched([
+        { ...early, streamSeq: 1, publishedAt: now - 5_000 },
+        { ...later, streamSeq: 2, publishedAt: now + 60_000 },
+      ]);
+      const at = async (jobId: string): Promise<number> => {
+        const job = await jobs.getJob(jobId);
+        return Date.parse(job?.dispatchedAt ?? "") - Date.parse(job?.updatedAt ?? "");
+      };
+      // updatedAt is the record's time on the store's clock: the publish 5 s earlier is dated 5 s before it.
+      expect(await at(early.jobId)).toBeGreaterThan(-5_100);
+      expect(await at(early.jobId)).toBeLessThan(-4_900);
+      expect(await at(later.jobId)).toBe(0);
+    });
     it("puts queued jobs back in the outbox under a fresh dedup key, and lists the keyed ones for the limiter", async () => {
       const { jobs } = await backend.open();
       const plain = await queued(jobs, 1);
