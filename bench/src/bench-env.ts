@@ -19,11 +19,33 @@ export interface BenchEnv {
   readonly natsVersion: string;
   /** A fresh database on the run's Postgres cluster (started on first use). */
   postgresDatabase(): Promise<string>;
-  /** A process running `bench/<path>` (`workers/...`, or `peers/workers/...`) with NATS_URL set. */
-  spawnWorker(path: string, env: Record<string, string>): TsProcess;
-  /** Polls `done` every millisecond (benchmarks must notice the end at once), failing after 10 min. */
-  waitUntil(what: string, done: () => boolean): Promise<void>;
+  /**
+   * A process running `bench/<path>` (`workers/...`, or `peers/workers/...`) with NATS_URL set; with
+   * `stdin: "pipe"` it reads commands from its stdin.
+   */
+  spawnWorker(path: string, env: Record<string, string>, opts?: { stdin?: "pipe" }): TsProcess;
+  waitUntil: typeof waitUntil;
   close(): Promise<void>;
+}
+
+/** Polls `done` every millisecond (benchmarks must notice the end at once), failing after 10 min. */
+export function waitUntil(what: string, done: () => boolean): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const deadline = Date.now() + WAIT_TIMEOUT_MS;
+    const check = (): void => {
+      let finished: boolean;
+      try {
+        finished = done();
+      } catch (err) {
+        reject(err);
+        return;
+      }
+      if (finished) resolve();
+      else if (Date.now() > deadline) reject(new Error(`timed out waiting for ${what}`));
+      else setTimeout(check, 1);
+    };
+    check();
+  });
 }
 
 /** Throws (with the end of its output) if `child` has exited: a wait for its work would otherwise run to its timeout. */
@@ -57,34 +79,18 @@ export async function startBenchEnv(): Promise<BenchEnv> {
       postgres ??= startPostgres().then((p) => (watchPostgres(p.dataDir), p));
       return (await postgres).createDatabase();
     },
-    spawnWorker(path, env) {
+    spawnWorker(path, env, opts = {}) {
       const child = spawnTsProcess(join(here, "..", path), {
         cwd: join(here, ".."),
         packages: PACKAGES,
         env: { NATS_URL: nats.url, LOG_LEVEL: "warn", ...env },
+        ...opts,
       });
       children.add(child);
       void child.exited.then(() => children.delete(child));
       return child;
     },
-    waitUntil(what, done) {
-      return new Promise((resolve, reject) => {
-        const deadline = Date.now() + WAIT_TIMEOUT_MS;
-        const check = (): void => {
-          let finished: boolean;
-          try {
-            finished = done();
-          } catch (err) {
-            reject(err);
-            return;
-          }
-          if (finished) resolve();
-          else if (Date.now() > deadline) reject(new Error(`timed out waiting for ${what}`));
-          else setTimeout(check, 1);
-        };
-        check();
-      });
-    },
+    waitUntil,
     async close() {
       await Promise.allSettled([...children].map((c) => c.kill()));
       await Promise.allSettled([nats.stop(), postgres?.then((p) => p.stop())]);

@@ -1,7 +1,9 @@
 import type { SubmitInput } from "@tessera/coordinator";
 import type { TesseraSetup } from "./tessera-modes.js";
 import type { BenchEnv } from "./bench-env.js";
-import { openLoopLatency, type LatencyResult } from "./open-loop.js";
+import { openLoopLatency, openLoopSamples, type LatencyResult } from "./open-loop.js";
+import { cpuByRole, cpuPerJob } from "./process-cpu.js";
+import { summarize } from "./stats.js";
 import { windowed } from "./windowed.js";
 import { runMeasured, type ThroughputResult } from "./throughput.js";
 
@@ -42,11 +44,18 @@ export async function submitAndDrain(
   input: () => SubmitInput,
   window = SUBMIT_WINDOW,
 ): Promise<ThroughputResult> {
-  const { coordinator, component } = setup;
+  const { coordinator, component, remotes } = setup;
   const done = completions(setup);
+  // With replicas, each takes an equal share of the jobs and of the window, as behind a load balancer.
+  const shares = remotes.length + 1;
+  const share = Math.floor(jobs / shares);
+  const replicaWindow = Math.ceil(window / shares);
   try {
     return await runMeasured(jobs, async () => {
-      await windowed(jobs, window, () => coordinator.submit(component, input()));
+      await Promise.all([
+        windowed(jobs - share * remotes.length, replicaWindow, () => coordinator.submit(component, input())),
+        ...remotes.map((r) => r.submit(share, replicaWindow, input())),
+      ]);
       await env.waitUntil(`${jobs} ${component} jobs to complete`, () => {
         done.check();
         return done.count() >= jobs;
@@ -57,7 +66,11 @@ export async function submitAndDrain(
   }
 }
 
-/** `openLoopLatency` for a coordinator: from the submit call to its Result recorded in the store. */
+/**
+ * `openLoopLatency` for a coordinator: from the submit call to its Result recorded in the store. With replicas,
+ * each submits an equal share of the rate and times its own jobs until it heard their Results, as a caller
+ * waiting on the replica it submitted to would; the samples are summarized together.
+ */
 export async function latencyAtRate(
   env: BenchEnv,
   setup: TesseraSetup,
@@ -65,18 +78,30 @@ export async function latencyAtRate(
   seconds: number,
   input: () => SubmitInput,
 ): Promise<LatencyResult> {
-  const { coordinator, component } = setup;
+  const { coordinator, component, remotes } = setup;
   const done = completions(setup);
+  const submit = (): Promise<string> => coordinator.submit(component, input()).then((o) => o.jobId);
   try {
-    return await openLoopLatency(
-      env,
-      `${component} jobs`,
-      rate,
-      seconds,
-      () => coordinator.submit(component, input()).then((o) => o.jobId),
-      done.at,
-      done.check,
-    );
+    if (remotes.length === 0)
+      return await openLoopLatency(env, `${component} jobs`, rate, seconds, submit, done.at, done.check);
+    // Whole jobs per replica, adding up to the run's: each replica's rate is its count over the run's length.
+    const total = Math.round(rate * seconds);
+    const shares = remotes.length + 1;
+    const rateOf = (i: number): number => (Math.floor(total / shares) + (i < total % shares ? 1 : 0)) / seconds;
+    const cpuBefore = cpuByRole();
+    const started = performance.now();
+    const [here, ...there] = await Promise.all([
+      openLoopSamples(env, `${component} jobs`, rateOf(0), seconds, submit, done.at, done.check),
+      ...remotes.map((r, i) => r.latency(rateOf(i + 1), seconds, input())),
+    ]);
+    const samples = [...(here?.samples ?? []), ...there.flat()];
+    const cpu = cpuPerJob(cpuBefore, cpuByRole(), samples.length);
+    return {
+      offeredPerSecond: rate,
+      achievedPerSecond: Math.round(samples.length / ((performance.now() - started) / 1000)),
+      ...summarize(samples),
+      ...(cpu !== undefined ? { cpuUsPerJob: cpu } : {}),
+    };
   } finally {
     done.stop();
   }

@@ -19,7 +19,7 @@ export interface LatencyResult extends LatencySummary {
  * wait when the system reports a failed job.
  */
 export async function openLoopLatency(
-  env: BenchEnv,
+  env: Pick<BenchEnv, "waitUntil">,
   what: string,
   rate: number,
   seconds: number,
@@ -27,9 +27,29 @@ export async function openLoopLatency(
   completedAt: ReadonlyMap<string, number>,
   check: () => void = () => undefined,
 ): Promise<LatencyResult> {
+  const cpuBefore = cpuByRole();
+  const { samples, elapsedSeconds } = await openLoopSamples(env, what, rate, seconds, submit, completedAt, check);
+  const cpu = cpuPerJob(cpuBefore, cpuByRole(), samples.length);
+  return {
+    offeredPerSecond: rate,
+    achievedPerSecond: Math.round(samples.length / elapsedSeconds),
+    ...summarize(samples),
+    ...(cpu !== undefined ? { cpuUsPerJob: cpu } : {}),
+  };
+}
+
+/** The open loop itself: each job's milliseconds from its submit to its completion, and the run's length. */
+export async function openLoopSamples(
+  env: Pick<BenchEnv, "waitUntil">,
+  what: string,
+  rate: number,
+  seconds: number,
+  submit: () => Promise<string>,
+  completedAt: ReadonlyMap<string, number>,
+  check: () => void = () => undefined,
+): Promise<{ samples: number[]; elapsedSeconds: number }> {
   const submittedAt = new Map<string, number>();
   const total = Math.round(rate * seconds);
-  const cpuBefore = cpuByRole();
   const started = performance.now();
   let sent = 0;
   const pending: Promise<unknown>[] = [];
@@ -51,13 +71,9 @@ export async function openLoopLatency(
     check();
     return completedAt.size >= total;
   });
-  const elapsed = (performance.now() - started) / 1000;
-  const cpu = cpuPerJob(cpuBefore, cpuByRole(), total);
-  const samples = [...submittedAt].map(([id, t0]) => (completedAt.get(id) as number) - t0);
+  const elapsedSeconds = (performance.now() - started) / 1000;
   return {
-    offeredPerSecond: rate,
-    achievedPerSecond: Math.round(total / elapsed),
-    ...summarize(samples),
-    ...(cpu !== undefined ? { cpuUsPerJob: cpu } : {}),
+    samples: [...submittedAt].map(([id, t0]) => (completedAt.get(id) as number) - t0),
+    elapsedSeconds,
   };
 }

@@ -32,13 +32,15 @@ function roleOf(pid: string): Role | undefined {
   if (cmd.includes("nats-server")) return "nats";
   if (cmd.includes("redis-server")) return "redis";
   if (cmd.startsWith("postgres") || /\/postgres$/.test(cmd.split(" ")[0] ?? "")) return "postgres";
+  // A coordinator replica is a coordinator, as this process is.
+  if (cmd.includes("/bench/workers/coordinator-replica")) return "main";
   if (/\/bench\/(peers\/)?workers\//.test(cmd)) return "worker";
   return undefined;
 }
 
 /**
- * CPU seconds used so far by this process ("main": the coordinator in every Tessera scenario, the producer in the
- * raw ones) and by its descendants, by role. Linux only (/proc); elsewhere undefined, and the report
+ * CPU seconds used so far by this process ("main": the coordinator in every Tessera scenario, with its replica
+ * processes when there are several, the producer in the raw ones) and by its descendants, by role. Linux only (/proc); elsewhere undefined, and the report
  * leaves the column out.
  */
 let postgresDataDir: string | undefined;

@@ -116,7 +116,7 @@ export function renderReport(report: BenchReport): string {
   }
   const withCpu = report.throughput.filter((r) => r.cpuUsPerJob !== undefined);
   if (withCpu.length > 0) {
-    parts.push("", "CPU per job, microseconds, by process (main = the producer or the coordinator)");
+    parts.push("", "CPU per job, microseconds, by process (main = the producer or the coordinators)");
     const roles = cpuRoles(withCpu);
     parts.push(
       table(

@@ -1,11 +1,14 @@
 import { connectJetStreamBus, createInProcessBus, type Bus } from "@tessera/bus";
 import type { ComponentSpec } from "@tessera/contract";
-import { createCoordinator, type Coordinator, type DatabaseOption } from "@tessera/coordinator";
+import { createCoordinator, type Coordinator, type DatabaseOption, type SubmitInput } from "@tessera/coordinator";
 import type { TsProcess } from "@tessera/testkit";
 import { defineComponent, runWorker, type WorkerHandle } from "@tessera/worker";
 import { pino } from "pino";
 import { assertRunning, type BenchEnv } from "./bench-env.js";
 import { noopHandler } from "./isolation-components.js";
+import type { ReplicaCommand, ReplicaDone } from "./replica-commands.js";
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 export const BENCH_SPEC: ComponentSpec = {
   image: "bench/noop:1",
@@ -27,9 +30,19 @@ function database(store: Store, env: BenchEnv): Promise<DatabaseOption> | Databa
   return store === "pglite" ? { dataDir: "memory://" } : { memory: true };
 }
 
+/** A coordinator replica in a process of its own, on the same database and nats-server as `coordinator`. */
+export interface RemoteReplica {
+  /** Submits `jobs` jobs of `input` there, `window` at once; resolves when every submit has returned. */
+  submit(jobs: number, window: number, input: SubmitInput): Promise<void>;
+  /** Submits there at `rate` for `seconds`: each job's ms from its submit until that replica heard its Result. */
+  latency(rate: number, seconds: number, input: SubmitInput): Promise<number[]>;
+}
+
 /** A coordinator and its workers, ready for jobs of `component`. */
 export interface TesseraSetup {
   coordinator: Coordinator;
+  /** The other replicas, each its own process (none for one coordinator): they take their share of the submits. */
+  remotes: RemoteReplica[];
   component: string;
   /** Throws when a process the setup needs (a worker) has exited: the run would otherwise wait it out. */
   check(): void;
@@ -39,10 +52,57 @@ export interface TesseraSetup {
 let names = 0;
 const quiet = pino({ level: "warn" });
 
+/** The bench's coordinator of `component`: the same one in this process and in a replica process. */
+export function benchCoordinator(bus: Bus, component: string, database: DatabaseOption): Promise<Coordinator> {
+  return createCoordinator({
+    bus,
+    components: [{ name: component, spec: BENCH_SPEC }],
+    database,
+    env: {},
+    logger: quiet,
+  });
+}
+
+/** Replica process `n` (from 1), ready for commands. */
+async function spawnReplica(
+  env: BenchEnv,
+  n: number,
+  component: string,
+  url: string,
+): Promise<RemoteReplica & { child: TsProcess }> {
+  const child = env.spawnWorker(
+    "workers/coordinator-replica.ts",
+    { DATABASE_URL: url, COMPONENT: component, REPLICA: String(n) },
+    { stdin: "pipe" },
+  );
+  await child.line(`coordinator replica ${n} to start`, (l) => l["event"] === "ready", 60_000);
+  let ids = 0;
+  const run = async (command: DistributiveOmit<ReplicaCommand, "id">): Promise<ReplicaDone> => {
+    const id = ++ids;
+    child.proc.stdin?.write(`${JSON.stringify({ ...command, id })}\n`);
+    const done = await child.line(
+      `coordinator replica ${n} to finish its ${command.kind}`,
+      (l) => l["event"] === "done" && l["id"] === id,
+      600_000,
+    );
+    return done as unknown as ReplicaDone;
+  };
+  return {
+    child,
+    async submit(jobs, window, input) {
+      await run({ kind: "submit", jobs, window, input });
+    },
+    async latency(rate, seconds, input) {
+      return (await run({ kind: "latency", rate, seconds, input })).samples ?? [];
+    },
+  };
+}
+
 /**
- * Process mode: coordinators here on NATS, `workers` worker processes. With `coordinators` > 1 (Postgres
- * only), that many replicas on one database, each on its own NATS connection: submits go to them in turn,
- * and completions are counted on the first, which hears those the others record.
+ * Process mode: a coordinator here on NATS, `workers` worker processes. With `coordinators` > 1 (Postgres only),
+ * that many replicas on one database: this one and `coordinators - 1` more, each in its own process, which the
+ * drivers hand their share of the submits (`remotes`). Completions are counted here: this replica hears those the
+ * others record.
  */
 export async function tesseraProcess(
   env: BenchEnv,
@@ -50,35 +110,13 @@ export async function tesseraProcess(
 ): Promise<TesseraSetup> {
   const component = `bench-${process.pid}-${++names}`;
   const db = await database(opts.store, env);
-  const buses: Bus[] = [];
-  const replicas: Coordinator[] = [];
-  for (let i = 0; i < (opts.coordinators ?? 1); i++) {
-    const bus = await connectJetStreamBus({ servers: env.natsUrl, name: `bench-coordinator-${i}` });
-    buses.push(bus);
-    replicas.push(
-      await createCoordinator({
-        bus,
-        components: [{ name: component, spec: BENCH_SPEC }],
-        database: db,
-        env: {},
-        logger: quiet,
-      }),
-    );
+  const bus = await connectJetStreamBus({ servers: env.natsUrl, name: "bench-coordinator-0" });
+  const coordinator = await benchCoordinator(bus, component, db);
+  const replicas: Array<RemoteReplica & { child: TsProcess }> = [];
+  for (let n = 1; n < (opts.coordinators ?? 1); n++) {
+    if (!("url" in db) || db.url === undefined) throw new Error("replica processes need a Postgres database");
+    replicas.push(await spawnReplica(env, n, component, db.url));
   }
-  const first = replicas[0] as Coordinator;
-  let next = 0;
-  const coordinator: Coordinator =
-    replicas.length === 1
-      ? first
-      : new Proxy(first, {
-          get(target, prop) {
-            if (prop === "submit")
-              return (...args: Parameters<Coordinator["submit"]>) =>
-                (replicas[next++ % replicas.length] as Coordinator).submit(...args);
-            const value = Reflect.get(target, prop) as unknown;
-            return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-          },
-        });
   const children: TsProcess[] = [];
   for (let i = 0; i < opts.workers; i++)
     children.push(
@@ -92,13 +130,23 @@ export async function tesseraProcess(
   if (opts.warmup) await new Promise((resolve) => setTimeout(resolve, WORKER_WARMUP_MS));
   return {
     coordinator,
+    remotes: replicas,
     component,
-    check: () => children.forEach((c, i) => assertRunning(c, `worker process ${i + 1} of ${component}`)),
+    check: () => {
+      children.forEach((c, i) => assertRunning(c, `worker process ${i + 1} of ${component}`));
+      replicas.forEach((r, i) => assertRunning(r.child, `coordinator replica ${i + 1} of ${component}`));
+    },
     async close() {
       await Promise.allSettled(children.map((c) => c.kill()));
-      for (const replica of replicas) await replica.close();
-      await buses[0]?.removeComponent(component).catch(() => undefined);
-      for (const bus of buses) await bus.close();
+      // Its stdin ending is a replica's cue to close its coordinator and exit.
+      for (const r of replicas) r.child.proc.stdin?.end();
+      await Promise.allSettled(
+        replicas.map((r) => Promise.race([r.child.exited, new Promise((res) => setTimeout(res, 10_000))])),
+      );
+      await Promise.allSettled(replicas.map((r) => r.child.kill()));
+      await coordinator.close();
+      await bus.removeComponent(component).catch(() => undefined);
+      await bus.close();
     },
   };
 }
@@ -110,13 +158,7 @@ export async function tesseraEmbedded(
 ): Promise<TesseraSetup> {
   const component = `bench-embedded-${++names}`;
   const bus: Bus = createInProcessBus();
-  const coordinator = await createCoordinator({
-    bus,
-    components: [{ name: component, spec: BENCH_SPEC }],
-    database: await database(opts.store, env),
-    env: {},
-    logger: quiet,
-  });
+  const coordinator = await benchCoordinator(bus, component, await database(opts.store, env));
   const worker: WorkerHandle = await runWorker(
     defineComponent({
       name: component,
@@ -128,6 +170,7 @@ export async function tesseraEmbedded(
   );
   return {
     coordinator,
+    remotes: [],
     component,
     check: () => undefined,
     async close() {

@@ -39,6 +39,8 @@ export function spawnTsProcess(
     env?: Record<string, string | undefined>;
     args?: readonly string[];
     packages?: "source" | "built";
+    /** Keep its stdin open as a pipe (`proc.stdin`) for commands; otherwise it reads nothing. */
+    stdin?: "pipe";
   },
 ): TsProcess {
   const name = basename(file);
@@ -46,7 +48,7 @@ export function spawnTsProcess(
   const proc = spawn(process.execPath, [...conditions, "--import", "tsx", file, ...(opts.args ?? [])], {
     cwd: opts.cwd,
     env: { ...process.env, LOG_LEVEL: "info", ...opts.env },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: [opts.stdin ?? "ignore", "pipe", "pipe"],
   });
   const lines: Array<Record<string, unknown>> = [];
   let raw = "";
