@@ -67,9 +67,12 @@ export async function openLoopSamples(
     tick();
   });
   await Promise.all(pending);
+  // Its own jobs: with replicas, `completedAt` also holds the jobs other replicas submitted.
+  const waiting = new Set(submittedAt.keys());
   await env.waitUntil(`${total} ${what} to complete`, () => {
     check();
-    return completedAt.size >= total;
+    for (const id of waiting) if (completedAt.has(id)) waiting.delete(id);
+    return waiting.size === 0;
   });
   const elapsedSeconds = (performance.now() - started) / 1000;
   return {
