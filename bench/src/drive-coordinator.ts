@@ -1,9 +1,8 @@
 import type { SubmitInput } from "@tessera/coordinator";
 import type { TesseraSetup } from "./tessera-modes.js";
 import type { BenchEnv } from "./bench-env.js";
-import { openLoopLatency, openLoopSamples, type LatencyResult } from "./open-loop.js";
-import { cpuByRole, cpuPerJob } from "./process-cpu.js";
-import { summarize } from "./stats.js";
+import { latencyResult, openLoopLatency, openLoopSamples, type LatencyResult } from "./open-loop.js";
+import { cpuByRole } from "./process-cpu.js";
 import { windowed } from "./windowed.js";
 import { runMeasured, type ThroughputResult } from "./throughput.js";
 
@@ -95,13 +94,7 @@ export async function latencyAtRate(
       ...remotes.map((r, i) => r.latency(rateOf(i + 1), seconds, input())),
     ]);
     const samples = [...(here?.samples ?? []), ...there.flat()];
-    const cpu = cpuPerJob(cpuBefore, cpuByRole(), samples.length);
-    return {
-      offeredPerSecond: rate,
-      achievedPerSecond: Math.round(samples.length / ((performance.now() - started) / 1000)),
-      ...summarize(samples),
-      ...(cpu !== undefined ? { cpuUsPerJob: cpu } : {}),
-    };
+    return latencyResult(rate, samples, (performance.now() - started) / 1000, cpuBefore);
   } finally {
     done.stop();
   }

@@ -15,30 +15,9 @@ export interface LatencyResult extends LatencySummary {
 /**
  * Submits at a fixed offered rate for `seconds` (open loop: a slow system does not slow the offer down)
  * and measures each job from the submit call to the time `completedAt` holds for its id (set by
- * whatever observes the system's completions, for this scenario's jobs only). `check` throws to end the
- * wait when the system reports a failed job.
+ * whatever observes the system's completions). `check` throws to end the wait when the system reports a
+ * failed job. Returns each job's milliseconds and the run's length.
  */
-export async function openLoopLatency(
-  env: Pick<BenchEnv, "waitUntil">,
-  what: string,
-  rate: number,
-  seconds: number,
-  submit: () => Promise<string>,
-  completedAt: ReadonlyMap<string, number>,
-  check: () => void = () => undefined,
-): Promise<LatencyResult> {
-  const cpuBefore = cpuByRole();
-  const { samples, elapsedSeconds } = await openLoopSamples(env, what, rate, seconds, submit, completedAt, check);
-  const cpu = cpuPerJob(cpuBefore, cpuByRole(), samples.length);
-  return {
-    offeredPerSecond: rate,
-    achievedPerSecond: Math.round(samples.length / elapsedSeconds),
-    ...summarize(samples),
-    ...(cpu !== undefined ? { cpuUsPerJob: cpu } : {}),
-  };
-}
-
-/** The open loop itself: each job's milliseconds from its submit to its completion, and the run's length. */
 export async function openLoopSamples(
   env: Pick<BenchEnv, "waitUntil">,
   what: string,
@@ -78,5 +57,28 @@ export async function openLoopSamples(
   return {
     samples: [...submittedAt].map(([id, t0]) => (completedAt.get(id) as number) - t0),
     elapsedSeconds,
+  };
+}
+
+/** `openLoopSamples` summarized, with what the run cost each process. */
+export async function openLoopLatency(...args: Parameters<typeof openLoopSamples>): Promise<LatencyResult> {
+  const cpuBefore = cpuByRole();
+  const { samples, elapsedSeconds } = await openLoopSamples(...args);
+  return latencyResult(args[2], samples, elapsedSeconds, cpuBefore);
+}
+
+/** The row for `samples` taken over `elapsedSeconds` at an offered `rate`, with the CPU spent since `cpuBefore`. */
+export function latencyResult(
+  rate: number,
+  samples: number[],
+  elapsedSeconds: number,
+  cpuBefore: CpuByRole | undefined,
+): LatencyResult {
+  const cpu = cpuPerJob(cpuBefore, cpuByRole(), samples.length);
+  return {
+    offeredPerSecond: rate,
+    achievedPerSecond: Math.round(samples.length / elapsedSeconds),
+    ...summarize(samples),
+    ...(cpu !== undefined ? { cpuUsPerJob: cpu } : {}),
   };
 }

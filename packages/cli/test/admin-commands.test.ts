@@ -107,6 +107,8 @@ const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
 async function submitAndWait(component: string, text: string): Promise<string> {
   const { jobId } = await rc.coordinator.submit(component, { text });
   await rc.coordinator.waitForJob(jobId, { timeoutMs: 10_000 });
+  // Its dispatch is recorded a moment after its publish, and may come after its Result (decision 0046).
+  await waitFor("the dispatch to be recorded", async () => ((await rc.coordinator.getJob(jobId))?.dispatches ?? 0) > 0);
   return jobId;
 }
 

@@ -28,9 +28,14 @@ describe.each(storeBackends())("coordinator edge cases on $name", (backend) => {
         ids.push(...outcomes.map((o) => o.jobId));
         await new Promise((r) => setTimeout(r, 30));
       }
-      const jobs = await Promise.all(ids.map((id) => env.coordinator.waitForJob(id, { timeoutMs: 10_000 })));
-      expect(jobs.map((j) => j.state)).toEqual(ids.map(() => "completed"));
-      expect(jobs.every((j) => j.dispatches === 1)).toBe(true);
+      await Promise.all(ids.map((id) => env.coordinator.waitForJob(id, { timeoutMs: 10_000 })));
+      // Each dispatch is recorded a moment after its publish, and may come after the Result (decision 0046).
+      const jobs = await waitFor("the dispatches to be recorded", async () => {
+        const all = await Promise.all(ids.map((id) => env.coordinator.getJob(id)));
+        return all.every((j) => (j?.dispatches ?? 0) > 0) ? all : undefined;
+      });
+      expect(jobs.map((j) => j?.state)).toEqual(ids.map(() => "completed"));
+      expect(jobs.every((j) => j?.dispatches === 1)).toBe(true);
     } finally {
       await env.close();
     }

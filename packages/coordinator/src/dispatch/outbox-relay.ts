@@ -125,8 +125,10 @@ export class OutboxRelay {
   private recording: Promise<void> = Promise.resolve();
   private recorderRunning = false;
   private recordFailure: { err: unknown } | undefined;
-  /** Ends the record loop's linger early (on stop, or when a full batch is waiting). */
+  /** Ends the record loop's linger early (on stop, when a full batch is waiting, or when the relay waits for it). */
   private endLinger: (() => void) | undefined;
+  /** The relay is waiting for the records (MAX_UNRECORDED): nothing will join a record, so none lingers. */
+  private awaitingRecords = false;
   private wake: (() => void) | undefined;
   private pendingWake = false;
   private stopped = false;
@@ -206,7 +208,15 @@ export class OutboxRelay {
       this.recordFailure = undefined;
       throw err;
     }
-    if (this.inFlight.size >= MAX_UNRECORDED) await this.recording;
+    if (this.inFlight.size >= MAX_UNRECORDED) {
+      this.awaitingRecords = true;
+      this.endLinger?.();
+      try {
+        await this.recording;
+      } finally {
+        this.awaitingRecords = false;
+      }
+    }
     const batchSize = this.opts.batchSize();
     const batch = await this.nextBatch(batchSize);
     const stage = this.opts.stage;
@@ -229,7 +239,8 @@ export class OutboxRelay {
         ),
       ),
     );
-    const publishedAt = this.now();
+    // The wall clock, as the store's clock is: `now` is the limiter's, and a test may set it.
+    const publishedAt = Date.now();
     let sent = 0;
     let firstError: unknown;
     const refused: OutboxEntry[] = [];
@@ -292,9 +303,9 @@ export class OutboxRelay {
     }
   }
 
-  /** Waits RECORD_LINGER_MS for more publishes to record together, less once a full batch waits or on stop. */
+  /** Waits RECORD_LINGER_MS for more publishes to record together; not for a full batch, a stop, or a waiting relay. */
   private linger(): Promise<void> {
-    if (this.stopped || this.unrecorded.length >= MAX_RECORD_BATCH) return Promise.resolve();
+    if (this.stopped || this.awaitingRecords || this.unrecorded.length >= MAX_RECORD_BATCH) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(() => this.endLinger?.(), RECORD_LINGER_MS);
       this.endLinger = () => {

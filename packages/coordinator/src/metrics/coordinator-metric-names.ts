@@ -35,11 +35,11 @@ export const COORDINATOR_METRICS = {
   },
   outboxBacklog: {
     name: "tessera_coordinator_outbox_backlog",
-    help: "Jobs recorded but not yet published to the bus (state pending), by component",
+    help: "Jobs recorded whose publish to the bus is not recorded yet (state pending), by component",
   },
   relayLag: {
     name: "tessera_coordinator_relay_lag_seconds",
-    help: "Age of the oldest job this coordinator saw become pending and not yet published, by component (0: none waiting)",
+    help: "Age of the oldest job this coordinator saw become pending and still pending (not yet published, or its publish not yet recorded), by component (0: none waiting)",
   },
   queueDepth: {
     name: "tessera_coordinator_queue_depth",

@@ -88,12 +88,12 @@ export const REDRIVE_CLOCK_TOLERANCE_MS = 5_000;
 /** Separates component and limit key in the relay's blocked-key list; not a legal character in either. */
 export const KEY_SEPARATOR = "\u001f";
 
-/** A job's key as limits and the relay's blocked-key list name it: a null limit key is the key "". */
 /** How long before `now` the entry was published: 0 when not said, or said to be later. */
 export function publishedAgoMs(entry: Dispatched, now: number): number {
   return Math.max(0, now - (entry.publishedAt ?? now));
 }
 
+/** A job's key as limits and the relay's blocked-key list name it: a null limit key is the key "". */
 export function blockedKey(component: string, limitKey: string | null): string {
   return component + KEY_SEPARATOR + (limitKey ?? "");
 }
