@@ -89,8 +89,39 @@ export const REDRIVE_CLOCK_TOLERANCE_MS = 5_000;
 export const KEY_SEPARATOR = "\u001f";
 
 /** How long before `now` the entry was published: 0 when not said, or said to be later. */
-export function publishedAgoMs(entry: Dispatched, now: number): number {
+function publishedAgoMs(entry: Dispatched, now: number): number {
   return Math.max(0, now - (entry.publishedAt ?? now));
+}
+
+/** One job's publishes in a dispatch record. */
+export interface JobDispatches {
+  jobId: string;
+  /** Publishes of the job in the record: each counts a dispatch. */
+  count: number;
+  /** The latest publish's stream position. */
+  streamSeq: number;
+  /** How long before `now` the latest publish was. */
+  agoMs: number;
+}
+
+/**
+ * A dispatch record's entries by job, in first-seen order. A job can be named twice (its first publish's record
+ * waited, and it was dead-lettered, redriven and published again meanwhile): both publishes count, and the
+ * latest gives its stream position and date.
+ */
+export function dispatchesByJob(entries: readonly Dispatched[], now: number): JobDispatches[] {
+  const byJob = new Map<string, JobDispatches>();
+  for (const e of entries) {
+    const agoMs = publishedAgoMs(e, now);
+    const seen = byJob.get(e.jobId);
+    if (seen === undefined) byJob.set(e.jobId, { jobId: e.jobId, count: 1, streamSeq: e.streamSeq, agoMs });
+    else {
+      seen.count += 1;
+      seen.streamSeq = Math.max(seen.streamSeq, e.streamSeq);
+      seen.agoMs = Math.min(seen.agoMs, agoMs);
+    }
+  }
+  return [...byJob.values()];
 }
 
 /** A job's key as limits and the relay's blocked-key list name it: a null limit key is the key "". */

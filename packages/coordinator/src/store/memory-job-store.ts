@@ -10,7 +10,7 @@ import {
 } from "../types.js";
 import { toJobRecord, toJobSummary, type JobSummary } from "./job-row.js";
 import {
-  publishedAgoMs,
+  dispatchesByJob,
   SKIP_NOTHING,
   type ApplyOutcome,
   type CancelResult,
@@ -130,29 +130,29 @@ export class MemoryJobStore implements JobStorage {
   }
 
   async markDispatched(entries: readonly Dispatched[]): Promise<DispatchRecord> {
-    const ids = entries.map((e) => storableText(e.jobId));
-    const seqs = entries.map((e) => storableInteger(e.streamSeq, "bigint"));
-    for (const e of entries) storableInteger(e.outboxId, "bigint");
+    for (const e of entries) {
+      storableText(e.jobId);
+      storableInteger(e.streamSeq, "bigint");
+      storableInteger(e.outboxId, "bigint");
+    }
     const now = Date.now();
     const before = new Map<string, JobState>();
     const queued: JobSummary[] = [];
     const settled: string[] = [];
-    entries.forEach((_, i) => {
-      const row = this.jobs.get(ids[i] as string);
-      // A job named twice is updated once, as one UPDATE ... FROM updates a row once.
-      if (row === undefined || before.has(row.job_id)) return;
+    for (const d of dispatchesByJob(entries, now)) {
+      const row = this.jobs.get(d.jobId);
+      if (row === undefined) continue;
       const was = row.state;
       before.set(row.job_id, was);
-      row.dispatches += 1;
-      row.stream_seq = seqs[i] as number;
-      if (OPEN.has(was) || row.dispatched_at === null)
-        row.dispatched_at = now - publishedAgoMs(entries[i] as Dispatched, now);
+      row.dispatches += d.count;
+      row.stream_seq = d.streamSeq;
+      if (OPEN.has(was) || row.dispatched_at === null) row.dispatched_at = now - d.agoMs;
       if (was === "pending") {
         this.jobs.setState(row, "queued");
         row.updated_at = now;
         queued.push(toJobSummary(row));
       } else if (was !== "queued") settled.push(row.job_id);
-    });
+    }
     for (const e of entries) {
       const sent = this.outbox.get(e.outboxId);
       if (sent !== undefined && before.has(sent.job.job_id)) this.outbox.delete(sent);

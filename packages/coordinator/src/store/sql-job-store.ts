@@ -27,7 +27,7 @@ import {
   KEY_SEPARATOR,
   OUTBOX_SCAN_FACTOR,
   REDRIVE_CLOCK_TOLERANCE_MS,
-  publishedAgoMs,
+  dispatchesByJob,
   SKIP_NOTHING,
   type ApplyOutcome,
   type CancelResult,
@@ -296,18 +296,18 @@ export class SqlJobStore implements JobStorage {
    */
   async markDispatched(entries: readonly Dispatched[]): Promise<DispatchRecord> {
     if (entries.length === 0) return { queued: [], settled: [], cancelled: [] };
-    const now = Date.now();
+    const byJob = dispatchesByJob(entries, Date.now());
     // One statement: job rows locked first, in job id order (the order applyResult, recordDeadLetter and
     // cancel take them in, so a Result arriving now cannot deadlock it), then the outbox rows deleted.
     const res = await this.sql.query<JobSummaryRow & { before: JobState }>(
       `WITH input AS (
-         SELECT * FROM unnest($1::text[], $2::bigint[], $4::float8[]) AS u(job_id, seq, age_ms)
+         SELECT * FROM unnest($1::text[], $2::bigint[], $4::float8[], $5::int[]) AS u(job_id, seq, age_ms, n)
        ), locked AS (
-         SELECT i.job_id, i.seq, i.age_ms, j.state AS before FROM input i JOIN tessera_jobs j ON j.job_id = i.job_id ORDER BY j.job_id FOR UPDATE OF j
+         SELECT i.job_id, i.seq, i.age_ms, i.n, j.state AS before FROM input i JOIN tessera_jobs j ON j.job_id = i.job_id ORDER BY j.job_id FOR UPDATE OF j
        ), marked AS (
          UPDATE tessera_jobs j
             SET state = CASE WHEN l.before = 'pending' THEN 'queued' ELSE j.state END,
-                dispatches = j.dispatches + 1, stream_seq = l.seq,
+                dispatches = j.dispatches + l.n, stream_seq = l.seq,
                 dispatched_at = CASE WHEN l.before IN ('pending', 'queued') OR j.dispatched_at IS NULL THEN now() - l.age_ms * interval '1 millisecond' ELSE j.dispatched_at END,
                 updated_at = CASE WHEN l.before = 'pending' THEN now() ELSE j.updated_at END
            FROM locked l
@@ -318,10 +318,11 @@ export class SqlJobStore implements JobStorage {
        )
        SELECT * FROM marked`,
       [
-        entries.map((e) => e.jobId),
-        entries.map((e) => e.streamSeq),
+        byJob.map((d) => d.jobId),
+        byJob.map((d) => d.streamSeq),
         entries.map((e) => e.outboxId),
-        entries.map((e) => publishedAgoMs(e, now)),
+        byJob.map((d) => d.agoMs),
+        byJob.map((d) => d.count),
       ],
       { prepareAs: "tessera_mark_dispatched" },
     );

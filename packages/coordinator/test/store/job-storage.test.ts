@@ -228,6 +228,18 @@ describe.each(storeBackends())("job storage on $name", (backend) => {
       expect(await jobs.markDispatched([])).toEqual({ queued: [], settled: [], cancelled: [] });
     });
 
+    it("counts both publishes of a job named twice in one record, at the later one's position", async () => {
+      const { jobs } = await backend.open();
+      const job = await submit(jobs);
+      const record = await jobs.markDispatched([
+        { ...job, streamSeq: 7 },
+        { ...job, streamSeq: 9 },
+      ]);
+      expect(record.queued.map((j) => j.jobId)).toEqual([job.jobId]);
+      expect(await jobs.getJob(job.jobId)).toMatchObject({ state: "queued", dispatches: 2 });
+      expect(await jobs.jobIdAtStreamSeq("echo", 9)).toBe(job.jobId);
+    });
+
     it("dates a dispatch at its publish, not at its record, and never after the record", async () => {
       const { jobs } = await backend.open();
       const early = await submit(jobs);
