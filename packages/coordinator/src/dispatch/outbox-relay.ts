@@ -1,9 +1,10 @@
 import type { Bus } from "@tessera/bus";
 import type { Logger } from "pino";
-import type { Dispatched, DispatchRecord, JobStorage, OutboxEntry, OutboxSkip } from "../store/job-storage.js";
+import type { JobStorage, OutboxEntry, OutboxSkip } from "../store/job-storage.js";
 import type { JobSummary } from "../store/job-row.js";
 import { inPublishSpan } from "../tracing/job-spans.js";
 import type { DispatchLimiter } from "./dispatch-limiter.js";
+import { DispatchRecorder } from "./dispatch-recorder.js";
 
 /**
  * A step some entries go through before they can be published (the source stage: a source_locator job's input
@@ -48,14 +49,6 @@ const MAX_FRESH = 10_000;
  * then spent about 5 ms stepping over them.
  */
 const MAX_UNRECORDED = 4_096;
-/** Most published jobs one record writes (the store's group commits write up to 1,000 rows a statement too). */
-const MAX_RECORD_BATCH = 1_000;
-/**
- * How long a record waits for more publishes before it writes, unless a full batch is already waiting. Nothing
- * waits for a record (a Result is applied to a pending job as to a queued one), so this costs no job time; at a
- * low rate it turns a database write per job or two into one per few dozen (decision 0046).
- */
-const RECORD_LINGER_MS = 20;
 /** Most outbox row ids remembered as never published (ids only); past that, such rows count as republishes. */
 const MAX_UNPUBLISHED = 1_000_000;
 /** Most row ids remembered as read before this process offered them (an offer follows its commit within ms). */
@@ -114,30 +107,23 @@ export class OutboxRelay {
   private outboxWanted = true;
   /** Submits overflowed what memory holds, and no outbox read has come back short since. */
   private overflowing = false;
-  /**
-   * Published jobs waiting for their record, with their components (to take a cancelled one back out of
-   * its stream). One record runs at a time and takes everything waiting: at a low rate each pass
-   * publishes a job or two, and a record per pass (each a database write of a few ms) fell further behind
-   * with every pass (at 1,000 jobs/s on Postgres, until MAX_UNRECORDED stopped the relay for seconds).
-   */
-  private unrecorded: Array<Dispatched & { component: string }> = [];
-  /** The running record loop, until nothing is left to record. */
-  private recording: Promise<void> = Promise.resolve();
-  private recorderRunning = false;
-  private recordFailure: { err: unknown } | undefined;
-  /** Ends the record loop's linger early (on stop, when a full batch is waiting, or when the relay waits for it). */
-  private endLinger: (() => void) | undefined;
-  /** The relay is waiting for the records (MAX_UNRECORDED): nothing will join a record, so none lingers. */
-  private awaitingRecords = false;
   private wake: (() => void) | undefined;
   private pendingWake = false;
   private stopped = false;
   private failures = 0;
   private loop: Promise<void> | undefined;
   private readonly now: () => number;
+  private readonly recorder: DispatchRecorder;
 
   constructor(private readonly opts: OutboxRelayOptions) {
     this.now = opts.now ?? Date.now;
+    this.recorder = new DispatchRecorder({
+      store: opts.store,
+      bus: opts.bus,
+      limiter: opts.limiter,
+      onDispatched: opts.onDispatched,
+      onSettled: (outboxId) => this.settle(outboxId),
+    });
   }
 
   start(): void {
@@ -171,9 +157,9 @@ export class OutboxRelay {
   async stop(): Promise<void> {
     this.stopped = true;
     this.wake?.();
-    this.endLinger?.();
+    this.recorder.stop();
     await this.loop;
-    await this.recording;
+    await this.recorder.settled();
   }
 
   private async run(): Promise<void> {
@@ -203,20 +189,9 @@ export class OutboxRelay {
    */
   async relayOnce(): Promise<{ sent: number; full: boolean; nextTokenAt: number | undefined }> {
     const { bus, limiter } = this.opts;
-    if (this.recordFailure !== undefined) {
-      const err = this.recordFailure.err;
-      this.recordFailure = undefined;
-      throw err;
-    }
-    if (this.inFlight.size >= MAX_UNRECORDED) {
-      this.awaitingRecords = true;
-      this.endLinger?.();
-      try {
-        await this.recording;
-      } finally {
-        this.awaitingRecords = false;
-      }
-    }
+    const recordFailure = this.recorder.takeFailure();
+    if (recordFailure !== undefined) throw recordFailure.err;
+    if (this.inFlight.size >= MAX_UNRECORDED) await this.recorder.drain();
     const batchSize = this.opts.batchSize();
     const batch = await this.nextBatch(batchSize);
     const stage = this.opts.stage;
@@ -247,7 +222,7 @@ export class OutboxRelay {
     results.forEach((r, i) => {
       const entry = taken[i] as OutboxEntry;
       if (r.status === "fulfilled") {
-        this.unrecorded.push({
+        this.recorder.add({
           outboxId: entry.id,
           jobId: entry.jobId,
           streamSeq: r.value.seq,
@@ -255,7 +230,6 @@ export class OutboxRelay {
           component: entry.component,
         });
         sent += 1;
-        if (this.unrecorded.length >= MAX_RECORD_BATCH) this.endLinger?.();
       } else {
         firstError ??= r.reason;
         refused.push(entry);
@@ -265,10 +239,6 @@ export class OutboxRelay {
     if (refused.length > 0) {
       stage?.putBack(refused, true);
       await limiter.refund(refused).catch(() => undefined);
-    }
-    if (sent > 0 && !this.recorderRunning) {
-      this.recorderRunning = true;
-      this.recording = this.recordAll();
     }
     if (firstError !== undefined) throw firstError;
     return {
@@ -282,57 +252,6 @@ export class OutboxRelay {
   private settle(outboxId: number): void {
     this.inFlight.delete(outboxId);
     this.settledDuringRead?.add(outboxId);
-  }
-
-  /** Records what was published, a store write at a time, each with everything published meanwhile. */
-  private async recordAll(): Promise<void> {
-    try {
-      while (this.unrecorded.length > 0) {
-        await this.linger();
-        const batch = this.unrecorded.splice(0, MAX_RECORD_BATCH);
-        try {
-          await this.record(batch);
-        } catch (err) {
-          this.recordFailure ??= { err };
-        } finally {
-          for (const d of batch) this.settle(d.outboxId);
-        }
-      }
-    } finally {
-      this.recorderRunning = false;
-    }
-  }
-
-  /** Waits RECORD_LINGER_MS for more publishes to record together; not for a full batch, a stop, or a waiting relay. */
-  private linger(): Promise<void> {
-    if (this.stopped || this.awaitingRecords || this.unrecorded.length >= MAX_RECORD_BATCH) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => this.endLinger?.(), RECORD_LINGER_MS);
-      this.endLinger = () => {
-        clearTimeout(timer);
-        this.endLinger = undefined;
-        resolve();
-      };
-    });
-  }
-
-  /** Records published jobs in the store (their outbox rows deleted). A failure leaves the rows, published again (deduplicated) by the outbox pass. */
-  private async record(dispatched: Array<Dispatched & { component: string }>): Promise<void> {
-    const { store, bus, limiter } = this.opts;
-    let marked: DispatchRecord;
-    try {
-      marked = await store.markDispatched(dispatched);
-    } catch (err) {
-      for (const d of dispatched) limiter.released(d.jobId, d.component);
-      throw err;
-    }
-    // Decided or cancelled before the publish was recorded: no slot (releasing twice is harmless), and a
-    // cancelled job's message is taken back out of the stream so it does not run.
-    for (const jobId of marked.settled)
-      limiter.released(jobId, dispatched.find((d) => d.jobId === jobId)?.component ?? "");
-    for (const c of marked.cancelled)
-      await bus.removeJob(dispatched.find((d) => d.jobId === c.jobId)?.component ?? "", c.streamSeq).catch(() => false);
-    this.opts.onDispatched(marked.queued, dispatched.length);
   }
 
   /**

@@ -158,6 +158,28 @@ describe("OutboxRelay", () => {
     }
   });
 
+  it("does not let a record wait once a full one (1,000 publishes) is waiting", async () => {
+    const store = new MemoryJobStore();
+    const markDispatched = store.markDispatched.bind(store);
+    const sizes: number[] = [];
+    store.markDispatched = (entries: readonly Dispatched[]): Promise<DispatchRecord> => {
+      sizes.push(entries.length);
+      return markDispatched(entries);
+    };
+    const { relay, submit } = await setup(store);
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      await submit(4 * BATCH);
+      for (let pass = 0; pass < 4; pass++) await relay.relayOnce();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(sizes).toEqual([1_000]); // the rest waits for company
+      await relay.stop();
+      expect(sizes).toEqual([1_000, 4 * BATCH - 1_000]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("waits for the records once 4,096 publishes are unrecorded, instead of running further ahead of them", async () => {
     const store = new MemoryJobStore();
     let release!: () => void;
