@@ -108,14 +108,7 @@ describe("OutboxRelay", () => {
   it("records everything published during a record in the next one, instead of a record per pass", async () => {
     const store = new MemoryJobStore();
     let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    const markDispatched = store.markDispatched.bind(store);
-    const sizes: number[] = [];
-    store.markDispatched = async (entries: readonly Dispatched[]): Promise<DispatchRecord> => {
-      sizes.push(entries.length);
-      await held;
-      return markDispatched(entries);
-    };
+    const sizes = recordSizes(store, new Promise<void>((r) => (release = r)));
     const { relay, published, submit } = await setup(store);
     await submit(5 * BATCH);
     await relay.relayOnce();
@@ -131,12 +124,7 @@ describe("OutboxRelay", () => {
 
   it("lets a record wait a moment for more publishes to join it, but not past a stop", async () => {
     const store = new MemoryJobStore();
-    const markDispatched = store.markDispatched.bind(store);
-    const sizes: number[] = [];
-    store.markDispatched = (entries: readonly Dispatched[]): Promise<DispatchRecord> => {
-      sizes.push(entries.length);
-      return markDispatched(entries);
-    };
+    const sizes = recordSizes(store);
     const { relay, submit } = await setup(store);
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
     try {
@@ -160,12 +148,7 @@ describe("OutboxRelay", () => {
 
   it("does not let a record wait once a full one (1,000 publishes) is waiting", async () => {
     const store = new MemoryJobStore();
-    const markDispatched = store.markDispatched.bind(store);
-    const sizes: number[] = [];
-    store.markDispatched = (entries: readonly Dispatched[]): Promise<DispatchRecord> => {
-      sizes.push(entries.length);
-      return markDispatched(entries);
-    };
+    const sizes = recordSizes(store);
     const { relay, submit } = await setup(store);
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
     try {
@@ -202,6 +185,18 @@ describe("OutboxRelay", () => {
     await relay.stop();
   });
 });
+
+/** The size of each dispatch record the store is asked for from now on; each is held until `hold` settles. */
+function recordSizes(store: MemoryJobStore, hold: Promise<void> = Promise.resolve()): number[] {
+  const markDispatched = store.markDispatched.bind(store);
+  const sizes: number[] = [];
+  store.markDispatched = async (entries: readonly Dispatched[]): Promise<DispatchRecord> => {
+    sizes.push(entries.length);
+    await hold;
+    return markDispatched(entries);
+  };
+  return sizes;
+}
 
 /** How many outbox reads the relay makes from now on. */
 function countReads(relay: OutboxRelay): () => number {
