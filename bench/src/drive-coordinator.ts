@@ -35,6 +35,11 @@ function completions({ coordinator, component, check: alive }: TesseraSetup): {
   return { count: () => at.size, at, check, stop };
 }
 
+/** `total` split into `parts` whole shares that add up to it, the first ones one larger when it does not divide. */
+function evenShares(total: number, parts: number): number[] {
+  return Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
+}
+
 /** `jobs` submits (at most `window` at once, SUBMIT_WINDOW by default), timed until the last Result is recorded. */
 export async function submitAndDrain(
   env: BenchEnv,
@@ -46,14 +51,13 @@ export async function submitAndDrain(
   const { coordinator, component, remotes } = setup;
   const done = completions(setup);
   // With replicas, each takes an equal share of the jobs and of the window, as behind a load balancer.
-  const shares = remotes.length + 1;
-  const share = Math.floor(jobs / shares);
-  const replicaWindow = Math.ceil(window / shares);
+  const [here = 0, ...there] = evenShares(jobs, remotes.length + 1);
+  const replicaWindow = Math.ceil(window / (remotes.length + 1));
   try {
     return await runMeasured(jobs, async () => {
       await Promise.all([
-        windowed(jobs - share * remotes.length, replicaWindow, () => coordinator.submit(component, input())),
-        ...remotes.map((r) => r.submit(share, replicaWindow, input())),
+        windowed(here, replicaWindow, () => coordinator.submit(component, input())),
+        ...remotes.map((r, i) => r.submit(there[i] ?? 0, replicaWindow, input())),
       ]);
       await env.waitUntil(`${jobs} ${component} jobs to complete`, () => {
         done.check();
@@ -84,9 +88,8 @@ export async function latencyAtRate(
     if (remotes.length === 0)
       return await openLoopLatency(env, `${component} jobs`, rate, seconds, submit, done.at, done.check);
     // Whole jobs per replica, adding up to the run's: each replica's rate is its count over the run's length.
-    const total = Math.round(rate * seconds);
-    const shares = remotes.length + 1;
-    const rateOf = (i: number): number => (Math.floor(total / shares) + (i < total % shares ? 1 : 0)) / seconds;
+    const counts = evenShares(Math.round(rate * seconds), remotes.length + 1);
+    const rateOf = (i: number): number => (counts[i] ?? 0) / seconds;
     const cpuBefore = cpuByRole();
     const started = performance.now();
     const [here, ...there] = await Promise.all([
